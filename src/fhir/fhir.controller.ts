@@ -1,0 +1,132 @@
+import { All, Controller, Delete, Get, Param, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { BearerAuthGuard, Public } from '../identity/bearer-auth.guard.js';
+import type { Actor } from '../identity/actor.js';
+import { FhirExceptionFilter } from './fhir-exception.filter.js';
+import { FhirBundleService } from './fhir-bundle.service.js';
+import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { sendFhir, type FhirResponse } from './fhir-response.js';
+import type { FhirContext, FhirHeaders } from './fhir-request.js';
+import { FhirService } from './fhir.service.js';
+import { FhirSettings } from './fhir.settings.js';
+import { MetadataService } from './metadata.service.js';
+
+/**
+ * FHIR R4 REST routes under `/fhir` (https://hl7.org/fhir/R4/http.html). Each handler is one
+ * call into a use case; status, headers and OperationOutcomes are decided there and in the
+ * exception filter. More specific paths are declared first: Express matches in order.
+ */
+@Controller('fhir')
+@UseGuards(BearerAuthGuard)
+@UseFilters(FhirExceptionFilter)
+export class FhirController {
+  constructor(
+    private readonly fhir: FhirService,
+    private readonly bundles: FhirBundleService,
+    private readonly metadata: MetadataService,
+    private readonly settings: FhirSettings,
+  ) {}
+
+  @Get('metadata')
+  @Public()
+  capabilities(@Req() req: Request, @Res() res: Response) {
+    return reply(res, this.metadata.capabilities(this.baseUrl(req)));
+  }
+
+  @Post()
+  transaction(@Req() req: Request, @Res() res: Response) {
+    return reply(res, this.bundles.process(this.ctx(req), req.body));
+  }
+
+  @Get('Patient/:id/$everything')
+  everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+    return reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
+  }
+
+  @Get(':type/_history')
+  typeHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return reply(res, this.fhir.history(this.ctx(req), type, undefined, search(req)));
+  }
+
+  @Post(':type/_search')
+  searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    const form = new URLSearchParams((req.body ?? {}) as Record<string, string>).toString();
+    const query = [search(req), form].filter(Boolean).join('&');
+    return reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
+  }
+
+  @Get(':type/:id/_history/:vid')
+  vread(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
+    return reply(res, this.fhir.vread(this.ctx(req), type, id, vid));
+  }
+
+  @Get(':type/:id/_history')
+  instanceHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    return reply(res, this.fhir.history(this.ctx(req), type, id, search(req)));
+  }
+
+  @Get(':type/:id')
+  read(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    return reply(res, this.fhir.read(this.ctx(req), type, id));
+  }
+
+  @Put(':type/:id')
+  update(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    return reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
+  }
+
+  @Delete(':type/:id')
+  delete(@Param('type') type: string) {
+    this.fhir.delete(type);
+  }
+
+  @Delete(':type')
+  conditionalDelete(@Param('type') type: string) {
+    this.fhir.delete(type);
+  }
+
+  @Get(':type')
+  search(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return reply(res, this.fhir.search(this.ctx(req), type, search(req), headers(req)));
+  }
+
+  @Post(':type')
+  create(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
+  }
+
+  /** PATCH and anything else under /fhir that is not an interaction above. */
+  @All('*path')
+  unsupported(@Req() req: Request) {
+    const method = req.method === 'PATCH' ? FhirRequestErrorCode.MethodNotSupported : FhirRequestErrorCode.RouteNotFound;
+    throw new FhirRequestError(method, `${req.method} ${req.path} is not a supported FHIR interaction on this server (see GET /fhir/metadata)`);
+  }
+
+  private ctx(req: Request): FhirContext {
+    return { actor: (req as Request & { actor: Actor }).actor, baseUrl: this.baseUrl(req) };
+  }
+
+  /** The configured base, or this request's scheme, host and the path up to `/fhir`. */
+  private baseUrl(req: Request): string {
+    if (this.settings.baseUrl) return this.settings.baseUrl;
+    const mount = req.originalUrl.slice(0, req.originalUrl.indexOf('/fhir') + '/fhir'.length);
+    return `${req.protocol}://${req.get('host')}${mount}`;
+  }
+}
+
+async function reply(res: Response, response: Promise<FhirResponse> | FhirResponse): Promise<void> {
+  sendFhir(res, await response);
+}
+
+function search(req: Request): string {
+  const q = req.originalUrl.indexOf('?');
+  return q < 0 ? '' : req.originalUrl.slice(q + 1);
+}
+
+function headers(req: Request): FhirHeaders {
+  return {
+    ifMatch: req.get('if-match'),
+    ifNoneExist: req.get('if-none-exist'),
+    prefer: req.get('prefer'),
+  };
+}

@@ -1,0 +1,42 @@
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { ChartWardenError } from '../common/chartwarden.error.js';
+
+/** What is wrong with a FHIR request itself, before any store or policy looks at it. */
+export enum FhirRequestErrorCode {
+  UnsupportedMediaType = 'fhir.unsupported-media-type',
+  PayloadTooLarge = 'fhir.payload-too-large',
+  MalformedBody = 'fhir.malformed-body',
+  ResourceTypeMismatch = 'fhir.resource-type-mismatch',
+  IdMismatch = 'fhir.id-mismatch',
+  /** The resource breaks the R4 structure definitions; `issues` lists every problem. */
+  ValidationFailed = 'fhir.validation-failed',
+  UnknownResourceType = 'fhir.unknown-resource-type',
+  /** R-17: clinical content is never destroyed through the API. */
+  DeleteRefused = 'fhir.delete-refused',
+  MethodNotSupported = 'fhir.method-not-supported',
+  InvalidRequest = 'fhir.invalid-request',
+  RouteNotFound = 'fhir.route-not-found',
+}
+
+/** Thrown by the FHIR facade for requests it cannot accept. */
+export class FhirRequestError extends ChartWardenError<FhirRequestErrorCode> {
+  constructor(
+    code: FhirRequestErrorCode,
+    message: string,
+    expression?: string[],
+    /** Detailed issues (validation), returned as they are. */
+    readonly issues?: OperationOutcomeIssue[],
+  ) {
+    super(code, message, expression);
+  }
+}
+
+/** An error in one entry of a transaction: the whole transaction fails with the entry's status. */
+export class BundleEntryError extends ChartWardenError<'fhir.bundle-entry'> {
+  constructor(
+    readonly entryIndex: number,
+    override readonly cause: unknown,
+  ) {
+    super('fhir.bundle-entry', `Bundle.entry[${entryIndex}]: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}

@@ -1,0 +1,193 @@
+import { Injectable } from '@nestjs/common';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { FhirStore } from '../store/fhir-store.port.js';
+import { loadR4Definitions } from '../store/fhir-definitions.js';
+import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
+import { parseSearchRequest, type SearchRequest } from '../store/search/search-request.js';
+import { fullUrl, historyBundle, pagingLinks, searchsetBundle } from './bundle.builder.js';
+import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { versionHeaders, type FhirResponse } from './fhir-response.js';
+import { parseIfMatch, parsePrefer, queryPairs, type FhirContext, type FhirHeaders } from './fhir-request.js';
+import { FhirSettings } from './fhir.settings.js';
+import { ResourceValidator } from './resource.validator.js';
+
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * The FHIR R4 RESTful interactions (https://hl7.org/fhir/R4/http.html) over the `FhirStore`
+ * port: checks the request, validates resources, calls the store, shapes the response.
+ * Knows nothing of SQL or of HTTP frameworks.
+ */
+@Injectable()
+export class FhirService {
+  private readonly resourceTypes = loadR4Definitions();
+
+  constructor(
+    private readonly store: FhirStore,
+    private readonly registry: SearchParameterRegistry,
+    private readonly validator: ResourceValidator,
+    private readonly settings: FhirSettings,
+  ) {}
+
+  async read(_ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
+    this.checkType(type);
+    const resource = await this.store.read(type, this.checkId(id));
+    return { status: 200, body: resource, headers: versionHeaders(resource) };
+  }
+
+  async vread(_ctx: FhirContext, type: string, id: string, versionId: string): Promise<FhirResponse> {
+    this.checkType(type);
+    const resource = await this.store.vread(type, this.checkId(id), versionId);
+    return { status: 200, body: resource, headers: versionHeaders(resource) };
+  }
+
+  /**
+   * `via` lets a transaction run the create on its own store and choose the id that its
+   * other entries' `urn:uuid` references were rewritten to.
+   */
+  async create(
+    ctx: FhirContext,
+    type: string,
+    body: unknown,
+    headers: FhirHeaders,
+    via: { store?: FhirStore; assignedId?: string } = {},
+  ): Promise<FhirResponse & { created: boolean }> {
+    const resource = this.checkBody(type, body);
+    delete (resource as { id?: string }).id; // R4: the server assigns the id of a created resource
+    this.validator.validate(resource);
+    const ifNoneExist = headers.ifNoneExist ? this.conditionFor(type, headers.ifNoneExist) : undefined;
+    const outcome = await (via.store ?? this.store).create(resource, { ifNoneExist, assignedId: via.assignedId });
+    return { ...this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer), created: outcome.created };
+  }
+
+  async update(ctx: FhirContext, type: string, id: string, body: unknown, headers: FhirHeaders, store = this.store): Promise<FhirResponse> {
+    const resource = this.checkBody(type, body);
+    this.checkId(id);
+    if (resource.id === undefined) {
+      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body of PUT ${type}/${id} must carry "id": "${id}"`, ['id']);
+    }
+    if (resource.id !== id) {
+      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" does not match the URL's "${id}"`, ['id']);
+    }
+    this.validator.validate(resource);
+    const outcome = await store.update({ ...resource, id }, { ifMatch: parseIfMatch(headers.ifMatch) });
+    return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
+  }
+
+  /** R-17: records are never destroyed through the API. */
+  delete(type: string): never {
+    this.checkType(type);
+    throw new FhirRequestError(
+      FhirRequestErrorCode.DeleteRefused,
+      'Deleting is refused: medical records are never destroyed through the API (R-17). Every version stays readable; record an amendment or mark the resource entered-in-error instead.',
+    );
+  }
+
+  async history(ctx: FhirContext, type: string, id: string | undefined, search: string): Promise<FhirResponse> {
+    this.checkType(type);
+    if (id !== undefined) this.checkId(id);
+    const { count, offset, params, since } = this.pageParams(search, ['_since']);
+    const page = await this.store.history(type, id, { count, offset, since });
+    const url = `${ctx.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
+    const links = pagingLinks({ url, params, count, offset, total: page.total, full: page.entries.length === count });
+    return { status: 200, body: historyBundle(ctx.baseUrl, page, links) };
+  }
+
+  async search(ctx: FhirContext, type: string, search: string, headers: FhirHeaders): Promise<FhirResponse> {
+    return { status: 200, body: await this.searchBundle(ctx, this.searchRequest(type, search, headers.prefer)) };
+  }
+
+  /** Parses a search query for `type` with this server's paging limits. */
+  searchRequest(type: string, search: string, prefer: string | undefined): SearchRequest {
+    this.checkType(type);
+    return parseSearchRequest(type, queryPairs(search), this.registry, {
+      defaultCount: this.settings.defaultPageSize,
+      maxCount: this.settings.maxPageSize,
+      lenient: parsePrefer(prefer).lenient,
+    });
+  }
+
+  /** Runs a parsed search and shapes it as a `searchset` Bundle with paging links. */
+  async searchBundle(ctx: FhirContext, request: SearchRequest, store = this.store): Promise<Bundle> {
+    const result = await store.search(request);
+    const params = request.used.filter(([k]) => k !== '_count' && k !== '_offset');
+    const links = pagingLinks({
+      url: `${ctx.baseUrl}/${request.resourceType}`,
+      params,
+      count: request.count,
+      offset: request.offset,
+      total: result.total,
+      full: result.matches.length === request.count,
+    });
+    return searchsetBundle(ctx.baseUrl, result, links);
+  }
+
+  async everything(ctx: FhirContext, id: string, search: string): Promise<FhirResponse> {
+    this.checkId(id);
+    const { count, offset, params, since } = this.pageParams(search, ['_since']);
+    const result = await this.store.everything(id, { count, offset, since });
+    const links = pagingLinks({ url: `${ctx.baseUrl}/Patient/${id}/$everything`, params, count, offset, total: result.total, full: result.matches.length === count });
+    return { status: 200, body: searchsetBundle(ctx.baseUrl, result, links) };
+  }
+
+  /** Parses a conditional-create condition (`If-None-Exist: identifier=sys|123`). */
+  conditionFor(type: string, query: string): SearchRequest {
+    const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''));
+    if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'If-None-Exist must carry search parameters, e.g. identifier=system|value');
+    return parseSearchRequest(type, pairs, this.registry, { defaultCount: 2, maxCount: 2, lenient: false });
+  }
+
+  checkType(type: string): void {
+    if (!this.resourceTypes.has(type)) {
+      throw new FhirRequestError(FhirRequestErrorCode.UnknownResourceType, `"${type}" is not a FHIR R4 resource type`);
+    }
+  }
+
+  checkId(id: string): string {
+    if (!ID.test(id)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `"${id}" is not a valid FHIR id`);
+    return id;
+  }
+
+  /** The body is a JSON object whose resourceType matches the URL. */
+  checkBody(type: string, body: unknown): Resource {
+    this.checkType(type);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw new FhirRequestError(FhirRequestErrorCode.MalformedBody, `The body must be a ${type} resource as a JSON object`);
+    }
+    const resourceType = (body as { resourceType?: unknown }).resourceType;
+    if (resourceType !== type) {
+      throw new FhirRequestError(
+        FhirRequestErrorCode.ResourceTypeMismatch,
+        `The body's resourceType "${String(resourceType)}" does not match the URL's "${type}"`,
+        ['resourceType'],
+      );
+    }
+    return structuredClone(body) as Resource;
+  }
+
+  writeResponse(ctx: FhirContext, resource: Resource, status: number, prefer: string | undefined): FhirResponse {
+    const headers = versionHeaders(resource, `${fullUrl(ctx.baseUrl, resource)}/_history/${resource.meta?.versionId}`);
+    return parsePrefer(prefer).return === 'minimal' ? { status, headers } : { status, body: resource, headers };
+  }
+
+  private pageParams(search: string, allowed: string[]): { count: number; offset: number; since?: string; params: [string, string][] } {
+    let count = this.settings.defaultPageSize;
+    let offset = 0;
+    let since: string | undefined;
+    const params: [string, string][] = [];
+    for (const [k, v] of queryPairs(search)) {
+      if (k === '_count' || k === '_offset') {
+        if (!/^\d{1,9}$/.test(v)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${k} must be a non-negative integer`, [k]);
+        if (k === '_count') count = Math.min(Number(v), this.settings.maxPageSize);
+        else offset = Number(v);
+      } else if (k === '_since' && allowed.includes(k)) {
+        if (Number.isNaN(Date.parse(v))) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, '_since must be an instant', [k]);
+        since = new Date(v).toISOString();
+        params.push([k, v]);
+      } else if (k !== '_format' && k !== '_pretty') {
+        throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `Parameter ${k} is not supported here`, [k]);
+      }
+    }
+    return { count, offset, since, params };
+  }
+}

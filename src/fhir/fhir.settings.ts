@@ -1,0 +1,16 @@
+import { FHIR_DEFAULTS, type FhirOptions } from '../config/chartwarden.options.js';
+
+/** The FHIR facade's options with defaults applied; injected by class. */
+export class FhirSettings {
+  readonly maxBodyBytes: number;
+  readonly defaultPageSize: number;
+  readonly maxPageSize: number;
+  readonly baseUrl?: string;
+
+  constructor(options: FhirOptions = {}) {
+    this.maxBodyBytes = options.maxBodyBytes ?? FHIR_DEFAULTS.maxBodyBytes;
+    this.defaultPageSize = options.defaultPageSize ?? FHIR_DEFAULTS.defaultPageSize;
+    this.maxPageSize = options.maxPageSize ?? FHIR_DEFAULTS.maxPageSize;
+    this.baseUrl = options.baseUrl?.replace(/\/+$/, '');
+  }
+}

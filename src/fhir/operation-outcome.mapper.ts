@@ -1,0 +1,134 @@
+import { HttpException, Logger } from '@nestjs/common';
+import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { assertNever, ChartWardenError } from '../common/chartwarden.error.js';
+import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
+import { BundleEntryError, FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+
+/** An error as the HTTP response it becomes. */
+export interface ErrorResponse {
+  status: number;
+  outcome: OperationOutcome;
+  headers?: Record<string, string>;
+}
+
+/** Code system for ChartWarden's own error codes, carried in `issue.details.coding`. */
+export const ERROR_CODE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/error-code';
+
+type IssueCode = OperationOutcomeIssue['code'];
+
+const logger = new Logger('FhirErrors');
+
+/**
+ * The one place that turns any thrown error into an HTTP status and an OperationOutcome
+ * (R4 operationoutcome.html; issue codes from http://hl7.org/fhir/issue-type). Each
+ * feature's codes are mapped by an exhaustive switch: an unmapped code does not compile.
+ * Unknown errors become a 500 that reveals nothing of the internals.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof BundleEntryError) {
+    const inner = toErrorResponse(error.cause);
+    for (const issue of inner.outcome.issue ?? []) {
+      issue.expression = [`Bundle.entry[${error.entryIndex}]`, ...(issue.expression ?? [])];
+    }
+    return inner;
+  }
+  if (error instanceof StoreError) return fromCode(error, ...storeStatus(error.code));
+  if (error instanceof IdentityError) {
+    return { ...fromCode(error, ...identityStatus(error.code)), headers: { 'WWW-Authenticate': 'Bearer realm="chartwarden"' } };
+  }
+  if (error instanceof FhirRequestError) {
+    const mapped = fromCode(error, ...fhirStatus(error.code));
+    if (error.issues?.length) mapped.outcome.issue = error.issues;
+    if (error.code === FhirRequestErrorCode.DeleteRefused || error.code === FhirRequestErrorCode.MethodNotSupported) {
+      mapped.headers = { Allow: 'GET, HEAD, POST, PUT' };
+    }
+    return mapped;
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code: IssueCode = status === 404 ? 'not-found' : status === 405 ? 'not-supported' : status < 500 ? 'invalid' : 'exception';
+    return { status, outcome: outcome(code, error.message) };
+  }
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return { status: 500, outcome: outcome('exception', 'Internal error; nothing was changed by the failed step. The server log has the details.') };
+}
+
+function storeStatus(code: StoreErrorCode): [number, IssueCode] {
+  switch (code) {
+    case StoreErrorCode.NotFound:
+      return [404, 'not-found'];
+    case StoreErrorCode.VersionConflict:
+      return [412, 'conflict'];
+    case StoreErrorCode.MultipleMatches:
+      return [412, 'multiple-matches'];
+    case StoreErrorCode.Conflict:
+      return [409, 'conflict'];
+    case StoreErrorCode.UnknownSearchParameter:
+      return [400, 'not-supported'];
+    case StoreErrorCode.InvalidSearch:
+      return [400, 'invalid'];
+    case StoreErrorCode.InvalidResource:
+      return [400, 'invalid'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function identityStatus(code: IdentityErrorCode): [number, IssueCode] {
+  switch (code) {
+    case IdentityErrorCode.MissingToken:
+    case IdentityErrorCode.InvalidToken:
+    case IdentityErrorCode.ExpiredToken:
+      return [401, 'login'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function fhirStatus(code: FhirRequestErrorCode): [number, IssueCode] {
+  switch (code) {
+    case FhirRequestErrorCode.UnsupportedMediaType:
+      return [415, 'not-supported'];
+    case FhirRequestErrorCode.PayloadTooLarge:
+      return [413, 'too-long'];
+    case FhirRequestErrorCode.MalformedBody:
+      return [400, 'structure'];
+    case FhirRequestErrorCode.ResourceTypeMismatch:
+    case FhirRequestErrorCode.IdMismatch:
+    case FhirRequestErrorCode.InvalidRequest:
+      return [400, 'invalid'];
+    case FhirRequestErrorCode.ValidationFailed:
+      return [400, 'structure'];
+    case FhirRequestErrorCode.UnknownResourceType:
+      return [404, 'not-supported'];
+    case FhirRequestErrorCode.DeleteRefused:
+    case FhirRequestErrorCode.MethodNotSupported:
+      return [405, 'not-supported'];
+    case FhirRequestErrorCode.RouteNotFound:
+      return [404, 'not-found'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function fromCode(error: ChartWardenError, status: number, code: IssueCode): ErrorResponse {
+  const o = outcome(code, error.message, error.code);
+  if (error.expression?.length) o.issue![0].expression = error.expression;
+  return { status, outcome: o };
+}
+
+/** A one-issue OperationOutcome. */
+export function outcome(code: IssueCode, text: string, chartwardenCode?: string, severity: OperationOutcomeIssue['severity'] = 'error'): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [
+      {
+        severity,
+        code,
+        details: chartwardenCode ? { coding: [{ system: ERROR_CODE_SYSTEM, code: chartwardenCode }], text } : { text },
+        diagnostics: text,
+      },
+    ],
+  };
+}

@@ -1,0 +1,83 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchRequest } from './search/search-request.js';
+
+/** Options for `FhirStore.create`. */
+export interface CreateOptions {
+  /** Conditional create (`If-None-Exist`): create only when this search matches nothing. */
+  ifNoneExist?: SearchRequest;
+  /** An id chosen by ChartWarden itself (transaction entries whose `urn:uuid` others reference). */
+  assignedId?: string;
+}
+
+/** Options for `FhirStore.update`. */
+export interface UpdateOptions {
+  /** The version the caller last saw (`If-Match: W/"<versionId>"`); a different current version is a conflict. */
+  ifMatch?: string;
+}
+
+/** What a write did: the stored version, and whether it created the resource. */
+export interface WriteOutcome<T extends Resource = Resource> {
+  resource: T;
+  /** True when the resource did not exist before (201), false for a new version (200). */
+  created: boolean;
+  /** True when an update changed nothing, so no version was added (conditional create that matched, or a no-op update). */
+  unchanged?: boolean;
+}
+
+/** A page of history, newest first. */
+export interface HistoryPage {
+  entries: { resource: Resource; method: 'POST' | 'PUT' }[];
+  total: number;
+}
+
+/** Paging for history and `$everything`. */
+export interface PageRequest {
+  count: number;
+  offset: number;
+  /** Only versions (or resources) updated at or after this instant. */
+  since?: string;
+}
+
+/** One page of search results plus what `_include` / `_revinclude` brought. */
+export interface SearchResult {
+  matches: Resource[];
+  included: Resource[];
+  /** Absent when `_total=none`. */
+  total?: number;
+}
+
+/**
+ * The port to a FHIR R4 store. The embedded `PostgresFhirStore` implements it in
+ * ChartWarden's own tables; a remote adapter would implement it over FHIR REST. Every
+ * adapter must pass `test/contract/fhir-store.contract.ts`.
+ *
+ * Version ids are opaque strings: never assume they are integers.
+ * https://hl7.org/fhir/R4/http.html
+ */
+export abstract class FhirStore {
+  /** The current version. Throws `StoreError(NotFound)`. */
+  abstract read(resourceType: string, id: string): Promise<Resource>;
+
+  /** One version. Throws `StoreError(NotFound)`. */
+  abstract vread(resourceType: string, id: string, versionId: string): Promise<Resource>;
+
+  /** Creates with a server-assigned id (or `assignedId`); honours conditional create. */
+  abstract create<T extends Resource>(resource: T, options?: CreateOptions): Promise<WriteOutcome<T>>;
+
+  /** Writes a new version of `resource.id`, creating it when it does not exist yet (HIS systems keep their own ids). */
+  abstract update<T extends Resource>(resource: T & { id: string }, options?: UpdateOptions): Promise<WriteOutcome<T>>;
+
+  /** Instance history when `id` is given, type history otherwise; newest first. */
+  abstract history(resourceType: string, id: string | undefined, page: PageRequest): Promise<HistoryPage>;
+
+  abstract search(request: SearchRequest): Promise<SearchResult>;
+
+  /** The patient and every resource in the patient's compartment (`Patient/$everything`). */
+  abstract everything(patientId: string, page: PageRequest): Promise<SearchResult>;
+
+  /**
+   * Runs `work` atomically: every write through the store it is given commits together or
+   * not at all. Calls inside an open transaction join it.
+   */
+  abstract transaction<T>(work: (store: FhirStore) => Promise<T>): Promise<T>;
+}

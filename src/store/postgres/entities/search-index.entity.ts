@@ -1,0 +1,72 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/*
+ * Search indexes, written in the same transaction as the version they describe and kept
+ * for the current version only. One table per parameter type; each row is one value a
+ * SearchParameter's FHIRPath expression produced (see `search-index.extractor.ts`).
+ */
+
+/** token and uri parameters: `system|code` (system '' when the value has none). */
+@Entity({ name: 'fhir_search_token' })
+@Index('ix_fhir_search_token_lookup', ['resourceType', 'param', 'code'])
+export class SearchTokenEntity {
+  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
+  resourceType!: string;
+  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
+  resourceId!: string;
+  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
+  param!: string;
+  @PrimaryColumn({ name: 'system', type: 'text' })
+  system!: string;
+  @PrimaryColumn({ name: 'code', type: 'text' })
+  code!: string;
+}
+
+/** string parameters, normalised (lower case, accents removed) in C collation so prefix LIKE uses the index. */
+@Entity({ name: 'fhir_search_string' })
+@Index('ix_fhir_search_string_lookup', ['resourceType', 'param', 'value'])
+export class SearchStringEntity {
+  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
+  resourceType!: string;
+  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
+  resourceId!: string;
+  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
+  param!: string;
+  @PrimaryColumn({ name: 'value', type: 'text', collation: 'C' })
+  value!: string;
+  /** The value as written, for `:exact`. */
+  @Column({ name: 'exact', type: 'text' })
+  exact!: string;
+}
+
+/** reference parameters: the target's type and id (relative references only). */
+@Entity({ name: 'fhir_search_reference' })
+@Index('ix_fhir_search_reference_target', ['targetType', 'targetId', 'param', 'resourceType'])
+export class SearchReferenceEntity {
+  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
+  resourceType!: string;
+  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
+  resourceId!: string;
+  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
+  param!: string;
+  @PrimaryColumn({ name: 'target_type', type: 'varchar', length: 64 })
+  targetType!: string;
+  @PrimaryColumn({ name: 'target_id', type: 'varchar', length: 64 })
+  targetId!: string;
+}
+
+/** date parameters as the instant range [low, high] the value covers at its precision. */
+@Entity({ name: 'fhir_search_date' })
+@Index('ix_fhir_search_date_lookup', ['resourceType', 'param', 'low'])
+export class SearchDateEntity {
+  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
+  resourceType!: string;
+  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
+  resourceId!: string;
+  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
+  param!: string;
+  @PrimaryColumn({ name: 'low', type: 'timestamptz' })
+  low!: Date;
+  @PrimaryColumn({ name: 'high', type: 'timestamptz' })
+  high!: Date;
+}

@@ -1,0 +1,124 @@
+import type { Criterion, CriterionValue, SearchRequest, SortRule } from '../search/search-request.js';
+
+/** A parameterized SQL fragment; `params` bind to `$1..$n` in order. */
+export interface Sql {
+  text: string;
+  params: unknown[];
+}
+
+/** Collects bind parameters while fragments are built, so placeholders never collide. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+const INDEX_TABLE = {
+  token: 'fhir_search_token',
+  uri: 'fhir_search_token',
+  string: 'fhir_search_string',
+  reference: 'fhir_search_reference',
+  date: 'fhir_search_date',
+} as const;
+
+/**
+ * The WHERE clause (over `fhir_resource r`) for a search's criteria: every criterion is an
+ * EXISTS over its index table, so the planner can drive from the most selective index.
+ */
+export function whereClause(request: SearchRequest, p: SqlParams): string {
+  const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
+  for (const c of request.criteria) parts.push(criterionSql(c, p));
+  return parts.join(' AND ');
+}
+
+function criterionSql(c: Criterion, p: SqlParams): string {
+  if (c.param === '_id') return `r.id = ANY(${p.add(c.values.map((v) => (v as { id: string }).id))}::text[])`;
+  if (c.param === '_lastUpdated') {
+    return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;
+  }
+  const table = INDEX_TABLE[c.param.type];
+  const head = `SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(c.param.code)}`;
+  if (c.modifier === 'missing') return `${c.missing ? 'NOT ' : ''}EXISTS (${head})`;
+  const ors = c.values.map((v) => valueSql(v, c.modifier, p));
+  return `EXISTS (${head} AND (${ors.join(' OR ')}))`;
+}
+
+function valueSql(v: CriterionValue, modifier: Criterion['modifier'], p: SqlParams): string {
+  switch (v.kind) {
+    case 'token': {
+      const conds: string[] = [];
+      if (v.system !== undefined) conds.push(`x.system = ${p.add(v.system)}`);
+      if (v.code !== undefined) conds.push(`x.code = ${p.add(v.code)}`);
+      return conds.length ? `(${conds.join(' AND ')})` : 'TRUE';
+    }
+    case 'string':
+      if (modifier === 'exact') return `x.exact = ${p.add(v.value)}`;
+      if (modifier === 'contains') return `x.value LIKE ${p.add('%' + escapeLike(v.value) + '%')}`;
+      return `x.value LIKE ${p.add(escapeLike(v.value) + '%')}`;
+    case 'reference':
+      return v.targetType
+        ? `(x.target_type = ${p.add(v.targetType)} AND x.target_id = ${p.add(v.targetId)})`
+        : `x.target_id = ${p.add(v.targetId)}`;
+    case 'date':
+      return dateSql(v, 'x.low', 'x.high', p);
+    case 'id':
+      return `x.resource_id = ${p.add(v.id)}`;
+  }
+}
+
+/** R4 search.html#prefix over a stored range [low, high] and a searched range [qlow, qhigh]. */
+function dateSql(v: CriterionValue, low: string, high: string, p: SqlParams): string {
+  if (v.kind !== 'date') throw new Error('date expected');
+  const ql = () => `${p.add(v.range.low)}::timestamptz`;
+  const qh = () => `${p.add(v.range.high)}::timestamptz`;
+  switch (v.prefix) {
+    case 'eq':
+      return `(${low} >= ${ql()} AND ${high} <= ${qh()})`;
+    case 'ne':
+      return `NOT (${low} >= ${ql()} AND ${high} <= ${qh()})`;
+    case 'gt':
+      return `${high} > ${qh()}`;
+    case 'lt':
+      return `${low} < ${ql()}`;
+    case 'ge':
+      return `${high} >= ${ql()}`;
+    case 'le':
+      return `${low} <= ${qh()}`;
+    case 'sa':
+      return `${low} > ${qh()}`;
+    case 'eb':
+      return `${high} < ${ql()}`;
+  }
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+/** ORDER BY for the sort rules, always ending with `r.id` so pages are stable. */
+export function orderByClause(sort: SortRule[], p: SqlParams): string {
+  const keys = sort.map((s) => {
+    const dir = s.descending ? 'DESC' : 'ASC';
+    if (s.key === '_lastUpdated') return `r.last_updated ${dir}`;
+    if (s.key === '_id') return `r.id ${dir}`;
+    const agg = s.descending ? 'max(d.high)' : 'min(d.low)';
+    return `(SELECT ${agg} FROM fhir_search_date d WHERE d.resource_type = r.resource_type AND d.resource_id = r.id AND d.param = ${p.add(s.key.code)}) ${dir} NULLS LAST`;
+  });
+  if (!sort.some((s) => s.key === '_id')) keys.push('r.id ASC');
+  return keys.join(', ');
+}
+
+/** The page query and, separately, its count. */
+export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
+  const p = new SqlParams();
+  const where = whereClause(request, p);
+  const countParams = [...p.values];
+  const order = orderByClause(request.sort, p);
+  const page = `SELECT r.content FROM fhir_resource r WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count)} OFFSET ${p.add(request.offset)}`;
+  return {
+    page: { text: page, params: p.values },
+    count: { text: `SELECT count(*)::int AS n FROM fhir_resource r WHERE ${where}`, params: countParams },
+  };
+}

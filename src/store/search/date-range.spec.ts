@@ -1,0 +1,22 @@
+import { dateRange } from './date-range.js';
+
+describe('dateRange', () => {
+  it('covers a whole day in the given zone', () => {
+    expect(dateRange('2024-03-05', '+08:00')).toEqual({ low: '2024-03-04T16:00:00.000Z', high: '2024-03-05T15:59:59.999Z' });
+  });
+  it('covers a whole year and month', () => {
+    expect(dateRange('2024', '+00:00')).toEqual({ low: '2024-01-01T00:00:00.000Z', high: '2024-12-31T23:59:59.999Z' });
+    expect(dateRange('2024-02', '+00:00')).toEqual({ low: '2024-02-01T00:00:00.000Z', high: '2024-02-29T23:59:59.999Z' });
+  });
+  it('reads an explicit zone over the default', () => {
+    expect(dateRange('2024-03-05T10:00:00Z', '+08:00')).toEqual({ low: '2024-03-05T10:00:00.000Z', high: '2024-03-05T10:00:00.999Z' });
+    expect(dateRange('2024-03-05T10:00:00+08:00')).toEqual({ low: '2024-03-05T02:00:00.000Z', high: '2024-03-05T02:00:00.999Z' });
+  });
+  it('keeps millisecond precision for instants', () => {
+    expect(dateRange('2024-03-05T10:00:00.250Z')).toEqual({ low: '2024-03-05T10:00:00.250Z', high: '2024-03-05T10:00:00.250Z' });
+  });
+  it('rejects what is not a date', () => {
+    expect(dateRange('yesterday')).toBeUndefined();
+    expect(dateRange('2024-3-5')).toBeUndefined();
+  });
+});

@@ -1,0 +1,277 @@
+import { StoreError, StoreErrorCode } from '../store.errors.js';
+import { dateRange, type DateRange } from './date-range.js';
+import { normalizeString } from './search-index.extractor.js';
+import type { SearchParamDef, SearchParameterRegistry } from './search-parameter.registry.js';
+
+/** Date comparison prefixes (R4 search.html#prefix). */
+export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
+
+/** One value of a criterion; values of one criterion are OR-ed. */
+export type CriterionValue =
+  | { kind: 'token'; system?: string; code?: string }
+  | { kind: 'string'; value: string }
+  | { kind: 'reference'; targetType?: string; targetId: string }
+  | { kind: 'date'; prefix: DatePrefix; range: DateRange }
+  | { kind: 'id'; id: string };
+
+/** `name[:modifier]=v1,v2`; criteria of one request are AND-ed. */
+export interface Criterion {
+  /** `_id`, `_lastUpdated`, or an indexed parameter. */
+  param: SearchParamDef | '_id' | '_lastUpdated';
+  modifier?: 'exact' | 'contains' | 'missing';
+  /** For `:missing`. */
+  missing?: boolean;
+  values: CriterionValue[];
+}
+
+/** `Type:param[:target]` for `_include` / `_revinclude`. */
+export interface IncludeSpec {
+  sourceType: string;
+  param: string;
+  targetType?: string;
+}
+
+/** A sort key: `_lastUpdated`, `_id`, or a date parameter. */
+export interface SortRule {
+  key: '_lastUpdated' | '_id' | SearchParamDef;
+  descending: boolean;
+}
+
+/** A parsed, validated search, independent of how a store executes it. */
+export interface SearchRequest {
+  resourceType: string;
+  criteria: Criterion[];
+  count: number;
+  offset: number;
+  sort: SortRule[];
+  total: 'none' | 'accurate';
+  include: IncludeSpec[];
+  revinclude: IncludeSpec[];
+  /** `_summary=count`: only the total is wanted. */
+  countOnly: boolean;
+  /** The parameters honoured, as `[name, value]` pairs, for the `self` link. */
+  used: [string, string][];
+}
+
+/** Paging and leniency settings for parsing. */
+export interface SearchParseOptions {
+  defaultCount: number;
+  maxCount: number;
+  /** `Prefer: handling=lenient`: ignore unknown parameters instead of refusing them. */
+  lenient: boolean;
+  /** Zone for dates written without one. */
+  defaultOffset?: string;
+}
+
+/** Parameters that shape the result rather than filter it, and ones that are accepted and ignored. */
+const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_summary']);
+const IGNORED_PARAMS = new Set(['_format', '_pretty']);
+
+/**
+ * Turns a FHIR search query (`?name=value&...`) into a `SearchRequest`, refusing with a
+ * precise error what the store cannot answer exactly — never silently answering a
+ * different question (R4 search.html#errors; `Prefer: handling=lenient` relaxes only
+ * unknown parameter names).
+ */
+export function parseSearchRequest(
+  resourceType: string,
+  query: ReadonlyArray<[string, string]>,
+  registry: SearchParameterRegistry,
+  options: SearchParseOptions,
+): SearchRequest {
+  const request: SearchRequest = {
+    resourceType,
+    criteria: [],
+    count: options.defaultCount,
+    offset: 0,
+    sort: [],
+    total: 'accurate',
+    include: [],
+    revinclude: [],
+    countOnly: false,
+    used: [],
+  };
+  for (const [rawName, rawValue] of query) {
+    const [name, modifier, ...rest] = rawName.split(':');
+    if (IGNORED_PARAMS.has(name)) continue;
+    if (RESULT_PARAMS.has(name)) {
+      applyResultParam(request, name, rawName, rawValue, registry, options);
+      request.used.push([rawName, rawValue]);
+      continue;
+    }
+    if (name.startsWith('_has') || rawName.includes('.')) {
+      throw new StoreError(StoreErrorCode.InvalidSearch, `Chained and reverse-chained parameters (${rawName}) are not supported; search the target type and use _include / _revinclude.`, [rawName]);
+    }
+    const criterion = parseCriterion(resourceType, name, modifier, rest, rawValue, registry, options);
+    if (!criterion) {
+      if (options.lenient) continue;
+      throw new StoreError(StoreErrorCode.UnknownSearchParameter, `Unknown search parameter "${name}" for ${resourceType}. Supported: ${supportedNames(resourceType, registry)}.`, [rawName]);
+    }
+    request.criteria.push(criterion);
+    request.used.push([rawName, rawValue]);
+  }
+  if (request.sort.length === 0) request.sort.push({ key: '_lastUpdated', descending: false });
+  return request;
+}
+
+function supportedNames(resourceType: string, registry: SearchParameterRegistry): string {
+  return ['_id', '_lastUpdated', ...registry.forType(resourceType).map((p) => p.code).sort()].join(', ');
+}
+
+function applyResultParam(
+  request: SearchRequest,
+  name: string,
+  rawName: string,
+  value: string,
+  registry: SearchParameterRegistry,
+  options: SearchParseOptions,
+): void {
+  switch (name) {
+    case '_count':
+      request.count = Math.min(nonNegativeInt(rawName, value), options.maxCount);
+      return;
+    case '_offset':
+      request.offset = nonNegativeInt(rawName, value);
+      return;
+    case '_total':
+      if (value === 'none') request.total = 'none';
+      else if (value === 'accurate' || value === 'estimate') request.total = 'accurate';
+      else throw invalid(rawName, `_total must be none, estimate or accurate, not "${value}"`);
+      return;
+    case '_summary':
+      if (value === 'count') request.countOnly = true;
+      else if (value !== 'false') throw invalid(rawName, `_summary=${value} is not supported (only count and false)`);
+      return;
+    case '_sort':
+      for (const part of value.split(',')) {
+        const descending = part.startsWith('-');
+        const key = descending ? part.slice(1) : part;
+        if (key === '_lastUpdated' || key === '_id') request.sort.push({ key, descending });
+        else {
+          const def = registry.get(request.resourceType, key);
+          if (!def || def.type !== 'date') throw invalid(rawName, `cannot sort ${request.resourceType} by "${key}" (supported: _lastUpdated, _id, and date parameters)`);
+          request.sort.push({ key: def, descending });
+        }
+      }
+      return;
+    case '_include':
+    case '_revinclude': {
+      const [sourceType, param, targetType, ...extra] = value.split(':');
+      if (rawName.includes(':iterate') || rawName.includes(':recurse')) throw invalid(rawName, `${rawName} is not supported`);
+      if (!sourceType || !param || extra.length) throw invalid(rawName, `expected Type:param[:targetType], got "${value}"`);
+      const def = registry.get(sourceType, param);
+      if (!def || def.type !== 'reference') throw invalid(rawName, `${sourceType}:${param} is not a reference search parameter`);
+      if (name === '_include' && sourceType !== request.resourceType) throw invalid(rawName, `_include must start with ${request.resourceType}`);
+      (name === '_include' ? request.include : request.revinclude).push({ sourceType, param, targetType });
+      return;
+    }
+  }
+}
+
+function parseCriterion(
+  resourceType: string,
+  name: string,
+  modifier: string | undefined,
+  rest: string[],
+  rawValue: string,
+  registry: SearchParameterRegistry,
+  options: SearchParseOptions,
+): Criterion | undefined {
+  const raw = `${name}${modifier ? ':' + modifier : ''}`;
+  if (rest.length) throw invalid(raw, 'unexpected modifier');
+  if (modifier === 'missing') {
+    const param = name === '_id' || name === '_lastUpdated' ? undefined : registry.get(resourceType, name);
+    if (!param) return undefined;
+    if (rawValue !== 'true' && rawValue !== 'false') throw invalid(raw, ':missing takes true or false');
+    return { param, modifier: 'missing', missing: rawValue === 'true', values: [] };
+  }
+  const values = splitValues(rawValue);
+  if (values.length === 0) throw invalid(raw, 'empty value');
+  if (name === '_id') {
+    if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on _id`);
+    return { param: '_id', values: values.map((id) => ({ kind: 'id', id })) };
+  }
+  if (name === '_lastUpdated') {
+    if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on _lastUpdated`);
+    return { param: '_lastUpdated', values: values.map((v) => parseDate(raw, v, options.defaultOffset)) };
+  }
+  const param = registry.get(resourceType, name);
+  if (!param) return undefined;
+  switch (param.type) {
+    case 'string':
+      if (modifier && modifier !== 'exact' && modifier !== 'contains') throw invalid(raw, `modifier :${modifier} is not supported on string parameters`);
+      return {
+        param,
+        modifier: modifier as 'exact' | 'contains' | undefined,
+        values: values.map((v) => ({ kind: 'string', value: modifier === 'exact' ? v : normalizeString(v) })),
+      };
+    case 'token':
+    case 'uri':
+      if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on token parameters`);
+      return { param, values: values.map(parseToken) };
+    case 'reference': {
+      let targetType: string | undefined;
+      if (modifier) {
+        if (!/^[A-Z][A-Za-z]+$/.test(modifier)) throw invalid(raw, `modifier :${modifier} is not supported on reference parameters`);
+        targetType = modifier;
+      }
+      return { param, values: values.map((v) => parseReference(raw, v, targetType, param)) };
+    }
+    case 'date':
+      if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on date parameters`);
+      return { param, values: values.map((v) => parseDate(raw, v, options.defaultOffset)) };
+  }
+}
+
+/** Splits on unescaped commas and unescapes `\,` `\|` `\$` `\\` (R4 search.html#escaping). */
+function splitValues(raw: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\\' && i + 1 < raw.length) {
+      cur += raw[++i];
+    } else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.filter((v) => v !== '');
+}
+
+function parseToken(v: string): CriterionValue {
+  const bar = v.indexOf('|');
+  if (bar < 0) return { kind: 'token', code: v };
+  const system = v.slice(0, bar);
+  const code = v.slice(bar + 1);
+  return { kind: 'token', system, code: code === '' ? undefined : code };
+}
+
+function parseReference(raw: string, v: string, modifierType: string | undefined, param: SearchParamDef): CriterionValue {
+  const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
+  if (m) {
+    if (modifierType && modifierType !== m[1]) throw invalid(raw, `value ${v} does not match :${modifierType}`);
+    return { kind: 'reference', targetType: m[1], targetId: m[2] };
+  }
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw invalid(raw, `"${v}" is not a reference (Type/id or id)`);
+  const targetType = modifierType ?? (param.targets.length === 1 ? param.targets[0] : undefined);
+  return { kind: 'reference', targetType, targetId: v };
+}
+
+function parseDate(raw: string, v: string, defaultOffset?: string): CriterionValue {
+  const prefixMatch = /^(eq|ne|gt|lt|ge|le|sa|eb)/.exec(v);
+  const prefix = (prefixMatch?.[1] ?? 'eq') as DatePrefix;
+  const range = dateRange(prefixMatch ? v.slice(2) : v, defaultOffset);
+  if (!range) throw invalid(raw, `"${v}" is not a FHIR date (e.g. ge2024-01-31 or 2024-01-31T08:00:00+08:00)`);
+  return { kind: 'date', prefix, range };
+}
+
+function nonNegativeInt(name: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw invalid(name, `must be a non-negative integer, not "${value}"`);
+  return Number(value);
+}
+
+function invalid(name: string, why: string): StoreError {
+  return new StoreError(StoreErrorCode.InvalidSearch, `Search parameter ${name}: ${why}.`, [name]);
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { FhirStore } from '../../src/store/fhir-store.port.js';
+import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
+import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
+import { StoreError, StoreErrorCode } from '../../src/store/store.errors.js';
+
+/** What an adapter's spec provides: a store to test, and how to release it. */
+export interface StoreUnderTest {
+  store: FhirStore;
+  close(): Promise<void>;
+}
+
+/**
+ * The behaviour every `FhirStore` adapter must have. Each adapter's `*.contract-spec.ts`
+ * calls this with a factory; the tests isolate themselves with a fresh identifier system,
+ * so they can share a database with other suites.
+ */
+export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`FhirStore contract: ${adapter}`, () => {
+    let sut: StoreUnderTest;
+    let store: FhirStore;
+    const registry = SearchParameterRegistry.fromProfiles();
+    const system = `urn:test:${randomUUID()}`;
+    const search = (type: string, query: string): SearchRequest =>
+      parseSearchRequest(type, [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
+    const patient = (value: string, extra: Partial<Patient> = {}): Patient => ({
+      resourceType: 'Patient',
+      identifier: [{ system, value }],
+      ...extra,
+    });
+    const expectStoreError = async (p: Promise<unknown>, code: StoreErrorCode) => {
+      await expect(p).rejects.toBeInstanceOf(StoreError);
+      await expect(p).rejects.toMatchObject({ code });
+    };
+
+    beforeAll(async () => {
+      sut = await open();
+      store = sut.store;
+    });
+    afterAll(() => sut.close());
+
+    it('create assigns the id, versionId and lastUpdated, and read returns the same version', async () => {
+      const { resource, created } = await store.create(patient('c1', { id: 'client-chosen', gender: 'female' } as Partial<Patient>));
+      expect(created).toBe(true);
+      expect(resource.id).toBeDefined();
+      expect(resource.id).not.toBe('client-chosen');
+      expect(resource.meta?.versionId).toBeDefined();
+      expect(Date.parse(resource.meta?.lastUpdated as string)).not.toBeNaN();
+      expect(await store.read('Patient', resource.id as string)).toEqual(resource);
+    });
+
+    it('read of an unknown id is NotFound', async () => {
+      await expectStoreError(store.read('Patient', randomUUID()), StoreErrorCode.NotFound);
+    });
+
+    it('R-12: an update adds a version and the previous version stays readable unchanged', async () => {
+      const v1 = (await store.create(patient('u1', { gender: 'male' }))).resource;
+      const v2 = (await store.update({ ...v1, id: v1.id as string, gender: 'female' }, { ifMatch: v1.meta?.versionId })).resource;
+      expect(v2.meta?.versionId).not.toBe(v1.meta?.versionId);
+      expect(((await store.read('Patient', v1.id as string)) as Patient).gender).toBe('female');
+      const old = await store.vread('Patient', v1.id as string, v1.meta?.versionId as string);
+      expect(old).toEqual(v1);
+      const history = await store.history('Patient', v1.id, { count: 10, offset: 0 });
+      expect(history.total).toBe(2);
+      expect(history.entries.map((e) => e.resource.meta?.versionId)).toEqual([v2.meta?.versionId, v1.meta?.versionId]);
+    });
+
+    it('an update with a stale If-Match is a VersionConflict and changes nothing', async () => {
+      const v1 = (await store.create(patient('s1'))).resource;
+      await store.update({ ...v1, id: v1.id as string, gender: 'other' });
+      await expectStoreError(store.update({ ...v1, id: v1.id as string, gender: 'male' }, { ifMatch: v1.meta?.versionId }), StoreErrorCode.VersionConflict);
+      const current = (await store.read('Patient', v1.id as string)) as Patient;
+      expect(current.gender).toBe('other');
+      expect((await store.history('Patient', v1.id, { count: 10, offset: 0 })).total).toBe(2);
+    });
+
+    it('an update to an id that does not exist yet creates it (HIS-chosen ids)', async () => {
+      const id = `his-${randomUUID()}`;
+      const outcome = await store.update(patient('h1', { id } as Partial<Patient>) as Patient & { id: string });
+      expect(outcome.created).toBe(true);
+      expect(((await store.read('Patient', id)) as Patient).identifier?.[0].value).toBe('h1');
+    });
+
+    it('an update that changes nothing adds no version', async () => {
+      const v1 = (await store.create(patient('n1'))).resource;
+      const again = await store.update({ ...v1, id: v1.id as string });
+      expect(again.unchanged).toBe(true);
+      expect((await store.history('Patient', v1.id, { count: 10, offset: 0 })).total).toBe(1);
+    });
+
+    it('concurrent updates each get their own version; none is lost', async () => {
+      const v1 = (await store.create(patient('cc1'))).resource;
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.update({ ...v1, id: v1.id as string, birthDate: `2000-01-${String(i + 1).padStart(2, '0')}` })),
+      );
+      const history = await store.history('Patient', v1.id, { count: 20, offset: 0 });
+      expect(history.total).toBe(9);
+      expect(new Set(history.entries.map((e) => e.resource.meta?.versionId)).size).toBe(9);
+    });
+
+    it('searches token, string, date and reference parameters, and _id', async () => {
+      const p = (await store.create(patient('srch-1', { name: [{ family: 'Müller', given: ['Anna'] }], birthDate: '1990-05-06', gender: 'female' }))).resource;
+      const o = (await store.create<Observation>({
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+        subject: { reference: `Patient/${p.id}` },
+        effectiveDateTime: '2024-03-05T10:00:00+08:00',
+      })).resource;
+      const ids = async (type: string, q: string) => (await store.search(search(type, q))).matches.map((r: Resource) => r.id);
+      expect(await ids('Patient', `identifier=${system}|srch-1`)).toEqual([p.id]);
+      expect(await ids('Patient', `identifier=${system}|srch-1&name=mull`)).toEqual([p.id]);
+      expect(await ids('Patient', `identifier=${system}|srch-1&name=anna&birthdate=1990-05`)).toEqual([p.id]);
+      expect(await ids('Patient', `identifier=${system}|srch-1&birthdate=lt1990-05-06`)).toEqual([]);
+      expect(await ids('Patient', `identifier=${system}|srch-1&gender=male`)).toEqual([]);
+      expect(await ids('Observation', `patient=${p.id}`)).toEqual([o.id]);
+      expect(await ids('Observation', `subject=Patient/${p.id}&code=http://loinc.org|8867-4&date=2024-03-05`)).toEqual([o.id]);
+      expect(await ids('Observation', `patient=${p.id}&date=gt2024-03-05`)).toEqual([]);
+      expect(await ids('Patient', `_id=${p.id}`)).toEqual([p.id]);
+    });
+
+    it('search pages are full, stable, and add up to the total without duplicates', async () => {
+      const tag = `page-${randomUUID()}`;
+      for (let i = 0; i < 7; i++) await store.create(patient(`${tag}-${i}`, { name: [{ family: tag }] }));
+      const seen: string[] = [];
+      for (let offset = 0; offset < 9; offset += 3) {
+        const page = await store.search({ ...search('Patient', `family=${tag}&_count=3`), offset });
+        expect(page.total).toBe(7);
+        seen.push(...page.matches.map((m) => m.id as string));
+      }
+      expect(seen).toHaveLength(7);
+      expect(new Set(seen).size).toBe(7);
+    });
+
+    it('_include brings referenced resources and _revinclude referencing ones, marked apart from matches', async () => {
+      const p = (await store.create(patient('inc-1'))).resource;
+      const o = (await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${p.id}` } })).resource;
+      const inc = await store.search(search('Observation', `patient=${p.id}&_include=Observation:patient`));
+      expect(inc.matches.map((m) => m.id)).toEqual([o.id]);
+      expect(inc.included.map((m) => m.id)).toEqual([p.id]);
+      const rev = await store.search(search('Patient', `_id=${p.id}&_revinclude=Observation:patient`));
+      expect(rev.included.map((m) => m.id)).toEqual([o.id]);
+    });
+
+    it('conditional create returns the existing match instead of creating a duplicate, even when racing', async () => {
+      const value = `cond-${randomUUID()}`;
+      const condition = search('Patient', `identifier=${system}|${value}`);
+      const results = await Promise.all(Array.from({ length: 5 }, () => store.create(patient(value), { ifNoneExist: condition })));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.resource.id)).size).toBe(1);
+      expect((await store.search(condition)).total).toBe(1);
+    });
+
+    it('R-51: a transaction that fails part-way stores nothing', async () => {
+      const value = `tx-${randomUUID()}`;
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.create(patient(value));
+          throw new Error('second step failed');
+        }),
+      ).rejects.toThrow('second step failed');
+      expect((await store.search(search('Patient', `identifier=${system}|${value}`))).total).toBe(0);
+    });
+
+    it('$everything returns the patient and what is in their compartment, nothing of other patients', async () => {
+      const p = (await store.create(patient('ev-1'))).resource;
+      const other = (await store.create(patient('ev-2'))).resource;
+      const mine = (await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'a' }, subject: { reference: `Patient/${p.id}` } })).resource;
+      await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'b' }, subject: { reference: `Patient/${other.id}` } });
+      const all = await store.everything(p.id as string, { count: 100, offset: 0 });
+      expect(all.matches.map((r) => `${r.resourceType}/${r.id}`).sort()).toEqual([`Observation/${mine.id}`, `Patient/${p.id}`].sort());
+      expect(all.total).toBe(2);
+    });
+  });
+}

@@ -1,0 +1,44 @@
+import 'reflect-metadata';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
+import { ChartWardenModule } from '../../src/chartwarden.module.js';
+import type { ChartWardenOptions } from '../../src/config/chartwarden.options.js';
+import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
+
+/** The run's PostgreSQL, provided by `test/setup/global-setup.js`. */
+export function testDatabaseUrl(): string {
+  const url = process.env.CHARTWARDEN_TEST_DATABASE_URL;
+  if (!url) throw new Error('CHARTWARDEN_TEST_DATABASE_URL is unset: run tests through jest (global setup provides the database)');
+  return url;
+}
+
+/** A running ChartWarden on a random port, over real HTTP, with its own data dir (and dev key). */
+export interface TestServer {
+  app: INestApplication;
+  /** e.g. `http://127.0.0.1:41234/fhir` */
+  fhirBase: string;
+  dataDir: string;
+  token(request?: Partial<DevTokenRequest>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: Partial<ChartWardenOptions> = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'chartwarden-test-')));
+  const moduleRef = await Test.createTestingModule({
+    imports: [ChartWardenModule.forRoot({ databaseUrl: testDatabaseUrl(), dataDir, databasePoolSize: 5, ...options })],
+  }).compile();
+  const app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    fhirBase: `http://127.0.0.1:${port}/fhir`,
+    dataDir,
+    token: (request = {}) => issueDevToken(dataDir, { sub: 'dr-test', roles: ['attending'], ttl: '1h', ...request }),
+    close: () => app.close(),
+  };
+}
