@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ChartWardenModule } from './chartwarden.module.js';
 import { ConfigurationError, settingsFromEnv } from './config/env.config.js';
 import { EmbeddedPostgresError, EmbeddedPostgresLauncher } from './database/embedded-postgres.launcher.js';
+import { loadR4Definitions } from './store/fhir-definitions.js';
 
 /**
  * The standalone ChartWarden server: `npm start`. Uses `DATABASE_URL` when set, otherwise
@@ -22,7 +23,10 @@ async function main(): Promise<void> {
       port: settings.embeddedPostgresPort,
       log: { log: (m) => logger.log(m), warn: (m) => logger.warn(m) },
     });
-    databaseUrl = await launcher.start();
+    const ready = launcher.start();
+    // Parse the FHIR definitions (CPU-bound, ~1 s) while PostgreSQL initialises in its own process.
+    loadR4Definitions();
+    databaseUrl = await ready;
   }
   let app: NestExpressApplication | undefined;
   const stop = async (signal: string) => {
@@ -32,8 +36,15 @@ async function main(): Promise<void> {
     logger.log('Stopped cleanly');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // A signal may arrive twice (to the process group, and forwarded by `npm start`): stop once, ignore repeats.
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    void stop(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   try {
     app = await NestFactory.create<NestExpressApplication>(
       ChartWardenModule.forRoot({ ...settings.options, databaseUrl }),

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, mkdir, readFile, rm, stat, writeFile, constants } from 'node:fs/promises';
@@ -77,11 +78,23 @@ export class EmbeddedPostgresLauncher {
     return `postgres://chartwarden:${encodeURIComponent(password)}@127.0.0.1:${port}/chartwarden`;
   }
 
-  /** Fast shutdown; safe to call twice. */
+  /**
+   * Fast shutdown; safe to call twice. PostgreSQL shares our process group, so a Ctrl-C in a
+   * terminal (or SIGTERM to the group) may already have stopped it: then there is nothing to wait for.
+   */
   async stop(): Promise<void> {
     const cluster = this.cluster;
     this.cluster = undefined;
-    if (cluster) await cluster.stop();
+    const child = (cluster as unknown as { process?: ChildProcess } | undefined)?.process;
+    if (!cluster || !child || child.exitCode !== null || child.signalCode !== null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolveTimeout) => (timer = setTimeout(() => resolveTimeout(true), 15000)));
+    const stopped = cluster.stop().then(() => false);
+    if (await Promise.race([stopped, timedOut])) {
+      this.settings.log.warn('Embedded PostgreSQL did not stop within 15 s; killing it');
+      child.kill('SIGKILL');
+    }
+    clearTimeout(timer);
   }
 
   /**

@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import type { Cleanup } from './cleanup.js';
+
+/** One line a child printed, with the time (performance.now()) it arrived. */
+export interface LogLine {
+  at: number;
+  text: string;
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
+/** A Node.js child process started by the benchmark, with its output kept in memory. */
+export class NodeChild {
+  readonly spawnedAt: number;
+  readonly exited: Promise<ChildExit>;
+  private readonly lines: LogLine[] = [];
+  private exit?: ChildExit;
+
+  private constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+    spawnedAt: number,
+  ) {
+    this.spawnedAt = spawnedAt;
+    this.exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => {
+        this.exit = { code, signal, at: performance.now() };
+        resolve(this.exit);
+      });
+      proc.once('error', (e) => {
+        this.record(`[spawn error] ${e.message}`);
+        this.exit = { code: null, signal: null, at: performance.now() };
+        resolve(this.exit);
+      });
+    });
+    for (const stream of [proc.stdout, proc.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (text) => this.record(text));
+    }
+  }
+
+  /**
+   * Spawns `node [nodeArgs] script` with exactly `env` (plus PATH/HOME/locale from ours), its
+   * output captured; registers a cleanup step that stops it.
+   */
+  static spawn(cleanup: Cleanup, name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeChild {
+    const spawnedAt = performance.now();
+    const proc = spawn(process.execPath, [...nodeArgs, script], {
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child = new NodeChild(name, proc, spawnedAt);
+    const unregisterSync = cleanup.addSync(() => {
+      if (child.running) proc.kill('SIGKILL');
+    });
+    cleanup.add(`stop ${name}`, async () => {
+      if (child.running) await child.stop(8000);
+      unregisterSync();
+    });
+    return child;
+  }
+
+  get running(): boolean {
+    return this.exit === undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** The first output line matching `re`, with its arrival time. */
+  firstLine(re: RegExp): LogLine | undefined {
+    return this.lines.find((l) => re.test(l.text));
+  }
+
+  /** The last `n` output lines, indented, for error messages. */
+  tail(n = 25): string {
+    const lines = this.lines.slice(-n).map((l) => `    ${l.text}`);
+    return lines.length ? `\n  last output of ${this.name}:\n${lines.join('\n')}` : `\n  (${this.name} printed nothing)`;
+  }
+
+  /**
+   * SIGTERM, then wait up to `graceMs` for the exit; SIGKILL after that. Returns how long the
+   * exit took and whether it had to be forced.
+   */
+  async stop(graceMs: number): Promise<{ ms: number; forced: boolean; exit: ChildExit }> {
+    const start = performance.now();
+    if (!this.running) {
+      const exit = await this.exited;
+      return { ms: 0, forced: false, exit };
+    }
+    this.proc.kill('SIGTERM');
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    const first = await Promise.race([this.exited, timer]);
+    if (first !== 'timeout') return { ms: first.at - start, forced: false, exit: first };
+    this.proc.kill('SIGKILL');
+    const exit = await this.exited;
+    return { ms: exit.at - start, forced: true, exit };
+  }
+
+  private record(text: string): void {
+    this.lines.push({ at: performance.now(), text });
+    if (this.lines.length > 2000) this.lines.splice(100, 1); // keep the start-up lines, drop the middle
+  }
+}
+
+/** The variables a child needs from our environment; nothing else leaks in (no DATABASE_URL, no CHARTWARDEN_*). */
+function baseEnv(): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TMPDIR', 'TZ', 'SYSTEMROOT'];
+  const out: Record<string, string> = {};
+  for (const k of keep) {
+    const v = process.env[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Polls `url` until it answers `expectStatus` (or the child exits, or `timeoutMs` passes).
+ * Returns the performance.now() of the first good answer.
+ */
+export async function waitForHttp(url: string, child: NodeChild, timeoutMs: number, intervalMs = 20, headers: Record<string, string> = {}): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError = 'no answer yet';
+  while (performance.now() < deadline) {
+    if (!child.running) {
+      const exit = await child.exited;
+      throw new Error(`${child.name} exited (code ${exit.code}, signal ${exit.signal}) before ${url} answered${child.tail()}`);
+    }
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });
+      await res.arrayBuffer();
+      if (res.ok) return performance.now();
+      lastError = `HTTP ${res.status}`;
+    } catch (e) {
+      lastError = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms (last: ${lastError})${child.tail()}`);
+}
+
+/**
+ * A fresh temp dir, mode 755 (embedded PostgreSQL runs as `postgres` when we are root and
+ * must be able to enter it), removed at cleanup.
+ */
+export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  const unregisterSync = cleanup.addSync(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup.add(`remove ${dir}`, async () => {
+    await rm(dir, { recursive: true, force: true });
+    unregisterSync();
+  });
+  return dir;
+}

@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EmbeddedPostgresLauncher } from '../../src/database/embedded-postgres.launcher.js';
+import type { Cleanup } from './cleanup.js';
+import { tempDir } from './children.js';
+
+/** The database the benchmark runs against: fresh, and removed at the end. */
+export interface BenchDatabase {
+  /** `external` (DATABASE_URL's server) or `embedded` (started here). */
+  mode: 'external' | 'embedded';
+  /** Connection URL of the fresh bench database. */
+  url: string;
+  name: string;
+  serverVersion: string;
+}
+
+/**
+ * With DATABASE_URL: creates `chartwarden_bench_<timestamp>` on that server (dropped at
+ * cleanup). Without: starts embedded PostgreSQL in a temp dir (stopped and removed at
+ * cleanup) and creates the bench database there.
+ */
+export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | undefined): Promise<BenchDatabase> {
+  let adminUrl = databaseUrl;
+  let mode: BenchDatabase['mode'] = 'external';
+  if (!adminUrl) {
+    mode = 'embedded';
+    const dir = await tempDir(cleanup, 'chartwarden-bench-pg-');
+    const launcher = new EmbeddedPostgresLauncher({
+      dataDir: dir,
+      log: { log: (m) => console.log(`[bench] ${m}`), warn: (m) => console.warn(`[bench] ${m}`) },
+    });
+    cleanup.add('stop embedded PostgreSQL', () => launcher.stop());
+    adminUrl = await launcher.start();
+  }
+  const name = `chartwarden_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl, application_name: 'chartwarden-bench' });
+  await admin.connect();
+  let serverVersion: string;
+  try {
+    serverVersion = (await admin.query<{ v: string }>('SHOW server_version AS v')).rows[0].v;
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  cleanup.add(`drop database ${name}`, async () => {
+    const c = new pg.Client({ connectionString: adminUrl, application_name: 'chartwarden-bench' });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { mode, url: url.toString(), name, serverVersion };
+}
+
+/** Runs one statement on a short-lived connection (row counts for the integrity checks). */
+export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url, application_name: 'chartwarden-bench' });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * After a forced kill of a server that ran embedded PostgreSQL, that PostgreSQL keeps
+ * running: stop it (fast shutdown) so nothing outlives the benchmark. True when one was found.
+ */
+export function stopOrphanPostgres(clusterDir: string): boolean {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return false;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 'SIGINT');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Smoke run of the README quick start, as a newcomer would do it: `npm start` with no
+# DATABASE_URL (embedded PostgreSQL) on a fresh data dir, a token from the CLI, a create and
+# a read over HTTP, a clean stop on SIGTERM, and a restart that still has the data.
+# Prints one line per step; exits non-zero at the first failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DATA_DIR=$(mktemp -d /tmp/chartwarden-smoke-XXXXXX)
+chmod 755 "$DATA_DIR" # mktemp makes it 700; PostgreSQL runs as "postgres" when we are root
+PORT=${SMOKE_PORT:-$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}
+LOG="$DATA_DIR/server.log"
+BASE="http://127.0.0.1:$PORT/fhir"
+PID=""
+
+fail() { echo "smoke: FAIL: $*"; [ -f "$LOG" ] && tail -n 30 "$LOG"; cleanup; exit 1; }
+cleanup() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -TERM -- "-$PID" 2>/dev/null; sleep 2; kill -KILL -- "-$PID" 2>/dev/null; fi
+  rm -rf "$DATA_DIR"
+}
+trap cleanup INT TERM
+
+start_server() {
+  # setsid: npm start and the node server it runs share a process group we can signal.
+  env -u DATABASE_URL PORT="$PORT" CHARTWARDEN_DATA_DIR="$DATA_DIR" setsid npm start >>"$LOG" 2>&1 &
+  PID=$!
+  local t0=$(date +%s%N)
+  for _ in $(seq 1 600); do
+    if curl -sf "$BASE/metadata" >/dev/null 2>&1; then
+      echo "smoke: ok   server up in $(( ($(date +%s%N) - t0) / 1000000 )) ms (npm start, embedded PostgreSQL, incl. build)"
+      return 0
+    fi
+    kill -0 "$PID" 2>/dev/null || fail "npm start exited before serving"
+    sleep 0.1
+  done
+  fail "server did not answer $BASE/metadata within 60 s"
+}
+
+stop_server() {
+  kill -TERM -- "-$PID" 2>/dev/null
+  # Wait for the whole process group (npm, node, PostgreSQL) to be gone, not just npm.
+  for _ in $(seq 1 150); do
+    kill -0 -- "-$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 -- "-$PID" 2>/dev/null && fail "server did not stop within 15 s of SIGTERM"
+  grep -q "Stopped cleanly" "$LOG" || fail "no 'Stopped cleanly' in the log after SIGTERM"
+  echo "smoke: ok   SIGTERM stopped the server and embedded PostgreSQL cleanly"
+  PID=""
+}
+
+start_server
+TOKEN=$(CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden token --sub smoke-dr --role attending --dept cardio --licence licensed) || fail "chartwarden token failed"
+[ "$(printf '%s' "$TOKEN" | tr -cd '.' | wc -c)" = "2" ] || fail "token output is not a single JWT: $TOKEN"
+echo "smoke: ok   npx chartwarden token printed a JWT"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/Patient")
+[ "$code" = "401" ] || fail "a request without a token got $code, expected 401"
+echo "smoke: ok   no token -> 401"
+
+created=$(curl -s -w '\n%{http_code}' -X POST "$BASE/Patient" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/fhir+json' \
+  -d '{"resourceType":"Patient","name":[{"family":"Smoke","given":["Test"]}],"gender":"unknown"}')
+[ "$(echo "$created" | tail -n1)" = "201" ] || fail "create: $created"
+ID=$(echo "$created" | head -n1 | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).id))")
+echo "smoke: ok   create Patient -> 201 ($ID)"
+
+read=$(curl -s -w '\n%{http_code}' "$BASE/Patient/$ID" -H "Authorization: Bearer $TOKEN")
+[ "$(echo "$read" | tail -n1)" = "200" ] && echo "$read" | head -n1 | grep -q '"family":"Smoke"' || fail "read: $read"
+echo "smoke: ok   read Patient -> 200"
+
+stop_server
+start_server
+read=$(curl -s -w '\n%{http_code}' "$BASE/Patient/$ID" -H "Authorization: Bearer $TOKEN")
+[ "$(echo "$read" | tail -n1)" = "200" ] || fail "read after restart: $read"
+echo "smoke: ok   restart kept the data (same token still accepted)"
+stop_server
+
+rm -rf "$DATA_DIR"
+echo "smoke: passed"

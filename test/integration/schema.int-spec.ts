@@ -1,0 +1,133 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
+import { testDatabaseUrl } from '../support/test-app.js';
+
+/**
+ * The schema as the migrations build it, on databases created for this file alone (so the
+ * migrations really run from nothing): entities and migrations agree, the migration can be
+ * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
+ */
+describe('Database schema (migrations on a fresh database)', () => {
+  const TABLES = ['fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token'];
+  const created: string[] = [];
+  const open: ChartWardenDatabase[] = [];
+
+  /** Runs one statement on the test server's maintenance connection (the run's database). */
+  const admin = async <T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, database?: string): Promise<pg.QueryResult<T>> => {
+    const client = new pg.Client({ connectionString: urlOf(database) });
+    await client.connect();
+    try {
+      return await client.query<T>(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const urlOf = (database?: string): string => {
+    const url = new URL(testDatabaseUrl());
+    if (database) url.pathname = `/${database}`;
+    return url.toString();
+  };
+  /** A new, empty database on the test server; dropped in afterAll. */
+  const freshDatabase = async (): Promise<string> => {
+    const name = `cw_schema_${Date.now()}_${randomBytes(4).toString('hex')}`;
+    await admin(`CREATE DATABASE "${name}"`);
+    created.push(name);
+    return name;
+  };
+  const connect = async (database: string): Promise<ChartWardenDatabase> => {
+    const db = await ChartWardenDatabase.connect(urlOf(database), 2);
+    open.push(db);
+    return db;
+  };
+  const tablesIn = async (db: ChartWardenDatabase): Promise<string[]> =>
+    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'fhir\\_%' ORDER BY table_name`)).map(
+      (r) => r.table_name,
+    );
+  const pendingSchemaChanges = async (db: ChartWardenDatabase): Promise<string[]> =>
+    (await db.dataSource.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query);
+  const appliedMigrations = async (db: ChartWardenDatabase): Promise<string[]> =>
+    (await db.query<{ name: string }>('SELECT name FROM chartwarden_migrations ORDER BY id')).map((r) => r.name);
+
+  afterAll(async () => {
+    for (const db of open) await db.onApplicationShutdown();
+    for (const name of created) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  });
+
+  it('the migrations build exactly the schema the entities describe (generating a migration yields nothing)', async () => {
+    const db = await connect(await freshDatabase());
+    expect(await appliedMigrations(db)).toEqual(['InitialSchema1764400000000']);
+    expect(await tablesIn(db)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(db)).toEqual([]);
+  });
+
+  it('undoing the last migration removes its tables and function; migrating again restores them', async () => {
+    const name = await freshDatabase();
+    const db = await connect(name);
+    expect(await tablesIn(db)).toEqual(TABLES);
+
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual([]);
+    expect(await appliedMigrations(db)).toEqual([]);
+    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_refuse_change'`)).toHaveLength(0);
+
+    const again = await connect(name);
+    expect(await appliedMigrations(again)).toEqual(['InitialSchema1764400000000']);
+    expect(await tablesIn(again)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(again)).toEqual([]);
+    const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
+    expect(triggers.map((t) => t.tgname)).toEqual(['fhir_resource_no_delete', 'fhir_resource_version_append_only']);
+  });
+
+  describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {
+    let db: ChartWardenDatabase;
+    const content = { resourceType: 'Patient', id: 'p-r17', meta: { versionId: '1' }, gender: 'female' };
+
+    beforeAll(async () => {
+      db = await connect(await freshDatabase());
+      await db.query(`INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content) VALUES ('Patient', 'p-r17', 1, now(), $1)`, [content]);
+      await db.query(
+        `INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content) VALUES ('Patient', 'p-r17', 1, now(), 'create', $1)`,
+        [content],
+      );
+    });
+
+    const version = () => db.query<{ content: unknown; method: string }>(`SELECT content, method FROM fhir_resource_version WHERE resource_type = 'Patient' AND id = 'p-r17'`);
+    const current = () => db.query<{ content: unknown }>(`SELECT content FROM fhir_resource WHERE resource_type = 'Patient' AND id = 'p-r17'`);
+    const refusal = (operation: string, table: string) => ({
+      code: '42501', // insufficient_privilege, raised by chartwarden_refuse_change()
+      message: expect.stringContaining(`${operation} on ${table} is refused`) as unknown,
+    });
+
+    it('the connection used here is a superuser (so the refusal is not a missing privilege)', async () => {
+      const [me] = await db.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+      expect(me.rolsuper).toBe(true);
+    });
+
+    it('R-17: UPDATE of a stored version is refused and the version is unchanged', async () => {
+      await expect(db.query(`UPDATE fhir_resource_version SET content = '{"forged":true}'::jsonb, method = 'update' WHERE id = 'p-r17'`)).rejects.toMatchObject(
+        refusal('UPDATE', 'fhir_resource_version'),
+      );
+      expect(await version()).toEqual([{ content, method: 'create' }]);
+    });
+
+    it('R-17: DELETE of a stored version is refused and the version is still there', async () => {
+      await expect(db.query(`DELETE FROM fhir_resource_version WHERE id = 'p-r17'`)).rejects.toMatchObject(refusal('DELETE', 'fhir_resource_version'));
+      expect(await version()).toEqual([{ content, method: 'create' }]);
+    });
+
+    it('R-17: DELETE of a current resource is refused and the resource is still there', async () => {
+      await expect(db.query(`DELETE FROM fhir_resource WHERE id = 'p-r17'`)).rejects.toMatchObject(refusal('DELETE', 'fhir_resource'));
+      expect(await current()).toEqual([{ content }]);
+    });
+  });
+
+  it('two instances connecting at the same time to a fresh database both succeed; the migration runs once', async () => {
+    const name = await freshDatabase();
+    const [a, b] = await Promise.all([connect(name), connect(name)]);
+    expect(await appliedMigrations(a)).toEqual(['InitialSchema1764400000000']);
+    expect(await tablesIn(b)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(b)).toEqual([]);
+  });
+});
