@@ -27,7 +27,7 @@ start_server() {
   local t0=$(date +%s%N)
   for _ in $(seq 1 600); do
     if curl -sf "$BASE/metadata" >/dev/null 2>&1; then
-      echo "smoke: ok   server up in $(( ($(date +%s%N) - t0) / 1000000 )) ms (npm start, embedded PostgreSQL, incl. build)"
+      echo "smoke: ok   server up in $(( ($(date +%s%N) - t0) / 1000000 )) ms (npm start, embedded PostgreSQL)"
       return 0
     fi
     kill -0 "$PID" 2>/dev/null || fail "npm start exited before serving"
