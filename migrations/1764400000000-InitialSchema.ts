@@ -30,9 +30,16 @@ export class InitialSchema1764400000000 implements MigrationInterface {
       FOR EACH ROW EXECUTE FUNCTION chartwarden_refuse_change()`);
     await q.query(`CREATE TRIGGER fhir_resource_no_delete BEFORE DELETE ON "fhir_resource"
       FOR EACH ROW EXECUTE FUNCTION chartwarden_refuse_change()`);
+    // Row triggers do not fire on TRUNCATE: refuse it with statement triggers.
+    await q.query(`CREATE TRIGGER fhir_resource_version_no_truncate BEFORE TRUNCATE ON "fhir_resource_version"
+      FOR EACH STATEMENT EXECUTE FUNCTION chartwarden_refuse_change()`);
+    await q.query(`CREATE TRIGGER fhir_resource_no_truncate BEFORE TRUNCATE ON "fhir_resource"
+      FOR EACH STATEMENT EXECUTE FUNCTION chartwarden_refuse_change()`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER fhir_resource_no_truncate ON "fhir_resource"`);
+    await q.query(`DROP TRIGGER fhir_resource_version_no_truncate ON "fhir_resource_version"`);
     await q.query(`DROP TRIGGER fhir_resource_no_delete ON "fhir_resource"`);
     await q.query(`DROP TRIGGER fhir_resource_version_append_only ON "fhir_resource_version"`);
     await q.query(`DROP FUNCTION chartwarden_refuse_change()`);

@@ -139,7 +139,7 @@ export class EmbeddedPostgresLauncher {
     const pidFile = join(clusterDir, 'postmaster.pid');
     if (!existsSync(pidFile)) return;
     const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await isPostmasterOf(pid, clusterDir))) {
       this.settings.log.warn(`Found PostgreSQL (pid ${pid}) still running on ${clusterDir} from an earlier crash; stopping it before starting again.`);
       process.kill(pid, 'SIGINT');
       const deadline = Date.now() + 15000;
@@ -177,6 +177,19 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * After a reboot the pid in a stale file may belong to an unrelated process: only signal it
+ * when /proc shows it is a postgres server for this very cluster directory.
+ */
+async function isPostmasterOf(pid: number, clusterDir: string): Promise<boolean> {
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return /postgres$/.test(cmdline[0] ?? '') && cmdline.includes(clusterDir);
+  } catch {
+    return false; // no /proc (not Linux) or the process is gone: treat the file as stale
   }
 }
 

@@ -77,7 +77,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
-    expect(triggers.map((t) => t.tgname)).toEqual(['fhir_resource_no_delete', 'fhir_resource_version_append_only']);
+    expect(triggers.map((t) => t.tgname)).toEqual(['fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate']);
   });
 
   describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {
@@ -119,6 +119,12 @@ describe('Database schema (migrations on a fresh database)', () => {
 
     it('R-17: DELETE of a current resource is refused and the resource is still there', async () => {
       await expect(db.query(`DELETE FROM fhir_resource WHERE id = 'p-r17'`)).rejects.toMatchObject(refusal('DELETE', 'fhir_resource'));
+      expect(await current()).toEqual([{ content }]);
+    });
+
+    it.each(['fhir_resource_version', 'fhir_resource'])('R-17: TRUNCATE of %s is refused and the rows are still there', async (table) => {
+      await expect(db.query(`TRUNCATE ${table}`)).rejects.toMatchObject(refusal('TRUNCATE', table));
+      expect(await version()).toEqual([{ content, method: 'create' }]);
       expect(await current()).toEqual([{ content }]);
     });
   });

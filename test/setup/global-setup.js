@@ -2,7 +2,7 @@
 // - DATABASE_URL set (CI, developers' machines): a fresh database on that server, dropped afterwards;
 // - otherwise (a newcomer's machine): embedded PostgreSQL in a temp dir, stopped afterwards.
 // Plain JavaScript on purpose: Jest runs global setup outside the per-project TS transform.
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ export default async function globalSetup() {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'chartwarden-test-pg-'));
+  await chmod(dir, 0o755); // mkdtemp makes it 700; as root, PostgreSQL runs as "postgres" and must enter it
   const port = await freePort();
   const cluster = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
