@@ -20,12 +20,14 @@ const RESOURCE_TYPES = [
   'ServiceRequest', 'MedicationRequest', 'AllergyIntolerance', 'Consent', 'Provenance',
 ];
 const PARAM_TYPES = new Set(['token', 'reference', 'date', 'string', 'uri']);
+// Parameters of every resource (base "Resource"); _id and _lastUpdated are columns, not indexed.
+const COMMON = ['_security', '_tag', '_profile', '_source'];
 
 const all = JSON.parse(readFileSync(join(definitions, 'search-parameters.json'), 'utf8'));
 const entry = [];
 for (const { resource: sp } of all.entry) {
   if (!PARAM_TYPES.has(sp.type) || !sp.expression) continue;
-  const base = sp.base.filter((b) => RESOURCE_TYPES.includes(b));
+  const base = COMMON.includes(sp.code) ? ['Resource'] : sp.base.filter((b) => RESOURCE_TYPES.includes(b));
   if (base.length === 0) continue;
   entry.push({
     fullUrl: sp.url,

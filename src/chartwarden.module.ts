@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ConfigurableModuleBuilder, Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { Clock, SystemClock } from './common/clock.js';
 import type { ChartWardenOptions } from './config/chartwarden.options.js';
 import { ChartWardenDatabase } from './database/chartwarden-database.js';
@@ -9,7 +9,8 @@ import { FhirService } from './fhir/fhir.service.js';
 import { FhirSettings } from './fhir/fhir.settings.js';
 import { MetadataService } from './fhir/metadata.service.js';
 import { ResourceValidator } from './fhir/resource.validator.js';
-import { BearerAuthGuard } from './identity/bearer-auth.guard.js';
+import { BearerAuthGuard, bearerAuthMiddleware } from './identity/bearer-auth.guard.js';
+import { sendError } from './fhir/fhir-response.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { FhirStore } from './store/fhir-store.port.js';
@@ -67,7 +68,15 @@ export const {
   exports: [FhirStore, TokenVerifier, Clock],
 })
 export class ChartWardenModule extends ChartWardenConfigurableModule implements NestModule {
+  constructor(private readonly verifier: TokenVerifier) {
+    super();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(FhirBodyMiddleware).forRoutes(FhirController);
+    // Identity first, then the body: an anonymous caller's body is never read.
+    consumer
+      .apply(bearerAuthMiddleware(this.verifier, sendError), FhirBodyMiddleware)
+      .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
+      .forRoutes(FhirController);
   }
 }

@@ -22,7 +22,8 @@ export class FhirBodyMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
+    // PATCH is not supported at all: let the route answer 405 whatever the patch format.
+    if (req.method !== 'POST' && req.method !== 'PUT') return next();
     if ((req as Request & { _body?: boolean })._body) return next(); // already parsed by the host application
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;

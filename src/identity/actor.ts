@@ -19,4 +19,6 @@ export interface Actor {
   licence?: LicenceStatus;
   /** SMART on FHIR scopes; they only ever narrow what the policy allows. */
   scopes: readonly string[];
+  /** SMART launch context (`patient` claim): the one patient `patient/` scopes refer to. */
+  patientContext?: string;
 }

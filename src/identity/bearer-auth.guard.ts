@@ -1,7 +1,8 @@
-import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext, type NestMiddleware } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Actor } from './actor.js';
+import { IdentityError, IdentityErrorCode } from './identity.errors.js';
 import { TokenVerifier } from './token.verifier.js';
 
 const PUBLIC = 'chartwarden:public';
@@ -11,21 +12,40 @@ export const Public = () => SetMetadata(PUBLIC, true);
 
 type RequestWithActor = Request & { actor?: Actor };
 
+/** Writes an error response for a request stopped before any handler (the FHIR module passes its OperationOutcome writer). */
+export type EarlyErrorWriter = (res: Response, error: unknown) => void;
+
 /**
- * Every request names one verified operator (R-01): the bearer token is verified and its
- * `Actor` attached to the request, or the request ends with 401. Routes opt out only with `@Public()`.
+ * Verifies the bearer token first thing, before the body is even read (R-01): an
+ * unidentified caller learns nothing about body limits or parsing, and costs nothing.
+ * Sets `req.actor`; ends the request with 401 otherwise.
+ */
+export function bearerAuthMiddleware(verifier: TokenVerifier, writeError: EarlyErrorWriter): NestMiddleware['use'] {
+  return (req: RequestWithActor, res: Response, next: NextFunction) => {
+    verifier.verifyAuthorization(req.headers.authorization).then(
+      (actor) => {
+        req.actor = actor;
+        next();
+      },
+      (e: unknown) => writeError(res, e),
+    );
+  };
+}
+
+/**
+ * The second line of R-01: a route runs only with a verified `Actor` on the request (set by
+ * the middleware above), unless it is marked `@Public()`. It never verifies by itself, so it
+ * cannot be the reason a request gets through.
  */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  constructor(
-    private readonly verifier: TokenVerifier,
-    private readonly reflector: Reflector,
-  ) {}
+  constructor(private readonly reflector: Reflector) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    const req = context.switchToHttp().getRequest<RequestWithActor>();
-    req.actor = await this.verifier.verifyAuthorization(req.headers.authorization);
+    if (!context.switchToHttp().getRequest<RequestWithActor>().actor) {
+      throw new IdentityError(IdentityErrorCode.MissingToken, 'This request needs Authorization: Bearer <token>');
+    }
     return true;
   }
 }
@@ -33,6 +53,6 @@ export class BearerAuthGuard implements CanActivate {
 /** The verified operator of this request. */
 export const CurrentActor = createParamDecorator((_data: unknown, context: ExecutionContext): Actor => {
   const actor = context.switchToHttp().getRequest<RequestWithActor>().actor;
-  if (!actor) throw new Error('CurrentActor used on a route without BearerAuthGuard');
+  if (!actor) throw new IdentityError(IdentityErrorCode.MissingToken, 'This request needs Authorization: Bearer <token>');
   return actor;
 });

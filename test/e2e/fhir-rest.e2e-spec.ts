@@ -80,13 +80,16 @@ async function raw<T = OperationOutcome>(base: string, method: string, path: str
   }
   const res = await fetch(path.startsWith('http') ? path : `${base}/${path}`, { method, headers, body });
   const text = await res.text();
-  let parsed: unknown = undefined;
+  return { status: res.status, headers: res.headers, body: parseJson(text) as T, text };
+}
+
+/** The body as JSON; undefined when empty or not JSON (the assertions then fail on its fields). */
+function parseJson(text: string): unknown {
   try {
-    parsed = text ? JSON.parse(text) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  return { status: res.status, headers: res.headers, body: parsed as T, text };
 }
 
 const ids = (bundle: Bundle, mode?: 'match' | 'include') =>

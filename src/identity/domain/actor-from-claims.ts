@@ -25,6 +25,7 @@ export function actorFromClaims(payload: JWTPayload, names: ClaimNames): Actor {
     specialty: stringClaim(payload, names.specialty),
     licence: licence as LicenceStatus | undefined,
     scopes: listClaim(payload[names.scope]),
+    ...(stringClaim(payload, 'patient') ? { patientContext: stringClaim(payload, 'patient') } : {}),
   };
 }
 

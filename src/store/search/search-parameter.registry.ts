@@ -27,10 +27,16 @@ export interface SearchParamDef {
  */
 export class SearchParameterRegistry {
   private readonly byType = new Map<string, Map<string, SearchParamDef>>();
+  /** Parameters whose base is `Resource` (`_security`, `_tag`, …): they apply to every type. */
+  private readonly common = new Map<string, { sp: SearchParameter; byType: Map<string, SearchParamDef> }>();
 
   constructor(definitions: readonly SearchParameter[]) {
     for (const sp of definitions) {
       if (!sp.expression || !isIndexed(sp.type)) continue;
+      if ((sp.base as string[] | undefined)?.includes('Resource')) {
+        this.common.set(sp.code as string, { sp, byType: new Map() });
+        continue;
+      }
       for (const base of sp.base ?? []) {
         const expression = expressionFor(base, sp.expression);
         if (!expression) continue;
@@ -55,12 +61,34 @@ export class SearchParameterRegistry {
   }
 
   get(resourceType: string, code: string): SearchParamDef | undefined {
-    return this.byType.get(resourceType)?.get(code);
+    return this.byType.get(resourceType)?.get(code) ?? this.commonFor(resourceType, code);
   }
 
-  /** The parameters indexed for a type (empty for types searchable only by `_id`/`_lastUpdated`). */
+  /** The parameters indexed for a type: its own, and those of every resource (`_security`, `_tag`, …). */
   forType(resourceType: string): readonly SearchParamDef[] {
-    return [...(this.byType.get(resourceType)?.values() ?? [])];
+    const own = [...(this.byType.get(resourceType)?.values() ?? [])];
+    const common = [...this.common.keys()].map((code) => this.commonFor(resourceType, code) as SearchParamDef);
+    return [...own, ...common];
+  }
+
+  /** A `Resource.x` parameter, rewritten for one type (`Observation.meta.security`) and cached. */
+  private commonFor(resourceType: string, code: string): SearchParamDef | undefined {
+    const entry = this.common.get(code);
+    if (!entry) return undefined;
+    let def = entry.byType.get(resourceType);
+    if (!def) {
+      const expression = (entry.sp.expression as string).replace(/^Resource\./, `${resourceType}.`);
+      def = {
+        code,
+        type: entry.sp.type as IndexedParamType,
+        expression,
+        atom: parseFhirPath(expression),
+        targets: [],
+        url: entry.sp.url as string,
+      };
+      entry.byType.set(resourceType, def);
+    }
+    return def;
   }
 
   /** Resource types with at least one indexed parameter. */

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ACTIONS, CONFIDENTIALITY } from './actions.js';
+
+/**
+ * The access policy as data (YAML or JSON): settings, resource groups, and per role the
+ * rules that allow actions. Anything no rule allows is denied (R-02). Validated at
+ * start-up; an invalid policy stops the server with the exact path and reason.
+ */
+const action = z.enum(ACTIONS);
+const label = z.enum(CONFIDENTIALITY);
+const rid = z.string().regex(/^R-\d{2}$/, 'a rule id like R-03');
+
+/** Conditions on the record, named by what they mean (see `subject-attributes.ts`). */
+export const conditionSchema = z
+  .object({
+    /** The actor is on the patient's care relationship (Encounter participant or CareTeam member) (R-03). */
+    onCareTeam: z.literal(true).optional(),
+    /** The patient has an encounter, inside the care window, in the actor's department (R-03). */
+    sameDepartment: z.literal(true).optional(),
+    /** The record's encounter is open, or closed no more than `careWindowDaysAfterDischarge` days ago. */
+    withinCareWindow: z.literal(true).optional(),
+    /** The actor holds an approved, unexpired grant for the patient (R-05). */
+    hasGrant: z.literal(true).optional(),
+    /** The actor broke the glass for the patient, and it has not expired (R-04). */
+    breakGlass: z.literal(true).optional(),
+    /** The actor is the record's author. */
+    authoredBySelf: z.literal(true).optional(),
+    encounterClass: z.array(z.string().min(1)).min(1).optional(),
+    status: z.array(z.string().min(1)).min(1).optional(),
+    docType: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+/** Conditions on the actor, decided when the ability is built. */
+const actorConditionSchema = z
+  .object({
+    licence: z.array(z.enum(['licensed', 'intern', 'probation', 'visiting'])).min(1).optional(),
+    specialty: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+export const ruleSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lower-case letters, digits, dots and dashes'),
+    allow: z.array(action).min(1).optional(),
+    deny: z.array(action).min(1).optional(),
+    on: z.array(z.string().min(1)).min(1),
+    when: conditionSchema.optional(),
+    actor: actorConditionSchema.optional(),
+    /** Confidentiality labels this rule covers; default `settings.defaultLabels` (R-07). */
+    labels: z.array(label).min(1).optional(),
+    rule: rid.optional(),
+    because: z.string().optional(),
+  })
+  .strict()
+  .refine((r) => Boolean(r.allow) !== Boolean(r.deny), { message: 'a rule has exactly one of allow or deny' });
+
+export const policySchema = z
+  .object({
+    version: z.string().min(1),
+    settings: z
+      .object({
+        hiddenRecords: z.enum(['forbidden', 'not-found']),
+        careWindowDaysAfterDischarge: z.number().int().min(0),
+        breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
+        grants: z
+          .object({ defaultDays: z.number().positive(), maxDays: z.number().positive(), approvers: z.array(z.string().min(1)).min(1) })
+          .strict(),
+        defaultLabels: z.array(label).min(1),
+      })
+      .strict(),
+    groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1)),
+    roles: z.record(
+      z.string().regex(/^[a-z][a-z0-9-]*$/),
+      z.object({ title: z.string().optional(), rules: z.array(ruleSchema) }).strict(),
+    ),
+  })
+  .strict();
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type PolicyRule = z.infer<typeof ruleSchema>;
+export type PolicyConditions = z.infer<typeof conditionSchema>;
+export type PolicySettings = PolicyDocument['settings'];

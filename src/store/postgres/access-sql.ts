@@ -1,0 +1,189 @@
+import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions } from '../access-facts.js';
+import type { SqlParams } from './search-sql.js';
+
+/*
+ * SQL for `AccessFacts` over the search index tables, so the facts a single decision reads
+ * and the facts a search is filtered on are computed by the same expressions (issue #3: a
+ * search returns exactly what single reads would allow). `ref` is a SQL expression pair for
+ * the resource (`r.resource_type`, `r.id`) or bound parameters for one resource.
+ */
+
+export interface ResourceRef {
+  type: string;
+  id: string;
+}
+
+const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
+
+/** The Patient a resource belongs to. */
+export function patientOf(ref: ResourceRef): string {
+  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE (SELECT min(x.target_id) FROM fhir_search_reference x
+    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('patient', 'subject') AND x.target_type = 'Patient') END)`;
+}
+
+/** The Encounter a resource was recorded in. */
+export function encounterOf(ref: ResourceRef): string {
+  return `(CASE WHEN ${ref.type} = 'Encounter' THEN ${ref.id} ELSE (SELECT min(x.target_id) FROM fhir_search_reference x
+    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter') END)`;
+}
+
+/** The most restrictive confidentiality label, `N` when there is none (R-07). */
+export function labelOf(ref: ResourceRef, p: SqlParams): string {
+  return `COALESCE((SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id}
+    AND x.param = '_security' AND x.system = ${p.add(CONFIDENTIALITY_SYSTEM)} AND x.code = ANY(${p.add(CONFIDENTIALITY_ORDER)}::text[])
+    ORDER BY array_position(${p.add(CONFIDENTIALITY_ORDER)}::text[], x.code) DESC LIMIT 1), 'N')`;
+}
+
+/** The encounter `eid` (alias `e`) is open, or ended at most N days ago. */
+function encounterOpen(eid: string, p: SqlParams, o: AccessFactOptions): string {
+  return `(NOT EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'Encounter' AND s.resource_id = ${eid}
+      AND s.param = 'status' AND s.code IN ${CLOSED_STATUSES})
+    OR EXISTS (SELECT 1 FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = ${eid} AND d.param = 'date'
+      AND d.high <> 'infinity' AND d.high >= now() - make_interval(days => ${p.add(o.careWindowDays)}::int)))`;
+}
+
+/** Encounters (alias `ep.resource_id`) of the patient `patient`, inside the care window. */
+function openEncountersOf(patient: string, p: SqlParams, o: AccessFactOptions, extra = ''): string {
+  return `SELECT ep.resource_id FROM fhir_search_reference ep
+    WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
+      AND ${encounterOpen('ep.resource_id', p, o)} ${extra}`;
+}
+
+/** `Type/id` of everyone on the patient's care relationship (encounter participants, active CareTeam members). */
+function careTeamRows(patient: string, p: SqlParams, o: AccessFactOptions): string {
+  return `SELECT pp.target_type || '/' || pp.target_id AS member FROM fhir_search_reference pp
+      WHERE pp.resource_type = 'Encounter' AND pp.param = 'participant' AND pp.resource_id IN (${openEncountersOf(patient, p, o)})
+    UNION
+    SELECT cm.target_type || '/' || cm.target_id FROM fhir_search_reference ct
+      JOIN fhir_search_reference cm ON cm.resource_type = 'CareTeam' AND cm.resource_id = ct.resource_id AND cm.param = 'participant'
+      WHERE ct.resource_type = 'CareTeam' AND ct.param = 'patient' AND ct.target_type = 'Patient' AND ct.target_id = ${patient}
+        AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = ct.resource_id AND s.param = 'status' AND s.code = 'active')`;
+}
+
+/** Departments (`serviceProvider` ids) of the patient's encounters inside the care window. */
+function departmentRows(patient: string, p: SqlParams, o: AccessFactOptions): string {
+  return `SELECT sp.target_id AS department FROM fhir_search_reference sp
+    WHERE sp.resource_type = 'Encounter' AND sp.param = 'service-provider' AND sp.resource_id IN (${openEncountersOf(patient, p, o)})`;
+}
+
+function tokenOf(ref: ResourceRef, param: string): string {
+  return `(SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${param}')`;
+}
+
+/** Is the resource inside the care window (its encounter, or any encounter of its patient)? */
+function withinWindow(ref: ResourceRef, patient: string, encounter: string, p: SqlParams, o: AccessFactOptions): string {
+  return `(CASE WHEN ${encounter} IS NOT NULL THEN ${encounterOpen(encounter, p, o)}
+    ELSE EXISTS (${openEncountersOf(patient, p, o)}) END)`;
+}
+
+/**
+ * Every fact of one stored resource, as one row (`patient`, `encounter`, … with arrays as
+ * text[]). Used for single decisions; the same expressions build search filters below.
+ */
+export function factsSelect(ref: ResourceRef, p: SqlParams, o: AccessFactOptions): string {
+  const patient = patientOf(ref);
+  const encounter = encounterOf(ref);
+  return `SELECT f.patient, f.encounter,
+      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param = 'class') AS encounter_class,
+      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param = 'service-provider') AS department,
+      ${withinWindow(ref, 'f.patient', 'f.encounter', p, o)} AS within_care_window,
+      ARRAY(${careTeamRows('f.patient', p, o)}) AS care_team,
+      ARRAY(${departmentRows('f.patient', p, o)}) AS departments,
+      ARRAY(SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = 'author') AS authors,
+      ${tokenOf(ref, 'status')} AS status,
+      ARRAY(SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = 'type') AS doc_type,
+      ${labelOf(ref, p)} AS label
+    FROM (SELECT ${patient} AS patient, ${encounter} AS encounter) f`;
+}
+
+/**
+ * The facts that depend on the patient and encounter only, for a resource that is not
+ * stored yet (the incoming version of a create or update): its own facts come from its index.
+ */
+export function contextFactsSelect(patient: string, encounter: string, p: SqlParams, o: AccessFactOptions): string {
+  return `SELECT
+      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'class') AS encounter_class,
+      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'service-provider') AS department,
+      (CASE WHEN ${encounter}::text IS NOT NULL THEN ${encounterOpen(encounter, p, o)} ELSE EXISTS (${openEncountersOf(patient, p, o)}) END) AS within_care_window,
+      ARRAY(${careTeamRows(patient, p, o)}) AS care_team,
+      ARRAY(${departmentRows(patient, p, o)}) AS departments`;
+}
+
+/** Thrown for a condition the SQL translation does not know: refused, never widened. */
+export class UntranslatableConditionError extends Error {}
+
+/**
+ * An access condition as a SQL boolean over `r` (the `fhir_resource` row being searched).
+ * Unknown fields or operators throw: a filter that cannot be expressed is refused, never dropped.
+ */
+export function accessConditionSql(c: AccessCondition, r: ResourceRef, p: SqlParams, o: AccessFactOptions): string {
+  switch (c.operator) {
+    case 'and':
+      return c.value.length ? `(${c.value.map((v) => accessConditionSql(v, r, p, o)).join(' AND ')})` : 'TRUE';
+    case 'or':
+      return c.value.length ? `(${c.value.map((v) => accessConditionSql(v, r, p, o)).join(' OR ')})` : 'FALSE';
+    case 'not':
+      return `NOT COALESCE(${accessConditionSql(c.value[0], r, p, o)}, FALSE)`;
+    default:
+      return fieldSql(c.field, c.operator, c.value, r, p, o);
+  }
+}
+
+function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown, r: ResourceRef, p: SqlParams, o: AccessFactOptions): string {
+  const list = (): string => {
+    if (!Array.isArray(value)) throw new UntranslatableConditionError(`${field} ${op} needs a list`);
+    return `${p.add(value.map(String))}::text[]`;
+  };
+  /** A scalar fact compared with eq/ne/in/nin; NULL facts match only ne/nin (as CASL does in memory). */
+  const scalar = (expr: string): string => {
+    switch (op) {
+      case 'eq':
+        return `(${expr}) = ${p.add(String(value))}`;
+      case 'ne':
+        return `(${expr}) IS DISTINCT FROM ${p.add(String(value))}`;
+      case 'in':
+        return `(${expr}) = ANY(${list()})`;
+      case 'nin':
+        return `NOT COALESCE((${expr}) = ANY(${list()}), FALSE)`;
+    }
+  };
+  /** An array fact: eq = contains, in = overlaps; ne/nin their negations. */
+  const array = (rows: string): string => {
+    const values = op === 'eq' || op === 'ne' ? `ARRAY[${p.add(String(value))}::text]` : list();
+    const hit = `EXISTS (SELECT 1 FROM (${rows}) AS a(v) WHERE a.v = ANY(${values}))`;
+    return op === 'eq' || op === 'in' ? hit : `NOT ${hit}`;
+  };
+  const patient = patientOf(r);
+  const encounter = encounterOf(r);
+  switch (field) {
+    case 'type':
+      return scalar(r.type);
+    case 'id':
+      return scalar(r.id);
+    case 'patient':
+      return scalar(patient);
+    case 'encounter':
+      return scalar(encounter);
+    case 'encounterClass':
+      return scalar(`SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'class'`);
+    case 'department':
+      return scalar(`SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'service-provider'`);
+    case 'status':
+      return scalar(tokenOf(r, 'status'));
+    case 'label':
+      return scalar(labelOf(r, p));
+    case 'withinCareWindow':
+      if (op !== 'eq' || typeof value !== 'boolean') throw new UntranslatableConditionError('withinCareWindow takes eq true/false');
+      return `${value ? '' : 'NOT '}${withinWindow(r, patient, encounter, p, o)}`;
+    case 'careTeam':
+      return array(careTeamRows(patient, p, o));
+    case 'departments':
+      return array(departmentRows(patient, p, o));
+    case 'authors':
+      return array(`SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param = 'author'`);
+    case 'docType':
+      return array(`SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param = 'type'`);
+    default:
+      throw new UntranslatableConditionError(`no SQL for access fact "${field}"`);
+  }
+}
