@@ -1,4 +1,5 @@
 import { InitialSchema1764400000000 } from './1764400000000-InitialSchema.js';
+import { AccessGrants1764500000000 } from './1764500000000-AccessGrants.js';
 
 /** Every migration, oldest first. Never edit one that has landed: add a new one. */
-export const MIGRATIONS = [InitialSchema1764400000000];
+export const MIGRATIONS = [InitialSchema1764400000000, AccessGrants1764500000000];

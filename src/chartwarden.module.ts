@@ -17,6 +17,17 @@ import { FhirStore } from './store/fhir-store.port.js';
 import { PatientCompartment } from './store/postgres/patient-compartment.js';
 import { PostgresFhirStore } from './store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from './store/search/search-parameter.registry.js';
+import { AccessController } from './access/access.controller.js';
+import { AccessGrantRepository } from './access/access-grant.repository.js';
+import { AccessGrantService } from './access/access-grant.service.js';
+import { BreakGlassService } from './access/break-glass.service.js';
+import { PolicyFhirAccess } from './access/policy-fhir-access.js';
+import { FhirAccess } from './fhir/fhir-access.port.js';
+import { AccessPolicyService } from './policy/access-policy.service.js';
+import { ActiveAccessSource } from './policy/active-access.port.js';
+import { ExplainService } from './policy/explain.service.js';
+import { LoadedPolicy } from './policy/loaded-policy.js';
+import { defaultPolicyPath, loadPolicy, validatePolicy } from './policy/policy.loader.js';
 
 /** `forRoot(options)` / `forRootAsync({ useFactory, inject })`, built by Nest's ConfigurableModuleBuilder. */
 export const {
@@ -31,8 +42,24 @@ export const {
  * server (`src/main.ts`) is this module and nothing else.
  */
 @Module({
-  controllers: [FhirController],
+  controllers: [FhirController, AccessController],
   providers: [
+    {
+      provide: LoadedPolicy,
+      inject: [CHARTWARDEN_OPTIONS],
+      useFactory: (o: ChartWardenOptions) => {
+        const types = loadR4Definitions();
+        if (o.policy && typeof o.policy === 'object') return new LoadedPolicy(validatePolicy(o.policy, types, 'options.policy'));
+        return new LoadedPolicy(loadPolicy(o.policy ?? defaultPolicyPath(), types));
+      },
+    },
+    AccessGrantRepository,
+    { provide: ActiveAccessSource, useExisting: AccessGrantRepository },
+    AccessPolicyService,
+    BreakGlassService,
+    AccessGrantService,
+    ExplainService,
+    { provide: FhirAccess, useClass: PolicyFhirAccess },
     { provide: Clock, useClass: SystemClock },
     {
       provide: ChartWardenDatabase,
@@ -65,7 +92,7 @@ export const {
     FhirBundleService,
     MetadataService,
   ],
-  exports: [FhirStore, TokenVerifier, Clock],
+  exports: [FhirStore, TokenVerifier, Clock, AccessPolicyService],
 })
 export class ChartWardenModule extends ChartWardenConfigurableModule implements NestModule {
   constructor(private readonly verifier: TokenVerifier) {
@@ -77,6 +104,6 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
     consumer
       .apply(bearerAuthMiddleware(this.verifier, sendError), FhirBodyMiddleware)
       .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
-      .forRoutes(FhirController);
+      .forRoutes(FhirController, AccessController);
   }
 }

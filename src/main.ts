@@ -6,6 +6,7 @@ import { ChartWardenModule } from './chartwarden.module.js';
 import { ConfigurationError, settingsFromEnv } from './config/env.config.js';
 import { EmbeddedPostgresError, EmbeddedPostgresLauncher } from './database/embedded-postgres.launcher.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
+import { PolicyLoadError } from './policy/policy.errors.js';
 
 /**
  * The standalone ChartWarden server: `npm start`. Uses `DATABASE_URL` when set, otherwise
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  const known = e instanceof ConfigurationError || e instanceof EmbeddedPostgresError;
+  const known = e instanceof ConfigurationError || e instanceof EmbeddedPostgresError || e instanceof PolicyLoadError;
   console.error(`ChartWarden could not start: ${known ? (e as Error).message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.exit(1);
 });

@@ -12,6 +12,11 @@ export interface ChartWardenOptions {
   dataDir: string;
   identity?: IdentityOptions;
   fhir?: FhirOptions;
+  /**
+   * The access policy: a YAML/JSON file path, or the document itself. Default: the shipped
+   * `policy/default.policy.yaml` (EMR-RULES.md R-01…R-07). Validated at start-up.
+   */
+  policy?: string | Record<string, unknown>;
 }
 
 /** How bearer tokens are verified and how their claims become an `Actor`. */

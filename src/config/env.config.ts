@@ -27,6 +27,7 @@ const envSchema = z.object({
   CHARTWARDEN_AUDIENCE: z.string().min(1).optional(),
   CHARTWARDEN_BASE_URL: z.string().url().optional(),
   CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
+  CHARTWARDEN_POLICY: z.string().min(1).optional(),
 });
 
 /** Thrown when an environment variable has a value ChartWarden cannot use. */
@@ -59,6 +60,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
       dataDir,
       identity: { jwksUrl: e.CHARTWARDEN_JWKS_URL, issuer: e.CHARTWARDEN_ISSUER, audience: e.CHARTWARDEN_AUDIENCE },
       fhir: { baseUrl: e.CHARTWARDEN_BASE_URL, maxBodyBytes: e.CHARTWARDEN_MAX_BODY_BYTES },
+      policy: e.CHARTWARDEN_POLICY ? resolve(e.CHARTWARDEN_POLICY) : undefined,
     },
   };
 }

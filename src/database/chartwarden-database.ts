@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
 import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. */
@@ -9,7 +10,7 @@ export interface Queryable {
 }
 
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
-export const ENTITIES = [...FHIR_STORE_ENTITIES];
+export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity];
 
 /** Builds (does not connect) the TypeORM DataSource for ChartWarden's tables. */
 export function createDataSource(url: string, poolSize = 20): DataSource {

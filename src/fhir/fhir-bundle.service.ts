@@ -81,8 +81,9 @@ export class FhirBundleService {
       const out = new Map<number, BundleEntry>();
       for (const p of [...plans].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
         if (matched.has(p.index)) {
-          const existing = await this.run(p, () => tx.read(p.type, assigned.get(p.index) as string));
-          out.set(p.index, responseEntry(ctx, { status: 200, body: existing, headers: {} }));
+          // The match is answered only if the caller may read it (a 403 fails the transaction).
+          const existing = await this.run(p, () => this.fhir.read(ctx, p.type, assigned.get(p.index) as string, tx));
+          out.set(p.index, responseEntry(ctx, existing));
           continue;
         }
         const response = await this.run(p, async () => {
@@ -131,11 +132,8 @@ export class FhirBundleService {
           const request = this.fhir.searchRequest(p.type, p.query, undefined);
           return { status: 200, body: await this.fhir.searchBundle(ctx, request, store) };
         }
-        if (p.versionId !== undefined) {
-          const r = await store.vread(p.type, p.id, p.versionId);
-          return { status: 200, body: r, headers: {} };
-        }
-        return { status: 200, body: await store.read(p.type, p.id), headers: {} };
+        if (p.versionId !== undefined) return this.fhir.vread(ctx, p.type, p.id, p.versionId, store);
+        return this.fhir.read(ctx, p.type, p.id, store);
     }
   }
 

@@ -6,6 +6,30 @@ export interface FhirContext {
   actor: Actor;
   /** Absolute base of the FHIR endpoint, e.g. `http://localhost:8080/fhir`. */
   baseUrl: string;
+  /** Present when the request breaks the glass (R-04), with the reason given. */
+  breakGlass?: { reason: string };
+}
+
+const BTG = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG';
+
+/**
+ * Break-the-glass as sent by a HIS (R-04): `Category: http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG;
+ * scheme="http://hl7.org/fhir/tag/security"` and `X-Break-Glass-Reason: <text>`. A BTG
+ * category without a reason is refused (400), never treated as an ordinary request.
+ */
+export function parseBreakGlass(category: string | undefined, reason: string | undefined): FhirContext['breakGlass'] {
+  if (!category) return undefined;
+  const isBtg = category.split(',').some((c) => {
+    const [term, ...params] = c.split(';').map((s) => s.trim());
+    const scheme = params.find((p) => p.startsWith('scheme='));
+    return term === BTG && (!scheme || scheme.replace(/^scheme=/, '').replace(/"/g, '') === 'http://hl7.org/fhir/tag/security');
+  });
+  if (!isBtg) return undefined;
+  const text = reason?.trim();
+  if (!text) {
+    throw new FhirRequestError(FhirRequestErrorCode.BreakGlassReasonMissing, 'Break-the-glass needs a reason: send X-Break-Glass-Reason with the emergency that justifies it (R-04)');
+  }
+  return { reason: decodeURIComponent(text) };
 }
 
 /** The request headers FHIR interactions read. */

@@ -6,7 +6,7 @@ import { FhirExceptionFilter } from './fhir-exception.filter.js';
 import { FhirBundleService } from './fhir-bundle.service.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { sendFhir, type FhirResponse } from './fhir-response.js';
-import type { FhirContext, FhirHeaders } from './fhir-request.js';
+import { parseBreakGlass, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { FhirService } from './fhir.service.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
@@ -103,7 +103,11 @@ export class FhirController {
   }
 
   private ctx(req: Request): FhirContext {
-    return { actor: (req as Request & { actor: Actor }).actor, baseUrl: this.baseUrl(req) };
+    return {
+      actor: (req as Request & { actor: Actor }).actor,
+      baseUrl: this.baseUrl(req),
+      breakGlass: parseBreakGlass(req.get('category'), req.get('x-break-glass-reason')),
+    };
   }
 
   /** The configured base, or this request's scheme, host and the path up to `/fhir`. */

@@ -16,6 +16,8 @@ export enum FhirRequestErrorCode {
   MethodNotSupported = 'fhir.method-not-supported',
   InvalidRequest = 'fhir.invalid-request',
   RouteNotFound = 'fhir.route-not-found',
+  /** break-the-glass must say why. */
+  BreakGlassReasonMissing = 'fhir.break-glass-reason-missing',
 }
 
 /** Thrown by the FHIR facade for requests it cannot accept. */

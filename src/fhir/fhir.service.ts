@@ -10,8 +10,24 @@ import { versionHeaders, type FhirResponse } from './fhir-response.js';
 import { parseIfMatch, parsePrefer, queryPairs, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { FhirSettings } from './fhir.settings.js';
 import { ResourceValidator } from './resource.validator.js';
+import { FhirAccess } from './fhir-access.port.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
+import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** The one patient a search is about (`patient=`, `subject=Patient/…`, or Patient `_id`), for break-the-glass. */
+function patientOfSearch(request: SearchRequest): string | undefined {
+  const ids = new Set<string>();
+  for (const c of request.criteria) {
+    const code = typeof c.param === 'string' ? c.param : c.param.code;
+    for (const v of c.values) {
+      if (v.kind === 'reference' && (code === 'patient' || code === 'subject') && (v.targetType ?? 'Patient') === 'Patient') ids.add(v.targetId);
+      if (v.kind === 'id' && request.resourceType === 'Patient') ids.add(v.id);
+    }
+  }
+  return ids.size === 1 ? [...ids][0] : undefined;
+}
 
 /**
  * The FHIR R4 RESTful interactions (https://hl7.org/fhir/R4/http.html) over the `FhirStore`
@@ -27,17 +43,26 @@ export class FhirService {
     private readonly registry: SearchParameterRegistry,
     private readonly validator: ResourceValidator,
     private readonly settings: FhirSettings,
+    private readonly access: FhirAccess,
   ) {}
 
-  async read(_ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
+  /** `read`: only what the policy allows (403, or 404 where it hides existence). */
+  async read(ctx: FhirContext, type: string, id: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
-    const resource = await this.store.read(type, this.checkId(id));
+    const facts = await store.accessFacts(type, this.checkId(id), this.access.factOptions());
+    await this.access.openBreakGlass(ctx, facts.patient);
+    await this.access.require(ctx, 'read', facts, { hideExistence: true });
+    const resource = await store.read(type, id);
     return { status: 200, body: resource, headers: versionHeaders(resource) };
   }
 
-  async vread(_ctx: FhirContext, type: string, id: string, versionId: string): Promise<FhirResponse> {
+  /** `vread`: the version read is judged on its own facts (who it belonged to then). */
+  async vread(ctx: FhirContext, type: string, id: string, versionId: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
-    const resource = await this.store.vread(type, this.checkId(id), versionId);
+    const resource = await store.vread(type, this.checkId(id), versionId);
+    const facts = await store.accessFactsOf(resource, this.access.factOptions());
+    await this.access.openBreakGlass(ctx, facts.patient);
+    await this.access.require(ctx, 'read', facts, { hideExistence: true });
     return { status: 200, body: resource, headers: versionHeaders(resource) };
   }
 
@@ -55,8 +80,17 @@ export class FhirService {
     const resource = this.checkBody(type, body);
     delete (resource as { id?: string }).id; // R4: the server assigns the id of a created resource
     this.validator.validate(resource);
+    const store = via.store ?? this.store;
+    await this.access.require(ctx, 'create', await store.accessFactsOf(resource, this.access.factOptions()));
     const ifNoneExist = headers.ifNoneExist ? this.conditionFor(type, headers.ifNoneExist) : undefined;
-    const outcome = await (via.store ?? this.store).create(resource, { ifNoneExist, assignedId: via.assignedId });
+    const outcome = await store.create(resource, { ifNoneExist, assignedId: via.assignedId });
+    if (!outcome.created) {
+      // A conditional create matched: answer with the match only if the caller may read it.
+      const facts = await store.accessFacts(type, outcome.resource.id as string, this.access.factOptions());
+      if (!(await this.access.permits(ctx, 'read', facts))) {
+        throw new AccessError(AccessErrorCode.Forbidden, 'If-None-Exist matched a resource this operator may not read; nothing was created');
+      }
+    }
     return { ...this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer), created: outcome.created };
   }
 
@@ -70,6 +104,14 @@ export class FhirService {
       throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" does not match the URL's "${id}"`, ['id']);
     }
     this.validator.validate(resource);
+    const options = this.access.factOptions();
+    const stored = await store.accessFacts(type, id, options).catch((e: unknown) => {
+      if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return undefined;
+      throw e;
+    });
+    // Both versions must be within reach: nobody moves a record into or out of someone's reach (issue #3).
+    if (stored) await this.access.require(ctx, 'update', stored, { hideExistence: true });
+    await this.access.require(ctx, stored ? 'update' : 'create', await store.accessFactsOf(resource, options));
     const outcome = await store.update({ ...resource, id }, { ifMatch: parseIfMatch(headers.ifMatch) });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
   }
@@ -83,11 +125,26 @@ export class FhirService {
     );
   }
 
+  /**
+   * Instance history needs read on the resource, and each version is judged on its own facts;
+   * type history shows the versions of resources the caller may read now.
+   */
   async history(ctx: FhirContext, type: string, id: string | undefined, search: string): Promise<FhirResponse> {
     this.checkType(type);
-    if (id !== undefined) this.checkId(id);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    const page = await this.store.history(type, id, { count, offset, since });
+    let page;
+    if (id !== undefined) {
+      const facts = await this.store.accessFacts(type, this.checkId(id), this.access.factOptions());
+      await this.access.openBreakGlass(ctx, facts.patient);
+      await this.access.require(ctx, 'read', facts, { hideExistence: true });
+      page = await this.store.history(type, id, { count, offset, since });
+      const visible = await Promise.all(
+        page.entries.map(async (e) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, this.access.factOptions()))),
+      );
+      page = { total: page.total - visible.filter((v) => !v).length, entries: page.entries.filter((_, i) => visible[i]) };
+    } else {
+      page = await this.store.history(type, undefined, { count, offset, since, access: await this.access.filter(ctx, 'read', [type]) });
+    }
     const url = `${ctx.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
     const links = pagingLinks({ url, params, count, offset, total: page.total, full: page.entries.length === count });
     return { status: 200, body: historyBundle(ctx.baseUrl, page, links) };
@@ -107,9 +164,19 @@ export class FhirService {
     });
   }
 
-  /** Runs a parsed search and shapes it as a `searchset` Bundle with paging links. */
+  /**
+   * Runs a parsed search restricted to what the caller may see (the policy pushed into the
+   * query: full pages, honest totals), and shapes it as a `searchset` Bundle with paging
+   * links. `_include`/`_revinclude` results are checked one by one.
+   */
   async searchBundle(ctx: FhirContext, request: SearchRequest, store = this.store): Promise<Bundle> {
-    const result = await store.search(request);
+    if (ctx.breakGlass) await this.access.openBreakGlass(ctx, patientOfSearch(request));
+    const found = await store.search({ ...request, access: await this.access.filter(ctx, 'search', [request.resourceType]) });
+    const options = this.access.factOptions();
+    const included = await Promise.all(
+      found.included.map(async (r) => ((await this.access.permits(ctx, 'read', await store.accessFacts(r.resourceType, r.id as string, options))) ? r : undefined)),
+    );
+    const result = { ...found, included: included.filter((r): r is NonNullable<typeof r> => r !== undefined) };
     const params = request.used.filter(([k]) => k !== '_count' && k !== '_offset');
     const links = pagingLinks({
       url: `${ctx.baseUrl}/${request.resourceType}`,
@@ -122,10 +189,15 @@ export class FhirService {
     return searchsetBundle(ctx.baseUrl, result, links);
   }
 
+  /** `Patient/$everything`: needs read on the patient, then only what the caller may read of the compartment. */
   async everything(ctx: FhirContext, id: string, search: string): Promise<FhirResponse> {
     this.checkId(id);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    const result = await this.store.everything(id, { count, offset, since });
+    const facts = await this.store.accessFacts('Patient', id, this.access.factOptions());
+    await this.access.openBreakGlass(ctx, facts.patient);
+    await this.access.require(ctx, 'read', facts, { hideExistence: true });
+    const types = [...new Set(['Patient', ...this.registry.indexedTypes()])];
+    const result = await this.store.everything(id, { count, offset, since, access: await this.access.filter(ctx, 'read', types) });
     const links = pagingLinks({ url: `${ctx.baseUrl}/Patient/${id}/$everything`, params, count, offset, total: result.total, full: result.matches.length === count });
     return { status: 200, body: searchsetBundle(ctx.baseUrl, result, links) };
   }

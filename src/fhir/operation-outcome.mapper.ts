@@ -1,7 +1,9 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { assertNever, ChartWardenError } from '../common/chartwarden.error.js';
+import { GrantError, GrantErrorCode } from '../access/access.errors.js';
 import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
+import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { BundleEntryError, FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 
@@ -34,6 +36,8 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     return inner;
   }
   if (error instanceof StoreError) return fromCode(error, ...storeStatus(error.code));
+  if (error instanceof AccessError) return fromCode(error, ...accessStatus(error.code));
+  if (error instanceof GrantError) return fromCode(error, ...grantStatus(error.code));
   if (error instanceof IdentityError) {
     return { ...fromCode(error, ...identityStatus(error.code)), headers: { 'WWW-Authenticate': 'Bearer realm="chartwarden"' } };
   }
@@ -75,6 +79,37 @@ function storeStatus(code: StoreErrorCode): [number, IssueCode] {
   }
 }
 
+function accessStatus(code: AccessErrorCode): [number, IssueCode] {
+  switch (code) {
+    case AccessErrorCode.Forbidden:
+    case AccessErrorCode.BreakGlassNotAllowed:
+      return [403, 'forbidden'];
+    case AccessErrorCode.Hidden:
+      return [404, 'not-found'];
+    case AccessErrorCode.BreakGlassReasonMissing:
+      return [400, 'required'];
+    case AccessErrorCode.BreakGlassNeedsPatient:
+      return [400, 'invalid'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function grantStatus(code: GrantErrorCode): [number, IssueCode] {
+  switch (code) {
+    case GrantErrorCode.NotFound:
+      return [404, 'not-found'];
+    case GrantErrorCode.WrongState:
+      return [409, 'conflict'];
+    case GrantErrorCode.Invalid:
+      return [400, 'invalid'];
+    case GrantErrorCode.Forbidden:
+      return [403, 'forbidden'];
+    default:
+      return assertNever(code);
+  }
+}
+
 function identityStatus(code: IdentityErrorCode): [number, IssueCode] {
   switch (code) {
     case IdentityErrorCode.MissingToken:
@@ -107,6 +142,8 @@ function fhirStatus(code: FhirRequestErrorCode): [number, IssueCode] {
       return [405, 'not-supported'];
     case FhirRequestErrorCode.RouteNotFound:
       return [404, 'not-found'];
+    case FhirRequestErrorCode.BreakGlassReasonMissing:
+      return [400, 'required'];
     default:
       return assertNever(code);
   }

@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type { AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
 
 /** Options for `FhirStore.create`. */
@@ -36,6 +37,8 @@ export interface PageRequest {
   offset: number;
   /** Only versions (or resources) updated at or after this instant. */
   since?: string;
+  /** Only resources the access policy lets the caller see (judged on their current version). */
+  access?: AccessFilter;
 }
 
 /** One page of search results plus what `_include` / `_revinclude` brought. */
@@ -74,6 +77,12 @@ export abstract class FhirStore {
 
   /** The patient and every resource in the patient's compartment (`Patient/$everything`). */
   abstract everything(patientId: string, page: PageRequest): Promise<SearchResult>;
+
+  /** The access facts of the current version of a stored resource. Throws `StoreError(NotFound)`. */
+  abstract accessFacts(resourceType: string, id: string, options: AccessFactOptions): Promise<AccessFacts>;
+
+  /** The access facts a resource would have if it were stored as given (an incoming or older version). */
+  abstract accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts>;
 
   /**
    * Runs `work` atomically: every write through the store it is given commits together or

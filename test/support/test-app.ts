@@ -38,7 +38,7 @@ export async function startTestServer(options: Partial<ChartWardenOptions> = {})
     app,
     fhirBase: `http://127.0.0.1:${port}/fhir`,
     dataDir,
-    token: (request = {}) => issueDevToken(dataDir, { sub: 'dr-test', roles: ['attending'], ttl: '1h', ...request }),
+    token: (request = {}) => issueDevToken(dataDir, { sub: 'his-test', roles: ['his-system'], ttl: '1h', ...request }),
     close: () => app.close(),
   };
 }

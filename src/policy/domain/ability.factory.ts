@@ -5,7 +5,7 @@ import type { PolicyDocument, PolicyRule } from './policy-document.js';
 import { scopeLimit } from './smart-scopes.js';
 
 /** The CASL ability of one actor under one policy version. */
-export type AccessAbility = MongoAbility<[Action, string], MongoQuery>;
+export type AccessAbility = MongoAbility;
 
 const WORKFLOW = new Set<string>(WORKFLOW_SUBJECTS);
 
@@ -34,6 +34,13 @@ export function buildAbility(policy: PolicyDocument, actor: Actor): AccessAbilit
       }
     }
   }
+  // CASL gives later rules priority: ordinary rules after grant and break-the-glass ones, so
+  // the rule reported (and audited) is the ordinary one whenever it applies.
+  const rank = (r: RawRuleOf<AccessAbility>) => {
+    const c = (r.conditions ?? {}) as Record<string, unknown>;
+    return 'breakGlass' in c ? 0 : 'grantees' in c ? 1 : 2;
+  };
+  allows.sort((a, b) => rank(a) - rank(b));
   return createMongoAbility<AccessAbility>([...allows, ...denies, ...scopeRules(allows, actor)]);
 }
 

@@ -63,9 +63,7 @@ export const policySchema = z
         hiddenRecords: z.enum(['forbidden', 'not-found']),
         careWindowDaysAfterDischarge: z.number().int().min(0),
         breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
-        grants: z
-          .object({ defaultDays: z.number().positive(), maxDays: z.number().positive(), approvers: z.array(z.string().min(1)).min(1) })
-          .strict(),
+        grants: z.object({ defaultDays: z.number().positive(), maxDays: z.number().positive() }).strict(),
         defaultLabels: z.array(label).min(1),
       })
       .strict(),

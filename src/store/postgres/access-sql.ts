@@ -17,13 +17,13 @@ const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
 
 /** The Patient a resource belongs to. */
 export function patientOf(ref: ResourceRef): string {
-  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE (SELECT min(x.target_id) FROM fhir_search_reference x
+  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
     WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('patient', 'subject') AND x.target_type = 'Patient') END)`;
 }
 
 /** The Encounter a resource was recorded in. */
 export function encounterOf(ref: ResourceRef): string {
-  return `(CASE WHEN ${ref.type} = 'Encounter' THEN ${ref.id} ELSE (SELECT min(x.target_id) FROM fhir_search_reference x
+  return `(CASE WHEN ${ref.type} = 'Encounter' THEN ${ref.id} ELSE (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
     WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter') END)`;
 }
 
@@ -67,7 +67,7 @@ function departmentRows(patient: string, p: SqlParams, o: AccessFactOptions): st
 }
 
 function tokenOf(ref: ResourceRef, param: string): string {
-  return `(SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${param}')`;
+  return `(SELECT min(x.code COLLATE "C") FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${param}')`;
 }
 
 /** Is the resource inside the care window (its encounter, or any encounter of its patient)? */

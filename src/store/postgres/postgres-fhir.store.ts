@@ -16,7 +16,9 @@ import type { SearchParameterRegistry } from '../search/search-parameter.registr
 import type { SearchRequest } from '../search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { PatientCompartment } from './patient-compartment.js';
-import { searchSql, SqlParams } from './search-sql.js';
+import { accessSql, searchSql, SqlParams } from './search-sql.js';
+import { contextFactsSelect, factsSelect } from './access-sql.js';
+import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessFactOptions, type AccessFacts } from '../access-facts.js';
 
 /** The database operations the store needs: queries, and opening a transaction. */
 export interface StoreDatabase extends Queryable {
@@ -141,17 +143,20 @@ export class PostgresFhirStore extends FhirStore {
     const conds = [`resource_type = ${p.add(resourceType)}`];
     if (id !== undefined) conds.push(`id = ${p.add(id)}`);
     if (page.since) conds.push(`last_updated >= ${p.add(page.since)}::timestamptz`);
+    if (page.access) {
+      conds.push(`EXISTS (SELECT 1 FROM fhir_resource r WHERE r.resource_type = v.resource_type AND r.id = v.id AND ${accessSql(page.access, p)})`);
+    }
     const where = conds.join(' AND ');
     const countParams = [...p.values];
     const order = id !== undefined ? 'version_id DESC' : 'last_updated DESC, id, version_id DESC';
     const [rows, count] = await Promise.all([
       this.q.query<{ content: Resource; method: 'POST' | 'PUT' }>(
-        `SELECT content, method FROM fhir_resource_version WHERE ${where} ORDER BY ${order} LIMIT ${p.add(page.count)} OFFSET ${p.add(page.offset)}`,
+        `SELECT content, method FROM fhir_resource_version v WHERE ${where} ORDER BY ${order} LIMIT ${p.add(page.count)} OFFSET ${p.add(page.offset)}`,
         p.values,
       ),
-      this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource_version WHERE ${where}`, countParams),
+      this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource_version v WHERE ${where}`, countParams),
     ]);
-    if (id !== undefined && count[0].n === 0 && !page.since) throw notFound(resourceType, id);
+    if (id !== undefined && count[0].n === 0 && !page.since && !page.access) throw notFound(resourceType, id);
     return { entries: rows.map((r) => ({ resource: present(r.content), method: r.method })), total: count[0].n };
   }
 
@@ -177,7 +182,8 @@ export class PostgresFhirStore extends FhirStore {
         SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
         WHERE x.target_type = 'Patient' AND x.target_id = $1
           AND (x.resource_type, x.param) IN (SELECT * FROM unnest(${p.add(types)}::text[], ${p.add(params)}::text[])))`;
-    const since = page.since ? ` AND r.last_updated >= ${p.add(page.since)}::timestamptz` : '';
+    const since =
+      (page.since ? ` AND r.last_updated >= ${p.add(page.since)}::timestamptz` : '') + (page.access ? ` AND ${accessSql(page.access, p)}` : '');
     const countParams = [...p.values];
     const [rows, count] = await Promise.all([
       this.q.query<{ content: Resource }>(
@@ -188,6 +194,68 @@ export class PostgresFhirStore extends FhirStore {
       this.q.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource r WHERE (${where})${since}`, countParams),
     ]);
     return { matches: rows.map((r) => present(r.content)), included: [], total: count[0].n };
+  }
+
+  async accessFacts(resourceType: string, id: string, options: AccessFactOptions): Promise<AccessFacts> {
+    const p = new SqlParams();
+    const ref = { type: p.add(resourceType), id: p.add(id) };
+    const sql = `SELECT f.* FROM fhir_resource r, LATERAL (${factsSelect({ type: 'r.resource_type', id: 'r.id' }, p, options)}) f
+      WHERE r.resource_type = ${ref.type} AND r.id = ${ref.id}`;
+    const rows = await this.q.query<FactsRow>(sql, p.values);
+    if (rows.length === 0) throw notFound(resourceType, id);
+    const f = rows[0];
+    return {
+      type: resourceType,
+      id,
+      patient: f.patient ?? undefined,
+      encounter: f.encounter ?? undefined,
+      encounterClass: f.encounter_class ?? undefined,
+      department: f.department ?? undefined,
+      withinCareWindow: f.within_care_window,
+      careTeam: f.care_team,
+      departments: f.departments,
+      authors: f.authors,
+      status: f.status ?? undefined,
+      docType: f.doc_type,
+      label: f.label,
+    };
+  }
+
+  async accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts> {
+    const index = this.index(resource);
+    const refTarget = (params: string[], targetType: string) =>
+      index.references
+        .filter((r) => params.includes(r.param) && r.targetType === targetType)
+        .map((r) => r.targetId)
+        .sort(byCodeUnit)[0];
+    const patient = resource.resourceType === 'Patient' ? resource.id : refTarget(['patient', 'subject'], 'Patient');
+    const encounter = resource.resourceType === 'Encounter' ? resource.id : refTarget(['encounter', 'context'], 'Encounter');
+    const tokens = (param: string) => index.tokens.filter((t) => t.param === param);
+    const labels = tokens('_security')
+      .filter((t) => t.system === CONFIDENTIALITY_SYSTEM && CONFIDENTIALITY_ORDER.includes(t.code))
+      .map((t) => t.code)
+      .sort((a, b) => CONFIDENTIALITY_ORDER.indexOf(b) - CONFIDENTIALITY_ORDER.indexOf(a));
+    const p = new SqlParams();
+    const [pat, enc] = [`${p.add(patient ?? null)}::text`, `${p.add(encounter ?? null)}::text`];
+    const [ctx] = await this.q.query<Omit<FactsRow, 'patient' | 'encounter' | 'authors' | 'status' | 'doc_type' | 'label'>>(
+      contextFactsSelect(pat, enc, p, options),
+      p.values,
+    );
+    return {
+      type: resource.resourceType,
+      id: resource.id,
+      patient,
+      encounter,
+      encounterClass: ctx.encounter_class ?? undefined,
+      department: ctx.department ?? undefined,
+      withinCareWindow: ctx.within_care_window,
+      careTeam: ctx.care_team,
+      departments: ctx.departments,
+      authors: index.references.filter((r) => r.param === 'author').map((r) => `${r.targetType}/${r.targetId}`),
+      status: tokens('status').map((t) => t.code).sort(byCodeUnit)[0],
+      docType: tokens('type').map((t) => t.code),
+      label: labels[0] ?? 'N',
+    };
   }
 
   async transaction<T>(work: (store: FhirStore) => Promise<T>): Promise<T> {
@@ -286,6 +354,26 @@ export class PostgresFhirStore extends FhirStore {
   private index(resource: Resource): SearchIndex {
     return extractSearchIndex(resource, this.registry.forType(resource.resourceType));
   }
+}
+
+/** One row of `factsSelect`. */
+interface FactsRow {
+  patient: string | null;
+  encounter: string | null;
+  encounter_class: string | null;
+  department: string | null;
+  within_care_window: boolean;
+  care_team: string[];
+  departments: string[];
+  authors: string[];
+  status: string | null;
+  doc_type: string[];
+  label: string;
+}
+
+/** Orders as PostgreSQL's "C" collation does, so JS and SQL pick the same "first" value. */
+function byCodeUnit(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** Column lists per index table, in the order the unnest arrays are bound. */

@@ -1,4 +1,6 @@
+import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, CriterionValue, SearchRequest, SortRule } from '../search/search-request.js';
+import { accessConditionSql } from './access-sql.js';
 
 /** A parameterized SQL fragment; `params` bind to `$1..$n` in order. */
 export interface Sql {
@@ -30,7 +32,13 @@ const INDEX_TABLE = {
 export function whereClause(request: SearchRequest, p: SqlParams): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   for (const c of request.criteria) parts.push(criterionSql(c, p));
+  if (request.access) parts.push(accessSql(request.access, p));
   return parts.join(' AND ');
+}
+
+/** The access policy's filter over `r`; `FALSE` when the caller may see nothing (issue #3). */
+export function accessSql(access: AccessFilter, p: SqlParams, r = { type: 'r.resource_type', id: 'r.id' }): string {
+  return access.condition === null ? 'FALSE' : `COALESCE(${accessConditionSql(access.condition, r, p, access.options)}, FALSE)`;
 }
 
 function criterionSql(c: Criterion, p: SqlParams): string {

@@ -1,3 +1,4 @@
+import type { AccessFilter } from '../access-facts.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { dateRange, type DateRange } from './date-range.js';
 import { normalizeString } from './search-index.extractor.js';
@@ -51,6 +52,8 @@ export interface SearchRequest {
   countOnly: boolean;
   /** The parameters honoured, as `[name, value]` pairs, for the `self` link. */
   used: [string, string][];
+  /** Set by the access policy: only what the caller may see is matched, counted and paged. */
+  access?: AccessFilter;
 }
 
 /** Paging and leniency settings for parsing. */

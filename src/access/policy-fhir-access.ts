@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { FhirAccess } from '../fhir/fhir-access.port.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { AccessPolicyService } from '../policy/access-policy.service.js';
+import type { Action } from '../policy/domain/actions.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
+import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import { AccessGrantRepository } from './access-grant.repository.js';
+import { BreakGlassService } from './break-glass.service.js';
+
+/** The FHIR facade's access checks, answered by the CASL policy (issue #3, R-02…R-07). */
+@Injectable()
+export class PolicyFhirAccess extends FhirAccess {
+  constructor(
+    private readonly decisions: AccessPolicyService,
+    private readonly policy: LoadedPolicy,
+    private readonly breakGlass: BreakGlassService,
+    private readonly grants: AccessGrantRepository,
+  ) {
+    super();
+  }
+
+  async require(ctx: FhirContext, action: Action, facts: AccessFacts, options: { hideExistence?: boolean } = {}): Promise<void> {
+    const decision = await this.decisions.decide(ctx.actor, action, facts);
+    if (decision.allowed) {
+      if (decision.breakGlassId) await this.grants.countUse(decision.breakGlassId);
+      return;
+    }
+    const what = `${facts.type}${facts.id ? `/${facts.id}` : ''}`;
+    if (options.hideExistence && this.policy.settings.hiddenRecords === 'not-found') {
+      throw new AccessError(AccessErrorCode.Hidden, `${what} is not known`, decision.rule);
+    }
+    throw new AccessError(
+      AccessErrorCode.Forbidden,
+      `The access policy (version ${decision.policyVersion}) does not allow ${action} of ${what} for this operator` +
+        (decision.rule ? ` (rule ${decision.rule})` : ': no rule of the operator\'s roles applies (R-02)'),
+      decision.rule,
+    );
+  }
+
+  async permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean> {
+    return (await this.decisions.decide(ctx.actor, action, facts)).allowed;
+  }
+
+  filter(ctx: FhirContext, action: Action, types: readonly string[]): Promise<AccessFilter> {
+    return this.decisions.filter(ctx.actor, action, types);
+  }
+
+  factOptions(): AccessFactOptions {
+    return { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge };
+  }
+
+  async openBreakGlass(ctx: FhirContext, patient: string | undefined): Promise<void> {
+    if (!ctx.breakGlass) return;
+    if (!patient) {
+      throw new AccessError(
+        AccessErrorCode.BreakGlassNeedsPatient,
+        'Break-the-glass opens one patient: read a resource of that patient, or search with patient=<id> (R-04)',
+      );
+    }
+    await this.breakGlass.open(ctx.actor, patient, ctx.breakGlass.reason);
+  }
+}

@@ -1,0 +1,28 @@
+import type { Action } from '../policy/domain/actions.js';
+import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import type { FhirContext } from './fhir-request.js';
+
+/**
+ * Port: how the FHIR facade asks "may this operator do this?" (issue #3). The access feature
+ * implements it with the CASL policy; the facade never decides by itself and never lets a
+ * request through because a check could not run.
+ */
+export abstract class FhirAccess {
+  /** Throws an access error (403, or 404 where the policy hides existence) unless allowed. */
+  abstract require(ctx: FhirContext, action: Action, facts: AccessFacts, options?: { hideExistence?: boolean }): Promise<void>;
+
+  /** True when allowed; for checking `_include` results and history entries one by one. */
+  abstract permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean>;
+
+  /** The condition a search, type history or `$everything` over `types` is restricted to. */
+  abstract filter(ctx: FhirContext, action: Action, types: readonly string[]): Promise<AccessFilter>;
+
+  /** Policy settings the store needs to compute facts (the care window). */
+  abstract factOptions(): AccessFactOptions;
+
+  /**
+   * When the request breaks the glass (R-04), opens `patient` to this operator for the
+   * policy's duration. Throws when the role may not, or no single patient is concerned.
+   */
+  abstract openBreakGlass(ctx: FhirContext, patient: string | undefined): Promise<void>;
+}

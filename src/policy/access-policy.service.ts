@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { subject } from '@casl/ability';
+import { rulesToAST } from '@casl/ability/extra';
+import { Clock } from '../common/clock.js';
+import type { Actor } from '../identity/actor.js';
+import type { AccessCondition, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import { ActiveAccessSource, type ActiveAccess } from './active-access.port.js';
+import type { Action } from './domain/actions.js';
+import { buildAbility, type AccessAbility } from './domain/ability.factory.js';
+import { LoadedPolicy } from './loaded-policy.js';
+
+/** One decision, as recorded with the access it allowed or refused. */
+export interface Decision {
+  allowed: boolean;
+  /** The policy rule that decided (absent when no rule applied: default deny). */
+  rule?: string;
+  policyVersion: string;
+  /** Set when the access rests on a break-the-glass (R-04): its id. */
+  breakGlassId?: string;
+}
+
+const ABILITY_CACHE_SIZE = 2000;
+/** How long an actor's grants are cached; expiry itself is checked exactly, at each decision. */
+const ACTIVE_ACCESS_TTL_MS = 2000;
+
+/**
+ * Decides with the access policy: CASL abilities built from the policy per actor (cached
+ * per actor attributes + policy version), facts from the store, grants and break-the-glass
+ * from the access feature. Used for single resources (in memory) and for searches (as a
+ * condition the store pushes into its query), from the same rules.
+ */
+@Injectable()
+export class AccessPolicyService {
+  private readonly abilities = new Map<string, AccessAbility>();
+  private readonly active = new Map<string, { at: number; value: ActiveAccess }>();
+
+  constructor(
+    private readonly policy: LoadedPolicy,
+    private readonly activeAccess: ActiveAccessSource,
+    private readonly clock: Clock,
+  ) {}
+
+  get version(): string {
+    return this.policy.version;
+  }
+
+  /** The actor's compiled ability (cached; a new policy version or new token attributes build a new one). */
+  ability(actor: Actor): AccessAbility {
+    const key = JSON.stringify([this.policy.version, actor.id, actor.practitioner, actor.roles, actor.department, actor.specialty, actor.licence, actor.scopes, actor.patientContext]);
+    let ability = this.abilities.get(key);
+    if (!ability) {
+      ability = buildAbility(this.policy.document, actor);
+      if (this.abilities.size >= ABILITY_CACHE_SIZE) this.abilities.delete(this.abilities.keys().next().value as string);
+      this.abilities.set(key, ability);
+    }
+    return ability;
+  }
+
+  /** Decides one action on one resource (or workflow subject) whose facts are known. */
+  async decide(actor: Actor, action: Action, facts: AccessFacts): Promise<Decision> {
+    const ability = this.ability(actor);
+    const now = this.clock.now();
+    const active = this.needsActiveAccess(ability, action, facts.type) ? await this.activeFor(actor) : EMPTY;
+    const btg = active.breakGlass.find((b) => b.patientId === facts.patient && b.until > now);
+    const attributes = {
+      ...facts,
+      grantees: active.grants.some((g) => g.patientId === facts.patient && g.until > now) ? [actor.id] : [],
+      breakGlass: btg ? [actor.id] : [],
+    };
+    const rule = ability.relevantRuleFor(action, subject(facts.type, attributes));
+    const allowed = Boolean(rule && !rule.inverted);
+    const restsOnBreakGlass = allowed && Boolean((rule?.conditions as Record<string, unknown> | undefined)?.breakGlass);
+    return { allowed, rule: rule?.reason, policyVersion: this.policy.version, ...(restsOnBreakGlass && btg ? { breakGlassId: btg.id } : {}) };
+  }
+
+  /** Decides an action on a workflow subject (no record facts), e.g. `approve` on `AccessGrant`. */
+  decideWorkflow(actor: Actor, action: Action, subjectType: string): Decision {
+    const rule = this.ability(actor).relevantRuleFor(action, subjectType);
+    return { allowed: Boolean(rule && !rule.inverted), rule: rule?.reason, policyVersion: this.policy.version };
+  }
+
+  /**
+   * The condition a store applies so a search over `types` returns only what `decide` would
+   * allow one by one (issue #3: full pages, honest totals). Grants and break-the-glass are
+   * resolved to the patients they open, as of now.
+   */
+  async filter(actor: Actor, action: Action, types: readonly string[]): Promise<AccessFilter> {
+    const ability = this.ability(actor);
+    const now = this.clock.now();
+    const active = types.some((t) => this.needsActiveAccess(ability, action, t)) ? await this.activeFor(actor) : EMPTY;
+    const granted = active.grants.filter((g) => g.until > now).map((g) => g.patientId);
+    const opened = active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId);
+    const branches: AccessCondition[] = [];
+    for (const type of types) {
+      const ast = rulesToAST(ability, action, type) as AccessCondition | null;
+      if (ast === null) continue;
+      const resolved = resolveActorLists(ast, { grantees: granted, breakGlass: opened });
+      branches.push(types.length === 1 ? resolved : { operator: 'and', value: [{ operator: 'eq', field: 'type', value: type }, resolved] });
+    }
+    const condition: AccessCondition | null = branches.length === 0 ? null : branches.length === 1 ? branches[0] : { operator: 'or', value: branches };
+    return { condition, options: { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge } };
+  }
+
+  /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */
+  invalidate(actorId: string): void {
+    this.active.delete(actorId);
+  }
+
+  private async activeFor(actor: Actor): Promise<ActiveAccess> {
+    const cached = this.active.get(actor.id);
+    if (cached && Date.now() - cached.at < ACTIVE_ACCESS_TTL_MS) return cached.value;
+    const value = await this.activeAccess.activeFor(actor.id, this.clock.now());
+    this.active.set(actor.id, { at: Date.now(), value });
+    if (this.active.size > ABILITY_CACHE_SIZE) this.active.delete(this.active.keys().next().value as string);
+    return value;
+  }
+
+  /** Only actors whose rules mention grants or break-the-glass pay for looking them up. */
+  private needsActiveAccess(ability: AccessAbility, action: Action, type: string): boolean {
+    return ability.rulesFor(action, type).some((r) => {
+      const c = r.conditions as Record<string, unknown> | undefined;
+      return Boolean(c && ('grantees' in c || 'breakGlass' in c));
+    });
+  }
+}
+
+const EMPTY: ActiveAccess = { grants: [], breakGlass: [] };
+
+/** `grantees = me` / `breakGlass = me` become `patient IN (patients I hold)`, so a store needs no grant table. */
+function resolveActorLists(c: AccessCondition, lists: { grantees: string[]; breakGlass: string[] }): AccessCondition {
+  if (!('field' in c)) {
+    return { operator: c.operator, value: c.value.map((v) => resolveActorLists(v, lists)) };
+  }
+  if (c.field === 'grantees' || c.field === 'breakGlass') {
+    return { operator: 'in', field: 'patient', value: lists[c.field] };
+  }
+  return c;
+}

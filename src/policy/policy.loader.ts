@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { packageRoot } from '../common/package-root.js';
+import { WORKFLOW_SUBJECTS } from './domain/actions.js';
+import { policySchema, type PolicyDocument } from './domain/policy-document.js';
+import { PolicyLoadError } from './policy.errors.js';
+
+/** The policy shipped with ChartWarden (`policy/default.policy.yaml`), encoding EMR-RULES.md R-01…R-07. */
+export function defaultPolicyPath(): string {
+  return join(packageRoot(), 'policy', 'default.policy.yaml');
+}
+
+/**
+ * Reads and validates a policy document (YAML or JSON). Every problem is reported with its
+ * path in the document (`roles.nurse.rules[2].when.onCareTeam: …`), so a bad policy stops
+ * start-up with a message that says exactly what to fix.
+ */
+export function loadPolicy(path: string, resourceTypes: ReadonlySet<string>): PolicyDocument {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new PolicyLoadError(`Policy ${path} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return validatePolicy(raw, resourceTypes, path);
+}
+
+/** Validates a parsed policy document; `source` names it in errors. */
+export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>, source = 'policy'): PolicyDocument {
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    throw new PolicyLoadError(`Policy ${source} is invalid:\n  ${issues.join('\n  ')}`);
+  }
+  const policy = parsed.data;
+  const problems: string[] = [];
+  const subjects = new Set<string>([...resourceTypes, ...WORKFLOW_SUBJECTS, 'AuditEvent']);
+  for (const [group, types] of Object.entries(policy.groups)) {
+    types.forEach((t, i) => subjects.has(t) || problems.push(`groups.${group}[${i}]: "${t}" is not a FHIR R4 resource type`));
+  }
+  for (const [roleName, role] of Object.entries(policy.roles)) {
+    const ids = new Set<string>();
+    role.rules.forEach((rule, i) => {
+      const at = `roles.${roleName}.rules[${i}]`;
+      if (ids.has(rule.id)) problems.push(`${at}.id: "${rule.id}" is used twice`);
+      ids.add(rule.id);
+      rule.on.forEach((name, j) => {
+        if (!policy.groups[name] && !subjects.has(name)) problems.push(`${at}.on[${j}]: "${name}" is neither a group nor a resource type`);
+      });
+    });
+  }
+  const roles = new Set(Object.keys(policy.roles));
+  policy.settings.breakGlass.roles.forEach((r, i) => roles.has(r) || problems.push(`settings.breakGlass.roles[${i}]: no role "${r}"`));
+  if (problems.length) throw new PolicyLoadError(`Policy ${source} is invalid:\n  ${problems.join('\n  ')}`);
+  return policy;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(document)';
+}
