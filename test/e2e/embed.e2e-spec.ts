@@ -85,7 +85,7 @@ describe('ChartWarden embedded in a host Nest application (e2e)', () => {
     app = await NestFactory.create(hostModule({ databaseUrl: testDatabaseUrl(), dataDir }), { logger: ['error'] });
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    token = await issueDevToken(dataDir, { sub: 'his-integration', roles: ['attending'], ttl: '1h' });
+    token = await issueDevToken(dataDir, { sub: 'his-integration', roles: ['his-system'], ttl: '1h' });
   });
   afterAll(() => app?.close());
 
@@ -161,7 +161,7 @@ describe('ChartWarden embedded in a host Nest application (e2e)', () => {
 
     const who = await call<{ id: string; roles: string[] }>('GET', '/host/whoami', { token });
     expect(who.status).toBe(200);
-    expect(who.body).toEqual({ id: 'his-integration', roles: ['attending'] });
+    expect(who.body).toEqual({ id: 'his-integration', roles: ['his-system'] });
     expect((await call('GET', '/host/whoami')).status).toBe(401);
   });
 

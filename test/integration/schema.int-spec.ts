@@ -10,7 +10,8 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const TABLES = ['fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000'];
+  const TABLES = ['access_grant', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token'];
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -42,7 +43,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     return db;
   };
   const tablesIn = async (db: ChartWardenDatabase): Promise<string[]> =>
-    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'fhir\\_%' ORDER BY table_name`)).map(
+    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND (table_name LIKE 'fhir\\_%' OR table_name LIKE 'access\\_%') ORDER BY table_name`)).map(
       (r) => r.table_name,
     );
   const pendingSchemaChanges = async (db: ChartWardenDatabase): Promise<string[]> =>
@@ -57,23 +58,26 @@ describe('Database schema (migrations on a fresh database)', () => {
 
   it('the migrations build exactly the schema the entities describe (generating a migration yields nothing)', async () => {
     const db = await connect(await freshDatabase());
-    expect(await appliedMigrations(db)).toEqual(['InitialSchema1764400000000']);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     expect(await tablesIn(db)).toEqual(TABLES);
     expect(await pendingSchemaChanges(db)).toEqual([]);
   });
 
-  it('undoing the last migration removes its tables and function; migrating again restores them', async () => {
+  it('undoing every migration (newest first) removes their tables and function; migrating again restores them', async () => {
     const name = await freshDatabase();
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant'));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 1));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual([]);
     expect(await appliedMigrations(db)).toEqual([]);
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_refuse_change'`)).toHaveLength(0);
 
     const again = await connect(name);
-    expect(await appliedMigrations(again)).toEqual(['InitialSchema1764400000000']);
+    expect(await appliedMigrations(again)).toEqual(MIGRATIONS);
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
@@ -132,7 +136,7 @@ describe('Database schema (migrations on a fresh database)', () => {
   it('two instances connecting at the same time to a fresh database both succeed; the migration runs once', async () => {
     const name = await freshDatabase();
     const [a, b] = await Promise.all([connect(name), connect(name)]);
-    expect(await appliedMigrations(a)).toEqual(['InitialSchema1764400000000']);
+    expect(await appliedMigrations(a)).toEqual(MIGRATIONS);
     expect(await tablesIn(b)).toEqual(TABLES);
     expect(await pendingSchemaChanges(b)).toEqual([]);
   });
