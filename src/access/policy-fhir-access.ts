@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { AccessPolicyService } from '../policy/access-policy.service.js';
+import { AccessPolicyService, type Decision } from '../policy/access-policy.service.js';
+import type { Resource } from '@medplum/fhirtypes';
+import type { FhirStore } from '../store/fhir-store.port.js';
 import type { Action } from '../policy/domain/actions.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
@@ -22,12 +24,38 @@ export class PolicyFhirAccess extends FhirAccess {
   }
 
   async require(ctx: FhirContext, action: Action, facts: AccessFacts, options: { hideExistence?: boolean } = {}): Promise<void> {
-    const decision = await this.decisions.decide(ctx.actor, action, facts);
+    await this.enforce(await this.decisions.decide(ctx.actor, action, facts), action, `${facts.type}${facts.id ? `/${facts.id}` : ''}`, options);
+  }
+
+  async requireStored(
+    ctx: FhirContext,
+    action: Action,
+    ref: { type: string; id: string },
+    store: FhirStore,
+    options: { hideExistence?: boolean; withContent?: boolean } = {},
+  ): Promise<Resource | undefined> {
+    if (ctx.breakGlass) {
+      const { patient } = await store.check(ref.type, ref.id, [], this.factOptions(), false);
+      await this.openBreakGlass(ctx, patient);
+    }
+    const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
+    const checked = await store.check(ref.type, ref.id, checks.map((c) => c.condition), this.factOptions(), options.withContent ?? false);
+    const decision = await this.decisions.pick(ctx.actor, checks, checked.results, checked.patient);
+    await this.enforce(decision, action, `${ref.type}/${ref.id}`, options);
+    return checked.resource;
+  }
+
+  async permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {
+    const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
+    const checked = await store.check(ref.type, ref.id, checks.map((c) => c.condition), this.factOptions(), false);
+    return (await this.decisions.pick(ctx.actor, checks, checked.results, checked.patient)).allowed;
+  }
+
+  private async enforce(decision: Decision, action: Action, what: string, options: { hideExistence?: boolean }): Promise<void> {
     if (decision.allowed) {
       if (decision.breakGlassId) await this.grants.countUse(decision.breakGlassId);
       return;
     }
-    const what = `${facts.type}${facts.id ? `/${facts.id}` : ''}`;
     if (options.hideExistence && this.policy.settings.hiddenRecords === 'not-found') {
       throw new AccessError(AccessErrorCode.Hidden, `${what} is not known`, decision.rule);
     }

@@ -1,6 +1,8 @@
 import type { Action } from '../policy/domain/actions.js';
 import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
 import type { FhirContext } from './fhir-request.js';
+import type { Resource } from '@medplum/fhirtypes';
+import type { FhirStore } from '../store/fhir-store.port.js';
 
 /**
  * Port: how the FHIR facade asks "may this operator do this?" (issue #3). The access feature
@@ -10,6 +12,21 @@ import type { FhirContext } from './fhir-request.js';
 export abstract class FhirAccess {
   /** Throws an access error (403, or 404 where the policy hides existence) unless allowed. */
   abstract require(ctx: FhirContext, action: Action, facts: AccessFacts, options?: { hideExistence?: boolean }): Promise<void>;
+
+  /**
+   * Decides an action on a stored resource in one store round trip (the same SQL that
+   * filters searches) and returns its content when asked. Throws like `require`.
+   */
+  abstract requireStored(
+    ctx: FhirContext,
+    action: Action,
+    ref: { type: string; id: string },
+    store: FhirStore,
+    options?: { hideExistence?: boolean; withContent?: boolean },
+  ): Promise<Resource | undefined>;
+
+  /** `requireStored` as a yes/no, for `_include` results. */
+  abstract permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean>;
 
   /** True when allowed; for checking `_include` results and history entries one by one. */
   abstract permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean>;

@@ -49,10 +49,8 @@ export class FhirService {
   /** `read`: only what the policy allows (403, or 404 where it hides existence). */
   async read(ctx: FhirContext, type: string, id: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
-    const facts = await store.accessFacts(type, this.checkId(id), this.access.factOptions());
-    await this.access.openBreakGlass(ctx, facts.patient);
-    await this.access.require(ctx, 'read', facts, { hideExistence: true });
-    const resource = await store.read(type, id);
+    const ref = { type, id: this.checkId(id) };
+    const resource = (await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as Resource;
     return { status: 200, body: resource, headers: versionHeaders(resource) };
   }
 
@@ -86,8 +84,7 @@ export class FhirService {
     const outcome = await store.create(resource, { ifNoneExist, assignedId: via.assignedId });
     if (!outcome.created) {
       // A conditional create matched: answer with the match only if the caller may read it.
-      const facts = await store.accessFacts(type, outcome.resource.id as string, this.access.factOptions());
-      if (!(await this.access.permits(ctx, 'read', facts))) {
+      if (!(await this.access.permitsStored(ctx, 'read', { type, id: outcome.resource.id as string }, store))) {
         throw new AccessError(AccessErrorCode.Forbidden, 'If-None-Exist matched a resource this operator may not read; nothing was created');
       }
     }
@@ -104,14 +101,15 @@ export class FhirService {
       throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" does not match the URL's "${id}"`, ['id']);
     }
     this.validator.validate(resource);
-    const options = this.access.factOptions();
-    const stored = await store.accessFacts(type, id, options).catch((e: unknown) => {
-      if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return undefined;
-      throw e;
-    });
     // Both versions must be within reach: nobody moves a record into or out of someone's reach (issue #3).
-    if (stored) await this.access.require(ctx, 'update', stored, { hideExistence: true });
-    await this.access.require(ctx, stored ? 'update' : 'create', await store.accessFactsOf(resource, options));
+    const exists = await this.access.requireStored(ctx, 'update', { type, id }, store, { hideExistence: true }).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return false;
+        throw e;
+      },
+    );
+    await this.access.require(ctx, exists ? 'update' : 'create', await store.accessFactsOf(resource, this.access.factOptions()));
     const outcome = await store.update({ ...resource, id }, { ifMatch: parseIfMatch(headers.ifMatch) });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
   }
@@ -134,9 +132,7 @@ export class FhirService {
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
     let page;
     if (id !== undefined) {
-      const facts = await this.store.accessFacts(type, this.checkId(id), this.access.factOptions());
-      await this.access.openBreakGlass(ctx, facts.patient);
-      await this.access.require(ctx, 'read', facts, { hideExistence: true });
+      await this.access.requireStored(ctx, 'read', { type, id: this.checkId(id) }, this.store, { hideExistence: true });
       page = await this.store.history(type, id, { count, offset, since });
       const visible = await Promise.all(
         page.entries.map(async (e) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, this.access.factOptions()))),
@@ -172,9 +168,8 @@ export class FhirService {
   async searchBundle(ctx: FhirContext, request: SearchRequest, store = this.store): Promise<Bundle> {
     if (ctx.breakGlass) await this.access.openBreakGlass(ctx, patientOfSearch(request));
     const found = await store.search({ ...request, access: await this.access.filter(ctx, 'search', [request.resourceType]) });
-    const options = this.access.factOptions();
     const included = await Promise.all(
-      found.included.map(async (r) => ((await this.access.permits(ctx, 'read', await store.accessFacts(r.resourceType, r.id as string, options))) ? r : undefined)),
+      found.included.map(async (r) => ((await this.access.permitsStored(ctx, 'read', { type: r.resourceType, id: r.id as string }, store)) ? r : undefined)),
     );
     const result = { ...found, included: included.filter((r): r is NonNullable<typeof r> => r !== undefined) };
     const params = request.used.filter(([k]) => k !== '_count' && k !== '_offset');
@@ -193,9 +188,7 @@ export class FhirService {
   async everything(ctx: FhirContext, id: string, search: string): Promise<FhirResponse> {
     this.checkId(id);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    const facts = await this.store.accessFacts('Patient', id, this.access.factOptions());
-    await this.access.openBreakGlass(ctx, facts.patient);
-    await this.access.require(ctx, 'read', facts, { hideExistence: true });
+    await this.access.requireStored(ctx, 'read', { type: 'Patient', id }, this.store, { hideExistence: true });
     const types = [...new Set(['Patient', ...this.registry.indexedTypes()])];
     const result = await this.store.everything(id, { count, offset, since, access: await this.access.filter(ctx, 'read', types) });
     const links = pagingLinks({ url: `${ctx.baseUrl}/Patient/${id}/$everything`, params, count, offset, total: result.total, full: result.matches.length === count });

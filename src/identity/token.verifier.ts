@@ -11,12 +11,17 @@ import { DEV_KEY_ALG, loadOrCreateDevKey } from './dev-signing-key.js';
 import { actorFromClaims, ClaimsError } from './domain/actor-from-claims.js';
 import { IdentityError, IdentityErrorCode } from './identity.errors.js';
 
+const TOKEN_CACHE_SIZE = 10_000;
+
 /**
  * Verifies a bearer JWT (signature, `iss`, `aud`, `exp`/`nbf`) with `jose` and maps its
  * claims to an `Actor`. Production: keys from the configured JWKS. Dev mode: the data dir's
  * dev key. Any failure is an `IdentityError` — a request is never let through unidentified.
  */
 export class TokenVerifier {
+  /** Verified tokens until their expiry: a HIS sends the same token many times; a signature is checked once. */
+  private readonly verified = new Map<string, { actor: Actor; exp: number }>();
+
   private constructor(
     private readonly key: CryptoKey | JWTVerifyGetKey,
     private readonly issuer: string,
@@ -41,6 +46,11 @@ export class TokenVerifier {
     if (!header) throw new IdentityError(IdentityErrorCode.MissingToken, 'This request needs Authorization: Bearer <token>');
     const m = /^Bearer\s+([A-Za-z0-9\-_.]+)\s*$/i.exec(header);
     if (!m) throw new IdentityError(IdentityErrorCode.InvalidToken, 'The Authorization header must be "Bearer <JWT>"');
+    const cached = this.verified.get(m[1]);
+    if (cached) {
+      if (Date.now() < cached.exp) return cached.actor;
+      this.verified.delete(m[1]);
+    }
     let payload;
     try {
       ({ payload } = await jwtVerify(m[1], this.key as CryptoKey, {
@@ -55,7 +65,13 @@ export class TokenVerifier {
       throw new IdentityError(IdentityErrorCode.InvalidToken, `The token was refused (${why})`);
     }
     try {
-      return actorFromClaims(payload, this.claims);
+      const actor = actorFromClaims(payload, this.claims);
+      // Only tokens with an expiry are remembered, and never past it (no clock tolerance here).
+      if (typeof payload.exp === 'number') {
+        if (this.verified.size >= TOKEN_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
+        this.verified.set(m[1], { actor, exp: payload.exp * 1000 });
+      }
+      return actor;
     } catch (e) {
       if (e instanceof ClaimsError) throw new IdentityError(IdentityErrorCode.InvalidToken, `The token was refused: ${e.message}`);
       throw e;

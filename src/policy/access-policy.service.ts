@@ -19,6 +19,14 @@ export interface Decision {
   breakGlassId?: string;
 }
 
+/** One policy rule as a condition to evaluate against a stored record. */
+export interface RuleCheck {
+  rule?: string;
+  inverted: boolean;
+  restsOnBreakGlass: boolean;
+  condition: AccessCondition;
+}
+
 const ABILITY_CACHE_SIZE = 2000;
 /** How long an actor's grants are cached; expiry itself is checked exactly, at each decision. */
 const ACTIVE_ACCESS_TTL_MS = 2000;
@@ -71,6 +79,43 @@ export class AccessPolicyService {
     const allowed = Boolean(rule && !rule.inverted);
     const restsOnBreakGlass = allowed && Boolean((rule?.conditions as Record<string, unknown> | undefined)?.breakGlass);
     return { allowed, rule: rule?.reason, policyVersion: this.policy.version, ...(restsOnBreakGlass && btg ? { breakGlassId: btg.id } : {}) };
+  }
+
+  /**
+   * The actor's rules for an action on a type, highest priority first, each as a condition a
+   * store can evaluate (grants and break-the-glass resolved to patient lists, as in `filter`).
+   */
+  async ruleChecks(actor: Actor, action: Action, type: string): Promise<RuleCheck[]> {
+    const ability = this.ability(actor);
+    const now = this.clock.now();
+    const active = this.needsActiveAccess(ability, action, type) ? await this.activeFor(actor) : EMPTY;
+    const lists = {
+      grantees: active.grants.filter((g) => g.until > now).map((g) => g.patientId),
+      breakGlass: active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId),
+    };
+    return ability.rulesFor(action, type).map((rule) => ({
+      rule: rule.reason,
+      inverted: rule.inverted,
+      restsOnBreakGlass: Boolean((rule.conditions as Record<string, unknown> | undefined)?.breakGlass),
+      condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : { operator: 'and', value: [] },
+    }));
+  }
+
+  /**
+   * The decision for rule checks a store evaluated (`results[i]` for `checks[i]`): the
+   * highest-priority rule that matched decides, as CASL would in memory; none: denied.
+   */
+  async pick(actor: Actor, checks: readonly RuleCheck[], results: readonly boolean[], patient: string | undefined): Promise<Decision> {
+    const i = results.findIndex(Boolean);
+    if (i < 0) return { allowed: false, policyVersion: this.policy.version };
+    const check = checks[i];
+    const decision: Decision = { allowed: !check.inverted, rule: check.rule, policyVersion: this.policy.version };
+    if (decision.allowed && check.restsOnBreakGlass) {
+      const now = this.clock.now();
+      const btg = (await this.activeFor(actor)).breakGlass.find((b) => b.patientId === patient && b.until > now);
+      if (btg) decision.breakGlassId = btg.id;
+    }
+    return decision;
   }
 
   /** Decides an action on a workflow subject (no record facts), e.g. `approve` on `AccessGrant`. */

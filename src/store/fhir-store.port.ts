@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
+import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
 
 /** Options for `FhirStore.create`. */
@@ -80,6 +80,19 @@ export abstract class FhirStore {
 
   /** The access facts of the current version of a stored resource. Throws `StoreError(NotFound)`. */
   abstract accessFacts(resourceType: string, id: string, options: AccessFactOptions): Promise<AccessFacts>;
+
+  /**
+   * Evaluates access conditions on the current version of a stored resource, in one round
+   * trip with its patient (and its content when asked): how single reads are decided with
+   * the very expressions searches are filtered by. Throws `StoreError(NotFound)`.
+   */
+  abstract check(
+    resourceType: string,
+    id: string,
+    conditions: readonly AccessCondition[],
+    options: AccessFactOptions,
+    withContent: boolean,
+  ): Promise<{ resource?: Resource; patient?: string; results: boolean[] }>;
 
   /** The access facts a resource would have if it were stored as given (an incoming or older version). */
   abstract accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts>;

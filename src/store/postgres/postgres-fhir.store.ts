@@ -17,8 +17,8 @@ import type { SearchRequest } from '../search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { PatientCompartment } from './patient-compartment.js';
 import { accessSql, searchSql, SqlParams } from './search-sql.js';
-import { contextFactsSelect, factsSelect } from './access-sql.js';
-import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessFactOptions, type AccessFacts } from '../access-facts.js';
+import { accessConditionSql, contextFactsSelect, factsSelect, patientOf } from './access-sql.js';
+import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions, type AccessFacts } from '../access-facts.js';
 
 /** The database operations the store needs: queries, and opening a transaction. */
 export interface StoreDatabase extends Queryable {
@@ -218,6 +218,30 @@ export class PostgresFhirStore extends FhirStore {
       status: f.status ?? undefined,
       docType: f.doc_type,
       label: f.label,
+    };
+  }
+
+  async check(
+    resourceType: string,
+    id: string,
+    conditions: readonly AccessCondition[],
+    options: AccessFactOptions,
+    withContent: boolean,
+  ): Promise<{ resource?: Resource; patient?: string; results: boolean[] }> {
+    const p = new SqlParams();
+    const r = { type: 'r.resource_type', id: 'r.id' };
+    const columns = conditions.map((c, i) => `COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) AS c${i}`);
+    const rows = await this.q.query<Record<string, unknown>>(
+      `SELECT ${withContent ? 'r.content, ' : ''}${patientOf(r)} AS patient${columns.map((c) => `, ${c}`).join('')}
+       FROM fhir_resource r WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}`,
+      p.values,
+    );
+    if (rows.length === 0) throw notFound(resourceType, id);
+    const row = rows[0];
+    return {
+      resource: withContent ? present(row.content as Resource) : undefined,
+      patient: (row.patient as string | null) ?? undefined,
+      results: conditions.map((_, i) => row[`c${i}`] === true),
     };
   }
 
