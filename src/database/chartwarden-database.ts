@@ -1,10 +1,11 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
 import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 
-/** Any object that can run a parameterized SQL statement: the pool or one transaction. */
+/** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]>;
 }
@@ -12,8 +13,14 @@ export interface Queryable {
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
 export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity];
 
-/** Builds (does not connect) the TypeORM DataSource for ChartWarden's tables. */
-export function createDataSource(url: string, poolSize = 20): DataSource {
+/**
+ * JIT compilation helps long analytical queries; ChartWarden's are short OLTP statements,
+ * where compiling a large access filter costs seconds (seen with `$everything`).
+ */
+const SESSION_OPTIONS = '-c jit=off';
+
+/** Builds (does not connect) the TypeORM DataSource for ChartWarden's tables: migrations and schema checks. */
+export function createDataSource(url: string, poolSize = 2): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -22,7 +29,7 @@ export function createDataSource(url: string, poolSize = 20): DataSource {
     migrationsTableName: 'chartwarden_migrations',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize, application_name: 'chartwarden' },
+    extra: { max: poolSize, application_name: 'chartwarden-migrations' },
   });
 }
 
@@ -31,17 +38,22 @@ const MIGRATION_LOCK = 0x43574d47; // 'CWMG'
 
 /**
  * ChartWarden's connection to PostgreSQL: the one object features use to run SQL and open
- * transactions. Connects and applies pending migrations (under an advisory lock, so N
- * instances starting at once do not race) before the application serves anything.
+ * transactions. Connects and applies pending migrations with TypeORM (under an advisory
+ * lock, so N instances starting at once do not race) before the application serves
+ * anything; statements then run on a plain `pg` pool, which returns rows for every kind of
+ * statement (TypeORM's `query` answers `UPDATE … RETURNING` with `[rows, count]`).
  */
 export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
   private static readonly logger = new Logger('Database');
 
-  private constructor(readonly dataSource: DataSource) {}
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly pool: pg.Pool,
+  ) {}
 
   /** Connects, migrates, and returns the ready database. */
-  static async connect(url: string, poolSize?: number): Promise<ChartWardenDatabase> {
-    const dataSource = createDataSource(url, poolSize);
+  static async connect(url: string, poolSize = 20): Promise<ChartWardenDatabase> {
+    const dataSource = createDataSource(url);
     await dataSource.initialize();
     const runner = dataSource.createQueryRunner();
     try {
@@ -52,19 +64,35 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
       await runner.release();
     }
-    return new ChartWardenDatabase(dataSource);
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'chartwarden', options: SESSION_OPTIONS });
+    pool.on('error', (e) => ChartWardenDatabase.logger.error(`idle connection error: ${e.message}`));
+    return new ChartWardenDatabase(dataSource, pool);
   }
 
-  query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    return this.dataSource.query(sql, parameters);
+  async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
+    return (await this.pool.query(sql, parameters as unknown[])).rows as T[];
   }
 
   /** Runs `work` in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws. */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager: EntityManager) => work({ query: (sql, params) => manager.query(sql, params) }));
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const result = await work({ query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows as R[] });
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+      throw e;
+    } finally {
+      // A connection whose rollback failed is in an unknown state: destroy it rather than reuse it.
+      client.release(broken instanceof Error ? broken : undefined);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

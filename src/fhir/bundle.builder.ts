@@ -39,11 +39,11 @@ export function searchsetBundle(base: string, result: SearchResult, links: Bundl
 }
 
 /** `history` Bundle, newest first, each entry with the request that made it. */
-export function historyBundle(base: string, page: HistoryPage, links: BundleLink[]): Bundle {
+export function historyBundle(base: string, page: HistoryPage, links: BundleLink[], total: number | undefined): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'history',
-    total: page.total,
+    ...(total !== undefined ? { total } : {}),
     link: links,
     entry: page.entries.map(({ resource, method }) => ({
       fullUrl: fullUrl(base, resource),

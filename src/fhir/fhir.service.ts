@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { FhirStore } from '../store/fhir-store.port.js';
+import { FhirStore, type HistoryPage } from '../store/fhir-store.port.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../store/search/search-request.js';
@@ -15,6 +15,9 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Versions of one resource judged at once for instance history (beyond: the newest this many). */
+const INSTANCE_HISTORY_LIMIT = 1000;
 
 /** The one patient a search is about (`patient=`, `subject=Patient/…`, or Patient `_id`), for break-the-glass. */
 function patientOfSearch(request: SearchRequest): string | undefined {
@@ -130,20 +133,32 @@ export class FhirService {
   async history(ctx: FhirContext, type: string, id: string | undefined, search: string): Promise<FhirResponse> {
     this.checkType(type);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    let page;
+    const options = this.access.factOptions();
+    const visible = async (e: HistoryPage['entries'][number]) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, options));
+    let page: HistoryPage;
+    let total: number | undefined;
+    let full: boolean;
     if (id !== undefined) {
       await this.access.requireStored(ctx, 'read', { type, id: this.checkId(id) }, this.store, { hideExistence: true });
-      page = await this.store.history(type, id, { count, offset, since });
-      const visible = await Promise.all(
-        page.entries.map(async (e) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, this.access.factOptions()))),
-      );
-      page = { total: page.total - visible.filter((v) => !v).length, entries: page.entries.filter((_, i) => visible[i]) };
+      // Every version is judged on its own facts; the whole history is judged so pages and total are exact.
+      const all = await this.store.history(type, id, { count: INSTANCE_HISTORY_LIMIT, offset: 0, since });
+      const shown = (await Promise.all(all.entries.map(async (e) => ((await visible(e)) ? e : undefined)))).filter((e) => e !== undefined);
+      page = { total: shown.length, entries: shown.slice(offset, offset + count) };
+      total = shown.length;
+      full = offset + count < shown.length;
     } else {
-      page = await this.store.history(type, undefined, { count, offset, since, access: await this.access.filter(ctx, 'read', [type]) });
+      // Versions of resources the caller may read now (SQL), each also judged on its own facts: a
+      // version from before a record was moved stays with the patient it belonged to. The total
+      // would count hidden versions, so it is left out.
+      const raw = await this.store.history(type, undefined, { count, offset, since, access: await this.access.filter(ctx, 'read', [type]) });
+      const shown = (await Promise.all(raw.entries.map(async (e) => ((await visible(e)) ? e : undefined)))).filter((e) => e !== undefined);
+      page = { total: raw.total, entries: shown };
+      full = raw.entries.length === count;
+      total = shown.length === raw.entries.length ? raw.total : undefined;
     }
     const url = `${ctx.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
-    const links = pagingLinks({ url, params, count, offset, total: page.total, full: page.entries.length === count });
-    return { status: 200, body: historyBundle(ctx.baseUrl, page, links) };
+    const links = pagingLinks({ url, params, count, offset, total, full });
+    return { status: 200, body: historyBundle(ctx.baseUrl, page, links, total) };
   }
 
   async search(ctx: FhirContext, type: string, search: string, headers: FhirHeaders): Promise<FhirResponse> {

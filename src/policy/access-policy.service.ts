@@ -135,13 +135,20 @@ export class AccessPolicyService {
     const active = types.some((t) => this.needsActiveAccess(ability, action, t)) ? await this.activeFor(actor) : EMPTY;
     const granted = active.grants.filter((g) => g.until > now).map((g) => g.patientId);
     const opened = active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId);
-    const branches: AccessCondition[] = [];
+    // Types governed by the same rules (a whole policy group) share one branch: `type IN (…) AND rules`.
+    const byRules = new Map<string, { types: string[]; condition: AccessCondition }>();
     for (const type of types) {
       const ast = rulesToAST(ability, action, type) as AccessCondition | null;
       if (ast === null) continue;
       const resolved = resolveActorLists(ast, { grantees: granted, breakGlass: opened });
-      branches.push(types.length === 1 ? resolved : { operator: 'and', value: [{ operator: 'eq', field: 'type', value: type }, resolved] });
+      const key = JSON.stringify(resolved);
+      const group = byRules.get(key) ?? { types: [], condition: resolved };
+      group.types.push(type);
+      byRules.set(key, group);
     }
+    const branches: AccessCondition[] = [...byRules.values()].map((g) =>
+      types.length === 1 ? g.condition : { operator: 'and', value: [{ operator: 'in', field: 'type', value: g.types }, g.condition] },
+    );
     const condition: AccessCondition | null = branches.length === 0 ? null : branches.length === 1 ? branches[0] : { operator: 'or', value: branches };
     return { condition, options: { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge } };
   }
