@@ -93,6 +93,7 @@ export class AccessGrantRepository extends ActiveAccessSource {
       `SELECT id, kind, patient_id AS "patientId", valid_until AS until FROM access_grant
        WHERE grantee = $1 AND status IN ('approved', 'active') AND valid_from <= $2 AND valid_until > $2`,
       [grantee, now],
+      { prepare: true },
     );
     return {
       grants: rows.filter((r) => r.kind === 'grant').map((r) => ({ patientId: r.patientId, until: new Date(r.until) })),

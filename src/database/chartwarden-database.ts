@@ -1,4 +1,5 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
@@ -7,7 +8,29 @@ import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]>;
+  /**
+   * `prepare`: run as a named prepared statement, so PostgreSQL parses and plans it once per
+   * connection. For fixed-shape hot statements (reads, access checks, writes), where planning
+   * costs more than executing; not for searches, whose best plan depends on the values.
+   */
+  query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]>;
+}
+
+/** Distinct statements prepared at most (per process); beyond, statements run unnamed. */
+const MAX_PREPARED = 300;
+const preparedNames = new Map<string, string>();
+
+/** The pg query config: named (prepared) when asked and while under the cap. */
+function statement(sql: string, parameters: unknown[] | undefined, prepare: boolean | undefined): pg.QueryConfig {
+  if (prepare) {
+    let name = preparedNames.get(sql);
+    if (!name && preparedNames.size < MAX_PREPARED) {
+      name = `cw_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+      preparedNames.set(sql, name);
+    }
+    if (name) return { name, text: sql, values: parameters };
+  }
+  return { text: sql, values: parameters };
 }
 
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
@@ -69,8 +92,8 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     return new ChartWardenDatabase(dataSource, pool);
   }
 
-  async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    return (await this.pool.query(sql, parameters as unknown[])).rows as T[];
+  async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]> {
+    return (await this.pool.query(statement(sql, parameters, options?.prepare))).rows as T[];
   }
 
   /** Runs `work` in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws. */
@@ -79,7 +102,10 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     let broken: unknown;
     try {
       await client.query('BEGIN');
-      const result = await work({ query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows as R[] });
+      const result = await work({
+        query: async <R>(sql: string, params?: unknown[], options?: { prepare?: boolean }) =>
+          (await client.query(statement(sql, params, options?.prepare))).rows as R[],
+      });
       await client.query('COMMIT');
       return result;
     } catch (e) {

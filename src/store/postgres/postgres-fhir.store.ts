@@ -27,6 +27,9 @@ export interface StoreDatabase extends Queryable {
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/** Fixed-shape statements are prepared once per connection (see `Queryable.query`). */
+const PREPARED = { prepare: true };
+
 /**
  * The embedded FHIR R4 store: resources as JSONB in ChartWarden's own PostgreSQL tables,
  * every version kept, search indexes written with the version. Each write is a single SQL
@@ -53,6 +56,7 @@ export class PostgresFhirStore extends FhirStore {
     const rows = await this.q.query<{ content: Resource }>(
       'SELECT content FROM fhir_resource WHERE resource_type = $1 AND id = $2',
       [resourceType, id],
+      PREPARED,
     );
     if (rows.length === 0) throw notFound(resourceType, id);
     return present(rows[0].content);
@@ -63,6 +67,7 @@ export class PostgresFhirStore extends FhirStore {
     const rows = await this.q.query<{ content: Resource }>(
       'SELECT content FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3',
       [resourceType, id, Number(versionId)],
+      PREPARED,
     );
     if (rows.length === 0) throw notFound(resourceType, id, versionId);
     return present(rows[0].content);
@@ -118,6 +123,7 @@ export class PostgresFhirStore extends FhirStore {
     const rows = await this.q.query<{ version_id: number; content: Resource }>(
       `SELECT version_id, content FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
       [resource.resourceType, resource.id],
+      PREPARED,
     );
     if (rows.length === 0) {
       if (options.ifMatch !== undefined) {
@@ -235,6 +241,7 @@ export class PostgresFhirStore extends FhirStore {
       `SELECT ${withContent ? 'r.content, ' : ''}${patientOf(r)} AS patient${columns.map((c) => `, ${c}`).join('')}
        FROM fhir_resource r WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}`,
       p.values,
+      PREPARED,
     );
     if (rows.length === 0) throw notFound(resourceType, id);
     const row = rows[0];
@@ -264,6 +271,7 @@ export class PostgresFhirStore extends FhirStore {
     const [ctx] = await this.q.query<Omit<FactsRow, 'patient' | 'encounter' | 'authors' | 'status' | 'doc_type' | 'label'>>(
       contextFactsSelect(pat, enc, p, options),
       p.values,
+      PREPARED,
     );
     return {
       type: resource.resourceType,
@@ -343,6 +351,7 @@ export class PostgresFhirStore extends FhirStore {
        ${indexInserts(index, p)}
        SELECT count(*)::int AS n FROM r`,
       p.values,
+      PREPARED,
     );
     return rows[0].n === 1;
   }
@@ -371,6 +380,7 @@ export class PostgresFhirStore extends FhirStore {
        ${indexInserts(index, p)}
        SELECT count(*)::int AS n FROM r`,
       p.values,
+      PREPARED,
     );
     return rows[0].n === 1;
   }
