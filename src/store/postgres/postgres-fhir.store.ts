@@ -184,7 +184,10 @@ export class PostgresFhirStore extends FhirStore {
     await this.read('Patient', patientId);
     const p = new SqlParams();
     const { types, params } = this.compartment.memberParams(this.registry);
-    const where = `(r.resource_type = 'Patient' AND r.id = ${p.add(patientId)}) OR (r.resource_type, r.id) IN (
+    // The compartment's members first (index lookups), then their rows by primary key.
+    const where = `(r.resource_type, r.id) IN (
+        SELECT 'Patient', ${p.add(patientId)}::text
+        UNION
         SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
         WHERE x.target_type = 'Patient' AND x.target_id = $1
           AND (x.resource_type, x.param) IN (SELECT * FROM unnest(${p.add(types)}::text[], ${p.add(params)}::text[])))`;
