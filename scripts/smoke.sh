@@ -50,7 +50,8 @@ stop_server() {
 }
 
 start_server
-TOKEN=$(CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden token --sub smoke-dr --role attending --dept cardio --licence licensed) || fail "chartwarden token failed"
+TOKEN=$(CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden token --sub smoke-his --role his-system) || fail "chartwarden token failed"
+DOCTOR=$(CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden token --sub smoke-dr --role attending --dept cardio --licence licensed) || fail "chartwarden token failed"
 [ "$(printf '%s' "$TOKEN" | tr -cd '.' | wc -c)" = "2" ] || fail "token output is not a single JWT: $TOKEN"
 echo "smoke: ok   npx chartwarden token printed a JWT"
 
@@ -67,6 +68,10 @@ echo "smoke: ok   create Patient -> 201 ($ID)"
 read=$(curl -s -w '\n%{http_code}' "$BASE/Patient/$ID" -H "Authorization: Bearer $TOKEN")
 [ "$(echo "$read" | tail -n1)" = "200" ] && echo "$read" | head -n1 | grep -q '"family":"Smoke"' || fail "read: $read"
 echo "smoke: ok   read Patient -> 200"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/Patient/$ID" -H "Authorization: Bearer $DOCTOR")
+[ "$code" = "403" ] || fail "an attending with no care relationship read the patient: $code, expected 403 (default policy)"
+echo "smoke: ok   default policy: attending outside the care relationship -> 403"
 
 stop_server
 start_server
