@@ -1,18 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../src/common/package-root.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
-import { freePort } from '../src/database/embedded-postgres.launcher.js';
 import { issueDevToken } from '../src/identity/dev-token.issuer.js';
 import { canonical } from '../src/store/postgres/postgres-fhir.store.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
-import { NodeChild, tempDir, waitForHttp } from './lib/children.js';
-import { openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
+import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
+import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
 import { heartRate, updatedPatient } from './lib/fixtures.js';
 import { runLoad, type LoadSpec } from './lib/load.js';
 import {
@@ -33,27 +32,37 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  * `node:http` + `pg` server reading the same rows in the same run. See BENCHMARKS.md.
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
- * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof).
+ * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
+ * BENCH_ONLY (comma list of read, search, create, update, start; the baseline runs with any
+ * load part) to measure a part only, e.g. to profile the read path.
  */
+
+const PARTS = ['read', 'search', 'create', 'update', 'start'] as const;
+type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
 const MAIN_JS = join(ROOT, 'dist/src/main.js');
 const BARE_JS = join(ROOT, 'dist/bench/bare-server.js');
-const RESULTS = join(ROOT, 'bench/results/latest.json');
+const RESULTS_DIR = join(ROOT, 'bench/results');
 
 const config = {
   durationSec: positive('BENCH_DURATION', 10),
   warmupSec: positive('BENCH_WARMUP', 2, true),
   connections: positive('BENCH_CONNECTIONS', 32),
   cpuProfDir: process.env.BENCH_CPU_PROF || undefined,
-  /** ChartWarden's default pool size, so the baseline gets the same number of connections. */
+  only: parts(process.env.BENCH_ONLY),
+  /** ChartWarden's default pool size, so the baseline gets as many connections. */
   poolSize: settingsFromEnv({}).options.databasePoolSize,
   seed: { patients: 200, targetObservations: 20, noiseObservations: 2000, bundleSize: 100, parallel: 2 },
-  /** PUT cycles over this many Patients (not the search target), distinct ones in flight. */
+  /** PUT cycles over this many Patients (not the search target): the ones in flight are distinct. */
   updatePatients: 50,
 };
-
+const want = (part: Part) => config.only.includes(part);
 const log = (m: string) => console.log(`[bench] ${m}`);
+/** Share of the machine's CPU used by other processes above which a scenario's figures are flagged as disturbed. */
+const NOISY = 0.1;
+const round2 = (n: number) => Number(n.toFixed(2));
+const round3 = (n: number) => Number(n.toFixed(3));
 
 async function main(): Promise<number> {
   const cleanup = new Cleanup();
@@ -62,6 +71,7 @@ async function main(): Promise<number> {
   try {
     return await bench(cleanup);
   } catch (e) {
+    if (cleanup.interrupted) return 130; // the run was stopped: what failed after that is its consequence
     console.error(`\n[bench] FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;
   } finally {
@@ -79,235 +89,351 @@ async function bench(cleanup: Cleanup): Promise<number> {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   };
-  log(`machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}`);
-  log(`load: ${config.connections} connections, ${config.warmupSec} s warm-up + ${config.durationSec} s per scenario; DB pool ${config.poolSize} in both servers`);
-
-  // 1. Database
-  const db = await openBenchDatabase(cleanup, process.env.DATABASE_URL || undefined);
-  log(`database: ${db.name} on ${db.mode === 'external' ? 'DATABASE_URL server' : 'embedded PostgreSQL'} (PostgreSQL ${db.serverVersion})`);
-
-  // 2. ChartWarden as a child process
-  const dataDir = await tempDir(cleanup, 'chartwarden-bench-data-');
-  const cwOrigin = `http://127.0.0.1:${await freePort()}`;
-  const nodeArgs = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : [];
-  const cw = NodeChild.spawn(
-    cleanup,
-    'chartwarden',
-    MAIN_JS,
-    { PORT: new URL(cwOrigin).port, DATABASE_URL: db.url, CHARTWARDEN_DATA_DIR: dataDir },
-    nodeArgs,
+  const commit = gitCommit(); // now, before anything runs: the build being measured was made from this tree
+  const loadAtStart = loadavg().map(round2);
+  const busyBefore = await busyShare(1000);
+  log(
+    `machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${loadAtStart.join(' ')}` +
+      (busyBefore === undefined ? '' : `; ${Math.round(busyBefore * 100)} % of the CPU busy before the run`),
   );
-  const cwReady = await waitForHttp(`${cwOrigin}/fhir/metadata`, cw, 60_000, 50);
-  log(`ChartWarden (pid ${cw.pid}) answered /fhir/metadata after ${fmtInt(cwReady - cw.spawnedAt)} ms (migrations on a fresh database)`);
-  const token = await issueDevToken(dataDir, {
-    sub: 'bench-operator',
-    roles: ['physician'],
-    department: 'cardiology',
-    licence: 'licensed',
-    fhirUser: 'Practitioner/bench-operator',
-    ttl: '2h',
-  });
-  const headers = fhirHeaders(token);
-  const getHeaders = { authorization: headers.authorization, accept: headers.accept };
+  if (busyBefore !== undefined && busyBefore > NOISY) {
+    console.warn(
+      loudWarning([
+        `Other processes keep ${Math.round(busyBefore * 100)} % of this machine's CPU busy: absolute figures will be low.`,
+        'See the "others" column; compare ratios and CPU per request, or run again on a quiet machine.',
+      ]),
+    );
+  }
+  log(`load: ${config.connections} connections, ${config.warmupSec} s warm-up + ${config.durationSec} s per scenario; DB pool ${config.poolSize} in both servers`);
+  if (config.only.length < PARTS.length) log(`BENCH_ONLY: ${config.only.join(', ')}`);
 
-  // 3. Seed
-  const seeded = await seed(`${cwOrigin}/fhir`, token, config.seed);
-  log(`seeded ${seeded.patientIds.length} Patients and ${fmtInt(seeded.observations)} Observations in ${fmtInt(seeded.ms)} ms (transaction Bundles of ${config.seed.bundleSize})`);
+  const loadParts = config.only.filter((p) => p !== 'start');
+  const load = loadParts.length ? await measureLoad(cleanup) : undefined;
 
-  // 4. Baseline server on the same database
-  const bareOrigin = `http://127.0.0.1:${await freePort()}`;
-  const bare = NodeChild.spawn(cleanup, 'bare-server', BARE_JS, {
-    PORT: new URL(bareOrigin).port,
-    DATABASE_URL: db.url,
-    BARE_POOL_SIZE: String(config.poolSize),
-  });
-  await waitForHttp(`${bareOrigin}/Patient/${seeded.patientIds[0]}`, bare, 30_000, 50);
-  await checkSameRows(cwOrigin, bareOrigin, getHeaders, seeded);
-
-  // 5. Load
-  const scenarios = await measureScenarios({ cwOrigin, bareOrigin, headers, getHeaders, seeded, db });
-
-  const cwStop = await cw.stop(10_000);
-  await bare.stop(5000);
-  log(`load-test ChartWarden stopped ${cwStop.forced ? 'by SIGKILL after' : 'on SIGTERM in'} ${fmtInt(cwStop.ms)} ms`);
-  if (config.cpuProfDir) log(`CPU profile of the load-test server written to ${config.cpuProfDir}`);
-
-  // 6. Cold start and warm restart with embedded PostgreSQL
-  const coldDir = await tempDir(cleanup, 'chartwarden-bench-cold-');
-  cleanup.add('stop any PostgreSQL left in the cold-start dir', () => waitForOrphan(join(coldDir, 'pg')));
-  const cold = await measureStart(cleanup, 'cold start', coldDir);
-  const warm = await measureStart(cleanup, 'warm restart', coldDir);
-
-  // 7. Report
-  const byKey = Object.fromEntries(scenarios.map((s) => [s.key, s])) as Record<ScenarioKey, ScenarioReport>;
-  const targets = evaluateTargets(byKey, cold);
-  const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
-  console.log('');
-  console.log(`ChartWarden benchmark — ${machine.nproc} cores, Node ${machine.node}, PostgreSQL ${db.serverVersion} (${db.mode}), ${config.connections} connections, ${config.durationSec} s each`);
-  console.log('');
-  console.log(scenarioTable(scenarios));
-  console.log('');
-  console.log(startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]]));
-  console.log('');
-  console.log(targetTable(targets));
-  console.log('');
-  const missed = targets.filter((t) => !t.pass);
-  console.log(missed.length === 0 ? 'All targets met.' : `${missed.length} of ${targets.length} targets MISSED: ${missed.map((t) => t.name).join('; ')}`);
-  if (problems.length) {
-    console.log('');
-    console.log(loudWarning(['THESE FIGURES ARE NOT VALID: requests failed or checks did not hold', ...problems]));
+  let cold: StartReport | undefined;
+  let warm: StartReport | undefined;
+  if (want('start')) {
+    ({ cold, warm } = await measureStarts(cleanup));
   }
 
-  await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  const scenarios = load?.scenarios ?? [];
+  const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
+  const targets = evaluateTargets(byKey, cold);
+  const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
+  const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
+  console.log('');
+  console.log(
+    `ChartWarden benchmark${commit ? ` @ ${commit}` : ''} — ${machine.nproc} cores, Node ${machine.node}, ${dbLabel}, ` +
+      `${config.connections} connections, ${config.durationSec} s each`,
+  );
+  if (scenarios.length) console.log(`\n${scenarioTable(scenarios)}`);
+  if (cold && warm) console.log(`\n${startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]])}`);
+  console.log(`\n${targetTable(targets)}\n`);
+  const missed = targets.filter((t) => t.pass === false);
+  const measured = targets.filter((t) => t.pass !== undefined);
+  console.log(missed.length === 0 ? `All ${measured.length} measured targets met.` : `${missed.length} of ${measured.length} targets MISSED: ${missed.map((t) => t.name).join('; ')}`);
+  if (problems.length) console.log(`\n${loudWarning(['THESE FIGURES ARE NOT VALID: requests failed or checks did not hold', ...problems])}`);
+
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, config.only.length === PARTS.length ? 'latest.json' : 'partial.json');
   const json = {
     generatedAt: new Date().toISOString(),
     command: 'npm run bench',
-    commit: gitCommit(),
-    machine,
-    database: { mode: db.mode, serverVersion: db.serverVersion },
-    config: { ...config, seed: { ...config.seed } },
-    seed: { patients: seeded.patientIds.length, observations: seeded.observations, ms: seeded.ms },
+    commit,
+    machine: { ...machine, busyShareBeforeRun: busyBefore, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map(round2) },
+    database: load ? { mode: load.db.mode, serverVersion: load.db.serverVersion } : undefined,
+    config,
+    seed: load ? { patients: load.seeded.patientIds.length, observations: load.seeded.observations, ms: load.seeded.ms } : undefined,
     scenarios: byKey,
-    start: { cold, warm, loadTestServerStopMs: cwStop.ms },
+    start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
     problems,
   };
-  await writeFile(RESULTS, JSON.stringify(json, null, 2) + '\n');
-  log(`results written to ${relative(process.cwd(), RESULTS) || RESULTS}`);
+  await writeFile(file, JSON.stringify(json, null, 2) + '\n');
+  log(`results written to ${relative(process.cwd(), file) || file}`);
   return problems.length ? 2 : 0;
 }
 
-interface ScenarioContext {
-  cwOrigin: string;
-  bareOrigin: string;
-  headers: Record<string, string>;
-  getHeaders: Record<string, string>;
-  seeded: Seeded;
-  db: BenchDatabase;
+/** Steps 1–5: database, ChartWarden and baseline servers, seed, then the load scenarios. */
+async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number }> {
+  const db = await openBenchDatabase(cleanup, process.env.DATABASE_URL || undefined);
+  log(`database: ${db.name} on ${db.mode === 'external' ? 'the DATABASE_URL server' : 'embedded PostgreSQL'} (PostgreSQL ${db.serverVersion})`);
+
+  const dataDir = await tempDir(cleanup, 'chartwarden-bench-data-');
+  const cwOrigin = `http://127.0.0.1:${await freePort()}`;
+  const nodeArgs = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : [];
+  const cw = NodeChild.spawn(cleanup, 'chartwarden', MAIN_JS, { PORT: new URL(cwOrigin).port, DATABASE_URL: db.url, CHARTWARDEN_DATA_DIR: dataDir }, nodeArgs);
+  const cwReady = await waitForHttp(`${cwOrigin}/fhir/metadata`, cw, 60_000, 50);
+  log(`ChartWarden (pid ${cw.pid}) answered /fhir/metadata ${fmtInt(cwReady - cw.spawnedAt)} ms after spawn (migrations on a fresh database)`);
+  // The HIS integration client: the default policy lets it read, search, create and update
+  // patient records without per-patient conditions (care team, department), like a HIS feed.
+  const token = await issueDevToken(dataDir, { sub: 'bench-his-client', roles: ['his-system'], ttl: '2h' });
+
+  const seeded = await seed(`${cwOrigin}/fhir`, token, config.seed);
+  log(`seeded ${seeded.patientIds.length} Patients and ${fmtInt(seeded.observations)} Observations in ${fmtInt(seeded.ms)} ms (transaction Bundles of ${config.seed.bundleSize})`);
+  // A freshly bulk-loaded database has no planner statistics until autovacuum gets to it; take
+  // them now, as autovacuum soon would, so the figures show the steady state.
+  await queryOnce(db.url, 'ANALYZE');
+
+  const bareOrigin = `http://127.0.0.1:${await freePort()}`;
+  const bare = NodeChild.spawn(
+    cleanup,
+    'bare-server',
+    BARE_JS,
+    { PORT: new URL(bareOrigin).port, DATABASE_URL: db.url, BARE_POOL_SIZE: String(config.poolSize) },
+    nodeArgs,
+  );
+  await waitForHttp(`${bareOrigin}/Patient/${seeded.patientIds[0]}`, bare, 30_000, 50);
+
+  const s = new Scenarios({ cw, bare }, cwOrigin, bareOrigin, token, seeded, db);
+  await s.checkSameRows();
+  await s.baseline();
+  if (want('read')) await s.read();
+  if (want('search')) await s.search();
+  if (want('create')) await s.create();
+  if (want('update')) await s.update();
+
+  const stop = await cw.stop(10_000);
+  await bare.stop(5000);
+  log(`load-test ChartWarden stopped ${stop.forced ? 'by SIGKILL after' : 'on SIGTERM in'} ${fmtInt(stop.ms)} ms`);
+  if (config.cpuProfDir) log(`CPU profiles written to ${config.cpuProfDir}: ChartWarden pid ${cw.pid}, bare server pid ${bare.pid} (node dist/bench/profile-summary.js <file>)`);
+  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms };
 }
 
-async function measureScenarios(c: ScenarioContext): Promise<ScenarioReport[]> {
-  const { cwOrigin, bareOrigin, headers, getHeaders, seeded, db } = c;
-  const ids = seeded.patientIds;
-  const base = { connections: config.connections, durationSec: config.durationSec, warmupSec: config.warmupSec };
-  const cycle = <T>(items: T[]) => {
-    let i = 0;
-    return () => items[i++ % items.length];
-  };
-  const out: ScenarioReport[] = [];
-  let baselineRps = 0;
-  const run = async (key: ScenarioKey, label: string, request: string, spec: LoadSpec) => {
+/** The load scenarios (a)–(e), each checked before and after. */
+class Scenarios {
+  readonly results: ScenarioReport[] = [];
+  private readonly headers: Record<string, string>;
+  private readonly getHeaders: Record<string, string>;
+  private readonly ids: string[];
+  private readonly base = { connections: config.connections, durationSec: config.durationSec, warmupSec: config.warmupSec };
+  private baselineRps = 0;
+
+  constructor(
+    private readonly servers: { cw: NodeChild; bare: NodeChild },
+    private readonly cwOrigin: string,
+    private readonly bareOrigin: string,
+    token: string,
+    private readonly seeded: Seeded,
+    private readonly db: BenchDatabase,
+  ) {
+    this.headers = fhirHeaders(token);
+    this.getHeaders = { authorization: this.headers.authorization, accept: this.headers.accept };
+    this.ids = seeded.patientIds;
+  }
+
+  /** The baseline must serve the very rows ChartWarden serves. */
+  async checkSameRows(): Promise<void> {
+    for (const id of [this.ids[0], this.ids[this.ids.length - 1]]) {
+      const a = await call('GET', `${this.cwOrigin}/fhir/Patient/${id}`, this.getHeaders, undefined, [200]);
+      const b = await call('GET', `${this.bareOrigin}/Patient/${id}`, this.getHeaders, undefined, [200]);
+      if (canonical(a.body) !== canonical(b.body)) {
+        throw new Error(`the baseline server returned other content for Patient/${id}:\n  ${canonical(a.body)}\n  ${canonical(b.body)}`);
+      }
+    }
+  }
+
+  /** (a) bare node:http + pg, read by id, cycling over the seeded Patients. */
+  async baseline(): Promise<void> {
+    const next = cycle(this.ids);
+    await this.run('baselineRead', '(a) baseline bare read by id', 'GET /Patient/:id (node:http + pg)', {
+      ...this.base,
+      origin: this.bareOrigin,
+      method: 'GET',
+      path: `/Patient/${this.ids[0]}`,
+      headers: this.getHeaders,
+      next: () => ({ path: `/Patient/${next()}` }),
+    });
+  }
+
+  /** (b) ChartWarden read by id, the same Patients in the same order. */
+  async read(): Promise<void> {
+    const next = cycle(this.ids);
+    await this.run('read', '(b) ChartWarden read by id', 'GET /fhir/Patient/:id', {
+      ...this.base,
+      origin: this.cwOrigin,
+      method: 'GET',
+      path: `/fhir/Patient/${this.ids[0]}`,
+      headers: this.getHeaders,
+      next: () => ({ path: `/fhir/Patient/${next()}` }),
+    });
+  }
+
+  /** (c) one patient's Observations: one full default page (20) with its total. */
+  async search(): Promise<void> {
+    const path = `/fhir/Observation?patient=${this.seeded.targetPatientId}`;
+    const expected = config.seed.targetObservations;
+    const found = await call<Bundle>('GET', `${this.cwOrigin}${path}`, this.getHeaders, undefined, [200]);
+    const hits = (found.body.entry ?? []).filter((e) => e.search?.mode !== 'include').length;
+    if (hits !== expected || found.body.total !== expected) {
+      throw new Error(`${path} found ${hits} entries (total ${found.body.total}), expected ${expected}`);
+    }
+    await this.run('search', '(c) search Observation?patient=X', `GET /fhir/Observation?patient=X (${hits} hits)`, {
+      ...this.base,
+      origin: this.cwOrigin,
+      method: 'GET',
+      path,
+      headers: this.getHeaders,
+    });
+  }
+
+  /** (d) POST one Observation (server-assigned id); every 2xx must have stored a row. */
+  async create(): Promise<void> {
+    const body = JSON.stringify(heartRate(this.ids[1], 7));
+    const count = async () =>
+      (await queryOnce<{ n: number }>(this.db.url, "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Observation'"))[0].n;
+    await call('POST', `${this.cwOrigin}/fhir/Observation`, this.headers, JSON.parse(body), [201]);
+    const before = await count();
+    const r = await this.run('create', '(d) create Observation', 'POST /fhir/Observation', {
+      ...this.base,
+      origin: this.cwOrigin,
+      method: 'POST',
+      path: '/fhir/Observation',
+      headers: this.headers,
+      body,
+    });
+    this.checkWrites(r, (await count()) - before, 'Observations stored');
+  }
+
+  /** (e) PUT (no If-Match) of a small set of Patients, each body different so each writes a version. */
+  async update(): Promise<void> {
+    const n0 = this.ids.length - config.updatePatients;
+    const set = this.ids.slice(n0).map((id, i) => ({ id, n: n0 + i }));
+    const next = cycle(set);
+    let revision = 0;
+    const first = await call<Resource>('PUT', `${this.cwOrigin}/fhir/Patient/${set[0].id}`, this.headers, updatedPatient(set[0].n, set[0].id, revision++), [200]);
+    if (first.body.meta?.versionId !== '2') throw new Error(`a PUT of a seeded Patient answered version ${first.body.meta?.versionId}, expected 2`);
+    const count = async () =>
+      (await queryOnce<{ n: number }>(this.db.url, "SELECT count(*)::int AS n FROM fhir_resource_version WHERE resource_type = 'Patient'"))[0].n;
+    const before = await count();
+    const r = await this.run('update', `(e) update Patient (${config.updatePatients} ids)`, 'PUT /fhir/Patient/:id (no If-Match)', {
+      ...this.base,
+      origin: this.cwOrigin,
+      method: 'PUT',
+      path: `/fhir/Patient/${set[0].id}`,
+      headers: this.headers,
+      next: () => {
+        const p = next();
+        return { path: `/fhir/Patient/${p.id}`, body: JSON.stringify(updatedPatient(p.n, p.id, revision++)) };
+      },
+    });
+    this.checkWrites(r, (await count()) - before, 'Patient versions written');
+  }
+
+  private async run(key: ScenarioKey, label: string, request: string, spec: LoadSpec): Promise<ScenarioReport> {
     log(`${label}: ${request} …`);
-    const r = await runLoad(spec);
+    const server = key === 'baselineRead' ? this.servers.bare : this.servers.cw;
+    let cpuBefore: CpuTime | undefined;
+    let cpuAfter: CpuTime | undefined;
+    let dbBefore: Map<number, CpuTime> | undefined;
+    let dbAfter: Map<number, CpuTime> | undefined;
+    let clientBefore: NodeJS.CpuUsage | undefined;
+    let client: NodeJS.CpuUsage | undefined;
+    let machineBefore: ReturnType<typeof machineCpuMs>;
+    let machineAfter: ReturnType<typeof machineCpuMs>;
+    const r = await runLoad(spec, {
+      before: async () => {
+        dbBefore = await backendCpu(this.db.url, this.db.name);
+        cpuBefore = server.cpuTimeMs();
+        clientBefore = process.cpuUsage();
+        machineBefore = machineCpuMs();
+      },
+      after: async () => {
+        machineAfter = machineCpuMs();
+        client = process.cpuUsage(clientBefore);
+        cpuAfter = server.cpuTimeMs();
+        dbAfter = await backendCpu(this.db.url, this.db.name);
+      },
+    });
+    const perRequest = (d: CpuTime) => ({
+      user: round3(d.user / r.requests),
+      sys: round3(d.sys / r.requests),
+      total: round3((d.user + d.sys) / r.requests),
+    });
+    const serverCpuPerRequestMs =
+      cpuBefore && cpuAfter && r.requests > 0 ? perRequest({ user: cpuAfter.user - cpuBefore.user, sys: cpuAfter.sys - cpuBefore.sys }) : undefined;
+    const dbCpuPerRequestMs = dbBefore && dbAfter && r.requests > 0 ? perRequest(cpuDelta(dbBefore, dbAfter)) : undefined;
+    const clientCpuPerRequestMs = client && r.requests > 0 ? perRequest({ user: client.user / 1000, sys: client.system / 1000 }) : undefined;
+    // The machine's process time not spent by the three processes measured: other work sharing the cores.
+    let otherCpuShare: number | undefined;
+    let irqCpuShare: number | undefined;
+    if (machineBefore && machineAfter && serverCpuPerRequestMs && dbCpuPerRequestMs && clientCpuPerRequestMs) {
+      const ours = (serverCpuPerRequestMs.total + dbCpuPerRequestMs.total + clientCpuPerRequestMs.total) * r.requests;
+      const total = machineAfter.total - machineBefore.total;
+      otherCpuShare = Math.max(0, round3((machineAfter.busy - machineBefore.busy - ours) / total));
+      irqCpuShare = round3((machineAfter.irq - machineBefore.irq) / total);
+    }
     const problems: string[] = [];
     if (r.non2xx > 0) problems.push(`${r.non2xx} non-2xx responses (${JSON.stringify(r.statusCodes)})`);
     if (r.errors > 0) problems.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
     if (r.warmup.non2xx > 0 || r.warmup.errors > 0) problems.push(`warm-up: ${r.warmup.non2xx} non-2xx, ${r.warmup.errors} errors`);
-    if (key === 'baselineRead') baselineRps = r.reqPerSec;
-    const report: ScenarioReport = { key, label, request, ...r, ratioToBaseline: baselineRps > 0 ? r.reqPerSec / baselineRps : 0, problems };
-    out.push(report);
+    await server.assertRunning();
+    if (key === 'baselineRead') this.baselineRps = r.reqPerSec;
+    const ratioToBaseline = this.baselineRps > 0 ? round3(r.reqPerSec / this.baselineRps) : 0;
+    const report: ScenarioReport = {
+      key,
+      label,
+      request,
+      ...r,
+      ratioToBaseline,
+      serverCpuPerRequestMs,
+      dbCpuPerRequestMs,
+      clientCpuPerRequestMs,
+      otherCpuShare,
+      irqCpuShare,
+      problems,
+    };
+    this.results.push(report);
     log(
       `  ${fmtInt(r.reqPerSec)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, ` +
-        `${report.ratioToBaseline.toFixed(2)} × baseline`,
+        `${ratioToBaseline.toFixed(2)} × baseline` +
+        (serverCpuPerRequestMs ? `; CPU per request: server ${serverCpuPerRequestMs.total} ms (user ${serverCpuPerRequestMs.user}, sys ${serverCpuPerRequestMs.sys})` : '') +
+        (dbCpuPerRequestMs ? `, PostgreSQL ${dbCpuPerRequestMs.total} ms` : '') +
+        (clientCpuPerRequestMs ? `, load generator ${clientCpuPerRequestMs.total} ms` : '') +
+        (otherCpuShare !== undefined ? `; other processes used ${Math.round(otherCpuShare * 100)} % of the machine` : ''),
     );
     if (problems.length) console.warn(loudWarning([`${label}: results not valid`, ...problems]));
-  };
-
-  // (a) baseline: bare node:http + pg
-  const nextBare = cycle(ids);
-  await run('baselineRead', '(a) baseline bare read by id', 'GET /Patient/:id (node:http + pg)', {
-    ...base,
-    origin: bareOrigin,
-    method: 'GET',
-    path: `/Patient/${ids[0]}`,
-    headers: getHeaders,
-    next: () => ({ path: `/Patient/${nextBare()}` }),
-  });
-
-  // (b) ChartWarden read by id
-  const nextRead = cycle(ids);
-  await run('read', '(b) ChartWarden read by id', 'GET /fhir/Patient/:id', {
-    ...base,
-    origin: cwOrigin,
-    method: 'GET',
-    path: `/fhir/Patient/${ids[0]}`,
-    headers: getHeaders,
-    next: () => ({ path: `/fhir/Patient/${nextRead()}` }),
-  });
-
-  // (c) search: one patient's 20 Observations
-  const searchPath = `/fhir/Observation?patient=${seeded.targetPatientId}`;
-  const found = await call<Bundle>('GET', `${cwOrigin}${searchPath}`, getHeaders, undefined, [200]);
-  const hits = (found.body.entry ?? []).filter((e) => e.search?.mode !== 'include').length;
-  if (hits !== config.seed.targetObservations || found.body.total !== config.seed.targetObservations) {
-    throw new Error(`${searchPath} found ${hits} entries (total ${found.body.total}), expected ${config.seed.targetObservations}`);
-  }
-  await run('search', '(c) search Observation?patient=X', `GET /fhir/Observation?patient=X (${hits} hits)`, {
-    ...base,
-    origin: cwOrigin,
-    method: 'GET',
-    path: searchPath,
-    headers: getHeaders,
-  });
-
-  // (d) create
-  const observationBody = JSON.stringify(heartRate(ids[1], 7));
-  const countObservations = async () =>
-    (await queryOnce<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Observation'"))[0].n;
-  await call('POST', `${cwOrigin}/fhir/Observation`, headers, JSON.parse(observationBody), [201]);
-  const observationsBefore = await countObservations();
-  await run('create', '(d) create Observation', 'POST /fhir/Observation', {
-    ...base,
-    origin: cwOrigin,
-    method: 'POST',
-    path: '/fhir/Observation',
-    headers,
-    body: observationBody,
-  });
-  const create = out[out.length - 1];
-  const createResponses = create.requests - create.non2xx + create.warmup.requests - create.warmup.non2xx;
-  const observationsAdded = (await countObservations()) - observationsBefore;
-  if (observationsAdded !== createResponses) {
-    create.problems.push(`${observationsAdded} Observations stored for ${createResponses} 2xx responses`);
+    if (otherCpuShare !== undefined && otherCpuShare > NOISY) {
+      console.warn(`[bench]   NOTE: other processes used ${Math.round(otherCpuShare * 100)} % of the machine's CPU during this run: its figures are low.`);
+    }
+    return report;
   }
 
-  // (e) update (PUT, no If-Match) of a small set of Patients, each PUT a new version
-  const updateSet = ids.slice(-config.updatePatients).map((id, i) => ({ id, n: ids.length - config.updatePatients + i }));
-  const nextUpdate = cycle(updateSet);
-  let revision = 0;
-  const firstUpdate = await call<Resource>('PUT', `${cwOrigin}/fhir/Patient/${updateSet[0].id}`, headers, updatedPatient(updateSet[0].n, updateSet[0].id, revision++), [200]);
-  if (firstUpdate.body.meta?.versionId !== '2') throw new Error(`a PUT of a seeded Patient answered version ${firstUpdate.body.meta?.versionId}, expected 2`);
-  const countPatientVersions = async () =>
-    (await queryOnce<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM fhir_resource_version WHERE resource_type = 'Patient'"))[0].n;
-  const versionsBefore = await countPatientVersions();
-  await run('update', `(e) update Patient (${config.updatePatients} ids)`, 'PUT /fhir/Patient/:id (no If-Match)', {
-    ...base,
-    origin: cwOrigin,
-    method: 'PUT',
-    path: `/fhir/Patient/${updateSet[0].id}`,
-    headers,
-    next: () => {
-      const p = nextUpdate();
-      return { path: `/fhir/Patient/${p.id}`, body: JSON.stringify(updatedPatient(p.n, p.id, revision++)) };
-    },
-  });
-  const update = out[out.length - 1];
-  const updateResponses = update.requests - update.non2xx + update.warmup.requests - update.warmup.non2xx;
-  const versionsAdded = (await countPatientVersions()) - versionsBefore;
-  if (versionsAdded !== updateResponses) update.problems.push(`${versionsAdded} Patient versions written for ${updateResponses} 2xx responses`);
-
-  for (const s of [create, update]) if (s.problems.length) console.warn(loudWarning([`${s.label}: results not valid`, ...s.problems]));
-  return out;
+  /**
+   * Every 2xx write response must have written a row. A run stops with requests in flight,
+   * so up to `sent - answered` more rows may exist (the server finished them unobserved).
+   */
+  private checkWrites(r: ScenarioReport, rows: number, what: string): void {
+    const ok = r.requests - r.non2xx + r.warmup.requests - r.warmup.non2xx;
+    const sent = r.sent + r.warmup.sent;
+    log(`  check: ${fmtInt(rows)} ${what} for ${fmtInt(ok)} 2xx responses (${fmtInt(sent)} requests sent)`);
+    if (rows >= ok && rows <= sent) return;
+    const problem = `${rows} ${what} for ${ok} 2xx responses (${sent} requests sent)`;
+    r.problems.push(problem);
+    console.warn(loudWarning([`${r.label}: results not valid`, problem]));
+  }
 }
 
-/** The baseline must serve the very rows ChartWarden serves. */
-async function checkSameRows(cwOrigin: string, bareOrigin: string, headers: Record<string, string>, seeded: Seeded): Promise<void> {
-  for (const id of [seeded.patientIds[0], seeded.patientIds[seeded.patientIds.length - 1]]) {
-    const a = await call('GET', `${cwOrigin}/fhir/Patient/${id}`, headers, undefined, [200]);
-    const b = await call('GET', `${bareOrigin}/Patient/${id}`, headers, undefined, [200]);
-    if (canonical(a.body) !== canonical(b.body)) {
-      throw new Error(`the baseline server returned different content for Patient/${id}:\n  ${canonical(a.body)}\n  ${canonical(b.body)}`);
+/**
+ * Step 6: cold start on a fresh data dir, then a warm restart on the same dir. When something
+ * else on the machine kills the server mid-start (seen: a `pkill` of `dist/src/main.js`), says
+ * so and tries once more on a fresh dir.
+ */
+async function measureStarts(cleanup: Cleanup): Promise<{ cold: StartReport; warm: StartReport }> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = await tempDir(cleanup, 'chartwarden-bench-cold-');
+    const clusterDir = join(dir, 'pg');
+    cleanup.add(`stop any PostgreSQL left in ${clusterDir}`, () => waitForOrphan(clusterDir));
+    cleanup.addSync(() => void stopOrphanPostgres(clusterDir));
+    try {
+      const cold = await measureStart(cleanup, 'cold start', dir);
+      const warm = await measureStart(cleanup, 'warm restart', dir);
+      return { cold, warm };
+    } catch (e) {
+      if (!(e instanceof ExternalSignalError) || attempt >= 2) throw e;
+      console.warn(loudWarning(['Start-up measurement disturbed, trying once more on a fresh data dir:', ...e.message.split('\n').slice(0, 2)]));
+      await waitForOrphan(clusterDir);
     }
   }
 }
@@ -327,18 +453,19 @@ async function measureStart(cleanup: Cleanup, name: string, dataDir: string): Pr
     await waitForOrphan(clusterDir);
   }
   const report: StartReport = {
-    readyMs: readyAt - child.spawnedAt,
-    embeddedPostgresReadyMs: pgReady ? pgReady.at - child.spawnedAt : undefined,
-    stopMs: stop.ms,
+    readyMs: Math.round(readyAt - child.spawnedAt),
+    embeddedPostgresReadyMs: pgReady ? Math.round(pgReady.at - child.spawnedAt) : undefined,
+    stopMs: Math.round(stop.ms),
     stopForced: stop.forced,
     exitCode: stop.exit.code,
     postgresStopped,
   };
+  const pgAt = report.embeddedPostgresReadyMs === undefined ? '?' : fmtInt(report.embeddedPostgresReadyMs);
   log(
-    `  ready in ${fmtInt(report.readyMs)} ms (embedded PG ready at ${report.embeddedPostgresReadyMs === undefined ? '?' : fmtInt(report.embeddedPostgresReadyMs)} ms); ` +
-      `SIGTERM → exit ${fmtInt(stop.ms)} ms${stop.forced ? ' (KILLED)' : ''}, exit code ${stop.exit.code}, PostgreSQL stopped: ${postgresStopped ? 'yes' : 'NO'}`,
+    `  ready in ${fmtInt(report.readyMs)} ms (embedded PG ready logged at ${pgAt} ms); SIGTERM → exit ${fmtInt(stop.ms)} ms` +
+      `${stop.forced ? ' (KILLED)' : ''}, exit code ${stop.exit.code}, PostgreSQL stopped: ${postgresStopped ? 'yes' : 'NO'}`,
   );
-  if (stop.forced || stop.exit.code !== 0) console.warn(loudWarning([`${name}: the server did not stop cleanly on SIGTERM`, child.tail(15)]));
+  if (stop.forced || stop.exit.code !== 0) console.warn(loudWarning([`${name}: the server did not stop cleanly on SIGTERM`]) + child.tail(15));
   return report;
 }
 
@@ -349,6 +476,27 @@ async function waitForOrphan(clusterDir: string): Promise<void> {
   while (existsSync(join(clusterDir, 'postmaster.pid')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
+/** The machine's busy share over `ms`, before anything of the benchmark runs (Linux only). */
+async function busyShare(ms: number): Promise<number | undefined> {
+  const a = machineCpuMs();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineCpuMs();
+  return a && b && b.total > a.total ? round3((b.busy + b.irq - a.busy - a.irq) / (b.total - a.total)) : undefined;
+}
+
+function cycle<T>(items: T[]): () => T {
+  let i = 0;
+  return () => items[i++ % items.length];
+}
+
+function parts(raw: string | undefined): Part[] {
+  if (!raw) return [...PARTS];
+  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const unknown = list.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length || list.length === 0) throw new Error(`BENCH_ONLY: unknown part(s) "${unknown.join(', ')}"; use ${PARTS.join(', ')}`);
+  return list as Part[];
+}
+
 function positive(name: string, fallback: number, zeroOk = false): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -357,9 +505,13 @@ function positive(name: string, fallback: number, zeroOk = false): number {
   return n;
 }
 
+/** HEAD's short hash, `+dirty` when src/ or migrations/ have uncommitted changes (the build measured is the working tree). */
 function gitCommit(): string | undefined {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const changes = git('status', '--porcelain', '--', 'src', 'migrations', 'policy', 'fhir-profiles').split('\n').filter(Boolean);
+    const dirty = changes.some((line) => !(line.startsWith('??') && line.endsWith('.spec.ts'))); // new tests are not built
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+dirty' : ''}`;
   } catch {
     return undefined;
   }

@@ -1,11 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Cleanup } from './cleanup.js';
+
+/** A child ended by a signal the benchmark did not send: something else on the machine killed it. */
+export class ExternalSignalError extends Error {}
 
 /** One line a child printed, with the time (performance.now()) it arrived. */
 export interface LogLine {
@@ -25,6 +29,8 @@ export class NodeChild {
   readonly exited: Promise<ChildExit>;
   private readonly lines: LogLine[] = [];
   private exit?: ChildExit;
+  /** Set when the benchmark itself sent the stop signal. */
+  private stopRequested = false;
 
   private constructor(
     readonly name: string,
@@ -77,6 +83,33 @@ export class NodeChild {
     return this.proc.pid;
   }
 
+  /** CPU time the process has used so far (Linux /proc only; undefined elsewhere). */
+  cpuTimeMs(): CpuTime | undefined {
+    return this.proc.pid ? processCpuMs(this.proc.pid) : undefined;
+  }
+
+  /** Why the process ended, for error messages; points out a signal the benchmark did not send. */
+  describeExit(exit: ChildExit): string {
+    const how = `${this.name} (pid ${this.pid}) exited (code ${exit.code}, signal ${exit.signal})`;
+    if (this.killedByOthers(exit)) {
+      return `${how}: the benchmark did not send that signal — another process on this machine did (a \`pkill -f dist/src/main.js\`?)`;
+    }
+    return how;
+  }
+
+  /** True when a signal the benchmark did not send ended the process. */
+  killedByOthers(exit: ChildExit): boolean {
+    return exit.signal !== null && !this.stopRequested;
+  }
+
+  /** Throws (with the output tail) unless the process is still running. */
+  async assertRunning(): Promise<void> {
+    if (this.running) return;
+    const exit = await this.exited;
+    const message = `${this.describeExit(exit)}${this.tail()}`;
+    throw this.killedByOthers(exit) ? new ExternalSignalError(message) : new Error(message);
+  }
+
   /** The first output line matching `re`, with its arrival time. */
   firstLine(re: RegExp): LogLine | undefined {
     return this.lines.find((l) => re.test(l.text));
@@ -98,6 +131,7 @@ export class NodeChild {
       const exit = await this.exited;
       return { ms: 0, forced: false, exit };
     }
+    this.stopRequested = true;
     this.proc.kill('SIGTERM');
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
     const first = await Promise.race([this.exited, timer]);
@@ -111,6 +145,54 @@ export class NodeChild {
     this.lines.push({ at: performance.now(), text });
     if (this.lines.length > 2000) this.lines.splice(100, 1); // keep the start-up lines, drop the middle
   }
+}
+
+export interface CpuTime {
+  user: number;
+  sys: number;
+}
+
+/** CPU time process `pid` has used so far, from /proc (Linux only; undefined elsewhere or when gone). */
+export function processCpuMs(pid: number): CpuTime | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: (Number(fields[11]) * 1000) / clockTicks(), sys: (Number(fields[12]) * 1000) / clockTicks() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time of the whole machine so far, all cores, from /proc/stat (Linux only): `busy` is
+ * time charged to processes (user, nice, system) plus steal; `irq` is interrupt and softirq
+ * time, mostly the loopback network of the run itself, charged to no process.
+ */
+export function machineCpuMs(): { busy: number; irq: number; total: number } | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    const toMs = (t: number) => (t * 1000) / clockTicks();
+    const busy = user + nice + system + (steal || 0);
+    return { busy: toMs(busy), irq: toMs(irq + softirq), total: toMs(busy + irq + softirq + idle + iowait) };
+  } catch {
+    return undefined;
+  }
+}
+
+let ticks: number | undefined;
+function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
 }
 
 /** The variables a child needs from our environment; nothing else leaks in (no DATABASE_URL, no CHARTWARDEN_*). */
@@ -134,7 +216,8 @@ export async function waitForHttp(url: string, child: NodeChild, timeoutMs: numb
   while (performance.now() < deadline) {
     if (!child.running) {
       const exit = await child.exited;
-      throw new Error(`${child.name} exited (code ${exit.code}, signal ${exit.signal}) before ${url} answered${child.tail()}`);
+      const message = `${child.describeExit(exit)} before ${url} answered${child.tail()}`;
+      throw child.killedByOthers(exit) ? new ExternalSignalError(message) : new Error(message);
     }
     try {
       const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });
@@ -162,4 +245,17 @@ export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string>
     unregisterSync();
   });
   return dir;
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
+    });
+  });
 }

@@ -15,6 +15,8 @@ export class Cleanup {
   private readonly entries: Entry[] = [];
   private readonly syncEntries = new Set<() => void>();
   private running?: Promise<void>;
+  /** Set once a signal asked the run to stop: errors after that are consequences, not findings. */
+  interrupted = false;
 
   /**
    * Registers `task`; the returned function runs it now (once) and forgets it, for resources
@@ -47,9 +49,9 @@ export class Cleanup {
     return this.running;
   }
 
-  /** The synchronous fallback steps; called from `process.on('exit')`. */
+  /** The synchronous fallback steps, last registered first; called from `process.on('exit')`. */
   runSyncFallback(): void {
-    for (const step of this.syncEntries) {
+    for (const step of [...this.syncEntries].reverse()) {
       try {
         step();
       } catch {
@@ -97,6 +99,7 @@ export function installSignalHandlers(cleanup: Cleanup): void {
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
     interrupted = true;
+    cleanup.interrupted = true;
     console.warn(`\n[bench] ${signal} received: stopping children, dropping the bench database, removing temp dirs…`);
     void cleanup.runAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };

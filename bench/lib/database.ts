@@ -1,9 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { EmbeddedPostgresLauncher } from '../../src/database/embedded-postgres.launcher.js';
 import type { Cleanup } from './cleanup.js';
-import { tempDir } from './children.js';
+import { processCpuMs, tempDir, type CpuTime } from './children.js';
 
 /** The database the benchmark runs against: fresh, and removed at the end. */
 export interface BenchDatabase {
@@ -25,6 +24,8 @@ export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | 
   let mode: BenchDatabase['mode'] = 'external';
   if (!adminUrl) {
     mode = 'embedded';
+    // Imported only here: embedded-postgres installs process-wide exit hooks when loaded.
+    const { EmbeddedPostgresLauncher } = await import('../../src/database/embedded-postgres.launcher.js');
     const dir = await tempDir(cleanup, 'chartwarden-bench-pg-');
     const launcher = new EmbeddedPostgresLauncher({
       dataDir: dir,
@@ -38,7 +39,7 @@ export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | 
   await admin.connect();
   let serverVersion: string;
   try {
-    serverVersion = (await admin.query<{ v: string }>('SHOW server_version AS v')).rows[0].v;
+    serverVersion = (await admin.query<{ v: string }>('SELECT current_setting($$server_version$$) AS v')).rows[0].v;
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
@@ -83,4 +84,31 @@ export function stopOrphanPostgres(clusterDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * CPU time of the PostgreSQL backends serving database `name` (the pools of the servers under
+ * test), when PostgreSQL runs on this machine and /proc shows its processes. Taken before and
+ * after a run, the difference is the database's share of the work, whatever else the server runs.
+ */
+export async function backendCpu(url: string, name: string): Promise<Map<number, CpuTime> | undefined> {
+  const rows = await queryOnce<{ pid: number }>(url, 'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+  const out = new Map<number, CpuTime>();
+  for (const { pid } of rows) {
+    const cpu = processCpuMs(pid);
+    if (cpu) out.set(pid, cpu);
+  }
+  return rows.length > 0 && out.size === 0 ? undefined : out;
+}
+
+/** CPU used between two `backendCpu` snapshots (backends that appeared in between count whole). */
+export function cpuDelta(before: Map<number, CpuTime>, after: Map<number, CpuTime>): CpuTime {
+  let user = 0;
+  let sys = 0;
+  for (const [pid, a] of after) {
+    const b = before.get(pid) ?? { user: 0, sys: 0 };
+    user += a.user - b.user;
+    sys += a.sys - b.sys;
+  }
+  return { user, sys };
 }

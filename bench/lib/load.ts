@@ -19,6 +19,8 @@ export interface LoadResult {
   reqPerSec: number;
   /** All responses in the measured window (warm-up excluded). */
   requests: number;
+  /** Requests sent in the measured window: up to `connections` more than answered (cut off at the end). */
+  sent: number;
   latencyMs: { p50: number; p90: number; p99: number; avg: number; max: number };
   non2xx: number;
   statusCodes: Record<string, number>;
@@ -27,25 +29,31 @@ export interface LoadResult {
   timeouts: number;
   durationSec: number;
   /** Responses of the warm-up run (they change the data too: creates, updates). */
-  warmup: { requests: number; non2xx: number; errors: number };
+  warmup: { requests: number; sent: number; non2xx: number; errors: number };
 }
 
-/** Runs a warm-up (unreported) and then the measured run, both with the same settings. */
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Runs a warm-up (unreported) and then the measured run, both with the same settings;
+ * `around` is called just before and just after the measured run.
+ */
+export async function runLoad(spec: LoadSpec, around?: { before(): Promise<void>; after(): Promise<void> }): Promise<LoadResult> {
   const warm = spec.warmupSec > 0 ? await fire(spec, spec.warmupSec) : undefined;
+  await around?.before();
   const r = await fire(spec, spec.durationSec);
+  await around?.after();
   const statusCodes: Record<string, number> = {};
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
   return {
     reqPerSec: r.requests.average,
     requests: r.requests.total,
+    sent: r.requests.sent,
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, avg: r.latency.average, max: r.latency.max },
     non2xx: r.non2xx,
     statusCodes,
     errors: r.errors,
     timeouts: r.timeouts,
     durationSec: r.duration,
-    warmup: { requests: warm?.requests.total ?? 0, non2xx: warm?.non2xx ?? 0, errors: warm?.errors ?? 0 },
+    warmup: { requests: warm?.requests.total ?? 0, sent: warm?.requests.sent ?? 0, non2xx: warm?.non2xx ?? 0, errors: warm?.errors ?? 0 },
   };
 }
 

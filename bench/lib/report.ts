@@ -8,6 +8,16 @@ export interface ScenarioReport extends LoadResult {
   request: string;
   /** This scenario's req/s divided by the baseline read's, same run. */
   ratioToBaseline: number;
+  /** Server process CPU time per answered request, measured window only (Linux). */
+  serverCpuPerRequestMs?: { user: number; sys: number; total: number };
+  /** CPU time of the PostgreSQL backends serving the bench database, per answered request (local server only). */
+  dbCpuPerRequestMs?: { user: number; sys: number; total: number };
+  /** CPU time of this process (autocannon) per answered request: it shares the machine too. */
+  clientCpuPerRequestMs?: { user: number; sys: number; total: number };
+  /** Share (0–1) of the machine's CPU used by processes other than the three measured, during the run. */
+  otherCpuShare?: number;
+  /** Share (0–1) of the machine's CPU spent in interrupts/softirqs (mostly this run's loopback traffic). */
+  irqCpuShare?: number;
   /** Problems that make the figure untrustworthy (non-2xx, errors, failed checks). */
   problems: string[];
 }
@@ -29,41 +39,36 @@ export interface Target {
   name: string;
   goal: string;
   measured: string;
-  pass: boolean;
+  /** undefined: not measured in this run (BENCH_ONLY). */
+  pass: boolean | undefined;
 }
 
-export function evaluateTargets(s: Record<ScenarioKey, ScenarioReport>, cold: StartReport | undefined): Target[] {
-  const rps = (n: number) => `${fmtInt(n)} req/s`;
-  const targets: Target[] = [
-    { name: 'read throughput, 32 conn', goal: '≥ 2,500 req/s', measured: rps(s.read.reqPerSec), pass: s.read.reqPerSec >= 2500 },
-    { name: 'read p99, 32 conn', goal: '≤ 25 ms', measured: `${s.read.latencyMs.p99} ms`, pass: s.read.latencyMs.p99 <= 25 },
-    { name: 'create throughput', goal: '≥ 700 req/s', measured: rps(s.create.reqPerSec), pass: s.create.reqPerSec >= 700 },
-    { name: 'search throughput (20 hits)', goal: '≥ 800 req/s', measured: rps(s.search.reqPerSec), pass: s.search.reqPerSec >= 800 },
-    {
-      name: 'cold start (embedded PG)',
-      goal: '≤ 5.0 s',
-      measured: cold ? `${(cold.readyMs / 1000).toFixed(2)} s` : 'not measured',
-      pass: cold !== undefined && cold.readyMs <= 5000,
-    },
+export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>, cold: StartReport | undefined): Target[] {
+  const rps = (r: ScenarioReport) => `${fmtInt(r.reqPerSec)} req/s`;
+  const check = <T>(value: T | undefined, measured: (v: T) => string, pass: (v: T) => boolean) =>
+    value === undefined ? { measured: 'not measured', pass: undefined } : { measured: measured(value), pass: pass(value) };
+  return [
+    { name: 'read throughput, 32 conn', goal: '≥ 2,500 req/s', ...check(s.read, rps, (r) => r.reqPerSec >= 2500) },
+    { name: 'read p99, 32 conn', goal: '≤ 25 ms', ...check(s.read, (r) => `${r.latencyMs.p99} ms`, (r) => r.latencyMs.p99 <= 25) },
+    { name: 'create throughput', goal: '≥ 700 req/s', ...check(s.create, rps, (r) => r.reqPerSec >= 700) },
+    { name: 'search throughput (20 hits)', goal: '≥ 800 req/s', ...check(s.search, rps, (r) => r.reqPerSec >= 800) },
+    { name: 'cold start (embedded PG)', goal: '≤ 5.0 s', ...check(cold, (c) => `${(c.readyMs / 1000).toFixed(2)} s`, (c) => c.readyMs <= 5000) },
     {
       name: 'SIGTERM exit after cold start',
       goal: '≤ 5.0 s, clean',
-      measured: cold ? `${(cold.stopMs / 1000).toFixed(2)} s${cold.stopForced ? ' (KILLED)' : ''}${cold.postgresStopped ? '' : ', PG left running'}` : 'not measured',
-      pass: cold !== undefined && cold.stopMs <= 5000 && !cold.stopForced && cold.postgresStopped && cold.exitCode === 0,
+      ...check(
+        cold,
+        (c) => `${(c.stopMs / 1000).toFixed(2)} s${c.stopForced ? ' (KILLED)' : ''}${c.postgresStopped ? '' : ', PG left running'}`,
+        (c) => c.stopMs <= 5000 && !c.stopForced && c.postgresStopped && c.exitCode === 0,
+      ),
     },
-    {
-      name: 'north star: read / baseline',
-      goal: '≥ 0.60',
-      measured: s.read.ratioToBaseline.toFixed(2),
-      pass: s.read.ratioToBaseline >= 0.6,
-    },
+    { name: 'north star: read / baseline', goal: '≥ 0.60', ...check(s.read, (r) => r.ratioToBaseline.toFixed(2), (r) => r.ratioToBaseline >= 0.6) },
   ];
-  return targets;
 }
 
 export function scenarioTable(rows: ScenarioReport[]): string {
   return table(
-    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests', '× baseline'],
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests', '× baseline', 'CPU/req: server', 'DB', 'autocannon', 'others'],
     rows.map((r) => [
       r.label,
       fmtInt(r.reqPerSec),
@@ -73,15 +78,19 @@ export function scenarioTable(rows: ScenarioReport[]): string {
       String(r.errors),
       fmtInt(r.requests),
       r.ratioToBaseline.toFixed(2),
+      r.serverCpuPerRequestMs ? `${r.serverCpuPerRequestMs.total.toFixed(3)} ms` : '-',
+      r.dbCpuPerRequestMs ? `${r.dbCpuPerRequestMs.total.toFixed(3)} ms` : '-',
+      r.clientCpuPerRequestMs ? `${r.clientCpuPerRequestMs.total.toFixed(3)} ms` : '-',
+      r.otherCpuShare === undefined ? '-' : `${Math.round(r.otherCpuShare * 100)} %`,
     ]),
-    [false, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, true, true, true],
   );
 }
 
 export function targetTable(targets: Target[]): string {
   return table(
     ['target', 'goal', 'measured', 'result'],
-    targets.map((t) => [t.name, t.goal, t.measured, t.pass ? 'PASS' : 'MISS']),
+    targets.map((t) => [t.name, t.goal, t.measured, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'MISS']),
     [false, false, true, false],
   );
 }
