@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService, type Decision } from '../policy/access-policy.service.js';
-import type { Resource } from '@medplum/fhirtypes';
-import type { FhirStore } from '../store/fhir-store.port.js';
+import type { FhirStore, StoredJson } from '../store/fhir-store.port.js';
 import type { Action } from '../policy/domain/actions.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
@@ -33,7 +32,7 @@ export class PolicyFhirAccess extends FhirAccess {
     ref: { type: string; id: string },
     store: FhirStore,
     options: { hideExistence?: boolean; withContent?: boolean } = {},
-  ): Promise<Resource | undefined> {
+  ): Promise<StoredJson | undefined> {
     if (ctx.breakGlass) {
       const { patient } = await store.check(ref.type, ref.id, [], this.factOptions(), false);
       await this.openBreakGlass(ctx, patient);
@@ -42,7 +41,7 @@ export class PolicyFhirAccess extends FhirAccess {
     const checked = await store.check(ref.type, ref.id, checks.map((c) => c.condition), this.factOptions(), options.withContent ?? false);
     const decision = await this.decisions.pick(ctx.actor, checks, checked.results, checked.patient);
     await this.enforce(decision, action, `${ref.type}/${ref.id}`, options);
-    return checked.resource;
+    return checked.stored;
   }
 
   async permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {

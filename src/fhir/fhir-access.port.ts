@@ -1,8 +1,7 @@
 import type { Action } from '../policy/domain/actions.js';
 import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
 import type { FhirContext } from './fhir-request.js';
-import type { Resource } from '@medplum/fhirtypes';
-import type { FhirStore } from '../store/fhir-store.port.js';
+import type { FhirStore, StoredJson } from '../store/fhir-store.port.js';
 
 /**
  * Port: how the FHIR facade asks "may this operator do this?" (issue #3). The access feature
@@ -23,7 +22,7 @@ export abstract class FhirAccess {
     ref: { type: string; id: string },
     store: FhirStore,
     options?: { hideExistence?: boolean; withContent?: boolean },
-  ): Promise<Resource | undefined>;
+  ): Promise<StoredJson | undefined>;
 
   /** `requireStored` as a yes/no, for `_include` results. */
   abstract permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean>;

@@ -181,7 +181,7 @@ export class FhirBundleService {
 }
 
 function responseEntry(ctx: FhirContext, r: FhirResponse): BundleEntry {
-  const resource = r.body;
+  const resource = r.body ?? (r.json !== undefined ? (JSON.parse(r.json) as Resource) : undefined);
   return {
     ...(resource?.id && resource.resourceType !== 'Bundle' ? { fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}` } : {}),
     ...(resource ? { resource } : {}),

@@ -6,6 +6,8 @@ import { toErrorResponse } from './operation-outcome.mapper.js';
 export interface FhirResponse {
   status: number;
   body?: Resource;
+  /** The body as JSON text already (a stored version served as stored): sent without re-serialising. */
+  json?: string;
   headers?: Record<string, string>;
 }
 
@@ -15,12 +17,12 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export function sendFhir(res: Response, response: FhirResponse): void {
   res.status(response.status);
   if (response.headers) res.set(response.headers);
-  if (response.body === undefined) {
+  if (response.body === undefined && response.json === undefined) {
     res.end();
     return;
   }
   // res.end, not res.send: Express would add its own content-hash ETag, which is not a FHIR version.
-  const json = Buffer.from(JSON.stringify(response.body));
+  const json = Buffer.from(response.json ?? JSON.stringify(response.body));
   res.set('Content-Type', FHIR_JSON);
   res.set('Content-Length', String(json.length));
   res.end(json);
@@ -33,10 +35,15 @@ export function sendError(res: Response, error: unknown): void {
 }
 
 /** `ETag`, `Last-Modified` (and optionally `Location`) for a stored version. */
-export function versionHeaders(resource: Resource, location?: string): Record<string, string> {
+export function versionHeaders(resource: Pick<Resource, 'meta'>, location?: string): Record<string, string> {
   const headers: Record<string, string> = {};
   if (resource.meta?.versionId) headers.ETag = `W/"${resource.meta.versionId}"`;
   if (resource.meta?.lastUpdated) headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
   if (location) headers.Location = location;
   return headers;
+}
+
+/** A response carrying a stored version as its JSON text (the read path: no parse, no stringify). */
+export function storedResponse(stored: { json: string; versionId: string; lastUpdated: string }): FhirResponse {
+  return { status: 200, json: stored.json, headers: versionHeaders({ meta: { versionId: stored.versionId, lastUpdated: stored.lastUpdated } }) };
 }

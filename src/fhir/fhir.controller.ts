@@ -103,9 +103,14 @@ export class FhirController {
   }
 
   private ctx(req: Request): FhirContext {
+    let baseUrl: string | undefined;
+    const computeBaseUrl = () => this.baseUrl(req);
     return {
       actor: (req as Request & { actor: Actor }).actor,
-      baseUrl: this.baseUrl(req),
+      // Computed on first use: a plain read never needs it, and req.protocol is not free behind `trust proxy`.
+      get baseUrl() {
+        return (baseUrl ??= computeBaseUrl());
+      },
       breakGlass: parseBreakGlass(req.get('category'), req.get('x-break-glass-reason')),
     };
   }

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { FhirStore, type HistoryPage } from '../store/fhir-store.port.js';
+import { FhirStore, type HistoryPage, type StoredJson } from '../store/fhir-store.port.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../store/search/search-request.js';
 import { fullUrl, historyBundle, pagingLinks, searchsetBundle } from './bundle.builder.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
-import { versionHeaders, type FhirResponse } from './fhir-response.js';
+import { storedResponse, versionHeaders, type FhirResponse } from './fhir-response.js';
 import { parseIfMatch, parsePrefer, queryPairs, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { FhirSettings } from './fhir.settings.js';
 import { ResourceValidator } from './resource.validator.js';
@@ -53,8 +53,7 @@ export class FhirService {
   async read(ctx: FhirContext, type: string, id: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
     const ref = { type, id: this.checkId(id) };
-    const resource = (await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as Resource;
-    return { status: 200, body: resource, headers: versionHeaders(resource) };
+    return storedResponse((await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as StoredJson);
   }
 
   /** `vread`: the version read is judged on its own facts (who it belonged to then). */

@@ -41,6 +41,13 @@ export interface PageRequest {
   access?: AccessFilter;
 }
 
+/** A stored version as the JSON text the store holds, served without parsing it again. */
+export interface StoredJson {
+  json: string;
+  versionId: string;
+  lastUpdated: string;
+}
+
 /** One page of search results plus what `_include` / `_revinclude` brought. */
 export interface SearchResult {
   matches: Resource[];
@@ -92,7 +99,7 @@ export abstract class FhirStore {
     conditions: readonly AccessCondition[],
     options: AccessFactOptions,
     withContent: boolean,
-  ): Promise<{ resource?: Resource; patient?: string; results: boolean[] }>;
+  ): Promise<{ stored?: StoredJson; patient?: string; results: boolean[] }>;
 
   /** The access facts a resource would have if it were stored as given (an incoming or older version). */
   abstract accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts>;

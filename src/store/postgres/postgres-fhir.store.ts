@@ -8,6 +8,7 @@ import {
   type HistoryPage,
   type PageRequest,
   type SearchResult,
+  type StoredJson,
   type UpdateOptions,
   type WriteOutcome,
 } from '../fhir-store.port.js';
@@ -172,12 +173,17 @@ export class PostgresFhirStore extends FhirStore {
       const [{ n }] = await this.q.query<{ n: number }>(sql.count.text, sql.count.params);
       return { matches: [], included: [], total: n };
     }
-    const [rows, count] = await Promise.all([
-      this.q.query<{ content: Resource }>(sql.page.text, sql.page.params),
-      request.total === 'none' ? Promise.resolve(undefined) : this.q.query<{ n: number }>(sql.count.text, sql.count.params),
-    ]);
-    const matches = rows.map((r) => present(r.content));
-    return { matches, included: await this.included(request, matches), total: count?.[0].n };
+    const rows = await this.q.query<{ content: Resource }>(sql.page.text, sql.page.params);
+    const more = rows.length > request.count;
+    const matches = rows.slice(0, request.count).map((r) => present(r.content));
+    // The total is known without counting when this page reaches the end of the results.
+    let total: number | undefined;
+    if (request.total !== 'none') {
+      total = !more && (matches.length > 0 || request.offset === 0)
+        ? request.offset + matches.length
+        : (await this.q.query<{ n: number }>(sql.count.text, sql.count.params))[0].n;
+    }
+    return { matches, included: await this.included(request, matches), total };
   }
 
   async everything(patientId: string, page: PageRequest): Promise<SearchResult> {
@@ -236,12 +242,12 @@ export class PostgresFhirStore extends FhirStore {
     conditions: readonly AccessCondition[],
     options: AccessFactOptions,
     withContent: boolean,
-  ): Promise<{ resource?: Resource; patient?: string; results: boolean[] }> {
+  ): Promise<{ stored?: StoredJson; patient?: string; results: boolean[] }> {
     const p = new SqlParams();
     const r = { type: 'r.resource_type', id: 'r.id' };
     const columns = conditions.map((c, i) => `COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) AS c${i}`);
     const rows = await this.q.query<Record<string, unknown>>(
-      `SELECT ${withContent ? 'r.content, ' : ''}${patientOf(r)} AS patient${columns.map((c) => `, ${c}`).join('')}
+      `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient${columns.map((c) => `, ${c}`).join('')}
        FROM fhir_resource r WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}`,
       p.values,
       PREPARED,
@@ -249,7 +255,9 @@ export class PostgresFhirStore extends FhirStore {
     if (rows.length === 0) throw notFound(resourceType, id);
     const row = rows[0];
     return {
-      resource: withContent ? present(row.content as Resource) : undefined,
+      stored: withContent
+        ? { json: row.json as string, versionId: String(row.version_id), lastUpdated: (row.last_updated as Date).toISOString() }
+        : undefined,
       patient: (row.patient as string | null) ?? undefined,
       results: conditions.map((_, i) => row[`c${i}`] === true),
     };

@@ -118,13 +118,13 @@ export function orderByClause(sort: SortRule[], p: SqlParams): string {
   return keys.join(', ');
 }
 
-/** The page query and, separately, its count. */
+/** The page query (one row more than a page: whether there is more, without counting) and, separately, its count. */
 export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
   const p = new SqlParams();
   const where = whereClause(request, p);
   const countParams = [...p.values];
   const order = orderByClause(request.sort, p);
-  const page = `SELECT r.content FROM fhir_resource r WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count)} OFFSET ${p.add(request.offset)}`;
+  const page = `SELECT r.content FROM fhir_resource r WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
   return {
     page: { text: page, params: p.values },
     count: { text: `SELECT count(*)::int AS n FROM fhir_resource r WHERE ${where}`, params: countParams },
