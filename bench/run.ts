@@ -9,6 +9,13 @@ import { packageRoot } from '../src/common/package-root.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
 import { issueDevToken } from '../src/identity/dev-token.issuer.js';
 import { canonical } from '../src/store/postgres/postgres-fhir.store.js';
+import { SystemClock } from '../src/common/clock.js';
+import { AccessPolicyService } from '../src/policy/access-policy.service.js';
+import { ActiveAccessSource, type ActiveAccess } from '../src/policy/active-access.port.js';
+import { LoadedPolicy } from '../src/policy/loaded-policy.js';
+import { defaultPolicyPath, loadPolicy } from '../src/policy/policy.loader.js';
+import { loadR4Definitions } from '../src/store/fhir-definitions.js';
+import type { AccessFacts } from '../src/store/access-facts.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
 import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
 import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
@@ -21,6 +28,7 @@ import {
   scenarioTable,
   startTable,
   targetTable,
+  type DecisionTiming,
   type ScenarioKey,
   type ScenarioReport,
   type StartReport,
@@ -37,7 +45,7 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  * load part) to measure a part only, e.g. to profile the read path.
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'start'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'start'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
@@ -53,7 +61,15 @@ const config = {
   only: parts(process.env.BENCH_ONLY),
   /** ChartWarden's default pool size, so the baseline gets as many connections. */
   poolSize: settingsFromEnv({}).options.databasePoolSize,
-  seed: { patients: 200, targetObservations: 20, noiseObservations: 2000, bundleSize: 100, parallel: 2 },
+  seed: {
+    patients: 200,
+    targetObservations: 20,
+    noiseObservations: 2000,
+    bundleSize: 100,
+    parallel: 2,
+    department: 'cardiology',
+    clinician: 'Practitioner/bench-dr',
+  },
   /** PUT cycles over this many Patients (not the search target): the ones in flight are distinct. */
   updatePatients: 50,
 };
@@ -116,9 +132,12 @@ async function bench(cleanup: Cleanup): Promise<number> {
     ({ cold, warm } = await measureStarts(cleanup));
   }
 
+  const decision = want('policy') ? await timeDecisions() : undefined;
+  if (decision) log(`decision time, cached ability (in process, ${fmtInt(decision.calls)} calls): p50 ${decision.p50Us} µs, p99 ${decision.p99Us} µs`);
+
   const scenarios = load?.scenarios ?? [];
   const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = evaluateTargets(byKey, cold);
+  const targets = evaluateTargets(byKey, cold, decision);
   const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
@@ -145,6 +164,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
     config,
     seed: load ? { patients: load.seeded.patientIds.length, observations: load.seeded.observations, ms: load.seeded.ms } : undefined,
     scenarios: byKey,
+    decision,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
@@ -186,13 +206,32 @@ async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seede
   );
   await waitForHttp(`${bareOrigin}/Patient/${seeded.patientIds[0]}`, bare, 30_000, 50);
 
-  const s = new Scenarios({ cw, bare }, cwOrigin, bareOrigin, token, seeded, db);
+  // The comparator for the policy scenarios: the same build and database under a policy whose
+  // attending rule has no conditions (bench/open.policy.yaml), so only the conditions' cost differs.
+  let open: { child: NodeChild; origin: string } | undefined;
+  if (want('policy')) {
+    const origin = `http://127.0.0.1:${await freePort()}`;
+    const child = NodeChild.spawn(
+      cleanup,
+      'chartwarden-open-policy',
+      MAIN_JS,
+      { PORT: new URL(origin).port, DATABASE_URL: db.url, CHARTWARDEN_DATA_DIR: dataDir, CHARTWARDEN_POLICY: join(ROOT, 'bench/open.policy.yaml') },
+      nodeArgs,
+    );
+    await waitForHttp(`${origin}/fhir/metadata`, child, 60_000, 50);
+    open = { child, origin };
+  }
+  const clinician = await issueDevToken(dataDir, { sub: 'bench-dr', roles: ['attending'], department: config.seed.department, ttl: '2h' });
+
+  const s = new Scenarios({ cw, bare, open: open?.child }, cwOrigin, bareOrigin, token, seeded, db, { origin: open?.origin, clinician });
   await s.checkSameRows();
   await s.baseline();
   if (want('read')) await s.read();
   if (want('search')) await s.search();
   if (want('create')) await s.create();
   if (want('update')) await s.update();
+  if (want('policy')) await s.policy();
+  if (open) await open.child.stop(5000);
 
   const stop = await cw.stop(10_000);
   await bare.stop(5000);
@@ -211,12 +250,13 @@ class Scenarios {
   private baselineRps = 0;
 
   constructor(
-    private readonly servers: { cw: NodeChild; bare: NodeChild },
+    private readonly servers: { cw: NodeChild; bare: NodeChild; open?: NodeChild },
     private readonly cwOrigin: string,
     private readonly bareOrigin: string,
     token: string,
     private readonly seeded: Seeded,
     private readonly db: BenchDatabase,
+    private readonly policyRun: { origin?: string; clinician: string },
   ) {
     this.headers = fhirHeaders(token);
     this.getHeaders = { authorization: this.headers.authorization, accept: this.headers.accept };
@@ -321,9 +361,49 @@ class Scenarios {
     this.checkWrites(r, (await count()) - before, 'Patient versions written');
   }
 
+  /**
+   * (f)–(i), issue #3: an attending who sees 10 % of the patients (care team + department),
+   * reading and searching them under the default policy, against the same requests on a
+   * server whose policy has no conditions. Checks first that the policy really hides the 90 %.
+   */
+  async policy(): Promise<void> {
+    const openOrigin = this.policyRun.origin as string;
+    const headers = { authorization: `Bearer ${this.policyRun.clinician}`, accept: 'application/fhir+json' };
+    const hidden = this.seeded.patientIds.find((id) => !this.seeded.visiblePatientIds.includes(id)) as string;
+    await call('GET', `${this.cwOrigin}/fhir/Patient/${hidden}`, headers, undefined, [403]);
+    await call('GET', `${openOrigin}/fhir/Patient/${hidden}`, headers, undefined, [200]);
+    const all = await call<Bundle>('GET', `${this.cwOrigin}/fhir/Patient?_summary=count`, headers, undefined, [200]);
+    if (all.body.total !== this.seeded.visiblePatientIds.length) {
+      throw new Error(`the clinician sees ${all.body.total} patients under the default policy, expected ${this.seeded.visiblePatientIds.length}`);
+    }
+    const read = (key: 'policyRead' | 'openRead', origin: string, label: string) => {
+      const next = cycle(this.seeded.visiblePatientIds);
+      return this.run(key, label, 'GET /fhir/Patient/:id (attending, 10 % visible)', {
+        ...this.base,
+        origin,
+        method: 'GET',
+        path: `/fhir/Patient/${this.seeded.visiblePatientIds[0]}`,
+        headers,
+        next: () => ({ path: `/fhir/Patient/${next()}` }),
+      });
+    };
+    const search = (key: 'policySearch' | 'openSearch', origin: string, label: string) =>
+      this.run(key, label, `GET /fhir/Observation?patient=X (attending, ${config.seed.targetObservations} hits)`, {
+        ...this.base,
+        origin,
+        method: 'GET',
+        path: `/fhir/Observation?patient=${this.seeded.targetPatientId}`,
+        headers,
+      });
+    await read('policyRead', this.cwOrigin, '(f) read, default policy');
+    await read('openRead', openOrigin, '(g) read, open policy');
+    await search('policySearch', this.cwOrigin, '(h) search, default policy');
+    await search('openSearch', openOrigin, '(i) search, open policy');
+  }
+
   private async run(key: ScenarioKey, label: string, request: string, spec: LoadSpec): Promise<ScenarioReport> {
     log(`${label}: ${request} …`);
-    const server = key === 'baselineRead' ? this.servers.bare : this.servers.cw;
+    const server = key === 'baselineRead' ? this.servers.bare : key.startsWith('open') ? (this.servers.open as NodeChild) : this.servers.cw;
     let cpuBefore: CpuTime | undefined;
     let cpuAfter: CpuTime | undefined;
     let dbBefore: Map<number, CpuTime> | undefined;
@@ -413,6 +493,50 @@ class Scenarios {
     r.problems.push(problem);
     console.warn(loudWarning([`${r.label}: results not valid`, problem]));
   }
+}
+
+/**
+ * Decision time for a cached ability (issue #3): `AccessPolicyService.decide` in this process
+ * on in-memory facts, default policy, an attending on the care team; each call timed alone.
+ */
+async function timeDecisions(): Promise<DecisionTiming> {
+  const types = loadR4Definitions();
+  const none: ActiveAccess = { grants: [], breakGlass: [] };
+  const service = new AccessPolicyService(
+    new LoadedPolicy(loadPolicy(defaultPolicyPath(), types)),
+    new (class extends ActiveAccessSource {
+      async activeFor(): Promise<ActiveAccess> {
+        return none;
+      }
+    })(),
+    new SystemClock(),
+  );
+  const actor = { id: 'bench-dr', practitioner: 'Practitioner/bench-dr', roles: ['attending'], department: 'cardiology', scopes: [] };
+  const facts: AccessFacts = {
+    type: 'Observation',
+    id: 'o1',
+    patient: 'p1',
+    encounter: 'e1',
+    encounterClass: 'IMP',
+    department: 'cardiology',
+    withinCareWindow: true,
+    careTeam: ['Practitioner/bench-dr', 'Practitioner/nurse-1'],
+    departments: ['cardiology'],
+    authors: [],
+    docType: [],
+    label: 'N',
+  };
+  for (let i = 0; i < 20_000; i++) await service.decide(actor, 'read', facts);
+  const calls = 100_000;
+  const samples = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    const t = process.hrtime.bigint();
+    const d = await service.decide(actor, 'read', facts);
+    samples[i] = Number(process.hrtime.bigint() - t) / 1000;
+    if (!d.allowed) throw new Error('the timed decision must be an allow');
+  }
+  samples.sort();
+  return { calls, p50Us: round2(samples[Math.floor(calls * 0.5)]), p99Us: round2(samples[Math.floor(calls * 0.99)]) };
 }
 
 /**

@@ -104,6 +104,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
     consumer
       .apply(bearerAuthMiddleware(this.verifier, sendError), FhirBodyMiddleware)
       .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
-      .forRoutes(FhirController, AccessController);
+      // Two wildcard routes rather than the controllers: Nest would add one layer per route, and
+      // Express walks every layer on every request.
+      .forRoutes({ path: 'fhir/*path', method: RequestMethod.ALL }, { path: 'access/*path', method: RequestMethod.ALL }, { path: 'fhir', method: RequestMethod.POST });
   }
 }

@@ -1,4 +1,4 @@
-import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Encounter, Observation, Patient } from '@medplum/fhirtypes';
 
 /** The FHIR resources the benchmark seeds, creates and updates: small, valid R4. */
 
@@ -32,8 +32,23 @@ export function heartRate(patientId: string, n: number): Observation {
   };
 }
 
+/**
+ * An admission of `patientId` in `department`, with `practitioner` as participant when given:
+ * what puts a clinician on the patient's care relationship (R-03).
+ */
+export function admission(patientId: string, department: string, practitioner?: string): Encounter {
+  return {
+    resourceType: 'Encounter',
+    status: 'in-progress',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+    subject: { reference: `Patient/${patientId}` },
+    serviceProvider: { reference: `Organization/${department}` },
+    ...(practitioner ? { participant: [{ individual: { reference: practitioner } }] } : {}),
+  };
+}
+
 /** A transaction Bundle POSTing `resources` (each with a `urn:uuid` fullUrl). */
-export function transaction(resources: (Patient | Observation)[]): Bundle {
+export function transaction(resources: (Patient | Observation | Encounter)[]): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'transaction',

@@ -1,6 +1,22 @@
 import type { LoadResult } from './load.js';
 
-export type ScenarioKey = 'baselineRead' | 'read' | 'search' | 'create' | 'update';
+export type ScenarioKey =
+  | 'baselineRead'
+  | 'read'
+  | 'search'
+  | 'create'
+  | 'update'
+  | 'policyRead'
+  | 'openRead'
+  | 'policySearch'
+  | 'openSearch';
+
+/** `AccessPolicyService.decide` timed in process, for an ability already cached (issue #3). */
+export interface DecisionTiming {
+  calls: number;
+  p50Us: number;
+  p99Us: number;
+}
 
 export interface ScenarioReport extends LoadResult {
   key: ScenarioKey;
@@ -43,7 +59,10 @@ export interface Target {
   pass: boolean | undefined;
 }
 
-export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>, cold: StartReport | undefined): Target[] {
+export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>, cold: StartReport | undefined, decision?: DecisionTiming): Target[] {
+  const ratio = (a: ScenarioReport | undefined, b: ScenarioReport | undefined) => (a && b && b.reqPerSec > 0 ? a.reqPerSec / b.reqPerSec : undefined);
+  const policyRead = ratio(s.policyRead, s.openRead);
+  const policySearch = ratio(s.policySearch, s.openSearch);
   const rps = (r: ScenarioReport) => `${fmtInt(r.reqPerSec)} req/s`;
   const check = <T>(value: T | undefined, measured: (v: T) => string, pass: (v: T) => boolean) =>
     value === undefined ? { measured: 'not measured', pass: undefined } : { measured: measured(value), pass: pass(value) };
@@ -63,6 +82,9 @@ export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>,
       ),
     },
     { name: 'north star: read / baseline', goal: '≥ 0.60', ...check(s.read, (r) => r.ratioToBaseline.toFixed(2), (r) => r.ratioToBaseline >= 0.6) },
+    { name: 'policy read / policy open (10 % visible)', goal: '≥ 0.80', ...check(policyRead, (v) => v.toFixed(2), (v) => v >= 0.8) },
+    { name: 'policy search / policy open (10 % visible)', goal: '≥ 0.70', ...check(policySearch, (v) => v.toFixed(2), (v) => v >= 0.7) },
+    { name: 'decision, cached ability, p99', goal: '≤ 50 µs', ...check(decision, (d) => `p50 ${d.p50Us} µs, p99 ${d.p99Us} µs`, (d) => d.p99Us <= 50) },
   ];
 }
 

@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { heartRate, patient, transaction } from './fixtures.js';
+import { admission, heartRate, patient, transaction } from './fixtures.js';
 
 /** Authorization and content headers for every ChartWarden request the benchmark makes. */
 export function fhirHeaders(token: string): Record<string, string> {
@@ -40,11 +40,16 @@ export interface SeedPlan {
   bundleSize: number;
   /** Transaction Bundles in flight at once. */
   parallel: number;
+  /** The department and the clinician (`Practitioner/<id>`) that see one patient in ten. */
+  department: string;
+  clinician: string;
 }
 
 export interface Seeded {
   patientIds: string[];
   targetPatientId: string;
+  /** The 10 % of patients on the clinician's care relationship (the target is one of them). */
+  visiblePatientIds: string[];
   observations: number;
   ms: number;
 }
@@ -74,7 +79,13 @@ export async function seed(fhirBase: string, token: string, plan: SeedPlan): Pro
     ...Array.from({ length: plan.noiseObservations }, (_, n) => heartRate(others[n % others.length], n)),
   ];
   await inParallel(chunk(observations, plan.bundleSize), plan.parallel, post);
-  return { patientIds, targetPatientId, observations: observations.length, ms: Date.now() - started };
+
+  // Care relationships for the policy scenarios: one patient in ten (the target among them) is
+  // admitted to the clinician's department with the clinician as participant; the others elsewhere.
+  const visiblePatientIds = patientIds.filter((_, i) => i % 10 === 0);
+  const admissions = patientIds.map((id, i) => (i % 10 === 0 ? admission(id, plan.department, plan.clinician) : admission(id, 'elsewhere')));
+  await inParallel(chunk(admissions, plan.bundleSize), plan.parallel, post);
+  return { patientIds, targetPatientId, visiblePatientIds, observations: observations.length, ms: Date.now() - started };
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

@@ -11,6 +11,9 @@ import type { SqlParams } from './search-sql.js';
 export interface ResourceRef {
   type: string;
   id: string;
+  /** Expressions already computing the resource's patient / encounter (a LATERAL column), to compute them once per row. */
+  patient?: string;
+  encounter?: string;
 }
 
 const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
@@ -109,6 +112,36 @@ export function contextFactsSelect(patient: string, encounter: string, p: SqlPar
       ARRAY(${departmentRows(patient, p, o)}) AS departments`;
 }
 
+function memberList(values: unknown): { types: string[]; ids: string[] } {
+  if (!Array.isArray(values)) throw new UntranslatableConditionError('careTeam needs a member or a list of members');
+  const pairs = values.map((v) => String(v).split('/'));
+  if (pairs.some((pair) => pair.length !== 2)) throw new UntranslatableConditionError('careTeam members are Type/id');
+  return { types: pairs.map(([t]) => t), ids: pairs.map(([, id]) => id) };
+}
+
+/** One of `members` takes part in an encounter of `patient` inside the care window, or in an active CareTeam of theirs. */
+function careTeamHas(patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
+  const who = (alias: string) => `(${alias}.target_type, ${alias}.target_id) IN (SELECT * FROM unnest(${p.add(members.types)}::text[], ${p.add(members.ids)}::text[]))`;
+  return `(EXISTS (SELECT 1 FROM fhir_search_reference pp
+        JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = pp.resource_id AND ep.param = 'patient'
+          AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
+        WHERE pp.resource_type = 'Encounter' AND pp.param = 'participant' AND ${who('pp')} AND ${encounterOpen('pp.resource_id', p, o)})
+    OR EXISTS (SELECT 1 FROM fhir_search_reference cm
+        JOIN fhir_search_reference ct ON ct.resource_type = 'CareTeam' AND ct.resource_id = cm.resource_id AND ct.param = 'patient'
+          AND ct.target_type = 'Patient' AND ct.target_id = ${patient}
+        WHERE cm.resource_type = 'CareTeam' AND cm.param = 'participant' AND ${who('cm')}
+          AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = cm.resource_id AND s.param = 'status' AND s.code = 'active')))`;
+}
+
+/** `patient` has an encounter inside the care window in one of `departments`. */
+function departmentsHave(patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
+  return `EXISTS (SELECT 1 FROM fhir_search_reference ep
+      JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider'
+        AND sp.target_id = ANY(${p.add(departments)}::text[])
+      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
+        AND ${encounterOpen('ep.resource_id', p, o)})`;
+}
+
 /** Thrown for a condition the SQL translation does not know: refused, never widened. */
 export class UntranslatableConditionError extends Error {}
 
@@ -153,8 +186,8 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
     const hit = `EXISTS (SELECT 1 FROM (${rows}) AS a(v) WHERE a.v = ANY(${values}))`;
     return op === 'eq' || op === 'in' ? hit : `NOT ${hit}`;
   };
-  const patient = patientOf(r);
-  const encounter = encounterOf(r);
+  const patient = r.patient ?? patientOf(r);
+  const encounter = r.encounter ?? encounterOf(r);
   switch (field) {
     case 'type':
       return scalar(r.type);
@@ -176,8 +209,11 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
       if (op !== 'eq' || typeof value !== 'boolean') throw new UntranslatableConditionError('withinCareWindow takes eq true/false');
       return `${value ? '' : 'NOT '}${withinWindow(r, patient, encounter, p, o)}`;
     case 'careTeam':
+      // Driven from the member's own participations (a few index rows), not from the whole team.
+      if (op === 'eq' || op === 'in') return careTeamHas(patient, memberList(op === 'eq' ? [value] : value), p, o);
       return array(careTeamRows(patient, p, o));
     case 'departments':
+      if (op === 'eq' || op === 'in') return departmentsHave(patient, op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
       return array(departmentRows(patient, p, o));
     case 'authors':
       return array(`SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param = 'author'`);

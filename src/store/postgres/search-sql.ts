@@ -1,6 +1,6 @@
 import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, CriterionValue, SearchRequest, SortRule } from '../search/search-request.js';
-import { accessConditionSql } from './access-sql.js';
+import { accessConditionSql, encounterOf, patientOf, type ResourceRef } from './access-sql.js';
 
 /** A parameterized SQL fragment; `params` bind to `$1..$n` in order. */
 export interface Sql {
@@ -32,12 +32,22 @@ const INDEX_TABLE = {
 export function whereClause(request: SearchRequest, p: SqlParams): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   for (const c of request.criteria) parts.push(criterionSql(c, p));
-  if (request.access) parts.push(accessSql(request.access, p));
+  if (request.access) parts.push(accessSql(request.access, p, ACCESS_REF));
   return parts.join(' AND ');
 }
 
+/** With an access filter, each row's patient and encounter are computed once, in a LATERAL (see `fromClause`). */
+const ACCESS_REF = { type: 'r.resource_type', id: 'r.id', patient: 'f.patient', encounter: 'f.encounter' };
+
+/** `FROM fhir_resource r`, plus the LATERAL the access filter reads when there is one. */
+function fromClause(request: SearchRequest): string {
+  if (!request.access) return 'fhir_resource r';
+  const r = { type: 'r.resource_type', id: 'r.id' };
+  return `fhir_resource r CROSS JOIN LATERAL (SELECT ${patientOf(r)} AS patient, ${encounterOf(r)} AS encounter) f`;
+}
+
 /** The access policy's filter over `r`; `FALSE` when the caller may see nothing (issue #3). */
-export function accessSql(access: AccessFilter, p: SqlParams, r = { type: 'r.resource_type', id: 'r.id' }): string {
+export function accessSql(access: AccessFilter, p: SqlParams, r: ResourceRef = { type: 'r.resource_type', id: 'r.id' }): string {
   return access.condition === null ? 'FALSE' : `COALESCE(${accessConditionSql(access.condition, r, p, access.options)}, FALSE)`;
 }
 
@@ -124,9 +134,10 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
   const where = whereClause(request, p);
   const countParams = [...p.values];
   const order = orderByClause(request.sort, p);
-  const page = `SELECT r.content FROM fhir_resource r WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  const from = fromClause(request);
+  const page = `SELECT r.content FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
   return {
     page: { text: page, params: p.values },
-    count: { text: `SELECT count(*)::int AS n FROM fhir_resource r WHERE ${where}`, params: countParams },
+    count: { text: `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params: countParams },
   };
 }
