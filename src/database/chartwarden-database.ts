@@ -9,9 +9,9 @@ import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
 export interface Queryable {
   /**
-   * `prepare`: run as a named prepared statement, so PostgreSQL parses and plans it once per
-   * connection. For fixed-shape hot statements (reads, access checks, writes), where planning
-   * costs more than executing; not for searches, whose best plan depends on the values.
+   * `prepare`: run as a named prepared statement, so PostgreSQL parses it once per connection
+   * and may reuse its plan. For hot statements whose planning costs as much as their execution
+   * (reads, access checks, writes, searches). At most `MAX_PREPARED` distinct texts are prepared.
    */
   query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]>;
 }

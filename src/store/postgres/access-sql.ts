@@ -121,7 +121,11 @@ function memberList(values: unknown): { types: string[]; ids: string[] } {
 
 /** One of `members` takes part in an encounter of `patient` inside the care window, or in an active CareTeam of theirs. */
 function careTeamHas(patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
-  const who = (alias: string) => `(${alias}.target_type, ${alias}.target_id) IN (SELECT * FROM unnest(${p.add(members.types)}::text[], ${p.add(members.ids)}::text[]))`;
+  // One member (the usual `careTeam = me`): plain equalities, which a prepared statement's generic plan can still use an index for.
+  const who = (alias: string) =>
+    members.ids.length === 1
+      ? `${alias}.target_type = ${p.add(members.types[0])} AND ${alias}.target_id = ${p.add(members.ids[0])}`
+      : `(${alias}.target_type, ${alias}.target_id) IN (SELECT * FROM unnest(${p.add(members.types)}::text[], ${p.add(members.ids)}::text[]))`;
   return `(EXISTS (SELECT 1 FROM fhir_search_reference pp
         JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = pp.resource_id AND ep.param = 'patient'
           AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
@@ -137,7 +141,7 @@ function careTeamHas(patient: string, members: { types: string[]; ids: string[] 
 function departmentsHave(patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
   return `EXISTS (SELECT 1 FROM fhir_search_reference ep
       JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider'
-        AND sp.target_id = ANY(${p.add(departments)}::text[])
+        AND ${departments.length === 1 ? `sp.target_id = ${p.add(departments[0])}` : `sp.target_id = ANY(${p.add(departments)}::text[])`}
       WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
         AND ${encounterOpen('ep.resource_id', p, o)})`;
 }
