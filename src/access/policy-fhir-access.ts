@@ -1,14 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { AccessPolicyService, type Decision } from '../policy/access-policy.service.js';
+import { AccessPolicyService, type Decision, type RuleCheck } from '../policy/access-policy.service.js';
 import type { FhirStore, StoredJson } from '../store/fhir-store.port.js';
 import type { Action } from '../policy/domain/actions.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
-import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
 import { AccessGrantRepository } from './access-grant.repository.js';
 import { BreakGlassService } from './break-glass.service.js';
+
+const conditionArrays = new WeakMap<readonly RuleCheck[], AccessCondition[]>();
+
+/** The checks' conditions, as one array per checks array (stable identity: stores cache by it). */
+function conditionsOf(checks: readonly RuleCheck[]): AccessCondition[] {
+  let conditions = conditionArrays.get(checks);
+  if (!conditions) {
+    conditions = checks.map((c) => c.condition);
+    conditionArrays.set(checks, conditions);
+  }
+  return conditions;
+}
 
 /** The FHIR facade's access checks, answered by the CASL policy (issue #3, R-02…R-07). */
 @Injectable()
@@ -38,16 +50,16 @@ export class PolicyFhirAccess extends FhirAccess {
       await this.openBreakGlass(ctx, patient);
     }
     const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
-    const checked = await store.check(ref.type, ref.id, checks.map((c) => c.condition), this.factOptions(), options.withContent ?? false);
-    const decision = await this.decisions.pick(ctx.actor, checks, checked.results, checked.patient);
+    const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), options.withContent ?? false);
+    const decision = await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient);
     await this.enforce(decision, action, `${ref.type}/${ref.id}`, options);
     return checked.stored;
   }
 
   async permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {
     const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
-    const checked = await store.check(ref.type, ref.id, checks.map((c) => c.condition), this.factOptions(), false);
-    return (await this.decisions.pick(ctx.actor, checks, checked.results, checked.patient)).allowed;
+    const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), false);
+    return (await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient)).allowed;
   }
 
   private async enforce(decision: Decision, action: Action, what: string, options: { hideExistence?: boolean }): Promise<void> {

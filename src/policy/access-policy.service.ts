@@ -40,6 +40,7 @@ const ACTIVE_ACCESS_TTL_MS = 2000;
 @Injectable()
 export class AccessPolicyService {
   private readonly abilities = new Map<string, AccessAbility>();
+  private readonly byActor = new WeakMap<Actor, { ability: AccessAbility; checks: Map<string, RuleCheck[]> }>();
   private readonly active = new Map<string, { at: number; value: ActiveAccess }>();
 
   constructor(
@@ -54,6 +55,9 @@ export class AccessPolicyService {
 
   /** The actor's compiled ability (cached; a new policy version or new token attributes build a new one). */
   ability(actor: Actor): AccessAbility {
+    // The token verifier hands out one Actor object per token: remember its ability on it.
+    const known = this.byActor.get(actor);
+    if (known) return known.ability;
     const key = JSON.stringify([this.policy.version, actor.id, actor.practitioner, actor.roles, actor.department, actor.specialty, actor.licence, actor.scopes, actor.patientContext]);
     let ability = this.abilities.get(key);
     if (!ability) {
@@ -61,6 +65,7 @@ export class AccessPolicyService {
       if (this.abilities.size >= ABILITY_CACHE_SIZE) this.abilities.delete(this.abilities.keys().next().value as string);
       this.abilities.set(key, ability);
     }
+    this.byActor.set(actor, { ability, checks: new Map() });
     return ability;
   }
 
@@ -93,21 +98,29 @@ export class AccessPolicyService {
       grantees: active.grants.filter((g) => g.until > now).map((g) => g.patientId),
       breakGlass: active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId),
     };
-    return ability.rulesFor(action, type).map((rule) => ({
+    // The same actor, action, type and open grants give the same checks: reuse the very array,
+    // so stores can reuse what they built from it (the SQL of a read's access check).
+    const cache = this.byActor.get(actor)?.checks;
+    const key = `${action}|${type}|${lists.grantees.join(',')}|${lists.breakGlass.join(',')}`;
+    const cached = cache?.get(key);
+    if (cached) return cached;
+    const checks: RuleCheck[] = ability.rulesFor(action, type).map((rule) => ({
       rule: rule.reason,
       inverted: rule.inverted,
       restsOnBreakGlass: Boolean((rule.conditions as Record<string, unknown> | undefined)?.breakGlass),
       condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : { operator: 'and', value: [] },
     }));
+    if (cache && cache.size < 256) cache.set(key, checks);
+    return checks;
   }
 
   /**
-   * The decision for rule checks a store evaluated (`results[i]` for `checks[i]`): the
-   * highest-priority rule that matched decides, as CASL would in memory; none: denied.
+   * The decision once a store found the first of `checks` (highest priority first) that
+   * holds: that rule decides, as CASL would in memory; none (-1): denied.
    */
-  async pick(actor: Actor, checks: readonly RuleCheck[], results: readonly boolean[], patient: string | undefined): Promise<Decision> {
-    const i = results.findIndex(Boolean);
-    if (i < 0) return { allowed: false, policyVersion: this.policy.version };
+  async pick(actor: Actor, checks: readonly RuleCheck[], firstMatch: number, patient: string | undefined): Promise<Decision> {
+    const i = firstMatch;
+    if (i < 0 || i >= checks.length) return { allowed: false, policyVersion: this.policy.version };
     const check = checks[i];
     const decision: Decision = { allowed: !check.inverted, rule: check.rule, policyVersion: this.policy.version };
     if (decision.allowed && check.restsOnBreakGlass) {

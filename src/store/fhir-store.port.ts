@@ -89,9 +89,11 @@ export abstract class FhirStore {
   abstract accessFacts(resourceType: string, id: string, options: AccessFactOptions): Promise<AccessFacts>;
 
   /**
-   * Evaluates access conditions on the current version of a stored resource, in one round
-   * trip with its patient (and its content when asked): how single reads are decided with
-   * the very expressions searches are filtered by. Throws `StoreError(NotFound)`.
+   * Evaluates access conditions, in order, on the current version of a stored resource, in
+   * one round trip with its patient (and its content when asked): how single reads are
+   * decided with the very expressions searches are filtered by. `firstMatch` is the index of
+   * the first condition that holds (later ones are not evaluated), -1 when none does.
+   * Throws `StoreError(NotFound)`.
    */
   abstract check(
     resourceType: string,
@@ -99,7 +101,7 @@ export abstract class FhirStore {
     conditions: readonly AccessCondition[],
     options: AccessFactOptions,
     withContent: boolean,
-  ): Promise<{ stored?: StoredJson; patient?: string; results: boolean[] }>;
+  ): Promise<{ stored?: StoredJson; patient?: string; firstMatch: number }>;
 
   /** The access facts a resource would have if it were stored as given (an incoming or older version). */
   abstract accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts>;

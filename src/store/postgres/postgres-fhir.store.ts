@@ -247,16 +247,9 @@ export class PostgresFhirStore extends FhirStore {
     conditions: readonly AccessCondition[],
     options: AccessFactOptions,
     withContent: boolean,
-  ): Promise<{ stored?: StoredJson; patient?: string; results: boolean[] }> {
-    const p = new SqlParams();
-    const r = { type: 'r.resource_type', id: 'r.id' };
-    const columns = conditions.map((c, i) => `COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) AS c${i}`);
-    const rows = await this.q.query<Record<string, unknown>>(
-      `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient${columns.map((c) => `, ${c}`).join('')}
-       FROM fhir_resource r WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}`,
-      p.values,
-      PREPARED,
-    );
+  ): Promise<{ stored?: StoredJson; patient?: string; firstMatch: number }> {
+    const sql = checkSql(conditions, options, withContent);
+    const rows = await this.q.query<Record<string, unknown>>(sql.text, [...sql.params, resourceType, id], PREPARED);
     if (rows.length === 0) throw notFound(resourceType, id);
     const row = rows[0];
     return {
@@ -264,7 +257,7 @@ export class PostgresFhirStore extends FhirStore {
         ? { json: row.json as string, versionId: String(row.version_id), lastUpdated: (row.last_updated as Date).toISOString() }
         : undefined,
       patient: (row.patient as string | null) ?? undefined,
-      results: conditions.map((_, i) => row[`c${i}`] === true),
+      firstMatch: Number(row.first_match),
     };
   }
 
@@ -404,6 +397,35 @@ export class PostgresFhirStore extends FhirStore {
   private index(resource: Resource): SearchIndex {
     return extractSearchIndex(resource, this.registry.forType(resource.resourceType));
   }
+}
+
+const checkSqlCache = new WeakMap<readonly AccessCondition[], Map<string, { text: string; params: unknown[] }>>();
+
+/**
+ * The access check of one stored resource: its patient, the index of the first condition
+ * that holds (CASE stops there: later rules cost nothing), and its JSON when asked. Built
+ * once per conditions array (the policy reuses it per actor, action and type); the
+ * resource type and id are the last two parameters.
+ */
+function checkSql(conditions: readonly AccessCondition[], options: AccessFactOptions, withContent: boolean): { text: string; params: unknown[] } {
+  const key = `${options.careWindowDays}|${withContent}`;
+  let byKey = checkSqlCache.get(conditions);
+  const cached = byKey?.get(key);
+  if (cached) return cached;
+  const p = new SqlParams();
+  const r = { type: 'r.resource_type', id: 'r.id' };
+  const first = conditions.length
+    ? `CASE ${conditions.map((c, i) => `WHEN COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) THEN ${i}`).join(' ')} ELSE -1 END`
+    : '-1';
+  const n = p.values.length;
+  const built = {
+    text: `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient, ${first} AS first_match
+       FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = $${n + 2}`,
+    params: p.values,
+  };
+  if (!byKey) checkSqlCache.set(conditions, (byKey = new Map()));
+  byKey.set(key, built);
+  return built;
 }
 
 /** One row of `factsSelect`. */
