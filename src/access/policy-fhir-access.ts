@@ -90,6 +90,10 @@ export class PolicyFhirAccess extends FhirAccess {
     return { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge };
   }
 
+  factOptionsFor(ctx: FhirContext, action: Action, type: string): AccessFactOptions {
+    return { ...this.factOptions(), withoutContext: !this.decisions.needsContext(ctx.actor, action, type) };
+  }
+
   async openBreakGlass(ctx: FhirContext, patient: string | undefined): Promise<void> {
     if (!ctx.breakGlass) return;
     if (!patient) {

@@ -36,6 +36,9 @@ export abstract class FhirAccess {
   /** Policy settings the store needs to compute facts (the care window). */
   abstract factOptions(): AccessFactOptions;
 
+  /** `factOptions()` for facts that will judge `action` on `type` for this caller: context facts only if a rule reads them. */
+  abstract factOptionsFor(ctx: FhirContext, action: Action, type: string): AccessFactOptions;
+
   /**
    * When the request breaks the glass (R-04), opens `patient` to this operator for the
    * policy's duration. Throws when the role may not, or no single patient is concerned.

@@ -60,7 +60,7 @@ export class FhirService {
   async vread(ctx: FhirContext, type: string, id: string, versionId: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
     const resource = await store.vread(type, this.checkId(id), versionId);
-    const facts = await store.accessFactsOf(resource, this.access.factOptions());
+    const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'read', type));
     await this.access.openBreakGlass(ctx, facts.patient);
     await this.access.require(ctx, 'read', facts, { hideExistence: true });
     return { status: 200, body: resource, headers: versionHeaders(resource) };
@@ -81,7 +81,7 @@ export class FhirService {
     delete (resource as { id?: string }).id; // R4: the server assigns the id of a created resource
     this.validator.validate(resource);
     const store = via.store ?? this.store;
-    await this.access.require(ctx, 'create', await store.accessFactsOf(resource, this.access.factOptions()));
+    await this.access.require(ctx, 'create', await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'create', type)));
     const ifNoneExist = headers.ifNoneExist ? this.conditionFor(type, headers.ifNoneExist) : undefined;
     const outcome = await store.create(resource, { ifNoneExist, assignedId: via.assignedId });
     if (!outcome.created) {
@@ -111,7 +111,8 @@ export class FhirService {
         throw e;
       },
     );
-    await this.access.require(ctx, exists ? 'update' : 'create', await store.accessFactsOf(resource, this.access.factOptions()));
+    const action = exists ? 'update' : 'create';
+    await this.access.require(ctx, action, await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, action, type)));
     const outcome = await store.update({ ...resource, id }, { ifMatch: parseIfMatch(headers.ifMatch) });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
   }
@@ -132,7 +133,7 @@ export class FhirService {
   async history(ctx: FhirContext, type: string, id: string | undefined, search: string): Promise<FhirResponse> {
     this.checkType(type);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    const options = this.access.factOptions();
+    const options = this.access.factOptionsFor(ctx, 'read', type);
     const visible = async (e: HistoryPage['entries'][number]) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, options));
     let page: HistoryPage;
     let total: number | undefined;

@@ -3,7 +3,7 @@ import { subject } from '@casl/ability';
 import { rulesToAST } from '@casl/ability/extra';
 import { Clock } from '../common/clock.js';
 import type { Actor } from '../identity/actor.js';
-import type { AccessCondition, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import { CONTEXT_FACTS, type AccessCondition, type AccessFacts, type AccessFilter } from '../store/access-facts.js';
 import { ActiveAccessSource, type ActiveAccess } from './active-access.port.js';
 import type { Action } from './domain/actions.js';
 import { buildAbility, type AccessAbility } from './domain/ability.factory.js';
@@ -164,6 +164,16 @@ export class AccessPolicyService {
     );
     const condition: AccessCondition | null = branches.length === 0 ? null : branches.length === 1 ? branches[0] : { operator: 'or', value: branches };
     return { condition, options: { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge } };
+  }
+
+  /** Whether any rule that could judge `action` on `type` for this actor reads a context fact (care team, …). */
+  needsContext(actor: Actor, action: Action, type: string): boolean {
+    return this.ability(actor)
+      .rulesFor(action, type)
+      .some((r) => {
+        const c = r.conditions as Record<string, unknown> | undefined;
+        return Boolean(c && CONTEXT_FACTS.some((f) => f in c));
+      });
   }
 
   /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */

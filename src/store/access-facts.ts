@@ -31,7 +31,16 @@ export interface AccessFacts {
 /** How far back a closed encounter still counts (policy data). */
 export interface AccessFactOptions {
   careWindowDays: number;
+  /**
+   * Skip the facts that need the patient's other records (encounter class and department,
+   * care window, care team, departments): set only when no rule that will judge the facts
+   * reads them. They are then empty, which no rule sees.
+   */
+  withoutContext?: boolean;
 }
+
+/** The facts `withoutContext` leaves out. */
+export const CONTEXT_FACTS = ['encounterClass', 'department', 'withinCareWindow', 'careTeam', 'departments'] as const;
 
 /**
  * A condition over `AccessFacts` (and, added by the policy, `grantees`/`breakGlass` already

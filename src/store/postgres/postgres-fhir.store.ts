@@ -275,13 +275,13 @@ export class PostgresFhirStore extends FhirStore {
       .filter((t) => t.system === CONFIDENTIALITY_SYSTEM && CONFIDENTIALITY_ORDER.includes(t.code))
       .map((t) => t.code)
       .sort((a, b) => CONFIDENTIALITY_ORDER.indexOf(b) - CONFIDENTIALITY_ORDER.indexOf(a));
-    const p = new SqlParams();
-    const [pat, enc] = [`${p.add(patient ?? null)}::text`, `${p.add(encounter ?? null)}::text`];
-    const [ctx] = await this.q.query<Omit<FactsRow, 'patient' | 'encounter' | 'authors' | 'status' | 'doc_type' | 'label'>>(
-      contextFactsSelect(pat, enc, p, options),
-      p.values,
-      PREPARED,
-    );
+    type ContextRow = Omit<FactsRow, 'patient' | 'encounter' | 'authors' | 'status' | 'doc_type' | 'label'>;
+    let ctx: ContextRow = { encounter_class: null, department: null, within_care_window: false, care_team: [], departments: [] };
+    if (!options.withoutContext) {
+      const p = new SqlParams();
+      const [pat, enc] = [`${p.add(patient ?? null)}::text`, `${p.add(encounter ?? null)}::text`];
+      [ctx] = await this.q.query<ContextRow>(contextFactsSelect(pat, enc, p, options), p.values, PREPARED);
+    }
     return {
       type: resource.resourceType,
       id: resource.id,
