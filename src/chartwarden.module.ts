@@ -106,6 +106,6 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
       .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
       // Two wildcard routes rather than the controllers: Nest would add one layer per route, and
       // Express walks every layer on every request.
-      .forRoutes({ path: 'fhir/*path', method: RequestMethod.ALL }, { path: 'access/*path', method: RequestMethod.ALL }, { path: 'fhir', method: RequestMethod.POST });
+      .forRoutes({ path: 'fhir/*path', method: RequestMethod.ALL }, { path: 'access/*path', method: RequestMethod.ALL }, { path: 'fhir', method: RequestMethod.ALL });
   }
 }

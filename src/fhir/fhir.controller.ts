@@ -38,6 +38,12 @@ export class FhirController {
     return reply(res, this.bundles.process(this.ctx(req), req.body));
   }
 
+  /** `GET /fhir` is no FHIR interaction (system search and history are not supported). */
+  @Get()
+  base(@Req() req: Request) {
+    return this.unsupported(req);
+  }
+
   @Get('Patient/:id/$everything')
   everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     return reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
