@@ -248,7 +248,7 @@ export class PostgresFhirStore extends FhirStore {
     options: AccessFactOptions,
     withContent: boolean,
   ): Promise<{ stored?: StoredJson; patient?: string; firstMatch: number }> {
-    const sql = checkSql(conditions, options, withContent);
+    const sql = checkSql(conditions, options, withContent, resourceType === 'Patient');
     const rows = await this.q.query<Record<string, unknown>>(sql.text, [...sql.params, resourceType, id], PREPARED);
     if (rows.length === 0) throw notFound(resourceType, id);
     const row = rows[0];
@@ -407,19 +407,27 @@ const checkSqlCache = new WeakMap<readonly AccessCondition[], Map<string, { text
  * once per conditions array (the policy reuses it per actor, action and type); the
  * resource type and id are the last two parameters.
  */
-function checkSql(conditions: readonly AccessCondition[], options: AccessFactOptions, withContent: boolean): { text: string; params: unknown[] } {
-  const key = `${options.careWindowDays}|${withContent}`;
+function checkSql(
+  conditions: readonly AccessCondition[],
+  options: AccessFactOptions,
+  withContent: boolean,
+  isPatient: boolean,
+): { text: string; params: unknown[] } {
+  const key = `${options.careWindowDays}|${withContent}|${isPatient}`;
   let byKey = checkSqlCache.get(conditions);
   const cached = byKey?.get(key);
   if (cached) return cached;
   const p = new SqlParams();
-  const r = { type: 'r.resource_type', id: 'r.id' };
+  // A Patient is its own patient: with the id as a parameter, the patient-level conditions do
+  // not depend on the row and PostgreSQL evaluates them once (InitPlans).
+  const PATIENT_ID = '\u0000patient-id\u0000';
+  const r = isPatient ? { type: 'r.resource_type', id: 'r.id', patient: PATIENT_ID } : { type: 'r.resource_type', id: 'r.id' };
   const first = conditions.length
     ? `CASE ${conditions.map((c, i) => `WHEN COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) THEN ${i}`).join(' ')} ELSE -1 END`
     : '-1';
   const n = p.values.length;
   const built = {
-    text: `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient, ${first} AS first_match
+    text: `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
        FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = $${n + 2}`,
     params: p.values,
   };

@@ -32,8 +32,32 @@ const INDEX_TABLE = {
 export function whereClause(request: SearchRequest, p: SqlParams): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   for (const c of request.criteria) parts.push(criterionSql(c, p));
-  if (request.access) parts.push(accessSql(request.access, p, ACCESS_REF));
+  if (request.access) {
+    const patient = fixedPatient(request);
+    if (patient === undefined) {
+      parts.push(accessSql(request.access, p, ACCESS_REF));
+    } else {
+      // One patient for every row (`patient=X`): the policy's patient-level conditions (care
+      // team, departments…) no longer depend on the row, so PostgreSQL evaluates them once
+      // (InitPlans) instead of once per row. Rows whose own patient is not X are left out:
+      // a stricter answer, never a wider one.
+      const x = `${p.add(patient)}::text`;
+      parts.push(`f.patient = ${x}`);
+      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x }));
+    }
+  }
   return parts.join(' AND ');
+}
+
+/** The single Patient id a search is restricted to by `patient=` / `subject=Patient/…`, if any. */
+function fixedPatient(request: SearchRequest): string | undefined {
+  for (const c of request.criteria) {
+    if (typeof c.param === 'string' || c.modifier || (c.param.code !== 'patient' && c.param.code !== 'subject')) continue;
+    if (c.values.length !== 1) continue;
+    const v = c.values[0];
+    if (v.kind === 'reference' && v.targetType === 'Patient') return v.targetId;
+  }
+  return undefined;
 }
 
 /** With an access filter, each row's patient and encounter are computed once, in a LATERAL (see `fromClause`). */
