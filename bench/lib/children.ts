@@ -4,7 +4,6 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Cleanup } from './cleanup.js';
 
@@ -247,15 +246,5 @@ export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string>
   return dir;
 }
 
-/** Asks the OS for a free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
+/** Asks the OS for a free TCP port on loopback (the one helper the server's launcher uses too). */
+export { freePort } from '../../src/database/embedded-postgres.launcher.js';
