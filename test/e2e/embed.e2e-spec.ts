@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -87,7 +87,10 @@ describe('ChartWarden embedded in a host Nest application (e2e)', () => {
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     token = await issueDevToken(dataDir, { sub: 'his-integration', roles: ['his-system'], ttl: '1h' });
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
 
   it('R-12: a patient created and updated through /fhir is read through the host route via the injected FhirStore', async () => {
     const value = `embed-${randomUUID()}`;

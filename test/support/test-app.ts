@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -39,6 +39,10 @@ export async function startTestServer(options: Partial<ChartWardenOptions> = {})
     fhirBase: `http://127.0.0.1:${port}/fhir`,
     dataDir,
     token: (request = {}) => issueDevToken(dataDir, { sub: 'his-test', roles: ['his-system'], ttl: '1h', ...request }),
-    close: () => app.close(),
+    // The data dir holds only the dev key: remove it when this helper made it.
+    close: async () => {
+      await app.close();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
   };
 }
