@@ -11,6 +11,7 @@ import type {
   Patient,
   Resource,
 } from '@medplum/fhirtypes';
+import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -38,29 +39,10 @@ const INPATIENT = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', 
 
 // ---------------------------------------------------------------- HTTP
 
-interface Res<T = OperationOutcome> {
-  status: number;
-  headers: Headers;
-  body: T;
-  text: string;
-}
+type Res<T = OperationOutcome> = HttpResult<T>;
 
-async function call<T = OperationOutcome>(url: string, method: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
-  const h: Record<string, string> = { accept: 'application/fhir+json', authorization: `Bearer ${token}`, ...headers };
-  let payload: string | undefined;
-  if (body !== undefined) {
-    payload = typeof body === 'string' ? body : JSON.stringify(body);
-    h['content-type'] ??= 'application/fhir+json';
-  }
-  const res = await fetch(url, { method, headers: h, body: payload });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, body: parsed as T, text };
+function call<T = OperationOutcome>(url: string, method: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
+  return httpRequest<T>(url, method, { token, body, headers });
 }
 
 const query = (params: Record<string, string>) => new URLSearchParams(params).toString();

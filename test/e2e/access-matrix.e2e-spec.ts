@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { FhirStore } from '../../src/store/fhir-store.port.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest } from '../../src/store/search/search-request.js';
+import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -357,24 +358,10 @@ const HEART_RATE = { coding: [{ system: 'http://loinc.org', code: '8867-4', disp
 const quantity = (value: number) => ({ value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' });
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
-interface RawResponse<T> {
-  status: number;
-  body: T;
-  text: string;
-}
+type RawResponse<T> = HttpResult<T>;
 
-async function call<T = OperationOutcome>(base: string, token: string, method: string, path: string, body?: unknown): Promise<RawResponse<T>> {
-  const headers: Record<string, string> = { accept: 'application/fhir+json', authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/fhir+json';
-  const res = await fetch(`${base}/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed as T, text };
+function call<T = OperationOutcome>(base: string, token: string, method: string, path: string, body?: unknown): Promise<RawResponse<T>> {
+  return httpRequest<T>(`${base}/${path}`, method, { token, body });
 }
 
 /** A 403 whose body is an OperationOutcome `forbidden` (the policy's `hiddenRecords: forbidden`). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -58,28 +59,10 @@ interface Explanation {
   rules: { rule: string; effect: string; matched: boolean }[];
 }
 
-interface Res<T = OperationOutcome> {
-  status: number;
-  body: T;
-  text: string;
-}
+type Res<T = OperationOutcome> = HttpResult<T>;
 
-async function call<T = OperationOutcome>(url: string, method: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
-  const h: Record<string, string> = { accept: 'application/fhir+json, application/json', authorization: `Bearer ${token}`, ...headers };
-  let payload: string | undefined;
-  if (body !== undefined) {
-    payload = JSON.stringify(body);
-    h['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(url, { method, headers: h, body: payload });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed as T, text };
+function call<T = OperationOutcome>(url: string, method: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
+  return httpRequest<T>(url, method, { token, body, contentType: 'application/json', headers: { accept: 'application/fhir+json, application/json', ...headers } });
 }
 
 const query = (params: Record<string, string>) => new URLSearchParams(params).toString();

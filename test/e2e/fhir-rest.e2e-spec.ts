@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Bundle, BundleEntry, CapabilityStatement, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { Client, type FhirResource, type PaginationParams } from 'fhir-kit-client';
 import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
+import { httpRequest, type HttpOptions, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -54,42 +55,9 @@ async function failure(call: Promise<unknown>): Promise<{ status: number; data: 
   throw new Error('expected the request to fail, but it succeeded');
 }
 
-interface RawResponse<T> {
-  status: number;
-  headers: Headers;
-  body: T;
-  text: string;
-}
-
-interface RawRequest {
-  token?: string;
-  /** A string is sent as is; anything else as JSON. */
-  body?: unknown;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
-
 /** A raw HTTP call, for what fhir-kit-client does not show (status of a success, headers, media types). */
-async function raw<T = OperationOutcome>(base: string, method: string, path: string, request: RawRequest = {}): Promise<RawResponse<T>> {
-  const headers: Record<string, string> = { accept: 'application/fhir+json', ...request.headers };
-  if (request.token) headers.authorization = `Bearer ${request.token}`;
-  let body: string | undefined;
-  if (request.body !== undefined) {
-    body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-    headers['content-type'] = request.contentType ?? 'application/fhir+json';
-  }
-  const res = await fetch(path.startsWith('http') ? path : `${base}/${path}`, { method, headers, body });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: parseJson(text) as T, text };
-}
-
-/** The body as JSON; undefined when empty or not JSON (the assertions then fail on its fields). */
-function parseJson(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
+function raw<T = OperationOutcome>(base: string, method: string, path: string, request: HttpOptions = {}): Promise<HttpResult<T>> {
+  return httpRequest<T>(path.startsWith('http') ? path : `${base}/${path}`, method, request);
 }
 
 const ids = (bundle: Bundle, mode?: 'match' | 'include') =>
@@ -101,7 +69,7 @@ describe('FHIR REST API over HTTP (e2e)', () => {
   let server: TestServer;
   let token: string;
   let client: Client;
-  let http: <T = OperationOutcome>(method: string, path: string, request?: RawRequest) => Promise<RawResponse<T>>;
+  let http: <T = OperationOutcome>(method: string, path: string, request?: HttpOptions) => Promise<HttpResult<T>>;
 
   const search = async (type: string, searchParams: Record<string, string | string[]>, headers: Record<string, string> = {}) =>
     as<Bundle>(await client.search({ resourceType: type, searchParams, options: { headers } }));
