@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import type { AccessGrant } from '../../src/access/access-grant.repository.js';
+import type { Explanation } from '../../src/policy/explain.service.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
@@ -24,40 +26,6 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Tolerance for times computed on the server a moment after the test computed its own. */
 const SLACK = 60_000;
-
-/** A grant or break-the-glass as `/access` answers it. */
-interface AccessGrant {
-  id: string;
-  kind: 'grant' | 'break-glass';
-  grantee: string;
-  patientId: string;
-  purpose: string;
-  reason: string;
-  status: string;
-  requestedBy: string;
-  requestedUntil: string;
-  validFrom: string | null;
-  validUntil: string | null;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  decisionNote: string | null;
-  extensionUntil: string | null;
-  extensionReason: string | null;
-  reviewedBy: string | null;
-  reviewedAt: string | null;
-  reviewNote: string | null;
-  uses: number;
-  policyVersion: string;
-}
-
-interface Explanation {
-  allowed: boolean;
-  decidedBy?: string;
-  policyVersion: string;
-  explanation: string;
-  facts: { patient?: string; careTeam: string[]; departments: string[] };
-  rules: { rule: string; effect: string; matched: boolean }[];
-}
 
 type Res<T = OperationOutcome> = HttpResult<T>;
 
