@@ -87,7 +87,7 @@ export class PolicyFhirAccess extends FhirAccess {
   }
 
   factOptions(): AccessFactOptions {
-    return { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge };
+    return this.policy.factOptions;
   }
 
   factOptionsFor(ctx: FhirContext, action: Action, type: string): AccessFactOptions {

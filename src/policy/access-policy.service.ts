@@ -82,8 +82,8 @@ export class AccessPolicyService {
     };
     const rule = ability.relevantRuleFor(action, subject(facts.type, attributes));
     const allowed = Boolean(rule && !rule.inverted);
-    const restsOnBreakGlass = allowed && Boolean((rule?.conditions as Record<string, unknown> | undefined)?.breakGlass);
-    return { allowed, rule: rule?.reason, policyVersion: this.policy.version, ...(restsOnBreakGlass && btg ? { breakGlassId: btg.id } : {}) };
+    const onBtg = allowed && restsOnBreakGlass(rule?.conditions);
+    return { allowed, rule: rule?.reason, policyVersion: this.policy.version, ...(onBtg && btg ? { breakGlassId: btg.id } : {}) };
   }
 
   /**
@@ -92,12 +92,7 @@ export class AccessPolicyService {
    */
   async ruleChecks(actor: Actor, action: Action, type: string): Promise<RuleCheck[]> {
     const ability = this.ability(actor);
-    const now = this.clock.now();
-    const active = this.needsActiveAccess(ability, action, type) ? await this.activeFor(actor) : EMPTY;
-    const lists = {
-      grantees: active.grants.filter((g) => g.until > now).map((g) => g.patientId),
-      breakGlass: active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId),
-    };
+    const lists = await this.openedPatients(actor, ability, action, [type]);
     // The same actor, action, type and open grants give the same checks: reuse the very array,
     // so stores can reuse what they built from it (the SQL of a read's access check).
     const cache = this.byActor.get(actor)?.checks;
@@ -107,7 +102,7 @@ export class AccessPolicyService {
     const checks: RuleCheck[] = ability.rulesFor(action, type).map((rule) => ({
       rule: rule.reason,
       inverted: rule.inverted,
-      restsOnBreakGlass: Boolean((rule.conditions as Record<string, unknown> | undefined)?.breakGlass),
+      restsOnBreakGlass: restsOnBreakGlass(rule.conditions),
       condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : { operator: 'and', value: [] },
     }));
     if (cache && cache.size < 256) cache.set(key, checks);
@@ -144,16 +139,13 @@ export class AccessPolicyService {
    */
   async filter(actor: Actor, action: Action, types: readonly string[]): Promise<AccessFilter> {
     const ability = this.ability(actor);
-    const now = this.clock.now();
-    const active = types.some((t) => this.needsActiveAccess(ability, action, t)) ? await this.activeFor(actor) : EMPTY;
-    const granted = active.grants.filter((g) => g.until > now).map((g) => g.patientId);
-    const opened = active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId);
+    const lists = await this.openedPatients(actor, ability, action, types);
     // Types governed by the same rules (a whole policy group) share one branch: `type IN (…) AND rules`.
     const byRules = new Map<string, { types: string[]; condition: AccessCondition }>();
     for (const type of types) {
       const ast = rulesToAST(ability, action, type) as AccessCondition | null;
       if (ast === null) continue;
-      const resolved = resolveActorLists(ast, { grantees: granted, breakGlass: opened });
+      const resolved = resolveActorLists(ast, lists);
       const key = JSON.stringify(resolved);
       const group = byRules.get(key) ?? { types: [], condition: resolved };
       group.types.push(type);
@@ -163,7 +155,7 @@ export class AccessPolicyService {
       types.length === 1 ? g.condition : { operator: 'and', value: [{ operator: 'in', field: 'type', value: g.types }, g.condition] },
     );
     const condition: AccessCondition | null = branches.length === 0 ? null : branches.length === 1 ? branches[0] : { operator: 'or', value: branches };
-    return { condition, options: { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge } };
+    return { condition, options: this.policy.factOptions };
   }
 
   /** Whether any rule that could judge `action` on `type` for this actor reads a context fact (care team, …). */
@@ -179,6 +171,20 @@ export class AccessPolicyService {
   /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */
   invalidate(actorId: string): void {
     this.active.delete(actorId);
+  }
+
+  /**
+   * Patients the actor holds an unexpired grant or break-the-glass for, as of now: looked up
+   * only when a rule for `action` on `types` depends on them.
+   */
+  private async openedPatients(actor: Actor, ability: AccessAbility, action: Action, types: readonly string[]): Promise<{ grantees: string[]; breakGlass: string[] }> {
+    if (!types.some((t) => this.needsActiveAccess(ability, action, t))) return { grantees: [], breakGlass: [] };
+    const active = await this.activeFor(actor);
+    const now = this.clock.now();
+    return {
+      grantees: active.grants.filter((g) => g.until > now).map((g) => g.patientId),
+      breakGlass: active.breakGlass.filter((b) => b.until > now).map((b) => b.patientId),
+    };
   }
 
   private async activeFor(actor: Actor): Promise<ActiveAccess> {
@@ -200,6 +206,11 @@ export class AccessPolicyService {
 }
 
 const EMPTY: ActiveAccess = { grants: [], breakGlass: [] };
+
+/** Whether a rule's conditions require a break-the-glass (then the access is marked as one, R-04). */
+function restsOnBreakGlass(conditions: unknown): boolean {
+  return Boolean((conditions as Record<string, unknown> | undefined)?.breakGlass);
+}
 
 /** `grantees = me` / `breakGlass = me` become `patient IN (patients I hold)`, so a store needs no grant table. */
 function resolveActorLists(c: AccessCondition, lists: { grantees: string[]; breakGlass: string[] }): AccessCondition {

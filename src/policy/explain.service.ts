@@ -60,7 +60,7 @@ export class ExplainService {
     if (!ACTIONS.includes(action as Action)) {
       throw new AccessError(AccessErrorCode.Forbidden, `Unknown action "${action}"; actions: ${ACTIONS.join(', ')}`);
     }
-    const facts = await this.store.accessFacts(resourceType, id, { careWindowDays: this.policy.settings.careWindowDaysAfterDischarge });
+    const facts = await this.store.accessFacts(resourceType, id, this.policy.factOptions);
     const decision = await this.decisions.decide(target, action as Action, facts);
     const ability = this.decisions.ability(target);
     const probe = subject(resourceType, { ...facts, grantees: [], breakGlass: [] });

@@ -1,3 +1,4 @@
+import type { AccessFactOptions } from '../store/access-facts.js';
 import type { PolicyDocument } from './domain/policy-document.js';
 
 /** The validated policy in force (DI token). Its version is recorded with every decision. */
@@ -10,5 +11,10 @@ export class LoadedPolicy {
 
   get settings(): PolicyDocument['settings'] {
     return this.document.settings;
+  }
+
+  /** The policy data a store needs to compute access facts (the care window, R-03). */
+  get factOptions(): AccessFactOptions {
+    return { careWindowDays: this.document.settings.careWindowDaysAfterDischarge };
   }
 }
