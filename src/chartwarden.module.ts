@@ -10,7 +10,14 @@ import { FhirSettings } from './fhir/fhir.settings.js';
 import { MetadataService } from './fhir/metadata.service.js';
 import { ResourceValidator } from './fhir/resource.validator.js';
 import { BearerAuthGuard, bearerAuthMiddleware } from './identity/bearer-auth.guard.js';
-import { sendError } from './fhir/fhir-response.js';
+import { sendRecordedError } from './fhir/fhir-response.js';
+import { AuditLog } from './audit/audit-log.js';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditReaderService } from './audit/audit-reader.service.js';
+import { AuditRecorder } from './audit/audit-recorder.js';
+import { AuditWriteJournal } from './audit/audit-write-journal.js';
+import { WriteJournal } from './fhir/write-journal.port.js';
+import { AUDIT_DEFAULTS } from './config/chartwarden.options.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { FhirStore } from './store/fhir-store.port.js';
@@ -42,7 +49,8 @@ export const {
  * server (`src/main.ts`) is this module and nothing else.
  */
 @Module({
-  controllers: [FhirController, AccessController],
+  // AuditController first: its /fhir/AuditEvent routes must win over FhirController's /fhir/:type.
+  controllers: [AuditController, FhirController, AccessController],
   providers: [
     {
       provide: LoadedPolicy,
@@ -86,6 +94,15 @@ export const {
       useFactory: (o: ChartWardenOptions) => TokenVerifier.create(o.identity ?? {}, o.dataDir),
     },
     { provide: FhirSettings, inject: [CHARTWARDEN_OPTIONS], useFactory: (o: ChartWardenOptions) => new FhirSettings(o.fhir) },
+    {
+      provide: AuditLog,
+      inject: [ChartWardenDatabase, CHARTWARDEN_OPTIONS],
+      useFactory: (db: ChartWardenDatabase, o: ChartWardenOptions) =>
+        new AuditLog(db, o.audit?.chains ?? AUDIT_DEFAULTS.chains, o.audit?.maxBatch ?? AUDIT_DEFAULTS.maxBatch),
+    },
+    AuditRecorder,
+    AuditReaderService,
+    { provide: WriteJournal, useClass: AuditWriteJournal },
     BearerAuthGuard,
     ResourceValidator,
     FhirService,
@@ -95,17 +112,34 @@ export const {
   exports: [FhirStore, TokenVerifier, Clock, AccessPolicyService],
 })
 export class ChartWardenModule extends ChartWardenConfigurableModule implements NestModule {
-  constructor(private readonly verifier: TokenVerifier) {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly recorder: AuditRecorder,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // Identity first (R-01), then the body: an anonymous caller's body is never read.
+    // The request's id and audit record first (R-20: even a refused request is recorded), then
+    // identity (R-01), then the body: an anonymous caller's body is never read.
     consumer
-      .apply(bearerAuthMiddleware(this.verifier, sendError), FhirBodyMiddleware)
+      .apply(this.recorder.begin)
+      .forRoutes(
+        { path: 'fhir/*path', method: RequestMethod.ALL },
+        { path: 'access/*path', method: RequestMethod.ALL },
+        { path: 'audit/*path', method: RequestMethod.ALL },
+        { path: 'fhir', method: RequestMethod.ALL },
+      );
+    consumer
+      .apply(bearerAuthMiddleware(this.verifier, (res, e) => void sendRecordedError(this.recorder, res, e)), FhirBodyMiddleware)
       .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
       // Two wildcard routes rather than the controllers: Nest would add one layer per route, and
       // Express walks every layer on every request.
-      .forRoutes({ path: 'fhir/*path', method: RequestMethod.ALL }, { path: 'access/*path', method: RequestMethod.ALL }, { path: 'fhir', method: RequestMethod.ALL });
+      .forRoutes(
+        { path: 'fhir/*path', method: RequestMethod.ALL },
+        { path: 'access/*path', method: RequestMethod.ALL },
+        { path: 'audit/*path', method: RequestMethod.ALL },
+        { path: 'fhir', method: RequestMethod.ALL },
+      );
   }
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import type { Actor } from '../identity/actor.js';
 import { BearerAuthGuard, CurrentActor } from '../identity/bearer-auth.guard.js';
@@ -14,6 +15,7 @@ import { decisionSchema, explainSchema, extendSchema, grantRequestSchema, parseI
 @Controller('access')
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
+@UseInterceptors(AuditInterceptor)
 export class AccessController {
   constructor(
     private readonly grants: AccessGrantService,

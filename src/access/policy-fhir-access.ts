@@ -35,7 +35,9 @@ export class PolicyFhirAccess extends FhirAccess {
   }
 
   async require(ctx: FhirContext, action: Action, facts: AccessFacts, options: { hideExistence?: boolean } = {}): Promise<void> {
-    await this.enforce(await this.decisions.decide(ctx.actor, action, facts), action, `${facts.type}${facts.id ? `/${facts.id}` : ''}`, options);
+    const decision = await this.decisions.decide(ctx.actor, action, facts);
+    ctx.audit?.decided(decision, facts.patient);
+    await this.enforce(decision, action, `${facts.type}${facts.id ? `/${facts.id}` : ''}`, options);
   }
 
   async requireStored(
@@ -52,6 +54,7 @@ export class PolicyFhirAccess extends FhirAccess {
     const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
     const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), options.withContent ?? false);
     const decision = await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient);
+    ctx.audit?.decided(decision, checked.patient);
     await this.enforce(decision, action, `${ref.type}/${ref.id}`, options);
     return checked.stored;
   }
@@ -59,7 +62,10 @@ export class PolicyFhirAccess extends FhirAccess {
   async permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {
     const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
     const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), false);
-    return (await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient)).allowed;
+    const allowed = (await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient)).allowed;
+    // What passes is shown to the caller (an `_include`d resource): its patient was looked at.
+    if (allowed) ctx.audit?.concerns([checked.patient]);
+    return allowed;
   }
 
   private async enforce(decision: Decision, action: Action, what: string, options: { hideExistence?: boolean }): Promise<void> {
@@ -79,10 +85,14 @@ export class PolicyFhirAccess extends FhirAccess {
   }
 
   async permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean> {
-    return (await this.decisions.decide(ctx.actor, action, facts)).allowed;
+    const allowed = (await this.decisions.decide(ctx.actor, action, facts)).allowed;
+    if (allowed) ctx.audit?.concerns([facts.patient]);
+    return allowed;
   }
 
   filter(ctx: FhirContext, action: Action, types: readonly string[]): Promise<AccessFilter> {
+    // A search is decided row by row inside the query: the trail records the policy version it ran under.
+    ctx.audit?.ranUnder(this.decisions.version);
     return this.decisions.filter(ctx.actor, action, types);
   }
 

@@ -17,7 +17,18 @@ export interface ChartWardenOptions {
    * `policy/default.policy.yaml` (EMR-RULES.md R-01…R-07). Validated at start-up.
    */
   policy?: string | Record<string, unknown>;
+  audit?: AuditOptions;
 }
+
+/** The audit trail's storage (what is recorded and kept is policy: R-20, R-21). */
+export interface AuditOptions {
+  /** Number of hash chains entries are spread over (decision 0006). More chains, less waiting on one head. */
+  chains?: number;
+  /** Most entries committed in one group-commit transaction. */
+  maxBatch?: number;
+}
+
+export const AUDIT_DEFAULTS: Required<AuditOptions> = { chains: 16, maxBatch: 2000 };
 
 /** How bearer tokens are verified and how their claims become an `Actor`. */
 export interface IdentityOptions {

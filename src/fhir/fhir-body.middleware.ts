@@ -2,7 +2,8 @@ import { Injectable, type NestMiddleware } from '@nestjs/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { FhirSettings } from './fhir.settings.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
-import { sendError } from './fhir-response.js';
+import { sendRecordedError } from './fhir-response.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
 
@@ -16,7 +17,10 @@ export class FhirBodyMiddleware implements NestMiddleware {
   private readonly json: express.RequestHandler;
   private readonly form: express.RequestHandler;
 
-  constructor(options: FhirSettings) {
+  constructor(
+    options: FhirSettings,
+    private readonly recorder: AuditRecorder,
+  ) {
     this.json = express.json({ type: JSON_TYPES, limit: options.maxBodyBytes, strict: false });
     this.form = express.urlencoded({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, extended: false });
   }
@@ -33,15 +37,17 @@ export class FhirBodyMiddleware implements NestMiddleware {
     else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
     else if (!hasBody && (isSearch || type === '')) return next();
     if (!parser) {
-      return sendError(
+      void sendRecordedError(
+        this.recorder,
         res,
         new FhirRequestError(
           FhirRequestErrorCode.UnsupportedMediaType,
           `Content-Type "${type || '(none)'}" is not accepted; send application/fhir+json`,
         ),
       );
+      return;
     }
-    parser(req, res, (err?: unknown) => (err ? sendError(res, bodyError(err)) : next()));
+    parser(req, res, (err?: unknown) => (err ? void sendRecordedError(this.recorder, res, bodyError(err)) : next()));
   }
 }
 

@@ -50,6 +50,7 @@ export class FhirBundleService {
     }
     const entries = bundle.entry ?? [];
     if (!Array.isArray(entries)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'Bundle.entry must be an array', ['Bundle.entry']);
+    ctx.audit?.as({ subtype: bundle.type });
     return bundle.type === 'transaction' ? this.transaction(ctx, entries) : this.batch(ctx, entries);
   }
 

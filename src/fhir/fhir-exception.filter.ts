@@ -1,11 +1,19 @@
-import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { sendError } from './fhir-response.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { sendRecordedError } from './fhir-response.js';
 
-/** Every error raised under `/fhir` becomes an OperationOutcome (see `operation-outcome.mapper.ts`). */
+/**
+ * Every error raised under `/fhir` (and the workflow routes) becomes an OperationOutcome
+ * (see `operation-outcome.mapper.ts`), sent once the failure is in the audit trail (R-20:
+ * denials and failures are recorded too).
+ */
 @Catch()
+@Injectable()
 export class FhirExceptionFilter implements ExceptionFilter {
-  catch(exception: unknown, host: ArgumentsHost): void {
-    sendError(host.switchToHttp().getResponse<Response>(), exception);
+  constructor(private readonly recorder: AuditRecorder) {}
+
+  catch(exception: unknown, host: ArgumentsHost): Promise<void> {
+    return sendRecordedError(this.recorder, host.switchToHttp().getResponse<Response>(), exception);
   }
 }

@@ -1,4 +1,5 @@
 import type { Actor } from '../identity/actor.js';
+import type { RequestAudit } from '../audit/request-audit.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 
 /** What every FHIR use case knows of its request, independent of the HTTP framework. */
@@ -8,6 +9,8 @@ export interface FhirContext {
   baseUrl: string;
   /** Present when the request breaks the glass, with the reason given. */
   breakGlass?: { reason: string };
+  /** This request's audit record: decisions, patients and writes are noted on it. */
+  audit?: RequestAudit;
 }
 
 const BTG = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG';

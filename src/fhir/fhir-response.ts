@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
+import type { AuditRecorder, AuditedRequest } from '../audit/audit-recorder.js';
 import { toErrorResponse } from './operation-outcome.mapper.js';
 
 /** What a FHIR use case answers: status, headers and a resource (or nothing). */
@@ -32,6 +33,27 @@ export function sendFhir(res: Response, response: FhirResponse): void {
 export function sendError(res: Response, error: unknown): void {
   const { status, outcome, headers } = toErrorResponse(error);
   sendFhir(res, { status, body: outcome, headers });
+}
+
+/**
+ * Records the request in the audit trail, then writes its response: nothing leaves before
+ * its entry is durable (R-20, R-51). When the trail cannot record, the answer is a 503
+ * OperationOutcome instead of what the request would have returned.
+ */
+export async function sendRecorded(recorder: AuditRecorder, res: Response, response: FhirResponse): Promise<void> {
+  try {
+    await recorder.record(res.req as AuditedRequest, { status: response.status, headers: response.headers, body: response.status >= 400 ? response.body : undefined });
+  } catch (e) {
+    sendError(res, e);
+    return;
+  }
+  sendFhir(res, response);
+}
+
+/** `sendRecorded` for an error. */
+export function sendRecordedError(recorder: AuditRecorder, res: Response, error: unknown): Promise<void> {
+  const { status, outcome, headers } = toErrorResponse(error);
+  return sendRecorded(recorder, res, { status, body: outcome, headers });
 }
 
 /** `ETag`, `Last-Modified` (and optionally `Location`) for a stored version. */

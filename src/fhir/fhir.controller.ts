@@ -1,12 +1,13 @@
 import { All, Controller, Delete, Get, Param, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { BearerAuthGuard, Public } from '../identity/bearer-auth.guard.js';
-import type { Actor } from '../identity/actor.js';
 import { FhirExceptionFilter } from './fhir-exception.filter.js';
 import { FhirBundleService } from './fhir-bundle.service.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
-import { sendFhir, type FhirResponse } from './fhir-response.js';
-import { parseBreakGlass, type FhirContext, type FhirHeaders } from './fhir-request.js';
+import { sendRecorded, type FhirResponse } from './fhir-response.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { type FhirContext, type FhirHeaders } from './fhir-request.js';
+import { fhirBaseUrl, fhirContext } from './fhir-context.js';
 import { FhirService } from './fhir.service.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
@@ -25,17 +26,18 @@ export class FhirController {
     private readonly bundles: FhirBundleService,
     private readonly metadata: MetadataService,
     private readonly settings: FhirSettings,
+    private readonly recorder: AuditRecorder,
   ) {}
 
   @Get('metadata')
   @Public()
   capabilities(@Req() req: Request, @Res() res: Response) {
-    return reply(res, this.metadata.capabilities(this.baseUrl(req)));
+    return this.reply(res, this.metadata.capabilities(this.baseUrl(req)));
   }
 
   @Post()
   transaction(@Req() req: Request, @Res() res: Response) {
-    return reply(res, this.bundles.process(this.ctx(req), req.body));
+    return this.reply(res, this.bundles.process(this.ctx(req), req.body));
   }
 
   /** `GET /fhir` is no FHIR interaction (system search and history are not supported). */
@@ -46,39 +48,39 @@ export class FhirController {
 
   @Get('Patient/:id/$everything')
   everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    return reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
+    return this.reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
   }
 
   @Get(':type/_history')
   typeHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    return reply(res, this.fhir.history(this.ctx(req), type, undefined, search(req)));
+    return this.reply(res, this.fhir.history(this.ctx(req), type, undefined, search(req)));
   }
 
   @Post(':type/_search')
   searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
     const form = new URLSearchParams((req.body ?? {}) as Record<string, string>).toString();
     const query = [search(req), form].filter(Boolean).join('&');
-    return reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
+    return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 
   @Get(':type/:id/_history/:vid')
   vread(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
-    return reply(res, this.fhir.vread(this.ctx(req), type, id, vid));
+    return this.reply(res, this.fhir.vread(this.ctx(req), type, id, vid));
   }
 
   @Get(':type/:id/_history')
   instanceHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    return reply(res, this.fhir.history(this.ctx(req), type, id, search(req)));
+    return this.reply(res, this.fhir.history(this.ctx(req), type, id, search(req)));
   }
 
   @Get(':type/:id')
   read(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    return reply(res, this.fhir.read(this.ctx(req), type, id));
+    return this.reply(res, this.fhir.read(this.ctx(req), type, id));
   }
 
   @Put(':type/:id')
   update(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    return reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
+    return this.reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
   }
 
   @Delete(':type/:id')
@@ -93,12 +95,12 @@ export class FhirController {
 
   @Get(':type')
   search(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    return reply(res, this.fhir.search(this.ctx(req), type, search(req), headers(req)));
+    return this.reply(res, this.fhir.search(this.ctx(req), type, search(req), headers(req)));
   }
 
   @Post(':type')
   create(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    return reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
+    return this.reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
   }
 
   /** PATCH and anything else under /fhir that is not an interaction above. */
@@ -108,32 +110,21 @@ export class FhirController {
     throw new FhirRequestError(method, `${req.method} ${req.path} is not a supported FHIR interaction on this server (see GET /fhir/metadata)`);
   }
 
+  /** Sends the use case's response once the request's audit entries are durable (errors go through the filter). */
+  private async reply(res: Response, response: Promise<FhirResponse> | FhirResponse): Promise<void> {
+    await sendRecorded(this.recorder, res, await response);
+  }
+
   private ctx(req: Request): FhirContext {
-    let baseUrl: string | undefined;
-    const computeBaseUrl = () => this.baseUrl(req);
-    return {
-      actor: (req as Request & { actor: Actor }).actor,
-      // Computed on first use: a plain read never needs it, and req.protocol is not free behind `trust proxy`.
-      get baseUrl() {
-        return (baseUrl ??= computeBaseUrl());
-      },
-      breakGlass: parseBreakGlass(req.get('category'), req.get('x-break-glass-reason')),
-    };
+    return fhirContext(req, this.settings);
   }
 
-  /** The configured base, or this request's scheme, host and the path up to `/fhir`. */
   private baseUrl(req: Request): string {
-    if (this.settings.baseUrl) return this.settings.baseUrl;
-    const mount = req.originalUrl.slice(0, req.originalUrl.indexOf('/fhir') + '/fhir'.length);
-    return `${req.protocol}://${req.get('host')}${mount}`;
+    return fhirBaseUrl(req, this.settings);
   }
 }
 
-async function reply(res: Response, response: Promise<FhirResponse> | FhirResponse): Promise<void> {
-  sendFhir(res, await response);
-}
-
-function search(req: Request): string {
+export function search(req: Request): string {
   const q = req.originalUrl.indexOf('?');
   return q < 0 ? '' : req.originalUrl.slice(q + 1);
 }

@@ -11,6 +11,7 @@ import { parseIfMatch, parsePrefer, queryPairs, type FhirContext, type FhirHeade
 import { FhirSettings } from './fhir.settings.js';
 import { ResourceValidator } from './resource.validator.js';
 import { FhirAccess } from './fhir-access.port.js';
+import { WriteJournal } from './write-journal.port.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
@@ -47,6 +48,7 @@ export class FhirService {
     private readonly validator: ResourceValidator,
     private readonly settings: FhirSettings,
     private readonly access: FhirAccess,
+    private readonly journal: WriteJournal,
   ) {}
 
   /** `read`: only what the policy allows (403, or 404 where it hides existence). */
@@ -81,9 +83,17 @@ export class FhirService {
     delete (resource as { id?: string }).id; // R4: the server assigns the id of a created resource
     this.validator.validate(resource);
     const store = via.store ?? this.store;
-    await this.access.require(ctx, 'create', await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'create', type)));
+    const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'create', type));
+    await this.access.require(ctx, 'create', facts);
     const ifNoneExist = headers.ifNoneExist ? this.conditionFor(type, headers.ifNoneExist) : undefined;
-    const outcome = await store.create(resource, { ifNoneExist, assignedId: via.assignedId });
+    // The version and its audit entry commit together (R-51).
+    const outcome = await store.transaction(async (tx, sql) => {
+      const written = await tx.create(resource, { ifNoneExist, assignedId: via.assignedId });
+      // A new Patient is its own patient: its id exists only now.
+      const patient = facts.patient ?? (type === 'Patient' ? written.resource.id : undefined);
+      if (written.created) await this.journal.record(ctx, { resource: written.resource, created: true, patient }, sql);
+      return written;
+    });
     if (!outcome.created) {
       // A conditional create matched: answer with the match only if the caller may read it.
       if (!(await this.access.permitsStored(ctx, 'read', { type, id: outcome.resource.id as string }, store))) {
@@ -112,8 +122,15 @@ export class FhirService {
       },
     );
     const action = exists ? 'update' : 'create';
-    await this.access.require(ctx, action, await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, action, type)));
-    const outcome = await store.update({ ...resource, id }, { ifMatch: parseIfMatch(headers.ifMatch) });
+    const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, action, type));
+    await this.access.require(ctx, action, facts);
+    const ifMatch = parseIfMatch(headers.ifMatch);
+    // The version and its audit entry commit together (R-51).
+    const outcome = await store.transaction(async (tx, sql) => {
+      const written = await tx.update({ ...resource, id }, { ifMatch });
+      await this.journal.record(ctx, { resource: written.resource, created: written.created, patient: facts.patient }, sql);
+      return written;
+    });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
   }
 
@@ -183,6 +200,7 @@ export class FhirService {
   async searchBundle(ctx: FhirContext, request: SearchRequest, store = this.store): Promise<Bundle> {
     if (ctx.breakGlass) await this.access.openBreakGlass(ctx, patientOfSearch(request));
     const found = await store.search({ ...request, access: await this.access.filter(ctx, 'search', [request.resourceType]) });
+    ctx.audit?.concerns(found.patients ?? []);
     const included = await Promise.all(
       found.included.map(async (r) => ((await this.access.permitsStored(ctx, 'read', { type: r.resourceType, id: r.id as string }, store)) ? r : undefined)),
     );
@@ -206,6 +224,7 @@ export class FhirService {
     await this.access.requireStored(ctx, 'read', { type: 'Patient', id }, this.store, { hideExistence: true });
     const types = [...new Set(['Patient', ...this.registry.indexedTypes()])];
     const result = await this.store.everything(id, { count, offset, since, access: await this.access.filter(ctx, 'read', types) });
+    ctx.audit?.concerns([id]);
     const links = pagingLinks({ url: `${ctx.baseUrl}/Patient/${id}/$everything`, params, count, offset, total: result.total, full: result.matches.length === count });
     return { status: 200, body: searchsetBundle(ctx.baseUrl, result, links) };
   }

@@ -5,6 +5,7 @@ import { GrantError, GrantErrorCode } from '../access/access.errors.js';
 import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
+import { AuditUnavailableError } from '../audit/audit-recorder.js';
 import { BundleEntryError, FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 
 /** An error as the HTTP response it becomes. */
@@ -48,6 +49,9 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       mapped.headers = { Allow: 'GET, HEAD, POST, PUT' };
     }
     return mapped;
+  }
+  if (error instanceof AuditUnavailableError) {
+    return { status: 503, outcome: outcome('transient', error.message, 'audit.unavailable'), headers: { 'Retry-After': '5' } };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

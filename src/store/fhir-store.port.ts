@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
+import type { Queryable } from '../database/chartwarden-database.js';
 
 /** Options for `FhirStore.create`. */
 export interface CreateOptions {
@@ -51,6 +52,8 @@ export interface StoredJson {
 /** One page of search results plus what `_include` / `_revinclude` brought. */
 export interface SearchResult {
   matches: Resource[];
+  /** The patient each match belongs to (same order as `matches`; undefined for resources of no patient). */
+  patients?: (string | undefined)[];
   included: Resource[];
   /** Absent when `_total=none`. */
   total?: number;
@@ -108,7 +111,9 @@ export abstract class FhirStore {
 
   /**
    * Runs `work` atomically: every write through the store it is given commits together or
-   * not at all. Calls inside an open transaction join it.
+   * not at all. Calls inside an open transaction join it. `sql` is the transaction itself when
+   * the store lives in ChartWarden's own database, so records that must commit with the
+   * writes (audit entries, R-51) can join it.
    */
-  abstract transaction<T>(work: (store: FhirStore) => Promise<T>): Promise<T>;
+  abstract transaction<T>(work: (store: FhirStore, sql?: Queryable) => Promise<T>): Promise<T>;
 }

@@ -178,9 +178,11 @@ export class PostgresFhirStore extends FhirStore {
       const [{ n }] = await this.q.query<{ n: number }>(sql.count.text, sql.count.params, PREPARED);
       return { matches: [], included: [], total: n };
     }
-    const rows = await this.q.query<{ content: Resource }>(sql.page.text, sql.page.params, PREPARED);
+    const rows = await this.q.query<{ content: Resource; patient: string | null }>(sql.page.text, sql.page.params, PREPARED);
     const more = rows.length > request.count;
-    const matches = rows.slice(0, request.count).map((r) => present(r.content));
+    const page = rows.slice(0, request.count);
+    const matches = page.map((r) => present(r.content));
+    const patients = page.map((r) => r.patient ?? undefined);
     // The total is known without counting when this page reaches the end of the results.
     let total: number | undefined;
     if (request.total !== 'none') {
@@ -188,7 +190,7 @@ export class PostgresFhirStore extends FhirStore {
         ? request.offset + matches.length
         : (await this.q.query<{ n: number }>(sql.count.text, sql.count.params, PREPARED))[0].n;
     }
-    return { matches, included: await this.included(request, matches), total };
+    return { matches, patients, included: await this.included(request, matches), total };
   }
 
   async everything(patientId: string, page: PageRequest): Promise<SearchResult> {
@@ -299,9 +301,9 @@ export class PostgresFhirStore extends FhirStore {
     };
   }
 
-  async transaction<T>(work: (store: FhirStore) => Promise<T>): Promise<T> {
-    if (this.tx) return work(this);
-    return this.db.transaction((tx) => work(new PostgresFhirStore(this.db, this.registry, this.compartment, this.clock, tx)));
+  async transaction<T>(work: (store: FhirStore, sql?: Queryable) => Promise<T>): Promise<T> {
+    if (this.tx) return work(this, this.tx);
+    return this.db.transaction((tx) => work(new PostgresFhirStore(this.db, this.registry, this.compartment, this.clock, tx), tx));
   }
 
   /** `_include` targets and `_revinclude` sources of one page, each once, never a match twice. */

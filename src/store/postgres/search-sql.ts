@@ -159,7 +159,9 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
   const countParams = [...p.values];
   const order = orderByClause(request.sort, p);
   const from = fromClause(request);
-  const page = `SELECT r.content FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
+  const patient = request.access ? 'f.patient' : patientOf({ type: 'r.resource_type', id: 'r.id' });
+  const page = `SELECT r.content, ${patient} AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
   return {
     page: { text: page, params: p.values },
     count: { text: `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params: countParams },

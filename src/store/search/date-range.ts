@@ -11,10 +11,13 @@ export interface DateRange {
   high: string;
 }
 
+/** The hospital's UTC offset, for dates written without a zone and for calendar days in reports. */
+export const HOSPITAL_OFFSET = '+08:00';
+
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 /** Parses a FHIR date-like string; undefined when it is not one. */
-export function dateRange(value: string, defaultOffset = '+08:00'): DateRange | undefined {
+export function dateRange(value: string, defaultOffset = HOSPITAL_OFFSET): DateRange | undefined {
   const m = DATE_RE.exec(value.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
@@ -42,7 +45,7 @@ export function dateRange(value: string, defaultOffset = '+08:00'): DateRange | 
   return { low: new Date(startMs - offsetMs).toISOString(), high: new Date(endMs - offsetMs - 1).toISOString() };
 }
 
-function offsetToMs(offset: string): number {
+export function offsetToMs(offset: string): number {
   const sign = offset.startsWith('-') ? -1 : 1;
   const [hh, mm] = offset.slice(1).split(':').map(Number);
   return sign * (hh * 60 + mm) * 60_000;

@@ -1,0 +1,66 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../common/clock.js';
+import type { Actor } from '../identity/actor.js';
+import { entriesFor, type AuditedResponse } from './audit-entries.js';
+import { AuditLog } from './audit-log.js';
+import { interactionOf } from './domain/interaction.js';
+import { RequestAudit } from './request-audit.js';
+
+/** Express request as ChartWarden's middleware leaves it. */
+export type AuditedRequest = Request & { audit?: RequestAudit; actor?: Actor };
+
+/** A caller's `X-Request-Id` is kept when it is a sane token; otherwise the server makes one. */
+const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Thrown when the trail could not record a request: its response must not be sent (R-20, R-51). */
+export class AuditUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The access could not be recorded in the audit trail; nothing was returned or changed by this response', { cause });
+  }
+}
+
+/**
+ * Starts each request's audit record (`begin`, first middleware) and records it when its
+ * response is ready (`record`): the response is sent only after its entries are durable.
+ */
+@Injectable()
+export class AuditRecorder {
+  private static readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly log: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Middleware: gives the request its id (echoed as `X-Request-Id`) and its audit record. */
+  readonly begin = (req: AuditedRequest, res: { setHeader(name: string, value: string): unknown }, next: () => void): void => {
+    const given = req.get('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const url = req.originalUrl;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    req.audit = new RequestAudit(id, req.method, path, q < 0 ? '' : url.slice(q + 1), req.ip, req.get('user-agent'), interactionOf(req.method, path));
+    next();
+  };
+
+  /**
+   * Records what the request did and how it ended; resolves once durable. Throws
+   * `AuditUnavailableError` when the trail cannot record: the caller then answers 503
+   * instead of the response it had.
+   */
+  async record(req: AuditedRequest, response: AuditedResponse): Promise<void> {
+    const audit = req.audit;
+    if (!audit) return;
+    audit.actor ??= req.actor;
+    const entries = entriesFor(audit, response, this.clock.now());
+    try {
+      await this.log.append(entries);
+    } catch (e) {
+      AuditRecorder.logger.error(`request ${audit.requestId}: ${(e as Error).message}`);
+      throw new AuditUnavailableError(e);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import type { Queryable } from '../database/chartwarden-database.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { entryFor } from './audit-entries.js';
+import { AuditLog } from './audit-log.js';
+
+/**
+ * A write's audit entry, committed in the write's transaction (R-51, ARCHITECTURE "data that
+ * must never be lost"): a version never exists without the entry saying who wrote it.
+ */
+@Injectable()
+export class AuditWriteJournal extends WriteJournal {
+  constructor(
+    private readonly log: AuditLog,
+    private readonly clock: Clock,
+  ) {
+    super();
+  }
+
+  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+    const audit = ctx.audit;
+    if (!audit) return;
+    const { resourceType: type, id, meta } = write.resource;
+    const entry = entryFor(
+      audit,
+      { status: write.created ? 201 : 200 },
+      this.clock.now(),
+      {
+        interaction: write.created
+          ? { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type, id, version: meta?.versionId } }
+          : { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id, version: meta?.versionId } },
+        patient: write.patient,
+      },
+    );
+    // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
+    if (tx) await this.log.appendWithin(tx, [entry]);
+    else await this.log.append([entry]);
+    audit.journaled.push(entry);
+  }
+}

@@ -1,0 +1,74 @@
+import type { AuditAction } from './audit-entry.js';
+
+/** What an HTTP request is, as the audit trail names it (BALP action + subtype, and the record addressed). */
+export interface Interaction {
+  action: AuditAction;
+  subtype: string;
+  lifecycle?: string;
+  entity?: { type: string; id?: string; version?: string };
+}
+
+const FHIR_TYPE = /^[A-Z][A-Za-z]+$/;
+
+/**
+ * The interaction a request asks for, from its method and path alone, so that a request
+ * refused before any handler ran (401, 404 route) is still recorded as what it attempted.
+ * `undefined`: not audited (`GET /fhir/metadata`, the public CapabilityStatement).
+ * BALP: read `R` + read|vread, search `E` + search-type, create `C`, update `U`.
+ */
+export function interactionOf(method: string, path: string): Interaction | undefined {
+  const parts = path.split('?')[0].split('/').filter(Boolean).map(safeDecode);
+  const fhir = parts.indexOf('fhir');
+  if (fhir >= 0) return fhirInteraction(method, parts.slice(fhir + 1));
+  const access = parts.indexOf('access');
+  if (access >= 0) return accessInteraction(method, parts.slice(access + 1));
+  const audit = parts.indexOf('audit');
+  if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
+  return { action: 'E', subtype: 'http-request' };
+}
+
+function fhirInteraction(method: string, p: string[]): Interaction | undefined {
+  const [type, id, op, vid] = p;
+  if (p.length === 0) return method === 'POST' ? { action: 'E', subtype: 'transaction', entity: { type: 'Bundle' } } : { action: 'E', subtype: 'http-request' };
+  if (type === 'metadata') return undefined;
+  if (!FHIR_TYPE.test(type)) return { action: 'E', subtype: 'http-request' };
+  if (p.length === 1) {
+    if (method === 'GET') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
+    if (method === 'POST') return { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type } };
+    if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type } };
+  }
+  if (p.length === 2) {
+    if (id === '_search' && method === 'POST') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
+    if (id === '_history' && method === 'GET') return { action: 'R', subtype: 'history-type', lifecycle: 'access', entity: { type } };
+    if (method === 'GET') return { action: 'R', subtype: 'read', lifecycle: 'access', entity: { type, id } };
+    if (method === 'PUT') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id } };
+    if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type, id } };
+  }
+  if (p.length === 3 && op === '$everything' && method === 'GET') return { action: 'E', subtype: 'everything', lifecycle: 'access', entity: { type, id } };
+  if (p.length === 3 && op === '_history' && method === 'GET') return { action: 'R', subtype: 'history-instance', lifecycle: 'access', entity: { type, id } };
+  if (p.length === 4 && op === '_history' && method === 'GET') return { action: 'R', subtype: 'vread', lifecycle: 'access', entity: { type, id, version: vid } };
+  if (p.length === 3 && op.startsWith('$')) return { action: 'E', subtype: op.slice(1), entity: { type, id } };
+  return { action: 'E', subtype: 'http-request', entity: { type } };
+}
+
+function accessInteraction(method: string, p: string[]): Interaction {
+  const [what, id, step] = p;
+  if (what === 'grants') {
+    if (!id) return method === 'POST' ? { action: 'C', subtype: 'grant-request', entity: { type: 'AccessGrant' } } : { action: 'E', subtype: 'grant-list', entity: { type: 'AccessGrant' } };
+    return { action: 'U', subtype: `grant-${step ?? 'read'}`, entity: { type: 'AccessGrant', id } };
+  }
+  if (what === 'break-glass') {
+    if (!id) return { action: 'E', subtype: 'break-glass-list', entity: { type: 'BreakGlass' } };
+    return { action: 'U', subtype: `break-glass-${step ?? 'read'}`, entity: { type: 'BreakGlass', id } };
+  }
+  if (what === 'explain') return { action: 'E', subtype: 'explain', entity: { type: 'Policy' } };
+  return { action: 'E', subtype: 'http-request' };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,30 @@
+import type { Request } from 'express';
+import type { AuditedRequest } from '../audit/audit-recorder.js';
+import { parseBreakGlass, type FhirContext } from './fhir-request.js';
+import type { FhirSettings } from './fhir.settings.js';
+
+/** The use cases' view of an HTTP request: its actor, base URL, break-the-glass and audit record. */
+export function fhirContext(req: Request, settings: FhirSettings): FhirContext {
+  let baseUrl: string | undefined;
+  const { actor, audit } = req as AuditedRequest;
+  if (!actor) throw new Error('fhirContext needs the verified actor (bearer middleware)');
+  if (audit) audit.actor = actor;
+  const breakGlass = parseBreakGlass(req.get('category'), req.get('x-break-glass-reason'));
+  if (audit && breakGlass) audit.breakGlass = breakGlass;
+  return {
+    actor,
+    audit,
+    // Computed on first use: a plain read never needs it, and req.protocol is not free behind `trust proxy`.
+    get baseUrl() {
+      return (baseUrl ??= fhirBaseUrl(req, settings));
+    },
+    breakGlass,
+  };
+}
+
+/** The configured base, or this request's scheme, host and the path up to `/fhir`. */
+export function fhirBaseUrl(req: Request, settings: FhirSettings): string {
+  if (settings.baseUrl) return settings.baseUrl;
+  const mount = req.originalUrl.slice(0, req.originalUrl.indexOf('/fhir') + '/fhir'.length);
+  return `${req.protocol}://${req.get('host')}${mount}`;
+}

@@ -1,0 +1,19 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../database/chartwarden-database.js';
+import type { FhirContext } from './fhir-request.js';
+
+/** One write as it is committed: the stored version, and the patient it belongs to. */
+export interface JournaledWrite {
+  resource: Resource;
+  created: boolean;
+  patient?: string;
+}
+
+/**
+ * Port: what must be recorded with a write, in the write's own transaction (R-51: a version
+ * and its records commit together or not at all). The audit trail implements it; `tx` is the
+ * store's transaction when the store shares ChartWarden's database.
+ */
+export abstract class WriteJournal {
+  abstract record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void>;
+}
