@@ -1,5 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
 import { settingsFromEnv } from '../config/env.config.js';
+import { verifyAuditChains } from '../audit/audit-verifier.js';
+import { backup, restoreDrill, type Progress } from '../database/backup.js';
+import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { issueDevToken } from '../identity/dev-token.issuer.js';
 
@@ -42,6 +46,75 @@ export function buildCli(): Command {
       process.stdout.write(token + '\n');
     });
 
+  const audit = program.command('audit').description('The audit trail (R-20, R-21)');
+  audit
+    .command('verify')
+    .description('Recompute every audit chain in parallel; exit 1 naming the first broken link')
+    .option('--since <date>', 'verify entries recorded since this date or instant (trusting the link the first one carries)', (v) => {
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('use a date like 2026-11-01 or an instant');
+      return d;
+    })
+    .action(async (o: { since?: Date }) => {
+      const report = await verifyAuditChains(await databaseUrl(), { since: o.since });
+      const rate = report.ms > 0 ? Math.round((report.entries / report.ms) * 1000) : report.entries;
+      if (report.broken) {
+        for (const c of report.chains.filter((x) => x.broken && x.broken !== report.broken)) process.stderr.write(`  also broken: ${c.broken?.detail}\n`);
+        throw new CliFailure(`audit verify: BROKEN — ${report.broken.detail} (${report.broken.problem})`);
+      }
+      process.stdout.write(`audit verify: ${report.chains.length} chains, ${report.entries} entries intact (${report.ms} ms, ${rate} entries/s)\n`);
+      for (const c of report.chains.filter((x) => x.headSeq > 0)) process.stdout.write(`  chain ${c.chain}: head ${c.headSeq} ${c.head}\n`);
+    });
+
+  program
+    .command('backup')
+    .description('Write a consistent backup of ChartWarden\'s database and <file>.manifest.json (R-50)')
+    .requiredOption('--out <file>', 'archive to write')
+    .action(async (o: { out: string }) => {
+      const manifest = await backup(await databaseUrl(), o.out, progressBar('backup'));
+      const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+      process.stdout.write(`backup: ${o.out} (${manifest.archive.bytes} bytes, ${rows} rows in ${manifest.tables.length} tables, sha256 ${manifest.archive.sha256})\n`);
+      process.stdout.write(`manifest: ${o.out}.manifest.json\n`);
+    });
+
+  program
+    .command('restore-drill')
+    .description('Restore a backup into a scratch database, verify it against its manifest, and drop it (R-50)')
+    .requiredOption('--from <file>', 'archive written by `chartwarden backup`')
+    .action(async (o: { from: string }) => {
+      const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore'));
+      for (const t of report.tables) process.stdout.write(`  ${t.name}: ${t.restored}/${t.expected} rows\n`);
+      process.stdout.write(`  audit trail: ${report.audit.chains.length} chains, ${report.audit.entries} entries${report.audit.broken ? ' BROKEN' : ' intact'}\n`);
+      if (report.upgradedWith.length) process.stdout.write(`  upgraded with: ${report.upgradedWith.join(', ')}\n`);
+      if (!report.ok) {
+        for (const p of report.problems) process.stderr.write(`restore-drill: ${p}\n`);
+        throw new CliFailure(`restore-drill: FAILED (${report.problems.length} problems; scratch database ${report.scratchDatabase} dropped)`);
+      }
+      process.stdout.write(`restore-drill: OK in ${report.ms} ms (scratch database ${report.scratchDatabase} dropped)\n`);
+    });
+
   return program;
+}
+
+/**
+ * A command's verdict that something is wrong (a broken chain, a failed drill): printed and
+ * the process exits 1. Thrown rather than setting `process.exitCode`, which a dependency's
+ * exit hook (embedded-postgres) may override.
+ */
+export class CliFailure extends Error {}
+
+/** DATABASE_URL, else the embedded cluster of a server running on the data dir. */
+async function databaseUrl(): Promise<string> {
+  const settings = settingsFromEnv();
+  const url = settings.databaseUrl ?? (await EmbeddedPostgresLauncher.runningUrl(settings.dataDir));
+  if (!url) throw new Error(`no database: set DATABASE_URL, or start the server (npm start) so its embedded PostgreSQL in ${settings.dataDir} is running`);
+  return url;
+}
+
+/** A progress bar on stderr when it is a terminal; silent otherwise (logs, CI). */
+function progressBar(label: string): Progress {
+  if (!process.stderr.isTTY) return { start: () => undefined, advance: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} rows`, stream: process.stderr }, Presets.shades_classic);
+  return { start: (total) => bar.start(total, 0), advance: (n) => bar.increment(n), stop: () => bar.stop() };
 }
 

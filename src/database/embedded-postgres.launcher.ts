@@ -25,6 +25,9 @@ export interface EmbeddedPostgresSettings {
   log: LauncherLog;
 }
 
+/** Written in the data dir while the embedded cluster runs: its connection URL (mode 600). */
+const RUNNING_URL_FILE = 'pg-running-url';
+
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
@@ -75,7 +78,16 @@ export class EmbeddedPostgresLauncher {
       await client.end();
     }
     log.log(`Embedded PostgreSQL ready on 127.0.0.1:${port} (data: ${clusterDir})`);
-    return `postgres://chartwarden:${encodeURIComponent(password)}@127.0.0.1:${port}/chartwarden`;
+    const url = `postgres://chartwarden:${encodeURIComponent(password)}@127.0.0.1:${port}/chartwarden`;
+    // The admin CLI (audit verify, backup) finds the running cluster here; removed at stop.
+    await writeFile(join(this.settings.dataDir, RUNNING_URL_FILE), url + '\n', { mode: 0o600 });
+    return url;
+  }
+
+  /** The URL of the embedded cluster a server is running on `dataDir`, if one is. */
+  static async runningUrl(dataDir: string): Promise<string | undefined> {
+    const text = await readFile(join(dataDir, RUNNING_URL_FILE), 'utf8').catch(() => undefined);
+    return text?.trim() || undefined;
   }
 
   /**
@@ -85,6 +97,7 @@ export class EmbeddedPostgresLauncher {
   async stop(): Promise<void> {
     const cluster = this.cluster;
     this.cluster = undefined;
+    await rm(join(this.settings.dataDir, RUNNING_URL_FILE), { force: true });
     const child = (cluster as unknown as { process?: ChildProcess } | undefined)?.process;
     if (!cluster || !child || child.exitCode !== null || child.signalCode !== null) return;
     let timer: NodeJS.Timeout | undefined;

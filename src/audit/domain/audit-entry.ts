@@ -76,48 +76,10 @@ export function chainOf(requestId: string, chains: number): number {
   return createHash('sha256').update(requestId).digest().readUInt32BE(0) % chains;
 }
 
-/** One stored link, as verification reads it. */
-export interface ChainLink {
-  chain: number;
-  seq: number;
-  content: string;
-  prevHash: Buffer;
-  hash: Buffer;
-}
-
 /** The first thing wrong in a chain, in words an auditor can act on. */
 export interface ChainBreak {
   chain: number;
   seq: number;
   problem: 'content-altered' | 'link-broken' | 'entry-missing' | 'head-mismatch';
   detail: string;
-}
-
-/**
- * Verifies links of one chain in `seq` order, continuing from `from` (the previous link's
- * seq and hash: genesis is seq 0 with `GENESIS`). Returns the first break, or the state to
- * continue from with the next batch.
- */
-export function verifyLinks(
-  links: readonly ChainLink[],
-  from: { seq: number; hash: Buffer },
-): { ok: true; seq: number; hash: Buffer } | { ok: false; broken: ChainBreak } {
-  let { seq, hash } = from;
-  for (const link of links) {
-    if (link.seq !== seq + 1) {
-      return {
-        ok: false,
-        broken: { chain: link.chain, seq: seq + 1, problem: 'entry-missing', detail: `entry ${seq + 1} is missing (the next entry present is ${link.seq})` },
-      };
-    }
-    if (!link.prevHash.equals(hash)) {
-      return { ok: false, broken: { chain: link.chain, seq: link.seq, problem: 'link-broken', detail: `entry ${link.seq} does not point to the hash of entry ${seq}` } };
-    }
-    if (!chainHash(link.prevHash, link.content).equals(link.hash)) {
-      return { ok: false, broken: { chain: link.chain, seq: link.seq, problem: 'content-altered', detail: `entry ${link.seq}'s content does not match its hash` } };
-    }
-    seq = link.seq;
-    hash = link.hash;
-  }
-  return { ok: true, seq, hash };
 }

@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { GENESIS, type ChainBreak } from './domain/audit-entry.js';
+
+/** One chain as verified. */
+export interface ChainReport {
+  chain: number;
+  /** Entries checked (from `since` on, when given). */
+  entries: number;
+  /** Last seq and hash (hex) recorded in the chain's head. */
+  headSeq: number;
+  head: string;
+  broken?: ChainBreak;
+}
+
+export interface VerifyReport {
+  chains: ChainReport[];
+  entries: number;
+  /** The first break found, in chain order (undefined: every chain is intact). */
+  broken?: ChainBreak;
+  ms: number;
+}
+
+/**
+ * Recomputes every audit chain (R-21) and reports the first broken link of each: an entry
+ * whose content no longer matches its hash (edited), one that does not point to its
+ * predecessor's hash (edited and re-hashed, or inserted), a gap in the sequence (deleted),
+ * or a head that is not the last entry (deleted at the end). The hashes are recomputed by
+ * PostgreSQL (`sha256`) next to the data, one chain per connection, chains in parallel.
+ */
+export async function verifyAuditChains(databaseUrl: string, options: { since?: Date; concurrency?: number } = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.concurrency ?? 4, application_name: 'chartwarden-audit-verify', options: '-c jit=off' });
+  // An idle connection closed by the server (a drill dropping its scratch database) is not a failure of the check.
+  pool.on('error', () => undefined);
+  try {
+    const chains = (
+      await pool.query<{ chain: number }>('SELECT chain FROM audit_chain UNION SELECT DISTINCT chain FROM audit_entry ORDER BY chain')
+    ).rows.map((r) => r.chain);
+    const reports = await Promise.all(chains.map((chain) => verifyChain(pool, chain, options.since)));
+    return { chains: reports, entries: reports.reduce((n, r) => n + r.entries, 0), broken: reports.find((r) => r.broken)?.broken, ms: Date.now() - started };
+  } finally {
+    await pool.end();
+  }
+}
+
+async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined): Promise<ChainReport> {
+  const [head] = (await pool.query<{ seq: string; head: Buffer }>('SELECT seq, head FROM audit_chain WHERE chain = $1', [chain])).rows;
+  // Where to start: the genesis, or (with --since) the first entry recorded since then, trusting the link it carries.
+  let from: { seq: number; hash: Buffer } = { seq: 0, hash: GENESIS };
+  if (since) {
+    const [first] = (
+      await pool.query<{ seq: string; prev_hash: Buffer }>('SELECT seq, prev_hash FROM audit_entry WHERE chain = $1 AND recorded >= $2 ORDER BY seq LIMIT 1', [chain, since])
+    ).rows;
+    from = first ? { seq: Number(first.seq) - 1, hash: first.prev_hash } : { seq: Number(head?.seq ?? 0), hash: head?.head ?? GENESIS };
+  }
+  const [result] = (
+    await pool.query<{ entries: number; last_seq: string | null; last_hash: Buffer | null; bad_seq: string | null; bad_kind: string | null; bad_prev_seq: string | null }>(
+      `WITH links AS (
+         SELECT seq, hash,
+                sha256(prev_hash || convert_to(content, 'UTF8')) = hash AS content_ok,
+                prev_hash = coalesce(lag(hash) OVER w, $3::bytea) AS link_ok,
+                coalesce(lag(seq) OVER w, $2::bigint) AS prev_seq
+           FROM audit_entry WHERE chain = $1 AND seq > $2::bigint
+         WINDOW w AS (ORDER BY seq)),
+       bad AS (
+         SELECT seq, prev_seq, CASE WHEN seq <> prev_seq + 1 THEN 'entry-missing' WHEN NOT link_ok THEN 'link-broken' ELSE 'content-altered' END AS kind
+           FROM links WHERE seq <> prev_seq + 1 OR NOT link_ok OR NOT content_ok ORDER BY seq LIMIT 1),
+       last AS (SELECT seq, hash FROM links ORDER BY seq DESC LIMIT 1)
+       SELECT (SELECT count(*)::int FROM links) AS entries, last.seq AS last_seq, last.hash AS last_hash,
+              bad.seq AS bad_seq, bad.kind AS bad_kind, bad.prev_seq AS bad_prev_seq
+         FROM (SELECT 1) one LEFT JOIN last ON TRUE LEFT JOIN bad ON TRUE`,
+      [chain, from.seq, from.hash],
+    )
+  ).rows;
+  const report: ChainReport = { chain, entries: result.entries, headSeq: Number(head?.seq ?? -1), head: head?.head.toString('hex') ?? '' };
+  if (result.bad_seq !== null) {
+    const seq = Number(result.bad_seq);
+    const kind = result.bad_kind as ChainBreak['problem'];
+    const previous = Number(result.bad_prev_seq);
+    const detail =
+      kind === 'entry-missing'
+        ? `${missing(previous + 1, seq - 1)} (entry ${seq} follows entry ${previous})`
+        : kind === 'link-broken'
+          ? `entry ${seq} does not point to the hash of entry ${previous}`
+          : `entry ${seq}'s content does not match its hash`;
+    report.broken = { chain, seq: kind === 'entry-missing' ? previous + 1 : seq, problem: kind, detail: `chain ${chain}: ${detail}` };
+    return report;
+  }
+  const lastSeq = result.last_seq === null ? from.seq : Number(result.last_seq);
+  const lastHash = result.last_hash ?? from.hash;
+  if (!head) {
+    report.broken = { chain, seq: lastSeq, problem: 'head-mismatch', detail: `chain ${chain}: its head row is missing` };
+  } else if (Number(head.seq) !== lastSeq || !head.head.equals(lastHash)) {
+    report.broken = {
+      chain,
+      seq: Math.min(Number(head.seq), lastSeq) + 1,
+      problem: 'head-mismatch',
+      detail: `chain ${chain}: the head says entry ${head.seq} is last, but the chain ends at entry ${lastSeq}` + (Number(head.seq) > lastSeq ? ` (${missing(lastSeq + 1, Number(head.seq))})` : ''),
+    };
+  }
+  return report;
+}
+
+function missing(first: number, last: number): string {
+  return first === last ? `entry ${first} is missing` : `entries ${first}…${last} are missing`;
+}
