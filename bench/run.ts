@@ -16,6 +16,11 @@ import { LoadedPolicy } from '../src/policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../src/policy/policy.loader.js';
 import { loadR4Definitions } from '../src/store/fhir-definitions.js';
 import type { AccessFacts } from '../src/store/access-facts.js';
+import { AuditLog } from '../src/audit/audit-log.js';
+import { verifyAuditChains } from '../src/audit/audit-verifier.js';
+import type { AuditEntry } from '../src/audit/domain/audit-entry.js';
+import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
+import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
 import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
 import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
@@ -28,6 +33,7 @@ import {
   scenarioTable,
   startTable,
   targetTable,
+  type AuditTiming,
   type DecisionTiming,
   type ScenarioKey,
   type ScenarioReport,
@@ -41,16 +47,17 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
- * BENCH_ONLY (comma list of read, search, create, update, start; the baseline runs with any
+ * BENCH_ONLY (comma list of read, search, create, update, policy, audit, start; the baseline runs with any
  * load part) to measure a part only, e.g. to profile the read path.
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'start'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'start'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
 const MAIN_JS = join(ROOT, 'dist/src/main.js');
 const BARE_JS = join(ROOT, 'dist/bench/bare-server.js');
+const UNAUDITED_JS = join(ROOT, 'dist/bench/unaudited-server.js');
 const RESULTS_DIR = join(ROOT, 'bench/results');
 
 const config = {
@@ -133,11 +140,16 @@ async function bench(cleanup: Cleanup): Promise<number> {
   }
 
   const decision = want('policy') ? await timeDecisions() : undefined;
+  const audit = load?.audit;
+  if (audit) {
+    log(`audit: ${fmtInt(audit.appendPerSec)} entries/s from ${audit.appendClients} concurrent clients (${audit.entriesPerCommit.toFixed(1)} per commit, p99 ${audit.appendP99Ms} ms)`);
+    log(`audit verify: ${fmtInt(audit.verifyEntries)} entries in ${fmtInt(audit.verifyMs)} ms = ${fmtInt(audit.verifyPerSec)} entries/s`);
+  }
   if (decision) log(`decision time, cached ability (in process, ${fmtInt(decision.calls)} calls): p50 ${decision.p50Us} µs, p99 ${decision.p99Us} µs`);
 
   const scenarios = load?.scenarios ?? [];
   const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = evaluateTargets(byKey, cold, decision);
+  const targets = evaluateTargets(byKey, cold, decision, audit);
   const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
@@ -165,6 +177,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
     seed: load ? { patients: load.seeded.patientIds.length, observations: load.seeded.observations, ms: load.seeded.ms } : undefined,
     scenarios: byKey,
     decision,
+    audit,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
@@ -176,7 +189,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
 }
 
 /** Steps 1–5: database, ChartWarden and baseline servers, seed, then the load scenarios. */
-async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number }> {
+async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number; audit?: AuditTiming }> {
   const db = await openBenchDatabase(cleanup, process.env.DATABASE_URL || undefined);
   log(`database: ${db.name} on ${db.mode === 'external' ? 'the DATABASE_URL server' : 'embedded PostgreSQL'} (PostgreSQL ${db.serverVersion})`);
 
@@ -223,7 +236,20 @@ async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seede
   }
   const clinician = await issueDevToken(dataDir, { sub: 'bench-dr', roles: ['attending'], department: config.seed.department, ttl: '2h' });
 
-  const s = new Scenarios({ cw, bare, open: open?.child }, cwOrigin, bareOrigin, token, seeded, db, { origin: open?.origin, clinician });
+  // The comparator for the audit scenario: the same build and database with an audit log that records nothing.
+  let unaudited: { child: NodeChild; origin: string } | undefined;
+  if (want('audit')) {
+    const origin = `http://127.0.0.1:${await freePort()}`;
+    const child = NodeChild.spawn(cleanup, 'chartwarden-unaudited', UNAUDITED_JS, { PORT: new URL(origin).port, DATABASE_URL: db.url, CHARTWARDEN_DATA_DIR: dataDir }, nodeArgs);
+    await waitForHttp(`${origin}/fhir/metadata`, child, 60_000, 50);
+    unaudited = { child, origin };
+  }
+
+  const s = new Scenarios({ cw, bare, open: open?.child, unaudited: unaudited?.child }, cwOrigin, bareOrigin, token, seeded, db, {
+    origin: open?.origin,
+    clinician,
+    unauditedOrigin: unaudited?.origin,
+  });
   await s.checkSameRows();
   await s.baseline();
   if (want('read')) await s.read();
@@ -231,13 +257,81 @@ async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seede
   if (want('create')) await s.create();
   if (want('update')) await s.update();
   if (want('policy')) await s.policy();
+  if (want('audit')) await s.unauditedRead();
   if (open) await open.child.stop(5000);
+  if (unaudited) await unaudited.child.stop(5000);
 
   const stop = await cw.stop(10_000);
   await bare.stop(5000);
   log(`load-test ChartWarden stopped ${stop.forced ? 'by SIGKILL after' : 'on SIGTERM in'} ${fmtInt(stop.ms)} ms`);
   if (config.cpuProfDir) log(`CPU profiles written to ${config.cpuProfDir}: ChartWarden pid ${cw.pid}, bare server pid ${bare.pid} (node dist/bench/profile-summary.js <file>)`);
-  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms };
+  const audit = want('audit') ? await timeAudit(db.url) : undefined;
+  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms, audit };
+}
+
+/**
+ * The audit trail alone (issue #5): 64 concurrent clients each appending one entry and
+ * awaiting it (as a request does), for a few seconds, through the product's AuditLog; then
+ * `audit verify` over every entry the whole run left in the bench database.
+ */
+async function timeAudit(url: string): Promise<AuditTiming> {
+  const clients = 64;
+  const seconds = Math.min(config.durationSec, 5);
+  const database = await ChartWardenDatabase.connect(url, config.poolSize);
+  try {
+    const auditLog = new AuditLog(database, AUDIT_DEFAULTS.chains, AUDIT_DEFAULTS.maxBatch);
+    await auditLog.onModuleInit();
+    log(`audit: ${clients} concurrent clients appending for ${seconds} s …`);
+    const latencies: number[] = [];
+    const until = performance.now() + seconds * 1000;
+    let n = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        while (performance.now() < until) {
+          const t0 = performance.now();
+          await auditLog.append([benchEntry(`bench-${c}-${n++}`)]);
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    log('audit verify: every chain …');
+    const verified = await verifyAuditChains(url);
+    if (verified.broken) throw new Error(`audit verify found a broken chain after the run: ${verified.broken.detail}`);
+    return {
+      appendClients: clients,
+      appendPerSec: Math.round(latencies.length / elapsed),
+      appendP99Ms: round2(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      entriesPerCommit: auditLog.stats.entries / Math.max(1, auditLog.stats.commits),
+      verifyEntries: verified.entries,
+      verifyPerSec: Math.round(verified.entries / Math.max(1, verified.ms) * 1000),
+      verifyMs: verified.ms,
+    };
+  } finally {
+    await database.onApplicationShutdown();
+  }
+}
+
+/** A read entry as the server would record it, for the append benchmark. */
+function benchEntry(requestId: string): AuditEntry {
+  return {
+    recorded: new Date().toISOString(),
+    requestId,
+    action: 'R',
+    subtype: 'read',
+    lifecycle: 'access',
+    outcome: 0,
+    status: 200,
+    agent: { id: 'bench-his-client', practitioner: 'Practitioner/bench-his-client', roles: ['his-system'], ip: '127.0.0.1', userAgent: 'autocannon' },
+    entity: { type: 'Patient', id: requestId, version: '1' },
+    patient: requestId,
+    policyVersion: 'bench',
+    rule: 'his-system.records',
+    method: 'GET',
+    path: `/fhir/Patient/${requestId}`,
+  };
 }
 
 /** The load scenarios (a)–(e), each checked before and after. */
@@ -250,13 +344,13 @@ class Scenarios {
   private baselineRps = 0;
 
   constructor(
-    private readonly servers: { cw: NodeChild; bare: NodeChild; open?: NodeChild },
+    private readonly servers: { cw: NodeChild; bare: NodeChild; open?: NodeChild; unaudited?: NodeChild },
     private readonly cwOrigin: string,
     private readonly bareOrigin: string,
     token: string,
     private readonly seeded: Seeded,
     private readonly db: BenchDatabase,
-    private readonly policyRun: { origin?: string; clinician: string },
+    private readonly policyRun: { origin?: string; clinician: string; unauditedOrigin?: string },
   ) {
     this.headers = fhirHeaders(token);
     this.getHeaders = { authorization: this.headers.authorization, accept: this.headers.accept };
@@ -401,9 +495,30 @@ class Scenarios {
     await search('openSearch', openOrigin, '(i) search, open policy');
   }
 
+  /** (j) issue #5: (b)'s reads on the same build with an audit log that records nothing: the cost of the trail. */
+  async unauditedRead(): Promise<void> {
+    const origin = this.policyRun.unauditedOrigin as string;
+    const next = cycle(this.ids);
+    await this.run('unauditedRead', '(j) read by id, audit trail off', 'GET /fhir/Patient/:id (comparator for (b))', {
+      ...this.base,
+      origin,
+      method: 'GET',
+      path: `/fhir/Patient/${this.ids[0]}`,
+      headers: this.getHeaders,
+      next: () => ({ path: `/fhir/Patient/${next()}` }),
+    });
+  }
+
   private async run(key: ScenarioKey, label: string, request: string, spec: LoadSpec): Promise<ScenarioReport> {
     log(`${label}: ${request} …`);
-    const server = key === 'baselineRead' ? this.servers.bare : key.startsWith('open') ? (this.servers.open as NodeChild) : this.servers.cw;
+    const server =
+      key === 'baselineRead'
+        ? this.servers.bare
+        : key === 'unauditedRead'
+          ? (this.servers.unaudited as NodeChild)
+          : key.startsWith('open')
+            ? (this.servers.open as NodeChild)
+            : this.servers.cw;
     let cpuBefore: CpuTime | undefined;
     let cpuAfter: CpuTime | undefined;
     let dbBefore: Map<number, CpuTime> | undefined;

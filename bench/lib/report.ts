@@ -9,7 +9,22 @@ export type ScenarioKey =
   | 'policyRead'
   | 'openRead'
   | 'policySearch'
-  | 'openSearch';
+  | 'openSearch'
+  | 'unauditedRead';
+
+/** The audit trail's own figures (issue #5), measured in the bench process against the bench database. */
+export interface AuditTiming {
+  /** 64 concurrent appenders, each awaiting its entry: durable entries per second. */
+  appendClients: number;
+  appendPerSec: number;
+  appendP99Ms: number;
+  /** Average entries per group-commit transaction during that run. */
+  entriesPerCommit: number;
+  /** `audit verify` over every entry the run left: entries and entries per second. */
+  verifyEntries: number;
+  verifyPerSec: number;
+  verifyMs: number;
+}
 
 /** `AccessPolicyService.decide` timed in process, for an ability already cached (issue #3). */
 export interface DecisionTiming {
@@ -59,10 +74,16 @@ export interface Target {
   pass: boolean | undefined;
 }
 
-export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>, cold: StartReport | undefined, decision?: DecisionTiming): Target[] {
+export function evaluateTargets(
+  s: Partial<Record<ScenarioKey, ScenarioReport>>,
+  cold: StartReport | undefined,
+  decision?: DecisionTiming,
+  audit?: AuditTiming,
+): Target[] {
   const ratio = (a: ScenarioReport | undefined, b: ScenarioReport | undefined) => (a && b && b.reqPerSec > 0 ? a.reqPerSec / b.reqPerSec : undefined);
   const policyRead = ratio(s.policyRead, s.openRead);
   const policySearch = ratio(s.policySearch, s.openSearch);
+  const auditedRead = ratio(s.read, s.unauditedRead);
   const rps = (r: ScenarioReport) => `${fmtInt(r.reqPerSec)} req/s`;
   const check = <T>(value: T | undefined, measured: (v: T) => string, pass: (v: T) => boolean) =>
     value === undefined ? { measured: 'not measured', pass: undefined } : { measured: measured(value), pass: pass(value) };
@@ -85,6 +106,13 @@ export function evaluateTargets(s: Partial<Record<ScenarioKey, ScenarioReport>>,
     { name: 'policy read / policy open (10 % visible)', goal: '≥ 0.80', ...check(policyRead, (v) => v.toFixed(2), (v) => v >= 0.8) },
     { name: 'policy search / policy open (10 % visible)', goal: '≥ 0.70', ...check(policySearch, (v) => v.toFixed(2), (v) => v >= 0.7) },
     { name: 'decision, cached ability, p99', goal: '≤ 50 µs', ...check(decision, (d) => `p50 ${d.p50Us} µs, p99 ${d.p99Us} µs`, (d) => d.p99Us <= 50) },
+    { name: 'read audited / read unaudited', goal: '≥ 0.70', ...check(auditedRead, (v) => v.toFixed(2), (v) => v >= 0.7) },
+    {
+      name: 'audit entries/s, 64 concurrent clients',
+      goal: '≥ 5,000/s',
+      ...check(audit, (a) => `${fmtInt(a.appendPerSec)}/s (${a.entriesPerCommit.toFixed(1)} per commit, p99 ${a.appendP99Ms} ms)`, (a) => a.appendPerSec >= 5000),
+    },
+    { name: 'audit verify speed', goal: '≥ 200,000 entries/s', ...check(audit, (a) => `${fmtInt(a.verifyPerSec)}/s (${fmtInt(a.verifyEntries)} entries)`, (a) => a.verifyPerSec >= 200_000) },
   ];
 }
 

@@ -25,6 +25,8 @@ export class AuditLog implements OnModuleInit {
   private static readonly logger = new Logger('AuditLog');
   private queue: Pending[] = [];
   private flushing = false;
+  /** Group-commit transactions and the entries they carried, since start (for the benchmark and monitoring). */
+  readonly stats = { commits: 0, entries: 0 };
 
   constructor(
     private readonly db: ChartWardenDatabase,
@@ -67,6 +69,8 @@ export class AuditLog implements OnModuleInit {
         }
         try {
           await this.db.transaction((tx) => this.link(tx, batch.flatMap((p) => p.entries)));
+          this.stats.commits++;
+          this.stats.entries += size;
           for (const p of batch) p.resolve();
         } catch (e) {
           AuditLog.logger.error(`could not record ${size} audit entries: ${(e as Error).message}`);

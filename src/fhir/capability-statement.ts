@@ -8,7 +8,7 @@ import type { SearchParameterRegistry } from '../store/search/search-parameter.r
  * absent on purpose (R-17).
  */
 export function capabilityStatement(baseUrl: string, version: string, resourceTypes: ReadonlySet<string>, registry: SearchParameterRegistry): CapabilityStatement {
-  const resource: CapabilityStatementRestResource[] = [...resourceTypes].sort().map((type) => ({
+  const resource: CapabilityStatementRestResource[] = [...resourceTypes].sort().map((type) => type === 'AuditEvent' ? AUDIT_EVENT : ({
     type: type as CapabilityStatementRestResource['type'],
     interaction: ['read', 'vread', 'update', 'create', 'history-instance', 'history-type', 'search-type'].map((code) => ({
       code: code as 'read',
@@ -45,7 +45,8 @@ export function capabilityStatement(baseUrl: string, version: string, resourceTy
         mode: 'server',
         documentation:
           'Every request except GET /metadata needs Authorization: Bearer <JWT>. Deleting is refused (405): records are never destroyed through the API (R-17). ' +
-          'Search paging uses _count (default 20, max 1000) and _offset; unknown parameters are refused (400) unless Prefer: handling=lenient.',
+          'Search paging uses _count (default 20, max 1000) and _offset; unknown parameters are refused (400) unless Prefer: handling=lenient. ' +
+          'Every request is recorded in the audit trail before its response is sent (X-Request-Id names it); AuditEvent is the trail itself, read-only (IHE BALP).',
         security: { cors: false, description: 'OAuth2 bearer JWT (RFC 7519), verified against the configured JWKS or the development key.' },
         resource,
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
@@ -53,3 +54,20 @@ export function capabilityStatement(baseUrl: string, version: string, resourceTy
     ],
   };
 }
+
+/** The audit trail as FHIR (R-22): read and search only, written by ChartWarden alone (R-21). */
+const AUDIT_EVENT: CapabilityStatementRestResource = {
+  type: 'AuditEvent',
+  profile: 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead',
+  documentation: 'The audit trail (IHE Basic Audit Log Patterns): role auditor reads all of it; the record room reads one patient at a time (patient=). Entries cannot be created or changed (405).',
+  interaction: [{ code: 'read' }, { code: 'search-type' }],
+  searchParam: [
+    { name: 'patient', type: 'reference', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-patient' },
+    { name: 'agent', type: 'reference', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-agent' },
+    { name: 'date', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-date' },
+    { name: 'action', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-action' },
+    { name: 'subtype', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-subtype' },
+    { name: 'outcome', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-outcome' },
+    { name: 'entity', type: 'reference', definition: 'http://hl7.org/fhir/SearchParameter/AuditEvent-entity' },
+  ],
+};

@@ -133,6 +133,18 @@ describe('loadPolicy / validatePolicy', () => {
       expect(message).toContain('groups.directory[4]: "Widget" is not a FHIR R4 resource type');
     });
 
+    it('R-21: audit retention shorter than 6 months is refused; `record` and { months: 6 } load', () => {
+      const { message } = brokenDefault((d) => {
+        d.settings.audit.retention = { months: 5 };
+      });
+      expect(message).toContain('settings.audit.retention');
+      expect(message).toContain('R-21: audit entries are kept at least 6 months');
+      const doc = defaultDocument();
+      expect(doc.settings.audit.retention).toBe('record');
+      doc.settings.audit.retention = { months: 6 };
+      expect(loadPolicy(write(stringify(doc)), resourceTypes).settings.audit?.retention).toEqual({ months: 6 });
+    });
+
     it('R-02: a rule id used twice in one role', () => {
       const { message } = brokenDefault((d) => {
         d.roles.nurse.rules[2].id = d.roles.nurse.rules[0].id;

@@ -65,6 +65,20 @@ export const policySchema = z
         breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
         grants: z.object({ defaultDays: z.number().positive(), maxDays: z.number().positive() }).strict(),
         defaultLabels: z.array(label).min(1),
+        /**
+         * How long audit entries are kept (R-21): `record` (as long as the record, the default)
+         * or at least 6 months. ChartWarden itself never removes an entry (the database refuses
+         * it); any archiving job must keep entries younger than this.
+         */
+        audit: z
+          .object({
+            retention: z.union([
+              z.literal('record'),
+              z.object({ months: z.number().int().min(6, 'R-21: audit entries are kept at least 6 months') }).strict(),
+            ]),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1)),
