@@ -1,6 +1,6 @@
 import { Logger, type OnModuleInit } from '@nestjs/common';
 import type { ChartWardenDatabase, Queryable } from '../database/chartwarden-database.js';
-import { canonicalContent, chainHash, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
+import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
 
 interface Pending {
   entries: AuditEntry[];
@@ -8,31 +8,36 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Group-commit lanes: each owns the chains `chain % LANES === lane`, so lanes never wait on each other's head locks. */
+const LANES = 4;
+
 /**
  * The append-only, hash-chained audit log (R-20, R-21) on ChartWarden's PostgreSQL.
  *
  * `append` is group commit: entries of concurrent requests wait in a queue while one
- * transaction is in flight, then the next transaction takes all of them at once, so a
- * commit's fsync is shared by every request in it. A caller's promise resolves only once
- * its entries are committed: the response is sent after that, and a crash loses no entry
- * of a response that was sent.
+ * statement is in flight, then the next takes all of them at once, so a commit's fsync is
+ * shared by every request in it. Chains are split over a few lanes, each with its own queue
+ * and one statement in flight, so commits overlap. A caller's promise resolves only once its
+ * entries are committed: the response is sent after that, and a crash loses no entry of a
+ * response that was sent.
  *
- * Chains (decision 0006): an entry joins chain `chainOf(requestId)`. A transaction locks the
+ * Chains (decision 0006): an entry joins chain `chainOf(requestId)`. A statement locks the
  * heads of the chains it extends, in chain order (no deadlock), links its entries to them,
  * inserts them and moves the heads, so any number of instances can write one log.
  */
 export class AuditLog implements OnModuleInit {
   private static readonly logger = new Logger('AuditLog');
-  private queue: Pending[] = [];
-  private flushing = false;
-  /** Group-commit transactions and the entries they carried, since start (for the benchmark and monitoring). */
+  private readonly lanes: { queue: Pending[]; flushing: boolean }[];
+  /** Group commits and the entries they carried, since start (for the benchmark and monitoring). */
   readonly stats = { commits: 0, entries: 0 };
 
   constructor(
     private readonly db: ChartWardenDatabase,
     readonly chains: number,
     private readonly maxBatch: number,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: Math.min(LANES, chains) }, () => ({ queue: [], flushing: false }));
+  }
 
   /** Creates the chains' heads that do not exist yet (a larger `chains` setting adds chains; none is ever removed). */
   async onModuleInit(): Promise<void> {
@@ -45,10 +50,23 @@ export class AuditLog implements OnModuleInit {
   /** Records entries durably, batched with other requests' entries; resolves once committed. */
   append(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    const byLane = new Map<number, AuditEntry[]>();
+    for (const e of entries) {
+      const lane = chainOf(e.requestId, this.chains) % this.lanes.length;
+      const list = byLane.get(lane);
+      if (list) list.push(e);
+      else byLane.set(lane, [e]);
+    }
+    // One request's entries share one chain, hence one lane; entries of several requests may span lanes.
+    return Promise.all(
+      [...byLane].map(
+        ([lane, list]) =>
+          new Promise<void>((resolve, reject) => {
+            this.lanes[lane].queue.push({ entries: list, resolve, reject });
+            if (!this.lanes[lane].flushing) void this.flush(this.lanes[lane]);
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   /** Records entries inside the caller's transaction: they commit (or roll back) with the caller's write. */
@@ -56,19 +74,20 @@ export class AuditLog implements OnModuleInit {
     if (entries.length) await this.link(tx, entries);
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  private async flush(lane: { queue: Pending[]; flushing: boolean }): Promise<void> {
+    lane.flushing = true;
     try {
-      while (this.queue.length) {
+      while (lane.queue.length) {
         const batch: Pending[] = [];
         let size = 0;
-        while (this.queue.length && (batch.length === 0 || size + this.queue[0].entries.length <= this.maxBatch)) {
-          const next = this.queue.shift() as Pending;
+        while (lane.queue.length && (batch.length === 0 || size + lane.queue[0].entries.length <= this.maxBatch)) {
+          const next = lane.queue.shift() as Pending;
           batch.push(next);
           size += next.entries.length;
         }
         try {
-          await this.db.transaction((tx) => this.link(tx, batch.flatMap((p) => p.entries)));
+          // One statement: its own transaction, committed (and flushed) before the callers hear back.
+          await this.link(this.db, batch.flatMap((p) => p.entries));
           this.stats.commits++;
           this.stats.entries += size;
           for (const p of batch) p.resolve();
@@ -78,68 +97,64 @@ export class AuditLog implements OnModuleInit {
         }
       }
     } finally {
-      this.flushing = false;
+      lane.flushing = false;
     }
   }
 
-  /** Links `entries` to their chains' heads and inserts them, in the transaction `tx`. */
+  /**
+   * Links `entries` to their chains' heads and inserts them, in ONE statement (its own
+   * transaction, or the caller's): lock the heads in chain order, chain the entries in
+   * PostgreSQL (`sha256(prev ‖ content)`, the same function `audit verify` recomputes),
+   * insert them, move the heads. One round trip per group commit.
+   */
   private async link(tx: Queryable, entries: AuditEntry[]): Promise<void> {
-    const byChain = new Map<number, AuditEntry[]>();
+    const cols = { chain: [] as number[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[], patient: [] as (string | null)[] };
+    const more = { action: [] as string[], subtype: [] as string[], outcome: [] as number[], entityType: [] as (string | null)[], entityId: [] as (string | null)[], content: [] as string[] };
     for (const e of entries) {
-      const chain = chainOf(e.requestId, this.chains);
-      const list = byChain.get(chain);
-      if (list) list.push(e);
-      else byChain.set(chain, [e]);
+      cols.chain.push(chainOf(e.requestId, this.chains));
+      cols.recorded.push(e.recorded);
+      cols.requestId.push(e.requestId);
+      cols.actor.push(e.agent.id ?? null);
+      cols.patient.push(e.patient ?? null);
+      more.action.push(e.action);
+      more.subtype.push(e.subtype);
+      more.outcome.push(e.outcome);
+      more.entityType.push(e.entity?.type ?? null);
+      more.entityId.push(e.entity?.id ?? null);
+      more.content.push(canonicalContent(e));
     }
-    const chains = [...byChain.keys()].sort((a, b) => a - b);
-    const heads = await tx.query<{ chain: number; seq: string; head: Buffer }>(
-      'SELECT chain, seq, head FROM audit_chain WHERE chain = ANY($1::smallint[]) ORDER BY chain FOR UPDATE',
-      [chains],
-      { prepare: true },
-    );
-    if (heads.length !== chains.length) throw new Error(`audit chains ${chains.join(',')} are not all initialised`);
-    const rows = { chain: [] as number[], seq: [] as string[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[] };
-    const more = { patient: [] as (string | null)[], action: [] as string[], subtype: [] as string[], outcome: [] as number[] };
-    const rest = { entityType: [] as (string | null)[], entityId: [] as (string | null)[], content: [] as string[], prev: [] as Buffer[], hash: [] as Buffer[] };
-    const newHeads = { chain: [] as number[], seq: [] as string[], head: [] as Buffer[] };
-    for (const head of heads) {
-      let seq = BigInt(head.seq);
-      let hash = head.head;
-      for (const e of byChain.get(head.chain) as AuditEntry[]) {
-        const content = canonicalContent(e);
-        const next = chainHash(hash, content);
-        seq += 1n;
-        rows.chain.push(head.chain);
-        rows.seq.push(seq.toString());
-        rows.recorded.push(e.recorded);
-        rows.requestId.push(e.requestId);
-        rows.actor.push(e.agent.id ?? null);
-        more.patient.push(e.patient ?? null);
-        more.action.push(e.action);
-        more.subtype.push(e.subtype);
-        more.outcome.push(e.outcome);
-        rest.entityType.push(e.entity?.type ?? null);
-        rest.entityId.push(e.entity?.id ?? null);
-        rest.content.push(content);
-        rest.prev.push(hash);
-        rest.hash.push(next);
-        hash = next;
-      }
-      newHeads.chain.push(head.chain);
-      newHeads.seq.push(seq.toString());
-      newHeads.head.push(hash);
-    }
-    await tx.query(
-      `INSERT INTO audit_entry (chain, seq, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, prev_hash, hash)
-       SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                            $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::bytea[])`,
-      [rows.chain, rows.seq, rows.recorded, rows.requestId, rows.actor, more.patient, more.action, more.subtype, more.outcome, rest.entityType, rest.entityId, rest.content, rest.prev, rest.hash],
-      { prepare: true },
-    );
-    await tx.query(
-      `UPDATE audit_chain c SET seq = v.seq, head = v.head FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) AS v(chain, seq, head) WHERE c.chain = v.chain`,
-      [newHeads.chain, newHeads.seq, newHeads.head],
-      { prepare: true },
-    );
+    const rows = await tx.query<{ n: number }>(APPEND_SQL, [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content], {
+      prepare: true,
+    });
+    if (rows.length !== new Set(cols.chain).size) throw new Error(`audit chains ${[...new Set(cols.chain)].join(',')} are not all initialised`);
   }
 }
+
+/**
+ * One group commit. `heads` locks the chain heads involved (in chain order: no deadlock) and,
+ * in READ COMMITTED, reads their latest committed values; `linked` walks each chain's new
+ * entries in order, hashing each onto the previous; the entries are inserted and each head
+ * moved to its chain's last entry (the head trigger checks that entry exists with that hash).
+ */
+const APPEND_SQL = `
+WITH RECURSIVE
+  input AS (
+    SELECT t.*, row_number() OVER (PARTITION BY t.chain ORDER BY t.ord) AS k
+      FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[], $10::text[], $11::text[])
+           WITH ORDINALITY AS t(chain, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, ord)),
+  heads AS (
+    SELECT chain, seq, head FROM audit_chain WHERE chain IN (SELECT DISTINCT chain FROM input) ORDER BY chain FOR UPDATE),
+  linked(chain, k, seq, prev_hash, hash) AS (
+    SELECT h.chain, 0::bigint, h.seq, NULL::bytea, h.head FROM heads h
+    UNION ALL
+    SELECT l.chain, l.k + 1, l.seq + 1, l.hash, sha256(l.hash || convert_to(i.content, 'UTF8'))
+      FROM linked l JOIN input i ON i.chain = l.chain AND i.k = l.k + 1),
+  inserted AS (
+    INSERT INTO audit_entry (chain, seq, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, prev_hash, hash)
+    SELECT i.chain, l.seq, i.recorded, i.request_id, i.actor, i.patient, i.action, i.subtype, i.outcome, i.entity_type, i.entity_id, i.content, l.prev_hash, l.hash
+      FROM linked l JOIN input i ON i.chain = l.chain AND i.k = l.k
+     WHERE l.k > 0
+    RETURNING chain, seq, hash),
+  last AS (SELECT DISTINCT ON (chain) chain, seq, hash FROM inserted ORDER BY chain, seq DESC)
+UPDATE audit_chain c SET seq = last.seq, head = last.hash FROM last WHERE c.chain = last.chain
+RETURNING c.chain`;
