@@ -96,7 +96,7 @@ export class AccessGrantRepository extends ActiveAccessSource {
       { prepare: true },
     );
     return {
-      grants: rows.filter((r) => r.kind === 'grant').map((r) => ({ patientId: r.patientId, until: new Date(r.until) })),
+      grants: rows.filter((r) => r.kind === 'grant').map((r) => ({ id: r.id, patientId: r.patientId, until: new Date(r.until) })),
       breakGlass: rows.filter((r) => r.kind === 'break-glass').map((r) => ({ id: r.id, patientId: r.patientId, until: new Date(r.until) })),
     };
   }

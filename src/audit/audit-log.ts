@@ -123,10 +123,13 @@ export class AuditLog implements OnModuleInit {
       more.entityId.push(e.entity?.id ?? null);
       more.content.push(canonicalContent(e));
     }
-    const rows = await tx.query<{ n: number }>(APPEND_SQL, [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content], {
-      prepare: true,
+    const parameters = [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content];
+    await tx.query(APPEND_SQL, parameters, { prepare: true }).catch((e: unknown) => {
+      if ((e as { code?: string }).code === '22012') {
+        throw new Error(`audit chains ${[...new Set(cols.chain)].join(',')} are not all initialised (a head row is missing); nothing was recorded`);
+      }
+      throw e;
     });
-    if (rows.length !== new Set(cols.chain).size) throw new Error(`audit chains ${[...new Set(cols.chain)].join(',')} are not all initialised`);
   }
 }
 
@@ -155,6 +158,8 @@ WITH RECURSIVE
       FROM linked l JOIN input i ON i.chain = l.chain AND i.k = l.k
      WHERE l.k > 0
     RETURNING chain, seq, hash),
-  last AS (SELECT DISTINCT ON (chain) chain, seq, hash FROM inserted ORDER BY chain, seq DESC)
-UPDATE audit_chain c SET seq = last.seq, head = last.hash FROM last WHERE c.chain = last.chain
+  last AS (SELECT DISTINCT ON (chain) chain, seq, hash FROM inserted ORDER BY chain, seq DESC),
+  -- Every chain named must have a head, or the whole statement fails (division by zero): no entry is half-written.
+  complete AS (SELECT 1 / (CASE WHEN (SELECT count(DISTINCT chain) FROM input) = (SELECT count(*) FROM heads) THEN 1 ELSE 0 END) AS ok)
+UPDATE audit_chain c SET seq = last.seq, head = last.hash FROM last, complete WHERE c.chain = last.chain AND complete.ok = 1
 RETURNING c.chain`;

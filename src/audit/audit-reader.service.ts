@@ -172,7 +172,7 @@ export class AuditReaderService {
     const p = new SqlParams();
     const where = [`patient = ${p.add(id)}`];
     if (from) where.push(`recorded >= ${p.add(boundary(from, 'from').low)}::timestamptz`);
-    if (to) where.push(`recorded < ${p.add(boundary(to, 'to').high)}::timestamptz`);
+    if (to) where.push(`recorded <= ${p.add(boundary(to, 'to').high)}::timestamptz`);
     const minutes = offsetToMs(HOSPITAL_OFFSET) / 60_000;
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT coalesce(actor, '(unidentified)') AS actor,
@@ -243,6 +243,7 @@ function pageNumber(pairs: [string, string][], name: string, fallback: number, m
   return Math.min(Number(v), max);
 }
 
+/** A date range is inclusive at both ends: `high` is the last instant it covers (see `dateRange`). */
 function dateSql(value: string, p: SqlParams): string {
   const prefix = PREFIXES.find((x) => value.startsWith(x));
   const range = dateRange(prefix ? value.slice(2) : value);
@@ -251,13 +252,13 @@ function dateSql(value: string, p: SqlParams): string {
     case 'ge':
       return `e.recorded >= ${p.add(range.low)}::timestamptz`;
     case 'gt':
-      return `e.recorded >= ${p.add(range.high)}::timestamptz`;
+      return `e.recorded > ${p.add(range.high)}::timestamptz`;
     case 'le':
-      return `e.recorded < ${p.add(range.high)}::timestamptz`;
+      return `e.recorded <= ${p.add(range.high)}::timestamptz`;
     case 'lt':
       return `e.recorded < ${p.add(range.low)}::timestamptz`;
     default:
-      return `(e.recorded >= ${p.add(range.low)}::timestamptz AND e.recorded < ${p.add(range.high)}::timestamptz)`;
+      return `(e.recorded >= ${p.add(range.low)}::timestamptz AND e.recorded <= ${p.add(range.high)}::timestamptz)`;
   }
 }
 

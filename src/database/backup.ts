@@ -161,8 +161,12 @@ export async function restoreDrill(databaseUrl: string, from: string, progress: 
     await old.initialize();
     await old.runMigrations({ transaction: 'all' });
     await old.destroy();
-    // …then its data…
-    await load(scratchUrl, from, manifest, progress);
+    // …then its data, each table's bytes checked against the manifest…
+    const loaded = await load(scratchUrl, from, manifest, progress);
+    for (const t of manifest.tables) {
+      const got = loaded.get(t.name) ?? createHash('sha256').digest('hex');
+      if (got !== t.sha256) problems.push(`${t.name}: its data in the archive does not match the manifest's SHA-256`);
+    }
     // …then today's schema over it.
     const upgraded = await ChartWardenDatabase.connect(scratchUrl, 2);
     const upgradedWith = known.filter((m) => !manifest.migrations.includes(m));
@@ -195,7 +199,8 @@ export async function restoreDrill(databaseUrl: string, from: string, progress: 
  * start at the genesis and are moved onto the restored entries, so the database's own
  * trigger checks that each head is an entry the chain holds.
  */
-async function load(url: string, from: string, manifest: BackupManifest, progress: Progress): Promise<void> {
+async function load(url: string, from: string, manifest: BackupManifest, progress: Progress): Promise<Map<string, string>> {
+  const hashes = new Map<string, ReturnType<typeof createHash>>();
   const client = new pg.Client({ connectionString: url, application_name: 'chartwarden-restore-drill' });
   await client.connect();
   try {
@@ -237,6 +242,8 @@ async function load(url: string, from: string, manifest: BackupManifest, progres
                 const length = Number(size);
                 if (pending.length < nl + 1 + length) return;
                 const data = pending.subarray(nl + 1, nl + 1 + length);
+                if (!hashes.has(table)) hashes.set(table, createHash('sha256'));
+                hashes.get(table)?.update(data);
                 if (current?.table !== table) current = open(table);
                 const stream = current.stream;
                 if (!stream.write(data)) await new Promise((r) => stream.once('drain', r));
@@ -263,6 +270,7 @@ async function load(url: string, from: string, manifest: BackupManifest, progres
     await client.query('UPDATE audit_chain c SET seq = r.seq, head = r.head FROM restored_audit_chain r WHERE c.chain = r.chain AND r.seq > 0');
     await client.query('COMMIT');
     progress.stop();
+    return new Map([...hashes].map(([t, h]) => [t, h.digest('hex')]));
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;

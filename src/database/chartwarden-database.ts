@@ -89,8 +89,12 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
       await runner.release();
     }
     const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'chartwarden', options: SESSION_OPTIONS });
-    pool.on('error', (e) => ChartWardenDatabase.logger.error(`idle connection error: ${e.message}`));
-    return new ChartWardenDatabase(dataSource, pool);
+    const db = new ChartWardenDatabase(dataSource, pool);
+    // Once closing, a connection the server ends (a drill dropping its scratch database) is expected.
+    pool.on('error', (e) => {
+      if (!db.closing) ChartWardenDatabase.logger.error(`idle connection error: ${e.message}`);
+    });
+    return db;
   }
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]> {
@@ -118,7 +122,10 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     }
   }
 
+  private closing = false;
+
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await this.pool.end().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }

@@ -44,7 +44,13 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   }
   if (error instanceof FhirRequestError) {
     const mapped = fromCode(error, ...fhirStatus(error.code));
-    if (error.issues?.length) mapped.outcome.issue = error.issues;
+    // Every issue (e.g. each validation problem) carries ChartWarden's code too, as every error does.
+    if (error.issues?.length) {
+      mapped.outcome.issue = error.issues.map((issue) => ({
+        ...issue,
+        details: { ...issue.details, coding: [...(issue.details?.coding ?? []), { system: ERROR_CODE_SYSTEM, code: error.code }] },
+      }));
+    }
     if (error.code === FhirRequestErrorCode.DeleteRefused || error.code === FhirRequestErrorCode.MethodNotSupported) {
       mapped.headers = { Allow: 'GET, HEAD, POST, PUT' };
     }

@@ -17,6 +17,8 @@ export interface Decision {
   policyVersion: string;
   /** Set when the access rests on a break-the-glass (R-04): its id. */
   breakGlassId?: string;
+  /** Set when the access rests on a borrowing grant (R-05): its id. */
+  grantId?: string;
 }
 
 /** One policy rule as a condition to evaluate against a stored record. */
@@ -24,6 +26,7 @@ export interface RuleCheck {
   rule?: string;
   inverted: boolean;
   restsOnBreakGlass: boolean;
+  restsOnGrant: boolean;
   condition: AccessCondition;
 }
 
@@ -75,15 +78,23 @@ export class AccessPolicyService {
     const now = this.clock.now();
     const active = this.needsActiveAccess(ability, action, facts.type) ? await this.activeFor(actor) : EMPTY;
     const btg = active.breakGlass.find((b) => b.patientId === facts.patient && b.until > now);
+    const grant = active.grants.find((g) => g.patientId === facts.patient && g.until > now);
     const attributes = {
       ...facts,
-      grantees: active.grants.some((g) => g.patientId === facts.patient && g.until > now) ? [actor.id] : [],
+      grantees: grant ? [actor.id] : [],
       breakGlass: btg ? [actor.id] : [],
     };
     const rule = ability.relevantRuleFor(action, subject(facts.type, attributes));
     const allowed = Boolean(rule && !rule.inverted);
     const onBtg = allowed && restsOnBreakGlass(rule?.conditions);
-    return { allowed, rule: rule?.reason, policyVersion: this.policy.version, ...(onBtg && btg ? { breakGlassId: btg.id } : {}) };
+    const onGrant = allowed && restsOnGrant(rule?.conditions);
+    return {
+      allowed,
+      rule: rule?.reason,
+      policyVersion: this.policy.version,
+      ...(onBtg && btg ? { breakGlassId: btg.id } : {}),
+      ...(onGrant && grant ? { grantId: grant.id } : {}),
+    };
   }
 
   /**
@@ -103,6 +114,7 @@ export class AccessPolicyService {
       rule: rule.reason,
       inverted: rule.inverted,
       restsOnBreakGlass: restsOnBreakGlass(rule.conditions),
+      restsOnGrant: restsOnGrant(rule.conditions),
       condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : { operator: 'and', value: [] },
     }));
     if (cache && cache.size < 256) cache.set(key, checks);
@@ -122,6 +134,11 @@ export class AccessPolicyService {
       const now = this.clock.now();
       const btg = (await this.activeFor(actor)).breakGlass.find((b) => b.patientId === patient && b.until > now);
       if (btg) decision.breakGlassId = btg.id;
+    }
+    if (decision.allowed && check.restsOnGrant) {
+      const now = this.clock.now();
+      const grant = (await this.activeFor(actor)).grants.find((g) => g.patientId === patient && g.until > now);
+      if (grant) decision.grantId = grant.id;
     }
     return decision;
   }
@@ -210,6 +227,10 @@ const EMPTY: ActiveAccess = { grants: [], breakGlass: [] };
 /** Whether a rule's conditions require a break-the-glass (then the access is marked as one, R-04). */
 function restsOnBreakGlass(conditions: unknown): boolean {
   return Boolean((conditions as Record<string, unknown> | undefined)?.breakGlass);
+}
+
+function restsOnGrant(conditions: unknown): boolean {
+  return Boolean((conditions as Record<string, unknown> | undefined)?.grantees);
 }
 
 /** `grantees = me` / `breakGlass = me` become `patient IN (patients I hold)`, so a store needs no grant table. */

@@ -1,6 +1,6 @@
 /** What an actor holds right now beyond the normal rules: patient ids with their end. */
 export interface ActiveAccess {
-  grants: { patientId: string; until: Date }[];
+  grants: { id: string; patientId: string; until: Date }[];
   breakGlass: { id: string; patientId: string; until: Date }[];
 }
 

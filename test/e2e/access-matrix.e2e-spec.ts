@@ -137,6 +137,7 @@ const POLICY = {
     'record-room': [
       { id: 'record-room.records', allow: ['read', 'search', 'print', 'export', 'copy'], on: PR, rule: 'R-06' },
       { id: 'record-room.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'record-room.access-accounting', allow: ['list'], on: ['AuditEvent'], rule: 'R-20' },
     ],
     'medical-affairs': [
       { id: 'medical-affairs.records', allow: RS, on: PR, labels: ['U', 'L', 'M', 'N', 'R', 'V'], rule: 'R-04' },

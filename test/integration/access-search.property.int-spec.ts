@@ -455,7 +455,7 @@ function actorIn(world: World, spec: ActorSpec): { actor: Actor; held: ActiveAcc
     ...(spec.patientContext === null ? {} : { patientContext: pick(world.patients, spec.patientContext) }),
   };
   const held: ActiveAccess = {
-    grants: spec.grants.map((g) => ({ patientId: pick(world.patients, g.patient), until: until(g.live) })),
+    grants: spec.grants.map((g, i) => ({ id: `grant-${i}`, patientId: pick(world.patients, g.patient), until: until(g.live) })),
     breakGlass: spec.breakGlass.map((b, i) => ({ id: `btg-${i}`, patientId: pick(world.patients, b.patient), until: until(b.live) })),
   };
   return { actor, held };

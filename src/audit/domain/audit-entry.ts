@@ -80,6 +80,6 @@ export function chainOf(requestId: string, chains: number): number {
 export interface ChainBreak {
   chain: number;
   seq: number;
-  problem: 'content-altered' | 'link-broken' | 'entry-missing' | 'head-mismatch';
+  problem: 'content-altered' | 'column-altered' | 'link-broken' | 'entry-missing' | 'head-mismatch';
   detail: string;
 }

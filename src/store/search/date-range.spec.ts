@@ -19,4 +19,11 @@ describe('dateRange', () => {
     expect(dateRange('yesterday')).toBeUndefined();
     expect(dateRange('2024-3-5')).toBeUndefined();
   });
+  it('rejects impossible calendar values instead of rolling them over', () => {
+    for (const bad of ['2024-13', '2024-00-10', '2024-02-30', '2023-02-29', '2024-04-31', '2024-13-45', '2024-03-05T24:00', '2024-03-05T10:60', '2024-03-05T10:00:61Z', '2024-03-05T10:00+15:00']) {
+      expect({ bad, range: dateRange(bad) }).toEqual({ bad, range: undefined });
+    }
+    expect(dateRange('2024-02-29', '+00:00')).toEqual({ low: '2024-02-29T00:00:00.000Z', high: '2024-02-29T23:59:59.999Z' });
+    expect(dateRange('2024-12-31T23:59:59+14:00')).toEqual({ low: '2024-12-31T09:59:59.000Z', high: '2024-12-31T09:59:59.999Z' });
+  });
 });

@@ -21,6 +21,11 @@ export function dateRange(value: string, defaultOffset = HOSPITAL_OFFSET): DateR
   const m = DATE_RE.exec(value.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
+  // Calendar checks Date.UTC would silently roll over (2024-02-31 → 2024-03-02).
+  if (mo !== undefined && (Number(mo) < 1 || Number(mo) > 12)) return undefined;
+  if (d !== undefined && (Number(d) < 1 || Number(d) > new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate())) return undefined;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59)) return undefined;
+  if (zone && zone !== 'Z' && (Number(zone.slice(1, 3)) > 14 || Number(zone.slice(4, 6)) > 59)) return undefined;
   const offset = zone === 'Z' ? '+00:00' : (zone ?? defaultOffset);
   const offsetMs = zone === 'Z' ? 0 : offsetToMs(offset);
   const year = Number(y);
