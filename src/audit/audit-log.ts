@@ -1,6 +1,7 @@
 import { Logger, type OnModuleInit } from '@nestjs/common';
 import type { ChartWardenDatabase, Queryable } from '../database/chartwarden-database.js';
 import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
+import { hashedTextSql } from './audit-sql.js';
 
 interface Pending {
   entries: AuditEntry[];
@@ -142,7 +143,8 @@ export class AuditLog implements OnModuleInit {
 const APPEND_SQL = `
 WITH RECURSIVE
   input AS (
-    SELECT t.*, row_number() OVER (PARTITION BY t.chain ORDER BY t.ord) AS k
+    SELECT t.chain, t.recorded, t.request_id, t.actor, t.patient, t.action::char(1) AS action, t.subtype, t.outcome, t.entity_type, t.entity_id, t.content, t.ord,
+           row_number() OVER (PARTITION BY t.chain ORDER BY t.ord) AS k
       FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[], $10::text[], $11::text[])
            WITH ORDINALITY AS t(chain, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, ord)),
   heads AS (
@@ -150,7 +152,7 @@ WITH RECURSIVE
   linked(chain, k, seq, prev_hash, hash) AS (
     SELECT h.chain, 0::bigint, h.seq, NULL::bytea, h.head FROM heads h
     UNION ALL
-    SELECT l.chain, l.k + 1, l.seq + 1, l.hash, sha256(l.hash || convert_to(i.content, 'UTF8'))
+    SELECT l.chain, l.k + 1, l.seq + 1, l.hash, sha256(l.hash || ${hashedTextSql('i.')})
       FROM linked l JOIN input i ON i.chain = l.chain AND i.k = l.k + 1),
   inserted AS (
     INSERT INTO audit_entry (chain, seq, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, prev_hash, hash)

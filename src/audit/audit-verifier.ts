@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { GENESIS, type ChainBreak } from './domain/audit-entry.js';
+import { hashedTextSql } from './audit-sql.js';
 
 /** One chain as verified. */
 export interface ChainReport {
@@ -24,7 +25,8 @@ export interface VerifyReport {
  * Recomputes every audit chain (R-21) and reports the first broken link of each: an entry
  * whose content no longer matches its hash (edited), one that does not point to its
  * predecessor's hash (edited and re-hashed, or inserted), a gap in the sequence (deleted),
- * or a head that is not the last entry (deleted at the end). The hashes are recomputed by
+ * or a head that is not the last entry (deleted at the end). The hash covers the content and
+ * the searchable columns, so a column edited alone shows too. The hashes are recomputed by
  * PostgreSQL (`sha256`) next to the data, one chain per connection, chains in parallel.
  */
 export async function verifyAuditChains(databaseUrl: string, options: { since?: Date; concurrency?: number } = {}): Promise<VerifyReport> {
@@ -43,23 +45,6 @@ export async function verifyAuditChains(databaseUrl: string, options: { since?: 
   }
 }
 
-/**
- * The searchable columns are copies of fields of the hashed content: they must still say
- * what the content says, or an entry could be hidden from a patient's access report by
- * editing a column alone.
- */
-const COLUMNS_MATCH_CONTENT = `(
-  SELECT c ->> 'requestId' = request_id
-     AND (c ->> 'recorded')::timestamptz = recorded
-     AND (c -> 'agent' ->> 'id') IS NOT DISTINCT FROM actor
-     AND (c ->> 'patient') IS NOT DISTINCT FROM patient
-     AND c ->> 'action' = action
-     AND c ->> 'subtype' = subtype
-     AND (c ->> 'outcome')::smallint = outcome
-     AND (c -> 'entity' ->> 'type') IS NOT DISTINCT FROM entity_type
-     AND (c -> 'entity' ->> 'id') IS NOT DISTINCT FROM entity_id
-  FROM (SELECT content::jsonb AS c) AS parsed)`;
-
 async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined): Promise<ChainReport> {
   const [head] = (await pool.query<{ seq: string; head: Buffer }>('SELECT seq, head FROM audit_chain WHERE chain = $1', [chain])).rows;
   // Where to start: the genesis, or (with --since) the first entry recorded since then, trusting the link it carries.
@@ -74,16 +59,15 @@ async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined
     await pool.query<{ entries: number; last_seq: string | null; last_hash: Buffer | null; bad_seq: string | null; bad_kind: string | null; bad_prev_seq: string | null }>(
       `WITH links AS (
          SELECT seq, hash,
-                sha256(prev_hash || convert_to(content, 'UTF8')) = hash AS content_ok,
-                ${COLUMNS_MATCH_CONTENT} AS columns_ok,
+                sha256(prev_hash || ${hashedTextSql('')}) = hash AS content_ok,
                 prev_hash = coalesce(lag(hash) OVER w, $3::bytea) AS link_ok,
                 coalesce(lag(seq) OVER w, $2::bigint) AS prev_seq
            FROM audit_entry WHERE chain = $1 AND seq > $2::bigint
          WINDOW w AS (ORDER BY seq)),
        bad AS (
          SELECT seq, prev_seq,
-                CASE WHEN seq <> prev_seq + 1 THEN 'entry-missing' WHEN NOT link_ok THEN 'link-broken' WHEN NOT content_ok THEN 'content-altered' ELSE 'column-altered' END AS kind
-           FROM links WHERE seq <> prev_seq + 1 OR NOT link_ok OR NOT content_ok OR NOT columns_ok ORDER BY seq LIMIT 1),
+                CASE WHEN seq <> prev_seq + 1 THEN 'entry-missing' WHEN NOT link_ok THEN 'link-broken' ELSE 'content-altered' END AS kind
+           FROM links WHERE seq <> prev_seq + 1 OR NOT link_ok OR NOT content_ok ORDER BY seq LIMIT 1),
        last AS (SELECT seq, hash FROM links ORDER BY seq DESC LIMIT 1)
        SELECT (SELECT count(*)::int FROM links) AS entries, last.seq AS last_seq, last.hash AS last_hash,
               bad.seq AS bad_seq, bad.kind AS bad_kind, bad.prev_seq AS bad_prev_seq
@@ -101,9 +85,7 @@ async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined
         ? `${missing(previous + 1, seq - 1)} (entry ${seq} follows entry ${previous})`
         : kind === 'link-broken'
           ? `entry ${seq} does not point to the hash of entry ${previous}`
-          : kind === 'content-altered'
-            ? `entry ${seq}'s content does not match its hash`
-            : `entry ${seq}'s searchable columns (patient, actor, time, action, outcome, entity…) no longer say what its hashed content says`;
+          : `entry ${seq} does not match its hash (its content or a searchable column was changed)`;
     report.broken = { chain, seq: kind === 'entry-missing' ? previous + 1 : seq, problem: kind, detail: `chain ${chain}: ${detail}` };
     return report;
   }

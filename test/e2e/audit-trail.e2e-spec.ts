@@ -7,7 +7,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import type { AccessGrant } from '../../src/access/access-grant.repository.js';
 import type { AccessReport, AccessReportRow } from '../../src/audit/audit-reader.service.js';
-import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
+import { hashedText, type AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
@@ -149,8 +149,9 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
   async function checked(row: AuditRow): Promise<Recorded> {
     expect(row.hash).toHaveLength(32);
     expect(row.prev_hash).toHaveLength(32);
-    expect(createHash('sha256').update(row.prev_hash).update(row.content, 'utf8').digest().equals(row.hash)).toBe(true);
     const entry = JSON.parse(row.content) as AuditEntry;
+    // The hash covers the content and the searchable columns (decision 0006).
+    expect(createHash('sha256').update(row.prev_hash).update(hashedText(entry), 'utf8').digest().equals(row.hash)).toBe(true);
     expect(canonicalize(entry)).toBe(row.content);
     expect(entry.requestId).toBe(row.request_id);
     expect(entry.action).toBe(row.action.trim());

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { verifyAuditChains } from '../../src/audit/audit-verifier.js';
-import { canonicalContent, chainHash, chainOf, GENESIS, type AuditEntry, type ChainBreak } from '../../src/audit/domain/audit-entry.js';
+import { canonicalContent, chainHash, chainOf, GENESIS, hashedText, type AuditEntry, type ChainBreak } from '../../src/audit/domain/audit-entry.js';
 import { buildCli, CliFailure } from '../../src/cli/cli.js';
 import { AUDIT_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { backup, backupTables, restoreDrill, type BackupManifest } from '../../src/database/backup.js';
@@ -483,32 +483,32 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
           const { chain, seq } = facts.forbidden;
           const row = await entryAt(url, chain, seq);
           await asReplica(url, [['UPDATE audit_entry SET content = $3, outcome = 0, actor = $4 WHERE chain = $1 AND seq = $2', [chain, seq, forged(row.content), 'his-audit']]]);
-          return { chain, seq, problem: 'content-altered', detail: `chain ${chain}: entry ${seq}'s content does not match its hash` };
+          return { chain, seq, problem: 'content-altered', detail: `chain ${chain}: entry ${seq} does not match its hash (its content or a searchable column was changed)` };
         },
       },
       {
-        name: '(a′) only the searchable columns of the refused read edited (it would vanish from the patient\'s access report) → column-altered at that entry',
+        name: '(a′) only the searchable columns of the refused read edited (it would vanish from the patient\'s access report) → content-altered at that entry (the hash covers the columns)',
         tamper: async (url) => {
           const { chain, seq } = facts.forbidden;
           await asReplica(url, [["UPDATE audit_entry SET patient = 'nobody', actor = 'his-audit', outcome = 0, entity_id = 'x' WHERE chain = $1 AND seq = $2", [chain, seq]]]);
           return {
             chain,
             seq,
-            problem: 'column-altered',
-            detail: `chain ${chain}: entry ${seq}'s searchable columns (patient, actor, time, action, outcome, entity…) no longer say what its hashed content says`,
+            problem: 'content-altered',
+            detail: `chain ${chain}: entry ${seq} does not match its hash (its content or a searchable column was changed)`,
           };
         },
       },
       {
-        name: '(a″) only the recorded time of an entry backdated → column-altered at that entry',
+        name: '(a″) only the recorded time of an entry backdated → content-altered at that entry (the hash covers the columns)',
         tamper: async (url) => {
           const { chain, seq } = facts.forbidden;
           await asReplica(url, [["UPDATE audit_entry SET recorded = '2020-01-01T00:00:00Z' WHERE chain = $1 AND seq = $2", [chain, seq]]]);
           return {
             chain,
             seq,
-            problem: 'column-altered',
-            detail: `chain ${chain}: entry ${seq}'s searchable columns (patient, actor, time, action, outcome, entity…) no longer say what its hashed content says`,
+            problem: 'content-altered',
+            detail: `chain ${chain}: entry ${seq} does not match its hash (its content or a searchable column was changed)`,
           };
         },
       },
@@ -518,12 +518,12 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
           const { chain, seq } = facts.forbidden;
           const row = await entryAt(url, chain, seq);
           const content = forged(row.content);
-          const hash = chainHash(row.prev_hash, content);
+          const hash = chainHash(row.prev_hash, hashedText(JSON.parse(content) as AuditEntry));
           // A careful forger keeps the searchable columns in line with the content.
           await asReplica(url, [['UPDATE audit_entry SET content = $3, outcome = 0, actor = $5, hash = $4 WHERE chain = $1 AND seq = $2', [chain, seq, content, hash, 'his-audit']]]);
           // The forged entry is self-consistent: only its successor gives it away.
           const again = await entryAt(url, chain, seq);
-          expect(chainHash(again.prev_hash, again.content).equals(again.hash)).toBe(true);
+          expect(chainHash(again.prev_hash, hashedText(JSON.parse(again.content) as AuditEntry)).equals(again.hash)).toBe(true);
           return { chain, seq: seq + 1, problem: 'link-broken', detail: `chain ${chain}: entry ${seq + 1} does not point to the hash of entry ${seq}` };
         },
       },
@@ -573,7 +573,7 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
             [
               `INSERT INTO audit_entry (chain, seq, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, prev_hash, hash)
                VALUES ($1, $2, $6, $7, $8, $9, 'R', 'read', 0, 'Patient', $9, $3, $4, $5)`,
-              [chain, last + 1, content, tail.hash, chainHash(tail.hash, content), entry.recorded, entry.requestId, entry.agent.id, entry.patient],
+              [chain, last + 1, content, tail.hash, chainHash(tail.hash, hashedText(entry)), entry.recorded, entry.requestId, entry.agent.id, entry.patient],
             ],
           ]);
           return { chain, seq: last + 1, problem: 'head-mismatch', detail: `chain ${chain}: the head says entry ${last} is last, but the chain ends at entry ${last + 1}` };
@@ -589,7 +589,7 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
             url,
             `INSERT INTO audit_entry (chain, seq, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, prev_hash, hash)
              VALUES ($1, 1, $5, $6, $7, $8, 'R', 'read', 0, 'Patient', $8, $2, $3, $4)`,
-            [chain, content, GENESIS, chainHash(GENESIS, content), entry.recorded, entry.requestId, entry.agent.id, entry.patient],
+            [chain, content, GENESIS, chainHash(GENESIS, hashedText(entry)), entry.recorded, entry.requestId, entry.agent.id, entry.patient],
           );
           return { chain, seq: 1, problem: 'head-mismatch', detail: `chain ${chain}: its head row is missing` };
         },
@@ -718,7 +718,7 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
 
       const cliFull = await runCli(url, ['audit', 'verify']);
       expect(cliFull.error).toBeInstanceOf(CliFailure);
-      expect((cliFull.error as Error).message).toContain(`chain ${chain}: entry ${oldSeq}'s content does not match its hash`);
+      expect((cliFull.error as Error).message).toContain(`chain ${chain}: entry ${oldSeq} does not match its hash (its content or a searchable column was changed)`);
       const cliSince = await runCli(url, ['audit', 'verify', '--since', SINCE]);
       expect(cliSince.error).toBeUndefined();
       expect(cliSince.stdout).toMatch(/^audit verify: 4 chains, 60 entries intact/);
@@ -727,7 +727,7 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
     it('R-21: with --since, an entry recorded after that date that is altered is still found', async () => {
       await asReplica(url, [[`UPDATE audit_entry SET content = replace(content, '"outcome":0', '"outcome":4') WHERE chain = $1 AND seq = $2`, [chain, newSeq]]]);
       const since = await verifyAuditChains(url, { since: new Date(SINCE) });
-      expect(since.broken).toEqual({ chain, seq: newSeq, problem: 'content-altered', detail: `chain ${chain}: entry ${newSeq}'s content does not match its hash` });
+      expect(since.broken).toEqual({ chain, seq: newSeq, problem: 'content-altered', detail: `chain ${chain}: entry ${newSeq} does not match its hash (its content or a searchable column was changed)` });
       const run = await runCli(url, ['audit', 'verify', '--since', SINCE]);
       expect(run.error).toBeInstanceOf(CliFailure);
       expect((run.error as Error).message).toContain(`chain ${chain}: entry ${newSeq}`);
@@ -834,7 +834,7 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
       await backup(url, file);
       const drill = await restoreDrill(url, file);
       expect(drill.ok).toBe(false);
-      expect(drill.problems).toEqual([`audit trail: chain ${chain}: entry ${seq}'s content does not match its hash`]);
+      expect(drill.problems).toEqual([`audit trail: chain ${chain}: entry ${seq} does not match its hash (its content or a searchable column was changed)`]);
       expect(drill.audit.broken).toMatchObject({ chain, seq, problem: 'content-altered' });
     });
   });

@@ -62,9 +62,36 @@ export function canonicalContent(entry: AuditEntry): string {
   return canonicalize(entry);
 }
 
-/** `hash = SHA-256(previous hash ‖ UTF-8 content)`: each entry commits to its content and to every entry before it. */
-export function chainHash(previous: Buffer, content: string): Buffer {
-  return createHash('sha256').update(previous).update(content, 'utf8').digest();
+/** Separates the parts of the hashed text (ASCII unit separator: never in canonical JSON unescaped). */
+const US = '\x1f';
+/** Stands for an empty (NULL) column in the hashed text. */
+const NONE = '\x1e';
+
+/**
+ * The text an entry's hash covers: its canonical content, then the row's searchable columns
+ * (request id, time, actor, patient, action, subtype, outcome, entity type and id), so a
+ * column edited alone breaks the hash like an edited content. `audit_sql.ts` builds the same
+ * text in SQL from the stored row; this is its definition, for tests and other verifiers.
+ */
+export function hashedText(entry: AuditEntry): string {
+  const columns = [
+    entry.requestId,
+    // The time as milliseconds since the epoch: the stored timestamp's exact value, whatever its text form.
+    String(Date.parse(entry.recorded)),
+    entry.agent.id ?? NONE,
+    entry.patient ?? NONE,
+    entry.action,
+    entry.subtype,
+    String(entry.outcome),
+    entry.entity?.type ?? NONE,
+    entry.entity?.id ?? NONE,
+  ];
+  return canonicalContent(entry) + US + columns.join(US);
+}
+
+/** `hash = SHA-256(previous hash ‖ UTF-8 hashed text)`: each entry commits to its row and to every entry before it. */
+export function chainHash(previous: Buffer, text: string): Buffer {
+  return createHash('sha256').update(previous).update(text, 'utf8').digest();
 }
 
 /**
@@ -80,6 +107,6 @@ export function chainOf(requestId: string, chains: number): number {
 export interface ChainBreak {
   chain: number;
   seq: number;
-  problem: 'content-altered' | 'column-altered' | 'link-broken' | 'entry-missing' | 'head-mismatch';
+  problem: 'content-altered' | 'link-broken' | 'entry-missing' | 'head-mismatch';
   detail: string;
 }
