@@ -279,7 +279,7 @@ async function timeAudit(url: string): Promise<AuditTiming> {
   const seconds = Math.min(config.durationSec, 5);
   const database = await ChartWardenDatabase.connect(url, config.poolSize);
   try {
-    const auditLog = new AuditLog(database, AUDIT_DEFAULTS.chains, AUDIT_DEFAULTS.maxBatch);
+    const auditLog = new AuditLog(database, AUDIT_DEFAULTS.chains, AUDIT_DEFAULTS.maxBatch, AUDIT_DEFAULTS.lanes);
     await auditLog.onModuleInit();
     log(`audit: ${clients} concurrent clients appending for ${seconds} s …`);
     const latencies: number[] = [];

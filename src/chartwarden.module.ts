@@ -98,7 +98,7 @@ export const {
       provide: AuditLog,
       inject: [ChartWardenDatabase, CHARTWARDEN_OPTIONS],
       useFactory: (db: ChartWardenDatabase, o: ChartWardenOptions) =>
-        new AuditLog(db, o.audit?.chains ?? AUDIT_DEFAULTS.chains, o.audit?.maxBatch ?? AUDIT_DEFAULTS.maxBatch),
+        new AuditLog(db, o.audit?.chains ?? AUDIT_DEFAULTS.chains, o.audit?.maxBatch ?? AUDIT_DEFAULTS.maxBatch, o.audit?.lanes ?? AUDIT_DEFAULTS.lanes),
     },
     AuditRecorder,
     AuditReaderService,

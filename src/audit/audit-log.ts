@@ -9,16 +9,19 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Group-commit lanes: each owns the chains `chain % LANES === lane`, so lanes never wait on each other's head locks. */
-const LANES = 4;
+/** Separates the entries' contents in the one text parameter that carries them (ASCII group separator). */
+const GS = '\x1d';
 
 /**
  * The append-only, hash-chained audit log (R-20, R-21) on ChartWarden's PostgreSQL.
  *
  * `append` is group commit: entries of concurrent requests wait in a queue while one
  * statement is in flight, then the next takes all of them at once, so a commit's fsync is
- * shared by every request in it. Chains are split over a few lanes, each with its own queue
- * and one statement in flight, so commits overlap. A caller's promise resolves only once its
+ * shared by every request in it. Chains may be split over lanes (`audit.lanes`), each lane
+ * owning the chains `chain % lanes` with its own queue and one statement in flight: more
+ * lanes overlap commits (lower latency on an idle database), fewer make larger batches (less
+ * database CPU per entry: one lane measured 0.17 ms against 0.36 ms with four under a
+ * CPU-bound read load, see BENCHMARKS.md). A caller's promise resolves only once its
  * entries are committed: the response is sent after that, and a crash loses no entry of a
  * response that was sent.
  *
@@ -36,8 +39,9 @@ export class AuditLog implements OnModuleInit {
     private readonly db: ChartWardenDatabase,
     readonly chains: number,
     private readonly maxBatch: number,
+    lanes = 1,
   ) {
-    this.lanes = Array.from({ length: Math.min(LANES, chains) }, () => ({ queue: [], flushing: false }));
+    this.lanes = Array.from({ length: Math.max(1, Math.min(lanes, chains)) }, () => ({ queue: [], flushing: false }));
   }
 
   /** Creates the chains' heads that do not exist yet (a larger `chains` setting adds chains; none is ever removed). */
@@ -124,7 +128,9 @@ export class AuditLog implements OnModuleInit {
       more.entityId.push(e.entity?.id ?? null);
       more.content.push(canonicalContent(e));
     }
-    const parameters = [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content];
+    // Contents travel as one text split in SQL: canonical JSON never holds a raw control character
+    // (RFC 8785 escapes them), and escaping each as an array element cost more than the rest together.
+    const parameters = [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content.join(GS)];
     await tx.query(APPEND_SQL, parameters, { prepare: true }).catch((e: unknown) => {
       if ((e as { code?: string }).code === '22012') {
         throw new Error(`audit chains ${[...new Set(cols.chain)].join(',')} are not all initialised (a head row is missing); nothing was recorded`);
@@ -145,7 +151,8 @@ WITH RECURSIVE
   input AS (
     SELECT t.chain, t.recorded, t.request_id, t.actor, t.patient, t.action::char(1) AS action, t.subtype, t.outcome, t.entity_type, t.entity_id, t.content, t.ord,
            row_number() OVER (PARTITION BY t.chain ORDER BY t.ord) AS k
-      FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[], $10::text[], $11::text[])
+      FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::text[], $10::text[],
+                  string_to_array($11::text, E'\\x1d'))
            WITH ORDINALITY AS t(chain, recorded, request_id, actor, patient, action, subtype, outcome, entity_type, entity_id, content, ord)),
   heads AS (
     SELECT chain, seq, head FROM audit_chain WHERE chain IN (SELECT DISTINCT chain FROM input) ORDER BY chain FOR UPDATE),

@@ -344,16 +344,16 @@ describe('Audit trail integrity: R-21 tamper evidence, R-51 durable group commit
   });
 
   describe('R-51: appending', () => {
-    it('R-51: 50 concurrent append calls of 20 entries each add exactly 1000 entries; each call resolves only once its entries are committed; chains stay intact', async () => {
+    it.each([1, 4])('R-51: %i lane(s): 50 concurrent append calls of 20 entries each add exactly 1000 entries; each call resolves only once its entries are committed; chains stay intact', async (lanes) => {
       const url = work;
       const db = await ChartWardenDatabase.connect(url, 4);
       // Another connection (a pool: the checks run concurrently) looking for each call's entries as soon as it resolves.
       const observer = new pg.Pool({ connectionString: url, max: 4 });
       try {
-        const log = new AuditLog(db, CHAINS, AUDIT_DEFAULTS.maxBatch);
+        const log = new AuditLog(db, CHAINS, AUDIT_DEFAULTS.maxBatch, lanes);
         await log.onModuleInit();
         const before = await trailDigest(url);
-        const tag = `gc${RUN}`;
+        const tag = `gc${lanes}x${RUN}`;
         const visibleOnResolve: number[] = [];
         await Promise.all(
           Array.from({ length: 50 }, (_, call) =>
