@@ -55,40 +55,31 @@ async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined
     ).rows;
     from = first ? { seq: Number(first.seq) - 1, hash: first.prev_hash } : { seq: Number(head?.seq ?? 0), hash: head?.head ?? GENESIS };
   }
-  const [result] = (
-    await pool.query<{ entries: number; last_seq: string | null; last_hash: Buffer | null; bad_seq: string | null; bad_kind: string | null; bad_prev_seq: string | null }>(
-      `WITH links AS (
-         SELECT seq, hash,
-                sha256(prev_hash || ${hashedTextSql('')}) = hash AS content_ok,
-                prev_hash = coalesce(lag(hash) OVER w, $3::bytea) AS link_ok,
-                coalesce(lag(seq) OVER w, $2::bigint) AS prev_seq
-           FROM audit_entry WHERE chain = $1 AND seq > $2::bigint
-         WINDOW w AS (ORDER BY seq)),
-       bad AS (
-         SELECT seq, prev_seq,
-                CASE WHEN seq <> prev_seq + 1 THEN 'entry-missing' WHEN NOT link_ok THEN 'link-broken' ELSE 'content-altered' END AS kind
-           FROM links WHERE seq <> prev_seq + 1 OR NOT link_ok OR NOT content_ok ORDER BY seq LIMIT 1),
-       last AS (SELECT seq, hash FROM links ORDER BY seq DESC LIMIT 1)
-       SELECT (SELECT count(*)::int FROM links) AS entries, last.seq AS last_seq, last.hash AS last_hash,
-              bad.seq AS bad_seq, bad.kind AS bad_kind, bad.prev_seq AS bad_prev_seq
-         FROM (SELECT 1) one LEFT JOIN last ON TRUE LEFT JOIN bad ON TRUE`,
+  // One streaming pass: each link checked against its predecessor (window), counted, the first bad one kept.
+  const [pass] = (
+    await pool.query<{ entries: number; last_seq: string | null; bad_seq: string | null }>(
+      `SELECT count(*)::int AS entries, max(seq) AS last_seq, min(seq) FILTER (WHERE NOT ok) AS bad_seq
+         FROM (SELECT seq,
+                      seq = coalesce(lag(seq) OVER w, $2::bigint) + 1
+                      AND prev_hash = coalesce(lag(hash) OVER w, $3::bytea)
+                      AND sha256(prev_hash || ${hashedTextSql('')}) = hash AS ok
+                 FROM audit_entry WHERE chain = $1 AND seq > $2::bigint
+               WINDOW w AS (ORDER BY seq)) links`,
       [chain, from.seq, from.hash],
     )
   ).rows;
-  const report: ChainReport = { chain, entries: result.entries, headSeq: Number(head?.seq ?? -1), head: head?.head.toString('hex') ?? '' };
-  if (result.bad_seq !== null) {
-    const seq = Number(result.bad_seq);
-    const kind = result.bad_kind as ChainBreak['problem'];
-    const previous = Number(result.bad_prev_seq);
-    const detail =
-      kind === 'entry-missing'
-        ? `${missing(previous + 1, seq - 1)} (entry ${seq} follows entry ${previous})`
-        : kind === 'link-broken'
-          ? `entry ${seq} does not point to the hash of entry ${previous}`
-          : `entry ${seq} does not match its hash (its content or a searchable column was changed)`;
-    report.broken = { chain, seq: kind === 'entry-missing' ? previous + 1 : seq, problem: kind, detail: `chain ${chain}: ${detail}` };
+  const report: ChainReport = { chain, entries: pass.entries, headSeq: Number(head?.seq ?? -1), head: head?.head.toString('hex') ?? '' };
+  if (pass.bad_seq !== null) {
+    report.broken = await classify(pool, chain, Number(pass.bad_seq), from);
     return report;
   }
+  const result = {
+    last_seq: pass.last_seq,
+    last_hash:
+      pass.last_seq === null
+        ? null
+        : ((await pool.query<{ hash: Buffer }>('SELECT hash FROM audit_entry WHERE chain = $1 AND seq = $2', [chain, pass.last_seq])).rows[0]?.hash ?? null),
+  };
   const lastSeq = result.last_seq === null ? from.seq : Number(result.last_seq);
   const lastHash = result.last_hash ?? from.hash;
   if (!head) {
@@ -106,4 +97,29 @@ async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined
 
 function missing(first: number, last: number): string {
   return first === last ? `entry ${first} is missing` : `entries ${first}…${last} are missing`;
+}
+
+/** What is wrong with the first bad link `seq`: a gap before it, a link to the wrong hash, or its own hash. */
+async function classify(pool: pg.Pool, chain: number, seq: number, from: { seq: number; hash: Buffer }): Promise<ChainBreak> {
+  const rows = (
+    await pool.query<{ seq: string; prev_hash: Buffer; hash: Buffer }>(
+      `SELECT seq, prev_hash, hash
+         FROM audit_entry WHERE chain = $1 AND seq <= $2 AND seq > $3 ORDER BY seq DESC LIMIT 2`,
+      [chain, seq, from.seq],
+    )
+  ).rows;
+  const bad = rows[0];
+  const before = rows[1] ? { seq: Number(rows[1].seq), hash: rows[1].hash } : from;
+  if (seq !== before.seq + 1) {
+    return {
+      chain,
+      seq: before.seq + 1,
+      problem: 'entry-missing',
+      detail: `chain ${chain}: ${missing(before.seq + 1, seq - 1)} (entry ${seq} follows entry ${before.seq})`,
+    };
+  }
+  if (!bad.prev_hash.equals(before.hash)) {
+    return { chain, seq, problem: 'link-broken', detail: `chain ${chain}: entry ${seq} does not point to the hash of entry ${before.seq}` };
+  }
+  return { chain, seq, problem: 'content-altered', detail: `chain ${chain}: entry ${seq} does not match its hash (its content or a searchable column was changed)` };
 }
