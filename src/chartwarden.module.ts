@@ -16,7 +16,11 @@ import { AuditController } from './audit/audit.controller.js';
 import { AuditReaderService } from './audit/audit-reader.service.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
 import { AuditWriteJournal } from './audit/audit-write-journal.js';
-import { WriteJournal } from './fhir/write-journal.port.js';
+import { WriteJournal, WriteJournals } from './fhir/write-journal.port.js';
+import { DocumentTypes } from './governance/domain/document-types.js';
+import { EditLedger } from './governance/edit-ledger.js';
+import { GovernanceController } from './governance/governance.controller.js';
+import { LedgerService } from './governance/ledger.service.js';
 import { AUDIT_DEFAULTS } from './config/chartwarden.options.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
@@ -49,8 +53,8 @@ export const {
  * server (`src/main.ts`) is this module and nothing else.
  */
 @Module({
-  // AuditController first: its /fhir/AuditEvent routes must win over FhirController's /fhir/:type.
-  controllers: [AuditController, FhirController, AccessController],
+  // AuditController and GovernanceController first: their /fhir routes must win over FhirController's /fhir/:type….
+  controllers: [AuditController, GovernanceController, FhirController, AccessController],
   providers: [
     {
       provide: LoadedPolicy,
@@ -102,7 +106,16 @@ export const {
     },
     AuditRecorder,
     AuditReaderService,
-    { provide: WriteJournal, useClass: AuditWriteJournal },
+    AuditWriteJournal,
+    {
+      provide: DocumentTypes,
+      inject: [LoadedPolicy],
+      useFactory: (policy: LoadedPolicy) => DocumentTypes.fromProfiles(policy.document.governance?.documentTypeMap ?? []),
+    },
+    EditLedger,
+    LedgerService,
+    // The edit ledger first (it may refuse an unexplained change of a signed document), then the audit entry.
+    { provide: WriteJournal, inject: [EditLedger, AuditWriteJournal], useFactory: (ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([ledger, audit]) },
     BearerAuthGuard,
     ResourceValidator,
     FhirService,

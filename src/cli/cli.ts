@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { settingsFromEnv } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
+import { verifyLedger } from '../governance/ledger-verifier.js';
 import { backup, restoreDrill, type Progress } from '../database/backup.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
@@ -66,6 +67,23 @@ export function buildCli(): Command {
       for (const c of report.chains.filter((x) => x.headSeq > 0)) process.stdout.write(`  chain ${c.chain}: head ${c.headSeq} ${c.head}\n`);
     });
 
+  const ledger = program.command('ledger').description('The edit ledger of clinical documents (R-12, R-17)');
+  ledger
+    .command('verify')
+    .description('Recompute every document\'s ledger chain and the versions it records; exit 1 naming the first broken link')
+    .option('--document <Type/id>', 'one document, e.g. Composition/123', (v) => {
+      if (!/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(v)) throw new InvalidArgumentError('use Type/id, e.g. Composition/123');
+      return v;
+    })
+    .action(async (o: { document?: string }) => {
+      const report = await verifyLedger(await databaseUrl(), { document: o.document });
+      if (report.broken) {
+        for (const b of report.breaks.slice(1)) process.stderr.write(`  also broken: ${b.detail}\n`);
+        throw new CliFailure(`ledger verify: BROKEN — ${report.broken.detail} (${report.broken.problem})`);
+      }
+      process.stdout.write(`ledger verify: ${report.documents} documents, ${report.entries} versions intact (${report.ms} ms)\n`);
+    });
+
   program
     .command('backup')
     .description('Write a consistent backup of ChartWarden\'s database and <file>.manifest.json (R-50)')
@@ -85,6 +103,7 @@ export function buildCli(): Command {
       const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore'));
       for (const t of report.tables) process.stdout.write(`  ${t.name}: ${t.restored}/${t.expected} rows\n`);
       process.stdout.write(`  audit trail: ${report.audit.chains.length} chains, ${report.audit.entries} entries${report.audit.broken ? ' BROKEN' : ' intact'}\n`);
+      process.stdout.write(`  edit ledger: ${report.ledger.documents} documents, ${report.ledger.entries} versions${report.ledger.broken ? ' BROKEN' : ' intact'}\n`);
       if (report.upgradedWith.length) process.stdout.write(`  upgraded with: ${report.upgradedWith.join(', ')}\n`);
       if (!report.ok) {
         for (const p of report.problems) process.stderr.write(`restore-drill: ${p}\n`);

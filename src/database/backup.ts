@@ -9,6 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import { getMetadataArgsStorage } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { verifyAuditChains, type VerifyReport } from '../audit/audit-verifier.js';
+import { verifyLedger, type LedgerReport } from '../governance/ledger-verifier.js';
 import { GENESIS } from '../audit/domain/audit-entry.js';
 import { ChartWardenDatabase, ENTITIES } from './chartwarden-database.js';
 import { DataSource } from 'typeorm';
@@ -123,6 +124,7 @@ export interface DrillReport {
   problems: string[];
   tables: { name: string; expected: number; restored: number }[];
   audit: VerifyReport;
+  ledger: LedgerReport;
   upgradedWith: string[];
   ms: number;
 }
@@ -130,8 +132,9 @@ export interface DrillReport {
 /**
  * Proves a backup restores (R-50): checks the archive against its manifest, restores it into
  * a scratch database on the same server (the schema at the backup's migrations, the data,
- * then any newer migrations: an upgrade keeps old data usable), verifies every audit chain
- * and the chain heads and row counts against the manifest, and drops the scratch database.
+ * then any newer migrations: an upgrade keeps old data usable), verifies every audit chain,
+ * every edit-ledger chain, and the chain heads and row counts against the manifest, and drops
+ * the scratch database.
  */
 export async function restoreDrill(databaseUrl: string, from: string, progress: Progress = NO_PROGRESS): Promise<DrillReport> {
   const started = Date.now();
@@ -184,7 +187,9 @@ export async function restoreDrill(databaseUrl: string, from: string, progress: 
       }
       const audit = await verifyAuditChains(scratchUrl);
       if (audit.broken) problems.push(`audit trail: ${audit.broken.detail}`);
-      return { ok: problems.length === 0, scratchDatabase: scratch, problems, tables, audit, upgradedWith, ms: Date.now() - started };
+      const ledger = await verifyLedger(scratchUrl);
+      if (ledger.broken) problems.push(`edit ledger: ${ledger.broken.detail}`);
+      return { ok: problems.length === 0, scratchDatabase: scratch, problems, tables, audit, ledger, upgradedWith, ms: Date.now() - started };
     } finally {
       await upgraded.onApplicationShutdown();
     }

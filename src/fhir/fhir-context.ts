@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
-import { parseBreakGlass, type FhirContext } from './fhir-request.js';
+import { parseBreakGlass, parseEditReason, type FhirContext } from './fhir-request.js';
 import type { FhirSettings } from './fhir.settings.js';
 
 /** The use cases' view of an HTTP request: its actor, base URL, break-the-glass and audit record. */
@@ -19,6 +19,7 @@ export function fhirContext(req: Request, settings: FhirSettings): FhirContext {
       return (baseUrl ??= fhirBaseUrl(req, settings));
     },
     breakGlass,
+    editReason: parseEditReason(req.get('x-edit-reason')),
   };
 }
 

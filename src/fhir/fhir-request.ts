@@ -11,6 +11,19 @@ export interface FhirContext {
   breakGlass?: { reason: string };
   /** This request's audit record (R-20): decisions, patients and writes are noted on it. */
   audit?: RequestAudit;
+  /** Why the caller changes a document (`X-Edit-Reason`, percent-encoded for non-ASCII text), kept in the edit ledger (R-12). */
+  editReason?: string;
+}
+
+/** `X-Edit-Reason`, decoded (HTTP headers are ASCII: clients percent-encode Chinese text). Blank: none. */
+export function parseEditReason(header: string | undefined): string | undefined {
+  const text = header?.trim();
+  if (!text) return undefined;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'X-Edit-Reason must be text, percent-encoded (UTF-8) when it is not ASCII');
+  }
 }
 
 const BTG = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG';

@@ -24,7 +24,7 @@ export function sendFhir(res: Response, response: FhirResponse): void {
   }
   // res.end, not res.send: Express would add its own content-hash ETag, which is not a FHIR version.
   const json = Buffer.from(response.json ?? JSON.stringify(response.body));
-  res.set('Content-Type', FHIR_JSON);
+  if (!response.headers?.['Content-Type']) res.set('Content-Type', FHIR_JSON);
   res.set('Content-Length', String(json.length));
   res.end(json);
 }

@@ -128,7 +128,7 @@ export class FhirService {
     // The version and its audit entry commit together.
     const outcome = await store.transaction(async (tx, sql) => {
       const written = await tx.update({ ...resource, id }, { ifMatch });
-      await this.journal.record(ctx, { resource: written.resource, created: written.created, patient: facts.patient }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: written.created, unchanged: written.unchanged, patient: facts.patient }, sql);
       return written;
     });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);

@@ -2,6 +2,7 @@ import { HttpException, Logger } from '@nestjs/common';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { assertNever, ChartWardenError } from '../common/chartwarden.error.js';
 import { GrantError, GrantErrorCode } from '../access/access.errors.js';
+import { GovernanceError, GovernanceErrorCode } from '../governance/governance.errors.js';
 import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
@@ -39,6 +40,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof StoreError) return fromCode(error, ...storeStatus(error.code));
   if (error instanceof AccessError) return fromCode(error, ...accessStatus(error.code));
   if (error instanceof GrantError) return fromCode(error, ...grantStatus(error.code));
+  if (error instanceof GovernanceError) return fromCode(error, ...governanceStatus(error.code));
   if (error instanceof IdentityError) {
     return { ...fromCode(error, ...identityStatus(error.code)), headers: { 'WWW-Authenticate': 'Bearer realm="chartwarden"' } };
   }
@@ -100,6 +102,17 @@ function accessStatus(code: AccessErrorCode): [number, IssueCode] {
       return [400, 'required'];
     case AccessErrorCode.BreakGlassNeedsPatient:
       return [400, 'invalid'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
+  switch (code) {
+    case GovernanceErrorCode.ReasonRequired:
+      return [422, 'business-rule'];
+    case GovernanceErrorCode.VersionNotFound:
+      return [404, 'not-found'];
     default:
       return assertNever(code);
   }

@@ -6,6 +6,8 @@ import type { FhirContext } from './fhir-request.js';
 export interface JournaledWrite {
   resource: Resource;
   created: boolean;
+  /** An update that changed nothing: no version was added. */
+  unchanged?: boolean;
   patient?: string;
 }
 
@@ -16,4 +18,15 @@ export interface JournaledWrite {
  */
 export abstract class WriteJournal {
   abstract record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void>;
+}
+
+/** Several journals, in order, as one (the edit ledger, then the audit trail). */
+export class WriteJournals extends WriteJournal {
+  constructor(private readonly journals: readonly WriteJournal[]) {
+    super();
+  }
+
+  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+    for (const journal of this.journals) await journal.record(ctx, write, tx);
+  }
 }

@@ -13,6 +13,11 @@ export class LoadedPolicy {
     return this.document.settings;
   }
 
+  /** Resources governed as clinical documents (edit ledger, edit windows…): `Composition` and `DocumentReference` unless the policy says. */
+  get governedResources(): readonly string[] {
+    return this.document.governance?.resources ?? ['Composition', 'DocumentReference'];
+  }
+
   /** The policy data a store needs to compute access facts (the care window, R-03). */
   get factOptions(): AccessFactOptions {
     return { careWindowDays: this.document.settings.careWindowDaysAfterDischarge };

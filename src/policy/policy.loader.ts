@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { packageRoot } from '../common/package-root.js';
 import { WORKFLOW_SUBJECTS } from './domain/actions.js';
 import { policySchema, type PolicyDocument } from './domain/policy-document.js';
+import { DocumentTypes } from '../governance/domain/document-types.js';
 import { PolicyLoadError } from './policy.errors.js';
 
 /** The policy shipped with ChartWarden (`policy/default.policy.yaml`), encoding EMR-RULES.md R-01…R-07. */
@@ -49,6 +50,13 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
         if (!policy.groups[name] && !subjects.has(name)) problems.push(`${at}.on[${j}]: "${name}" is neither a group nor a resource type`);
       });
     });
+  }
+  policy.governance?.resources.forEach((t, i) => resourceTypes.has(t) || problems.push(`governance.resources[${i}]: "${t}" is not a FHIR R4 resource type`));
+  if (policy.governance?.documentTypeMap?.length) {
+    const known = new Set(DocumentTypes.fromProfiles().all().map((t) => t.code));
+    policy.governance.documentTypeMap.forEach(
+      (m, i) => known.has(m.type) || problems.push(`governance.documentTypeMap[${i}].type: "${m.type}" is not a document type (fhir-profiles/chartwarden-document-types.json)`),
+    );
   }
   const roles = new Set(Object.keys(policy.roles));
   policy.settings.breakGlass.roles.forEach((r, i) => roles.has(r) || problems.push(`settings.breakGlass.roles[${i}]: no role "${r}"`));

@@ -82,6 +82,14 @@ export const policySchema = z
       })
       .strict(),
     groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1)),
+    /** Edit governance (issue #4, R-10…R-18): which resources are clinical documents, and a hospital's own document codes. */
+    governance: z
+      .object({
+        resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
+        documentTypeMap: z.array(z.object({ system: z.string().min(1), code: z.string().min(1), type: z.string().min(1) }).strict()).optional(),
+      })
+      .strict()
+      .optional(),
     roles: z.record(
       z.string().regex(/^[a-z][a-z0-9-]*$/),
       z.object({ title: z.string().optional(), rules: z.array(ruleSchema) }).strict(),

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import { Clock } from '../common/clock.js';
+import type { Queryable } from '../database/chartwarden-database.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { DocumentTypes } from './domain/document-types.js';
+import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
+import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+
+/** Document statuses (Composition.status, DocumentReference.docStatus) of a confirmed (signed) document: changing it needs a stated reason (R-12). */
+const FINAL_STATUSES = new Set(['final', 'amended', 'corrected']);
+
+/**
+ * The edit ledger (R-12, R-17, R-51): every version of every governed document gets an entry
+ * naming its editor, the exact server time, the reason, what changed (RFC 6902) and the hash
+ * of the version, chained per document, in the version's own transaction. A change to a
+ * document that is already final without `X-Edit-Reason` is refused here, so it rolls back.
+ */
+@Injectable()
+export class EditLedger extends WriteJournal {
+  constructor(
+    private readonly policy: LoadedPolicy,
+    private readonly types: DocumentTypes,
+    private readonly clock: Clock,
+  ) {
+    super();
+  }
+
+  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+    const resource = write.resource;
+    if (write.unchanged || !this.policy.governedResources.includes(resource.resourceType)) return;
+    if (!tx) throw new Error('the edit ledger needs the write\'s transaction: a governed document must live in ChartWarden\'s database');
+    const id = resource.id as string;
+    const version = Number(resource.meta?.versionId);
+    const [previous] = write.created
+      ? []
+      : await tx.query<{ content: Resource; hash: Buffer | null }>(
+          `SELECT v.content, l.hash FROM fhir_resource_version v
+             LEFT JOIN edit_ledger l ON l.resource_type = v.resource_type AND l.resource_id = v.id AND l.version_id = v.version_id
+            WHERE v.resource_type = $1 AND v.id = $2 AND v.version_id = $3`,
+          [resource.resourceType, id, version - 1],
+          { prepare: true },
+        );
+    const stored = previous?.content as { resourceType?: string; status?: string; docStatus?: string } | undefined;
+    const status = stored?.resourceType === 'DocumentReference' ? stored.docStatus : stored?.status;
+    if (status && FINAL_STATUSES.has(status) && !ctx.editReason) {
+      throw new GovernanceError(
+        GovernanceErrorCode.ReasonRequired,
+        `${resource.resourceType}/${id} is ${status} (signed): say why it changes with the header X-Edit-Reason (percent-encoded UTF-8); nothing was changed (R-12)`,
+      );
+    }
+    const entry: LedgerEntry = {
+      resourceType: resource.resourceType,
+      id,
+      version,
+      recorded: resource.meta?.lastUpdated ?? this.clock.now().toISOString(),
+      editor: ctx.actor.id,
+      practitioner: ctx.actor.practitioner,
+      kind: write.created ? 'create' : 'update',
+      ...(ctx.editReason ? { reason: ctx.editReason } : {}),
+      ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
+      diff: diffOf(previous?.content, resource),
+      contentSha256: contentSha256(resource),
+      ...(ctx.audit ? { requestId: ctx.audit.requestId } : {}),
+    };
+    // The chain continues from the previous version's entry; a document governed only since now starts a chain.
+    const { text, hash } = ledgerHash(previous?.hash ?? LEDGER_GENESIS, entry);
+    await tx.query(
+      `INSERT INTO edit_ledger (resource_type, resource_id, version_id, recorded, editor, kind, reason, doc_type, entry, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [entry.resourceType, id, version, entry.recorded, entry.editor, entry.kind, entry.reason ?? null, entry.docType ?? null, text, previous?.hash ?? LEDGER_GENESIS, hash],
+      { prepare: true },
+    );
+  }
+}

@@ -1,0 +1,32 @@
+import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
+import { fhirContext } from '../fhir/fhir-context.js';
+import { sendRecorded } from '../fhir/fhir-response.js';
+import { FhirSettings } from '../fhir/fhir.settings.js';
+import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { LedgerService } from './ledger.service.js';
+
+/** Edit governance over HTTP (issue #4): the edit ledger of a document. Registered before the FHIR controller. */
+@Controller('fhir')
+@UseGuards(BearerAuthGuard)
+@UseFilters(FhirExceptionFilter)
+export class GovernanceController {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly recorder: AuditRecorder,
+    private readonly settings: FhirSettings,
+  ) {}
+
+  /** Every version with editor, time, reason and what changed (R-12); `?from=&to=` diffs two versions. */
+  @Get(':type/:id/$changes')
+  async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query('from') from?: string, @Query('to') to?: string) {
+    const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, str(from), str(to));
+    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { canonicalize } from 'json-canonicalize';
+import { LEDGER_GENESIS, type LedgerEntry } from './domain/ledger.js';
+
+/** The first thing wrong in one document's ledger chain. */
+export interface LedgerBreak {
+  document: string;
+  version: number;
+  problem: 'entry-altered' | 'link-broken' | 'entry-missing' | 'version-altered';
+  detail: string;
+}
+
+export interface LedgerReport {
+  documents: number;
+  entries: number;
+  broken?: LedgerBreak;
+  /** Every broken document (the first break of each). */
+  breaks: LedgerBreak[];
+  ms: number;
+}
+
+const BATCH = 5000;
+
+/**
+ * Recomputes the edit ledger's chains (R-12, R-17): for each governed document, in version
+ * order, each entry must hash to its stored hash over its predecessor's, its columns must say
+ * what its entry says, its version must follow the previous one, and the stored version must
+ * still hash to the entry's `contentSha256` (a version edited in the database shows here).
+ * A version newer than the last entry, with no entry, is reported missing.
+ */
+export async function verifyLedger(databaseUrl: string, options: { document?: string } = {}): Promise<LedgerReport> {
+  const started = Date.now();
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-ledger-verify', options: '-c jit=off' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const [type, id] = options.document ? options.document.split('/') : [];
+    const breaks: LedgerBreak[] = [];
+    let documents = 0;
+    let entries = 0;
+    let current: { key: string; version: number; hash: Buffer; broken: boolean } | undefined;
+    let after: [string, string, number] = ['', '', 0];
+    for (;;) {
+      const rows = (
+        await client.query<{ resource_type: string; resource_id: string; version_id: number; editor: string; kind: string; reason: string | null; doc_type: string | null; entry: string; prev_hash: Buffer; hash: Buffer; content: unknown }>(
+          `SELECT l.resource_type, l.resource_id, l.version_id, l.editor, l.kind, l.reason, l.doc_type, l.entry, l.prev_hash, l.hash, v.content
+             FROM edit_ledger l
+             LEFT JOIN fhir_resource_version v ON v.resource_type = l.resource_type AND v.id = l.resource_id AND v.version_id = l.version_id
+            WHERE (l.resource_type, l.resource_id, l.version_id) > ($1, $2, $3)
+              AND ($4::text IS NULL OR (l.resource_type = $4 AND l.resource_id = $5))
+            ORDER BY l.resource_type, l.resource_id, l.version_id LIMIT ${BATCH}`,
+          [...after, type ?? null, id ?? null],
+        )
+      ).rows;
+      for (const r of rows) {
+        const key = `${r.resource_type}/${r.resource_id}`;
+        if (current?.key !== key) {
+          documents++;
+          current = { key, version: r.version_id - 1, hash: LEDGER_GENESIS, broken: false };
+        }
+        entries++;
+        if (current.broken) continue;
+        const fail = (version: number, problem: LedgerBreak['problem'], detail: string) => {
+          breaks.push({ document: key, version, problem, detail: `${key}: ${detail}` });
+          (current as { broken: boolean }).broken = true;
+        };
+        const entry = JSON.parse(r.entry) as LedgerEntry;
+        const hash = createHash('sha256').update(r.prev_hash).update(r.entry, 'utf8').digest();
+        if (r.version_id !== current.version + 1) fail(current.version + 1, 'entry-missing', `version ${current.version + 1} has no ledger entry (the next entry is for version ${r.version_id})`);
+        else if (!r.prev_hash.equals(current.hash)) fail(r.version_id, 'link-broken', `the entry of version ${r.version_id} does not point to the hash of version ${current.version}'s entry`);
+        else if (!hash.equals(r.hash)) fail(r.version_id, 'entry-altered', `the entry of version ${r.version_id} does not match its hash`);
+        else if (!sameColumns(entry, r)) fail(r.version_id, 'entry-altered', `the columns of version ${r.version_id}'s entry no longer say what its hashed entry says`);
+        else if (r.content === null || sha256(canonicalize(r.content)) !== entry.contentSha256) {
+          fail(r.version_id, 'version-altered', `stored version ${r.version_id} ${r.content === null ? 'is missing' : 'is not the version the ledger recorded (its SHA-256 differs)'}`);
+        }
+        current.version = r.version_id;
+        current.hash = r.hash;
+      }
+      if (rows.length < BATCH) break;
+      const last = rows[rows.length - 1];
+      after = [last.resource_type, last.resource_id, last.version_id];
+    }
+    // A version written after the document's last entry, with none of its own (the write's entry removed).
+    const behind = (
+      await client.query<{ resource_type: string; resource_id: string; last_entry: number }>(
+        `SELECT l.resource_type, l.resource_id, max(l.version_id) AS last_entry FROM edit_ledger l
+          WHERE ($1::text IS NULL OR (l.resource_type = $1 AND l.resource_id = $2))
+          GROUP BY 1, 2
+         HAVING (SELECT max(v.version_id) FROM fhir_resource_version v WHERE v.resource_type = l.resource_type AND v.id = l.resource_id) > max(l.version_id)`,
+        [type ?? null, id ?? null],
+      )
+    ).rows;
+    for (const b of behind) {
+      const key = `${b.resource_type}/${b.resource_id}`;
+      if (breaks.some((x) => x.document === key)) continue;
+      breaks.push({ document: key, version: b.last_entry + 1, problem: 'entry-missing', detail: `${key}: version ${b.last_entry + 1} has no ledger entry` });
+    }
+    breaks.sort((a, b) => (a.document < b.document ? -1 : a.document > b.document ? 1 : 0));
+    return { documents, entries, broken: breaks[0], breaks, ms: Date.now() - started };
+  } finally {
+    await client.end();
+  }
+}
+
+function sameColumns(e: LedgerEntry, r: { resource_type: string; resource_id: string; version_id: number; editor: string; kind: string; reason: string | null; doc_type: string | null }): boolean {
+  return (
+    e.resourceType === r.resource_type &&
+    e.id === r.resource_id &&
+    e.version === r.version_id &&
+    e.editor === r.editor &&
+    e.kind === r.kind &&
+    (e.reason ?? null) === r.reason &&
+    (e.docType ?? null) === r.doc_type
+  );
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
