@@ -110,6 +110,7 @@ function accessStatus(code: AccessErrorCode): [number, IssueCode] {
 function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
   switch (code) {
     case GovernanceErrorCode.ReasonRequired:
+    case GovernanceErrorCode.EditWindowClosed:
       return [422, 'business-rule'];
     case GovernanceErrorCode.VersionNotFound:
       return [404, 'not-found'];

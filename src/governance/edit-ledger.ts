@@ -7,6 +7,7 @@ import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
+import { editWindow } from './domain/edit-window.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /** Document statuses (Composition.status, DocumentReference.docStatus) of a confirmed (signed) document: changing it needs a stated reason (R-12). */
@@ -43,8 +44,8 @@ export class EditLedger extends WriteJournal {
           [resource.resourceType, id, version - 1],
           { prepare: true },
         );
-    const stored = previous?.content as { resourceType?: string; status?: string; docStatus?: string } | undefined;
-    const status = stored?.resourceType === 'DocumentReference' ? stored.docStatus : stored?.status;
+    const status = previous ? statusOf(previous.content) : undefined;
+    if (previous) await this.checkEditWindow(ctx, previous.content, tx);
     if (status && FINAL_STATUSES.has(status) && !ctx.editReason) {
       throw new GovernanceError(
         GovernanceErrorCode.ReasonRequired,
@@ -74,4 +75,39 @@ export class EditLedger extends WriteJournal {
       { prepare: true },
     );
   }
+
+  /** R-11: the operator's edit window for this document (from its creation or signing) must still be open. */
+  private async checkEditWindow(ctx: FhirContext, stored: Resource, tx: Queryable): Promise<void> {
+    const rules = this.policy.editWindows;
+    if (!rules) return;
+    const [times] = await tx.query<{ created: Date; signed: Date | null }>(
+      `SELECT min(last_updated) AS created,
+              min(last_updated) FILTER (WHERE coalesce(content->>'docStatus', content->>'status') = ANY($3::text[])) AS signed
+         FROM fhir_resource_version WHERE resource_type = $1 AND id = $2`,
+      [stored.resourceType, stored.id, [...FINAL_STATUSES]],
+      { prepare: true },
+    );
+    const docType = this.types.classify(stored);
+    const decision = editWindow(rules, ctx.actor.roles, docType?.code, { created: times.created, signed: times.signed ?? undefined }, this.clock.now());
+    if (decision.open) return;
+    const what = `${stored.resourceType}/${stored.id}${docType ? ` (${docType.display}${docType.zh ? ` ${docType.zh}` : ''})` : ''}`;
+    const amend = 'after its edit window a record changes only by a formal amendment, with a reason, approved by a chief physician or medical affairs (R-11)';
+    if (decision.reason === 'no-rule') {
+      throw new GovernanceError(
+        GovernanceErrorCode.EditWindowClosed,
+        `No edit window of the policy (governance.editWindows) lets roles ${ctx.actor.roles.join(', ') || '(none)'} change ${what}: ${amend}; nothing was changed`,
+      );
+    }
+    throw new GovernanceError(
+      GovernanceErrorCode.EditWindowClosed,
+      `The edit window for ${what} closed at ${decision.closedAt.toISOString()} (${decision.rule.hours} h after its ${decision.rule.from === 'signed' ? 'signing' : 'creation'} at ${decision.anchor.toISOString()}, ` +
+        `rule for ${decision.rule.roles.join('/')}): ${amend}; nothing was changed`,
+    );
+  }
+}
+
+/** A document's status: `docStatus` for a DocumentReference (its `status` is the reference's), else `status`. */
+function statusOf(resource: Resource): string | undefined {
+  const r = resource as { resourceType: string; status?: string; docStatus?: string };
+  return r.resourceType === 'DocumentReference' ? r.docStatus : r.status;
 }

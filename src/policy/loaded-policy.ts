@@ -1,5 +1,6 @@
 import type { AccessFactOptions } from '../store/access-facts.js';
 import type { PolicyDocument } from './domain/policy-document.js';
+import type { EditWindowRule } from '../governance/domain/edit-window.js';
 
 /** The validated policy in force (DI token). Its version is recorded with every decision. */
 export class LoadedPolicy {
@@ -16,6 +17,14 @@ export class LoadedPolicy {
   /** Resources governed as clinical documents (edit ledger, edit windows…): `Composition` and `DocumentReference` unless the policy says. */
   get governedResources(): readonly string[] {
     return this.document.governance?.resources ?? ['Composition', 'DocumentReference'];
+  }
+
+  /**
+   * R-11 edit windows; undefined when the policy has none (then they are not enforced, and the
+   * module says so at start-up). With some, a role no rule names has no window at all.
+   */
+  get editWindows(): readonly EditWindowRule[] | undefined {
+    return this.document.governance?.editWindows;
   }
 
   /** The policy data a store needs to compute access facts (the care window, R-03). */

@@ -52,13 +52,14 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
     });
   }
   policy.governance?.resources.forEach((t, i) => resourceTypes.has(t) || problems.push(`governance.resources[${i}]: "${t}" is not a FHIR R4 resource type`));
-  if (policy.governance?.documentTypeMap?.length) {
-    const known = new Set(DocumentTypes.fromProfiles().all().map((t) => t.code));
-    policy.governance.documentTypeMap.forEach(
-      (m, i) => known.has(m.type) || problems.push(`governance.documentTypeMap[${i}].type: "${m.type}" is not a document type (fhir-profiles/chartwarden-document-types.json)`),
-    );
-  }
+  const known = new Set(DocumentTypes.fromProfiles().all().map((t) => t.code));
+  const notAType = (t: string) => `"${t}" is not a document type (fhir-profiles/chartwarden-document-types.json)`;
+  policy.governance?.documentTypeMap?.forEach((m, i) => known.has(m.type) || problems.push(`governance.documentTypeMap[${i}].type: ${notAType(m.type)}`));
   const roles = new Set(Object.keys(policy.roles));
+  policy.governance?.editWindows?.forEach((w, i) => {
+    w.roles.forEach((r, j) => roles.has(r) || problems.push(`governance.editWindows[${i}].roles[${j}]: no role "${r}"`));
+    if (w.types !== '*') w.types.forEach((t, j) => known.has(t) || problems.push(`governance.editWindows[${i}].types[${j}]: ${notAType(t)}`));
+  });
   policy.settings.breakGlass.roles.forEach((r, i) => roles.has(r) || problems.push(`settings.breakGlass.roles[${i}]: no role "${r}"`));
   if (problems.length) throw new PolicyLoadError(`Policy ${source} is invalid:\n  ${problems.join('\n  ')}`);
   return policy;

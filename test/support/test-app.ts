@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ChartWardenModule } from '../../src/chartwarden.module.js';
 import type { ChartWardenOptions } from '../../src/config/chartwarden.options.js';
 import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
+import { Clock } from '../../src/common/clock.js';
 
 /** The run's PostgreSQL, provided by `test/setup/global-setup.js`. */
 export function testDatabaseUrl(): string {
@@ -26,11 +27,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<ChartWardenOptions> = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'chartwarden-test-')));
-  const moduleRef = await Test.createTestingModule({
-    imports: [ChartWardenModule.forRoot({ databaseUrl: testDatabaseUrl(), dataDir, databasePoolSize: 5, ...options })],
-  }).compile();
+/**
+ * `clock`: the server's "now" (edit windows, grant expiry, versions' lastUpdated), for tests
+ * that move time instead of waiting for it.
+ */
+export async function startTestServer(options: Partial<ChartWardenOptions> & { clock?: Clock } = {}): Promise<TestServer> {
+  const { clock, ...moduleOptions } = options;
+  const dataDir = moduleOptions.dataDir ?? (await mkdtemp(join(tmpdir(), 'chartwarden-test-')));
+  let builder = Test.createTestingModule({
+    imports: [ChartWardenModule.forRoot({ databaseUrl: testDatabaseUrl(), dataDir, databasePoolSize: 5, ...moduleOptions })],
+  });
+  if (clock) builder = builder.overrideProvider(Clock).useValue(clock);
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -42,7 +50,20 @@ export async function startTestServer(options: Partial<ChartWardenOptions> = {})
     // The data dir holds only the dev key: remove it when this helper made it.
     close: async () => {
       await app.close();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!moduleOptions.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A clock a test moves by hand (starts at the real now). */
+export class TestClock extends Clock {
+  private offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
 }

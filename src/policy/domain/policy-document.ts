@@ -87,6 +87,19 @@ export const policySchema = z
       .object({
         resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
         documentTypeMap: z.array(z.object({ system: z.string().min(1), code: z.string().min(1), type: z.string().min(1) }).strict()).optional(),
+        /** who may change which document types, for how many hours from creation or signing. */
+        editWindows: z
+          .array(
+            z
+              .object({
+                roles: z.array(z.string().min(1)).min(1),
+                types: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]),
+                hours: z.number().positive(),
+                from: z.enum(['created', 'signed']),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .optional(),

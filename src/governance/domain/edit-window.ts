@@ -1,0 +1,40 @@
+/** One edit-window rule of the policy (R-11): these roles may change these document types for this long. */
+export interface EditWindowRule {
+  roles: readonly string[];
+  /** Document type codes, or `*` for every document (typed or not). */
+  types: readonly string[] | '*';
+  hours: number;
+  /** What the window runs from: the document's creation, or its signing (first final version). */
+  from: 'created' | 'signed';
+}
+
+/** When a document was created and (if it was) signed. */
+export interface DocumentTimes {
+  created: Date;
+  signed?: Date;
+}
+
+export type WindowDecision =
+  | { open: true; until?: Date; rule: EditWindowRule }
+  | { open: false; reason: 'no-rule' }
+  | { open: false; reason: 'closed'; closedAt: Date; rule: EditWindowRule; anchor: Date };
+
+/**
+ * Whether an operator with `roles` may still change a document of `docType` now (R-10, R-11):
+ * the most generous window among the rules naming one of the roles and the type. A window
+ * from signing has not started while the document is unsigned (it is still being written).
+ * No rule for the roles: closed (least privilege: the policy must say who edits what).
+ */
+export function editWindow(rules: readonly EditWindowRule[], roles: readonly string[], docType: string | undefined, times: DocumentTimes, now: Date): WindowDecision {
+  const applicable = rules.filter((r) => r.roles.some((role) => roles.includes(role)) && (r.types === '*' || (docType !== undefined && r.types.includes(docType))));
+  if (applicable.length === 0) return { open: false, reason: 'no-rule' };
+  let latest: { until?: Date; rule: EditWindowRule; anchor?: Date } | undefined;
+  for (const rule of applicable) {
+    const anchor = rule.from === 'signed' ? times.signed : times.created;
+    if (!anchor) return { open: true, rule }; // unsigned: a window from signing has not started
+    const until = new Date(anchor.getTime() + rule.hours * 3_600_000);
+    if (!latest?.until || until > latest.until) latest = { until, rule, anchor };
+  }
+  const best = latest as { until: Date; rule: EditWindowRule; anchor: Date };
+  return now <= best.until ? { open: true, until: best.until, rule: best.rule } : { open: false, reason: 'closed', closedAt: best.until, rule: best.rule, anchor: best.anchor };
+}
