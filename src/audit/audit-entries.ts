@@ -32,7 +32,7 @@ export function entriesFor(audit: RequestAudit, response: AuditedResponse, now: 
   const interaction = audit.interaction;
   if (!interaction) return [];
   // A write's own entry was committed with its version: not again.
-  if (audit.journaled.length && (interaction.subtype === 'create' || interaction.subtype === 'update') && response.status < 400) return [];
+  if (response.status < 400 && audit.journaled.some((e) => e.subtype === interaction.subtype)) return [];
   // A failure concerns the patient it was refused for, or the one it was about when it failed later.
   const failedFor = audit.attemptedPatient ?? audit.patients.values().next().value;
   const patients = response.status < 400 ? [...audit.patients] : failedFor ? [failedFor] : [];

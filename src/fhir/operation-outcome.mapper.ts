@@ -111,7 +111,14 @@ function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
   switch (code) {
     case GovernanceErrorCode.ReasonRequired:
     case GovernanceErrorCode.EditWindowClosed:
+    case GovernanceErrorCode.CosignRequired:
       return [422, 'business-rule'];
+    case GovernanceErrorCode.NotAuthor:
+      return [403, 'forbidden'];
+    case GovernanceErrorCode.AlreadySigned:
+      return [409, 'conflict'];
+    case GovernanceErrorCode.NotGoverned:
+      return [400, 'not-supported'];
     case GovernanceErrorCode.VersionNotFound:
       return [404, 'not-found'];
     default:

@@ -45,7 +45,8 @@ export class EditLedger extends WriteJournal {
           { prepare: true },
         );
     const status = previous ? statusOf(previous.content) : undefined;
-    if (previous) await this.checkEditWindow(ctx, previous.content, tx);
+    // Signing confirms what was written, late or not (a missed writing deadline is reported, not a reason to keep it unsigned).
+    if (previous && ctx.operation !== 'sign') await this.checkEditWindow(ctx, previous.content, tx);
     if (status && FINAL_STATUSES.has(status) && !ctx.editReason) {
       throw new GovernanceError(
         GovernanceErrorCode.ReasonRequired,
@@ -59,7 +60,7 @@ export class EditLedger extends WriteJournal {
       recorded: resource.meta?.lastUpdated ?? this.clock.now().toISOString(),
       editor: ctx.actor.id,
       practitioner: ctx.actor.practitioner,
-      kind: write.created ? 'create' : 'update',
+      kind: ctx.operation ?? (write.created ? 'create' : 'update'),
       ...(ctx.editReason ? { reason: ctx.editReason } : {}),
       ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
       diff: diffOf(previous?.content, resource),

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -7,6 +7,7 @@ import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { LedgerService } from './ledger.service.js';
+import { SigningService } from './signing.service.js';
 
 /** Edit governance over HTTP (issue #4): the edit ledger of a document. Registered before the FHIR controller. */
 @Controller('fhir')
@@ -15,6 +16,7 @@ import { LedgerService } from './ledger.service.js';
 export class GovernanceController {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly signing: SigningService,
     private readonly recorder: AuditRecorder,
     private readonly settings: FhirSettings,
   ) {}
@@ -24,6 +26,12 @@ export class GovernanceController {
   async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query('from') from?: string, @Query('to') to?: string) {
     const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, str(from), str(to));
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+  }
+
+  /** The author confirms the document: final, attested, with a Provenance carrying the signature (returned). */
+  @Post(':type/:id/$sign')
+  async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, await this.signing.sign(fhirContext(req, this.settings), type, id));
   }
 }
 

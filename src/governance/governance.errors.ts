@@ -6,6 +6,14 @@ export enum GovernanceErrorCode {
   ReasonRequired = 'governance.reason-required',
   /** An update after the operator's edit window closed, or with no window for their roles (R-11): 422 `business-rule`. */
   EditWindowClosed = 'governance.edit-window-closed',
+  /** `$sign` of a document the operator is not an author of (R-13): 403 `forbidden`. */
+  NotAuthor = 'governance.not-author',
+  /** `$sign` by an intern, probationer or unapproved visiting doctor: the document waits for a co-signature (R-14): 422 `business-rule`. */
+  CosignRequired = 'governance.cosign-required',
+  /** `$sign` of a document already final: 409 `conflict`. */
+  AlreadySigned = 'governance.already-signed',
+  /** A governance operation on a resource type the policy does not govern: 400 `not-supported`. */
+  NotGoverned = 'governance.not-governed',
   /** `$changes` asked for versions the document does not have: 404 `not-found`. */
   VersionNotFound = 'governance.version-not-found',
 }

@@ -106,6 +106,7 @@ const POLICY = {
       { id: 'attending.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
       { id: 'attending.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'attending.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
+      { id: 'attending.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
     ],
     resident: [
       { id: 'resident.care-team', allow: ALL, on: PR, when: { onCareTeam: true }, rule: 'R-03' },
@@ -114,6 +115,7 @@ const POLICY = {
       { id: 'resident.break-glass', allow: RS, on: PR, when: { breakGlass: true }, rule: 'R-04' },
       { id: 'resident.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'resident.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
+      { id: 'resident.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-13' },
     ],
     chief: [
       { id: 'chief.department', allow: ALL, on: PR, when: { sameDepartment: true }, labels: UP_TO_R, rule: 'R-03' },
@@ -122,10 +124,12 @@ const POLICY = {
       { id: 'chief.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
       { id: 'chief.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'chief.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
+      { id: 'chief.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
     ],
     intern: [
       { id: 'intern.care-team', allow: ALL, on: PR, when: { onCareTeam: true, withinCareWindow: true }, rule: 'R-03' },
       { id: 'intern.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'intern.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-14' },
     ],
     nurse: [
       { id: 'nurse.care-team', allow: RS, on: PR, when: { onCareTeam: true }, rule: 'R-03' },

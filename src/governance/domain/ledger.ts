@@ -13,7 +13,7 @@ export interface LedgerEntry {
   /** Token `sub` of the editor, and their practitioner reference. */
   editor: string;
   practitioner?: string;
-  kind: 'create' | 'update';
+  kind: 'create' | 'update' | 'sign';
   /** `X-Edit-Reason`: required to change a document that is already final (signed). */
   reason?: string;
   /** The regulation document type, when the document has one. */
