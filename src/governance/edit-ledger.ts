@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
 import type { Queryable } from '../database/chartwarden-database.js';
@@ -27,6 +27,7 @@ export class EditLedger extends WriteJournal {
     private readonly clock: Clock,
   ) {
     super();
+    if (!policy.editWindows) new Logger('Governance').warn('The policy has no governance.editWindows: edit windows (R-11) are not enforced');
   }
 
   async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
