@@ -143,6 +143,7 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'fhir/*path', method: RequestMethod.ALL },
         { path: 'access/*path', method: RequestMethod.ALL },
         { path: 'audit/*path', method: RequestMethod.ALL },
+        { path: 'governance/*path', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
     consumer
@@ -154,6 +155,7 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'fhir/*path', method: RequestMethod.ALL },
         { path: 'access/*path', method: RequestMethod.ALL },
         { path: 'audit/*path', method: RequestMethod.ALL },
+        { path: 'governance/*path', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
   }

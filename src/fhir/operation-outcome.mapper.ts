@@ -114,8 +114,10 @@ function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
     case GovernanceErrorCode.CosignRequired:
       return [422, 'business-rule'];
     case GovernanceErrorCode.NotAuthor:
+    case GovernanceErrorCode.CosignerNotLicensed:
       return [403, 'forbidden'];
     case GovernanceErrorCode.AlreadySigned:
+    case GovernanceErrorCode.NotAwaitingCosign:
       return [409, 'conflict'];
     case GovernanceErrorCode.NotGoverned:
       return [400, 'not-supported'];

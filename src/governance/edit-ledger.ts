@@ -47,7 +47,7 @@ export class EditLedger extends WriteJournal {
         );
     const status = previous ? statusOf(previous.content) : undefined;
     // Signing confirms what was written, late or not (a missed writing deadline is reported, not a reason to keep it unsigned).
-    if (previous && ctx.operation !== 'sign') await this.checkEditWindow(ctx, previous.content, tx);
+    if (previous && !ctx.operation) await this.checkEditWindow(ctx, previous.content, tx);
     if (status && FINAL_STATUSES.has(status) && !ctx.editReason) {
       throw new GovernanceError(
         GovernanceErrorCode.ReasonRequired,
@@ -61,6 +61,7 @@ export class EditLedger extends WriteJournal {
       recorded: resource.meta?.lastUpdated ?? this.clock.now().toISOString(),
       editor: ctx.actor.id,
       practitioner: ctx.actor.practitioner,
+      ...(ctx.actor.licence ? { licence: ctx.actor.licence } : {}),
       kind: ctx.operation ?? (write.created ? 'create' : 'update'),
       ...(ctx.editReason ? { reason: ctx.editReason } : {}),
       ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),

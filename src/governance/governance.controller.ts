@@ -10,7 +10,7 @@ import { LedgerService } from './ledger.service.js';
 import { SigningService } from './signing.service.js';
 
 /** Edit governance over HTTP (issue #4): the edit ledger of a document. Registered before the FHIR controller. */
-@Controller('fhir')
+@Controller()
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
 export class GovernanceController {
@@ -22,14 +22,27 @@ export class GovernanceController {
   ) {}
 
   /** Every version with editor, time, reason and what changed (R-12); `?from=&to=` diffs two versions. */
-  @Get(':type/:id/$changes')
+  @Get('fhir/:type/:id/$changes')
   async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query('from') from?: string, @Query('to') to?: string) {
     const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, str(from), str(to));
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
   }
 
+  /** A licensed physician of the department co-signs an intern's, probationer's or visiting doctor's document (R-14). */
+  @Post('fhir/:type/:id/$cosign')
+  async cosign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, await this.signing.cosign(fhirContext(req, this.settings), type, id));
+  }
+
+  /** What waits for a co-signature in a department, oldest first (R-14). */
+  @Get('governance/pending-cosign')
+  async pendingCosign(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
+    const body = await this.signing.pendingCosign(fhirContext(req, this.settings), str(dept));
+    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+  }
+
   /** The author confirms the document (R-13): final, attested, with a Provenance carrying the signature (returned). */
-  @Post(':type/:id/$sign')
+  @Post('fhir/:type/:id/$sign')
   async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await sendRecorded(this.recorder, res, await this.signing.sign(fhirContext(req, this.settings), type, id));
   }

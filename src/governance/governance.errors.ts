@@ -10,6 +10,10 @@ export enum GovernanceErrorCode {
   NotAuthor = 'governance.not-author',
   /** `$sign` by an intern, probationer or unapproved visiting doctor: the document waits for a co-signature (R-14): 422 `business-rule`. */
   CosignRequired = 'governance.cosign-required',
+  /** `$cosign` by a physician not licensed at this hospital (R-14): 403 `forbidden`. */
+  CosignerNotLicensed = 'governance.cosigner-not-licensed',
+  /** `$cosign` of a document its (licensed) author signs with `$sign`: 409 `conflict`. */
+  NotAwaitingCosign = 'governance.not-awaiting-cosign',
   /** `$sign` of a document already final: 409 `conflict`. */
   AlreadySigned = 'governance.already-signed',
   /** A governance operation on a resource type the policy does not govern: 400 `not-supported`. */

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Composition, DocumentReference, Provenance, Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
+import { ChartWardenDatabase } from '../database/chartwarden-database.js';
+import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
+import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
@@ -12,11 +15,28 @@ import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
 export const AUTHOR_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" };
+export const VERIFICATION_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.5', display: 'Verification Signature' };
+const VERIFIER = { system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'verifier', display: 'Verifier' };
 const LEGAL_AUTHENTICATOR = { system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'LA', display: 'legal authenticator' };
 const AUTHOR = { system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' };
 
 /** Licence statuses whose documents stay provisional until a licensed physician co-signs them (R-14). */
-const PROVISIONAL = new Set(['intern', 'probation', 'visiting']);
+export const PROVISIONAL = ['intern', 'probation', 'visiting'];
+const PROVISIONAL_SET = new Set(PROVISIONAL);
+const SIGNED = ['final', 'amended', 'corrected', 'entered-in-error'];
+
+/** A document waiting for a co-signature, as `GET /governance/pending-cosign` lists it. */
+export interface PendingCosign {
+  document: string;
+  docType?: string;
+  title?: string;
+  authors: string[];
+  /** Who wrote it, their licence, and when (the first version). */
+  writtenBy: string;
+  licence: string;
+  written: string;
+  waitingHours: number;
+}
 
 type Document = Composition | DocumentReference;
 
@@ -35,6 +55,8 @@ export class SigningService {
     private readonly policy: LoadedPolicy,
     private readonly types: DocumentTypes,
     private readonly clock: Clock,
+    private readonly db: ChartWardenDatabase,
+    private readonly decisions: AccessPolicyService,
   ) {}
 
   async sign(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
@@ -47,7 +69,7 @@ export class SigningService {
     if (!(doc.author ?? []).some((a) => a.reference === me)) {
       throw new GovernanceError(GovernanceErrorCode.NotAuthor, `${type}/${id} is signed by its author; ${me} is not among its authors (R-13)`);
     }
-    if (!ctx.actor.licence || PROVISIONAL.has(ctx.actor.licence)) {
+    if (!ctx.actor.licence || PROVISIONAL_SET.has(ctx.actor.licence)) {
       throw new GovernanceError(
         GovernanceErrorCode.CosignRequired,
         `${type}/${id} stays provisional: a document by ${ctx.actor.licence ? `a ${ctx.actor.licence} physician` : 'an operator whose licence is not stated'} is reviewed and co-signed by a physician licensed at this hospital (R-14)`,
@@ -87,5 +109,107 @@ export class SigningService {
       body: provenance,
       headers: { 'Content-Location': `${ctx.baseUrl}/${type}/${id}/_history/${(provenance.target?.[0]?.reference ?? '').split('/').pop()}` },
     };
+  }
+
+  /**
+   * `$cosign` (R-14): a physician licensed at this hospital, of the responsible department,
+   * confirms a document written by an intern, a probationer or a visiting doctor (after
+   * reviewing it, and editing it if needed: each edit is a version). The document becomes
+   * final with the co-signer as legal attester; the Provenance carries the authors and the
+   * co-signer (verifier) with an ASTM verification signature.
+   */
+  async cosign(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
+    if (!this.policy.governedResources.includes(type) || (type !== 'Composition' && type !== 'DocumentReference')) {
+      throw new GovernanceError(GovernanceErrorCode.NotGoverned, `$cosign applies to governed clinical documents (Composition, DocumentReference), not ${type}`);
+    }
+    const stored = (await this.access.requireStored(ctx, 'cosign', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
+    if (ctx.actor.licence !== 'licensed') {
+      throw new GovernanceError(GovernanceErrorCode.CosignerNotLicensed, `A co-signature is given by a physician licensed at this hospital; this operator's licence is ${ctx.actor.licence ?? 'not stated'} (R-14)`);
+    }
+    const doc = JSON.parse(stored.json) as Document;
+    const status = doc.resourceType === 'DocumentReference' ? doc.docStatus : doc.status;
+    if (status && SIGNED.includes(status)) throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is already ${status}`);
+    const [first] = await this.db.query<{ licence: string | null }>(
+      `SELECT entry::jsonb ->> 'licence' AS licence FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id LIMIT 1`,
+      [type, id],
+    );
+    if (!first?.licence || !PROVISIONAL_SET.has(first.licence)) {
+      throw new GovernanceError(GovernanceErrorCode.NotAwaitingCosign, `${type}/${id} was written by a licensed physician: its author signs it with $sign (R-13)`);
+    }
+    const me = ctx.actor.practitioner;
+    const now = this.clock.now().toISOString();
+    const signed: Document =
+      doc.resourceType === 'Composition'
+        ? { ...doc, status: 'final', attester: [...(doc.attester ?? []), { mode: 'legal', time: now, party: { reference: me } }] }
+        : { ...doc, docStatus: 'final', authenticator: { reference: me } };
+    const patient = (doc.subject?.reference ?? '').startsWith('Patient/') ? doc.subject?.reference?.slice('Patient/'.length) : undefined;
+    ctx.operation = 'cosign';
+    const provenance = await this.store.transaction(async (tx, sql) => {
+      const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: stored.versionId });
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
+      const created = await tx.create<Provenance>({
+        resourceType: 'Provenance',
+        target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
+        recorded: now,
+        activity: { coding: [LEGAL_AUTHENTICATOR] },
+        agent: [{ type: { coding: [VERIFIER] }, who: { reference: me } }, ...(doc.author ?? []).map((a) => ({ type: { coding: [AUTHOR] }, who: a }))],
+        signature: [{ type: [VERIFICATION_SIGNATURE], when: now, who: { reference: me } }],
+        ...(patient ? { patient: { reference: `Patient/${patient}` } } : {}),
+      } as Provenance);
+      await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
+      return created.resource;
+    });
+    return {
+      status: 200,
+      body: provenance,
+      headers: { 'Content-Location': `${ctx.baseUrl}/${type}/${id}/_history/${(provenance.target?.[0]?.reference ?? '').split('/').pop()}` },
+    };
+  }
+
+  /**
+   * Documents of a department waiting for a co-signature (R-14), oldest first: governed
+   * documents first written by an intern, probationer or visiting doctor, not yet final, of an
+   * encounter whose service provider is the department. A physician who may co-sign lists
+   * their own department's; medical affairs any department's.
+   */
+  async pendingCosign(ctx: FhirContext, dept: string | undefined): Promise<PendingCosign[]> {
+    const department = dept ?? ctx.actor.department;
+    if (!department) throw new GovernanceError(GovernanceErrorCode.NotGoverned, 'pending-cosign needs dept=<department id> (or a department in the token)');
+    const mayCosign = this.decisions.decideWorkflow(ctx.actor, 'cosign', 'Composition');
+    const anyDept = ctx.actor.roles.includes('medical-affairs');
+    const allowed = anyDept || (mayCosign.allowed && department === ctx.actor.department);
+    ctx.audit?.decided(allowed ? { ...mayCosign, allowed: true } : { ...mayCosign, allowed: false }, undefined);
+    if (!allowed) {
+      throw new AccessError(AccessErrorCode.Forbidden, `The co-signature queue of ${department} is read by its physicians who may co-sign, and by medical affairs (R-14)`);
+    }
+    const rows = await this.db.query<{ resource_type: string; id: string; content: Document; editor: string; licence: string; written: Date }>(
+      `SELECT r.resource_type, r.id, r.content, l.editor, l.entry::jsonb ->> 'licence' AS licence, l.recorded AS written
+         FROM edit_ledger l JOIN fhir_resource r ON r.resource_type = l.resource_type AND r.id = l.resource_id
+        WHERE l.version_id = (SELECT min(f.version_id) FROM edit_ledger f WHERE f.resource_type = l.resource_type AND f.resource_id = l.resource_id)
+          AND l.entry::jsonb ->> 'licence' = ANY($1::text[])
+          AND r.resource_type = ANY($2::text[])
+          AND coalesce(r.content ->> 'docStatus', r.content ->> 'status', '') <> ALL($3::text[])
+          AND EXISTS (SELECT 1 FROM fhir_search_reference e
+                        JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = e.target_id AND sp.param = 'service-provider'
+                       WHERE e.resource_type = r.resource_type AND e.resource_id = r.id AND e.param IN ('encounter', 'context')
+                         AND e.target_type = 'Encounter' AND sp.target_id = $4)
+        ORDER BY l.recorded LIMIT 500`,
+      [PROVISIONAL, this.policy.governedResources, SIGNED, department],
+    );
+    const now = this.clock.now().getTime();
+    return rows.map((r) => {
+      const docType = this.types.classify(r.content);
+      const title = (r.content as { title?: string; description?: string }).title ?? (r.content as { description?: string }).description;
+      return {
+        document: `${r.resource_type}/${r.id}`,
+        ...(docType ? { docType: docType.code } : {}),
+        ...(title ? { title } : {}),
+        authors: (r.content.author ?? []).map((a) => a.reference ?? a.display ?? '').filter(Boolean),
+        writtenBy: r.editor,
+        licence: r.licence,
+        written: new Date(r.written).toISOString(),
+        waitingHours: Math.floor((now - new Date(r.written).getTime()) / 3_600_000),
+      };
+    });
   }
 }

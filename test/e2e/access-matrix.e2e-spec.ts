@@ -107,6 +107,7 @@ const POLICY = {
       { id: 'attending.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'attending.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'attending.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
+      { id: 'attending.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
     ],
     resident: [
       { id: 'resident.care-team', allow: ALL, on: PR, when: { onCareTeam: true }, rule: 'R-03' },
@@ -125,6 +126,7 @@ const POLICY = {
       { id: 'chief.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'chief.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'chief.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
+      { id: 'chief.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
     ],
     intern: [
       { id: 'intern.care-team', allow: ALL, on: PR, when: { onCareTeam: true, withinCareWindow: true }, rule: 'R-03' },

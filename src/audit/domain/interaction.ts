@@ -22,6 +22,8 @@ export function interactionOf(method: string, path: string): Interaction | undef
   if (fhir >= 0) return fhirInteraction(method, parts.slice(fhir + 1));
   const access = parts.indexOf('access');
   if (access >= 0) return accessInteraction(method, parts.slice(access + 1));
+  const governance = parts.indexOf('governance');
+  if (governance >= 0) return { action: 'E', subtype: parts[governance + 1] ?? 'governance', entity: { type: 'Composition' } };
   const audit = parts.indexOf('audit');
   if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
   return { action: 'E', subtype: 'http-request' };

@@ -150,8 +150,8 @@ describe('edit ledger domain (R-12, R-17)', () => {
 
     it('R-12: RFC 6902 from one version to the next: replace, add, remove', () => {
       const before = note();
-      const after = note({ meta: { versionId: '2', lastUpdated: '2026-11-29T03:00:00.000Z' }, status: 'final', title: undefined, confidentiality: 'N' });
-      delete after.title;
+      const { title: _title, ...untitled } = note({ meta: { versionId: '2', lastUpdated: '2026-11-29T03:00:00.000Z' }, status: 'final', confidentiality: 'N' });
+      const after = untitled as Composition;
       const diff = diffOf(before, after);
       expect(diff).toEqual(
         expect.arrayContaining([

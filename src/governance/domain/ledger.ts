@@ -13,7 +13,9 @@ export interface LedgerEntry {
   /** Token `sub` of the editor, and their practitioner reference. */
   editor: string;
   practitioner?: string;
-  kind: 'create' | 'update' | 'sign';
+  /** The editor's licence status when they wrote it (R-14: an intern's document waits for a co-signature). */
+  licence?: string;
+  kind: 'create' | 'update' | 'sign' | 'cosign';
   /** `X-Edit-Reason`: required to change a document that is already final (signed). */
   reason?: string;
   /** The regulation document type, when the document has one. */
