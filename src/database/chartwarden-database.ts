@@ -6,6 +6,7 @@ import { MIGRATIONS } from '../../migrations/index.js';
 import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
 import { AUDIT_ENTITIES } from '../audit/entities/audit.entities.js';
 import { EditLedgerEntity } from '../governance/entities/edit-ledger.entity.js';
+import { AmendmentEntity } from '../governance/entities/amendment.entity.js';
 import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
@@ -36,7 +37,7 @@ function statement(sql: string, parameters: unknown[] | undefined, prepare: bool
 }
 
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
-export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity];
+export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity];
 
 /**
  * JIT compilation helps long analytical queries; ChartWarden's are short OLTP statements,

@@ -115,10 +115,16 @@ function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
       return [422, 'business-rule'];
     case GovernanceErrorCode.NotAuthor:
     case GovernanceErrorCode.CosignerNotLicensed:
+    case GovernanceErrorCode.AmendmentForbidden:
       return [403, 'forbidden'];
     case GovernanceErrorCode.AlreadySigned:
     case GovernanceErrorCode.NotAwaitingCosign:
+    case GovernanceErrorCode.AmendmentWrongState:
       return [409, 'conflict'];
+    case GovernanceErrorCode.ReasonMissing:
+      return [400, 'required'];
+    case GovernanceErrorCode.AmendmentNotFound:
+      return [404, 'not-found'];
     case GovernanceErrorCode.NotGoverned:
       return [400, 'not-supported'];
     case GovernanceErrorCode.VersionNotFound:

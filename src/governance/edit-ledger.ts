@@ -8,6 +8,7 @@ import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
 import { editWindow } from './domain/edit-window.js';
+import { AmendmentService, type UsedPermit } from './amendment.service.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /** Document statuses (Composition.status, DocumentReference.docStatus) of a confirmed (signed) document: changing it needs a stated reason (R-12). */
@@ -25,6 +26,7 @@ export class EditLedger extends WriteJournal {
     private readonly policy: LoadedPolicy,
     private readonly types: DocumentTypes,
     private readonly clock: Clock,
+    private readonly amendments: AmendmentService,
   ) {
     super();
     if (!policy.editWindows) new Logger('Governance').warn('The policy has no governance.editWindows: edit windows (R-11) are not enforced');
@@ -47,8 +49,9 @@ export class EditLedger extends WriteJournal {
         );
     const status = previous ? statusOf(previous.content) : undefined;
     // Signing confirms what was written, late or not (a missed writing deadline is reported, not a reason to keep it unsigned).
-    if (previous && !ctx.operation) await this.checkEditWindow(ctx, previous.content, tx);
-    if (status && FINAL_STATUSES.has(status) && !ctx.editReason) {
+    const permit = previous && !ctx.operation ? await this.checkEditWindow(ctx, previous.content, tx, version) : undefined;
+    const reason = ctx.editReason ?? permit?.reason;
+    if (status && FINAL_STATUSES.has(status) && !reason) {
       throw new GovernanceError(
         GovernanceErrorCode.ReasonRequired,
         `${resource.resourceType}/${id} is ${status} (signed): say why it changes with the header X-Edit-Reason (percent-encoded UTF-8); nothing was changed (R-12)`,
@@ -62,8 +65,9 @@ export class EditLedger extends WriteJournal {
       editor: ctx.actor.id,
       practitioner: ctx.actor.practitioner,
       ...(ctx.actor.licence ? { licence: ctx.actor.licence } : {}),
-      kind: ctx.operation ?? (write.created ? 'create' : 'update'),
-      ...(ctx.editReason ? { reason: ctx.editReason } : {}),
+      kind: ctx.operation ?? (permit ? 'amend' : write.created ? 'create' : 'update'),
+      ...(reason ? { reason } : {}),
+      ...(permit ? { amendment: { id: permit.id, approvedBy: permit.approvedBy } } : {}),
       ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
       diff: diffOf(previous?.content, resource),
       contentSha256: contentSha256(resource),
@@ -79,10 +83,13 @@ export class EditLedger extends WriteJournal {
     );
   }
 
-  /** R-11: the operator's edit window for this document (from its creation or signing) must still be open. */
-  private async checkEditWindow(ctx: FhirContext, stored: Resource, tx: Queryable): Promise<void> {
+  /**
+   * R-11: the operator's edit window for this document (from its creation or signing) must
+   * still be open, or they hold an approved amendment permit, which this write uses up.
+   */
+  private async checkEditWindow(ctx: FhirContext, stored: Resource, tx: Queryable, version: number): Promise<UsedPermit | undefined> {
     const rules = this.policy.editWindows;
-    if (!rules) return;
+    if (!rules) return undefined;
     const [times] = await tx.query<{ created: Date; signed: Date | null }>(
       `SELECT min(last_updated) AS created,
               min(last_updated) FILTER (WHERE coalesce(content->>'docStatus', content->>'status') = ANY($3::text[])) AS signed
@@ -92,9 +99,11 @@ export class EditLedger extends WriteJournal {
     );
     const docType = this.types.classify(stored);
     const decision = editWindow(rules, ctx.actor.roles, docType?.code, { created: times.created, signed: times.signed ?? undefined }, this.clock.now());
-    if (decision.open) return;
+    if (decision.open) return undefined;
+    const permit = await this.amendments.take(tx, ctx, stored.resourceType, stored.id as string, version);
+    if (permit) return permit;
     const what = `${stored.resourceType}/${stored.id}${docType ? ` (${docType.display}${docType.zh ? ` ${docType.zh}` : ''})` : ''}`;
-    const amend = 'after its edit window a record changes only by a formal amendment, with a reason, approved by a chief physician or medical affairs (R-11)';
+    const amend = `after its edit window a record changes only by a formal amendment: POST ${stored.resourceType}/${stored.id}/$amend-request with a reason, approved by a chief physician or medical affairs (R-11)`;
     if (decision.reason === 'no-rule') {
       throw new GovernanceError(
         GovernanceErrorCode.EditWindowClosed,

@@ -1,8 +1,9 @@
 import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { AmendmentService } from './amendment.service.js';
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
-import { sendRecorded } from '../fhir/fhir-response.js';
+import { sendRecorded, type FhirResponse } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
@@ -17,6 +18,7 @@ export class GovernanceController {
   constructor(
     private readonly ledger: LedgerService,
     private readonly signing: SigningService,
+    private readonly amendments: AmendmentService,
     private readonly recorder: AuditRecorder,
     private readonly settings: FhirSettings,
   ) {}
@@ -41,11 +43,37 @@ export class GovernanceController {
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
   }
 
+  /** The author asks to amend a document past its edit window, with a reason: 201 with the amendment. */
+  @Post('fhir/:type/:id/$amend-request')
+  async amendRequest(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    const body = await this.amendments.request(fhirContext(req, this.settings), type, id, req.body);
+    await sendRecorded(this.recorder, res, json(201, body));
+  }
+
+  @Post('governance/amendments/:id/approve')
+  async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, json(200, await this.amendments.decide(fhirContext(req, this.settings), id, true, req.body)));
+  }
+
+  @Post('governance/amendments/:id/refuse')
+  async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, json(200, await this.amendments.decide(fhirContext(req, this.settings), id, false, req.body)));
+  }
+
+  @Get('governance/amendments')
+  async listAmendments(@Req() req: Request, @Res() res: Response, @Query('status') status?: string) {
+    await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), str(status))));
+  }
+
   /** The author confirms the document: final, attested, with a Provenance carrying the signature (returned). */
   @Post('fhir/:type/:id/$sign')
   async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await sendRecorded(this.recorder, res, await this.signing.sign(fhirContext(req, this.settings), type, id));
   }
+}
+
+function json(status: number, body: unknown): FhirResponse {
+  return { status, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } };
 }
 
 function str(v: unknown): string | undefined {

@@ -18,6 +18,13 @@ export enum GovernanceErrorCode {
   AlreadySigned = 'governance.already-signed',
   /** A governance operation on a resource type the policy does not govern: 400 `not-supported`. */
   NotGoverned = 'governance.not-governed',
+  /** An amendment request without a reason (R-11): 400 `required`. */
+  ReasonMissing = 'governance.reason-missing',
+  AmendmentNotFound = 'governance.amendment-not-found',
+  /** The amendment is not waiting for this step (decided already): 409 `conflict`. */
+  AmendmentWrongState = 'governance.amendment-wrong-state',
+  /** The policy does not let this operator decide amendments, or they asked for it themselves: 403 `forbidden`. */
+  AmendmentForbidden = 'governance.amendment-forbidden',
   /** `$changes` asked for versions the document does not have: 404 `not-found`. */
   VersionNotFound = 'governance.version-not-found',
 }

@@ -27,6 +27,11 @@ export class LoadedPolicy {
     return this.document.governance?.editWindows;
   }
 
+  /** hours an approved amendment permit stays usable. */
+  get amendmentPermitHours(): number {
+    return this.document.governance?.amendmentPermitHours ?? 24;
+  }
+
   /** The policy data a store needs to compute access facts (the care window, R-03). */
   get factOptions(): AccessFactOptions {
     return { careWindowDays: this.document.settings.careWindowDaysAfterDischarge };

@@ -107,6 +107,7 @@ const POLICY = {
       { id: 'attending.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'attending.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'attending.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
+      { id: 'attending.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
       { id: 'attending.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
     ],
     resident: [
@@ -117,6 +118,7 @@ const POLICY = {
       { id: 'resident.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'resident.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'resident.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-13' },
+      { id: 'resident.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-11' },
     ],
     chief: [
       { id: 'chief.department', allow: ALL, on: PR, when: { sameDepartment: true }, labels: UP_TO_R, rule: 'R-03' },
@@ -126,12 +128,15 @@ const POLICY = {
       { id: 'chief.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'chief.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'chief.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
+      { id: 'chief.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
       { id: 'chief.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
+      { id: 'chief.amendments', allow: ['list', 'approve'], on: ['Amendment'], rule: 'R-11' },
     ],
     intern: [
       { id: 'intern.care-team', allow: ALL, on: PR, when: { onCareTeam: true, withinCareWindow: true }, rule: 'R-03' },
       { id: 'intern.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'intern.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-14' },
+      { id: 'intern.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-11' },
     ],
     nurse: [
       { id: 'nurse.care-team', allow: RS, on: PR, when: { onCareTeam: true }, rule: 'R-03' },
@@ -150,6 +155,7 @@ const POLICY = {
       { id: 'medical-affairs.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'medical-affairs.grants', allow: ['list', 'approve'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'medical-affairs.break-glass-review', allow: ['list', 'review'], on: ['BreakGlass'], rule: 'R-04' },
+      { id: 'medical-affairs.amendments', allow: ['list', 'approve'], on: ['Amendment'], rule: 'R-11' },
     ],
     'disputes-officer': [
       { id: 'disputes-officer.records', allow: ['read', 'search', 'seal', 'unseal'], on: PR, rule: 'R-40' },

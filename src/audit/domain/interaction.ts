@@ -23,7 +23,11 @@ export function interactionOf(method: string, path: string): Interaction | undef
   const access = parts.indexOf('access');
   if (access >= 0) return accessInteraction(method, parts.slice(access + 1));
   const governance = parts.indexOf('governance');
-  if (governance >= 0) return { action: 'E', subtype: parts[governance + 1] ?? 'governance', entity: { type: 'Composition' } };
+  if (governance >= 0) {
+    const [what, id, step] = parts.slice(governance + 1);
+    if (what === 'amendments') return id ? { action: 'U', subtype: `amendment-${step ?? 'read'}`, entity: { type: 'Amendment', id } } : { action: 'E', subtype: 'amendment-list', entity: { type: 'Amendment' } };
+    return { action: 'E', subtype: what ?? 'governance' };
+  }
   const audit = parts.indexOf('audit');
   if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
   return { action: 'E', subtype: 'http-request' };

@@ -90,16 +90,19 @@ describe('editWindow (R-10 / R-11, pure)', () => {
       expect(editWindow(shipped, ['chief'], 'discharge-record', { created: T0, signed: at(50) }, at(73))).toEqual({ open: true, until: at(74), rule: expect.objectContaining(SIGNED_24) });
     });
 
-    it('R-11: a window from signing has not started while the document is unsigned: a physician\'s unsigned draft stays open (no `until`), even past 72 h from creation', () => {
-      expect(editWindow(shipped, ['resident'], 'daily-progress-note', { created: T0 }, at(1000))).toEqual({ open: true, rule: expect.objectContaining(SIGNED_24) });
+    it('R-11: an unsigned document is bound by the windows from creation: a physician\'s draft closes 72 h after creation (the window from signing has not started)', () => {
+      expect(editWindow(shipped, ['resident'], 'daily-progress-note', { created: T0 }, at(71))).toEqual({ open: true, until: at(72), rule: expect.objectContaining(CREATED_72) });
+      expectClosed(editWindow(shipped, ['resident'], 'daily-progress-note', { created: T0 }, at(73)), at(72), T0, CREATED_72);
+      expectClosed(editWindow(shipped, ['attending'], 'daily-progress-note', { created: T0 }, at(1000)), at(72), T0, CREATED_72);
       // Rule order does not matter.
-      expect(editWindow([...shipped].reverse(), ['resident'], 'daily-progress-note', { created: T0 }, at(1000))).toMatchObject({ open: true });
-      expect(editWindow([...shipped].reverse(), ['resident'], 'daily-progress-note', { created: T0 }, at(1000))).not.toHaveProperty('until');
+      expectClosed(editWindow([...shipped].reverse(), ['chief'], 'daily-progress-note', { created: T0 }, at(73)), at(72), T0, CREATED_72);
+      // Signing later opens the window from signing: 24 h from then.
+      expect(editWindow(shipped, ['attending'], 'daily-progress-note', { created: T0, signed: at(1000) }, at(1001))).toEqual({ open: true, until: at(1024), rule: expect.objectContaining(SIGNED_24) });
     });
 
-    it('R-11: a policy with only a window from signing: open while unsigned, then hours from the signing', () => {
+    it('R-11: a policy with only a window from signing: open while unsigned (still being written, no `until`), then hours from the signing', () => {
       const rules: EditWindowRule[] = [{ roles: ['attending'], types: ['discharge-record'], hours: 12, from: 'signed' }];
-      expect(editWindow(rules, ['attending'], 'discharge-record', { created: T0 }, at(5000))).toMatchObject({ open: true });
+      expect(editWindow(rules, ['attending'], 'discharge-record', { created: T0 }, at(5000))).toEqual({ open: true, rule: rules[0] });
       expect(editWindow(rules, ['attending'], 'discharge-record', { created: T0, signed: at(48) }, at(59))).toMatchObject({ open: true, until: at(60) });
       expectClosed(editWindow(rules, ['attending'], 'discharge-record', { created: T0, signed: at(48) }, at(61)), at(60), at(48), rules[0]);
     });

@@ -15,7 +15,9 @@ export interface LedgerEntry {
   practitioner?: string;
   /** The editor's licence status when they wrote it (R-14: an intern's document waits for a co-signature). */
   licence?: string;
-  kind: 'create' | 'update' | 'sign' | 'cosign';
+  kind: 'create' | 'update' | 'sign' | 'cosign' | 'amend';
+  /** The approved amendment this version was written under (R-11): its id and approver. */
+  amendment?: { id: string; approvedBy: string };
   /** `X-Edit-Reason`: required to change a document that is already final (signed). */
   reason?: string;
   /** The regulation document type, when the document has one. */
