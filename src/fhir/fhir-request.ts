@@ -12,7 +12,7 @@ export interface FhirContext {
   /** This request's audit record (R-20): decisions, patients and writes are noted on it. */
   audit?: RequestAudit;
   /** Set by a governance operation writing through the store (`sign`): the ledger and the trail name the step. */
-  operation?: 'sign' | 'cosign';
+  operation?: 'sign' | 'cosign' | 'archive';
   /** Why the caller changes a document (`X-Edit-Reason`, percent-encoded for non-ASCII text), kept in the edit ledger (R-12). */
   editReason?: string;
 }

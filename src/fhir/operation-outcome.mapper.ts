@@ -112,13 +112,19 @@ function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
     case GovernanceErrorCode.ReasonRequired:
     case GovernanceErrorCode.EditWindowClosed:
     case GovernanceErrorCode.CosignRequired:
+    case GovernanceErrorCode.Archived:
       return [422, 'business-rule'];
+    case GovernanceErrorCode.NotArchivable:
+      return [409, 'conflict'];
+    case GovernanceErrorCode.SeniorReviewRequired:
+      return [403, 'forbidden'];
     case GovernanceErrorCode.NotAuthor:
     case GovernanceErrorCode.CosignerNotLicensed:
     case GovernanceErrorCode.AmendmentForbidden:
       return [403, 'forbidden'];
     case GovernanceErrorCode.AlreadySigned:
     case GovernanceErrorCode.NotAwaitingCosign:
+    case GovernanceErrorCode.AwaitingCosign:
     case GovernanceErrorCode.AmendmentWrongState:
       return [409, 'conflict'];
     case GovernanceErrorCode.ReasonMissing:

@@ -35,6 +35,7 @@ interface Row {
   status: Amendment['status'];
   requested_at: Date;
   decided_by: string | null;
+  decided_roles: string | null;
   decided_at: Date | null;
   decision_note: string | null;
   valid_until: Date | null;
@@ -46,6 +47,8 @@ export interface UsedPermit {
   id: string;
   reason: string;
   approvedBy: string;
+  /** The approver's roles when they approved. */
+  approverRoles: string[];
 }
 
 /**
@@ -96,9 +99,9 @@ export class AmendmentService {
     const now = this.clock.now();
     const until = new Date(now.getTime() + this.policy.amendmentPermitHours * 3_600_000);
     const [row] = await this.db.query<Row>(
-      `UPDATE amendment SET status = $2, decided_by = $3, decided_at = $4, decision_note = $5, valid_until = $6
+      `UPDATE amendment SET status = $2, decided_by = $3, decided_at = $4, decision_note = $5, valid_until = $6, decided_roles = $7
         WHERE id = $1 AND status = 'requested' RETURNING *`,
-      [current.id, approve ? 'approved' : 'refused', ctx.actor.id, now, note || null, approve ? until : null],
+      [current.id, approve ? 'approved' : 'refused', ctx.actor.id, now, note || null, approve ? until : null, ctx.actor.roles.join(',')],
     );
     if (!row) throw new GovernanceError(GovernanceErrorCode.AmendmentWrongState, `Amendment ${id} is ${current.status}, not waiting for a decision`);
     return view(row);
@@ -118,15 +121,16 @@ export class AmendmentService {
    * Takes the operator's approved, unexpired permit for this document, inside the write's
    * transaction (`FOR UPDATE`: two writes cannot use one permit). Undefined when there is none.
    */
-  async take(tx: Queryable, ctx: FhirContext, type: string, id: string, version: number): Promise<UsedPermit | undefined> {
+  async take(tx: Queryable, ctx: FhirContext, type: string, id: string, version: number, approverRole?: string): Promise<UsedPermit | undefined> {
     const [row] = await tx.query<Row>(
       `SELECT * FROM amendment WHERE resource_type = $1 AND resource_id = $2 AND requested_by = $3 AND status = 'approved' AND valid_until > $4
+          AND ($5::text IS NULL OR $5 = ANY(string_to_array(decided_roles, ',')))
         ORDER BY decided_at LIMIT 1 FOR UPDATE`,
-      [type, id, ctx.actor.id, this.clock.now()],
+      [type, id, ctx.actor.id, this.clock.now(), approverRole ?? null],
     );
     if (!row) return undefined;
     await tx.query(`UPDATE amendment SET status = 'used', used_version = $2 WHERE id = $1`, [row.id, version]);
-    return { id: row.id, reason: row.reason, approvedBy: row.decided_by as string };
+    return { id: row.id, reason: row.reason, approvedBy: row.decided_by as string, approverRoles: (row.decided_roles ?? '').split(',').filter(Boolean) };
   }
 }
 

@@ -9,6 +9,7 @@ import { DocumentTypes } from './domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
 import { editWindow } from './domain/edit-window.js';
 import { AmendmentService, type UsedPermit } from './amendment.service.js';
+import { encounterOf, isArchived } from './archive.service.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /** Document statuses (Composition.status, DocumentReference.docStatus) of a confirmed (signed) document: changing it needs a stated reason (R-12). */
@@ -49,7 +50,20 @@ export class EditLedger extends WriteJournal {
         );
     const status = previous ? statusOf(previous.content) : undefined;
     // Signing confirms what was written, late or not (a missed writing deadline is reported, not a reason to keep it unsigned).
-    const permit = previous && !ctx.operation ? await this.checkEditWindow(ctx, previous.content, tx, version) : undefined;
+    // R-15: an archived encounter's documents are read-only for every role, but for an amendment medical affairs approved.
+    const encounter = encounterOf(resource) ?? (previous ? encounterOf(previous.content) : undefined);
+    let permit: UsedPermit | undefined;
+    if (encounter && (await this.isArchivedEncounter(tx, encounter))) {
+      permit = write.created ? undefined : await this.amendments.take(tx, ctx, resource.resourceType, id, version, 'medical-affairs');
+      if (!permit) {
+        throw new GovernanceError(
+          GovernanceErrorCode.Archived,
+          `Encounter/${encounter} is archived: its records are read-only for every role; ${write.created ? 'no document is added to it' : `a change of ${resource.resourceType}/${id} needs an amendment ($amend-request) approved by medical affairs`}; nothing was changed (R-15)`,
+        );
+      }
+    } else if (previous && !ctx.operation) {
+      permit = await this.checkEditWindow(ctx, previous.content, tx, version);
+    }
     const reason = ctx.editReason ?? permit?.reason;
     if (status && FINAL_STATUSES.has(status) && !reason) {
       throw new GovernanceError(
@@ -65,7 +79,7 @@ export class EditLedger extends WriteJournal {
       editor: ctx.actor.id,
       practitioner: ctx.actor.practitioner,
       ...(ctx.actor.licence ? { licence: ctx.actor.licence } : {}),
-      kind: ctx.operation ?? (permit ? 'amend' : write.created ? 'create' : 'update'),
+      kind: ctx.operation === 'sign' || ctx.operation === 'cosign' ? ctx.operation : permit ? 'amend' : write.created ? 'create' : 'update',
       ...(reason ? { reason } : {}),
       ...(permit ? { amendment: { id: permit.id, approvedBy: permit.approvedBy } } : {}),
       ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
@@ -81,6 +95,11 @@ export class EditLedger extends WriteJournal {
       [entry.resourceType, id, version, entry.recorded, entry.editor, entry.kind, entry.reason ?? null, entry.docType ?? null, text, previous?.hash ?? LEDGER_GENESIS, hash],
       { prepare: true },
     );
+  }
+
+  private async isArchivedEncounter(tx: Queryable, id: string): Promise<boolean> {
+    const [row] = await tx.query<{ content: Resource }>(`SELECT content FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1`, [id], { prepare: true });
+    return row ? isArchived(row.content) : false;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { AmendmentService } from './amendment.service.js';
+import { ArchiveService } from './archive.service.js';
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -19,6 +20,7 @@ export class GovernanceController {
     private readonly ledger: LedgerService,
     private readonly signing: SigningService,
     private readonly amendments: AmendmentService,
+    private readonly archives: ArchiveService,
     private readonly recorder: AuditRecorder,
     private readonly settings: FhirSettings,
   ) {}
@@ -63,6 +65,12 @@ export class GovernanceController {
   @Get('governance/amendments')
   async listAmendments(@Req() req: Request, @Res() res: Response, @Query('status') status?: string) {
     await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), str(status))));
+  }
+
+  /** Archives an encounter's record: read-only from now on. */
+  @Post('fhir/:type/:id/$archive')
+  async archive(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, await this.archives.archive(fhirContext(req, this.settings), type, id));
   }
 
   /** The author confirms the document: final, attested, with a Provenance carrying the signature (returned). */

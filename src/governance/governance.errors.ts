@@ -12,6 +12,8 @@ export enum GovernanceErrorCode {
   CosignRequired = 'governance.cosign-required',
   /** `$cosign` by a physician not licensed at this hospital (R-14): 403 `forbidden`. */
   CosignerNotLicensed = 'governance.cosigner-not-licensed',
+  /** `$sign` of a document written by an intern, probationer or visiting doctor: it is co-signed (R-14): 409 `conflict`. */
+  AwaitingCosign = 'governance.awaiting-cosign',
   /** `$cosign` of a document its (licensed) author signs with `$sign`: 409 `conflict`. */
   NotAwaitingCosign = 'governance.not-awaiting-cosign',
   /** `$sign` of a document already final: 409 `conflict`. */
@@ -25,6 +27,12 @@ export enum GovernanceErrorCode {
   AmendmentWrongState = 'governance.amendment-wrong-state',
   /** The policy does not let this operator decide amendments, or they asked for it themselves: 403 `forbidden`. */
   AmendmentForbidden = 'governance.amendment-forbidden',
+  /** A document of an archived encounter changed without a medical-affairs-approved amendment (R-15): 422 `business-rule`. */
+  Archived = 'governance.archived',
+  /** `$archive` refused: not discharged, documents unsigned, already archived (R-15): 409 `conflict`. */
+  NotArchivable = 'governance.not-archivable',
+  /** `$archive` of an inpatient encounter by someone who is not a senior physician (R-15): 403 `forbidden`. */
+  SeniorReviewRequired = 'governance.senior-review-required',
   /** `$changes` asked for versions the document does not have: 404 `not-found`. */
   VersionNotFound = 'governance.version-not-found',
 }

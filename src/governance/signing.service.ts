@@ -24,6 +24,7 @@ const AUTHOR = { system: 'http://terminology.hl7.org/CodeSystem/provenance-parti
 export const PROVISIONAL = ['intern', 'probation', 'visiting'];
 const PROVISIONAL_SET = new Set(PROVISIONAL);
 const SIGNED = ['final', 'amended', 'corrected', 'entered-in-error'];
+const WHO: Record<string, string> = { intern: 'an intern', probation: 'a physician on probation', visiting: 'a visiting doctor not yet approved' };
 
 /** A document waiting for a co-signature, as `GET /governance/pending-cosign` lists it. */
 export interface PendingCosign {
@@ -72,12 +73,23 @@ export class SigningService {
     if (!ctx.actor.licence || PROVISIONAL_SET.has(ctx.actor.licence)) {
       throw new GovernanceError(
         GovernanceErrorCode.CosignRequired,
-        `${type}/${id} stays provisional: a document by ${ctx.actor.licence ? `a ${ctx.actor.licence} physician` : 'an operator whose licence is not stated'} is reviewed and co-signed by a physician licensed at this hospital (R-14)`,
+        `${type}/${id} stays provisional: a document by ${WHO[ctx.actor.licence ?? ''] ?? 'an operator whose licence is not stated'} is reviewed and co-signed by a physician licensed at this hospital (R-14)`,
       );
     }
     const status = doc.resourceType === 'DocumentReference' ? doc.docStatus : doc.status;
-    if (status === 'final' || status === 'amended') {
-      throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is already ${status}: it was signed`);
+    if (status && SIGNED.includes(status)) {
+      throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is ${status}: ${status === 'entered-in-error' ? 'a withdrawn document is not signed' : 'it was signed already'}`);
+    }
+    // A document written by an intern, probationer or visiting doctor is finished by a co-signature, even when a licensed co-author signs.
+    const [first] = await this.db.query<{ licence: string | null }>(
+      `SELECT entry::jsonb ->> 'licence' AS licence FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id LIMIT 1`,
+      [type, id],
+    );
+    if (first?.licence && PROVISIONAL_SET.has(first.licence)) {
+      throw new GovernanceError(
+        GovernanceErrorCode.AwaitingCosign,
+        `${type}/${id} was written by ${WHO[first.licence]}: a physician licensed here reviews and co-signs it with $cosign (R-14)`,
+      );
     }
     const now = this.clock.now().toISOString();
     const signed: Document =
@@ -98,7 +110,6 @@ export class SigningService {
         activity: { coding: [LEGAL_AUTHENTICATOR] },
         agent: [{ type: { coding: [AUTHOR] }, who: { reference: me } }],
         signature: [{ type: [AUTHOR_SIGNATURE], when: now, who: { reference: me } }],
-        ...(patient ? { patient: { reference: `Patient/${patient}` } } : {}),
         ...(docType ? { reason: [{ text: `signed ${docType.display}${docType.zh ? ` (${docType.zh})` : ''}` }] } : {}),
       } as Provenance);
       await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
@@ -154,7 +165,6 @@ export class SigningService {
         activity: { coding: [LEGAL_AUTHENTICATOR] },
         agent: [{ type: { coding: [VERIFIER] }, who: { reference: me } }, ...(doc.author ?? []).map((a) => ({ type: { coding: [AUTHOR] }, who: a }))],
         signature: [{ type: [VERIFICATION_SIGNATURE], when: now, who: { reference: me } }],
-        ...(patient ? { patient: { reference: `Patient/${patient}` } } : {}),
       } as Provenance);
       await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
       return created.resource;

@@ -27,6 +27,11 @@ export class LoadedPolicy {
     return this.document.governance?.editWindows;
   }
 
+  /** roles whose review archives an inpatient encounter. */
+  get archiveInpatientRoles(): readonly string[] {
+    return this.document.governance?.archiveInpatientRoles ?? ['chief'];
+  }
+
   /** hours an approved amendment permit stays usable. */
   get amendmentPermitHours(): number {
     return this.document.governance?.amendmentPermitHours ?? 24;

@@ -108,6 +108,7 @@ const POLICY = {
       { id: 'attending.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'attending.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
       { id: 'attending.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
+      { id: 'attending.archive', allow: ['archive'], on: ['Encounter'], when: { sameDepartment: true }, rule: 'R-15' },
       { id: 'attending.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
     ],
     resident: [
@@ -129,6 +130,7 @@ const POLICY = {
       { id: 'chief.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'chief.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
       { id: 'chief.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
+      { id: 'chief.archive', allow: ['archive'], on: ['Encounter'], when: { sameDepartment: true }, rule: 'R-15' },
       { id: 'chief.cosign', allow: ['cosign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-14' },
       { id: 'chief.amendments', allow: ['list', 'approve'], on: ['Amendment'], rule: 'R-11' },
     ],

@@ -111,7 +111,7 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
   });
 
   it('R-14: review with an edit (a version in the ledger), then co-sign: final, attested by the co-signer; Provenance with verifier and author; queue empty for it; ledger and trail record each step', async () => {
-    const { id, patient } = await admitWithInternNote();
+    const { id } = await admitWithInternNote();
     const current = (await fhir<Composition>(attending, 'GET', `Composition/${id}`)).body;
     const reviewed = await fhir<Composition>(attending, 'PUT', `Composition/${id}`, { ...current, title: '首次病程记录（已审阅）' });
     expect(reviewed.status).toBe(200);
@@ -130,7 +130,6 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
         { type: { coding: [{ code: 'author' }] }, who: { reference: INTERN } },
       ],
       signature: [{ type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.5' }], who: { reference: DR } }],
-      patient: { reference: `Patient/${patient}` },
     });
     expect((await fhir<Provenance>(his, 'GET', `Provenance/${provenance.id}`)).status).toBe(200);
 
@@ -162,6 +161,24 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
     const again = await fhir(attending, 'POST', `Composition/${id}/$cosign`);
     expect(again.status).toBe(409);
     expect(again.body.issue?.[0].details?.coding?.[0].code).toBe('governance.already-signed');
+  });
+
+  it('R-14: a licensed co-author cannot finish an intern\'s note with $sign (409 awaiting-cosign); a withdrawn (entered-in-error) note is signed by nobody', async () => {
+    const { id } = await admitWithInternNote();
+    const current = (await fhir<Composition>(his, 'GET', `Composition/${id}`)).body;
+    expect((await fhir(his, 'PUT', `Composition/${id}`, { ...current, author: [{ reference: INTERN }, { reference: DR }] })).status).toBe(200);
+    const res = await fhir(attending, 'POST', `Composition/${id}/$sign`);
+    expect(res.status).toBe(409);
+    expect(res.body.issue?.[0].details?.coding?.[0].code).toBe('governance.awaiting-cosign');
+    expect(res.body.issue?.[0].diagnostics).toContain('written by an intern');
+    expect((await fhir<Composition>(his, 'GET', `Composition/${id}`)).body).toMatchObject({ status: 'preliminary', meta: { versionId: '2' } });
+
+    const withdrawn = await fhir<Composition>(attending, 'POST', 'Composition', { ...current, id: undefined, meta: undefined, status: 'entered-in-error', author: [{ reference: DR }] });
+    expect(withdrawn.status).toBe(201);
+    const signWithdrawn = await fhir(attending, 'POST', `Composition/${withdrawn.body.id}/$sign`);
+    expect(signWithdrawn.status).toBe(409);
+    expect(signWithdrawn.body.issue?.[0].details?.coding?.[0].code).toBe('governance.already-signed');
+    expect(signWithdrawn.body.issue?.[0].diagnostics).toContain('a withdrawn document is not signed');
   });
 
   it('R-14: a physician not licensed here, or of another department, cannot co-sign; nothing changes', async () => {

@@ -125,7 +125,7 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
   async function ledgerOf(type: string, id: string): Promise<Recorded[]> {
     const { rows } = await db.query<LedgerRow>('SELECT * FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id', [type, id]);
     const out: Recorded[] = [];
-    let previous = LEDGER_GENESIS;
+    let previous: Buffer = LEDGER_GENESIS;
     for (const row of rows) {
       const entry = JSON.parse(row.entry) as LedgerEntry;
       expect(canonicalize(entry)).toBe(row.entry);
@@ -346,6 +346,27 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
       expect(await ledgerRowsOfRequest(sameFinal.rid)).toEqual([]);
     });
 
+    it('R-12: a PUT to a new id creates the document (ledger v1, kind create); a conditional create that matches an existing document writes nothing', async () => {
+      const id = `led-put-${randomUUID()}`;
+      const created = await send<Composition>(his, 'PUT', `Composition/${id}`, { body: { ...progressNote('PUT 新建'), id } });
+      expect(created.status).toBe(201);
+      documents.add(`Composition/${id}`);
+      const [v1] = await ledgerOf('Composition', id);
+      expect(v1.row).toMatchObject({ version_id: 1, kind: 'create', editor: HIS, doc_type: 'daily-progress-note' });
+      expect(v1.entry.requestId).toBe(created.rid);
+
+      const identifier = { system: ID_SYSTEM, value: `conditional-${randomUUID()}` };
+      const ifNoneExist = { 'if-none-exist': `identifier=${identifier.system}|${identifier.value}` };
+      const first = await send<Composition & { id: string }>(his, 'POST', 'Composition', { body: progressNote('条件新建', { identifier }), headers: ifNoneExist });
+      expect(first.status).toBe(201);
+      documents.add(`Composition/${first.body.id}`);
+      const again = await send<Composition & { id: string }>(his, 'POST', 'Composition', { body: progressNote('条件新建', { identifier }), headers: ifNoneExist });
+      expect(again.status).toBe(200);
+      expect(again.body.id).toBe(first.body.id);
+      expect(await ledgerCount('Composition', first.body.id)).toBe(1);
+      expect(await ledgerRowsOfRequest(again.rid)).toEqual([]);
+    });
+
     it('R-12: a PUT with a stale If-Match → 412 and no ledger row', async () => {
       const created = await create(progressNote('并发'));
       const stale = await send(his, 'PUT', `Composition/${created.body.id}`, { body: { ...editable(created.body), title: '过期' }, headers: { 'if-match': 'W/"7"' } });
@@ -417,10 +438,11 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
       expect(JSON.parse(audit[0].content)).toMatchObject({ status: 422, error: 'governance.reason-required', outcome: 4 });
     });
 
-    it('R-12: a blank X-Edit-Reason is no reason (422); the status change to amended needs one too', async () => {
+    it('R-12: a blank X-Edit-Reason is no reason (422); changing the status to amended or entered-in-error needs one too', async () => {
       const created = await create(progressNote('上级医师查房记录', { status: 'final' }));
       expectOutcome(await put({ ...created.body, title: 'x' }, { headers: { 'x-edit-reason': '   ' } }), 422, 'business-rule', 'governance.reason-required');
       expectOutcome(await put({ ...created.body, status: 'amended' }), 422, 'business-rule', 'governance.reason-required');
+      expectOutcome(await put({ ...created.body, status: 'entered-in-error' }), 422, 'business-rule', 'governance.reason-required');
       expect(await ledgerCount('Composition', created.body.id)).toBe(1);
       expect((await send<Composition>(his, 'GET', `Composition/${created.body.id}`)).body.meta?.versionId).toBe('1');
     });
@@ -664,39 +686,6 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
   });
 
 
-  it('PROBE', async () => {
-    const out: unknown[] = [];
-    for (const path of ['Foo/x/$changes', 'Composition/bad!id/$changes', 'Composition/' + 'a'.repeat(70) + '/$changes', 'AuditEvent/1-1/$changes', 'Patient/' + patient + '/$changes']) {
-      const r = await send(his, 'GET', path);
-      out.push([path.slice(0, 40), r.status, r.text.slice(0, 300)]);
-    }
-    // PUT-create
-    const newId = `led-put-${randomUUID()}`;
-    const pc = await send<Composition>(his, 'PUT', `Composition/${newId}`, { body: { ...progressNote('PUT新建'), id: newId } });
-    out.push(['put-create', pc.status, await ledgerCount('Composition', newId)]);
-    // conditional create matching
-    const ident = { system: ID_SYSTEM, value: `cond-${randomUUID()}` };
-    const c1 = await send<Composition>(his, 'POST', 'Composition', { body: progressNote('条件', { identifier: ident }), headers: { 'if-none-exist': `identifier=${ident.system}|${ident.value}` } });
-    const c2 = await send<Composition>(his, 'POST', 'Composition', { body: progressNote('条件', { identifier: ident }), headers: { 'if-none-exist': `identifier=${ident.system}|${ident.value}` } });
-    out.push(['cond', c1.status, c2.status, c1.body.id === c2.body.id, await ledgerCount('Composition', c1.body.id as string)]);
-    // final → entered-in-error without reason
-    const f = await create(progressNote('错误', { status: 'final' }));
-    const eie = await put({ ...f.body, status: 'entered-in-error' });
-    out.push(['eie', eie.status]);
-    // reason on create
-    const rc = await send<Composition>(his, 'POST', 'Composition', { body: progressNote('reason create'), headers: reason('新建原因') });
-    out.push(['reason-create', rc.status, (await db.query('SELECT reason FROM edit_ledger WHERE resource_id=$1', [rc.body.id])).rows]);
-    // from/to on non-governed, versions on changes from 01
-    const z = await send(his, 'GET', `Composition/${f.body.id}/$changes?from=01&to=1`);
-    out.push(['01', z.status, z.text.slice(0, 200)]);
-    const big = await send(his, 'GET', `Composition/${f.body.id}/$changes?from=1&to=999999999`);
-    out.push(['big', big.status, big.text.slice(0, 200)]);
-    const arr = await send(his, 'GET', `Composition/${f.body.id}/$changes?from=1&from=2&to=1`);
-    out.push(['arr', arr.status, arr.text.slice(0, 200)]);
-    const onlyEmpty = await send(his, 'GET', `Composition/${f.body.id}/$changes?from=&to=`);
-    out.push(['emptyft', onlyEmpty.status, onlyEmpty.text.slice(0, 200)]);
-    console.log(JSON.stringify(out, null, 1));
-  });
   it('R-12 / R-17: every document this suite wrote verifies intact (verifyLedger per document)', async () => {
     expect(documents.size).toBeGreaterThan(15);
     for (const document of documents) {

@@ -36,6 +36,10 @@ export class AmendmentEntity {
   @Column({ name: 'decided_by', type: 'varchar', length: 128, nullable: true })
   decidedBy!: string | null;
 
+  /** The decider's roles when they decided (an archived record needs medical affairs, R-15). */
+  @Column({ name: 'decided_roles', type: 'varchar', length: 256, nullable: true })
+  decidedRoles!: string | null;
+
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true })
   decidedAt!: Date | null;
 

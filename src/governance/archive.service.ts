@@ -1,0 +1,95 @@
+import { Injectable } from '@nestjs/common';
+import type { Encounter, Resource } from '@medplum/fhirtypes';
+import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
+import { FhirAccess } from '../fhir/fhir-access.port.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import type { FhirResponse } from '../fhir/fhir-response.js';
+import { versionHeaders } from '../fhir/fhir-response.js';
+import { WriteJournal } from '../fhir/write-journal.port.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
+import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+
+export const RECORD_STATE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/record-state';
+export const ARCHIVED_TAG = { system: RECORD_STATE_SYSTEM, code: 'archived', display: 'Archived (已归档)' };
+const SIGNED = ['final', 'amended', 'corrected', 'entered-in-error'];
+/** Encounter classes (v3 ActCode) archived on the receiving doctor's confirmation: outpatient and emergency (R-15). */
+const OUTPATIENT = new Set(['AMB', 'EMER', 'VR', 'HH']);
+
+/**
+ * Archiving (R-15): an encounter's record becomes read-only for every role. Outpatient
+ * encounters archive once their documents are signed, on the doctor's call; inpatient ones
+ * after discharge, on a senior physician's review. The Encounter carries the `archived` tag
+ * (a new version, in the trail); governed documents of an archived encounter change only
+ * under an amendment approved by medical affairs (checked in the write's transaction).
+ */
+@Injectable()
+export class ArchiveService {
+  constructor(
+    private readonly store: FhirStore,
+    private readonly access: FhirAccess,
+    private readonly journal: WriteJournal,
+    private readonly policy: LoadedPolicy,
+    private readonly db: ChartWardenDatabase,
+  ) {}
+
+  async archive(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
+    if (type !== 'Encounter') throw new GovernanceError(GovernanceErrorCode.NotGoverned, `$archive archives an Encounter's record, not a ${type}`);
+    const stored = (await this.access.requireStored(ctx, 'archive', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
+    const encounter = JSON.parse(stored.json) as Encounter;
+    if (isArchived(encounter)) throw new GovernanceError(GovernanceErrorCode.NotArchivable, `Encounter/${id} is archived already`);
+    const outpatient = OUTPATIENT.has(encounter.class?.code ?? '');
+    if (!outpatient) {
+      if (!ctx.actor.roles.some((r) => this.policy.archiveInpatientRoles.includes(r))) {
+        throw new GovernanceError(
+          GovernanceErrorCode.SeniorReviewRequired,
+          `An inpatient record is archived on a senior physician's review (${this.policy.archiveInpatientRoles.join(', ')}) (R-15)`,
+        );
+      }
+      if (encounter.status !== 'finished') {
+        throw new GovernanceError(GovernanceErrorCode.NotArchivable, `Encounter/${id} is ${encounter.status}: an inpatient record is archived after discharge (R-15)`);
+      }
+    }
+    const unsigned = await this.unsignedDocuments(this.db, id);
+    if (unsigned.length) {
+      throw new GovernanceError(
+        GovernanceErrorCode.NotArchivable,
+        `Encounter/${id} has documents not yet signed: ${unsigned.slice(0, 20).join(', ')}${unsigned.length > 20 ? ` and ${unsigned.length - 20} more` : ''}; sign or co-sign them first (R-15)`,
+      );
+    }
+    const patient = encounter.subject?.reference?.startsWith('Patient/') ? encounter.subject.reference.slice('Patient/'.length) : undefined;
+    ctx.operation = 'archive';
+    const archived = await this.store.transaction(async (tx, sql) => {
+      const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
+      const written = await tx.update({ ...tagged, id } as Resource & { id: string }, { ifMatch: stored.versionId });
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
+      return written.resource;
+    });
+    return { status: 200, body: archived, headers: versionHeaders(archived) };
+  }
+
+  /** Governed documents of the encounter that are not signed yet. */
+  async unsignedDocuments(q: Queryable, encounterId: string): Promise<string[]> {
+    const rows = await q.query<{ ref: string }>(
+      `SELECT r.resource_type || '/' || r.id AS ref FROM fhir_resource r
+        WHERE r.resource_type = ANY($1::text[])
+          AND coalesce(r.content ->> 'docStatus', r.content ->> 'status', '') <> ALL($2::text[])
+          AND EXISTS (SELECT 1 FROM fhir_search_reference x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
+                        AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter' AND x.target_id = $3)
+        ORDER BY 1`,
+      [this.policy.governedResources, SIGNED, encounterId],
+    );
+    return rows.map((r) => r.ref);
+  }
+}
+
+export function isArchived(encounter: Resource): boolean {
+  return (encounter.meta?.tag ?? []).some((t) => t.system === RECORD_STATE_SYSTEM && t.code === 'archived');
+}
+
+/** The encounter a governed document belongs to (Composition.encounter, DocumentReference.context.encounter). */
+export function encounterOf(resource: Resource): string | undefined {
+  const r = resource as { encounter?: { reference?: string }; context?: { encounter?: { reference?: string }[] } };
+  const ref = r.encounter?.reference ?? r.context?.encounter?.[0]?.reference;
+  return ref?.startsWith('Encounter/') ? ref.slice('Encounter/'.length) : undefined;
+}
