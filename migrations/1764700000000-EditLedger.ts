@@ -12,9 +12,22 @@ export class EditLedger1764700000000 implements MigrationInterface {
       FOR EACH ROW EXECUTE FUNCTION chartwarden_refuse_change()`);
     await q.query(`CREATE TRIGGER edit_ledger_no_truncate BEFORE TRUNCATE ON "edit_ledger"
       FOR EACH STATEMENT EXECUTE FUNCTION chartwarden_refuse_change()`);
+    // R-17: the current content changes only as a new version (the store's writes always add one).
+    await q.query(`CREATE FUNCTION chartwarden_versioned_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.version_id <= OLD.version_id OR NEW.resource_type <> OLD.resource_type OR NEW.id <> OLD.id THEN
+          RAISE EXCEPTION 'ChartWarden: % of %/% without a new version is refused: a record changes only by a new version (R-17)', TG_OP, OLD.resource_type, OLD.id
+            USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await q.query(`CREATE TRIGGER fhir_resource_versioned_update BEFORE UPDATE ON "fhir_resource"
+      FOR EACH ROW EXECUTE FUNCTION chartwarden_versioned_update()`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER fhir_resource_versioned_update ON "fhir_resource"`);
+    await q.query(`DROP FUNCTION chartwarden_versioned_update()`);
     await q.query(`DROP TABLE "edit_ledger"`);
   }
 }

@@ -45,27 +45,27 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
   const interaction = focus.interaction ?? audit.interaction ?? { action: 'E', subtype: 'http-request' };
   const actor = audit.actor;
   const decision = audit.decision;
-  const entity = interaction.entity ? { ...interaction.entity, ...written(response.headers) } : undefined;
+  const entity = interaction.entity ? clipEntity({ ...interaction.entity, ...written(response.headers) }) : undefined;
   if (entity && SEARCHES.has(interaction.subtype) && audit.query) Object.assign(entity, { query: audit.query });
   const entry: AuditEntry = {
     recorded: now.toISOString(),
     requestId: audit.requestId,
     action: interaction.action,
-    subtype: interaction.subtype,
+    subtype: clip(interaction.subtype, 64),
     ...(interaction.lifecycle ? { lifecycle: interaction.lifecycle } : {}),
     outcome: outcomeOf(response.status),
     status: response.status,
     ...(response.status >= 400 ? optional('error', errorCodeOf(response.body)) : {}),
     agent: {
       roles: actor?.roles ?? [],
-      ...optional('id', actor?.id),
+      ...optional('id', actor?.id === undefined ? undefined : clip(actor.id, 128)),
       ...optional('practitioner', actor?.practitioner),
       ...optional('department', actor?.department),
       ...optional('ip', audit.ip),
       ...optional('userAgent', audit.userAgent),
     },
     ...(entity ? { entity: stripUndefined(entity) } : {}),
-    ...optional('patient', focus.patient),
+    ...optional('patient', focus.patient === undefined ? undefined : clip(focus.patient, 64)),
     ...(audit.breakGlass ? { purpose: 'BTG', breakGlass: { reason: audit.breakGlass.reason, ...optional('id', decision?.breakGlassId) } } : {}),
     ...optional('grantId', decision?.grantId),
     ...optional('policyVersion', decision?.policyVersion),
@@ -96,4 +96,16 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Whatever a caller put in a URL is recorded, but within the trail's column sizes: a path
+ * segment longer than any FHIR id (64) must not stop the request from being recorded (R-20).
+ */
+function clip(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}
+
+function clipEntity<T extends { type: string; id?: string; version?: string }>(e: T): T {
+  return { ...e, type: clip(e.type, 64), ...(e.id !== undefined ? { id: clip(e.id, 64) } : {}), ...(e.version !== undefined ? { version: clip(e.version, 64) } : {}) };
 }

@@ -43,8 +43,8 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
     let after: [string, string, number] = ['', '', 0];
     for (;;) {
       const rows = (
-        await client.query<{ resource_type: string; resource_id: string; version_id: number; editor: string; kind: string; reason: string | null; doc_type: string | null; entry: string; prev_hash: Buffer; hash: Buffer; content: unknown }>(
-          `SELECT l.resource_type, l.resource_id, l.version_id, l.editor, l.kind, l.reason, l.doc_type, l.entry, l.prev_hash, l.hash, v.content
+        await client.query<{ resource_type: string; resource_id: string; version_id: number; recorded: Date; editor: string; kind: string; reason: string | null; doc_type: string | null; entry: string; prev_hash: Buffer; hash: Buffer; content: unknown }>(
+          `SELECT l.resource_type, l.resource_id, l.version_id, l.recorded, l.editor, l.kind, l.reason, l.doc_type, l.entry, l.prev_hash, l.hash, v.content
              FROM edit_ledger l
              LEFT JOIN fhir_resource_version v ON v.resource_type = l.resource_type AND v.id = l.resource_id AND v.version_id = l.version_id
             WHERE (l.resource_type, l.resource_id, l.version_id) > ($1, $2, $3)
@@ -58,6 +58,11 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
         if (current?.key !== key) {
           documents++;
           current = { key, version: r.version_id - 1, hash: LEDGER_GENESIS, broken: false };
+          // A chain that does not start at the genesis lost its first entries.
+          if (!r.prev_hash.equals(LEDGER_GENESIS)) {
+            breaks.push({ document: key, version: 1, problem: 'entry-missing', detail: `${key}: the entries before version ${r.version_id} are missing (its entry links to an earlier one)` });
+            current.broken = true;
+          }
         }
         entries++;
         if (current.broken) continue;
@@ -96,6 +101,37 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
       if (breaks.some((x) => x.document === key)) continue;
       breaks.push({ document: key, version: b.last_entry + 1, problem: 'entry-missing', detail: `${key}: version ${b.last_entry + 1} has no ledger entry` });
     }
+    // A governed document whose entries were all removed: its versions have none (documents are
+    // governed from their creation, so every document of a type that has entries has them).
+    const orphans = (
+      await client.query<{ resource_type: string; id: string }>(
+        `SELECT r.resource_type, r.id FROM fhir_resource r
+          WHERE r.resource_type IN (SELECT DISTINCT resource_type FROM edit_ledger)
+            AND ($1::text IS NULL OR (r.resource_type = $1 AND r.id = $2))
+            AND NOT EXISTS (SELECT 1 FROM edit_ledger l WHERE l.resource_type = r.resource_type AND l.resource_id = r.id)
+            AND r.last_updated >= (SELECT min(recorded) FROM edit_ledger)`,
+        [type ?? null, id ?? null],
+      )
+    ).rows;
+    documents += orphans.length;
+    for (const o of orphans) breaks.push({ document: `${o.resource_type}/${o.id}`, version: 1, problem: 'entry-missing', detail: `${o.resource_type}/${o.id}: it has no ledger entry at all` });
+    // What GET serves must be the latest version the ledger vouches for.
+    const drifted = (
+      await client.query<{ resource_type: string; id: string; version_id: number }>(
+        `SELECT r.resource_type, r.id, r.version_id FROM fhir_resource r
+           JOIN fhir_resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
+          WHERE r.resource_type IN (SELECT DISTINCT resource_type FROM edit_ledger)
+            AND ($1::text IS NULL OR (r.resource_type = $1 AND r.id = $2))
+            AND r.content IS DISTINCT FROM v.content`,
+        [type ?? null, id ?? null],
+      )
+    ).rows;
+    for (const d of drifted) {
+      const key = `${d.resource_type}/${d.id}`;
+      if (!breaks.some((b) => b.document === key)) {
+        breaks.push({ document: key, version: d.version_id, problem: 'version-altered', detail: `${key}: the current content differs from its version ${d.version_id} as stored and recorded` });
+      }
+    }
     breaks.sort((a, b) => (a.document < b.document ? -1 : a.document > b.document ? 1 : 0));
     return { documents, entries, broken: breaks[0], breaks, ms: Date.now() - started };
   } finally {
@@ -103,8 +139,9 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
   }
 }
 
-function sameColumns(e: LedgerEntry, r: { resource_type: string; resource_id: string; version_id: number; editor: string; kind: string; reason: string | null; doc_type: string | null }): boolean {
+function sameColumns(e: LedgerEntry, r: { resource_type: string; resource_id: string; version_id: number; recorded: Date; editor: string; kind: string; reason: string | null; doc_type: string | null }): boolean {
   return (
+    Date.parse(e.recorded) === new Date(r.recorded).getTime() &&
     e.resourceType === r.resource_type &&
     e.id === r.resource_id &&
     e.version === r.version_id &&

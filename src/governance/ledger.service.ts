@@ -6,6 +6,7 @@ import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirStore } from '../store/fhir-store.port.js';
+import { FhirService } from '../fhir/fhir.service.js';
 import { describe, diffOf, type LedgerEntry } from './domain/ledger.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
@@ -46,9 +47,12 @@ export class LedgerService {
     private readonly db: ChartWardenDatabase,
     private readonly access: FhirAccess,
     private readonly store: FhirStore,
+    private readonly fhir: FhirService,
   ) {}
 
   async changes(ctx: FhirContext, type: string, id: string, from?: string, to?: string): Promise<ChangeHistory | VersionDiff> {
+    this.fhir.checkType(type);
+    this.fhir.checkId(id);
     // Whoever may read the document may read its history of changes (403, or 404 where the policy hides it).
     await this.access.requireStored(ctx, 'read', { type, id }, this.store, { hideExistence: true });
     if (from !== undefined || to !== undefined) return this.between(type, id, from, to);

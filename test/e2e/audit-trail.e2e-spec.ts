@@ -250,6 +250,19 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(entry.requestId).toBe(rid);
     });
 
+    it('R-20: a path segment longer than any FHIR id is still recorded (clipped to the trail\'s 64 characters), with or without a token', async () => {
+      const long = 'a'.repeat(70);
+      const anonymous = await fhir(undefined, 'GET', `Composition/${long}`);
+      expect(anonymous.status).toBe(401);
+      const refused = await onlyEntryOf(anonymous.rid);
+      expect(refused.row).toMatchObject({ actor: null, entity_type: 'Composition', outcome: 4 });
+      expect(refused.row.entity_id).toBe(`${'a'.repeat(63)}…`);
+      const invalid = await fhir(his, 'GET', `Composition/${long}/$changes`);
+      expect(invalid.status).toBeGreaterThanOrEqual(400);
+      expect(invalid.status).toBeLessThan(500);
+      expect((await onlyEntryOf(invalid.rid)).row).toMatchObject({ actor: HIS, outcome: 4 });
+    });
+
     it('R-20: without X-Request-Id the server makes a UUID, echoes it and records the request under it', async () => {
       const res = await fhir<Observation>(his, 'GET', `Observation/${A.obs}`, { rid: null });
       expect(res.status).toBe(200);

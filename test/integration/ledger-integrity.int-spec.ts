@@ -290,6 +290,14 @@ describe('Edit ledger integrity: R-17 append-only, R-12 / R-17 tamper evidence, 
       expect(await ledgerDigest(work)).toEqual(before);
     });
 
+    it('R-17: the current content cannot be rewritten in place: an UPDATE of fhir_resource without a new version is refused', async () => {
+      const [type, id] = docs.a.split('/');
+      await expect(sql(work, `UPDATE fhir_resource SET content = jsonb_set(content, '{title}', '"伪造标题"') WHERE resource_type = $1 AND id = $2`, [type, id])).rejects.toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('without a new version is refused') as unknown,
+      });
+    });
+
     it('R-17: the versions the ledger hashes are append-only too (UPDATE of fhir_resource_version refused)', async () => {
       const [, id] = docs.a.split('/');
       await expect(sql(work, `UPDATE fhir_resource_version SET content = content || '{"title":"x"}'::jsonb WHERE id = $1`, [id])).rejects.toMatchObject({
@@ -441,6 +449,34 @@ describe('Edit ledger integrity: R-17 append-only, R-12 / R-17 tamper evidence, 
         tamper: async (url) => {
           await asReplica(url, [['DELETE FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [...at(docs.b, 2)]]]);
           return { document: docs.b, version: 2, problem: 'version-altered', detail: `${docs.b}: stored version 2 is missing` };
+        },
+      },
+      {
+        name: 'only the recorded time of an entry backdated (A v2) → entry-altered: its columns no longer say what its entry says',
+        tamper: async (url) => {
+          await asReplica(url, [[`UPDATE edit_ledger SET recorded = '2020-01-01T00:00:00Z' WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3`, [...at(docs.a, 2)]]]);
+          return columnsAltered(docs.a, 2);
+        },
+      },
+      {
+        name: 'every entry of a document deleted (B) → entry-missing: it has no ledger entry at all',
+        tamper: async (url) => {
+          await asReplica(url, [[`DELETE FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2`, [typeOf(docs.b), idOf(docs.b)]]]);
+          return { document: docs.b, version: 1, problem: 'entry-missing', detail: `${docs.b}: it has no ledger entry at all` };
+        },
+      },
+      {
+        name: 'the first entry of a document deleted (B v1) → entry-missing before version 2',
+        tamper: async (url) => {
+          await asReplica(url, [[`DELETE FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 AND version_id = 1`, [typeOf(docs.b), idOf(docs.b)]]]);
+          return { document: docs.b, version: 1, problem: 'entry-missing', detail: `${docs.b}: the entries before version 2 are missing (its entry links to an earlier one)` };
+        },
+      },
+      {
+        name: 'the current content GET serves rewritten behind the API (A) → version-altered: it differs from its latest version',
+        tamper: async (url) => {
+          await asReplica(url, [[`UPDATE fhir_resource SET content = jsonb_set(content, '{title}', '"伪造标题"') WHERE resource_type = $1 AND id = $2`, [typeOf(docs.a), idOf(docs.a)]]]);
+          return { document: docs.a, version: 4, problem: 'version-altered', detail: `${docs.a}: the current content differs from its version 4 as stored and recorded` };
         },
       },
     ];

@@ -91,7 +91,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
-    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate']);
+    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
   });
 
   describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {
