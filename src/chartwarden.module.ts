@@ -24,6 +24,7 @@ import { LedgerService } from './governance/ledger.service.js';
 import { SigningService } from './governance/signing.service.js';
 import { AmendmentService } from './governance/amendment.service.js';
 import { ArchiveService } from './governance/archive.service.js';
+import { OverdueService } from './governance/overdue.service.js';
 import { AUDIT_DEFAULTS } from './config/chartwarden.options.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
@@ -120,6 +121,7 @@ export const {
     SigningService,
     AmendmentService,
     ArchiveService,
+    OverdueService,
     // The edit ledger first (it may refuse an unexplained change of a signed document), then the audit entry.
     { provide: WriteJournal, inject: [EditLedger, AuditWriteJournal], useFactory: (ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([ledger, audit]) },
     BearerAuthGuard,

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { AmendmentService } from './amendment.service.js';
 import { ArchiveService } from './archive.service.js';
+import { OverdueService } from './overdue.service.js';
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -21,6 +22,7 @@ export class GovernanceController {
     private readonly signing: SigningService,
     private readonly amendments: AmendmentService,
     private readonly archives: ArchiveService,
+    private readonly deadlines: OverdueService,
     private readonly recorder: AuditRecorder,
     private readonly settings: FhirSettings,
   ) {}
@@ -65,6 +67,12 @@ export class GovernanceController {
   @Get('governance/amendments')
   async listAmendments(@Req() req: Request, @Res() res: Response, @Query('status') status?: string) {
     await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), str(status))));
+  }
+
+  /** Documents late or not yet written against the writing deadlines, per inpatient encounter of a department. */
+  @Get('governance/overdue')
+  async overdue(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
+    await sendRecorded(this.recorder, res, json(200, await this.deadlines.overdue(fhirContext(req, this.settings), str(dept))));
   }
 
   /** Archives an encounter's record: read-only from now on. */

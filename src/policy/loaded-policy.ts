@@ -27,6 +27,11 @@ export class LoadedPolicy {
     return this.document.governance?.editWindows;
   }
 
+  /** hours each document type is due after its triggering event (none: deadlines not checked). */
+  get writingDeadlines(): Readonly<Record<string, number>> {
+    return this.document.governance?.writingDeadlines ?? {};
+  }
+
   /** roles whose review archives an inpatient encounter. */
   get archiveInpatientRoles(): readonly string[] {
     return this.document.governance?.archiveInpatientRoles ?? ['chief'];

@@ -55,6 +55,7 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
   const known = new Set(DocumentTypes.fromProfiles().all().map((t) => t.code));
   const notAType = (t: string) => `"${t}" is not a document type (fhir-profiles/chartwarden-document-types.json)`;
   policy.governance?.documentTypeMap?.forEach((m, i) => known.has(m.type) || problems.push(`governance.documentTypeMap[${i}].type: ${notAType(m.type)}`));
+  Object.keys(policy.governance?.writingDeadlines ?? {}).forEach((t) => known.has(t) || problems.push(`governance.writingDeadlines.${t}: ${notAType(t)}`));
   const roles = new Set(Object.keys(policy.roles));
   policy.governance?.editWindows?.forEach((w, i) => {
     w.roles.forEach((r, j) => roles.has(r) || problems.push(`governance.editWindows[${i}].roles[${j}]: no role "${r}"`));

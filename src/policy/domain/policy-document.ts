@@ -87,6 +87,8 @@ export const policySchema = z
       .object({
         resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
         documentTypeMap: z.array(z.object({ system: z.string().min(1), code: z.string().min(1), type: z.string().min(1) }).strict()).optional(),
+        /** hours after its triggering event (admission, operation, rescue, discharge, death) each document type is due. */
+        writingDeadlines: z.record(z.string().min(1), z.number().positive()).optional(),
         /** roles whose review archives an inpatient encounter (senior physicians; default chief). */
         archiveInpatientRoles: z.array(z.string().min(1)).min(1).optional(),
         /** how long an approved amendment permit stays usable, in hours (default 24). */
