@@ -19,6 +19,7 @@ import { AuditWriteJournal } from './audit/audit-write-journal.js';
 import { WriteJournal, WriteJournals } from './fhir/write-journal.port.js';
 import { DocumentTypes } from './governance/domain/document-types.js';
 import { EditLedger } from './governance/edit-ledger.js';
+import { CopyPasteGuard } from './governance/copy-paste.guard.js';
 import { GovernanceController } from './governance/governance.controller.js';
 import { LedgerService } from './governance/ledger.service.js';
 import { SigningService } from './governance/signing.service.js';
@@ -122,8 +123,13 @@ export const {
     AmendmentService,
     ArchiveService,
     OverdueService,
-    // The edit ledger first (it may refuse an unexplained change of a signed document), then the audit entry.
-    { provide: WriteJournal, inject: [EditLedger, AuditWriteJournal], useFactory: (ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([ledger, audit]) },
+    // The copy-paste check and the edit ledger first (either may refuse the write), then the audit entry.
+    CopyPasteGuard,
+    {
+      provide: WriteJournal,
+      inject: [CopyPasteGuard, EditLedger, AuditWriteJournal],
+      useFactory: (copies: CopyPasteGuard, ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([copies, ledger, audit]),
+    },
     BearerAuthGuard,
     ResourceValidator,
     FhirService,

@@ -7,6 +7,7 @@ import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
 import { AUDIT_ENTITIES } from '../audit/entities/audit.entities.js';
 import { EditLedgerEntity } from '../governance/entities/edit-ledger.entity.js';
 import { AmendmentEntity } from '../governance/entities/amendment.entity.js';
+import { TextFingerprintEntity } from '../governance/entities/text-fingerprint.entity.js';
 import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
@@ -37,7 +38,7 @@ function statement(sql: string, parameters: unknown[] | undefined, prepare: bool
 }
 
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
-export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity];
+export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity, TextFingerprintEntity];
 
 /**
  * JIT compilation helps long analytical queries; ChartWarden's are short OLTP statements,

@@ -13,6 +13,8 @@ export interface FhirContext {
   audit?: RequestAudit;
   /** Set by a governance operation writing through the store (`sign`): the ledger and the trail name the step. */
   operation?: 'sign' | 'cosign' | 'archive';
+  /** Same-patient documents this write copied passages from (R-16), for the ledger to flag. */
+  copiedFrom?: string[];
   /** Why the caller changes a document (`X-Edit-Reason`, percent-encoded for non-ASCII text), kept in the edit ledger (R-12). */
   editReason?: string;
 }

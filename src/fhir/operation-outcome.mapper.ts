@@ -113,6 +113,7 @@ function governanceStatus(code: GovernanceErrorCode): [number, IssueCode] {
     case GovernanceErrorCode.EditWindowClosed:
     case GovernanceErrorCode.CosignRequired:
     case GovernanceErrorCode.Archived:
+    case GovernanceErrorCode.CopiedFromOtherPatient:
       return [422, 'business-rule'];
     case GovernanceErrorCode.NotArchivable:
       return [409, 'conflict'];

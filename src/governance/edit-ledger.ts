@@ -82,6 +82,7 @@ export class EditLedger extends WriteJournal {
       kind: ctx.operation === 'sign' || ctx.operation === 'cosign' ? ctx.operation : permit ? 'amend' : write.created ? 'create' : 'update',
       ...(reason ? { reason } : {}),
       ...(permit ? { amendment: { id: permit.id, approvedBy: permit.approvedBy } } : {}),
+      ...(ctx.copiedFrom?.length ? { copiedFrom: ctx.copiedFrom } : {}),
       ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
       diff: diffOf(previous?.content, resource),
       contentSha256: contentSha256(resource),

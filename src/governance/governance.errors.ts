@@ -33,6 +33,8 @@ export enum GovernanceErrorCode {
   NotArchivable = 'governance.not-archivable',
   /** `$archive` of an inpatient encounter by someone who is not a senior physician (R-15): 403 `forbidden`. */
   SeniorReviewRequired = 'governance.senior-review-required',
+  /** Text copied from another patient's record (R-16): 422 `business-rule`. */
+  CopiedFromOtherPatient = 'governance.copied-from-other-patient',
   /** `$changes` asked for versions the document does not have: 404 `not-found`. */
   VersionNotFound = 'governance.version-not-found',
 }

@@ -32,6 +32,11 @@ export class LoadedPolicy {
     return this.document.governance?.writingDeadlines ?? {};
   }
 
+  /** the shortest passage that counts as copied. */
+  get copyPasteMinChars(): number {
+    return this.document.governance?.copyPasteMinChars ?? 50;
+  }
+
   /** roles whose review archives an inpatient encounter. */
   get archiveInpatientRoles(): readonly string[] {
     return this.document.governance?.archiveInpatientRoles ?? ['chief'];

@@ -10,8 +10,8 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000'];
-  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000'];
+  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -43,7 +43,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     return db;
   };
   const tablesIn = async (db: ChartWardenDatabase): Promise<string[]> =>
-    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND (table_name LIKE 'fhir\\_%' OR table_name LIKE 'access\\_%' OR table_name LIKE 'audit\\_%' OR table_name LIKE 'edit\\_%' OR table_name = 'amendment') ORDER BY table_name`)).map(
+    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND (table_name LIKE 'fhir\\_%' OR table_name LIKE 'access\\_%' OR table_name LIKE 'audit\\_%' OR table_name LIKE 'edit\\_%' OR table_name IN ('amendment', 'text_fingerprint')) ORDER BY table_name`)).map(
       (r) => r.table_name,
     );
   const pendingSchemaChanges = async (db: ChartWardenDatabase): Promise<string[]> =>
@@ -69,17 +69,20 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(db)).toEqual(TABLES);
 
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'amendment'));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint'));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 5));
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'amendment' && t !== 'text_fingerprint'));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 4));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'edit_ledger' && t !== 'amendment'));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint'));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 3));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment'));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint'));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 2));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_refuse_audit_change', 'chartwarden_audit_head_forward')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment'));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint'));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 1));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual([]);

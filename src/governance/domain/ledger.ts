@@ -16,6 +16,8 @@ export interface LedgerEntry {
   /** The editor's licence status when they wrote it (R-14: an intern's document waits for a co-signature). */
   licence?: string;
   kind: 'create' | 'update' | 'sign' | 'cosign' | 'amend';
+  /** R-16: same-patient documents this version copies passages from (allowed, flagged for checking). */
+  copiedFrom?: string[];
   /** The approved amendment this version was written under (R-11): its id and approver. */
   amendment?: { id: string; approvedBy: string };
   /** `X-Edit-Reason`: required to change a document that is already final (signed). */

@@ -87,6 +87,8 @@ export const policySchema = z
       .object({
         resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
         documentTypeMap: z.array(z.object({ system: z.string().min(1), code: z.string().min(1), type: z.string().min(1) }).strict()).optional(),
+        /** passages of at least this many characters found verbatim in another patient's documents are refused (default 50). */
+        copyPasteMinChars: z.number().int().min(20).optional(),
         /** hours after its triggering event (admission, operation, rescue, discharge, death) each document type is due. */
         writingDeadlines: z.record(z.string().min(1), z.number().positive()).optional(),
         /** roles whose review archives an inpatient encounter (senior physicians; default chief). */

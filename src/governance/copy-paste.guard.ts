@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../database/chartwarden-database.js';
+import { FhirAccess } from '../fhir/fhir-access.port.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { FhirStore } from '../store/fhir-store.port.js';
+import { documentText, fingerprints, sharedPassage } from './domain/copy-paste.js';
+import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+
+/** Candidates confirmed by comparing texts, at most (the most fingerprints shared first). */
+const CANDIDATES = 20;
+
+/**
+ * R-16 in the write's transaction: a governed document's text is fingerprinted (winnowing);
+ * documents sharing fingerprints are compared; a passage of the policy's length copied from
+ * another patient's document refuses the write (422, naming the source only to someone who
+ * may read it); from the same patient it is allowed and the version flagged in the ledger.
+ * The document's fingerprints then replace its previous ones.
+ */
+@Injectable()
+export class CopyPasteGuard extends WriteJournal {
+  constructor(
+    private readonly policy: LoadedPolicy,
+    private readonly access: FhirAccess,
+    private readonly store: FhirStore,
+  ) {
+    super();
+  }
+
+  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+    const resource = write.resource;
+    if (write.unchanged || !tx || !this.policy.governedResources.includes(resource.resourceType) || ctx.operation) return;
+    const min = this.policy.copyPasteMinChars;
+    const text = documentText(resource);
+    const hashes = fingerprints(text, min);
+    const patient = patientOf(resource);
+    const id = resource.id as string;
+    if (hashes.length) {
+      const candidates = await tx.query<{ resource_type: string; resource_id: string; patient_id: string | null; content: Resource }>(
+        `SELECT c.resource_type, c.resource_id, c.patient_id, r.content
+           FROM (SELECT f.resource_type, f.resource_id, min(f.patient_id) AS patient_id, count(*) AS shared
+                   FROM text_fingerprint f
+                  WHERE f.hash = ANY($1::int[]) AND NOT (f.resource_type = $2 AND f.resource_id = $3)
+                  GROUP BY 1, 2 ORDER BY shared DESC LIMIT ${CANDIDATES}) c
+           JOIN fhir_resource r ON r.resource_type = c.resource_type AND r.id = c.resource_id`,
+        [hashes, resource.resourceType, id],
+        { prepare: true },
+      );
+      const copiedFrom: string[] = [];
+      for (const c of candidates) {
+        const passage = sharedPassage(text, documentText(c.content), min);
+        if (!passage) continue;
+        const source = `${c.resource_type}/${c.resource_id}`;
+        if (c.patient_id && patient && c.patient_id !== patient) {
+          const named = await this.access.permitsStored(ctx, 'read', { type: c.resource_type, id: c.resource_id }, this.store);
+          throw new GovernanceError(
+            GovernanceErrorCode.CopiedFromOtherPatient,
+            `A passage of ${passage.length} characters ("${passage.slice(0, 30)}…") is copied from ${named ? source : "another patient's record"}: ` +
+              `copying between patients' records is forbidden; nothing was saved (R-16)`,
+          );
+        }
+        copiedFrom.push(source);
+      }
+      if (copiedFrom.length) ctx.copiedFrom = copiedFrom;
+    }
+    await tx.query('DELETE FROM text_fingerprint WHERE resource_type = $1 AND resource_id = $2', [resource.resourceType, id], { prepare: true });
+    if (hashes.length) {
+      await tx.query(
+        `INSERT INTO text_fingerprint (resource_type, resource_id, hash, patient_id) SELECT $1, $2, h, $4 FROM unnest($3::int[]) AS h`,
+        [resource.resourceType, id, hashes, patient ?? null],
+        { prepare: true },
+      );
+    }
+  }
+}
+
+function patientOf(resource: Resource): string | undefined {
+  const ref = (resource as { subject?: { reference?: string } }).subject?.reference;
+  return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
+}

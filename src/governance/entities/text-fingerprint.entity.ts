@@ -1,0 +1,22 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/**
+ * The winnowing fingerprints of a governed document's current text (R-16), indexed at write
+ * time so a copy from another patient's record is found without scanning. Derived data: a
+ * document's rows are replaced at each version.
+ */
+@Entity({ name: 'text_fingerprint' })
+@Index('ix_text_fingerprint_hash', ['hash'])
+export class TextFingerprintEntity {
+  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
+  resourceType!: string;
+
+  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
+  resourceId!: string;
+
+  @PrimaryColumn({ name: 'hash', type: 'integer' })
+  hash!: number;
+
+  @Column({ name: 'patient_id', type: 'varchar', length: 64, nullable: true })
+  patientId!: string | null;
+}
