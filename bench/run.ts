@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Composition, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../src/common/package-root.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
 import { issueDevToken } from '../src/identity/dev-token.issuer.js';
@@ -21,6 +21,8 @@ import { verifyAuditChains } from '../src/audit/audit-verifier.js';
 import type { AuditEntry } from '../src/audit/domain/audit-entry.js';
 import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
+import { CopyPasteGuard } from '../src/governance/copy-paste.guard.js';
+import type { FhirContext } from '../src/fhir/fhir-request.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
 import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
 import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
@@ -34,6 +36,7 @@ import {
   startTable,
   targetTable,
   type AuditTiming,
+  type CopyPasteTiming,
   type DecisionTiming,
   type ScenarioKey,
   type ScenarioReport,
@@ -51,7 +54,7 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  * load part) to measure a part only, e.g. to profile the read path.
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'start'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'start'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
@@ -141,6 +144,8 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   const decision = want('policy') ? await timeDecisions() : undefined;
   const audit = load?.audit;
+  const copyPaste = load?.copyPaste;
+  if (copyPaste) log(`copy-paste check, 10 KB note, ${fmtInt(copyPaste.documents)} documents indexed: p50 ${copyPaste.p50Ms} ms, p99 ${copyPaste.p99Ms} ms`);
   if (audit) {
     log(`audit: ${fmtInt(audit.appendPerSec)} entries/s from ${audit.appendClients} concurrent clients (${audit.entriesPerCommit.toFixed(1)} per commit, p99 ${audit.appendP99Ms} ms)`);
     log(`audit verify: ${fmtInt(audit.verifyEntries)} entries in ${fmtInt(audit.verifyMs)} ms = ${fmtInt(audit.verifyPerSec)} entries/s`);
@@ -149,7 +154,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   const scenarios = load?.scenarios ?? [];
   const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = evaluateTargets(byKey, cold, decision, audit);
+  const targets = evaluateTargets(byKey, cold, decision, audit, copyPaste);
   const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
@@ -178,6 +183,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
     scenarios: byKey,
     decision,
     audit,
+    copyPaste,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
@@ -189,7 +195,9 @@ async function bench(cleanup: Cleanup): Promise<number> {
 }
 
 /** Steps 1–5: database, ChartWarden and baseline servers, seed, then the load scenarios. */
-async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number; audit?: AuditTiming }> {
+async function measureLoad(
+  cleanup: Cleanup,
+): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number; audit?: AuditTiming; copyPaste?: CopyPasteTiming }> {
   const db = await openBenchDatabase(cleanup, process.env.DATABASE_URL || undefined);
   log(`database: ${db.name} on ${db.mode === 'external' ? 'the DATABASE_URL server' : 'embedded PostgreSQL'} (PostgreSQL ${db.serverVersion})`);
 
@@ -266,7 +274,8 @@ async function measureLoad(cleanup: Cleanup): Promise<{ db: BenchDatabase; seede
   log(`load-test ChartWarden stopped ${stop.forced ? 'by SIGKILL after' : 'on SIGTERM in'} ${fmtInt(stop.ms)} ms`);
   if (config.cpuProfDir) log(`CPU profiles written to ${config.cpuProfDir}: ChartWarden pid ${cw.pid}, bare server pid ${bare.pid} (node dist/bench/profile-summary.js <file>)`);
   const audit = want('audit') ? await timeAudit(db.url) : undefined;
-  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms, audit };
+  const copyPaste = want('copypaste') ? await timeCopyPaste(db.url) : undefined;
+  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms, audit, copyPaste };
 }
 
 /**
@@ -312,6 +321,79 @@ async function timeAudit(url: string): Promise<AuditTiming> {
   } finally {
     await database.onApplicationShutdown();
   }
+}
+
+/**
+ * The copy-paste check (issue #4, R-16) on a 10 KB note with 100,000 documents' fingerprints
+ * indexed: the time it adds to a write (text extraction, winnowing, the candidate query, and
+ * replacing the note's fingerprints), in a transaction rolled back each time.
+ */
+async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
+  const documents = 100_000;
+  const perDocument = 25; // winnowing keeps ~2/(w+1) of a text's positions: ~25 for a 1 KB note
+  const database = await ChartWardenDatabase.connect(url, 2);
+  try {
+    log(`copy-paste: indexing ${fmtInt(documents)} documents × ${perDocument} fingerprints …`);
+    const t0 = performance.now();
+    await database.query(
+      `INSERT INTO text_fingerprint (hash, resource_type, resource_id, patient_id)
+       SELECT (floor(random() * 4294967296) - 2147483648)::int, 'Composition', 'bench-doc-' || d, 'bench-patient-' || (d % 5000)
+         FROM generate_series(1, $1::int) d, generate_series(1, $2::int) k ON CONFLICT DO NOTHING`,
+      [documents, perDocument],
+    );
+    await database.query('ANALYZE text_fingerprint');
+    const [{ n }] = await database.query<{ n: number }>('SELECT count(*)::int AS n FROM text_fingerprint');
+    log(`copy-paste: ${fmtInt(n)} fingerprints indexed in ${fmtInt(performance.now() - t0)} ms`);
+    const policy = new LoadedPolicy(loadPolicy(defaultPolicyPath(), loadR4Definitions()));
+    // No indexed document shares this note's text: the check runs to the end without naming a source.
+    const guard = new CopyPasteGuard(policy, undefined as never, undefined as never);
+    const note = tenKilobyteNote();
+    const times: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const resource = { ...note, id: `bench-note-${i}` };
+      const ctx = { actor: { id: 'bench-dr', practitioner: 'Practitioner/bench-dr', roles: ['attending'], scopes: [] }, baseUrl: '' } as FhirContext;
+      await database
+        .transaction(async (tx) => {
+          // Inside the write's transaction, as in the server: only the check's own time.
+          const started = performance.now();
+          await guard.record(ctx, { resource, created: true, patient: 'bench-target' }, tx);
+          times.push(performance.now() - started);
+          throw new RollBack();
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof RollBack)) throw e;
+        });
+    }
+    const measured = times.slice(10).sort((a, b) => a - b);
+    return {
+      documents,
+      fingerprints: n,
+      noteBytes: Buffer.byteLength(JSON.stringify(note)),
+      p50Ms: round2(measured[Math.floor(measured.length / 2)]),
+      p99Ms: round2(measured[Math.floor(measured.length * 0.99)] ?? measured[measured.length - 1]),
+    };
+  } finally {
+    await database.onApplicationShutdown();
+  }
+}
+
+class RollBack extends Error {}
+
+/** A progress note of about 10 KB of Chinese clinical text. */
+function tenKilobyteNote(): Composition {
+  const phrases = ['患者神志清楚，精神可', '主诉胸闷气短', '查体：心肺听诊未见明显异常', '腹软无压痛', '双下肢无水肿', '继续当前治疗方案', '复查血常规及生化', '嘱低盐低脂饮食', '密切观察病情变化', '血压控制平稳'];
+  let text = '';
+  for (let i = 0; Buffer.byteLength(text) < 10_000; i++) text += `${phrases[(i * 7) % phrases.length]}（第${i}条记录），`;
+  return {
+    resourceType: 'Composition',
+    status: 'preliminary',
+    type: { coding: [{ system: 'http://loinc.org', code: '11506-3' }] },
+    subject: { reference: 'Patient/bench-target' },
+    date: new Date().toISOString(),
+    author: [{ reference: 'Practitioner/bench-dr' }],
+    title: '日常病程记录',
+    section: [{ title: '病程', text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${text}</div>` } }],
+  };
 }
 
 /** A read entry as the server would record it, for the append benchmark. */

@@ -12,6 +12,15 @@ export type ScenarioKey =
   | 'openSearch'
   | 'unauditedRead';
 
+/** The copy-paste check (issue #4, R-16): time added to a write of a 10 KB note. */
+export interface CopyPasteTiming {
+  documents: number;
+  fingerprints: number;
+  noteBytes: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
 /** The audit trail's own figures (issue #5), measured in the bench process against the bench database. */
 export interface AuditTiming {
   /** 64 concurrent appenders, each awaiting its entry: durable entries per second. */
@@ -79,6 +88,7 @@ export function evaluateTargets(
   cold: StartReport | undefined,
   decision?: DecisionTiming,
   audit?: AuditTiming,
+  copyPaste?: CopyPasteTiming,
 ): Target[] {
   const ratio = (a: ScenarioReport | undefined, b: ScenarioReport | undefined) => (a && b && b.reqPerSec > 0 ? a.reqPerSec / b.reqPerSec : undefined);
   const policyRead = ratio(s.policyRead, s.openRead);
@@ -111,6 +121,11 @@ export function evaluateTargets(
       name: 'audit entries/s, 64 concurrent clients',
       goal: '≥ 5,000/s',
       ...check(audit, (a) => `${fmtInt(a.appendPerSec)}/s (${a.entriesPerCommit.toFixed(1)} per commit, p99 ${a.appendP99Ms} ms)`, (a) => a.appendPerSec >= 5000),
+    },
+    {
+      name: 'copy-paste check, 10 KB note, 100k docs',
+      goal: '≤ 5 ms added',
+      ...check(copyPaste, (c) => `p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms`, (c) => c.p50Ms <= 5),
     },
     { name: 'audit verify speed', goal: '≥ 200,000 entries/s', ...check(audit, (a) => `${fmtInt(a.verifyPerSec)}/s (${fmtInt(a.verifyEntries)} entries)`, (a) => a.verifyPerSec >= 200_000) },
   ];

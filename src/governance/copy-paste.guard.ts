@@ -37,42 +37,51 @@ export class CopyPasteGuard extends WriteJournal {
     const hashes = fingerprints(text, min);
     const patient = patientOf(resource);
     const id = resource.id as string;
-    if (hashes.length) {
-      const candidates = await tx.query<{ resource_type: string; resource_id: string; patient_id: string | null; content: Resource }>(
-        `SELECT c.resource_type, c.resource_id, c.patient_id, r.content
-           FROM (SELECT f.resource_type, f.resource_id, min(f.patient_id) AS patient_id, count(*) AS shared
-                   FROM text_fingerprint f
-                  WHERE f.hash = ANY($1::int[]) AND NOT (f.resource_type = $2 AND f.resource_id = $3)
-                  GROUP BY 1, 2 ORDER BY shared DESC LIMIT ${CANDIDATES}) c
-           JOIN fhir_resource r ON r.resource_type = c.resource_type AND r.id = c.resource_id`,
-        [hashes, resource.resourceType, id],
+    // An update first drops the previous version's fingerprints (a create has none), found by
+    // recomputing them: the fingerprint leads the only index, so rows are deleted by key.
+    if (!write.created) {
+      const [previous] = await tx.query<{ content: Resource }>(
+        'SELECT content FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+        [resource.resourceType, id, Number(resource.meta?.versionId) - 1],
         { prepare: true },
       );
-      const copiedFrom: string[] = [];
-      for (const c of candidates) {
-        const passage = sharedPassage(text, documentText(c.content), min);
-        if (!passage) continue;
-        const source = `${c.resource_type}/${c.resource_id}`;
-        if (c.patient_id && patient && c.patient_id !== patient) {
-          const named = await this.access.permitsStored(ctx, 'read', { type: c.resource_type, id: c.resource_id }, this.store);
-          throw new GovernanceError(
-            GovernanceErrorCode.CopiedFromOtherPatient,
-            `A passage of ${passage.length} characters ("${passage.slice(0, 30)}…") is copied from ${named ? source : "another patient's record"}: ` +
-              `copying between patients' records is forbidden; nothing was saved (R-16)`,
-          );
-        }
-        copiedFrom.push(source);
+      const old = previous ? fingerprints(documentText(previous.content), min) : [];
+      if (old.length) {
+        await tx.query('DELETE FROM text_fingerprint WHERE hash = ANY($1::int[]) AND resource_type = $2 AND resource_id = $3', [old, resource.resourceType, id], { prepare: true });
       }
-      if (copiedFrom.length) ctx.copiedFrom = copiedFrom;
     }
-    await tx.query('DELETE FROM text_fingerprint WHERE resource_type = $1 AND resource_id = $2', [resource.resourceType, id], { prepare: true });
-    if (hashes.length) {
-      await tx.query(
-        `INSERT INTO text_fingerprint (resource_type, resource_id, hash, patient_id) SELECT $1, $2, h, $4 FROM unnest($3::int[]) AS h`,
-        [resource.resourceType, id, hashes, patient ?? null],
-        { prepare: true },
-      );
+    if (!hashes.length) return;
+    // One statement: index this text's fingerprints and find the documents that share them
+    // (the query reads the snapshot before the insert, and leaves this document out anyway).
+    const candidates = await tx.query<{ resource_type: string; resource_id: string; patient_id: string | null; content: Resource }>(
+      `WITH added AS (
+         INSERT INTO text_fingerprint (hash, resource_type, resource_id, patient_id) SELECT h, $2, $3, $4 FROM unnest($1::int[]) AS h ON CONFLICT DO NOTHING),
+       c AS (
+         SELECT f.resource_type, f.resource_id, min(f.patient_id) AS patient_id, count(*) AS shared
+           FROM text_fingerprint f
+          WHERE f.hash = ANY($1::int[]) AND NOT (f.resource_type = $2 AND f.resource_id = $3)
+          GROUP BY 1, 2 ORDER BY shared DESC LIMIT ${CANDIDATES})
+       SELECT c.resource_type, c.resource_id, c.patient_id, r.content
+         FROM c JOIN fhir_resource r ON r.resource_type = c.resource_type AND r.id = c.resource_id`,
+      [hashes, resource.resourceType, id, patient ?? null],
+      { prepare: true },
+    );
+    const copiedFrom: string[] = [];
+    for (const c of candidates) {
+      const passage = sharedPassage(text, documentText(c.content), min);
+      if (!passage) continue;
+      const source = `${c.resource_type}/${c.resource_id}`;
+      if (c.patient_id && patient && c.patient_id !== patient) {
+        const named = await this.access.permitsStored(ctx, 'read', { type: c.resource_type, id: c.resource_id }, this.store);
+        throw new GovernanceError(
+          GovernanceErrorCode.CopiedFromOtherPatient,
+          `A passage of ${passage.length} characters ("${passage.slice(0, 30)}…") is copied from ${named ? source : "another patient's record"}: ` +
+            `copying between patients' records is forbidden; nothing was saved (R-16)`,
+        );
+      }
+      copiedFrom.push(source);
     }
+    if (copiedFrom.length) ctx.copiedFrom = copiedFrom;
   }
 }
 

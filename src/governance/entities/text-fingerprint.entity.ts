@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
  * The winnowing fingerprints of a governed document's current text (R-16), indexed at write
@@ -6,16 +6,16 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  * document's rows are replaced at each version.
  */
 @Entity({ name: 'text_fingerprint' })
-@Index('ix_text_fingerprint_hash', ['hash'])
 export class TextFingerprintEntity {
+  /** First in the primary key: the one index serves the lookup by fingerprint (and a document's rows are deleted by their fingerprints). */
+  @PrimaryColumn({ name: 'hash', type: 'integer' })
+  hash!: number;
+
   @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
   resourceType!: string;
 
   @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
   resourceId!: string;
-
-  @PrimaryColumn({ name: 'hash', type: 'integer' })
-  hash!: number;
 
   @Column({ name: 'patient_id', type: 'varchar', length: 64, nullable: true })
   patientId!: string | null;
