@@ -68,6 +68,31 @@ export class ArchiveService {
     return { status: 200, body: archived, headers: versionHeaders(archived) };
   }
 
+  /**
+   * When the policy archives outpatient records on signing (`governance.archiveOutpatientOnSigning`),
+   * archives the document's outpatient encounter once its last document is signed, in the
+   * signing's transaction `tx`. Nothing happens for inpatient encounters (they wait for discharge
+   * and a senior physician's review) or while a document is unsigned.
+   */
+  async archiveIfComplete(ctx: FhirContext, tx: FhirStore, sql: Queryable | undefined, document: Resource): Promise<void> {
+    const encounterId = encounterOf(document);
+    if (!this.policy.archiveOutpatientOnSigning || !encounterId || !sql) return;
+    const [row] = await sql.query<{ content: Encounter; version_id: number }>(`SELECT content, version_id FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1 FOR UPDATE`, [encounterId]);
+    if (!row || isArchived(row.content) || !OUTPATIENT.has(row.content.class?.code ?? '')) return;
+    if ((await this.unsignedDocuments(sql, encounterId)).length) return;
+    const encounter = row.content;
+    const patient = encounter.subject?.reference?.startsWith('Patient/') ? encounter.subject.reference.slice('Patient/'.length) : undefined;
+    const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
+    const step = ctx.operation;
+    ctx.operation = 'archive';
+    try {
+      const written = await tx.update({ ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: String(row.version_id) });
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
+    } finally {
+      ctx.operation = step;
+    }
+  }
+
   /** Governed documents of the encounter that are not signed yet. */
   async unsignedDocuments(q: Queryable, encounterId: string): Promise<string[]> {
     const rows = await q.query<{ ref: string }>(

@@ -12,6 +12,7 @@ import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { ArchiveService } from './archive.service.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
 export const AUTHOR_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" };
@@ -58,6 +59,7 @@ export class SigningService {
     private readonly clock: Clock,
     private readonly db: ChartWardenDatabase,
     private readonly decisions: AccessPolicyService,
+    private readonly archives: ArchiveService,
   ) {}
 
   async sign(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
@@ -113,6 +115,7 @@ export class SigningService {
         ...(docType ? { reason: [{ text: `signed ${docType.display}${docType.zh ? ` (${docType.zh})` : ''}` }] } : {}),
       } as Provenance);
       await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
+      await this.archives.archiveIfComplete(ctx, tx, sql, written.resource);
       return created.resource;
     });
     return {
@@ -167,6 +170,7 @@ export class SigningService {
         signature: [{ type: [VERIFICATION_SIGNATURE], when: now, who: { reference: me } }],
       } as Provenance);
       await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
+      await this.archives.archiveIfComplete(ctx, tx, sql, written.resource);
       return created.resource;
     });
     return {

@@ -37,6 +37,11 @@ export class LoadedPolicy {
     return this.document.governance?.copyPasteMinChars ?? 50;
   }
 
+  /** whether an outpatient record archives itself when its last document is signed. */
+  get archiveOutpatientOnSigning(): boolean {
+    return this.document.governance?.archiveOutpatientOnSigning ?? false;
+  }
+
   /** roles whose review archives an inpatient encounter. */
   get archiveInpatientRoles(): readonly string[] {
     return this.document.governance?.archiveInpatientRoles ?? ['chief'];

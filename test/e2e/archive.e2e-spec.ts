@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import pg from 'pg';
 import type { Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { Amendment } from '../../src/governance/amendment.service.js';
@@ -145,5 +148,40 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
     expect(JSON.parse(entry.rows[0].entry)).toMatchObject({ amendment: { id: byMa.body.id, approvedBy: `ma-arch-${run}` } });
     // One change only.
     expect((await fhir(attending, 'PUT', `Composition/${doc.body.id}`, { ...amended.body, title: '再改' }, { 'x-edit-reason': 'again' })).status).toBe(422);
+  });
+
+  it('R-15: with governance.archiveOutpatientOnSigning, an outpatient record archives itself when its last document is signed (not before)', async () => {
+    const document = parse(readFileSync(fileURLToPath(new URL('../../policy/default.policy.yaml', import.meta.url)), 'utf8')) as { governance: Record<string, unknown> };
+    document.governance.archiveOutpatientOnSigning = true;
+    const auto = await startTestServer({ policy: document as unknown as Record<string, unknown> });
+    try {
+      const call = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown) => httpRequest<T>(`${auto.fhirBase}/${path}`, method, { token, body });
+      const hisAuto = await auto.token();
+      const dr = await auto.token({ sub: `dr-arch-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
+      const patient = (await call<Patient>(hisAuto, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: `自动${run}` }] })).body.id as string;
+      const encounter = (
+        await call<Encounter>(hisAuto, 'POST', 'Encounter', {
+          resourceType: 'Encounter',
+          status: 'finished',
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+          subject: { reference: `Patient/${patient}` },
+          serviceProvider: { reference: `Organization/${DEPT}` },
+          period: { start: new Date(Date.now() - 3_600_000).toISOString(), end: new Date().toISOString() },
+          participant: [{ individual: { reference: DR } }],
+        })
+      ).body.id as string;
+      const first = (await call<Composition>(dr, 'POST', 'Composition', note(patient, encounter))).body.id as string;
+      const second = (await call<Composition>(dr, 'POST', 'Composition', { ...note(patient, encounter), title: '门诊处方说明' })).body.id as string;
+      expect((await call(dr, 'POST', `Composition/${first}/$sign`)).status).toBe(200);
+      expect((await call<Encounter>(hisAuto, 'GET', `Encounter/${encounter}`)).body.meta?.tag ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining(ARCHIVED)]));
+      const last = await call(dr, 'POST', `Composition/${second}/$sign`);
+      expect(last.status).toBe(200);
+      expect((await call<Encounter>(hisAuto, 'GET', `Encounter/${encounter}`)).body.meta?.tag).toEqual(expect.arrayContaining([expect.objectContaining(ARCHIVED)]));
+      const audit = await db.query<{ subtype: string }>('SELECT subtype FROM audit_entry WHERE request_id = $1 ORDER BY seq', [last.headers.get('x-request-id')]);
+      expect(audit.rows.map((r) => r.subtype)).toEqual(['sign', 'create', 'archive']);
+      expect((await call(hisAuto, 'POST', 'Composition', note(patient, encounter))).status).toBe(422);
+    } finally {
+      await auto.close();
+    }
   });
 });

@@ -91,6 +91,8 @@ export const policySchema = z
         copyPasteMinChars: z.number().int().min(20).optional(),
         /** R-10: hours after its triggering event (admission, operation, rescue, discharge, death) each document type is due. */
         writingDeadlines: z.record(z.string().min(1), z.number().positive()).optional(),
+        /** R-15: archive an outpatient record as soon as its last document is signed (default false: by `$archive`). */
+        archiveOutpatientOnSigning: z.boolean().optional(),
         /** R-15: roles whose review archives an inpatient encounter (senior physicians; default chief). */
         archiveInpatientRoles: z.array(z.string().min(1)).min(1).optional(),
         /** R-11: how long an approved amendment permit stays usable, in hours (default 24). */
