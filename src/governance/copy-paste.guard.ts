@@ -55,7 +55,7 @@ export class CopyPasteGuard extends WriteJournal {
     // (the query reads the snapshot before the insert, and leaves this document out anyway).
     const candidates = await tx.query<{ resource_type: string; resource_id: string; patient_id: string | null; content: Resource }>(
       `WITH added AS (
-         INSERT INTO text_fingerprint (hash, resource_type, resource_id, patient_id) SELECT h, $2, $3, $4 FROM unnest($1::int[]) AS h ON CONFLICT DO NOTHING),
+         INSERT INTO text_fingerprint (hash, resource_type, resource_id, patient_id) SELECT h, $2, $3, $4 FROM unnest($1::int[]) AS h),
        c AS (
          SELECT f.resource_type, f.resource_id, min(f.patient_id) AS patient_id, count(*) AS shared
            FROM text_fingerprint f

@@ -60,22 +60,34 @@ function stripHtml(html: string): string {
 
 /** Winnowing fingerprints (distinct) guaranteeing detection of shared passages of `minChars` or more. */
 export function fingerprints(text: string, minChars: number): number[] {
-  const k = Math.max(5, Math.floor(minChars / 2));
+  // k-grams of 40 % of the threshold (20 characters for 50): long enough to be rare across
+  // patients' notes, short enough that windows are wide and few fingerprints are kept (~2/(w+1)).
+  const k = Math.max(5, Math.floor(minChars * 0.4));
   const w = minChars - k + 1;
   if (text.length < minChars) return [];
   const grams = text.length - k + 1;
+  // Rabin–Karp rolling hash of each k-gram (UTF-16 code units), modulo 2^32, as a signed 32-bit integer.
+  const B = 0x01000193;
+  let top = 1; // B^(k-1)
+  for (let i = 1; i < k; i++) top = Math.imul(top, B);
   const hashes = new Int32Array(grams);
-  for (let i = 0; i < grams; i++) {
-    // FNV-1a over the gram's UTF-16 code units, as a signed 32-bit integer (PostgreSQL integer).
-    let h = 0x811c9dc5;
-    for (let j = i; j < i + k; j++) h = Math.imul(h ^ text.charCodeAt(j), 0x01000193);
-    hashes[i] = h | 0;
+  let h = 0;
+  for (let i = 0; i < k; i++) h = (Math.imul(h, B) + text.charCodeAt(i)) | 0;
+  hashes[0] = h;
+  for (let i = 1; i < grams; i++) {
+    h = (Math.imul((h - Math.imul(text.charCodeAt(i - 1), top)) | 0, B) + text.charCodeAt(i + k - 1)) | 0;
+    hashes[i] = h;
   }
+  // The minimum of every window of w grams, with a monotonic deque (each gram enters and leaves once).
   const kept = new Set<number>();
-  for (let start = 0; start + w <= grams; start++) {
-    let min = hashes[start];
-    for (let j = start + 1; j < start + w; j++) if (hashes[j] < min) min = hashes[j];
-    kept.add(min);
+  const deque = new Int32Array(grams);
+  let head = 0;
+  let tail = 0;
+  for (let i = 0; i < grams; i++) {
+    while (tail > head && hashes[deque[tail - 1]] >= hashes[i]) tail--;
+    deque[tail++] = i;
+    if (deque[head] <= i - w) head++;
+    if (i >= w - 1) kept.add(hashes[deque[head]]);
   }
   return [...kept];
 }
