@@ -82,6 +82,7 @@ export function buildCli(): Command {
         throw new CliFailure(`ledger verify: BROKEN — ${report.broken.detail} (${report.broken.problem})`);
       }
       process.stdout.write(`ledger verify: ${report.documents} documents, ${report.entries} versions intact (${report.ms} ms)\n`);
+      process.stdout.write(`  ledger root: ${report.root}\n`);
     });
 
   program

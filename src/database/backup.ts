@@ -9,7 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import { getMetadataArgsStorage } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { verifyAuditChains, type VerifyReport } from '../audit/audit-verifier.js';
-import { verifyLedger, type LedgerReport } from '../governance/ledger-verifier.js';
+import { ledgerRoot, verifyLedger, type LedgerReport } from '../governance/ledger-verifier.js';
 import { GENESIS } from '../audit/domain/audit-entry.js';
 import { ChartWardenDatabase, ENTITIES } from './chartwarden-database.js';
 import { DataSource } from 'typeorm';
@@ -24,6 +24,8 @@ export interface BackupManifest {
   migrations: string[];
   tables: { name: string; rows: number; sha256: string }[];
   auditChains: { chain: number; seq: number; head: string }[];
+  /** The edit ledger's root (every document's last entry, digested): a rewritten history shows against it. */
+  ledgerRoot: string;
   archive: { bytes: number; sha256: string };
 }
 
@@ -62,6 +64,7 @@ export async function backup(databaseUrl: string, out: string, progress: Progres
       seq: Number(r.seq),
       head: r.head.toString('hex'),
     }));
+    const root = await ledgerRoot(client);
     progress.start([...counts.values()].reduce((a, b) => a + Number(b), 0));
     const gzip = createGzip();
     const file = createWriteStream(out, { mode: 0o600 });
@@ -105,6 +108,7 @@ export async function backup(databaseUrl: string, out: string, progress: Progres
       migrations,
       tables: manifestTables,
       auditChains,
+      ledgerRoot: root,
       archive: { bytes, sha256: archiveHash.digest('hex') },
     };
     for (const t of manifestTables) {
@@ -189,6 +193,7 @@ export async function restoreDrill(databaseUrl: string, from: string, progress: 
       if (audit.broken) problems.push(`audit trail: ${audit.broken.detail}`);
       const ledger = await verifyLedger(scratchUrl);
       if (ledger.broken) problems.push(`edit ledger: ${ledger.broken.detail}`);
+      if (manifest.ledgerRoot !== undefined && ledger.root !== manifest.ledgerRoot) problems.push(`edit ledger: its root differs from the manifest's (${manifest.ledgerRoot})`);
       return { ok: problems.length === 0, scratchDatabase: scratch, problems, tables, audit, ledger, upgradedWith, ms: Date.now() - started };
     } finally {
       await upgraded.onApplicationShutdown();

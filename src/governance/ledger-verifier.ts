@@ -14,6 +14,12 @@ export interface LedgerBreak {
 export interface LedgerReport {
   documents: number;
   entries: number;
+  /**
+   * SHA-256 over every document's last entry (`Type/id version hash`, sorted): one value that
+   * changes if any document's history is rewritten, even consistently. Printed by `ledger
+   * verify` and kept in backup manifests, so it can be compared with a copy held elsewhere.
+   */
+  root: string;
   broken?: LedgerBreak;
   /** Every broken document (the first break of each). */
   breaks: LedgerBreak[];
@@ -133,7 +139,7 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
       }
     }
     breaks.sort((a, b) => (a.document < b.document ? -1 : a.document > b.document ? 1 : 0));
-    return { documents, entries, broken: breaks[0], breaks, ms: Date.now() - started };
+    return { documents, entries, root: await ledgerRoot(client, type, id), broken: breaks[0], breaks, ms: Date.now() - started };
   } finally {
     await client.end();
   }
@@ -154,4 +160,19 @@ function sameColumns(e: LedgerEntry, r: { resource_type: string; resource_id: st
 
 function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** The digest of every document's last ledger entry (see `LedgerReport.root`). */
+export async function ledgerRoot(client: { query: pg.Client['query'] }, type?: string, id?: string): Promise<string> {
+  const rows = (
+    await client.query<{ doc: string; version_id: number; hash: Buffer }>(
+      `SELECT DISTINCT ON (resource_type, resource_id) resource_type || '/' || resource_id AS doc, version_id, hash
+         FROM edit_ledger WHERE ($1::text IS NULL OR (resource_type = $1 AND resource_id = $2))
+        ORDER BY resource_type, resource_id, version_id DESC`,
+      [type ?? null, id ?? null],
+    )
+  ).rows;
+  const digest = createHash('sha256');
+  for (const r of rows.sort((a, b) => (a.doc < b.doc ? -1 : a.doc > b.doc ? 1 : 0))) digest.update(`${r.doc} ${r.version_id} ${r.hash.toString('hex')}\n`);
+  return digest.digest('hex');
 }

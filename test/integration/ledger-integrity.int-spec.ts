@@ -252,7 +252,7 @@ describe('Edit ledger integrity: R-17 append-only, R-12 / R-17 tamper evidence, 
     it('R-12 / R-17: `chartwarden ledger verify` prints the counts and "intact"; `--document` verifies one document', async () => {
       const all = await runCli(work, ['ledger', 'verify']);
       expect(all.error).toBeUndefined();
-      expect(all.stdout).toMatch(new RegExp(`^ledger verify: ${DOCUMENTS} documents, ${ENTRIES} versions intact \\(\\d+ ms\\)\\n$`));
+      expect(all.stdout).toMatch(new RegExp(`^ledger verify: ${DOCUMENTS} documents, ${ENTRIES} versions intact \\(\\d+ ms\\)\\n  ledger root: [0-9a-f]{64}\\n$`));
       const one = await runCli(work, ['ledger', 'verify', '--document', docs.a]);
       expect(one.error).toBeUndefined();
       expect(one.stdout).toMatch(/^ledger verify: 1 documents, 4 versions intact/);
@@ -531,6 +531,34 @@ describe('Edit ledger integrity: R-17 append-only, R-12 / R-17 tamper evidence, 
       const report = await verifyLedger(url, { document: docs.a });
       expect(report).toMatchObject({ documents: 1, entries: 3 });
       expect(report.breaks.map((b) => b.document)).toEqual([docs.a]);
+    });
+  });
+
+  describe('R-12 / R-17: the ledger root, kept outside the database, shows a consistently rewritten history', () => {
+    it('R-17: rewriting a document\'s last entry with a recomputed hash passes the chain check, but changes the root printed by `ledger verify` and kept in the backup manifest', async () => {
+      const url = await populatedCopy();
+      const before = await verifyLedger(url);
+      expect(before.broken).toBeUndefined();
+      expect(before.root).toMatch(/^[0-9a-f]{64}$/);
+      const dir = await tempDir();
+      const manifest = await backup(url, join(dir, 'before.cwbak'));
+      expect(manifest.ledgerRoot).toBe(before.root);
+      const cli = await runCli(url, ['ledger', 'verify']);
+      expect(cli.stdout).toContain(`  ledger root: ${before.root}\n`);
+
+      const last = (await verifyLedger(url, { document: docs.b })).entries;
+      const row = await ledgerRow(url, docs.b, last);
+      const forged: LedgerEntry = { ...(JSON.parse(row.entry) as LedgerEntry), editor: 'dr-forger', practitioner: 'Practitioner/dr-forger' };
+      const { text, hash } = ledgerHash(row.prev_hash, forged);
+      await asReplica(url, [[`UPDATE edit_ledger SET entry = $4, editor = 'dr-forger', hash = $5 WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3`, [...at(docs.b, last), text, hash]]]);
+
+      const after = await verifyLedger(url);
+      expect(after.broken).toBeUndefined(); // consistent: the chain alone cannot tell
+      expect(after.root).not.toBe(before.root); // the root can
+      // A drill of the earlier backup restores the original history, whose root is the manifest's.
+      const drill = await restoreDrill(url, join(dir, 'before.cwbak'));
+      expect(drill.ok).toBe(true);
+      expect(drill.ledger.root).toBe(before.root);
     });
   });
 
