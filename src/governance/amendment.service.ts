@@ -9,6 +9,7 @@ import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { documentCreator } from './ledger-queries.js';
 
 /** An amendment as the API shows it. */
 export interface Amendment {
@@ -76,7 +77,7 @@ export class AmendmentService {
     }
     const stored = (await this.access.requireStored(ctx, 'amend', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
     const doc = JSON.parse(stored.json) as Composition | DocumentReference;
-    const [creator] = await this.db.query<{ editor: string }>('SELECT editor FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id LIMIT 1', [type, id]);
+    const creator = await documentCreator(this.db, type, id);
     const isAuthor = (doc.author ?? []).some((a) => a.reference === ctx.actor.practitioner) || creator?.editor === ctx.actor.id;
     if (!isAuthor) throw new GovernanceError(GovernanceErrorCode.NotAuthor, `An amendment of ${type}/${id} is asked by its author; ${ctx.actor.practitioner} is not (R-11)`);
     const [row] = await this.db.query<Row>(

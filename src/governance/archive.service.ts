@@ -9,10 +9,10 @@ import { WriteJournal } from '../fhir/write-journal.port.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { CLOSED_STATUSES, subjectPatient } from './domain/document.js';
 
 export const RECORD_STATE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/record-state';
 export const ARCHIVED_TAG = { system: RECORD_STATE_SYSTEM, code: 'archived', display: 'Archived (已归档)' };
-const SIGNED = ['final', 'amended', 'corrected', 'entered-in-error'];
 /** Encounter classes (v3 ActCode) archived on the receiving doctor's confirmation: outpatient and emergency (R-15). */
 const OUTPATIENT = new Set(['AMB', 'EMER', 'VR', 'HH']);
 
@@ -57,7 +57,7 @@ export class ArchiveService {
         `Encounter/${id} has documents not yet signed: ${unsigned.slice(0, 20).join(', ')}${unsigned.length > 20 ? ` and ${unsigned.length - 20} more` : ''}; sign or co-sign them first (R-15)`,
       );
     }
-    const patient = encounter.subject?.reference?.startsWith('Patient/') ? encounter.subject.reference.slice('Patient/'.length) : undefined;
+    const patient = subjectPatient(encounter);
     ctx.operation = 'archive';
     const archived = await this.store.transaction(async (tx, sql) => {
       const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
@@ -81,7 +81,7 @@ export class ArchiveService {
     if (!row || isArchived(row.content) || !OUTPATIENT.has(row.content.class?.code ?? '')) return;
     if ((await this.unsignedDocuments(sql, encounterId)).length) return;
     const encounter = row.content;
-    const patient = encounter.subject?.reference?.startsWith('Patient/') ? encounter.subject.reference.slice('Patient/'.length) : undefined;
+    const patient = subjectPatient(encounter);
     const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
     const step = ctx.operation;
     ctx.operation = 'archive';
@@ -102,7 +102,7 @@ export class ArchiveService {
           AND EXISTS (SELECT 1 FROM fhir_search_reference x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
                         AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter' AND x.target_id = $3)
         ORDER BY 1`,
-      [this.policy.governedResources, SIGNED, encounterId],
+      [this.policy.governedResources, CLOSED_STATUSES, encounterId],
     );
     return rows.map((r) => r.ref);
   }

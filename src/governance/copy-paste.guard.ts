@@ -8,6 +8,7 @@ import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { documentText, fingerprints, sharedPassage } from './domain/copy-paste.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { subjectPatient } from './domain/document.js';
 
 /** Candidates confirmed by comparing texts, at most (the most fingerprints shared first). */
 const CANDIDATES = 20;
@@ -35,7 +36,7 @@ export class CopyPasteGuard extends WriteJournal {
     const min = this.policy.copyPasteMinChars;
     const text = documentText(resource);
     const hashes = fingerprints(text, min);
-    const patient = patientOf(resource);
+    const patient = subjectPatient(resource);
     const id = resource.id as string;
     // An update first drops the previous version's fingerprints (a create has none), found by
     // recomputing them: the fingerprint leads the only index, so rows are deleted by key.
@@ -83,9 +84,4 @@ export class CopyPasteGuard extends WriteJournal {
     }
     if (copiedFrom.length) ctx.copiedFrom = copiedFrom;
   }
-}
-
-function patientOf(resource: Resource): string | undefined {
-  const ref = (resource as { subject?: { reference?: string } }).subject?.reference;
-  return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
 }

@@ -8,12 +8,10 @@ import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
 import { editWindow } from './domain/edit-window.js';
+import { documentStatus, SIGNED_STATUSES } from './domain/document.js';
 import { AmendmentService, type UsedPermit } from './amendment.service.js';
 import { encounterOf, isArchived } from './archive.service.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
-
-/** Document statuses (Composition.status, DocumentReference.docStatus) of a confirmed (signed) document: changing it needs a stated reason (R-12). */
-const FINAL_STATUSES = new Set(['final', 'amended', 'corrected']);
 
 /**
  * The edit ledger (R-12, R-17, R-51): every version of every governed document gets an entry
@@ -48,7 +46,7 @@ export class EditLedger extends WriteJournal {
           [resource.resourceType, id, version - 1],
           { prepare: true },
         );
-    const status = previous ? statusOf(previous.content) : undefined;
+    const status = previous ? documentStatus(previous.content) : undefined;
     // Signing confirms what was written, late or not (a missed writing deadline is reported, not a reason to keep it unsigned).
     // R-15: an archived encounter's documents are read-only for every role, but for an amendment medical affairs approved.
     const encounter = encounterOf(resource) ?? (previous ? encounterOf(previous.content) : undefined);
@@ -65,7 +63,7 @@ export class EditLedger extends WriteJournal {
       permit = await this.checkEditWindow(ctx, previous.content, tx, version);
     }
     const reason = ctx.editReason ?? permit?.reason;
-    if (status && FINAL_STATUSES.has(status) && !reason) {
+    if (status && SIGNED_STATUSES.includes(status) && !reason) {
       throw new GovernanceError(
         GovernanceErrorCode.ReasonRequired,
         `${resource.resourceType}/${id} is ${status} (signed): say why it changes with the header X-Edit-Reason (percent-encoded UTF-8); nothing was changed (R-12)`,
@@ -83,7 +81,7 @@ export class EditLedger extends WriteJournal {
       ...(reason ? { reason } : {}),
       ...(permit ? { amendment: { id: permit.id, approvedBy: permit.approvedBy } } : {}),
       ...(ctx.copiedFrom?.length ? { copiedFrom: ctx.copiedFrom } : {}),
-      ...(this.types.classify(resource) ? { docType: this.types.classify(resource)?.code } : {}),
+      ...optionalDocType(this.types.classify(resource)?.code),
       diff: diffOf(previous?.content, resource),
       contentSha256: contentSha256(resource),
       ...(ctx.audit ? { requestId: ctx.audit.requestId } : {}),
@@ -114,7 +112,7 @@ export class EditLedger extends WriteJournal {
       `SELECT min(last_updated) AS created,
               min(last_updated) FILTER (WHERE coalesce(content->>'docStatus', content->>'status') = ANY($3::text[])) AS signed
          FROM fhir_resource_version WHERE resource_type = $1 AND id = $2`,
-      [stored.resourceType, stored.id, [...FINAL_STATUSES]],
+      [stored.resourceType, stored.id, SIGNED_STATUSES],
       { prepare: true },
     );
     const docType = this.types.classify(stored);
@@ -138,8 +136,6 @@ export class EditLedger extends WriteJournal {
   }
 }
 
-/** A document's status: `docStatus` for a DocumentReference (its `status` is the reference's), else `status`. */
-function statusOf(resource: Resource): string | undefined {
-  const r = resource as { resourceType: string; status?: string; docStatus?: string };
-  return r.resourceType === 'DocumentReference' ? r.docStatus : r.status;
+function optionalDocType(code: string | undefined): { docType?: string } {
+  return code ? { docType: code } : {};
 }

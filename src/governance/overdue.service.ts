@@ -9,6 +9,7 @@ import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { overdue, type OverdueItem, type TriggerEvent, type WrittenDocument } from './domain/deadlines.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { subjectPatient } from './domain/document.js';
 
 const SNOMED = 'http://snomed.info/sct';
 /** Procedure.category "Surgical procedure": an operation (its record is due, R-10). */
@@ -66,7 +67,7 @@ export class OverdueService {
           AND (r.resource_type = ANY($2::text[]) OR r.resource_type = 'Procedure')`,
       [ids, this.policy.governedResources],
     );
-    const patientIds = [...new Set(encounters.map((e) => patientOf(e.content)).filter((p): p is string => Boolean(p)))];
+    const patientIds = [...new Set(encounters.map((e) => subjectPatient(e.content)).filter((p): p is string => Boolean(p)))];
     const patients = await this.db.query<{ id: string; content: Patient }>(`SELECT id, content FROM fhir_resource WHERE resource_type = 'Patient' AND id = ANY($1::text[])`, [patientIds]);
     const now = this.clock.now();
     const out: EncounterOverdue[] = [];
@@ -75,7 +76,7 @@ export class OverdueService {
       const start = e.content.period?.start;
       if (start) events.push({ kind: 'admission', at: new Date(start), source: `Encounter/${e.id}` });
       if (e.content.status === 'finished' && e.content.period?.end) events.push({ kind: 'discharge', at: new Date(e.content.period.end), source: `Encounter/${e.id}` });
-      const patient = patientOf(e.content);
+      const patient = subjectPatient(e.content);
       const deceased = patients.find((p) => p.id === patient)?.content.deceasedDateTime;
       if (deceased && (!e.content.period?.end || new Date(deceased) <= new Date(e.content.period.end))) {
         events.push({ kind: 'death', at: new Date(deceased), source: `Patient/${patient}` });
@@ -97,11 +98,6 @@ export class OverdueService {
     }
     return out;
   }
-}
-
-function patientOf(encounter: Encounter): string | undefined {
-  const ref = encounter.subject?.reference;
-  return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
 }
 
 function has(concepts: CodeableConcept | CodeableConcept[] | undefined, system: string, code: string): boolean {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Composition, DocumentReference, Provenance, Resource } from '@medplum/fhirtypes';
+import type { Coding, Composition, DocumentReference, Provenance, Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
@@ -13,6 +13,8 @@ import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { ArchiveService } from './archive.service.js';
+import { CLOSED_STATUSES, documentStatus, subjectPatient } from './domain/document.js';
+import { documentCreator } from './ledger-queries.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
 export const AUTHOR_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" };
@@ -24,7 +26,6 @@ const AUTHOR = { system: 'http://terminology.hl7.org/CodeSystem/provenance-parti
 /** Licence statuses whose documents stay provisional until a licensed physician co-signs them (R-14). */
 export const PROVISIONAL = ['intern', 'probation', 'visiting'];
 const PROVISIONAL_SET = new Set(PROVISIONAL);
-const SIGNED = ['final', 'amended', 'corrected', 'entered-in-error'];
 const WHO: Record<string, string> = { intern: 'an intern', probation: 'a physician on probation', visiting: 'a visiting doctor not yet approved' };
 
 /** A document waiting for a co-signature, as `GET /governance/pending-cosign` lists it. */
@@ -63,11 +64,7 @@ export class SigningService {
   ) {}
 
   async sign(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
-    if (!this.policy.governedResources.includes(type) || (type !== 'Composition' && type !== 'DocumentReference')) {
-      throw new GovernanceError(GovernanceErrorCode.NotGoverned, `$sign applies to governed clinical documents (Composition, DocumentReference), not ${type}`);
-    }
-    const stored = (await this.access.requireStored(ctx, 'sign', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
-    const doc = JSON.parse(stored.json) as Document;
+    const { doc, versionId } = await this.confirmable(ctx, 'sign', type, id);
     const me = ctx.actor.practitioner;
     if (!(doc.author ?? []).some((a) => a.reference === me)) {
       throw new GovernanceError(GovernanceErrorCode.NotAuthor, `${type}/${id} is signed by its author; ${me} is not among its authors (R-13)`);
@@ -78,51 +75,24 @@ export class SigningService {
         `${type}/${id} stays provisional: a document by ${WHO[ctx.actor.licence ?? ''] ?? 'an operator whose licence is not stated'} is reviewed and co-signed by a physician licensed at this hospital (R-14)`,
       );
     }
-    const status = doc.resourceType === 'DocumentReference' ? doc.docStatus : doc.status;
-    if (status && SIGNED.includes(status)) {
+    const status = documentStatus(doc);
+    if (status && CLOSED_STATUSES.includes(status)) {
       throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is ${status}: ${status === 'entered-in-error' ? 'a withdrawn document is not signed' : 'it was signed already'}`);
     }
     // A document written by an intern, probationer or visiting doctor is finished by a co-signature, even when a licensed co-author signs.
-    const [first] = await this.db.query<{ licence: string | null }>(
-      `SELECT entry::jsonb ->> 'licence' AS licence FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id LIMIT 1`,
-      [type, id],
-    );
-    if (first?.licence && PROVISIONAL_SET.has(first.licence)) {
+    const licence = (await documentCreator(this.db, type, id))?.licence;
+    if (licence && PROVISIONAL_SET.has(licence)) {
       throw new GovernanceError(
         GovernanceErrorCode.AwaitingCosign,
-        `${type}/${id} was written by ${WHO[first.licence]}: a physician licensed here reviews and co-signs it with $cosign (R-14)`,
+        `${type}/${id} was written by ${WHO[licence]}: a physician licensed here reviews and co-signs it with $cosign (R-14)`,
       );
     }
-    const now = this.clock.now().toISOString();
-    const signed: Document =
-      doc.resourceType === 'Composition'
-        ? { ...doc, status: 'final', attester: [...(doc.attester ?? []), { mode: 'legal', time: now, party: { reference: me } }] }
-        : { ...doc, docStatus: 'final', authenticator: { reference: me } };
     const docType = this.types.classify(doc);
-    const patient = (doc.subject?.reference ?? '').startsWith('Patient/') ? doc.subject?.reference?.slice('Patient/'.length) : undefined;
-    ctx.operation = 'sign';
-    const provenance = await this.store.transaction(async (tx, sql) => {
-      // If-Match: what the author confirmed is exactly the version they were shown.
-      const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: stored.versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
-      const created = await tx.create<Provenance>({
-        resourceType: 'Provenance',
-        target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
-        recorded: now,
-        activity: { coding: [LEGAL_AUTHENTICATOR] },
-        agent: [{ type: { coding: [AUTHOR] }, who: { reference: me } }],
-        signature: [{ type: [AUTHOR_SIGNATURE], when: now, who: { reference: me } }],
-        ...(docType ? { reason: [{ text: `signed ${docType.display}${docType.zh ? ` (${docType.zh})` : ''}` }] } : {}),
-      } as Provenance);
-      await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
-      await this.archives.archiveIfComplete(ctx, tx, sql, written.resource);
-      return created.resource;
+    return this.confirm(ctx, 'sign', doc, versionId, {
+      agent: [{ type: { coding: [AUTHOR] }, who: { reference: me } }],
+      signature: AUTHOR_SIGNATURE,
+      ...(docType ? { reason: [{ text: `signed ${docType.display}${docType.zh ? ` (${docType.zh})` : ''}` }] } : {}),
     });
-    return {
-      status: 200,
-      body: provenance,
-      headers: { 'Content-Location': `${ctx.baseUrl}/${type}/${id}/_history/${(provenance.target?.[0]?.reference ?? '').split('/').pop()}` },
-    };
   }
 
   /**
@@ -133,41 +103,64 @@ export class SigningService {
    * co-signer (verifier) with an ASTM verification signature.
    */
   async cosign(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
-    if (!this.policy.governedResources.includes(type) || (type !== 'Composition' && type !== 'DocumentReference')) {
-      throw new GovernanceError(GovernanceErrorCode.NotGoverned, `$cosign applies to governed clinical documents (Composition, DocumentReference), not ${type}`);
-    }
-    const stored = (await this.access.requireStored(ctx, 'cosign', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
+    const { doc, versionId } = await this.confirmable(ctx, 'cosign', type, id);
     if (ctx.actor.licence !== 'licensed') {
       throw new GovernanceError(GovernanceErrorCode.CosignerNotLicensed, `A co-signature is given by a physician licensed at this hospital; this operator's licence is ${ctx.actor.licence ?? 'not stated'} (R-14)`);
     }
-    const doc = JSON.parse(stored.json) as Document;
-    const status = doc.resourceType === 'DocumentReference' ? doc.docStatus : doc.status;
-    if (status && SIGNED.includes(status)) throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is already ${status}`);
-    const [first] = await this.db.query<{ licence: string | null }>(
-      `SELECT entry::jsonb ->> 'licence' AS licence FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id LIMIT 1`,
-      [type, id],
-    );
-    if (!first?.licence || !PROVISIONAL_SET.has(first.licence)) {
+    const status = documentStatus(doc);
+    if (status && CLOSED_STATUSES.includes(status)) throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is already ${status}`);
+    const licence = (await documentCreator(this.db, type, id))?.licence;
+    if (!licence || !PROVISIONAL_SET.has(licence)) {
       throw new GovernanceError(GovernanceErrorCode.NotAwaitingCosign, `${type}/${id} was written by a licensed physician: its author signs it with $sign (R-13)`);
     }
+    return this.confirm(ctx, 'cosign', doc, versionId, {
+      agent: [{ type: { coding: [VERIFIER] }, who: { reference: ctx.actor.practitioner } }, ...(doc.author ?? []).map((a) => ({ type: { coding: [AUTHOR] }, who: a }))],
+      signature: VERIFICATION_SIGNATURE,
+    });
+  }
+
+  /** A governed document the policy lets this operator `step`, as stored (403, or 404 where the policy hides it). */
+  private async confirmable(ctx: FhirContext, step: 'sign' | 'cosign', type: string, id: string): Promise<{ doc: Document; versionId: string }> {
+    if (!this.policy.governedResources.includes(type) || (type !== 'Composition' && type !== 'DocumentReference')) {
+      throw new GovernanceError(GovernanceErrorCode.NotGoverned, `$${step} applies to governed clinical documents (Composition, DocumentReference), not ${type}`);
+    }
+    const stored = (await this.access.requireStored(ctx, step, { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
+    return { doc: JSON.parse(stored.json) as Document, versionId: stored.versionId };
+  }
+
+  /**
+   * Writes the confirmed document (final, the operator as legal attester or authenticator; If-Match
+   * on the version they were shown) and its Provenance (activity LA, the operator's signature) in
+   * one transaction, each with its ledger and audit entries, and archives an outpatient record
+   * whose last document this was when the policy says so.
+   */
+  private async confirm(
+    ctx: FhirContext,
+    step: 'sign' | 'cosign',
+    doc: Document,
+    versionId: string,
+    provenance: { agent: Provenance['agent']; signature: Coding; reason?: Provenance['reason'] },
+  ): Promise<FhirResponse> {
     const me = ctx.actor.practitioner;
     const now = this.clock.now().toISOString();
+    const { resourceType: type, id } = doc as Document & { id: string };
     const signed: Document =
       doc.resourceType === 'Composition'
         ? { ...doc, status: 'final', attester: [...(doc.attester ?? []), { mode: 'legal', time: now, party: { reference: me } }] }
         : { ...doc, docStatus: 'final', authenticator: { reference: me } };
-    const patient = (doc.subject?.reference ?? '').startsWith('Patient/') ? doc.subject?.reference?.slice('Patient/'.length) : undefined;
-    ctx.operation = 'cosign';
-    const provenance = await this.store.transaction(async (tx, sql) => {
-      const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: stored.versionId });
+    const patient = subjectPatient(doc);
+    ctx.operation = step;
+    const stored = await this.store.transaction(async (tx, sql) => {
+      const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: versionId });
       await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
       const created = await tx.create<Provenance>({
         resourceType: 'Provenance',
         target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
         recorded: now,
         activity: { coding: [LEGAL_AUTHENTICATOR] },
-        agent: [{ type: { coding: [VERIFIER] }, who: { reference: me } }, ...(doc.author ?? []).map((a) => ({ type: { coding: [AUTHOR] }, who: a }))],
-        signature: [{ type: [VERIFICATION_SIGNATURE], when: now, who: { reference: me } }],
+        agent: provenance.agent,
+        signature: [{ type: [provenance.signature], when: now, who: { reference: me } }],
+        ...(provenance.reason ? { reason: provenance.reason } : {}),
       } as Provenance);
       await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
       await this.archives.archiveIfComplete(ctx, tx, sql, written.resource);
@@ -175,8 +168,8 @@ export class SigningService {
     });
     return {
       status: 200,
-      body: provenance,
-      headers: { 'Content-Location': `${ctx.baseUrl}/${type}/${id}/_history/${(provenance.target?.[0]?.reference ?? '').split('/').pop()}` },
+      body: stored,
+      headers: { 'Content-Location': `${ctx.baseUrl}/${type}/${id}/_history/${(stored.target?.[0]?.reference ?? '').split('/').pop()}` },
     };
   }
 
@@ -208,7 +201,7 @@ export class SigningService {
                        WHERE e.resource_type = r.resource_type AND e.resource_id = r.id AND e.param IN ('encounter', 'context')
                          AND e.target_type = 'Encounter' AND sp.target_id = $4)
         ORDER BY l.recorded LIMIT 500`,
-      [PROVISIONAL, this.policy.governedResources, SIGNED, department],
+      [PROVISIONAL, this.policy.governedResources, CLOSED_STATUSES, department],
     );
     const now = this.clock.now().getTime();
     return rows.map((r) => {

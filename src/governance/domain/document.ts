@@ -1,0 +1,19 @@
+import type { Resource } from '@medplum/fhirtypes';
+
+/** Document statuses of a confirmed (signed) document: changing it needs a stated reason (R-12). */
+export const SIGNED_STATUSES: readonly string[] = ['final', 'amended', 'corrected'];
+
+/** Statuses after which a document is neither signed again nor waiting for a signature (signed, or withdrawn). */
+export const CLOSED_STATUSES: readonly string[] = [...SIGNED_STATUSES, 'entered-in-error'];
+
+/** A document's status: `docStatus` for a DocumentReference (its `status` is the reference's), else `status`. */
+export function documentStatus(resource: Resource): string | undefined {
+  const r = resource as { resourceType: string; status?: string; docStatus?: string };
+  return r.resourceType === 'DocumentReference' ? r.docStatus : r.status;
+}
+
+/** The patient id a resource's `subject` names (`Patient/<id>`), if it names one. */
+export function subjectPatient(resource: Resource): string | undefined {
+  const ref = (resource as { subject?: { reference?: string } }).subject?.reference;
+  return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
+}
