@@ -5,17 +5,17 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import type { Command } from 'commander';
 import pg from 'pg';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { verifyAuditChains } from '../../src/audit/audit-verifier.js';
 import { canonicalContent, chainHash, chainOf, GENESIS, hashedText, type AuditEntry, type ChainBreak } from '../../src/audit/domain/audit-entry.js';
-import { buildCli, CliFailure } from '../../src/cli/cli.js';
+import { CliFailure } from '../../src/cli/cli.js';
 import { AUDIT_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { backup, backupTables, restoreDrill, type BackupManifest } from '../../src/database/backup.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { httpRequest } from '../support/http.js';
-import { startTestServer, testDatabaseUrl } from '../support/test-app.js';
+import { startTestServer } from '../support/test-app.js';
+import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 
 /**
  * The audit trail's integrity on databases made for this file alone (rows are tampered with
@@ -59,76 +59,8 @@ function synthetic(tag: string, i: number, recorded = new Date().toISOString()):
 
 const batchOf = (tag: string, from: number, count: number, recorded?: string) => Array.from({ length: count }, (_, k) => synthetic(tag, from + k, recorded));
 
-/** What one CLI run printed, and how it ended. */
-interface CliRun {
-  stdout: string;
-  stderr: string;
-  error?: unknown;
-}
-
-/** Runs `chartwarden <args>` in-process against `databaseUrl` (DATABASE_URL set for the run only). */
-async function runCli(databaseUrl: string, args: string[]): Promise<CliRun> {
-  const program = buildCli();
-  let stderr = '';
-  let stdout = '';
-  const quiet = (command: Command) => {
-    command.exitOverride().configureOutput({ writeOut: (s) => (stderr += s), writeErr: (s) => (stderr += s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  const previousUrl = process.env.DATABASE_URL;
-  const realOut = process.stdout.write;
-  const realErr = process.stderr.write;
-  const capture = (append: (s: string) => void) =>
-    ((chunk: string | Uint8Array) => {
-      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    }) as typeof process.stdout.write;
-  process.env.DATABASE_URL = databaseUrl;
-  process.stdout.write = capture((s) => (stdout += s));
-  process.stderr.write = capture((s) => (stderr += s));
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { stdout, stderr };
-  } catch (error) {
-    return { stdout, stderr, error };
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    if (previousUrl === undefined) delete process.env.DATABASE_URL;
-    else process.env.DATABASE_URL = previousUrl;
-  }
-}
-
-/** The URL of `database` on the test server. */
-function urlOf(database?: string): string {
-  const url = new URL(testDatabaseUrl());
-  if (database) url.pathname = `/${database}`;
-  return url.toString();
-}
-
-/** Runs `work` on one plain connection to `url` (a superuser's, as the test server's is). */
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<T[]> {
-  return withClient(url, async (c) => (await c.query<T>(text, values)).rows);
-}
-
-/** Runs statements as a superuser would to forge the trail: with every ordinary trigger off. */
-async function asReplica(url: string, statements: [string, unknown[]?][]): Promise<void> {
-  await withClient(url, async (c) => {
-    await c.query('SET session_replication_role = replica');
-    for (const [text, values] of statements) await c.query(text, values);
-  });
-}
+/** `chartwarden <args>` in-process against `databaseUrl`. */
+const runCli = runCliOn;
 
 interface EntryRow {
   chain: number;
