@@ -5,11 +5,10 @@ import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
-import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { overdue, type OverdueItem, type TriggerEvent, type WrittenDocument } from './domain/deadlines.js';
 import { DocumentTypes } from './domain/document-types.js';
-import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { subjectPatient } from './domain/document.js';
+import { departmentToList } from './department-lists.js';
 
 const SNOMED = 'http://snomed.info/sct';
 /** Procedure.category "Surgical procedure": an operation (its record is due, R-10). */
@@ -42,12 +41,7 @@ export class OverdueService {
   ) {}
 
   async overdue(ctx: FhirContext, dept: string | undefined): Promise<EncounterOverdue[]> {
-    const department = dept ?? ctx.actor.department;
-    if (!department) throw new GovernanceError(GovernanceErrorCode.NotGoverned, 'overdue needs dept=<department id> (or a department in the token)');
-    const signer = this.decisions.decideWorkflow(ctx.actor, 'sign', 'Composition');
-    const allowed = ctx.actor.roles.includes('medical-affairs') || (signer.allowed && department === ctx.actor.department);
-    ctx.audit?.decided({ ...signer, allowed }, undefined);
-    if (!allowed) throw new AccessError(AccessErrorCode.Forbidden, `The writing deadlines of ${department} are read by its physicians and by medical affairs (R-10)`);
+    const department = departmentToList(this.decisions, ctx, 'sign', dept, 'overdue', (d) => `The writing deadlines of ${d} are read by its physicians and by medical affairs (R-10)`);
 
     const encounters = await this.db.query<{ id: string; content: Encounter }>(
       `SELECT e.id, e.content FROM fhir_resource e

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { Coding, Composition, DocumentReference, Provenance, Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
-import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
@@ -13,6 +12,7 @@ import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { ArchiveService } from './archive.service.js';
+import { departmentToList } from './department-lists.js';
 import { CLOSED_STATUSES, documentStatus, subjectPatient } from './domain/document.js';
 import { documentCreator } from './ledger-queries.js';
 
@@ -180,15 +180,7 @@ export class SigningService {
    * their own department's; medical affairs any department's.
    */
   async pendingCosign(ctx: FhirContext, dept: string | undefined): Promise<PendingCosign[]> {
-    const department = dept ?? ctx.actor.department;
-    if (!department) throw new GovernanceError(GovernanceErrorCode.NotGoverned, 'pending-cosign needs dept=<department id> (or a department in the token)');
-    const mayCosign = this.decisions.decideWorkflow(ctx.actor, 'cosign', 'Composition');
-    const anyDept = ctx.actor.roles.includes('medical-affairs');
-    const allowed = anyDept || (mayCosign.allowed && department === ctx.actor.department);
-    ctx.audit?.decided(allowed ? { ...mayCosign, allowed: true } : { ...mayCosign, allowed: false }, undefined);
-    if (!allowed) {
-      throw new AccessError(AccessErrorCode.Forbidden, `The co-signature queue of ${department} is read by its physicians who may co-sign, and by medical affairs (R-14)`);
-    }
+    const department = departmentToList(this.decisions, ctx, 'cosign', dept, 'pending-cosign', (d) => `The co-signature queue of ${d} is read by its physicians who may co-sign, and by medical affairs (R-14)`);
     const rows = await this.db.query<{ resource_type: string; id: string; content: Document; editor: string; licence: string; written: Date }>(
       `SELECT r.resource_type, r.id, r.content, l.editor, l.entry::jsonb ->> 'licence' AS licence, l.recorded AS written
          FROM edit_ledger l JOIN fhir_resource r ON r.resource_type = l.resource_type AND r.id = l.resource_id
