@@ -2,6 +2,7 @@ import { Controller, Get, Param, Post, Put, Query, Req, Res, UseFilters, UseGuar
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
+import { queryText } from '../fhir/fhir-request.js';
 import { sendRecorded } from '../fhir/fhir-response.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
@@ -60,7 +61,7 @@ export class AuditController {
     if (!patient || typeof patient !== 'string') {
       throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'access-report needs patient=Patient/<id>', ['patient']);
     }
-    const report = await this.reader.accessReport(fhirContext(req, this.settings), patient, str(from), str(to));
+    const report = await this.reader.accessReport(fhirContext(req, this.settings), patient, queryText(from), queryText(to));
     const csv = format === 'csv' || format === 'text/csv' || (req.get('accept') ?? '').includes('text/csv');
     if (!csv) {
       await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(report) });
@@ -75,9 +76,6 @@ function refuseWrite(): never {
   throw new FhirRequestError(FhirRequestErrorCode.MethodNotSupported, 'The audit trail is written by ChartWarden alone: AuditEvents cannot be created, changed or deleted through the API (R-21)');
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
 
 const CSV_COLUMNS = ['day', 'actor', 'practitioner', 'roles', 'department', 'accesses', 'reads', 'searches', 'writes', 'refused', 'first', 'last'] as const;
 

@@ -82,3 +82,8 @@ export function parsePrefer(header: string | undefined): { return?: 'minimal' | 
 export function queryPairs(search: string): [string, string][] {
   return [...new URLSearchParams(search.startsWith('?') ? search.slice(1) : search).entries()];
 }
+
+/** A query parameter as text: undefined when absent, empty, or repeated (Express gives an array). */
+export function queryText(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

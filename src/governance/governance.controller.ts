@@ -5,6 +5,7 @@ import { OverdueService } from './overdue.service.js';
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
+import { queryText } from '../fhir/fhir-request.js';
 import { sendRecorded, type FhirResponse } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
@@ -30,7 +31,7 @@ export class GovernanceController {
   /** Every version with editor, time, reason and what changed (R-12); `?from=&to=` diffs two versions. */
   @Get('fhir/:type/:id/$changes')
   async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query('from') from?: string, @Query('to') to?: string) {
-    const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, str(from), str(to));
+    const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, queryText(from), queryText(to));
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
   }
 
@@ -43,7 +44,7 @@ export class GovernanceController {
   /** What waits for a co-signature in a department, oldest first (R-14). */
   @Get('governance/pending-cosign')
   async pendingCosign(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
-    const body = await this.signing.pendingCosign(fhirContext(req, this.settings), str(dept));
+    const body = await this.signing.pendingCosign(fhirContext(req, this.settings), queryText(dept));
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
   }
 
@@ -66,13 +67,13 @@ export class GovernanceController {
 
   @Get('governance/amendments')
   async listAmendments(@Req() req: Request, @Res() res: Response, @Query('status') status?: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), str(status))));
+    await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), queryText(status))));
   }
 
   /** Documents late or not yet written against the writing deadlines, per inpatient encounter of a department (R-10). */
   @Get('governance/overdue')
   async overdue(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.deadlines.overdue(fhirContext(req, this.settings), str(dept))));
+    await sendRecorded(this.recorder, res, json(200, await this.deadlines.overdue(fhirContext(req, this.settings), queryText(dept))));
   }
 
   /** Archives an encounter's record (R-15): read-only from now on. */
@@ -90,8 +91,4 @@ export class GovernanceController {
 
 function json(status: number, body: unknown): FhirResponse {
   return { status, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } };
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
