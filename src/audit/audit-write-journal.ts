@@ -29,7 +29,7 @@ export class AuditWriteJournal extends WriteJournal {
       this.clock.now(),
       {
         interaction: write.created
-          ? { action: 'C', subtype: ctx.operation && type !== 'Provenance' ? ctx.operation : 'create', lifecycle: 'originate', entity: { type, id, version: meta?.versionId } }
+          ? { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type, id, version: meta?.versionId } }
           : ctx.operation
             ? { action: 'U', subtype: ctx.operation, lifecycle: ctx.operation === 'archive' ? 'archive' : 'attest', entity: { type, id, version: meta?.versionId } }
             : { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id, version: meta?.versionId } },

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { CodeableConcept, CodeSystem, ConceptMap, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../../common/package-root.js';
 
+const profiles = new Map<string, { codeSystem: CodeSystem; map: ConceptMap }>();
+
 export const DOCUMENT_TYPE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/document-type';
 
 /** A regulation document type (入院记录, 病程记录…) with what the rules need to know of it. */
@@ -57,8 +59,14 @@ export class DocumentTypes {
   }
 
   static fromProfiles(extra: readonly DocumentCode[] = [], dir = join(packageRoot(), 'fhir-profiles')): DocumentTypes {
-    const read = <T>(file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as T;
-    return new DocumentTypes(read<CodeSystem>('chartwarden-document-types.json'), [read<ConceptMap>('chartwarden-document-type-map.json')], extra);
+    // The shipped files are read once per process (the policy loader and the module both ask).
+    let shipped = profiles.get(dir);
+    if (!shipped) {
+      const read = <T>(file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as T;
+      shipped = { codeSystem: read<CodeSystem>('chartwarden-document-types.json'), map: read<ConceptMap>('chartwarden-document-type-map.json') };
+      profiles.set(dir, shipped);
+    }
+    return new DocumentTypes(shipped.codeSystem, [shipped.map], extra);
   }
 
   get(code: string): DocumentType | undefined {
