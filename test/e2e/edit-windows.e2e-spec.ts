@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import { defaultPolicyPath } from '../../src/policy/policy.loader.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
+import { editable, expectOutcome } from '../support/fhir-expect.js';
 import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
@@ -29,7 +30,6 @@ import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '..
 const run = randomUUID();
 const short = run.slice(0, 8);
 const LOINC = 'http://loinc.org';
-const ERROR_CODE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/error-code';
 const HOUR = 3_600_000;
 const DEPT = `win-dept-${short}`;
 const HIS = `win-his-${run}`;
@@ -65,20 +65,7 @@ function expectRefusalText(text: string, head: string): void {
   expect(text.slice(head.length)).toMatch(AMEND_TAIL);
 }
 
-function expectOutcome(res: HttpResult<unknown>, status: number, code: string, chartwardenCode: string): OperationOutcome {
-  expect({ status: res.status, text: res.status === status ? '' : res.text }).toEqual({ status, text: '' });
-  const body = res.body as OperationOutcome;
-  expect(body?.resourceType).toBe('OperationOutcome');
-  expect(body.issue?.[0]).toMatchObject({ severity: 'error', code });
-  expect(body.issue?.[0].details?.coding).toContainEqual({ system: ERROR_CODE_SYSTEM, code: chartwardenCode });
-  return body;
-}
 
-/** The resource without its server meta, ready to be PUT back with changes. */
-function editable<T extends Resource>(resource: T): T {
-  const { meta: _meta, ...rest } = resource;
-  return rest as T;
-}
 
 /**
  * A server, its clock and the calls the tests make, over one department with one inpatient

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import type { LedgerEntry } from '../../src/governance/domain/ledger.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
+import { editable, expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
@@ -23,7 +24,6 @@ import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '..
 const run = randomUUID();
 const short = run.slice(0, 8);
 const LOINC = 'http://loinc.org';
-const ERROR_CODE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/error-code';
 const HOUR = 3_600_000;
 const DEPT = `sig-dept-${short}`;
 const OTHER_DEPT = `sig-other-${short}`;
@@ -68,24 +68,8 @@ type Doc = (Composition | DocumentReference) & { id: string };
 const narrative = (text: string) => ({ status: 'generated' as const, div: `<div xmlns="http://www.w3.org/1999/xhtml">${text}</div>` });
 const reason = (text: string) => ({ 'x-edit-reason': encodeURIComponent(text) });
 
-function expectStatus(res: HttpResult<unknown>, status: number): void {
-  expect({ status: res.status, text: res.status === status ? '' : res.text }).toEqual({ status, text: '' });
-}
 
-function expectOutcome(res: HttpResult<unknown>, status: number, code: string, chartwardenCode: string): OperationOutcome {
-  expectStatus(res, status);
-  const body = res.body as OperationOutcome;
-  expect(body?.resourceType).toBe('OperationOutcome');
-  expect(body.issue?.[0]).toMatchObject({ severity: 'error', code });
-  expect(body.issue?.[0].details?.coding).toContainEqual({ system: ERROR_CODE_SYSTEM, code: chartwardenCode });
-  return body;
-}
 
-/** The resource without its server meta, ready to be PUT back with changes. */
-function editable<T extends Resource>(resource: T): T {
-  const { meta: _meta, ...rest } = resource;
-  return rest as T;
-}
 
 /** A server, its clock, one department with one inpatient, and the calls the tests make. */
 async function signingFixture() {
