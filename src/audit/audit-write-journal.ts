@@ -30,8 +30,8 @@ export class AuditWriteJournal extends WriteJournal {
       {
         interaction: write.created
           ? { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type, id, version: meta?.versionId } }
-          : ctx.operation
-            ? { action: 'U', subtype: ctx.operation, lifecycle: ctx.operation === 'archive' ? 'archive' : 'attest', entity: { type, id, version: meta?.versionId } }
+          : write.step
+            ? { action: 'U', subtype: write.step, lifecycle: write.step === 'archive' ? 'archive' : 'attest', entity: { type, id, version: meta?.versionId } }
             : { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id, version: meta?.versionId } },
         patient: write.patient,
       },

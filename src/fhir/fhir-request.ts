@@ -11,8 +11,6 @@ export interface FhirContext {
   breakGlass?: { reason: string };
   /** This request's audit record (R-20): decisions, patients and writes are noted on it. */
   audit?: RequestAudit;
-  /** Set by a governance operation writing through the store (`sign`): the ledger and the trail name the step. */
-  operation?: 'sign' | 'cosign' | 'archive';
   /** Same-patient documents this write copied passages from (R-16), for the ledger to flag. */
   copiedFrom?: string[];
   /** Why the caller changes a document (`X-Edit-Reason`, percent-encoded for non-ASCII text), kept in the edit ledger (R-12). */

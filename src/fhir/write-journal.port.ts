@@ -8,6 +8,8 @@ export interface JournaledWrite {
   created: boolean;
   /** An update that changed nothing: no version was added. */
   unchanged?: boolean;
+  /** The governance step this write is (a signature, a co-signature, an archiving): the ledger and the trail name it. */
+  step?: 'sign' | 'cosign' | 'archive';
   patient?: string;
 }
 

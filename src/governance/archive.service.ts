@@ -58,11 +58,10 @@ export class ArchiveService {
       );
     }
     const patient = subjectPatient(encounter);
-    ctx.operation = 'archive';
     const archived = await this.store.transaction(async (tx, sql) => {
       const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
       const written = await tx.update({ ...tagged, id } as Resource & { id: string }, { ifMatch: stored.versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, sql);
       return written.resource;
     });
     return { status: 200, body: archived, headers: versionHeaders(archived) };
@@ -83,14 +82,8 @@ export class ArchiveService {
     const encounter = row.content;
     const patient = subjectPatient(encounter);
     const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
-    const step = ctx.operation;
-    ctx.operation = 'archive';
-    try {
-      const written = await tx.update({ ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: String(row.version_id) });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
-    } finally {
-      ctx.operation = step;
-    }
+    const written = await tx.update({ ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: String(row.version_id) });
+    await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, sql);
   }
 
   /** Governed documents of the encounter that are not signed yet. */

@@ -32,7 +32,7 @@ export class CopyPasteGuard extends WriteJournal {
 
   async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
     const resource = write.resource;
-    if (write.unchanged || !tx || !this.policy.governedResources.includes(resource.resourceType) || ctx.operation) return;
+    if (write.unchanged || !tx || !this.policy.governedResources.includes(resource.resourceType) || write.step) return;
     const min = this.policy.copyPasteMinChars;
     const text = documentText(resource);
     const hashes = fingerprints(text, min);

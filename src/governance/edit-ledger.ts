@@ -59,7 +59,7 @@ export class EditLedger extends WriteJournal {
           `Encounter/${encounter} is archived: its records are read-only for every role; ${write.created ? 'no document is added to it' : `a change of ${resource.resourceType}/${id} needs an amendment ($amend-request) approved by medical affairs`}; nothing was changed (R-15)`,
         );
       }
-    } else if (previous && !ctx.operation) {
+    } else if (previous && !write.step) {
       permit = await this.checkEditWindow(ctx, previous.content, tx, version);
     }
     const reason = ctx.editReason ?? permit?.reason;
@@ -77,7 +77,7 @@ export class EditLedger extends WriteJournal {
       editor: ctx.actor.id,
       practitioner: ctx.actor.practitioner,
       ...(ctx.actor.licence ? { licence: ctx.actor.licence } : {}),
-      kind: ctx.operation === 'sign' || ctx.operation === 'cosign' ? ctx.operation : permit ? 'amend' : write.created ? 'create' : 'update',
+      kind: write.step === 'sign' || write.step === 'cosign' ? write.step : permit ? 'amend' : write.created ? 'create' : 'update',
       ...(reason ? { reason } : {}),
       ...(permit ? { amendment: { id: permit.id, approvedBy: permit.approvedBy } } : {}),
       ...(ctx.copiedFrom?.length ? { copiedFrom: ctx.copiedFrom } : {}),

@@ -149,10 +149,9 @@ export class SigningService {
         ? { ...doc, status: 'final', attester: [...(doc.attester ?? []), { mode: 'legal', time: now, party: { reference: me } }] }
         : { ...doc, docStatus: 'final', authenticator: { reference: me } };
     const patient = subjectPatient(doc);
-    ctx.operation = step;
     const stored = await this.store.transaction(async (tx, sql) => {
       const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step }, sql);
       const created = await tx.create<Provenance>({
         resourceType: 'Provenance',
         target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
