@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Composition, DocumentReference } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
+import { uuidOr } from '../common/ids.js';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
@@ -149,9 +150,4 @@ function view(r: Row): Amendment {
     ...(r.valid_until ? { validUntil: new Date(r.valid_until).toISOString() } : {}),
     ...(r.used_version !== null ? { usedVersion: r.used_version } : {}),
   };
-}
-
-/** Ids are UUIDs; anything else cannot name an amendment (and must not reach a uuid cast). */
-function uuidOr(id: string): string {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : '00000000-0000-0000-0000-000000000000';
 }
