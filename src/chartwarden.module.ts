@@ -27,6 +27,11 @@ import { AmendmentService } from './governance/amendment.service.js';
 import { ArchiveService } from './governance/archive.service.js';
 import { OverdueService } from './governance/overdue.service.js';
 import { AUDIT_DEFAULTS } from './config/chartwarden.options.js';
+import { DisputeHoldGuard } from './disputes/dispute-hold.guard.js';
+import { DisputeWithholdings } from './disputes/dispute-withholdings.js';
+import { DisputesController } from './disputes/disputes.controller.js';
+import { DisputesService } from './disputes/disputes.service.js';
+import { WithheldRecordsSource } from './policy/withheld-records.port.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { FhirStore } from './store/fhir-store.port.js';
@@ -59,7 +64,7 @@ export const {
  */
 @Module({
   // AuditController and GovernanceController first: their /fhir routes must win over FhirController's /fhir/:type….
-  controllers: [AuditController, GovernanceController, FhirController, AccessController],
+  controllers: [AuditController, GovernanceController, FhirController, AccessController, DisputesController],
   providers: [
     {
       provide: LoadedPolicy,
@@ -72,6 +77,8 @@ export const {
     },
     AccessGrantRepository,
     { provide: ActiveAccessSource, useExisting: AccessGrantRepository },
+    DisputeWithholdings,
+    { provide: WithheldRecordsSource, useExisting: DisputeWithholdings },
     AccessPolicyService,
     BreakGlassService,
     AccessGrantService,
@@ -123,13 +130,16 @@ export const {
     AmendmentService,
     ArchiveService,
     OverdueService,
-    // The copy-paste check and the edit ledger first (either may refuse the write), then the audit entry.
+    // The legal hold first, then the copy-paste check and the edit ledger (each may refuse the
+    // write), then the audit entry.
+    DisputeHoldGuard,
     CopyPasteGuard,
     {
       provide: WriteJournal,
-      inject: [CopyPasteGuard, EditLedger, AuditWriteJournal],
-      useFactory: (copies: CopyPasteGuard, ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([copies, ledger, audit]),
+      inject: [DisputeHoldGuard, CopyPasteGuard, EditLedger, AuditWriteJournal],
+      useFactory: (hold: DisputeHoldGuard, copies: CopyPasteGuard, ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([hold, copies, ledger, audit]),
     },
+    DisputesService,
     BearerAuthGuard,
     ResourceValidator,
     FhirService,
@@ -156,6 +166,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'access/*path', method: RequestMethod.ALL },
         { path: 'audit/*path', method: RequestMethod.ALL },
         { path: 'governance/*path', method: RequestMethod.ALL },
+        { path: 'disputes/*path', method: RequestMethod.ALL },
+        { path: 'disputes', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
     consumer
@@ -168,6 +180,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'access/*path', method: RequestMethod.ALL },
         { path: 'audit/*path', method: RequestMethod.ALL },
         { path: 'governance/*path', method: RequestMethod.ALL },
+        { path: 'disputes/*path', method: RequestMethod.ALL },
+        { path: 'disputes', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
   }

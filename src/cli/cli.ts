@@ -3,6 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { settingsFromEnv } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
 import { verifyLedger } from '../governance/ledger-verifier.js';
+import { verifySeal } from '../disputes/seal-verifier.js';
 import { backup, restoreDrill, type Progress } from '../database/backup.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
@@ -83,6 +84,20 @@ export function buildCli(): Command {
       }
       process.stdout.write(`ledger verify: ${report.documents} documents, ${report.entries} versions intact (${report.ms} ms)\n`);
       process.stdout.write(`  ledger root: ${report.root}\n`);
+    });
+
+  const seal = program.command('seal').description('Records sealed under dispute (R-40…R-43)');
+  seal
+    .command('verify')
+    .argument('<dispute-id>', 'the case id')
+    .description("Recompute a case's inventory hashes against its sealed copies and the store; exit 1 listing every difference (R-42)")
+    .action(async (id: string) => {
+      const report = await verifySeal(await databaseUrl(), id);
+      if (report.problems.length) {
+        for (const p of report.problems) process.stderr.write(`  ${p.problem}: ${p.detail}\n`);
+        throw new CliFailure(`seal verify: ${report.problems.length} DIFFERENCES in dispute ${id}`);
+      }
+      process.stdout.write(`seal verify: dispute ${id} (${report.status}): ${report.sealed} sealed records, ${report.pending} pending, ${report.copies} sealed copies intact (${report.ms} ms)\n`);
     });
 
   program

@@ -46,7 +46,10 @@ export function capabilityStatement(baseUrl: string, version: string, resourceTy
         documentation:
           'Every request except GET /metadata needs Authorization: Bearer <JWT>. Deleting is refused (405): records are never destroyed through the API (R-17). ' +
           'Search paging uses _count (default 20, max 1000) and _offset; unknown parameters are refused (400) unless Prefer: handling=lenient. ' +
-          'Every request is recorded in the audit trail before its response is sent (X-Request-Id names it); AuditEvent is the trail itself, read-only (IHE BALP).',
+          'Every request is recorded in the audit trail before its response is sent (X-Request-Id names it); AuditEvent is the trail itself, read-only (IHE BALP). ' +
+          'A record sealed under a dispute (legal hold, R-41) refuses every write — update, amendment, $sign, $cosign, $archive, a new record for a sealed encounter, a transaction entry — ' +
+          'with 423 Locked and an OperationOutcome business-rule (code disputes.sealed) naming the dispute case; 409 stays for version and state conflicts a client may resolve by re-reading. ' +
+          'Reading a sealed record continues under the access policy, except a public-incident case restricts it to the case team (R-44).',
         security: { cors: false, description: 'OAuth2 bearer JWT (RFC 7519), verified against the configured JWKS or the development key.' },
         resource,
         interaction: [{ code: 'transaction' }, { code: 'batch' }],

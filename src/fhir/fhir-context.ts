@@ -26,6 +26,9 @@ export function fhirContext(req: Request, settings: FhirSettings): FhirContext {
 /** The configured base, or this request's scheme, host and the path up to `/fhir`. */
 export function fhirBaseUrl(req: Request, settings: FhirSettings): string {
   if (settings.baseUrl) return settings.baseUrl;
-  const mount = req.originalUrl.slice(0, req.originalUrl.indexOf('/fhir') + '/fhir'.length);
-  return `${req.protocol}://${req.get('host')}${mount}`;
+  const path = req.originalUrl.split('?')[0];
+  const fhir = path.indexOf('/fhir');
+  // Outside /fhir (the workflow APIs: /disputes, /governance…), the FHIR base sits beside them under the same mount.
+  const mount = fhir >= 0 ? path.slice(0, fhir) : path.slice(0, Math.max(0, path.search(/\/(disputes|copy-requests|governance|access|audit)(\/|$)/)));
+  return `${req.protocol}://${req.get('host')}${mount}/fhir`;
 }

@@ -69,3 +69,27 @@ export function versionHeaders(resource: Pick<Resource, 'meta'>, location?: stri
 export function storedResponse(stored: { json: string; versionId: string; lastUpdated: string }): FhirResponse {
   return { status: 200, json: stored.json, headers: versionHeaders({ meta: { versionId: stored.versionId, lastUpdated: stored.lastUpdated } }) };
 }
+
+/** A file (a PDF, a sealed copy) as a response: recorded first like every response, then sent as is with its SHA-256. */
+export async function sendRecordedFile(
+  recorder: AuditRecorder,
+  res: Response,
+  file: { body: Buffer | string; contentType: string; filename: string; sha256: string },
+): Promise<void> {
+  try {
+    await recorder.record(res.req as AuditedRequest, { status: 200 });
+  } catch (e) {
+    sendError(res, e);
+    return;
+  }
+  const bytes = typeof file.body === 'string' ? Buffer.from(file.body, 'utf8') : file.body;
+  res
+    .status(200)
+    .set('Content-Type', file.contentType)
+    .set('Content-Disposition', `attachment; filename="${file.filename}"`)
+    .set('Content-Length', String(bytes.length))
+    // The copy's own hash, so a recipient can compare it with the manifest without trusting the transport.
+    .set('Digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`)
+    .set('X-Content-SHA256', file.sha256)
+    .end(bytes);
+}

@@ -3,6 +3,7 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 import { assertNever, ChartWardenError } from '../common/chartwarden.error.js';
 import { GrantError, GrantErrorCode } from '../access/access.errors.js';
 import { GovernanceError, GovernanceErrorCode } from '../governance/governance.errors.js';
+import { DisputeError, DisputeErrorCode } from '../disputes/disputes.errors.js';
 import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
@@ -41,6 +42,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof AccessError) return fromCode(error, ...accessStatus(error.code));
   if (error instanceof GrantError) return fromCode(error, ...grantStatus(error.code));
   if (error instanceof GovernanceError) return fromCode(error, ...governanceStatus(error.code));
+  if (error instanceof DisputeError) return fromCode(error, ...disputeStatus(error.code));
   if (error instanceof IdentityError) {
     return { ...fromCode(error, ...identityStatus(error.code)), headers: { 'WWW-Authenticate': 'Bearer realm="chartwarden"' } };
   }
@@ -102,6 +104,28 @@ function accessStatus(code: AccessErrorCode): [number, IssueCode] {
       return [400, 'required'];
     case AccessErrorCode.BreakGlassNeedsPatient:
       return [400, 'invalid'];
+    default:
+      return assertNever(code);
+  }
+}
+
+/** A sealed record answers 423 Locked, not 409: a HIS retries a 409 after re-reading, and no re-read lifts a legal hold (decision 0008). */
+function disputeStatus(code: DisputeErrorCode): [number, IssueCode] {
+  switch (code) {
+    case DisputeErrorCode.Sealed:
+      return [423, 'business-rule'];
+    case DisputeErrorCode.Invalid:
+      return [400, 'invalid'];
+    case DisputeErrorCode.ConfirmationMissing:
+    case DisputeErrorCode.UnsealNotAllowed:
+      return [422, 'business-rule'];
+    case DisputeErrorCode.WitnessRejected:
+    case DisputeErrorCode.Forbidden:
+      return [403, 'forbidden'];
+    case DisputeErrorCode.WrongState:
+      return [409, 'conflict'];
+    case DisputeErrorCode.NotFound:
+      return [404, 'not-found'];
     default:
       return assertNever(code);
   }

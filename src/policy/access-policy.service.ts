@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { subject } from '@casl/ability';
 import { rulesToAST } from '@casl/ability/extra';
 import { Clock } from '../common/clock.js';
@@ -8,6 +8,7 @@ import { ActiveAccessSource, type ActiveAccess } from './active-access.port.js';
 import type { Action } from './domain/actions.js';
 import { buildAbility, type AccessAbility } from './domain/ability.factory.js';
 import { LoadedPolicy } from './loaded-policy.js';
+import { WithheldRecordsSource, type Withholding } from './withheld-records.port.js';
 
 /** One decision, as recorded with the access it allowed or refused. */
 export interface Decision {
@@ -50,6 +51,7 @@ export class AccessPolicyService {
     private readonly policy: LoadedPolicy,
     private readonly activeAccess: ActiveAccessSource,
     private readonly clock: Clock,
+    @Optional() private readonly withheld?: WithheldRecordsSource,
   ) {}
 
   get version(): string {
@@ -74,6 +76,8 @@ export class AccessPolicyService {
 
   /** Decides one action on one resource (or workflow subject) whose facts are known. */
   async decide(actor: Actor, action: Action, facts: AccessFacts): Promise<Decision> {
+    const withheld = facts.id ? (await this.withheldFor(actor)).find((w) => w.records.get(facts.type)?.includes(facts.id as string)) : undefined;
+    if (withheld) return { allowed: false, rule: withholdingRule(withheld), policyVersion: this.policy.version };
     const ability = this.ability(actor);
     const now = this.clock.now();
     const active = this.needsActiveAccess(ability, action, facts.type) ? await this.activeFor(actor) : EMPTY;
@@ -104,19 +108,28 @@ export class AccessPolicyService {
   async ruleChecks(actor: Actor, action: Action, type: string): Promise<RuleCheck[]> {
     const ability = this.ability(actor);
     const lists = await this.openedPatients(actor, ability, action, [type]);
-    // The same actor, action, type and open grants give the same checks: reuse the very array,
-    // so stores can reuse what they built from it (the SQL of a read's access check).
+    const withheld = (await this.withheldFor(actor)).filter((w) => w.records.has(type));
+    // The same actor, action, type, open grants and withheld records give the same checks: reuse
+    // the very array, so stores can reuse what they built from it (the SQL of a read's access check).
     const cache = this.byActor.get(actor)?.checks;
-    const key = `${action}|${type}|${lists.grantees.join(',')}|${lists.breakGlass.join(',')}`;
+    const key = `${action}|${type}|${lists.grantees.join(',')}|${lists.breakGlass.join(',')}|${withheld.map((w) => `${w.caseId}:${w.records.get(type)?.length}`).join(',')}`;
     const cached = cache?.get(key);
     if (cached) return cached;
-    const checks: RuleCheck[] = ability.rulesFor(action, type).map((rule) => ({
+    // Withheld records first (R-44): an inverted check that no rule of the actor outranks.
+    const withholding: RuleCheck[] = withheld.map((w) => ({
+      rule: withholdingRule(w),
+      inverted: true,
+      restsOnBreakGlass: false,
+      restsOnGrant: false,
+      condition: { operator: 'in', field: 'id', value: w.records.get(type) ?? [] },
+    }));
+    const checks: RuleCheck[] = [...withholding, ...ability.rulesFor(action, type).map((rule) => ({
       rule: rule.reason,
       inverted: rule.inverted,
       restsOnBreakGlass: restsOnBreakGlass(rule.conditions),
       restsOnGrant: restsOnGrant(rule.conditions),
-      condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : { operator: 'and', value: [] },
-    }));
+      condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : ({ operator: 'and', value: [] } as AccessCondition),
+    }))];
     if (cache && cache.size < 256) cache.set(key, checks);
     return checks;
   }
@@ -157,12 +170,16 @@ export class AccessPolicyService {
   async filter(actor: Actor, action: Action, types: readonly string[]): Promise<AccessFilter> {
     const ability = this.ability(actor);
     const lists = await this.openedPatients(actor, ability, action, types);
+    const withheld = await this.withheldFor(actor);
     // Types governed by the same rules (a whole policy group) share one branch: `type IN (…) AND rules`.
     const byRules = new Map<string, { types: string[]; condition: AccessCondition }>();
     for (const type of types) {
       const ast = rulesToAST(ability, action, type) as AccessCondition | null;
       if (ast === null) continue;
-      const resolved = resolveActorLists(ast, lists);
+      const ids = withheld.flatMap((w) => w.records.get(type) ?? []);
+      const allowed = resolveActorLists(ast, lists);
+      // R-44: whatever the rules allow, minus the records withheld from this actor.
+      const resolved: AccessCondition = ids.length ? { operator: 'and', value: [{ operator: 'nin', field: 'id', value: ids }, allowed] } : allowed;
       const key = JSON.stringify(resolved);
       const group = byRules.get(key) ?? { types: [], condition: resolved };
       group.types.push(type);
@@ -183,6 +200,13 @@ export class AccessPolicyService {
         const c = r.conditions as Record<string, unknown> | undefined;
         return Boolean(c && CONTEXT_FACTS.some((f) => f in c));
       });
+  }
+
+  /** Records withheld from this actor (R-44): sealed records of a public incident whose team does not name them. */
+  private async withheldFor(actor: Actor): Promise<Withholding[]> {
+    if (!this.withheld) return [];
+    const all = await this.withheld.current();
+    return all.length === 0 ? [] : all.filter((w) => !w.team.includes(actor.practitioner) && !w.team.includes(actor.id));
   }
 
   /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */
@@ -223,6 +247,11 @@ export class AccessPolicyService {
 }
 
 const EMPTY: ActiveAccess = { grants: [], breakGlass: [] };
+
+/** How a decision names a withholding: the case, and the rule. */
+function withholdingRule(w: Withholding): string {
+  return `dispute ${w.caseId} (R-44)`;
+}
 
 /** Whether a rule's conditions require a break-the-glass (then the access is marked as one, R-04). */
 function restsOnBreakGlass(conditions: unknown): boolean {

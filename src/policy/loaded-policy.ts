@@ -53,6 +53,16 @@ export class LoadedPolicy {
   }
 
   /** The policy data a store needs to compute access facts (the care window, R-03). */
+  /** Printed with the stamp on copies and sealed inventories (policy `settings.hospitalName`). */
+  get hospitalName(): string {
+    return this.document.settings.hospitalName ?? 'ChartWarden 示例医院';
+  }
+
+  /** R-43: years after sealing with no claim before a unilateral unseal (policy `disputes.unilateralUnsealAfterYears`). */
+  get unilateralUnsealAfterYears(): number {
+    return this.document.disputes?.unilateralUnsealAfterYears ?? 3;
+  }
+
   get factOptions(): AccessFactOptions {
     return { careWindowDays: this.document.settings.careWindowDaysAfterDischarge };
   }

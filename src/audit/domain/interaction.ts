@@ -28,6 +28,8 @@ export function interactionOf(method: string, path: string): Interaction | undef
     if (what === 'amendments') return id ? { action: 'U', subtype: `amendment-${step ?? 'read'}`, entity: { type: 'Amendment', id } } : { action: 'E', subtype: 'amendment-list', entity: { type: 'Amendment' } };
     return { action: 'E', subtype: what ?? 'governance' };
   }
+  const disputes = parts.indexOf('disputes');
+  if (disputes >= 0) return disputeInteraction(method, parts.slice(disputes + 1));
   const audit = parts.indexOf('audit');
   if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
   return { action: 'E', subtype: 'http-request' };
@@ -69,6 +71,16 @@ function accessInteraction(method: string, p: string[]): Interaction {
   }
   if (what === 'explain') return { action: 'E', subtype: 'explain', entity: { type: 'Policy' } };
   return { action: 'E', subtype: 'http-request' };
+}
+
+/** The disputes workflow: sealing is ISO 21089 `hold`, unsealing `unhold` (R-40, R-43). */
+function disputeInteraction(method: string, p: string[]): Interaction {
+  const [id, step] = p;
+  if (!id) return method === 'POST' ? { action: 'C', subtype: 'dispute-open', entity: { type: 'Dispute' } } : { action: 'E', subtype: 'dispute-list', entity: { type: 'Dispute' } };
+  const entity = { type: 'Dispute', id };
+  if (method === 'POST' && (step === 'seal' || step === 'supplement')) return { action: 'U', subtype: `dispute-${step}`, lifecycle: 'hold', entity };
+  if (method === 'POST' && step === 'unseal') return { action: 'U', subtype: 'dispute-unseal', lifecycle: 'unhold', entity };
+  return { action: 'R', subtype: step ? `dispute-${step}` : 'dispute-read', lifecycle: 'access', entity };
 }
 
 function safeDecode(s: string): string {

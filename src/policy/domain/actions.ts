@@ -18,7 +18,7 @@ export const ACTIONS = [
   'seal',
   'unseal',
   'audit',
-  // workflow subjects: AccessGrant, BreakGlass, Policy, Amendment
+  // workflow subjects: AccessGrant, BreakGlass, Policy, Amendment, Dispute, CopyRequest
   'request',
   'approve',
   'review',
@@ -29,7 +29,7 @@ export const ACTIONS = [
 export type Action = (typeof ACTIONS)[number];
 
 /** Subjects that are not FHIR resources: the access workflow's own records. */
-export const WORKFLOW_SUBJECTS = ['AccessGrant', 'BreakGlass', 'Policy', 'Amendment'] as const;
+export const WORKFLOW_SUBJECTS = ['AccessGrant', 'BreakGlass', 'Policy', 'Amendment', 'Dispute', 'CopyRequest'] as const;
 export type WorkflowSubject = (typeof WORKFLOW_SUBJECTS)[number];
 
 /** v3-Confidentiality codes, least to most restricted. */

@@ -61,6 +61,8 @@ export const policySchema = z
     settings: z
       .object({
         hiddenRecords: z.enum(['forbidden', 'not-found']),
+        /** The hospital's name, printed on copies and sealed inventories with the stamp. */
+        hospitalName: z.string().min(1).optional(),
         careWindowDaysAfterDischarge: z.number().int().min(0),
         breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
         grants: z.object({ defaultDays: z.number().positive(), maxDays: z.number().positive() }).strict(),
@@ -110,6 +112,14 @@ export const policySchema = z
               .strict(),
           )
           .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Disputes (issue #7, R-40…R-44). */
+    disputes: z
+      .object({
+        /** years after sealing with no claim after which the hospital may unseal alone, with approval (default 3). */
+        unilateralUnsealAfterYears: z.number().positive().optional(),
       })
       .strict()
       .optional(),

@@ -1,0 +1,27 @@
+import { ChartWardenError } from '../common/chartwarden.error.js';
+
+/** What the disputes workflow refuses (issue #7, R-40…R-44). */
+export enum DisputeErrorCode {
+  /** A write to a record sealed under a dispute (R-41): 423 `business-rule`, naming the case (decision 0008). */
+  Sealed = 'disputes.sealed',
+  /** A request body that is not a valid case, witness or unseal basis: 400 `invalid`. */
+  Invalid = 'disputes.invalid',
+  /** Sealing or unsealing without both sides' confirmations (R-40, R-43): 422 `business-rule`, listing what is missing. */
+  ConfirmationMissing = 'disputes.confirmation-missing',
+  /** A witness token that does not verify, or the officer witnessing their own act: 403 `forbidden`. */
+  WitnessRejected = 'disputes.witness-rejected',
+  /** The operator may not open, seal, unseal or see disputes: 403 `forbidden`. */
+  Forbidden = 'disputes.forbidden',
+  /** A unilateral unseal without medical affairs' approval, or before the policy's clock has run (R-43): 422 `business-rule`. */
+  UnsealNotAllowed = 'disputes.unseal-not-allowed',
+  /** The case is not in the state the step needs (sealing a sealed case, supplementing an open one): 409 `conflict`. */
+  WrongState = 'disputes.wrong-state',
+  NotFound = 'disputes.not-found',
+}
+
+/** Thrown by the disputes workflow and its write guard. */
+export class DisputeError extends ChartWardenError<DisputeErrorCode> {
+  constructor(code: DisputeErrorCode, message: string) {
+    super(code, message);
+  }
+}
