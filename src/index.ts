@@ -14,3 +14,4 @@ export type { CreateOptions, UpdateOptions, WriteOutcome, HistoryPage, PageReque
 export type { SearchRequest } from './store/search/search-request.js';
 export { StoreError, StoreErrorCode } from './store/store.errors.js';
 export { EmbeddedPostgresLauncher } from './database/embedded-postgres.launcher.js';
+export { setupOpenApi } from './openapi.js';

@@ -7,6 +7,7 @@ import { ConfigurationError, settingsFromEnv } from './config/env.config.js';
 import { EmbeddedPostgresError, EmbeddedPostgresLauncher } from './database/embedded-postgres.launcher.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { PolicyLoadError } from './policy/policy.errors.js';
+import { setupOpenApi } from './openapi.js';
 
 /**
  * The standalone ChartWarden server: `npm start`. Uses `DATABASE_URL` when set, otherwise
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
       { bodyParser: false, logger: ['log', 'warn', 'error'] },
     );
     app.set('trust proxy', 'loopback');
+    setupOpenApi(app);
     await app.listen(settings.port);
   } catch (e) {
     await launcher?.stop();

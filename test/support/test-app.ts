@@ -9,6 +9,7 @@ import { ChartWardenModule } from '../../src/chartwarden.module.js';
 import type { ChartWardenOptions } from '../../src/config/chartwarden.options.js';
 import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
 import { Clock } from '../../src/common/clock.js';
+import { setupOpenApi } from '../../src/openapi.js';
 
 /** The run's PostgreSQL, provided by `test/setup/global-setup.js`. */
 export function testDatabaseUrl(): string {
@@ -40,6 +41,7 @@ export async function startTestServer(options: Partial<ChartWardenOptions> & { c
   if (clock) builder = builder.overrideProvider(Clock).useValue(clock);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
+  setupOpenApi(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
