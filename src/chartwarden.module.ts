@@ -32,6 +32,9 @@ import { DisputeWithholdings } from './disputes/dispute-withholdings.js';
 import { DisputesController } from './disputes/disputes.controller.js';
 import { DisputesService } from './disputes/disputes.service.js';
 import { WithheldRecordsSource } from './policy/withheld-records.port.js';
+import { CopyRequestsController, PrintController } from './release/copy-requests.controller.js';
+import { CopyRequestsService } from './release/copy-requests.service.js';
+import { PrintService } from './release/print.service.js';
 import { TokenVerifier } from './identity/token.verifier.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { FhirStore } from './store/fhir-store.port.js';
@@ -63,8 +66,8 @@ export const {
  * server (`src/main.ts`) is this module and nothing else.
  */
 @Module({
-  // AuditController and GovernanceController first: their /fhir routes must win over FhirController's /fhir/:type….
-  controllers: [AuditController, GovernanceController, FhirController, AccessController, DisputesController],
+  // AuditController, GovernanceController and PrintController first: their /fhir routes must win over FhirController's /fhir/:type….
+  controllers: [AuditController, GovernanceController, PrintController, FhirController, AccessController, DisputesController, CopyRequestsController],
   providers: [
     {
       provide: LoadedPolicy,
@@ -140,6 +143,8 @@ export const {
       useFactory: (hold: DisputeHoldGuard, copies: CopyPasteGuard, ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([hold, copies, ledger, audit]),
     },
     DisputesService,
+    CopyRequestsService,
+    PrintService,
     BearerAuthGuard,
     ResourceValidator,
     FhirService,
@@ -168,6 +173,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'governance/*path', method: RequestMethod.ALL },
         { path: 'disputes/*path', method: RequestMethod.ALL },
         { path: 'disputes', method: RequestMethod.ALL },
+        { path: 'copy-requests/*path', method: RequestMethod.ALL },
+        { path: 'copy-requests', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
     consumer
@@ -182,6 +189,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'governance/*path', method: RequestMethod.ALL },
         { path: 'disputes/*path', method: RequestMethod.ALL },
         { path: 'disputes', method: RequestMethod.ALL },
+        { path: 'copy-requests/*path', method: RequestMethod.ALL },
+        { path: 'copy-requests', method: RequestMethod.ALL },
         { path: 'fhir', method: RequestMethod.ALL },
       );
   }

@@ -6,6 +6,7 @@ import { MIGRATIONS } from '../../migrations/index.js';
 import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
 import { AUDIT_ENTITIES } from '../audit/entities/audit.entities.js';
 import { DISPUTE_ENTITIES } from '../disputes/entities/dispute.entities.js';
+import { RELEASE_ENTITIES } from '../release/entities/copy-request.entities.js';
 import { EditLedgerEntity } from '../governance/entities/edit-ledger.entity.js';
 import { AmendmentEntity } from '../governance/entities/amendment.entity.js';
 import { TextFingerprintEntity } from '../governance/entities/text-fingerprint.entity.js';
@@ -39,7 +40,7 @@ function statement(sql: string, parameters: unknown[] | undefined, prepare: bool
 }
 
 /** Every entity of every feature; the DataSource and the schema-agreement test use it. */
-export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity, TextFingerprintEntity, ...DISPUTE_ENTITIES];
+export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity, TextFingerprintEntity, ...DISPUTE_ENTITIES, ...RELEASE_ENTITIES];
 
 /**
  * JIT compilation helps long analytical queries; ChartWarden's are short OLTP statements,

@@ -4,24 +4,31 @@ import { FhirSettings } from './fhir.settings.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { sendRecordedError } from './fhir-response.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+/** Scans of presented documents (copy requests, R-30): taken as they are, checked by their bytes later. */
+const EVIDENCE_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'application/octet-stream'];
 
 /**
- * Parses FHIR request bodies for `/fhir` routes only (a host app keeps its own parsers):
- * JSON in the FHIR media types, form data for `_search`. Oversized bodies get 413, other
+ * Parses FHIR request bodies for ChartWarden's routes only (a host app keeps its own parsers):
+ * JSON in the FHIR media types, form data for `_search`, and a scanned document for a copy
+ * request's `/evidence` (PDF, JPEG, PNG; up to the policy's `copyRequests.maxEvidenceBytes`). Oversized bodies get 413, other
  * media types 415, unparseable JSON 400 — each as an OperationOutcome, before any handler runs.
  */
 @Injectable()
 export class FhirBodyMiddleware implements NestMiddleware {
   private readonly json: express.RequestHandler;
   private readonly form: express.RequestHandler;
+  private readonly raw: express.RequestHandler;
 
   constructor(
     options: FhirSettings,
     private readonly recorder: AuditRecorder,
+    policy: LoadedPolicy,
   ) {
     this.json = express.json({ type: JSON_TYPES, limit: options.maxBodyBytes, strict: false });
+    this.raw = express.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
     this.form = express.urlencoded({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, extended: false });
   }
 
@@ -34,6 +41,7 @@ export class FhirBodyMiddleware implements NestMiddleware {
     const isSearch = req.path.endsWith('/_search');
     let parser: express.RequestHandler | undefined;
     if (JSON_TYPES.includes(type)) parser = this.json;
+    else if (req.path.endsWith('/evidence') && EVIDENCE_TYPES.includes(type)) parser = this.raw;
     else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
     else if (!hasBody && (isSearch || type === '')) return next();
     if (!parser) {

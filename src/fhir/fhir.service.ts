@@ -217,11 +217,14 @@ export class FhirService {
     return searchsetBundle(ctx.baseUrl, result, links);
   }
 
-  /** `Patient/$everything`: needs read on the patient, then only what the caller may read of the compartment. */
+  /**
+   * `Patient/$everything` is an export of the record (R-20, R-22: recorded as a disclosure):
+   * needs `export` on the patient, then returns only what the caller may read of the compartment.
+   */
   async everything(ctx: FhirContext, id: string, search: string): Promise<FhirResponse> {
     this.checkId(id);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    await this.access.requireStored(ctx, 'read', { type: 'Patient', id }, this.store, { hideExistence: true });
+    await this.access.requireStored(ctx, 'export', { type: 'Patient', id }, this.store, { hideExistence: true });
     const types = [...new Set(['Patient', ...this.registry.indexedTypes()])];
     const result = await this.store.everything(id, { count, offset, since, access: await this.access.filter(ctx, 'read', types) });
     ctx.audit?.concerns([id]);

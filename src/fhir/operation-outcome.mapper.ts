@@ -4,6 +4,7 @@ import { assertNever, ChartWardenError } from '../common/chartwarden.error.js';
 import { GrantError, GrantErrorCode } from '../access/access.errors.js';
 import { GovernanceError, GovernanceErrorCode } from '../governance/governance.errors.js';
 import { DisputeError, DisputeErrorCode } from '../disputes/disputes.errors.js';
+import { ReleaseError, ReleaseErrorCode } from '../release/release.errors.js';
 import { IdentityError, IdentityErrorCode } from '../identity/identity.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
@@ -43,6 +44,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof GrantError) return fromCode(error, ...grantStatus(error.code));
   if (error instanceof GovernanceError) return fromCode(error, ...governanceStatus(error.code));
   if (error instanceof DisputeError) return fromCode(error, ...disputeStatus(error.code));
+  if (error instanceof ReleaseError) return fromCode(error, ...releaseStatus(error.code));
   if (error instanceof IdentityError) {
     return { ...fromCode(error, ...identityStatus(error.code)), headers: { 'WWW-Authenticate': 'Bearer realm="chartwarden"' } };
   }
@@ -104,6 +106,28 @@ function accessStatus(code: AccessErrorCode): [number, IssueCode] {
       return [400, 'required'];
     case AccessErrorCode.BreakGlassNeedsPatient:
       return [400, 'invalid'];
+    default:
+      return assertNever(code);
+  }
+}
+
+function releaseStatus(code: ReleaseErrorCode): [number, IssueCode] {
+  switch (code) {
+    case ReleaseErrorCode.Invalid:
+      return [400, 'invalid'];
+    case ReleaseErrorCode.EvidenceMissing:
+    case ReleaseErrorCode.SubjectiveRefused:
+    case ReleaseErrorCode.NothingToProduce:
+    case ReleaseErrorCode.RecipientMismatch:
+      return [422, 'business-rule'];
+    case ReleaseErrorCode.EvidenceType:
+      return [415, 'not-supported'];
+    case ReleaseErrorCode.Forbidden:
+      return [403, 'forbidden'];
+    case ReleaseErrorCode.WrongState:
+      return [409, 'conflict'];
+    case ReleaseErrorCode.NotFound:
+      return [404, 'not-found'];
     default:
       return assertNever(code);
   }

@@ -1,4 +1,5 @@
 import type { AccessFactOptions } from '../store/access-facts.js';
+import { DEFAULT_CHECKLISTS, type ChecklistItem, type RequesterType } from '../release/domain/copy-request.js';
 import type { PolicyDocument } from './domain/policy-document.js';
 import type { EditWindowRule } from '../governance/domain/edit-window.js';
 
@@ -56,6 +57,16 @@ export class LoadedPolicy {
   /** Printed with the stamp on copies and sealed inventories (policy `settings.hospitalName`). */
   get hospitalName(): string {
     return this.document.settings.hospitalName ?? 'ChartWarden 示例医院';
+  }
+
+  /** R-30: what a requester type presents (policy `copyRequests.evidence`, else the shipped table). */
+  copyChecklist(type: RequesterType): readonly ChecklistItem[] {
+    return this.document.copyRequests?.evidence?.[type] ?? DEFAULT_CHECKLISTS[type];
+  }
+
+  /** Largest evidence file accepted (policy `copyRequests.maxEvidenceBytes`, default 10 MiB). */
+  get maxEvidenceBytes(): number {
+    return this.document.copyRequests?.maxEvidenceBytes ?? 10 * 1024 * 1024;
   }
 
   /** R-43: years after sealing with no claim before a unilateral unseal (policy `disputes.unilateralUnsealAfterYears`). */

@@ -101,6 +101,7 @@ const POLICY = {
   roles: {
     attending: [
       { id: 'attending.care-team', allow: ALL, on: PR, when: { onCareTeam: true }, rule: 'R-03' },
+      { id: 'attending.print-export', allow: ['print', 'export'], on: PR, when: { onCareTeam: true }, rule: 'R-20' },
       { id: 'attending.department', allow: ALL, on: PR, when: { sameDepartment: true }, rule: 'R-03' },
       { id: 'attending.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'attending.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
@@ -113,6 +114,7 @@ const POLICY = {
     ],
     resident: [
       { id: 'resident.care-team', allow: ALL, on: PR, when: { onCareTeam: true }, rule: 'R-03' },
+      { id: 'resident.print-export', allow: ['print', 'export'], on: PR, when: { onCareTeam: true }, rule: 'R-20' },
       { id: 'resident.department', allow: RS, on: PR, when: { sameDepartment: true }, rule: 'R-03' },
       { id: 'resident.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'resident.break-glass', allow: RS, on: PR, when: { breakGlass: true }, rule: 'R-04' },
@@ -124,6 +126,7 @@ const POLICY = {
     chief: [
       { id: 'chief.department', allow: ALL, on: PR, when: { sameDepartment: true }, labels: UP_TO_R, rule: 'R-03' },
       { id: 'chief.care-team', allow: ALL, on: PR, when: { onCareTeam: true }, labels: UP_TO_R, rule: 'R-03' },
+      { id: 'chief.print-export', allow: ['print', 'export'], on: PR, when: { onCareTeam: true }, labels: UP_TO_R, rule: 'R-20' },
       { id: 'chief.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'chief.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
       { id: 'chief.directory', allow: RS, on: DIR, rule: 'R-02' },
@@ -151,6 +154,7 @@ const POLICY = {
       { id: 'record-room.records', allow: ['read', 'search', 'print', 'export', 'copy'], on: PR, rule: 'R-06' },
       { id: 'record-room.directory', allow: RS, on: DIR, rule: 'R-02' },
       { id: 'record-room.access-accounting', allow: ['list'], on: ['AuditEvent'], rule: 'R-20' },
+      { id: 'record-room.copy-requests', allow: ['request', 'approve', 'list'], on: ['CopyRequest'], rule: 'R-30' },
     ],
     'medical-affairs': [
       { id: 'medical-affairs.records', allow: RS, on: PR, labels: ['U', 'L', 'M', 'N', 'R', 'V'], rule: 'R-04' },
@@ -174,7 +178,7 @@ const POLICY = {
       { id: 'admin.explain', allow: ['explain'], on: ['Policy'], rule: 'R-02' },
     ],
     'his-system': [
-      { id: 'his-system.records', allow: ALL, on: PR, labels: ['U', 'L', 'M', 'N', 'R', 'V'], rule: 'R-02' },
+      { id: 'his-system.records', allow: [...ALL, 'export'], on: PR, labels: ['U', 'L', 'M', 'N', 'R', 'V'], rule: 'R-02' },
       { id: 'his-system.directory', allow: ALL, on: DIR, rule: 'R-02' },
     ],
   } as Record<Role, PolicyRule[]>,

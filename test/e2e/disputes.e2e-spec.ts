@@ -326,7 +326,9 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     const search = await fhir<Bundle>(chief, 'GET', `Composition?patient=Patient/${r.patient}`);
     expectStatus(search, 200);
     expect(search.body.total).toBe(0);
-    const everything = await fhir<Bundle>(chief, 'GET', `Patient/${r.patient}/$everything`);
+    // The HIS is not on the team either: an export of the record leaves the sealed records out.
+    const everything = await fhir<Bundle>(his, 'GET', `Patient/${r.patient}/$everything`);
+    expectStatus(everything, 200);
     expect((everything.body.entry ?? []).map((e) => e.resource?.resourceType)).toEqual(['Patient']);
     // The case team reads as before.
     expectStatus(await fhir(attending, 'GET', `Composition/${r.signed.id}`), 200);

@@ -10,8 +10,8 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000'];
-  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'dispute', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000'];
+  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -43,7 +43,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     return db;
   };
   const tablesIn = async (db: ChartWardenDatabase): Promise<string[]> =>
-    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND (table_name LIKE 'fhir\\_%' OR table_name LIKE 'access\\_%' OR table_name LIKE 'audit\\_%' OR table_name LIKE 'edit\\_%' OR table_name LIKE 'dispute%' OR table_name IN ('amendment', 'text_fingerprint')) ORDER BY table_name`)).map(
+    (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND (table_name LIKE 'fhir\\_%' OR table_name LIKE 'access\\_%' OR table_name LIKE 'audit\\_%' OR table_name LIKE 'edit\\_%' OR table_name LIKE 'dispute%' OR table_name LIKE 'copy\\_%' OR table_name IN ('amendment', 'text_fingerprint')) ORDER BY table_name`)).map(
       (r) => r.table_name,
     );
   const pendingSchemaChanges = async (db: ChartWardenDatabase): Promise<string[]> =>
@@ -69,24 +69,27 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(db)).toEqual(TABLES);
 
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('copy_')));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 7));
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 6));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_dispute_item_sealed_once'`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 5));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 4));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 3));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 2));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_refuse_audit_change', 'chartwarden_audit_head_forward')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute')));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 1));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual([]);
@@ -98,7 +101,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
-    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
+    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'copy_evidence_append_only', 'copy_evidence_no_truncate', 'copy_production_append_only', 'copy_production_no_truncate', 'copy_request_no_delete', 'copy_request_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
   });
 
   describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {

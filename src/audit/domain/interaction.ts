@@ -28,6 +28,8 @@ export function interactionOf(method: string, path: string): Interaction | undef
     if (what === 'amendments') return id ? { action: 'U', subtype: `amendment-${step ?? 'read'}`, entity: { type: 'Amendment', id } } : { action: 'E', subtype: 'amendment-list', entity: { type: 'Amendment' } };
     return { action: 'E', subtype: what ?? 'governance' };
   }
+  const copies = parts.indexOf('copy-requests');
+  if (copies >= 0) return copyRequestInteraction(method, parts.slice(copies + 1));
   const disputes = parts.indexOf('disputes');
   if (disputes >= 0) return disputeInteraction(method, parts.slice(disputes + 1));
   const audit = parts.indexOf('audit');
@@ -52,7 +54,9 @@ function fhirInteraction(method: string, p: string[]): Interaction | undefined {
     if (method === 'PUT') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id } };
     if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type, id } };
   }
-  if (p.length === 3 && op === '$everything' && method === 'GET') return { action: 'E', subtype: 'everything', lifecycle: 'access', entity: { type, id } };
+  // Exporting a whole record and printing one are disclosures (R-22: DCM 110106, lifecycle disclose).
+  if (p.length === 3 && op === '$everything' && method === 'GET') return { action: 'E', subtype: 'everything', lifecycle: 'disclose', entity: { type, id } };
+  if (p.length === 3 && op === '$print' && method === 'GET') return { action: 'R', subtype: 'print', lifecycle: 'disclose', entity: { type, id } };
   if (p.length === 3 && op === '_history' && method === 'GET') return { action: 'R', subtype: 'history-instance', lifecycle: 'access', entity: { type, id } };
   if (p.length === 4 && op === '_history' && method === 'GET') return { action: 'R', subtype: 'vread', lifecycle: 'access', entity: { type, id, version: vid } };
   if (p.length === 3 && op.startsWith('$')) return { action: 'E', subtype: op.slice(1), entity: { type, id } };
@@ -71,6 +75,16 @@ function accessInteraction(method: string, p: string[]): Interaction {
   }
   if (what === 'explain') return { action: 'E', subtype: 'explain', entity: { type: 'Policy' } };
   return { action: 'E', subtype: 'http-request' };
+}
+
+/** The record room's copy requests: producing and delivering a copy are disclosures (R-22, R-34). */
+function copyRequestInteraction(method: string, p: string[]): Interaction {
+  const [id, step] = p;
+  if (!id) return method === 'POST' ? { action: 'C', subtype: 'copy-request', entity: { type: 'CopyRequest' } } : { action: 'E', subtype: 'copy-request-list', entity: { type: 'CopyRequest' } };
+  const entity = { type: 'CopyRequest', id };
+  if (method === 'POST' && (step === 'produce' || step === 'deliver')) return { action: 'U', subtype: `copy-${step}`, lifecycle: 'disclose', entity };
+  if (method === 'POST' && step) return { action: 'U', subtype: `copy-${step}`, entity };
+  return { action: 'R', subtype: step ? `copy-${step}` : 'copy-request-read', lifecycle: 'access', entity };
 }
 
 /** The disputes workflow: sealing is ISO 21089 `hold`, unsealing `unhold` (R-40, R-43). */

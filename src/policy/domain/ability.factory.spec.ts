@@ -89,12 +89,16 @@ describe('buildAbility: the policy compiled into CASL rules for one actor', () =
     it('R-02: an action no rule names is denied even on a record the actor may read', () => {
       const attending = actor({ roles: ['attending'] });
       expect(can(defaultPolicy, attending, 'read', 'Observation', onMyCareTeam)).toBe(true);
-      for (const action of ['sign', 'export', 'print', 'seal', 'audit'] as const) {
+      for (const action of ['sign', 'copy', 'seal', 'unseal', 'audit'] as const) {
         expect(can(defaultPolicy, attending, action, 'Observation', onMyCareTeam)).toBe(false);
       }
+      // Printing and exporting are the treating team's: a nurse who may read may not.
+      expect(can(defaultPolicy, attending, 'print', 'Observation', onMyCareTeam)).toBe(true);
+      expect(can(defaultPolicy, attending, 'export', 'Patient', onMyCareTeam)).toBe(true);
       const nurse = actor({ roles: ['nurse'], department: 'cardiology' });
       expect(can(defaultPolicy, nurse, 'read', 'Patient', onMyCareTeam)).toBe(true);
       expect(can(defaultPolicy, nurse, 'update', 'Patient', onMyCareTeam)).toBe(false);
+      for (const action of ['print', 'export'] as const) expect(can(defaultPolicy, nurse, action, 'Patient', onMyCareTeam)).toBe(false);
     });
 
     it('R-02: admin has no clinical access, only the directory and explanations', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTIONS, CONFIDENTIALITY } from './actions.js';
+import { EVIDENCE_KINDS, REQUESTER_TYPES } from '../../release/domain/copy-request.js';
 
 /**
  * The access policy as data (YAML or JSON): settings, resource groups, and per role the
@@ -112,6 +113,19 @@ export const policySchema = z
               .strict(),
           )
           .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Copy requests (issue #6, R-30…R-34). */
+    copyRequests: z
+      .object({
+        /**
+         * R-30: the evidence each requester type presents; an item is one kind, or a list of
+         * kinds any one of which will do. Types not named keep the shipped checklist.
+         */
+        evidence: z.record(z.enum(REQUESTER_TYPES), z.array(z.union([z.enum(EVIDENCE_KINDS), z.array(z.enum(EVIDENCE_KINDS)).min(2)])).min(1)).optional(),
+        /** Largest evidence file accepted, in bytes (default 10 MiB). */
+        maxEvidenceBytes: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),

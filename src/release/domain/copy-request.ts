@@ -1,0 +1,122 @@
+import { ReleaseError, ReleaseErrorCode } from '../release.errors.js';
+
+/** Who may ask for a copy (R-30). */
+export const REQUESTER_TYPES = ['patient', 'agent', 'heir', 'heir-agent', 'police', 'court', 'social-insurance', 'malpractice-assessment', 'commercial-insurer'] as const;
+export type RequesterType = (typeof REQUESTER_TYPES)[number];
+
+/** What a piece of evidence proves (R-30). `id-card` is the ID of the person the copy is for: the patient, or the heir. */
+export const EVIDENCE_KINDS = [
+  'id-card',
+  'agent-id',
+  'power-of-attorney',
+  'proof-of-agency',
+  'death-certificate',
+  'proof-of-relationship',
+  'legal-request',
+  'officer-id',
+  'work-id',
+  'insurance-contract',
+  'patient-consent',
+  'heir-consent',
+] as const;
+export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
+
+/** One required item of a checklist: one kind, or any one of several (e.g. the patient's or, after death, the heir's consent). */
+export type ChecklistItem = EvidenceKind | readonly EvidenceKind[];
+
+/** R-30 as shipped: what each requester presents (the policy's `copyRequests.evidence` may change it). */
+export const DEFAULT_CHECKLISTS: Readonly<Record<RequesterType, readonly ChecklistItem[]>> = {
+  patient: ['id-card'],
+  agent: ['id-card', 'agent-id', 'proof-of-agency', 'power-of-attorney'],
+  heir: ['death-certificate', 'id-card', 'proof-of-relationship'],
+  'heir-agent': ['death-certificate', 'id-card', 'proof-of-relationship', 'agent-id', 'proof-of-agency', 'power-of-attorney'],
+  police: ['legal-request', 'officer-id', 'work-id'],
+  court: ['legal-request', 'officer-id', 'work-id'],
+  'social-insurance': ['legal-request', 'officer-id', 'work-id'],
+  'malpractice-assessment': ['legal-request', 'officer-id', 'work-id'],
+  'commercial-insurer': ['legal-request', 'officer-id', 'work-id', 'insurance-contract', ['patient-consent', 'heir-consent']],
+};
+
+/** What of a checklist the presented evidence does not cover, each item named as it must be presented. */
+export function missingEvidence(checklist: readonly ChecklistItem[], presented: Iterable<string>): string[] {
+  const have = new Set(presented);
+  return checklist.filter((item) => (typeof item === 'string' ? !have.has(item) : !item.some((k) => have.has(k)))).map((item) => (typeof item === 'string' ? item : item.join(' or ')));
+}
+
+/** The requester as identified at the desk. */
+export interface Requester {
+  name: string;
+  /** The ID document's number (resident ID card, passport, officer's card). */
+  idNumber: string;
+  /** For institutions: the police station, court, insurer… */
+  organization?: string;
+  contact?: string;
+}
+
+/** What the requester asks for: some document types and/or encounters, or everything copyable. */
+export interface CopyScope {
+  documentTypes?: string[];
+  encounters?: string[];
+  all?: boolean;
+}
+
+export interface CopyRequestInput {
+  patient: string;
+  requesterType: RequesterType;
+  requester: Requester;
+  purpose: string;
+  scope: CopyScope;
+}
+
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Reads `POST /copy-requests`, naming every problem at once. */
+export function parseCopyRequest(body: unknown): CopyRequestInput {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  const patient = typeof b.patient === 'string' ? b.patient.replace(/^Patient\//, '') : '';
+  if (!ID.test(patient)) problems.push('patient: a Patient id (or Patient/<id>)');
+  const requesterType = b.requesterType as RequesterType;
+  if (!REQUESTER_TYPES.includes(requesterType)) problems.push(`requesterType: one of ${REQUESTER_TYPES.join(', ')}`);
+  const r = (b.requester ?? {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  const requester: Requester = {
+    name: text(r.name),
+    idNumber: text(r.idNumber),
+    ...(text(r.organization) ? { organization: text(r.organization) } : {}),
+    ...(text(r.contact) ? { contact: text(r.contact) } : {}),
+  };
+  if (!requester.name) problems.push('requester.name');
+  if (!requester.idNumber) problems.push('requester.idNumber: the number of the ID document presented');
+  const purpose = text(b.purpose);
+  if (!purpose) problems.push('purpose: why the copy is asked for');
+  const s = (b.scope ?? {}) as Record<string, unknown>;
+  const scope: CopyScope = {};
+  if (s.all === true) scope.all = true;
+  if (s.documentTypes !== undefined) {
+    if (!Array.isArray(s.documentTypes) || !s.documentTypes.every((t) => typeof t === 'string' && t)) problems.push('scope.documentTypes: document type codes');
+    else scope.documentTypes = [...new Set(s.documentTypes as string[])];
+  }
+  if (s.encounters !== undefined) {
+    const list = Array.isArray(s.encounters) ? s.encounters.map((e) => (typeof e === 'string' ? e.replace(/^Encounter\//, '') : '')) : [];
+    if (list.length === 0 || !list.every((e) => ID.test(e))) problems.push('scope.encounters: Encounter ids');
+    else scope.encounters = [...new Set(list)];
+  }
+  if (!scope.all && !scope.documentTypes?.length && !scope.encounters?.length) problems.push('scope: {"all": true}, documentTypes and/or encounters');
+  if (problems.length) throw new ReleaseError(ReleaseErrorCode.Invalid, `Not a valid copy request: ${problems.join('; ')}`);
+  return { patient, requesterType, requester, purpose, scope };
+}
+
+/** The person receiving the copy is the requester (or their named colleague for an institution): same ID number. */
+export function sameIdentity(requester: Requester, recipient: { name?: unknown; idNumber?: unknown }): boolean {
+  const norm = (s: unknown) => (typeof s === 'string' ? s.replace(/\s+/g, '').toUpperCase() : '');
+  return norm(recipient.idNumber) !== '' && norm(recipient.idNumber) === norm(requester.idNumber);
+}
+
+/** Evidence files ChartWarden keeps: PDF, JPEG or PNG, recognised by their first bytes (never by the declared type alone). */
+export function sniffEvidenceType(bytes: Buffer): 'application/pdf' | 'image/jpeg' | 'image/png' | undefined {
+  if (bytes.subarray(0, 5).toString('latin1') === '%PDF-') return 'application/pdf';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  return undefined;
+}

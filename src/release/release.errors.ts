@@ -1,0 +1,29 @@
+import { ChartWardenError } from '../common/chartwarden.error.js';
+
+/** What the release-of-information workflow refuses (issue #6, R-30…R-34). */
+export enum ReleaseErrorCode {
+  /** A request body that is not a valid copy request, delivery or decision: 400 `invalid`. */
+  Invalid = 'copy.invalid',
+  /** The evidence the requester type needs is not all there (R-30): 422 `business-rule`, listing what is missing. */
+  EvidenceMissing = 'copy.evidence-missing',
+  /** An evidence file that is not a PDF, JPEG or PNG (by its bytes), or not what its Content-Type says: 415 `not-supported`. Too large: the body limit's 413. */
+  EvidenceType = 'copy.evidence-type',
+  /** Subjective documents asked for by a requester (R-31): 422 `business-rule`. */
+  SubjectiveRefused = 'copy.subjective-refused',
+  /** Nothing of the scope is complete and copyable yet (R-32): 422 `business-rule`. */
+  NothingToProduce = 'copy.nothing-to-produce',
+  /** The recipient is not the requester (identity checked again at delivery): 422 `business-rule`. */
+  RecipientMismatch = 'copy.recipient-mismatch',
+  /** The operator may not handle copy requests (record room), or print/export this record: 403 `forbidden`. */
+  Forbidden = 'copy.forbidden',
+  /** The request is not in the state the step needs: 409 `conflict`. */
+  WrongState = 'copy.wrong-state',
+  NotFound = 'copy.not-found',
+}
+
+/** Thrown by copy requests, printing and export. */
+export class ReleaseError extends ChartWardenError<ReleaseErrorCode> {
+  constructor(code: ReleaseErrorCode, message: string) {
+    super(code, message);
+  }
+}
