@@ -1,0 +1,54 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { CLOSED_STATUSES } from '../../governance/domain/document.js';
+import { DisputeError } from '../disputes.errors.js';
+import { inventoryDigest, isComplete, parseDisputeRequest, patientWitnessProblems, type InventoryLine } from './dispute-case.js';
+
+const GOVERNED = ['Composition', 'DocumentReference'];
+const complete = (r: Record<string, unknown>) => isComplete(r as unknown as Resource, GOVERNED, CLOSED_STATUSES);
+
+describe('dispute case domain (R-40…R-44)', () => {
+  it('reads a case; a public incident names its team (R-44)', () => {
+    expect(parseDisputeRequest({ patient: 'Patient/p1', reason: ' 纠纷 ', scope: { kind: 'encounters', encounters: ['Encounter/e1', 'e2', 'e1'] } })).toEqual({
+      patient: 'p1',
+      scope: { kind: 'encounters', encounters: ['e1', 'e2'] },
+      trigger: 'dispute',
+      reason: '纠纷',
+      team: [],
+    });
+    expect(parseDisputeRequest({ patient: 'p1', reason: 'r' }).scope).toEqual({ kind: 'whole-record' });
+    expect(() => parseDisputeRequest({ patient: 'p1', reason: 'r', trigger: 'public-incident' })).toThrow(/names the team/);
+    expect(() => parseDisputeRequest({ patient: 'p1', reason: 'r', scope: { kind: 'date-range', from: '2026-11-28', to: '2026-11-01' } })).toThrow(/from ≤ to/);
+    expect(() => parseDisputeRequest({})).toThrow(DisputeError);
+  });
+
+  it('R-40: the patient side lists every missing confirmation', () => {
+    expect(patientWitnessProblems(undefined)).toHaveLength(1);
+    expect(patientWitnessProblems({ name: '王', relationship: 'cousin', idDocument: { type: 'id' } })).toEqual([
+      expect.stringContaining('relationship'),
+      expect.stringContaining('idDocument'),
+      expect.stringContaining('confirmed'),
+    ]);
+    expect(patientWitnessProblems({ name: '王', relationship: 'self', idDocument: { type: 'id', number: '1' }, confirmed: true })).toEqual([]);
+  });
+
+  it('R-41: documents are complete once signed; encounters once finished; orders and results once not active or preliminary', () => {
+    expect(complete({ resourceType: 'Composition', status: 'preliminary' })).toBe(false);
+    expect(complete({ resourceType: 'Composition', status: 'final' })).toBe(true);
+    expect(complete({ resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary' })).toBe(false);
+    expect(complete({ resourceType: 'DocumentReference', status: 'current', docStatus: 'final' })).toBe(true);
+    expect(complete({ resourceType: 'Encounter', status: 'in-progress' })).toBe(false);
+    expect(complete({ resourceType: 'Encounter', status: 'finished' })).toBe(true);
+    expect(complete({ resourceType: 'Observation', status: 'preliminary' })).toBe(false);
+    expect(complete({ resourceType: 'MedicationRequest', status: 'active' })).toBe(false);
+    expect(complete({ resourceType: 'MedicationRequest', status: 'completed' })).toBe(true);
+    expect(complete({ resourceType: 'Provenance' })).toBe(true);
+  });
+
+  it('R-42: the inventory digest does not depend on line order, and changes with any hash', () => {
+    const a: InventoryLine = { type: 'Composition', id: 'c1', version: 2, status: 'sealed', sha256: 'aa' };
+    const b: InventoryLine = { type: 'Encounter', id: 'e1', version: 1, status: 'sealed', sha256: 'bb' };
+    expect(inventoryDigest([a, b])).toBe(inventoryDigest([b, a]));
+    expect(inventoryDigest([a, b])).not.toBe(inventoryDigest([a, { ...b, sha256: 'bc' }]));
+    expect(inventoryDigest([a, b])).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
