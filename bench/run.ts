@@ -22,6 +22,9 @@ import type { AuditEntry } from '../src/audit/domain/audit-entry.js';
 import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 import { CopyPasteGuard } from '../src/governance/copy-paste.guard.js';
+import { DisputeHoldGuard } from '../src/disputes/dispute-hold.guard.js';
+import { renderPdf } from '../src/pdf/pdf-renderer.js';
+import { resourceSection } from '../src/pdf/resource-text.js';
 import type { FhirContext } from '../src/fhir/fhir-request.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
 import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
@@ -37,6 +40,8 @@ import {
   targetTable,
   type AuditTiming,
   type CopyPasteTiming,
+  type HoldTiming,
+  type PdfTiming,
   type DecisionTiming,
   type ScenarioKey,
   type ScenarioReport,
@@ -50,11 +55,11 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
- * BENCH_ONLY (comma list of read, search, create, update, policy, audit, start; the baseline runs with any
+ * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start; the baseline runs with any
  * load part) to measure a part only, e.g. to profile the read path.
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'start'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
@@ -143,6 +148,10 @@ async function bench(cleanup: Cleanup): Promise<number> {
   }
 
   const decision = want('policy') ? await timeDecisions() : undefined;
+  const pdf = want('pdf') ? await timePdf() : undefined;
+  if (pdf) log(`certified copy PDF, ${pdf.pages} pages: p50 ${pdf.p50Ms} ms, p99 ${pdf.p99Ms} ms`);
+  const hold = load?.hold;
+  if (hold) log(`legal-hold check, ${fmtInt(hold.sealedCases)} sealed cases (${fmtInt(hold.sealedLines)} lines): update p50 ${hold.updateP50Ms} / p99 ${hold.updateP99Ms} ms, create p50 ${hold.createP50Ms} / p99 ${hold.createP99Ms} ms`);
   const audit = load?.audit;
   const copyPaste = load?.copyPaste;
   if (copyPaste) log(`copy-paste check, 10 KB note, ${fmtInt(copyPaste.documents)} documents indexed: p50 ${copyPaste.p50Ms} ms, p99 ${copyPaste.p99Ms} ms`);
@@ -154,7 +163,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   const scenarios = load?.scenarios ?? [];
   const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = evaluateTargets(byKey, cold, decision, audit, copyPaste);
+  const targets = evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf);
   const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
@@ -184,6 +193,8 @@ async function bench(cleanup: Cleanup): Promise<number> {
     decision,
     audit,
     copyPaste,
+    hold,
+    pdf,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
@@ -197,7 +208,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
 /** Steps 1–5: database, ChartWarden and baseline servers, seed, then the load scenarios. */
 async function measureLoad(
   cleanup: Cleanup,
-): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number; audit?: AuditTiming; copyPaste?: CopyPasteTiming }> {
+): Promise<{ db: BenchDatabase; seeded: Seeded; scenarios: ScenarioReport[]; serverStopMs: number; audit?: AuditTiming; copyPaste?: CopyPasteTiming; hold?: HoldTiming }> {
   const db = await openBenchDatabase(cleanup, process.env.DATABASE_URL || undefined);
   log(`database: ${db.name} on ${db.mode === 'external' ? 'the DATABASE_URL server' : 'embedded PostgreSQL'} (PostgreSQL ${db.serverVersion})`);
 
@@ -275,7 +286,8 @@ async function measureLoad(
   if (config.cpuProfDir) log(`CPU profiles written to ${config.cpuProfDir}: ChartWarden pid ${cw.pid}, bare server pid ${bare.pid} (node dist/bench/profile-summary.js <file>)`);
   const audit = want('audit') ? await timeAudit(db.url) : undefined;
   const copyPaste = want('copypaste') ? await timeCopyPaste(db.url) : undefined;
-  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms, audit, copyPaste };
+  const hold = want('hold') ? await timeHold(db.url) : undefined;
+  return { db, seeded, scenarios: s.results, serverStopMs: stop.ms, audit, copyPaste, hold };
 }
 
 /**
@@ -380,6 +392,77 @@ async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
 }
 
 class RollBack extends Error {}
+
+/**
+ * The legal hold (issue #7, R-41) on every write: with 2,000 sealed cases of 50 records each on
+ * record, the time the hold check adds to an update of an unsealed record (one indexed query)
+ * and to a create for an encounter (the encounter's key-share lock, then the query), inside a
+ * transaction rolled back each time.
+ */
+async function timeHold(url: string): Promise<HoldTiming> {
+  const cases = 2000;
+  const lines = 50;
+  const database = await ChartWardenDatabase.connect(url, 2);
+  try {
+    log(`legal hold: sealing ${fmtInt(cases)} cases × ${lines} records …`);
+    await database.query(
+      `INSERT INTO dispute (id, patient_id, scope, trigger, reason, team, status, opened_by, opened_at, sealed_at, sealed_by, policy_version)
+       SELECT md5('bench-case-' || c)::uuid, 'bench-held-' || c, '{"kind":"whole-record"}', 'dispute', 'bench', '[]', 'sealed', 'bench', now(), now(), 'bench', 'bench'
+         FROM generate_series(1, $1::int) c ON CONFLICT DO NOTHING`,
+      [cases],
+    );
+    await database.query(
+      `INSERT INTO dispute_item (dispute_id, resource_type, resource_id, version_id, status, sha256, copy_no)
+       SELECT md5('bench-case-' || c)::uuid, CASE WHEN k = 1 THEN 'Encounter' ELSE 'Observation' END, 'bench-held-' || c || '-' || k, 1, 'sealed', repeat('0', 64), 1
+         FROM generate_series(1, $1::int) c, generate_series(1, $2::int) k ON CONFLICT DO NOTHING`,
+      [cases, lines],
+    );
+    await database.query('VACUUM ANALYZE dispute');
+    await database.query('VACUUM ANALYZE dispute_item');
+    const [{ n }] = await database.query<{ n: number }>('SELECT count(*)::int AS n FROM dispute_item');
+    const guard = new DisputeHoldGuard(database);
+    const ctx = { actor: { id: 'bench-his', practitioner: 'Practitioner/bench-his', roles: ['his-system'], scopes: [] }, baseUrl: '' } as FhirContext;
+    const time = async (created: boolean): Promise<number[]> => {
+      const times: number[] = [];
+      for (let i = 0; i < 510; i++) {
+        const resource = { resourceType: 'Observation', id: `bench-free-${i}`, status: 'final', code: { text: 'x' }, encounter: { reference: `Encounter/bench-free-enc-${i % 20}` } } as Resource;
+        await database
+          .transaction(async (tx) => {
+            const started = performance.now();
+            await guard.record(ctx, { resource, created, patient: 'bench-free' }, tx);
+            times.push(performance.now() - started);
+            throw new RollBack();
+          })
+          .catch((e: unknown) => {
+            if (!(e instanceof RollBack)) throw e;
+          });
+      }
+      return times.slice(10).sort((a, b) => a - b);
+    };
+    const update = await time(false);
+    const create = await time(true);
+    const pct = (xs: number[], q: number) => round2(xs[Math.min(xs.length - 1, Math.floor(xs.length * q))]);
+    return { sealedCases: cases, sealedLines: n, updateP50Ms: pct(update, 0.5), updateP99Ms: pct(update, 0.99), createP50Ms: pct(create, 0.5), createP99Ms: pct(create, 0.99) };
+  } finally {
+    await database.onApplicationShutdown();
+  }
+}
+
+/** A certified copy's PDF (issue #6, R-33): 20 pages of Chinese clinical text, stamped, with the footer hash; the first render (font loading) excluded. */
+async function timePdf(): Promise<PdfTiming> {
+  const note = tenKilobyteNote();
+  const sections = Array.from({ length: 8 }, (_, i) => resourceSection({ ...note, id: `bench-doc-${i}`, meta: { versionId: '1' } }));
+  const input = { title: '病历复印件 Certified copy', reference: 'CopyRequest bench #1', stamp: '示例医院 病案管理专用章', footerHash: '0'.repeat(64), createdAt: new Date(), sections };
+  const first = await renderPdf(input);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const started = performance.now();
+    await renderPdf(input);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { pages: first.pages, p50Ms: Math.round(times[10]), p99Ms: Math.round(times[19]) };
+}
 
 /** A progress note of about 10 KB of Chinese clinical text. */
 function tenKilobyteNote(): Composition {

@@ -30,12 +30,27 @@ export class Disputes1765000000000 implements MigrationInterface {
       END $$`);
     await q.query(`CREATE TRIGGER dispute_item_sealed_once BEFORE UPDATE OR DELETE ON "dispute_item" FOR EACH ROW EXECUTE FUNCTION chartwarden_dispute_item_sealed_once()`);
     await q.query(`CREATE TRIGGER dispute_item_no_truncate BEFORE TRUNCATE ON "dispute_item" FOR EACH STATEMENT EXECUTE FUNCTION chartwarden_refuse_change()`);
+    // The legal-hold check of one write, in one round trip (decision 0008). A new record for an
+    // encounter first takes FOR KEY SHARE on it, so it waits for a seal of that encounter in
+    // progress; the holds are then read by a later statement, which in a VOLATILE function sees
+    // what committed while it waited.
+    await q.query(`CREATE FUNCTION chartwarden_holds(p_type text, p_id text, p_encounter text, p_lock_encounter boolean)
+      RETURNS TABLE (hold_case uuid, held_type varchar, held_id varchar, held_status varchar) LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        IF p_lock_encounter AND p_encounter IS NOT NULL THEN
+          PERFORM 1 FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = p_encounter FOR KEY SHARE;
+        END IF;
+        RETURN QUERY SELECT d.id, i.resource_type, i.resource_id, i.status FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
+          WHERE d.status = 'sealed'
+            AND ((i.resource_type = p_type AND i.resource_id = p_id) OR (i.resource_type = 'Encounter' AND i.resource_id = p_encounter AND i.status = 'sealed'));
+      END $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE "dispute_copy"`);
     await q.query(`DROP TABLE "dispute_item"`);
     await q.query(`DROP FUNCTION chartwarden_dispute_item_sealed_once()`);
+    await q.query(`DROP FUNCTION chartwarden_holds(text, text, text, boolean)`);
     await q.query(`DROP TABLE "dispute"`);
   }
 }

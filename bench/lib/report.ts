@@ -21,6 +21,23 @@ export interface CopyPasteTiming {
   p99Ms: number;
 }
 
+/** The legal hold (issue #7, R-41): time the hold check adds to a write, with many sealed cases on record. */
+export interface HoldTiming {
+  sealedCases: number;
+  sealedLines: number;
+  updateP50Ms: number;
+  updateP99Ms: number;
+  createP50Ms: number;
+  createP99Ms: number;
+}
+
+/** Rendering a certified copy (issue #6, R-33): a 20-page PDF with the Chinese font, stamp and footer hash. */
+export interface PdfTiming {
+  pages: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
 /** The audit trail's own figures (issue #5), measured in the bench process against the bench database. */
 export interface AuditTiming {
   /** 64 concurrent appenders, each awaiting its entry: durable entries per second. */
@@ -89,6 +106,8 @@ export function evaluateTargets(
   decision?: DecisionTiming,
   audit?: AuditTiming,
   copyPaste?: CopyPasteTiming,
+  hold?: HoldTiming,
+  pdf?: PdfTiming,
 ): Target[] {
   const ratio = (a: ScenarioReport | undefined, b: ScenarioReport | undefined) => (a && b && b.reqPerSec > 0 ? a.reqPerSec / b.reqPerSec : undefined);
   const policyRead = ratio(s.policyRead, s.openRead);
@@ -126,6 +145,16 @@ export function evaluateTargets(
       name: 'copy-paste check, 10 KB note, 100k docs',
       goal: '≤ 5 ms added',
       ...check(copyPaste, (c) => `p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms`, (c) => c.p50Ms <= 5),
+    },
+    {
+      name: 'legal-hold check per write, 2k sealed cases',
+      goal: 'p99 ≤ 1 ms',
+      ...check(hold, (h) => `update p50 ${h.updateP50Ms} / p99 ${h.updateP99Ms} ms; create p50 ${h.createP50Ms} / p99 ${h.createP99Ms} ms`, (h) => Math.max(h.updateP99Ms, h.createP99Ms) <= 1),
+    },
+    {
+      name: 'certified copy PDF, 20 pages',
+      goal: 'p50 ≤ 500 ms',
+      ...check(pdf, (t) => `${t.pages} pages: p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms`, (t) => t.p50Ms <= 500),
     },
     { name: 'audit verify speed', goal: '≥ 200,000 entries/s', ...check(audit, (a) => `${fmtInt(a.verifyPerSec)}/s (${fmtInt(a.verifyEntries)} entries)`, (a) => a.verifyPerSec >= 200_000) },
   ];

@@ -5,10 +5,8 @@ import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js
 import { encounterOf } from '../governance/archive.service.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 
-/** Sealed cases holding the resource itself, or its encounter (a new or moved record for a sealed visit). */
-const HOLDS_SQL = `SELECT d.id, i.resource_type, i.resource_id, i.status FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
-  WHERE d.status = 'sealed'
-    AND ((i.resource_type = $1 AND i.resource_id = $2) OR (i.resource_type = 'Encounter' AND i.resource_id = $3 AND i.status = 'sealed'))`;
+/** Sealed cases holding the resource itself, or its encounter (a new or moved record for a sealed visit): see the migration's `chartwarden_holds`. */
+const HOLDS_SQL = 'SELECT hold_case, held_type, held_id, held_status FROM chartwarden_holds($1, $2, $3, $4)';
 
 /**
  * The legal hold on every write (R-41), inside the write's transaction, first of the write
@@ -38,19 +36,19 @@ export class DisputeHoldGuard extends WriteJournal {
     // A new record outside any encounter belongs to no sealed visit: nothing sealed can hold it.
     if (write.created && !encounter) return;
     const q = tx ?? this.db;
-    // A new record waits for a seal of its encounter in progress (and is then refused). An
-    // update needs no such lock: sealing waits for the updated row itself.
-    if (write.created && encounter) await q.query(`SELECT 1 FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1 FOR KEY SHARE`, [encounter]);
-    const holds = await q.query<{ id: string; resource_type: string; resource_id: string; status: string }>(HOLDS_SQL, [type, id, encounter ?? null]);
+    // A new record waits for a seal of its encounter in progress (and is then refused): the
+    // function locks the encounter first. An update needs no such lock: sealing waits for the
+    // updated row itself.
+    const holds = await q.query<{ hold_case: string; held_type: string; held_id: string; held_status: string }>(HOLDS_SQL, [type, id, encounter ?? null, write.created], { prepare: true });
     if (holds.length === 0) return;
-    const own = holds.filter((h) => h.resource_type === type && h.resource_id === id);
+    const own = holds.filter((h) => h.held_type === type && h.held_id === id);
     // Its own line decides: sealed refuses; pending lets the record be completed (R-41).
-    const refusing = own.length ? own.find((h) => h.status === 'sealed') : holds[0];
+    const refusing = own.length ? own.find((h) => h.held_status === 'sealed') : holds[0];
     if (!refusing) return;
     const what = own.length ? `${type}/${id}` : `Encounter/${encounter}, the visit ${type}/${id} belongs to,`;
     throw new DisputeError(
       DisputeErrorCode.Sealed,
-      `${what} is sealed under dispute case ${refusing.id}: a sealed record cannot be changed by anyone until the case is unsealed (R-41)`,
+      `${what} is sealed under dispute case ${refusing.hold_case}: a sealed record cannot be changed by anyone until the case is unsealed (R-41)`,
     );
   }
 }

@@ -385,11 +385,31 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
         }
         return results;
       };
-      const [statuses, sealed] = await Promise.all([Promise.all([writer(1), writer(2), writer(3)]), new Promise((resolve) => setTimeout(resolve, round * 3)).then(() => seal(c.id))]);
+      // New results for the visit being sealed, written at the same time.
+      const creator = async () => {
+        const results: number[] = [];
+        for (let k = 0; k < 6; k++) {
+          const res = await fhir(his, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: `new-${k}` }, subject: { reference: `Patient/${r.patient}` }, encounter: { reference: `Encounter/${r.encounter}` } });
+          results.push(res.status);
+        }
+        return results;
+      };
+      const [[statuses, created], sealed] = await Promise.all([
+        Promise.all([Promise.all([writer(1), writer(2), writer(3)]), creator()]),
+        new Promise((resolve) => setTimeout(resolve, round * 3)).then(() => seal(c.id)),
+      ]);
       expectStatus(sealed, 200);
-      // Every write either committed (200) or was refused by the hold (423) or lost a version race (412).
+      // Every write either committed (200/201) or was refused by the hold (423) or lost a version race (412).
       expect(statuses.flat().every((s) => [200, 412, 423].includes(s))).toBe(true);
-      seen.push(...statuses.flat());
+      expect(created.every((s) => [201, 423].includes(s))).toBe(true);
+      seen.push(...statuses.flat(), ...created);
+      // Every result of the visit that exists was there when it was sealed: inventoried, none added after.
+      const [uninventoried] = (await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM fhir_search_reference x WHERE x.resource_type = 'Observation' AND x.param = 'encounter' AND x.target_type = 'Encounter' AND x.target_id = $1
+           AND NOT EXISTS (SELECT 1 FROM dispute_item i WHERE i.dispute_id = $2 AND i.resource_type = 'Observation' AND i.resource_id = x.resource_id)`,
+        [r.encounter, c.id],
+      )).rows;
+      expect({ round, uninventoried: uninventoried.n }).toEqual({ round, uninventoried: 0 });
       const [line] = (await db.query<{ version_id: number }>(`SELECT version_id FROM dispute_item WHERE dispute_id = $1 AND resource_type = 'Observation' AND resource_id = $2`, [c.id, r.lab.id])).rows;
       const [current] = (await db.query<{ version_id: number; content: Resource }>(`SELECT version_id, content FROM fhir_resource WHERE resource_type = 'Observation' AND id = $1`, [r.lab.id])).rows;
       // The sealed version is the last one: nothing committed after the seal.
@@ -399,6 +419,7 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     }
     // The race was real: writes landed before seals and were refused after them.
     expect(seen.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(seen.filter((s) => s === 201).length).toBeGreaterThan(0);
     expect(seen.filter((s) => s === 423).length).toBeGreaterThan(0);
   });
 });

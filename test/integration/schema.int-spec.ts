@@ -74,7 +74,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 6));
-    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_dispute_item_sealed_once'`)).toHaveLength(0);
+    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_dispute_item_sealed_once', 'chartwarden_holds')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 5));
