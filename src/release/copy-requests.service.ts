@@ -202,7 +202,7 @@ export class CopyRequestsService {
 
   /**
    * Produces a copy (R-31…R-33) of what is complete and not produced yet: objective documents
-   * only, signed, pinned to their current versions; unfinished ones are listed as pending and a
+   * only, signed, each allowed to the officer by the access policy, pinned to their current versions; unfinished ones are listed as pending and a
    * later `produce` copies them once signed. A disclosure (lifecycle `disclose`) of the patient.
    */
   async produce(ctx: FhirContext, id: string): Promise<ProductionView> {
@@ -220,6 +220,13 @@ export class CopyRequestsService {
       const excluded: LeftOut[] = [];
       for (const c of await this.candidates(tx, row)) {
         const ref = `${c.resource.resourceType}/${c.resource.id}`;
+        // The policy decides each document for the officer, as a read would: a confidentiality
+        // label their rule does not cover, or a record withheld by a public incident (R-44), is
+        // left out and said so, never copied.
+        if (!(await this.access.permitsStored(ctx, 'copy', { type: c.resource.resourceType, id: c.resource.id as string }, this.store))) {
+          excluded.push({ ref, reason: 'not copyable by this office under the access policy (confidentiality label, or withheld under a dispute, R-44)' });
+          continue;
+        }
         const type = this.types.classify(c.resource);
         if (!type) {
           excluded.push({ ref, reason: 'document type not known: only documents known to be objective are copied (R-31)' });

@@ -260,6 +260,43 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(closed.body.events.at(-1)).toMatchObject({ step: 'delivered', copies: [2] });
   });
 
+  it('R-07/R-44: a document under a restricted label, or withheld under a public incident, is left out of a copy and said so', async () => {
+    const r = await record();
+    const restricted = await seed({ ...doc(r.patient, r.encounter, '11502-2', '检验报告（HIV）', 'final'), meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] } });
+    const second = await seed<Encounter>({
+      resourceType: 'Encounter',
+      status: 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+      subject: { reference: `Patient/${r.patient}` },
+      period: { start: new Date(Date.now() - 86_400_000).toISOString(), end: new Date().toISOString() },
+    });
+    const incident = await seed(doc(r.patient, second.id, '18842-5', '出院记录（舆情）', 'final'));
+    const officer = await server.token({ sub: `officer-copy-${run}`, roles: ['disputes-officer'] });
+    const sealed = await httpRequest<{ status: string }>(`${root}/disputes`, 'POST', {
+      token: officer,
+      contentType: 'application/json',
+      body: { patient: r.patient, reason: '舆情事件', trigger: 'public-incident', team: ['Practitioner/case-lead'], scope: { kind: 'encounters', encounters: [second.id] } },
+    });
+    expect(sealed.body.status).toBe('sealed');
+
+    const request = await open(r.patient, 'patient');
+    await upload(request.id, 'id-card');
+    await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
+    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    const produced = await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`);
+    expectStatus(produced, 201);
+    const copied = produced.body.manifest.map((m) => m.id);
+    expect(copied).toEqual(expect.arrayContaining([r.admission.id, r.discharge.id]));
+    expect(copied).not.toContain(restricted.id);
+    expect(copied).not.toContain(incident.id);
+    expect(produced.body.excluded).toEqual(
+      expect.arrayContaining([
+        { ref: `Composition/${restricted.id}`, reason: expect.stringContaining('access policy') },
+        { ref: `Composition/${incident.id}`, reason: expect.stringContaining('R-44') },
+      ]),
+    );
+  });
+
   it('R-33: the copy is handed to the requester only: another ID number is refused', async () => {
     const r = await record();
     const request = await open(r.patient, 'agent');
