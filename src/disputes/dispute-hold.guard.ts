@@ -2,25 +2,25 @@ import { Injectable } from '@nestjs/common';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
-import { encounterOf } from '../governance/archive.service.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 
-/** Sealed cases holding the resource itself, or its encounter (a new or moved record for a sealed visit): see the migration's `chartwarden_holds`. */
-const HOLDS_SQL = 'SELECT hold_case, held_type, held_id, held_status FROM chartwarden_holds($1, $2, $3, $4)';
+/** Sealed cases holding the record itself, a visit it belongs to, or (a Provenance) a record it signs: see the migration's `chartwarden_holds`. */
+const HOLDS_SQL = 'SELECT hold_case, held_type, held_id, held_status, held_as FROM chartwarden_holds($1, $2, $3)';
 
 /**
  * The legal hold on every write (R-41), inside the write's transaction, first of the write
- * journals: a version of a sealed record, or a new record for a sealed encounter, is refused
- * with 423 naming the case, and the transaction (version, ledger, audit entry) rolls back.
- * A pending (unfinished) record may still be completed; a supplement seals it.
+ * journals: a version of a sealed record, a new or moved record for a sealed encounter, or a
+ * Provenance signing a sealed record is refused with 423 naming the case, and the transaction
+ * (version, ledger, audit entry) rolls back. A pending (unfinished) record may still be
+ * completed; a supplement seals it. The encounters are the ones the search index resolved in
+ * this same transaction, so every reference form counts (relative, absolute, versioned, every
+ * `context.encounter`).
  *
  * No write commits after a seal commits (decision 0008): sealing locks the patient, its
  * encounters and every record it inventories `FOR UPDATE`; an update holds its row's lock
- * from its UPDATE on, and a create for an encounter takes `FOR KEY SHARE` on that encounter
- * here. Whichever comes second waits for the first to commit, and this check then runs in a
- * statement that sees the seal. (An update moving a record into a visit being sealed is not
- * serialized: it lands either inventoried, or frozen by its sealed encounter and added by the
- * next supplement.)
+ * from its UPDATE on, and a create takes `FOR KEY SHARE` on its encounters in the same call.
+ * Whichever comes second waits for the first to commit, and the check then runs in a
+ * statement that sees the seal.
  */
 @Injectable()
 export class DisputeHoldGuard extends WriteJournal {
@@ -32,20 +32,25 @@ export class DisputeHoldGuard extends WriteJournal {
     if (write.unchanged) return;
     const { resourceType: type, id } = write.resource;
     if (!id) return;
-    const encounter = type === 'Encounter' ? undefined : encounterOf(write.resource);
-    // A new record outside any encounter belongs to no sealed visit: nothing sealed can hold it.
-    if (write.created && !encounter) return;
-    const q = tx ?? this.db;
-    // A new record waits for a seal of its encounter in progress (and is then refused): the
-    // function locks the encounter first. An update needs no such lock: sealing waits for the
-    // updated row itself.
-    const holds = await q.query<{ hold_case: string; held_type: string; held_id: string; held_status: string }>(HOLDS_SQL, [type, id, encounter ?? null, write.created], { prepare: true });
+    // A new record that names no encounter and signs nothing belongs to no sealed visit (a
+    // reference to an encounter, in any form, contains "Encounter/"): nothing sealed can hold it.
+    if (write.created && type !== 'Provenance' && !JSON.stringify(write.resource).includes('Encounter/')) return;
+    const holds = await (tx ?? this.db).query<{ hold_case: string; held_type: string; held_id: string; held_status: string; held_as: 'self' | 'encounter' | 'target' }>(
+      HOLDS_SQL,
+      [type, id, write.created],
+      { prepare: true },
+    );
     if (holds.length === 0) return;
-    const own = holds.filter((h) => h.held_type === type && h.held_id === id);
+    const own = holds.filter((h) => h.held_as === 'self');
     // Its own line decides: sealed refuses; pending lets the record be completed (R-41).
     const refusing = own.length ? own.find((h) => h.held_status === 'sealed') : holds[0];
     if (!refusing) return;
-    const what = own.length ? `${type}/${id}` : `Encounter/${encounter}, the visit ${type}/${id} belongs to,`;
+    const what =
+      refusing.held_as === 'self'
+        ? `${type}/${id}`
+        : refusing.held_as === 'encounter'
+          ? `Encounter/${refusing.held_id}, the visit ${type}/${id} belongs to,`
+          : `${refusing.held_type}/${refusing.held_id}, which Provenance/${id} signs,`;
     throw new DisputeError(
       DisputeErrorCode.Sealed,
       `${what} is sealed under dispute case ${refusing.hold_case}: a sealed record cannot be changed by anyone until the case is unsealed (R-41)`,

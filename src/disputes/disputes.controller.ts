@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
@@ -23,7 +23,6 @@ const PATIENT_WITNESS = {
     confirmed: { type: 'boolean', enum: [true] },
   },
 };
-const WITNESS_HEADER = { name: 'X-Witness-Authorization', description: "The hospital side's witness: `Bearer <their own token>` (another person than the officer)", required: false };
 
 /** The disputes office's workflow (issue #7, R-40…R-44), under `/disputes`. */
 @ApiTags('disputes')
@@ -80,12 +79,33 @@ export class DisputesController {
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
   }
 
+  @Post(':id/confirmations')
+  @ApiOperation({
+    summary:
+      "A person at the table confirms with their own request: the hospital side's witness a seal (of the inventory digest shown) or an unseal; medical affairs a unilateral unseal (basis, reason). Used by the officer's step within the policy's minutes (R-40, R-43)",
+  })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['step'],
+      properties: {
+        step: { type: 'string', enum: ['seal', 'unseal'] },
+        inventoryDigest: { type: 'string', description: 'step seal: the digest of GET /disputes/{id}/inventory both sides were shown' },
+        basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'], description: 'step unseal: resolved / no-claim make this an approval (medical affairs)' },
+        reason: { type: 'string' },
+      },
+    },
+  })
+  async confirm(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+    const body = await this.disputes.confirm(fhirContext(req, this.settings), id, req.body);
+    await sendRecorded(this.recorder, res, { status: 201, json: JSON.stringify(body), headers: JSON_TYPE });
+  }
+
   @Post(':id/seal')
-  @ApiOperation({ summary: 'Seal with both sides present (R-40): inventory with hashes, sealed copy (Bundle + PDF)' })
-  @ApiHeader(WITNESS_HEADER)
-  @ApiBody({ schema: { type: 'object', properties: { hospitalWitnessConfirmed: { type: 'boolean', enum: [true] }, patientWitness: PATIENT_WITNESS } } })
+  @ApiOperation({ summary: "Seal with both sides present (R-40): the patient side's confirmation here, the hospital witness's given before; inventory with hashes, sealed copy (Bundle + PDF)" })
+  @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
   async seal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.seal(fhirContext(req, this.settings), id, req.body, { witness: req.get('x-witness-authorization') });
+    const body = await this.disputes.seal(fhirContext(req, this.settings), id, req.body);
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
   }
 
@@ -97,24 +117,15 @@ export class DisputesController {
   }
 
   @Post(':id/unseal')
-  @ApiOperation({ summary: 'Unseal (R-43): both sides again, or resolved / no claim after the policy years with medical affairs approval' })
-  @ApiHeader(WITNESS_HEADER)
-  @ApiHeader({ name: 'X-Approver-Authorization', description: 'Medical affairs approving a unilateral unseal: `Bearer <their own token>`', required: false })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['basis'],
-      properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, reason: { type: 'string' }, hospitalWitnessConfirmed: { type: 'boolean' }, patientWitness: PATIENT_WITNESS },
-    },
-  })
+  @ApiOperation({ summary: "Unseal (R-43): both sides again (the hospital witness's confirmation given before), or resolved / no-claim (after the policy's years) with medical affairs' approval given before" })
+  @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
   async unseal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const cosigners = { witness: req.get('x-witness-authorization'), approver: req.get('x-approver-authorization') };
-    const body = await this.disputes.unseal(fhirContext(req, this.settings), id, req.body, cosigners);
+    const body = await this.disputes.unseal(fhirContext(req, this.settings), id, req.body);
     await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
   }
 
   @Get(':id/inventory')
-  @ApiOperation({ summary: 'The inventory (封存清单) as JSON; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy' })
+  @ApiOperation({ summary: 'The inventory (封存清单) as JSON — for an open case, what sealing now would inventory, with the digest both sides confirm; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy' })
   @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
   async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query('_format') format?: string) {
     const ctx = fhirContext(req, this.settings);

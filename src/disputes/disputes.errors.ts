@@ -8,8 +8,10 @@ export enum DisputeErrorCode {
   Invalid = 'disputes.invalid',
   /** Sealing or unsealing without both sides' confirmations (R-40, R-43): 422 `business-rule`, listing what is missing. */
   ConfirmationMissing = 'disputes.confirmation-missing',
-  /** A witness token that does not verify, or the officer witnessing their own act: 403 `forbidden`. */
+  /** The officer confirming their own act as the witness or approver: 403 `forbidden`. */
   WitnessRejected = 'disputes.witness-rejected',
+  /** The inventory differs from the one the witness confirmed (a record changed meanwhile): 409 `conflict`; confirm again. */
+  InventoryChanged = 'disputes.inventory-changed',
   /** The operator may not open, seal, unseal or see disputes: 403 `forbidden`. */
   Forbidden = 'disputes.forbidden',
   /** A unilateral unseal without medical affairs' approval, or before the policy's clock has run (R-43): 422 `business-rule`. */

@@ -9,7 +9,6 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { CLOSED_STATUSES } from '../governance/domain/document.js';
 import { contentSha256 } from '../governance/domain/ledger.js';
 import type { Actor } from '../identity/actor.js';
-import { TokenVerifier } from '../identity/token.verifier.js';
 import { renderPdf, type PdfSection } from '../pdf/pdf-renderer.js';
 import { resourceSection } from '../pdf/resource-text.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
@@ -103,10 +102,32 @@ export interface CopyView {
   json: string;
 }
 
-/** Headers through which the other people at the table authenticate: each carries their own bearer token. */
-export interface Cosigners {
-  witness?: string;
-  approver?: string;
+/** A confirmation as the API shows it (R-40, R-43). */
+export interface ConfirmationView {
+  id: string;
+  dispute: string;
+  step: 'seal' | 'unseal';
+  kind: 'hospital-witness' | 'unseal-approval';
+  by: { id: string; practitioner: string; roles: string[] };
+  inventoryDigest?: string;
+  basis?: string;
+  reason?: string;
+  confirmedAt: string;
+  validUntil: string;
+}
+
+interface ConfirmationRow {
+  id: string;
+  dispute_id: string;
+  step: 'seal' | 'unseal';
+  kind: 'hospital-witness' | 'unseal-approval';
+  actor_id: string;
+  practitioner: string;
+  roles: string[];
+  inventory_digest: string | null;
+  basis: string | null;
+  reason: string | null;
+  confirmed_at: Date;
 }
 
 /** A resource in a case's scope, locked for the sealing transaction. */
@@ -134,7 +155,6 @@ export class DisputesService {
     private readonly decisions: AccessPolicyService,
     private readonly policy: LoadedPolicy,
     private readonly clock: Clock,
-    private readonly tokens: TokenVerifier,
     private readonly compartment: PatientCompartment,
     private readonly registry: SearchParameterRegistry,
     private readonly withholdings: DisputeWithholdings,
@@ -147,26 +167,96 @@ export class DisputesService {
     if (request.scope.kind === 'encounters') await this.requireEncountersOf(request.patient, request.scope.encounters);
     const id = randomUUID();
     const team = [...new Set([ctx.actor.practitioner, ...request.team])];
-    await this.db.query(
-      `INSERT INTO dispute (id, patient_id, scope, trigger, reason, team, status, opened_by, opened_at, policy_version)
-       VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)`,
-      [id, request.patient, JSON.stringify(request.scope), request.trigger, request.reason, JSON.stringify(team), ctx.actor.id, this.clock.now(), this.policy.version],
+    const immediate = request.trigger === 'public-incident';
+    // A public-opinion incident is opened and sealed in one transaction (R-44): never left open half-way.
+    await retryOnDeadlock(() =>
+      this.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO dispute (id, patient_id, scope, trigger, reason, team, status, opened_by, opened_at, policy_version)
+           VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)`,
+          [id, request.patient, JSON.stringify(request.scope), request.trigger, request.reason, JSON.stringify(team), ctx.actor.id, this.clock.now(), this.policy.version],
+        );
+        if (immediate) {
+          // Sealed by the hospital alone; the patient side is recorded as absent.
+          await this.freeze(tx, ctx, id, 'seal', { hospital: hospitalSide(ctx.actor), patient: null, immediate: 'public-opinion incident (R-44)' });
+          await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
+        }
+      }),
     );
-    if (request.trigger === 'public-incident') {
-      // R-44: sealed at once by the hospital; the patient side confirms later copies, if it comes.
-      const witnesses = { hospital: hospitalSide(ctx.actor), patient: null, immediate: 'public-opinion incident (R-44)' };
-      await this.sealCase(ctx, id, witnesses);
-    }
+    ctx.audit?.as(immediate ? { subtype: 'dispute-seal', lifecycle: 'hold', entity: { type: 'Dispute', id } } : { entity: { type: 'Dispute', id } });
+    if (immediate) this.withholdings.invalidate();
     return this.view(ctx, id);
   }
 
-  /** `POST /disputes/{id}/seal`: both sides present and confirming (R-40). */
-  async seal(ctx: FhirContext, id: string, body: unknown, cosigners: Cosigners): Promise<DisputeView> {
+  /**
+   * `POST /disputes/{id}/confirmations`: a person at the table confirms with their own
+   * authenticated request (R-40, R-43). The hospital side's witness confirms the inventory shown
+   * to both sides (`step: seal`, with its `inventoryDigest`) or an unsealing (`step: unseal`);
+   * medical affairs approves a unilateral unseal (`step: unseal`, `basis: resolved | no-claim`,
+   * `reason`). The officer's seal or unseal then uses it, within the policy's minutes.
+   */
+  async confirm(ctx: FhirContext, id: string, body: unknown): Promise<ConfirmationView> {
+    const row = await this.requireCase(id);
+    const b = (body ?? {}) as Record<string, unknown>;
+    const step = b.step;
+    if (step !== 'seal' && step !== 'unseal') throw new DisputeError(DisputeErrorCode.Invalid, 'step: seal or unseal');
+    const wanted = step === 'seal' ? 'open' : 'sealed';
+    if (row.status !== wanted) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}: a ${step} is confirmed while it is ${wanted}`);
+    const approval = step === 'unseal' && (b.basis === 'resolved' || b.basis === 'no-claim');
+    const digest = typeof b.inventoryDigest === 'string' ? b.inventoryDigest : '';
+    const reason = typeof b.reason === 'string' ? b.reason.trim() : '';
+    if (step === 'seal' && digest && !/^[0-9a-f]{64}$/.test(digest)) {
+      throw new DisputeError(DisputeErrorCode.Invalid, `inventoryDigest: the digest of the inventory shown to both sides (GET /disputes/${id}/inventory)`);
+    }
+    if (step === 'unseal' && b.basis !== undefined && b.basis !== 'both-sides' && !approval) throw new DisputeError(DisputeErrorCode.Invalid, 'basis: both-sides, resolved or no-claim (R-43)');
+    if (approval) {
+      if (!reason) throw new DisputeError(DisputeErrorCode.Invalid, 'reason: how the case was resolved, or why no claim is expected (R-43)');
+      const decision = this.decisions.decideWorkflow(ctx.actor, 'approve', 'Dispute');
+      ctx.audit?.decided(decision, undefined);
+      if (!decision.allowed) throw new DisputeError(DisputeErrorCode.Forbidden, 'A unilateral unseal is approved by medical affairs (policy: approve on Dispute, R-43)');
+    }
+    ctx.audit?.concerns([row.patient_id]);
+    const [c] = await this.db.query<ConfirmationRow>(
+      `INSERT INTO dispute_confirmation (id, dispute_id, step, kind, actor_id, practitioner, roles, inventory_digest, basis, reason, confirmed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [randomUUID(), id, step, approval ? 'unseal-approval' : 'hospital-witness', ctx.actor.id, ctx.actor.practitioner, JSON.stringify(ctx.actor.roles), step === 'seal' && digest ? digest : null, approval ? b.basis : null, approval ? reason : null, this.clock.now()],
+    );
+    return this.confirmationView(c);
+  }
+
+  /**
+   * `POST /disputes/{id}/seal` by the officer, both sides present (R-40): the patient side's
+   * confirmation in the body, the hospital side's witness's given by their own request
+   * (`confirmations`). With `inventoryDigest` (the inventory both sides were shown, and the one
+   * the witness confirmed), nothing is sealed if it changed meanwhile (409): show it and confirm
+   * again. Without it, what is frozen is what the sealed copy lists, which both sides sign.
+   */
+  async seal(ctx: FhirContext, id: string, body: unknown): Promise<DisputeView> {
     const row = await this.requireCase(id);
     await this.access.requireStored(ctx, 'seal', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
     if (row.status !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}; only an open case is sealed`);
-    const witnesses = await this.bothSides(ctx, body, cosigners.witness, 'seal');
-    await this.sealCase(ctx, id, witnesses);
+    const b = (body ?? {}) as Record<string, unknown>;
+    const digest = typeof b.inventoryDigest === 'string' && b.inventoryDigest ? b.inventoryDigest : undefined;
+    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest)) throw new DisputeError(DisputeErrorCode.Invalid, `inventoryDigest: the digest of GET /disputes/${id}/inventory`);
+    const problems = patientWitnessProblems(b.patientWitness);
+    // A witness who confirmed a digest confirmed that inventory only.
+    const witness = await this.usableConfirmation(ctx, row, 'seal', 'hospital-witness', (c) => c.inventory_digest === null || c.inventory_digest === digest);
+    if (!witness) {
+      problems.unshift(
+        `the hospital side's witness confirms with their own request (POST /disputes/${id}/confirmations {"step":"seal"${digest ? `,"inventoryDigest":"${digest}"` : ''}}) within ${this.policy.disputeConfirmationMinutes} minutes`,
+      );
+    }
+    if (problems.length) throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `To seal, both sides are present and confirm (R-40); missing: ${problems.join('; ')}`);
+    const witnesses = { hospital: { ...confirmationSide(witness as ConfirmationRow), officer: ctx.actor.practitioner }, patient: patientWitness(b.patientWitness) };
+    await retryOnDeadlock(() =>
+      this.db.transaction(async (tx) => {
+        const [current] = await tx.query<{ status: string }>(`SELECT status FROM dispute WHERE id = $1 FOR UPDATE`, [id]);
+        if (current?.status !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only an open case is sealed`);
+        await this.freeze(tx, ctx, id, 'seal', witnesses, digest ?? (witness as ConfirmationRow).inventory_digest ?? undefined);
+        await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
+      }),
+    );
+    this.withholdings.invalidate();
     return this.view(ctx, id);
   }
 
@@ -174,18 +264,25 @@ export class DisputesService {
   async supplement(ctx: FhirContext, id: string): Promise<DisputeView & { supplemented: string[] }> {
     const row = await this.requireCase(id);
     await this.access.requireStored(ctx, 'seal', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
-    if (row.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}; only a sealed case is supplemented`);
-    const supplemented = await retryOnDeadlock(() => this.db.transaction((tx) => this.freeze(tx, ctx, id, 'supplement', { hospital: hospitalSide(ctx.actor), patient: null })));
+    const supplemented = await retryOnDeadlock(() =>
+      this.db.transaction(async (tx) => {
+        // Under the case's lock: no unseal and no other supplement in between.
+        const [current] = await tx.query<{ status: string }>(`SELECT status FROM dispute WHERE id = $1 FOR UPDATE`, [id]);
+        if (current?.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only a sealed case is supplemented`);
+        return this.freeze(tx, ctx, id, 'supplement', { hospital: hospitalSide(ctx.actor), patient: null });
+      }),
+    );
     this.withholdings.invalidate();
     return { ...(await this.view(ctx, id)), supplemented };
   }
 
   /**
-   * `POST /disputes/{id}/unseal` (R-43): `basis` `both-sides` with both sides' confirmations
-   * again, or `resolved` / `no-claim` by the hospital alone with medical affairs' approval,
-   * `no-claim` only once the policy's years have passed since sealing.
+   * `POST /disputes/{id}/unseal` (R-43): `basis` `both-sides`, with the patient side in the body
+   * and the hospital side's witness's confirmation; or `resolved` / `no-claim` by the hospital
+   * alone, with medical affairs' approval of that basis (given by their own request), `no-claim`
+   * only once the policy's years have passed since sealing.
    */
-  async unseal(ctx: FhirContext, id: string, body: unknown, cosigners: Cosigners): Promise<DisputeView> {
+  async unseal(ctx: FhirContext, id: string, body: unknown): Promise<DisputeView> {
     const row = await this.requireCase(id);
     await this.access.requireStored(ctx, 'unseal', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
     if (row.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}; only a sealed case is unsealed`);
@@ -193,17 +290,18 @@ export class DisputesService {
     const basis = b.basis;
     let unsealing: Record<string, unknown>;
     if (basis === 'both-sides') {
-      unsealing = { basis, ...(await this.bothSides(ctx, body, cosigners.witness, 'unseal')) };
+      const problems = patientWitnessProblems(b.patientWitness);
+      const witness = await this.usableConfirmation(ctx, row, 'unseal', 'hospital-witness', () => true);
+      if (!witness) problems.unshift(`the hospital side's witness confirms with their own request (POST /disputes/${id}/confirmations {"step":"unseal"}) within ${this.policy.disputeConfirmationMinutes} minutes`);
+      if (problems.length) throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `To unseal, both sides are present again (R-43); missing: ${problems.join('; ')}`);
+      unsealing = { basis, hospital: { ...confirmationSide(witness as ConfirmationRow), officer: ctx.actor.practitioner }, patient: patientWitness(b.patientWitness) };
     } else if (basis === 'resolved' || basis === 'no-claim') {
-      const note = typeof b.reason === 'string' ? b.reason.trim() : '';
-      const problems: string[] = [];
-      if (!note) problems.push(basis === 'resolved' ? 'reason: how the case was resolved' : 'reason: why no claim is expected');
-      if (!cosigners.approver) problems.push("X-Approver-Authorization: medical affairs' approval (their own bearer token)");
-      if (problems.length) throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `A unilateral unseal needs: ${problems.join('; ')} (R-43)`);
-      const approver = await this.cosigner(cosigners.approver, 'approver');
-      if (approver.id === ctx.actor.id) throw new DisputeError(DisputeErrorCode.WitnessRejected, 'The officer does not approve their own unsealing (R-43)');
-      if (!this.decisions.decideWorkflow(approver, 'approve', 'Dispute').allowed) {
-        throw new DisputeError(DisputeErrorCode.UnsealNotAllowed, `${approver.practitioner} may not approve an unsealing: the policy gives that to medical affairs (R-43)`);
+      const approval = await this.usableConfirmation(ctx, row, 'unseal', 'unseal-approval', (c) => c.basis === basis);
+      if (!approval) {
+        throw new DisputeError(
+          DisputeErrorCode.ConfirmationMissing,
+          `A unilateral unseal (${basis}) needs medical affairs' approval of it, given with their own request (POST /disputes/${id}/confirmations {"step":"unseal","basis":"${basis}","reason":…}) within ${this.policy.disputeConfirmationMinutes} minutes (R-43)`,
+        );
       }
       if (basis === 'no-claim') {
         const years = this.policy.unilateralUnsealAfterYears;
@@ -215,7 +313,7 @@ export class DisputesService {
           );
         }
       }
-      unsealing = { basis, reason: note, approvedBy: { id: approver.id, practitioner: approver.practitioner, roles: approver.roles }, officer: hospitalSide(ctx.actor) };
+      unsealing = { basis, reason: approval.reason, approvedBy: confirmationSide(approval), officer: hospitalSide(ctx.actor) };
     } else {
       throw new DisputeError(DisputeErrorCode.Invalid, 'basis: both-sides, resolved or no-claim (R-43)');
     }
@@ -230,33 +328,41 @@ export class DisputesService {
 
   async get(ctx: FhirContext, id: string): Promise<DisputeView> {
     this.requireList(ctx);
-    await this.requireCase(id);
+    this.requireTeam(ctx, await this.requireCase(id));
     return this.view(ctx, id);
   }
 
-  /** `GET /disputes?patient=&status=`: newest first. */
+  /** `GET /disputes?patient=&status=`: newest first; a public incident's case only for its team (R-44). */
   async list(ctx: FhirContext, patient: string | undefined, status: string | undefined): Promise<DisputeView[]> {
     this.requireList(ctx);
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT id FROM dispute WHERE ($1::text IS NULL OR patient_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY opened_at DESC LIMIT 200`,
+    const rows = await this.db.query<CaseRow>(
+      `SELECT * FROM dispute WHERE ($1::text IS NULL OR patient_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY opened_at DESC LIMIT 200`,
       [patient?.replace(/^Patient\//, '') ?? null, status ?? null],
     );
-    return Promise.all(rows.map((r) => this.view(ctx, r.id)));
+    return Promise.all(rows.filter((r) => onTeam(ctx, r)).map((r) => this.view(ctx, r.id)));
   }
 
-  /** The inventory (封存清单): every line with its version and hash, sealed or pending; `digest` is that of the sealed lines. */
-  async inventory(ctx: FhirContext, id: string): Promise<{ dispute: string; patient: string; digest: string; lines: InventoryLine[] }> {
+  /**
+   * The inventory (封存清单). Sealed or unsealed: every line with its version and hash (`digest`
+   * is that of the sealed lines). Open: what sealing now would inventory, as both sides are
+   * shown it before confirming (`digest` over every line, pending ones included).
+   */
+  async inventory(ctx: FhirContext, id: string): Promise<{ dispute: string; patient: string; status: string; digest: string; lines: InventoryLine[] }> {
     this.requireList(ctx);
-    const row = await this.requireCase(id);
+    const row = this.requireTeam(ctx, await this.requireCase(id));
     ctx.audit?.concerns([row.patient_id]);
+    if (row.status === 'open') {
+      const lines = linesOf(await this.scopedRecords(this.db, row, await this.scopeEncounters(this.db, row), false), this.policy.governedResources);
+      return { dispute: id, patient: row.patient_id, status: row.status, digest: inventoryDigest(lines), lines };
+    }
     const lines = (await this.items(this.db, id)).map(line);
-    return { dispute: id, patient: row.patient_id, digest: inventoryDigest(lines.filter((l) => l.status === 'sealed')), lines };
+    return { dispute: id, patient: row.patient_id, status: row.status, digest: inventoryDigest(lines.filter((l) => l.status === 'sealed')), lines };
   }
 
   /** A sealed copy: its PDF or its electronic Bundle, exactly as sealed. */
   async copy(ctx: FhirContext, id: string, n: number, format: 'pdf' | 'json'): Promise<{ body: Buffer | string; sha256: string }> {
     this.requireList(ctx);
-    const row = await this.requireCase(id);
+    const row = this.requireTeam(ctx, await this.requireCase(id));
     ctx.audit?.concerns([row.patient_id]);
     const [copy] = await this.db.query<{ pdf: Buffer; bundle: string; pdf_sha256: string; bundle_sha256: string }>(
       `SELECT pdf, bundle, pdf_sha256, bundle_sha256 FROM dispute_copy WHERE dispute_id = $1 AND copy_no = $2`,
@@ -266,16 +372,6 @@ export class DisputesService {
     return format === 'pdf' ? { body: copy.pdf, sha256: copy.pdf_sha256 } : { body: copy.bundle, sha256: copy.bundle_sha256 };
   }
 
-  private async sealCase(ctx: FhirContext, id: string, witnesses: Record<string, unknown>): Promise<void> {
-    await retryOnDeadlock(() => this.db.transaction(async (tx) => {
-      const [row] = await tx.query<{ status: string }>(`SELECT status FROM dispute WHERE id = $1 FOR UPDATE`, [id]);
-      if (row?.status !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row?.status ?? 'unknown'}; only an open case is sealed`);
-      await this.freeze(tx, ctx, id, 'seal', witnesses);
-      await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
-    }));
-    this.withholdings.invalidate();
-  }
-
   /**
    * Inventories the case's scope as it stands, in `tx`: locks the patient and the scope's
    * encounters, then every record in scope (`FOR UPDATE`, so a concurrent write either commits
@@ -283,7 +379,7 @@ export class DisputesService {
    * and completed pending ones are sealed into a new copy; unfinished ones are pending.
    * Returns the references sealed by this copy.
    */
-  private async freeze(tx: Queryable, ctx: FhirContext, id: string, kind: 'seal' | 'supplement', witnesses: Record<string, unknown>): Promise<string[]> {
+  private async freeze(tx: Queryable, ctx: FhirContext, id: string, kind: 'seal' | 'supplement', witnesses: Record<string, unknown>, confirmedDigest?: string): Promise<string[]> {
     const [c] = await tx.query<CaseRow>(`SELECT * FROM dispute WHERE id = $1`, [id]);
     const encounters = await this.scopeEncounters(tx, c);
     await tx.query(
@@ -291,7 +387,16 @@ export class DisputesService {
         ORDER BY resource_type, id FOR UPDATE`,
       [c.patient_id, encounters],
     );
-    const scoped = await this.scopedRecords(tx, c, encounters);
+    const scoped = await this.scopedRecords(tx, c, encounters, true);
+    if (confirmedDigest !== undefined) {
+      const now = inventoryDigest(linesOf(scoped, this.policy.governedResources));
+      if (now !== confirmedDigest) {
+        throw new DisputeError(
+          DisputeErrorCode.InventoryChanged,
+          `The inventory of dispute ${id} changed since it was shown and confirmed (confirmed ${confirmedDigest}, now ${now}): nothing was sealed; show it again and confirm (R-40)`,
+        );
+      }
+    }
     const known = new Map((await this.items(tx, id)).map((i) => [`${i.resource_type}/${i.resource_id}`, i]));
     const [{ n }] = await tx.query<{ n: number }>(`SELECT coalesce(max(copy_no), 0)::int + 1 AS n FROM dispute_copy WHERE dispute_id = $1`, [id]);
     const sealedNow: ScopedRow[] = [];
@@ -357,11 +462,14 @@ export class DisputesService {
   }
 
   /**
-   * Every record in scope, locked: the encounters and what belongs to them (encounter/context),
-   * for a whole record also the rest of the patient's compartment; and the Provenance (signatures)
-   * of any of them. The Patient resource itself (the master index, kept by registration) is not sealed.
+   * Every record in scope, locked when `lock` (sealing): the encounters and the patient's records
+   * that belong to them (encounter/context), for a whole record also the rest of the patient's
+   * compartment, the Provenance (signatures) of any of them, and the case's pending lines
+   * wherever they are now (R-41: sealed once completed, even if moved). A record of another
+   * patient filed under the encounter is not the patient's record and is left out. The Patient
+   * resource itself (the master index, kept by registration) is not sealed.
    */
-  private async scopedRecords(q: Queryable, c: CaseRow, encounters: string[]): Promise<ScopedRow[]> {
+  private async scopedRecords(q: Queryable, c: CaseRow, encounters: string[], lock: boolean): Promise<ScopedRow[]> {
     const { types, params } = this.compartment.memberParams(this.registry);
     const whole = c.scope.kind === 'whole-record';
     return q.query<ScopedRow>(
@@ -369,17 +477,21 @@ export class DisputesService {
          SELECT 'Encounter'::text AS resource_type, e AS resource_id FROM unnest($1::text[]) e
          UNION SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
           WHERE x.param IN ('encounter', 'context') AND x.target_type = 'Encounter' AND x.target_id = ANY($1::text[])
+            AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = x.resource_type AND s.resource_id = x.resource_id
+                          AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = $3)
          UNION SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
           WHERE $2 AND x.target_type = 'Patient' AND x.target_id = $3 AND x.resource_type <> 'Patient'
             AND (x.resource_type, x.param) IN (SELECT * FROM unnest($4::text[], $5::text[]))
        ), signed AS (
          SELECT p.resource_type, p.resource_id FROM fhir_search_reference p JOIN base b ON p.target_type = b.resource_type AND p.target_id = b.resource_id
           WHERE p.resource_type = 'Provenance' AND p.param = 'target'
+       ), pending AS (
+         SELECT i.resource_type, i.resource_id FROM dispute_item i WHERE i.dispute_id = $6 AND i.status = 'pending'
        )
        SELECT r.resource_type, r.id, r.version_id, r.content FROM fhir_resource r
-        WHERE (r.resource_type, r.id) IN (SELECT * FROM base UNION SELECT * FROM signed)
-        ORDER BY r.resource_type, r.id FOR UPDATE`,
-      [encounters, whole, c.patient_id, types, params],
+        WHERE (r.resource_type, r.id) IN (SELECT * FROM base UNION SELECT * FROM signed UNION SELECT * FROM pending)
+        ORDER BY r.resource_type, r.id${lock ? ' FOR UPDATE' : ''}`,
+      [encounters, whole, c.patient_id, types, params, c.id],
     );
   }
 
@@ -394,26 +506,47 @@ export class DisputesService {
     if (missing.length) throw new DisputeError(DisputeErrorCode.Invalid, `Not encounters of Patient/${patient}: ${missing.map((e) => `Encounter/${e}`).join(', ')}`);
   }
 
-  /** Both sides' confirmations (R-40, R-43), or everything missing from them at once. */
-  private async bothSides(ctx: FhirContext, body: unknown, witnessHeader: string | undefined, step: 'seal' | 'unseal'): Promise<{ hospital: HospitalWitness & { officer: string }; patient: PatientWitness }> {
-    const b = (body ?? {}) as Record<string, unknown>;
-    const problems = patientWitnessProblems(b.patientWitness);
-    if (!witnessHeader) problems.unshift("X-Witness-Authorization: the hospital side's witness, with their own bearer token");
-    if (b.hospitalWitnessConfirmed !== true) problems.push('hospitalWitnessConfirmed: true (the hospital side confirms the inventory)');
-    if (problems.length) {
-      throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `To ${step}, both sides are present and confirm (R-${step === 'seal' ? '40' : '43'}); missing: ${problems.join('; ')}`);
-    }
-    const witness = await this.cosigner(witnessHeader, 'witness');
-    if (witness.id === ctx.actor.id) throw new DisputeError(DisputeErrorCode.WitnessRejected, 'The hospital side\'s witness is another person than the officer (R-40)');
-    return { hospital: { ...hospitalSide(witness), officer: ctx.actor.practitioner }, patient: patientWitness(b.patientWitness) };
+  /**
+   * The latest confirmation of this kind for this step that the officer may use now: given since
+   * the case's last step, within the policy's minutes, by someone other than the officer.
+   */
+  private async usableConfirmation(
+    ctx: FhirContext,
+    row: CaseRow,
+    step: 'seal' | 'unseal',
+    kind: 'hospital-witness' | 'unseal-approval',
+    matches: (c: ConfirmationRow) => boolean,
+  ): Promise<ConfirmationRow | undefined> {
+    const since = step === 'seal' ? row.opened_at : (row.sealed_at as Date);
+    const now = this.clock.now();
+    const freshFrom = new Date(now.getTime() - this.policy.disputeConfirmationMinutes * 60_000);
+    const rows = await this.db.query<ConfirmationRow>(
+      `SELECT * FROM dispute_confirmation WHERE dispute_id = $1 AND step = $2 AND kind = $3 AND confirmed_at >= $4 AND confirmed_at >= $5 AND actor_id <> $6
+        ORDER BY confirmed_at DESC`,
+      [row.id, step, kind, since, freshFrom, ctx.actor.id],
+    );
+    return rows.find(matches);
   }
 
-  private async cosigner(header: string | undefined, who: 'witness' | 'approver'): Promise<Actor> {
-    try {
-      return await this.tokens.verifyAuthorization(header);
-    } catch {
-      throw new DisputeError(DisputeErrorCode.WitnessRejected, `The ${who}'s token does not verify: they authenticate with their own, valid bearer token`);
-    }
+  /** A public incident's case, its inventory and copies are for its team alone (R-44). */
+  private requireTeam(ctx: FhirContext, row: CaseRow): CaseRow {
+    if (!onTeam(ctx, row)) throw new DisputeError(DisputeErrorCode.Forbidden, `Dispute ${row.id} is a public-opinion incident: only its case team sees it (R-44)`);
+    return row;
+  }
+
+  private confirmationView(c: ConfirmationRow): ConfirmationView {
+    return {
+      id: c.id,
+      dispute: c.dispute_id,
+      step: c.step,
+      kind: c.kind,
+      by: { id: c.actor_id, practitioner: c.practitioner, roles: c.roles },
+      ...(c.inventory_digest ? { inventoryDigest: c.inventory_digest } : {}),
+      ...(c.basis ? { basis: c.basis } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      confirmedAt: c.confirmed_at.toISOString(),
+      validUntil: new Date(c.confirmed_at.getTime() + this.policy.disputeConfirmationMinutes * 60_000).toISOString(),
+    };
   }
 
   private requireList(ctx: FhirContext): void {
@@ -493,6 +626,25 @@ async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 3): Promise
       if (i >= attempts || (e as { code?: string }).code !== '40P01') throw e;
     }
   }
+}
+
+/** Whether the operator may see this case: any case, but a public incident's only for its team (R-44). */
+function onTeam(ctx: FhirContext, row: CaseRow): boolean {
+  return row.trigger !== 'public-incident' || row.team.includes(ctx.actor.practitioner) || row.team.includes(ctx.actor.id);
+}
+
+/** The person behind a confirmation, as the case records them. */
+function confirmationSide(c: ConfirmationRow): HospitalWitness & { confirmation: string; confirmedAt: string } {
+  return { id: c.actor_id, practitioner: c.practitioner, roles: c.roles, confirmed: true, confirmation: c.id, confirmedAt: c.confirmed_at.toISOString() };
+}
+
+/** The inventory lines sealing these records now would write: complete ones sealed with their hash, the rest pending. */
+function linesOf(scoped: readonly ScopedRow[], governed: readonly string[]): InventoryLine[] {
+  return scoped.map((r) =>
+    isComplete(r.content, governed, CLOSED_STATUSES)
+      ? { type: r.resource_type, id: r.id, version: r.version_id, status: 'sealed', sha256: contentSha256(r.content) }
+      : { type: r.resource_type, id: r.id, version: r.version_id, status: 'pending' },
+  );
 }
 
 function hospitalSide(actor: Actor): HospitalWitness {

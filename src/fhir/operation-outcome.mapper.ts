@@ -70,6 +70,12 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     const code: IssueCode = status === 404 ? 'not-found' : status === 405 ? 'not-supported' : status < 500 ? 'invalid' : 'exception';
     return { status, outcome: outcome(code, error.message) };
   }
+  // PostgreSQL gave up on a transaction to let another through (deadlock, serialization):
+  // nothing was written, and the same request will most likely pass when tried again.
+  const sqlState = (error as { code?: unknown } | undefined)?.code;
+  if (sqlState === '40P01' || sqlState === '40001') {
+    return { status: 503, outcome: outcome('transient', 'A concurrent change got in the way (e.g. a record being sealed); nothing was written: try again', 'database.retry'), headers: { 'Retry-After': '1' } };
+  }
   logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return { status: 500, outcome: outcome('exception', 'Internal error; nothing was changed by the failed step. The server log has the details.') };
 }
@@ -123,6 +129,7 @@ function releaseStatus(code: ReleaseErrorCode): [number, IssueCode] {
     case ReleaseErrorCode.EvidenceType:
       return [415, 'not-supported'];
     case ReleaseErrorCode.Forbidden:
+    case ReleaseErrorCode.Withheld:
       return [403, 'forbidden'];
     case ReleaseErrorCode.WrongState:
       return [409, 'conflict'];
@@ -147,6 +154,7 @@ function disputeStatus(code: DisputeErrorCode): [number, IssueCode] {
     case DisputeErrorCode.Forbidden:
       return [403, 'forbidden'];
     case DisputeErrorCode.WrongState:
+    case DisputeErrorCode.InventoryChanged:
       return [409, 'conflict'];
     case DisputeErrorCode.NotFound:
       return [404, 'not-found'];

@@ -105,9 +105,18 @@ export function isArchived(encounter: Resource): boolean {
   return (encounter.meta?.tag ?? []).some((t) => t.system === RECORD_STATE_SYSTEM && t.code === 'archived');
 }
 
-/** The encounter a governed document belongs to (Composition.encounter, DocumentReference.context.encounter). */
+/**
+ * The encounter a governed document belongs to (Composition.encounter, the first
+ * DocumentReference.context.encounter naming one), in any reference form the search index
+ * accepts: `Encounter/1`, `Encounter/1/_history/2`, `https://…/Encounter/1`.
+ */
 export function encounterOf(resource: Resource): string | undefined {
   const r = resource as { encounter?: { reference?: string }; context?: { encounter?: { reference?: string }[] } };
-  const ref = r.encounter?.reference ?? r.context?.encounter?.[0]?.reference;
-  return ref?.startsWith('Encounter/') ? ref.slice('Encounter/'.length) : undefined;
+  for (const ref of [r.encounter?.reference, ...(r.context?.encounter ?? []).map((e) => e.reference)]) {
+    const m = ref ? ENCOUNTER_REFERENCE.exec(ref) : null;
+    if (m) return m[1];
+  }
+  return undefined;
 }
+
+const ENCOUNTER_REFERENCE = /(?:^|\/)Encounter\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;

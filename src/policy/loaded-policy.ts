@@ -69,6 +69,11 @@ export class LoadedPolicy {
     return this.document.copyRequests?.maxEvidenceBytes ?? 10 * 1024 * 1024;
   }
 
+  /** R-40/R-43: minutes a witness's confirmation or an unseal approval stays usable (policy `disputes.confirmationMinutes`). */
+  get disputeConfirmationMinutes(): number {
+    return this.document.disputes?.confirmationMinutes ?? 30;
+  }
+
   /** R-43: years after sealing with no claim before a unilateral unseal (policy `disputes.unilateralUnsealAfterYears`). */
   get unilateralUnsealAfterYears(): number {
     return this.document.disputes?.unilateralUnsealAfterYears ?? 3;

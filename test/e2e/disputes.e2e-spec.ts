@@ -86,8 +86,16 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     expectStatus(res, 201);
     return res.body;
   };
-  const sealBody = { hospitalWitnessConfirmed: true, patientWitness: PATIENT_SIDE };
-  const seal = (id: string) => disputes(officer, 'POST', `/${id}/seal`, sealBody, { 'x-witness-authorization': `Bearer ${witness}` });
+  /** What both sides are shown before they confirm: the inventory sealing now would write, and its digest. */
+  const preview = async (id: string) => (await disputes<{ status: string; digest: string; lines: InventoryLine[] }>(officer, 'GET', `/${id}/inventory`)).body;
+  /** The hospital side's witness confirms with their own request. */
+  const confirm = (token: string, id: string, body: Record<string, unknown>) => disputes<{ id: string; kind: string; validUntil: string }>(token, 'POST', `/${id}/confirmations`, body);
+  /** Shown, confirmed by the hospital witness, then sealed by the officer with the patient side present. */
+  const seal = async (id: string) => {
+    const { digest } = await preview(id);
+    expectStatus(await confirm(witness, id, { step: 'seal', inventoryDigest: digest }), 201);
+    return disputes(officer, 'POST', `/${id}/seal`, { inventoryDigest: digest, patientWitness: PATIENT_SIDE });
+  };
   const auditOf = async (res: HttpResult<unknown>) =>
     (await db.query<{ subtype: string; outcome: number; patient: string | null; actor: string }>('SELECT subtype, outcome, patient, actor FROM audit_entry WHERE request_id = $1 ORDER BY seq', [res.headers.get('x-request-id')])).rows;
   const versionOf = async (type: string, id: string) => (await fhir<Resource>(his, 'GET', `${type}/${id}`)).body.meta?.versionId;
@@ -118,23 +126,46 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
 
     const bare = await disputes(officer, 'POST', `/${c.id}/seal`, {});
     const outcome = expectOutcome(bare, 422, 'business-rule', 'disputes.confirmation-missing');
-    for (const missing of ['X-Witness-Authorization', 'patientWitness', 'hospitalWitnessConfirmed']) expect(outcome.issue?.[0].details?.text).toContain(missing);
-    const partial = await disputes(officer, 'POST', `/${c.id}/seal`, { hospitalWitnessConfirmed: true, patientWitness: { name: '王小明' } }, { 'x-witness-authorization': `Bearer ${witness}` });
-    const text = expectOutcome(partial, 422, 'business-rule', 'disputes.confirmation-missing').issue?.[0].details?.text;
+    for (const missing of ["the hospital side's witness confirms", 'patientWitness']) expect(outcome.issue?.[0].details?.text).toContain(missing);
+
+    // Both sides are shown the inventory; the witness confirms it with their own request.
+    const shown = await preview(c.id);
+    expect(shown.status).toBe('open');
+    expect(shown.lines.map((l) => `${l.type}/${l.id}:${l.status}`).sort()).toEqual(
+      [`Composition/${r.draft.id}:pending`, `Composition/${r.signed.id}:sealed`, `Encounter/${r.encounter}:sealed`, `Observation/${r.lab.id}:sealed`].sort(),
+    );
+    const partial = await disputes(officer, 'POST', `/${c.id}/seal`, { inventoryDigest: shown.digest, patientWitness: { name: '王小明' } });
+    expect(expectOutcome(partial, 422, 'business-rule', 'disputes.confirmation-missing').issue?.[0].details?.text).toContain("the hospital side's witness confirms");
+    expectOutcome(await confirm(witness, c.id, { step: 'seal', inventoryDigest: 'not-a-digest' }), 400, 'invalid', 'disputes.invalid');
+    expectStatus(await confirm(witness, c.id, { step: 'seal', inventoryDigest: shown.digest }), 201);
+    const text = expectOutcome(await disputes(officer, 'POST', `/${c.id}/seal`, { inventoryDigest: shown.digest, patientWitness: { name: '王小明' } }), 422, 'business-rule', 'disputes.confirmation-missing').issue?.[0].details?.text;
     expect(text).toContain('patientWitness.relationship');
     expect(text).toContain('patientWitness.idDocument');
-    expect(text).not.toContain('X-Witness-Authorization');
+    expect(text).not.toContain("the hospital side's witness");
 
-    const selfWitness = await disputes(officer, 'POST', `/${c.id}/seal`, sealBody, { 'x-witness-authorization': `Bearer ${officer}` });
-    expectOutcome(selfWitness, 403, 'forbidden', 'disputes.witness-rejected');
-    const forged = await disputes(officer, 'POST', `/${c.id}/seal`, sealBody, { 'x-witness-authorization': 'Bearer not.a.token' });
-    expectOutcome(forged, 403, 'forbidden', 'disputes.witness-rejected');
-    expectOutcome(await disputes(nurse, 'POST', `/${c.id}/seal`, sealBody, { 'x-witness-authorization': `Bearer ${witness}` }), 403, 'forbidden', 'access.forbidden');
+    // The officer is not their own witness: their confirmation does not count.
+    const other = await open((await record()).patient);
+    const otherDigest = (await preview(other.id)).digest;
+    expectStatus(await confirm(officer, other.id, { step: 'seal', inventoryDigest: otherDigest }), 201);
+    expect(expectOutcome(await disputes(officer, 'POST', `/${other.id}/seal`, { inventoryDigest: otherDigest, patientWitness: PATIENT_SIDE }), 422, 'business-rule', 'disputes.confirmation-missing').issue?.[0].details?.text).toContain(
+      "the hospital side's witness confirms",
+    );
+    // A confirmation is used within the policy's 30 minutes.
+    clock.advance(31 * 60_000);
+    expectOutcome(await disputes(officer, 'POST', `/${c.id}/seal`, { inventoryDigest: shown.digest, patientWitness: PATIENT_SIDE }), 422, 'business-rule', 'disputes.confirmation-missing');
+    expectOutcome(await disputes(nurse, 'POST', `/${c.id}/seal`, { inventoryDigest: shown.digest, patientWitness: PATIENT_SIDE }), 403, 'forbidden', 'access.forbidden');
 
+    // The inventory changes after it was shown and confirmed: nothing is sealed; confirm again.
+    expectStatus(await confirm(witness, c.id, { step: 'seal', inventoryDigest: shown.digest }), 201);
+    expectStatus(await fhir(his, 'PUT', `Observation/${r.lab.id}`, { ...r.lab, meta: undefined, note: [{ text: '复核' }] }), 200);
+    const changed = expectOutcome(await disputes(officer, 'POST', `/${c.id}/seal`, { inventoryDigest: shown.digest, patientWitness: PATIENT_SIDE }), 409, 'conflict', 'disputes.inventory-changed');
+    expect(changed.issue?.[0].details?.text).toContain(shown.digest);
     const still = await disputes(officer, 'GET', `/${c.id}`);
     expect(still.body).toMatchObject({ status: 'open', inventory: { sealed: 0, pending: 0 }, copies: [] });
     // Still writable: nothing was sealed by the refused attempts.
-    expectStatus(await fhir(his, 'PUT', `Observation/${r.lab.id}`, { ...r.lab, meta: undefined, note: [{ text: '复核' }] }), 200);
+    const lab = (await fhir<Observation>(his, 'GET', `Observation/${r.lab.id}`)).body;
+    expectStatus(await fhir(his, 'PUT', `Observation/${r.lab.id}`, { ...lab, meta: undefined, note: [{ text: '再复核' }] }), 200);
+    expect(await db.query('SELECT 1 FROM dispute_item WHERE dispute_id = $1', [c.id]).then((x) => x.rowCount)).toBe(0);
   });
 
   it('R-40/R-41/R-42: sealing freezes the scope with hashes; every role\'s write is refused with 423 naming the case; reads continue', async () => {
@@ -275,13 +306,16 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     const r = await record();
     const c = await open(r.patient);
     expectStatus(await seal(c.id), 200);
-    expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides' }), 422, 'business-rule', 'disputes.confirmation-missing');
+    expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides', patientWitness: PATIENT_SIDE }), 422, 'business-rule', 'disputes.confirmation-missing');
     expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'whenever' }), 400, 'invalid', 'disputes.invalid');
-    const unsealed = await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides', ...sealBody }, { 'x-witness-authorization': `Bearer ${witness}` });
+    // The seal's confirmation does not unseal: the witness confirms this step.
+    expectStatus(await confirm(witness, c.id, { step: 'unseal' }), 201);
+    expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides' }), 422, 'business-rule', 'disputes.confirmation-missing');
+    const unsealed = await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides', patientWitness: PATIENT_SIDE });
     expectStatus(unsealed, 200);
-    expect(unsealed.body).toMatchObject({ status: 'unsealed', unsealing: { basis: 'both-sides', patient: { name: '王小明' } } });
+    expect(unsealed.body).toMatchObject({ status: 'unsealed', unsealing: { basis: 'both-sides', patient: { name: '王小明' }, hospital: { id: `witness-${run}` } } });
     expect(await auditOf(unsealed)).toEqual([expect.objectContaining({ subtype: 'dispute-unseal', outcome: 0, patient: r.patient })]);
-    expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides', ...sealBody }, { 'x-witness-authorization': `Bearer ${witness}` }), 409, 'conflict', 'disputes.wrong-state');
+    expectOutcome(await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'both-sides', patientWitness: PATIENT_SIDE }), 409, 'conflict', 'disputes.wrong-state');
     const lab = (await fhir<Observation>(his, 'GET', `Observation/${r.lab.id}`)).body;
     const changed = await fhir<Observation>(his, 'PUT', `Observation/${r.lab.id}`, { ...lab, meta: undefined, note: [{ text: '启封后补充' }] });
     expectStatus(changed, 200);
@@ -292,24 +326,34 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     const r = await record();
     const c = await open(r.patient);
     expectStatus(await seal(c.id), 200);
-    const alone = (basis: string, approver?: string) =>
-      disputes(officer, 'POST', `/${c.id}/unseal`, { basis, reason: '三年内未提起诉讼' }, approver ? { 'x-approver-authorization': `Bearer ${approver}` } : {});
+    const approve = (token: string, id: string, basis: string, reason = '三年内未提起诉讼') => confirm(token, id, { step: 'unseal', basis, reason });
+    const alone = (basis: string) => disputes(officer, 'POST', `/${c.id}/unseal`, { basis });
     expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.confirmation-missing');
-    expectOutcome(await alone('no-claim', chief), 422, 'business-rule', 'disputes.unseal-not-allowed');
-    const early = expectOutcome(await alone('no-claim', medicalAffairs), 422, 'business-rule', 'disputes.unseal-not-allowed');
+    // Only medical affairs approves (policy: approve on Dispute), with a reason.
+    expectOutcome(await approve(chief, c.id, 'no-claim'), 403, 'forbidden', 'disputes.forbidden');
+    expectOutcome(await approve(medicalAffairs, c.id, 'no-claim', ''), 400, 'invalid', 'disputes.invalid');
+    expectStatus(await approve(medicalAffairs, c.id, 'no-claim'), 201);
+    const early = expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.unseal-not-allowed');
     expect(early.issue?.[0].details?.text).toContain('3 years');
+    // An approval of one basis is not one of another.
+    expectOutcome(await alone('resolved'), 422, 'business-rule', 'disputes.confirmation-missing');
     clock.advance(2.9 * YEAR_MS);
-    expectOutcome(await alone('no-claim', medicalAffairs), 422, 'business-rule', 'disputes.unseal-not-allowed');
+    expectStatus(await approve(medicalAffairs, c.id, 'no-claim'), 201);
+    expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.unseal-not-allowed');
     clock.advance(0.2 * YEAR_MS);
-    const done = await alone('no-claim', medicalAffairs);
+    // The approval given a tenth of a year ago is stale: medical affairs approves again, now.
+    expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.confirmation-missing');
+    expectStatus(await approve(medicalAffairs, c.id, 'no-claim'), 201);
+    const done = await alone('no-claim');
     expectStatus(done, 200);
-    expect(done.body).toMatchObject({ status: 'unsealed', unsealing: { basis: 'no-claim', approvedBy: { id: `ma-disp-${run}` } } });
+    expect(done.body).toMatchObject({ status: 'unsealed', unsealing: { basis: 'no-claim', reason: '三年内未提起诉讼', approvedBy: { id: `ma-disp-${run}` }, officer: { id: `officer-${run}` } } });
 
     // A resolved case may be unsealed by the hospital at once, with the approval.
     const r2 = await record();
     const c2 = await open(r2.patient);
     expectStatus(await seal(c2.id), 200);
-    const resolved = await disputes(officer, 'POST', `/${c2.id}/unseal`, { basis: 'resolved', reason: '双方调解结案' }, { 'x-approver-authorization': `Bearer ${medicalAffairs}` });
+    expectStatus(await approve(medicalAffairs, c2.id, 'resolved', '双方调解结案'), 201);
+    const resolved = await disputes(officer, 'POST', `/${c2.id}/unseal`, { basis: 'resolved' });
     expectStatus(resolved, 200);
     expect(resolved.body.unsealing).toMatchObject({ basis: 'resolved', reason: '双方调解结案' });
   });
@@ -334,7 +378,21 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     expectStatus(await fhir(attending, 'GET', `Composition/${r.signed.id}`), 200);
     expect((await fhir<Bundle>(attending, 'GET', `Composition?patient=Patient/${r.patient}`)).body.total).toBe(2);
 
-    const unsealed = await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'resolved', reason: '舆情平息' }, { 'x-approver-authorization': `Bearer ${medicalAffairs}` });
+    // The case itself is the team's: medical affairs and other officers outside it see neither it nor its copy.
+    const otherOfficer = await server.token({ sub: `officer2-${run}`, roles: ['disputes-officer'] });
+    for (const token of [medicalAffairs, otherOfficer]) {
+      expectOutcome(await disputes(token, 'GET', `/${c.id}/copies/1.json`), 403, 'forbidden', 'disputes.forbidden');
+      expectOutcome(await disputes(token, 'GET', `/${c.id}/inventory`), 403, 'forbidden', 'disputes.forbidden');
+      expect((await disputes<DisputeView[]>(token, 'GET', `?patient=${r.patient}`)).body).toEqual([]);
+    }
+    expectStatus(await disputes(officer, 'GET', `/${c.id}/copies/1.json`), 200);
+    // Opening a public incident is its seal in the trail: lifecycle hold.
+    const [openEntry] = (await db.query<{ subtype: string; entity_id: string }>(`SELECT subtype, entity_id FROM audit_entry WHERE entity_type = 'Dispute' AND entity_id = $1 ORDER BY recorded LIMIT 1`, [c.id])).rows;
+    expect(openEntry).toEqual({ subtype: 'dispute-seal', entity_id: c.id });
+
+    // Medical affairs approves the unsealing without seeing the records.
+    expectStatus(await confirm(medicalAffairs, c.id, { step: 'unseal', basis: 'resolved', reason: '舆情平息' }), 201);
+    const unsealed = await disputes(officer, 'POST', `/${c.id}/unseal`, { basis: 'resolved' });
     expectStatus(unsealed, 200);
     expectStatus(await fhir(chief, 'GET', `Composition/${r.signed.id}`), 200);
   });
@@ -351,8 +409,49 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     const auditor = await server.token({ sub: `auditor-${run}`, roles: ['auditor'] });
     const events = await fhir<Bundle>(auditor, 'GET', `AuditEvent?patient=Patient/${r.patient}&subtype=dispute-seal`);
     expectStatus(events, 200);
-    expect(events.body.entry?.[0].resource).toMatchObject({ resourceType: 'AuditEvent' });
-    expect(JSON.stringify(events.body.entry?.[0].resource)).toContain('hold');
+    const event = events.body.entry?.[0].resource as { resourceType: string; subtype?: { system?: string; code?: string }[]; entity?: { what?: { reference?: string } }[] };
+    expect(event.resourceType).toBe('AuditEvent');
+    expect(event.subtype).toContainEqual(expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle', code: 'hold' }));
+    // The witness's confirmation is in the trail too, under the witness's name.
+    const [confirmation] = (await db.query<{ subtype: string; actor: string }>(`SELECT subtype, actor FROM audit_entry WHERE entity_type = 'Dispute' AND entity_id = $1 AND subtype = 'dispute-confirm'`, [opened.body.id])).rows;
+    expect(confirmation).toEqual({ subtype: 'dispute-confirm', actor: `witness-${run}` });
+  });
+
+  it('R-41: a sealed visit or record is recognised however it is referenced: versioned, absolute, any context entry, or signed by a new Provenance', async () => {
+    const r = await record();
+    const c = await open(r.patient, { scope: { kind: 'encounters', encounters: [r.encounter] } });
+    expectStatus(await seal(c.id), 200);
+    const observation = (reference: string) => ({ resourceType: 'Observation', status: 'final', code: { text: '补录' }, subject: { reference: `Patient/${r.patient}` }, encounter: { reference } });
+    for (const reference of [`Encounter/${r.encounter}/_history/1`, `${server.fhirBase}/Encounter/${r.encounter}`]) {
+      const res = await fhir(his, 'POST', 'Observation', observation(reference));
+      expect({ reference, status: res.status }).toEqual({ reference, status: 423 });
+    }
+    const other = await seed<Encounter>({ resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${r.patient}` } });
+    const twoVisits = await fhir(his, 'POST', 'DocumentReference', {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      docStatus: 'final',
+      type: { coding: [{ system: 'http://loinc.org', code: '11502-2' }] },
+      subject: { reference: `Patient/${r.patient}` },
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('化验单').toString('base64') } }],
+      context: { encounter: [{ reference: `Encounter/${other.id}` }, { reference: `Encounter/${r.encounter}` }] },
+    });
+    expectOutcome(twoVisits, 423, 'business-rule', 'disputes.sealed');
+    const signature = await fhir(his, 'POST', 'Provenance', {
+      resourceType: 'Provenance',
+      target: [{ reference: `Composition/${r.signed.id}` }],
+      recorded: new Date().toISOString(),
+      activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'LA' }] },
+      agent: [{ who: { reference: DR } }],
+    });
+    expect(expectOutcome(signature, 423, 'business-rule', 'disputes.sealed').issue?.[0].details?.text).toContain(`Composition/${r.signed.id}`);
+    // Another patient's record filed under this visit by mistake is not this patient's record: not in their sealed copy.
+    const stranger = await seed<Patient>({ resourceType: 'Patient', name: [{ text: '李四' }] });
+    const misfiled = await seed<Observation>({ resourceType: 'Observation', status: 'final', code: { text: '误归档' }, subject: { reference: `Patient/${stranger.id}` }, encounter: { reference: `Encounter/${other.id}` } });
+    const c2 = await open(r.patient, { scope: { kind: 'encounters', encounters: [other.id] } });
+    expect((await preview(c2.id)).lines.map((l) => l.id)).not.toContain(misfiled.id);
+    // New care for the patient outside the sealed visit goes on.
+    expectStatus(await fhir(his, 'POST', 'Observation', observation(`Encounter/${other.id}`)), 201);
   });
 
   it('the workflow is documented with OpenAPI at /docs (JSON at /docs-json), without the FHIR routes', async () => {
@@ -396,7 +495,11 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
       };
       const [[statuses, created], sealed] = await Promise.all([
         Promise.all([Promise.all([writer(1), writer(2), writer(3)]), creator()]),
-        new Promise((resolve) => setTimeout(resolve, round * 3)).then(() => seal(c.id)),
+        // Sealed as it stands when the seal commits (no digest): what matters here is the lock, not the preview.
+        new Promise((resolve) => setTimeout(resolve, round * 3)).then(async () => {
+          expectStatus(await confirm(witness, c.id, { step: 'seal' }), 201);
+          return disputes(officer, 'POST', `/${c.id}/seal`, { patientWitness: PATIENT_SIDE });
+        }),
       ]);
       expectStatus(sealed, 200);
       // Every write either committed (200/201) or was refused by the hold (423) or lost a version race (412).

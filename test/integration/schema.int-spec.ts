@@ -11,7 +11,7 @@ import { testDatabaseUrl } from '../support/test-app.js';
  */
 describe('Database schema (migrations on a fresh database)', () => {
   const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000'];
-  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
+  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -74,7 +74,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 6));
-    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_dispute_item_sealed_once', 'chartwarden_holds')`)).toHaveLength(0);
+    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_dispute_item_sealed_once', 'chartwarden_holds', 'chartwarden_dispute_forward')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 5));
@@ -101,7 +101,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
-    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'copy_evidence_append_only', 'copy_evidence_no_truncate', 'copy_production_append_only', 'copy_production_no_truncate', 'copy_request_no_delete', 'copy_request_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
+    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'copy_evidence_append_only', 'copy_evidence_no_truncate', 'copy_production_append_only', 'copy_production_no_truncate', 'copy_request_no_delete', 'copy_request_no_truncate', 'dispute_confirmation_append_only', 'dispute_confirmation_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_forward', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
   });
 
   describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {

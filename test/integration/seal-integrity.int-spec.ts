@@ -62,11 +62,13 @@ describe('Sealed records integrity: R-42 seal verify, R-17 append-only inventory
       const opened = await httpRequest<DisputeView>(`${root}/disputes`, 'POST', { token: officer, contentType: 'application/json', body: { patient: patient.id, reason: '医疗纠纷', scope: { kind: 'date-range', from: '2026-11-19', to: '2026-11-28' } } });
       if (opened.status !== 201) throw new Error(`open: ${opened.status} ${opened.text}`);
       dispute = opened.body.id;
+      const shown = await httpRequest<{ digest: string }>(`${root}/disputes/${dispute}/inventory`, 'GET', { token: officer, headers: { accept: 'application/json' } });
+      const confirmed = await httpRequest(`${root}/disputes/${dispute}/confirmations`, 'POST', { token: witness, contentType: 'application/json', body: { step: 'seal', inventoryDigest: shown.body.digest } });
+      if (confirmed.status !== 201) throw new Error(`confirm: ${confirmed.status} ${confirmed.text}`);
       const sealed = await httpRequest<DisputeView>(`${root}/disputes/${dispute}/seal`, 'POST', {
         token: officer,
         contentType: 'application/json',
-        headers: { 'x-witness-authorization': `Bearer ${witness}` },
-        body: { hospitalWitnessConfirmed: true, patientWitness: { name: '赵敏', relationship: 'self', idDocument: { type: 'resident-id-card', number: '310101198001011234' }, confirmed: true } },
+        body: { inventoryDigest: shown.body.digest, patientWitness: { name: '赵敏', relationship: 'self', idDocument: { type: 'resident-id-card', number: '310101198001011234' }, confirmed: true } },
       });
       if (sealed.status !== 200) throw new Error(`seal: ${sealed.status} ${sealed.text}`);
       expect(sealed.body.inventory).toEqual({ sealed: 3, pending: 0 });
@@ -89,9 +91,15 @@ describe('Sealed records integrity: R-42 seal verify, R-17 append-only inventory
   it('R-17/R-42: the database refuses to change or remove a sealed line or a sealed copy', async () => {
     await expect(sql(url, `UPDATE dispute_item SET sha256 = repeat('0', 64) WHERE dispute_id = $1`, [dispute])).rejects.toThrow(/cannot change \(R-42\)/);
     await expect(sql(url, `DELETE FROM dispute_item WHERE dispute_id = $1`, [dispute])).rejects.toThrow(/cannot change \(R-42\)/);
-    await expect(sql(url, `UPDATE dispute_copy SET pages = 1 WHERE dispute_id = $1`, [dispute])).rejects.toThrow();
-    await expect(sql(url, `DELETE FROM dispute_copy WHERE dispute_id = $1`, [dispute])).rejects.toThrow();
-    await expect(sql(url, `TRUNCATE dispute_copy`)).rejects.toThrow();
+    await expect(sql(url, `UPDATE dispute_copy SET pages = 1 WHERE dispute_id = $1`, [dispute])).rejects.toThrow(/is refused/);
+    await expect(sql(url, `DELETE FROM dispute_copy WHERE dispute_id = $1`, [dispute])).rejects.toThrow(/is refused/);
+    await expect(sql(url, `TRUNCATE dispute_copy`)).rejects.toThrow(/is refused/);
+    // The case itself: who may read a public incident, when it was sealed, what it covers, never change.
+    await expect(sql(url, `UPDATE dispute SET team = '["Practitioner/intruder"]' WHERE id = $1`, [dispute])).rejects.toThrow(/moves only forward/);
+    await expect(sql(url, `UPDATE dispute SET sealed_at = sealed_at - interval '4 years' WHERE id = $1`, [dispute])).rejects.toThrow(/moves only forward/);
+    await expect(sql(url, `UPDATE dispute SET status = 'open', sealed_at = NULL WHERE id = $1`, [dispute])).rejects.toThrow(/moves only forward/);
+    await expect(sql(url, `DELETE FROM dispute WHERE id = $1`, [dispute])).rejects.toThrow(/is refused/);
+    expect((await sql<{ status: string }>(url, `SELECT status FROM dispute WHERE id = $1`, [dispute]))[0].status).toBe('sealed');
     expect((await verifySeal(url, dispute)).problems).toEqual([]);
   });
 

@@ -94,6 +94,7 @@ function disputeInteraction(method: string, p: string[]): Interaction {
   const entity = { type: 'Dispute', id };
   if (method === 'POST' && (step === 'seal' || step === 'supplement')) return { action: 'U', subtype: `dispute-${step}`, lifecycle: 'hold', entity };
   if (method === 'POST' && step === 'unseal') return { action: 'U', subtype: 'dispute-unseal', lifecycle: 'unhold', entity };
+  if (method === 'POST' && step === 'confirmations') return { action: 'C', subtype: 'dispute-confirm', entity };
   return { action: 'R', subtype: step ? `dispute-${step}` : 'dispute-read', lifecycle: 'access', entity };
 }
 

@@ -135,4 +135,51 @@ export class DisputeCopyEntity {
   pages!: number;
 }
 
-export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity];
+/**
+ * A confirmation given by a person at the table with their own authenticated request (R-40,
+ * R-43): the hospital side's witness confirming the inventory they were shown (its digest),
+ * or medical affairs approving a unilateral unseal. A seal or unseal uses one given since the
+ * case's last step, within the policy's minutes. Append-only.
+ */
+@Entity({ name: 'dispute_confirmation' })
+@Index('ix_dispute_confirmation_case', ['disputeId', 'step', 'confirmedAt'])
+export class DisputeConfirmationEntity {
+  @PrimaryColumn({ name: 'id', type: 'uuid' })
+  id!: string;
+
+  @Column({ name: 'dispute_id', type: 'uuid' })
+  disputeId!: string;
+
+  /** seal, unseal. */
+  @Column({ name: 'step', type: 'varchar', length: 16 })
+  step!: string;
+
+  /** hospital-witness, unseal-approval. */
+  @Column({ name: 'kind', type: 'varchar', length: 24 })
+  kind!: string;
+
+  @Column({ name: 'actor_id', type: 'varchar', length: 128 })
+  actorId!: string;
+
+  @Column({ name: 'practitioner', type: 'varchar', length: 128 })
+  practitioner!: string;
+
+  @Column({ name: 'roles', type: 'jsonb' })
+  roles!: string[];
+
+  /** For a sealing: the digest of the inventory the witness was shown. */
+  @Column({ name: 'inventory_digest', type: 'varchar', length: 64, nullable: true })
+  inventoryDigest!: string | null;
+
+  /** For an unseal approval: resolved or no-claim, and why. */
+  @Column({ name: 'basis', type: 'varchar', length: 16, nullable: true })
+  basis!: string | null;
+
+  @Column({ name: 'reason', type: 'text', nullable: true })
+  reason!: string | null;
+
+  @Column({ name: 'confirmed_at', type: 'timestamptz' })
+  confirmedAt!: Date;
+}
+
+export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity];

@@ -134,6 +134,8 @@ export const policySchema = z
       .object({
         /** R-43: years after sealing with no claim after which the hospital may unseal alone, with approval (default 3). */
         unilateralUnsealAfterYears: z.number().positive().optional(),
+        /** R-40/R-43: how long a witness's confirmation or medical affairs' approval stays usable, in minutes (default 30). */
+        confirmationMinutes: z.number().positive().max(1440).optional(),
       })
       .strict()
       .optional(),
