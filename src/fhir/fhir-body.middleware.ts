@@ -9,6 +9,7 @@ import { LoadedPolicy } from '../policy/loaded-policy.js';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
 /** Scans of presented documents (copy requests, R-30): taken as they are, checked by their bytes later. */
 const EVIDENCE_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'application/octet-stream'];
+const EVIDENCE_PATH = /\/copy-requests\/[^/]+\/evidence$/;
 
 /**
  * Parses FHIR request bodies for ChartWarden's routes only (a host app keeps its own parsers):
@@ -41,7 +42,7 @@ export class FhirBodyMiddleware implements NestMiddleware {
     const isSearch = req.path.endsWith('/_search');
     let parser: express.RequestHandler | undefined;
     if (JSON_TYPES.includes(type)) parser = this.json;
-    else if (req.path.endsWith('/evidence') && EVIDENCE_TYPES.includes(type)) parser = this.raw;
+    else if (EVIDENCE_PATH.test(req.path) && EVIDENCE_TYPES.includes(type)) parser = this.raw;
     else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
     else if (!hasBody && (isSearch || type === '')) return next();
     if (!parser) {

@@ -52,7 +52,7 @@ export class CopyRequestsController {
 
   @Get()
   @ApiOperation({ summary: "The record room's queue, oldest first" })
-  @ApiQuery({ name: 'status', required: false, enum: ['received', 'verified', 'approved', 'refused', 'produced', 'partially-delivered', 'delivered'] })
+  @ApiQuery({ name: 'status', required: false, enum: ['received', 'verified', 'approved', 'refused', 'produced', 'partially-delivered', 'delivered', 'closed'] })
   @ApiQuery({ name: 'patient', required: false })
   async list(@Req() req: Request, @Res() res: Response, @Query('status') status?: string, @Query('patient') patient?: string) {
     await sendRecorded(this.recorder, res, json(200, await this.requests.list(fhirContext(req, this.settings), queryText(status), queryText(patient))));
@@ -118,6 +118,13 @@ export class CopyRequestsController {
   })
   async deliver(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     await sendRecorded(this.recorder, res, json(200, await this.requests.deliver(fhirContext(req, this.settings), id, req.body)));
+  }
+
+  @Post(':id/close')
+  @ApiOperation({ summary: 'Close an open request with a reason (withdrawn; pending parts that will not be completed)' })
+  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
+  async close(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+    await sendRecorded(this.recorder, res, json(200, await this.requests.close(fhirContext(req, this.settings), id, req.body)));
   }
 
   @Get(':id/copies/:file')

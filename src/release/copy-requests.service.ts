@@ -7,7 +7,7 @@ import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-dat
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { DocumentTypes } from '../governance/domain/document-types.js';
-import { documentStatus, SIGNED_STATUSES } from '../governance/domain/document.js';
+import { documentStatus, isSigned, SIGNED_STATUSES } from '../governance/domain/document.js';
 import { contentSha256 } from '../governance/domain/ledger.js';
 import { renderPdf, type PdfSection } from '../pdf/pdf-renderer.js';
 import { resourceSection } from '../pdf/resource-text.js';
@@ -18,7 +18,7 @@ import { canonicalBundle, documentBundle } from './document-bundle.js';
 import { EVIDENCE_KINDS, missingEvidence, parseCopyRequest, sameIdentity, sniffEvidenceType, type CopyScope, type EvidenceKind, type Requester, type RequesterType } from './domain/copy-request.js';
 import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
 
-type Status = 'received' | 'verified' | 'approved' | 'refused' | 'produced' | 'partially-delivered' | 'delivered';
+type Status = 'received' | 'verified' | 'approved' | 'refused' | 'produced' | 'partially-delivered' | 'delivered' | 'closed';
 
 interface RequestRow {
   id: string;
@@ -38,7 +38,7 @@ interface RequestRow {
 export interface CopyEvent {
   at: string;
   by: string;
-  step: 'received' | 'evidence' | 'verified' | 'approved' | 'refused' | 'produced' | 'delivered';
+  step: 'received' | 'evidence' | 'verified' | 'approved' | 'refused' | 'produced' | 'delivered' | 'closed';
   [detail: string]: unknown;
 }
 
@@ -156,6 +156,7 @@ export class CopyRequestsService {
     const now = this.clock.now();
     const evidenceId = randomUUID();
     await this.db.transaction(async (tx) => {
+      await this.lockRequest(tx, id, ['received', 'verified'], 'evidence is added before approval');
       await tx.query(
         `INSERT INTO copy_evidence (id, request_id, proves, filename, content_type, size, sha256, content, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [evidenceId, id, proves, filename?.slice(0, 255) ?? null, type, bytes.length, sha256, bytes, ctx.actor.id, now],
@@ -179,6 +180,7 @@ export class CopyRequestsService {
     }
     const now = this.clock.now();
     await this.db.transaction(async (tx) => {
+      await this.lockRequest(tx, id, ['received'], 'not waiting for its documents to be checked');
       await tx.query(`UPDATE copy_request SET status = 'verified' WHERE id = $1`, [id]);
       await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: 'verified', evidence: evidence.map((e) => ({ id: e.id, proves: e.proves, sha256: e.sha256 })) });
     });
@@ -194,6 +196,7 @@ export class CopyRequestsService {
     if (!allowed.includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row.status}; ${approve ? 'only a checked request is approved' : 'it can no longer be refused'}`);
     const now = this.clock.now();
     await this.db.transaction(async (tx) => {
+      await this.lockRequest(tx, id, allowed, approve ? 'only a checked request is approved' : 'it can no longer be refused');
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, approve ? 'approved' : 'refused', approve ? null : now]);
       await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: approve ? 'approved' : 'refused', ...(note ? { reason: note } : {}) });
     });
@@ -208,11 +211,20 @@ export class CopyRequestsService {
   async produce(ctx: FhirContext, id: string): Promise<ProductionView> {
     this.requireRecordRoom(ctx, 'request');
     const row = await this.requireRequest(ctx, id);
-    if (!['approved', 'produced', 'partially-delivered'].includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row.status}: a copy is produced once the request is approved`);
+    const producible: Status[] = ['approved', 'produced', 'partially-delivered'];
+    if (!producible.includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row.status}: a copy is produced once the request is approved`);
     await this.access.requireStored(ctx, 'copy', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
+    // The policy decides each document for the officer, as a read would, before the transaction
+    // (the checks use the pool; the transaction holds one connection): a confidentiality label
+    // their rule does not cover, or a record withheld by a public incident (R-44), is left out.
+    const allowed = new Set<string>();
+    for (const c of await this.candidates(this.db, row)) {
+      const ref = { type: c.resource.resourceType, id: c.resource.id as string };
+      if (await this.access.permitsStored(ctx, 'copy', ref, this.store)) allowed.add(`${ref.type}/${ref.id}`);
+    }
     const n = await this.db.transaction(async (tx) => {
-      // One production at a time per request: the next copy number and "already produced" are read under the lock.
-      await tx.query(`SELECT 1 FROM copy_request WHERE id = $1 FOR UPDATE`, [id]);
+      // One step at a time per request: state, copy number and "already produced" are read under the lock.
+      await this.lockRequest(tx, id, producible, 'a copy is produced once the request is approved');
       const produced = new Set((await tx.query<{ ref: string }>(`SELECT m ->> 'type' || '/' || (m ->> 'id') AS ref FROM copy_production p, jsonb_array_elements(p.manifest) m WHERE p.request_id = $1`, [id])).map((r) => r.ref));
       const manifest: ManifestLine[] = [];
       const included: Resource[] = [];
@@ -220,30 +232,31 @@ export class CopyRequestsService {
       const excluded: LeftOut[] = [];
       for (const c of await this.candidates(tx, row)) {
         const ref = `${c.resource.resourceType}/${c.resource.id}`;
-        // The policy decides each document for the officer, as a read would: a confidentiality
-        // label their rule does not cover, or a record withheld by a public incident (R-44), is
-        // left out and said so, never copied.
-        if (!(await this.access.permitsStored(ctx, 'copy', { type: c.resource.resourceType, id: c.resource.id as string }, this.store))) {
+        if (produced.has(ref)) continue;
+        // A document that appeared since the checks above is not in `allowed`: left out too, never copied unchecked.
+        if (!allowed.has(ref)) {
           excluded.push({ ref, reason: 'not copyable by this office under the access policy (confidentiality label, or withheld under a dispute, R-44)' });
           continue;
         }
-        const type = this.types.classify(c.resource);
-        if (!type) {
+        const types = this.types.classifyAll(c.resource);
+        if (types.length === 0) {
           excluded.push({ ref, reason: 'document type not known: only documents known to be objective are copied (R-31)' });
           continue;
         }
-        if (row.scope.documentTypes && !row.scope.documentTypes.includes(type.code)) continue;
-        if (type.objectivity === 'subjective') {
-          excluded.push({ ref, documentType: type.code, reason: `${type.display} is subjective: not copied for requesters (R-31)` });
+        if (row.scope.documentTypes && !types.some((t) => row.scope.documentTypes?.includes(t.code))) continue;
+        // Coded as subjective anywhere (type or category), it is not copied, whatever else it is coded as.
+        const subjective = types.find((t) => t.objectivity === 'subjective');
+        if (subjective) {
+          excluded.push({ ref, documentType: subjective.code, reason: `${subjective.display} is subjective: not copied for requesters (R-31)` });
           continue;
         }
+        const type = types[0];
         const status = documentStatus(c.resource);
         if (status === 'entered-in-error') continue;
-        if (!SIGNED_STATUSES.includes(status ?? '')) {
-          pending.push({ ref, documentType: type.code, reason: `not completed (${status ?? 'no status'}): produced once signed (R-32)` });
+        if (!isSigned(c.resource)) {
+          pending.push({ ref, documentType: type.code, reason: `not completed (${status ?? 'no status'}${SIGNED_STATUSES.includes(status ?? '') ? ', no legal attester' : ''}): produced once signed (R-32, R-13)` });
           continue;
         }
-        if (produced.has(ref)) continue;
         const sha256 = contentSha256(c.resource);
         manifest.push({ type: c.resource.resourceType, id: c.resource.id as string, version: c.version, sha256, documentType: type.code });
         included.push(c.resource);
@@ -309,10 +322,15 @@ export class CopyRequestsService {
     if (!sameIdentity(row.requester, recipient)) {
       throw new ReleaseError(ReleaseErrorCode.RecipientMismatch, `The copy is handed to the requester identified at the desk (${row.requester.name}); ${recipient.name} presents another ID number`);
     }
+    const undelivered = (await this.db.query<{ copy_no: number }>(`SELECT copy_no FROM copy_production WHERE request_id = $1 ORDER BY copy_no`, [id]))
+      .map((c) => c.copy_no)
+      .filter((n) => !row.events.some((e) => e.step === 'delivered' && (e.copies as number[]).includes(n)));
+    await this.requireStillCopyable(ctx, id, undelivered);
     const now = this.clock.now();
     await this.db.transaction(async (tx) => {
+      const fresh = await this.lockRequest(tx, id, ['produced'], 'nothing produced waits for delivery');
       const copies = await tx.query<{ copy_no: number; pages: number; pending: LeftOut[] }>(`SELECT copy_no, pages, pending FROM copy_production WHERE request_id = $1 ORDER BY copy_no`, [id]);
-      const delivered = new Set(row.events.filter((e) => e.step === 'delivered').flatMap((e) => e.copies as number[]));
+      const delivered = new Set(fresh.events.filter((e) => e.step === 'delivered').flatMap((e) => e.copies as number[]));
       const handed = copies.filter((c) => !delivered.has(c.copy_no));
       const pendingLeft = (copies.at(-1)?.pending ?? []).length > 0;
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, pendingLeft ? 'partially-delivered' : 'delivered', pendingLeft ? null : now]);
@@ -327,6 +345,24 @@ export class CopyRequestsService {
       });
     });
     ctx.audit?.concerns([row.patient_id]);
+    return this.view(ctx, id);
+  }
+
+  /**
+   * Closes an open request with a reason (R-34): the requester withdrew, or the pending parts
+   * will not be completed (withdrawn, never signed). What was produced and delivered stays.
+   */
+  async close(ctx: FhirContext, id: string, body: unknown): Promise<CopyRequestView> {
+    this.requireRecordRoom(ctx, 'request');
+    await this.requireRequest(ctx, id);
+    const reason = typeof (body as { reason?: unknown } | undefined)?.reason === 'string' ? (body as { reason: string }).reason.trim() : '';
+    if (!reason) throw new ReleaseError(ReleaseErrorCode.Invalid, 'Closing a request says why: send {"reason": "…"} (R-34)');
+    const now = this.clock.now();
+    await this.db.transaction(async (tx) => {
+      await this.lockRequest(tx, id, ['received', 'verified', 'approved', 'produced', 'partially-delivered'], 'it is closed already');
+      await tx.query(`UPDATE copy_request SET status = 'closed', closed_at = $2 WHERE id = $1`, [id, now]);
+      await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: 'closed', reason });
+    });
     return this.view(ctx, id);
   }
 
@@ -356,6 +392,7 @@ export class CopyRequestsService {
       [id, n],
     );
     if (!copy) throw new ReleaseError(ReleaseErrorCode.NotFound, `Copy request ${id} has no copy ${n}`);
+    await this.requireStillCopyable(ctx, id, [n]);
     return format === 'pdf' ? { body: copy.pdf, sha256: copy.pdf_sha256 } : { body: copy.bundle, sha256: copy.bundle_sha256 };
   }
 
@@ -384,6 +421,29 @@ export class CopyRequestsService {
     if (!row) throw new ReleaseError(ReleaseErrorCode.NotFound, `Copy request ${id} is not known`);
     ctx.audit?.concerns([row.patient_id]);
     return row;
+  }
+
+  /** Locks the request for one step and checks, under the lock, that it is in a state the step needs (two clicks, two officers: one wins, the other gets 409). */
+  private async lockRequest(tx: Queryable, id: string, allowed: readonly Status[], what: string): Promise<RequestRow> {
+    const [row] = await tx.query<RequestRow>(`SELECT * FROM copy_request WHERE id = $1 FOR UPDATE`, [id]);
+    if (!row || !allowed.includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row?.status ?? 'unknown'}: ${what}`);
+    return row;
+  }
+
+  /** A produced copy whose records the officer may no longer copy (a public incident sealed since, R-44) is not handed out. */
+  private async requireStillCopyable(ctx: FhirContext, id: string, copyNos: readonly number[]): Promise<void> {
+    const lines = await this.db.query<{ copy_no: number; type: string; rid: string }>(
+      `SELECT p.copy_no, m ->> 'type' AS type, m ->> 'id' AS rid FROM copy_production p, jsonb_array_elements(p.manifest) m WHERE p.request_id = $1 AND p.copy_no = ANY($2::int[])`,
+      [id, copyNos],
+    );
+    for (const l of lines) {
+      if (!(await this.access.permitsStored(ctx, 'copy', { type: l.type, id: l.rid }, this.store))) {
+        throw new ReleaseError(
+          ReleaseErrorCode.Withheld,
+          `Copy ${l.copy_no} of request ${id} holds ${l.type}/${l.rid}, which this office may no longer copy (withheld under a dispute, R-44, or its label): it is not handed out`,
+        );
+      }
+    }
   }
 
   private async requireEncountersOf(patient: string, encounters: string[]): Promise<void> {

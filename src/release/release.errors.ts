@@ -14,6 +14,8 @@ export enum ReleaseErrorCode {
   NothingToProduce = 'copy.nothing-to-produce',
   /** The recipient is not the requester (identity checked again at delivery): 422 `business-rule`. */
   RecipientMismatch = 'copy.recipient-mismatch',
+  /** A produced copy holds a record this office may no longer copy (withheld under a dispute since, R-44): 403 `forbidden`. */
+  Withheld = 'copy.withheld',
   /** The operator may not handle copy requests (record room), or print/export this record: 403 `forbidden`. */
   Forbidden = 'copy.forbidden',
   /** The request is not in the state the step needs: 409 `conflict`. */

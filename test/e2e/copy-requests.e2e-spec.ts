@@ -57,6 +57,8 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     encounter: { reference: `Encounter/${encounter}` },
     date: new Date().toISOString(),
     author: [{ reference: DR }],
+    // A final document from the HIS comes signed: its legal attester (R-13).
+    ...(status === 'final' ? { attester: [{ mode: 'legal' as const, time: new Date().toISOString(), party: { reference: DR } }] } : {}),
     title,
     section: [{ title, text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${title}：王小明，男，35岁。</div>` } }],
   });
@@ -157,6 +159,8 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(fake.text).toContain('copy.evidence-type');
     const disguised = await upload(request.id, 'id-card', PDF, 'image/png');
     expect(disguised.status).toBe(415);
+    const dressedUp = await upload(request.id, 'id-card', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('<html><script>alert(1)</script></html>')]), 'image/jpeg');
+    expect(dressedUp.status).toBe(415);
     const unknown = await upload(request.id, 'selfie');
     expect(unknown.status).toBe(400);
     const tooBig = await upload(request.id, 'id-card', Buffer.concat([PNG, Buffer.alloc(11 * 1024 * 1024)]));
@@ -295,6 +299,69 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
         { ref: `Composition/${incident.id}`, reason: expect.stringContaining('R-44') },
       ]),
     );
+  });
+
+  it('R-32/R-13/R-31: a document marked final without a signature is pending; one coded subjective anywhere is not copied', async () => {
+    const r = await record();
+    const { attester: _attester, ...unsigned } = doc(r.patient, r.encounter, '18842-5', '出院记录（未签名）', 'final');
+    const marked = await seed(unsigned as Composition);
+    const twoCodes = await seed({
+      ...doc(r.patient, r.encounter, '34117-2', '入院记录/病程', 'final'),
+      type: { coding: [{ system: LOINC, code: '34117-2' }, { system: 'https://chartwarden.dev/fhir/CodeSystem/document-type', code: 'daily-progress-note' }] },
+    });
+    const request = await open(r.patient, 'patient');
+    await upload(request.id, 'id-card');
+    await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
+    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    const produced = (await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)).body;
+    expect(produced.manifest.map((m) => m.id)).not.toContain(marked.id);
+    expect(produced.pending).toContainEqual({ ref: `Composition/${marked.id}`, documentType: 'discharge-record', reason: expect.stringContaining('no legal attester') });
+    expect(produced.excluded).toContainEqual({ ref: `Composition/${twoCodes.id}`, documentType: 'daily-progress-note', reason: expect.stringContaining('R-31') });
+  });
+
+  it('R-34: one step at a time: concurrent produces make one copy, approve and refuse cannot both win, a copy is delivered once; the server stays responsive', async () => {
+    const r = await record();
+    const ready = async () => {
+      const request = await open(r.patient, 'patient');
+      await upload(request.id, 'id-card');
+      await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
+      return request;
+    };
+    const race = await ready();
+    const decisions = await Promise.all([copies(recordRoom, 'POST', `/${race.id}/approve`, {}), copies(recordRoom, 'POST', `/${race.id}/refuse`, { reason: '并发' })]);
+    expect(decisions.map((d) => d.status).sort()).toEqual([200, 409]);
+    const request = await ready();
+    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    // More concurrent produces than the test server's pool has connections (5).
+    const produces = await Promise.all(Array.from({ length: 7 }, () => copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)));
+    expect(produces.filter((p) => p.status === 201)).toHaveLength(1);
+    expect(produces.filter((p) => p.status !== 201).every((p) => p.status === 422 || p.status === 409)).toBe(true);
+    expect(await db.query('SELECT copy_no FROM copy_production WHERE request_id = $1', [request.id]).then((x) => x.rowCount)).toBe(1);
+    expectStatus(await fhir(his, 'GET', `Patient/${r.patient}`), 200);
+    const deliveries = await Promise.all([copies(recordRoom, 'POST', `/${request.id}/deliver`, deliverBody), copies(recordRoom, 'POST', `/${request.id}/deliver`, deliverBody)]);
+    expect(deliveries.map((d) => d.status).sort()).toEqual([200, 409]);
+    const view = (await copies(recordRoom, 'GET', `/${request.id}`)).body;
+    expect(view.events.filter((e) => e.step === 'delivered')).toHaveLength(1);
+  });
+
+  it('R-44/R-34: a copy made before a public incident sealed its records is no longer handed out; a request that cannot be completed is closed with a reason', async () => {
+    const r = await record();
+    const request = await open(r.patient, 'patient');
+    await upload(request.id, 'id-card');
+    await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
+    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    const produced = (await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)).body;
+    const officer = await server.token({ sub: `officer-copy2-${run}`, roles: ['disputes-officer'] });
+    const sealed = await httpRequest<{ status: string }>(`${root}/disputes`, 'POST', { token: officer, contentType: 'application/json', body: { patient: r.patient, reason: '舆情', trigger: 'public-incident', team: ['Practitioner/case-lead'] } });
+    expect(sealed.body.status).toBe('sealed');
+    expectOutcome(await httpRequest(produced.json, 'GET', { token: recordRoom }), 403, 'forbidden', 'copy.withheld');
+    expectOutcome(await copies(recordRoom, 'POST', `/${request.id}/deliver`, deliverBody), 403, 'forbidden', 'copy.withheld');
+    expectOutcome(await copies(recordRoom, 'POST', `/${request.id}/close`, {}), 400, 'invalid', 'copy.invalid');
+    const closed = await copies(recordRoom, 'POST', `/${request.id}/close`, { reason: '病历因舆情事件封存，无法提供' });
+    expectStatus(closed, 200);
+    expect(closed.body).toMatchObject({ status: 'closed', closedAt: expect.any(String) });
+    expect(closed.body.events.at(-1)).toMatchObject({ step: 'closed', reason: '病历因舆情事件封存，无法提供' });
+    expectOutcome(await copies(recordRoom, 'POST', `/${request.id}/close`, { reason: 'again' }), 409, 'conflict', 'copy.wrong-state');
   });
 
   it('R-33: the copy is handed to the requester only: another ID number is refused', async () => {

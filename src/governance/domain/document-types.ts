@@ -82,6 +82,22 @@ export class DocumentTypes {
     return system && code ? this.codes.get(key(system, code)) : undefined;
   }
 
+  /**
+   * Every document type a resource's codings name (`type`, then `category`), without repeats:
+   * for a release, a document is copied only if none of them is subjective (R-31).
+   */
+  classifyAll(resource: Resource): DocumentType[] {
+    const r = resource as unknown as { type?: CodeableConcept; category?: CodeableConcept | CodeableConcept[] };
+    const concepts: (CodeableConcept | undefined)[] = [r.type, ...(Array.isArray(r.category) ? r.category : r.category ? [r.category] : [])];
+    const found = new Map<string, DocumentType>();
+    for (const coding of concepts.flatMap((c) => c?.coding ?? [])) {
+      const code = this.typeOf(coding.system, coding.code);
+      const type = code ? this.types.get(code) : undefined;
+      if (type) found.set(type.code, type);
+    }
+    return [...found.values()];
+  }
+
   /** A resource's document type: its `type` codings first, then its `category`; undefined when none is known. */
   classify(resource: Resource): DocumentType | undefined {
     const r = resource as unknown as { type?: CodeableConcept; category?: CodeableConcept | CodeableConcept[] };

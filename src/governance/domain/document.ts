@@ -17,3 +17,14 @@ export function subjectPatient(resource: Resource): string | undefined {
   const ref = (resource as { subject?: { reference?: string } }).subject?.reference;
   return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
 }
+
+/**
+ * Whether a document is signed (R-13): final (or amended, corrected) and attested — a legal
+ * attester on a Composition, an authenticator on a DocumentReference — as `$sign` and `$cosign`
+ * write it, or as a HIS that signs records itself sends them. A status alone is not a signature.
+ */
+export function isSigned(resource: Resource): boolean {
+  if (!SIGNED_STATUSES.includes(documentStatus(resource) ?? '')) return false;
+  const r = resource as { resourceType: string; attester?: { mode?: string }[]; authenticator?: { reference?: string } };
+  return r.resourceType === 'DocumentReference' ? Boolean(r.authenticator?.reference) : (r.attester ?? []).some((a) => a.mode === 'legal');
+}

@@ -113,10 +113,27 @@ export function sameIdentity(requester: Requester, recipient: { name?: unknown; 
   return norm(recipient.idNumber) !== '' && norm(recipient.idNumber) === norm(requester.idNumber);
 }
 
-/** Evidence files ChartWarden keeps: PDF, JPEG or PNG, recognised by their first bytes (never by the declared type alone). */
+/**
+ * Evidence files ChartWarden keeps: PDF, JPEG or PNG, recognised by their bytes (never by the
+ * declared type alone) — the signature at the start and the end marker at the end, so that a
+ * file merely dressed up with a few leading bytes is refused.
+ */
 export function sniffEvidenceType(bytes: Buffer): 'application/pdf' | 'image/jpeg' | 'image/png' | undefined {
-  if (bytes.subarray(0, 5).toString('latin1') === '%PDF-') return 'application/pdf';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  const tail = trimTrailing(bytes);
+  if (bytes.subarray(0, 5).toString('latin1') === '%PDF-' && tail.subarray(-1024).toString('latin1').includes('%%EOF')) return 'application/pdf';
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff && tail.subarray(-2).equals(JPEG_EOI)) return 'image/jpeg';
+  if (bytes.subarray(0, 8).equals(PNG_SIGNATURE) && tail.subarray(-12).equals(PNG_IEND)) return 'image/png';
   return undefined;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** The IEND chunk every PNG ends with: length 0, type, CRC. */
+const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+const JPEG_EOI = Buffer.from([0xff, 0xd9]);
+
+/** Scanners and mailers pad files with line ends or zero bytes after the end marker. */
+function trimTrailing(bytes: Buffer): Buffer {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x00 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d || bytes[end - 1] === 0x20)) end--;
+  return bytes.subarray(0, end);
 }
