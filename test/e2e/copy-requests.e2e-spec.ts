@@ -405,6 +405,14 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(events.body.entry?.[0].resource).toMatchObject({ type: { code: '110106' } });
   });
 
+  it('the desk\'s API is documented with OpenAPI at /docs-json', async () => {
+    const doc = await httpRequest<{ paths: Record<string, unknown> }>(`${root}/docs-json`, 'GET', { headers: { accept: 'application/json' } });
+    expectStatus(doc, 200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/copy-requests', '/copy-requests/{id}/evidence', '/copy-requests/{id}/verify', '/copy-requests/{id}/produce', '/copy-requests/{id}/deliver', '/copy-requests/{id}/close']),
+    );
+  });
+
   it('R-20: a clinician prints a record as a PDF watermarked with who and when; a nurse may not; the print is a disclosure', async () => {
     const r = await record();
     const res = await fetch(`${server.fhirBase}/Composition/${r.discharge.id}/$print`, { headers: { authorization: `Bearer ${attending}` } });
