@@ -4,6 +4,10 @@ import { settingsFromEnv } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
 import { verifyLedger } from '../governance/ledger-verifier.js';
 import { verifySeal } from '../disputes/seal-verifier.js';
+import { retentionReport } from '../governance/retention-report.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
+import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { backup, restoreDrill, type Progress } from '../database/backup.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
@@ -98,6 +102,29 @@ export function buildCli(): Command {
         throw new CliFailure(`seal verify: ${report.problems.length} DIFFERENCES in dispute ${id}`);
       }
       process.stdout.write(`seal verify: dispute ${id} (${report.status}): ${report.sealed} sealed records, ${report.pending} pending, ${report.copies} sealed copies intact (${report.ms} ms)\n`);
+    });
+
+  const retention = program.command('retention').description('Record retention (R-18)');
+  retention
+    .command('report')
+    .description("Patients whose records have reached the policy's retention (15 years after the last visit, 30 after the last discharge); reads only, deletes nothing")
+    .option('--as-of <date>', 'the day to judge on (YYYY-MM-DD; default today)', (v) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(v))) throw new InvalidArgumentError('use YYYY-MM-DD');
+      return v;
+    })
+    .action(async (o: { asOf?: string }) => {
+      const settings = settingsFromEnv();
+      const path = typeof settings.options.policy === 'string' ? settings.options.policy : defaultPolicyPath();
+      const policy = new LoadedPolicy(loadPolicy(path, loadR4Definitions()));
+      const asOf = o.asOf ? new Date(`${o.asOf}T23:59:59.999+08:00`) : new Date();
+      const report = await retentionReport(await databaseUrl(), policy.recordRetention, asOf);
+      process.stdout.write(
+        `retention report as of ${report.asOf}: ${report.reached.length} of ${report.patients} patients have reached their retention ` +
+          `(${report.outpatientYears} years after the last outpatient visit, ${report.inpatientYears} after the last discharge); nothing was deleted (${report.ms} ms)\n`,
+      );
+      for (const r of report.reached) {
+        process.stdout.write(`  ${r.patient}  kept until ${r.keptUntil.slice(0, 10)}  (last visit ${r.lastOutpatientVisit?.slice(0, 10) ?? '—'}, last discharge ${r.lastDischarge?.slice(0, 10) ?? '—'})\n`);
+      }
     });
 
   program

@@ -14,7 +14,7 @@ import { CLOSED_STATUSES, subjectPatient } from './domain/document.js';
 export const RECORD_STATE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/record-state';
 export const ARCHIVED_TAG = { system: RECORD_STATE_SYSTEM, code: 'archived', display: 'Archived (已归档)' };
 /** Encounter classes (v3 ActCode) archived on the receiving doctor's confirmation: outpatient and emergency (R-15). */
-const OUTPATIENT = new Set(['AMB', 'EMER', 'VR', 'HH']);
+export const OUTPATIENT_CLASSES = new Set(['AMB', 'EMER', 'VR', 'HH']);
 
 /**
  * Archiving (R-15): an encounter's record becomes read-only for every role. Outpatient
@@ -38,7 +38,7 @@ export class ArchiveService {
     const stored = (await this.access.requireStored(ctx, 'archive', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
     const encounter = JSON.parse(stored.json) as Encounter;
     if (isArchived(encounter)) throw new GovernanceError(GovernanceErrorCode.NotArchivable, `Encounter/${id} is archived already`);
-    const outpatient = OUTPATIENT.has(encounter.class?.code ?? '');
+    const outpatient = OUTPATIENT_CLASSES.has(encounter.class?.code ?? '');
     if (!outpatient) {
       if (!ctx.actor.roles.some((r) => this.policy.archiveInpatientRoles.includes(r))) {
         throw new GovernanceError(
@@ -77,7 +77,7 @@ export class ArchiveService {
     const encounterId = encounterOf(document);
     if (!this.policy.archiveOutpatientOnSigning || !encounterId || !sql) return;
     const [row] = await sql.query<{ content: Encounter; version_id: number }>(`SELECT content, version_id FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1 FOR UPDATE`, [encounterId]);
-    if (!row || isArchived(row.content) || !OUTPATIENT.has(row.content.class?.code ?? '')) return;
+    if (!row || isArchived(row.content) || !OUTPATIENT_CLASSES.has(row.content.class?.code ?? '')) return;
     if ((await this.unsignedDocuments(sql, encounterId)).length) return;
     const encounter = row.content;
     const patient = subjectPatient(encounter);

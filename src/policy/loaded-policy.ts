@@ -54,6 +54,11 @@ export class LoadedPolicy {
   }
 
   /** The policy data a store needs to compute access facts (the care window, R-03). */
+  /** R-18: years records are kept (policy `settings.recordRetention`; defaults 15 outpatient, 30 inpatient). */
+  get recordRetention(): { outpatientYears: number; inpatientYears: number } {
+    return this.document.settings.recordRetention ?? { outpatientYears: 15, inpatientYears: 30 };
+  }
+
   /** Printed with the stamp on copies and sealed inventories (policy `settings.hospitalName`). */
   get hospitalName(): string {
     return this.document.settings.hospitalName ?? 'ChartWarden 示例医院';

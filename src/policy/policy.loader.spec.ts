@@ -145,6 +145,15 @@ describe('loadPolicy / validatePolicy', () => {
       expect(loadPolicy(write(stringify(doc)), resourceTypes).settings.audit?.retention).toEqual({ months: 6 });
     });
 
+    it('R-18: record retention below 15 years (outpatient) or 30 years (inpatient) is refused', () => {
+      const short = brokenDefault((d) => {
+        d.settings.recordRetention = { outpatientYears: 10, inpatientYears: 20 };
+      });
+      expect(short.message).toContain('R-18: outpatient records are kept at least 15 years');
+      expect(short.message).toContain('R-18: inpatient records are kept at least 30 years');
+      expect(defaultDocument().settings.recordRetention).toEqual({ outpatientYears: 15, inpatientYears: 30 });
+    });
+
     it('R-02: a rule id used twice in one role', () => {
       const { message } = brokenDefault((d) => {
         d.roles.nurse.rules[2].id = d.roles.nurse.rules[0].id;

@@ -64,6 +64,18 @@ export const policySchema = z
         hiddenRecords: z.enum(['forbidden', 'not-found']),
         /** The hospital's name, printed on copies and sealed inventories with the stamp (R-33). */
         hospitalName: z.string().min(1).optional(),
+        /**
+         * R-18: how long records are kept, in years: outpatient from the last visit (at least 15),
+         * inpatient from the last discharge (at least 30). ChartWarden never deletes a record
+         * (the database refuses it); `chartwarden retention report` lists what has reached it.
+         */
+        recordRetention: z
+          .object({
+            outpatientYears: z.number().int().min(15, 'R-18: outpatient records are kept at least 15 years from the last visit'),
+            inpatientYears: z.number().int().min(30, 'R-18: inpatient records are kept at least 30 years from the last discharge'),
+          })
+          .strict()
+          .optional(),
         careWindowDaysAfterDischarge: z.number().int().min(0),
         breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
         grants: z.object({ defaultDays: z.number().positive(), maxDays: z.number().positive() }).strict(),
