@@ -41,4 +41,17 @@ export class AuditWriteJournal extends WriteJournal {
     else await this.log.append([entry]);
     audit.journaled.push(entry);
   }
+
+  /**
+   * A workflow step's own entry (a seal, a produced or delivered copy: the request as its
+   * interaction names it), committed in the step's transaction, so the step never exists
+   * without its entry (R-20, R-51). The recorder then does not repeat it for the success.
+   */
+  async recordStep(ctx: FhirContext, patient: string | undefined, status: number, tx: Queryable): Promise<void> {
+    const audit = ctx.audit;
+    if (!audit) return;
+    const entry = entryFor(audit, { status }, this.clock.now(), { patient });
+    await this.log.appendWithin(tx, [entry]);
+    audit.journaled.push(entry);
+  }
 }

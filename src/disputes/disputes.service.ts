@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Patient, Resource } from '@medplum/fhirtypes';
+import { AuditWriteJournal } from '../audit/audit-write-journal.js';
 import { Clock } from '../common/clock.js';
 import { uuidOr } from '../common/ids.js';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
@@ -158,6 +159,7 @@ export class DisputesService {
     private readonly compartment: PatientCompartment,
     private readonly registry: SearchParameterRegistry,
     private readonly withholdings: DisputeWithholdings,
+    private readonly journal: AuditWriteJournal,
   ) {}
 
   /** `POST /disputes`: a case for a patient; a public-opinion incident is sealed at once (R-44). */
@@ -168,6 +170,8 @@ export class DisputesService {
     const id = randomUUID();
     const team = [...new Set([ctx.actor.practitioner, ...request.team])];
     const immediate = request.trigger === 'public-incident';
+    // Opening a public incident is its seal: the trail says so (lifecycle hold).
+    ctx.audit?.as(immediate ? { subtype: 'dispute-seal', lifecycle: 'hold', entity: { type: 'Dispute', id } } : { entity: { type: 'Dispute', id } });
     // A public-opinion incident is opened and sealed in one transaction (R-44): never left open half-way.
     await retryOnDeadlock(() =>
       this.db.transaction(async (tx) => {
@@ -181,9 +185,9 @@ export class DisputesService {
           await this.freeze(tx, ctx, id, 'seal', { hospital: hospitalSide(ctx.actor), patient: null, immediate: 'public-opinion incident (R-44)' });
           await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
         }
+        await this.journal.recordStep(ctx, request.patient, 201, tx);
       }),
     );
-    ctx.audit?.as(immediate ? { subtype: 'dispute-seal', lifecycle: 'hold', entity: { type: 'Dispute', id } } : { entity: { type: 'Dispute', id } });
     if (immediate) this.withholdings.invalidate();
     return this.view(ctx, id);
   }
@@ -254,6 +258,7 @@ export class DisputesService {
         if (current?.status !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only an open case is sealed`);
         await this.freeze(tx, ctx, id, 'seal', witnesses, digest ?? (witness as ConfirmationRow).inventory_digest ?? undefined);
         await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
+        await this.journal.recordStep(ctx, row.patient_id, 200, tx);
       }),
     );
     this.withholdings.invalidate();
@@ -269,7 +274,9 @@ export class DisputesService {
         // Under the case's lock: no unseal and no other supplement in between.
         const [current] = await tx.query<{ status: string }>(`SELECT status FROM dispute WHERE id = $1 FOR UPDATE`, [id]);
         if (current?.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only a sealed case is supplemented`);
-        return this.freeze(tx, ctx, id, 'supplement', { hospital: hospitalSide(ctx.actor), patient: null });
+        const sealed = await this.freeze(tx, ctx, id, 'supplement', { hospital: hospitalSide(ctx.actor), patient: null });
+        await this.journal.recordStep(ctx, row.patient_id, 200, tx);
+        return sealed;
       }),
     );
     this.withholdings.invalidate();
@@ -317,11 +324,14 @@ export class DisputesService {
     } else {
       throw new DisputeError(DisputeErrorCode.Invalid, 'basis: both-sides, resolved or no-claim (R-43)');
     }
-    const [done] = await this.db.query<{ id: string }>(
-      `UPDATE dispute SET status = 'unsealed', unsealed_at = $2, unsealing = $3 WHERE id = $1 AND status = 'sealed' RETURNING id`,
-      [id, this.clock.now(), JSON.stringify(unsealing)],
-    );
-    if (!done) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
+    await this.db.transaction(async (tx) => {
+      const [done] = await tx.query<{ id: string }>(
+        `UPDATE dispute SET status = 'unsealed', unsealed_at = $2, unsealing = $3 WHERE id = $1 AND status = 'sealed' RETURNING id`,
+        [id, this.clock.now(), JSON.stringify(unsealing)],
+      );
+      if (!done) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
+      await this.journal.recordStep(ctx, row.patient_id, 200, tx);
+    });
     this.withholdings.invalidate();
     return this.view(ctx, id);
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Patient, Resource } from '@medplum/fhirtypes';
+import { AuditWriteJournal } from '../audit/audit-write-journal.js';
 import { Clock } from '../common/clock.js';
 import { uuidOr } from '../common/ids.js';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
@@ -113,6 +114,7 @@ export class CopyRequestsService {
     private readonly policy: LoadedPolicy,
     private readonly clock: Clock,
     private readonly types: DocumentTypes,
+    private readonly journal: AuditWriteJournal,
   ) {}
 
   async create(ctx: FhirContext, body: unknown): Promise<CopyRequestView> {
@@ -296,6 +298,8 @@ export class CopyRequestsService {
         [id, next, now, ctx.actor.id, JSON.stringify(manifest), JSON.stringify(pending), JSON.stringify(excluded), bundle.text, bundle.sha256, pdf.bytes, pdf.sha256, pdf.pages],
       );
       await tx.query(`UPDATE copy_request SET status = 'produced' WHERE id = $1`, [id]);
+      // The disclosure's entry commits with the copy (R-20, R-51).
+      await this.journal.recordStep(ctx, row.patient_id, 201, tx);
       await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: 'produced', copy: next, versions: manifest.map((m) => `${m.type}/${m.id}/_history/${m.version}`), pending: pending.map((p) => p.ref), bundleSha256: bundle.sha256, pdfSha256: pdf.sha256 });
       return next;
     });
@@ -334,6 +338,7 @@ export class CopyRequestsService {
       const handed = copies.filter((c) => !delivered.has(c.copy_no));
       const pendingLeft = (copies.at(-1)?.pending ?? []).length > 0;
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, pendingLeft ? 'partially-delivered' : 'delivered', pendingLeft ? null : now]);
+      await this.journal.recordStep(ctx, row.patient_id, 200, tx);
       await this.event(tx, id, {
         at: now.toISOString(),
         by: ctx.actor.id,
