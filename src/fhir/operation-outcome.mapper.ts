@@ -125,6 +125,7 @@ function releaseStatus(code: ReleaseErrorCode): [number, IssueCode] {
     case ReleaseErrorCode.SubjectiveRefused:
     case ReleaseErrorCode.NothingToProduce:
     case ReleaseErrorCode.RecipientMismatch:
+    case ReleaseErrorCode.RequesterMismatch:
       return [422, 'business-rule'];
     case ReleaseErrorCode.EvidenceType:
       return [415, 'not-supported'];

@@ -14,7 +14,7 @@ import { renderPdf, type PdfSection } from '../pdf/pdf-renderer.js';
 import { resourceSection } from '../pdf/resource-text.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
-import { FhirStore } from '../store/fhir-store.port.js';
+import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { canonicalBundle, documentBundle } from './document-bundle.js';
 import { EVIDENCE_KINDS, missingEvidence, parseCopyRequest, sameIdentity, sniffEvidenceType, type CopyScope, type EvidenceKind, type Requester, type RequesterType } from './domain/copy-request.js';
 import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
@@ -120,7 +120,16 @@ export class CopyRequestsService {
   async create(ctx: FhirContext, body: unknown): Promise<CopyRequestView> {
     this.requireRecordRoom(ctx, 'request');
     const input = parseCopyRequest(body);
-    await this.access.requireStored(ctx, 'copy', { type: 'Patient', id: input.patient }, this.store, { hideExistence: true });
+    const stored = (await this.access.requireStored(ctx, 'copy', { type: 'Patient', id: input.patient }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
+    // R-30: a deceased patient's record is asked for by the heirs; a living patient's by the patient or their agent.
+    const patient = JSON.parse(stored.json) as Patient;
+    const deceased = patient.deceasedBoolean === true || Boolean(patient.deceasedDateTime);
+    if (deceased && (input.requesterType === 'patient' || input.requesterType === 'agent')) {
+      throw new ReleaseError(ReleaseErrorCode.RequesterMismatch, `Patient/${input.patient} is recorded as deceased: the copy is asked for by a legal heir (heir or heir-agent), not as ${input.requesterType} (R-30)`);
+    }
+    if (!deceased && (input.requesterType === 'heir' || input.requesterType === 'heir-agent')) {
+      throw new ReleaseError(ReleaseErrorCode.RequesterMismatch, `Patient/${input.patient} is not recorded as deceased: heirs ask only for a deceased patient's record; a living patient asks, or their agent (R-30)`);
+    }
     for (const code of input.scope.documentTypes ?? []) {
       if (!this.types.get(code)) throw new ReleaseError(ReleaseErrorCode.Invalid, `scope.documentTypes: "${code}" is not a document type (${this.types.all().map((t) => t.code).join(', ')})`);
     }

@@ -10,6 +10,8 @@ export enum ReleaseErrorCode {
   EvidenceType = 'copy.evidence-type',
   /** Subjective documents asked for by a requester (R-31): 422 `business-rule`. */
   SubjectiveRefused = 'copy.subjective-refused',
+  /** The requester type does not fit the patient: heirs for a deceased patient, the patient or agent for a living one (R-30): 422 `business-rule`. */
+  RequesterMismatch = 'copy.requester-mismatch',
   /** Nothing of the scope is complete and copyable yet (R-32): 422 `business-rule`. */
   NothingToProduce = 'copy.nothing-to-produce',
   /** The recipient is not the requester (identity checked again at delivery): 422 `business-rule`. */

@@ -63,8 +63,8 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     section: [{ title, text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${title}：王小明，男，35岁。</div>` } }],
   });
   /** An inpatient stay: admission and discharge records signed, a progress note (subjective) signed, the operation record still a draft. */
-  const record = async () => {
-    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ text: '王小明' }], gender: 'male' });
+  const record = async (deceased = false) => {
+    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ text: '王小明' }], gender: 'male', ...(deceased ? { deceasedDateTime: new Date().toISOString() } : {}) });
     const encounter = await seed<Encounter>({
       resourceType: 'Encounter',
       status: 'finished',
@@ -80,6 +80,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const operation = await seed(doc(patient.id, encounter.id, '11504-8', '手术记录', 'preliminary'));
     return { patient: patient.id, encounter: encounter.id, admission, discharge, progress, operation };
   };
+  const forHeirs = (type: RequesterType) => type === 'heir' || type === 'heir-agent';
   const requesterOf = (type: RequesterType) => ({ name: type === 'patient' ? '王小明' : `申请人-${type}`, idNumber: ID_NUMBER, ...(['police', 'court', 'social-insurance', 'malpractice-assessment', 'commercial-insurer'].includes(type) ? { organization: `${type} 机构` } : {}) });
   const open = async (patient: string, requesterType: RequesterType, scope: Record<string, unknown> = { all: true }) => {
     const res = await copies(recordRoom, 'POST', '', { patient: `Patient/${patient}`, requesterType, requester: requesterOf(requesterType), purpose: '医保报销', scope });
@@ -108,7 +109,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
   });
 
   it.each([...REQUESTER_TYPES])('R-30/R-34: requester type %s: a request goes from received to delivered, its evidence checked against its checklist', async (type) => {
-    const r = await record();
+    const r = await record(forHeirs(type));
     const request = await open(r.patient, type);
     const checklist = DEFAULT_CHECKLISTS[type];
     expect(request).toMatchObject({ status: 'received', requesterType: type, checklist: { presented: [], missing: checklist.map((i) => itemKinds(i).join(' or ')) } });
@@ -129,11 +130,12 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
   });
 
   it('R-30: each missing piece of evidence is named, for every requester type; nothing moves until all is there', async () => {
-    const r = await record();
+    const living = await record();
+    const dead = await record(true);
     for (const type of REQUESTER_TYPES) {
       const checklist = DEFAULT_CHECKLISTS[type];
       for (const [i, left] of checklist.entries()) {
-        const request = await open(r.patient, type);
+        const request = await open((forHeirs(type) ? dead : living).patient, type);
         for (const [j, item] of checklist.entries()) if (j !== i) expectStatus(await upload(request.id, itemKinds(item)[0]) as HttpResult<unknown>, 201);
         const res = await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
         const text = expectOutcome(res, 422, 'business-rule', 'copy.evidence-missing').issue?.[0].details?.text ?? '';
@@ -142,13 +144,24 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
       }
     }
     // An insurer may bring the heir's consent instead of the patient's (after death).
-    const insurer = await open(r.patient, 'commercial-insurer');
+    const insurer = await open(dead.patient, 'commercial-insurer');
     for (const kind of ['legal-request', 'officer-id', 'work-id', 'insurance-contract', 'heir-consent']) await upload(insurer.id, kind, PDF, 'application/pdf');
     expectStatus(await copies(recordRoom, 'POST', `/${insurer.id}/verify`, { identityChecked: true }), 200);
     // And the officer confirms they checked the person against the ID.
-    const unchecked = await open(r.patient, 'patient');
+    const unchecked = await open(living.patient, 'patient');
     await upload(unchecked.id, 'id-card', JPEG, 'image/jpeg');
     expect(expectOutcome(await copies(recordRoom, 'POST', `/${unchecked.id}/verify`, {}), 422, 'business-rule', 'copy.evidence-missing').issue?.[0].details?.text).toContain('identityChecked');
+  });
+
+  it('R-30: heirs ask for a deceased patient\'s record only; a deceased patient\'s record is not asked for as the patient or their agent', async () => {
+    const living = await record();
+    const dead = await record(true);
+    const ask = (patient: string, requesterType: RequesterType) =>
+      copies(recordRoom, 'POST', '', { patient, requesterType, requester: requesterOf(requesterType), purpose: '继承', scope: { all: true } });
+    for (const type of ['heir', 'heir-agent'] as const) expectOutcome(await ask(living.patient, type), 422, 'business-rule', 'copy.requester-mismatch');
+    for (const type of ['patient', 'agent'] as const) expectOutcome(await ask(dead.patient, type), 422, 'business-rule', 'copy.requester-mismatch');
+    expectStatus(await ask(dead.patient, 'heir'), 201);
+    expectStatus(await ask(living.patient, 'court'), 201);
   });
 
   it('R-30: evidence is a PDF, JPEG or PNG recognised by its bytes, kept with its SHA-256', async () => {
