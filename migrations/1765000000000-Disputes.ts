@@ -64,12 +64,22 @@ export class Disputes1765000000000 implements MigrationInterface {
         IF p_lock_encounters AND cardinality(encounters) > 0 THEN
           PERFORM 1 FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = ANY(encounters) ORDER BY r.id FOR KEY SHARE;
         END IF;
+        -- A new signature waits, likewise, for a seal of the records it signs.
+        IF p_lock_encounters AND p_type = 'Provenance' THEN
+          PERFORM 1 FROM fhir_resource r
+            WHERE (r.resource_type, r.id) IN (SELECT x.target_type, x.target_id FROM fhir_search_reference x
+                                                WHERE x.resource_type = p_type AND x.resource_id = p_id AND x.param = 'target')
+            ORDER BY r.resource_type, r.id FOR KEY SHARE;
+        END IF;
         RETURN QUERY
           SELECT d.id, i.resource_type, i.resource_id, i.status, 'self'::text FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
            WHERE d.status = 'sealed' AND i.resource_type = p_type AND i.resource_id = p_id
           UNION ALL
+          -- A record of the case's patient, in a sealed visit (another patient's record filed there is not sealed, nor held).
           SELECT d.id, i.resource_type, i.resource_id, i.status, 'encounter' FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
            WHERE d.status = 'sealed' AND i.resource_type = 'Encounter' AND i.resource_id = ANY(encounters) AND i.status = 'sealed'
+             AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = p_type AND s.resource_id = p_id
+                           AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = d.patient_id)
           UNION ALL
           SELECT d.id, i.resource_type, i.resource_id, i.status, 'target' FROM fhir_search_reference x
             JOIN dispute_item i ON i.resource_type = x.target_type AND i.resource_id = x.target_id

@@ -18,9 +18,12 @@ const HOLDS_SQL = 'SELECT hold_case, held_type, held_id, held_status, held_as FR
  *
  * No write commits after a seal commits (decision 0008): sealing locks the patient, its
  * encounters and every record it inventories `FOR UPDATE`; an update holds its row's lock
- * from its UPDATE on, and a create takes `FOR KEY SHARE` on its encounters in the same call.
- * Whichever comes second waits for the first to commit, and the check then runs in a
- * statement that sees the seal.
+ * from its UPDATE on, and a create takes `FOR KEY SHARE` on its encounters (a Provenance: on
+ * the records it signs) in the same call. Whichever comes second waits for the first to
+ * commit, and the check then runs in a statement that sees the seal. Not serialized: an
+ * update moving a record into a visit while it is being sealed (locking the encounter on
+ * updates would deadlock with the seal); it lands inventoried, or held by its sealed visit
+ * and added by the next supplement.
  */
 @Injectable()
 export class DisputeHoldGuard extends WriteJournal {

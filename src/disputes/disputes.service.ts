@@ -220,11 +220,16 @@ export class DisputesService {
       if (!decision.allowed) throw new DisputeError(DisputeErrorCode.Forbidden, 'A unilateral unseal is approved by medical affairs (policy: approve on Dispute, R-43)');
     }
     ctx.audit?.concerns([row.patient_id]);
-    const [c] = await this.db.query<ConfirmationRow>(
-      `INSERT INTO dispute_confirmation (id, dispute_id, step, kind, actor_id, practitioner, roles, inventory_digest, basis, reason, confirmed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-      [randomUUID(), id, step, approval ? 'unseal-approval' : 'hospital-witness', ctx.actor.id, ctx.actor.practitioner, JSON.stringify(ctx.actor.roles), step === 'seal' && digest ? digest : null, approval ? b.basis : null, approval ? reason : null, this.clock.now()],
-    );
+    // The confirmation is usable only if its audit entry committed with it (R-51).
+    const c = await this.db.transaction(async (tx) => {
+      const [inserted] = await tx.query<ConfirmationRow>(
+        `INSERT INTO dispute_confirmation (id, dispute_id, step, kind, actor_id, practitioner, roles, inventory_digest, basis, reason, confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [randomUUID(), id, step, approval ? 'unseal-approval' : 'hospital-witness', ctx.actor.id, ctx.actor.practitioner, JSON.stringify(ctx.actor.roles), step === 'seal' && digest ? digest : null, approval ? b.basis : null, approval ? reason : null, this.clock.now()],
+      );
+      await this.journal.recordStep(ctx, row.patient_id, 201, tx);
+      return inserted;
+    });
     return this.confirmationView(c);
   }
 
@@ -267,7 +272,7 @@ export class DisputesService {
 
   /** `POST /disputes/{id}/supplement`: seals records completed since (R-41), as a further sealed copy. */
   async supplement(ctx: FhirContext, id: string): Promise<DisputeView & { supplemented: string[] }> {
-    const row = await this.requireCase(id);
+    const row = this.requireTeam(ctx, await this.requireCase(id));
     await this.access.requireStored(ctx, 'seal', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
     const supplemented = await retryOnDeadlock(() =>
       this.db.transaction(async (tx) => {
@@ -290,7 +295,7 @@ export class DisputesService {
    * only once the policy's years have passed since sealing.
    */
   async unseal(ctx: FhirContext, id: string, body: unknown): Promise<DisputeView> {
-    const row = await this.requireCase(id);
+    const row = this.requireTeam(ctx, await this.requireCase(id));
     await this.access.requireStored(ctx, 'unseal', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
     if (row.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}; only a sealed case is unsealed`);
     const b = (body ?? {}) as Record<string, unknown>;

@@ -345,6 +345,10 @@ export class CopyRequestsService {
       const copies = await tx.query<{ copy_no: number; pages: number; pending: LeftOut[] }>(`SELECT copy_no, pages, pending FROM copy_production WHERE request_id = $1 ORDER BY copy_no`, [id]);
       const delivered = new Set(fresh.events.filter((e) => e.step === 'delivered').flatMap((e) => e.copies as number[]));
       const handed = copies.filter((c) => !delivered.has(c.copy_no));
+      // A copy produced between the check above and this lock was not checked: deliver again.
+      if (handed.some((c) => !undelivered.includes(c.copy_no))) {
+        throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id}: a copy was produced while this delivery was being prepared; deliver again`);
+      }
       const pendingLeft = (copies.at(-1)?.pending ?? []).length > 0;
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, pendingLeft ? 'partially-delivered' : 'delivered', pendingLeft ? null : now]);
       await this.journal.recordStep(ctx, row.patient_id, 200, tx);

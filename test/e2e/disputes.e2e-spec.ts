@@ -386,6 +386,8 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
       expect((await disputes<DisputeView[]>(token, 'GET', `?patient=${r.patient}`)).body).toEqual([]);
     }
     expectStatus(await disputes(officer, 'GET', `/${c.id}/copies/1.json`), 200);
+    expectOutcome(await disputes(otherOfficer, 'POST', `/${c.id}/supplement`), 403, 'forbidden', 'disputes.forbidden');
+    expectOutcome(await disputes(otherOfficer, 'POST', `/${c.id}/unseal`, { basis: 'resolved' }), 403, 'forbidden', 'disputes.forbidden');
     // Opening a public incident is its seal in the trail: lifecycle hold.
     const [openEntry] = (await db.query<{ subtype: string; entity_id: string }>(`SELECT subtype, entity_id FROM audit_entry WHERE entity_type = 'Dispute' AND entity_id = $1 ORDER BY recorded LIMIT 1`, [c.id])).rows;
     expect(openEntry).toEqual({ subtype: 'dispute-seal', entity_id: c.id });
@@ -445,8 +447,10 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
       agent: [{ who: { reference: DR } }],
     });
     expect(expectOutcome(signature, 423, 'business-rule', 'disputes.sealed').issue?.[0].details?.text).toContain(`Composition/${r.signed.id}`);
-    // Another patient's record filed under this visit by mistake is not this patient's record: not in their sealed copy.
+    // Another patient's record filed under this visit by mistake is not this patient's record:
+    // neither held by the seal nor in the sealed copy.
     const stranger = await seed<Patient>({ resourceType: 'Patient', name: [{ text: '李四' }] });
+    expectStatus(await fhir(his, 'POST', 'Observation', { ...observation(`Encounter/${r.encounter}`), subject: { reference: `Patient/${stranger.id}` } }), 201);
     const misfiled = await seed<Observation>({ resourceType: 'Observation', status: 'final', code: { text: '误归档' }, subject: { reference: `Patient/${stranger.id}` }, encounter: { reference: `Encounter/${other.id}` } });
     const c2 = await open(r.patient, { scope: { kind: 'encounters', encounters: [other.id] } });
     expect((await preview(c2.id)).lines.map((l) => l.id)).not.toContain(misfiled.id);

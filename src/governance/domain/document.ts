@@ -26,5 +26,8 @@ export function subjectPatient(resource: Resource): string | undefined {
 export function isSigned(resource: Resource): boolean {
   if (!SIGNED_STATUSES.includes(documentStatus(resource) ?? '')) return false;
   const r = resource as { resourceType: string; attester?: { mode?: string }[]; authenticator?: { reference?: string } };
-  return r.resourceType === 'DocumentReference' ? Boolean(r.authenticator?.reference) : (r.attester ?? []).some((a) => a.mode === 'legal');
+  if (r.resourceType === 'DocumentReference') return Boolean(r.authenticator?.reference);
+  if (r.resourceType === 'Composition') return (r.attester ?? []).some((a) => a.mode === 'legal');
+  // Other governed types (a hospital may govern DiagnosticReport) carry no attestation element: final is signed.
+  return true;
 }

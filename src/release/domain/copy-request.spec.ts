@@ -46,6 +46,8 @@ describe('copy request domain (R-30)', () => {
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('…chunks…'), Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82])]);
     expect(sniffEvidenceType(Buffer.from('%PDF-1.7\n…\n%%EOF\n'))).toBe('application/pdf');
     expect(sniffEvidenceType(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 0xff, 0xd9, 0x0a]))).toBe('image/jpeg');
+    // A phone's motion photo: the JPEG, then an MP4 after its end marker.
+    expect(sniffEvidenceType(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 0xff, 0xd9]), Buffer.from('....ftypmp42')]))).toBe('image/jpeg');
     expect(sniffEvidenceType(png)).toBe('image/png');
     // Dressed-up files: the right first bytes, anything after.
     expect(sniffEvidenceType(Buffer.from('%PDF-<html><script>alert(1)</script>'))).toBeUndefined();

@@ -115,13 +115,15 @@ export function sameIdentity(requester: Requester, recipient: { name?: unknown; 
 
 /**
  * Evidence files ChartWarden keeps: PDF, JPEG or PNG, recognised by their bytes (never by the
- * declared type alone) — the signature at the start and the end marker at the end, so that a
- * file merely dressed up with a few leading bytes is refused.
+ * declared type alone) — the signature at the start and the end marker (at the end for PNG,
+ * anywhere after the start for PDF and JPEG, which real files carry trailers after), so that
+ * a file merely dressed up with a few leading bytes is refused.
  */
 export function sniffEvidenceType(bytes: Buffer): 'application/pdf' | 'image/jpeg' | 'image/png' | undefined {
   const tail = trimTrailing(bytes);
-  if (bytes.subarray(0, 5).toString('latin1') === '%PDF-' && tail.subarray(-1024).toString('latin1').includes('%%EOF')) return 'application/pdf';
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff && tail.subarray(-2).equals(JPEG_EOI)) return 'image/jpeg';
+  if (bytes.subarray(0, 5).toString('latin1') === '%PDF-' && bytes.includes('%%EOF', 5, 'latin1')) return 'application/pdf';
+  // Phones append data after a JPEG's end marker (maker trailers, motion photos): the marker is looked for, not required last.
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff && bytes.includes(JPEG_EOI, 3)) return 'image/jpeg';
   if (bytes.subarray(0, 8).equals(PNG_SIGNATURE) && tail.subarray(-12).equals(PNG_IEND)) return 'image/png';
   return undefined;
 }
