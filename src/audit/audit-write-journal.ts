@@ -4,6 +4,7 @@ import type { Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
 import { entryFor } from './audit-entries.js';
+import type { AuditEntry } from './domain/audit-entry.js';
 import { AuditLog } from './audit-log.js';
 
 /**
@@ -37,7 +38,7 @@ export class AuditWriteJournal extends WriteJournal {
       },
     );
     // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
-    if (tx) await this.log.appendWithin(tx, [entry]);
+    if (tx) await this.within(tx, entry);
     else await this.log.append([entry]);
     audit.journaled.push(entry);
   }
@@ -51,7 +52,27 @@ export class AuditWriteJournal extends WriteJournal {
     const audit = ctx.audit;
     if (!audit) return;
     const entry = entryFor(audit, { status }, this.clock.now(), { patient });
-    await this.log.appendWithin(tx, [entry]);
+    await this.within(tx, entry);
     audit.journaled.push(entry);
   }
+
+  /**
+   * Appends `entry` in `tx`: all of a transaction's entries at once, as its last statement
+   * before COMMIT. A chain head is then never held while the transaction waits for a record's
+   * lock (a Bundle's later entry waiting on a seal), which could deadlock with a seal that
+   * appends its own entry after its row locks (decision 0008).
+   */
+  private async within(tx: Queryable, entry: AuditEntry): Promise<void> {
+    if (!tx.beforeCommit) return this.log.appendWithin(tx, [entry]);
+    let entries = this.pending.get(tx);
+    if (!entries) {
+      const batch: AuditEntry[] = [];
+      entries = batch;
+      this.pending.set(tx, batch);
+      tx.beforeCommit(() => this.log.appendWithin(tx, batch));
+    }
+    entries.push(entry);
+  }
+
+  private readonly pending = new WeakMap<Queryable, AuditEntry[]>();
 }

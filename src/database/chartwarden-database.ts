@@ -20,6 +20,11 @@ export interface Queryable {
    * (reads, access checks, writes, searches). At most `MAX_PREPARED` distinct texts are prepared.
    */
   query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]>;
+  /**
+   * In a transaction: a step run after the work, just before COMMIT (in the order given). For
+   * what must commit with the work but should take shared locks last, e.g. audit chain heads.
+   */
+  beforeCommit?(step: () => Promise<unknown>): void;
 }
 
 /** Distinct statements prepared at most (per process); beyond, statements run unnamed. */
@@ -112,10 +117,13 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     let broken: unknown;
     try {
       await client.query('BEGIN');
+      const last: (() => Promise<unknown>)[] = [];
       const result = await work({
         query: async <R>(sql: string, params?: unknown[], options?: { prepare?: boolean }) =>
           (await client.query(statement(sql, params, options?.prepare))).rows as R[],
+        beforeCommit: (step) => void last.push(step),
       });
+      for (const step of last) await step();
       await client.query('COMMIT');
       return result;
     } catch (e) {
