@@ -403,8 +403,10 @@ export class DisputesService {
       [c.patient_id, encounters],
     );
     const scoped = await this.scopedRecords(tx, c, encounters, true);
+    // Each record's line (complete or pending, its hash) once: the digest check, the inventory and the copy use it.
+    const all = linesOf(scoped, this.policy.governedResources);
     if (confirmedDigest !== undefined) {
-      const now = inventoryDigest(linesOf(scoped, this.policy.governedResources));
+      const now = inventoryDigest(all);
       if (now !== confirmedDigest) {
         throw new DisputeError(
           DisputeErrorCode.InventoryChanged,
@@ -414,29 +416,30 @@ export class DisputesService {
     }
     const known = new Map((await this.items(tx, id)).map((i) => [`${i.resource_type}/${i.resource_id}`, i]));
     const [{ n }] = await tx.query<{ n: number }>(`SELECT coalesce(max(copy_no), 0)::int + 1 AS n FROM dispute_copy WHERE dispute_id = $1`, [id]);
-    const sealedNow: ScopedRow[] = [];
+    const entries: { resource: Resource; sha256: string }[] = [];
+    const lines: InventoryLine[] = [];
     const pending: string[] = [];
-    for (const r of scoped) {
+    for (const [i, r] of scoped.entries()) {
+      const line = all[i];
       const ref = `${r.resource_type}/${r.id}`;
       const before = known.get(ref);
       if (before?.status === 'sealed') continue;
-      const complete = isComplete(r.content, this.policy.governedResources, CLOSED_STATUSES);
-      if (complete) sealedNow.push(r);
-      else pending.push(`${ref} v${r.version_id}`);
-      const status = complete ? 'sealed' : 'pending';
-      const sha = complete ? contentSha256(r.content) : null;
+      if (line.sha256) {
+        entries.push({ resource: r.content, sha256: line.sha256 });
+        lines.push(line);
+      } else {
+        pending.push(`${ref} v${r.version_id}`);
+      }
       if (before) {
-        if (complete) await tx.query(`UPDATE dispute_item SET status = 'sealed', version_id = $4, sha256 = $5, copy_no = $6 WHERE dispute_id = $1 AND resource_type = $2 AND resource_id = $3`, [id, r.resource_type, r.id, r.version_id, sha, n]);
+        if (line.sha256) await tx.query(`UPDATE dispute_item SET status = 'sealed', version_id = $4, sha256 = $5, copy_no = $6 WHERE dispute_id = $1 AND resource_type = $2 AND resource_id = $3`, [id, r.resource_type, r.id, r.version_id, line.sha256, n]);
       } else {
         await tx.query(
           `INSERT INTO dispute_item (dispute_id, resource_type, resource_id, version_id, status, sha256, copy_no) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [id, r.resource_type, r.id, r.version_id, status, sha, complete ? n : null],
+          [id, r.resource_type, r.id, r.version_id, line.status, line.sha256 ?? null, line.sha256 ? n : null],
         );
       }
     }
-    if (kind === 'supplement' && sealedNow.length === 0) return [];
-    const entries = sealedNow.map((r) => ({ resource: r.content, sha256: contentSha256(r.content) }));
-    const lines: InventoryLine[] = entries.map((e) => ({ type: e.resource.resourceType, id: e.resource.id as string, version: Number(e.resource.meta?.versionId), status: 'sealed', sha256: e.sha256 }));
+    if (kind === 'supplement' && entries.length === 0) return [];
     const digest = inventoryDigest(lines);
     const now = this.clock.now();
     const bundle = canonicalBundle(
