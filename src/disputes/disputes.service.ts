@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { AuditWriteJournal } from '../audit/audit-write-journal.js';
 import { Clock } from '../common/clock.js';
 import { uuidOr } from '../common/ids.js';
@@ -15,6 +15,7 @@ import { resourceSection } from '../pdf/resource-text.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { canonicalBundle, documentBundle } from '../release/document-bundle.js';
+import { encountersNotOf, patientName } from '../release/patient-record.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { HOSPITAL_OFFSET } from '../store/search/date-range.js';
 import { PatientCompartment } from '../store/postgres/patient-compartment.js';
@@ -166,7 +167,10 @@ export class DisputesService {
   async open(ctx: FhirContext, body: unknown): Promise<DisputeView> {
     const request = parseDisputeRequest(body);
     await this.access.requireStored(ctx, 'seal', { type: 'Patient', id: request.patient }, this.store, { hideExistence: true });
-    if (request.scope.kind === 'encounters') await this.requireEncountersOf(request.patient, request.scope.encounters);
+    if (request.scope.kind === 'encounters') {
+      const foreign = await encountersNotOf(this.db, request.patient, request.scope.encounters);
+      if (foreign.length) throw new DisputeError(DisputeErrorCode.Invalid, `Not encounters of Patient/${request.patient}: ${foreign.map((e) => `Encounter/${e}`).join(', ')}`);
+    }
     const id = randomUUID();
     const team = [...new Set([ctx.actor.practitioner, ...request.team])];
     const immediate = request.trigger === 'public-incident';
@@ -445,7 +449,7 @@ export class DisputesService {
     const bundle = canonicalBundle(
       documentBundle({ title: '封存清单 Sealed record inventory', patient: c.patient_id, author: ctx.actor.practitioner, date: now, reference: `Dispute/${id} #${n}`, baseUrl: ctx.baseUrl, entries, pending }),
     );
-    const patient = await this.patientName(tx, c.patient_id);
+    const patient = await patientName(tx, c.patient_id);
     const pdf = await renderPdf({
       title: `封存清单 Sealed record inventory (${kind === 'seal' ? '封存' : '补充封存 supplement'})`,
       reference: `Dispute ${id} #${n}`,
@@ -513,17 +517,6 @@ export class DisputesService {
     );
   }
 
-  private async requireEncountersOf(patient: string, encounters: string[]): Promise<void> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT resource_id AS id FROM fhir_search_reference WHERE resource_type = 'Encounter' AND param IN ('subject', 'patient')
-         AND target_type = 'Patient' AND target_id = $1 AND resource_id = ANY($2::text[])`,
-      [patient, encounters],
-    );
-    const found = new Set(rows.map((r) => r.id));
-    const missing = encounters.filter((e) => !found.has(e));
-    if (missing.length) throw new DisputeError(DisputeErrorCode.Invalid, `Not encounters of Patient/${patient}: ${missing.map((e) => `Encounter/${e}`).join(', ')}`);
-  }
-
   /**
    * The latest confirmation of this kind for this step that the officer may use now: given since
    * the case's last step, within the policy's minutes, by someone other than the officer.
@@ -581,12 +574,6 @@ export class DisputesService {
 
   private items(q: Queryable, id: string): Promise<ItemRow[]> {
     return q.query<ItemRow>(`SELECT resource_type, resource_id, version_id, status, sha256, copy_no FROM dispute_item WHERE dispute_id = $1 ORDER BY resource_type, resource_id`, [id]);
-  }
-
-  private async patientName(q: Queryable, id: string): Promise<string> {
-    const [row] = await q.query<{ content: Patient }>(`SELECT content FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1`, [id]);
-    const name = row?.content.name?.[0];
-    return name?.text ?? [name?.family, ...(name?.given ?? [])].filter(Boolean).join('') ?? '';
   }
 
   private async view(ctx: FhirContext, id: string): Promise<DisputeView> {

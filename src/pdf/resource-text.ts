@@ -344,7 +344,7 @@ function period(p: Period | undefined): string | undefined {
   return `${p.start ?? ''} – ${p.end ?? ''}`.trim();
 }
 
-function humanName(n: HumanName | undefined): string | undefined {
+export function humanName(n: HumanName | undefined): string | undefined {
   if (!n) return undefined;
   if (n.text) return n.text;
   const given = (n.given ?? []).join(' ');

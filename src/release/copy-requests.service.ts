@@ -16,6 +16,7 @@ import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { canonicalBundle, documentBundle } from './document-bundle.js';
+import { encountersNotOf, patientName } from './patient-record.js';
 import { EVIDENCE_KINDS, missingEvidence, parseCopyRequest, sameIdentity, sniffEvidenceType, type CopyScope, type EvidenceKind, type Requester, type RequesterType } from './domain/copy-request.js';
 import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
 
@@ -140,7 +141,8 @@ export class CopyRequestsService {
         `${subjective.join(', ')} ${subjective.length > 1 ? 'are' : 'is'} subjective: progress notes, discussions, rounds and consultation opinions are not copied for requesters (R-31); in a dispute they are sealed instead`,
       );
     }
-    if (input.scope.encounters?.length) await this.requireEncountersOf(input.patient, input.scope.encounters);
+    const foreign = input.scope.encounters?.length ? await encountersNotOf(this.db, input.patient, input.scope.encounters) : [];
+    if (foreign.length) throw new ReleaseError(ReleaseErrorCode.Invalid, `Not encounters of Patient/${input.patient}: ${foreign.map((e) => `Encounter/${e}`).join(', ')}`);
     const id = randomUUID();
     const now = this.clock.now();
     await this.db.query(
@@ -299,7 +301,7 @@ export class CopyRequestsService {
         footerHash: bundle.sha256,
         createdAt: now,
         author: ctx.actor.practitioner,
-        sections: [requestSection(row, await this.patientName(tx, row.patient_id), now, bundle.sha256), manifestSection(manifest, pending), ...included.map((r) => resourceSection(r))],
+        sections: [requestSection(row, await patientName(tx, row.patient_id), now, bundle.sha256), manifestSection(manifest, pending), ...included.map((r) => resourceSection(r))],
       });
       await tx.query(
         `INSERT INTO copy_production (request_id, copy_no, created_at, created_by, manifest, pending, excluded, bundle, bundle_sha256, pdf, pdf_sha256, pages)
@@ -464,17 +466,6 @@ export class CopyRequestsService {
     }
   }
 
-  private async requireEncountersOf(patient: string, encounters: string[]): Promise<void> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT resource_id AS id FROM fhir_search_reference WHERE resource_type = 'Encounter' AND param IN ('subject', 'patient')
-         AND target_type = 'Patient' AND target_id = $1 AND resource_id = ANY($2::text[])`,
-      [patient, encounters],
-    );
-    const found = new Set(rows.map((r) => r.id));
-    const missing = encounters.filter((e) => !found.has(e));
-    if (missing.length) throw new ReleaseError(ReleaseErrorCode.Invalid, `Not encounters of Patient/${patient}: ${missing.map((e) => `Encounter/${e}`).join(', ')}`);
-  }
-
   private async evidenceOf(id: string) {
     return this.db.query<{ id: string; proves: string; filename: string | null; content_type: string; size: number; sha256: string; uploaded_at: Date }>(
       `SELECT id, proves, filename, content_type, size, sha256, uploaded_at FROM copy_evidence WHERE request_id = $1 ORDER BY uploaded_at, id`,
@@ -484,12 +475,6 @@ export class CopyRequestsService {
 
   private event(q: Queryable, id: string, event: CopyEvent): Promise<unknown> {
     return q.query(`UPDATE copy_request SET events = events || $2::jsonb WHERE id = $1`, [id, JSON.stringify([event])]);
-  }
-
-  private async patientName(q: Queryable, id: string): Promise<string> {
-    const [row] = await q.query<{ content: Patient }>(`SELECT content FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1`, [id]);
-    const name = row?.content.name?.[0];
-    return name?.text ?? [name?.family, ...(name?.given ?? [])].filter(Boolean).join('');
   }
 
   private async view(ctx: FhirContext, id: string): Promise<CopyRequestView> {
