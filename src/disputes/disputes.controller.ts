@@ -5,13 +5,12 @@ import { AuditRecorder } from '../audit/audit-recorder.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { queryText } from '../fhir/fhir-request.js';
-import { sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
+import { COPY_CONTENT_TYPES, copyFileName, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { DisputesService } from './disputes.service.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 
-const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
 
 const PATIENT_WITNESS = {
   type: 'object',
@@ -60,7 +59,7 @@ export class DisputesController {
   })
   async open(@Req() req: Request, @Res() res: Response) {
     const body = await this.disputes.open(fhirContext(req, this.settings), req.body);
-    await sendRecorded(this.recorder, res, { status: 201, json: JSON.stringify(body), headers: { ...JSON_TYPE, Location: `/disputes/${body.id}` } });
+    await sendRecorded(this.recorder, res, jsonResponse(201, body, { Location: `/disputes/${body.id}` }));
   }
 
   @Get()
@@ -69,14 +68,14 @@ export class DisputesController {
   @ApiQuery({ name: 'status', required: false, enum: ['open', 'sealed', 'unsealed'] })
   async list(@Req() req: Request, @Res() res: Response, @Query('patient') patient?: string, @Query('status') status?: string) {
     const body = await this.disputes.list(fhirContext(req, this.settings), queryText(patient), queryText(status));
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One case with its sealed copies' })
   async get(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     const body = await this.disputes.get(fhirContext(req, this.settings), id);
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   @Post(':id/confirmations')
@@ -98,7 +97,7 @@ export class DisputesController {
   })
   async confirm(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     const body = await this.disputes.confirm(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, { status: 201, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(201, body));
   }
 
   @Post(':id/seal')
@@ -106,14 +105,14 @@ export class DisputesController {
   @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
   async seal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     const body = await this.disputes.seal(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   @Post(':id/supplement')
   @ApiOperation({ summary: 'Seal records completed since sealing (R-41), as a further sealed copy' })
   async supplement(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     const body = await this.disputes.supplement(fhirContext(req, this.settings), id);
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   @Post(':id/unseal')
@@ -121,7 +120,7 @@ export class DisputesController {
   @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
   async unseal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     const body = await this.disputes.unseal(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   @Get(':id/inventory')
@@ -134,24 +133,19 @@ export class DisputesController {
       const latest = (await this.disputes.get(ctx, id)).copies.at(-1);
       if (!latest) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not sealed: there is no inventory PDF yet`);
       const pdf = await this.disputes.copy(ctx, id, latest.n, 'pdf');
-      await sendRecordedFile(this.recorder, res, { ...pdf, contentType: 'application/pdf', filename: `dispute-${id}-${latest.n}.pdf` });
+      await sendRecordedFile(this.recorder, res, { ...pdf, contentType: COPY_CONTENT_TYPES.pdf, filename: `dispute-${id}-${latest.n}.pdf` });
       return;
     }
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(inventory), headers: JSON_TYPE });
+    await sendRecorded(this.recorder, res, jsonResponse(200, inventory));
   }
 
   @Get(':id/copies/:file')
   @ApiOperation({ summary: 'A sealed copy exactly as sealed: `{n}.pdf` or `{n}.json` (the FHIR document Bundle)' })
   @ApiParam({ name: 'file', example: '1.pdf' })
   async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
-    const m = /^(\d{1,6})\.(pdf|json)$/.exec(file);
-    if (!m) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json`);
-    const format = m[2] as 'pdf' | 'json';
-    const copy = await this.disputes.copy(fhirContext(req, this.settings), id, Number(m[1]), format);
-    await sendRecordedFile(this.recorder, res, {
-      ...copy,
-      contentType: format === 'pdf' ? 'application/pdf' : 'application/fhir+json; charset=utf-8',
-      filename: `dispute-${id}-${m[1]}.${format}`,
-    });
+    const name = copyFileName(file);
+    if (!name) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json`);
+    const copy = await this.disputes.copy(fhirContext(req, this.settings), id, name.n, name.format);
+    await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[name.format], filename: `dispute-${id}-${file}` });
   }
 }

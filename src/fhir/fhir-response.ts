@@ -56,6 +56,20 @@ export function sendRecordedError(recorder: AuditRecorder, res: Response, error:
   return sendRecorded(recorder, res, { status, body: outcome, headers });
 }
 
+/** A workflow API's answer (not a FHIR resource): plain JSON with its status. */
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): FhirResponse {
+  return { status, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers } };
+}
+
+/** A stored copy's route name, `{n}.pdf` or `{n}.json`: its number and format, or undefined. */
+export function copyFileName(file: string): { n: number; format: 'pdf' | 'json' } | undefined {
+  const m = /^(\d{1,6})\.(pdf|json)$/.exec(file);
+  return m ? { n: Number(m[1]), format: m[2] as 'pdf' | 'json' } : undefined;
+}
+
+/** Content types of a stored copy: the certified PDF, or the electronic FHIR document Bundle. */
+export const COPY_CONTENT_TYPES = { pdf: 'application/pdf', json: 'application/fhir+json; charset=utf-8' } as const;
+
 /** `ETag`, `Last-Modified` (and optionally `Location`) for a stored version. */
 export function versionHeaders(resource: Pick<Resource, 'meta'>, location?: string): Record<string, string> {
   const headers: Record<string, string> = {};

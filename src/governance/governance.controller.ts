@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { queryText } from '../fhir/fhir-request.js';
-import { sendRecorded, type FhirResponse } from '../fhir/fhir-response.js';
+import { jsonResponse, sendRecorded } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
@@ -32,7 +32,7 @@ export class GovernanceController {
   @Get('fhir/:type/:id/$changes')
   async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query('from') from?: string, @Query('to') to?: string) {
     const body = await this.ledger.changes(fhirContext(req, this.settings), type, id, queryText(from), queryText(to));
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   /** A licensed physician of the department co-signs an intern's, probationer's or visiting doctor's document. */
@@ -45,35 +45,35 @@ export class GovernanceController {
   @Get('governance/pending-cosign')
   async pendingCosign(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
     const body = await this.signing.pendingCosign(fhirContext(req, this.settings), queryText(dept));
-    await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+    await sendRecorded(this.recorder, res, jsonResponse(200, body));
   }
 
   /** The author asks to amend a document past its edit window, with a reason: 201 with the amendment. */
   @Post('fhir/:type/:id/$amend-request')
   async amendRequest(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     const body = await this.amendments.request(fhirContext(req, this.settings), type, id, req.body);
-    await sendRecorded(this.recorder, res, json(201, body));
+    await sendRecorded(this.recorder, res, jsonResponse(201, body));
   }
 
   @Post('governance/amendments/:id/approve')
   async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.amendments.decide(fhirContext(req, this.settings), id, true, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.amendments.decide(fhirContext(req, this.settings), id, true, req.body)));
   }
 
   @Post('governance/amendments/:id/refuse')
   async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.amendments.decide(fhirContext(req, this.settings), id, false, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.amendments.decide(fhirContext(req, this.settings), id, false, req.body)));
   }
 
   @Get('governance/amendments')
   async listAmendments(@Req() req: Request, @Res() res: Response, @Query('status') status?: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.amendments.list(fhirContext(req, this.settings), queryText(status))));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.amendments.list(fhirContext(req, this.settings), queryText(status))));
   }
 
   /** Documents late or not yet written against the writing deadlines, per inpatient encounter of a department. */
   @Get('governance/overdue')
   async overdue(@Req() req: Request, @Res() res: Response, @Query('dept') dept?: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.deadlines.overdue(fhirContext(req, this.settings), queryText(dept))));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.deadlines.overdue(fhirContext(req, this.settings), queryText(dept))));
   }
 
   /** Archives an encounter's record: read-only from now on. */
@@ -87,8 +87,4 @@ export class GovernanceController {
   async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await sendRecorded(this.recorder, res, await this.signing.sign(fhirContext(req, this.settings), type, id));
   }
-}
-
-function json(status: number, body: unknown): FhirResponse {
-  return { status, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8' } };
 }

@@ -5,17 +5,13 @@ import { AuditRecorder } from '../audit/audit-recorder.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { queryText } from '../fhir/fhir-request.js';
-import { sendRecorded, sendRecordedFile, type FhirResponse } from '../fhir/fhir-response.js';
+import { COPY_CONTENT_TYPES, copyFileName, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { CopyRequestsService } from './copy-requests.service.js';
 import { EVIDENCE_KINDS, REQUESTER_TYPES } from './domain/copy-request.js';
 import { PrintService } from './print.service.js';
 import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): FhirResponse {
-  return { status, json: JSON.stringify(body), headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers } };
-}
 
 /** The record room's release of information (issue #6, R-30…R-34), under `/copy-requests`. */
 @ApiTags('copy-requests')
@@ -47,7 +43,7 @@ export class CopyRequestsController {
   })
   async create(@Req() req: Request, @Res() res: Response) {
     const body = await this.requests.create(fhirContext(req, this.settings), req.body);
-    await sendRecorded(this.recorder, res, json(201, body, { Location: `/copy-requests/${body.id}` }));
+    await sendRecorded(this.recorder, res, jsonResponse(201, body, { Location: `/copy-requests/${body.id}` }));
   }
 
   @Get()
@@ -55,13 +51,13 @@ export class CopyRequestsController {
   @ApiQuery({ name: 'status', required: false, enum: ['received', 'verified', 'approved', 'refused', 'produced', 'partially-delivered', 'delivered', 'closed'] })
   @ApiQuery({ name: 'patient', required: false })
   async list(@Req() req: Request, @Res() res: Response, @Query('status') status?: string, @Query('patient') patient?: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.list(fhirContext(req, this.settings), queryText(status), queryText(patient))));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.list(fhirContext(req, this.settings), queryText(status), queryText(patient))));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One request: checklist, evidence (hashes), productions, its whole life (R-34)' })
   async get(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.get(fhirContext(req, this.settings), id)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.get(fhirContext(req, this.settings), id)));
   }
 
   @Post(':id/evidence')
@@ -73,33 +69,33 @@ export class CopyRequestsController {
   async evidence(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query('proves') proves?: string, @Query('filename') filename?: string) {
     const declared = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() || undefined;
     const body = await this.requests.addEvidence(fhirContext(req, this.settings), id, queryText(proves), queryText(filename), declared, req.body);
-    await sendRecorded(this.recorder, res, json(201, body));
+    await sendRecorded(this.recorder, res, jsonResponse(201, body));
   }
 
   @Post(':id/verify')
   @ApiOperation({ summary: "Check the evidence against the requester type's checklist (R-30); 422 lists what is missing" })
   @ApiBody({ schema: { type: 'object', required: ['identityChecked'], properties: { identityChecked: { type: 'boolean', enum: [true] } } } })
   async verify(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.verify(fhirContext(req, this.settings), id, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.verify(fhirContext(req, this.settings), id, req.body)));
   }
 
   @Post(':id/approve')
   @ApiOperation({ summary: 'Approve a checked request' })
   async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.decide(fhirContext(req, this.settings), id, true, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.decide(fhirContext(req, this.settings), id, true, req.body)));
   }
 
   @Post(':id/refuse')
   @ApiOperation({ summary: 'Refuse a request, with a reason' })
   @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
   async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.decide(fhirContext(req, this.settings), id, false, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.decide(fhirContext(req, this.settings), id, false, req.body)));
   }
 
   @Post(':id/produce')
   @ApiOperation({ summary: 'Produce a copy of objective, completed documents (R-31, R-32): certified PDF + document Bundle; unfinished parts pending' })
   async produce(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(201, await this.requests.produce(fhirContext(req, this.settings), id)));
+    await sendRecorded(this.recorder, res, jsonResponse(201, await this.requests.produce(fhirContext(req, this.settings), id)));
   }
 
   @Post(':id/deliver')
@@ -117,25 +113,24 @@ export class CopyRequestsController {
     },
   })
   async deliver(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.deliver(fhirContext(req, this.settings), id, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.deliver(fhirContext(req, this.settings), id, req.body)));
   }
 
   @Post(':id/close')
   @ApiOperation({ summary: 'Close an open request with a reason (withdrawn; pending parts that will not be completed)' })
   @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
   async close(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, json(200, await this.requests.close(fhirContext(req, this.settings), id, req.body)));
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.close(fhirContext(req, this.settings), id, req.body)));
   }
 
   @Get(':id/copies/:file')
   @ApiOperation({ summary: 'A produced copy exactly as produced: `{n}.pdf` (certified) or `{n}.json` (FHIR document Bundle)' })
   @ApiParam({ name: 'file', example: '1.pdf' })
   async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
-    const m = /^(\d{1,6})\.(pdf|json)$/.exec(file);
-    if (!m) throw new ReleaseError(ReleaseErrorCode.NotFound, `No copy ${file}: copies are named {n}.pdf or {n}.json`);
-    const format = m[2] as 'pdf' | 'json';
-    const copy = await this.requests.copy(fhirContext(req, this.settings), id, Number(m[1]), format);
-    await sendRecordedFile(this.recorder, res, { ...copy, contentType: format === 'pdf' ? 'application/pdf' : 'application/fhir+json; charset=utf-8', filename: `copy-${id}-${m[1]}.${format}` });
+    const name = copyFileName(file);
+    if (!name) throw new ReleaseError(ReleaseErrorCode.NotFound, `No copy ${file}: copies are named {n}.pdf or {n}.json`);
+    const copy = await this.requests.copy(fhirContext(req, this.settings), id, name.n, name.format);
+    await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[name.format], filename: `copy-${id}-${file}` });
   }
 }
 
