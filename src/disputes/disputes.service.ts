@@ -14,6 +14,7 @@ import { renderPdf, type PdfSection } from '../pdf/pdf-renderer.js';
 import { resourceSection } from '../pdf/resource-text.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { onCaseTeam } from '../policy/withheld-records.port.js';
 import { canonicalBundle, documentBundle } from '../release/document-bundle.js';
 import { encountersNotOf, patientName } from '../release/patient-record.js';
 import { FhirStore } from '../store/fhir-store.port.js';
@@ -635,7 +636,7 @@ async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 3): Promise
 
 /** Whether the operator may see this case: any case, but a public incident's only for its team. */
 function onTeam(ctx: FhirContext, row: CaseRow): boolean {
-  return row.trigger !== 'public-incident' || row.team.includes(ctx.actor.practitioner) || row.team.includes(ctx.actor.id);
+  return row.trigger !== 'public-incident' || onCaseTeam(row.team, ctx.actor);
 }
 
 /** The person behind a confirmation, as the case records them. */

@@ -8,7 +8,7 @@ import { ActiveAccessSource, type ActiveAccess } from './active-access.port.js';
 import type { Action } from './domain/actions.js';
 import { buildAbility, type AccessAbility } from './domain/ability.factory.js';
 import { LoadedPolicy } from './loaded-policy.js';
-import { WithheldRecordsSource, type Withholding } from './withheld-records.port.js';
+import { onCaseTeam, WithheldRecordsSource, type Withholding } from './withheld-records.port.js';
 
 /** One decision, as recorded with the access it allowed or refused. */
 export interface Decision {
@@ -206,7 +206,7 @@ export class AccessPolicyService {
   private async withheldFor(actor: Actor): Promise<Withholding[]> {
     if (!this.withheld) return [];
     const all = await this.withheld.current();
-    return all.length === 0 ? [] : all.filter((w) => !w.team.includes(actor.practitioner) && !w.team.includes(actor.id));
+    return all.length === 0 ? [] : all.filter((w) => !onCaseTeam(w.team, actor));
   }
 
   /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */

@@ -14,3 +14,8 @@ export interface Withholding {
 export abstract class WithheldRecordsSource {
   abstract current(): Promise<readonly Withholding[]>;
 }
+
+/** Whether an operator is on a case team: named by their practitioner reference or their token subject. */
+export function onCaseTeam(team: readonly string[], actor: { id: string; practitioner: string }): boolean {
+  return team.includes(actor.practitioner) || team.includes(actor.id);
+}
