@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { Amendment } from '../../src/governance/amendment.service.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
@@ -31,11 +31,7 @@ describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)'
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
   const gov = <T = Amendment>(token: string, method: string, path: string, body?: unknown) =>
     httpRequest<T>(`${root}/governance/${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json' } });
-  const seed = async <T extends Resource>(resource: T): Promise<string> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const ledger = async (id: string) =>
     (await db.query<{ version_id: number; kind: string; reason: string | null; entry: string }>(
       `SELECT version_id, kind, reason, entry FROM edit_ledger WHERE resource_type = 'Composition' AND resource_id = $1 ORDER BY version_id`,

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import pg from 'pg';
 import type { Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { Amendment } from '../../src/governance/amendment.service.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
@@ -33,11 +33,7 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
   const gov = <T = Amendment>(token: string, method: string, path: string, body?: unknown) =>
     httpRequest<T>(`${root}/governance/${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json' } });
-  const seed = async <T extends Resource>(resource: T): Promise<string> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const encounterOf = async (cls: 'AMB' | 'IMP', status: Encounter['status']) => {
     const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `归档${run}` }] });
     const encounter = await seed<Encounter>({

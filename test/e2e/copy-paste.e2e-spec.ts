@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Composition, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
@@ -20,11 +20,7 @@ describe('R-16 copy-paste between patients (e2e, real HTTP + PostgreSQL)', () =>
 
   const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown): Promise<HttpResult<T>> =>
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body });
-  const seed = async <T extends Resource>(resource: T): Promise<string> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const note = (patient: string, text: string): Composition => ({
     resourceType: 'Composition',
     status: 'preliminary',

@@ -6,7 +6,7 @@ import { DEFAULT_CHECKLISTS, REQUESTER_TYPES, type ChecklistItem, type Requester
 import { contentSha256 } from '../../src/governance/domain/ledger.js';
 import { CONTENT_SHA256_EXTENSION } from '../../src/release/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { pdfPages } from '../support/pdf-text.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
@@ -44,11 +44,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const res = await fetch(`${root}/copy-requests/${id}/evidence?proves=${proves}&filename=${proves}.scan`, { method: 'POST', headers: { authorization: `Bearer ${recordRoom}`, 'content-type': type }, body: file });
     return { status: res.status, headers: res.headers, text: await res.text() };
   };
-  const seed = async <T extends Resource>(resource: T): Promise<T & { id: string }> => {
-    const res = await fhir<T & { id: string }>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body;
-  };
+  const seed = <T extends Resource>(resource: T): Promise<T & { id: string }> => seedAs(server.fhirBase, his, resource);
   const doc = (patient: string, encounter: string, code: string, title: string, status: Composition['status']): Composition => ({
     resourceType: 'Composition',
     status,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Composition, Encounter, OperationOutcome, Patient, Provenance, Resource } from '@medplum/fhirtypes';
 import type { PendingCosign } from '../../src/governance/signing.service.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
@@ -32,11 +32,7 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
   const queue = (token: string, dept?: string) => httpRequest<PendingCosign[] | OperationOutcome>(`${root}/governance/pending-cosign${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
 
-  const seed = async <T extends Resource>(resource: T): Promise<string> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
 
   /** A patient admitted to `dept` with the intern and the attending on the encounter, and an intern's progress note. */
   const admitWithInternNote = async (dept = DEPT) => {

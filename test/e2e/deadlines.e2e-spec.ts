@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Composition, Encounter, OperationOutcome, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 import type { EncounterOverdue } from '../../src/governance/overdue.service.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
@@ -28,11 +28,7 @@ describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test 
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body });
   const overdue = (token: string, dept?: string) =>
     httpRequest<EncounterOverdue[] | OperationOutcome>(`${root}/governance/overdue${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
-  const seed = async <T extends Resource>(resource: T): Promise<string> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const doc = (patient: string, encounter: string, code: string, title: string): Composition => ({
     resourceType: 'Composition',
     status: 'preliminary',

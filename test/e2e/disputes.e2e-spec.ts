@@ -6,7 +6,7 @@ import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
 import { contentSha256 } from '../../src/governance/domain/ledger.js';
 import { CONTENT_SHA256_EXTENSION } from '../../src/release/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { pdfPages } from '../support/pdf-text.js';
 import { startTestServer, testDatabaseUrl, TestClock, type TestServer } from '../support/test-app.js';
 
@@ -40,11 +40,7 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
   const disputes = <T = DisputeView>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     httpRequest<T>(`${root}/disputes${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json', ...headers } });
-  const seed = async <T extends Resource>(resource: T): Promise<T> => {
-    const res = await fhir<T>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body;
-  };
+  const seed = <T extends Resource>(resource: T): Promise<T & { id: string }> => seedAs(server.fhirBase, his, resource);
   const note = (patient: string, encounter: string, status: Composition['status'], title: string): Composition => ({
     resourceType: 'Composition',
     status,

@@ -1,4 +1,4 @@
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 
 /** A response as the e2e suites inspect it: status, headers, parsed body (undefined when not JSON), raw text. */
 export interface HttpResult<T = OperationOutcome> {
@@ -41,4 +41,11 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Creates `resource` over HTTP as `token` (a HIS seeding data for a test) and returns it as stored; anything but 201 fails the test's setup. */
+export async function seedAs<T extends Resource>(fhirBase: string, token: string, resource: T): Promise<T & { id: string }> {
+  const res = await httpRequest<T & { id: string }>(`${fhirBase}/${resource.resourceType}`, 'POST', { token, body: resource });
+  if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
+  return res.body;
 }
