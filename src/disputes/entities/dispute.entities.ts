@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { StoredCopyColumns } from '../../release/entities/stored-copy.columns.js';
 
 /**
  * A dispute case (R-40…R-44): the patient, what is in scope, why, and where it stands
@@ -119,20 +120,8 @@ export class DisputeCopyEntity {
   @Column({ name: 'inventory_sha256', type: 'varchar', length: 64 })
   inventorySha256!: string;
 
-  @Column({ name: 'bundle', type: 'text' })
-  bundle!: string;
-
-  @Column({ name: 'bundle_sha256', type: 'varchar', length: 64 })
-  bundleSha256!: string;
-
-  @Column({ name: 'pdf', type: 'bytea' })
-  pdf!: Buffer;
-
-  @Column({ name: 'pdf_sha256', type: 'varchar', length: 64 })
-  pdfSha256!: string;
-
-  @Column({ name: 'pages', type: 'integer' })
-  pages!: number;
+  @Column(() => StoredCopyColumns, { prefix: false })
+  copy!: StoredCopyColumns;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { StoredCopyColumns } from './stored-copy.columns.js';
 
 /**
  * A request for a copy of a patient's record (R-30…R-34): who asks, as whom, for what, and
@@ -118,20 +119,8 @@ export class CopyProductionEntity {
   @Column({ name: 'excluded', type: 'jsonb' })
   excluded!: unknown;
 
-  @Column({ name: 'bundle', type: 'text' })
-  bundle!: string;
-
-  @Column({ name: 'bundle_sha256', type: 'varchar', length: 64 })
-  bundleSha256!: string;
-
-  @Column({ name: 'pdf', type: 'bytea' })
-  pdf!: Buffer;
-
-  @Column({ name: 'pdf_sha256', type: 'varchar', length: 64 })
-  pdfSha256!: string;
-
-  @Column({ name: 'pages', type: 'integer' })
-  pages!: number;
+  @Column(() => StoredCopyColumns, { prefix: false })
+  copy!: StoredCopyColumns;
 }
 
 export const RELEASE_ENTITIES = [CopyRequestEntity, CopyEvidenceEntity, CopyProductionEntity];
