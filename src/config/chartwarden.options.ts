@@ -8,6 +8,11 @@ export interface ChartWardenOptions {
   databaseUrl: string;
   /** Connection pool size (per instance). */
   databasePoolSize?: number;
+  /**
+   * Longest a single SQL statement of a request may run, in milliseconds (default 5000); past
+   * it PostgreSQL cancels it and the request answers 400 `too-costly`. 0 turns the limit off.
+   */
+  statementTimeoutMs?: number;
   /** Directory for local state: the dev signing key (and, standalone, embedded PostgreSQL). */
   dataDir: string;
   identity?: IdentityOptions;
@@ -42,6 +47,8 @@ export interface IdentityOptions {
   audience?: string;
   /** Claim names, when an identity provider uses its own. */
   claims?: Partial<ClaimNames>;
+  /** Longest token lifetime accepted (`exp` − `iat`, or `exp` − now without `iat`), in minutes (default 720). Tokens without `exp` are always refused. */
+  maxTokenLifetimeMinutes?: number;
 }
 
 /** Names of the token claims that carry the actor's attributes. */
@@ -65,6 +72,12 @@ export interface FhirOptions {
   defaultPageSize?: number;
   /** Largest `_count` honoured (larger values are reduced to it). */
   maxPageSize?: number;
+  /** Most comma-separated (OR) values one search parameter may carry (400 `too-costly` beyond). */
+  maxValuesPerParameter?: number;
+  /** Most parameters (repeats included) one search may carry (400 `too-costly` beyond). */
+  maxSearchParameters?: number;
+  /** Deepest nesting of a JSON body (objects and arrays) accepted (400 `structure` beyond). */
+  maxJsonDepth?: number;
 }
 
 /** Defaults applied by the module; documented in README.md's configuration table. */
@@ -72,7 +85,16 @@ export const FHIR_DEFAULTS: Required<Omit<FhirOptions, 'baseUrl'>> = {
   maxBodyBytes: 5 * 1024 * 1024,
   defaultPageSize: 20,
   maxPageSize: 1000,
+  maxValuesPerParameter: 100,
+  maxSearchParameters: 50,
+  maxJsonDepth: 64,
 };
+
+/** Default statement timeout (`ChartWardenOptions.statementTimeoutMs`), in milliseconds. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
+
+/** Default longest token lifetime (`IdentityOptions.maxTokenLifetimeMinutes`): 12 hours, one shift. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_MINUTES = 720;
 
 export const DEFAULT_CLAIM_NAMES: ClaimNames = {
   roles: 'roles',

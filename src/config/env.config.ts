@@ -28,6 +28,11 @@ const envSchema = z.object({
   CHARTWARDEN_BASE_URL: z.string().url().optional(),
   CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
   CHARTWARDEN_POLICY: z.string().min(1).optional(),
+  CHARTWARDEN_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).optional(),
+  CHARTWARDEN_MAX_VALUES_PER_PARAMETER: z.coerce.number().int().min(1).optional(),
+  CHARTWARDEN_MAX_SEARCH_PARAMETERS: z.coerce.number().int().min(1).optional(),
+  CHARTWARDEN_MAX_JSON_DEPTH: z.coerce.number().int().min(8).optional(),
+  CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES: z.coerce.number().int().min(1).optional(),
 });
 
 /** Thrown when an environment variable has a value ChartWarden cannot use. */
@@ -57,9 +62,21 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
     options: {
       databaseUrl: e.DATABASE_URL ?? '',
       databasePoolSize: e.CHARTWARDEN_DB_POOL_SIZE,
+      statementTimeoutMs: e.CHARTWARDEN_STATEMENT_TIMEOUT_MS,
       dataDir,
-      identity: { jwksUrl: e.CHARTWARDEN_JWKS_URL, issuer: e.CHARTWARDEN_ISSUER, audience: e.CHARTWARDEN_AUDIENCE },
-      fhir: { baseUrl: e.CHARTWARDEN_BASE_URL, maxBodyBytes: e.CHARTWARDEN_MAX_BODY_BYTES },
+      identity: {
+        jwksUrl: e.CHARTWARDEN_JWKS_URL,
+        issuer: e.CHARTWARDEN_ISSUER,
+        audience: e.CHARTWARDEN_AUDIENCE,
+        maxTokenLifetimeMinutes: e.CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES,
+      },
+      fhir: {
+        baseUrl: e.CHARTWARDEN_BASE_URL,
+        maxBodyBytes: e.CHARTWARDEN_MAX_BODY_BYTES,
+        maxValuesPerParameter: e.CHARTWARDEN_MAX_VALUES_PER_PARAMETER,
+        maxSearchParameters: e.CHARTWARDEN_MAX_SEARCH_PARAMETERS,
+        maxJsonDepth: e.CHARTWARDEN_MAX_JSON_DEPTH,
+      },
       policy: e.CHARTWARDEN_POLICY ? resolve(e.CHARTWARDEN_POLICY) : undefined,
     },
   };

@@ -10,6 +10,8 @@ export enum DisputeErrorCode {
   ConfirmationMissing = 'disputes.confirmation-missing',
   /** The officer confirming their own act as the witness or approver: 403 `forbidden`. */
   WitnessRejected = 'disputes.witness-rejected',
+  /** The officer who opened or acts on the case confirming as its own witness: 422 `business-rule`, at once. */
+  SelfWitness = 'disputes.self-witness',
   /** The inventory differs from the one the witness confirmed (a record changed meanwhile): 409 `conflict`; confirm again. */
   InventoryChanged = 'disputes.inventory-changed',
   /** The operator may not open, seal, unseal or see disputes: 403 `forbidden`. */

@@ -18,6 +18,18 @@ export enum FhirRequestErrorCode {
   RouteNotFound = 'fhir.route-not-found',
   /** R-04: break-the-glass must say why. */
   BreakGlassReasonMissing = 'fhir.break-glass-reason-missing',
+  /** A search beyond the configured limits (values per parameter, parameters per search): 400 `too-costly`, naming the limit. */
+  TooCostly = 'fhir.too-costly',
+  /** A statement ran past the configured statement timeout and was cancelled: 400 `too-costly`; nothing was written. */
+  QueryTimeout = 'fhir.query-timeout',
+  /** A NUL byte or a lone UTF-16 surrogate in the URL, a parameter, a header or a JSON string: 400 `invalid`. */
+  InvalidCharacters = 'fhir.invalid-characters',
+  /** JSON nested deeper than the configured limit: 400 `structure`. */
+  TooDeep = 'fhir.too-deep',
+  /** A body whose Content-Encoding cannot be decoded (garbage gzip), or an encoding not supported: 400 `structure`. */
+  BadEncoding = 'fhir.bad-encoding',
+  /** Request headers larger than the server accepts: 431 `too-long`. */
+  HeadersTooLarge = 'fhir.headers-too-large',
 }
 
 /** Thrown by the FHIR facade for requests it cannot accept. */

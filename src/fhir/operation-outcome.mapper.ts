@@ -131,6 +131,7 @@ function releaseStatus(code: ReleaseErrorCode): [number, IssueCode] {
       return [415, 'not-supported'];
     case ReleaseErrorCode.Forbidden:
     case ReleaseErrorCode.Withheld:
+    case ReleaseErrorCode.SeparationOfDuties:
       return [403, 'forbidden'];
     case ReleaseErrorCode.WrongState:
       return [409, 'conflict'];
@@ -150,6 +151,7 @@ function disputeStatus(code: DisputeErrorCode): [number, IssueCode] {
       return [400, 'invalid'];
     case DisputeErrorCode.ConfirmationMissing:
     case DisputeErrorCode.UnsealNotAllowed:
+    case DisputeErrorCode.SelfWitness:
       return [422, 'business-rule'];
     case DisputeErrorCode.WitnessRejected:
     case DisputeErrorCode.Forbidden:
@@ -218,6 +220,8 @@ function identityStatus(code: IdentityErrorCode): [number, IssueCode] {
     case IdentityErrorCode.MissingToken:
     case IdentityErrorCode.InvalidToken:
     case IdentityErrorCode.ExpiredToken:
+    case IdentityErrorCode.NoExpiry:
+    case IdentityErrorCode.LifetimeTooLong:
       return [401, 'login'];
     default:
       return assertNever(code);
@@ -247,6 +251,16 @@ function fhirStatus(code: FhirRequestErrorCode): [number, IssueCode] {
       return [404, 'not-found'];
     case FhirRequestErrorCode.BreakGlassReasonMissing:
       return [400, 'required'];
+    case FhirRequestErrorCode.TooCostly:
+    case FhirRequestErrorCode.QueryTimeout:
+      return [400, 'too-costly'];
+    case FhirRequestErrorCode.InvalidCharacters:
+      return [400, 'invalid'];
+    case FhirRequestErrorCode.TooDeep:
+    case FhirRequestErrorCode.BadEncoding:
+      return [400, 'structure'];
+    case FhirRequestErrorCode.HeadersTooLarge:
+      return [431, 'too-long'];
     default:
       return assertNever(code);
   }

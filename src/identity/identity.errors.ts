@@ -5,6 +5,10 @@ export enum IdentityErrorCode {
   MissingToken = 'identity.missing-token',
   InvalidToken = 'identity.invalid-token',
   ExpiredToken = 'identity.expired-token',
+  /** A token without `exp`: never accepted, whatever its signature. */
+  NoExpiry = 'identity.no-expiry',
+  /** A token whose lifetime (`exp` − `iat`) exceeds the configured maximum. */
+  LifetimeTooLong = 'identity.lifetime-too-long',
 }
 
 /** Thrown when a bearer token is missing, malformed, wrongly signed or expired (R-01). */

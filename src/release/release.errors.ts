@@ -20,6 +20,8 @@ export enum ReleaseErrorCode {
   Withheld = 'copy.withheld',
   /** The operator may not handle copy requests (record room), or print/export this record: 403 `forbidden`. */
   Forbidden = 'copy.forbidden',
+  /** Separation of duties (policy `copyRequests.separationOfDuties`, default on): the approver received or verified the request: 403 `forbidden`. */
+  SeparationOfDuties = 'copy.separation-of-duties',
   /** The request is not in the state the step needs: 409 `conflict`. */
   WrongState = 'copy.wrong-state',
   NotFound = 'copy.not-found',

@@ -138,6 +138,11 @@ export const policySchema = z
         evidence: z.record(z.enum(REQUESTER_TYPES), z.array(z.union([z.enum(EVIDENCE_KINDS), z.array(z.enum(EVIDENCE_KINDS)).min(2)])).min(1)).optional(),
         /** Largest evidence file accepted, in bytes (default 10 MiB). */
         maxEvidenceBytes: z.number().int().positive().optional(),
+        /**
+         * Separation of duties (default true): the clerk who received or verified a request may
+         * not approve it; someone else of the record room does.
+         */
+        separationOfDuties: z.boolean().optional(),
       })
       .strict()
       .optional(),
