@@ -26,7 +26,7 @@ import { SigningService } from './governance/signing.service.js';
 import { AmendmentService } from './governance/amendment.service.js';
 import { ArchiveService } from './governance/archive.service.js';
 import { OverdueService } from './governance/overdue.service.js';
-import { AUDIT_DEFAULTS } from './config/chartwarden.options.js';
+import { AUDIT_DEFAULTS, DEFAULT_STATEMENT_TIMEOUT_MS } from './config/chartwarden.options.js';
 import { DisputeHoldGuard } from './disputes/dispute-hold.guard.js';
 import { DisputeWithholdings } from './disputes/dispute-withholdings.js';
 import { DisputesController } from './disputes/disputes.controller.js';
@@ -91,7 +91,7 @@ export const {
     {
       provide: ChartWardenDatabase,
       inject: [CHARTWARDEN_OPTIONS],
-      useFactory: (o: ChartWardenOptions) => ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize),
+      useFactory: (o: ChartWardenOptions) => ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize, o.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS),
     },
     {
       provide: SearchParameterRegistry,

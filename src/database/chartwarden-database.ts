@@ -85,8 +85,12 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     private readonly pool: pg.Pool,
   ) {}
 
-  /** Connects, migrates, and returns the ready database. */
-  static async connect(url: string, poolSize = 20): Promise<ChartWardenDatabase> {
+  /**
+   * Connects, migrates, and returns the ready database. `statementTimeoutMs` (0: none) bounds
+   * every statement of the pool: PostgreSQL cancels one that runs longer (SQLSTATE 57014) and
+   * the connection stays usable, so no request holds a connection past it.
+   */
+  static async connect(url: string, poolSize = 20, statementTimeoutMs = 0): Promise<ChartWardenDatabase> {
     const dataSource = createDataSource(url);
     await dataSource.initialize();
     const runner = dataSource.createQueryRunner();
@@ -98,7 +102,8 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
       await runner.release();
     }
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'chartwarden', options: SESSION_OPTIONS });
+    const options = statementTimeoutMs > 0 ? `${SESSION_OPTIONS} -c statement_timeout=${Math.floor(statementTimeoutMs)}` : SESSION_OPTIONS;
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'chartwarden', options });
     const db = new ChartWardenDatabase(dataSource, pool);
     // Once closing, a connection the server ends (a drill dropping its scratch database) is expected.
     pool.on('error', (e) => {

@@ -76,6 +76,14 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (sqlState === '40P01' || sqlState === '40001') {
     return { status: 503, outcome: outcome('transient', 'A concurrent change got in the way (e.g. a record being sealed); nothing was written: try again', 'database.retry'), headers: { 'Retry-After': '1' } };
   }
+  // The statement ran past the configured statement timeout (57014, query_canceled): the
+  // transaction rolled back and the connection is free again.
+  if (sqlState === '57014') {
+    return fromCode(
+      new FhirRequestError(FhirRequestErrorCode.QueryTimeout, 'The request took longer than the server allows for one statement and was cancelled; nothing was written. Narrow the search (fewer values, a patient, a date range) and try again.'),
+      ...fhirStatus(FhirRequestErrorCode.QueryTimeout),
+    );
+  }
   logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return { status: 500, outcome: outcome('exception', 'Internal error; nothing was changed by the failed step. The server log has the details.') };
 }
