@@ -1,6 +1,7 @@
 import { SearchParameterRegistry } from './search-parameter.registry.js';
 import { parseSearchRequest } from './search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
+import { FhirRequestError, FhirRequestErrorCode } from '../../fhir/fhir.errors.js';
 
 const registry = SearchParameterRegistry.fromProfiles();
 const parse = (type: string, query: string, lenient = false) =>
@@ -69,5 +70,73 @@ describe('parseSearchRequest', () => {
     const r = parse('Patient', 'shoe-size=42&gender=male', true);
     expect(r.criteria).toHaveLength(1);
     expect(r.used).toEqual([['gender', 'male']]);
+  });
+
+  describe('R-51: the size of a search is bounded before it is parsed or run', () => {
+    const limits = { defaultCount: 20, maxCount: 1000, lenient: false, maxValuesPerParameter: 3, maxSearchParameters: 4 };
+    const parseLimited = (type: string, pairs: [string, string][], lenient = false) => parseSearchRequest(type, pairs, registry, { ...limits, lenient });
+    const refusal = (work: () => unknown): FhirRequestError => {
+      try {
+        work();
+      } catch (e) {
+        return e as FhirRequestError;
+      }
+      throw new Error('expected a refusal');
+    };
+    const repeat = (n: number, pair: (i: number) => [string, string]) => Array.from({ length: n }, (_, i) => pair(i));
+
+    it('R-51: accepts exactly the limits (4 parameters, 3 OR values each)', () => {
+      const r = parseLimited('Observation', [['code', 'a,b,c'], ['code', 'd'], ['_id', 'x,y,z'], ['_sort', '-date,_id,_lastUpdated']]);
+      expect(r.criteria.map((c) => c.values.length)).toEqual([3, 1, 3]);
+      expect(r.sort).toHaveLength(3);
+    });
+
+    it.each([
+      ['a token parameter', ['code', 'a,b,c,d']],
+      ['_id', ['_id', 'a,b,c,d']],
+      ['_lastUpdated', ['_lastUpdated', 'ge2024,ge2025,ge2026,ge2027']],
+      ['_sort', ['_sort', '_id,_lastUpdated,date,-date']],
+      ['a reference with a type modifier', ['subject:Patient', 'a,b,c,d']],
+      ['an unknown parameter (refused for its size before its name)', ['shoe-size', '1,2,3,4']],
+    ] as [string, [string, string]][])('R-51: more OR values than allowed in %s → TooCostly naming the parameter and the limit', (_what, pair) => {
+      const e = refusal(() => parseLimited('Observation', [pair]));
+      expect(e).toBeInstanceOf(FhirRequestError);
+      expect(e.code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(e.message).toContain(pair[0]);
+      expect(e.message).toMatch(/at most 3 per parameter \(maxValuesPerParameter\)/);
+    });
+
+    it('R-51: escaped commas and empty values do not count as values (as the criterion sees them)', () => {
+      expect(parseLimited('Patient', [['family', 'a\\,b,c\\,d,e,,,']]).criteria[0].values).toHaveLength(3);
+      expect(refusal(() => parseLimited('Patient', [['family', 'a\\,b,c,d,e']])).code).toBe(FhirRequestErrorCode.TooCostly);
+    });
+
+    it.each([
+      ['repeats of one parameter', repeat(5, (i) => ['code', `c${i}`])],
+      ['repeats with modifiers', repeat(5, (i) => [i % 2 ? 'subject:Patient' : 'subject', `p${i}`])],
+      [
+        'result parameters (_include, _sort, _count)',
+        [['code', 'a'], ['_include', 'Observation:patient'], ['_include', 'Observation:encounter'], ['_sort', 'date'], ['_count', '5']],
+      ],
+      ['parameters that are ignored (_format, _pretty)', [['code', 'a'], ['_format', 'json'], ['_pretty', 'true'], ['_format', 'json'], ['_pretty', 'false']]],
+    ] as [string, [string, string][]][])('R-51: more parameters than allowed, counting %s → TooCostly naming the limit', (_what, pairs) => {
+      const e = refusal(() => parseLimited('Observation', pairs));
+      expect(e.code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(e.message).toMatch(/carries 5 parameters; the server allows at most 4 per search \(maxSearchParameters/);
+    });
+
+    it('R-51: unknown parameters count even when lenient ignores them, and the size is judged before any name', () => {
+      expect(refusal(() => parseLimited('Patient', repeat(5, (i) => [`shoe-size-${i}`, '1']), true)).code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(refusal(() => parseLimited('Patient', repeat(5, () => ['birthdate', 'yesterday']))).code).toBe(FhirRequestErrorCode.TooCostly);
+    });
+
+    it('R-51: without limits in the options, the documented defaults apply (FHIR_DEFAULTS: 100 values, 50 parameters)', () => {
+      const values = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(',');
+      expect(parse('Observation', `code=${values(100)}`).criteria[0].values).toHaveLength(100);
+      expect(refusal(() => parse('Observation', `code=${values(101)}`)).message).toContain('at most 100 per parameter');
+      const repeats = (n: number) => Array.from({ length: n }, (_, i) => `code=c${i}`).join('&');
+      expect(parse('Observation', repeats(50)).criteria).toHaveLength(50);
+      expect(refusal(() => parse('Observation', repeats(51))).message).toContain('at most 50 per search');
+    });
   });
 });

@@ -1,3 +1,5 @@
+import { FHIR_DEFAULTS } from '../../config/chartwarden.options.js';
+import { FhirRequestError, FhirRequestErrorCode } from '../../fhir/fhir.errors.js';
 import type { AccessFilter } from '../access-facts.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { dateRange, type DateRange } from './date-range.js';
@@ -56,7 +58,7 @@ export interface SearchRequest {
   access?: AccessFilter;
 }
 
-/** Paging and leniency settings for parsing. */
+/** Paging, leniency and cost settings for parsing. */
 export interface SearchParseOptions {
   defaultCount: number;
   maxCount: number;
@@ -64,6 +66,17 @@ export interface SearchParseOptions {
   lenient: boolean;
   /** Zone for dates written without one. */
   defaultOffset?: string;
+  /**
+   * R-51: most comma-separated (OR) values one parameter occurrence may carry, `_sort` keys
+   * included (default `FHIR_DEFAULTS.maxValuesPerParameter`); beyond, 400 `too-costly`.
+   */
+  maxValuesPerParameter?: number;
+  /**
+   * R-51: most parameters one search may carry, every occurrence counted whatever its name
+   * (repeats, modifiers, `_include`, `_sort`, `_count`, ignored and unknown ones alike; default
+   * `FHIR_DEFAULTS.maxSearchParameters`); beyond, 400 `too-costly`.
+   */
+  maxSearchParameters?: number;
 }
 
 /** Parameters that shape the result rather than filter it, and ones that are accepted and ignored. */
@@ -82,6 +95,7 @@ export function parseSearchRequest(
   registry: SearchParameterRegistry,
   options: SearchParseOptions,
 ): SearchRequest {
+  checkSearchCost(query, options);
   const request: SearchRequest = {
     resourceType,
     criteria: [],
@@ -115,6 +129,61 @@ export function parseSearchRequest(
   }
   if (request.sort.length === 0) request.sort.push({ key: '_lastUpdated', descending: false });
   return request;
+}
+
+/**
+ * R-51 (availability for everyone): a search's SQL grows with its parameters and their OR-ed
+ * values (each parameter an EXISTS, each value a condition inside it; `_include` and `_sort`
+ * keys add statements and subqueries), and a 9 KB query of a thousand repeats once held a
+ * connection for over a minute. So the size of the question is bounded before anything is
+ * parsed or run (400 `too-costly`, `fhir.too-costly`, naming the limit); the statement timeout
+ * bounds what a question within these limits costs. Every occurrence counts, whatever its name:
+ * a limit that some names escape is no limit. Exported for the other searches that build SQL
+ * from query parameters (the AuditEvent search), so every search has the same limits.
+ */
+export function checkSearchCost(
+  query: ReadonlyArray<[string, string]>,
+  options: Pick<SearchParseOptions, 'maxValuesPerParameter' | 'maxSearchParameters'>,
+): void {
+  const maxParameters = options.maxSearchParameters ?? FHIR_DEFAULTS.maxSearchParameters;
+  if (query.length > maxParameters) {
+    throw new FhirRequestError(
+      FhirRequestErrorCode.TooCostly,
+      `The search carries ${query.length} parameters; the server allows at most ${maxParameters} per search ` +
+        `(maxSearchParameters, every occurrence counted). Split it into narrower searches.`,
+    );
+  }
+  const maxValues = options.maxValuesPerParameter ?? FHIR_DEFAULTS.maxValuesPerParameter;
+  for (const [rawName, value] of query) {
+    const values = valueCount(value);
+    if (values > maxValues) {
+      // The name is the caller's text: echo a bounded part of it.
+      const name = rawName.length > 64 ? `${rawName.slice(0, 64)}…` : rawName;
+      throw new FhirRequestError(
+        FhirRequestErrorCode.TooCostly,
+        `Search parameter ${name} carries ${values} comma-separated values; the server allows at most ${maxValues} per parameter ` +
+          `(maxValuesPerParameter). Split it into several searches.`,
+        [name],
+      );
+    }
+  }
+}
+
+/** The values `splitValues` would yield, counted without building them. */
+function valueCount(raw: string): number {
+  let n = 0;
+  let current = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === ',') {
+      if (current) n++;
+      current = false;
+    } else {
+      current = true;
+      if (c === '\\') i++;
+    }
+  }
+  return current ? n + 1 : n;
 }
 
 function supportedNames(resourceType: string, registry: SearchParameterRegistry): string {
