@@ -1,30 +1,38 @@
 import { Injectable } from '@nestjs/common';
 import { OperationOutcomeError, validateResource } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { RequiredBindings } from './required-bindings.js';
 
 /**
- * Validates incoming resources against the FHIR R4 base StructureDefinitions with
- * `@medplum/core` (a maintained validator: cardinality, types, unknown elements, choice
- * types, primitive formats). Every problem is reported at once; nothing is stored.
+ * Validates incoming resources against FHIR R4 before anything is stored (R-17: a record is
+ * not stored corrupted): the base StructureDefinitions with `@medplum/core` (a maintained
+ * validator: cardinality, types, unknown elements, choice types, primitive formats), then what
+ * it leaves out, with {@link RequiredBindings}: every required terminology binding, and unknown
+ * elements it mistakes for known ones (`__proto__`, `constructor`, …). Every problem is
+ * reported at once, each with its element path; nothing is stored.
  */
 @Injectable()
 export class ResourceValidator {
-  constructor() {
-    loadR4Definitions();
-  }
+  private readonly bindings = new RequiredBindings(loadR4Definitions());
 
   validate(resource: Resource): void {
+    const issues = [...this.structuralIssues(resource), ...this.bindings.check(resource)];
+    if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) return;
+    const summary = issues.map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim()).join('; ');
+    throw new FhirRequestError(FhirRequestErrorCode.ValidationFailed, `The ${resource.resourceType} is not valid FHIR R4: ${summary}`, undefined, issues);
+  }
+
+  private structuralIssues(resource: Resource): OperationOutcomeIssue[] {
     try {
       validateResource(resource);
+      return [];
     } catch (e) {
-      if (e instanceof OperationOutcomeError) {
-        const issues = e.outcome.issue ?? [];
-        const summary = issues.map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim()).join('; ');
-        throw new FhirRequestError(FhirRequestErrorCode.ValidationFailed, `The ${resource.resourceType} is not valid FHIR R4: ${summary}`, undefined, issues);
-      }
-      throw e;
+      if (e instanceof OperationOutcomeError) return e.outcome.issue ?? [];
+      // The validator gave up on this input (e.g. `"_gender": "x"`): the body is what is wrong, and nothing is stored.
+      const text = `The resource could not be validated: ${e instanceof Error ? e.message : String(e)}`;
+      return [{ severity: 'error', code: 'structure', details: { text }, expression: [resource.resourceType] }];
     }
   }
 }
