@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import type { AuditedRequest } from '../audit/audit-recorder.js';
 import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import type { Actor } from '../identity/actor.js';
@@ -64,18 +65,7 @@ export class AccessController {
   }
 
   @Get('explain')
-  explain(@CurrentActor() actor: Actor, @Query() query: unknown) {
-    const q = parseInput(explainSchema, query);
-    const [type, id] = q.resource.split('/');
-    const target: Actor = {
-      id: q.actor,
-      practitioner: q.practitioner ?? `Practitioner/${q.actor}`,
-      roles: q.roles.split(',').map((r) => r.trim()).filter(Boolean),
-      department: q.dept,
-      specialty: q.specialty,
-      licence: q.licence,
-      scopes: q.scope ? q.scope.split(' ').filter(Boolean) : [],
-    };
-    return this.explainer.explain(actor, target, q.action, type, id);
+  explain(@CurrentActor() actor: Actor, @Query() query: unknown, @Req() req: AuditedRequest) {
+    return this.explainer.explain(actor, parseInput(explainSchema(this.explainer.roleNames), query), req.audit);
   }
 }

@@ -15,6 +15,11 @@ export class LoadedPolicy {
     return this.document.settings;
   }
 
+  /** The roles the policy defines (R-02): any other role a token or a query names has no rules. */
+  get roleNames(): readonly string[] {
+    return Object.keys(this.document.roles);
+  }
+
   /** Resources governed as clinical documents (edit ledger, edit windows…): `Composition` and `DocumentReference` unless the policy says. */
   get governedResources(): readonly string[] {
     return this.document.governance?.resources ?? ['Composition', 'DocumentReference'];
@@ -72,6 +77,11 @@ export class LoadedPolicy {
   /** Largest evidence file accepted (policy `copyRequests.maxEvidenceBytes`, default 10 MiB). */
   get maxEvidenceBytes(): number {
     return this.document.copyRequests?.maxEvidenceBytes ?? 10 * 1024 * 1024;
+  }
+
+  /** R-34: the clerk who received or verified a copy request may not approve it (policy `copyRequests.separationOfDuties`, default on). */
+  get copySeparationOfDuties(): boolean {
+    return this.document.copyRequests?.separationOfDuties ?? true;
   }
 
   /** R-40/R-43: minutes a witness's confirmation or an unseal approval stays usable (policy `disputes.confirmationMinutes`). */

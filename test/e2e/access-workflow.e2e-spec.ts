@@ -586,10 +586,17 @@ describe('R-04 / R-05 access workflows (e2e, real HTTP + PostgreSQL)', () => {
       expect(res.body.policyVersion).toEqual(expect.any(String));
       const considered = ['attending.care-team', 'attending.department', 'attending.grant', 'attending.break-glass'];
       expect(res.body.rules.map((r) => r.rule).sort()).toEqual([...considered].sort());
-      expect(res.body.rules.every((r) => r.effect === 'allow' && r.matched === false)).toBe(true);
+      expect(res.body.rules.every((r) => r.effect === 'allow')).toBe(true);
       expect(res.body.explanation).toMatch(/^Denied/);
       for (const rule of considered) expect(res.body.explanation).toContain(rule);
-      expect(res.body.facts).toMatchObject({ patient: E.patient, careTeam: [DR_CARDIO], departments: [CARDIO] });
+      // Issue #12 item 4: the auditor may not read the record, so the facts are not theirs to see (R-02).
+      expect(res.body.detail).toBe('decision-only');
+      expect(res.body.facts).toBeUndefined();
+      // An auditor who may also read the record sees the facts, and which rule matched.
+      const reader = await server.token({ sub: `auditor-reader-${run.slice(0, 8)}`, roles: ['auditor', 'medical-affairs'] });
+      const full = await access<Explanation>(reader, 'GET', explainPath(E.obs));
+      expect(full.body).toMatchObject({ allowed: false, detail: 'full', facts: { patient: E.patient, careTeam: [DR_CARDIO], departments: [CARDIO] } });
+      expect(full.body.rules.every((r) => r.effect === 'allow' && r.matched === false)).toBe(true);
       // The explanation agrees with what the API does.
       expectOutcome(await fhir(drNeuro, 'GET', `Observation/${E.obs}`), 403, 'forbidden');
     });

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { LICENCE_STATUSES, type Actor, type LicenceStatus } from '../../identity/actor.js';
+import { ACTIONS } from '../../policy/domain/actions.js';
+import type { ExplainRequest } from '../../policy/explain.service.js';
 import { GrantError, GrantErrorCode } from '../access.errors.js';
 
 const id = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'a FHIR id');
@@ -25,20 +28,51 @@ export const decisionSchema = z.object({ note: z.string().max(2000).optional() }
 /** `POST /access/grants/{id}/extend`. */
 export const extendSchema = z.object({ until: instant, reason: z.string().min(1).max(2000) }).strict();
 
-/** `GET /access/explain`. */
-export const explainSchema = z
-  .object({
-    actor: z.string().min(1).max(128),
-    roles: z.string().min(1),
-    dept: z.string().optional(),
-    specialty: z.string().optional(),
-    licence: z.enum(['licensed', 'intern', 'probation', 'visiting']).optional(),
-    practitioner: z.string().optional(),
-    scope: z.string().optional(),
-    action: z.string().min(1),
-    resource: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'Type/id'),
-  })
-  .strict();
+/**
+ * `GET /access/explain` (R-02), parsed into what to explain. `roles` are the policy's
+ * `roleNames`: a role the policy does not define is refused with the list, rather than
+ * looked up (`constructor`, `__proto__` are not roles); an unknown action likewise.
+ */
+export function explainSchema(roleNames: readonly string[]) {
+  const known = new Set(roleNames);
+  return z
+    .object({
+      actor: z.string().min(1).max(128),
+      roles: z
+        .string()
+        .min(1)
+        .max(1024)
+        .transform((v) => v.split(',').map((r) => r.trim()).filter(Boolean))
+        .superRefine((roles, ctx) => {
+          const unknown = roles.filter((r) => !known.has(r));
+          if (roles.length === 0 || unknown.length > 0) {
+            const named = unknown.map((r) => JSON.stringify(r.slice(0, 64))).join(', ');
+            ctx.addIssue({ code: 'custom', message: `${named ? `unknown role ${named}` : 'no role'}; the policy's roles are ${[...known].join(', ')}` });
+          }
+        }),
+      dept: z.string().max(128).optional(),
+      specialty: z.string().max(128).optional(),
+      licence: z.enum(LICENCE_STATUSES as [LicenceStatus, ...LicenceStatus[]]).optional(),
+      practitioner: z.string().max(256).optional(),
+      scope: z.string().max(2048).optional(),
+      action: z.enum(ACTIONS, { message: `one of ${ACTIONS.join(', ')}` }),
+      resource: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'Type/id'),
+    })
+    .strict()
+    .transform((q): ExplainRequest => {
+      const [resourceType, id] = q.resource.split('/');
+      const target: Actor = {
+        id: q.actor,
+        practitioner: q.practitioner ?? `Practitioner/${q.actor}`,
+        roles: q.roles,
+        department: q.dept,
+        specialty: q.specialty,
+        licence: q.licence,
+        scopes: q.scope ? q.scope.split(' ').filter(Boolean) : [],
+      };
+      return { target, action: q.action, resourceType, id };
+    });
+}
 
 export { id as fhirIdSchema };
 

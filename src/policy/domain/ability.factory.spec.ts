@@ -3,7 +3,7 @@ import type { Actor } from '../../identity/actor.js';
 import { loadR4Definitions } from '../../store/fhir-definitions.js';
 import { defaultPolicyPath, loadPolicy, validatePolicy } from '../policy.loader.js';
 import type { Action } from './actions.js';
-import { buildAbility, expandSubjects } from './ability.factory.js';
+import { buildAbility, expandSubjects, ownValue } from './ability.factory.js';
 import type { PolicyDocument } from './policy-document.js';
 import type { SubjectAttributes } from './subject-attributes.js';
 
@@ -76,6 +76,17 @@ describe('buildAbility: the policy compiled into CASL rules for one actor', () =
         for (const action of ['read', 'search', 'create', 'update'] as const) {
           expect(ability.can(action, record('Observation', { ...onMyCareTeam, ...inMyDepartment }))).toBe(false);
         }
+      }
+    });
+
+    it('R-02: roles named after Object.prototype members (__proto__, constructor, toString, hasOwnProperty) are unknown roles with no rules', () => {
+      for (const roles of [['__proto__'], ['constructor'], ['toString'], ['hasOwnProperty'], ['valueOf', 'nurse']]) {
+        const ability = buildAbility(defaultPolicy, actor({ roles, department: 'cardiology' }));
+        const nurseOnly = roles.includes('nurse');
+        expect(ability.rules.every((r) => String(r.reason).startsWith('nurse.'))).toBe(true);
+        expect(ability.rules.length > 0).toBe(nurseOnly);
+        expect(ability.can('read', record('Observation', onMyCareTeam))).toBe(nurseOnly);
+        expect(ability.can('explain', 'Policy')).toBe(false);
       }
     });
 
@@ -301,6 +312,13 @@ describe('buildAbility: the policy compiled into CASL rules for one actor', () =
   describe('expandSubjects', () => {
     it('expands group names to their types, keeps type names, and removes duplicates', () => {
       expect(expandSubjects(defaultPolicy, ['directory', 'Practitioner', 'AccessGrant'])).toEqual(['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'AccessGrant']);
+    });
+
+    it('R-02: a name that is only an Object.prototype member is not a group', () => {
+      expect(expandSubjects(defaultPolicy, ['constructor', 'toString', '__proto__'])).toEqual(['constructor', 'toString', '__proto__']);
+      expect(ownValue(defaultPolicy.roles, 'constructor')).toBeUndefined();
+      expect(ownValue(defaultPolicy.roles, '__proto__')).toBeUndefined();
+      expect(ownValue(defaultPolicy.roles, 'nurse')?.rules.length).toBeGreaterThan(0);
     });
   });
 });

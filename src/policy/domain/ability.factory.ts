@@ -21,7 +21,8 @@ export function buildAbility(policy: PolicyDocument, actor: Actor): AccessAbilit
   const allows: RawRuleOf<AccessAbility>[] = [];
   const denies: RawRuleOf<AccessAbility>[] = [];
   for (const roleName of actor.roles) {
-    const role = policy.roles[roleName];
+    // Role names come from tokens: only the policy's own roles count (`constructor` is not one, R-02).
+    const role = ownValue(policy.roles, roleName);
     if (!role) continue;
     for (const rule of role.rules) {
       if (!actorMatches(rule, actor)) continue;
@@ -46,7 +47,16 @@ export function buildAbility(policy: PolicyDocument, actor: Actor): AccessAbilit
 
 /** Group names → resource types; anything else is a type name already. */
 export function expandSubjects(policy: PolicyDocument, on: readonly string[]): string[] {
-  return [...new Set(on.flatMap((name) => policy.groups[name] ?? [name]))];
+  return [...new Set(on.flatMap((name) => ownValue(policy.groups, name) ?? [name]))];
+}
+
+/**
+ * `record[key]` when the record itself has that key, else undefined: a lookup keyed by text
+ * from outside (a token's roles, a query) never reaches `Object.prototype` (`__proto__`,
+ * `constructor`, `toString`), so an unknown name is simply unknown (R-02: default deny).
+ */
+export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function actorMatches(rule: PolicyRule, actor: Actor): boolean {

@@ -33,6 +33,11 @@ describe('parseScopes', () => {
     expect(letters('user/Observation.rx')).toBe('');
   });
 
+  it('R-02: a permission named after an Object.prototype member (user/Observation.constructor) grants nothing', () => {
+    expect(letters('user/Observation.constructor')).toBe('');
+    expect(scopeLimit(['user/*.constructor'], 'read', 'Observation', undefined)).toEqual({ kind: 'denied' });
+  });
+
   it('skips non-resource scopes and refuses v2 fine-grained restrictions rather than ignoring them', () => {
     expect(parseScopes(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'online_access', 'profile'])).toEqual([]);
     expect(parseScopes(['patient/Observation.rs?category=laboratory'])).toEqual([]);

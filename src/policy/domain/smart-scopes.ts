@@ -9,7 +9,12 @@ export interface ScopeGrant {
   permissions: Set<string>;
 }
 
-const V1: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
+/** A Map, not an object: the key is token text, and `user/*.constructor` must grant nothing rather than crash. */
+const V1: ReadonlyMap<string, string> = new Map([
+  ['read', 'rs'],
+  ['write', 'cud'],
+  ['*', 'cruds'],
+]);
 const ACTION_LETTER: Partial<Record<Action, string>> = { create: 'c', read: 'r', update: 'u', search: 's' };
 
 /**
@@ -25,7 +30,7 @@ export function parseScopes(scopes: readonly string[]): ScopeGrant[] {
     if (!m) continue;
     if (m[4]) continue; // v2 fine-grained restrictions are not supported: the scope grants nothing
     const [, context, type, perms] = m;
-    const letters = V1[perms] ?? (/^c?r?u?d?s?$/.test(perms) ? perms : '');
+    const letters = V1.get(perms) ?? (/^c?r?u?d?s?$/.test(perms) ? perms : '');
     grants.push({ context: context as ScopeGrant['context'], type, permissions: new Set(letters) });
   }
   return grants;
