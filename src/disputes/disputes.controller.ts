@@ -81,7 +81,9 @@ export class DisputesController {
   @Post(':id/confirmations')
   @ApiOperation({
     summary:
-      "A person at the table confirms with their own request: the hospital side's witness a seal (of the inventory digest shown) or an unseal; medical affairs a unilateral unseal (basis, reason). Used by the officer's step within the policy's minutes (R-40, R-43)",
+      "A person at the table confirms with their own request: the hospital side's witness (policy: witness on Dispute) a seal (of the inventory digest shown) or an unseal; " +
+      "medical affairs (policy: approve on Dispute) a unilateral unseal (basis, reason). Used by the officer's step within the policy's minutes (R-40, R-43). " +
+      'Others get 403; the officer who opened or sealed the case gets 422 disputes.self-witness',
   })
   @ApiBody({
     schema: {

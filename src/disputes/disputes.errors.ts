@@ -8,7 +8,7 @@ export enum DisputeErrorCode {
   Invalid = 'disputes.invalid',
   /** Sealing or unsealing without both sides' confirmations (R-40, R-43): 422 `business-rule`, listing what is missing. */
   ConfirmationMissing = 'disputes.confirmation-missing',
-  /** The officer confirming their own act as the witness or approver: 403 `forbidden`. */
+  /** A confirmation by someone the policy does not let be the hospital side's witness (`witness` on Dispute, R-40/R-43): 403 `forbidden`. */
   WitnessRejected = 'disputes.witness-rejected',
   /** The officer who opened or acts on the case confirming as its own witness: 422 `business-rule`, at once. */
   SelfWitness = 'disputes.self-witness',

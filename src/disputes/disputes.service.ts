@@ -29,6 +29,7 @@ import {
   parseDisputeRequest,
   patientWitness,
   patientWitnessProblems,
+  withSealedInventory,
   type DisputeScope,
   type HospitalWitness,
   type InventoryLine,
@@ -203,14 +204,15 @@ export class DisputesService {
    * to both sides (`step: seal`, with its `inventoryDigest`) or an unsealing (`step: unseal`);
    * medical affairs approves a unilateral unseal (`step: unseal`, `basis: resolved | no-claim`,
    * `reason`). The officer's seal or unseal then uses it, within the policy's minutes.
+   *
+   * Who may confirm is policy data: `witness` on Dispute for the hospital side's witness,
+   * `approve` on Dispute for the approval; anyone else is refused (403) before anything is
+   * stored. The officer who opened or sealed the case is never its witness or approver (422).
    */
   async confirm(ctx: FhirContext, id: string, body: unknown): Promise<ConfirmationView> {
-    const row = await this.requireCase(id);
     const b = (body ?? {}) as Record<string, unknown>;
     const step = b.step;
     if (step !== 'seal' && step !== 'unseal') throw new DisputeError(DisputeErrorCode.Invalid, 'step: seal or unseal');
-    const wanted = step === 'seal' ? 'open' : 'sealed';
-    if (row.status !== wanted) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}: a ${step} is confirmed while it is ${wanted}`);
     const approval = step === 'unseal' && (b.basis === 'resolved' || b.basis === 'no-claim');
     const digest = typeof b.inventoryDigest === 'string' ? b.inventoryDigest : '';
     const reason = typeof b.reason === 'string' ? b.reason.trim() : '';
@@ -218,13 +220,26 @@ export class DisputesService {
       throw new DisputeError(DisputeErrorCode.Invalid, `inventoryDigest: the digest of the inventory shown to both sides (GET /disputes/${id}/inventory)`);
     }
     if (step === 'unseal' && b.basis !== undefined && b.basis !== 'both-sides' && !approval) throw new DisputeError(DisputeErrorCode.Invalid, 'basis: both-sides, resolved or no-claim (R-43)');
-    if (approval) {
-      if (!reason) throw new DisputeError(DisputeErrorCode.Invalid, 'reason: how the case was resolved, or why no claim is expected (R-43)');
-      const decision = this.decisions.decideWorkflow(ctx.actor, 'approve', 'Dispute');
-      ctx.audit?.decided(decision, undefined);
-      if (!decision.allowed) throw new DisputeError(DisputeErrorCode.Forbidden, 'A unilateral unseal is approved by medical affairs (policy: approve on Dispute, R-43)');
+    if (approval && !reason) throw new DisputeError(DisputeErrorCode.Invalid, 'reason: how the case was resolved, or why no claim is expected (R-43)');
+    const row = await this.findCase(id);
+    ctx.audit?.concerns([row?.patient_id]);
+    // The officer's own confirmation would never count (usableConfirmation): say so now, not after a 201.
+    if (row && (ctx.actor.id === row.opened_by || ctx.actor.id === row.sealed_by)) {
+      throw new DisputeError(
+        DisputeErrorCode.SelfWitness,
+        `You opened or sealed dispute ${id}: ${approval ? 'the approval' : "the hospital side's witness"} is another person, with their own request (R-40, R-43)`,
+      );
     }
-    ctx.audit?.concerns([row.patient_id]);
+    // Decided before the case's existence or state is disclosed; a refusal is recorded against the case's patient.
+    const decision = this.decisions.decideWorkflow(ctx.actor, approval ? 'approve' : 'witness', 'Dispute');
+    ctx.audit?.decided(decision, row?.patient_id);
+    if (!decision.allowed && approval) throw new DisputeError(DisputeErrorCode.Forbidden, 'A unilateral unseal is approved by medical affairs (policy: approve on Dispute, R-43)');
+    if (!decision.allowed) {
+      throw new DisputeError(DisputeErrorCode.WitnessRejected, "Your roles may not confirm for the hospital side: its witness is named by the policy (witness on Dispute, R-40, R-43)");
+    }
+    if (!row) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not known`);
+    const wanted = step === 'seal' ? 'open' : 'sealed';
+    if (row.status !== wanted) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${row.status}: a ${step} is confirmed while it is ${wanted}`);
     // The confirmation is usable only if its audit entry committed with it (R-51).
     const c = await this.db.transaction(async (tx) => {
       const [inserted] = await tx.query<ConfirmationRow>(
@@ -363,9 +378,10 @@ export class DisputesService {
   }
 
   /**
-   * The inventory (封存清单). Sealed or unsealed: every line with its version and hash (`digest`
-   * is that of the sealed lines). Open: what sealing now would inventory, as both sides are
-   * shown it before confirming (`digest` over every line, pending ones included).
+   * The inventory (封存清单), with its inventory digest over every line, sealed and pending.
+   * Open: what sealing now would inventory, as both sides are shown it and confirm it. Sealed or
+   * unsealed: the lines as stored, each with its version and (sealed) hash; `digest` is then the
+   * one printed on the latest sealed copy, unless a supplement has since inventoried new pending lines.
    */
   async inventory(ctx: FhirContext, id: string): Promise<{ dispute: string; patient: string; status: string; digest: string; lines: InventoryLine[] }> {
     this.requireList(ctx);
@@ -375,8 +391,8 @@ export class DisputesService {
       const lines = linesOf(await this.scopedRecords(this.db, row, await this.scopeEncounters(this.db, row), false), this.policy.governedResources);
       return { dispute: id, patient: row.patient_id, status: row.status, digest: inventoryDigest(lines), lines };
     }
-    const lines = (await this.items(this.db, id)).map(line);
-    return { dispute: id, patient: row.patient_id, status: row.status, digest: inventoryDigest(lines.filter((l) => l.status === 'sealed')), lines };
+    const lines = (await this.items(this.db, id)).map(itemLine);
+    return { dispute: id, patient: row.patient_id, status: row.status, digest: inventoryDigest(lines), lines };
   }
 
   /** A sealed copy: its PDF or its electronic Bundle, exactly as sealed. */
@@ -423,7 +439,7 @@ export class DisputesService {
     const [{ n }] = await tx.query<{ n: number }>(`SELECT coalesce(max(copy_no), 0)::int + 1 AS n FROM dispute_copy WHERE dispute_id = $1`, [id]);
     const entries: { resource: Resource; sha256: string }[] = [];
     const lines: InventoryLine[] = [];
-    const pending: string[] = [];
+    const pending: InventoryLine[] = [];
     for (const [i, r] of scoped.entries()) {
       const line = all[i];
       const ref = `${r.resource_type}/${r.id}`;
@@ -433,7 +449,8 @@ export class DisputesService {
         entries.push({ resource: r.content, sha256: line.sha256 });
         lines.push(line);
       } else {
-        pending.push(`${ref} v${r.version_id}`);
+        // A pending line stays as first inventoried: the copy lists it as the inventory stores it.
+        pending.push(before ? itemLine(before) : line);
       }
       if (before) {
         if (line.sha256) await tx.query(`UPDATE dispute_item SET status = 'sealed', version_id = $4, sha256 = $5, copy_no = $6 WHERE dispute_id = $1 AND resource_type = $2 AND resource_id = $3`, [id, r.resource_type, r.id, r.version_id, line.sha256, n]);
@@ -445,20 +462,33 @@ export class DisputesService {
       }
     }
     if (kind === 'supplement' && entries.length === 0) return [];
-    const digest = inventoryDigest(lines);
+    // The inventory as of this copy: lines sealed by earlier copies, by this one, and those pending.
+    // For the first copy these are exactly the lines shown and confirmed: its digest is the confirmed one.
+    const earlier = [...known.values()].filter((i) => i.status === 'sealed');
+    const digest = inventoryDigest([...earlier.map(itemLine), ...lines, ...pending]);
     const now = this.clock.now();
-    const bundle = canonicalBundle(
-      documentBundle({ title: '封存清单 Sealed record inventory', patient: c.patient_id, author: ctx.actor.practitioner, date: now, reference: `Dispute/${id} #${n}`, baseUrl: ctx.baseUrl, entries, pending }),
-    );
+    const pendingRefs = pending.map((p) => `${p.type}/${p.id} v${p.version}`);
+    const document = documentBundle({
+      title: '封存清单 Sealed record inventory',
+      patient: c.patient_id,
+      author: ctx.actor.practitioner,
+      date: now,
+      reference: `Dispute/${id} #${n}`,
+      baseUrl: ctx.baseUrl,
+      entries,
+      pending: pendingRefs,
+    });
+    const bundle = canonicalBundle(withSealedInventory(document, digest, pending));
     const patient = await patientName(tx, c.patient_id);
     const pdf = await renderPdf({
       title: `封存清单 Sealed record inventory (${kind === 'seal' ? '封存' : '补充封存 supplement'})`,
       reference: `Dispute ${id} #${n}`,
       stamp: `${this.policy.hospitalName} 封存 SEALED`,
       footerHash: digest,
+      footerHashLabel: '清单摘要 Inventory digest',
       createdAt: now,
       author: ctx.actor.practitioner,
-      sections: [caseSection(c, patient, witnesses, now, digest, bundle.sha256), inventorySection(lines, pending), ...entries.map((e) => resourceSection(e.resource))],
+      sections: [caseSection(c, patient, witnesses, now, digest, bundle.sha256), inventorySection(earlier, lines, pending), ...entries.map((e) => resourceSection(e.resource))],
     });
     await tx.query(
       `INSERT INTO dispute_copy (dispute_id, copy_no, kind, created_at, created_by, witnesses, inventory_sha256, bundle, bundle_sha256, pdf, pdf_sha256, pages)
@@ -567,8 +597,13 @@ export class DisputesService {
     if (!decision.allowed) throw new DisputeError(DisputeErrorCode.Forbidden, 'Dispute cases are seen by the disputes office and medical affairs (R-40)');
   }
 
-  private async requireCase(id: string): Promise<CaseRow> {
+  private async findCase(id: string): Promise<CaseRow | undefined> {
     const [row] = await this.db.query<CaseRow>(`SELECT * FROM dispute WHERE id = $1`, [uuidOr(id)]);
+    return row;
+  }
+
+  private async requireCase(id: string): Promise<CaseRow> {
+    const row = await this.findCase(id);
     if (!row) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not known`);
     return row;
   }
@@ -657,7 +692,7 @@ function hospitalSide(actor: Actor): HospitalWitness {
   return { id: actor.id, practitioner: actor.practitioner, roles: actor.roles, confirmed: true };
 }
 
-function line(i: ItemRow): InventoryLine {
+function itemLine(i: ItemRow): InventoryLine {
   return { type: i.resource_type, id: i.resource_id, version: i.version_id, status: i.status, ...(i.sha256 ? { sha256: i.sha256 } : {}) };
 }
 
@@ -682,16 +717,23 @@ function caseSection(c: CaseRow, patientName: string, witnesses: Record<string, 
       `时间 Time: ${at.toISOString()}`,
       `医方 Hospital side: ${h ? `${h.practitioner} (${h.roles.join(', ')})` : '—'}`,
       `患方 Patient side: ${p ? `${p.name} (${p.relationship}), ${p.idDocument.type} ****${p.idDocument.number.slice(-4)}` : String(witnesses.immediate ?? '—')}`,
-      `清单摘要 Inventory SHA-256: ${digest}`,
+      `清单摘要 Inventory digest: ${digest}`,
+      '  (SHA-256 over every line of the inventory below, sealed with its hash and pending with its version: the digest both sides confirm)',
       `电子副本 Electronic copy SHA-256: ${bundleSha}`,
+      '  (SHA-256 of this copy\'s electronic Bundle file: not the inventory digest)',
       '医方签字 Hospital signature: ____________    患方签字 Patient-side signature: ____________',
     ],
   };
 }
 
-function inventorySection(lines: readonly InventoryLine[], pending: readonly string[]): PdfSection {
+/** Every line the inventory digest covers: sealed by earlier copies, by this copy, and pending. */
+function inventorySection(earlier: readonly ItemRow[], lines: readonly InventoryLine[], pending: readonly InventoryLine[]): PdfSection {
   return {
-    heading: `封存清单 Inventory (${lines.length} sealed, ${pending.length} pending)`,
-    lines: [...lines.map((l) => `${l.type}/${l.id} v${l.version} SHA-256 ${l.sha256}`), ...pending.map((p) => `待补充封存 pending: ${p}`)],
+    heading: `封存清单 Inventory (${lines.length} sealed${earlier.length ? `, ${earlier.length} sealed before` : ''}, ${pending.length} pending)`,
+    lines: [
+      ...earlier.map((i) => `${i.resource_type}/${i.resource_id} v${i.version_id} SHA-256 ${i.sha256} (已封存 sealed by copy #${i.copy_no})`),
+      ...lines.map((l) => `${l.type}/${l.id} v${l.version} SHA-256 ${l.sha256}`),
+      ...pending.map((p) => `待补充封存 pending: ${p.type}/${p.id} v${p.version}`),
+    ],
   };
 }

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { contentSha256 } from '../governance/domain/ledger.js';
 import { CONTENT_SHA256_EXTENSION } from '../release/document-bundle.js';
-import { inventoryDigest, type InventoryLine } from './domain/dispute-case.js';
+import { inventoryDigest, statedInventory, type InventoryLine } from './domain/dispute-case.js';
 
 /** One difference between a case's inventory, its sealed copies and the store. */
 export interface SealProblem {
@@ -42,7 +42,9 @@ interface Item {
  * `chartwarden seal verify <dispute-id>` (R-42): recomputes every sealed line's hash from the
  * version history, checks that no sealed record moved on while the case is sealed, and that
  * each sealed copy (Bundle and PDF) still hashes to what was recorded and holds exactly the
- * lines it sealed, with the same hashes and the same inventory digest. Reads only.
+ * lines it sealed, with the same hashes. Each copy's inventory digest (the one both sides
+ * confirmed, printed on it) is recomputed over the lines sealed up to that copy and the pending
+ * lines it lists, and must match what was recorded and what the copy states. Reads only.
  */
 export async function verifySeal(databaseUrl: string, disputeId: string): Promise<SealReport> {
   const started = Date.now();
@@ -76,15 +78,21 @@ export async function verifySeal(databaseUrl: string, disputeId: string): Promis
         problems.push({ problem: 'changed-after-seal', ref, detail: `${i.resource_type}/${i.resource_id} is at version ${i.current_version ?? 'none'} while sealed at ${i.version_id}` });
       }
     }
+    const byRef = new Map(items.map((i) => [`${i.resource_type}/${i.resource_id}`, i]));
     for (const c of copies) {
       const ref = `copy ${c.copy_no}`;
       if (sha256(Buffer.from(c.bundle, 'utf8')) !== c.bundle_sha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy no longer hashes to ${c.bundle_sha256}` });
       if (sha256(c.pdf) !== c.pdf_sha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the PDF no longer hashes to ${c.pdf_sha256}` });
-      const lines: InventoryLine[] = sealed
-        .filter((i) => i.copy_no === c.copy_no)
-        .map((i) => ({ type: i.resource_type, id: i.resource_id, version: i.version_id, status: 'sealed', sha256: i.sha256 as string }));
-      if (inventoryDigest(lines) !== c.inventory_sha256) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: the inventory lines it sealed digest to ${inventoryDigest(lines)}, recorded ${c.inventory_sha256}` });
-      problems.push(...bundleProblems(ref, c.bundle, lines));
+      const upTo = sealed.filter((i) => i.copy_no !== null && i.copy_no <= c.copy_no).map(sealedLine);
+      const lines = sealed.filter((i) => i.copy_no === c.copy_no).map(sealedLine);
+      let bundle: Bundle;
+      try {
+        bundle = JSON.parse(c.bundle) as Bundle;
+      } catch {
+        problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy is not JSON` });
+        continue;
+      }
+      problems.push(...bundleProblems(ref, bundle, lines), ...inventoryProblems(ref, c.copy_no, c.inventory_sha256, bundle, upTo, byRef));
     }
     return { dispute: disputeId, status, sealed: sealed.length, pending: items.length - sealed.length, copies: copies.length, problems, ms: Date.now() - started };
   } finally {
@@ -92,14 +100,39 @@ export async function verifySeal(databaseUrl: string, disputeId: string): Promis
   }
 }
 
-/** The Bundle holds exactly the copy's lines: same versions, each entry's content and hash matching the line. */
-function bundleProblems(ref: string, text: string, lines: readonly InventoryLine[]): SealProblem[] {
-  let bundle: Bundle;
-  try {
-    bundle = JSON.parse(text) as Bundle;
-  } catch {
-    return [{ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy is not JSON` }];
+/**
+ * The copy's inventory digest: stated in the copy as recorded, and recomputed over every line
+ * sealed up to this copy and the pending lines the copy lists, each of which the inventory still
+ * holds (pending at that version, or sealed by a later copy).
+ */
+function inventoryProblems(
+  ref: string,
+  copyNo: number,
+  recorded: string,
+  bundle: Bundle,
+  sealedUpTo: readonly InventoryLine[],
+  items: ReadonlyMap<string, Item>,
+): SealProblem[] {
+  const stated = statedInventory(bundle);
+  if (!stated) return [{ problem: 'copy-mismatch', ref, detail: `${ref}: the electronic copy does not state its inventory (digest and pending lines)` }];
+  const problems: SealProblem[] = [];
+  if (stated.digest !== recorded) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: the electronic copy states inventory digest ${stated.digest}, recorded ${recorded}` });
+  const digest = inventoryDigest([...sealedUpTo, ...stated.pending]);
+  if (digest !== recorded) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: its inventory (sealed lines up to it, pending lines it lists) digests to ${digest}, recorded ${recorded}` });
+  for (const p of stated.pending) {
+    const i = items.get(`${p.type}/${p.id}`);
+    const held = i && (i.status === 'pending' ? i.version_id === p.version : i.copy_no !== null && i.copy_no > copyNo);
+    if (!held) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: lists ${p.type}/${p.id} v${p.version} as pending; the inventory does not` });
   }
+  return problems;
+}
+
+function sealedLine(i: Item): InventoryLine {
+  return { type: i.resource_type, id: i.resource_id, version: i.version_id, status: 'sealed', sha256: i.sha256 as string };
+}
+
+/** The Bundle holds exactly the copy's lines: same versions, each entry's content and hash matching the line. */
+function bundleProblems(ref: string, bundle: Bundle, lines: readonly InventoryLine[]): SealProblem[] {
   const problems: SealProblem[] = [];
   // The first entry is the document's own Composition (the manifest); the sealed records follow.
   const entries = (bundle.entry ?? []).slice(1);

@@ -92,6 +92,13 @@ describe('renderPdf (R-31 certified copy)', () => {
     expect(pages[0]).not.toContain('打印');
   });
 
+  it('R-40: the footer names what its hash is a digest of when told (a seal list prints its inventory digest, not a file hash)', async () => {
+    const pdf = await renderPdf(copy({ footerHashLabel: '清单摘要 Inventory digest', sections: [{ heading: '封存清单', lines: ['Encounter/e1 v1'] }] }));
+    const [page] = await pdfPages(pdf.bytes);
+    expect(page).toContain(`清单摘要 Inventory digest ${HASH}`);
+    expect(page).not.toContain(`SHA-256 ${HASH}`);
+  });
+
   it('R-31: a Composition copied through resourceSection reads back with its heading and narrative', async () => {
     const composition: Composition = {
       resourceType: 'Composition',

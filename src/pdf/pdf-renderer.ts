@@ -23,8 +23,13 @@ export interface PdfDocumentInput {
   stamp?: string;
   /** Repeated diagonally in light grey across every page (who printed it, when). */
   watermark?: string;
-  /** SHA-256 hex of the certified content, printed in every page's footer as `SHA-256 <hash>`. */
+  /** SHA-256 hex of the certified content, printed in every page's footer as `<footerHashLabel> <hash>`. */
   footerHash?: string;
+  /**
+   * What `footerHash` is a digest of, printed before it (default `SHA-256`): a sealed inventory
+   * prints its inventory digest (R-40), which is not the hash of the copy's bytes.
+   */
+  footerHashLabel?: string;
   /** The body; long lines wrap and sections flow across pages. */
   sections: PdfSection[];
   /** The PDF's CreationDate and ModDate: the same input then yields the same bytes. */
@@ -73,7 +78,7 @@ const WATERMARK = { size: 14, angle: -30, opacity: 0.12, color: '#808080', rowGa
 /**
  * The PDF of a document: A4, Noto Sans SC (Chinese and Latin), body sections flowing across
  * pages, then on every page (pdfkit `bufferPages`, so the page count is known) the header,
- * footer (`<reference> · 第 x / y 页 · page x/y`, `SHA-256 <footerHash>`), stamp and watermark.
+ * footer (`<reference> · 第 x / y 页 · page x/y`, `<footerHashLabel> <footerHash>`), stamp and watermark.
  *
  * Deterministic: the same input gives the same bytes. The info dictionary's dates are
  * `createdAt`, and pdfkit derives the trailer /ID from the info dictionary alone (MD5 of its
@@ -174,7 +179,7 @@ function drawFooter(doc: PDFKit.PDFDocument, input: PdfDocumentInput, page: numb
   doc.moveTo(MARGINS.left, top).lineTo(PAGE.width - MARGINS.right - 2 * STAMP.radius - 12, top).lineWidth(0.5).strokeColor('#999999').stroke();
   doc.font('regular').fontSize(FOOTER.size).fillColor('#333333');
   doc.text(footerLine(input.reference, page, pages), MARGINS.left, top + 10, { lineBreak: false });
-  if (input.footerHash) doc.text(`SHA-256 ${input.footerHash}`, MARGINS.left, top + 24, { lineBreak: false });
+  if (input.footerHash) doc.text(`${printable(input.footerHashLabel ?? 'SHA-256')} ${input.footerHash}`, MARGINS.left, top + 24, { lineBreak: false });
 }
 
 /** The footer's page line: `<reference> · 第 x / y 页 · page x/y`. */

@@ -163,10 +163,12 @@ const POLICY = {
       { id: 'medical-affairs.break-glass-review', allow: ['list', 'review'], on: ['BreakGlass'], rule: 'R-04' },
       { id: 'medical-affairs.amendments', allow: ['list', 'approve'], on: ['Amendment'], rule: 'R-11' },
       { id: 'medical-affairs.disputes', allow: ['list', 'approve'], on: ['Dispute'], rule: 'R-43' },
+      { id: 'medical-affairs.dispute-witness', allow: ['witness'], on: ['Dispute'], rule: 'R-40' },
     ],
     'disputes-officer': [
       { id: 'disputes-officer.records', allow: ['read', 'search', 'seal', 'unseal'], on: PR, rule: 'R-40' },
       { id: 'disputes-officer.cases', allow: ['list'], on: ['Dispute'], rule: 'R-40' },
+      { id: 'disputes-officer.dispute-witness', allow: ['witness'], on: ['Dispute'], rule: 'R-40' },
       { id: 'disputes-officer.directory', allow: RS, on: DIR, rule: 'R-02' },
     ],
     auditor: [

@@ -139,10 +139,10 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     expect(text).toContain('patientWitness.idDocument');
     expect(text).not.toContain("the hospital side's witness");
 
-    // The officer is not their own witness: their confirmation does not count.
+    // The officer is not their own witness: refused at once (issue #12), and nothing counts for the seal.
     const other = await open((await record()).patient);
     const otherDigest = (await preview(other.id)).digest;
-    expectStatus(await confirm(officer, other.id, { step: 'seal', inventoryDigest: otherDigest }), 201);
+    expectOutcome(await confirm(officer, other.id, { step: 'seal', inventoryDigest: otherDigest }), 422, 'business-rule', 'disputes.self-witness');
     expect(expectOutcome(await disputes(officer, 'POST', `/${other.id}/seal`, { inventoryDigest: otherDigest, patientWitness: PATIENT_SIDE }), 422, 'business-rule', 'disputes.confirmation-missing').issue?.[0].details?.text).toContain(
       "the hospital side's witness confirms",
     );

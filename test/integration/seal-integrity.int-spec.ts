@@ -31,7 +31,7 @@ describe('Sealed records integrity: R-42 seal verify, R-17 append-only inventory
     try {
       const his = await server.token({ sub: `his-seal-${RUN}` });
       const officer = await server.token({ sub: `officer-seal-${RUN}`, roles: ['disputes-officer'] });
-      const witness = await server.token({ sub: `witness-seal-${RUN}`, roles: ['chief'] });
+      const witness = await server.token({ sub: `witness-seal-${RUN}`, roles: ['medical-affairs'] });
       const post = async <T extends Resource>(resource: T): Promise<T & { id: string }> => {
         const res = await httpRequest<T & { id: string }>(`${server.fhirBase}/${resource.resourceType}`, 'POST', { token: his, body: resource });
         if (res.status !== 201) throw new Error(`${resource.resourceType}: ${res.status} ${res.text}`);

@@ -1,7 +1,7 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { CLOSED_STATUSES } from '../../governance/domain/document.js';
 import { DisputeError } from '../disputes.errors.js';
-import { inventoryDigest, isComplete, parseDisputeRequest, patientWitnessProblems, type InventoryLine } from './dispute-case.js';
+import { inventoryDigest, isComplete, parseDisputeRequest, patientWitnessProblems, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';
 
 const GOVERNED = ['Composition', 'DocumentReference'];
 const complete = (r: Record<string, unknown>) => isComplete(r as unknown as Resource, GOVERNED, CLOSED_STATUSES);
@@ -50,5 +50,16 @@ describe('dispute case domain (R-40…R-44)', () => {
     expect(inventoryDigest([a, b])).toBe(inventoryDigest([b, a]));
     expect(inventoryDigest([a, b])).not.toBe(inventoryDigest([a, { ...b, sha256: 'bc' }]));
     expect(inventoryDigest([a, b])).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('R-42: a sealed copy states its inventory digest and pending lines, and they read back; anything unreadable states nothing', () => {
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'document', entry: [{ resource: { resourceType: 'Composition', status: 'final', type: {}, date: '2026-12-01', author: [], title: 't' } }] };
+    const pending: InventoryLine[] = [{ type: 'Composition', id: 'c-1', version: 3, status: 'pending' }];
+    const stated = withSealedInventory(bundle, 'ab'.repeat(32), pending);
+    expect(statedInventory(stated)).toEqual({ digest: 'ab'.repeat(32), pending });
+    expect(bundle.entry?.[0].resource).not.toHaveProperty('extension');
+    expect(statedInventory(bundle)).toBeUndefined();
+    const forged = JSON.parse(JSON.stringify(stated).replace('/_history/3', '/_history/x')) as Bundle;
+    expect(statedInventory(forged)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtypes';
 import { documentStatus } from '../../governance/domain/document.js';
 import { DisputeError, DisputeErrorCode } from '../disputes.errors.js';
 
@@ -134,8 +134,52 @@ export interface InventoryLine {
   sha256?: string;
 }
 
-/** SHA-256 of inventory lines (RFC 8785 canonical JSON, ordered by type and id): printed on every page of the copy. */
+/**
+ * The inventory digest (R-40, R-42): SHA-256 of RFC 8785 canonical JSON of every inventory line,
+ * ordered by type and id — complete lines with their version and its SHA-256, pending lines with
+ * the version inventoried (no hash: they may still change, R-41). The digest both sides are shown
+ * (`GET …/inventory`) and confirm, and the one stored with and printed on every page of the sealed
+ * copy. Not the hash of the copy's bytes (`bundleSha256`, `pdfSha256`): those are other digests.
+ */
 export function inventoryDigest(lines: readonly InventoryLine[]): string {
   const ordered = [...lines].sort((a, b) => (a.type === b.type ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.type < b.type ? -1 : 1));
   return createHash('sha256').update(canonicalize(ordered), 'utf8').digest('hex');
+}
+
+/**
+ * The extension on a sealed copy's Composition stating its inventory (R-42): `digest` (the
+ * inventory digest, as printed) and one `pending` version-specific reference per pending line,
+ * so that `seal verify` can recompute the digest from the copy and the sealed lines.
+ */
+export const SEALED_INVENTORY_EXTENSION = 'https://chartwarden.dev/fhir/StructureDefinition/sealed-inventory';
+
+const PENDING_REFERENCE = /^([A-Za-z]{1,64})\/([A-Za-z0-9\-.]{1,64})\/_history\/(\d{1,9})$/;
+
+/** The sealed copy's Bundle with its inventory stated on its Composition (the first entry). */
+export function withSealedInventory(bundle: Bundle, digest: string, pending: readonly InventoryLine[]): Bundle {
+  const [first, ...rest] = bundle.entry ?? [];
+  const composition = first?.resource as Composition;
+  const extension: Extension = {
+    url: SEALED_INVENTORY_EXTENSION,
+    extension: [
+      { url: 'digest', valueString: digest },
+      ...pending.map((p) => ({ url: 'pending', valueReference: { reference: `${p.type}/${p.id}/_history/${p.version}` } })),
+    ],
+  };
+  return { ...bundle, entry: [{ ...first, resource: { ...composition, extension: [...(composition.extension ?? []), extension] } }, ...rest] };
+}
+
+/** What a sealed copy's Bundle states about its inventory; `undefined` when it states nothing readable. */
+export function statedInventory(bundle: Bundle): { digest: string; pending: InventoryLine[] } | undefined {
+  const composition = bundle.entry?.[0]?.resource as Composition | undefined;
+  const stated = composition?.extension?.find((e) => e.url === SEALED_INVENTORY_EXTENSION)?.extension ?? [];
+  const digest = stated.find((e) => e.url === 'digest')?.valueString;
+  if (!digest) return undefined;
+  const pending: InventoryLine[] = [];
+  for (const e of stated.filter((x) => x.url === 'pending')) {
+    const m = PENDING_REFERENCE.exec(e.valueReference?.reference ?? '');
+    if (!m) return undefined;
+    pending.push({ type: m[1], id: m[2], version: Number(m[3]), status: 'pending' });
+  }
+  return { digest, pending };
 }

@@ -24,6 +24,8 @@ export const ACTIONS = [
   'review',
   'list',
   'explain',
+  // confirming for the hospital side, at the table, with one's own request (Dispute).
+  'witness',
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
