@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService, type Decision, type RuleCheck } from '../policy/access-policy.service.js';
-import type { FhirStore, StoredJson } from '../store/fhir-store.port.js';
+import { notFoundError, type FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import type { Action } from '../policy/domain/actions.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
@@ -37,7 +38,7 @@ export class PolicyFhirAccess extends FhirAccess {
   async require(ctx: FhirContext, action: Action, facts: AccessFacts, options: { hideExistence?: boolean } = {}): Promise<void> {
     const decision = await this.decisions.decide(ctx.actor, action, facts);
     ctx.audit?.decided(decision, facts.patient);
-    await this.enforce(decision, action, `${facts.type}${facts.id ? `/${facts.id}` : ''}`, options);
+    await this.enforce(decision, action, { type: facts.type, id: facts.id }, options);
   }
 
   async requireStored(
@@ -47,16 +48,78 @@ export class PolicyFhirAccess extends FhirAccess {
     store: FhirStore,
     options: { hideExistence?: boolean; withContent?: boolean } = {},
   ): Promise<StoredJson | undefined> {
+    const { decision, checked } = await this.judgeStored(ctx, action, ref, store, options.withContent ?? false);
+    await this.enforce(decision, action, ref, options);
+    return checked.stored;
+  }
+
+  async requireVersion(
+    ctx: FhirContext,
+    action: Action,
+    ref: { type: string; id: string; versionId: string },
+    store: FhirStore,
+    options: { hideExistence?: boolean } = {},
+  ): Promise<Resource> {
+    const current = await this.judgeStored(ctx, action, ref, store, false);
+    // Refused on the current version: the answer is the record's, whether or not the version exists.
+    if (!current.decision.allowed) await this.enforce(current.decision, action, { type: ref.type, id: ref.id }, options);
+    const version = await store.vread(ref.type, ref.id, ref.versionId);
+    const facts = await store.accessFactsOf(version, this.factOptionsFor(ctx, action, ref.type));
+    const decision = await this.decisions.decide(ctx.actor, action, facts);
+    ctx.audit?.decided(decision, facts.patient);
+    // Allowed: one use of a break-the-glass, counted once for the pair of decisions.
+    const breakGlassId = decision.breakGlassId ?? current.decision.breakGlassId;
+    await this.enforce(decision.allowed ? { ...decision, breakGlassId } : decision, action, ref, options);
+    return version;
+  }
+
+  async permitsVersions(ctx: FhirContext, action: Action, versions: readonly Resource[], store: FhirStore): Promise<boolean[]> {
+    const idsByType = new Map<string, Set<string>>();
+    for (const v of versions) {
+      const ids = idsByType.get(v.resourceType) ?? new Set<string>();
+      ids.add(v.id as string);
+      idsByType.set(v.resourceType, ids);
+    }
+    // The current version of each resource, judged in the store by the rules' own SQL.
+    const current = new Map<string, { allowed: boolean; patient?: string }>();
+    for (const [type, ids] of idsByType) {
+      const checks = await this.decisions.ruleChecks(ctx.actor, action, type);
+      const rows = await store.checkMany(type, [...ids], conditionsOf(checks), this.factOptions());
+      for (const [id, row] of rows) {
+        const { allowed } = await this.decisions.pick(ctx.actor, checks, row.firstMatch, row.patient);
+        current.set(`${type}/${id}`, { allowed, patient: row.patient });
+      }
+    }
+    return Promise.all(
+      versions.map(async (version) => {
+        const now = current.get(`${version.resourceType}/${version.id}`);
+        if (!now?.allowed) return false;
+        const facts = await store.accessFactsOf(version, this.factOptionsFor(ctx, action, version.resourceType));
+        const allowed = (await this.decisions.decide(ctx.actor, action, facts)).allowed;
+        // A version shown concerns the patient it belonged to and the one the record belongs to now.
+        if (allowed) ctx.audit?.concerns([now.patient, facts.patient]);
+        return allowed;
+      }),
+    );
+  }
+
+  /** The decision on the current version of a stored resource, recorded with its patient (opens a break-the-glass first). */
+  private async judgeStored(
+    ctx: FhirContext,
+    action: Action,
+    ref: { type: string; id: string },
+    store: FhirStore,
+    withContent: boolean,
+  ): Promise<{ decision: Decision; checked: { stored?: StoredJson; patient?: string } }> {
     if (ctx.breakGlass) {
       const { patient } = await store.check(ref.type, ref.id, [], this.factOptions(), false);
       await this.openBreakGlass(ctx, patient);
     }
     const checks = await this.decisions.ruleChecks(ctx.actor, action, ref.type);
-    const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), options.withContent ?? false);
+    const checked = await store.check(ref.type, ref.id, conditionsOf(checks), this.factOptions(), withContent);
     const decision = await this.decisions.pick(ctx.actor, checks, checked.firstMatch, checked.patient);
     ctx.audit?.decided(decision, checked.patient);
-    await this.enforce(decision, action, `${ref.type}/${ref.id}`, options);
-    return checked.stored;
+    return { decision, checked };
   }
 
   async permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {
@@ -68,26 +131,31 @@ export class PolicyFhirAccess extends FhirAccess {
     return allowed;
   }
 
-  private async enforce(decision: Decision, action: Action, what: string, options: { hideExistence?: boolean }): Promise<void> {
+  /**
+   * Lets an allowed decision through (counting a break-the-glass use) or throws. Where the
+   * policy hides existence, the refusal is worded exactly as the store words a missing
+   * record or version (docs/decisions/0005, 0010).
+   */
+  private async enforce(
+    decision: Decision,
+    action: Action,
+    ref: { type: string; id?: string; versionId?: string },
+    options: { hideExistence?: boolean },
+  ): Promise<void> {
     if (decision.allowed) {
       if (decision.breakGlassId) await this.grants.countUse(decision.breakGlassId);
       return;
     }
-    if (options.hideExistence && this.policy.settings.hiddenRecords === 'not-found') {
-      throw new AccessError(AccessErrorCode.Hidden, `${what} is not known`, decision.rule);
+    if (options.hideExistence && ref.id !== undefined && this.policy.settings.hiddenRecords === 'not-found') {
+      throw new AccessError(AccessErrorCode.Hidden, notFoundError(ref.type, ref.id, ref.versionId).message, decision.rule);
     }
+    const what = `${ref.type}${ref.id ? `/${ref.id}` : ''}${ref.versionId ? `/_history/${ref.versionId}` : ''}`;
     throw new AccessError(
       AccessErrorCode.Forbidden,
       `The access policy (version ${decision.policyVersion}) does not allow ${action} of ${what} for this operator` +
         (decision.rule ? ` (rule ${decision.rule})` : ': no rule of the operator\'s roles applies (R-02)'),
       decision.rule,
     );
-  }
-
-  async permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean> {
-    const allowed = (await this.decisions.decide(ctx.actor, action, facts)).allowed;
-    if (allowed) ctx.audit?.concerns([facts.patient]);
-    return allowed;
   }
 
   filter(ctx: FhirContext, action: Action, types: readonly string[]): Promise<AccessFilter> {

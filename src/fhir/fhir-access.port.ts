@@ -1,5 +1,6 @@
 import type { Action } from '../policy/domain/actions.js';
 import type { AccessFactOptions, AccessFacts, AccessFilter } from '../store/access-facts.js';
+import type { Resource } from '@medplum/fhirtypes';
 import type { FhirContext } from './fhir-request.js';
 import type { FhirStore, StoredJson } from '../store/fhir-store.port.js';
 
@@ -27,8 +28,28 @@ export abstract class FhirAccess {
   /** `requireStored` as a yes/no, for `_include` results. */
   abstract permitsStored(ctx: FhirContext, action: Action, ref: { type: string; id: string }, store: FhirStore): Promise<boolean>;
 
-  /** True when allowed; for checking `_include` results and history entries one by one. */
-  abstract permits(ctx: FhirContext, action: Action, facts: AccessFacts): Promise<boolean>;
+  /**
+   * The version rule (R-03, R-07; docs/decisions/0010-version-readability.md): a version of a
+   * record may be acted on only when the caller may act on the record's current version by its
+   * current facts AND on that version by its own facts. Judges the current version first (a
+   * record the caller may not reach reveals nothing of its versions, not even which exist),
+   * then loads the version and judges it. Returns the version; throws like `requireStored`,
+   * and a hidden version answers exactly as a version that does not exist.
+   */
+  abstract requireVersion(
+    ctx: FhirContext,
+    action: Action,
+    ref: { type: string; id: string; versionId: string },
+    store: FhirStore,
+    options?: { hideExistence?: boolean },
+  ): Promise<Resource>;
+
+  /**
+   * The version rule for many versions at once (history, `$changes`, copies): for each of
+   * `versions`, in order, whether the caller may act on it. The current versions are judged
+   * in one store round trip per resource type.
+   */
+  abstract permitsVersions(ctx: FhirContext, action: Action, versions: readonly Resource[], store: FhirStore): Promise<boolean[]>;
 
   /** The condition a search, type history or `$everything` over `types` is restricted to. */
   abstract filter(ctx: FhirContext, action: Action, types: readonly string[]): Promise<AccessFilter>;

@@ -63,7 +63,12 @@ export class FhirBundleService {
       for (const p of plans) {
         if (p.method === 'POST') {
           if (p.ifNoneExist) {
-            const found = await this.run(p, () => tx.search({ ...this.fhir.conditionFor(p.type, p.ifNoneExist as string), count: 2, total: 'none' }));
+            // Under the caller's search filter, as a conditional create on its own: a hidden record never matches.
+            const found = await this.run(p, async () => {
+              const condition = await this.fhir.conditionFor(ctx, p.type, p.ifNoneExist as string);
+              return tx.search({ ...condition, count: 2, total: 'none' });
+            });
+            ctx.audit?.concerns(found.patients ?? []);
             if (found.matches.length > 1) {
               throw new BundleEntryError(p.index, new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `If-None-Exist matched more than one ${p.type}`));
             }

@@ -13,7 +13,6 @@ import { ResourceValidator } from './resource.validator.js';
 import { FhirAccess } from './fhir-access.port.js';
 import { WriteJournal } from './write-journal.port.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
-import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -58,13 +57,10 @@ export class FhirService {
     return storedResponse((await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as StoredJson);
   }
 
-  /** `vread`: the version read is judged on its own facts (who it belonged to then). */
+  /** `vread`: the version rule (docs/decisions/0010): the record's current version and this version, each by its own facts. */
   async vread(ctx: FhirContext, type: string, id: string, versionId: string, store = this.store): Promise<FhirResponse> {
     this.checkType(type);
-    const resource = await store.vread(type, this.checkId(id), versionId);
-    const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'read', type));
-    await this.access.openBreakGlass(ctx, facts.patient);
-    await this.access.require(ctx, 'read', facts, { hideExistence: true });
+    const resource = await this.access.requireVersion(ctx, 'read', { type, id: this.checkId(id), versionId }, store, { hideExistence: true });
     return { status: 200, body: resource, headers: versionHeaders(resource) };
   }
 
@@ -85,21 +81,17 @@ export class FhirService {
     const store = via.store ?? this.store;
     const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'create', type));
     await this.access.require(ctx, 'create', facts);
-    const ifNoneExist = headers.ifNoneExist ? this.conditionFor(type, headers.ifNoneExist) : undefined;
+    const ifNoneExist = headers.ifNoneExist ? await this.conditionFor(ctx, type, headers.ifNoneExist) : undefined;
     // The version and its audit entry commit together (R-51).
     const outcome = await store.transaction(async (tx, sql) => {
-      const written = await tx.create(resource, { ifNoneExist, assignedId: via.assignedId });
+      const written = await tx.create(resource, { ifNoneExist, assignedId: via.assignedId, onMatches: (patients) => ctx.audit?.concerns(patients) });
       // A new Patient is its own patient: its id exists only now.
       const patient = facts.patient ?? (type === 'Patient' ? written.resource.id : undefined);
       if (written.created) await this.journal.record(ctx, { resource: written.resource, created: true, patient }, sql);
       return written;
     });
-    if (!outcome.created) {
-      // A conditional create matched: answer with the match only if the caller may read it.
-      if (!(await this.access.permitsStored(ctx, 'read', { type, id: outcome.resource.id as string }, store))) {
-        throw new AccessError(AccessErrorCode.Forbidden, 'If-None-Exist matched a resource this operator may not read; nothing was created');
-      }
-    }
+    // A conditional create matched what the caller may search: answered with the match only if they may read it too.
+    if (!outcome.created) await this.access.requireStored(ctx, 'read', { type, id: outcome.resource.id as string }, store);
     return { ...this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer), created: outcome.created };
   }
 
@@ -144,31 +136,32 @@ export class FhirService {
   }
 
   /**
-   * Instance history needs read on the resource, and each version is judged on its own facts;
-   * type history shows the versions of resources the caller may read now.
+   * Instance and type history: only versions the version rule lets the caller read
+   * (docs/decisions/0010). Instance history of a record the caller may not read is refused
+   * as its read is; type history is narrowed in SQL to records readable now, then judged
+   * version by version.
    */
   async history(ctx: FhirContext, type: string, id: string | undefined, search: string): Promise<FhirResponse> {
     this.checkType(type);
     const { count, offset, params, since } = this.pageParams(search, ['_since']);
-    const options = this.access.factOptionsFor(ctx, 'read', type);
-    const visible = async (e: HistoryPage['entries'][number]) => this.access.permits(ctx, 'read', await this.store.accessFactsOf(e.resource, options));
+    const readable = async (entries: HistoryPage['entries']) => {
+      const allowed = await this.access.permitsVersions(ctx, 'read', entries.map((e) => e.resource), this.store);
+      return entries.filter((_, i) => allowed[i]);
+    };
     let page: HistoryPage;
     let total: number | undefined;
     let full: boolean;
     if (id !== undefined) {
       await this.access.requireStored(ctx, 'read', { type, id: this.checkId(id) }, this.store, { hideExistence: true });
-      // Every version is judged on its own facts; the whole history is judged so pages and total are exact.
-      const all = await this.store.history(type, id, { count: INSTANCE_HISTORY_LIMIT, offset: 0, since });
-      const shown = (await Promise.all(all.entries.map(async (e) => ((await visible(e)) ? e : undefined)))).filter((e) => e !== undefined);
+      // The whole history is judged so pages and total are exact.
+      const shown = await readable((await this.store.history(type, id, { count: INSTANCE_HISTORY_LIMIT, offset: 0, since })).entries);
       page = { total: shown.length, entries: shown.slice(offset, offset + count) };
       total = shown.length;
       full = offset + count < shown.length;
     } else {
-      // Versions of resources the caller may read now (SQL), each also judged on its own facts: a
-      // version from before a record was moved stays with the patient it belonged to. The total
-      // would count hidden versions, so it is left out.
+      // The total would count hidden versions, so it is left out unless every version of the page is shown.
       const raw = await this.store.history(type, undefined, { count, offset, since, access: await this.access.filter(ctx, 'read', [type]) });
-      const shown = (await Promise.all(raw.entries.map(async (e) => ((await visible(e)) ? e : undefined)))).filter((e) => e !== undefined);
+      const shown = await readable(raw.entries);
       page = { total: raw.total, entries: shown };
       full = raw.entries.length === count;
       total = shown.length === raw.entries.length ? raw.total : undefined;
@@ -189,6 +182,8 @@ export class FhirService {
       defaultCount: this.settings.defaultPageSize,
       maxCount: this.settings.maxPageSize,
       lenient: parsePrefer(prefer).lenient,
+      maxValuesPerParameter: this.settings.maxValuesPerParameter,
+      maxSearchParameters: this.settings.maxSearchParameters,
     });
   }
 
@@ -228,15 +223,29 @@ export class FhirService {
     const types = [...new Set(['Patient', ...this.registry.indexedTypes()])];
     const result = await this.store.everything(id, { count, offset, since, access: await this.access.filter(ctx, 'read', types) });
     ctx.audit?.concerns([id]);
+    // The export names every version this page handed out (R-20, R-22).
+    const exported = [...result.matches, ...result.included];
+    ctx.audit?.as({ disclosed: exported.map((r) => ({ type: r.resourceType, id: r.id as string, version: r.meta?.versionId ?? '' })) });
     const links = pagingLinks({ url: `${ctx.baseUrl}/Patient/${id}/$everything`, params, count, offset, total: result.total, full: result.matches.length === count });
     return { status: 200, body: searchsetBundle(ctx.baseUrl, result, links) };
   }
 
-  /** Parses a conditional-create condition (`If-None-Exist: identifier=sys|123`). */
-  conditionFor(type: string, query: string): SearchRequest {
+  /**
+   * A conditional-create condition (`If-None-Exist: identifier=sys|123`) as a search restricted
+   * to what the caller may search: a record they may not see never matches, so the answer
+   * does not depend on it (docs/decisions/0010). Every conditional probe is built here.
+   */
+  async conditionFor(ctx: FhirContext, type: string, query: string): Promise<SearchRequest> {
     const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''));
     if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'If-None-Exist must carry search parameters, e.g. identifier=system|value');
-    return parseSearchRequest(type, pairs, this.registry, { defaultCount: 2, maxCount: 2, lenient: false });
+    const condition = parseSearchRequest(type, pairs, this.registry, {
+      defaultCount: 2,
+      maxCount: 2,
+      lenient: false,
+      maxValuesPerParameter: this.settings.maxValuesPerParameter,
+      maxSearchParameters: this.settings.maxSearchParameters,
+    });
+    return { ...condition, access: await this.access.filter(ctx, 'search', [type]) };
   }
 
   checkType(type: string): void {

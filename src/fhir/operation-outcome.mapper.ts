@@ -40,6 +40,10 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     return inner;
   }
   if (error instanceof StoreError) return fromCode(error, ...storeStatus(error.code));
+  // A record or version the policy hides answers exactly as one that does not exist: same status, code and words (docs/decisions/0005, 0010).
+  if (error instanceof AccessError && error.code === AccessErrorCode.Hidden) {
+    return fromCode(new StoreError(StoreErrorCode.NotFound, error.message), ...storeStatus(StoreErrorCode.NotFound));
+  }
   if (error instanceof AccessError) return fromCode(error, ...accessStatus(error.code));
   if (error instanceof GrantError) return fromCode(error, ...grantStatus(error.code));
   if (error instanceof GovernanceError) return fromCode(error, ...governanceStatus(error.code));

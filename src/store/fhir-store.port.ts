@@ -2,13 +2,23 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
 import type { Queryable } from '../database/chartwarden-database.js';
+import { StoreError, StoreErrorCode } from './store.errors.js';
 
 /** Options for `FhirStore.create`. */
 export interface CreateOptions {
-  /** Conditional create (`If-None-Exist`): create only when this search matches nothing. */
+  /**
+   * Conditional create (`If-None-Exist`): create only when this search matches nothing. Its
+   * `access` filter applies as in any search: a record outside it never counts as a match.
+   */
   ifNoneExist?: SearchRequest;
   /** An id chosen by ChartWarden itself (transaction entries whose `urn:uuid` others reference). */
   assignedId?: string;
+  /**
+   * Told the patient of each resource `ifNoneExist` matched, as soon as the match is known and
+   * whatever the outcome (created, matched, or more than one match): a probe concerns those
+   * patients as a search does (R-20).
+   */
+  onMatches?: (patients: readonly (string | undefined)[]) => void;
 }
 
 /** Options for `FhirStore.update`. */
@@ -106,6 +116,17 @@ export abstract class FhirStore {
     withContent: boolean,
   ): Promise<{ stored?: StoredJson; patient?: string; firstMatch: number }>;
 
+  /**
+   * `check` for many resources of one type in one round trip (history pages, `$changes`):
+   * per id found, its patient and the first condition that holds. Unknown ids are left out.
+   */
+  abstract checkMany(
+    resourceType: string,
+    ids: readonly string[],
+    conditions: readonly AccessCondition[],
+    options: AccessFactOptions,
+  ): Promise<Map<string, { patient?: string; firstMatch: number }>>;
+
   /** The access facts a resource would have if it were stored as given (an incoming or older version). */
   abstract accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts>;
 
@@ -116,4 +137,15 @@ export abstract class FhirStore {
    * writes (audit entries, R-51) can join it.
    */
   abstract transaction<T>(work: (store: FhirStore, sql?: Queryable) => Promise<T>): Promise<T>;
+}
+
+/**
+ * How every adapter answers a resource or version it does not have. A record or version the
+ * access policy hides (`hiddenRecords: not-found`) is worded exactly so (docs/decisions/0005, 0010).
+ */
+export function notFoundError(resourceType: string, id: string, versionId?: string): StoreError {
+  return new StoreError(
+    StoreErrorCode.NotFound,
+    versionId ? `${resourceType}/${id} has no version ${versionId}` : `${resourceType}/${id} is not known`,
+  );
 }

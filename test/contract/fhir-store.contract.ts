@@ -4,6 +4,7 @@ import type { FhirStore } from '../../src/store/fhir-store.port.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
 import { StoreError, StoreErrorCode } from '../../src/store/store.errors.js';
+import type { AccessCondition } from '../../src/store/access-facts.js';
 
 /** What an adapter's spec provides: a store to test, and how to release it. */
 export interface StoreUnderTest {
@@ -150,6 +151,54 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(new Set(results.map((r) => r.resource.id)).size).toBe(1);
       expect((await store.search(condition)).total).toBe(1);
+    });
+
+    it('R-03: conditional create honours the condition\'s access filter (a record outside it is no match) and tells the matches\' patients', async () => {
+      const p = (await store.create(patient('cond-acc'))).resource;
+      const value = `cond-acc-${randomUUID()}`;
+      const obs = (v: string): Observation => ({
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: v },
+        identifier: [{ system, value }],
+        subject: { reference: `Patient/${p.id}` },
+      });
+      const first = (await store.create(obs('first'))).resource;
+      const condition = search('Observation', `identifier=${system}|${value}`);
+      const told: (string | undefined)[][] = [];
+      const matched = await store.create(obs('again'), { ifNoneExist: condition, onMatches: (patients) => told.push([...patients]) });
+      expect({ created: matched.created, id: matched.resource.id }).toEqual({ created: false, id: first.id });
+      expect(told).toEqual([[p.id]]);
+      const elsewhere: AccessCondition = { operator: 'eq', field: 'patient', value: `nobody-${randomUUID()}` };
+      const outside = { ...condition, access: { condition: elsewhere, options: { careWindowDays: 30 } } };
+      const hidden = await store.create(obs('hidden'), { ifNoneExist: outside, onMatches: (patients) => told.push([...patients]) });
+      expect(hidden.created).toBe(true);
+      expect(told).toEqual([[p.id], []]);
+      expect((await store.search(condition)).total).toBe(2);
+    });
+
+    it('R-03: checkMany answers for each id what check answers for it alone, in one call; unknown ids are left out', async () => {
+      const p = (await store.create(patient('chk-1'))).resource;
+      const q = (await store.create(patient('chk-2'))).resource;
+      const of = async (who: Resource) => {
+        const subject = { reference: `Patient/${who.id}` };
+        const created = await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject });
+        return created.resource.id as string;
+      };
+      const ids = [await of(p), await of(q), await of(p)];
+      const conditions: AccessCondition[] = [{ operator: 'eq', field: 'patient', value: q.id }, { operator: 'eq', field: 'status', value: 'final' }];
+      const options = { careWindowDays: 30 };
+      const unknown = randomUUID();
+      const many = await store.checkMany('Observation', [...ids, unknown], conditions, options);
+      expect(many.has(unknown)).toBe(false);
+      for (const id of ids) {
+        const one = await store.check('Observation', id, conditions, options, false);
+        expect(many.get(id)).toEqual({ patient: one.patient, firstMatch: one.firstMatch });
+      }
+      expect(ids.map((id) => many.get(id)?.firstMatch)).toEqual([1, 0, 1]);
+      const patients = await store.checkMany('Patient', [p.id as string], [{ operator: 'eq', field: 'patient', value: p.id }], options);
+      expect(patients.get(p.id as string)).toEqual({ patient: p.id, firstMatch: 0 });
+      expect((await store.checkMany('Observation', [], conditions, options)).size).toBe(0);
     });
 
     it('R-51: a transaction that fails part-way stores nothing', async () => {

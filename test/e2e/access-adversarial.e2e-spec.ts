@@ -347,16 +347,20 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
       expect(posted.body.entry ?? []).toEqual([]);
     });
 
-    it('R-03: a conditional create whose If-None-Exist matches A\'s Observation neither returns it nor creates anything', async () => {
+    // Issue #12 item 3: the probe runs under the attacker's search filter, so A's record is no match (it was 403, which told it exists).
+    it('R-03: a conditional create whose If-None-Exist matches only A\'s Observation neither returns nor reveals it: it creates B\'s', async () => {
       const target = await hisRead<Observation>('Observation', A.obs1);
       const aIdentifier = target.identifier?.[0];
       const value = `ifnoneexist-${randomUUID()}`;
-      const res = await fhir(drNeuro, 'POST', 'Observation', observationResource(B.patient, B.encounter, 'probe', 'plain', { identifier: identifier(value) }), {
+      const probe = observationResource(B.patient, B.encounter, 'probe', 'plain', { identifier: identifier(value) });
+      const res = await fhir<Observation>(drNeuro, 'POST', 'Observation', probe, {
         'if-none-exist': `identifier=${aIdentifier?.system}|${aIdentifier?.value}`,
       });
-      expectForbidden(res);
-      expect(res.headers.get('location')).toBeNull();
-      expect(await storedCount('Observation', value)).toBe(0);
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ resourceType: 'Observation', subject: { reference: `Patient/${B.patient}` } });
+      expect(res.body.id).not.toBe(A.obs1);
+      expectNoLeak(res.body);
+      expect(await storedCount('Observation', value)).toBe(1);
       expect(await hisRead<Observation>('Observation', A.obs1)).toEqual(target);
     });
 

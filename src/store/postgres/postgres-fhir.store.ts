@@ -11,6 +11,7 @@ import {
   type StoredJson,
   type UpdateOptions,
   type WriteOutcome,
+  notFoundError as notFound,
 } from '../fhir-store.port.js';
 import { extractSearchIndex, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParameterRegistry } from '../search/search-parameter.registry.js';
@@ -82,7 +83,7 @@ export class PostgresFhirStore extends FhirStore {
   async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteOutcome<T>> {
     if (options.ifNoneExist) {
       const condition = options.ifNoneExist;
-      return this.transaction(async (store) => (store as PostgresFhirStore).conditionalCreate(resource, condition, options.assignedId));
+      return this.transaction(async (store) => (store as PostgresFhirStore).conditionalCreate(resource, condition, options));
     }
     const id = options.assignedId ?? randomUUID();
     const stored = this.stamp(resource, id, 1);
@@ -92,16 +93,17 @@ export class PostgresFhirStore extends FhirStore {
     return { resource: stored, created: true };
   }
 
-  private async conditionalCreate<T extends Resource>(resource: T, condition: SearchRequest, assignedId?: string): Promise<WriteOutcome<T>> {
+  private async conditionalCreate<T extends Resource>(resource: T, condition: SearchRequest, options: CreateOptions): Promise<WriteOutcome<T>> {
     // Two identical conditional creates must not both create: serialise on the condition.
     const key = `${resource.resourceType}?${condition.used.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
     await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
     const found = await this.search({ ...condition, count: 2, offset: 0, include: [], revinclude: [], total: 'none' });
+    options.onMatches?.(found.patients ?? []);
     if (found.matches.length > 1) {
       throw new StoreError(StoreErrorCode.MultipleMatches, `If-None-Exist matched ${found.matches.length} or more ${resource.resourceType} resources; be more specific`);
     }
     if (found.matches.length === 1) return { resource: found.matches[0] as T, created: false, unchanged: true };
-    return this.create(resource, { assignedId });
+    return this.create(resource, { assignedId: options.assignedId });
   }
 
   async update<T extends Resource>(resource: T & { id: string }, options: UpdateOptions = {}): Promise<WriteOutcome<T>> {
@@ -263,6 +265,21 @@ export class PostgresFhirStore extends FhirStore {
     };
   }
 
+  async checkMany(
+    resourceType: string,
+    ids: readonly string[],
+    conditions: readonly AccessCondition[],
+    options: AccessFactOptions,
+  ): Promise<Map<string, { patient?: string; firstMatch: number }>> {
+    const out = new Map<string, { patient?: string; firstMatch: number }>();
+    if (ids.length === 0) return out;
+    const sql = checkSql(conditions, options, false, false, true);
+    const params = [...sql.params, resourceType, [...new Set(ids)]];
+    const rows = await this.q.query<{ id: string; patient: string | null; first_match: number }>(sql.text, params, PREPARED);
+    for (const row of rows) out.set(row.id, { patient: row.patient ?? undefined, firstMatch: Number(row.first_match) });
+    return out;
+  }
+
   async accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts> {
     const index = this.index(resource);
     const refTarget = (params: string[], targetType: string) =>
@@ -407,15 +424,17 @@ const checkSqlCache = new WeakMap<readonly AccessCondition[], Map<string, { text
  * The access check of one stored resource: its patient, the index of the first condition
  * that holds (CASE stops there: later rules cost nothing), and its JSON when asked. Built
  * once per conditions array (the policy reuses it per actor, action and type); the
- * resource type and id are the last two parameters.
+ * resource type and id are the last two parameters. `many`: the id parameter is an array
+ * of ids, and each row names its id.
  */
 function checkSql(
   conditions: readonly AccessCondition[],
   options: AccessFactOptions,
   withContent: boolean,
   isPatient: boolean,
+  many = false,
 ): { text: string; params: unknown[] } {
-  const key = `${options.careWindowDays}|${withContent}|${isPatient}`;
+  const key = `${options.careWindowDays}|${withContent}|${isPatient}|${many}`;
   let byKey = checkSqlCache.get(conditions);
   const cached = byKey?.get(key);
   if (cached) return cached;
@@ -428,9 +447,10 @@ function checkSql(
     ? `CASE ${conditions.map((c, i) => `WHEN COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) THEN ${i}`).join(' ')} ELSE -1 END`
     : '-1';
   const n = p.values.length;
+  const columns = `${many ? 'r.id, ' : ''}${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}`;
   const built = {
-    text: `SELECT ${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}${patientOf(r)} AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
-       FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = $${n + 2}`,
+    text: `SELECT ${columns}${patientOf(r)} AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
+       FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = ${many ? `ANY($${n + 2}::text[])` : `$${n + 2}`}`,
     params: p.values,
   };
   if (!byKey) checkSqlCache.set(conditions, (byKey = new Map()));
@@ -531,11 +551,4 @@ export function canonical(value: unknown): string {
 function present(content: Resource): Resource {
   const { resourceType, id, meta, ...rest } = content;
   return { resourceType, id, meta, ...rest } as Resource;
-}
-
-function notFound(resourceType: string, id: string, versionId?: string): StoreError {
-  return new StoreError(
-    StoreErrorCode.NotFound,
-    versionId ? `${resourceType}/${id} has no version ${versionId}` : `${resourceType}/${id} is not known`,
-  );
 }
