@@ -97,12 +97,35 @@ export class AuditLog implements OnModuleInit {
           this.stats.entries += size;
           for (const p of batch) p.resolve();
         } catch (e) {
-          AuditLog.logger.error(`could not record ${size} audit entries: ${(e as Error).message}`);
-          for (const p of batch) p.reject(e);
+          if (batch.length > 1 && refusedForItsData(e)) await this.isolate(batch, e);
+          else {
+            AuditLog.logger.error(`could not record ${size} audit entries: ${(e as Error).message}`);
+            for (const p of batch) p.reject(e);
+          }
         }
       }
     } finally {
       lane.flushing = false;
+    }
+  }
+
+  /**
+   * A group commit the database refused for the data of some entry (R-20, R-51): nothing of
+   * it was written (one statement). Each caller's entries are then committed on their own,
+   * so only the caller whose entries cannot be stored fails and the others are recorded.
+   */
+  private async isolate(batch: Pending[], cause: unknown): Promise<void> {
+    AuditLog.logger.warn(`a group commit of ${batch.length} requests was refused (${(cause as Error).message}); recording each request alone`);
+    for (const p of batch) {
+      try {
+        await this.link(this.db, p.entries);
+        this.stats.commits++;
+        this.stats.entries += p.entries.length;
+        p.resolve();
+      } catch (e) {
+        AuditLog.logger.error(`could not record ${p.entries.length} audit entries of request ${p.entries[0]?.requestId}: ${(e as Error).message}`);
+        p.reject(e);
+      }
     }
   }
 
@@ -112,7 +135,8 @@ export class AuditLog implements OnModuleInit {
    * PostgreSQL (`sha256(prev ‖ content)`, the same function `audit verify` recomputes),
    * insert them, move the heads. One round trip per group commit.
    */
-  private async link(tx: Queryable, entries: AuditEntry[]): Promise<void> {
+  private async link(tx: Queryable, given: AuditEntry[]): Promise<void> {
+    const entries = given.map(storableEntry);
     const cols = { chain: [] as number[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[], patient: [] as (string | null)[] };
     const more = { action: [] as string[], subtype: [] as string[], outcome: [] as number[], entityType: [] as (string | null)[], entityId: [] as (string | null)[], content: [] as string[] };
     for (const e of entries) {
@@ -133,11 +157,73 @@ export class AuditLog implements OnModuleInit {
     const parameters = [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content.join(GS)];
     await tx.query(APPEND_SQL, parameters, { prepare: true }).catch((e: unknown) => {
       if ((e as { code?: string }).code === '22012') {
-        throw new Error(`audit chains ${[...new Set(cols.chain)].join(',')} are not all initialised (a head row is missing); nothing was recorded`);
+        const chains = [...new Set(cols.chain)].join(',');
+        throw new Error(`audit chains ${chains} are not all initialised (a head row is missing); nothing was recorded`, { cause: e });
       }
       throw e;
     });
   }
+}
+
+/**
+ * A database error caused by what an entry holds (class 22 data exception: a character the
+ * encoding refuses, a value too long, a missing chain head reported as division by zero;
+ * 23 integrity; 54 program limit), not by the database being unavailable or overloaded:
+ * retrying each request's entries alone then isolates the bad one. Other errors (connection
+ * lost, statement timeout) would fail each retry too, so the batch fails as one.
+ */
+function refusedForItsData(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code ?? ((e as { cause?: { code?: unknown } }).cause?.code);
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/** A NUL (PostgreSQL text cannot hold it) or a lone UTF-16 surrogate (it has no UTF-8 form: the driver would store U+FFFD). */
+const UNSTORABLE = /[\0\ud800-\udfff]/;
+const UNSTORABLE_ALL = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Sizes of the row's text columns (the migration's varchar lengths): a longer value is clipped, content and column alike. */
+const COLUMN_SIZES = { requestId: 128, actor: 128, patient: 64, subtype: 64, entityType: 64, entityId: 64 } as const;
+
+/**
+ * The entry as PostgreSQL can store it, whatever reached the writer (R-20: a request that
+ * carried a NUL is recorded too): every NUL and lone surrogate in any string is written as
+ * its JSON escape (`\u0000`, the 6 characters), and the searchable columns are clipped to
+ * their sizes after that. The stored content and columns then say the same thing, and the
+ * hash (computed in SQL over the stored row) covers exactly what is stored. An entry with
+ * nothing to escape (nearly all) is returned as it is, after one regex test per string.
+ */
+export function storableEntry(entry: AuditEntry): AuditEntry {
+  if (!needsEscaping(entry)) return entry;
+  const escaped = escapeStrings(entry) as AuditEntry;
+  const clip = (v: string | undefined, max: number) => (v === undefined || v.length <= max ? v : `${v.slice(0, max - 1)}…`);
+  escaped.requestId = clip(escaped.requestId, COLUMN_SIZES.requestId) as string;
+  escaped.subtype = clip(escaped.subtype, COLUMN_SIZES.subtype) as string;
+  if (escaped.agent.id !== undefined) escaped.agent.id = clip(escaped.agent.id, COLUMN_SIZES.actor);
+  if (escaped.patient !== undefined) escaped.patient = clip(escaped.patient, COLUMN_SIZES.patient);
+  if (escaped.entity) {
+    escaped.entity.type = clip(escaped.entity.type, COLUMN_SIZES.entityType) as string;
+    if (escaped.entity.id !== undefined) escaped.entity.id = clip(escaped.entity.id, COLUMN_SIZES.entityId);
+  }
+  return escaped;
+}
+
+function needsEscaping(value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.some(needsEscaping);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || needsEscaping(v));
+  return false;
+}
+
+/** A deep copy with every unstorable character escaped (entries are small and flat: recursion is bounded by their shape). */
+function escapeStrings(value: unknown): unknown {
+  if (typeof value === 'string') return escapeText(value);
+  if (Array.isArray(value)) return value.map(escapeStrings);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeText(k), escapeStrings(v)]));
+  return value;
+}
+
+function escapeText(text: string): string {
+  return text.replace(UNSTORABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

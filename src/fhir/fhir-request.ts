@@ -1,6 +1,13 @@
 import type { Actor } from '../identity/actor.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { decodeStrict } from './input-characters.js';
+
+/**
+ * Headers whose value is percent-encoded UTF-8 text (HTTP headers are ASCII): the input guard
+ * decodes them strictly at the edge, like the URL, so a `%00` in them is refused before any handler.
+ */
+export const PERCENT_ENCODED_HEADERS: ReadonlySet<string> = new Set(['x-edit-reason', 'x-break-glass-reason']);
 
 /** What every FHIR use case knows of its request, independent of the HTTP framework. */
 export interface FhirContext {
@@ -20,12 +27,7 @@ export interface FhirContext {
 /** `X-Edit-Reason`, decoded (HTTP headers are ASCII: clients percent-encode Chinese text). Blank: none. */
 export function parseEditReason(header: string | undefined): string | undefined {
   const text = header?.trim();
-  if (!text) return undefined;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'X-Edit-Reason must be text, percent-encoded (UTF-8) when it is not ASCII');
-  }
+  return text ? decodeStrict(text, 'header x-edit-reason') : undefined;
 }
 
 const BTG = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG';
@@ -47,7 +49,7 @@ export function parseBreakGlass(category: string | undefined, reason: string | u
   if (!text) {
     throw new FhirRequestError(FhirRequestErrorCode.BreakGlassReasonMissing, 'Break-the-glass needs a reason: send X-Break-Glass-Reason with the emergency that justifies it (R-04)');
   }
-  return { reason: decodeURIComponent(text) };
+  return { reason: decodeStrict(text, 'header x-break-glass-reason') };
 }
 
 /** The request headers FHIR interactions read. */
