@@ -112,4 +112,36 @@ describe('BALP AuditEvent rendering (R-22)', () => {
     expect(btg.outcomeDesc).toBeUndefined();
     expect(toAuditEvent('1-4', { ...s, outcome: 4, status: 403, error: 'access.forbidden' }, '').outcomeDesc).toBe('HTTP 403 access.forbidden');
   });
+
+  it('R-20/R-34: a disclosure names each version it handed out, once, on success only; the AuditEvent lists each as a role-4 entity', () => {
+    const produce = request('POST', '/copy-requests/cr1/produce');
+    const versions = [
+      { type: 'Composition', id: 'c1', version: '2' },
+      { type: 'Composition', id: 'c2', version: '1' },
+      { type: 'Composition', id: 'c1', version: '2' },
+    ];
+    produce.as({ disclosed: versions });
+    const ok = entryFor(produce, { status: 201 }, NOW, { patient: 'p1' });
+    expect(ok).toMatchObject({ subtype: 'copy-produce', lifecycle: 'disclose', entity: { type: 'CopyRequest', id: 'cr1' }, patient: 'p1' });
+    expect(ok.disclosed).toEqual([versions[0], versions[1]]);
+    const failed = entryFor(produce, { status: 409 }, NOW, { patient: 'p1' });
+    expect(failed.disclosed).toBeUndefined();
+    const event = toAuditEvent('2-1', ok, '');
+    expect(event.type).toMatchObject({ code: '110106' });
+    expect(event.entity?.map((e) => [e.what?.reference, e.role?.code])).toEqual([
+      ['Patient/p1', '1'],
+      ['CopyRequest/cr1', '4'],
+      ['Composition/c1/_history/2', '4'],
+      ['Composition/c2/_history/1', '4'],
+    ]);
+  });
+
+  it('R-20: a print names its version as the entity and is not listed twice', () => {
+    const print = request('GET', '/fhir/Composition/c1/$print');
+    const version = { type: 'Composition', id: 'c1', version: '3' };
+    print.as({ entity: version, disclosed: [version] });
+    const [e] = entriesFor(print, { status: 200 }, NOW);
+    expect(e).toMatchObject({ subtype: 'print', lifecycle: 'disclose', entity: version, disclosed: [version] });
+    expect(toAuditEvent('2-2', e, '').entity?.map((x) => x.what?.reference)).toEqual(['Composition/c1/_history/3']);
+  });
 });

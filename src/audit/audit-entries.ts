@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditOutcome } from './domain/audit-entry.js';
+import type { AuditEntry, AuditOutcome, DisclosedVersion } from './domain/audit-entry.js';
 import type { Interaction } from './domain/interaction.js';
 import type { RequestAudit } from './request-audit.js';
 
@@ -65,6 +65,8 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
       ...optional('userAgent', audit.userAgent),
     },
     ...(entity ? { entity: stripUndefined(entity) } : {}),
+    // What a disclosure handed out: only when it succeeded (a refused or failed one handed out nothing).
+    ...(response.status < 400 && interaction.disclosed?.length ? { disclosed: disclosedVersions(interaction.disclosed) } : {}),
     ...optional('patient', focus.patient === undefined ? undefined : clip(focus.patient, 64)),
     ...(audit.breakGlass ? { purpose: 'BTG', breakGlass: { reason: audit.breakGlass.reason, ...optional('id', decision?.breakGlassId) } } : {}),
     ...optional('grantId', decision?.grantId),
@@ -108,4 +110,19 @@ function clip(value: string, max: number): string {
 
 function clipEntity<T extends { type: string; id?: string; version?: string }>(e: T): T {
   return { ...e, type: clip(e.type, 64), ...(e.id !== undefined ? { id: clip(e.id, 64) } : {}), ...(e.version !== undefined ? { version: clip(e.version, 64) } : {}) };
+}
+
+/** Each version once, in the order given, within the trail's column sizes (R-20). */
+function disclosedVersions(versions: readonly DisclosedVersion[]): DisclosedVersion[] {
+  const seen = new Set<string>();
+  const out: DisclosedVersion[] = [];
+  for (const v of versions) {
+    const clipped = { type: clip(v.type, 64), id: clip(v.id, 64), version: clip(v.version, 64) };
+    const key = `${clipped.type}/${clipped.id}/_history/${clipped.version}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(clipped);
+    }
+  }
+  return out;
 }

@@ -10,11 +10,15 @@ import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { SqlParams } from '../store/postgres/search-sql.js';
 import { dateRange, HOSPITAL_OFFSET, offsetToMs } from '../store/search/date-range.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
-import type { AuditEntry } from './domain/audit-entry.js';
+import { DISCLOSED_MARK, type AuditEntry } from './domain/audit-entry.js';
 import { toAuditEvent } from './domain/balp.js';
 
 const PARAMS = new Set(['patient', 'agent', 'date', 'action', 'subtype', 'outcome', 'entity', '_count', '_offset', '_format', '_pretty']);
 const PREFIXES = ['ge', 'gt', 'le', 'lt', 'eq'] as const;
+/** The predicate of `ix_audit_entry_disclosed` (a constant: canonical JSON escapes every quote a caller could send). */
+const DISCLOSED_SQL = `strpos(e.content, '${DISCLOSED_MARK}') > 0`;
+/** A disclosure's entry, by its canonical content (the same escaping argument: no caller-supplied value matches). */
+const DISCLOSE_SQL = `strpos(e.content, '"lifecycle":"disclose"') > 0`;
 
 /** One row of the "who looked at my record" report: one actor, one day. */
 export interface AccessReportRow {
@@ -29,6 +33,10 @@ export interface AccessReportRow {
   searches: number;
   writes: number;
   refused: number;
+  /** Disclosures that day (R-20, R-22): prints, copies produced or delivered, exports. */
+  disclosures: number;
+  /** What they handed out: each version `Type/id/_history/v`, once, sorted. */
+  disclosed: string[];
   first: string;
   last: string;
 }
@@ -90,16 +98,9 @@ export class AuditReaderService {
           where.push(`e.outcome = ANY(${p.add(codes.map(Number))}::smallint[])`);
           break;
         }
-        case 'entity': {
-          const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
-          if (!m) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'entity must be a reference like Patient/123 or Composition/abc', ['entity']);
-          where.push(
-            m[1] === 'Patient'
-              ? `((e.entity_type = 'Patient' AND e.entity_id = ${p.add(m[2])}) OR e.patient = ${p.add(m[2])})`
-              : `(e.entity_type = ${p.add(m[1])} AND e.entity_id = ${p.add(m[2])})`,
-          );
+        case 'entity':
+          where.push(entitySql(v, p));
           break;
-        }
       }
     }
     const count = pageNumber(pairs, '_count', this.settings.defaultPageSize, this.settings.maxPageSize);
@@ -170,26 +171,45 @@ export class AuditReaderService {
     this.authorize(ctx, [id]);
     ctx.audit?.concerns([id]);
     const p = new SqlParams();
-    const where = [`patient = ${p.add(id)}`];
-    if (from) where.push(`recorded >= ${p.add(boundary(from, 'from').low)}::timestamptz`);
-    if (to) where.push(`recorded <= ${p.add(boundary(to, 'to').high)}::timestamptz`);
+    const where = [`e.patient = ${p.add(id)}`];
+    if (from) where.push(`e.recorded >= ${p.add(boundary(from, 'from').low)}::timestamptz`);
+    if (to) where.push(`e.recorded <= ${p.add(boundary(to, 'to').high)}::timestamptz`);
     const minutes = offsetToMs(HOSPITAL_OFFSET) / 60_000;
-    const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT coalesce(actor, '(unidentified)') AS actor,
-              max(content::jsonb -> 'agent' ->> 'practitioner') AS practitioner,
-              max((content::jsonb -> 'agent' -> 'roles')::text) AS roles,
-              max(content::jsonb -> 'agent' ->> 'department') AS department,
-              to_char((recorded AT TIME ZONE 'UTC') + make_interval(mins => ${p.add(minutes)}::int), 'YYYY-MM-DD') AS day,
-              count(*)::int AS accesses,
-              count(*) FILTER (WHERE action = 'R' AND outcome = 0)::int AS reads,
-              count(*) FILTER (WHERE action = 'E' AND subtype IN ('search-type', 'everything', 'transaction', 'batch') AND outcome = 0)::int AS searches,
-              count(*) FILTER (WHERE action IN ('C', 'U', 'D') AND outcome = 0)::int AS writes,
-              count(*) FILTER (WHERE outcome <> 0)::int AS refused,
-              min(recorded) AS first, max(recorded) AS last
-         FROM audit_entry WHERE ${where.join(' AND ')}
-        GROUP BY 1, 5 ORDER BY 5, 1`,
-      p.values,
-    );
+    const day = `to_char((e.recorded AT TIME ZONE 'UTC') + make_interval(mins => ${p.add(minutes)}::int), 'YYYY-MM-DD')`;
+    const [rows, handedOut] = await Promise.all([
+      this.db.query<Record<string, unknown>>(
+        `SELECT coalesce(e.actor, '(unidentified)') AS actor,
+                max(e.content::jsonb -> 'agent' ->> 'practitioner') AS practitioner,
+                max((e.content::jsonb -> 'agent' -> 'roles')::text) AS roles,
+                max(e.content::jsonb -> 'agent' ->> 'department') AS department,
+                ${day} AS day,
+                count(*)::int AS accesses,
+                count(*) FILTER (WHERE e.action = 'R' AND e.outcome = 0)::int AS reads,
+                count(*) FILTER (WHERE e.action = 'E' AND e.subtype IN ('search-type', 'everything', 'transaction', 'batch')
+                                   AND e.outcome = 0)::int AS searches,
+                count(*) FILTER (WHERE e.action IN ('C', 'U', 'D') AND e.outcome = 0)::int AS writes,
+                count(*) FILTER (WHERE e.outcome <> 0)::int AS refused,
+                count(*) FILTER (WHERE e.outcome = 0 AND ${DISCLOSE_SQL})::int AS disclosures,
+                min(e.recorded) AS first, max(e.recorded) AS last
+           FROM audit_entry e WHERE ${where.join(' AND ')}
+          GROUP BY 1, 5 ORDER BY 5, 1`,
+        p.values,
+      ),
+      // The versions each actor's disclosures handed out, per day (only entries that hold some are parsed).
+      this.db.query<{ actor: string; day: string; ref: string }>(
+        `SELECT DISTINCT coalesce(e.actor, '(unidentified)') AS actor, ${day} AS day,
+                (d ->> 'type') || '/' || (d ->> 'id') || '/_history/' || (d ->> 'version') AS ref
+           FROM audit_entry e CROSS JOIN LATERAL jsonb_array_elements(e.content::jsonb -> 'disclosed') d
+          WHERE ${where.join(' AND ')} AND e.outcome = 0 AND ${DISCLOSED_SQL} AND ${DISCLOSE_SQL}
+          ORDER BY 1, 2, 3`,
+        p.values,
+      ),
+    ]);
+    const disclosed = new Map<string, string[]>();
+    for (const h of handedOut) {
+      const key = `${h.actor}\u0000${h.day}`;
+      disclosed.set(key, [...(disclosed.get(key) ?? []), h.ref]);
+    }
     return {
       patient: `Patient/${id}`,
       ...(from ? { from } : {}),
@@ -205,6 +225,8 @@ export class AuditReaderService {
         searches: r.searches as number,
         writes: r.writes as number,
         refused: r.refused as number,
+        disclosures: r.disclosures as number,
+        disclosed: disclosed.get(`${r.actor as string}\u0000${r.day as string}`) ?? [],
         first: (r.first as Date).toISOString(),
         last: (r.last as Date).toISOString(),
       })),
@@ -241,6 +263,29 @@ function pageNumber(pairs: [string, string][], name: string, fallback: number, m
   if (v === undefined) return fallback;
   if (!/^\d{1,9}$/.test(v)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${name} must be a non-negative integer`, [name]);
   return Math.min(Number(v), max);
+}
+
+/**
+ * `entity=Type/id` or `entity=Type/id/_history/v` (R-20, R-22): entries addressing that record
+ * (a read, a write; with a version, of that version), entries of a disclosure that handed out
+ * one of its versions (a print, a copy produced or delivered, an export: `disclosed`), and for a
+ * Patient every entry about the patient. Each branch is an index scan: the entity columns, the
+ * partial GIN index over disclosures (its predicate is repeated literally so the planner uses
+ * it), the patient column.
+ */
+function entitySql(value: string, p: SqlParams): string {
+  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/.exec(value);
+  if (!m) {
+    const example = 'Patient/123, Composition/abc or Composition/abc/_history/2';
+    throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `entity must be a reference like ${example}`, ['entity']);
+  }
+  const [, type, id, version] = m;
+  const ofVersion = version ? ` AND (e.content::jsonb -> 'entity' ->> 'version') = ${p.add(version)}` : '';
+  const addressed = `(e.entity_type = ${p.add(type)} AND e.entity_id = ${p.add(id)}${ofVersion})`;
+  const holding = p.add(JSON.stringify([{ type, id, ...(version ? { version } : {}) }]));
+  const disclosed = `(${DISCLOSED_SQL} AND (e.content::jsonb -> 'disclosed') @> ${holding}::jsonb)`;
+  const patient = type === 'Patient' && !version ? ` OR e.patient = ${p.add(id)}` : '';
+  return `(${addressed} OR ${disclosed}${patient})`;
 }
 
 /** A date range is inclusive at both ends: `high` is the last instant it covers (see `dateRange`). */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { DisclosedVersion } from '../audit/domain/audit-entry.js';
 import { AuditWriteJournal } from '../audit/audit-write-journal.js';
 import { Clock } from '../common/clock.js';
 import { uuidOr } from '../common/ids.js';
@@ -18,6 +19,7 @@ import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { canonicalBundle, documentBundle } from './document-bundle.js';
 import { encountersNotOf, patientName } from './patient-record.js';
 import { EVIDENCE_KINDS, missingEvidence, parseCopyRequest, sameIdentity, sniffEvidenceType, type CopyScope, type EvidenceKind, type Requester, type RequesterType } from './domain/copy-request.js';
+import { copyRefusal, separationBreach, type JudgedVersion } from './domain/release-rules.js';
 import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
 
 type Status = 'received' | 'verified' | 'approved' | 'refused' | 'produced' | 'partially-delivered' | 'delivered' | 'closed';
@@ -209,7 +211,9 @@ export class CopyRequestsService {
     if (!allowed.includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row.status}; ${approve ? 'only a checked request is approved' : 'it can no longer be refused'}`);
     const now = this.clock.now();
     await this.db.transaction(async (tx) => {
-      await this.lockRequest(tx, id, allowed, approve ? 'only a checked request is approved' : 'it can no longer be refused');
+      const fresh = await this.lockRequest(tx, id, allowed, approve ? 'only a checked request is approved' : 'it can no longer be refused');
+      // Read under the lock: who received and verified cannot change once the request is verified.
+      if (approve) this.requireSeparateApprover(ctx, fresh);
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, approve ? 'approved' : 'refused', approve ? null : now]);
       await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: approve ? 'approved' : 'refused', ...(note ? { reason: note } : {}) });
     });
@@ -227,13 +231,14 @@ export class CopyRequestsService {
     const producible: Status[] = ['approved', 'produced', 'partially-delivered'];
     if (!producible.includes(row.status)) throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id} is ${row.status}: a copy is produced once the request is approved`);
     await this.access.requireStored(ctx, 'copy', { type: 'Patient', id: row.patient_id }, this.store, { hideExistence: true });
-    // The policy decides each document for the officer, as a read would, before the transaction
-    // (the checks use the pool; the transaction holds one connection): a confidentiality label
-    // their rule does not cover, or a record withheld by a public incident (R-44), is left out.
-    const allowed = new Set<string>();
+    // The policy decides each document for the officer before the transaction (the checks use
+    // the pool; the transaction holds one connection), version by version: a confidentiality label
+    // their rule does not cover, a record withheld by a public incident (R-44), or a version that
+    // is not the patient's record any more, is left out with its reason.
+    const judged = new Map<string, string | undefined>();
     for (const c of await this.candidates(this.db, row)) {
-      const ref = { type: c.resource.resourceType, id: c.resource.id as string };
-      if (await this.access.permitsStored(ctx, 'copy', ref, this.store)) allowed.add(`${ref.type}/${ref.id}`);
+      // Read as the current version: the pinned version and the current one are the same here.
+      judged.set(versionRef(c.resource, c.version), await this.refusalOf(ctx, row.patient_id, c.resource, c.resource));
     }
     const n = await this.db.transaction(async (tx) => {
       // One step at a time per request: state, copy number and "already produced" are read under the lock.
@@ -246,9 +251,15 @@ export class CopyRequestsService {
       for (const c of await this.candidates(tx, row)) {
         const ref = `${c.resource.resourceType}/${c.resource.id}`;
         if (produced.has(ref)) continue;
-        // A document that appeared since the checks above is not in `allowed`: left out too, never copied unchecked.
-        if (!allowed.has(ref)) {
-          excluded.push({ ref, reason: 'not copyable by this office under the access policy (confidentiality label, or withheld under a dispute, R-44)' });
+        // A document that appeared or changed since the checks above was not judged at this version: left out, never copied unchecked.
+        const pinned = versionRef(c.resource, c.version);
+        if (!judged.has(pinned)) {
+          excluded.push({ ref, reason: `version ${c.version} was written while this copy was being made, after the access checks: produce again to copy it` });
+          continue;
+        }
+        const refusal = judged.get(pinned);
+        if (refusal) {
+          excluded.push({ ref, reason: refusal });
           continue;
         }
         const types = this.types.classifyAll(c.resource);
@@ -309,7 +320,8 @@ export class CopyRequestsService {
         [id, next, now, ctx.actor.id, JSON.stringify(manifest), JSON.stringify(pending), JSON.stringify(excluded), bundle.text, bundle.sha256, pdf.bytes, pdf.sha256, pdf.pages],
       );
       await tx.query(`UPDATE copy_request SET status = 'produced' WHERE id = $1`, [id]);
-      // The disclosure's entry commits with the copy (R-20, R-51).
+      // The disclosure's entry commits with the copy (R-20, R-51), naming every version it holds (R-34).
+      ctx.audit?.as({ disclosed: disclosedOf(manifest) });
       await this.journal.recordStep(ctx, row.patient_id, 201, tx);
       await this.event(tx, id, { at: now.toISOString(), by: ctx.actor.id, step: 'produced', copy: next, versions: manifest.map((m) => `${m.type}/${m.id}/_history/${m.version}`), pending: pending.map((p) => p.ref), bundleSha256: bundle.sha256, pdfSha256: pdf.sha256 });
       return next;
@@ -352,6 +364,7 @@ export class CopyRequestsService {
         throw new ReleaseError(ReleaseErrorCode.WrongState, `Copy request ${id}: a copy was produced while this delivery was being prepared; deliver again`);
       }
       const pendingLeft = (copies.at(-1)?.pending ?? []).length > 0;
+      ctx.audit?.as({ disclosed: disclosedOf(await this.manifestOf(tx, id, handed.map((c) => c.copy_no))) });
       await tx.query(`UPDATE copy_request SET status = $2, closed_at = $3 WHERE id = $1`, [id, pendingLeft ? 'partially-delivered' : 'delivered', pendingLeft ? null : now]);
       await this.journal.recordStep(ctx, row.patient_id, 200, tx);
       await this.event(tx, id, {
@@ -413,6 +426,7 @@ export class CopyRequestsService {
     );
     if (!copy) throw new ReleaseError(ReleaseErrorCode.NotFound, `Copy request ${id} has no copy ${n}`);
     await this.requireStillCopyable(ctx, id, [n]);
+    ctx.audit?.as({ disclosed: disclosedOf(await this.manifestOf(this.db, id, [n])) });
     return format === 'pdf' ? { body: copy.pdf, sha256: copy.pdf_sha256 } : { body: copy.bundle, sha256: copy.bundle_sha256 };
   }
 
@@ -450,20 +464,72 @@ export class CopyRequestsService {
     return row;
   }
 
-  /** A produced copy whose records the officer may no longer copy (a public incident sealed since, R-44) is not handed out. */
+  /**
+   * A produced copy is handed out (delivered, or its file read) only while the office may still
+   * copy every version it holds under the version rule: a public incident sealed since (R-44), a
+   * label added to a later version (R-07), a record moved to another patient (R-30). One such
+   * version and the whole copy stays in (a stamped PDF is not handed out in part); each is named.
+   */
   private async requireStillCopyable(ctx: FhirContext, id: string, copyNos: readonly number[]): Promise<void> {
-    const lines = await this.db.query<{ copy_no: number; type: string; rid: string }>(
-      `SELECT p.copy_no, m ->> 'type' AS type, m ->> 'id' AS rid FROM copy_production p, jsonb_array_elements(p.manifest) m WHERE p.request_id = $1 AND p.copy_no = ANY($2::int[])`,
+    const [request] = await this.db.query<{ patient_id: string }>(`SELECT patient_id FROM copy_request WHERE id = $1`, [id]);
+    const lines = await this.manifestOf(this.db, id, copyNos);
+    const refused: string[] = [];
+    for (const l of lines) {
+      const pinned = await this.store.vread(l.type, l.id, String(l.version));
+      const reason = await this.refusalOf(ctx, request.patient_id, pinned);
+      if (reason) refused.push(`copy ${l.copy_no} holds ${l.type}/${l.id}/_history/${l.version}: ${reason}`);
+    }
+    if (refused.length) {
+      throw new ReleaseError(
+        ReleaseErrorCode.Withheld,
+        `Copy request ${id}: this office may no longer hand out what it copied, so nothing is handed out; ${refused.join('; ')}`,
+      );
+    }
+  }
+
+  /** The manifest lines of the given copies of a request, in copy and manifest order. */
+  private manifestOf(q: Queryable, id: string, copyNos: readonly number[]): Promise<(ManifestLine & { copy_no: number })[]> {
+    return q.query<ManifestLine & { copy_no: number }>(
+      `SELECT p.copy_no, m.type, m.id, m.version, m.sha256, m."documentType" FROM copy_production p
+         CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(p.manifest) AS (type text, id text, version int, sha256 text, "documentType" text))
+                            WITH ORDINALITY AS m(type, id, version, sha256, "documentType", n)
+        WHERE p.request_id = $1 AND p.copy_no = ANY($2::int[]) ORDER BY p.copy_no, m.n`,
       [id, copyNos],
     );
-    for (const l of lines) {
-      if (!(await this.access.permitsStored(ctx, 'copy', { type: l.type, id: l.rid }, this.store))) {
-        throw new ReleaseError(
-          ReleaseErrorCode.Withheld,
-          `Copy ${l.copy_no} of request ${id} holds ${l.type}/${l.rid}, which this office may no longer copy (withheld under a dispute, R-44, or its label): it is not handed out`,
-        );
-      }
-    }
+  }
+
+  /**
+   * The version rule for copies (issue #12 item 1, R-07, R-30): why a copy for `patient` may not
+   * hold `pinned`, judged by the policy's `copy` on that version's own facts and on the current
+   * version's facts, each also the patient's record; undefined when it may.
+   */
+  private async refusalOf(ctx: FhirContext, patient: string, pinned: Resource, current?: Resource): Promise<string | undefined> {
+    const type = pinned.resourceType;
+    const options = this.access.factOptionsFor(ctx, 'copy', type);
+    const judge = async (version: Resource): Promise<JudgedVersion> => {
+      const facts = await this.store.accessFactsOf(version, options);
+      const decision = await this.decisions.decide(ctx.actor, 'copy', facts);
+      return { version: version.meta?.versionId ?? '?', patient: facts.patient, allowed: decision.allowed, rule: decision.rule };
+    };
+    const now = current ?? (await this.store.read(type, pinned.id as string));
+    const judgedPinned = await judge(pinned);
+    const judgedCurrent = now.meta?.versionId === pinned.meta?.versionId ? judgedPinned : await judge(now);
+    return copyRefusal(patient, judgedPinned, judgedCurrent);
+  }
+
+  /** R-34: with the policy's separation of duties (default on), the approver neither received nor verified the request. */
+  private requireSeparateApprover(ctx: FhirContext, row: RequestRow): void {
+    if (!this.policy.copySeparationOfDuties) return;
+    const verifiedBy = row.events.findLast((e) => e.step === 'verified')?.by;
+    const breach = separationBreach(ctx.actor.id, { receivedBy: row.received_by, verifiedBy });
+    if (!breach) return;
+    // The refusal is the policy's: the trail records the setting that refused, against the patient.
+    ctx.audit?.decided({ allowed: false, rule: 'copyRequests.separationOfDuties', policyVersion: this.policy.version }, row.patient_id);
+    throw new ReleaseError(
+      ReleaseErrorCode.SeparationOfDuties,
+      `Copy request ${row.id}: ${breach}; ` +
+        'under separation of duties (policy copyRequests.separationOfDuties) another clerk of the record room approves it (R-34)',
+    );
   }
 
   private async evidenceOf(id: string) {
@@ -550,4 +616,14 @@ function manifestSection(manifest: readonly ManifestLine[], pending: readonly Le
     heading: `复印清单 Manifest (${manifest.length} documents${pending.length ? `, ${pending.length} pending` : ''})`,
     lines: [...manifest.map((m) => `${m.documentType}: ${m.type}/${m.id} v${m.version} SHA-256 ${m.sha256}`), ...pending.map((p) => `待完成 pending: ${p.ref} (${p.documentType})`)],
   };
+}
+
+/** `Type/id/_history/v` of a candidate version: what the checks before a production judged. */
+function versionRef(resource: Resource, version: number | string): string {
+  return `${resource.resourceType}/${resource.id}/_history/${version}`;
+}
+
+/** The versions a copy holds, as the audit trail names what was disclosed (R-20, R-34). */
+function disclosedOf(manifest: readonly ManifestLine[]): DisclosedVersion[] {
+  return manifest.map((m) => ({ type: m.type, id: m.id, version: String(m.version) }));
 }

@@ -12,7 +12,8 @@ import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 /**
  * `GET /fhir/{type}/{id}/$print` (R-20, R-22): a clinician's print of one record's current
  * version, allowed by the policy's `print` action, as a PDF watermarked on every page with who
- * printed it and when, and the version's SHA-256 in the footer. Recorded as a disclosure.
+ * printed it and when, and the version's SHA-256 in the footer. Recorded as a disclosure of that
+ * version (`Type/id/_history/v`).
  */
 @Injectable()
 export class PrintService {
@@ -26,6 +27,9 @@ export class PrintService {
   async print(ctx: FhirContext, type: string, id: string): Promise<RenderedPdf & { filename: string }> {
     const stored = (await this.access.requireStored(ctx, 'print', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
     const resource = JSON.parse(stored.json) as Resource;
+    // The disclosure names the version printed (R-20, R-22): the entity, and what was handed out.
+    const version = { type, id, version: stored.versionId };
+    ctx.audit?.as({ entity: version, disclosed: [version] });
     const now = this.clock.now();
     const pdf = await renderPdf({
       title: `${this.policy.hospitalName} 打印件 Print`,

@@ -33,6 +33,8 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
   let db: pg.Client;
   let his: string;
   let recordRoom: string;
+  /** Another clerk of the record room: separation of duties (R-34, policy default) keeps the intake clerk from approving. */
+  let approver: string;
   let attending: string;
   let nurse: string;
 
@@ -95,6 +97,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     await db.connect();
     his = await server.token();
     recordRoom = await server.token({ sub: `rr-${run}`, roles: ['record-room'] });
+    approver = await server.token({ sub: `rr-approver-${run}`, roles: ['record-room'] });
     attending = await server.token({ sub: `dr-copy-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
     nurse = await server.token({ sub: `nurse-copy-${run}`, roles: ['nurse'], department: DEPT });
     expectStatus(await fhir(his, 'PUT', `Organization/${DEPT}`, { resourceType: 'Organization', id: DEPT, name: DEPT }), 201);
@@ -113,7 +116,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const verified = await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
     expectStatus(verified, 200);
     expect(verified.body).toMatchObject({ status: 'verified', checklist: { missing: [] } });
-    expectStatus(await copies(recordRoom, 'POST', `/${request.id}/approve`, {}), 200);
+    expectStatus(await copies(approver, 'POST', `/${request.id}/approve`, {}), 200);
     const produced = await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`);
     expectStatus(produced, 201);
     expect(produced.body.manifest.map((m) => m.documentType).sort()).toEqual(['admission-record', 'discharge-record']);
@@ -206,7 +209,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'patient');
     await upload(request.id, 'id-card');
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     const produced = (await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)).body;
     expect(produced.manifest.map((m) => `${m.type}/${m.id}`)).not.toContain(`Composition/${r.progress.id}`);
     expect(produced.excluded).toEqual([{ ref: `Composition/${r.progress.id}`, documentType: 'daily-progress-note', reason: expect.stringContaining('subjective: not copied for requesters (R-31)') }]);
@@ -217,7 +220,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'patient', { documentTypes: ['admission-record', 'operation-record', 'discharge-record'] });
     await upload(request.id, 'id-card');
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     const first = await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`);
     expectStatus(first, 201);
     expect(first.body.manifest).toEqual([
@@ -295,7 +298,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'patient');
     await upload(request.id, 'id-card');
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     const produced = await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`);
     expectStatus(produced, 201);
     const copied = produced.body.manifest.map((m) => m.id);
@@ -321,7 +324,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'patient');
     await upload(request.id, 'id-card');
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     const produced = (await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)).body;
     expect(produced.manifest.map((m) => m.id)).not.toContain(marked.id);
     expect(produced.pending).toContainEqual({ ref: `Composition/${marked.id}`, documentType: 'discharge-record', reason: expect.stringContaining('no legal attester') });
@@ -337,10 +340,13 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
       return request;
     };
     const race = await ready();
-    const decisions = await Promise.all([copies(recordRoom, 'POST', `/${race.id}/approve`, {}), copies(recordRoom, 'POST', `/${race.id}/refuse`, { reason: '并发' })]);
+    const decisions = await Promise.all([
+      copies(approver, 'POST', `/${race.id}/approve`, {}),
+      copies(recordRoom, 'POST', `/${race.id}/refuse`, { reason: '并发' }),
+    ]);
     expect(decisions.map((d) => d.status).sort()).toEqual([200, 409]);
     const request = await ready();
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     // More concurrent produces than the test server's pool has connections (5).
     const produces = await Promise.all(Array.from({ length: 7 }, () => copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)));
     expect(produces.filter((p) => p.status === 201)).toHaveLength(1);
@@ -358,7 +364,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'patient');
     await upload(request.id, 'id-card');
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     const produced = (await copies<ProductionView>(recordRoom, 'POST', `/${request.id}/produce`)).body;
     const officer = await server.token({ sub: `officer-copy2-${run}`, roles: ['disputes-officer'] });
     const sealed = await httpRequest<{ status: string }>(`${root}/disputes`, 'POST', { token: officer, contentType: 'application/json', body: { patient: r.patient, reason: '舆情', trigger: 'public-incident', team: ['Practitioner/case-lead'] } });
@@ -378,7 +384,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const request = await open(r.patient, 'agent');
     for (const kind of ['id-card', 'agent-id', 'proof-of-agency', 'power-of-attorney']) await upload(request.id, kind);
     await copies(recordRoom, 'POST', `/${request.id}/verify`, { identityChecked: true });
-    await copies(recordRoom, 'POST', `/${request.id}/approve`, {});
+    await copies(approver, 'POST', `/${request.id}/approve`, {});
     await copies(recordRoom, 'POST', `/${request.id}/produce`);
     expectOutcome(await copies(recordRoom, 'POST', `/${request.id}/deliver`, { ...deliverBody, recipient: { name: '他人', idNumber: '110101199909099999' } }), 422, 'business-rule', 'copy.recipient-mismatch');
     expectOutcome(await copies(recordRoom, 'POST', `/${request.id}/deliver`, { recipient: { name: '申请人', idNumber: ID_NUMBER } }), 400, 'invalid', 'copy.invalid');
@@ -391,7 +397,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     const id = create.body.id;
     const evidence = await upload(id, 'id-card');
     const verify = await copies(recordRoom, 'POST', `/${id}/verify`, { identityChecked: true });
-    const approve = await copies(recordRoom, 'POST', `/${id}/approve`, {});
+    const approve = await copies(approver, 'POST', `/${id}/approve`, {});
     const produce = await copies(recordRoom, 'POST', `/${id}/produce`);
     const deliver = await copies(recordRoom, 'POST', `/${id}/deliver`, deliverBody);
     const steps = [

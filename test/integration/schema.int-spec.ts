@@ -10,7 +10,7 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000'];
   const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
@@ -68,6 +68,12 @@ describe('Database schema (migrations on a fresh database)', () => {
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
+    const disclosedIndex = `SELECT 1 FROM pg_indexes WHERE indexname = 'ix_audit_entry_disclosed'`;
+    expect(await db.query(disclosedIndex)).toHaveLength(1);
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await db.query(disclosedIndex)).toHaveLength(0);
+    expect(await tablesIn(db)).toEqual(TABLES);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 8));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 7));

@@ -30,6 +30,12 @@ export interface AuditEntry {
   agent: AuditAgent;
   /** The record concerned: `Type`, id, version; or the query of a search. */
   entity?: { type: string; id?: string; version?: string; query?: string };
+  /**
+   * What a disclosure handed out (R-20, R-22, R-34): every version a print, a produced or
+   * delivered copy, or an export contained, each one `Type/id/_history/version` in the
+   * AuditEvent. `GET /fhir/AuditEvent?entity=Type/id` finds the entry by any of them.
+   */
+  disclosed?: DisclosedVersion[];
   /** The patient concerned (`Patient/<id>` is `patient: '<id>'`). */
   patient?: string;
   /** Purpose of use (v3 ActReason code), e.g. `TREAT`, or `BTG` when the glass was broken. */
@@ -43,6 +49,20 @@ export interface AuditEntry {
   method: string;
   path: string;
 }
+
+/** One disclosed version of a record (R-20: resource ids and versions). */
+export interface DisclosedVersion {
+  type: string;
+  id: string;
+  version: string;
+}
+
+/**
+ * The text that marks an entry holding `disclosed` versions in its canonical content: the
+ * predicate of the partial index on them (migration 1765200000000). Canonical JSON escapes
+ * every quote inside a string, so no caller-supplied value can contain it.
+ */
+export const DISCLOSED_MARK = '"disclosed":[';
 
 export interface AuditAgent {
   /** Token `sub`; absent when the caller could not be identified (401). */

@@ -19,7 +19,8 @@ const RESTFUL_CODES = new Set(['read', 'vread', 'update', 'create', 'delete', 'h
  * + `search-type`, create `C`, update `U`), DCM 110106 "Export" for disclosures (copies,
  * prints, exports: lifecycle `disclose`), the ISO 21089 lifecycle event (`hold`/`unhold` for
  * seal/unseal), the user as requestor agent with roles and network address, the patient as
- * entity role 1, the record or the query as entity role 4/24, and purpose of use (`BTG`).
+ * entity role 1, the record or the query as entity role 4/24, every version a disclosure handed
+ * out as entity role 4 (`Type/id/_history/v`), and purpose of use (`BTG`).
  */
 export function toAuditEvent(id: string, entry: AuditEntry, hash: string): AuditEvent {
   const disclose = entry.lifecycle === 'disclose';
@@ -49,6 +50,17 @@ export function toAuditEvent(id: string, entry: AuditEntry, hash: string): Audit
       type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
       role: query ? { system: OBJECT_ROLE, code: '24', display: 'Query' } : { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
       ...(query ? { query: Buffer.from(query, 'utf8').toString('base64') } : {}),
+    });
+  }
+  // R-20/R-34: each version a disclosure handed out, as its own entity (the record addressed is not repeated).
+  const addressed = entry.entity?.id && entry.entity.version ? `${entry.entity.type}/${entry.entity.id}/_history/${entry.entity.version}` : undefined;
+  for (const v of entry.disclosed ?? []) {
+    const reference = `${v.type}/${v.id}/_history/${v.version}`;
+    if (reference === addressed) continue;
+    entities.push({
+      what: { reference },
+      type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
     });
   }
   return {

@@ -1,4 +1,4 @@
-import type { AuditAction } from './audit-entry.js';
+import type { AuditAction, DisclosedVersion } from './audit-entry.js';
 
 /** What an HTTP request is, as the audit trail names it (BALP action + subtype, and the record addressed). */
 export interface Interaction {
@@ -6,6 +6,8 @@ export interface Interaction {
   subtype: string;
   lifecycle?: string;
   entity?: { type: string; id?: string; version?: string };
+  /** The versions a disclosure handed out, set by the feature that chose them; recorded on success only. */
+  disclosed?: readonly DisclosedVersion[];
 }
 
 const FHIR_TYPE = /^[A-Z][A-Za-z]+$/;

@@ -11,6 +11,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Index('ix_audit_entry_recorded', ['recorded'])
 @Index('ix_audit_entry_request', ['requestId'])
 @Index('ix_audit_entry_entity', ['entityType', 'entityId'])
+// The versions a disclosure handed out (`content.disclosed`): a partial GIN expression index, migration 1765200000000.
+@Index('ix_audit_entry_disclosed', { synchronize: false })
 export class AuditEntryEntity {
   @PrimaryColumn({ name: 'chain', type: 'smallint' })
   chain!: number;
