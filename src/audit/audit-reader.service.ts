@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { Bundle } from '@medplum/fhirtypes';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
-import type { FhirContext } from '../fhir/fhir-request.js';
+import { queryPairs, type FhirContext } from '../fhir/fhir-request.js';
+import { checkSearchCost } from '../store/search/search-request.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { pagingLinks } from '../fhir/bundle.builder.js';
@@ -63,7 +64,8 @@ export class AuditReaderService {
   ) {}
 
   async search(ctx: FhirContext, query: string): Promise<Bundle> {
-    const pairs = [...new URLSearchParams(query).entries()];
+    const pairs = queryPairs(query);
+    checkSearchCost(pairs, { maxValuesPerParameter: this.settings.maxValuesPerParameter, maxSearchParameters: this.settings.maxSearchParameters });
     for (const [k] of pairs) {
       if (!PARAMS.has(k)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `AuditEvent cannot be searched by ${k}; use patient, agent, date, action, subtype, outcome or entity`, [k]);
     }

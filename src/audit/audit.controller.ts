@@ -2,7 +2,7 @@ import { Controller, Get, Param, Post, Put, Query, Req, Res, UseFilters, UseGuar
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
-import { queryText } from '../fhir/fhir-request.js';
+import { formText, queryText } from '../fhir/fhir-request.js';
 import { sendRecorded } from '../fhir/fhir-response.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
@@ -33,8 +33,7 @@ export class AuditController {
 
   @Post('fhir/AuditEvent/_search')
   async searchByPost(@Req() req: Request, @Res() res: Response) {
-    const form = new URLSearchParams((req.body ?? {}) as Record<string, string>).toString();
-    const query = [search(req), form].filter(Boolean).join('&');
+    const query = [search(req), formText(req.body)].filter(Boolean).join('&');
     await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(fhirContext(req, this.settings), query) });
   }
 

@@ -48,7 +48,9 @@ export class FhirBodyMiddleware implements NestMiddleware {
     // JSON is read as bytes and parsed here (`parseJsonBody`): strict UTF-8, depth checked before parsing.
     this.json = express.raw({ type: JSON_TYPES, limit: options.maxBodyBytes });
     this.raw = express.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
-    this.form = express.urlencoded({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, extended: false, verify: verifyForm });
+    // Kept as text: a parsed object would fold repeated parameters (AND) into one list (OR), and
+    // body-parser's field limit would answer 500; the search parser bounds the parameters instead.
+    this.form = express.text({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, verify: verifyForm });
   }
 
   use(req: Request, res: Response, next: NextFunction): void {

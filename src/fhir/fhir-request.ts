@@ -1,7 +1,7 @@
 import type { Actor } from '../identity/actor.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
-import { decodeStrict } from './input-characters.js';
+import { assertValidForm, decodeStrict } from './input-characters.js';
 
 /**
  * Headers whose value is percent-encoded UTF-8 text (HTTP headers are ASCII): the input guard
@@ -79,8 +79,17 @@ export function parsePrefer(header: string | undefined): { return?: 'minimal' | 
 }
 
 /** Query string to ordered pairs (repeated names kept, order kept). */
-export function queryPairs(search: string): [string, string][] {
-  return [...new URLSearchParams(search.startsWith('?') ? search.slice(1) : search).entries()];
+export function queryPairs(search: string, where = 'query parameter'): [string, string][] {
+  const text = search.startsWith('?') ? search.slice(1) : search;
+  // Every query string is checked where it is parsed, whatever carried it (URL, If-None-Exist,
+  // a _search form, a Bundle entry's URL): a NUL or a lone surrogate never reaches a query.
+  assertValidForm(text, where);
+  return [...new URLSearchParams(text).entries()];
+}
+
+/** The raw `a=1&a=2` text of a `_search` form body (kept as sent: repeats are AND, not one OR list), or ''. */
+export function formText(body: unknown): string {
+  return typeof body === 'string' ? body : '';
 }
 
 /** A query parameter as text: undefined when absent, empty, or repeated (Express gives an array). */

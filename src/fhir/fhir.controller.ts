@@ -6,7 +6,7 @@ import { FhirBundleService } from './fhir-bundle.service.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { sendRecorded, type FhirResponse } from './fhir-response.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
-import { type FhirContext, type FhirHeaders } from './fhir-request.js';
+import { formText, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { fhirBaseUrl, fhirContext } from './fhir-context.js';
 import { FhirService } from './fhir.service.js';
 import { FhirSettings } from './fhir.settings.js';
@@ -58,8 +58,7 @@ export class FhirController {
 
   @Post(':type/_search')
   searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    const form = new URLSearchParams((req.body ?? {}) as Record<string, string>).toString();
-    const query = [search(req), form].filter(Boolean).join('&');
+    const query = [search(req), formText(req.body)].filter(Boolean).join('&');
     return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 

@@ -236,7 +236,7 @@ export class FhirService {
    * does not depend on it (docs/decisions/0010). Every conditional probe is built here.
    */
   async conditionFor(ctx: FhirContext, type: string, query: string): Promise<SearchRequest> {
-    const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''));
+    const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''), 'If-None-Exist parameter');
     if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'If-None-Exist must carry search parameters, e.g. identifier=system|value');
     const condition = parseSearchRequest(type, pairs, this.registry, {
       defaultCount: 2,

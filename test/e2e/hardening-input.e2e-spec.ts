@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRaw } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
@@ -326,6 +326,64 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       }
       // The server still serves the next request.
       expectStatus(await send(root, `/fhir/Patient/${patient.id}`, { token: his }), 200);
+    });
+  });
+  describe('query strings wherever they travel: If-None-Exist, _search forms, Bundle entry URLs', () => {
+    it('R-51: If-None-Exist: identifier=x%00 → 400 invalid-characters naming the header\'s parameter, recorded, nothing created', async () => {
+      const family = `IfNoneExist-${run}`;
+      const body = JSON.stringify({ resourceType: 'Patient', name: [{ family }] });
+      const res = await postPatient(body, { 'if-none-exist': 'identifier=x%00' });
+      const outcome = expectOutcome(res, 400, 'invalid', ERR.chars);
+      expect(outcome.issue?.[0].expression).toEqual(['If-None-Exist parameter identifier']);
+      await expectAudited(res, 400, ERR.chars);
+      expect(await patientsNamed(family)).toBe(0);
+      // The same create with a clean condition goes through: the refusal was about the NUL.
+      expectStatus(await postPatient(body, { 'if-none-exist': `identifier=urn:x|${run}` }), 201);
+      expect(await patientsNamed(family)).toBe(1);
+    });
+
+    it('R-51: a transaction entry whose URL carries %00 → 400 invalid-characters, recorded, and no entry of it is stored', async () => {
+      const family = `BundleUrl-${run}`;
+      const bundle = {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family }] } },
+          { request: { method: 'GET', url: 'Patient?name=x%00' } },
+        ],
+      };
+      const res = await send(root, '/fhir', { method: 'POST', token: his, body: JSON.stringify(bundle) });
+      expectOutcome(res, 400, 'invalid', ERR.chars);
+      await expectAudited(res, 400, ERR.chars);
+      expect(await patientsNamed(family)).toBe(0);
+    });
+
+    it('R-03: a POST _search form keeps repeated parameters as AND (as a GET does), not folded into one OR list', async () => {
+      const other = await seedAs(server.fhirBase, his, { resourceType: 'Patient', name: [{ family: `Other-${run}` }] });
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const and = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id}&_id=${other.id}`, headers: form });
+      expectStatus(and, 200);
+      expect((and.body as unknown as Bundle).total).toBe(0);
+      const or = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id},${other.id}`, headers: form });
+      expectStatus(or, 200);
+      expect((or.body as unknown as Bundle).total).toBe(2);
+      const get = await send(root, `/fhir/Patient?_id=${patient.id}&_id=${other.id}`, { token: his });
+      expect((get.body as unknown as Bundle).total).toBe(0);
+    });
+
+    it('R-51: a POST _search form of 1,001 fields → 400 too-costly (not 500), recorded', async () => {
+      const body = Array.from({ length: 1001 }, (_, i) => `name=n${i}`).join('&');
+      const res = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expectOutcome(res, 400, 'too-costly', 'fhir.too-costly');
+      await expectAudited(res, 400, 'fhir.too-costly');
+    });
+
+    it('R-20/R-51: an AuditEvent search is bounded like any search: 101 OR values → 400 too-costly, recorded', async () => {
+      const auditor = await server.token({ sub: `auditor-${run}`, roles: ['auditor'] });
+      const values = Array.from({ length: 101 }, (_, i) => `a${i}`).join(',');
+      const res = await send(root, `/fhir/AuditEvent?agent=${values}`, { token: auditor });
+      expectOutcome(res, 400, 'too-costly', 'fhir.too-costly');
+      await expectAudited(res, 400, 'fhir.too-costly');
     });
   });
 });
