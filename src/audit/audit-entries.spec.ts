@@ -69,6 +69,14 @@ describe('audit entries of one request (R-20, R-22)', () => {
     expect(entriesFor(new RequestAudit('r', 'GET', '/fhir/metadata', '', undefined, undefined, interactionOf('GET', '/fhir/metadata')), { status: 200 }, NOW)).toEqual([]);
   });
 
+  it('R-21: a value clipped to its column never ends in half a surrogate pair (the entry stays storable)', () => {
+    const audit = request('GET', '/fhir/Observation/o1');
+    audit.actor = { ...actor, id: `${'a'.repeat(126)}😀😀` };
+    const [e] = entriesFor(audit, { status: 200 }, NOW);
+    expect(e.agent.id).toBe(`${'a'.repeat(126)}…`);
+    expect(e.agent.id?.isWellFormed()).toBe(true);
+  });
+
   it('R-22: outcome codes: 0 success, 4 refused or invalid, 8 server failure', () => {
     expect([200, 201, 304, 400, 401, 403, 404, 409, 412, 422, 500, 503].map(outcomeOf)).toEqual([0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 8, 8]);
   });

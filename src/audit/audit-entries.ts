@@ -105,7 +105,10 @@ function stripUndefined<T extends object>(o: T): T {
  * segment longer than any FHIR id (64) must not stop the request from being recorded (R-20).
  */
 function clip(value: string, max: number): string {
-  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+  if (value.length <= max) return value;
+  // Never cut a surrogate pair in two: half a pair is a character no column can store.
+  const end = /[\ud800-\udbff]/.test(value[max - 2]) ? max - 2 : max - 1;
+  return `${value.slice(0, end)}…`;
 }
 
 function clipEntity<T extends { type: string; id?: string; version?: string }>(e: T): T {
