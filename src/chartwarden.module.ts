@@ -3,6 +3,8 @@ import { Clock, SystemClock } from './common/clock.js';
 import type { ChartWardenOptions } from './config/chartwarden.options.js';
 import { ChartWardenDatabase } from './database/chartwarden-database.js';
 import { FhirBodyMiddleware } from './fhir/fhir-body.middleware.js';
+import { InputGuard } from './fhir/input-guard.middleware.js';
+import { HeaderLimit } from './fhir/header-limit.js';
 import { FhirBundleService } from './fhir/fhir-bundle.service.js';
 import { FhirController } from './fhir/fhir.controller.js';
 import { FhirService } from './fhir/fhir.service.js';
@@ -16,6 +18,7 @@ import { AuditController } from './audit/audit.controller.js';
 import { AuditReaderService } from './audit/audit-reader.service.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
 import { AuditWriteJournal } from './audit/audit-write-journal.js';
+import { AuditCheckpointScheduler } from './audit/checkpoint-scheduler.js';
 import { WriteJournal, WriteJournals } from './fhir/write-journal.port.js';
 import { DocumentTypes } from './governance/domain/document-types.js';
 import { EditLedger } from './governance/edit-ledger.js';
@@ -91,7 +94,9 @@ export const {
     {
       provide: ChartWardenDatabase,
       inject: [CHARTWARDEN_OPTIONS],
-      useFactory: (o: ChartWardenOptions) => ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize, o.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS),
+      // Requests run as a role that owns nothing and cannot switch the append-only triggers off (R-21, decision 0011).
+      useFactory: (o: ChartWardenOptions) =>
+        ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize, o.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS, { as: 'application', url: o.applicationDatabaseUrl }),
     },
     {
       provide: SearchParameterRegistry,
@@ -123,6 +128,11 @@ export const {
     AuditReaderService,
     AuditWriteJournal,
     {
+      provide: AuditCheckpointScheduler,
+      inject: [ChartWardenDatabase, Clock, CHARTWARDEN_OPTIONS],
+      useFactory: (db: ChartWardenDatabase, clock: Clock, o: ChartWardenOptions) => new AuditCheckpointScheduler(db, clock, o.dataDir, o.checkpoint),
+    },
+    {
       provide: DocumentTypes,
       inject: [LoadedPolicy],
       useFactory: (policy: LoadedPolicy) => DocumentTypes.fromProfiles(policy.document.governance?.documentTypeMap ?? []),
@@ -146,6 +156,8 @@ export const {
     CopyRequestsService,
     PrintService,
     BearerAuthGuard,
+    InputGuard,
+    HeaderLimit,
     ResourceValidator,
     FhirService,
     FhirBundleService,
@@ -157,11 +169,14 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly recorder: AuditRecorder,
+    private readonly inputGuard: InputGuard,
   ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // Bad characters in the URL or headers are refused first of all, ahead of the router (input-guard.middleware.ts).
+    this.inputGuard.install();
     // The request's id and audit record first (R-20: even a refused request is recorded), then
     // identity, then the body: an anonymous caller's body is never read.
     consumer
@@ -178,7 +193,7 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
         { path: 'fhir', method: RequestMethod.ALL },
       );
     consumer
-      .apply(bearerAuthMiddleware(this.verifier, (res, e) => void sendRecordedError(this.recorder, res, e)), FhirBodyMiddleware)
+      .apply(this.inputGuard.use, bearerAuthMiddleware(this.verifier, (res, e) => void sendRecordedError(this.recorder, res, e)), FhirBodyMiddleware)
       .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
       // Two wildcard routes rather than the controllers: Nest would add one layer per route, and
       // Express walks every layer on every request.

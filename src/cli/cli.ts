@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { settingsFromEnv } from '../config/env.config.js';
+import { settingsFromEnv, type ServerSettings } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
+import { takeCheckpointOf, verifyCheckpoint, writeCheckpoint } from '../audit/checkpoint.js';
 import { verifyLedger } from '../governance/ledger-verifier.js';
 import { verifySeal } from '../disputes/seal-verifier.js';
 import { retentionReport } from '../governance/retention-report.js';
@@ -11,7 +12,7 @@ import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { backup, restoreDrill, type Progress } from '../database/backup.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
-import { issueDevToken } from '../identity/dev-token.issuer.js';
+import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
 
 /**
  * `npx chartwarden <command>`: the admin CLI. Reads the same environment as the server
@@ -38,7 +39,14 @@ export function buildCli(): Command {
       return v;
     }, '1h')
     .action(async (o: { sub: string; role: string[]; dept?: string; specialty?: string; licence?: LicenceStatus; scope?: string; fhirUser?: string; ttl: string }) => {
-      const { dataDir } = settingsFromEnv();
+      const settings = settingsFromEnv();
+      // R-02: a role the policy does not define has no rules; a token naming one is a typo, not a grant.
+      const known = loadServerPolicy(settings).roleNames;
+      const unknown = o.role.filter((r) => !known.includes(r));
+      if (unknown.length) {
+        throw new CliFailure(`token: unknown role${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: the policy defines ${known.join(', ')}`);
+      }
+      const { dataDir } = settings;
       const token = await issueDevToken(dataDir, {
         sub: o.sub,
         roles: o.role,
@@ -48,6 +56,8 @@ export function buildCli(): Command {
         scope: o.scope,
         fhirUser: o.fhirUser,
         ttl: o.ttl,
+      }, settings.options.identity?.maxTokenLifetimeMinutes).catch((e: unknown) => {
+        throw e instanceof DevTokenError ? new CliFailure(`token: ${e.message}`) : e;
       });
       process.stdout.write(token + '\n');
     });
@@ -61,15 +71,39 @@ export function buildCli(): Command {
       if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('use a date like 2026-11-01 or an instant');
       return d;
     })
-    .action(async (o: { since?: Date }) => {
-      const report = await verifyAuditChains(await databaseUrl(), { since: o.since });
+    .option('--checkpoint <file>', 'also prove that nothing at or before the heads of this signed checkpoint (`audit checkpoint`) changed or vanished')
+    .action(async (o: { since?: Date; checkpoint?: string }) => {
+      const url = await databaseUrl();
+      // A checkpoint whose signature fails proves nothing: say so before anything else.
+      const against = o.checkpoint ? await verifyCheckpoint(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
+      const signature = against?.problems.find((p) => p.problem === 'signature');
+      if (signature) throw new CliFailure(`audit verify: checkpoint ${o.checkpoint} REJECTED — ${signature.detail}`);
+      const report = await verifyAuditChains(url, { since: o.since });
       const rate = report.ms > 0 ? Math.round((report.entries / report.ms) * 1000) : report.entries;
       if (report.broken) {
         for (const c of report.chains.filter((x) => x.broken && x.broken !== report.broken)) process.stderr.write(`  also broken: ${c.broken?.detail}\n`);
+        for (const p of against?.problems ?? []) process.stderr.write(`  also against the checkpoint: ${p.detail}\n`);
         throw new CliFailure(`audit verify: BROKEN — ${report.broken.detail} (${report.broken.problem})`);
       }
+      if (against?.problems.length) {
+        for (const p of against.problems.slice(1)) process.stderr.write(`  also against the checkpoint: ${p.detail}\n`);
+        const [first] = against.problems;
+        throw new CliFailure(`audit verify: BROKEN against checkpoint ${o.checkpoint} of ${against.taken} — ${first.detail} (${first.problem})`);
+      }
       process.stdout.write(`audit verify: ${report.chains.length} chains, ${report.entries} entries intact (${report.ms} ms, ${rate} entries/s)\n`);
+      if (against) {
+        process.stdout.write(`  checkpoint ${o.checkpoint} of ${against.taken}: ${against.chains} chain heads and ${against.documents} documents' ledger entries unchanged\n`);
+      }
       for (const c of report.chains.filter((x) => x.headSeq > 0)) process.stdout.write(`  chain ${c.chain}: head ${c.headSeq} ${c.head}\n`);
+    });
+  audit
+    .command('checkpoint')
+    .description("Write a checkpoint signed with the data dir's key: every audit chain's head and every document's last ledger entry (R-21); keep it off this host")
+    .requiredOption('--out <file>', 'file to write (JSON)')
+    .action(async (o: { out: string }) => {
+      const checkpoint = await takeCheckpointOf(await databaseUrl(), settingsFromEnv().dataDir);
+      await writeCheckpoint(o.out, checkpoint);
+      process.stdout.write(`audit checkpoint: ${o.out} (${checkpoint.chains.length} chain heads, ${checkpoint.ledger.documents.length} documents, ledger root ${checkpoint.ledger.root}, key ${checkpoint.key})\n`);
     });
 
   const ledger = program.command('ledger').description('The edit ledger of clinical documents (R-12, R-17)');
@@ -113,9 +147,7 @@ export function buildCli(): Command {
       return v;
     })
     .action(async (o: { asOf?: string }) => {
-      const settings = settingsFromEnv();
-      const path = typeof settings.options.policy === 'string' ? settings.options.policy : defaultPolicyPath();
-      const policy = new LoadedPolicy(loadPolicy(path, loadR4Definitions()));
+      const policy = loadServerPolicy(settingsFromEnv());
       const asOf = o.asOf ? new Date(`${o.asOf}T23:59:59.999+08:00`) : new Date();
       const report = await retentionReport(await databaseUrl(), policy.recordRetention, asOf);
       process.stdout.write(
@@ -164,6 +196,12 @@ export function buildCli(): Command {
  * exit hook (embedded-postgres) may override.
  */
 export class CliFailure extends Error {}
+
+/** The policy the server started with the same environment uses: CHARTWARDEN_POLICY, else the shipped default. */
+function loadServerPolicy(settings: ServerSettings): LoadedPolicy {
+  const path = typeof settings.options.policy === 'string' ? settings.options.policy : defaultPolicyPath();
+  return new LoadedPolicy(loadPolicy(path, loadR4Definitions()));
+}
 
 /** DATABASE_URL, else the embedded cluster of a server running on the data dir. */
 async function databaseUrl(): Promise<string> {

@@ -6,6 +6,11 @@
 export interface ChartWardenOptions {
   /** PostgreSQL connection string for ChartWarden's own tables and the embedded FHIR store. */
   databaseUrl: string;
+  /**
+   * The role requests run as (R-17, R-21; decision 0011): one that owns nothing and may not
+   * disable triggers. Unset: `databaseUrl`'s role creates `<database>_app` (needs CREATEROLE).
+   */
+  applicationDatabaseUrl?: string;
   /** Connection pool size (per instance). */
   databasePoolSize?: number;
   /**
@@ -23,7 +28,20 @@ export interface ChartWardenOptions {
    */
   policy?: string | Record<string, unknown>;
   audit?: AuditOptions;
+  /** Signed audit checkpoints written on a schedule (R-21; decision 0011). Unset: none. */
+  checkpoint?: CheckpointOptions;
 }
+
+/** Where and how often the server writes a signed checkpoint of the audit chain heads and the ledger (R-21). */
+export interface CheckpointOptions {
+  /** Directory the checkpoint files are written to (created if missing). */
+  dir: string;
+  /** Minutes between checkpoints (default 60). */
+  intervalMinutes?: number;
+}
+
+/** Default minutes between scheduled checkpoints (`CheckpointOptions.intervalMinutes`). */
+export const DEFAULT_CHECKPOINT_INTERVAL_MINUTES = 60;
 
 /** The audit trail's storage (what is recorded and kept is policy: R-20, R-21). */
 export interface AuditOptions {

@@ -33,6 +33,9 @@ const envSchema = z.object({
   CHARTWARDEN_MAX_SEARCH_PARAMETERS: z.coerce.number().int().min(1).optional(),
   CHARTWARDEN_MAX_JSON_DEPTH: z.coerce.number().int().min(8).optional(),
   CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES: z.coerce.number().int().min(1).optional(),
+  CHARTWARDEN_APP_DATABASE_URL: z.string().url().optional(),
+  CHARTWARDEN_CHECKPOINT_DIR: z.string().min(1).optional(),
+  CHARTWARDEN_CHECKPOINT_INTERVAL_MINUTES: z.coerce.number().int().min(1).optional(),
 });
 
 /** Thrown when an environment variable has a value ChartWarden cannot use. */
@@ -61,6 +64,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
     embeddedPostgresPort: e.CHARTWARDEN_EMBEDDED_PG_PORT,
     options: {
       databaseUrl: e.DATABASE_URL ?? '',
+      applicationDatabaseUrl: e.CHARTWARDEN_APP_DATABASE_URL,
+      checkpoint: e.CHARTWARDEN_CHECKPOINT_DIR ? { dir: resolve(e.CHARTWARDEN_CHECKPOINT_DIR), intervalMinutes: e.CHARTWARDEN_CHECKPOINT_INTERVAL_MINUTES } : undefined,
       databasePoolSize: e.CHARTWARDEN_DB_POOL_SIZE,
       statementTimeoutMs: e.CHARTWARDEN_STATEMENT_TIMEOUT_MS,
       dataDir,

@@ -11,6 +11,7 @@ import { EditLedgerEntity } from '../governance/entities/edit-ledger.entity.js';
 import { AmendmentEntity } from '../governance/entities/amendment.entity.js';
 import { TextFingerprintEntity } from '../governance/entities/text-fingerprint.entity.js';
 import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
+import { ApplicationRoleError, prepareApplicationRole } from './application-role.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
 export interface Queryable {
@@ -71,6 +72,14 @@ export function createDataSource(url: string, poolSize = 2): DataSource {
 const MIGRATION_LOCK = 0x43574d47; // 'CWMG'
 
 /**
+ * Whom the request pool connects as (R-17, R-21; decision 0011). `owner`: the migration
+ * URL's role (admin commands, tests that inspect the schema). `application`: a role that
+ * owns nothing and may not disable triggers, set up by the owner at start-up (`url`: the
+ * CHARTWARDEN_APP_DATABASE_URL a DBA gave, else ChartWarden provisions `<database>_app`).
+ */
+export type DatabaseRole = { as: 'owner' } | { as: 'application'; url?: string };
+
+/**
  * ChartWarden's connection to PostgreSQL: the one object features use to run SQL and open
  * transactions. Connects and applies pending migrations with TypeORM (under an advisory
  * lock, so N instances starting at once do not race) before the application serves
@@ -83,33 +92,76 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
   private constructor(
     readonly dataSource: DataSource,
     private readonly pool: pg.Pool,
+    /** The role the pool's statements run as. */
+    readonly role: string,
   ) {}
 
   /**
    * Connects, migrates, and returns the ready database. `statementTimeoutMs` (0: none) bounds
    * every statement of the pool: PostgreSQL cancels one that runs longer (SQLSTATE 57014) and
-   * the connection stays usable, so no request holds a connection past it.
+   * the connection stays usable, so no request holds a connection past it. `role`: whom the
+   * pool runs as (the server: `application`); as the application, the owner's connection is
+   * closed once the schema and the role are ready, so the process keeps no owner session.
    */
-  static async connect(url: string, poolSize = 20, statementTimeoutMs = 0): Promise<ChartWardenDatabase> {
+  static async connect(url: string, poolSize = 20, statementTimeoutMs = 0, role: DatabaseRole = { as: 'owner' }): Promise<ChartWardenDatabase> {
     const dataSource = createDataSource(url);
     await dataSource.initialize();
-    const runner = dataSource.createQueryRunner();
+    let poolUrl: string;
     try {
-      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      const applied = await dataSource.runMigrations({ transaction: 'all' });
-      if (applied.length) ChartWardenDatabase.logger.log(`Applied migrations: ${applied.map((m) => m.name).join(', ')}`);
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-      await runner.release();
+      poolUrl = await ChartWardenDatabase.migrate(dataSource, url, role);
+    } catch (e) {
+      await dataSource.destroy().catch(() => undefined);
+      throw e;
     }
+    if (role.as === 'application') await dataSource.destroy();
     const options = statementTimeoutMs > 0 ? `${SESSION_OPTIONS} -c statement_timeout=${Math.floor(statementTimeoutMs)}` : SESSION_OPTIONS;
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'chartwarden', options });
-    const db = new ChartWardenDatabase(dataSource, pool);
+    const pool = new pg.Pool({ connectionString: poolUrl, max: poolSize, application_name: 'chartwarden', options });
+    let user: string;
+    try {
+      [{ user }] = (await pool.query<{ user: string }>('SELECT current_user AS user')).rows;
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      if (role.as === 'owner') throw e;
+      throw new ApplicationRoleError(
+        `could not connect as the application role (${decodeURIComponent(new URL(poolUrl).username)}): ${(e as Error).message}. ` +
+          'The server must let it log in (pg_hba.conf), or set CHARTWARDEN_APP_DATABASE_URL to a role it does.',
+        { cause: e },
+      );
+    }
+    const db = new ChartWardenDatabase(dataSource, pool, user);
     // Once closing, a connection the server ends (a drill dropping its scratch database) is expected.
     pool.on('error', (e) => {
       if (!db.closing) ChartWardenDatabase.logger.error(`idle connection error: ${e.message}`);
     });
     return db;
+  }
+
+  /**
+   * Under the migration lock: the pending migrations, then (as the application) the role's
+   * set-up in one transaction, so instances starting together neither race nor see half of
+   * it. Returns the URL the pool connects with.
+   */
+  private static async migrate(dataSource: DataSource, url: string, role: DatabaseRole): Promise<string> {
+    const runner = dataSource.createQueryRunner();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      const applied = await dataSource.runMigrations({ transaction: 'all' });
+      if (applied.length) ChartWardenDatabase.logger.log(`Applied migrations: ${applied.map((m) => m.name).join(', ')}`);
+      if (role.as === 'owner') return url;
+      await runner.startTransaction();
+      try {
+        const q = async <T,>(sql: string, parameters?: unknown[]) => (await runner.query(sql, parameters)) as T[];
+        const app = await prepareApplicationRole(q, url, dataSource.entityMetadatas.map((m) => m.tableName), role.url);
+        await runner.commitTransaction();
+        return app.url;
+      } catch (e) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await runner.release();
+    }
   }
 
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]> {

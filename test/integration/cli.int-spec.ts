@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { decodeJwt } from 'jose';
-import { buildCli } from '../../src/cli/cli.js';
+import { buildCli, CliFailure } from '../../src/cli/cli.js';
+import { defaultPolicyPath } from '../../src/policy/policy.loader.js';
 import { DEV_KEY_FILE } from '../../src/identity/dev-signing-key.js';
 import { IdentityError, IdentityErrorCode } from '../../src/identity/identity.errors.js';
 import { TokenVerifier } from '../../src/identity/token.verifier.js';
@@ -138,5 +139,67 @@ describe('CLI: chartwarden token', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stdout).toBe('');
     expect(existsSync(join(dataDir, DEV_KEY_FILE))).toBe(false);
+  });
+});
+
+describe('CLI: chartwarden token refuses roles the policy does not define (R-02, R-01)', () => {
+  const tempDirs: string[] = [];
+  const newDataDir = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chartwarden-cli-roles-'));
+    tempDirs.push(dir);
+    return dir;
+  };
+  // The shipped policy's roles (policy/default.policy.yaml), in its order.
+  const DEFAULT_ROLES = 'attending, resident, chief, intern, nurse, record-room, medical-affairs, disputes-officer, auditor, admin, his-system';
+
+  afterAll(async () => {
+    for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([['attendng'], ['__proto__'], ['constructor'], ['attending,toString']])(
+    'R-02: --role %s is refused, listing the policy\'s roles, and no token (nor key) is made',
+    async (roles) => {
+      const dataDir = await newDataDir();
+      const run = await runCli(dataDir, ['token', '--sub', 'dr-wang', '--role', roles]);
+      const unknown = roles.split(',').filter((r) => r !== 'attending');
+      expect(run.error).toBeInstanceOf(CliFailure);
+      expect((run.error as Error).message).toBe(`token: unknown role ${unknown.join(', ')}: the policy defines ${DEFAULT_ROLES}`);
+      expect(run.stdout).toBe('');
+      expect(existsSync(join(dataDir, DEV_KEY_FILE))).toBe(false);
+    },
+  );
+
+  it('R-02: the roles come from CHARTWARDEN_POLICY when set, as the server would load them', async () => {
+    const dataDir = await newDataDir();
+    const previous = process.env.CHARTWARDEN_POLICY;
+    const policy = join(dataDir, 'hospital.policy.yaml');
+    const shipped = await readFile(defaultPolicyPath(), 'utf8');
+    // A hospital's copy that calls its auditors `internal-audit`.
+    await writeFile(policy, shipped.replace(/^ {2}auditor:$/m, '  internal-audit:'));
+    process.env.CHARTWARDEN_POLICY = policy;
+    try {
+      const refused = await runCli(dataDir, ['token', '--sub', 'qa-1', '--role', 'auditor']);
+      expect(refused.error).toBeInstanceOf(CliFailure);
+      expect((refused.error as Error).message).toBe(`token: unknown role auditor: the policy defines ${DEFAULT_ROLES.replace('auditor', 'internal-audit')}`);
+      const issued = await runCli(dataDir, ['token', '--sub', 'qa-1', '--role', 'internal-audit']);
+      expect(issued.error).toBeUndefined();
+      expect(decodeJwt(issued.stdout.trim()).roles).toEqual(['internal-audit']);
+    } finally {
+      if (previous === undefined) delete process.env.CHARTWARDEN_POLICY;
+      else process.env.CHARTWARDEN_POLICY = previous;
+    }
+  });
+
+  it('R-01: the default token expires within the 12-hour maximum lifetime (1 h), and a longer --ttl is refused', async () => {
+    const dataDir = await newDataDir();
+    const issued = await runCli(dataDir, ['token', '--sub', 'dr-wang', '--role', 'attending']);
+    expect(issued.error).toBeUndefined();
+    const { exp, iat } = decodeJwt(issued.stdout.trim());
+    expect((exp as number) - (iat as number)).toBe(3600);
+
+    const tooLong = await runCli(dataDir, ['token', '--sub', 'dr-wang', '--role', 'attending', '--ttl', '13h']);
+    expect(tooLong.error).toBeInstanceOf(CliFailure);
+    expect((tooLong.error as Error).message).toMatch(/^token: ttl "13h" is longer than the maximum token lifetime of 720 minutes/);
+    expect(tooLong.stdout).toBe('');
   });
 });

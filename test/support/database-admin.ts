@@ -10,8 +10,11 @@ export interface CliRun {
   error?: unknown;
 }
 
-/** Runs `chartwarden <args>` in-process against `databaseUrl` (DATABASE_URL set for the run only). */
-export async function runCliOn(databaseUrl: string, args: string[]): Promise<CliRun> {
+/**
+ * Runs `chartwarden <args>` in-process against `databaseUrl` (DATABASE_URL set for the run
+ * only), with `env` (e.g. CHARTWARDEN_DATA_DIR) set for the run only too.
+ */
+export async function runCliOn(databaseUrl: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const program = buildCli();
   let stderr = '';
   let stdout = '';
@@ -28,7 +31,9 @@ export async function runCliOn(databaseUrl: string, args: string[]): Promise<Cli
       append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
       return true;
     }) as typeof process.stdout.write;
+  const previousEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   process.env.DATABASE_URL = databaseUrl;
+  Object.assign(process.env, env);
   process.stdout.write = capture((s) => (stdout += s));
   process.stderr.write = capture((s) => (stderr += s));
   try {
@@ -41,6 +46,10 @@ export async function runCliOn(databaseUrl: string, args: string[]): Promise<Cli
     process.stderr.write = realErr;
     if (previousUrl === undefined) delete process.env.DATABASE_URL;
     else process.env.DATABASE_URL = previousUrl;
+    for (const [k, v] of Object.entries(previousEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
