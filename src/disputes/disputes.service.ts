@@ -405,6 +405,12 @@ export class DisputesService {
       [id, n],
     );
     if (!copy) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} has no sealed copy ${n}`);
+    const held = await this.db.query<{ resource_type: string; resource_id: string; version_id: string }>(
+      `SELECT resource_type, resource_id, version_id::text AS version_id FROM dispute_item WHERE dispute_id = $1 AND copy_no = $2 ORDER BY resource_type, resource_id`,
+      [id, n],
+    );
+    // Whoever takes the copy's file takes these versions (R-20): the entry names each.
+    ctx.audit?.as({ disclosed: held.map((h) => ({ type: h.resource_type, id: h.resource_id, version: h.version_id })) });
     return format === 'pdf' ? { body: copy.pdf, sha256: copy.pdf_sha256 } : { body: copy.bundle, sha256: copy.bundle_sha256 };
   }
 
@@ -496,6 +502,8 @@ export class DisputesService {
       [id, n, kind, now, ctx.actor.id, JSON.stringify(witnesses), digest, bundle.text, bundle.sha256, pdf.bytes, pdf.sha256, pdf.pages],
     );
     ctx.audit?.concerns([c.patient_id]);
+    // The sealed copy goes to both sides (R-40): its entry names each version it holds (R-20).
+    ctx.audit?.as({ disclosed: lines.map((l) => ({ type: l.type, id: l.id, version: String(l.version) })) });
     return entries.map((e) => `${e.resource.resourceType}/${e.resource.id}`);
   }
 

@@ -302,6 +302,28 @@ describe('Hardening: who confirms a seal or unseal, and which digest the sealed 
     expect(report.problems.map((p) => p.detail).join('\n')).toContain(`states inventory digest ${shown.digest}, recorded ${sealedOnly}`);
   });
 
+  it('R-20/R-40: the seal and a download of the sealed copy name each version the copy holds, so the auditor finds them by the document', async () => {
+    const r = await record();
+    const c = await open(r.patient);
+    const { sealed } = await seal(c.id);
+    const [copy] = sealed.copies;
+    const pdf = await fetch(copy.pdf, { headers: { authorization: `Bearer ${officer}` } });
+    expect(pdf.status).toBe(200);
+    // Sealed: the signed discharge note (version 1) and the final lab; the unsigned draft is pending, not in the copy.
+    for (const [type, id] of [
+      ['Composition', r.signed.id],
+      ['Observation', r.lab.id],
+    ]) {
+      const found = await fhir<Bundle>(auditor, 'GET', `AuditEvent?entity=${type}/${id}/_history/1`);
+      expectStatus(found, 200);
+      const subtypes = (found.body.entry ?? []).map((e) => (e.resource as AuditEvent).subtype?.[0]?.code).sort();
+      expect(subtypes).toEqual(expect.arrayContaining(['dispute-seal', 'dispute-copies']));
+    }
+    const draft = await fhir<Bundle>(auditor, 'GET', `AuditEvent?entity=Composition/${r.draft.id}&subtype=dispute-seal`);
+    expectStatus(draft, 200);
+    expect(draft.body.entry ?? []).toHaveLength(0);
+  });
+
   it('R-41/R-42: a supplement lists a still-pending record as first inventoried, its digest covers every line so far, and seal verify passes', async () => {
     const r = await record();
     const pendingLab = await seedAs<Observation>(server.fhirBase, his, {
