@@ -274,7 +274,8 @@ describe('ResourceValidator', () => {
         const resource = base();
         for (const [steps, value] of grafts) {
           let at: unknown = resource;
-          for (const step of steps.slice(0, -1)) at = isRecord(at) || Array.isArray(at) ? (at as Record<string, unknown>)[step] : undefined;
+          // Own properties only: following `__proto__` would graft onto Object.prototype and poison the test worker itself.
+          for (const step of steps.slice(0, -1)) at = (isRecord(at) || Array.isArray(at)) && Object.hasOwn(at, step) ? (at as Record<string, unknown>)[step] : undefined;
           const last = steps[steps.length - 1];
           if (isRecord(at) || Array.isArray(at)) Object.defineProperty(at, last, { value, enumerable: true, writable: true, configurable: true });
         }
