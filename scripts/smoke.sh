@@ -37,15 +37,17 @@ start_server() {
 }
 
 stop_server() {
-  kill -TERM -- "-$PID" 2>/dev/null
+  # SIGTERM to npm only, as the README says (`kill -TERM <pid of npm start>`), not to its process group.
+  local t0=$(date +%s%N)
+  kill -TERM "$PID" 2>/dev/null
   # Wait for the whole process group (npm, node, PostgreSQL) to be gone, not just npm.
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 50); do
     kill -0 -- "-$PID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 -- "-$PID" 2>/dev/null && fail "server did not stop within 15 s of SIGTERM"
+  kill -0 -- "-$PID" 2>/dev/null && fail "npm, node or PostgreSQL still running 5 s after SIGTERM to npm: $(ps -o pid,cmd -g "$PID" | tail -n +2)"
   grep -q "Stopped cleanly" "$LOG" || fail "no 'Stopped cleanly' in the log after SIGTERM"
-  echo "smoke: ok   SIGTERM stopped the server and embedded PostgreSQL cleanly"
+  echo "smoke: ok   SIGTERM to npm stopped node and embedded PostgreSQL in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   PID=""
 }
 

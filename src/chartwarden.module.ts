@@ -54,7 +54,20 @@ import { AccessPolicyService } from './policy/access-policy.service.js';
 import { ActiveAccessSource } from './policy/active-access.port.js';
 import { ExplainService } from './policy/explain.service.js';
 import { LoadedPolicy } from './policy/loaded-policy.js';
+import { PolicyDocumentTypes } from './policy/policy-document-types.js';
+import { PolicyReloader } from './policy/policy-reloader.js';
+import { ClusterEvents } from './cluster/cluster-events.js';
 import { defaultPolicyPath, loadPolicy, validatePolicy } from './policy/policy.loader.js';
+import { TerminusModule } from '@nestjs/terminus';
+import { HttpAdapterHost } from '@nestjs/core';
+import { RequestObserver } from './observability/access-log.js';
+import { HealthController } from './observability/health.controller.js';
+import { createLogger } from './observability/logger.js';
+import { MetricsEndpoint } from './observability/metrics.endpoint.js';
+import { ChartWardenMetrics } from './observability/metrics.service.js';
+import { MetricsSettings } from './observability/metrics.settings.js';
+import { OperationalCounts } from './observability/operational-counts.js';
+import { ReadinessIndicators } from './observability/readiness.indicators.js';
 
 /** `forRoot(options)` / `forRootAsync({ useFactory, inject })`, built by Nest's ConfigurableModuleBuilder. */
 export const {
@@ -69,8 +82,10 @@ export const {
  * server (`src/main.ts`) is this module and nothing else.
  */
 @Module({
+  // Health probes (issue #14); a failing probe is reported by its 503 and the access log, not by terminus's own log.
+  imports: [TerminusModule.forRoot({ logger: false })],
   // AuditController, GovernanceController and PrintController first: their /fhir routes must win over FhirController's /fhir/:type….
-  controllers: [AuditController, GovernanceController, PrintController, FhirController, AccessController, DisputesController, CopyRequestsController],
+  controllers: [AuditController, GovernanceController, PrintController, FhirController, AccessController, DisputesController, CopyRequestsController, HealthController],
   providers: [
     {
       provide: LoadedPolicy,
@@ -78,9 +93,13 @@ export const {
       useFactory: (o: ChartWardenOptions) => {
         const types = loadR4Definitions();
         if (o.policy && typeof o.policy === 'object') return new LoadedPolicy(validatePolicy(o.policy, types, 'options.policy'));
-        return new LoadedPolicy(loadPolicy(o.policy ?? defaultPolicyPath(), types));
+        const path = o.policy ?? defaultPolicyPath();
+        return new LoadedPolicy(loadPolicy(path, types), path);
       },
     },
+    // Cache invalidations between the instances on one database, and the policy reload (decision 0012).
+    ClusterEvents,
+    PolicyReloader,
     AccessGrantRepository,
     { provide: ActiveAccessSource, useExisting: AccessGrantRepository },
     DisputeWithholdings,
@@ -135,7 +154,8 @@ export const {
     {
       provide: DocumentTypes,
       inject: [LoadedPolicy],
-      useFactory: (policy: LoadedPolicy) => DocumentTypes.fromProfiles(policy.document.governance?.documentTypeMap ?? []),
+      // Always the policy in force: a reloaded documentTypeMap applies without a restart.
+      useFactory: (policy: LoadedPolicy) => new PolicyDocumentTypes(policy),
     },
     EditLedger,
     LedgerService,
@@ -162,6 +182,18 @@ export const {
     FhirService,
     FhirBundleService,
     MetadataService,
+    // Observability (issue #14): probes, metrics, the access log.
+    { provide: MetricsSettings, inject: [CHARTWARDEN_OPTIONS], useFactory: (o: ChartWardenOptions) => new MetricsSettings(o.metrics) },
+    OperationalCounts,
+    ChartWardenMetrics,
+    MetricsEndpoint,
+    ReadinessIndicators,
+    {
+      provide: RequestObserver,
+      inject: [ChartWardenMetrics, LoadedPolicy, HttpAdapterHost, CHARTWARDEN_OPTIONS],
+      useFactory: (metrics: ChartWardenMetrics, policy: LoadedPolicy, adapterHost: HttpAdapterHost, o: ChartWardenOptions) =>
+        new RequestObserver(metrics, policy, adapterHost, o.logging ? createLogger(o.logging) : undefined),
+    },
   ],
   exports: [FhirStore, TokenVerifier, Clock, AccessPolicyService],
 })
@@ -170,12 +202,15 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
     private readonly verifier: TokenVerifier,
     private readonly recorder: AuditRecorder,
     private readonly inputGuard: InputGuard,
+    private readonly requests: RequestObserver,
   ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
     // Bad characters in the URL or headers are refused first of all, ahead of the router (input-guard.middleware.ts).
+    // The access log and request metrics first of all, so they see the requests the input guard refuses too.
+    this.requests.install();
     this.inputGuard.install();
     // The request's id and audit record first (R-20: even a refused request is recorded), then
     // identity (R-01), then the body: an anonymous caller's body is never read.

@@ -101,6 +101,15 @@ export class AccessGrantRepository extends ActiveAccessSource {
     };
   }
 
+  /** Break-the-glass openings in force at `now`: a count for the metrics, nothing else. */
+  async countActiveBreakGlass(now: Date): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM access_grant WHERE kind = 'break-glass' AND status IN ('approved', 'active') AND valid_from <= $1 AND valid_until > $1`,
+      [now],
+    );
+    return row.n;
+  }
+
   async countUse(id: string): Promise<void> {
     await this.db.query('UPDATE access_grant SET uses = uses + 1 WHERE id = $1', [id]);
   }

@@ -82,7 +82,7 @@ export class AccessGrantService {
       );
     }
     if (!updated) throw new GrantError(GrantErrorCode.WrongState, `Grant ${id} is ${grant.status}${grant.extensionUntil ? '' : ' with no extension pending'}: nothing to approve`);
-    this.decisions.invalidate(updated.grantee);
+    await this.decisions.invalidate(updated.grantee);
     return updated;
   }
 

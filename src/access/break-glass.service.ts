@@ -51,7 +51,7 @@ export class BreakGlassService {
       policyVersion: this.policy.version,
     });
     await this.grants.countUse(row.id);
-    this.decisions.invalidate(actor.id);
+    await this.decisions.invalidate(actor.id);
     return row.id;
   }
 

@@ -3,6 +3,13 @@ import type { ChartWardenDatabase, Queryable } from '../database/chartwarden-dat
 import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
 import { hashedTextSql } from './audit-sql.js';
 
+/** What one group commit did, told to the observer (metrics): how long it took, how many entries, whether it committed. */
+export interface AuditCommitOutcome {
+  durationMs: number;
+  entries: number;
+  ok: boolean;
+}
+
 interface Pending {
   entries: AuditEntry[];
   resolve: () => void;
@@ -34,6 +41,9 @@ export class AuditLog implements OnModuleInit {
   private readonly lanes: { queue: Pending[]; flushing: boolean }[];
   /** Group commits and the entries they carried, since start (for the benchmark and monitoring). */
   readonly stats = { commits: 0, entries: 0 };
+  /** When the last commit attempt committed or failed (epoch ms; 0: none yet), for the readiness probe. */
+  readonly health = { lastSuccessAt: 0, lastFailureAt: 0 };
+  private observer?: (outcome: AuditCommitOutcome) => void;
 
   constructor(
     private readonly db: ChartWardenDatabase,
@@ -74,6 +84,26 @@ export class AuditLog implements OnModuleInit {
     ).then(() => undefined);
   }
 
+  /** Entries waiting for a group commit, over all lanes (read-only, for monitoring). */
+  get queueDepth(): number {
+    let n = 0;
+    for (const lane of this.lanes) for (const p of lane.queue) n += p.entries.length;
+    return n;
+  }
+
+  /** Calls `observer` after every group commit attempt (one observer: the metrics). It must not throw. */
+  observe(observer: (outcome: AuditCommitOutcome) => void): void {
+    this.observer = observer;
+  }
+
+  /** `unhealthy`: the failure says the writer cannot commit (not that one request's entries were refused for their data). */
+  private committed(started: number, entries: number, ok: boolean, unhealthy = !ok): void {
+    const now = Date.now();
+    if (ok) this.health.lastSuccessAt = now;
+    else if (unhealthy) this.health.lastFailureAt = now;
+    this.observer?.({ durationMs: performance.now() - started, entries, ok });
+  }
+
   /** Records entries inside the caller's transaction: they commit (or roll back) with the caller's write. */
   async appendWithin(tx: Queryable, entries: AuditEntry[]): Promise<void> {
     if (entries.length) await this.link(tx, entries);
@@ -90,15 +120,18 @@ export class AuditLog implements OnModuleInit {
           batch.push(next);
           size += next.entries.length;
         }
+        const started = performance.now();
         try {
           // One statement: its own transaction, committed (and flushed) before the callers hear back.
           await this.link(this.db, batch.flatMap((p) => p.entries));
           this.stats.commits++;
           this.stats.entries += size;
+          this.committed(started, size, true);
           for (const p of batch) p.resolve();
         } catch (e) {
           if (batch.length > 1 && refusedForItsData(e)) await this.isolate(batch, e);
           else {
+            this.committed(started, size, false, !refusedForItsData(e));
             AuditLog.logger.error(`could not record ${size} audit entries: ${(e as Error).message}`);
             for (const p of batch) p.reject(e);
           }
@@ -117,12 +150,15 @@ export class AuditLog implements OnModuleInit {
   private async isolate(batch: Pending[], cause: unknown): Promise<void> {
     AuditLog.logger.warn(`a group commit of ${batch.length} requests was refused (${(cause as Error).message}); recording each request alone`);
     for (const p of batch) {
+      const started = performance.now();
       try {
         await this.link(this.db, p.entries);
         this.stats.commits++;
         this.stats.entries += p.entries.length;
+        this.committed(started, p.entries.length, true);
         p.resolve();
       } catch (e) {
+        this.committed(started, p.entries.length, false, !refusedForItsData(e));
         AuditLog.logger.error(`could not record ${p.entries.length} audit entries of request ${p.entries[0]?.requestId}: ${(e as Error).message}`);
         p.reject(e);
       }

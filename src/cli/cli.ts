@@ -1,5 +1,12 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { packageRoot } from '../common/package-root.js';
+import { DataDirLock, ensureWritableDir } from '../database/data-dir-lock.js';
+import { probeDatabase } from '../database/database-unreachable.js';
+import { DEV_KEY_FILE } from '../identity/dev-signing-key.js';
+import { PolicyLoadError } from '../policy/policy.errors.js';
 import { settingsFromEnv, type ServerSettings } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
 import { takeCheckpointOf, verifyCheckpoint, writeCheckpoint } from '../audit/checkpoint.js';
@@ -9,7 +16,7 @@ import { retentionReport } from '../governance/retention-report.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
-import { backup, restoreDrill, type Progress } from '../database/backup.js';
+import { backup, BackupFileError, restoreDrill, type Progress } from '../database/backup.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
@@ -19,7 +26,7 @@ import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
  * (CHARTWARDEN_DATA_DIR above all), so a token it signs is one that server accepts.
  */
 export function buildCli(): Command {
-  const program = new Command('chartwarden').description('ChartWarden administration').showHelpAfterError();
+  const program = new Command('chartwarden').description('ChartWarden administration').showHelpAfterError().version(packageVersion(), '-V, --version');
 
   program
     .command('token')
@@ -47,6 +54,22 @@ export function buildCli(): Command {
         throw new CliFailure(`token: unknown role${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: the policy defines ${known.join(', ')}`);
       }
       const { dataDir } = settings;
+      // A token signed with the wrong data dir's key is refused by the server: say which key signs it when that may be so.
+      const keyExisted = existsSync(join(dataDir, DEV_KEY_FILE));
+      const server = await DataDirLock.runningServer(dataDir);
+      if (!keyExisted) {
+        await ensureWritableDir(dataDir).catch((e: unknown) => {
+          throw new CliFailure(`token: ${(e as Error).message}`);
+        });
+        process.stderr.write(
+          `token: WARNING: no signing key in ${dataDir}: creating a NEW one. Only a server started on this data dir accepts the token; ` +
+            'run the command where the server runs, or set CHARTWARDEN_DATA_DIR to its data dir.\n',
+        );
+      } else if (!server) {
+        process.stderr.write(
+          `token: warning: no ChartWarden server is running on ${dataDir}; the token is signed with that data dir's key, which only its server accepts.\n`,
+        );
+      }
       const token = await issueDevToken(dataDir, {
         sub: o.sub,
         roles: o.role,
@@ -116,6 +139,7 @@ export function buildCli(): Command {
     })
     .action(async (o: { document?: string }) => {
       const report = await verifyLedger(await databaseUrl(), { document: o.document });
+      if (o.document && report.documents === 0) throw new CliFailure(`ledger verify: unknown document ${o.document}: the edit ledger holds no version of it`);
       if (report.broken) {
         for (const b of report.breaks.slice(1)) process.stderr.write(`  also broken: ${b.detail}\n`);
         throw new CliFailure(`ledger verify: BROKEN — ${report.broken.detail} (${report.broken.problem})`);
@@ -164,7 +188,7 @@ export function buildCli(): Command {
     .description('Write a consistent backup of ChartWarden\'s database and <file>.manifest.json (R-50)')
     .requiredOption('--out <file>', 'archive to write')
     .action(async (o: { out: string }) => {
-      const manifest = await backup(await databaseUrl(), o.out, progressBar('backup'));
+      const manifest = await backup(await databaseUrl(), o.out, progressBar('backup')).catch(asFailure);
       const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
       process.stdout.write(`backup: ${o.out} (${manifest.archive.bytes} bytes, ${rows} rows in ${manifest.tables.length} tables, sha256 ${manifest.archive.sha256})\n`);
       process.stdout.write(`manifest: ${o.out}.manifest.json\n`);
@@ -175,7 +199,7 @@ export function buildCli(): Command {
     .description('Restore a backup into a scratch database, verify it against its manifest, and drop it (R-50)')
     .requiredOption('--from <file>', 'archive written by `chartwarden backup`')
     .action(async (o: { from: string }) => {
-      const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore'));
+      const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore')).catch(asFailure);
       for (const t of report.tables) process.stdout.write(`  ${t.name}: ${t.restored}/${t.expected} rows\n`);
       process.stdout.write(`  audit trail: ${report.audit.chains.length} chains, ${report.audit.entries} entries${report.audit.broken ? ' BROKEN' : ' intact'}\n`);
       process.stdout.write(`  edit ledger: ${report.ledger.documents} documents, ${report.ledger.entries} versions${report.ledger.broken ? ' BROKEN' : ' intact'}\n`);
@@ -187,7 +211,54 @@ export function buildCli(): Command {
       process.stdout.write(`restore-drill: OK in ${report.ms} ms (scratch database ${report.scratchDatabase} dropped)\n`);
     });
 
+  const policy = program.command('policy').description('The access policy (R-01…R-07)');
+  policy
+    .command('reload')
+    .description('Validate the policy file the server loads (CHARTWARDEN_POLICY or the shipped one), then ask the running server to reload it (SIGHUP)')
+    .action(async () => {
+      const settings = settingsFromEnv();
+      const path = policyPath(settings);
+      let loaded: LoadedPolicy;
+      try {
+        loaded = new LoadedPolicy(loadPolicy(path, loadR4Definitions()));
+      } catch (e) {
+        if (!(e instanceof PolicyLoadError)) throw e;
+        const problems = e.message.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+        for (const p of problems) process.stderr.write(`policy reload: ${path}: ${p}\n`);
+        if (!problems.length) throw new CliFailure(`policy reload: ${e.message}`);
+        throw new CliFailure(`policy reload: ${path} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''}); nothing was sent`);
+      }
+      const server = await DataDirLock.runningServer(settings.dataDir);
+      if (!server) {
+        throw new CliFailure(`policy reload: no ChartWarden server is running on ${settings.dataDir}; nothing to reload (the policy ${path} is valid)`);
+      }
+      try {
+        process.kill(server.pid, 'SIGHUP');
+      } catch (e) {
+        throw new CliFailure(`policy reload: could not signal the server pid ${server.pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      process.stdout.write(
+        `policy reload: ${path} is valid (version ${loaded.version}); sent SIGHUP to the server pid ${server.pid} on ${settings.dataDir}: ` +
+          'its log says when the new policy is in force\n',
+      );
+    });
+
   return program;
+}
+
+/** A backup file problem is the command's verdict, printed as it is. */
+function asFailure(e: unknown): never {
+  throw e instanceof BackupFileError ? new CliFailure(e.message) : e;
+}
+
+/** The version in package.json (`chartwarden --version`). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The policy file the server started with the same environment loads. */
+function policyPath(settings: ServerSettings): string {
+  return typeof settings.options.policy === 'string' ? settings.options.policy : defaultPolicyPath();
 }
 
 /**
@@ -199,15 +270,24 @@ export class CliFailure extends Error {}
 
 /** The policy the server started with the same environment uses: CHARTWARDEN_POLICY, else the shipped default. */
 function loadServerPolicy(settings: ServerSettings): LoadedPolicy {
-  const path = typeof settings.options.policy === 'string' ? settings.options.policy : defaultPolicyPath();
-  return new LoadedPolicy(loadPolicy(path, loadR4Definitions()));
+  return new LoadedPolicy(loadPolicy(policyPath(settings), loadR4Definitions()));
 }
 
-/** DATABASE_URL, else the embedded cluster of a server running on the data dir. */
+/**
+ * DATABASE_URL, else the embedded cluster of a server running on the data dir; checked with
+ * one connection, so an unreachable database is one line naming where it was looked for.
+ */
 async function databaseUrl(): Promise<string> {
   const settings = settingsFromEnv();
-  const url = settings.databaseUrl ?? (await EmbeddedPostgresLauncher.runningUrl(settings.dataDir));
-  if (!url) throw new Error(`no database: set DATABASE_URL, or start the server (npm start) so its embedded PostgreSQL in ${settings.dataDir} is running`);
+  if (settings.databaseUrl) {
+    await probeDatabase(settings.databaseUrl, 'DATABASE_URL');
+    return settings.databaseUrl;
+  }
+  const noServer = `no database: set DATABASE_URL, or start the server (npm start) so its embedded PostgreSQL in ${settings.dataDir} is running`;
+  const server = await DataDirLock.runningServer(settings.dataDir);
+  const url = server?.mode === 'embedded' ? await EmbeddedPostgresLauncher.runningUrl(settings.dataDir) : undefined;
+  if (!url) throw new CliFailure(noServer);
+  await probeDatabase(url, `the embedded PostgreSQL of the server pid ${server?.pid} on ${settings.dataDir}`);
   return url;
 }
 

@@ -24,12 +24,41 @@ export interface ChartWardenOptions {
   fhir?: FhirOptions;
   /**
    * The access policy: a YAML/JSON file path, or the document itself. Default: the shipped
-   * `policy/default.policy.yaml` (EMR-RULES.md R-01…R-07). Validated at start-up.
+   * `policy/default.policy.yaml` (R-01…R-07 of docs/rules.md). Validated at start-up.
    */
   policy?: string | Record<string, unknown>;
   audit?: AuditOptions;
   /** Signed audit checkpoints written on a schedule (R-21; decision 0011). Unset: none. */
   checkpoint?: CheckpointOptions;
+  /** Structured logs: one access-log line per request. Unset: the module writes no access log (the host logs its own way). */
+  logging?: LoggingOptions;
+  /** `GET /metrics` (Prometheus). Unset: disabled (404). */
+  metrics?: MetricsOptions;
+}
+
+/** pino's levels; `silent` writes nothing. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** `json`: one JSON object per line (log collectors); `pretty`: coloured, readable lines (a terminal). */
+export type LogFormat = 'json' | 'pretty';
+
+/** How ChartWarden logs (issue #14). Never logged: tokens, request and response bodies, record content, query strings. */
+export interface LoggingOptions {
+  /** Least severe level written (default `info`; access-log lines are `info`, 5xx `error`). */
+  level?: LogLevel;
+  /** Default: `pretty` when stdout is a terminal, `json` otherwise. */
+  format?: LogFormat;
+}
+
+/** Default log level (`LoggingOptions.level`, `LOG_LEVEL`). */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+/** Who may read `GET /metrics`. */
+export interface MetricsOptions {
+  /** Serve `/metrics` at all (default false: 404). */
+  enabled?: boolean;
+  /** When set, `/metrics` requires `Authorization: Bearer <token>` (compared in constant time); unset: open to whoever reaches the port. */
+  token?: string;
 }
 
 /** Where and how often the server writes a signed checkpoint of the audit chain heads and the ledger (R-21). */

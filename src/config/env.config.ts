@@ -1,10 +1,19 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { ChartWardenOptions } from './chartwarden.options.js';
+import {
+  DEFAULT_AUDIENCE,
+  DEFAULT_CHECKPOINT_INTERVAL_MINUTES,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_MAX_TOKEN_LIFETIME_MINUTES,
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+  DEV_ISSUER,
+  FHIR_DEFAULTS,
+  type ChartWardenOptions,
+} from './chartwarden.options.js';
 
 /**
  * The standalone server's and CLI's settings, read from the environment. Every variable is
- * listed in README.md's configuration table; a bad value stops start-up with its name.
+ * described in `envSchema` (docs/configuration.md is generated from it); a bad value stops start-up with its name.
  */
 export interface ServerSettings {
   port: number;
@@ -16,26 +25,85 @@ export interface ServerSettings {
   options: ChartWardenOptions;
 }
 
-const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  DATABASE_URL: z.string().url().optional(),
-  CHARTWARDEN_DATA_DIR: z.string().min(1).default('./.data'),
-  CHARTWARDEN_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  CHARTWARDEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
-  CHARTWARDEN_JWKS_URL: z.string().url().optional(),
-  CHARTWARDEN_ISSUER: z.string().min(1).optional(),
-  CHARTWARDEN_AUDIENCE: z.string().min(1).optional(),
-  CHARTWARDEN_BASE_URL: z.string().url().optional(),
-  CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
-  CHARTWARDEN_POLICY: z.string().min(1).optional(),
-  CHARTWARDEN_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).optional(),
-  CHARTWARDEN_MAX_VALUES_PER_PARAMETER: z.coerce.number().int().min(1).optional(),
-  CHARTWARDEN_MAX_SEARCH_PARAMETERS: z.coerce.number().int().min(1).optional(),
-  CHARTWARDEN_MAX_JSON_DEPTH: z.coerce.number().int().min(8).optional(),
-  CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES: z.coerce.number().int().min(1).optional(),
-  CHARTWARDEN_APP_DATABASE_URL: z.string().url().optional(),
-  CHARTWARDEN_CHECKPOINT_DIR: z.string().min(1).optional(),
-  CHARTWARDEN_CHECKPOINT_INTERVAL_MINUTES: z.coerce.number().int().min(1).optional(),
+/** The environment variables, each with its description (docs/configuration.md is generated from these). */
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port the standalone server listens on.'),
+  DATABASE_URL: z.string().url().optional().meta({
+    description: 'PostgreSQL for ChartWarden\'s tables and the embedded FHIR store. Unset: the server starts embedded PostgreSQL in the data dir.',
+  }),
+  CHARTWARDEN_DATA_DIR: z.string().min(1).default('./.data').describe(
+    'Local state: the dev signing key and, when embedded, the PostgreSQL cluster (`pg/`) and its password. '
+      + 'A relative path is resolved from the current directory, by the server and by the `chartwarden` CLI alike.',
+  ),
+  CHARTWARDEN_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe(
+    'Port for embedded PostgreSQL; `0` picks a free port at each start.',
+  ),
+  CHARTWARDEN_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20).describe('Database connections per instance.'),
+  CHARTWARDEN_JWKS_URL: z.string().url().optional().meta({
+    description: 'Production: verify tokens against this JWKS (needs CHARTWARDEN_ISSUER). Unset: dev mode, tokens signed with the key in the data dir.',
+  }),
+  CHARTWARDEN_ISSUER: z.string().min(1).optional().meta({
+    description: 'Expected `iss` claim; required with CHARTWARDEN_JWKS_URL (the default applies in dev mode only).',
+    default: DEV_ISSUER,
+  }),
+  CHARTWARDEN_AUDIENCE: z.string().min(1).optional().meta({ description: 'Expected `aud` claim.', default: DEFAULT_AUDIENCE }),
+  CHARTWARDEN_BASE_URL: z.string().url().optional().meta({
+    description: 'Absolute FHIR base for `fullUrl`, `Location` and paging links; set it behind a proxy.',
+    default: 'from the request',
+  }),
+  CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional().meta({
+    description: 'Largest request body in bytes (413 beyond).',
+    default: FHIR_DEFAULTS.maxBodyBytes,
+  }),
+  CHARTWARDEN_POLICY: z.string().min(1).optional().meta({
+    description: 'The access policy file (YAML or JSON; see the policy settings below); reloaded on SIGHUP or `npx chartwarden policy reload`.',
+    default: 'policy/default.policy.yaml',
+  }),
+  CHARTWARDEN_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).optional().meta({
+    description: 'Longest one SQL statement of a request may run, in milliseconds; past it 400 `too-costly` (`fhir.query-timeout`). `0`: no limit.',
+    default: DEFAULT_STATEMENT_TIMEOUT_MS,
+  }),
+  CHARTWARDEN_MAX_VALUES_PER_PARAMETER: z.coerce.number().int().min(1).optional().meta({
+    description: 'Most comma-separated (OR) values in one search parameter (400 `too-costly` beyond).',
+    default: FHIR_DEFAULTS.maxValuesPerParameter,
+  }),
+  CHARTWARDEN_MAX_SEARCH_PARAMETERS: z.coerce.number().int().min(1).optional().meta({
+    description: 'Most parameters in one search, every occurrence counted (400 `too-costly` beyond).',
+    default: FHIR_DEFAULTS.maxSearchParameters,
+  }),
+  CHARTWARDEN_MAX_JSON_DEPTH: z.coerce.number().int().min(8).optional().meta({
+    description: 'Deepest nesting of a JSON body (400 `fhir.too-deep` beyond).',
+    default: FHIR_DEFAULTS.maxJsonDepth,
+  }),
+  CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES: z.coerce.number().int().min(1).optional().meta({
+    description: 'Longest token lifetime accepted (`exp − iat`, or `exp −` now without `iat`), in minutes; tokens without `exp` are always refused (R-01).',
+    default: DEFAULT_MAX_TOKEN_LIFETIME_MINUTES,
+  }),
+  CHARTWARDEN_APP_DATABASE_URL: z.string().url().optional().meta({
+    description: 'The role requests run as. Unset: ChartWarden provisions `<database>_app` (the owner needs CREATEROLE; decision 0011).',
+  }),
+  CHARTWARDEN_CHECKPOINT_DIR: z.string().min(1).optional().meta({
+    description: 'Where the server writes signed audit checkpoints (R-21). Unset: none scheduled.',
+  }),
+  CHARTWARDEN_CHECKPOINT_INTERVAL_MINUTES: z.coerce.number().int().min(1).optional().meta({
+    description: 'Minutes between audit checkpoints, with a checkpoint dir.',
+    default: DEFAULT_CHECKPOINT_INTERVAL_MINUTES,
+  }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULT_LOG_LEVEL).describe(
+    'Least severe level logged: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`; access-log lines are `info`, 5xx `error`.',
+  ),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional().meta({
+    description: '`json` (one object per line) or `pretty`.',
+    default: '`pretty` on a terminal, else `json`',
+  }),
+  CHARTWARDEN_METRICS: z.enum(['off', 'on']).optional().meta({
+    description: '`on`: serve `GET /metrics` (to whoever reaches the port unless a token is set).',
+    default: 'off',
+  }),
+  // A scraper's secret: long enough not to be guessed.
+  CHARTWARDEN_METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional().meta({
+    description: 'Turns metrics on behind `Authorization: Bearer <token>` (at least 16 characters).',
+  }),
 });
 
 /** Thrown when an environment variable has a value ChartWarden cannot use. */
@@ -55,6 +123,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   const e = parsed.data;
   if (e.CHARTWARDEN_JWKS_URL && !e.CHARTWARDEN_ISSUER) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_ISSUER is required with CHARTWARDEN_JWKS_URL');
+  }
+  if (e.CHARTWARDEN_METRICS === 'off' && e.CHARTWARDEN_METRICS_TOKEN) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_METRICS=off contradicts CHARTWARDEN_METRICS_TOKEN (unset one of them)');
   }
   const dataDir = resolve(e.CHARTWARDEN_DATA_DIR);
   return {
@@ -83,6 +154,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
         maxJsonDepth: e.CHARTWARDEN_MAX_JSON_DEPTH,
       },
       policy: e.CHARTWARDEN_POLICY ? resolve(e.CHARTWARDEN_POLICY) : undefined,
+      logging: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+      // A token alone turns metrics on (behind it); `on` alone serves them to whoever reaches the port.
+      metrics: { enabled: e.CHARTWARDEN_METRICS === 'on' || Boolean(e.CHARTWARDEN_METRICS_TOKEN), token: e.CHARTWARDEN_METRICS_TOKEN },
     },
   };
 }

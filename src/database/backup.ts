@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, constants, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -38,6 +39,9 @@ export interface Progress {
 
 const NO_PROGRESS: Progress = { start: () => undefined, advance: () => undefined, stop: () => undefined };
 
+/** A backup or a drill that cannot run on the files it was given: one line saying which file and why. */
+export class BackupFileError extends Error {}
+
 /** ChartWarden's own tables (every entity's, in load order), plus nothing of a host application's. */
 export function backupTables(): string[] {
   const storage = getMetadataArgsStorage();
@@ -51,6 +55,11 @@ export function backupTables(): string[] {
  * counts, each table's SHA-256, the audit chain heads and the archive's SHA-256.
  */
 export async function backup(databaseUrl: string, out: string, progress: Progress = NO_PROGRESS): Promise<BackupManifest> {
+  const directory = dirname(resolve(out));
+  await access(directory, constants.W_OK | constants.X_OK).catch((e: NodeJS.ErrnoException) => {
+    const reason = e.code === 'ENOENT' ? 'does not exist' : 'is not writable';
+    throw new BackupFileError(`backup: cannot write ${out}: the directory ${directory} ${reason}`);
+  });
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-backup' });
   await client.connect();
   try {
@@ -74,7 +83,10 @@ export async function backup(databaseUrl: string, out: string, progress: Progres
       archiveHash.update(chunk);
       bytes += chunk.length;
     });
-    const written = pipeline(gzip, file);
+    const written = pipeline(gzip, file).catch((e: unknown) => {
+      throw new BackupFileError(`backup: could not write ${out}: ${(e as Error).message}`);
+    });
+    written.catch(() => undefined); // awaited after the last table; until then a write error must not go unhandled
     const write = (data: Buffer | string) => new Promise<void>((resolve, reject) => (gzip.write(data, (e) => (e ? reject(e) : resolve()))));
     await write(`${FORMAT}\n`);
     const manifestTables: BackupManifest['tables'] = [];
@@ -142,9 +154,8 @@ export interface DrillReport {
  */
 export async function restoreDrill(databaseUrl: string, from: string, progress: Progress = NO_PROGRESS): Promise<DrillReport> {
   const started = Date.now();
-  const manifest = JSON.parse(await readFile(`${from}.manifest.json`, 'utf8')) as BackupManifest;
+  const manifest = await readManifest(from);
   const problems: string[] = [];
-  if (manifest.format !== FORMAT) throw new Error(`${from}.manifest.json is not a ChartWarden backup manifest (${String(manifest.format)})`);
   const archiveHash = createHash('sha256');
   await pipeline(createReadStream(from), new Writable({ write: (c: Buffer, _e, done) => (archiveHash.update(c), done()) }));
   if (archiveHash.digest('hex') !== manifest.archive.sha256) throw new Error(`${from} does not match its manifest's SHA-256: the archive is damaged or was changed`);
@@ -287,6 +298,28 @@ async function load(url: string, from: string, manifest: BackupManifest, progres
   } finally {
     await client.end();
   }
+}
+
+/** The manifest written beside the archive, with one-line reasons when either file is missing or not ChartWarden's. */
+async function readManifest(from: string): Promise<BackupManifest> {
+  const archive = await stat(from).catch(() => undefined);
+  if (!archive?.isFile()) throw new BackupFileError(`restore-drill: no backup archive at ${from}`);
+  let text: string;
+  try {
+    text = await readFile(`${from}.manifest.json`, 'utf8');
+  } catch {
+    throw new BackupFileError(`restore-drill: ${from} has no manifest: ${from}.manifest.json is missing (chartwarden backup writes it beside the archive)`);
+  }
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(text) as BackupManifest;
+  } catch {
+    throw new BackupFileError(`restore-drill: ${from}.manifest.json is not JSON: not a ChartWarden backup manifest`);
+  }
+  if (manifest?.format !== FORMAT) {
+    throw new BackupFileError(`restore-drill: ${from}.manifest.json is not a ChartWarden backup manifest (format ${String(manifest?.format)})`);
+  }
+  return manifest;
 }
 
 function withDatabase(url: string, database: string): string {

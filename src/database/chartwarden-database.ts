@@ -164,6 +164,11 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     }
   }
 
+  /** The request pool's connections, read-only (metrics): open, idle, callers waiting for one, and the most it opens. */
+  get poolCounts(): { total: number; idle: number; waiting: number; max: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.pool.options.max ?? 10 };
+  }
+
   async query<T = Record<string, unknown>>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }): Promise<T[]> {
     return (await this.pool.query(statement(sql, parameters, options?.prepare))).rows as T[];
   }
@@ -172,6 +177,10 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: unknown;
+    // A checked-out client has no pool listener: a connection lost now (the database restarted) would be an
+    // unhandled 'error' event and end the process. Its queries fail on their own; the client is destroyed below.
+    const lost = (e: Error) => (broken = e);
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const last: (() => Promise<unknown>)[] = [];
@@ -188,8 +197,24 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
       throw e;
     } finally {
       // A connection whose rollback failed is in an unknown state: destroy it rather than reuse it.
+      client.removeListener('error', lost);
       client.release(broken instanceof Error ? broken : undefined);
     }
+  }
+
+  /**
+   * A connection of its own, outside the pool, as the pool's role, for a session that stays
+   * open (LISTEN, `src/cluster/cluster-events.ts`). Not connected: the caller connects and ends it.
+   */
+  dedicatedClient(applicationName: string): pg.Client {
+    return new pg.Client({
+      connectionString: this.pool.options.connectionString,
+      application_name: applicationName,
+      options: SESSION_OPTIONS,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
   }
 
   private closing = false;

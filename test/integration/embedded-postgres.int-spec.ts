@@ -149,6 +149,7 @@ describe('EmbeddedPostgresLauncher', () => {
       // The "crashed" server: its launcher is dropped without stop(), its postmaster keeps running.
       const crashed = await start(dataDir, recordingLog());
       running.splice(running.indexOf(crashed.launcher), 1);
+      crashed.launcher.expectStop(); // a crashed server no longer watches its PostgreSQL (nor restarts it)
       const orphanPid = await postmasterPid(crashed.clusterDir);
       orphans.push(orphanPid);
       expect(isAlive(orphanPid)).toBe(true);

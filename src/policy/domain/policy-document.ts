@@ -15,55 +15,72 @@ const rid = z.string().regex(/^R-\d{2}$/, 'a rule id like R-03');
 export const conditionSchema = z
   .object({
     /** The actor is on the patient's care relationship (Encounter participant or CareTeam member) (R-03). */
-    onCareTeam: z.literal(true).optional(),
+    onCareTeam: z.literal(true).optional().describe(
+      '`true`: the actor is on the patient\'s care relationship (Encounter participant or CareTeam member) (R-03).',
+    ),
     /** The patient has an encounter, inside the care window, in the actor's department (R-03). */
-    sameDepartment: z.literal(true).optional(),
+    sameDepartment: z.literal(true).optional().describe('`true`: the patient has an encounter, inside the care window, in the actor\'s department (R-03).'),
     /** The record's encounter is open, or closed no more than `careWindowDaysAfterDischarge` days ago. */
-    withinCareWindow: z.literal(true).optional(),
+    withinCareWindow: z.literal(true).optional().describe(
+      '`true`: the record\'s encounter is open, or closed no more than `settings.careWindowDaysAfterDischarge` days ago (R-03).',
+    ),
     /** The actor holds an approved, unexpired grant for the patient (R-05). */
-    hasGrant: z.literal(true).optional(),
+    hasGrant: z.literal(true).optional().describe('`true`: the actor holds an approved, unexpired grant (借阅) for the patient (R-05).'),
     /** The actor broke the glass for the patient, and it has not expired (R-04). */
-    breakGlass: z.literal(true).optional(),
+    breakGlass: z.literal(true).optional().describe('`true`: the actor broke the glass for the patient, and it has not expired (R-04).'),
     /** The actor is the record's author. */
-    authoredBySelf: z.literal(true).optional(),
-    encounterClass: z.array(z.string().min(1)).min(1).optional(),
-    status: z.array(z.string().min(1)).min(1).optional(),
-    docType: z.array(z.string().min(1)).min(1).optional(),
+    authoredBySelf: z.literal(true).optional().describe('`true`: the actor is the record\'s author.'),
+    encounterClass: z.array(z.string().min(1)).min(1).optional().describe('The record\'s encounter class is one of these codes (e.g. `AMB`, `IMP`).'),
+    status: z.array(z.string().min(1)).min(1).optional().describe('The resource\'s `status` is one of these codes.'),
+    docType: z.array(z.string().min(1)).min(1).optional().describe(
+      'The clinical document\'s type (a ChartWarden document type, e.g. `first-progress-note`) is one of these.',
+    ),
   })
   .strict();
 
 /** Conditions on the actor, decided when the ability is built. */
 const actorConditionSchema = z
   .object({
-    licence: z.array(z.enum(['licensed', 'intern', 'probation', 'visiting'])).min(1).optional(),
-    specialty: z.array(z.string().min(1)).min(1).optional(),
+    licence: z.array(z.enum(['licensed', 'intern', 'probation', 'visiting'])).min(1).optional().describe(
+      'The actor\'s licence status (from the token) is one of these; an actor whose token says nothing is not licensed (R-02, R-14).',
+    ),
+    specialty: z.array(z.string().min(1)).min(1).optional().describe('The actor\'s specialty (from the token) is one of these (R-02, R-03).'),
   })
   .strict();
 
 export const ruleSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lower-case letters, digits, dots and dashes'),
-    allow: z.array(action).min(1).optional(),
-    deny: z.array(action).min(1).optional(),
-    on: z.array(z.string().min(1)).min(1),
-    when: conditionSchema.optional(),
-    actor: actorConditionSchema.optional(),
+    id: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lower-case letters, digits, dots and dashes').describe(
+      'The rule\'s id, unique in its role (e.g. `attending.care-team`); recorded with every decision it explains.',
+    ),
+    allow: z.array(action).min(1).optional().describe('The actions this rule allows (exactly one of `allow` and `deny`).'),
+    deny: z.array(action).min(1).optional().describe('The actions this rule denies; a matching deny outranks every allow (R-02).'),
+    on: z.array(z.string().min(1)).min(1).describe('Resource types or group names (see `groups`) the rule applies to.'),
+    when: conditionSchema.optional().describe('Conditions on the record, all of which must hold; none: every record of those types.'),
+    actor: actorConditionSchema.optional().describe('Conditions on the actor, all of which must hold, decided when the ability is built.'),
     /** Confidentiality labels this rule covers; default `settings.defaultLabels` (R-07). */
-    labels: z.array(label).min(1).optional(),
-    rule: rid.optional(),
-    because: z.string().optional(),
+    labels: z.array(label).min(1).optional().describe(
+      'Confidentiality labels (v3-Confidentiality) this rule covers; default `settings.defaultLabels` (R-07).',
+    ),
+    rule: rid.optional().describe('The EMR rule id (R-xx, docs/rules.md) this policy rule enforces.'),
+    because: z.string().optional().describe('Free text: why the hospital has this rule (for readers of the policy).'),
   })
   .strict()
   .refine((r) => Boolean(r.allow) !== Boolean(r.deny), { message: 'a rule has exactly one of allow or deny' });
 
 export const policySchema = z
   .object({
-    version: z.string().min(1),
+    version: z.string().min(1).describe('The policy\'s version, recorded with every access decision.'),
     settings: z
       .object({
-        hiddenRecords: z.enum(['forbidden', 'not-found']),
+        hiddenRecords: z.enum(['forbidden', 'not-found']).describe(
+          'What a denied read answers: `forbidden` (403) or `not-found` (404, so existence does not leak; decision 0005).',
+        ),
         /** The hospital's name, printed on copies and sealed inventories with the stamp (R-33). */
-        hospitalName: z.string().min(1).optional(),
+        hospitalName: z.string().min(1).optional().meta({
+          description: 'The hospital\'s name, printed on copies and sealed inventories with the stamp (R-33, R-40).',
+          default: 'ChartWarden 示例医院',
+        }),
         /**
          * R-18: how long records are kept, in years: outpatient from the last visit (at least 15),
          * inpatient from the last discharge (at least 30). ChartWarden never deletes a record
@@ -71,15 +88,41 @@ export const policySchema = z
          */
         recordRetention: z
           .object({
-            outpatientYears: z.number().int().min(15, 'R-18: outpatient records are kept at least 15 years from the last visit'),
-            inpatientYears: z.number().int().min(30, 'R-18: inpatient records are kept at least 30 years from the last discharge'),
+            outpatientYears: z
+              .number()
+              .int()
+              .min(15, 'R-18: outpatient records are kept at least 15 years from the last visit')
+              .describe('Years outpatient records are kept from the last visit (at least 15).'),
+            inpatientYears: z
+              .number()
+              .int()
+              .min(30, 'R-18: inpatient records are kept at least 30 years from the last discharge')
+              .describe('Years inpatient records are kept from the last discharge (at least 30).'),
           })
           .strict()
-          .optional(),
-        careWindowDaysAfterDischarge: z.number().int().min(0),
-        breakGlass: z.object({ hours: z.number().positive(), roles: z.array(z.string().min(1)) }).strict(),
-        grants: z.object({ defaultDays: z.number().positive(), maxDays: z.number().positive() }).strict(),
-        defaultLabels: z.array(label).min(1),
+          .optional()
+          .meta({
+            description: 'R-18: how long records are kept; ChartWarden never deletes a record, `chartwarden retention report` lists those past it.',
+            default: { outpatientYears: 15, inpatientYears: 30 },
+          }),
+        careWindowDaysAfterDischarge: z.number().int().min(0).describe(
+          'Days after discharge clinicians keep access to a patient\'s records (`withinCareWindow`, R-03).',
+        ),
+        breakGlass: z
+          .object({
+            hours: z.number().positive().describe('R-04: how long one break-the-glass opens a patient, in hours.'),
+            roles: z.array(z.string().min(1)).describe('R-04: the roles that may break the glass.'),
+          })
+          .strict()
+          .describe('Break-the-glass (R-04): emergency access with a stated reason, time-limited, reviewed by medical affairs.'),
+        grants: z
+          .object({
+            defaultDays: z.number().positive().describe('R-05: days an approved grant lasts unless the approval says otherwise.'),
+            maxDays: z.number().positive().describe('R-05: the longest an approval may make a grant last, in days.'),
+          })
+          .strict()
+          .describe('Time-limited grants (借阅, R-05); who approves is the rules allowing `approve` on AccessGrant.'),
+        defaultLabels: z.array(label).min(1).describe('Confidentiality labels a rule covers unless it names its own (R-07).'),
         /**
          * How long audit entries are kept (R-21): `record` (as long as the record, the default)
          * or at least 6 months. ChartWarden itself never removes an entry (the database refuses
@@ -89,45 +132,84 @@ export const policySchema = z
           .object({
             retention: z.union([
               z.literal('record'),
-              z.object({ months: z.number().int().min(6, 'R-21: audit entries are kept at least 6 months') }).strict(),
-            ]),
+              z
+                .object({
+                  months: z.number().int().min(6, 'R-21: audit entries are kept at least 6 months').describe('Months audit entries are kept (at least 6).'),
+                })
+                .strict(),
+            ]).describe('`record` (as long as the record) or `{ months: N }` with N ≥ 6.'),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe('R-21: how long audit entries are kept (absent: as long as the record); ChartWarden never removes one.'),
       })
-      .strict(),
-    groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1)),
+      .strict()
+      .describe('Numbers and switches the rules use: hospitals set their own (defaults in policy/default.policy.yaml).'),
+    groups: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1))
+      .describe('Named lists of FHIR resource types (e.g. `patient-record`, `directory`) that rules name in `on`.'),
     /** Edit governance (issue #4, R-10…R-18): which resources are clinical documents, and a hospital's own document codes. */
     governance: z
       .object({
-        resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
-        documentTypeMap: z.array(z.object({ system: z.string().min(1), code: z.string().min(1), type: z.string().min(1) }).strict()).optional(),
+        resources: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1).describe(
+          'The resource types that are clinical documents (every version in the edit ledger, R-12).',
+        ),
+        documentTypeMap: z
+          .array(
+            z
+              .object({
+                system: z.string().min(1).describe('The code system of the hospital\'s own document code.'),
+                code: z.string().min(1).describe('The hospital\'s document code.'),
+                type: z.string().min(1).describe('The ChartWarden document type it means (fhir-profiles/chartwarden-document-types.json).'),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe('A hospital\'s own document codes, added to the shipped LOINC map (fhir-profiles/chartwarden-document-type-map.json).'),
         /** R-16: passages of at least this many characters found verbatim in another patient's documents are refused (default 50). */
-        copyPasteMinChars: z.number().int().min(20).optional(),
+        copyPasteMinChars: z.number().int().min(20).optional().meta({
+          description: 'R-16: passages of at least this many characters found verbatim in another patient\'s documents are refused.',
+          default: 50,
+        }),
         /** R-10: hours after its triggering event (admission, operation, rescue, discharge, death) each document type is due. */
-        writingDeadlines: z.record(z.string().min(1), z.number().positive()).optional(),
+        writingDeadlines: z.record(z.string().min(1), z.number().positive()).optional().describe(
+          'R-10: per document type, hours after its triggering event (admission, operation, rescue, discharge, death) it is due.',
+        ),
         /** R-15: archive an outpatient record as soon as its last document is signed (default false: by `$archive`). */
-        archiveOutpatientOnSigning: z.boolean().optional(),
+        archiveOutpatientOnSigning: z.boolean().optional().meta({
+          description: 'R-15: archive an outpatient record as soon as its last document is signed (`false`: by `$archive`).',
+          default: false,
+        }),
         /** R-15: roles whose review archives an inpatient encounter (senior physicians; default chief). */
-        archiveInpatientRoles: z.array(z.string().min(1)).min(1).optional(),
+        archiveInpatientRoles: z.array(z.string().min(1)).min(1).optional().meta({
+          description: 'R-15: roles whose review archives an inpatient encounter (senior physicians).',
+          default: ['chief'],
+        }),
         /** R-11: how long an approved amendment permit stays usable, in hours (default 24). */
-        amendmentPermitHours: z.number().positive().optional(),
+        amendmentPermitHours: z.number().positive().optional().meta({
+          description: 'R-11: how long an approved amendment permit stays usable, in hours.',
+          default: 24,
+        }),
         /** R-11: who may change which document types, for how many hours from creation or signing. */
         editWindows: z
           .array(
             z
               .object({
-                roles: z.array(z.string().min(1)).min(1),
-                types: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]),
-                hours: z.number().positive(),
-                from: z.enum(['created', 'signed']),
+                roles: z.array(z.string().min(1)).min(1).describe('The roles this window applies to.'),
+                types: z.union([z.literal('*'), z.array(z.string().min(1)).min(1)]).describe('Document types, or `*` for all.'),
+                hours: z.number().positive().describe('Length of the window, in hours.'),
+                from: z.enum(['created', 'signed']).describe('Counted from the document\'s creation or from its signing (first final version).'),
               })
               .strict(),
           )
-          .optional(),
+          .optional()
+          .describe(
+            'R-11: who may change which document types, for how many hours; the most generous match applies, other roles cannot change it.',
+          ),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('Edit governance (R-10…R-18): which resources are clinical documents, deadlines, edit windows, archiving.'),
     /** Copy requests (issue #6, R-30…R-34). */
     copyRequests: z
       .object({
@@ -135,31 +217,56 @@ export const policySchema = z
          * R-30: the evidence each requester type presents; an item is one kind, or a list of
          * kinds any one of which will do. Types not named keep the shipped checklist.
          */
-        evidence: z.record(z.enum(REQUESTER_TYPES), z.array(z.union([z.enum(EVIDENCE_KINDS), z.array(z.enum(EVIDENCE_KINDS)).min(2)])).min(1)).optional(),
+        evidence: z
+          .record(z.enum(REQUESTER_TYPES), z.array(z.union([z.enum(EVIDENCE_KINDS), z.array(z.enum(EVIDENCE_KINDS)).min(2)])).min(1))
+          .optional()
+          .describe(
+            'R-30: per requester type, the evidence to present; an item is one kind or a list of alternatives. Types not named keep the shipped list.',
+          ),
         /** Largest evidence file accepted, in bytes (default 10 MiB). */
-        maxEvidenceBytes: z.number().int().positive().optional(),
+        maxEvidenceBytes: z.number().int().positive().optional().meta({
+          description: 'Largest evidence file accepted, in bytes.',
+          default: 10 * 1024 * 1024,
+        }),
         /**
          * Separation of duties (default true): the clerk who received or verified a request may
          * not approve it; someone else of the record room does.
          */
-        separationOfDuties: z.boolean().optional(),
+        separationOfDuties: z.boolean().optional().meta({
+          description: 'The clerk who received or verified a request may not approve it; someone else of the record room does (R-34).',
+          default: true,
+        }),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('Copy requests (R-30…R-34).'),
     /** Disputes (issue #7, R-40…R-44). */
     disputes: z
       .object({
         /** R-43: years after sealing with no claim after which the hospital may unseal alone, with approval (default 3). */
-        unilateralUnsealAfterYears: z.number().positive().optional(),
+        unilateralUnsealAfterYears: z.number().positive().optional().meta({
+          description: 'R-43: years after sealing with no claim after which the hospital may unseal alone, with approval.',
+          default: 3,
+        }),
         /** R-40/R-43: how long a witness's confirmation or medical affairs' approval stays usable, in minutes (default 30). */
-        confirmationMinutes: z.number().positive().max(1440).optional(),
+        confirmationMinutes: z.number().positive().max(1440).optional().meta({
+          description: 'R-40/R-43: how long a witness\'s confirmation or medical affairs\' approval stays usable, in minutes.',
+          default: 30,
+        }),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('Disputes: sealing (封存) and unsealing (启封) (R-40…R-44).'),
     roles: z.record(
       z.string().regex(/^[a-z][a-z0-9-]*$/),
-      z.object({ title: z.string().optional(), rules: z.array(ruleSchema) }).strict(),
-    ),
+      z
+        .object({
+          title: z.string().optional().describe('A readable name for the role.'),
+          rules: z.array(ruleSchema).describe('The rules of this role; what none allows is denied (R-02).'),
+        })
+        .strict(),
+    )
+    .describe('Per role (the `roles` claim of the token), its rules.'),
   })
   .strict();
 

@@ -1,0 +1,108 @@
+import pg from 'pg';
+import { ClusterEvents, type ClusterTopic } from '../../src/cluster/cluster-events.js';
+import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
+import { testDatabaseUrl } from '../support/test-app.js';
+
+/**
+ * The cluster event bus (decision 0012) on real PostgreSQL, two instances on one database,
+ * each connected as the application role the server runs as: an event reaches the other
+ * instance within 100 ms, one sent inside a transaction only when it commits, and a lost
+ * listening connection is restored and tells every subscriber that anything may have changed.
+ */
+describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
+  let dbA: ChartWardenDatabase;
+  let dbB: ChartWardenDatabase;
+  let a: ClusterEvents;
+  let b: ClusterEvents;
+  const seenByB: { topic: ClusterTopic; ids: readonly string[] | undefined; at: number }[] = [];
+  const seenByA: { topic: ClusterTopic; ids: readonly string[] | undefined }[] = [];
+
+  const waitFor = async (what: () => boolean, ms: number): Promise<boolean> => {
+    const until = Date.now() + ms;
+    while (!what() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+    return what();
+  };
+
+  beforeAll(async () => {
+    dbA = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' });
+    dbB = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' });
+    a = new ClusterEvents(dbA);
+    b = new ClusterEvents(dbB);
+    for (const topic of ['withheld', 'access', 'policy'] as const) {
+      b.subscribe(topic, (ids) => seenByB.push({ topic, ids, at: Date.now() }));
+      a.subscribe(topic, (ids) => seenByA.push({ topic, ids }));
+    }
+    await a.onModuleInit();
+    await b.onModuleInit();
+  });
+
+  afterAll(async () => {
+    await a?.onApplicationShutdown();
+    await b?.onApplicationShutdown();
+    await dbA?.onApplicationShutdown();
+    await dbB?.onApplicationShutdown();
+  });
+
+  beforeEach(() => {
+    seenByA.length = 0;
+    seenByB.length = 0;
+  });
+
+  it('listens as the application role, not the owner', async () => {
+    expect(dbB.role).toMatch(/_app$/);
+    expect(a.listening && b.listening).toBe(true);
+  });
+
+  it('an event reaches the other instance within 100 ms, with its ids; the sender does not handle its own', async () => {
+    const sent = Date.now();
+    await a.publish('access', ['dr-one', 'dr-two']);
+    expect(await waitFor(() => seenByB.length > 0, 1000)).toBe(true);
+    expect(seenByB).toEqual([{ topic: 'access', ids: ['dr-one', 'dr-two'], at: expect.any(Number) }]);
+    expect(seenByB[0].at - sent).toBeLessThan(100);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seenByA).toEqual([]);
+  });
+
+  it('inside a transaction: nothing before the commit, nothing at all after a rollback', async () => {
+    await expect(
+      dbA.transaction(async (tx) => {
+        await a.publish('withheld', [], tx);
+        throw new Error('rolled back on purpose');
+      }),
+    ).rejects.toThrow('rolled back on purpose');
+    await dbA.transaction(async (tx) => {
+      await a.publish('policy', ['v-after-commit'], tx);
+      // Sent but not committed: the other instance must not have it yet.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seenByB).toEqual([]);
+    });
+    expect(await waitFor(() => seenByB.length > 0, 1000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seenByB.map((e) => [e.topic, e.ids])).toEqual([['policy', ['v-after-commit']]]);
+  });
+
+  it('a lost listening connection is restored with backoff; every topic is then refreshed, and events flow again', async () => {
+    const admin = new pg.Client({ connectionString: testDatabaseUrl() });
+    await admin.connect();
+    try {
+      const listeners = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chartwarden-cluster'`,
+      );
+      expect(listeners.rows).toHaveLength(2);
+      // Terminate both; each instance must notice on its own.
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', ['chartwarden-cluster']);
+      expect(await waitFor(() => seenByB.filter((e) => e.ids === undefined).length === 3, 5000)).toBe(true);
+      expect(seenByB.filter((e) => e.ids === undefined).map((e) => e.topic).sort()).toEqual(['access', 'policy', 'withheld']);
+      expect(b.stats.reconnects).toBe(1);
+      expect(await waitFor(() => a.listening && b.listening, 5000)).toBe(true);
+      seenByB.length = 0;
+      await a.publish('access', ['after-reconnect']);
+      expect(await waitFor(() => seenByB.length > 0, 1000)).toBe(true);
+      expect(seenByB.map((e) => [e.topic, e.ids])).toEqual([['access', ['after-reconnect']]]);
+      const again = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chartwarden-cluster'`);
+      expect(again.rows[0].n).toBe(2);
+    } finally {
+      await admin.end();
+    }
+  });
+});
