@@ -240,8 +240,10 @@ describe('Audit trail survives a crash under load (e2e, standalone server killed
     const errorsBeforeKill = sent.filter((s) => s.error && s.error.at < killedAt);
     expect(errorsBeforeKill.map((s) => `${s.requestId}: ${s.error?.code}`)).toEqual([]);
     const cutOff = sent.filter((s) => s.error);
+    // Requests were under way at the kill. Each ends cut off, or answered from bytes the server
+    // had sent before dying (on a busy machine the client reads those only after the kill, so a
+    // run may cut none off); every one is checked below either way.
     expect(inFlightAtKill).toBeGreaterThan(0);
-    expect(cutOff.length).toBeGreaterThan(0);
     expect(killedAt - lastAnsweredBeforeKill).toBeLessThan(50);
 
     const answered = sent.filter((s) => s.status !== undefined);
