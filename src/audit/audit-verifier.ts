@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { GENESIS, type ChainBreak } from './domain/audit-entry.js';
 import { hashedTextSql } from './audit-sql.js';
+import { NO_PROGRESS, type Progress } from '../common/progress.js';
 
 /** One chain as verified. */
 export interface ChainReport {
@@ -29,7 +30,10 @@ export interface VerifyReport {
  * the searchable columns, so a column edited alone shows too. The hashes are recomputed by
  * PostgreSQL (`sha256`) next to the data, one chain per connection, chains in parallel.
  */
-export async function verifyAuditChains(databaseUrl: string, options: { since?: Date; concurrency?: number } = {}): Promise<VerifyReport> {
+export async function verifyAuditChains(
+  databaseUrl: string,
+  options: { since?: Date; concurrency?: number; progress?: Progress } = {},
+): Promise<VerifyReport> {
   const started = Date.now();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.concurrency ?? 4, application_name: 'chartwarden-audit-verify', options: '-c jit=off' });
   // An idle connection closed by the server (a drill dropping its scratch database) is not a failure of the check.
@@ -38,7 +42,16 @@ export async function verifyAuditChains(databaseUrl: string, options: { since?: 
     const chains = (
       await pool.query<{ chain: number }>('SELECT chain FROM audit_chain UNION SELECT DISTINCT chain FROM audit_entry ORDER BY chain')
     ).rows.map((r) => r.chain);
-    const reports = await Promise.all(chains.map((chain) => verifyChain(pool, chain, options.since)));
+    const progress = options.progress ?? NO_PROGRESS;
+    progress.start(chains.length);
+    const reports = await Promise.all(
+      chains.map((chain) =>
+        verifyChain(pool, chain, options.since).then((r) => {
+          progress.advance(1);
+          return r;
+        }),
+      ),
+    ).finally(() => progress.stop());
     return { chains: reports, entries: reports.reduce((n, r) => n + r.entries, 0), broken: reports.find((r) => r.broken)?.broken, ms: Date.now() - started };
   } finally {
     await pool.end();

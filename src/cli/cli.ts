@@ -16,7 +16,8 @@ import { retentionReport } from '../governance/retention-report.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
-import { backup, BackupFileError, restoreDrill, type Progress } from '../database/backup.js';
+import { backup, BackupFileError, restoreDrill } from '../database/backup.js';
+import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
@@ -101,7 +102,7 @@ export function buildCli(): Command {
       const against = o.checkpoint ? await verifyCheckpoint(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
       const signature = against?.problems.find((p) => p.problem === 'signature');
       if (signature) throw new CliFailure(`audit verify: checkpoint ${o.checkpoint} REJECTED — ${signature.detail}`);
-      const report = await verifyAuditChains(url, { since: o.since });
+      const report = await verifyAuditChains(url, { since: o.since, progress: progressBar('audit verify', 'chains') });
       const rate = report.ms > 0 ? Math.round((report.entries / report.ms) * 1000) : report.entries;
       if (report.broken) {
         for (const c of report.chains.filter((x) => x.broken && x.broken !== report.broken)) process.stderr.write(`  also broken: ${c.broken?.detail}\n`);
@@ -138,7 +139,7 @@ export function buildCli(): Command {
       return v;
     })
     .action(async (o: { document?: string }) => {
-      const report = await verifyLedger(await databaseUrl(), { document: o.document });
+      const report = await verifyLedger(await databaseUrl(), { document: o.document, progress: progressBar('ledger verify', 'versions') });
       if (o.document && report.documents === 0) throw new CliFailure(`ledger verify: unknown document ${o.document}: the edit ledger holds no version of it`);
       if (report.broken) {
         for (const b of report.breaks.slice(1)) process.stderr.write(`  also broken: ${b.detail}\n`);
@@ -292,9 +293,9 @@ async function databaseUrl(): Promise<string> {
 }
 
 /** A progress bar on stderr when it is a terminal; silent otherwise (logs, CI). */
-function progressBar(label: string): Progress {
-  if (!process.stderr.isTTY) return { start: () => undefined, advance: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} rows`, stream: process.stderr }, Presets.shades_classic);
+function progressBar(label: string, unit = 'rows'): Progress {
+  if (!process.stderr.isTTY) return NO_PROGRESS;
+  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit}`, stream: process.stderr }, Presets.shades_classic);
   return { start: (total) => bar.start(total, 0), advance: (n) => bar.increment(n), stop: () => bar.stop() };
 }
 

@@ -14,6 +14,7 @@ import { ledgerRoot, verifyLedger, type LedgerReport } from '../governance/ledge
 import { GENESIS } from '../audit/domain/audit-entry.js';
 import { ChartWardenDatabase, ENTITIES } from './chartwarden-database.js';
 import { DataSource } from 'typeorm';
+import { NO_PROGRESS, type Progress } from '../common/progress.js';
 
 const FORMAT = 'chartwarden-backup/1';
 
@@ -30,14 +31,6 @@ export interface BackupManifest {
   archive: { bytes: number; sha256: string };
 }
 
-/** Progress of a long step, for the CLI's progress bar. */
-export interface Progress {
-  start(total: number): void;
-  advance(by: number): void;
-  stop(): void;
-}
-
-const NO_PROGRESS: Progress = { start: () => undefined, advance: () => undefined, stop: () => undefined };
 
 /** A backup or a drill that cannot run on the files it was given: one line saying which file and why. */
 export class BackupFileError extends Error {}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { canonicalize } from 'json-canonicalize';
 import { LEDGER_GENESIS, type LedgerEntry } from './domain/ledger.js';
+import { NO_PROGRESS, type Progress } from '../common/progress.js';
 
 /** The first thing wrong in one document's ledger chain. */
 export interface LedgerBreak {
@@ -35,7 +36,7 @@ const BATCH = 5000;
  * still hash to the entry's `contentSha256` (a version edited in the database shows here).
  * A version newer than the last entry, with no entry, is reported missing.
  */
-export async function verifyLedger(databaseUrl: string, options: { document?: string } = {}): Promise<LedgerReport> {
+export async function verifyLedger(databaseUrl: string, options: { document?: string; progress?: Progress } = {}): Promise<LedgerReport> {
   const started = Date.now();
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-ledger-verify', options: '-c jit=off' });
   client.on('error', () => undefined);
@@ -47,6 +48,14 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
     let entries = 0;
     let current: { key: string; version: number; hash: Buffer; broken: boolean } | undefined;
     let after: [string, string, number] = ['', '', 0];
+    const progress = options.progress ?? NO_PROGRESS;
+    const [{ n: total }] = (
+      await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM edit_ledger WHERE ($1::text IS NULL OR (resource_type = $1 AND resource_id = $2))',
+        [type ?? null, id ?? null],
+      )
+    ).rows;
+    progress.start(total);
     for (;;) {
       const rows = (
         await client.query<{ resource_type: string; resource_id: string; version_id: number; recorded: Date; editor: string; kind: string; reason: string | null; doc_type: string | null; entry: string; prev_hash: Buffer; hash: Buffer; content: unknown }>(
@@ -88,10 +97,12 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
         current.version = r.version_id;
         current.hash = r.hash;
       }
+      progress.advance(rows.length);
       if (rows.length < BATCH) break;
       const last = rows[rows.length - 1];
       after = [last.resource_type, last.resource_id, last.version_id];
     }
+    progress.stop();
     // A version written after the document's last entry, with none of its own (the write's entry removed).
     const behind = (
       await client.query<{ resource_type: string; resource_id: string; last_entry: number }>(

@@ -9,6 +9,7 @@ import { AuditCheckpointScheduler } from '../../src/audit/checkpoint-scheduler.j
 import { CHECKPOINT_KEY_FILE, type Checkpoint } from '../../src/audit/checkpoint.js';
 import { CliFailure } from '../../src/cli/cli.js';
 import { settingsFromEnv } from '../../src/config/env.config.js';
+import { verifyAuditChains } from '../../src/audit/audit-verifier.js';
 import { verifyLedger } from '../../src/governance/ledger-verifier.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest } from '../support/http.js';
@@ -228,6 +229,29 @@ describe('R-21: audit checkpoints outside the database', () => {
     const against = await cli(url, ['audit', 'verify', '--checkpoint', checkpointFile], otherDir);
     expect(against.error).toBeInstanceOf(CliFailure);
     expect((against.error as Error).message).toMatch(/REJECTED — it was signed by another key \([0-9a-f]{16}; this data dir's is [0-9a-f]{16}\)/);
+  });
+
+  it('R-21: audit verify and ledger verify report their progress (the CLI draws it as a bar): every chain, every ledger entry, then stop', async () => {
+    const url = await copyOfSeed();
+    const record = () => {
+      const calls: string[] = [];
+      let total = 0;
+      let done = 0;
+      return {
+        calls,
+        totals: () => ({ total, done }),
+        progress: { start: (n: number) => ((total = n), calls.push('start')), advance: (n: number) => void (done += n), stop: () => void calls.push('stop') },
+      };
+    };
+    const chains = record();
+    const audit = await verifyAuditChains(url, { progress: chains.progress });
+    expect(chains.calls).toEqual(['start', 'stop']);
+    expect(chains.totals()).toEqual({ total: audit.chains.length, done: audit.chains.length });
+    const entries = record();
+    const ledger = await verifyLedger(url, { progress: entries.progress });
+    expect(entries.calls).toEqual(['start', 'stop']);
+    expect(entries.totals()).toEqual({ total: ledger.entries, done: ledger.entries });
+    expect(ledger.entries).toBeGreaterThan(0);
   });
 
   it('R-21: CHARTWARDEN_CHECKPOINT_DIR turns the schedule on (every 60 minutes unless CHARTWARDEN_CHECKPOINT_INTERVAL_MINUTES says)', () => {
