@@ -18,7 +18,6 @@ export const WALKTHROUGHS = join(ROOT, 'docs', 'walkthroughs');
 /** The Markdown files that show walkthrough blocks. */
 export const GUIDE_FILES = () => [
   ...readdirSync(join(ROOT, 'docs', 'guides')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', 'guides', f)),
-  join(ROOT, 'docs', 'README-front-page.md'),
   join(ROOT, 'README.md'),
 ].filter((f) => existsSync(f));
 

@@ -19,7 +19,7 @@ const sync = (args: string[]) => {
 /** A copy of the parts of the repository the sync reads, to break on purpose. */
 const scratch = () => {
   const dir = mkdtempSync(join(tmpdir(), 'cw-walkthroughs-'));
-  for (const part of ['docs/guides', 'docs/walkthroughs', 'docs/README-front-page.md']) cpSync(join(root, part), join(dir, part), { recursive: true });
+  for (const part of ['docs/guides', 'docs/walkthroughs', 'README.md']) cpSync(join(root, part), join(dir, part), { recursive: true });
   return dir;
 };
 const scripts = () => readdirSync(walkthroughs).filter((f) => f.endsWith('.sh') && f !== 'lib.sh' && f !== 'run-all.sh');
