@@ -9,6 +9,9 @@ WALKTHROUGH=$(basename "$0" .sh)
 STEP=start
 CW_PID=""
 CW_OWN_DATA=""
+# A newcomer's setting: embedded PostgreSQL in the data dir. A DATABASE_URL in the environment (CI
+# exports one for its tests) would point the CLI at another database than the server's.
+unset DATABASE_URL
 
 # `npx chartwarden …` as the guides write it, run without npx's 1–2 s start-up per call (the runner must
 # finish in about two minutes; scripts/smoke.sh runs the real `npx chartwarden`). WALKTHROUGH_REAL_NPX=1: real npx.
