@@ -3,12 +3,25 @@
  * exported here is internal and may change without notice.
  */
 export { ChartWardenModule, CHARTWARDEN_OPTIONS } from './chartwarden.module.js';
-export type { ChartWardenOptions, IdentityOptions, FhirOptions, ClaimNames } from './config/chartwarden.options.js';
+export type {
+  ChartWardenOptions,
+  IdentityOptions,
+  FhirOptions,
+  ClaimNames,
+  AuditOptions,
+  CheckpointOptions,
+  LoggingOptions,
+  LogLevel,
+  LogFormat,
+  MetricsOptions,
+} from './config/chartwarden.options.js';
+export { PolicyReloader } from './policy/policy-reloader.js';
+export { ApplicationRoleError } from './database/application-role.js';
 export { Clock, SystemClock } from './common/clock.js';
 export type { Actor, LicenceStatus } from './identity/actor.js';
 export { CurrentActor, Public } from './identity/bearer-auth.guard.js';
 export { TokenVerifier } from './identity/token.verifier.js';
-export { issueDevToken, type DevTokenRequest } from './identity/dev-token.issuer.js';
+export { issueDevToken, DevTokenError, type DevTokenRequest } from './identity/dev-token.issuer.js';
 export { FhirStore } from './store/fhir-store.port.js';
 export type { CreateOptions, UpdateOptions, WriteOutcome, HistoryPage, PageRequest, SearchResult } from './store/fhir-store.port.js';
 export type { SearchRequest } from './store/search/search-request.js';
