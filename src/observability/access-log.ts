@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger as Pino } from 'pino';
-import { pinoHttp, type HttpLogger } from 'pino-http';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { interactionLabel, policyRuleIds, ruleLabel } from './metric-labels.js';
@@ -33,38 +32,23 @@ export interface AccessLine {
 }
 
 /**
- * Observes every HTTP request once it has been answered (issue #14): one access-log line
- * (pino-http, when logging is configured) and the request metrics (always). Installed in
+ * Observes every HTTP request once it has been answered or abandoned (issue #14): one
+ * access-log line (when logging is configured) and the request metrics (always). Installed in
  * front of the router, so requests refused before any route (input guard, unknown path) are
  * seen too. It reads what the audit trail already knows: the request id, the actor, the
- * interaction, the decision.
+ * interaction, the decision. The line is one pino call with a small object: the request is
+ * never serialised (its headers hold the token), and no per-request child logger is made
+ * (one less object per request than pino-http).
  */
 export class RequestObserver {
-  private readonly http?: HttpLogger<IncomingMessage, ServerResponse>;
   private rules?: { document: unknown; ids: ReadonlySet<string> };
 
   constructor(
     private readonly metrics: ChartWardenMetrics,
     private readonly policy: LoadedPolicy,
     private readonly adapterHost: HttpAdapterHost | undefined,
-    logger: Pino | undefined,
-  ) {
-    if (logger) {
-      this.http = pinoHttp({
-        logger,
-        genReqId: (req, res) => requestIdOf(req as ObservedRequest, res),
-        // Only the access line, with no bindings of its own: the request is never serialised (its headers hold the token).
-        quietResLogger: true,
-        wrapSerializers: false,
-        serializers: { req: () => undefined, res: () => undefined },
-        customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : quiet(req) && res.statusCode < 400 ? 'debug' : 'info'),
-        customSuccessObject: (req, res) => this.line(req as ObservedRequest, res),
-        customErrorObject: (req, res) => this.line(req as ObservedRequest, res),
-        customSuccessMessage: (req, res) => message(this.line(req as ObservedRequest, res)),
-        customErrorMessage: (req, res) => message(this.line(req as ObservedRequest, res)),
-      });
-    }
-  }
+    private readonly logger: Pino | undefined,
+  ) {}
 
   /** Puts the observer first of all on the HTTP application (before the input guard and the router). */
   install(): void {
@@ -75,12 +59,10 @@ export class RequestObserver {
   readonly use = (req: Request, res: Response, next: NextFunction): void => {
     const observed = req as ObservedRequest;
     observed[STARTED] = performance.now();
-    res.once('finish', () => this.ended(observed, res));
-    if (this.http) this.http(req, res, next);
-    else {
-      requestIdOf(observed, res);
-      next();
-    }
+    requestIdOf(observed, res);
+    // 'close' comes after 'finish' for an answered request, and alone for an abandoned one.
+    res.once('close', () => this.ended(observed, res));
+    next();
   };
 
   private ended(req: ObservedRequest, res: ServerResponse): void {
@@ -88,6 +70,9 @@ export class RequestObserver {
     this.metrics.requestEnded(line.interaction, line.status, line.durationMs / 1000);
     const decision = req.audit?.decision;
     if (decision) this.metrics.decided(ruleLabel(decision.rule, this.ruleIds()), decision.allowed);
+    if (!this.logger) return;
+    const level = res.statusCode >= 500 ? 'error' : quiet(req) && res.statusCode < 400 ? 'debug' : 'info';
+    if (this.logger.isLevelEnabled(level)) this.logger[level](line, message(line));
   }
 
   /** The request's line, computed once when it ended (the metrics, the log line and its message agree). */
