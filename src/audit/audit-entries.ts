@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditOutcome, DisclosedVersion } from './domain/audit-entry.js';
 import type { Interaction } from './domain/interaction.js';
 import type { RequestAudit } from './request-audit.js';
+import { clipText } from '../common/clip.js';
 
 /** How a request ended, as far as the trail needs it. */
 export interface AuditedResponse {
@@ -51,14 +52,14 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
     recorded: now.toISOString(),
     requestId: audit.requestId,
     action: interaction.action,
-    subtype: clip(interaction.subtype, 64),
+    subtype: clipText(interaction.subtype, 64),
     ...(interaction.lifecycle ? { lifecycle: interaction.lifecycle } : {}),
     outcome: outcomeOf(response.status),
     status: response.status,
     ...(response.status >= 400 ? optional('error', errorCodeOf(response.body)) : {}),
     agent: {
       roles: actor?.roles ?? [],
-      ...optional('id', actor?.id === undefined ? undefined : clip(actor.id, 128)),
+      ...optional('id', actor?.id === undefined ? undefined : clipText(actor.id, 128)),
       ...optional('practitioner', actor?.practitioner),
       ...optional('department', actor?.department),
       ...optional('ip', audit.ip),
@@ -67,7 +68,7 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
     ...(entity ? { entity: stripUndefined(entity) } : {}),
     // What a disclosure handed out: only when it succeeded (a refused or failed one handed out nothing).
     ...(response.status < 400 && interaction.disclosed?.length ? { disclosed: disclosedVersions(interaction.disclosed) } : {}),
-    ...optional('patient', focus.patient === undefined ? undefined : clip(focus.patient, 64)),
+    ...optional('patient', focus.patient === undefined ? undefined : clipText(focus.patient, 64)),
     ...(audit.breakGlass ? { purpose: 'BTG', breakGlass: { reason: audit.breakGlass.reason, ...optional('id', decision?.breakGlassId) } } : {}),
     ...optional('grantId', decision?.grantId),
     ...optional('policyVersion', decision?.policyVersion),
@@ -104,15 +105,8 @@ function stripUndefined<T extends object>(o: T): T {
  * Whatever a caller put in a URL is recorded, but within the trail's column sizes: a path
  * segment longer than any FHIR id (64) must not stop the request from being recorded (R-20).
  */
-function clip(value: string, max: number): string {
-  if (value.length <= max) return value;
-  // Never cut a surrogate pair in two: half a pair is a character no column can store.
-  const end = /[\ud800-\udbff]/.test(value[max - 2]) ? max - 2 : max - 1;
-  return `${value.slice(0, end)}…`;
-}
-
 function clipEntity<T extends { type: string; id?: string; version?: string }>(e: T): T {
-  return { ...e, type: clip(e.type, 64), ...(e.id !== undefined ? { id: clip(e.id, 64) } : {}), ...(e.version !== undefined ? { version: clip(e.version, 64) } : {}) };
+  return { ...e, type: clipText(e.type, 64), ...(e.id !== undefined ? { id: clipText(e.id, 64) } : {}), ...(e.version !== undefined ? { version: clipText(e.version, 64) } : {}) };
 }
 
 /** Each version once, in the order given, within the trail's column sizes (R-20). */
@@ -120,7 +114,7 @@ function disclosedVersions(versions: readonly DisclosedVersion[]): DisclosedVers
   const seen = new Set<string>();
   const out: DisclosedVersion[] = [];
   for (const v of versions) {
-    const clipped = { type: clip(v.type, 64), id: clip(v.id, 64), version: clip(v.version, 64) };
+    const clipped = { type: clipText(v.type, 64), id: clipText(v.id, 64), version: clipText(v.version, 64) };
     const key = `${clipped.type}/${clipped.id}/_history/${clipped.version}`;
     if (!seen.has(key)) {
       seen.add(key);

@@ -2,6 +2,7 @@ import { Logger, type OnModuleInit } from '@nestjs/common';
 import type { ChartWardenDatabase, Queryable } from '../database/chartwarden-database.js';
 import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
 import { hashedTextSql } from './audit-sql.js';
+import { clipText } from '../common/clip.js';
 
 /** What one group commit did, told to the observer (metrics): how long it took, how many entries, whether it committed. */
 export interface AuditCommitOutcome {
@@ -231,7 +232,7 @@ const COLUMN_SIZES = { requestId: 128, actor: 128, patient: 64, subtype: 64, ent
 export function storableEntry(entry: AuditEntry): AuditEntry {
   if (!needsEscaping(entry)) return entry;
   const escaped = escapeStrings(entry) as AuditEntry;
-  const clip = (v: string | undefined, max: number) => (v === undefined || v.length <= max ? v : `${v.slice(0, max - 1)}…`);
+  const clip = (v: string | undefined, max: number) => (v === undefined ? v : clipText(v, max));
   escaped.requestId = clip(escaped.requestId, COLUMN_SIZES.requestId) as string;
   escaped.subtype = clip(escaped.subtype, COLUMN_SIZES.subtype) as string;
   if (escaped.agent.id !== undefined) escaped.agent.id = clip(escaped.agent.id, COLUMN_SIZES.actor);

@@ -1,4 +1,5 @@
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { clipText } from '../common/clip.js';
 
 /**
  * A NUL (U+0000) or a lone UTF-16 surrogate: no clinical text contains one, PostgreSQL's
@@ -92,9 +93,4 @@ export function assertValidHeaders(rawHeaders: readonly string[], percentEncoded
 }
 
 /** A caller's name for something, short enough to quote in a message. */
-function clip(name: string): string {
-  if (name.length <= 64) return name;
-  // Never cut a surrogate pair in two: the message would then hold the very character it refuses.
-  const end = /[\ud800-\udbff]/.test(name[62]) ? 62 : 63;
-  return `${name.slice(0, end)}…`;
-}
+const clip = (name: string): string => clipText(name, 64);
