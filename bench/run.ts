@@ -31,6 +31,7 @@ import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitFo
 import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
 import { heartRate, updatedPatient } from './lib/fixtures.js';
 import { runLoad, type LoadSpec } from './lib/load.js';
+import { UnitOfWork } from '../src/database/unit-of-work.js';
 import {
   evaluateTargets,
   fmtInt,
@@ -370,7 +371,7 @@ async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
         .transaction(async (tx) => {
           // Inside the write's transaction, as in the server: only the check's own time.
           const started = performance.now();
-          await guard.record(ctx, { resource, created: true, patient: 'bench-target' }, tx);
+          await guard.record(ctx, { resource, created: true, patient: 'bench-target' }, UnitOfWork.over(tx));
           times.push(performance.now() - started);
           throw new RollBack();
         })
@@ -437,7 +438,7 @@ async function timeHold(url: string): Promise<HoldTiming> {
               [resource.id, `bench-free-enc-${i % 20}`],
             );
             const started = performance.now();
-            await guard.record(ctx, { resource, created, patient: 'bench-free' }, tx);
+            await guard.record(ctx, { resource, created, patient: 'bench-free' }, UnitOfWork.over(tx));
             times.push(performance.now() - started);
             throw new RollBack();
           })

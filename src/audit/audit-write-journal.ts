@@ -3,6 +3,7 @@ import { Clock } from '../common/clock.js';
 import type { Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { entryFor } from './audit-entries.js';
 import type { AuditEntry } from './domain/audit-entry.js';
 import { AuditLog } from './audit-log.js';
@@ -20,7 +21,8 @@ export class AuditWriteJournal extends WriteJournal {
     super();
   }
 
-  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+  async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
+    const tx = sqlOf(unit);
     const audit = ctx.audit;
     if (!audit) return;
     const { resourceType: type, id, meta } = write.resource;
@@ -38,8 +40,7 @@ export class AuditWriteJournal extends WriteJournal {
       },
     );
     // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
-    if (tx) await this.within(tx, entry);
-    else await this.log.append([entry]);
+    await this.within(tx, entry);
     audit.journaled.push(entry);
   }
 

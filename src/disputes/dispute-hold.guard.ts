@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 
 /** Sealed cases holding the record itself, a visit it belongs to, or (a Provenance) a record it signs: see the migration's `chartwarden_holds`. */
@@ -31,14 +32,15 @@ export class DisputeHoldGuard extends WriteJournal {
     super();
   }
 
-  async record(_ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+  async record(_ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
+    const tx = sqlOf(unit);
     if (write.unchanged) return;
     const { resourceType: type, id } = write.resource;
     if (!id) return;
     // A new record that names no encounter and signs nothing belongs to no sealed visit (a
     // reference to an encounter, in any form, contains "Encounter/"): nothing sealed can hold it.
     if (write.created && type !== 'Provenance' && !JSON.stringify(write.resource).includes('Encounter/')) return;
-    const holds = await (tx ?? this.db).query<{ hold_case: string; held_type: string; held_id: string; held_status: string; held_as: 'self' | 'encounter' | 'target' }>(
+    const holds = await tx.query<{ hold_case: string; held_type: string; held_id: string; held_status: string; held_as: 'self' | 'encounter' | 'target' }>(
       HOLDS_SQL,
       [type, id, write.created],
       { prepare: true },

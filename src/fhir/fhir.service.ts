@@ -83,11 +83,11 @@ export class FhirService {
     await this.access.require(ctx, 'create', facts);
     const ifNoneExist = headers.ifNoneExist ? await this.conditionFor(ctx, type, headers.ifNoneExist) : undefined;
     // The version and its audit entry commit together.
-    const outcome = await store.transaction(async (tx, sql) => {
+    const outcome = await store.transaction(async (tx, unit) => {
       const written = await tx.create(resource, { ifNoneExist, assignedId: via.assignedId, onMatches: (patients) => ctx.audit?.concerns(patients) });
       // A new Patient is its own patient: its id exists only now.
       const patient = facts.patient ?? (type === 'Patient' ? written.resource.id : undefined);
-      if (written.created) await this.journal.record(ctx, { resource: written.resource, created: true, patient }, sql);
+      if (written.created) await this.journal.record(ctx, { resource: written.resource, created: true, patient }, unit);
       return written;
     });
     // A conditional create matched what the caller may search: answered with the match only if they may read it too.
@@ -118,9 +118,9 @@ export class FhirService {
     await this.access.require(ctx, action, facts);
     const ifMatch = parseIfMatch(headers.ifMatch);
     // The version and its audit entry commit together.
-    const outcome = await store.transaction(async (tx, sql) => {
+    const outcome = await store.transaction(async (tx, unit) => {
       const written = await tx.update({ ...resource, id }, { ifMatch });
-      await this.journal.record(ctx, { resource: written.resource, created: written.created, unchanged: written.unchanged, patient: facts.patient }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: written.created, unchanged: written.unchanged, patient: facts.patient }, unit);
       return written;
     });
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Queryable } from '../database/chartwarden-database.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from './fhir-request.js';
 
 /** One write as it is committed: the stored version, and the patient it belongs to. */
@@ -19,7 +19,7 @@ export interface JournaledWrite {
  * store's transaction when the store shares ChartWarden's database.
  */
 export abstract class WriteJournal {
-  abstract record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void>;
+  abstract record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void>;
 }
 
 /** Several journals, in order, as one (the edit ledger, then the audit trail). */
@@ -28,7 +28,7 @@ export class WriteJournals extends WriteJournal {
     super();
   }
 
-  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
-    for (const journal of this.journals) await journal.record(ctx, write, tx);
+  async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
+    for (const journal of this.journals) await journal.record(ctx, write, unit);
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Encounter, Resource } from '@medplum/fhirtypes';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
+import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
@@ -58,10 +59,10 @@ export class ArchiveService {
       );
     }
     const patient = subjectPatient(encounter);
-    const archived = await this.store.transaction(async (tx, sql) => {
+    const archived = await this.store.transaction(async (tx, unit) => {
       const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
       const written = await tx.update({ ...tagged, id } as Resource & { id: string }, { ifMatch: stored.versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, unit);
       return written.resource;
     });
     return { status: 200, body: archived, headers: versionHeaders(archived) };
@@ -73,9 +74,10 @@ export class ArchiveService {
    * signing's transaction `tx`. Nothing happens for inpatient encounters (they wait for discharge
    * and a senior physician's review) or while a document is unsigned.
    */
-  async archiveIfComplete(ctx: FhirContext, tx: FhirStore, sql: Queryable | undefined, document: Resource): Promise<void> {
+  async archiveIfComplete(ctx: FhirContext, tx: FhirStore, unit: UnitOfWork, document: Resource): Promise<void> {
     const encounterId = encounterOf(document);
-    if (!this.policy.archiveOutpatientOnSigning || !encounterId || !sql) return;
+    if (!this.policy.archiveOutpatientOnSigning || !encounterId) return;
+    const sql = sqlOf(unit);
     const [row] = await sql.query<{ content: Encounter; version_id: number }>(`SELECT content, version_id FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1 FOR UPDATE`, [encounterId]);
     if (!row || isArchived(row.content) || !OUTPATIENT_CLASSES.has(row.content.class?.code ?? '')) return;
     if ((await this.unsignedDocuments(sql, encounterId)).length) return;
@@ -83,7 +85,7 @@ export class ArchiveService {
     const patient = subjectPatient(encounter);
     const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
     const written = await tx.update({ ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: String(row.version_id) });
-    await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, sql);
+    await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, unit);
   }
 
   /** Governed documents of the encounter that are not signed yet. */

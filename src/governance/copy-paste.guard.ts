@@ -4,6 +4,7 @@ import type { Queryable } from '../database/chartwarden-database.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { documentText, fingerprints, sharedPassage } from './domain/copy-paste.js';
@@ -30,9 +31,10 @@ export class CopyPasteGuard extends WriteJournal {
     super();
   }
 
-  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+  async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
+    const tx = sqlOf(unit);
     const resource = write.resource;
-    if (write.unchanged || !tx || !this.policy.governedResources.includes(resource.resourceType) || write.step) return;
+    if (write.unchanged || !this.policy.governedResources.includes(resource.resourceType) || write.step) return;
     const min = this.policy.copyPasteMinChars;
     const text = documentText(resource);
     const hashes = fingerprints(text, min);

@@ -4,6 +4,7 @@ import { Clock } from '../common/clock.js';
 import type { Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
@@ -31,10 +32,10 @@ export class EditLedger extends WriteJournal {
     if (!policy.editWindows) new Logger('Governance').warn('The policy has no governance.editWindows: edit windows (R-11) are not enforced');
   }
 
-  async record(ctx: FhirContext, write: JournaledWrite, tx: Queryable | undefined): Promise<void> {
+  async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
+    const tx = sqlOf(unit);
     const resource = write.resource;
     if (write.unchanged || !this.policy.governedResources.includes(resource.resourceType)) return;
-    if (!tx) throw new Error('the edit ledger needs the write\'s transaction: a governed document must live in ChartWarden\'s database');
     const id = resource.id as string;
     const version = Number(resource.meta?.versionId);
     const [previous] = write.created

@@ -149,9 +149,9 @@ export class SigningService {
         ? { ...doc, status: 'final', attester: [...(doc.attester ?? []), { mode: 'legal', time: now, party: { reference: me } }] }
         : { ...doc, docStatus: 'final', authenticator: { reference: me } };
     const patient = subjectPatient(doc);
-    const stored = await this.store.transaction(async (tx, sql) => {
+    const stored = await this.store.transaction(async (tx, unit) => {
       const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step }, sql);
+      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step }, unit);
       const created = await tx.create<Provenance>({
         resourceType: 'Provenance',
         target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
@@ -161,8 +161,8 @@ export class SigningService {
         signature: [{ type: [provenance.signature], when: now, who: { reference: me } }],
         ...(provenance.reason ? { reason: provenance.reason } : {}),
       } as Provenance);
-      await this.journal.record(ctx, { resource: created.resource, created: true, patient }, sql);
-      await this.archives.archiveIfComplete(ctx, tx, sql, written.resource);
+      await this.journal.record(ctx, { resource: created.resource, created: true, patient }, unit);
+      await this.archives.archiveIfComplete(ctx, tx, unit, written.resource);
       return created.resource;
     });
     return {

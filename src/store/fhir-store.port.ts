@@ -1,7 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
-import type { Queryable } from '../database/chartwarden-database.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
+import type { PatientRecordIndex, WriteScope } from './patient-record-index.port.js';
 import { StoreError, StoreErrorCode } from './store.errors.js';
 
 /** Options for `FhirStore.create`. */
@@ -132,11 +133,24 @@ export abstract class FhirStore {
 
   /**
    * Runs `work` atomically: every write through the store it is given commits together or
-   * not at all. Calls inside an open transaction join it. `sql` is the transaction itself when
-   * the store lives in ChartWarden's own database, so records that must commit with the
-   * writes (audit entries, R-51) can join it.
+   * not at all. Calls inside an open transaction join it. `unit` is the unit of work in
+   * ChartWarden's database that commits with the writes: the edit ledger, the audit entry and
+   * the holds join it through their own repositories (R-51, docs/decisions/0013).
    */
-  abstract transaction<T>(work: (store: FhirStore, sql?: Queryable) => Promise<T>): Promise<T>;
+  abstract transaction<T>(work: (store: FhirStore, unit: UnitOfWork) => Promise<T>): Promise<T>;
+
+  /** This store joined to a unit of work a feature opened (a seal locks and reads the records it inventories in its own transaction). */
+  abstract within(unit: UnitOfWork): FhirStore;
+
+  /** The store's answers about a patient's record (bound to this store's transaction, if any). */
+  abstract get records(): PatientRecordIndex;
+
+  /**
+   * Before a write, in this store's transaction: resolves what `resource` is about and takes
+   * the locks the write needs (see `WriteScope`). `create`: the id is not known yet (or is
+   * `assignedId`); `update`: `resource.id` names the record, which may not exist yet.
+   */
+  abstract lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope>;
 }
 
 /**

@@ -9,6 +9,7 @@ import { AUDIT_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import type { FhirContext } from '../../src/fhir/fhir-request.js';
 import { testDatabaseUrl } from '../support/test-app.js';
+import { UnitOfWork } from '../../src/database/unit-of-work.js';
 
 /**
  * R-51 and decision 0008: the entries of a transaction's writes (a Bundle's entries, a seal, a
@@ -44,8 +45,8 @@ describe('audit write journal: entries appended last in their transaction', () =
     const requestId = `journal-${randomUUID()}`;
     const ctx = ctxFor(requestId);
     await db.transaction(async (tx) => {
-      await journal.record(ctx, { resource: observation(`o1-${requestId}`), created: true, patient: 'p-journal' }, tx);
-      await journal.record(ctx, { resource: observation(`o2-${requestId}`), created: true, patient: 'p-journal' }, tx);
+      await journal.record(ctx, { resource: observation(`o1-${requestId}`), created: true, patient: 'p-journal' }, UnitOfWork.over(tx));
+      await journal.record(ctx, { resource: observation(`o2-${requestId}`), created: true, patient: 'p-journal' }, UnitOfWork.over(tx));
       // Not yet appended: nothing of this transaction holds a chain head while it works.
       expect(await countOf(tx, requestId)).toBe(0);
     });
@@ -57,7 +58,7 @@ describe('audit write journal: entries appended last in their transaction', () =
     const requestId = `journal-${randomUUID()}`;
     await expect(
       db.transaction(async (tx) => {
-        await journal.record(ctxFor(requestId), { resource: observation(`o3-${requestId}`), created: true, patient: 'p-journal' }, tx);
+        await journal.record(ctxFor(requestId), { resource: observation(`o3-${requestId}`), created: true, patient: 'p-journal' }, UnitOfWork.over(tx));
         throw new Error('refused later in the transaction');
       }),
     ).rejects.toThrow('refused later');

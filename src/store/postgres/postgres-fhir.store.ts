@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Clock } from '../../common/clock.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
+import { UnitOfWork, sqlOf } from '../../database/unit-of-work.js';
+import type { PatientRecordIndex, WriteScope } from '../patient-record-index.port.js';
 import {
   FhirStore,
   type CreateOptions,
@@ -318,9 +320,21 @@ export class PostgresFhirStore extends FhirStore {
     };
   }
 
-  async transaction<T>(work: (store: FhirStore, sql?: Queryable) => Promise<T>): Promise<T> {
-    if (this.tx) return work(this, this.tx);
-    return this.db.transaction((tx) => work(new PostgresFhirStore(this.db, this.registry, this.compartment, this.clock, tx), tx));
+  async transaction<T>(work: (store: FhirStore, unit: UnitOfWork) => Promise<T>): Promise<T> {
+    if (this.tx) return work(this, UnitOfWork.over(this.tx));
+    return this.db.transaction((tx) => work(new PostgresFhirStore(this.db, this.registry, this.compartment, this.clock, tx), UnitOfWork.over(tx)));
+  }
+
+  within(unit: UnitOfWork): FhirStore {
+    return new PostgresFhirStore(this.db, this.registry, this.compartment, this.clock, sqlOf(unit));
+  }
+
+  get records(): PatientRecordIndex {
+    throw new Error('PatientRecordIndex: being implemented (issue #15)');
+  }
+
+  lockForWrite(_resource: Resource, _mode: 'create' | 'update'): Promise<WriteScope> {
+    throw new Error('lockForWrite: being implemented (issue #15)');
   }
 
   /** `_include` targets and `_revinclude` sources of one page, each once, never a match twice. */
