@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { contentSha256 } from '../governance/domain/ledger.js';
-import { CONTENT_SHA256_EXTENSION } from '../release/document-bundle.js';
+import { CONTENT_SHA256_EXTENSION } from '../copies/document-bundle.js';
 import { inventoryDigest, statedInventory, type InventoryLine } from './domain/dispute-case.js';
 
 /** One difference between a case's inventory, its sealed copies and the store. */

@@ -6,7 +6,7 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
 import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
-import { DocumentTypes } from './domain/document-types.js';
+import { DocumentTypes } from '../policy/domain/document-types.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
 import { editWindow } from './domain/edit-window.js';
 import { documentStatus, SIGNED_STATUSES } from './domain/document.js';

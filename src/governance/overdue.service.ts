@@ -6,7 +6,7 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { overdue, type OverdueItem, type TriggerEvent, type WrittenDocument } from './domain/deadlines.js';
-import { DocumentTypes } from './domain/document-types.js';
+import { DocumentTypes } from '../policy/domain/document-types.js';
 import { subjectPatient } from './domain/document.js';
 import { departmentToList } from './department-lists.js';
 

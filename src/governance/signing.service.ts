@@ -9,7 +9,7 @@ import type { FhirResponse } from '../fhir/fhir-response.js';
 import { WriteJournal } from '../fhir/write-journal.port.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
-import { DocumentTypes } from './domain/document-types.js';
+import { DocumentTypes } from '../policy/domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { ArchiveService } from './archive.service.js';
 import { departmentToList } from './department-lists.js';

@@ -2,7 +2,7 @@ import type { AccessFactOptions } from '../store/access-facts.js';
 import { DEFAULT_CHECKLISTS, type ChecklistItem, type RequesterType } from '../release/domain/copy-request.js';
 import type { PolicyDocument } from './domain/policy-document.js';
 import type { EditWindowRule } from '../governance/domain/edit-window.js';
-import { DocumentTypes } from '../governance/domain/document-types.js';
+import { DocumentTypes } from './domain/document-types.js';
 
 /**
  * The validated policy in force (DI token). Its version is recorded with every decision.

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { DocumentTypes, type DocumentType } from '../governance/domain/document-types.js';
+import { DocumentTypes, type DocumentType } from './domain/document-types.js';
 import type { LoadedPolicy } from './loaded-policy.js';
 
 /**

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { packageRoot } from '../common/package-root.js';
 import { WORKFLOW_SUBJECTS } from './domain/actions.js';
 import { policySchema, type PolicyDocument } from './domain/policy-document.js';
-import { DocumentTypes } from '../governance/domain/document-types.js';
+import { DocumentTypes } from './domain/document-types.js';
 import { PolicyLoadError } from './policy.errors.js';
 
 /** The policy shipped with ChartWarden (`policy/default.policy.yaml`), encoding R-01…R-07 of docs/rules.md. */

@@ -1,6 +1,6 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { Queryable } from '../database/chartwarden-database.js';
-import { humanName } from '../pdf/resource-text.js';
+import { humanName } from '../copies/resource-text.js';
 
 /**
  * Reads about a patient's record that the release and disputes workflows share: the name printed

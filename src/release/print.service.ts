@@ -4,8 +4,8 @@ import { Clock } from '../common/clock.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { contentSha256 } from '../governance/domain/ledger.js';
-import { renderPdf, type RenderedPdf } from '../pdf/pdf-renderer.js';
-import { resourceSection } from '../pdf/resource-text.js';
+import { renderPdf, type RenderedPdf } from '../copies/pdf-renderer.js';
+import { resourceSection } from '../copies/resource-text.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 

@@ -4,7 +4,7 @@ import type { Bundle, Composition, Encounter, OperationOutcome, Patient, Resourc
 import type { CopyRequestView, ProductionView } from '../../src/release/copy-requests.service.js';
 import { DEFAULT_CHECKLISTS, REQUESTER_TYPES, type ChecklistItem, type RequesterType } from '../../src/release/domain/copy-request.js';
 import { contentSha256 } from '../../src/governance/domain/ledger.js';
-import { CONTENT_SHA256_EXTENSION } from '../../src/release/document-bundle.js';
+import { CONTENT_SHA256_EXTENSION } from '../../src/copies/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { pdfPages } from '../support/pdf-text.js';

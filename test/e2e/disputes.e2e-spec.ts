@@ -4,7 +4,7 @@ import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Pat
 import type { DisputeView } from '../../src/disputes/disputes.service.js';
 import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
 import { contentSha256 } from '../../src/governance/domain/ledger.js';
-import { CONTENT_SHA256_EXTENSION } from '../../src/release/document-bundle.js';
+import { CONTENT_SHA256_EXTENSION } from '../../src/copies/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { pdfPages } from '../support/pdf-text.js';

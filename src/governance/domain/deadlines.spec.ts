@@ -1,5 +1,5 @@
 import { overdue, type TriggerEvent } from './deadlines.js';
-import { DocumentTypes } from './document-types.js';
+import { DocumentTypes } from '../../policy/domain/document-types.js';
 
 const types = DocumentTypes.fromProfiles().all();
 const T = new Date('2026-11-01T08:00:00Z');

@@ -1,4 +1,4 @@
-import type { DocumentType } from './document-types.js';
+import type { DocumentType } from '../../policy/domain/document-types.js';
 
 /** A clinical event a writing deadline runs from, as found in the record. */
 export interface TriggerEvent {

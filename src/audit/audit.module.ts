@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { AUDIT_DEFAULTS, type ChartWardenOptions } from '../config/chartwarden.options.js';
+import { CHARTWARDEN_OPTIONS } from '../config/module-options.js';
+import { Clock } from '../common/clock.js';
+import { ChartWardenDatabase } from '../database/chartwarden-database.js';
+import { AuditLog } from './audit-log.js';
+import { AuditReaderService } from './audit-reader.service.js';
+import { AuditRecorder } from './audit-recorder.js';
+import { AuditWriteJournal } from './audit-write-journal.js';
+import { AuditController } from './audit.controller.js';
+import { AuditCheckpointScheduler } from './checkpoint-scheduler.js';
+
+/** The append-only, hash-chained audit trail (R-20…R-22): recording every request, reading it back, signed checkpoints. */
+@Module({
+  controllers: [AuditController],
+  providers: [
+    {
+      provide: AuditLog,
+      inject: [ChartWardenDatabase, CHARTWARDEN_OPTIONS],
+      useFactory: (db: ChartWardenDatabase, o: ChartWardenOptions) =>
+        new AuditLog(db, o.audit?.chains ?? AUDIT_DEFAULTS.chains, o.audit?.maxBatch ?? AUDIT_DEFAULTS.maxBatch, o.audit?.lanes ?? AUDIT_DEFAULTS.lanes),
+    },
+    AuditRecorder,
+    AuditReaderService,
+    AuditWriteJournal,
+    {
+      provide: AuditCheckpointScheduler,
+      inject: [ChartWardenDatabase, Clock, CHARTWARDEN_OPTIONS],
+      useFactory: (db: ChartWardenDatabase, clock: Clock, o: ChartWardenOptions) => new AuditCheckpointScheduler(db, clock, o.dataDir, o.checkpoint),
+    },
+  ],
+  exports: [AuditLog, AuditRecorder, AuditWriteJournal],
+})
+export class AuditModule {}
