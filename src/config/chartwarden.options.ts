@@ -1,3 +1,7 @@
+import type { Type } from '@nestjs/common';
+import type { WriteGuard } from '../fhir/write-chain.port.js';
+import type { FhirStore } from '../store/fhir-store.port.js';
+
 /**
  * Everything a host application (or the standalone server) tells ChartWarden. Passed to
  * `ChartWardenModule.forRoot()` / `forRootAsync()`; `optionsFromEnv()` builds it from the
@@ -34,7 +38,23 @@ export interface ChartWardenOptions {
   logging?: LoggingOptions;
   /** `GET /metrics` (Prometheus). Unset: disabled (404). */
   metrics?: MetricsOptions;
+  /** The FHIR store ChartWarden guards. Unset: the embedded store (`{ kind: 'embedded' }`). */
+  store?: StoreOptions;
+  /**
+   * The hospital's own write guards, run before every write after ChartWarden's (the legal hold
+   * R-41, archive R-15, edit window R-11, reason R-12, copy-paste R-16), inside the write's
+   * transaction: a class (built by Nest's injector, so it may inject ChartWarden's exports)
+   * or an instance. A guard refuses by throwing a `ChartWardenError`.
+   */
+  writeGuards?: (Type<WriteGuard> | WriteGuard)[];
 }
+
+/**
+ * Which FHIR store ChartWarden wraps. `embedded`: its own tables in `databaseUrl` (the default).
+ * `custom`: an adapter of your own, a `FhirStore` subclass (built by Nest's injector) or instance;
+ * it must pass `test/contract/fhir-store.contract.ts`. A remote FHIR server adapter is issue #17.
+ */
+export type StoreOptions = { kind: 'embedded' } | { kind: 'custom'; store: Type<FhirStore> | FhirStore };
 
 /** pino's levels; `silent` writes nothing. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
