@@ -148,7 +148,8 @@ export abstract class FhirStore {
   /**
    * Before a write, in this store's transaction: resolves what `resource` is about and takes
    * the locks the write needs (see `WriteScope`). `create`: the id is not known yet (or is
-   * `assignedId`); `update`: `resource.id` names the record, which may not exist yet.
+   * `assignedId`); `update`: `resource.id` names the record, which may not exist yet. Needs a
+   * transaction (the store given by `transaction` or `within`): refused outside one.
    */
   abstract lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope>;
 }

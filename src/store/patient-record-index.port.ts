@@ -20,7 +20,10 @@ export interface IndexedRecord {
   encounter?: string;
 }
 
-/** Per patient with a finished or open encounter: the end of the last outpatient visit and inpatient stay (R-18). */
+/**
+ * Per patient with a finished or open encounter: the end of the last outpatient visit and inpatient stay (R-18).
+ * An encounter with no end yet ends at the end of time (the latest instant a `Date` holds).
+ */
 export interface PatientVisits {
   patient: string;
   lastOutpatient?: Date;
@@ -67,15 +70,16 @@ export abstract class PatientRecordIndex {
 
   /**
    * Records of `types` filed under any of `encounters` (`encounter`/`context`), each with the
-   * encounter it was found under; `excludingStatuses`: leave out records whose document status
-   * (`docStatus`, else `status`) is one of these.
+   * encounter it was found under (a record under two of them comes twice), sorted by `Type/id`;
+   * `excludingStatuses`: leave out records whose document status (`docStatus`, else `status`)
+   * is one of these.
    */
   abstract recordsOfEncounters(encounters: readonly string[], types: readonly string[], options?: { excludingStatuses?: readonly string[] }): Promise<IndexedRecord[]>;
 
-  /** Governed documents (`types`) of the department's encounters (service provider) that are not in `excludingStatuses`. */
+  /** Governed documents (`types`) of the department's encounters (service provider) that are not in `excludingStatuses`; oldest update first. */
   abstract documentsOfDepartment(department: string, types: readonly string[], excludingStatuses: readonly string[]): Promise<IndexedRecord[]>;
 
-  /** Records of `types` of the patient, optionally only those filed under `encounters`; oldest update first. */
+  /** Records of `types` of the patient (`subject`/`patient`), optionally only those filed under `encounters` (an empty list restricts nothing); oldest update first. */
   abstract recordsOfPatient(patient: string, types: readonly string[], options?: { encounters?: readonly string[] }): Promise<IndexedRecord[]>;
 
   /**
@@ -98,7 +102,7 @@ export abstract class PatientRecordIndex {
   /** The current version id of each record, keyed `Type/id` (unknown ones are left out). */
   abstract currentVersions(refs: readonly RecordRef[]): Promise<Map<string, string>>;
 
-  /** When the record's first version was written, and when a version first had one of `statuses` (signed). */
+  /** When the record's first version was written, and when a version first had one of `statuses` (signed). Throws `StoreError(NotFound)`. */
   abstract firstTimes(ref: RecordRef, statuses: readonly string[]): Promise<{ created: Date; reached?: Date }>;
 
   /** Records of `types` updated at or after `since`, keys only, sorted (integrity checks). */
@@ -107,6 +111,6 @@ export abstract class PatientRecordIndex {
   /** Records of `types` whose current content differs from their current version as stored (an edit made in the database). */
   abstract currentDiffersFromVersion(types: readonly string[], ref?: RecordRef): Promise<(RecordRef & { version: string })[]>;
 
-  /** Locks these records (`update`: `FOR UPDATE`; `key-share`: `FOR KEY SHARE`) in a stable order, in the bound transaction. */
+  /** Locks these records (`update`: `FOR UPDATE`; `key-share`: `FOR KEY SHARE`) in a stable order, in the bound transaction (refused without one). */
   abstract lock(refs: readonly RecordRef[], mode: 'update' | 'key-share'): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { DocumentReference, Encounter, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
 import type { FhirStore } from '../../src/store/fhir-store.port.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
@@ -29,6 +29,14 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       resourceType: 'Patient',
       identifier: [{ system, value }],
       ...extra,
+    });
+    /** An Observation of `patient`, filed under `encounter` when given. */
+    const observation = (patientId: string | undefined, text: string, encounterId?: string): Observation => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text },
+      subject: { reference: `Patient/${patientId}` },
+      ...(encounterId ? { encounter: { reference: `Encounter/${encounterId}` } } : {}),
     });
     const expectStoreError = async (p: Promise<unknown>, code: StoreErrorCode) => {
       await expect(p).rejects.toBeInstanceOf(StoreError);
@@ -221,5 +229,120 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       expect(all.matches.map((r) => `${r.resourceType}/${r.id}`).sort()).toEqual([`Observation/${mine.id}`, `Patient/${p.id}`].sort());
       expect(all.total).toBe(2);
     });
+    it('within(unit) joins the transaction a unit belongs to: it sees its writes and rolls back with it', async () => {
+      const value = `within-${randomUUID()}`;
+      await expect(
+        store.transaction(async (tx, unit) => {
+          const created = (await tx.create(patient(value))).resource;
+          const joined = store.within(unit);
+          expect(await joined.read('Patient', created.id as string)).toEqual(created);
+          await joined.create(patient(`${value}-joined`));
+          expect((await tx.search(search('Patient', `identifier=${system}|${value}-joined`))).total).toBe(1);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect((await store.search(search('Patient', `identifier=${system}|${value}`))).total).toBe(0);
+      expect((await store.search(search('Patient', `identifier=${system}|${value}-joined`))).total).toBe(0);
+    });
+
+    it("records answers about a patient's record, in the store's transaction when it has one", async () => {
+      const p = (await store.create(patient('rec-1'))).resource;
+      const e = (await store.create<Encounter>({ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${p.id}` } })).resource;
+      const o = (await store.create(observation(p.id, 'r', e.id))).resource;
+      expect(await store.records.encountersOfPatient(p.id as string)).toEqual([e.id]);
+      const under = await store.records.recordsOfEncounters([e.id as string], ['Observation']);
+      expect(under.map((r) => ({ id: r.resource.id, versionId: r.versionId, encounter: r.encounter }))).toEqual([{ id: o.id, versionId: o.meta?.versionId, encounter: e.id }]);
+      expect((await store.records.currentVersions([{ type: 'Observation', id: o.id as string }])).get(`Observation/${o.id}`)).toBe(o.meta?.versionId);
+      // Outside a transaction a lock would end with its statement: refused.
+      await expect(store.records.lock([{ type: 'Encounter', id: e.id as string }], 'update')).rejects.toThrow(/transaction/);
+      await store.transaction(async (tx) => {
+        const later = (await tx.create(observation(p.id, 's'))).resource;
+        expect((await tx.records.recordsOfPatient(p.id as string, ['Observation'])).map((r) => r.resource.id)).toEqual([o.id, later.id]);
+        expect((await store.records.recordsOfPatient(p.id as string, ['Observation'])).map((r) => r.resource.id)).toEqual([o.id]);
+      });
+    });
+
+    it('lockForWrite resolves the patient, encounters and signed records of a write in every reference form, and needs a transaction', async () => {
+      const p = (await store.create(patient('lfw-1'))).resource;
+      const [e1, e2] = [
+        (await store.create<Encounter>({ resourceType: 'Encounter', status: 'in-progress', class: { code: 'IMP' }, subject: { reference: `Patient/${p.id}` } })).resource,
+        (await store.create<Encounter>({ resourceType: 'Encounter', status: 'in-progress', class: { code: 'IMP' }, subject: { reference: `Patient/${p.id}` } })).resource,
+      ];
+      const document: DocumentReference = {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        subject: { reference: `https://his.example/fhir/Patient/${p.id}` },
+        context: { encounter: [{ reference: `Encounter/${e2.id}/_history/1` }, { reference: `Encounter/${e1.id}` }] },
+        content: [{ attachment: { contentType: 'text/plain', data: 'YQ==' } }],
+      };
+      await expect(store.lockForWrite(document, 'create')).rejects.toThrow(/transaction/);
+      const scope = await store.transaction((tx) => tx.lockForWrite(document, 'create'));
+      expect(scope).toEqual({ patient: p.id, encounters: [e1.id, e2.id].sort(byCodeUnit), targets: [], unchanged: false });
+      const signature: Provenance = {
+        resourceType: 'Provenance',
+        target: [{ reference: `Encounter/${e1.id}` }, { reference: `Patient/${p.id}` }],
+        recorded: '2024-01-01T00:00:00Z',
+        agent: [{ who: { reference: 'Practitioner/x' } }],
+      };
+      const signed = await store.transaction((tx) => tx.lockForWrite(signature, 'create'));
+      expect(signed.targets).toEqual([{ type: 'Encounter', id: e1.id }, { type: 'Patient', id: p.id }]);
+      expect(signed.stored).toBeUndefined();
+    });
+
+    it('lockForWrite on an update returns the current version, locked, and whether the update would change nothing', async () => {
+      const v1 = (await store.create(patient('lfw-2', { gender: 'male' }))).resource as Patient & { id: string };
+      let other: Promise<unknown> | undefined;
+      let updated = false;
+      await store.transaction(async (tx) => {
+        const same = await tx.lockForWrite({ ...v1, meta: undefined }, 'update');
+        expect(same).toMatchObject({ stored: v1, unchanged: true, patient: v1.id, encounters: [], targets: [] });
+        const changed = await tx.lockForWrite({ ...v1, gender: 'female' }, 'update');
+        expect(changed.stored).toEqual(v1);
+        expect(changed.unchanged).toBe(false);
+        // Held until this transaction ends: another transaction's update waits for it.
+        other = store.update({ ...v1, gender: 'other' }).then(() => (updated = true));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(updated).toBe(false);
+      });
+      await other;
+      expect(updated).toBe(true);
+      expect(((await store.read('Patient', v1.id)) as Patient).gender).toBe('other');
+      const fresh = await store.transaction((tx) => tx.lockForWrite(patient('lfw-3', { id: `his-${randomUUID()}` } as Partial<Patient>), 'update'));
+      expect(fresh.stored).toBeUndefined();
+      expect(fresh.unchanged).toBe(false);
+    });
+
+    it("decision 0008: a create's encounter lock makes a concurrent FOR UPDATE of the encounter (a seal) wait until the create commits", async () => {
+      const p = (await store.create(patient('lfw-4'))).resource;
+      const e = (await store.create<Encounter>({ resourceType: 'Encounter', status: 'in-progress', class: { code: 'IMP' }, subject: { reference: `Patient/${p.id}` } })).resource;
+      const events: string[] = [];
+      let locked!: () => void;
+      const hasLock = new Promise<void>((r) => (locked = r));
+      const creator = store.transaction(async (tx) => {
+        await tx.lockForWrite(observation(p.id, 'x', e.id), 'create');
+        locked();
+        await new Promise((r) => setTimeout(r, 400));
+        events.push('creator commits');
+      });
+      await hasLock;
+      // Another connection: a seal locking the encounter.
+      const seal = store.transaction(async (tx) => {
+        await tx.records.lock([{ type: 'Encounter', id: e.id as string }], 'update');
+        events.push('seal locked the encounter');
+      });
+      await Promise.all([creator, seal]);
+      expect(events).toEqual(['creator commits', 'seal locked the encounter']);
+      // An update of an existing record locks no encounter (decision 0008: it would deadlock with a seal).
+      const o = (await store.create(observation(p.id, 'y'))).resource as Observation & { id: string };
+      await store.transaction(async (tx) => {
+        await tx.lockForWrite({ ...o, encounter: { reference: `Encounter/${e.id}` } }, 'update');
+        await store.transaction((other) => other.records.lock([{ type: 'Encounter', id: e.id as string }], 'update'));
+      });
+    });
   });
+}
+
+/** Orders as PostgreSQL's "C" collation does (how the store sorts ids it resolves). */
+function byCodeUnit(a: string | undefined, b: string | undefined): number {
+  return Buffer.compare(Buffer.from(a ?? ''), Buffer.from(b ?? ''));
 }

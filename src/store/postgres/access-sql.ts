@@ -5,7 +5,8 @@ import type { SqlParams } from './search-sql.js';
  * SQL for `AccessFacts` over the search index tables, so the facts a single decision reads
  * and the facts a search is filtered on are computed by the same expressions (issue #3: a
  * search returns exactly what single reads would allow). `ref` is a SQL expression pair for
- * the resource (`r.resource_type`, `r.id`) or bound parameters for one resource.
+ * the resource (`r.resource_type`, `r.id`) or bound parameters for one resource. Fragments
+ * that depend on the time bind the store's clock (`SqlParams.now`): bind with `atInstant`.
  */
 
 export interface ResourceRef {
@@ -37,12 +38,12 @@ export function labelOf(ref: ResourceRef, p: SqlParams): string {
     ORDER BY array_position(${p.add(CONFIDENTIALITY_ORDER)}::text[], x.code) DESC LIMIT 1), 'N')`;
 }
 
-/** The encounter `eid` (alias `e`) is open, or ended at most N days ago. */
+/** The encounter `eid` (alias `e`) is open, or ended at most N days ago (as of the store's clock: `SqlParams.now`). */
 function encounterOpen(eid: string, p: SqlParams, o: AccessFactOptions): string {
   return `(NOT EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'Encounter' AND s.resource_id = ${eid}
       AND s.param = 'status' AND s.code IN ${CLOSED_STATUSES})
     OR EXISTS (SELECT 1 FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = ${eid} AND d.param = 'date'
-      AND d.high <> 'infinity' AND d.high >= now() - make_interval(days => ${p.add(o.careWindowDays)}::int)))`;
+      AND d.high <> 'infinity' AND d.high >= ${p.now()} - make_interval(days => ${p.add(o.careWindowDays)}::int)))`;
 }
 
 /** Encounters (alias `ep.resource_id`) of the patient `patient`, inside the care window. */

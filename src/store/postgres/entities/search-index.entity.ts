@@ -6,16 +6,23 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  * SearchParameter's FHIRPath expression produced (see `search-index.extractor.ts`).
  */
 
-/** token and uri parameters: `system|code` (system '' when the value has none). */
-@Entity({ name: 'fhir_search_token' })
-@Index('ix_fhir_search_token_lookup', ['resourceType', 'param', 'code'])
-export class SearchTokenEntity {
+/**
+ * The key every index row starts with: the resource it describes and the search parameter.
+ * Each table adds the value's own key columns (the whole row is the primary key).
+ */
+export abstract class SearchIndexRow {
   @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
   resourceType!: string;
   @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
   resourceId!: string;
   @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
   param!: string;
+}
+
+/** token and uri parameters: `system|code` (system '' when the value has none). */
+@Entity({ name: 'fhir_search_token' })
+@Index('ix_fhir_search_token_lookup', ['resourceType', 'param', 'code'])
+export class SearchTokenEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'system', type: 'text' })
   system!: string;
   @PrimaryColumn({ name: 'code', type: 'text' })
@@ -25,13 +32,7 @@ export class SearchTokenEntity {
 /** string parameters, normalised (lower case, accents removed) in C collation so prefix LIKE uses the index. */
 @Entity({ name: 'fhir_search_string' })
 @Index('ix_fhir_search_string_lookup', ['resourceType', 'param', 'value'])
-export class SearchStringEntity {
-  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
-  resourceType!: string;
-  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
-  resourceId!: string;
-  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
-  param!: string;
+export class SearchStringEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'value', type: 'text', collation: 'C' })
   value!: string;
   /** The value as written, for `:exact`. */
@@ -42,13 +43,7 @@ export class SearchStringEntity {
 /** reference parameters: the target's type and id (relative references only). */
 @Entity({ name: 'fhir_search_reference' })
 @Index('ix_fhir_search_reference_target', ['targetType', 'targetId', 'param', 'resourceType'])
-export class SearchReferenceEntity {
-  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
-  resourceType!: string;
-  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
-  resourceId!: string;
-  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
-  param!: string;
+export class SearchReferenceEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'target_type', type: 'varchar', length: 64 })
   targetType!: string;
   @PrimaryColumn({ name: 'target_id', type: 'varchar', length: 64 })
@@ -58,13 +53,7 @@ export class SearchReferenceEntity {
 /** date parameters as the instant range [low, high] the value covers at its precision. */
 @Entity({ name: 'fhir_search_date' })
 @Index('ix_fhir_search_date_lookup', ['resourceType', 'param', 'low'])
-export class SearchDateEntity {
-  @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
-  resourceType!: string;
-  @PrimaryColumn({ name: 'resource_id', type: 'varchar', length: 64 })
-  resourceId!: string;
-  @PrimaryColumn({ name: 'param', type: 'varchar', length: 64 })
-  param!: string;
+export class SearchDateEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'low', type: 'timestamptz' })
   low!: Date;
   @PrimaryColumn({ name: 'high', type: 'timestamptz' })

@@ -1,0 +1,99 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../../database/chartwarden-database.js';
+import type { SearchIndex } from '../search/search-index.extractor.js';
+import { SqlParams } from './search-sql.js';
+
+/*
+ * The statements that write a version: the current row, the version row and the search index
+ * rows, each write in one statement (a CTE chain), so a version is never stored without its
+ * index. Prepared: writes are hot and their planning costs as much as their execution.
+ */
+
+const PREPARED = { prepare: true };
+
+/** Inserts version 1 with its index in one statement; false when the id is taken. */
+export async function insertFirstVersion(q: Queryable, resource: Resource, index: SearchIndex, method: 'POST' | 'PUT'): Promise<boolean> {
+  const p = new SqlParams();
+  const [t, i, u, c] = [p.add(resource.resourceType), p.add(resource.id), p.add(resource.meta?.lastUpdated), p.add(resource)];
+  const rows = await q.query<{ n: number }>(
+    `WITH r AS (
+       INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content)
+       VALUES (${t}, ${i}, 1, ${u}::timestamptz, ${c}::jsonb) ON CONFLICT DO NOTHING RETURNING resource_type, id),
+     v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content)
+       SELECT resource_type, id, 1, ${u}::timestamptz, ${p.add(method)}, ${c}::jsonb FROM r)
+     ${indexInserts(index, p)}
+     SELECT count(*)::int AS n FROM r`,
+    p.values,
+    PREPARED,
+  );
+  return rows[0].n === 1;
+}
+
+/**
+ * Writes version `previous + 1` only if `previous` is still current (optimistic lock),
+ * replacing the index rows that changed, in one statement. False when someone else won.
+ */
+export async function writeNextVersion(q: Queryable, resource: Resource, index: SearchIndex, previous: number): Promise<boolean> {
+  const p = new SqlParams();
+  const [t, i, u, c, next] = [p.add(resource.resourceType), p.add(resource.id), p.add(resource.meta?.lastUpdated), p.add(resource), p.add(previous + 1)];
+  const rows = await q.query<{ n: number }>(
+    `WITH r AS (
+       UPDATE fhir_resource SET version_id = ${next}, last_updated = ${u}::timestamptz, content = ${c}::jsonb
+       WHERE resource_type = ${t} AND id = ${i} AND version_id = ${p.add(previous)} RETURNING resource_type, id),
+     v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content)
+       SELECT resource_type, id, ${next}, ${u}::timestamptz, 'PUT', ${c}::jsonb FROM r)
+     ${indexDeletes(index, p)}
+     ${indexInserts(index, p)}
+     SELECT count(*)::int AS n FROM r`,
+    p.values,
+    PREPARED,
+  );
+  return rows[0].n === 1;
+}
+
+/** Column lists per index table, in the order the unnest arrays are bound. */
+const INDEX_COLUMNS = {
+  tokens: { table: 'fhir_search_token', cols: ['param', 'system', 'code'], keys: ['param', 'system', 'code'] },
+  strings: { table: 'fhir_search_string', cols: ['param', 'value', 'exact'], keys: ['param', 'value'] },
+  references: { table: 'fhir_search_reference', cols: ['param', 'target_type', 'target_id'], keys: ['param', 'target_type', 'target_id'] },
+  dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], keys: ['param', 'low', 'high'] },
+} as const;
+
+function columnArrays(index: SearchIndex, kind: keyof SearchIndex): { arrays: unknown[][]; types: string[] } {
+  const rows = index[kind] as unknown as Record<string, string>[];
+  const fields = {
+    tokens: ['param', 'system', 'code'],
+    strings: ['param', 'value', 'exact'],
+    references: ['param', 'targetType', 'targetId'],
+    dates: ['param', 'low', 'high'],
+  }[kind];
+  const types = kind === 'dates' ? ['text', 'timestamptz', 'timestamptz'] : ['text', 'text', 'text'];
+  return { arrays: fields.map((f) => rows.map((r) => r[f])), types };
+}
+
+/** `, ins_tokens AS (INSERT ... SELECT FROM r, unnest(...))` for each non-empty index table. */
+function indexInserts(index: SearchIndex, p: SqlParams): string {
+  let sql = '';
+  for (const kind of Object.keys(INDEX_COLUMNS) as (keyof SearchIndex)[]) {
+    if (index[kind].length === 0) continue;
+    const { table, cols } = INDEX_COLUMNS[kind];
+    const { arrays, types } = columnArrays(index, kind);
+    const unnest = arrays.map((a, n) => `${p.add(a)}::${types[n]}[]`).join(', ');
+    sql += `, ins_${kind} AS (INSERT INTO ${table} (resource_type, resource_id, ${cols.join(', ')})
+      SELECT r.resource_type, r.id, u.* FROM r, unnest(${unnest}) AS u ON CONFLICT DO NOTHING)`;
+  }
+  return sql;
+}
+
+/** Deletes the index rows of `r` that the new version no longer produces. */
+function indexDeletes(index: SearchIndex, p: SqlParams): string {
+  let sql = '';
+  for (const kind of Object.keys(INDEX_COLUMNS) as (keyof SearchIndex)[]) {
+    const { table, keys } = INDEX_COLUMNS[kind];
+    const { arrays, types } = columnArrays(index, kind);
+    const keyArrays = keys.map((_, n) => `${p.add(arrays[n])}::${types[n]}[]`).join(', ');
+    sql += `, del_${kind} AS (DELETE FROM ${table} x USING r WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
+      AND (${keys.map((k) => `x.${k}`).join(', ')}) NOT IN (SELECT * FROM unnest(${keyArrays})))`;
+  }
+  return sql;
+}
