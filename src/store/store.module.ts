@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { ChartWardenOptions } from '../config/chartwarden.options.js';
+import { CHARTWARDEN_OPTIONS } from '../config/module-options.js';
 import { Clock } from '../common/clock.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { loadR4Definitions } from './fhir-definitions.js';
@@ -23,9 +26,13 @@ import { SearchParameterRegistry } from './search/search-parameter.registry.js';
     { provide: PatientCompartment, useFactory: () => PatientCompartment.fromProfiles() },
     {
       provide: FhirStore,
-      inject: [ChartWardenDatabase, SearchParameterRegistry, PatientCompartment, Clock],
-      useFactory: (db: ChartWardenDatabase, registry: SearchParameterRegistry, compartment: PatientCompartment, clock: Clock) =>
-        new PostgresFhirStore(db, registry, compartment, clock),
+      inject: [CHARTWARDEN_OPTIONS, ChartWardenDatabase, SearchParameterRegistry, PatientCompartment, Clock, ModuleRef],
+      // The embedded store by default; a host's own adapter (`store: { kind: 'custom', store }`): a class built by Nest's injector, or an instance.
+      useFactory: async (o: ChartWardenOptions, db: ChartWardenDatabase, registry: SearchParameterRegistry, compartment: PatientCompartment, clock: Clock, ref: ModuleRef) => {
+        const chosen = o.store ?? { kind: 'embedded' };
+        if (chosen.kind === 'embedded') return new PostgresFhirStore(db, registry, compartment, clock);
+        return chosen.store instanceof FhirStore ? chosen.store : ref.create(chosen.store);
+      },
     },
   ],
   exports: [FhirStore, SearchParameterRegistry, PatientCompartment],
