@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
-import { FhirAccess } from '../fhir/fhir-access.port.js';
+import { FhirAccess, refusedBy, type JudgedVersion, type VersionVerdict } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService, type Decision, type RuleCheck } from '../policy/access-policy.service.js';
 import { notFoundError, type FhirStore, type StoredJson } from '../store/fhir-store.port.js';
@@ -74,33 +74,66 @@ export class PolicyFhirAccess extends FhirAccess {
   }
 
   async permitsVersions(ctx: FhirContext, action: Action, versions: readonly Resource[], store: FhirStore): Promise<boolean[]> {
+    const current = await this.judgeCurrent(ctx, action, versions, store, false);
+    return Promise.all(
+      versions.map(async (v) => {
+        const now = current.get(`${v.resourceType}/${v.id}`);
+        // A record the caller may not reach reveals nothing of its versions: they are not even judged.
+        if (!now?.allowed) return false;
+        const version = await this.judgeVersion(ctx, action, v, store);
+        const allowed = refusedBy({ version, current: now }) === undefined;
+        // A version shown concerns the patient it belonged to and the one the record belongs to now.
+        if (allowed) ctx.audit?.concerns([now.patient, version.patient]);
+        return allowed;
+      }),
+    );
+  }
+
+  async judgeVersions(ctx: FhirContext, action: Action, versions: readonly Resource[], store: FhirStore): Promise<VersionVerdict[]> {
+    const current = await this.judgeCurrent(ctx, action, versions, store, true);
+    return Promise.all(
+      versions.map(async (v) => ({ version: await this.judgeVersion(ctx, action, v, store), current: current.get(`${v.resourceType}/${v.id}`) })),
+    );
+  }
+
+  /**
+   * The current version of each record `versions` belong to, judged in the store by the rules'
+   * own SQL (one round trip per type), keyed `Type/id`; records the store does not have are left
+   * out. `withVersionIds`: also name each current version (one more round trip), for reasons.
+   */
+  private async judgeCurrent(
+    ctx: FhirContext,
+    action: Action,
+    versions: readonly Resource[],
+    store: FhirStore,
+    withVersionIds: boolean,
+  ): Promise<Map<string, JudgedVersion>> {
     const idsByType = new Map<string, Set<string>>();
     for (const v of versions) {
       const ids = idsByType.get(v.resourceType) ?? new Set<string>();
       ids.add(v.id as string);
       idsByType.set(v.resourceType, ids);
     }
-    // The current version of each resource, judged in the store by the rules' own SQL.
-    const current = new Map<string, { allowed: boolean; patient?: string }>();
+    const versionIds = withVersionIds
+      ? await store.records.currentVersions([...idsByType].flatMap(([type, ids]) => [...ids].map((id) => ({ type, id }))))
+      : undefined;
+    const current = new Map<string, JudgedVersion>();
     for (const [type, ids] of idsByType) {
       const checks = await this.decisions.ruleChecks(ctx.actor, action, type);
       const rows = await store.checkMany(type, [...ids], conditionsOf(checks), this.factOptions());
       for (const [id, row] of rows) {
-        const { allowed } = await this.decisions.pick(ctx.actor, checks, row.firstMatch, row.patient);
-        current.set(`${type}/${id}`, { allowed, patient: row.patient });
+        const { allowed, rule } = await this.decisions.pick(ctx.actor, checks, row.firstMatch, row.patient);
+        current.set(`${type}/${id}`, { version: versionIds?.get(`${type}/${id}`) ?? '?', patient: row.patient, allowed, rule });
       }
     }
-    return Promise.all(
-      versions.map(async (version) => {
-        const now = current.get(`${version.resourceType}/${version.id}`);
-        if (!now?.allowed) return false;
-        const facts = await store.accessFactsOf(version, this.factOptionsFor(ctx, action, version.resourceType));
-        const allowed = (await this.decisions.decide(ctx.actor, action, facts)).allowed;
-        // A version shown concerns the patient it belonged to and the one the record belongs to now.
-        if (allowed) ctx.audit?.concerns([now.patient, facts.patient]);
-        return allowed;
-      }),
-    );
+    return current;
+  }
+
+  /** One version judged by its own facts (an older version's facts may differ from the record's now). */
+  private async judgeVersion(ctx: FhirContext, action: Action, version: Resource, store: FhirStore): Promise<JudgedVersion> {
+    const facts = await store.accessFactsOf(version, this.factOptionsFor(ctx, action, version.resourceType));
+    const { allowed, rule } = await this.decisions.decide(ctx.actor, action, facts);
+    return { version: version.meta?.versionId ?? '?', patient: facts.patient, allowed, rule };
   }
 
   /** The decision on the current version of a stored resource, recorded with its patient (opens a break-the-glass first). */

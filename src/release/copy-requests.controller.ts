@@ -1,32 +1,53 @@
-import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { AuditRecorder } from '../audit/audit-recorder.js';
-import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
+import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { fhirContext } from '../fhir/fhir-context.js';
-import { queryText } from '../fhir/fhir-request.js';
-import { COPY_CONTENT_TYPES, copyFileName, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
+import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
+import { CopyDeliveryService } from './copy-delivery.service.js';
+import { CopyProductionService } from './copy-production.service.js';
 import { CopyRequestsService } from './copy-requests.service.js';
-import { EVIDENCE_KINDS, REQUESTER_TYPES } from './domain/copy-request.js';
-import { PrintService } from './print.service.js';
-import { ReleaseError, ReleaseErrorCode } from './release.errors.js';
+import { COPY_REQUEST_STATUSES, EVIDENCE_KINDS, REQUESTER_TYPES } from './domain/copy-request.js';
+import {
+  approvalSchema,
+  closingSchema,
+  declaredType,
+  deliverySchema,
+  DELIVERY_METHODS,
+  evidenceQuerySchema,
+  parseCopyRequest,
+  parseInput,
+  queueQuerySchema,
+  refusalSchema,
+  verificationSchema,
+} from './dto/copy-request.dto.js';
+import { RecordRoom } from './record-room.permission.js';
 
-/** The record room's release of information (issue #6, R-30…R-34), under `/copy-requests`. */
+const REASON = { schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } };
+
+/**
+ * The record room's release of information (issue #6, R-30…R-34), under `/copy-requests`: each
+ * route the record room's workflow permission, a parsed body, one use case. Answers are JSON,
+ * recorded in the audit trail before they are sent; the copies' files: `CopyFilesController`.
+ */
 @ApiTags('copy-requests')
 @ApiBearerAuth()
 @Controller('copy-requests')
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
+@UseInterceptors(AuditInterceptor)
 export class CopyRequestsController {
   constructor(
     private readonly requests: CopyRequestsService,
-    private readonly recorder: AuditRecorder,
+    private readonly production: CopyProductionService,
+    private readonly delivery: CopyDeliveryService,
     private readonly settings: FhirSettings,
   ) {}
 
   @Post()
+  @RecordRoom('request')
   @ApiOperation({ summary: 'Receive a copy request (R-30): patient, requester type and identity, purpose, scope' })
   @ApiBody({
     schema: {
@@ -35,70 +56,92 @@ export class CopyRequestsController {
       properties: {
         patient: { type: 'string', example: 'Patient/p1' },
         requesterType: { type: 'string', enum: [...REQUESTER_TYPES] },
-        requester: { type: 'object', properties: { name: { type: 'string' }, idNumber: { type: 'string' }, organization: { type: 'string' }, contact: { type: 'string' } } },
+        requester: {
+          type: 'object',
+          properties: { name: { type: 'string' }, idNumber: { type: 'string' }, organization: { type: 'string' }, contact: { type: 'string' } },
+        },
         purpose: { type: 'string', example: '医保报销' },
-        scope: { type: 'object', properties: { all: { type: 'boolean' }, documentTypes: { type: 'array', items: { type: 'string', example: 'discharge-record' } }, encounters: { type: 'array', items: { type: 'string' } } } },
+        scope: {
+          type: 'object',
+          properties: {
+            all: { type: 'boolean' },
+            documentTypes: { type: 'array', items: { type: 'string', example: 'discharge-record' } },
+            encounters: { type: 'array', items: { type: 'string' } },
+          },
+        },
       },
     },
   })
-  async create(@Req() req: Request, @Res() res: Response) {
-    const body = await this.requests.create(fhirContext(req, this.settings), req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(201, body, { Location: `/copy-requests/${body.id}` }));
+  async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const created = await this.requests.create(fhirContext(req, this.settings), parseCopyRequest(body));
+    res.setHeader('Location', `/copy-requests/${created.id}`);
+    return created;
   }
 
   @Get()
+  @RecordRoom('list')
   @ApiOperation({ summary: "The record room's queue, oldest first" })
-  @ApiQuery({ name: 'status', required: false, enum: ['received', 'verified', 'approved', 'refused', 'produced', 'partially-delivered', 'delivered', 'closed'] })
+  @ApiQuery({ name: 'status', required: false, enum: [...COPY_REQUEST_STATUSES] })
   @ApiQuery({ name: 'patient', required: false })
-  async list(@Req() req: Request, @Res() res: Response, @Query('status') status?: string, @Query('patient') patient?: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.list(fhirContext(req, this.settings), queryText(status), queryText(patient))));
+  list(@Req() req: Request, @Query() query: unknown) {
+    return this.requests.list(fhirContext(req, this.settings), parseInput(queueQuerySchema, query));
   }
 
   @Get(':id')
+  @RecordRoom('list')
   @ApiOperation({ summary: 'One request: checklist, evidence (hashes), productions, its whole life (R-34)' })
-  async get(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.get(fhirContext(req, this.settings), id)));
+  get(@Req() req: Request, @Param('id') id: string) {
+    return this.requests.get(fhirContext(req, this.settings), id);
   }
 
   @Post(':id/evidence')
+  @RecordRoom('request')
   @ApiOperation({ summary: 'Upload one presented document (PDF, JPEG or PNG, checked by its bytes) and what it proves' })
   @ApiConsumes('application/pdf', 'image/jpeg', 'image/png')
   @ApiQuery({ name: 'proves', required: true, enum: [...EVIDENCE_KINDS] })
   @ApiQuery({ name: 'filename', required: false })
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
-  async evidence(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query('proves') proves?: string, @Query('filename') filename?: string) {
-    const declared = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() || undefined;
-    const body = await this.requests.addEvidence(fhirContext(req, this.settings), id, queryText(proves), queryText(filename), declared, req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(201, body));
+  evidence(@Req() req: Request, @Param('id') id: string, @Query() query: unknown, @Headers('content-type') type: string | undefined, @Body() bytes: unknown) {
+    const { proves, filename } = parseInput(evidenceQuerySchema, query);
+    return this.requests.addEvidence(fhirContext(req, this.settings), id, { proves, filename, declared: declaredType(type), bytes });
   }
 
   @Post(':id/verify')
+  @HttpCode(200)
+  @RecordRoom('request')
   @ApiOperation({ summary: "Check the evidence against the requester type's checklist (R-30); 422 lists what is missing" })
   @ApiBody({ schema: { type: 'object', required: ['identityChecked'], properties: { identityChecked: { type: 'boolean', enum: [true] } } } })
-  async verify(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.verify(fhirContext(req, this.settings), id, req.body)));
+  verify(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.requests.verify(fhirContext(req, this.settings), id, parseInput(verificationSchema, body).identityChecked);
   }
 
   @Post(':id/approve')
+  @HttpCode(200)
+  @RecordRoom('approve')
   @ApiOperation({ summary: 'Approve a checked request' })
-  async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.decide(fhirContext(req, this.settings), id, true, req.body)));
+  approve(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.requests.decide(fhirContext(req, this.settings), id, true, parseInput(approvalSchema, body).reason);
   }
 
   @Post(':id/refuse')
+  @HttpCode(200)
+  @RecordRoom('approve')
   @ApiOperation({ summary: 'Refuse a request, with a reason' })
-  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
-  async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.decide(fhirContext(req, this.settings), id, false, req.body)));
+  @ApiBody(REASON)
+  refuse(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.requests.decide(fhirContext(req, this.settings), id, false, parseInput(refusalSchema, body).reason);
   }
 
   @Post(':id/produce')
+  @RecordRoom('request')
   @ApiOperation({ summary: 'Produce a copy of objective, completed documents (R-31, R-32): certified PDF + document Bundle; unfinished parts pending' })
-  async produce(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(201, await this.requests.produce(fhirContext(req, this.settings), id)));
+  produce(@Req() req: Request, @Param('id') id: string) {
+    return this.production.produce(fhirContext(req, this.settings), id);
   }
 
   @Post(':id/deliver')
+  @HttpCode(200)
+  @RecordRoom('request')
   @ApiOperation({ summary: 'Hand the copies to the requester, identity checked again (R-33, R-34); closes the request unless parts are pending' })
   @ApiBody({
     schema: {
@@ -108,46 +151,20 @@ export class CopyRequestsController {
         recipient: { type: 'object', properties: { name: { type: 'string' }, idNumber: { type: 'string' } } },
         identityChecked: { type: 'boolean', enum: [true] },
         requesterChecked: { type: 'boolean', enum: [true] },
-        method: { type: 'string', enum: ['in-person', 'mail', 'electronic'] },
+        method: { type: 'string', enum: [...DELIVERY_METHODS] },
       },
     },
   })
-  async deliver(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.deliver(fhirContext(req, this.settings), id, req.body)));
+  deliver(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.delivery.deliver(fhirContext(req, this.settings), id, parseInput(deliverySchema, body, 'A delivery names: '));
   }
 
   @Post(':id/close')
+  @HttpCode(200)
+  @RecordRoom('request')
   @ApiOperation({ summary: 'Close an open request with a reason (withdrawn; pending parts that will not be completed)' })
-  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
-  async close(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    await sendRecorded(this.recorder, res, jsonResponse(200, await this.requests.close(fhirContext(req, this.settings), id, req.body)));
-  }
-
-  @Get(':id/copies/:file')
-  @ApiOperation({ summary: 'A produced copy exactly as produced: `{n}.pdf` (certified) or `{n}.json` (FHIR document Bundle)' })
-  @ApiParam({ name: 'file', example: '1.pdf' })
-  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
-    const name = copyFileName(file);
-    if (!name) throw new ReleaseError(ReleaseErrorCode.NotFound, `No copy ${file}: copies are named {n}.pdf or {n}.json`);
-    const copy = await this.requests.copy(fhirContext(req, this.settings), id, name.n, name.format);
-    await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[name.format], filename: `copy-${id}-${file}` });
-  }
-}
-
-/** `$print` of one record by a clinician: registered before the FHIR controller. */
-@Controller()
-@UseGuards(BearerAuthGuard)
-@UseFilters(FhirExceptionFilter)
-export class PrintController {
-  constructor(
-    private readonly prints: PrintService,
-    private readonly recorder: AuditRecorder,
-    private readonly settings: FhirSettings,
-  ) {}
-
-  @Get('fhir/:type/:id/$print')
-  async print(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    const pdf = await this.prints.print(fhirContext(req, this.settings), type, id);
-    await sendRecordedFile(this.recorder, res, { body: pdf.bytes, sha256: pdf.sha256, contentType: 'application/pdf', filename: pdf.filename });
+  @ApiBody(REASON)
+  close(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.requests.close(fhirContext(req, this.settings), id, parseInput(closingSchema, body).reason);
   }
 }

@@ -3,8 +3,10 @@ import type { Queryable } from '../database/chartwarden-database.js';
 import { humanName } from '../copies/resource-text.js';
 
 /**
- * Reads about a patient's record that the release and disputes workflows share: the name printed
- * on copies and sealed inventories, and whether the encounters a request names are the patient's.
+ * @deprecated Moved to `copies/patient-record.ts`, which asks the store's `PatientRecordIndex`
+ * instead of reading its tables. Release no longer uses this file; it stays only until
+ * `disputes/` imports from `copies/`, and is then deleted (issue #15: no feature reads the
+ * store's tables, and disputes never imports release).
  */
 
 /** The patient's first name as printed (Han names family first); empty when there is none. */

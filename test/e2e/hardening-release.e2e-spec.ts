@@ -5,7 +5,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import type { AuditEvent, Bundle, Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { AccessReport } from '../../src/audit/audit-reader.service.js';
-import type { CopyRequestView, ProductionView } from '../../src/release/copy-requests.service.js';
+import type { CopyRequestView, ProductionView } from '../../src/release/dto/copy-request.view.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';

@@ -1,4 +1,5 @@
-import { DEFAULT_CHECKLISTS, missingEvidence, parseCopyRequest, sameIdentity, sniffEvidenceType } from './copy-request.js';
+import { DEFAULT_CHECKLISTS, missingEvidence, sameIdentity, sniffEvidenceType } from './copy-request.js';
+import { parseCopyRequest } from '../dto/copy-request.dto.js';
 import { ReleaseError } from '../release.errors.js';
 
 describe('copy request domain (R-30)', () => {

@@ -1,5 +1,3 @@
-import { ReleaseError, ReleaseErrorCode } from '../release.errors.js';
-
 /** Who may ask for a copy (R-30). */
 export const REQUESTER_TYPES = ['patient', 'agent', 'heir', 'heir-agent', 'police', 'court', 'social-insurance', 'malpractice-assessment', 'commercial-insurer'] as const;
 export type RequesterType = (typeof REQUESTER_TYPES)[number];
@@ -60,51 +58,40 @@ export interface CopyScope {
   all?: boolean;
 }
 
+/** Where a request stands (R-34): received, its evidence checked, decided, produced, delivered (in part while documents are pending), closed. */
+export const COPY_REQUEST_STATUSES = ['received', 'verified', 'approved', 'refused', 'produced', 'partially-delivered', 'delivered', 'closed'] as const;
+export type CopyRequestStatus = (typeof COPY_REQUEST_STATUSES)[number];
+
+/** One step of a request's life (R-34), kept in order on the request. */
+export interface CopyEvent {
+  at: string;
+  by: string;
+  step: 'received' | 'evidence' | 'verified' | 'approved' | 'refused' | 'produced' | 'delivered' | 'closed';
+  [detail: string]: unknown;
+}
+
+/** A copy request as the record room keeps it. */
+export interface CopyRequestRecord {
+  id: string;
+  patient: string;
+  requesterType: RequesterType;
+  requester: Requester;
+  purpose: string;
+  scope: CopyScope;
+  status: CopyRequestStatus;
+  receivedBy: string;
+  receivedAt: Date;
+  closedAt: Date | null;
+  events: CopyEvent[];
+}
+
+/** A request as received at the desk (R-30): who asks, as whom, for which patient, why and for what. */
 export interface CopyRequestInput {
   patient: string;
   requesterType: RequesterType;
   requester: Requester;
   purpose: string;
   scope: CopyScope;
-}
-
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
-/** Reads `POST /copy-requests`, naming every problem at once. */
-export function parseCopyRequest(body: unknown): CopyRequestInput {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const problems: string[] = [];
-  const patient = typeof b.patient === 'string' ? b.patient.replace(/^Patient\//, '') : '';
-  if (!ID.test(patient)) problems.push('patient: a Patient id (or Patient/<id>)');
-  const requesterType = b.requesterType as RequesterType;
-  if (!REQUESTER_TYPES.includes(requesterType)) problems.push(`requesterType: one of ${REQUESTER_TYPES.join(', ')}`);
-  const r = (b.requester ?? {}) as Record<string, unknown>;
-  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
-  const requester: Requester = {
-    name: text(r.name),
-    idNumber: text(r.idNumber),
-    ...(text(r.organization) ? { organization: text(r.organization) } : {}),
-    ...(text(r.contact) ? { contact: text(r.contact) } : {}),
-  };
-  if (!requester.name) problems.push('requester.name');
-  if (!requester.idNumber) problems.push('requester.idNumber: the number of the ID document presented');
-  const purpose = text(b.purpose);
-  if (!purpose) problems.push('purpose: why the copy is asked for');
-  const s = (b.scope ?? {}) as Record<string, unknown>;
-  const scope: CopyScope = {};
-  if (s.all === true) scope.all = true;
-  if (s.documentTypes !== undefined) {
-    if (!Array.isArray(s.documentTypes) || !s.documentTypes.every((t) => typeof t === 'string' && t)) problems.push('scope.documentTypes: document type codes');
-    else scope.documentTypes = [...new Set(s.documentTypes as string[])];
-  }
-  if (s.encounters !== undefined) {
-    const list = Array.isArray(s.encounters) ? s.encounters.map((e) => (typeof e === 'string' ? e.replace(/^Encounter\//, '') : '')) : [];
-    if (list.length === 0 || !list.every((e) => ID.test(e))) problems.push('scope.encounters: Encounter ids');
-    else scope.encounters = [...new Set(list)];
-  }
-  if (!scope.all && !scope.documentTypes?.length && !scope.encounters?.length) problems.push('scope: {"all": true}, documentTypes and/or encounters');
-  if (problems.length) throw new ReleaseError(ReleaseErrorCode.Invalid, `Not a valid copy request: ${problems.join('; ')}`);
-  return { patient, requesterType, requester, purpose, scope };
 }
 
 /** The person receiving the copy is the requester (or their named colleague for an institution): same ID number. */

@@ -4,15 +4,9 @@
  * of duties, policy `copyRequests.separationOfDuties`, R-34).
  */
 
-/** One version as the policy judged it for the office: whose record it is and whether the action is allowed on it. */
-export interface JudgedVersion {
-  version: string;
-  /** The patient its own facts name (`subject`/`patient`); undefined for a record of no patient. */
-  patient?: string;
-  allowed: boolean;
-  /** The rule that decided (a withholding names its dispute, R-44); absent when no rule applied. */
-  rule?: string;
-}
+import { refusedBy, type JudgedVersion } from '../../fhir/fhir-access.port.js';
+
+export type { JudgedVersion };
 
 /**
  * Why a copy for `patient` may not hold `pinned` (a version of the record whose current version
@@ -32,8 +26,10 @@ export function copyRefusal(patient: string, pinned: JudgedVersion, current: Jud
       `a copy for Patient/${patient} holds only what is still its record (R-30)`
     );
   }
-  const refused = !current.allowed ? current : !pinned.allowed ? pinned : undefined;
-  if (!refused) return undefined;
+  // The access policy's version rule, the one every path that returns a version applies.
+  const side = refusedBy({ version: pinned, current });
+  if (!side) return undefined;
+  const refused = side === 'current' ? current : pinned;
   const which = refused === current && current.version !== pinned.version ? `its current version ${current.version}` : `version ${refused.version}`;
   const rule = refused.rule ? `rule ${refused.rule}` : 'no rule of the office allows it';
   return (

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { StoredCopyColumns } from './stored-copy.columns.js';
+import { StoredCopyColumns } from '../../copies/stored-copy.columns.js';
 
 /**
  * A request for a copy of a patient's record (R-30…R-34): who asks, as whom, for what, and

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { canonicalBundle, documentBundle } from '../copies/document-bundle.js';
+import { patientName } from '../copies/patient-record.js';
+import { renderPdf, type PdfSection, type RenderedPdf } from '../copies/pdf-renderer.js';
+import { resourceSection } from '../copies/resource-text.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
+import { FhirStore } from '../store/fhir-store.port.js';
+import type { CopySelection, LeftOut, ManifestLine } from './domain/copy-production.js';
+import type { CopyRequestRecord, RequesterType } from './domain/copy-request.js';
+
+/** A production's two files: the electronic copy (canonical JSON of a `document` Bundle) and the certified PDF, each with its SHA-256. */
+export interface CertifiedCopy {
+  bundle: { text: string; sha256: string };
+  pdf: RenderedPdf;
+}
+
+const TITLE = '病历复印件 Certified copy of medical records';
+
+/**
+ * Renders copy `n` of a request (R-32, R-33) with `copies/`: the FHIR `document` Bundle of the
+ * copied versions (pending ones listed), and the PDF stamped with the hospital's record-room seal
+ * on every page, its footer carrying the Bundle's hash; its first pages name the request, the
+ * patient and the requester, and the manifest with every version's hash.
+ */
+@Injectable()
+export class CertifiedCopyRenderer {
+  constructor(
+    private readonly store: FhirStore,
+    private readonly policy: LoadedPolicy,
+  ) {}
+
+  /** The patient's name is read in `unit`, with the versions the copy holds. */
+  async render(ctx: FhirContext, request: CopyRequestRecord, n: number, selection: CopySelection, at: Date, unit: UnitOfWork): Promise<CertifiedCopy> {
+    const bundle = canonicalBundle(
+      documentBundle({
+        title: TITLE,
+        patient: request.patient,
+        author: ctx.actor.practitioner,
+        date: at,
+        reference: `CopyRequest/${request.id} #${n}`,
+        baseUrl: ctx.baseUrl,
+        entries: selection.included.map((resource, i) => ({ resource, sha256: selection.manifest[i].sha256 })),
+        pending: selection.pending.map((p) => p.ref),
+      }),
+    );
+    const name = await patientName(this.store.within(unit).records, request.patient);
+    const pdf = await renderPdf({
+      title: TITLE,
+      reference: `CopyRequest ${request.id} #${n}`,
+      stamp: `${this.policy.hospitalName} 病案管理专用章`,
+      footerHash: bundle.sha256,
+      createdAt: at,
+      author: ctx.actor.practitioner,
+      sections: [
+        requestSection(request, name, at, bundle.sha256),
+        manifestSection(selection.manifest, selection.pending),
+        ...selection.included.map((r) => resourceSection(r)),
+      ],
+    });
+    return { bundle, pdf };
+  }
+}
+
+const REQUESTER_LABELS: Record<RequesterType, string> = {
+  patient: '患者本人 patient',
+  agent: '患者代理人 agent',
+  heir: '死亡患者法定继承人/近亲属 heir',
+  'heir-agent': "继承人代理人 heir's agent",
+  police: '公安机关 police',
+  court: '人民法院 court',
+  'social-insurance': '社会保险经办机构 social insurance',
+  'malpractice-assessment': '医疗事故鉴定机构 malpractice assessment',
+  'commercial-insurer': '商业保险机构 commercial insurer',
+};
+
+function requestSection(r: CopyRequestRecord, patientName: string, at: Date, bundleSha: string): PdfSection {
+  return {
+    heading: '复印申请 Request',
+    lines: [
+      `申请编号 Request: ${r.id}`,
+      `患者 Patient: ${patientName} (Patient/${r.patient})`,
+      `申请人 Requester: ${r.requester.name} · ${REQUESTER_LABELS[r.requesterType]}${r.requester.organization ? ` · ${r.requester.organization}` : ''}`,
+      `用途 Purpose: ${r.purpose}`,
+      `复印时间 Produced: ${at.toISOString()}`,
+      `电子副本 Electronic copy SHA-256: ${bundleSha}`,
+      '申请人核对签字 Checked by the requester: ____________',
+    ],
+  };
+}
+
+function manifestSection(manifest: readonly ManifestLine[], pending: readonly LeftOut[]): PdfSection {
+  return {
+    heading: `复印清单 Manifest (${manifest.length} documents${pending.length ? `, ${pending.length} pending` : ''})`,
+    lines: [
+      ...manifest.map((m) => `${m.documentType}: ${m.type}/${m.id} v${m.version} SHA-256 ${m.sha256}`),
+      ...pending.map((p) => `待完成 pending: ${p.ref} (${p.documentType})`),
+    ],
+  };
+}

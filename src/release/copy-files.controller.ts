@@ -1,0 +1,34 @@
+import { Controller, Get, Param, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { fhirContext } from '../fhir/fhir-context.js';
+import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
+import { COPY_CONTENT_TYPES, sendRecordedFile } from '../fhir/fhir-response.js';
+import { FhirSettings } from '../fhir/fhir.settings.js';
+import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
+import { CopyDeliveryService } from './copy-delivery.service.js';
+import { RecordRoom } from './record-room.permission.js';
+
+/** A copy request's produced copies, read back exactly as produced (R-33): files, sent once their reading is in the audit trail. */
+@ApiTags('copy-requests')
+@ApiBearerAuth()
+@Controller('copy-requests')
+@UseGuards(BearerAuthGuard)
+@UseFilters(FhirExceptionFilter)
+export class CopyFilesController {
+  constructor(
+    private readonly delivery: CopyDeliveryService,
+    private readonly recorder: AuditRecorder,
+    private readonly settings: FhirSettings,
+  ) {}
+
+  @Get(':id/copies/:file')
+  @RecordRoom('list')
+  @ApiOperation({ summary: 'A produced copy exactly as produced: `{n}.pdf` (certified) or `{n}.json` (FHIR document Bundle)' })
+  @ApiParam({ name: 'file', example: '1.pdf' })
+  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+    const { format, ...copy } = await this.delivery.copy(fhirContext(req, this.settings), id, file);
+    await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[format], filename: `copy-${id}-${file}` });
+  }
+}

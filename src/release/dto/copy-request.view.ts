@@ -1,0 +1,87 @@
+import type { ChecklistItem, CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester, RequesterType } from '../domain/copy-request.js';
+import { missingEvidence } from '../domain/copy-request.js';
+import type { LeftOut, ManifestLine } from '../domain/copy-production.js';
+import type { EvidenceRecord, ProductionRecord } from '../copy-requests.repository.js';
+
+/** One production as the desk sees it, with where its two files are read. */
+export interface ProductionView {
+  n: number;
+  createdAt: string;
+  createdBy: string;
+  manifest: ManifestLine[];
+  pending: LeftOut[];
+  excluded: LeftOut[];
+  bundleSha256: string;
+  pdfSha256: string;
+  pages: number;
+  pdf: string;
+  json: string;
+}
+
+/** A copy request as the desk sees it (R-34): where it stands, its checklist and evidence, its copies and its whole life. */
+export interface CopyRequestView {
+  id: string;
+  patient: string;
+  requesterType: RequesterType;
+  requester: Requester;
+  purpose: string;
+  scope: CopyScope;
+  status: CopyRequestStatus;
+  receivedBy: string;
+  receivedAt: string;
+  closedAt?: string;
+  checklist: { required: string[]; presented: string[]; missing: string[] };
+  evidence: { id: string; proves: string; filename?: string; contentType: string; size: number; sha256: string; uploadedAt: string }[];
+  productions: ProductionView[];
+  events: CopyEvent[];
+}
+
+/** What a view is made of: the request, its evidence and productions, its requester type's checklist, and where copies are read (`…/copy-requests`' base). */
+export interface ViewParts {
+  request: CopyRequestRecord;
+  evidence: readonly EvidenceRecord[];
+  productions: readonly ProductionRecord[];
+  checklist: readonly ChecklistItem[];
+  base: string;
+}
+
+/** The desk's view of a request. */
+export function copyRequestView({ request: r, evidence, productions, checklist, base }: ViewParts): CopyRequestView {
+  const presented = [...new Set(evidence.map((e) => e.proves))];
+  return {
+    id: r.id,
+    patient: r.patient,
+    requesterType: r.requesterType,
+    requester: r.requester,
+    purpose: r.purpose,
+    scope: r.scope,
+    status: r.status,
+    receivedBy: r.receivedBy,
+    receivedAt: r.receivedAt.toISOString(),
+    ...(r.closedAt ? { closedAt: r.closedAt.toISOString() } : {}),
+    checklist: { required: checklist.map((i) => (typeof i === 'string' ? i : i.join(' or '))), presented, missing: missingEvidence(checklist, presented) },
+    evidence: evidence.map((e) => ({
+      id: e.id,
+      proves: e.proves,
+      ...(e.filename ? { filename: e.filename } : {}),
+      contentType: e.contentType,
+      size: e.size,
+      sha256: e.sha256,
+      uploadedAt: e.uploadedAt.toISOString(),
+    })),
+    productions: productions.map((p) => ({
+      n: p.copyNo,
+      createdAt: p.createdAt.toISOString(),
+      createdBy: p.createdBy,
+      manifest: p.manifest,
+      pending: p.pending,
+      excluded: p.excluded,
+      bundleSha256: p.bundleSha256,
+      pdfSha256: p.pdfSha256,
+      pages: p.pages,
+      pdf: `${base}/copy-requests/${r.id}/copies/${p.copyNo}.pdf`,
+      json: `${base}/copy-requests/${r.id}/copies/${p.copyNo}.json`,
+    })),
+    events: r.events,
+  };
+}
