@@ -3,7 +3,6 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import type { Actor } from '../identity/actor.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
-import type { Action } from '../policy/domain/actions.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { GrantError, GrantErrorCode } from './access.errors.js';
 import { AccessGrantRepository, type AccessGrant } from './access-grant.repository.js';
@@ -33,8 +32,8 @@ export class AccessGrantService {
     private readonly clock: Clock,
   ) {}
 
+  /** Records a request; who may ask is the route's `request` permission on `AccessGrant`. */
   async request(actor: Actor, input: GrantRequest): Promise<AccessGrant> {
-    this.requireRight(actor, 'request');
     const now = this.clock.now();
     const until = new Date(input.until);
     if (until <= now) throw new GrantError(GrantErrorCode.Invalid, 'until must be in the future');
@@ -57,10 +56,10 @@ export class AccessGrantService {
 
   /**
    * Approves a request (validity: now until the requested end, capped at `grants.maxDays`),
-   * or an extension of an approved grant (its new end, capped the same way from now).
+   * or an extension of an approved grant (its new end, capped the same way from now). Who
+   * approves is the route's `approve` permission on `AccessGrant`; never the requester or grantee.
    */
   async approve(actor: Actor, id: string, note?: string): Promise<AccessGrant> {
-    this.requireRight(actor, 'approve');
     const grant = await this.existing(id);
     if (grant.requestedBy === actor.id || grant.grantee === actor.id) {
       throw new GrantError(GrantErrorCode.Forbidden, 'A grant is approved by someone other than its requester and grantee');
@@ -86,9 +85,8 @@ export class AccessGrantService {
     return updated;
   }
 
-  /** Refuses a request, or a pending extension (the grant then keeps its current end). */
+  /** Refuses a request, or a pending extension (the grant then keeps its current end); approvers only, as the route declares. */
   async refuse(actor: Actor, id: string, note?: string): Promise<AccessGrant> {
-    this.requireRight(actor, 'approve');
     const grant = await this.existing(id);
     const decided = { decidedBy: actor.id, decidedAt: this.clock.now().toISOString(), decisionNote: note ?? null };
     const updated =
@@ -130,11 +128,5 @@ export class AccessGrantService {
     const grant = await this.grants.get(id);
     if (!grant || grant.kind !== 'grant') throw new GrantError(GrantErrorCode.NotFound, `No grant ${id}`);
     return grant;
-  }
-
-  private requireRight(actor: Actor, action: Action): void {
-    if (!this.decisions.decideWorkflow(actor, action, 'AccessGrant').allowed) {
-      throw new GrantError(GrantErrorCode.Forbidden, `The access policy does not let this operator ${action} grants`);
-    }
   }
 }

@@ -16,3 +16,17 @@ export class GrantError extends ChartWardenError<GrantErrorCode> {
     super(code, message);
   }
 }
+
+/**
+ * The 403 a grant step answers when the policy does not give the operator its action on
+ * `AccessGrant` (R-05), for `@Permission.workflow`: the guard's own wording is replaced by
+ * the workflow's.
+ */
+export function grantStepRefused(action: 'request' | 'approve'): () => GrantError {
+  return () => new GrantError(GrantErrorCode.Forbidden, `The access policy does not let this operator ${action} grants`);
+}
+
+/** The 403 for a break-the-glass review step the policy does not give the operator (R-04: medical affairs). */
+export function breakGlassStepRefused(action: 'list' | 'review'): () => GrantError {
+  return () => new GrantError(GrantErrorCode.Forbidden, `The access policy does not let this operator ${action} break-the-glass uses`);
+}

@@ -2,19 +2,29 @@ import { Controller, Get, Param, Post, Put, Query, Req, Res, UseFilters, UseGuar
 import type { Request, Response } from 'express';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
-import { formText, queryText } from '../fhir/fhir-request.js';
+import { formText, type FhirContext } from '../fhir/fhir-request.js';
 import { sendRecorded } from '../fhir/fhir-response.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { search } from '../fhir/fhir.controller.js';
+import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
-import { AuditReaderService, type AccessReport } from './audit-reader.service.js';
+import { csvFileName, toCsv } from './access-report.js';
+import { AuditReaderService } from './audit-reader.service.js';
 import { AuditRecorder } from './audit-recorder.js';
+import { AuditTrailAccess } from './audit-trail-access.port.js';
+import { parseAccessReportQuery, wantsCsv } from './dto/access-report.dto.js';
+
+/** Who decides a read of the trail: the policy, through the port, entry by entry (an entry's patient counts). */
+const DECIDED_BY = 'AuditTrailAccess';
+/** Writes to the trail are refused to every caller, whatever their roles (R-21). */
+const REFUSED_TO_ALL = 'AuditController (R-21: no caller writes the trail)';
 
 /**
  * The audit trail as FHIR (`/fhir/AuditEvent`, IHE BALP, R-22) and the patient's access
  * report (`/audit/access-report`). Registered before the FHIR controller so its routes win
- * over `/fhir/:type`. Reading the trail is itself recorded.
+ * over `/fhir/:type`. Reading the trail is itself recorded; what a caller reads is the scope
+ * `AuditTrailAccess` gives (the policy's decision, made outside audit).
  */
 @Controller()
 @UseGuards(BearerAuthGuard)
@@ -22,68 +32,74 @@ import { AuditRecorder } from './audit-recorder.js';
 export class AuditController {
   constructor(
     private readonly reader: AuditReaderService,
+    private readonly access: AuditTrailAccess,
     private readonly recorder: AuditRecorder,
     private readonly settings: FhirSettings,
   ) {}
 
   @Get('fhir/AuditEvent')
+  @Permission.record(DECIDED_BY)
   async search(@Req() req: Request, @Res() res: Response) {
-    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(fhirContext(req, this.settings), search(req)) });
+    const ctx = this.ctx(req);
+    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, search(req), this.access.scopeOf(ctx.actor)) });
   }
 
   @Post('fhir/AuditEvent/_search')
+  @Permission.record(DECIDED_BY)
   async searchByPost(@Req() req: Request, @Res() res: Response) {
     const query = [search(req), formText(req.body)].filter(Boolean).join('&');
-    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(fhirContext(req, this.settings), query) });
+    const ctx = this.ctx(req);
+    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, query, this.access.scopeOf(ctx.actor)) });
   }
 
   @Get('fhir/AuditEvent/:id')
+  @Permission.record(DECIDED_BY)
   async read(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const event = await this.reader.read(fhirContext(req, this.settings), id);
+    const ctx = this.ctx(req);
+    const event = await this.reader.read(ctx, id, this.access.scopeOf(ctx.actor));
     await sendRecorded(this.recorder, res, { status: 200, body: event, headers: { ETag: 'W/"1"' } });
   }
 
   /** The trail is written by ChartWarden alone (R-21): no client creates, changes or deletes an entry. */
   @Post('fhir/AuditEvent')
+  @Permission.record(REFUSED_TO_ALL)
   create() {
     return refuseWrite();
   }
 
   @Put('fhir/AuditEvent/:id')
+  @Permission.record(REFUSED_TO_ALL)
   update() {
     return refuseWrite();
   }
 
   /** "Who looked at my record" (R-20): JSON, or CSV with `Accept: text/csv` or `_format=csv`. */
   @Get('audit/access-report')
-  async accessReport(@Req() req: Request, @Res() res: Response, @Query('patient') patient?: string, @Query('from') from?: string, @Query('to') to?: string, @Query('_format') format?: string) {
-    if (!patient || typeof patient !== 'string') {
-      throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'access-report needs patient=Patient/<id>', ['patient']);
-    }
-    const report = await this.reader.accessReport(fhirContext(req, this.settings), patient, queryText(from), queryText(to));
-    const csv = format === 'csv' || format === 'text/csv' || (req.get('accept') ?? '').includes('text/csv');
-    if (!csv) {
+  @Permission.record(DECIDED_BY)
+  async accessReport(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
+    const input = parseAccessReportQuery(query);
+    const ctx = this.ctx(req);
+    const report = await this.reader.accessReport(ctx, input.patient, input, this.access.scopeOf(ctx.actor));
+    if (!wantsCsv(input, req.get('accept'))) {
       await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(report) });
       return;
     }
     await this.recorder.record(req, { status: 200 });
-    res.status(200).set('Content-Type', 'text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="access-report-${report.patient.replace('/', '-')}.csv"`).end(toCsv(report));
+    res
+      .status(200)
+      .set('Content-Type', 'text/csv; charset=utf-8')
+      .set('Content-Disposition', `attachment; filename="${csvFileName(report)}"`)
+      .end(toCsv(report));
+  }
+
+  private ctx(req: Request): FhirContext {
+    return fhirContext(req, this.settings);
   }
 }
 
 function refuseWrite(): never {
-  throw new FhirRequestError(FhirRequestErrorCode.MethodNotSupported, 'The audit trail is written by ChartWarden alone: AuditEvents cannot be created, changed or deleted through the API (R-21)');
-}
-
-
-const CSV_COLUMNS = ['day', 'actor', 'practitioner', 'roles', 'department', 'accesses', 'reads', 'searches', 'writes', 'refused', 'first', 'last'] as const;
-
-/** RFC 4180 CSV, one row per actor and day, with a UTF-8 BOM so spreadsheet software reads Chinese names correctly. */
-export function toCsv(report: AccessReport): string {
-  const cell = (v: unknown) => {
-    const s = Array.isArray(v) ? v.join(' ') : v === undefined ? '' : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const lines = [CSV_COLUMNS.join(','), ...report.rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','))];
-  return '\uFEFF' + lines.join('\r\n') + '\r\n';
+  throw new FhirRequestError(
+    FhirRequestErrorCode.MethodNotSupported,
+    'The audit trail is written by ChartWarden alone: AuditEvents cannot be created, changed or deleted through the API (R-21)',
+  );
 }

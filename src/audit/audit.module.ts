@@ -5,6 +5,7 @@ import { Clock } from '../common/clock.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { AuditLog } from './audit-log.js';
 import { AuditReaderService } from './audit-reader.service.js';
+import { AuditTrailRepository } from './audit-trail.repository.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { AuditWriteJournal } from './audit-write-journal.js';
 import { AuditController } from './audit.controller.js';
@@ -22,6 +23,7 @@ import { AuditCheckpointScheduler } from './checkpoint-scheduler.js';
     },
     AuditRecorder,
     AuditReaderService,
+    AuditTrailRepository,
     AuditWriteJournal,
     {
       provide: AuditCheckpointScheduler,

@@ -1,6 +1,6 @@
 import { All, Controller, Delete, Get, Param, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { BearerAuthGuard, Public } from '../identity/bearer-auth.guard.js';
+import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { FhirExceptionFilter } from './fhir-exception.filter.js';
 import { FhirBundleService } from './fhir-bundle.service.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
@@ -11,6 +11,14 @@ import { fhirBaseUrl, fhirContext } from './fhir-context.js';
 import { FhirService } from './fhir.service.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
+import { Permission } from './route-permission.js';
+
+/**
+ * Every FHIR interaction is decided per record by the access port (the policy on the record's
+ * facts, `FhirAccess`). The routes that refuse every caller (DELETE, PATCH, `GET /fhir`) say
+ * the same: no record is reached before the refusal.
+ */
+const DECIDED_BY = 'FhirAccess';
 
 /**
  * FHIR R4 REST routes under `/fhir` (https://hl7.org/fhir/R4/http.html). Each handler is one
@@ -30,80 +38,94 @@ export class FhirController {
   ) {}
 
   @Get('metadata')
-  @Public()
+  @Permission.public('the CapabilityStatement describes the server, not any record (R4 http.html#capabilities)')
   capabilities(@Req() req: Request, @Res() res: Response) {
     return this.reply(res, this.metadata.capabilities(this.baseUrl(req)));
   }
 
   @Post()
+  @Permission.record(DECIDED_BY)
   transaction(@Req() req: Request, @Res() res: Response) {
     return this.reply(res, this.bundles.process(this.ctx(req), req.body));
   }
 
   /** `GET /fhir` is no FHIR interaction (system search and history are not supported). */
   @Get()
+  @Permission.record(DECIDED_BY)
   base(@Req() req: Request) {
     return this.unsupported(req);
   }
 
   @Get('Patient/:id/$everything')
+  @Permission.record(DECIDED_BY)
   everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
     return this.reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
   }
 
   @Get(':type/_history')
+  @Permission.record(DECIDED_BY)
   typeHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
     return this.reply(res, this.fhir.history(this.ctx(req), type, undefined, search(req)));
   }
 
   @Post(':type/_search')
+  @Permission.record(DECIDED_BY)
   searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
     const query = [search(req), formText(req.body)].filter(Boolean).join('&');
     return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 
   @Get(':type/:id/_history/:vid')
+  @Permission.record(DECIDED_BY)
   vread(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
     return this.reply(res, this.fhir.vread(this.ctx(req), type, id, vid));
   }
 
   @Get(':type/:id/_history')
+  @Permission.record(DECIDED_BY)
   instanceHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.history(this.ctx(req), type, id, search(req)));
   }
 
   @Get(':type/:id')
+  @Permission.record(DECIDED_BY)
   read(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.read(this.ctx(req), type, id));
   }
 
   @Put(':type/:id')
+  @Permission.record(DECIDED_BY)
   update(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
   }
 
   @Delete(':type/:id')
+  @Permission.record(DECIDED_BY)
   delete(@Param('type') type: string) {
     this.fhir.delete(type);
   }
 
   @Delete(':type')
+  @Permission.record(DECIDED_BY)
   conditionalDelete(@Param('type') type: string) {
     this.fhir.delete(type);
   }
 
   @Get(':type')
+  @Permission.record(DECIDED_BY)
   search(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
     return this.reply(res, this.fhir.search(this.ctx(req), type, search(req), headers(req)));
   }
 
   @Post(':type')
+  @Permission.record(DECIDED_BY)
   create(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
     return this.reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
   }
 
   /** PATCH and anything else under /fhir that is not an interaction above. */
   @All('*path')
+  @Permission.record(DECIDED_BY)
   unsupported(@Req() req: Request) {
     const method = req.method === 'PATCH' ? FhirRequestErrorCode.MethodNotSupported : FhirRequestErrorCode.RouteNotFound;
     throw new FhirRequestError(method, `${req.method} ${req.path} is not a supported FHIR interaction on this server (see GET /fhir/metadata)`);

@@ -2,6 +2,7 @@ import { Injectable, SetMetadata, applyDecorators, UseGuards, type CanActivate, 
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
+import { Public } from '../identity/bearer-auth.guard.js';
 import type { ChartWardenError } from '../common/chartwarden.error.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import type { Action } from '../policy/domain/actions.js';
@@ -29,8 +30,8 @@ export const Permission = {
     applyDecorators(SetMetadata(ROUTE_PERMISSION, { kind: 'workflow', action, subject, refuse } satisfies RoutePermission), UseGuards(RoutePermissionGuard)),
   /** Decided per record by `by` (name the class that decides). */
   record: (by: string) => SetMetadata(ROUTE_PERMISSION, { kind: 'record', by } satisfies RoutePermission),
-  /** Served without a token; say why. */
-  public: (why: string) => SetMetadata(ROUTE_PERMISSION, { kind: 'public', why } satisfies RoutePermission),
+  /** Served without a token (identity's `@Public()` too); say why. */
+  public: (why: string) => applyDecorators(SetMetadata(ROUTE_PERMISSION, { kind: 'public', why } satisfies RoutePermission), Public()),
 };
 
 /**

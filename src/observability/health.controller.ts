@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Permission } from '../fhir/route-permission.js';
 import { ReadinessIndicators } from './readiness.indicators.js';
 
 /**
@@ -17,6 +18,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @Permission.public('a liveness probe: the process answers, no record is touched')
   @HealthCheck()
   @Header('Cache-Control', 'no-store')
   live() {
@@ -24,6 +26,7 @@ export class HealthController {
   }
 
   @Get('ready')
+  @Permission.public('a readiness probe: the database, the audit writer and the store are up, no record is touched')
   @HealthCheck()
   @Header('Cache-Control', 'no-store')
   ready() {

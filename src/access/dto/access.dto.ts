@@ -25,6 +25,12 @@ export const grantRequestSchema = z
 /** `POST /access/grants/{id}/approve|refuse`, `POST /access/break-glass/{id}/review`. */
 export const decisionSchema = z.object({ note: z.string().max(2000).optional() }).strict();
 
+/** `GET /access/grants?grantee=<id>`: one grantee's grants; without it, everyone's (for approvers). Other parameters are ignored. */
+export const grantListSchema = z.object({ grantee: z.string().optional() });
+
+/** `GET /access/break-glass?unreviewed=true`: only the uses medical affairs has not reviewed yet (anything else: all). */
+export const breakGlassListSchema = z.object({ unreviewed: z.string().optional().transform((v) => v === 'true') });
+
 /** `POST /access/grants/{id}/extend`. */
 export const extendSchema = z.object({ until: instant, reason: z.string().min(1).max(2000) }).strict();
 

@@ -1,0 +1,12 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { AuditedRequest } from './audit-recorder.js';
+import type { RequestAudit } from './request-audit.js';
+
+/**
+ * This request's audit record (R-20), for a handler whose use case notes its decisions and
+ * patients on it itself (an explanation names the record's patient, allowed or refused).
+ * Undefined on a route the audit middleware does not cover.
+ */
+export const CurrentAudit = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): RequestAudit | undefined => context.switchToHttp().getRequest<AuditedRequest>().audit,
+);
