@@ -1,7 +1,8 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { ClusterEvents } from '../cluster/cluster-events.js';
-import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import { WithheldRecordsSource, type Withholding } from '../policy/withheld-records.port.js';
+import { DisputesRepository } from './disputes.repository.js';
 
 /**
  * How long the list of withheld records is reused before it is read again when no cluster
@@ -21,8 +22,8 @@ export class DisputeWithholdings extends WithheldRecordsSource {
   private cached?: { at: number; value: Promise<readonly Withholding[]> };
 
   constructor(
-    private readonly db: ChartWardenDatabase,
-    @Optional() private readonly cluster?: ClusterEvents,
+    private readonly cases: DisputesRepository,
+    @Optional() cluster?: ClusterEvents,
   ) {
     super();
     cluster?.subscribe('withheld', () => this.invalidate());
@@ -38,9 +39,8 @@ export class DisputeWithholdings extends WithheldRecordsSource {
   }
 
   /** Sealed cases (every legal hold in force, public incidents or not): a count for the metrics. */
-  async countSealed(): Promise<number> {
-    const [row] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM dispute WHERE status = 'sealed'`);
-    return row.n;
+  countSealed(): Promise<number> {
+    return this.cases.countSealed();
   }
 
   /** Forgets the list: the next decision reads it again. Called after this instance's seal, supplement or unseal commits. */
@@ -49,26 +49,14 @@ export class DisputeWithholdings extends WithheldRecordsSource {
   }
 
   /**
-   * Tells the other instances, inside `tx` (the seal's, supplement's or unseal's transaction),
-   * that the withheld records change when it commits; nothing is sent if it rolls back.
+   * Tells the other instances, inside `unit` (the seal's, supplement's or unseal's), that the
+   * withheld records change when it commits; nothing is sent if it rolls back.
    */
-  async changedWithin(tx: Queryable): Promise<void> {
-    await this.cluster?.publish('withheld', [], tx);
+  changedWithin(unit: UnitOfWork): Promise<void> {
+    return this.cases.withheldChangedWithin(unit);
   }
 
-  private async load(): Promise<readonly Withholding[]> {
-    const rows = await this.db.query<{ id: string; team: string[]; resource_type: string; ids: string[] }>(
-      `SELECT d.id, d.team, i.resource_type, array_agg(i.resource_id ORDER BY i.resource_id) AS ids
-         FROM dispute d JOIN dispute_item i ON i.dispute_id = d.id
-        WHERE d.status = 'sealed' AND d.trigger = 'public-incident'
-        GROUP BY d.id, d.team, i.resource_type`,
-    );
-    const byCase = new Map<string, { team: string[]; records: Map<string, string[]> }>();
-    for (const r of rows) {
-      const c = byCase.get(r.id) ?? { team: r.team, records: new Map<string, string[]>() };
-      c.records.set(r.resource_type, r.ids);
-      byCase.set(r.id, c);
-    }
-    return [...byCase].map(([caseId, c]) => ({ caseId, team: c.team, records: c.records }));
+  private load(): Promise<readonly Withholding[]> {
+    return this.cases.withheld();
   }
 }

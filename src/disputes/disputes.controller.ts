@@ -1,42 +1,57 @@
-import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { AuditRecorder } from '../audit/audit-recorder.js';
+import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
-import { queryText } from '../fhir/fhir-request.js';
-import { COPY_CONTENT_TYPES, copyFileName, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
+import type { FhirContext } from '../fhir/fhir-request.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
+import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
-import { DisputesService } from './disputes.service.js';
-import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
+import { DisputeCasesService } from './dispute-cases.service.js';
+import { DisputeConfirmationsService } from './dispute-confirmations.service.js';
+import { DisputeSealingService } from './dispute-sealing.service.js';
+import { RELATIONSHIPS } from './domain/dispute-case.js';
+import { confirmationSchema, listQuerySchema, parseDisputeInput, parseDisputeRequest, sealSchema, unsealSchema } from './dto/dispute.dto.js';
+import { casesRefused } from './disputes.errors.js';
 
+/** Who decides the steps whose answer depends on the case: its patient, its team, its officer (R-40…R-44). */
+const BY_CASE = 'DisputeCaseAccess';
 
 const PATIENT_WITNESS = {
   type: 'object',
   required: ['name', 'relationship', 'idDocument', 'confirmed'],
   properties: {
     name: { type: 'string', example: '王小明' },
-    relationship: { type: 'string', enum: ['self', 'agent', 'spouse', 'parent', 'child', 'sibling', 'heir', 'other'] },
+    relationship: { type: 'string', enum: [...RELATIONSHIPS] },
     idDocument: { type: 'object', properties: { type: { type: 'string', example: 'resident-id-card' }, number: { type: 'string' } } },
     confirmed: { type: 'boolean', enum: [true] },
   },
 };
 
-/** The disputes office's workflow (issue #7, R-40…R-44), under `/disputes`. */
+/**
+ * The disputes office's workflow (issue #7, R-40…R-44), under `/disputes`: each route a parsed
+ * body, its permission, one use case. Seeing cases is the policy's `list` on Dispute; opening,
+ * sealing, supplementing and unsealing are decided on the case's patient and team, confirming on
+ * the confirmer's roles and the case's officer. Answers are JSON, recorded in the audit trail
+ * before they are sent; the inventory and the sealed copies' files: `SealedCopiesController`.
+ */
 @ApiTags('disputes')
 @ApiBearerAuth()
 @Controller('disputes')
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
+@UseInterceptors(AuditInterceptor)
 export class DisputesController {
   constructor(
-    private readonly disputes: DisputesService,
-    private readonly recorder: AuditRecorder,
+    private readonly cases: DisputeCasesService,
+    private readonly sealing: DisputeSealingService,
+    private readonly confirmations: DisputeConfirmationsService,
     private readonly settings: FhirSettings,
   ) {}
 
   @Post()
+  @Permission.record(BY_CASE)
   @ApiOperation({ summary: 'Open a dispute case (a public-incident case is sealed at once, R-44)' })
   @ApiBody({
     schema: {
@@ -57,28 +72,30 @@ export class DisputesController {
       },
     },
   })
-  async open(@Req() req: Request, @Res() res: Response) {
-    const body = await this.disputes.open(fhirContext(req, this.settings), req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(201, body, { Location: `/disputes/${body.id}` }));
+  async open(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const opened = await this.cases.open(this.ctx(req), parseDisputeRequest(body));
+    res.setHeader('Location', `/disputes/${opened.id}`);
+    return opened;
   }
 
   @Get()
+  @Permission.workflow('list', 'Dispute', casesRefused)
   @ApiOperation({ summary: 'Cases, newest first' })
   @ApiQuery({ name: 'patient', required: false })
   @ApiQuery({ name: 'status', required: false, enum: ['open', 'sealed', 'unsealed'] })
-  async list(@Req() req: Request, @Res() res: Response, @Query('patient') patient?: string, @Query('status') status?: string) {
-    const body = await this.disputes.list(fhirContext(req, this.settings), queryText(patient), queryText(status));
-    await sendRecorded(this.recorder, res, jsonResponse(200, body));
+  list(@Req() req: Request, @Query() query: unknown) {
+    return this.cases.list(this.ctx(req), parseDisputeInput(listQuerySchema, query));
   }
 
   @Get(':id')
+  @Permission.workflow('list', 'Dispute', casesRefused)
   @ApiOperation({ summary: 'One case with its sealed copies' })
-  async get(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.get(fhirContext(req, this.settings), id);
-    await sendRecorded(this.recorder, res, jsonResponse(200, body));
+  get(@Req() req: Request, @Param('id') id: string) {
+    return this.cases.get(this.ctx(req), id);
   }
 
   @Post(':id/confirmations')
+  @Permission.record(BY_CASE)
   @ApiOperation({
     summary:
       "A person at the table confirms with their own request: the hospital side's witness (policy: witness on Dispute) a seal (of the inventory digest shown) or an unseal; " +
@@ -97,57 +114,37 @@ export class DisputesController {
       },
     },
   })
-  async confirm(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.confirm(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(201, body));
+  confirm(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.confirmations.confirm(this.ctx(req), id, parseDisputeInput(confirmationSchema, body));
   }
 
   @Post(':id/seal')
+  @HttpCode(200)
+  @Permission.record(BY_CASE)
   @ApiOperation({ summary: "Seal with both sides present (R-40): the patient side's confirmation here, the hospital witness's given before; inventory with hashes, sealed copy (Bundle + PDF)" })
   @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
-  async seal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.seal(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(200, body));
+  seal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.sealing.seal(this.ctx(req), id, parseDisputeInput(sealSchema, body));
   }
 
   @Post(':id/supplement')
+  @HttpCode(200)
+  @Permission.record(BY_CASE)
   @ApiOperation({ summary: 'Seal records completed since sealing (R-41), as a further sealed copy' })
-  async supplement(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.supplement(fhirContext(req, this.settings), id);
-    await sendRecorded(this.recorder, res, jsonResponse(200, body));
+  supplement(@Req() req: Request, @Param('id') id: string) {
+    return this.sealing.supplement(this.ctx(req), id);
   }
 
   @Post(':id/unseal')
+  @HttpCode(200)
+  @Permission.record(BY_CASE)
   @ApiOperation({ summary: "Unseal (R-43): both sides again (the hospital witness's confirmation given before), or resolved / no-claim (after the policy's years) with medical affairs' approval given before" })
   @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
-  async unseal(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    const body = await this.disputes.unseal(fhirContext(req, this.settings), id, req.body);
-    await sendRecorded(this.recorder, res, jsonResponse(200, body));
+  unseal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+    return this.sealing.unseal(this.ctx(req), id, parseDisputeInput(unsealSchema, body));
   }
 
-  @Get(':id/inventory')
-  @ApiOperation({ summary: 'The inventory (封存清单) as JSON — for an open case, what sealing now would inventory, with the digest both sides confirm; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy' })
-  @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
-  async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query('_format') format?: string) {
-    const ctx = fhirContext(req, this.settings);
-    const inventory = await this.disputes.inventory(ctx, id);
-    if (format === 'pdf' || (format === undefined && (req.get('accept') ?? '').includes('application/pdf'))) {
-      const latest = (await this.disputes.get(ctx, id)).copies.at(-1);
-      if (!latest) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not sealed: there is no inventory PDF yet`);
-      const pdf = await this.disputes.copy(ctx, id, latest.n, 'pdf');
-      await sendRecordedFile(this.recorder, res, { ...pdf, contentType: COPY_CONTENT_TYPES.pdf, filename: `dispute-${id}-${latest.n}.pdf` });
-      return;
-    }
-    await sendRecorded(this.recorder, res, jsonResponse(200, inventory));
-  }
-
-  @Get(':id/copies/:file')
-  @ApiOperation({ summary: 'A sealed copy exactly as sealed: `{n}.pdf` or `{n}.json` (the FHIR document Bundle)' })
-  @ApiParam({ name: 'file', example: '1.pdf' })
-  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
-    const name = copyFileName(file);
-    if (!name) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json`);
-    const copy = await this.disputes.copy(fhirContext(req, this.settings), id, name.n, name.format);
-    await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[name.format], filename: `dispute-${id}-${file}` });
+  private ctx(req: Request): FhirContext {
+    return fhirContext(req, this.settings);
   }
 }

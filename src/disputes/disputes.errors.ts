@@ -29,3 +29,9 @@ export class DisputeError extends ChartWardenError<DisputeErrorCode> {
     super(code, message);
   }
 }
+
+/**
+ * How the reading routes refuse an operator the policy does not let see cases (`list` on
+ * Dispute, R-40), for `@Permission.workflow`: the feature's own wording, not the guard's.
+ */
+export const casesRefused = (): DisputeError => new DisputeError(DisputeErrorCode.Forbidden, 'Dispute cases are seen by the disputes office and medical affairs (R-40)');

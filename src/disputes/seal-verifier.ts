@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { contentSha256 } from '../governance/domain/ledger.js';
 import { CONTENT_SHA256_EXTENSION } from '../copies/document-bundle.js';
+import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
+import { DisputesRepository } from './disputes.repository.js';
 import { inventoryDigest, statedInventory, type InventoryLine } from './domain/dispute-case.js';
+import type { InventoryItem } from './domain/dispute-records.js';
 
 /** One difference between a case's inventory, its sealed copies and the store. */
 export interface SealProblem {
@@ -17,6 +20,7 @@ export interface SealProblem {
   detail: string;
 }
 
+/** What `seal verify` found for one case: its counts, and every problem (none: the case is intact). */
 export interface SealReport {
   dispute: string;
   status: string;
@@ -27,24 +31,15 @@ export interface SealReport {
   ms: number;
 }
 
-interface Item {
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  status: 'sealed' | 'pending';
-  sha256: string | null;
-  copy_no: number | null;
-  version_content: Resource | null;
-  current_version: number | null;
-}
-
 /**
  * `chartwarden seal verify <dispute-id>` (R-42): recomputes every sealed line's hash from the
  * version history, checks that no sealed record moved on while the case is sealed, and that
  * each sealed copy (Bundle and PDF) still hashes to what was recorded and holds exactly the
  * lines it sealed, with the same hashes. Each copy's inventory digest (the one both sides
  * confirmed, printed on it) is recomputed over the lines sealed up to that copy and the pending
- * lines it lists, and must match what was recorded and what the copy states. Reads only.
+ * lines it lists, and must match what was recorded and what the copy states. Reads only, in one
+ * snapshot: the case's own tables through its repository, the versions through the store's
+ * record index, both over the command's own connection.
  */
 export async function verifySeal(databaseUrl: string, disputeId: string): Promise<SealReport> {
   const started = Date.now();
@@ -52,49 +47,44 @@ export async function verifySeal(databaseUrl: string, disputeId: string): Promis
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows: cases } = await client.query<{ status: string }>(`SELECT status FROM dispute WHERE id::text = $1`, [disputeId]);
-    if (cases.length === 0) throw new Error(`seal verify: no dispute ${disputeId}`);
-    const { rows: items } = await client.query<Item>(
-      `SELECT i.resource_type, i.resource_id, i.version_id, i.status, i.sha256, i.copy_no, v.content AS version_content, r.version_id AS current_version
-         FROM dispute_item i
-         LEFT JOIN fhir_resource_version v ON v.resource_type = i.resource_type AND v.id = i.resource_id AND v.version_id = i.version_id
-         LEFT JOIN fhir_resource r ON r.resource_type = i.resource_type AND r.id = i.resource_id
-        WHERE i.dispute_id::text = $1 ORDER BY i.resource_type, i.resource_id`,
-      [disputeId],
-    );
-    const { rows: copies } = await client.query<{ copy_no: number; bundle: string; bundle_sha256: string; pdf: Buffer; pdf_sha256: string; inventory_sha256: string }>(
-      `SELECT copy_no, bundle, bundle_sha256, pdf, pdf_sha256, inventory_sha256 FROM dispute_copy WHERE dispute_id::text = $1 ORDER BY copy_no`,
-      [disputeId],
-    );
+    const cases = new DisputesRepository({ query: async <T>(sql: string, parameters?: unknown[]) => (await client.query(sql, parameters)).rows as T[] });
+    const c = await cases.find(disputeId);
+    if (!c) throw new Error(`seal verify: no dispute ${disputeId}`);
+    const items = await cases.items(c.id);
+    const copies = await cases.copiesWithFiles(c.id);
+    const sealed = items.filter((i) => i.line.status === 'sealed');
+    const records = PostgresRecordIndex.overClient(client);
+    const versions = await records.versions(sealed.map((i) => ({ type: i.line.type, id: i.line.id, version: String(i.line.version) })));
+    const current = await records.currentVersions(sealed.map((i) => ({ type: i.line.type, id: i.line.id })));
     await client.query('COMMIT');
-    const status = cases[0].status;
     const problems: SealProblem[] = [];
-    const sealed = items.filter((i) => i.status === 'sealed');
-    for (const i of sealed) {
-      const ref = `${i.resource_type}/${i.resource_id} v${i.version_id}`;
-      if (!i.version_content) problems.push({ problem: 'version-missing', ref, detail: `${ref} is sealed but no longer in the version history` });
-      else if (contentSha256(i.version_content) !== i.sha256) problems.push({ problem: 'version-altered', ref, detail: `${ref} hashes to ${contentSha256(i.version_content)}, sealed as ${i.sha256}` });
-      if (status === 'sealed' && i.current_version !== i.version_id) {
-        problems.push({ problem: 'changed-after-seal', ref, detail: `${i.resource_type}/${i.resource_id} is at version ${i.current_version ?? 'none'} while sealed at ${i.version_id}` });
+    for (const { line: l } of sealed) {
+      const ref = `${l.type}/${l.id} v${l.version}`;
+      const content = versions.get(`${l.type}/${l.id}/${l.version}`);
+      if (!content) problems.push({ problem: 'version-missing', ref, detail: `${ref} is sealed but no longer in the version history` });
+      else if (contentSha256(content) !== l.sha256) problems.push({ problem: 'version-altered', ref, detail: `${ref} hashes to ${contentSha256(content)}, sealed as ${l.sha256}` });
+      const now = current.get(`${l.type}/${l.id}`);
+      if (c.status === 'sealed' && now !== String(l.version)) {
+        problems.push({ problem: 'changed-after-seal', ref, detail: `${l.type}/${l.id} is at version ${now ?? 'none'} while sealed at ${l.version}` });
       }
     }
-    const byRef = new Map(items.map((i) => [`${i.resource_type}/${i.resource_id}`, i]));
-    for (const c of copies) {
-      const ref = `copy ${c.copy_no}`;
-      if (sha256(Buffer.from(c.bundle, 'utf8')) !== c.bundle_sha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy no longer hashes to ${c.bundle_sha256}` });
-      if (sha256(c.pdf) !== c.pdf_sha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the PDF no longer hashes to ${c.pdf_sha256}` });
-      const upTo = sealed.filter((i) => i.copy_no !== null && i.copy_no <= c.copy_no).map(sealedLine);
-      const lines = sealed.filter((i) => i.copy_no === c.copy_no).map(sealedLine);
+    const byRef = new Map(items.map((i) => [`${i.line.type}/${i.line.id}`, i]));
+    for (const k of copies) {
+      const ref = `copy ${k.n}`;
+      if (sha256(Buffer.from(k.bundle, 'utf8')) !== k.bundleSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy no longer hashes to ${k.bundleSha256}` });
+      if (sha256(k.pdf) !== k.pdfSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the PDF no longer hashes to ${k.pdfSha256}` });
+      const upTo = sealed.filter((i) => i.copyNo !== undefined && i.copyNo <= k.n).map((i) => i.line);
+      const lines = sealed.filter((i) => i.copyNo === k.n).map((i) => i.line);
       let bundle: Bundle;
       try {
-        bundle = JSON.parse(c.bundle) as Bundle;
+        bundle = JSON.parse(k.bundle) as Bundle;
       } catch {
         problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy is not JSON` });
         continue;
       }
-      problems.push(...bundleProblems(ref, bundle, lines), ...inventoryProblems(ref, c.copy_no, c.inventory_sha256, bundle, upTo, byRef));
+      problems.push(...bundleProblems(ref, bundle, lines), ...inventoryProblems(ref, k.n, k.inventorySha256, bundle, upTo, byRef));
     }
-    return { dispute: disputeId, status, sealed: sealed.length, pending: items.length - sealed.length, copies: copies.length, problems, ms: Date.now() - started };
+    return { dispute: disputeId, status: c.status, sealed: sealed.length, pending: items.length - sealed.length, copies: copies.length, problems, ms: Date.now() - started };
   } finally {
     await client.end();
   }
@@ -111,7 +101,7 @@ function inventoryProblems(
   recorded: string,
   bundle: Bundle,
   sealedUpTo: readonly InventoryLine[],
-  items: ReadonlyMap<string, Item>,
+  items: ReadonlyMap<string, InventoryItem>,
 ): SealProblem[] {
   const stated = statedInventory(bundle);
   if (!stated) return [{ problem: 'copy-mismatch', ref, detail: `${ref}: the electronic copy does not state its inventory (digest and pending lines)` }];
@@ -121,14 +111,10 @@ function inventoryProblems(
   if (digest !== recorded) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: its inventory (sealed lines up to it, pending lines it lists) digests to ${digest}, recorded ${recorded}` });
   for (const p of stated.pending) {
     const i = items.get(`${p.type}/${p.id}`);
-    const held = i && (i.status === 'pending' ? i.version_id === p.version : i.copy_no !== null && i.copy_no > copyNo);
+    const held = i && (i.line.status === 'pending' ? i.line.version === p.version : i.copyNo !== undefined && i.copyNo > copyNo);
     if (!held) problems.push({ problem: 'copy-mismatch', ref, detail: `${ref}: lists ${p.type}/${p.id} v${p.version} as pending; the inventory does not` });
   }
   return problems;
-}
-
-function sealedLine(i: Item): InventoryLine {
-  return { type: i.resource_type, id: i.resource_id, version: i.version_id, status: 'sealed', sha256: i.sha256 as string };
 }
 
 /** The Bundle holds exactly the copy's lines: same versions, each entry's content and hash matching the line. */

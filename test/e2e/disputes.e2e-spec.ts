@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
-import type { DisputeView } from '../../src/disputes/disputes.service.js';
+import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
 import { contentSha256 } from '../../src/governance/domain/ledger.js';
 import { CONTENT_SHA256_EXTENSION } from '../../src/copies/document-bundle.js';
@@ -59,7 +59,7 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
       resourceType: 'Encounter',
       status: 'finished',
       class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      period: { start: new Date(Date.now() - 86_400_000).toISOString(), end: new Date().toISOString() },
+      period: { start: new Date(clock.now().getTime() - 86_400_000).toISOString(), end: clock.now().toISOString() },
       subject: { reference: `Patient/${patient.id}` },
       serviceProvider: { reference: `Organization/${DEPT}` },
       participant: [{ individual: { reference: DR } }],

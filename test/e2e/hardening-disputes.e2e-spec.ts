@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import pg from 'pg';
 import type { AuditEvent, Bundle, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
-import type { DisputeView } from '../../src/disputes/disputes.service.js';
+import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
 import { verifySeal } from '../../src/disputes/seal-verifier.js';
 import { asReplica } from '../support/database-admin.js';

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import type { Composition, Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { CliFailure } from '../../src/cli/cli.js';
-import type { DisputeView } from '../../src/disputes/disputes.service.js';
+import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import { verifySeal, type SealProblem } from '../../src/disputes/seal-verifier.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest } from '../support/http.js';

@@ -1,7 +1,8 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { CLOSED_STATUSES } from '../../governance/domain/document.js';
 import { DisputeError } from '../disputes.errors.js';
-import { inventoryDigest, isComplete, parseDisputeRequest, patientWitnessProblems, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';
+import { parseDisputeRequest } from '../dto/dispute.dto.js';
+import { inventoryDigest, isComplete, patientWitnessProblems, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';
 
 const GOVERNED = ['Composition', 'DocumentReference'];
 const complete = (r: Record<string, unknown>) => isComplete(r as unknown as Resource, GOVERNED, CLOSED_STATUSES);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtypes';
+import { z } from 'zod';
 import { documentStatus } from '../../governance/domain/document.js';
-import { DisputeError, DisputeErrorCode } from '../disputes.errors.js';
+import { contentSha256 } from '../../governance/domain/ledger.js';
 
 /** What a case seals (R-40): the whole record, some encounters (visits), or the encounters of a period. */
 export type DisputeScope =
@@ -10,7 +11,9 @@ export type DisputeScope =
   | { kind: 'encounters'; encounters: string[] }
   | { kind: 'date-range'; from: string; to: string };
 
+/** Why a case is opened: a dispute between the sides, or a public-opinion incident (sealed at once, R-44). */
 export type DisputeTrigger = 'dispute' | 'public-incident';
+/** Where a case stands: `open` → `sealed` → `unsealed`. */
 export type DisputeStatus = 'open' | 'sealed' | 'unsealed';
 
 /** A case as `POST /disputes` asks for it. */
@@ -26,8 +29,7 @@ export interface DisputeRequest {
 /** The patient side at the table (R-40): the patient or their agent / next of kin, identified by a document. */
 export interface PatientWitness {
   name: string;
-  /** self, agent, spouse, parent, child, sibling, heir, other. */
-  relationship: string;
+  relationship: (typeof RELATIONSHIPS)[number];
   idDocument: { type: string; number: string };
   confirmed: true;
 }
@@ -40,67 +42,45 @@ export interface HospitalWitness {
   confirmed: true;
 }
 
-const RELATIONSHIPS = ['self', 'agent', 'spouse', 'parent', 'child', 'sibling', 'heir', 'other'];
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-const REFERENCE = /^Practitioner\/[A-Za-z0-9\-.]{1,64}$/;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** Who may stand for the patient at the table (R-40). */
+export const RELATIONSHIPS = ['self', 'agent', 'spouse', 'parent', 'child', 'sibling', 'heir', 'other'] as const;
 
-/** Reads `POST /disputes`; every problem is named at once. */
-export function parseDisputeRequest(body: unknown): DisputeRequest {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const problems: string[] = [];
-  const patient = typeof b.patient === 'string' ? b.patient.replace(/^Patient\//, '') : '';
-  if (!ID.test(patient)) problems.push('patient: a Patient id (or Patient/<id>)');
-  const trigger = b.trigger ?? 'dispute';
-  if (trigger !== 'dispute' && trigger !== 'public-incident') problems.push('trigger: dispute or public-incident');
-  const reason = typeof b.reason === 'string' ? b.reason.trim() : '';
-  if (!reason) problems.push('reason: why the record is sealed');
-  const team = Array.isArray(b.team) ? b.team : [];
-  if (!team.every((t) => typeof t === 'string' && REFERENCE.test(t))) problems.push('team: Practitioner/<id> references');
-  if (trigger === 'public-incident' && team.length === 0) problems.push('team: a public-incident case names the team that may read the sealed records (R-44)');
-  const scope = parseScope(b.scope, problems);
-  if (problems.length) throw new DisputeError(DisputeErrorCode.Invalid, `Not a valid dispute case: ${problems.join('; ')}`);
-  return { patient, scope: scope as DisputeScope, trigger: trigger as DisputeTrigger, reason, team: [...new Set(team as string[])] };
-}
+const filled = z.string().trim().min(1);
 
-function parseScope(value: unknown, problems: string[]): DisputeScope | undefined {
-  const s = (value ?? { kind: 'whole-record' }) as Record<string, unknown>;
-  if (s.kind === 'whole-record') return { kind: 'whole-record' };
-  if (s.kind === 'encounters') {
-    const list = Array.isArray(s.encounters) ? s.encounters.map((e) => (typeof e === 'string' ? e.replace(/^Encounter\//, '') : '')) : [];
-    if (list.length === 0 || !list.every((e) => ID.test(e))) problems.push('scope.encounters: one or more Encounter ids');
-    return { kind: 'encounters', encounters: [...new Set(list)] };
-  }
-  if (s.kind === 'date-range') {
-    const from = String(s.from ?? '');
-    const to = String(s.to ?? '');
-    if (!DAY.test(from) || !DAY.test(to) || from > to) problems.push('scope.from / scope.to: dates YYYY-MM-DD, from ≤ to');
-    return { kind: 'date-range', from, to };
-  }
-  problems.push('scope.kind: whole-record, encounters or date-range');
-  return undefined;
-}
+/** The patient side as the table records it: every part present, trimmed (the ID number is kept whole: it identifies who was present). */
+const patientWitnessSchema = z.object({
+  name: filled,
+  relationship: z.enum(RELATIONSHIPS),
+  idDocument: z.object({ type: filled, number: filled }),
+  confirmed: z.literal(true),
+});
+
+/** Each part of the patient side, as named when it is missing (R-40). */
+const WITNESS_PARTS: Readonly<Record<string, string>> = {
+  name: 'patientWitness.name',
+  relationship: `patientWitness.relationship (${RELATIONSHIPS.join(', ')})`,
+  idDocument: 'patientWitness.idDocument {type, number}',
+  confirmed: 'patientWitness.confirmed: true (the patient side confirms the inventory)',
+};
 
 /**
  * The patient side's confirmation, or what is missing from it (R-40: both sides present).
- * Returns the problems, empty when complete.
+ * Returns the problems, empty when complete. A missing part is a missing confirmation, not a
+ * malformed request: sealing answers 422 listing it with whatever else is missing.
  */
 export function patientWitnessProblems(value: unknown): string[] {
-  const w = value as Record<string, unknown> | undefined;
-  if (!w || typeof w !== 'object') return ['patientWitness: the patient side (name, relationship, idDocument {type, number}, confirmed: true)'];
-  const problems: string[] = [];
-  if (typeof w.name !== 'string' || !w.name.trim()) problems.push('patientWitness.name');
-  if (typeof w.relationship !== 'string' || !RELATIONSHIPS.includes(w.relationship)) problems.push(`patientWitness.relationship (${RELATIONSHIPS.join(', ')})`);
-  const doc = w.idDocument as Record<string, unknown> | undefined;
-  if (!doc || typeof doc.type !== 'string' || !doc.type.trim() || typeof doc.number !== 'string' || !doc.number.trim()) problems.push('patientWitness.idDocument {type, number}');
-  if (w.confirmed !== true) problems.push('patientWitness.confirmed: true (the patient side confirms the inventory)');
-  return problems;
+  if (!value || typeof value !== 'object') return ['patientWitness: the patient side (name, relationship, idDocument {type, number}, confirmed: true)'];
+  const parsed = patientWitnessSchema.safeParse(value);
+  if (parsed.success) return [];
+  const missing = new Set(parsed.error.issues.map((i) => String(i.path[0])));
+  return Object.keys(WITNESS_PARTS)
+    .filter((part) => missing.has(part))
+    .map((part) => WITNESS_PARTS[part]);
 }
 
-/** The patient side as kept: the ID number is kept whole (it identifies who was present), trimmed. */
+/** The patient side as kept; for a value `patientWitnessProblems` found complete. */
 export function patientWitness(value: unknown): PatientWitness {
-  const w = value as { name: string; relationship: string; idDocument: { type: string; number: string } };
-  return { name: w.name.trim(), relationship: w.relationship, idDocument: { type: w.idDocument.type.trim(), number: w.idDocument.number.trim() }, confirmed: true };
+  return patientWitnessSchema.parse(value);
 }
 
 /** Statuses at which a resource is not yet complete: it is inventoried as pending and sealed by a supplement (R-41). */
@@ -182,4 +162,33 @@ export function statedInventory(bundle: Bundle): { digest: string; pending: Inve
     pending.push({ type: m[1], id: m[2], version: Number(m[3]), status: 'pending' });
   }
   return { digest, pending };
+}
+
+/**
+ * The inventory line sealing `resource` (stored as version `version`) now would write (R-41):
+ * complete, sealed with the SHA-256 of its canonical JSON (as the edit ledger hashes it);
+ * unfinished, pending at that version.
+ */
+export function inventoryLine(resource: Resource, version: number, governed: readonly string[], closed: readonly string[]): InventoryLine {
+  const ref = { type: resource.resourceType, id: resource.id as string, version };
+  return isComplete(resource, governed, closed) ? { ...ref, status: 'sealed', sha256: contentSha256(resource) } : { ...ref, status: 'pending' };
+}
+
+/**
+ * The instants a case's scope covers, for a period (R-40): its first and last day whole, in the
+ * hospital's time zone (`offset`, e.g. `+08:00`); none for the other scopes.
+ */
+export function scopePeriod(scope: DisputeScope, offset: string): { from: string; to: string } | undefined {
+  return scope.kind === 'date-range' ? { from: `${scope.from}T00:00:00${offset}`, to: `${scope.to}T23:59:59.999${offset}` } : undefined;
+}
+
+/**
+ * When a sealed case may be unsealed by the hospital alone for want of a claim (R-43): `years`
+ * after sealing (fractions of a year as days of 365.25).
+ */
+export function noClaimUnsealFrom(sealedAt: Date, years: number): Date {
+  const out = new Date(sealedAt);
+  out.setUTCFullYear(out.getUTCFullYear() + Math.floor(years));
+  const rest = years - Math.floor(years);
+  return rest ? new Date(out.getTime() + rest * 365.25 * 86_400_000) : out;
 }

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { StoredCopyColumns } from '../../release/entities/stored-copy.columns.js';
+import { StoredCopyColumns } from '../../copies/stored-copy.columns.js';
 
 /**
  * A dispute case (R-40…R-44): the patient, what is in scope, why, and where it stands
@@ -171,4 +171,5 @@ export class DisputeConfirmationEntity {
   confirmedAt!: Date;
 }
 
+/** The disputes' tables, for the DataSource. */
 export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity];

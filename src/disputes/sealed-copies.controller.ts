@@ -1,0 +1,61 @@
+import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AuditRecorder } from '../audit/audit-recorder.js';
+import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
+import { fhirContext } from '../fhir/fhir-context.js';
+import { COPY_CONTENT_TYPES, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
+import { FhirSettings } from '../fhir/fhir.settings.js';
+import { Permission } from '../fhir/route-permission.js';
+import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
+import { inventoryQuerySchema, parseDisputeInput } from './dto/dispute.dto.js';
+import { casesRefused } from './disputes.errors.js';
+import { SealedCopiesService, type SealedCopyFile } from './sealed-copies.service.js';
+
+/**
+ * A case's inventory and sealed copies, read back exactly as sealed (R-40, R-42), under
+ * `/disputes`: the inventory as JSON (or the latest sealed copy's PDF), and each copy's files,
+ * sent once their reading is in the audit trail. Seeing cases is the policy's `list` on Dispute;
+ * a public incident's are for its team alone (R-44).
+ */
+@ApiTags('disputes')
+@ApiBearerAuth()
+@Controller('disputes')
+@UseGuards(BearerAuthGuard)
+@UseFilters(FhirExceptionFilter)
+export class SealedCopiesController {
+  constructor(
+    private readonly copies: SealedCopiesService,
+    private readonly recorder: AuditRecorder,
+    private readonly settings: FhirSettings,
+  ) {}
+
+  @Get(':id/inventory')
+  @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiOperation({
+    summary:
+      'The inventory (封存清单) as JSON — for an open case, what sealing now would inventory, with the digest both sides confirm; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy',
+  })
+  @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
+  async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query() query: unknown) {
+    const format = parseDisputeInput(inventoryQuerySchema, query)._format;
+    const ctx = fhirContext(req, this.settings);
+    if (format === 'pdf' || (format === undefined && (req.get('accept') ?? '').includes('application/pdf'))) {
+      await this.send(res, await this.copies.latestPdf(ctx, id));
+      return;
+    }
+    await sendRecorded(this.recorder, res, jsonResponse(200, await this.copies.lines(ctx, id)));
+  }
+
+  @Get(':id/copies/:file')
+  @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiOperation({ summary: 'A sealed copy exactly as sealed: `{n}.pdf` or `{n}.json` (the FHIR document Bundle)' })
+  @ApiParam({ name: 'file', example: '1.pdf' })
+  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+    await this.send(res, await this.copies.copy(fhirContext(req, this.settings), id, file));
+  }
+
+  private send(res: Response, { format, ...file }: SealedCopyFile): Promise<void> {
+    return sendRecordedFile(this.recorder, res, { ...file, contentType: COPY_CONTENT_TYPES[format] });
+  }
+}

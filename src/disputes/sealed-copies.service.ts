@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import type { FhirContext } from '../fhir/fhir-request.js';
+import { copyFileName } from '../fhir/fhir-response.js';
+import { DisputeCaseAccess } from './dispute-case-access.js';
+import { inventoryDigest } from './domain/dispute-case.js';
+import type { DisputeCase } from './domain/dispute-records.js';
+import type { InventoryView } from './dto/dispute.view.js';
+import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
+import { DisputesRepository } from './disputes.repository.js';
+import { SealedInventoryService } from './sealed-inventory.service.js';
+
+/** A sealed copy's file as handed out: its bytes exactly as sealed, and their SHA-256. */
+export interface SealedCopyFile {
+  format: 'pdf' | 'json';
+  body: Buffer | string;
+  sha256: string;
+  filename: string;
+}
+
+/**
+ * What the disputes office (and a public incident's team, R-44) reads of a case's inventory and
+ * sealed copies (R-40, R-42): the inventory with its digest, and each sealed copy's PDF or
+ * electronic Bundle exactly as sealed. Whoever takes a copy's file takes the versions it holds:
+ * the audit entry names each (R-20). Seeing cases at all is the route's `list` on Dispute.
+ */
+@Injectable()
+export class SealedCopiesService {
+  constructor(
+    private readonly access: DisputeCaseAccess,
+    private readonly cases: DisputesRepository,
+    private readonly inventory: SealedInventoryService,
+  ) {}
+
+  /**
+   * The inventory (封存清单), with its inventory digest over every line, sealed and pending.
+   * Open: what sealing now would inventory, as both sides are shown it and confirm it. Sealed or
+   * unsealed: the lines as stored, each with its version and (sealed) hash; `digest` is then the
+   * one printed on the latest sealed copy, unless a supplement has since inventoried new pending lines.
+   */
+  async lines(ctx: FhirContext, id: string): Promise<InventoryView> {
+    const c = await this.access.requireVisibleCase(ctx, id);
+    ctx.audit?.concerns([c.patient]);
+    const lines = c.status === 'open' ? await this.inventory.preview(c) : (await this.cases.items(c.id)).map((i) => i.line);
+    return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines };
+  }
+
+  /** A sealed copy by its route name (`{n}.pdf` or `{n}.json`), exactly as sealed. */
+  async copy(ctx: FhirContext, id: string, file: string): Promise<SealedCopyFile> {
+    const name = copyFileName(file);
+    if (!name) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json`);
+    return this.file(ctx, id, await this.access.requireVisibleCase(ctx, id), name.n, name.format);
+  }
+
+  /** The latest sealed copy's PDF: the inventory as last sealed, for printing (`_format=pdf`). */
+  async latestPdf(ctx: FhirContext, id: string): Promise<SealedCopyFile> {
+    const c = await this.access.requireVisibleCase(ctx, id);
+    const latest = (await this.cases.copies(c.id)).at(-1);
+    if (!latest) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not sealed: there is no inventory PDF yet`);
+    return this.file(ctx, id, c, latest.n, 'pdf');
+  }
+
+  /** `id` as asked for, `c` the case it names. */
+  private async file(ctx: FhirContext, id: string, c: DisputeCase, n: number, format: 'pdf' | 'json'): Promise<SealedCopyFile> {
+    ctx.audit?.concerns([c.patient]);
+    const copy = await this.cases.copyFiles(c.id, n);
+    if (!copy) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} has no sealed copy ${n}`);
+    // Whoever takes the copy's file takes these versions (R-20): the entry names each.
+    ctx.audit?.as({ disclosed: await this.cases.versionsInCopy(c.id, n) });
+    const filename = `dispute-${id}-${n}.${format}`;
+    return format === 'pdf' ? { format, body: copy.pdf, sha256: copy.pdfSha256, filename } : { format, body: copy.bundle, sha256: copy.bundleSha256, filename };
+  }
+}
