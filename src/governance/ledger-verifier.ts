@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { canonicalize } from 'json-canonicalize';
-import { LEDGER_GENESIS, type LedgerEntry } from './domain/ledger.js';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
+import type { PatientRecordIndex, RecordRef } from '../store/patient-record-index.port.js';
+import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
+import { LEDGER_GENESIS, type LedgerEntry } from './domain/ledger.js';
+import { documentKey, LedgerReadsRepository, type LastEntry, type LedgerPosition, type LedgerRow } from './ledger-reads.repository.js';
 
 /** The first thing wrong in one document's ledger chain. */
 export interface LedgerBreak {
@@ -27,6 +30,7 @@ export interface LedgerReport {
   ms: number;
 }
 
+/** Ledger rows (and the versions they record) read at once: what the verifier holds in memory. */
 const BATCH = 5000;
 
 /**
@@ -43,129 +47,155 @@ export async function verifyLedger(databaseUrl: string, options: { document?: st
   await client.connect();
   try {
     const [type, id] = options.document ? options.document.split('/') : [];
-    const breaks: LedgerBreak[] = [];
-    let documents = 0;
-    let entries = 0;
-    let current: { key: string; version: number; hash: Buffer; broken: boolean } | undefined;
-    let after: [string, string, number] = ['', '', 0];
-    const progress = options.progress ?? NO_PROGRESS;
-    const [{ n: total }] = (
-      await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM edit_ledger WHERE ($1::text IS NULL OR (resource_type = $1 AND resource_id = $2))',
-        [type ?? null, id ?? null],
-      )
-    ).rows;
-    progress.start(total);
-    for (;;) {
-      const rows = (
-        await client.query<{ resource_type: string; resource_id: string; version_id: number; recorded: Date; editor: string; kind: string; reason: string | null; doc_type: string | null; entry: string; prev_hash: Buffer; hash: Buffer; content: unknown }>(
-          `SELECT l.resource_type, l.resource_id, l.version_id, l.recorded, l.editor, l.kind, l.reason, l.doc_type, l.entry, l.prev_hash, l.hash, v.content
-             FROM edit_ledger l
-             LEFT JOIN fhir_resource_version v ON v.resource_type = l.resource_type AND v.id = l.resource_id AND v.version_id = l.version_id
-            WHERE (l.resource_type, l.resource_id, l.version_id) > ($1, $2, $3)
-              AND ($4::text IS NULL OR (l.resource_type = $4 AND l.resource_id = $5))
-            ORDER BY l.resource_type, l.resource_id, l.version_id LIMIT ${BATCH}`,
-          [...after, type ?? null, id ?? null],
-        )
-      ).rows;
-      for (const r of rows) {
-        const key = `${r.resource_type}/${r.resource_id}`;
-        if (current?.key !== key) {
-          documents++;
-          current = { key, version: r.version_id - 1, hash: LEDGER_GENESIS, broken: false };
-          // A chain that does not start at the genesis lost its first entries.
-          if (!r.prev_hash.equals(LEDGER_GENESIS)) {
-            breaks.push({ document: key, version: 1, problem: 'entry-missing', detail: `${key}: the entries before version ${r.version_id} are missing (its entry links to an earlier one)` });
-            current.broken = true;
-          }
-        }
-        entries++;
-        if (current.broken) continue;
-        const fail = (version: number, problem: LedgerBreak['problem'], detail: string) => {
-          breaks.push({ document: key, version, problem, detail: `${key}: ${detail}` });
-          (current as { broken: boolean }).broken = true;
-        };
-        const entry = JSON.parse(r.entry) as LedgerEntry;
-        const hash = createHash('sha256').update(r.prev_hash).update(r.entry, 'utf8').digest();
-        if (r.version_id !== current.version + 1) fail(current.version + 1, 'entry-missing', `version ${current.version + 1} has no ledger entry (the next entry is for version ${r.version_id})`);
-        else if (!r.prev_hash.equals(current.hash)) fail(r.version_id, 'link-broken', `the entry of version ${r.version_id} does not point to the hash of version ${current.version}'s entry`);
-        else if (!hash.equals(r.hash)) fail(r.version_id, 'entry-altered', `the entry of version ${r.version_id} does not match its hash`);
-        else if (!sameColumns(entry, r)) fail(r.version_id, 'entry-altered', `the columns of version ${r.version_id}'s entry no longer say what its hashed entry says`);
-        else if (r.content === null || sha256(canonicalize(r.content)) !== entry.contentSha256) {
-          fail(r.version_id, 'version-altered', `stored version ${r.version_id} ${r.content === null ? 'is missing' : 'is not the version the ledger recorded (its SHA-256 differs)'}`);
-        }
-        current.version = r.version_id;
-        current.hash = r.hash;
-      }
-      progress.advance(rows.length);
-      if (rows.length < BATCH) break;
-      const last = rows[rows.length - 1];
-      after = [last.resource_type, last.resource_id, last.version_id];
-    }
-    progress.stop();
-    // A version written after the document's last entry, with none of its own (the write's entry removed).
-    const behind = (
-      await client.query<{ resource_type: string; resource_id: string; last_entry: number }>(
-        `SELECT l.resource_type, l.resource_id, max(l.version_id) AS last_entry FROM edit_ledger l
-          WHERE ($1::text IS NULL OR (l.resource_type = $1 AND l.resource_id = $2))
-          GROUP BY 1, 2
-         HAVING (SELECT max(v.version_id) FROM fhir_resource_version v WHERE v.resource_type = l.resource_type AND v.id = l.resource_id) > max(l.version_id)`,
-        [type ?? null, id ?? null],
-      )
-    ).rows;
-    for (const b of behind) {
-      const key = `${b.resource_type}/${b.resource_id}`;
-      if (breaks.some((x) => x.document === key)) continue;
-      breaks.push({ document: key, version: b.last_entry + 1, problem: 'entry-missing', detail: `${key}: version ${b.last_entry + 1} has no ledger entry` });
-    }
-    // A governed document whose entries were all removed: its versions have none (documents are
-    // governed from their creation, so every document of a type that has entries has them).
-    const orphans = (
-      await client.query<{ resource_type: string; id: string }>(
-        `SELECT r.resource_type, r.id FROM fhir_resource r
-          WHERE r.resource_type IN (SELECT DISTINCT resource_type FROM edit_ledger)
-            AND ($1::text IS NULL OR (r.resource_type = $1 AND r.id = $2))
-            AND NOT EXISTS (SELECT 1 FROM edit_ledger l WHERE l.resource_type = r.resource_type AND l.resource_id = r.id)
-            AND r.last_updated >= (SELECT min(recorded) FROM edit_ledger)`,
-        [type ?? null, id ?? null],
-      )
-    ).rows;
-    documents += orphans.length;
-    for (const o of orphans) breaks.push({ document: `${o.resource_type}/${o.id}`, version: 1, problem: 'entry-missing', detail: `${o.resource_type}/${o.id}: it has no ledger entry at all` });
-    // What GET serves must be the latest version the ledger vouches for.
-    const drifted = (
-      await client.query<{ resource_type: string; id: string; version_id: number }>(
-        `SELECT r.resource_type, r.id, r.version_id FROM fhir_resource r
-           JOIN fhir_resource_version v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
-          WHERE r.resource_type IN (SELECT DISTINCT resource_type FROM edit_ledger)
-            AND ($1::text IS NULL OR (r.resource_type = $1 AND r.id = $2))
-            AND r.content IS DISTINCT FROM v.content`,
-        [type ?? null, id ?? null],
-      )
-    ).rows;
-    for (const d of drifted) {
-      const key = `${d.resource_type}/${d.id}`;
-      if (!breaks.some((b) => b.document === key)) {
-        breaks.push({ document: key, version: d.version_id, problem: 'version-altered', detail: `${key}: the current content differs from its version ${d.version_id} as stored and recorded` });
-      }
-    }
-    breaks.sort((a, b) => (a.document < b.document ? -1 : a.document > b.document ? 1 : 0));
-    return { documents, entries, root: await ledgerRoot(client, type, id), broken: breaks[0], breaks, ms: Date.now() - started };
+    const verifier = new LedgerVerifier(LedgerReadsRepository.overClient(client), PostgresRecordIndex.overClient(client));
+    return { ...(await verifier.verify(type !== undefined ? { type, id } : undefined, options.progress ?? NO_PROGRESS)), ms: Date.now() - started };
   } finally {
     await client.end();
   }
 }
 
-function sameColumns(e: LedgerEntry, r: { resource_type: string; resource_id: string; version_id: number; recorded: Date; editor: string; kind: string; reason: string | null; doc_type: string | null }): boolean {
+/** The digest of every document's last ledger entry (see `LedgerReport.root`). */
+export async function ledgerRoot(client: Pick<pg.ClientBase, 'query'>, type?: string, id?: string): Promise<string> {
+  return rootOf(await LedgerReadsRepository.overClient(client).lastEntries(type !== undefined ? { type, id: id ?? '' } : undefined));
+}
+
+/**
+ * The checks of `verifyLedger`, over the ledger's rows (its repository) and the store's versions
+ * (its record index). Each check reads the ledger again after the store, so a write committed
+ * while it runs (its version and its entry commit together) is never mistaken for a break.
+ */
+export class LedgerVerifier {
+  constructor(
+    private readonly ledger: LedgerReadsRepository,
+    private readonly records: PatientRecordIndex,
+  ) {}
+
+  /** Every check, over every document (or `document` alone). */
+  async verify(document: RecordRef | undefined, progress: Progress): Promise<Omit<LedgerReport, 'ms'>> {
+    const breaks: LedgerBreak[] = [];
+    const scanned = await this.chains(document, progress, breaks);
+    const last = await this.ledger.lastEntries(document);
+    await this.behind(last, breaks);
+    const { types, since } = await this.ledger.coverage();
+    const orphans = await this.orphans(last, types, since, document);
+    for (const o of orphans) breaks.push({ document: documentKey(o), version: 1, problem: 'entry-missing', detail: `${documentKey(o)}: it has no ledger entry at all` });
+    await this.drifted(types, document, breaks);
+    breaks.sort((a, b) => (a.document < b.document ? -1 : a.document > b.document ? 1 : 0));
+    return { documents: scanned.documents + orphans.length, entries: scanned.entries, root: rootOf(last), broken: breaks[0], breaks };
+  }
+
+  /** Walks every chain, `BATCH` rows and their versions at a time; the first break of each document is pushed. */
+  private async chains(document: RecordRef | undefined, progress: Progress, breaks: LedgerBreak[]): Promise<{ documents: number; entries: number }> {
+    let documents = 0;
+    let entries = 0;
+    let current: { key: string; version: number; hash: Buffer; broken: boolean } | undefined;
+    let after: LedgerPosition | undefined;
+    progress.start(await this.ledger.count(document));
+    for (;;) {
+      const rows = await this.ledger.rowsAfter(after, BATCH, document);
+      const contents = await this.records.versions(rows.map((r) => ({ type: r.type, id: r.id, version: String(r.version) })));
+      for (const r of rows) {
+        const key = documentKey(r);
+        if (current?.key !== key) {
+          documents++;
+          current = { key, version: r.version - 1, hash: LEDGER_GENESIS, broken: false };
+          // A chain that does not start at the genesis lost its first entries.
+          if (!r.prevHash.equals(LEDGER_GENESIS)) {
+            breaks.push({ document: key, version: 1, problem: 'entry-missing', detail: `${key}: the entries before version ${r.version} are missing (its entry links to an earlier one)` });
+            current.broken = true;
+          }
+        }
+        entries++;
+        if (current.broken) continue;
+        const problem = linkProblem(r, current, contents.get(`${key}/${r.version}`));
+        if (problem) {
+          breaks.push({ document: key, version: problem.version, problem: problem.problem, detail: `${key}: ${problem.detail}` });
+          current.broken = true;
+        }
+        current.version = r.version;
+        current.hash = r.hash;
+      }
+      progress.advance(rows.length);
+      if (rows.length < BATCH) break;
+      const lastRow = rows[rows.length - 1];
+      after = { type: lastRow.type, id: lastRow.id, version: lastRow.version };
+    }
+    progress.stop();
+    return { documents, entries };
+  }
+
+  /** A version written after the document's last entry, with none of its own (the write's entry removed). */
+  private async behind(last: readonly LastEntry[], breaks: LedgerBreak[]): Promise<void> {
+    const suspects: { ref: RecordRef; current: number }[] = [];
+    for (let i = 0; i < last.length; i += BATCH) {
+      const slice = last.slice(i, i + BATCH);
+      const current = await this.records.currentVersions(slice);
+      for (const e of slice) {
+        const version = Number(current.get(documentKey(e)));
+        if (version > e.version) suspects.push({ ref: { type: e.type, id: e.id }, current: version });
+      }
+    }
+    // The ledger read again after the store: an entry committed in between is no gap.
+    const lastNow = await this.ledger.lastVersionsOf(suspects.map((s) => s.ref));
+    for (const s of suspects) {
+      const key = documentKey(s.ref);
+      const lastEntry = lastNow.get(key);
+      if (lastEntry === undefined || lastEntry >= s.current || breaks.some((x) => x.document === key)) continue;
+      breaks.push({ document: key, version: lastEntry + 1, problem: 'entry-missing', detail: `${key}: version ${lastEntry + 1} has no ledger entry` });
+    }
+  }
+
+  /**
+   * Governed documents whose entries were all removed: their versions have none (documents are
+   * governed from their creation, so every document of a type that has entries, written since
+   * the first entry, has them).
+   */
+  private async orphans(last: readonly LastEntry[], types: readonly string[], since: Date | undefined, document: RecordRef | undefined): Promise<RecordRef[]> {
+    if (types.length === 0 || !since) return [];
+    const known = new Set(last.map(documentKey));
+    const suspects = (await this.records.recordsUpdatedSince(types, since, document)).filter((r) => !known.has(documentKey(r)));
+    const written = await this.ledger.lastVersionsOf(suspects);
+    return suspects.filter((r) => !written.has(documentKey(r)));
+  }
+
+  /** What GET serves must be the latest version the ledger vouches for. */
+  private async drifted(types: readonly string[], document: RecordRef | undefined, breaks: LedgerBreak[]): Promise<void> {
+    if (types.length === 0) return;
+    for (const d of await this.records.currentDiffersFromVersion(types, document)) {
+      const key = documentKey(d);
+      if (breaks.some((b) => b.document === key)) continue;
+      breaks.push({ document: key, version: Number(d.version), problem: 'version-altered', detail: `${key}: the current content differs from its version ${d.version} as stored and recorded` });
+    }
+  }
+}
+
+/** What is wrong with entry `r` following `previous` in its chain, given the stored version it records (if any). */
+function linkProblem(r: LedgerRow, previous: { version: number; hash: Buffer }, content: unknown): Pick<LedgerBreak, 'version' | 'problem' | 'detail'> | undefined {
+  const entry = JSON.parse(r.entry) as LedgerEntry;
+  const hash = createHash('sha256').update(r.prevHash).update(r.entry, 'utf8').digest();
+  if (r.version !== previous.version + 1) {
+    return { version: previous.version + 1, problem: 'entry-missing', detail: `version ${previous.version + 1} has no ledger entry (the next entry is for version ${r.version})` };
+  }
+  if (!r.prevHash.equals(previous.hash)) return { version: r.version, problem: 'link-broken', detail: `the entry of version ${r.version} does not point to the hash of version ${previous.version}'s entry` };
+  if (!hash.equals(r.hash)) return { version: r.version, problem: 'entry-altered', detail: `the entry of version ${r.version} does not match its hash` };
+  if (!sameColumns(entry, r)) return { version: r.version, problem: 'entry-altered', detail: `the columns of version ${r.version}'s entry no longer say what its hashed entry says` };
+  if (content === undefined || sha256(canonicalize(content)) !== entry.contentSha256) {
+    const why = content === undefined ? 'is missing' : 'is not the version the ledger recorded (its SHA-256 differs)';
+    return { version: r.version, problem: 'version-altered', detail: `stored version ${r.version} ${why}` };
+  }
+  return undefined;
+}
+
+function sameColumns(e: LedgerEntry, r: LedgerRow): boolean {
   return (
     Date.parse(e.recorded) === new Date(r.recorded).getTime() &&
-    e.resourceType === r.resource_type &&
-    e.id === r.resource_id &&
-    e.version === r.version_id &&
+    e.resourceType === r.type &&
+    e.id === r.id &&
+    e.version === r.version &&
     e.editor === r.editor &&
     e.kind === r.kind &&
     (e.reason ?? null) === r.reason &&
-    (e.docType ?? null) === r.doc_type
+    (e.docType ?? null) === r.docType
   );
 }
 
@@ -173,17 +203,10 @@ function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** The digest of every document's last ledger entry (see `LedgerReport.root`). */
-export async function ledgerRoot(client: { query: pg.Client['query'] }, type?: string, id?: string): Promise<string> {
-  const rows = (
-    await client.query<{ doc: string; version_id: number; hash: Buffer }>(
-      `SELECT DISTINCT ON (resource_type, resource_id) resource_type || '/' || resource_id AS doc, version_id, hash
-         FROM edit_ledger WHERE ($1::text IS NULL OR (resource_type = $1 AND resource_id = $2))
-        ORDER BY resource_type, resource_id, version_id DESC`,
-      [type ?? null, id ?? null],
-    )
-  ).rows;
+/** `LedgerReport.root` of these last entries. */
+function rootOf(last: readonly LastEntry[]): string {
+  const lines = last.map((e) => ({ doc: documentKey(e), line: `${documentKey(e)} ${e.version} ${e.hash.toString('hex')}\n` }));
   const digest = createHash('sha256');
-  for (const r of rows.sort((a, b) => (a.doc < b.doc ? -1 : a.doc > b.doc ? 1 : 0))) digest.update(`${r.doc} ${r.version_id} ${r.hash.toString('hex')}\n`);
+  for (const { line } of lines.sort((a, b) => (a.doc < b.doc ? -1 : a.doc > b.doc ? 1 : 0))) digest.update(line);
   return digest.digest('hex');
 }

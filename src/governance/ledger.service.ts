@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Operation } from 'fast-json-patch';
-import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
@@ -10,7 +9,9 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { FhirService } from '../fhir/fhir.service.js';
 import { describe, diffOf, type LedgerEntry } from './domain/ledger.js';
+import type { VersionRange } from './dto/governance.dto.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
+import { LedgerReadsRepository } from './ledger-reads.repository.js';
 
 /**
  * One version in `$changes`: the ledger entry, and what changed in words. A change between a
@@ -60,23 +61,21 @@ const VERSION_LIMIT = 1000;
 @Injectable()
 export class LedgerService {
   constructor(
-    private readonly db: ChartWardenDatabase,
+    private readonly ledger: LedgerReadsRepository,
     private readonly access: FhirAccess,
     private readonly store: FhirStore,
     private readonly fhir: FhirService,
   ) {}
 
-  async changes(ctx: FhirContext, type: string, id: string, from?: string, to?: string): Promise<ChangeHistory | VersionDiff> {
+  /** Every change of the document, or (`range` with `from` or `to`) the difference between two of its versions. */
+  async changes(ctx: FhirContext, type: string, id: string, range: VersionRange = {}): Promise<ChangeHistory | VersionDiff> {
+    const { from, to } = range;
     this.fhir.checkType(type);
     this.fhir.checkId(id);
     // Whoever may read the document may read its history of changes (403, or 404 where the policy hides it).
     await this.access.requireStored(ctx, 'read', { type, id }, this.store, { hideExistence: true });
     if (from !== undefined || to !== undefined) return this.between(ctx, type, id, from, to);
-    const rows = await this.db.query<{ entry: string }>(
-      'SELECT entry FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id',
-      [type, id],
-    );
-    const entries = rows.map((r) => JSON.parse(r.entry) as LedgerEntry);
+    const entries = await this.ledger.entries({ type, id });
     if (entries.length === 0) return { resource: `${type}/${id}`, versions: [] };
     const stored = (await this.store.history(type, id, { count: VERSION_LIMIT, offset: 0 })).entries.map((e) => e.resource);
     const allowed = await this.access.permitsVersions(ctx, 'read', stored, this.store);
