@@ -14,6 +14,22 @@ export type AuditedRequest = Request & { audit?: RequestAudit; actor?: Actor };
 /** A caller's `X-Request-Id` is kept when it is a sane token; otherwise the server makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
+/**
+ * A call that did not come over HTTP (the embedding client, `src/embedding`), described as the
+ * HTTP request it stands for so the trail records it as that interaction (R-20, R-22).
+ */
+export interface DirectCall {
+  /** What made the call, e.g. `embedded`: recorded as the scheme of the entry's path and in its user agent. */
+  source: string;
+  /** The HTTP method and `/fhir/...` path the call stands for (path segments percent-encoded). */
+  method: string;
+  path: string;
+  /** The search's query string, kept for searches (BALP `entity.query`). */
+  query?: string;
+  /** The host's own request id, kept when it is a sane token (like `X-Request-Id`); otherwise one is made. */
+  requestId?: string;
+}
+
 /** Thrown when the trail could not record a request: its response must not be sent (R-20, R-51). */
 export class AuditUnavailableError extends Error {
   constructor(cause: unknown) {
@@ -22,8 +38,9 @@ export class AuditUnavailableError extends Error {
 }
 
 /**
- * Starts each request's audit record (`begin`, first middleware) and records it when its
- * response is ready (`record`): the response is sent only after its entries are durable.
+ * Starts each request's audit record (`begin`, first middleware; `beginCall` for a call made in
+ * process) and records it when its response is ready (`record`, `recordCall`): the response is
+ * sent only after its entries are durable.
  */
 @Injectable()
 export class AuditRecorder {
@@ -55,6 +72,23 @@ export class AuditRecorder {
     const audit = req.audit;
     if (!audit) return;
     audit.actor ??= req.actor;
+    await this.recordCall(audit, response);
+  }
+
+  /**
+   * Starts the audit record of a call made in process, not over HTTP (`begin` for a host's
+   * `chartwarden.as(actor)` call). Its entry carries no network address, `<source>:` before its
+   * path (an HTTP path always starts with `/`, so no request can pass for one) and
+   * `chartwarden-<source>` as its user agent: an auditor tells embedded calls from HTTP requests.
+   */
+  beginCall(call: DirectCall): RequestAudit {
+    const id = call.requestId && REQUEST_ID.test(call.requestId) ? call.requestId : randomUUID();
+    const interaction = interactionOf(call.method, call.path);
+    return new RequestAudit(id, call.method, `${call.source}:${call.path}`, call.query ?? '', undefined, `chartwarden-${call.source}`, interaction);
+  }
+
+  /** `record` for an audit record of any origin (an HTTP request's, or a call's from `beginCall`). */
+  async recordCall(audit: RequestAudit, response: AuditedResponse): Promise<void> {
     const entries = entriesFor(audit, response, this.clock.now());
     try {
       await this.log.append(entries);

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { Body, Controller, Get, Headers, Module, NotFoundException, Param, Post, UnauthorizedException, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
-import { ChartWardenModule, FhirStore, issueDevToken, StoreError, StoreErrorCode, TokenVerifier } from '../../src/index.js';
+import { ChartWarden, ChartWardenModule, StoreError, StoreErrorCode, TokenVerifier, type Actor } from '../../src/index.js';
+import { issueDevToken } from '../../src/dev.js';
 import { testDatabaseUrl } from '../support/test-app.js';
 
 /**
@@ -19,21 +20,25 @@ import { testDatabaseUrl } from '../support/test-app.js';
 
 const system = `urn:chartwarden-embed:${randomUUID()}`;
 
+/** The host's own service identity: its screens read as a HIS integration client, and the trail names it. */
+const HOST_ACTOR: Actor = { id: 'his-host-screen', practitioner: 'Practitioner/his-host-screen', roles: ['his-system'], scopes: [] };
+
 /** The host's own routes, built on what ChartWarden exports. */
 @Controller('host')
 class HostController {
   constructor(
-    private readonly store: FhirStore,
+    private readonly chartwarden: ChartWarden,
     private readonly tokens: TokenVerifier,
   ) {}
 
-  /** A host screen: the patient's current name and how many versions the record has. */
+  /** A host screen: the patient's current name and how many versions the record has (through the policy and the trail, as HTTP). */
   @Get('patients/:id')
   async patient(@Param('id') id: string): Promise<{ id: string; family?: string; versions: number }> {
+    const client = this.chartwarden.as(HOST_ACTOR);
     try {
-      const current = (await this.store.read('Patient', id)) as Patient;
-      const history = await this.store.history('Patient', id, { count: 100, offset: 0 });
-      return { id: current.id as string, family: current.name?.[0]?.family, versions: history.total };
+      const current: Patient = await client.read('Patient', id);
+      const history = await client.history('Patient', id);
+      return { id: current.id as string, family: current.name?.[0]?.family, versions: history.total as number };
     } catch (e) {
       if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) throw new NotFoundException(`no patient ${id}`);
       throw e;
@@ -92,7 +97,7 @@ describe('ChartWarden embedded in a host Nest application (e2e)', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('R-12: a patient created and updated through /fhir is read through the host route via the injected FhirStore', async () => {
+  it('R-12: a patient created and updated through /fhir is read through the host route via the injected ChartWarden client', async () => {
     const value = `embed-${randomUUID()}`;
     const created = await call<Patient>('POST', '/fhir/Patient', {
       token,
