@@ -22,7 +22,14 @@ import type { AuditEntry } from '../src/audit/domain/audit-entry.js';
 import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 import { CopyPasteGuard } from '../src/governance/copy-paste.guard.js';
+import { FingerprintRecorder } from '../src/governance/fingerprint.recorder.js';
+import { TextFingerprintRepository } from '../src/governance/text-fingerprint.repository.js';
 import { DisputeHoldGuard } from '../src/disputes/dispute-hold.guard.js';
+import { HoldsRepository } from '../src/disputes/holds.repository.js';
+import type { FhirStore } from '../src/store/fhir-store.port.js';
+import type { WriteScope } from '../src/store/patient-record-index.port.js';
+import { PostgresRecordIndex } from '../src/store/postgres/postgres-record-index.js';
+import { lockScope } from '../src/store/postgres/write-scope.js';
 import { renderPdf } from '../src/copies/pdf-renderer.js';
 import { resourceSection } from '../src/copies/resource-text.js';
 import type { FhirContext } from '../src/fhir/fhir-request.js';
@@ -31,7 +38,7 @@ import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitFo
 import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
 import { heartRate, updatedPatient } from './lib/fixtures.js';
 import { runLoad, type LoadSpec } from './lib/load.js';
-import { UnitOfWork } from '../src/database/unit-of-work.js';
+import { sqlOf, UnitOfWork } from '../src/database/unit-of-work.js';
 import {
   evaluateTargets,
   fmtInt,
@@ -338,8 +345,9 @@ async function timeAudit(url: string): Promise<AuditTiming> {
 
 /**
  * The copy-paste check (issue #4, R-16) on a 10 KB note with 100,000 documents' fingerprints
- * indexed: the time it adds to a write (text extraction, winnowing, the candidate query, and
- * replacing the note's fingerprints), in a transaction rolled back each time.
+ * indexed: the time it adds to a write (text extraction, winnowing, the candidate query: the
+ * guard before the write; replacing the note's fingerprints: its recorder after it), in a
+ * transaction rolled back each time.
  */
 async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
   const documents = 100_000;
@@ -361,7 +369,12 @@ async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
     log(`copy-paste: ${fmtInt(n)} fingerprints indexed in ${fmtInt(performance.now() - t0)} ms`);
     const policy = new LoadedPolicy(loadPolicy(defaultPolicyPath(), loadR4Definitions()));
     // No indexed document shares this note's text: the check runs to the end without naming a source.
-    const guard = new CopyPasteGuard(policy, undefined as never, undefined as never);
+    const repository = new TextFingerprintRepository();
+    // Candidates' texts are read through the store's index (none is stored here: none names a source).
+    const store = { within: (unit: UnitOfWork) => ({ records: PostgresRecordIndex.over(sqlOf(unit)) }) } as unknown as FhirStore;
+    const guard = new CopyPasteGuard(policy, undefined as never, store, repository);
+    const recorder = new FingerprintRecorder(policy, repository);
+    const scope: WriteScope = { unchanged: false, patient: 'bench-target', encounters: [], targets: [] };
     const note = tenKilobyteNote();
     const times: number[] = [];
     for (let i = 0; i < 210; i++) {
@@ -370,8 +383,10 @@ async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
       await database
         .transaction(async (tx) => {
           // Inside the write's transaction, as in the server: only the check's own time.
+          const unit = UnitOfWork.over(tx);
           const started = performance.now();
-          await guard.record(ctx, { resource, created: true, patient: 'bench-target' }, UnitOfWork.over(tx));
+          await guard.check(ctx, { resource, creating: true, scope }, unit);
+          await recorder.record(ctx, { resource, created: true, patient: 'bench-target' }, unit);
           times.push(performance.now() - started);
           throw new RollBack();
         })
@@ -396,10 +411,10 @@ class RollBack extends Error {}
 
 /**
  * The legal hold (issue #7, R-41) on every write: with 2,000 sealed cases of 50 records each on
- * record, the time the hold check adds to an update of an unsealed record and to a create for
- * an encounter (the encounter's key-share lock, then the holds; one prepared call either way),
- * after the record's search index rows are in place as the store leaves them, inside a
- * transaction rolled back each time.
+ * record, the time the hold check adds to an update of an unsealed record (the holds: one
+ * prepared query) and to a create for an encounter (the encounter's key-share lock the store
+ * takes in `lockForWrite`, then the holds), with the write's scope as the store resolves it,
+ * inside a transaction rolled back each time.
  */
 async function timeHold(url: string): Promise<HoldTiming> {
   const cases = 2000;
@@ -422,7 +437,7 @@ async function timeHold(url: string): Promise<HoldTiming> {
     await database.query('VACUUM ANALYZE dispute');
     await database.query('VACUUM ANALYZE dispute_item');
     const [{ n }] = await database.query<{ n: number }>('SELECT count(*)::int AS n FROM dispute_item');
-    const guard = new DisputeHoldGuard(database);
+    const guard = new DisputeHoldGuard(new HoldsRepository());
     const ctx = { actor: { id: 'bench-his', practitioner: 'Practitioner/bench-his', roles: ['his-system'], scopes: [] }, baseUrl: '' } as FhirContext;
     const time = async (created: boolean): Promise<number[]> => {
       const times: number[] = [];
@@ -430,15 +445,11 @@ async function timeHold(url: string): Promise<HoldTiming> {
         const resource = { resourceType: 'Observation', id: `bench-free-${i}`, status: 'final', code: { text: 'x' }, encounter: { reference: `Encounter/bench-free-enc-${i % 20}` } } as Resource;
         await database
           .transaction(async (tx) => {
-            // What the store has written before the guard runs: the record's search index (its
-            // patient and encounter), in the same transaction.
-            await tx.query(
-              `INSERT INTO fhir_search_reference (resource_type, resource_id, param, target_type, target_id)
-               VALUES ('Observation', $1, 'subject', 'Patient', 'bench-free'), ('Observation', $1, 'encounter', 'Encounter', $2)`,
-              [resource.id, `bench-free-enc-${i % 20}`],
-            );
+            // The write's scope as the store resolves it from the incoming version (its patient and encounter).
+            const resolved = { patient: 'bench-free', encounters: [`bench-free-enc-${i % 20}`], targets: [] };
             const started = performance.now();
-            await guard.record(ctx, { resource, created, patient: 'bench-free' }, UnitOfWork.over(tx));
+            const scope: WriteScope = created ? await lockScope(tx, resource, 'create', resolved) : { ...resolved, stored: resource, unchanged: false };
+            await guard.check(ctx, { resource, creating: created, scope }, UnitOfWork.over(tx));
             times.push(performance.now() - started);
             throw new RollBack();
           })

@@ -1,9 +1,12 @@
-import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module, RequestMethod, type MiddlewareConsumer, type NestModule, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { AccessModule } from './access/access.module.js';
+import { PolicyAuditTrailAccess } from './access/policy-audit-trail-access.js';
 import { PolicyFhirAccess } from './access/policy-fhir-access.js';
 import { AccessGrantRepository } from './access/access-grant.repository.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
+import { AuditTrailAccess } from './audit/audit-trail-access.port.js';
 import { AuditWriteJournal } from './audit/audit-write-journal.js';
 import { ClusterEvents } from './cluster/cluster-events.js';
 import { Clock, SystemClock } from './common/clock.js';
@@ -16,12 +19,17 @@ import { DisputesModule } from './disputes/disputes.module.js';
 import { FhirBodyMiddleware } from './fhir/fhir-body.middleware.js';
 import { FhirAccess } from './fhir/fhir-access.port.js';
 import { sendRecordedError } from './fhir/fhir-response.js';
+import { EmbeddingModule } from './embedding/embedding.module.js';
 import { FhirModule, FhirRoutesModule } from './fhir/fhir.module.js';
 import { FhirSettings } from './fhir/fhir.settings.js';
 import { InputGuard } from './fhir/input-guard.middleware.js';
-import { WriteJournal, WriteJournals } from './fhir/write-journal.port.js';
+import { WRITE_GUARDS, WRITE_RECORDERS, type WriteGuard, type WriteRecorder } from './fhir/write-chain.port.js';
+import { ArchiveGuard } from './governance/archive.guard.js';
 import { CopyPasteGuard } from './governance/copy-paste.guard.js';
-import { EditLedger } from './governance/edit-ledger.js';
+import { EditLedgerRecorder } from './governance/edit-ledger.js';
+import { EditWindowGuard } from './governance/edit-window.guard.js';
+import { FingerprintRecorder } from './governance/fingerprint.recorder.js';
+import { ReasonRequiredGuard } from './governance/reason-required.guard.js';
 import { GovernanceModule } from './governance/governance.module.js';
 import { bearerAuthMiddleware } from './identity/bearer-auth.guard.js';
 import { IdentityModule } from './identity/identity.module.js';
@@ -64,6 +72,8 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     ReleaseModule,
     ObservabilityModule,
     FhirModule,
+    // The actor-bound client a host injects instead of the store (`chartwarden.as(actor)`).
+    EmbeddingModule,
     // Last: the generic /fhir/:type… routes after every feature's own /fhir routes.
     FhirRoutesModule,
   ],
@@ -93,16 +103,45 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     { provide: ActiveAccessSource, useExisting: AccessGrantRepository },
     { provide: WithheldRecordsSource, useExisting: DisputeWithholdings },
     { provide: FhirAccess, useExisting: PolicyFhirAccess },
-    // The legal hold first, then the copy-paste check and the edit ledger (each may refuse the
-    // write), then the audit entry.
+    { provide: AuditTrailAccess, useExisting: PolicyAuditTrailAccess },
+    // The write chain (decision 0013): before the write, the legal hold first, then archive, the
+    // edit window, the reason, copy-paste, then the hospital's own guards; after it, the
+    // fingerprints, the ledger entry, then the audit entry.
     {
-      provide: WriteJournal,
-      inject: [DisputeHoldGuard, CopyPasteGuard, EditLedger, AuditWriteJournal],
-      useFactory: (hold: DisputeHoldGuard, copies: CopyPasteGuard, ledger: EditLedger, audit: AuditWriteJournal) => new WriteJournals([hold, copies, ledger, audit]),
+      provide: WRITE_GUARDS,
+      inject: [DisputeHoldGuard, ArchiveGuard, EditWindowGuard, ReasonRequiredGuard, CopyPasteGuard, CHARTWARDEN_OPTIONS, ModuleRef],
+      useFactory: async (...args: [...WriteGuard[], ChartWardenOptions, ModuleRef]): Promise<WriteGuard[]> => {
+        const moduleRef = args.pop() as ModuleRef;
+        const options = args.pop() as ChartWardenOptions;
+        return [...(args as WriteGuard[]), ...(await hospitalGuards(options.writeGuards ?? [], moduleRef))];
+      },
+    },
+    {
+      provide: WRITE_RECORDERS,
+      inject: [FingerprintRecorder, EditLedgerRecorder, AuditWriteJournal],
+      useFactory: (...recorders: WriteRecorder[]) => recorders,
     },
   ],
-  // Global: the shared bindings reach every feature module; the host also gets the identity, store and policy modules' exports.
-  exports: [CHARTWARDEN_OPTIONS, LoadedPolicy, Clock, ChartWardenDatabase, FhirSettings, ClusterEvents, ActiveAccessSource, WithheldRecordsSource, FhirAccess, WriteJournal, IdentityModule, StoreModule, PolicyModule],
+  // Global: the shared bindings reach every feature module. A host gets the token verifier, the
+  // policy's decisions and the actor-bound client, never the store itself (a write through it
+  // would skip the policy, the hold, the ledger and the audit trail).
+  exports: [
+    CHARTWARDEN_OPTIONS,
+    LoadedPolicy,
+    Clock,
+    ChartWardenDatabase,
+    FhirSettings,
+    ClusterEvents,
+    ActiveAccessSource,
+    WithheldRecordsSource,
+    FhirAccess,
+    AuditTrailAccess,
+    WRITE_GUARDS,
+    WRITE_RECORDERS,
+    IdentityModule,
+    PolicyModule,
+    EmbeddingModule,
+  ],
 })
 export class ChartWardenModule extends ChartWardenConfigurableModule implements NestModule {
   constructor(
@@ -129,4 +168,13 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
       // Express walks every layer on every request.
       .forRoutes(...ROUTES);
   }
+}
+
+/**
+ * The hospital's own write guards (`forRoot({ writeGuards })`), in the order given: a class is
+ * built by Nest's injector in this module's scope, so it may inject what ChartWarden exports
+ * (the clock, the policy in force, the actor-bound client); an instance is used as given.
+ */
+async function hospitalGuards(guards: readonly (Type<WriteGuard> | WriteGuard)[], moduleRef: ModuleRef): Promise<WriteGuard[]> {
+  return Promise.all(guards.map((guard) => (typeof guard === 'function' ? moduleRef.create(guard) : guard)));
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import type { Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
+import { WriteRecorder, type JournaledWrite } from '../fhir/write-chain.port.js';
 import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import { entryFor } from './audit-entries.js';
 import type { AuditEntry } from './domain/audit-entry.js';
@@ -10,10 +10,12 @@ import { AuditLog } from './audit-log.js';
 
 /**
  * A write's audit entry, committed in the write's transaction (R-51, ARCHITECTURE "data that
- * must never be lost"): a version never exists without the entry saying who wrote it.
+ * must never be lost"): a version never exists without the entry saying who wrote it. The last
+ * of the write recorders; a refused write has no entry here (nothing was written): the request's
+ * own entry records the refusal.
  */
 @Injectable()
-export class AuditWriteJournal extends WriteJournal {
+export class AuditWriteJournal extends WriteRecorder {
   constructor(
     private readonly log: AuditLog,
     private readonly clock: Clock,
@@ -22,7 +24,6 @@ export class AuditWriteJournal extends WriteJournal {
   }
 
   async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
-    const tx = sqlOf(unit);
     const audit = ctx.audit;
     if (!audit) return;
     const { resourceType: type, id, meta } = write.resource;
@@ -40,7 +41,7 @@ export class AuditWriteJournal extends WriteJournal {
       },
     );
     // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
-    await this.within(tx, entry);
+    await this.within(unit, entry);
     audit.journaled.push(entry);
   }
 
@@ -49,21 +50,23 @@ export class AuditWriteJournal extends WriteJournal {
    * interaction names it), committed in the step's transaction, so the step never exists
    * without its entry (R-20, R-51). The recorder then does not repeat it for the success.
    */
-  async recordStep(ctx: FhirContext, patient: string | undefined, status: number, tx: Queryable): Promise<void> {
+  async recordStep(ctx: FhirContext, patient: string | undefined, status: number, unit: UnitOfWork): Promise<void> {
     const audit = ctx.audit;
     if (!audit) return;
     const entry = entryFor(audit, { status }, this.clock.now(), { patient });
-    await this.within(tx, entry);
+    await this.within(unit, entry);
     audit.journaled.push(entry);
   }
 
   /**
-   * Appends `entry` in `tx`: all of a transaction's entries at once, as its last statement
+   * Appends `entry` in the unit's transaction: all of the transaction's entries at once, as its last statement
    * before COMMIT. A chain head is then never held while the transaction waits for a record's
    * lock (a Bundle's later entry waiting on a seal), which could deadlock with a seal that
    * appends its own entry after its row locks (decision 0008).
    */
-  private async within(tx: Queryable, entry: AuditEntry): Promise<void> {
+  private async within(unit: UnitOfWork, entry: AuditEntry): Promise<void> {
+    // Keyed by the connection: units over one transaction (a Bundle's entries) share one append.
+    const tx = sqlOf(unit);
     if (!tx.beforeCommit) return this.log.appendWithin(tx, [entry]);
     let entries = this.pending.get(tx);
     if (!entries) {

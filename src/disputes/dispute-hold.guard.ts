@@ -1,64 +1,56 @@
 import { Injectable } from '@nestjs/common';
-import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { WriteJournal, type JournaledWrite } from '../fhir/write-journal.port.js';
-import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
+import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
-
-/** Sealed cases holding the record itself, a visit it belongs to, or (a Provenance) a record it signs: see the migration's `chartwarden_holds`. */
-const HOLDS_SQL = 'SELECT hold_case, held_type, held_id, held_status, held_as FROM chartwarden_holds($1, $2, $3)';
+import { HoldsRepository, type Hold } from './holds.repository.js';
 
 /**
- * The legal hold on every write (R-41), inside the write's transaction, first of the write
- * journals: a version of a sealed record, a new or moved record for a sealed encounter, or a
- * Provenance signing a sealed record is refused with 423 naming the case, and the transaction
- * (version, ledger, audit entry) rolls back. A pending (unfinished) record may still be
- * completed; a supplement seals it. The encounters are the ones the search index resolved in
- * this same transaction, so every reference form counts (relative, absolute, versioned, every
- * `context.encounter`).
+ * The legal hold on every write (R-41), first of the write guards: a version of a sealed record,
+ * a new or moved record for a sealed visit of its patient, or a Provenance signing a sealed
+ * record is refused with 423 naming the case, before anything is written. A pending
+ * (unfinished) record may still be completed; a supplement seals it. The visits and signed
+ * records are the ones the store resolved for the incoming version (`WriteScope`), so every
+ * reference form counts (relative, absolute, versioned, every `context.encounter`).
  *
  * No write commits after a seal commits (decision 0008): sealing locks the patient, its
- * encounters and every record it inventories `FOR UPDATE`; an update holds its row's lock
- * from its UPDATE on, and a create takes `FOR KEY SHARE` on its encounters (a Provenance: on
- * the records it signs) in the same call. Whichever comes second waits for the first to
- * commit, and the check then runs in a statement that sees the seal. Not serialized: an
- * update moving a record into a visit while it is being sealed (locking the encounter on
- * updates would deadlock with the seal); it lands inventoried, or held by its sealed visit
- * and added by the next supplement.
+ * encounters and every record it inventories `FOR UPDATE`; before this guard runs, the store
+ * has locked the record's current row `FOR UPDATE` (an update) or its encounters, and for a
+ * Provenance the records it signs, `FOR KEY SHARE` (a create), each in a statement of its own
+ * (`lockForWrite`). Whichever comes second waits for the first to commit, and this check, a
+ * later statement, then sees the seal. Not serialized: an update moving a record into a visit
+ * while it is being sealed (locking the encounter on updates would deadlock with the seal); it
+ * lands inventoried, or held by its sealed visit and added by the next supplement.
  */
 @Injectable()
-export class DisputeHoldGuard extends WriteJournal {
-  constructor(private readonly db: ChartWardenDatabase) {
+export class DisputeHoldGuard extends WriteGuard {
+  constructor(private readonly holds: HoldsRepository) {
     super();
   }
 
-  async record(_ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
-    const tx = sqlOf(unit);
-    if (write.unchanged) return;
-    const { resourceType: type, id } = write.resource;
-    if (!id) return;
-    // A new record that names no encounter and signs nothing belongs to no sealed visit (a
-    // reference to an encounter, in any form, contains "Encounter/"): nothing sealed can hold it.
-    if (write.created && type !== 'Provenance' && !JSON.stringify(write.resource).includes('Encounter/')) return;
-    const holds = await tx.query<{ hold_case: string; held_type: string; held_id: string; held_status: string; held_as: 'self' | 'encounter' | 'target' }>(
-      HOLDS_SQL,
-      [type, id, write.created],
-      { prepare: true },
-    );
+  async check(_ctx: FhirContext, attempt: WriteAttempt, unit: UnitOfWork): Promise<void> {
+    const { resource, scope } = attempt;
+    // An update that changes nothing adds no version: nothing to hold.
+    if (scope.unchanged) return;
+    // A new record of no visit that signs nothing has no line of its own and no sealed visit: nothing can hold it.
+    if (attempt.creating && scope.encounters.length === 0 && scope.targets.length === 0) return;
+    const holds = await this.holds.on(unit, { type: resource.resourceType, id: resource.id, patient: scope.patient, encounters: scope.encounters, targets: scope.targets });
     if (holds.length === 0) return;
-    const own = holds.filter((h) => h.held_as === 'self');
+    const own = holds.filter((h) => h.as === 'self');
     // Its own line decides: sealed refuses; pending lets the record be completed (R-41).
-    const refusing = own.length ? own.find((h) => h.held_status === 'sealed') : holds[0];
+    const refusing = own.length ? own.find((h) => h.status === 'sealed') : holds[0];
     if (!refusing) return;
-    const what =
-      refusing.held_as === 'self'
-        ? `${type}/${id}`
-        : refusing.held_as === 'encounter'
-          ? `Encounter/${refusing.held_id}, the visit ${type}/${id} belongs to,`
-          : `${refusing.held_type}/${refusing.held_id}, which Provenance/${id} signs,`;
     throw new DisputeError(
       DisputeErrorCode.Sealed,
-      `${what} is sealed under dispute case ${refusing.hold_case}: a sealed record cannot be changed by anyone until the case is unsealed (R-41)`,
+      `${held(refusing, resource.resourceType, resource.id)} is sealed under dispute case ${refusing.caseId}: a sealed record cannot be changed by anyone until the case is unsealed (R-41)`,
     );
   }
+}
+
+/** What the hold is on, in words: the record, the visit it belongs to, or the record a signature signs. */
+function held(hold: Hold, type: string, id: string | undefined): string {
+  const record = id === undefined ? `this new ${type}` : `${type}/${id}`;
+  if (hold.as === 'self') return record;
+  if (hold.as === 'encounter') return `Encounter/${hold.id}, the visit ${record} belongs to,`;
+  return `${hold.type}/${hold.id}, which ${id === undefined ? 'this new Provenance' : `Provenance/${id}`} signs,`;
 }

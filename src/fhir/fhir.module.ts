@@ -11,6 +11,7 @@ import { InputGuard } from './input-guard.middleware.js';
 import { MetadataService } from './metadata.service.js';
 import { ResourceValidator } from './resource.validator.js';
 import { RoutePermissionGuard } from './route-permission.js';
+import { WriteChain } from './write-chain.js';
 
 /**
  * The FHIR R4 REST facade at `/fhir`: routing, validation, Bundles, OperationOutcome, the
@@ -20,8 +21,8 @@ import { RoutePermissionGuard } from './route-permission.js';
  */
 @Module({
   imports: [IdentityModule, PolicyModule, AuditModule, StoreModule],
-  providers: [FhirService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard],
-  exports: [FhirService, FhirBundleService, MetadataService, InputGuard, RoutePermissionGuard],
+  providers: [FhirService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard, WriteChain],
+  exports: [FhirService, FhirBundleService, MetadataService, InputGuard, RoutePermissionGuard, WriteChain],
 })
 export class FhirModule {}
 

@@ -11,7 +11,7 @@ import { parseIfMatch, parsePrefer, queryPairs, type FhirContext, type FhirHeade
 import { FhirSettings } from './fhir.settings.js';
 import { ResourceValidator } from './resource.validator.js';
 import { FhirAccess } from './fhir-access.port.js';
-import { WriteJournal } from './write-journal.port.js';
+import { WriteChain } from './write-chain.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -47,7 +47,7 @@ export class FhirService {
     private readonly validator: ResourceValidator,
     private readonly settings: FhirSettings,
     private readonly access: FhirAccess,
-    private readonly journal: WriteJournal,
+    private readonly chain: WriteChain,
   ) {}
 
   /** `read`: only what the policy allows (403, or 404 where it hides existence). */
@@ -82,14 +82,10 @@ export class FhirService {
     const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, 'create', type));
     await this.access.require(ctx, 'create', facts);
     const ifNoneExist = headers.ifNoneExist ? await this.conditionFor(ctx, type, headers.ifNoneExist) : undefined;
-    // The version and its audit entry commit together (R-51).
-    const outcome = await store.transaction(async (tx, unit) => {
-      const written = await tx.create(resource, { ifNoneExist, assignedId: via.assignedId, onMatches: (patients) => ctx.audit?.concerns(patients) });
-      // A new Patient is its own patient: its id exists only now.
-      const patient = facts.patient ?? (type === 'Patient' ? written.resource.id : undefined);
-      if (written.created) await this.journal.record(ctx, { resource: written.resource, created: true, patient }, unit);
-      return written;
-    });
+    // Checked by the write guards, then stored with its ledger and audit entries, together (R-51).
+    const outcome = await store.transaction((tx, unit) =>
+      this.chain.create(ctx, tx, unit, resource, { ifNoneExist, assignedId: via.assignedId, onMatches: (patients) => ctx.audit?.concerns(patients), patient: facts.patient }),
+    );
     // A conditional create matched what the caller may search: answered with the match only if they may read it too.
     if (!outcome.created) await this.access.requireStored(ctx, 'read', { type, id: outcome.resource.id as string }, store);
     return { ...this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer), created: outcome.created };
@@ -117,12 +113,8 @@ export class FhirService {
     const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, action, type));
     await this.access.require(ctx, action, facts);
     const ifMatch = parseIfMatch(headers.ifMatch);
-    // The version and its audit entry commit together (R-51).
-    const outcome = await store.transaction(async (tx, unit) => {
-      const written = await tx.update({ ...resource, id }, { ifMatch });
-      await this.journal.record(ctx, { resource: written.resource, created: written.created, unchanged: written.unchanged, patient: facts.patient }, unit);
-      return written;
-    });
+    // Checked by the write guards, then stored with its ledger and audit entries, together (R-51).
+    const outcome = await store.transaction((tx, unit) => this.chain.update(ctx, tx, unit, { ...resource, id }, { ifMatch, patient: facts.patient }));
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
   }
 

@@ -3,14 +3,17 @@ import { randomUUID } from 'node:crypto';
 import type { Composition, DocumentReference } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
 import { uuidOr } from '../common/ids.js';
-import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
+import type { RecordRef } from '../store/patient-record-index.port.js';
+import { AmendmentRepository, type AmendmentRow } from './amendment.repository.js';
+import type { AmendmentDecision, AmendmentRequest } from './dto/governance.dto.js';
+import { LedgerReadsRepository } from './ledger-reads.repository.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
-import { documentCreator } from './ledger-queries.js';
 
 /** An amendment as the API shows it. */
 export interface Amendment {
@@ -28,22 +31,6 @@ export interface Amendment {
   usedVersion?: number;
 }
 
-interface Row {
-  id: string;
-  resource_type: string;
-  resource_id: string;
-  requested_by: string;
-  reason: string;
-  status: Amendment['status'];
-  requested_at: Date;
-  decided_by: string | null;
-  decided_roles: string | null;
-  decided_at: Date | null;
-  decision_note: string | null;
-  valid_until: Date | null;
-  used_version: number | null;
-}
-
 /** A permit taken for a write: what the ledger names with the version. */
 export interface UsedPermit {
   id: string;
@@ -56,13 +43,18 @@ export interface UsedPermit {
 /**
  * Formal amendments (R-11, R-15): after its edit window a document changes only when its
  * author asks with a reason and a chief physician or medical affairs approves; the approval is
- * a one-time permit for that author on that document, expiring after the policy's hours. The
- * write that uses it takes it inside its own transaction (`take`), so a permit is used once.
+ * a one-time permit for that author on that document, expiring after the policy's hours. A
+ * write guard takes the permit inside the write's transaction (`take`, locked), and the edit
+ * ledger's recorder uses it up with the version it wrote (`useUp`), so a permit is used once.
  */
 @Injectable()
 export class AmendmentService {
+  /** The permit each write in progress took, by the write's own context (the write chain gives each write one). */
+  private readonly taken = new WeakMap<FhirContext, UsedPermit>();
+
   constructor(
-    private readonly db: ChartWardenDatabase,
+    private readonly amendments: AmendmentRepository,
+    private readonly ledger: LedgerReadsRepository,
     private readonly store: FhirStore,
     private readonly access: FhirAccess,
     private readonly decisions: AccessPolicyService,
@@ -70,41 +62,37 @@ export class AmendmentService {
     private readonly clock: Clock,
   ) {}
 
-  async request(ctx: FhirContext, type: string, id: string, body: unknown): Promise<Amendment> {
-    const reason = typeof (body as { reason?: unknown } | undefined)?.reason === 'string' ? ((body as { reason: string }).reason.trim()) : '';
-    if (!reason) throw new GovernanceError(GovernanceErrorCode.ReasonMissing, 'An amendment says why: send {"reason": "…"} (R-11)');
+  /** The author asks, with a reason (parsed and required at the edge), to amend a governed document past its window (R-11). */
+  async request(ctx: FhirContext, type: string, id: string, { reason }: AmendmentRequest): Promise<Amendment> {
     if (!this.policy.governedResources.includes(type)) {
       throw new GovernanceError(GovernanceErrorCode.NotGoverned, `Amendments apply to governed clinical documents, not ${type}`);
     }
     const stored = (await this.access.requireStored(ctx, 'amend', { type, id }, this.store, { hideExistence: true, withContent: true })) as StoredJson;
     const doc = JSON.parse(stored.json) as Composition | DocumentReference;
-    const creator = await documentCreator(this.db, type, id);
+    const creator = await this.ledger.creator({ type, id });
     const isAuthor = (doc.author ?? []).some((a) => a.reference === ctx.actor.practitioner) || creator?.editor === ctx.actor.id;
     if (!isAuthor) throw new GovernanceError(GovernanceErrorCode.NotAuthor, `An amendment of ${type}/${id} is asked by its author; ${ctx.actor.practitioner} is not (R-11)`);
-    const [row] = await this.db.query<Row>(
-      `INSERT INTO amendment (id, resource_type, resource_id, requested_by, reason, status, requested_at, policy_version)
-       VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7) RETURNING *`,
-      [randomUUID(), type, id, ctx.actor.id, reason, this.clock.now(), this.policy.version],
-    );
+    const row = await this.amendments.insert({ id: randomUUID(), document: { type, id }, requestedBy: ctx.actor.id, reason, at: this.clock.now(), policyVersion: this.policy.version });
     return view(row);
   }
 
-  async decide(ctx: FhirContext, id: string, approve: boolean, body: unknown): Promise<Amendment> {
-    const note = typeof (body as { note?: unknown } | undefined)?.note === 'string' ? (body as { note: string }).note.trim() : '';
-    if (!approve && !note) throw new GovernanceError(GovernanceErrorCode.ReasonMissing, 'A refusal says why: send {"note": "…"}');
+  /** A chief physician or medical affairs approves (a one-time permit) or refuses (with a note, required at the edge) a request (R-11). */
+  async decide(ctx: FhirContext, id: string, approve: boolean, { note }: AmendmentDecision): Promise<Amendment> {
     const decision = this.decisions.decideWorkflow(ctx.actor, 'approve', 'Amendment');
     ctx.audit?.decided(decision, undefined);
     if (!decision.allowed) throw new GovernanceError(GovernanceErrorCode.AmendmentForbidden, 'Amendments are decided by a chief physician or medical affairs (R-11)');
-    const [current] = await this.db.query<Row>('SELECT * FROM amendment WHERE id = $1', [uuidOr(id)]);
+    const current = await this.amendments.get(uuidOr(id));
     if (!current) throw new GovernanceError(GovernanceErrorCode.AmendmentNotFound, `Amendment ${id} is not known`);
     if (current.requested_by === ctx.actor.id) throw new GovernanceError(GovernanceErrorCode.AmendmentForbidden, 'Nobody approves their own amendment (R-11)');
     const now = this.clock.now();
-    const until = new Date(now.getTime() + this.policy.amendmentPermitHours * 3_600_000);
-    const [row] = await this.db.query<Row>(
-      `UPDATE amendment SET status = $2, decided_by = $3, decided_at = $4, decision_note = $5, valid_until = $6, decided_roles = $7
-        WHERE id = $1 AND status = 'requested' RETURNING *`,
-      [current.id, approve ? 'approved' : 'refused', ctx.actor.id, now, note || null, approve ? until : null, ctx.actor.roles.join(',')],
-    );
+    const row = await this.amendments.decide(current.id, {
+      approve,
+      decidedBy: ctx.actor.id,
+      decidedRoles: ctx.actor.roles,
+      at: now,
+      note,
+      ...(approve ? { validUntil: new Date(now.getTime() + this.policy.amendmentPermitHours * 3_600_000) } : {}),
+    });
     if (!row) throw new GovernanceError(GovernanceErrorCode.AmendmentWrongState, `Amendment ${id} is ${current.status}, not waiting for a decision`);
     return view(row);
   }
@@ -112,31 +100,37 @@ export class AmendmentService {
   /** Deciders see every amendment (by status); an author sees their own. */
   async list(ctx: FhirContext, status: string | undefined): Promise<Amendment[]> {
     const all = this.decisions.decideWorkflow(ctx.actor, 'list', 'Amendment').allowed;
-    const rows = await this.db.query<Row>(
-      `SELECT * FROM amendment WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR requested_by = $2) ORDER BY requested_at LIMIT 500`,
-      [status ?? null, all ? null : ctx.actor.id],
-    );
-    return rows.map(view);
+    return (await this.amendments.list(status, all ? undefined : ctx.actor.id)).map(view);
   }
 
   /**
-   * Takes the operator's approved, unexpired permit for this document, inside the write's
-   * transaction (`FOR UPDATE`: two writes cannot use one permit). Undefined when there is none.
+   * Takes the operator's approved, unexpired permit for this document (approved by `approverRole`
+   * when given) for the write `ctx` is about, inside its transaction (locked: two writes cannot
+   * use one permit). Undefined when there is none.
    */
-  async take(tx: Queryable, ctx: FhirContext, type: string, id: string, version: number, approverRole?: string): Promise<UsedPermit | undefined> {
-    const [row] = await tx.query<Row>(
-      `SELECT * FROM amendment WHERE resource_type = $1 AND resource_id = $2 AND requested_by = $3 AND status = 'approved' AND valid_until > $4
-          AND ($5::text IS NULL OR $5 = ANY(string_to_array(decided_roles, ',')))
-        ORDER BY decided_at LIMIT 1 FOR UPDATE`,
-      [type, id, ctx.actor.id, this.clock.now(), approverRole ?? null],
-    );
+  async take(unit: UnitOfWork, ctx: FhirContext, document: RecordRef, approverRole?: string): Promise<UsedPermit | undefined> {
+    const row = await this.amendments.lockPermit(unit, document, ctx.actor.id, this.clock.now(), approverRole);
     if (!row) return undefined;
-    await tx.query(`UPDATE amendment SET status = 'used', used_version = $2 WHERE id = $1`, [row.id, version]);
-    return { id: row.id, reason: row.reason, approvedBy: row.decided_by as string, approverRoles: (row.decided_roles ?? '').split(',').filter(Boolean) };
+    const permit = { id: row.id, reason: row.reason, approvedBy: row.decided_by as string, approverRoles: (row.decided_roles ?? '').split(',').filter(Boolean) };
+    this.taken.set(ctx, permit);
+    return permit;
+  }
+
+  /** The permit the write `ctx` is about took, if any. */
+  takenFor(ctx: FhirContext): UsedPermit | undefined {
+    return this.taken.get(ctx);
+  }
+
+  /** Marks the permit the write took as used by the version it wrote (in the write's transaction). */
+  async useUp(unit: UnitOfWork, ctx: FhirContext, version: number): Promise<void> {
+    const permit = this.taken.get(ctx);
+    if (!permit) return;
+    await this.amendments.markUsed(unit, permit.id, version);
+    this.taken.delete(ctx);
   }
 }
 
-function view(r: Row): Amendment {
+function view(r: AmendmentRow): Amendment {
   return {
     id: r.id,
     document: `${r.resource_type}/${r.resource_id}`,

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { Encounter, Resource } from '@medplum/fhirtypes';
-import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
-import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
 import { versionHeaders } from '../fhir/fhir-response.js';
-import { WriteJournal } from '../fhir/write-journal.port.js';
+import { WriteChain } from '../fhir/write-chain.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
+import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { CLOSED_STATUSES, subjectPatient } from './domain/document.js';
 
@@ -29,9 +30,8 @@ export class ArchiveService {
   constructor(
     private readonly store: FhirStore,
     private readonly access: FhirAccess,
-    private readonly journal: WriteJournal,
+    private readonly chain: WriteChain,
     private readonly policy: LoadedPolicy,
-    private readonly db: ChartWardenDatabase,
   ) {}
 
   async archive(ctx: FhirContext, type: string, id: string): Promise<FhirResponse> {
@@ -51,7 +51,7 @@ export class ArchiveService {
         throw new GovernanceError(GovernanceErrorCode.NotArchivable, `Encounter/${id} is ${encounter.status}: an inpatient record is archived after discharge (R-15)`);
       }
     }
-    const unsigned = await this.unsignedDocuments(this.db, id);
+    const unsigned = await this.unsignedDocuments(this.store.records, id);
     if (unsigned.length) {
       throw new GovernanceError(
         GovernanceErrorCode.NotArchivable,
@@ -61,8 +61,7 @@ export class ArchiveService {
     const patient = subjectPatient(encounter);
     const archived = await this.store.transaction(async (tx, unit) => {
       const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
-      const written = await tx.update({ ...tagged, id } as Resource & { id: string }, { ifMatch: stored.versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, unit);
+      const written = await this.chain.update(ctx, tx, unit, { ...tagged, id } as Resource & { id: string }, { ifMatch: stored.versionId, patient }, 'archive');
       return written.resource;
     });
     return { status: 200, body: archived, headers: versionHeaders(archived) };
@@ -71,35 +70,37 @@ export class ArchiveService {
   /**
    * When the policy archives outpatient records on signing (`governance.archiveOutpatientOnSigning`),
    * archives the document's outpatient encounter once its last document is signed, in the
-   * signing's transaction `tx`. Nothing happens for inpatient encounters (they wait for discharge
-   * and a senior physician's review) or while a document is unsigned.
+   * signing's transaction `tx` (through the write chain, as the step `archive`). Nothing happens
+   * for inpatient encounters (they wait for discharge and a senior physician's review) or while
+   * a document is unsigned.
    */
   async archiveIfComplete(ctx: FhirContext, tx: FhirStore, unit: UnitOfWork, document: Resource): Promise<void> {
     const encounterId = encounterOf(document);
     if (!this.policy.archiveOutpatientOnSigning || !encounterId) return;
-    const sql = sqlOf(unit);
-    const [row] = await sql.query<{ content: Encounter; version_id: number }>(`SELECT content, version_id FROM fhir_resource WHERE resource_type = 'Encounter' AND id = $1 FOR UPDATE`, [encounterId]);
-    if (!row || isArchived(row.content) || !OUTPATIENT_CLASSES.has(row.content.class?.code ?? '')) return;
-    if ((await this.unsignedDocuments(sql, encounterId)).length) return;
-    const encounter = row.content;
+    // Locked first: of two signings finishing the visit's last documents at once, the second sees the first's.
+    await tx.records.lock([{ type: 'Encounter', id: encounterId }], 'update');
+    const encounter = await readIfStored(tx, encounterId);
+    if (!encounter || isArchived(encounter) || !OUTPATIENT_CLASSES.has(encounter.class?.code ?? '')) return;
+    if ((await this.unsignedDocuments(tx.records, encounterId)).length) return;
     const patient = subjectPatient(encounter);
     const tagged: Encounter = { ...encounter, meta: { ...encounter.meta, tag: [...(encounter.meta?.tag ?? []), ARCHIVED_TAG] } };
-    const written = await tx.update({ ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: String(row.version_id) });
-    await this.journal.record(ctx, { resource: written.resource, created: false, patient, step: 'archive' }, unit);
+    await this.chain.update(ctx, tx, unit, { ...tagged, id: encounterId } as Resource & { id: string }, { ifMatch: encounter.meta?.versionId, patient }, 'archive');
   }
 
   /** Governed documents of the encounter that are not signed yet. */
-  async unsignedDocuments(q: Queryable, encounterId: string): Promise<string[]> {
-    const rows = await q.query<{ ref: string }>(
-      `SELECT r.resource_type || '/' || r.id AS ref FROM fhir_resource r
-        WHERE r.resource_type = ANY($1::text[])
-          AND coalesce(r.content ->> 'docStatus', r.content ->> 'status', '') <> ALL($2::text[])
-          AND EXISTS (SELECT 1 FROM fhir_search_reference x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
-                        AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter' AND x.target_id = $3)
-        ORDER BY 1`,
-      [this.policy.governedResources, CLOSED_STATUSES, encounterId],
-    );
-    return rows.map((r) => r.ref);
+  async unsignedDocuments(records: PatientRecordIndex, encounterId: string): Promise<string[]> {
+    const open = await records.recordsOfEncounters([encounterId], this.policy.governedResources, { excludingStatuses: CLOSED_STATUSES });
+    return open.map((r) => `${r.resource.resourceType}/${r.resource.id}`);
+  }
+}
+
+/** The encounter's current version, or undefined when there is none. */
+async function readIfStored(store: FhirStore, id: string): Promise<Encounter | undefined> {
+  try {
+    return (await store.read('Encounter', id)) as Encounter;
+  } catch (e) {
+    if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return undefined;
+    throw e;
   }
 }
 

@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Coding, Composition, DocumentReference, Provenance, Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
-import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
-import { WriteJournal } from '../fhir/write-journal.port.js';
+import { WriteChain } from '../fhir/write-chain.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import { DocumentTypes } from '../policy/domain/document-types.js';
@@ -14,7 +13,7 @@ import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { ArchiveService } from './archive.service.js';
 import { departmentToList } from './department-lists.js';
 import { CLOSED_STATUSES, documentStatus, subjectPatient } from './domain/document.js';
-import { documentCreator } from './ledger-queries.js';
+import { EditLedgerRepository, type FirstEntry } from './edit-ledger.repository.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
 export const AUTHOR_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" };
@@ -26,6 +25,8 @@ const AUTHOR = { system: 'http://terminology.hl7.org/CodeSystem/provenance-parti
 /** Licence statuses whose documents stay provisional until a licensed physician co-signs them (R-14). */
 export const PROVISIONAL = ['intern', 'probation', 'visiting'];
 const PROVISIONAL_SET = new Set(PROVISIONAL);
+/** The co-signature queue lists at most this many documents, the longest waiting first. */
+const PENDING_COSIGN_LIMIT = 500;
 const WHO: Record<string, string> = { intern: 'an intern', probation: 'a physician on probation', visiting: 'a visiting doctor not yet approved' };
 
 /** A document waiting for a co-signature, as `GET /governance/pending-cosign` lists it. */
@@ -54,11 +55,11 @@ export class SigningService {
   constructor(
     private readonly store: FhirStore,
     private readonly access: FhirAccess,
-    private readonly journal: WriteJournal,
+    private readonly chain: WriteChain,
     private readonly policy: LoadedPolicy,
     private readonly types: DocumentTypes,
     private readonly clock: Clock,
-    private readonly db: ChartWardenDatabase,
+    private readonly ledger: EditLedgerRepository,
     private readonly decisions: AccessPolicyService,
     private readonly archives: ArchiveService,
   ) {}
@@ -80,8 +81,8 @@ export class SigningService {
       throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is ${status}: ${status === 'entered-in-error' ? 'a withdrawn document is not signed' : 'it was signed already'}`);
     }
     // A document written by an intern, probationer or visiting doctor is finished by a co-signature, even when a licensed co-author signs.
-    const licence = (await documentCreator(this.db, type, id))?.licence;
-    if (licence && PROVISIONAL_SET.has(licence)) {
+    const licence = await this.provisionalLicence(type, id);
+    if (licence) {
       throw new GovernanceError(
         GovernanceErrorCode.AwaitingCosign,
         `${type}/${id} was written by ${WHO[licence]}: a physician licensed here reviews and co-signs it with $cosign (R-14)`,
@@ -109,14 +110,18 @@ export class SigningService {
     }
     const status = documentStatus(doc);
     if (status && CLOSED_STATUSES.includes(status)) throw new GovernanceError(GovernanceErrorCode.AlreadySigned, `${type}/${id} is already ${status}`);
-    const licence = (await documentCreator(this.db, type, id))?.licence;
-    if (!licence || !PROVISIONAL_SET.has(licence)) {
+    if (!(await this.provisionalLicence(type, id))) {
       throw new GovernanceError(GovernanceErrorCode.NotAwaitingCosign, `${type}/${id} was written by a licensed physician: its author signs it with $sign (R-13)`);
     }
     return this.confirm(ctx, 'cosign', doc, versionId, {
       agent: [{ type: { coding: [VERIFIER] }, who: { reference: ctx.actor.practitioner } }, ...(doc.author ?? []).map((a) => ({ type: { coding: [AUTHOR] }, who: a }))],
       signature: VERIFICATION_SIGNATURE,
     });
+  }
+
+  /** The provisional licence (intern, probation, visiting) the document was first written under, if it was (its first ledger entry, R-14). */
+  private async provisionalLicence(type: string, id: string): Promise<string | undefined> {
+    return (await this.ledger.firstEntriesUnder([{ type, id }], PROVISIONAL)).get(`${type}/${id}`)?.licence;
   }
 
   /** A governed document the policy lets this operator `step`, as stored (403, or 404 where the policy hides it). */
@@ -150,9 +155,8 @@ export class SigningService {
         : { ...doc, docStatus: 'final', authenticator: { reference: me } };
     const patient = subjectPatient(doc);
     const stored = await this.store.transaction(async (tx, unit) => {
-      const written = await tx.update({ ...signed, id } as Resource & { id: string }, { ifMatch: versionId });
-      await this.journal.record(ctx, { resource: written.resource, created: false, patient, step }, unit);
-      const created = await tx.create<Provenance>({
+      const written = await this.chain.update(ctx, tx, unit, { ...signed, id } as Resource & { id: string }, { ifMatch: versionId, patient }, step);
+      const created = await this.chain.create<Provenance>(ctx, tx, unit, {
         resourceType: 'Provenance',
         target: [{ reference: `${type}/${id}/_history/${written.resource.meta?.versionId}` }],
         recorded: now,
@@ -160,8 +164,7 @@ export class SigningService {
         agent: provenance.agent,
         signature: [{ type: [provenance.signature], when: now, who: { reference: me } }],
         ...(provenance.reason ? { reason: provenance.reason } : {}),
-      } as Provenance);
-      await this.journal.record(ctx, { resource: created.resource, created: true, patient }, unit);
+      } as Provenance, { patient });
       await this.archives.archiveIfComplete(ctx, tx, unit, written.resource);
       return created.resource;
     });
@@ -180,33 +183,28 @@ export class SigningService {
    */
   async pendingCosign(ctx: FhirContext, dept: string | undefined): Promise<PendingCosign[]> {
     const department = departmentToList(this.decisions, ctx, 'cosign', dept, 'pending-cosign', (d) => `The co-signature queue of ${d} is read by its physicians who may co-sign, and by medical affairs (R-14)`);
-    const rows = await this.db.query<{ resource_type: string; id: string; content: Document; editor: string; licence: string; written: Date }>(
-      `SELECT r.resource_type, r.id, r.content, l.editor, l.entry::jsonb ->> 'licence' AS licence, l.recorded AS written
-         FROM edit_ledger l JOIN fhir_resource r ON r.resource_type = l.resource_type AND r.id = l.resource_id
-        WHERE l.version_id = (SELECT min(f.version_id) FROM edit_ledger f WHERE f.resource_type = l.resource_type AND f.resource_id = l.resource_id)
-          AND l.entry::jsonb ->> 'licence' = ANY($1::text[])
-          AND r.resource_type = ANY($2::text[])
-          AND coalesce(r.content ->> 'docStatus', r.content ->> 'status', '') <> ALL($3::text[])
-          AND EXISTS (SELECT 1 FROM fhir_search_reference e
-                        JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = e.target_id AND sp.param = 'service-provider'
-                       WHERE e.resource_type = r.resource_type AND e.resource_id = r.id AND e.param IN ('encounter', 'context')
-                         AND e.target_type = 'Encounter' AND sp.target_id = $4)
-        ORDER BY l.recorded LIMIT 500`,
-      [PROVISIONAL, this.policy.governedResources, CLOSED_STATUSES, department],
-    );
+    // Governed documents of the department not yet final (the store's), first written under a provisional licence (the ledger's).
+    const open = await this.store.records.documentsOfDepartment(department, this.policy.governedResources, CLOSED_STATUSES);
+    const refs = open.map((r) => ({ type: r.resource.resourceType, id: r.resource.id as string }));
+    const first = await this.ledger.firstEntriesUnder(refs, PROVISIONAL);
+    const rows = open
+      .map((r) => ({ content: r.resource as Document, entry: first.get(`${r.resource.resourceType}/${r.resource.id}`) }))
+      .filter((r): r is { content: Document; entry: FirstEntry & { licence: string } } => r.entry?.licence !== undefined)
+      .sort((a, b) => a.entry.recorded.getTime() - b.entry.recorded.getTime())
+      .slice(0, PENDING_COSIGN_LIMIT);
     const now = this.clock.now().getTime();
-    return rows.map((r) => {
-      const docType = this.types.classify(r.content);
-      const title = (r.content as { title?: string; description?: string }).title ?? (r.content as { description?: string }).description;
+    return rows.map(({ content, entry }) => {
+      const docType = this.types.classify(content);
+      const title = (content as { title?: string; description?: string }).title ?? (content as { description?: string }).description;
       return {
-        document: `${r.resource_type}/${r.id}`,
+        document: `${content.resourceType}/${content.id}`,
         ...(docType ? { docType: docType.code } : {}),
         ...(title ? { title } : {}),
-        authors: (r.content.author ?? []).map((a) => a.reference ?? a.display ?? '').filter(Boolean),
-        writtenBy: r.editor,
-        licence: r.licence,
-        written: new Date(r.written).toISOString(),
-        waitingHours: Math.floor((now - new Date(r.written).getTime()) / 3_600_000),
+        authors: (content.author ?? []).map((a) => a.reference ?? a.display ?? '').filter(Boolean),
+        writtenBy: entry.editor,
+        licence: entry.licence,
+        written: entry.recorded.toISOString(),
+        waitingHours: Math.floor((now - entry.recorded.getTime()) / 3_600_000),
       };
     });
   }
