@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import type { Queryable } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteRecorder, type JournaledWrite } from '../fhir/write-chain.port.js';
-import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import { entryFor } from './audit-entries.js';
-import type { AuditEntry } from './domain/audit-entry.js';
 import { AuditLog } from './audit-log.js';
+import { PendingAuditEntries } from './pending-entries.repository.js';
 
 /**
  * A write's audit entry, committed in the write's transaction (R-51, ARCHITECTURE "data that
@@ -16,11 +15,14 @@ import { AuditLog } from './audit-log.js';
  */
 @Injectable()
 export class AuditWriteJournal extends WriteRecorder {
+  private readonly pending: PendingAuditEntries;
+
   constructor(
-    private readonly log: AuditLog,
+    log: AuditLog,
     private readonly clock: Clock,
   ) {
     super();
+    this.pending = new PendingAuditEntries(log);
   }
 
   async record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void> {
@@ -41,7 +43,7 @@ export class AuditWriteJournal extends WriteRecorder {
       },
     );
     // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
-    await this.within(unit, entry);
+    await this.pending.add(unit, entry);
     audit.journaled.push(entry);
   }
 
@@ -54,29 +56,8 @@ export class AuditWriteJournal extends WriteRecorder {
     const audit = ctx.audit;
     if (!audit) return;
     const entry = entryFor(audit, { status }, this.clock.now(), { patient });
-    await this.within(unit, entry);
+    await this.pending.add(unit, entry);
     audit.journaled.push(entry);
   }
-
-  /**
-   * Appends `entry` in the unit's transaction: all of the transaction's entries at once, as its last statement
-   * before COMMIT. A chain head is then never held while the transaction waits for a record's
-   * lock (a Bundle's later entry waiting on a seal), which could deadlock with a seal that
-   * appends its own entry after its row locks (decision 0008).
-   */
-  private async within(unit: UnitOfWork, entry: AuditEntry): Promise<void> {
-    // Keyed by the connection: units over one transaction (a Bundle's entries) share one append.
-    const tx = sqlOf(unit);
-    if (!tx.beforeCommit) return this.log.appendWithin(tx, [entry]);
-    let entries = this.pending.get(tx);
-    if (!entries) {
-      const batch: AuditEntry[] = [];
-      entries = batch;
-      this.pending.set(tx, batch);
-      tx.beforeCommit(() => this.log.appendWithin(tx, batch));
-    }
-    entries.push(entry);
-  }
-
-  private readonly pending = new WeakMap<Queryable, AuditEntry[]>();
 }
+
