@@ -1,7 +1,8 @@
 /**
- * Three projects: `unit` (pure logic beside the code, no database), and `integration`
- * / `e2e` / `contract` which share one real PostgreSQL provided by the global setup
- * (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL).
+ * Projects: `unit` (pure logic beside the code, no database), `architecture` (static and
+ * reflective checks over src/: layers, the store boundary, sizes, route permissions; no
+ * database), and `integration` / `e2e` / `contract` which share one real PostgreSQL provided
+ * by the global setup (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL).
  */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -16,6 +17,7 @@ export default {
   testTimeout: 30000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...common, displayName: 'architecture', testMatch: ['<rootDir>/test/architecture/**/*.arch-spec.ts'] },
     {
       ...common,
       displayName: 'integration',

@@ -4,15 +4,13 @@ import type {
   BundleEntry,
   Composition,
   DocumentReference,
-  Encounter,
   Observation,
   OperationOutcome,
-  Organization,
-  Patient,
   Resource,
 } from '@medplum/fhirtypes';
-import { httpRequest, type HttpResult } from '../support/http.js';
-import { startTestServer, type TestServer } from '../support/test-app.js';
+import { allKeys, clinicalBuilders, keyOf, putDepartments } from '../support/fhir-builders.js';
+import { fhirApi, httpRequest, seedAs, type HttpResult } from '../support/http.js';
+import { startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
  * The access policy (issue #3, R-02…R-07) attacked over real HTTP, as an attacker would try.
@@ -35,65 +33,24 @@ const NEURO = 'neuro';
 const DR_CARDIO = 'Practitioner/dr-cardio';
 const DR_NEURO = 'Practitioner/dr-neuro';
 const BTG_CATEGORY = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG; scheme="http://hl7.org/fhir/tag/security"';
-const INPATIENT = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' };
 
 // ---------------------------------------------------------------- HTTP
 
 type Res<T = OperationOutcome> = HttpResult<T>;
 
-function call<T = OperationOutcome>(url: string, method: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
-  return httpRequest<T>(url, method, { token, body, headers });
-}
-
 const query = (params: Record<string, string>) => new URLSearchParams(params).toString();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const keyOf = (r: Resource | undefined) => `${r?.resourceType}/${r?.id}`;
 const matchKeys = (b: Bundle) => (b.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => keyOf(e.resource));
 const includeKeys = (b: Bundle) => (b.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => keyOf(e.resource));
 const nextLink = (b: Bundle) => b.link?.find((l) => l.relation === 'next')?.url;
 
-/** Every `Type/id` anywhere in a Bundle, including Bundles nested in batch-response entries. */
-function allKeys(b: Bundle | undefined): string[] {
-  const out: string[] = [];
-  for (const e of b?.entry ?? []) {
-    if (!e.resource) continue;
-    if (e.resource.resourceType === 'Bundle') out.push(...allKeys(e.resource as Bundle));
-    else out.push(keyOf(e.resource));
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- FHIR builders
 
-const identifier = (value: string) => [{ system: ID_SYSTEM, value }];
-
-const patientResource = (label: string, marker: string): Patient => ({
-  resourceType: 'Patient',
-  identifier: identifier(`patient-${label}`),
-  name: [{ family: `Patient${label}`, given: ['Test'], text: `${marker} patient ${label}` }],
-});
-
-const encounterResource = (patient: string, dept: string, practitioner: string, marker: string): Encounter => ({
-  resourceType: 'Encounter',
-  status: 'in-progress',
-  class: INPATIENT,
-  subject: { reference: `Patient/${patient}` },
-  serviceProvider: { reference: `Organization/${dept}` },
-  participant: [{ individual: { reference: practitioner } }],
-  reasonCode: [{ text: `${marker} admission` }],
-});
-
-const observationResource = (patient: string, encounter: string | undefined, code: string, marker: string, extra: Partial<Observation> = {}): Observation => ({
-  resourceType: 'Observation',
-  status: 'final',
-  identifier: identifier(`obs-${code}-${randomUUID()}`),
-  code: { coding: [{ system: CODE_SYSTEM, code }] },
-  subject: { reference: `Patient/${patient}` },
-  ...(encounter ? { encounter: { reference: `Encounter/${encounter}` } } : {}),
-  valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-  note: [{ text: `${marker} observation` }],
-  ...extra,
-});
+const build = clinicalBuilders({ identifier: ID_SYSTEM, code: CODE_SYSTEM, family: 'Patient' });
+const identifier = build.identifier;
+const patientResource = build.patient;
+const encounterResource = build.encounter;
+const observationResource = (patient: string, encounter: string | undefined, code: string, marker: string, extra: Partial<Observation> = {}): Observation =>
+  build.observation({ patient, encounter, code, identifier: `obs-${code}-${randomUUID()}`, note: `${marker} observation` }, extra);
 
 const compositionResource = (patient: string, encounter: string, author: string, marker: string, value = `comp-${randomUUID()}`): Composition => ({
   resourceType: 'Composition',
@@ -118,8 +75,9 @@ const documentResource = (patient: string, encounter: string, marker: string): D
 });
 
 describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => {
+  /** Grant expiry is reached by moving this clock, not by waiting (R-05). */
+  const clock = new TestClock();
   let server: TestServer;
-  let root: string;
   let his: string;
   /** The attacker: attending in neuro, on patient B's care team only. */
   let drNeuro: string;
@@ -133,17 +91,12 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
   /** `Type/id` of every resource of patient A: none may ever show up in the attacker's responses. */
   const aKeys = new Set<string>();
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
-    call<T>(path.startsWith('http') ? path : path ? `${server.fhirBase}/${path}` : server.fhirBase, method, token, body, headers);
+  const fhir = fhirApi(() => server.fhirBase);
   const access = <T = unknown>(token: string, method: string, path: string, body?: unknown) =>
-    call<T>(`${root}/access/${path}`, method, token, body, body === undefined ? {} : { 'content-type': 'application/json' });
+    httpRequest<T>(`${server.root}/access/${path}`, method, { token, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
 
   /** Creates as the HIS and returns the id. */
-  const seed = async (resource: Resource): Promise<string> => {
-    const res = await fhir<Resource>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType} failed: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const seed = async (resource: Resource): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   /** A fresh cardio patient on dr-cardio's care team, with one Observation: for tests that open access to it. */
   const seedCardioPatient = async (label: string) => {
     const patient = await seed(patientResource(label, SECRET_A));
@@ -194,24 +147,17 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
   };
 
   beforeAll(async () => {
-    server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
+    server = await startTestServer({ clock });
     his = await server.token();
     drNeuro = await server.token({ sub: 'dr-neuro', roles: ['attending'], department: NEURO, fhirUser: DR_NEURO });
     drCardio = await server.token({ sub: 'dr-cardio', roles: ['attending'], department: CARDIO, fhirUser: DR_CARDIO });
     medicalAffairs = await server.token({ sub: 'ma-officer', roles: ['medical-affairs'] });
     seedStart = new Date(Date.now() - 1000).toISOString();
 
-    for (const [id, name] of [
+    await putDepartments(fhir, his, [
       [CARDIO, 'Cardiology'],
       [NEURO, 'Neurology'],
-    ]) {
-      const org: Organization = { resourceType: 'Organization', id, name };
-      // The other access suite may PUT the same department at the same moment: retry a lost race once.
-      let res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      if (res.status >= 300) res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      expect([200, 201]).toContain(res.status);
-    }
+    ]);
 
     A.patient = await seed(patientResource('A', SECRET_A));
     A.encounter = await seed(encounterResource(A.patient, CARDIO, DR_CARDIO, SECRET_A));
@@ -814,7 +760,7 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
     it('R-05: an expired grant stops working: read and search refuse again after its end (grants cached ≤ 2 s), and it cannot be extended', async () => {
       const g = await seedCardioPatient('grant-expiring');
       const clinician = await freshClinician('expiring');
-      const requested = await requestGrant(drNeuro, clinician.sub, g.patient, new Date(Date.now() + 3000).toISOString());
+      const requested = await requestGrant(drNeuro, clinician.sub, g.patient, new Date(clock.now().getTime() + 3000).toISOString());
       expect(requested.status).toBe(201);
       expect((await approve(requested.body.id)).status).toBe(200);
       const state = await grantState(requested.body.id);
@@ -824,7 +770,7 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
 
       expect((await fhir(clinician.token, 'GET', `Observation/${g.obs}`)).status).toBe(200);
 
-      await sleep(Math.max(0, end + 2500 - Date.now()));
+      clock.advanceTo(end + 2500);
       expectForbidden(await fhir(clinician.token, 'GET', `Observation/${g.obs}`));
       const found = await fhir<Bundle>(clinician.token, 'GET', `Observation?${query({ patient: g.patient })}`);
       expect(found.status).toBe(200);
@@ -838,21 +784,21 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
       expect(extend.status).toBe(409);
       expect(extend.body.issue?.[0].code).toBe('conflict');
       expectForbidden(await fhir(clinician.token, 'GET', `Observation/${g.obs}`));
-    }, 30_000);
+    });
 
     it('R-05: an expired grant stops at once ("expired grants stop working at once"), even while the grant is cached', async () => {
       const g = await seedCardioPatient('grant-at-once');
       const clinician = await freshClinician('at-once');
-      const requested = await requestGrant(drNeuro, clinician.sub, g.patient, new Date(Date.now() + 2500).toISOString());
+      const requested = await requestGrant(drNeuro, clinician.sub, g.patient, new Date(clock.now().getTime() + 2500).toISOString());
       expect((await approve(requested.body.id)).status).toBe(200);
       const end = Date.parse((await grantState(requested.body.id)).validUntil as string);
       // Read just before the end, so the grant is cached when it expires.
-      await sleep(Math.max(0, end - 700 - Date.now()));
+      clock.advanceTo(end - 700);
       expect((await fhir(clinician.token, 'GET', `Observation/${g.obs}`)).status).toBe(200);
-      await sleep(Math.max(0, end + 300 - Date.now()));
+      clock.advanceTo(end + 300);
       expectForbidden(await fhir(clinician.token, 'GET', `Observation/${g.obs}`));
       expect((await fhir<Bundle>(clinician.token, 'GET', `Observation?${query({ patient: g.patient })}`)).body.total).toBe(0);
-    }, 30_000);
+    });
   });
 
   describe('break-the-glass (R-04)', () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { AccessGrant } from '../../src/access/access-grant.repository.js';
 import type { Explanation } from '../../src/policy/explain.service.js';
+import { putDepartments } from '../support/fhir-builders.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
@@ -53,7 +54,6 @@ function expectOutcome(res: Res<unknown>, status: number, code: string): Operati
 
 describe('R-04 / R-05 access workflows (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
-  let root: string;
   let his: string;
   let drNeuro: string;
   let drOther: string;
@@ -67,7 +67,7 @@ describe('R-04 / R-05 access workflows (e2e, real HTTP + PostgreSQL)', () => {
 
   const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     call<T>(`${server.fhirBase}/${path}`, method, token, body, { 'content-type': 'application/fhir+json', ...headers });
-  const access = <T = AccessGrant>(token: string, method: string, path: string, body?: unknown) => call<T>(`${root}/access/${path}`, method, token, body);
+  const access = <T = AccessGrant>(token: string, method: string, path: string, body?: unknown) => call<T>(`${server.root}/access/${path}`, method, token, body);
   const btg = (reason: string) => ({ category: BTG_CATEGORY, 'x-break-glass-reason': reason });
 
   const seed = async (resource: Resource): Promise<string> => {
@@ -125,7 +125,6 @@ describe('R-04 / R-05 access workflows (e2e, real HTTP + PostgreSQL)', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
     his = await server.token();
     drNeuro = await server.token({ sub: 'dr-neuro', roles: ['attending'], department: NEURO, fhirUser: DR_NEURO });
     drOther = await server.token({ sub: 'dr-other', roles: ['attending'], department: NEURO });
@@ -135,16 +134,10 @@ describe('R-04 / R-05 access workflows (e2e, real HTTP + PostgreSQL)', () => {
     dual = await server.token({ sub: 'dr-dual', roles: ['attending', 'medical-affairs'], department: NEURO });
     auditor = await server.token({ sub: 'auditor-1', roles: ['auditor'] });
     admin = await server.token({ sub: 'admin-1', roles: ['admin'] });
-    for (const [id, name] of [
+    await putDepartments(fhir, his, [
       [CARDIO, 'Cardiology'],
       [NEURO, 'Neurology'],
-    ]) {
-      const org: Organization = { resourceType: 'Organization', id, name };
-      // The other access suite may PUT the same department at the same moment: retry a lost race once.
-      let res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      if (res.status >= 300) res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      expect([200, 201]).toContain(res.status);
-    }
+    ]);
   }, 60_000);
   afterAll(() => server?.close());
 

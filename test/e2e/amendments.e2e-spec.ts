@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Composition, Patient, Resource } from '@medplum/fhirtypes';
 import type { Amendment } from '../../src/governance/amendment.service.js';
-import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, TestClock, type TestServer } from '../support/test-app.js';
+import { inpatientStay } from '../support/fhir-builders.js';
+import { fhirApi, jsonApi, seedAs } from '../support/http.js';
+import { closeAll, connectTestDatabase, startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
  * R-11 end to end: past the edit window a document changes only through a formal amendment:
@@ -19,7 +20,6 @@ const HOUR = 3_600_000;
 describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)', () => {
   let server: TestServer;
   let clock: TestClock;
-  let root: string;
   let db: pg.Client;
   let his: string;
   let author: string;
@@ -27,10 +27,8 @@ describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)'
   let chief: string;
   let medicalAffairs: string;
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
-  const gov = <T = Amendment>(token: string, method: string, path: string, body?: unknown) =>
-    httpRequest<T>(`${root}/governance/${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json' } });
+  const fhir = fhirApi(() => server.fhirBase);
+  const gov = jsonApi<Amendment>(() => `${server.root}/governance/`);
   const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const ledger = async (id: string) =>
     (await db.query<{ version_id: number; kind: string; reason: string | null; entry: string }>(
@@ -41,14 +39,7 @@ describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)'
   /** The author's progress note, written now, then the clock moved past the 72 h window. */
   const noteOutsideWindow = async () => {
     const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `修改${run}` }] });
-    const encounter = await seed<Encounter>({
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      subject: { reference: `Patient/${patient}` },
-      serviceProvider: { reference: `Organization/${DEPT}` },
-      participant: [{ individual: { reference: DR } }],
-    });
+    const encounter = await seed(inpatientStay(patient, DEPT, [DR]));
     const created = await fhir<Composition>(author, 'POST', 'Composition', {
       resourceType: 'Composition',
       status: 'preliminary',
@@ -68,9 +59,7 @@ describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)'
   beforeAll(async () => {
     clock = new TestClock();
     server = await startTestServer({ clock });
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token();
     author = await server.token({ sub: `dr-amend-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
     colleague = await server.token({ sub: `dr-colleague-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed' });
@@ -78,10 +67,7 @@ describe('R-11 amendments (e2e, real HTTP + PostgreSQL, a clock the test moves)'
     medicalAffairs = await server.token({ sub: `ma-${run}`, roles: ['medical-affairs'] });
     expect((await fhir(his, 'PUT', `Organization/${DEPT}`, { resourceType: 'Organization', id: DEPT, name: DEPT })).status).toBeLessThan(300);
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   it('R-11: outside the window the edit is refused naming the amendment route; request → chief approves → one edit (kind amend, reason, approver) → the permit is spent', async () => {
     const doc = await noteOutsideWindow();

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import pg from 'pg';
-import type { Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Composition, Encounter, Patient, Resource } from '@medplum/fhirtypes';
 import type { Amendment } from '../../src/governance/amendment.service.js';
-import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { fhirApi, jsonApi, seedAs } from '../support/http.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * R-15 end to end: an outpatient record archives on the doctor's call once its documents are
@@ -21,7 +21,6 @@ const ARCHIVED = { system: 'https://chartwarden.dev/fhir/CodeSystem/record-state
 
 describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
-  let root: string;
   let db: pg.Client;
   let his: string;
   let attending: string;
@@ -29,10 +28,8 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
   let medicalAffairs: string;
   let nurse: string;
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
-  const gov = <T = Amendment>(token: string, method: string, path: string, body?: unknown) =>
-    httpRequest<T>(`${root}/governance/${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json' } });
+  const fhir = fhirApi(() => server.fhirBase);
+  const gov = jsonApi<Amendment>(() => `${server.root}/governance/`);
   const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const encounterOf = async (cls: 'AMB' | 'IMP', status: Encounter['status']) => {
     const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `归档${run}` }] });
@@ -61,9 +58,7 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token();
     attending = await server.token({ sub: `dr-arch-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
     chief = await server.token({ sub: `chief-arch-${run}`, roles: ['chief'], department: DEPT, licence: 'licensed' });
@@ -71,10 +66,7 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
     nurse = await server.token({ sub: `nurse-arch-${run}`, roles: ['nurse'], department: DEPT });
     expect((await fhir(his, 'PUT', `Organization/${DEPT}`, { resourceType: 'Organization', id: DEPT, name: DEPT })).status).toBeLessThan(300);
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   it('R-15: an outpatient record archives only once its documents are signed; then every role\'s change and any new document are refused', async () => {
     const { patient, encounter } = await encounterOf('AMB', 'finished');
@@ -151,7 +143,7 @@ describe('R-15 archiving (e2e, real HTTP + PostgreSQL)', () => {
     document.governance.archiveOutpatientOnSigning = true;
     const auto = await startTestServer({ policy: document as unknown as Record<string, unknown> });
     try {
-      const call = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown) => httpRequest<T>(`${auto.fhirBase}/${path}`, method, { token, body });
+      const call = fhirApi(() => auto.fhirBase);
       const hisAuto = await auto.token();
       const dr = await auto.token({ sub: `dr-arch-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
       const patient = (await call<Patient>(hisAuto, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: `自动${run}` }] })).body.id as string;

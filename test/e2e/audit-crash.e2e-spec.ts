@@ -9,8 +9,7 @@ import pg from 'pg';
 import { verifyAuditChains, type VerifyReport } from '../../src/audit/audit-verifier.js';
 import { packageRoot } from '../../src/common/package-root.js';
 import { freePort } from '../../src/database/embedded-postgres.launcher.js';
-import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
-import { testDatabaseUrl } from '../support/test-app.js';
+import { devToken, testDatabaseUrl } from '../support/test-app.js';
 
 /**
  * R-20 / R-51 under a crash: the standalone server (`node dist/src/main.js`, as deployed)
@@ -126,7 +125,7 @@ describe('Audit trail survives a crash under load (e2e, standalone server killed
     databaseUrl = urlOf(databaseName);
     dataDir = await mkdtemp(join(tmpdir(), 'chartwarden-audit-crash-'));
     // Creates the data dir's dev key: the server started on it uses the same key.
-    token = await issueDevToken(dataDir, { sub: 'his-crash-test', roles: ['his-system'], ttl: '1h' });
+    token = await devToken(dataDir, { sub: 'his-crash-test' });
     const port = await freePort();
     fhirBase = `http://127.0.0.1:${port}/fhir`;
     await startServer(port);

@@ -8,8 +8,9 @@ import { parse } from 'yaml';
 import type { AccessGrant } from '../../src/access/access-grant.repository.js';
 import type { AccessReport, AccessReportRow } from '../../src/audit/audit-reader.service.js';
 import { hashedText, type AuditEntry } from '../../src/audit/domain/audit-entry.js';
+import type { AuditRow } from '../support/database-rows.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * The audit trail of issue #5 end to end, over real HTTP and PostgreSQL: every request leaves
@@ -53,24 +54,6 @@ const DAY = 24 * HOUR;
 
 const POLICY_VERSION = (parse(readFileSync(fileURLToPath(new URL('../../policy/default.policy.yaml', import.meta.url)), 'utf8')) as { version: string }).version;
 
-/** A row of `audit_entry` as `pg` returns it. */
-interface AuditRow {
-  chain: number;
-  seq: string;
-  recorded: Date;
-  request_id: string;
-  actor: string | null;
-  patient: string | null;
-  action: string;
-  subtype: string;
-  outcome: number;
-  entity_type: string | null;
-  entity_id: string | null;
-  content: string;
-  prev_hash: Buffer;
-  hash: Buffer;
-}
-
 /** A row with its content parsed. */
 interface Recorded {
   row: AuditRow;
@@ -112,7 +95,6 @@ function expectOutcome(res: HttpResult<unknown>, status: number, code: string, c
 
 describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
-  let root: string;
   let db: pg.Client;
   let his: string;
   let auditor: string;
@@ -134,7 +116,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
   const fhir = <T = OperationOutcome>(token: string | undefined, method: string, path: string, options: SendOptions = {}) =>
     send<T>(`${server.fhirBase}/${path}`, method, token, options);
   const auditEvents = (token: string | undefined, params: string, options: SendOptions = {}) => fhir<Bundle>(token, 'GET', `AuditEvent?${params}`, options);
-  const report = <T = AccessReport>(token: string | undefined, params: string, options: SendOptions = {}) => send<T>(`${root}/audit/access-report?${params}`, 'GET', token, options);
+  const report = <T = AccessReport>(token: string | undefined, params: string, options: SendOptions = {}) => send<T>(`${server.root}/audit/access-report?${params}`, 'GET', token, options);
 
   /** The entries recorded under a request id (committed before the response: no waiting), each checked for R-21. */
   async function entriesOf(requestId: string): Promise<Recorded[]> {
@@ -209,9 +191,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token({ sub: HIS });
     auditor = await server.token({ sub: AUDITOR, roles: ['auditor'] });
     recordRoom = await server.token({ sub: RECORD_ROOM, roles: ['record-room'] });
@@ -228,10 +208,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect([200, 201]).toContain(res.status);
     }
   }, 60_000);
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   describe('R-20 request ids', () => {
     let A: Awaited<ReturnType<typeof seedPatient>>;
@@ -294,7 +271,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
 
     it('R-20: /access/* and /audit/* answers carry X-Request-Id and are recorded; the public GET /fhir/metadata leaves no entry', async () => {
       const explained = await send<{ allowed: boolean }>(
-        `${root}/access/explain?${new URLSearchParams({ actor: DR_NEURO, roles: 'attending', dept: NEURO, action: 'read', resource: `Observation/${A.obs}` })}`,
+        `${server.root}/access/explain?${new URLSearchParams({ actor: DR_NEURO, roles: 'attending', dept: NEURO, action: 'read', resource: `Observation/${A.obs}` })}`,
         'GET',
         auditor,
       );
@@ -306,7 +283,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(reported.status).toBe(200);
       expect((await onlyEntryOf(reported.rid)).row).toMatchObject({ actor: AUDITOR, action: 'E', subtype: 'access-report', patient: A.patient, outcome: 0 });
 
-      const generated = await send(`${root}/access/grants?grantee=${DR_NEURO}`, 'GET', drNeuro, { rid: null });
+      const generated = await send(`${server.root}/access/grants?grantee=${DR_NEURO}`, 'GET', drNeuro, { rid: null });
       expect(generated.status).toBe(200);
       expect(generated.rid).toMatch(UUID);
       expect((await onlyEntryOf(generated.rid)).row).toMatchObject({ actor: DR_NEURO, action: 'E', subtype: 'grant-list', entity_type: 'AccessGrant' });
@@ -732,7 +709,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(res.body.entity?.[1]).toMatchObject({ what: { reference: `Observation/${created.body.id}/_history/1` }, role: { code: '4' } });
       expect(auditExtension(res.body)).toMatchObject({ request: 'POST /fhir/Observation', httpStatus: 201 });
 
-      const explained = await send(`${root}/access/explain?${new URLSearchParams({ actor: DR_NEURO, roles: 'attending', dept: NEURO, action: 'read', resource: `Observation/${A.obs}` })}`, 'GET', auditor);
+      const explained = await send(`${server.root}/access/explain?${new URLSearchParams({ actor: DR_NEURO, roles: 'attending', dept: NEURO, action: 'read', resource: `Observation/${A.obs}` })}`, 'GET', auditor);
       const e = await onlyEntryOf(explained.rid);
       const step = await fhir<AuditEvent>(auditor, 'GET', `AuditEvent/${e.id}`);
       expect(step.body.subtype).toEqual([{ system: SUBTYPE, code: 'explain' }]);
@@ -1075,7 +1052,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
     });
 
     it('R-20: CSV report (Accept: text/csv or _format=csv): UTF-8 BOM, the header line, CRLF line ends, the same counts', async () => {
-      const url = `${root}/audit/access-report?patient=Patient/${R.patient}`;
+      const url = `${server.root}/audit/access-report?patient=Patient/${R.patient}`;
       const byAccept = await rawCsv(url, auditor, 'text/csv');
       expect(byAccept.status).toBe(200);
       expect(byAccept.type).toMatch(/^text\/csv/);
@@ -1147,7 +1124,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
     it('R-20: POST /access/grants → C/grant-request on the new AccessGrant for its patient; approval → U/grant-approve', async () => {
       const G = await seedPatient('grant');
       const until = new Date(Date.now() + DAY).toISOString();
-      const requested = await send<AccessGrant>(`${root}/access/grants`, 'POST', drNeuro, {
+      const requested = await send<AccessGrant>(`${server.root}/access/grants`, 'POST', drNeuro, {
         body: { grantee: DR_NEURO, patient: G.patient, purpose: 'research', reason: `Audit e2e ${run}`, until },
         headers: { 'content-type': 'application/json' },
       });
@@ -1157,7 +1134,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(r.row).toMatchObject({ actor: DR_NEURO, patient: G.patient, action: 'C', subtype: 'grant-request', entity_type: 'AccessGrant', entity_id: requested.body.id, outcome: 0 });
       expect(r.entry).toMatchObject({ status: 201, method: 'POST', path: '/access/grants', agent: { id: DR_NEURO, roles: ['attending'] } });
 
-      const approved = await send<AccessGrant>(`${root}/access/grants/${requested.body.id}/approve`, 'POST', medicalAffairs, { body: {}, headers: { 'content-type': 'application/json' } });
+      const approved = await send<AccessGrant>(`${server.root}/access/grants/${requested.body.id}/approve`, 'POST', medicalAffairs, { body: {}, headers: { 'content-type': 'application/json' } });
       expect(approved.status).toBe(200);
       expect(approved.body).toMatchObject({ id: requested.body.id, status: 'approved' });
       const a = await onlyEntryOf(approved.rid);
@@ -1176,7 +1153,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(auditExtension((await fhir<AuditEvent>(auditor, 'GET', `AuditEvent/${g.id}`)).body).rule).toBe('attending.grant');
 
       // A refused approval (the requester is no approver) is recorded as a failed grant-approve.
-      const self = await send(`${root}/access/grants/${requested.body.id}/approve`, 'POST', drNeuro, { body: {}, headers: { 'content-type': 'application/json' } });
+      const self = await send(`${server.root}/access/grants/${requested.body.id}/approve`, 'POST', drNeuro, { body: {}, headers: { 'content-type': 'application/json' } });
       expect(self.status).toBe(403);
       expect((await onlyEntryOf(self.rid)).row).toMatchObject({ actor: DR_NEURO, subtype: 'grant-approve', outcome: 4, entity_id: requested.body.id });
     });
@@ -1191,7 +1168,7 @@ describe('R-20 / R-21 / R-22 / R-51 audit trail (e2e, real HTTP + PostgreSQL)', 
       expect(row).toMatchObject({ actor: DR_NEURO, patient: E.patient, action: 'R', subtype: 'read', outcome: 0, entity_id: E.obs });
       expect(entry).toMatchObject({ purpose: 'BTG', breakGlass: { reason, id: expect.any(String) }, rule: 'attending.break-glass', patient: E.patient, status: 200 });
 
-      const listed = await send<AccessGrant[]>(`${root}/access/break-glass`, 'GET', medicalAffairs);
+      const listed = await send<AccessGrant[]>(`${server.root}/access/break-glass`, 'GET', medicalAffairs);
       const opening = listed.body.find((b) => b.patientId === E.patient && b.grantee === DR_NEURO);
       expect(opening?.id).toBe(entry.breakGlass?.id);
 

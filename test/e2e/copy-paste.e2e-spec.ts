@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { Composition, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
-import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import type { Composition, Patient, Resource } from '@medplum/fhirtypes';
+import { fhirApi, seedAs } from '../support/http.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * R-16 end to end: a passage of 50 characters or more copied verbatim from another patient's
@@ -18,8 +18,7 @@ describe('R-16 copy-paste between patients (e2e, real HTTP + PostgreSQL)', () =>
   let his: string;
   let admin: string;
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body });
+  const fhir = fhirApi(() => server.fhirBase);
   const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const note = (patient: string, text: string): Composition => ({
     resourceType: 'Composition',
@@ -34,16 +33,12 @@ describe('R-16 copy-paste between patients (e2e, real HTTP + PostgreSQL)', () =>
 
   beforeAll(async () => {
     server = await startTestServer();
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token();
     admin = await server.token({ sub: `admin-${run}`, roles: ['admin'] });
     expect(PASSAGE.length).toBeGreaterThanOrEqual(50);
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   it('R-16: the same passage in another patient\'s note is refused (422) naming the source; nothing is stored', async () => {
     const a = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `甲${run}` }] });

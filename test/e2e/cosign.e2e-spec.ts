@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { Composition, Encounter, OperationOutcome, Patient, Provenance, Resource } from '@medplum/fhirtypes';
+import type { Composition, OperationOutcome, Patient, Provenance, Resource } from '@medplum/fhirtypes';
 import type { PendingCosign } from '../../src/governance/signing.service.js';
-import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { inpatientStay } from '../support/fhir-builders.js';
+import { fhirApi, httpRequest, seedAs } from '../support/http.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * R-14 end to end: an intern's note stays provisional, waits in the department's co-signature
@@ -18,7 +19,6 @@ const DR = `Practitioner/dr-${run}`;
 
 describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
-  let root: string;
   let db: pg.Client;
   let his: string;
   let intern: string;
@@ -28,23 +28,15 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
   let medicalAffairs: string;
   let nurse: string;
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
-  const queue = (token: string, dept?: string) => httpRequest<PendingCosign[] | OperationOutcome>(`${root}/governance/pending-cosign${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
+  const fhir = fhirApi(() => server.fhirBase);
+  const queue = (token: string, dept?: string) => httpRequest<PendingCosign[] | OperationOutcome>(`${server.root}/governance/pending-cosign${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
 
   const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
 
   /** A patient admitted to `dept` with the intern and the attending on the encounter, and an intern's progress note. */
   const admitWithInternNote = async (dept = DEPT) => {
     const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `患者${run}` }] });
-    const encounter = await seed<Encounter>({
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      subject: { reference: `Patient/${patient}` },
-      serviceProvider: { reference: `Organization/${dept}` },
-      participant: [{ individual: { reference: INTERN } }, { individual: { reference: DR } }],
-    });
+    const encounter = await seed(inpatientStay(patient, dept, [INTERN, DR]));
     const note: Composition = {
       resourceType: 'Composition',
       status: 'preliminary',
@@ -62,9 +54,7 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token();
     intern = await server.token({ sub: `intern-${run}`, roles: ['intern'], department: DEPT, licence: 'intern', fhirUser: INTERN });
     attending = await server.token({ sub: `dr-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
@@ -77,10 +67,7 @@ describe('R-14 co-signing (e2e, real HTTP + PostgreSQL)', () => {
       expect([200, 201]).toContain(res.status);
     }
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   it('R-14: an intern cannot sign their note: 422 cosign-required, and it stays preliminary in the same version', async () => {
     const { id } = await admitWithInternNote();

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Composition, Encounter, OperationOutcome, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 import type { EncounterOverdue } from '../../src/governance/overdue.service.js';
-import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
+import { inpatientStay } from '../support/fhir-builders.js';
+import { fhirApi, httpRequest, seedAs } from '../support/http.js';
 import { startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
@@ -18,16 +19,14 @@ const LOINC = 'http://loinc.org';
 describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test moves)', () => {
   let server: TestServer;
   let clock: TestClock;
-  let root: string;
   let his: string;
   let attending: string;
   let other: string;
   let medicalAffairs: string;
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body });
+  const fhir = fhirApi(() => server.fhirBase);
   const overdue = (token: string, dept?: string) =>
-    httpRequest<EncounterOverdue[] | OperationOutcome>(`${root}/governance/overdue${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
+    httpRequest<EncounterOverdue[] | OperationOutcome>(`${server.root}/governance/overdue${dept ? `?dept=${dept}` : ''}`, 'GET', { token, headers: { accept: 'application/json' } });
   const seed = async <T extends Resource>(resource: T): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   const doc = (patient: string, encounter: string, code: string, title: string): Composition => ({
     resourceType: 'Composition',
@@ -39,6 +38,12 @@ describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test 
     author: [{ reference: DR }],
     title,
   });
+  /** A patient (family name `family` + run) admitted to DEPT at `start`, under DR's care. */
+  const admit = async (family: string, start: Date) => {
+    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `${family}${run}` }] });
+    const encounter = await seed(inpatientStay(patient, DEPT, [DR], { period: { start: start.toISOString() } }));
+    return { patient, encounter };
+  };
   const mine = async (encounter: string) => {
     const res = await overdue(attending);
     expect(res.status).toBe(200);
@@ -48,7 +53,6 @@ describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test 
   beforeAll(async () => {
     clock = new TestClock();
     server = await startTestServer({ clock });
-    root = server.fhirBase.replace(/\/fhir$/, '');
     his = await server.token();
     attending = await server.token({ sub: `dr-dl-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
     other = await server.token({ sub: `dr-elsewhere-${run}`, roles: ['attending'], department: `elsewhere-${run}`, licence: 'licensed' });
@@ -59,16 +63,7 @@ describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test 
 
   it('R-10: after admission the first progress note is due in 8 h and the admission record in 24 h; late and missing documents are listed with their due time', async () => {
     const admitted = clock.now();
-    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `时限${run}` }] });
-    const encounter = await seed<Encounter>({
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      subject: { reference: `Patient/${patient}` },
-      serviceProvider: { reference: `Organization/${DEPT}` },
-      period: { start: admitted.toISOString() },
-      participant: [{ individual: { reference: DR } }],
-    });
+    const { patient, encounter } = await admit('时限', admitted);
     expect(await mine(encounter)).toEqual([]);
 
     clock.advance(9 * HOUR);
@@ -91,16 +86,7 @@ describe('R-10 writing deadlines (e2e, real HTTP + PostgreSQL, a clock the test 
 
   it('R-10: an operation\'s record is due 24 h after it, the discharge record 24 h after discharge', async () => {
     const start = clock.now();
-    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ family: `手术${run}` }] });
-    const encounter = await seed<Encounter>({
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      subject: { reference: `Patient/${patient}` },
-      serviceProvider: { reference: `Organization/${DEPT}` },
-      period: { start: start.toISOString() },
-      participant: [{ individual: { reference: DR } }],
-    });
+    const { patient, encounter } = await admit('手术', start);
     expect((await fhir(attending, 'POST', 'Composition', doc(patient, encounter, '47039-3', '入院记录'))).status).toBe(201);
     expect((await fhir(attending, 'POST', 'Composition', { ...doc(patient, encounter, '11506-3', '首次病程记录'), type: { coding: [{ system: 'https://chartwarden.dev/fhir/CodeSystem/document-type', code: 'first-progress-note' }] } })).status).toBe(201);
     clock.advance(2 * HOUR);

@@ -7,8 +7,10 @@ import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import { contentSha256, diffOf, LEDGER_GENESIS, type LedgerEntry } from '../../src/governance/domain/ledger.js';
 import type { ChangeHistory, VersionDiff } from '../../src/governance/ledger.service.js';
 import { verifyLedger } from '../../src/governance/ledger-verifier.js';
+import type { AuditRow, LedgerRow } from '../support/database-rows.js';
+import { inpatientStay } from '../support/fhir-builders.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
  * The edit ledger of issue #4 end to end, over real HTTP and PostgreSQL: every version of a
@@ -38,36 +40,10 @@ const UA = `chartwarden-ledger-e2e/${short}`;
 const ZERO = Buffer.alloc(32);
 const REASON_ZH = '更正诊断';
 
-/** A row of `edit_ledger` as `pg` returns it. */
-interface LedgerRow {
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  recorded: Date;
-  editor: string;
-  kind: string;
-  reason: string | null;
-  doc_type: string | null;
-  entry: string;
-  prev_hash: Buffer;
-  hash: Buffer;
-}
-
 /** A ledger row with its entry parsed. */
 interface Recorded {
   row: LedgerRow;
   entry: LedgerEntry;
-}
-
-interface AuditRow {
-  request_id: string;
-  actor: string | null;
-  action: string;
-  subtype: string;
-  outcome: number;
-  entity_type: string | null;
-  entity_id: string | null;
-  content: string;
 }
 
 type Res<T = OperationOutcome> = HttpResult<T> & { rid: string };
@@ -197,8 +173,7 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
 
   beforeAll(async () => {
     server = await startTestServer();
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token({ sub: HIS });
     admin = await server.token({ sub: ADMIN, roles: ['admin'] });
     drCardio = await server.token({ sub: DR_CARDIO, roles: ['attending'], department: CARDIO, fhirUser: DR_CARDIO_REF });
@@ -214,23 +189,13 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
     expect(p.status).toBe(201);
     patient = p.body.id as string;
     const e = await send<Encounter>(his, 'POST', 'Encounter', {
-      body: {
-        resourceType: 'Encounter',
-        status: 'in-progress',
-        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-        subject: { reference: `Patient/${patient}` },
-        serviceProvider: { reference: `Organization/${CARDIO}` },
-        participant: [{ individual: { reference: DR_CARDIO_REF } }],
-      } satisfies Encounter,
+      body: inpatientStay(patient, CARDIO, [DR_CARDIO_REF]),
     });
     expect(e.status).toBe(201);
     encounter = e.body.id as string;
   }, 60_000);
 
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   describe('R-12: one entry per version', () => {
     it('R-12 / R-51: POST a progress note (LOINC 11506-3, Chinese text) → ledger v1: kind create, editor = token sub, docType daily-progress-note, diff of adds, chained from the genesis hash, committed before the response', async () => {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Bundle, Composition, DocumentReference, Encounter, Observation, OperationOutcome, Organization, Patient, Provenance, Resource } from '@medplum/fhirtypes';
-import pg from 'pg';
 import { parse } from 'yaml';
 import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import { defaultPolicyPath } from '../../src/policy/policy.loader.js';
+import type { AuditRow } from '../support/database-rows.js';
+import { inpatientStay } from '../support/fhir-builders.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { editable, expectOutcome } from '../support/fhir-expect.js';
-import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
  * Edit windows (issue #4, R-10 / R-11) end to end, over real HTTP and PostgreSQL, with the
@@ -41,17 +42,6 @@ const NURSE = `win-nurse-${run}`;
 /** How every edit-window refusal ends: only an approved amendment can change the document now (the request route may be named in between). */
 const AMEND_TAIL = /after its edit window a record changes only by a formal amendment\b.*with a reason, approved by a chief physician or medical affairs \(R-11\); nothing was changed$/;
 
-interface AuditRow {
-  request_id: string;
-  actor: string | null;
-  action: string;
-  subtype: string;
-  outcome: number;
-  entity_type: string | null;
-  entity_id: string | null;
-  content: string;
-}
-
 type Res<T = OperationOutcome> = HttpResult<T> & { rid: string };
 type Doc = (Composition | DocumentReference) & { id: string };
 
@@ -74,8 +64,7 @@ function expectRefusalText(text: string, head: string): void {
 async function windowsFixture(policy?: Record<string, unknown>) {
   const clock = new TestClock();
   const server: TestServer = await startTestServer({ clock, ...(policy ? { policy } : {}) });
-  const db = new pg.Client({ connectionString: testDatabaseUrl() });
-  await db.connect();
+  const db = await connectTestDatabase();
   const his = await server.token({ sub: HIS });
   const attending = await server.token({ sub: ATTENDING, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: ATTENDING_REF });
   const intern = await server.token({ sub: INTERN, roles: ['intern'], department: DEPT, licence: 'intern', fhirUser: INTERN_REF });
@@ -98,14 +87,7 @@ async function windowsFixture(policy?: Record<string, unknown>) {
   expect(p.status).toBe(201);
   const patient = p.body.id as string;
   const e = await send<Encounter>(his, 'POST', 'Encounter', {
-    body: {
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
-      subject: { reference: `Patient/${patient}` },
-      serviceProvider: { reference: `Organization/${DEPT}` },
-      participant: [{ individual: { reference: ATTENDING_REF } }, { individual: { reference: INTERN_REF } }],
-    } satisfies Encounter,
+    body: inpatientStay(patient, DEPT, [ATTENDING_REF, INTERN_REF]),
   });
   expect(e.status).toBe(201);
   const encounter = e.body.id as string;
@@ -203,10 +185,7 @@ async function windowsFixture(policy?: Record<string, unknown>) {
     historyTotal,
     ledgerCount,
     expectRefusedUnchanged,
-    close: async () => {
-      await db.end();
-      await server.close();
-    },
+    close: () => closeAll(db, server),
   };
 }
 

@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, BundleEntry, CapabilityStatement, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { Client, type FhirResource, type PaginationParams } from 'fhir-kit-client';
-import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
 import { httpRequest, type HttpOptions, type HttpResult } from '../support/http.js';
-import { startTestServer, type TestServer } from '../support/test-app.js';
+import { devToken, startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
  * ChartWarden's FHIR R4 REST API over real HTTP, driven as a HIS would: with fhir-kit-client,
@@ -63,9 +62,10 @@ function raw<T = OperationOutcome>(base: string, method: string, path: string, r
 const ids = (bundle: Bundle, mode?: 'match' | 'include') =>
   (bundle.entry ?? []).filter((e) => !mode || e.search?.mode === mode).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 const link = (bundle: Bundle, relation: string) => bundle.link?.find((l) => l.relation === relation)?.url;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('FHIR REST API over HTTP (e2e)', () => {
+  /** The server's now (versions' lastUpdated): moved by the tests that need time to pass, never waited for. */
+  const clock = new TestClock();
   let server: TestServer;
   let token: string;
   let client: Client;
@@ -85,7 +85,7 @@ describe('FHIR REST API over HTTP (e2e)', () => {
   };
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ clock });
     token = await server.token();
     client = new Client({ baseUrl: server.fhirBase, bearerToken: token });
     http = (method, path, request = {}) => raw(server.fhirBase, method, path, { token, ...request });
@@ -387,7 +387,7 @@ describe('FHIR REST API over HTTP (e2e)', () => {
       { name: 'a non-Bearer scheme', authorization: async () => 'Basic ZHI6c2VjcmV0', code: 'identity.invalid-token' },
       {
         name: 'a token signed by another key',
-        authorization: async () => `Bearer ${await issueDevToken(await mkdtemp(join(tmpdir(), 'chartwarden-other-key-')), { sub: 'dr-test', roles: ['attending'], ttl: '1h' })}`,
+        authorization: async () => `Bearer ${await devToken(await mkdtemp(join(tmpdir(), 'chartwarden-other-key-')), { sub: 'dr-test', roles: ['attending'] })}`,
         code: 'identity.invalid-token',
       },
       { name: 'an expired token', authorization: async () => `Bearer ${await server.token({ ttl: '10 minutes ago' })}`, code: 'identity.expired-token' },
@@ -490,7 +490,7 @@ describe('FHIR REST API over HTTP (e2e)', () => {
       const created: string[] = [];
       for (let i = 0; i < 3; i++) {
         created.push(`Patient/${(await create(patient(`s${i}`, {}, sys))).id}`);
-        await sleep(15);
+        clock.advance(15);
       }
       const newest = await search('Patient', { identifier: `${sys}|`, _sort: '-_lastUpdated' });
       expect(ids(newest)).toEqual([...created].reverse());

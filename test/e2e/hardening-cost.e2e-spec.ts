@@ -6,7 +6,7 @@ import { FHIR_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, seedAs, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, item 6: one caller's costly search must not take the service from everyone (R-51),
@@ -133,8 +133,7 @@ describe('R-51 / R-20 cost limits: a costly search cannot take the service from 
     server = await startTestServer({ statementTimeoutMs: STATEMENT_TIMEOUT_MS, databasePoolSize: POOL_SIZE });
     nurse = await server.token({ sub: 'nurse-cost', roles: ['nurse'], department: CARDIO });
     drCardio = await server.token({ sub: 'dr-cardio-cost', roles: ['attending'], department: CARDIO, fhirUser: DR_CARDIO });
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
   }, 120_000);
 
   afterAll(async () => {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import type { Bundle, Encounter, Observation, Organization, Patient, Resource } from '@medplum/fhirtypes';
-import { httpRequest, type HttpResult } from '../support/http.js';
+import type { Bundle, Observation, Resource } from '@medplum/fhirtypes';
+import { clinicalBuilders, putDepartments } from '../support/fhir-builders.js';
+import { fhirApi, seedAs } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -25,7 +26,6 @@ const run = randomUUID();
 const ID_SYSTEM = `urn:chartwarden-e2e:fuzz:${run}`;
 const SECRET_A = `SECRET-FUZZ-A-${run}`;
 const CODE_SYSTEM = `urn:chartwarden-e2e:fuzz-code:${run}`;
-const INPATIENT = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' };
 
 /** Answers that mean "the server failed", never acceptable whatever the input. */
 const isServerError = (status: number) => status >= 500;
@@ -127,32 +127,11 @@ const GRAFT_KEYS = ['status', 'subject', 'code', 'valueQuantity', 'note', 'meta'
 
 // ---------------------------------------------------------------- FHIR builders
 
-const patientResource = (label: string, marker: string): Patient => ({
-  resourceType: 'Patient',
-  identifier: [{ system: ID_SYSTEM, value: `patient-${label}` }],
-  name: [{ family: `Fuzz${label}`, given: ['Test'], text: `${marker} patient ${label}` }],
-});
-
-const encounterResource = (patient: string, dept: string, practitioner: string, marker: string): Encounter => ({
-  resourceType: 'Encounter',
-  status: 'in-progress',
-  class: INPATIENT,
-  subject: { reference: `Patient/${patient}` },
-  serviceProvider: { reference: `Organization/${dept}` },
-  participant: [{ individual: { reference: practitioner } }],
-  reasonCode: [{ text: `${marker} admission` }],
-});
-
-const observationResource = (patient: string, encounter: string, value: string, marker: string): Observation => ({
-  resourceType: 'Observation',
-  status: 'final',
-  identifier: [{ system: ID_SYSTEM, value }],
-  code: { coding: [{ system: CODE_SYSTEM, code: 'shared' }] },
-  subject: { reference: `Patient/${patient}` },
-  encounter: { reference: `Encounter/${encounter}` },
-  valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-  note: [{ text: `${marker} observation` }],
-});
+const build = clinicalBuilders({ identifier: ID_SYSTEM, code: CODE_SYSTEM, family: 'Fuzz' });
+const patientResource = build.patient;
+const encounterResource = build.encounter;
+const observationResource = (patient: string, encounter: string, value: string, marker: string): Observation =>
+  build.observation({ patient, encounter, code: 'shared', identifier: value, note: `${marker} observation` });
 
 describe('R-03 R-51 fuzzing the FHIR endpoint: no 5xx, no leak, nothing stored on refusal (e2e, fast-check)', () => {
   let server: TestServer;
@@ -162,13 +141,8 @@ describe('R-03 R-51 fuzzing the FHIR endpoint: no 5xx, no leak, nothing stored o
   const A = { patient: '', encounter: '', obs: '' };
   const B = { patient: '', encounter: '', obs: '' };
 
-  const fhir = <T = unknown>(token: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult<T>> =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body, headers });
-  const seed = async (resource: Resource): Promise<string> => {
-    const res = await fhir<Resource>(his, 'POST', resource.resourceType, resource);
-    if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
-    return res.body.id as string;
-  };
+  const fhir = fhirApi(() => server.fhirBase);
+  const seed = async (resource: Resource): Promise<string> => (await seedAs(server.fhirBase, his, resource)).id;
   /** How many Observations the HIS finds with `value` as identifier: proves what a refused write did not store. */
   const storedCount = async (value: string): Promise<number | undefined> => {
     const res = await fhir<Bundle>(his, 'GET', `Observation?identifier=${encodeURIComponent(`${ID_SYSTEM}|${value}`)}&_summary=count`);
@@ -186,16 +160,10 @@ describe('R-03 R-51 fuzzing the FHIR endpoint: no 5xx, no leak, nothing stored o
     port = Number(new URL(server.fhirBase).port);
     his = await server.token();
     drNeuro = await server.token({ sub: 'dr-neuro-fuzz', roles: ['attending'], department: 'neuro', fhirUser: 'Practitioner/dr-neuro-fuzz' });
-    for (const [id, name] of [
+    await putDepartments(fhir, his, [
       ['cardio', 'Cardiology'],
       ['neuro', 'Neurology'],
-    ]) {
-      const org: Organization = { resourceType: 'Organization', id, name };
-      // Other suites may PUT the same department at the same moment: retry a lost race once.
-      let res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      if (res.status >= 300) res = await fhir(his, 'PUT', `Organization/${id}`, org);
-      expect([200, 201]).toContain(res.status);
-    }
+    ]);
     A.patient = await seed(patientResource('A', SECRET_A));
     A.encounter = await seed(encounterResource(A.patient, 'cardio', 'Practitioner/dr-cardio-fuzz', SECRET_A));
     A.obs = await seed(observationResource(A.patient, A.encounter, 'a-obs', SECRET_A));

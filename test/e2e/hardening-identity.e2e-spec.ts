@@ -11,9 +11,10 @@ import { DEFAULT_AUDIENCE, DEFAULT_MAX_TOKEN_LIFETIME_MINUTES, DEV_ISSUER } from
 import { DEV_KEY_ALG, loadOrCreateDevKey } from '../../src/identity/dev-signing-key.js';
 import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
 import type { Explanation } from '../../src/policy/explain.service.js';
+import type { AuditRow as AuditEntryRow } from '../support/database-rows.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { httpRequest, seedAs, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { fhirApi, httpRequest, type HttpResult, seedAs } from '../support/http.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, items 4, 7 (identity and explain) and 13, over real HTTP and PostgreSQL:
@@ -35,21 +36,13 @@ const DR_CARDIO = `Practitioner/dr-cardio-${run.slice(0, 8)}`;
 const PROTOTYPE_ROLES = ['__proto__', 'constructor', 'toString'];
 const LABEL_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 
-interface AuditRow {
-  actor: string | null;
-  patient: string | null;
-  action: string;
-  subtype: string;
-  outcome: number;
-  entity_type: string | null;
-  content: string;
-}
+/** The columns of an audit entry these tests select. */
+type AuditRow = Pick<AuditEntryRow, 'actor' | 'patient' | 'action' | 'subtype' | 'outcome' | 'entity_type' | 'content'>;
 
 type Res<T = OperationOutcome> = HttpResult<T>;
 
 describe('R-01 / R-02 / R-20 hardening of identity and explanations (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
-  let root: string;
   let db: pg.Client;
   let his: string;
   let admin: string;
@@ -70,10 +63,9 @@ describe('R-01 / R-02 / R-20 hardening of identity and explanations (e2e, real H
   }
   const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-  const fhir = <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown) =>
-    httpRequest<T>(`${server.fhirBase}/${path}`, method, { token, body });
+  const fhir = fhirApi(() => server.fhirBase);
   const explain = <T = Explanation>(token: string, params: Record<string, string>) =>
-    httpRequest<T>(`${root}/access/explain?${new URLSearchParams(params)}`, 'GET', { token, headers: { accept: 'application/json' } });
+    httpRequest<T>(`${server.root}/access/explain?${new URLSearchParams(params)}`, 'GET', { token, headers: { accept: 'application/json' } });
   const explainParams = (resource: string, over: Record<string, string> = {}) => ({
     actor: 'dr-neuro',
     roles: 'attending',
@@ -103,9 +95,7 @@ describe('R-01 / R-02 / R-20 hardening of identity and explanations (e2e, real H
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token({ sub: 'his-hardening' });
     admin = await server.token({ sub: 'admin-hardening', roles: ['admin'] });
     auditor = await server.token({ sub: 'auditor-hardening', roles: ['auditor'] });
@@ -133,10 +123,7 @@ describe('R-01 / R-02 / R-20 hardening of identity and explanations (e2e, real H
     });
     Object.assign(A, { patient: patient.id, encounter: encounter.id, obs: obs.id });
   }, 60_000);
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   describe('R-01 token expiry and lifetime (item 13)', () => {
     const createWith = async (token: string) => {
@@ -355,7 +342,7 @@ describe('R-01 / R-02 / R-20 hardening of identity and explanations (e2e, real H
         valueQuantity: { value: 132, unit: 'g/L' },
       });
       const officer = await server.token({ sub: 'officer-hardening', roles: ['disputes-officer'] });
-      const opened = await httpRequest<{ id: string; status: string }>(`${root}/disputes`, 'POST', {
+      const opened = await httpRequest<{ id: string; status: string }>(`${server.root}/disputes`, 'POST', {
         token: officer,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: {

@@ -5,7 +5,7 @@ import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, items 5 and 7: bad input is a 400 (or 413/415/431) OperationOutcome, never a
@@ -74,7 +74,6 @@ function send(base: string, path: string, options: Sent = {}): Promise<HttpResul
 describe('Hardening: bad input is refused, audited, and harms no other request (e2e, issue #12 items 5 and 7)', () => {
   let server: TestServer;
   let db: pg.Client;
-  let root: string;
   let his: string;
   let drNeuro: string;
   let officer: string;
@@ -101,27 +100,22 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
   const patientsNamed = (family: string) =>
     count(`SELECT count(*)::int AS n FROM fhir_resource_version WHERE resource_type = 'Patient' AND content::text LIKE '%' || $1 || '%'`, [family]);
   const postPatient = (body: string | Buffer, headers: Record<string, string> = {}) =>
-    send(root, '/fhir/Patient', { method: 'POST', token: his, body, headers });
+    send(server.root, '/fhir/Patient', { method: 'POST', token: his, body, headers });
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     his = await server.token();
     drNeuro = await server.token({ sub: `dr-neuro-${run}`, roles: ['attending'], department: 'neuro' });
     officer = await server.token({ sub: `officer-${run}`, roles: ['disputes-officer'] });
     recordRoom = await server.token({ sub: `rr-${run}`, roles: ['record-room'] });
     patient = await seedAs(server.fhirBase, his, { resourceType: 'Patient', name: [{ family: `Hardening-${run}` }], birthDate: '1970-01-01' });
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   describe('item 5: NUL and lone surrogates in the URL and headers', () => {
     it('R-20/R-51: GET /fhir/Patient/x%00 without a token → 400 invalid-characters (not 503), recorded with the NUL escaped', async () => {
-      const res = await send(root, '/fhir/Patient/x%00');
+      const res = await send(server.root, '/fhir/Patient/x%00');
       const outcome = expectOutcome(res, 400, 'invalid', ERR.chars);
       expect(outcome.issue?.[0].diagnostics).toContain('URL path');
       const row = await expectAudited(res, 400, ERR.chars);
@@ -134,8 +128,8 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       const reads: Promise<HttpResult & { requestId: string }>[] = [];
       const attacks: Promise<HttpResult & { requestId: string }>[] = [];
       for (let i = 0; i < 120; i++) {
-        reads.push(send(root, `/fhir/Patient/${patient.id}`, { token: his }));
-        attacks.push(send(root, `/fhir/Patient/x${i}%00`, i % 2 ? { token: his } : {}));
+        reads.push(send(server.root, `/fhir/Patient/${patient.id}`, { token: his }));
+        attacks.push(send(server.root, `/fhir/Patient/x${i}%00`, i % 2 ? { token: his } : {}));
       }
       const [good, bad] = await Promise.all([Promise.all(reads), Promise.all(attacks)]);
       expect(good.map((r) => r.status)).toEqual(good.map(() => 200));
@@ -167,25 +161,25 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       ['/audit/access-report?patient=Patient/%00', ERR.chars, 'query parameter patient'],
       ['/governance/amendments/a%00', ERR.chars, 'URL path'],
     ])('R-20/R-51: GET %s → 400 %s naming the %s, recorded', async (path, code, where) => {
-      const res = await send(root, path, { token: his });
+      const res = await send(server.root, path, { token: his });
       const outcome = expectOutcome(res, 400, 'invalid', code);
       expect(outcome.issue?.[0].expression).toEqual([where]);
       await expectAudited(res, 400, code);
     });
 
     it('R-20: the public CapabilityStatement refuses a NUL too (it is never audited: there is no record to access)', async () => {
-      const res = await send(root, '/fhir/metadata?x=%00');
+      const res = await send(server.root, '/fhir/metadata?x=%00');
       expectOutcome(res, 400, 'invalid', ERR.chars);
       expect(await auditOf(res.requestId)).toEqual([]);
-      expectStatus(await send(root, '/fhir/metadata?x=0'), 200);
+      expectStatus(await send(server.root, '/fhir/metadata?x=0'), 200);
     });
 
     it('R-04/R-20: a NUL or a broken escape in X-Break-Glass-Reason → 400 before any decision, recorded', async () => {
       const btg = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG; scheme="http://hl7.org/fhir/tag/security"';
-      const nul = await send(root, `/fhir/Patient/${patient.id}`, { token: drNeuro, headers: { category: btg, 'x-break-glass-reason': 'stroke%00' } });
+      const nul = await send(server.root, `/fhir/Patient/${patient.id}`, { token: drNeuro, headers: { category: btg, 'x-break-glass-reason': 'stroke%00' } });
       expectOutcome(nul, 400, 'invalid', ERR.chars);
       await expectAudited(nul, 400, ERR.chars);
-      const surrogate = await send(root, `/fhir/Patient/${patient.id}`, { token: drNeuro, headers: { category: btg, 'x-break-glass-reason': '%ED%A0%80' } });
+      const surrogate = await send(server.root, `/fhir/Patient/${patient.id}`, { token: drNeuro, headers: { category: btg, 'x-break-glass-reason': '%ED%A0%80' } });
       expectOutcome(surrogate, 400, 'invalid', ERR.chars);
       await expectAudited(surrogate, 400, ERR.chars);
       // Nothing was opened: no break-the-glass grant exists for this caller.
@@ -195,13 +189,13 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
     it('R-12/R-51: X-Edit-Reason with %00 → 400, the version unchanged; the same update with a plain reason passes', async () => {
       const target = await seedAs(server.fhirBase, his, { resourceType: 'Patient', name: [{ family: `Edit-${run}` }] });
       const body = JSON.stringify({ ...target, meta: undefined, gender: 'female' });
-      const bad = await send(root, `/fhir/Patient/${target.id}`, { method: 'PUT', token: his, body, headers: { 'x-edit-reason': 'typo%00fix' } });
+      const bad = await send(server.root, `/fhir/Patient/${target.id}`, { method: 'PUT', token: his, body, headers: { 'x-edit-reason': 'typo%00fix' } });
       expectOutcome(bad, 400, 'invalid', ERR.chars);
       expect(bad.body.issue?.[0].expression).toEqual(['header x-edit-reason']);
       await expectAudited(bad, 400, ERR.chars);
-      const current = await send(root, `/fhir/Patient/${target.id}`, { token: his });
+      const current = await send(server.root, `/fhir/Patient/${target.id}`, { token: his });
       expect((current.body as unknown as Patient).meta?.versionId).toBe('1');
-      const good = await send(root, `/fhir/Patient/${target.id}`, { method: 'PUT', token: his, body, headers: { 'x-edit-reason': 'typo%20fix' } });
+      const good = await send(server.root, `/fhir/Patient/${target.id}`, { method: 'PUT', token: his, body, headers: { 'x-edit-reason': 'typo%20fix' } });
       expectStatus(good, 200);
     });
   });
@@ -216,7 +210,7 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       ['POST', '/disputes'],
       ['POST', '/copy-requests'],
     ])('R-51: %s %s with JSON nested 10,000 deep → 400 too-deep (not 500), recorded', async (method, path) => {
-      const res = await send(root, path, { method, token: his, body: nested(10_000) });
+      const res = await send(server.root, path, { method, token: his, body: nested(10_000) });
       const outcome = expectOutcome(res, 400, 'structure', ERR.deep);
       expect(outcome.issue?.[0].diagnostics).toContain('64');
       await expectAudited(res, 400, ERR.deep);
@@ -245,22 +239,22 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
     it('R-51: \\u0000 in a grant reason → 400, no grant stored; the same request without it is granted', async () => {
       const body = (reason: string) =>
         JSON.stringify({ grantee: `dr-neuro-${run}`, patient: patient.id, purpose: 'research', reason, until: new Date(Date.now() + DAY).toISOString() });
-      const bad = await send(root, '/access/grants', { method: 'POST', token: drNeuro, body: body('study\u0000') });
+      const bad = await send(server.root, '/access/grants', { method: 'POST', token: drNeuro, body: body('study\u0000') });
       expectOutcome(bad, 400, 'invalid', ERR.chars);
       expect(bad.body.issue?.[0].expression).toEqual(['JSON string at reason']);
       await expectAudited(bad, 400, ERR.chars);
       expect(await count(`SELECT count(*)::int AS n FROM access_grant WHERE patient_id = $1`, [patient.id])).toBe(0);
-      expectStatus(await send(root, '/access/grants', { method: 'POST', token: drNeuro, body: body('study') }), 201);
+      expectStatus(await send(server.root, '/access/grants', { method: 'POST', token: drNeuro, body: body('study') }), 201);
       expect(await count(`SELECT count(*)::int AS n FROM access_grant WHERE patient_id = $1`, [patient.id])).toBe(1);
     });
 
     it('R-51: \\u0000 in a dispute reason → 400, no dispute stored; the same request without it is opened', async () => {
       const body = (reason: string) => JSON.stringify({ patient: `Patient/${patient.id}`, reason, scope: { kind: 'whole-record' } });
-      const bad = await send(root, '/disputes', { method: 'POST', token: officer, body: body('异议\u0000') });
+      const bad = await send(server.root, '/disputes', { method: 'POST', token: officer, body: body('异议\u0000') });
       expectOutcome(bad, 400, 'invalid', ERR.chars);
       await expectAudited(bad, 400, ERR.chars);
       expect(await count(`SELECT count(*)::int AS n FROM dispute WHERE patient_id = $1`, [patient.id])).toBe(0);
-      expectStatus(await send(root, '/disputes', { method: 'POST', token: officer, body: body('异议') }), 201);
+      expectStatus(await send(server.root, '/disputes', { method: 'POST', token: officer, body: body('异议') }), 201);
       expect(await count(`SELECT count(*)::int AS n FROM dispute WHERE patient_id = $1`, [patient.id])).toBe(1);
     });
 
@@ -273,18 +267,18 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
           purpose: '复诊',
           scope: { all: true },
         });
-      const bad = await send(root, '/copy-requests', { method: 'POST', token: recordRoom, body: body('王小明\u0000') });
+      const bad = await send(server.root, '/copy-requests', { method: 'POST', token: recordRoom, body: body('王小明\u0000') });
       expectOutcome(bad, 400, 'invalid', ERR.chars);
       expect(bad.body.issue?.[0].expression).toEqual(['JSON string at requester.name']);
       await expectAudited(bad, 400, ERR.chars);
       expect(await count(`SELECT count(*)::int AS n FROM copy_request WHERE patient_id = $1`, [patient.id])).toBe(0);
-      expectStatus(await send(root, '/copy-requests', { method: 'POST', token: recordRoom, body: body('王小明') }), 201);
+      expectStatus(await send(server.root, '/copy-requests', { method: 'POST', token: recordRoom, body: body('王小明') }), 201);
       expect(await count(`SELECT count(*)::int AS n FROM copy_request WHERE patient_id = $1`, [patient.id])).toBe(1);
     });
 
     it('R-51: a _search form body with %00 → 400 naming the form parameter, recorded', async () => {
       const form = { 'content-type': 'application/x-www-form-urlencoded' };
-      const res = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body: '_id=a%00', headers: form });
+      const res = await send(server.root, '/fhir/Patient/_search', { method: 'POST', token: his, body: '_id=a%00', headers: form });
       expectOutcome(res, 400, 'invalid', ERR.chars);
       expect(res.body.issue?.[0].expression).toEqual(['form parameter _id']);
       await expectAudited(res, 400, ERR.chars);
@@ -294,11 +288,11 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
   describe('item 7: Content-Encoding and oversized headers', () => {
     it('R-51: Content-Encoding gzip with a garbage body → 400 bad-encoding (not 500), recorded, nothing stored; a real gzip body is accepted', async () => {
       const family = `Gzip-${run}`;
-      const garbage = await send(root, '/fhir/Patient', { method: 'POST', token: his, body: 'this is not gzip', headers: { 'content-encoding': 'gzip' } });
+      const garbage = await send(server.root, '/fhir/Patient', { method: 'POST', token: his, body: 'this is not gzip', headers: { 'content-encoding': 'gzip' } });
       expectOutcome(garbage, 400, 'structure', ERR.encoding);
       await expectAudited(garbage, 400, ERR.encoding);
       const truncated = gzipSync(JSON.stringify({ resourceType: 'Patient', name: [{ family }] })).subarray(0, 20);
-      const cut = await send(root, '/fhir/Patient', { method: 'POST', token: his, body: truncated, headers: { 'content-encoding': 'gzip' } });
+      const cut = await send(server.root, '/fhir/Patient', { method: 'POST', token: his, body: truncated, headers: { 'content-encoding': 'gzip' } });
       expectOutcome(cut, 400, 'structure', ERR.encoding);
       expect(await patientsNamed(family)).toBe(0);
       const good = await postPatient(gzipSync(JSON.stringify({ resourceType: 'Patient', name: [{ family }] })), { 'content-encoding': 'gzip' });
@@ -310,22 +304,22 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       // 6 MB of spaces (valid JSON padding) compress to a few KB; the default limit is 5 MB.
       const bomb = gzipSync(Buffer.concat([Buffer.from('{"resourceType":"Patient"'), Buffer.alloc(6 * 1024 * 1024, ' '), Buffer.from('}')]));
       expect(bomb.length).toBeLessThan(64 * 1024);
-      const res = await send(root, '/fhir/Patient', { method: 'POST', token: his, body: bomb, headers: { 'content-encoding': 'gzip' } });
+      const res = await send(server.root, '/fhir/Patient', { method: 'POST', token: his, body: bomb, headers: { 'content-encoding': 'gzip' } });
       expectOutcome(res, 413, 'too-long', ERR.tooLarge);
       await expectAudited(res, 413, ERR.tooLarge);
-      const unknown = await send(root, '/fhir/Patient', { method: 'POST', token: his, body: 'x', headers: { 'content-encoding': 'compress' } });
+      const unknown = await send(server.root, '/fhir/Patient', { method: 'POST', token: his, body: 'x', headers: { 'content-encoding': 'compress' } });
       expectOutcome(unknown, 415, 'not-supported', ERR.media);
       await expectAudited(unknown, 415, ERR.media);
     });
 
     it('R-20: headers over 16 KB → 431 with an OperationOutcome (headers-too-large), with or without a token', async () => {
       for (const token of [undefined, his]) {
-        const res = await send(root, `/fhir/Patient/${patient.id}`, { token, headers: { 'x-padding': 'a'.repeat(17 * 1024) } });
+        const res = await send(server.root, `/fhir/Patient/${patient.id}`, { token, headers: { 'x-padding': 'a'.repeat(17 * 1024) } });
         expectOutcome(res, 431, 'too-long', ERR.headers);
         expect(res.headers.get('content-type')).toContain('application/fhir+json');
       }
       // The server still serves the next request.
-      expectStatus(await send(root, `/fhir/Patient/${patient.id}`, { token: his }), 200);
+      expectStatus(await send(server.root, `/fhir/Patient/${patient.id}`, { token: his }), 200);
     });
   });
   describe('query strings wherever they travel: If-None-Exist, _search forms, Bundle entry URLs', () => {
@@ -352,7 +346,7 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
           { request: { method: 'GET', url: 'Patient?name=x%00' } },
         ],
       };
-      const res = await send(root, '/fhir', { method: 'POST', token: his, body: JSON.stringify(bundle) });
+      const res = await send(server.root, '/fhir', { method: 'POST', token: his, body: JSON.stringify(bundle) });
       expectOutcome(res, 400, 'invalid', ERR.chars);
       await expectAudited(res, 400, ERR.chars);
       expect(await patientsNamed(family)).toBe(0);
@@ -361,19 +355,19 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
     it('R-03: a POST _search form keeps repeated parameters as AND (as a GET does), not folded into one OR list', async () => {
       const other = await seedAs(server.fhirBase, his, { resourceType: 'Patient', name: [{ family: `Other-${run}` }] });
       const form = { 'content-type': 'application/x-www-form-urlencoded' };
-      const and = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id}&_id=${other.id}`, headers: form });
+      const and = await send(server.root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id}&_id=${other.id}`, headers: form });
       expectStatus(and, 200);
       expect((and.body as unknown as Bundle).total).toBe(0);
-      const or = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id},${other.id}`, headers: form });
+      const or = await send(server.root, '/fhir/Patient/_search', { method: 'POST', token: his, body: `_id=${patient.id},${other.id}`, headers: form });
       expectStatus(or, 200);
       expect((or.body as unknown as Bundle).total).toBe(2);
-      const get = await send(root, `/fhir/Patient?_id=${patient.id}&_id=${other.id}`, { token: his });
+      const get = await send(server.root, `/fhir/Patient?_id=${patient.id}&_id=${other.id}`, { token: his });
       expect((get.body as unknown as Bundle).total).toBe(0);
     });
 
     it('R-51: a POST _search form of 1,001 fields → 400 too-costly (not 500), recorded', async () => {
       const body = Array.from({ length: 1001 }, (_, i) => `name=n${i}`).join('&');
-      const res = await send(root, '/fhir/Patient/_search', { method: 'POST', token: his, body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await send(server.root, '/fhir/Patient/_search', { method: 'POST', token: his, body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expectOutcome(res, 400, 'too-costly', 'fhir.too-costly');
       await expectAudited(res, 400, 'fhir.too-costly');
     });
@@ -381,7 +375,7 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
     it('R-20/R-51: an AuditEvent search is bounded like any search: 101 OR values → 400 too-costly, recorded', async () => {
       const auditor = await server.token({ sub: `auditor-${run}`, roles: ['auditor'] });
       const values = Array.from({ length: 101 }, (_, i) => `a${i}`).join(',');
-      const res = await send(root, `/fhir/AuditEvent?agent=${values}`, { token: auditor });
+      const res = await send(server.root, `/fhir/AuditEvent?agent=${values}`, { token: auditor });
       expectOutcome(res, 400, 'too-costly', 'fhir.too-costly');
       await expectAudited(res, 400, 'fhir.too-costly');
     });

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { ERROR_CODE_SYSTEM } from '../../src/fhir/operation-outcome.mapper.js';
 import { expectStatus, editable } from '../support/fhir-expect.js';
 import { httpRequest, seedAs, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, items 7 (unknown elements named like `Object.prototype` members) and 8 (invalid
@@ -71,14 +71,10 @@ describe('R-17 hardening: invalid codes and prototype-named elements are refused
   beforeAll(async () => {
     server = await startTestServer();
     his = await server.token();
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     subject = `Patient/${(await seedAs(server.fhirBase, his, patient(`subject-${run}`))).id}`;
   });
-  afterAll(async () => {
-    await db?.end();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, server));
 
   it('R-17: Patient.gender "robot" is 400 code-invalid naming Patient.gender and the allowed codes; nothing is stored; "female" is created', async () => {
     const value = `gender-${randomUUID()}`;

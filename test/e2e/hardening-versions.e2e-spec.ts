@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse } from 'yaml';
-import type { Bundle, BundleEntry, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Composition, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { ChangeHistory, VersionDiff } from '../../src/governance/ledger.service.js';
 import { ERROR_CODE_SYSTEM } from '../../src/fhir/operation-outcome.mapper.js';
+import { clinicalBuilders, keyOf } from '../support/fhir-builders.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, items 1–3, attacked over real HTTP: leaks through older versions and through
@@ -33,7 +34,6 @@ const DR_CARDIO = `Practitioner/ver-dr-cardio-${run}`;
 const DR_NEURO = `Practitioner/ver-dr-neuro-${run}`;
 const CONFIDENTIALITY = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const RESTRICTED = { meta: { security: [{ system: CONFIDENTIALITY, code: 'R' }] } };
-const INPATIENT = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' };
 const LOINC = 'http://loinc.org';
 /** Text of version 1 of an Observation that is labelled R from version 2 on. */
 const SECRET_V1 = `SECRET-V1-${run}`;
@@ -69,7 +69,6 @@ interface AuditRow {
 
 const query = (params: Record<string, string>) => new URLSearchParams(params).toString();
 const narrative = (text: string) => ({ status: 'generated' as const, div: `<div xmlns="http://www.w3.org/1999/xhtml">${text}</div>` });
-const keyOf = (r: Resource | undefined) => `${r?.resourceType}/${r?.id}`;
 const versionKeys = (b: Bundle) => (b.entry ?? []).map((e) => `${keyOf(e.resource)}/_history/${e.resource?.meta?.versionId}`);
 
 /** The resource without the server's own meta (version, time), keeping its labels: ready to be PUT back with changes. */
@@ -84,7 +83,6 @@ describe('Issue #12 items 1–3: versions and conditional probes (e2e, real HTTP
   /** The same database behind a server whose policy hides existence (`hiddenRecords: not-found`). */
   let hiding: TestServer;
   let db: pg.Client;
-  let root: string;
   let seedStart: string;
   const tokens = { his: '', drCardio: '', chiefCardio: '', drNeuro: '', officer: '', hidingCardio: '', hidingHis: '' };
   const P1 = { patient: '', encounter: '' };
@@ -165,25 +163,10 @@ describe('Issue #12 items 1–3: versions and conditional probes (e2e, real HTTP
     expectNoText(res.body, ...secrets);
   };
 
-  const encounterOf = (patient: string, dept: string, practitioner: string): Encounter => ({
-    resourceType: 'Encounter',
-    status: 'in-progress',
-    class: INPATIENT,
-    subject: { reference: `Patient/${patient}` },
-    serviceProvider: { reference: `Organization/${dept}` },
-    participant: [{ individual: { reference: practitioner } }],
-  });
-  const observation = (patient: string, encounter: string, value: string, note: string, extra: Partial<Observation> = {}): Observation => ({
-    resourceType: 'Observation',
-    status: 'final',
-    identifier: [{ system: ID_SYSTEM, value }],
-    code: { coding: [{ system: CODE_SYSTEM, code: 'hr' }] },
-    subject: { reference: `Patient/${patient}` },
-    encounter: { reference: `Encounter/${encounter}` },
-    valueQuantity: { value: 72, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-    note: [{ text: note }],
-    ...extra,
-  });
+  const build = clinicalBuilders({ identifier: ID_SYSTEM, code: CODE_SYSTEM, family: 'Ver' });
+  const encounterOf = (patient: string, dept: string, practitioner: string) => build.encounter(patient, dept, practitioner);
+  const observation = (patient: string, encounter: string, value: string, note: string, extra: Partial<Observation> = {}): Observation =>
+    build.observation({ patient, encounter, code: 'hr', identifier: value, note }, extra);
   const progressNote = (patient: string, encounter: string, author: string, text: string, extra: Partial<Composition> = {}): Composition => ({
     resourceType: 'Composition',
     status: 'preliminary',
@@ -203,9 +186,7 @@ describe('Issue #12 items 1–3: versions and conditional probes (e2e, real HTTP
     const document = parse(readFileSync(policyFile, 'utf8')) as { settings: Record<string, unknown> };
     document.settings.hiddenRecords = 'not-found';
     hiding = await startTestServer({ policy: document as unknown as Record<string, unknown> });
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    db = await connectTestDatabase();
     tokens.his = await server.token();
     tokens.drCardio = await server.token({ sub: `ver-dr-cardio-${run}`, roles: ['attending'], department: CARDIO, fhirUser: DR_CARDIO });
     tokens.chiefCardio = await server.token({ sub: `ver-chief-${run}`, roles: ['chief'], department: CARDIO, fhirUser: `Practitioner/ver-chief-${run}` });
@@ -252,11 +233,7 @@ describe('Issue #12 items 1–3: versions and conditional probes (e2e, real HTTP
     await seed(observation(P3.patient, P3.encounter, probe.visibleP3, 'visible'));
   }, 120_000);
 
-  afterAll(async () => {
-    await db?.end();
-    await hiding?.close();
-    await server?.close();
-  });
+  afterAll(() => closeAll(db, hiding, server));
 
   it('R-07: the seed is what the attacks assume (positive controls): the chief reads R versions, dr-cardio reads P1, dr-neuro reads P2', async () => {
     for (const v of ['1', '2']) expectStatus(await fhir(tokens.chiefCardio, 'GET', `Observation/${labelledLater}/_history/${v}`), 200);
@@ -557,7 +534,7 @@ describe('Issue #12 items 1–3: versions and conditional probes (e2e, real HTTP
       P4.encounter = await seed(encounterOf(P4.patient, CARDIO, DR_CARDIO));
       const sealedValue = `sealed-${run}`;
       await seed(observation(P4.patient, P4.encounter, sealedValue, SECRET_PROBE));
-      const opened = await httpRequest<{ status: string }>(`${root}/disputes`, 'POST', {
+      const opened = await httpRequest<{ status: string }>(`${server.root}/disputes`, 'POST', {
         token: tokens.officer,
         contentType: 'application/json',
         headers: { accept: 'application/json' },

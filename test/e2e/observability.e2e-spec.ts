@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../../src/common/package-root.js';
 import { freePort } from '../../src/database/embedded-postgres.launcher.js';
-import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
 import { sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { devToken, startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #14, "Nothing to watch": health probes, Prometheus metrics and structured logs, as an
@@ -339,7 +338,7 @@ describe('Observability: structured logs of the standalone server (e2e, node dis
     await waitFor('the start-up report', (lines) => lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('Started in')));
 
     const base = `http://127.0.0.1:${port}/fhir`;
-    const token = await issueDevToken(dataDir, { sub: `log-his-${tag}`, roles: ['his-system'], ttl: '10m' });
+    const token = await devToken(dataDir, { sub: `log-his-${tag}`, ttl: '10m' });
     const secretName = `QuerySecret${tag}`;
     const bodySecret = `BodySecret${tag}`;
     const given = `log-test-${tag}`;

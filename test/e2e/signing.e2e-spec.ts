@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Composition, DocumentReference, Encounter, Observation, OperationOutcome, Organization, Patient, Provenance, Resource } from '@medplum/fhirtypes';
-import pg from 'pg';
 import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import type { LedgerEntry } from '../../src/governance/domain/ledger.js';
+import type { AuditRow, LedgerRow } from '../support/database-rows.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { editable, expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { startTestServer, TestClock, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
 /**
  * `$sign` (issue #4, R-13 / R-14) end to end, over real HTTP and PostgreSQL: the author
@@ -40,28 +40,6 @@ interface Operator {
   token: string;
 }
 
-interface LedgerRow {
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  editor: string;
-  kind: string;
-  reason: string | null;
-  doc_type: string | null;
-  entry: string;
-}
-
-interface AuditRow {
-  request_id: string;
-  actor: string | null;
-  action: string;
-  subtype: string;
-  outcome: number;
-  entity_type: string | null;
-  entity_id: string | null;
-  content: string;
-}
-
 type Res<T = OperationOutcome> = HttpResult<T> & { rid: string };
 type Doc = (Composition | DocumentReference) & { id: string };
 
@@ -75,8 +53,7 @@ const reason = (text: string) => ({ 'x-edit-reason': encodeURIComponent(text) })
 async function signingFixture() {
   const clock = new TestClock();
   const server: TestServer = await startTestServer({ clock });
-  const db = new pg.Client({ connectionString: testDatabaseUrl() });
-  await db.connect();
+  const db = await connectTestDatabase();
   const label = randomUUID().slice(0, 8);
   const operator = async (name: string, claims: { roles: string[]; department?: string; licence?: 'licensed' | 'intern' | 'probation' | 'visiting'; fhirUser?: false }): Promise<Operator> => {
     const sub = `sig-${name}-${label}-${run}`;
@@ -209,10 +186,7 @@ async function signingFixture() {
     auditOf,
     provenancesFor,
     expectSignRefused,
-    close: async () => {
-      await db.end();
-      await server.close();
-    },
+    close: () => closeAll(db, server),
   };
 }
 

@@ -8,10 +8,10 @@ import type { Composition, Encounter, Observation, OperationOutcome, Patient } f
 import { packageRoot } from '../../src/common/package-root.js';
 import { freePort } from '../../src/database/embedded-postgres.launcher.js';
 import { DEV_KEY_FILE } from '../../src/identity/dev-signing-key.js';
-import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
 import { defaultPolicyPath } from '../../src/policy/policy.loader.js';
 import { runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
+import { devToken, type DevTokenRequest } from '../support/test-app.js';
 
 /**
  * Several instances on one PostgreSQL (issue 14, decision 0012), as a hospital runs them
@@ -162,7 +162,7 @@ describe('Three ChartWarden instances on one PostgreSQL (integration, spawned se
     originalPolicy = (await readFile(defaultPolicyPath(), 'utf8')).replace(/^version: .*$/m, `version: "cluster-${run}.1"`);
     await writeFile(policyFile, originalPolicy);
     // The first data dir's key signs every token; the others get a copy (one identity for the cluster).
-    const token = (request: Partial<DevTokenRequest>) => issueDevToken(dirs[0], { sub: 'his-cluster', roles: ['his-system'], ttl: '1h', ...request });
+    const token = (request: Partial<DevTokenRequest>) => devToken(dirs[0], { sub: 'his-cluster', ...request });
     tokens.his = await token({});
     for (const dir of dirs.slice(1, 3)) await copyFile(join(dirs[0], DEV_KEY_FILE), join(dir, DEV_KEY_FILE));
     tokens.attending = await token({ sub: `dr-cluster-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { EmbeddedPostgresError, EmbeddedPostgresLauncher, type LauncherLog } from '../../src/database/embedded-postgres.launcher.js';
+import { withClient } from '../support/database-admin.js';
 
 /** Every start runs real PostgreSQL (1–3 s); a test may start it twice or three times. */
 const SLOW = 45_000;
@@ -31,16 +31,6 @@ const isAlive = (pid: number): boolean => {
 
 /** The postmaster's pid, from the first line of the cluster's `postmaster.pid`. */
 const postmasterPid = async (clusterDir: string): Promise<number> => Number((await readFile(join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-
-const withClient = async <T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> => {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-};
 
 /**
  * The embedded PostgreSQL launcher a newcomer's `npm start` relies on, against real

@@ -8,8 +8,7 @@ import pg from 'pg';
 import { packageRoot } from '../../src/common/package-root.js';
 import { SERVER_LOCK_FILE, type LockOwner } from '../../src/database/data-dir-lock.js';
 import { EmbeddedPostgresLauncher, freePort } from '../../src/database/embedded-postgres.launcher.js';
-import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
-import { testDatabaseUrl } from '../support/test-app.js';
+import { devToken, testDatabaseUrl } from '../support/test-app.js';
 
 /**
  * Operations as an operator runs them (issue #14), on real spawned processes: the built
@@ -192,7 +191,7 @@ class CuttableRelay {
   }
 }
 
-const hisToken = (dataDir: string) => issueDevToken(dataDir, { sub: 'ops-his', roles: ['his-system'], ttl: '1h' });
+const hisToken = (dataDir: string) => devToken(dataDir, { sub: 'ops-his' });
 
 describe('Operations: start, stop and recover as an operator would (issue #14, R-20, R-51)', () => {
   const dataDirs: string[] = [];

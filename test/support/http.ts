@@ -49,3 +49,32 @@ export async function seedAs<T extends Resource>(fhirBase: string, token: string
   if (res.status !== 201) throw new Error(`seeding ${resource.resourceType}: ${res.status} ${res.text}`);
   return res.body;
 }
+
+/** A call as the suites write it: as whom, which method, where, and what body (and headers) to send. */
+export type ApiCall<Default = OperationOutcome> = <T = Default>(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<HttpResult<T>>;
+
+/**
+ * FHIR REST calls against `base()` (read at each call: the server starts in `beforeAll`, after
+ * the suite's helpers are written). `path` is relative to the base (`Patient/1`, `Observation?…`);
+ * an absolute URL (a Bundle's `next` link) is followed as is, and `''` is the base itself (batch
+ * and transaction).
+ */
+export function fhirApi(base: () => string): ApiCall {
+  return <T = OperationOutcome>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    httpRequest<T>(path.startsWith('http') ? path : path ? `${base()}/${path}` : base(), method, { token, body, headers });
+}
+
+/**
+ * Calls to a workflow API under `base()` (`${server.root}/governance/`, `/disputes`…): JSON sent
+ * as `application/json`, JSON accepted, `path` appended to the base as written.
+ */
+export function jsonApi<Default = unknown>(base: () => string): ApiCall<Default> {
+  return <T = Default>(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    httpRequest<T>(`${base()}${path}`, method, { token, body, contentType: 'application/json', headers: { accept: 'application/json', ...headers } });
+}

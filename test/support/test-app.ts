@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { ChartWardenModule } from '../../src/chartwarden.module.js';
 import type { ChartWardenOptions } from '../../src/config/chartwarden.options.js';
 import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
@@ -18,11 +19,45 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
+/** A plain connection to the run's database: what a test reads as ground truth, past every policy. The suite ends it. */
+export async function connectTestDatabase(): Promise<pg.Client> {
+  const db = new pg.Client({ connectionString: testDatabaseUrl() });
+  await db.connect();
+  return db;
+}
+
+/**
+ * A dev token signed with `dataDir`'s dev key (made there if missing): the HIS integration
+ * client for an hour unless `request` says otherwise. The one place tests mint dev tokens.
+ */
+export function devToken(dataDir: string, request: Partial<DevTokenRequest> = {}): Promise<string> {
+  return issueDevToken(dataDir, { sub: 'his-test', roles: ['his-system'], ttl: '1h', ...request });
+}
+
+/** What a dev token may claim (subject, roles, department, licence, fhirUser, ttl…). */
+export type { DevTokenRequest };
+
+/** What a suite opens in `beforeAll`: a server (`close`) or a database connection (`end`). */
+export type Closable = { close(): Promise<unknown> } | { end(): Promise<unknown> };
+
+/**
+ * Closes what a suite opened, one after another in the order given (connections before the
+ * server they watch), skipping what never opened because `beforeAll` failed first.
+ */
+export async function closeAll(...opened: (Closable | undefined)[]): Promise<void> {
+  for (const resource of opened) {
+    if (resource && 'end' in resource) await resource.end();
+    else if (resource) await resource.close();
+  }
+}
+
 /** A running ChartWarden on a random port, over real HTTP, with its own data dir (and dev key). */
 export interface TestServer {
   app: INestApplication;
   /** e.g. `http://127.0.0.1:41234/fhir` */
   fhirBase: string;
+  /** The server's root, where the workflow APIs live (`/governance`, `/disputes`, `/access`…): e.g. `http://127.0.0.1:41234` */
+  root: string;
   dataDir: string;
   token(request?: Partial<DevTokenRequest>): Promise<string>;
   close(): Promise<void>;
@@ -47,8 +82,9 @@ export async function startTestServer(options: Partial<ChartWardenOptions> & { c
   return {
     app,
     fhirBase: `http://127.0.0.1:${port}/fhir`,
+    root: `http://127.0.0.1:${port}`,
     dataDir,
-    token: (request = {}) => issueDevToken(dataDir, { sub: 'his-test', roles: ['his-system'], ttl: '1h', ...request }),
+    token: (request = {}) => devToken(dataDir, request),
     // The data dir holds only the dev key: remove it when this helper made it.
     close: async () => {
       await app.close();
@@ -67,5 +103,10 @@ export class TestClock extends Clock {
 
   advance(ms: number): void {
     this.offsetMs += ms;
+  }
+
+  /** Moves on to `instant` (epoch ms), as waiting for it would; never back: a clock moved past it stays. */
+  advanceTo(instant: number): void {
+    this.advance(Math.max(0, instant - this.now().getTime()));
   }
 }
