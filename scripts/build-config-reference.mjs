@@ -2,7 +2,7 @@
 /**
  * Regenerates docs/configuration.md from the schemas that validate ChartWarden's configuration
  * (src/config/env.config.ts, src/policy/domain/policy-document.ts), through the built renderer
- * dist/src/config/config-reference.js. Build first; commit the output.
+ * dist/src/cli/config-reference.js. Build first; commit the output.
  *
  *   npm run build && node scripts/build-config-reference.mjs          # write docs/configuration.md
  *   npm run build && node scripts/build-config-reference.mjs --check  # exit 1 if it is stale
@@ -17,12 +17,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = join(root, 'docs/configuration.md');
 const sources = [
-  'src/config/config-reference.ts',
+  'src/cli/config-reference.ts',
   'src/config/env.config.ts',
   'src/config/chartwarden.options.ts',
   'src/policy/domain/policy-document.ts',
   'src/policy/domain/actions.ts',
-  'src/release/domain/copy-request.ts',
+  'src/policy/domain/copy-checklists.ts',
 ];
 
 // A renderer older than the schemas would silently write yesterday's reference.
@@ -35,7 +35,7 @@ if (stale.length > 0) {
   process.exit(1);
 }
 
-const { configurationReference, undocumentedSettings } = await import(pathToFileURL(join(root, 'dist/src/config/config-reference.js')).href);
+const { configurationReference, undocumentedSettings } = await import(pathToFileURL(join(root, 'dist/src/cli/config-reference.js')).href);
 const missing = undocumentedSettings();
 if (missing.length > 0) {
   console.error(`Every variable and setting needs a description in its schema (.describe() or .meta()). Missing:\n  ${missing.join('\n  ')}`);

@@ -42,6 +42,7 @@ import { defaultPolicyPath, loadPolicy, validatePolicy } from './policy/policy.l
 import { PolicyModule } from './policy/policy.module.js';
 import { WithheldRecordsSource } from './policy/withheld-records.port.js';
 import { ReleaseModule } from './release/release.module.js';
+import { CHARTWARDEN_ENTITIES } from './schema.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { StoreModule } from './store/store.module.js';
 
@@ -94,7 +95,7 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
       inject: [CHARTWARDEN_OPTIONS],
       // Requests run as a role that owns nothing and cannot switch the append-only triggers off (R-21, decision 0011).
       useFactory: (o: ChartWardenOptions) =>
-        ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize, o.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS, { as: 'application', url: o.applicationDatabaseUrl }),
+        ChartWardenDatabase.connect(o.databaseUrl, o.databasePoolSize, o.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS, { as: 'application', url: o.applicationDatabaseUrl }, CHARTWARDEN_ENTITIES),
     },
     { provide: FhirSettings, inject: [CHARTWARDEN_OPTIONS], useFactory: (o: ChartWardenOptions) => new FhirSettings(o.fhir) },
     // Cache invalidations between the instances on one database, and the policy reload (decision 0012).

@@ -37,7 +37,7 @@ export { ActingClient, type SearchQuery, type CreateCallOptions, type UpdateCall
 export { EMBEDDED_BASE_URL, type ActingOptions } from './embedding/embedded-calls.js';
 
 // What a refusal is, and how HTTP would answer it.
-export { ChartWardenError } from './common/chartwarden.error.js';
+export { ChartWardenError, type ErrorAnswer, type ErrorAnswers, type IssueType } from './common/chartwarden.error.js';
 export { toErrorResponse, type ErrorResponse } from './fhir/operation-outcome.mapper.js';
 export { AccessError, AccessErrorCode } from './policy/policy.errors.js';
 export { FhirRequestError, FhirRequestErrorCode } from './fhir/fhir.errors.js';

@@ -1,4 +1,4 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What can go wrong in the grant and break-the-glass workflow. */
 export enum GrantErrorCode {
@@ -10,10 +10,22 @@ export enum GrantErrorCode {
   Forbidden = 'grant.forbidden',
 }
 
+/** How each grant code answers. */
+const GRANT_ANSWERS: ErrorAnswers<GrantErrorCode> = {
+  [GrantErrorCode.NotFound]: { status: 404, issue: 'not-found' },
+  [GrantErrorCode.WrongState]: { status: 409, issue: 'conflict' },
+  [GrantErrorCode.Invalid]: { status: 400, issue: 'invalid' },
+  [GrantErrorCode.Forbidden]: { status: 403, issue: 'forbidden' },
+};
+
 /** Thrown by the access workflow. */
 export class GrantError extends ChartWardenError<GrantErrorCode> {
   constructor(code: GrantErrorCode, message: string) {
     super(code, message);
+  }
+
+  override get answer(): ErrorAnswer {
+    return GRANT_ANSWERS[this.code];
   }
 }
 

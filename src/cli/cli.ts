@@ -16,7 +16,7 @@ import { retentionReport } from '../governance/retention-report.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
-import { backup, BackupFileError, restoreDrill } from '../database/backup.js';
+import { backup, BackupFileError, restoreDrill } from './backup.js';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';

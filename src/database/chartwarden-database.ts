@@ -1,16 +1,8 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntitySchema, type ObjectType } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
-import { AccessGrantEntity } from '../access/entities/access-grant.entity.js';
-import { AUDIT_ENTITIES } from '../audit/entities/audit.entities.js';
-import { DISPUTE_ENTITIES } from '../disputes/entities/dispute.entities.js';
-import { RELEASE_ENTITIES } from '../release/entities/copy-request.entities.js';
-import { EditLedgerEntity } from '../governance/entities/edit-ledger.entity.js';
-import { AmendmentEntity } from '../governance/entities/amendment.entity.js';
-import { TextFingerprintEntity } from '../governance/entities/text-fingerprint.entity.js';
-import { FHIR_STORE_ENTITIES } from '../store/postgres/entities/index.js';
 import { ApplicationRoleError, prepareApplicationRole } from './application-role.js';
 
 /** Any object that can run a parameterized SQL statement: the pool or one transaction. Returns the rows. */
@@ -45,8 +37,11 @@ function statement(sql: string, parameters: unknown[] | undefined, prepare: bool
   return { text: sql, values: parameters };
 }
 
-/** Every entity of every feature; the DataSource and the schema-agreement test use it. */
-export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENTITIES, EditLedgerEntity, AmendmentEntity, TextFingerprintEntity, ...DISPUTE_ENTITIES, ...RELEASE_ENTITIES];
+/**
+ * The TypeORM entities of ChartWarden's tables. The features own them and the composition lists
+ * them (`CHARTWARDEN_ENTITIES`, src/schema.ts): this layer knows no feature, so it is given them.
+ */
+export type EntityList = readonly (ObjectType<unknown> | EntitySchema)[];
 
 /**
  * JIT compilation helps long analytical queries; ChartWarden's are short OLTP statements,
@@ -54,12 +49,15 @@ export const ENTITIES = [...FHIR_STORE_ENTITIES, AccessGrantEntity, ...AUDIT_ENT
  */
 const SESSION_OPTIONS = '-c jit=off';
 
-/** Builds (does not connect) the TypeORM DataSource for ChartWarden's tables: migrations and schema checks. */
-export function createDataSource(url: string, poolSize = 2): DataSource {
+/**
+ * Builds (does not connect) the TypeORM DataSource for ChartWarden's tables: migrations, and
+ * with `entities` the schema checks (what the entities describe against what the migrations built).
+ */
+export function createDataSource(url: string, entities: EntityList = [], poolSize = 2): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities: [...entities],
     migrations: MIGRATIONS,
     migrationsTableName: 'chartwarden_migrations',
     synchronize: false,
@@ -102,9 +100,22 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
    * the connection stays usable, so no request holds a connection past it. `role`: whom the
    * pool runs as (the server: `application`); as the application, the owner's connection is
    * closed once the schema and the role are ready, so the process keeps no owner session.
+   * `entities`: ChartWarden's tables (`CHARTWARDEN_ENTITIES`), whose metadata `dataSource` carries
+   * and on which the application role is granted what it needs (decision 0011). A caller that
+   * only migrates and queries as the owner (the CLI, most tests) needs none; as the application
+   * they are required: the role is granted exactly these tables, never a guess from the schema.
    */
-  static async connect(url: string, poolSize = 20, statementTimeoutMs = 0, role: DatabaseRole = { as: 'owner' }): Promise<ChartWardenDatabase> {
-    const dataSource = createDataSource(url);
+  static async connect(
+    url: string,
+    poolSize = 20,
+    statementTimeoutMs = 0,
+    role: DatabaseRole = { as: 'owner' },
+    entities: EntityList = [],
+  ): Promise<ChartWardenDatabase> {
+    if (role.as === 'application' && entities.length === 0) {
+      throw new Error("connecting as the application role needs ChartWarden's entities (CHARTWARDEN_ENTITIES): its grants are exactly their tables");
+    }
+    const dataSource = createDataSource(url, entities);
     await dataSource.initialize();
     let poolUrl: string;
     try {

@@ -1,4 +1,4 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What the disputes workflow refuses (issue #7, R-40…R-44). */
 export enum DisputeErrorCode {
@@ -23,10 +23,28 @@ export enum DisputeErrorCode {
   NotFound = 'disputes.not-found',
 }
 
+/** How each disputes code answers. A sealed record answers 423 Locked, not 409: a HIS retries a 409 after re-reading, and no re-read lifts a legal hold (decision 0008). */
+const DISPUTE_ANSWERS: ErrorAnswers<DisputeErrorCode> = {
+  [DisputeErrorCode.Sealed]: { status: 423, issue: 'business-rule' },
+  [DisputeErrorCode.Invalid]: { status: 400, issue: 'invalid' },
+  [DisputeErrorCode.ConfirmationMissing]: { status: 422, issue: 'business-rule' },
+  [DisputeErrorCode.UnsealNotAllowed]: { status: 422, issue: 'business-rule' },
+  [DisputeErrorCode.SelfWitness]: { status: 422, issue: 'business-rule' },
+  [DisputeErrorCode.WitnessRejected]: { status: 403, issue: 'forbidden' },
+  [DisputeErrorCode.Forbidden]: { status: 403, issue: 'forbidden' },
+  [DisputeErrorCode.WrongState]: { status: 409, issue: 'conflict' },
+  [DisputeErrorCode.InventoryChanged]: { status: 409, issue: 'conflict' },
+  [DisputeErrorCode.NotFound]: { status: 404, issue: 'not-found' },
+};
+
 /** Thrown by the disputes workflow and its write guard. */
 export class DisputeError extends ChartWardenError<DisputeErrorCode> {
   constructor(code: DisputeErrorCode, message: string) {
     super(code, message);
+  }
+
+  override get answer(): ErrorAnswer {
+    return DISPUTE_ANSWERS[this.code];
   }
 }
 

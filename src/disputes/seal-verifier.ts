@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Bundle } from '@medplum/fhirtypes';
-import { contentSha256 } from '../governance/domain/ledger.js';
+import { contentSha256 } from '../common/content-hash.js';
 import { CONTENT_SHA256_EXTENSION } from '../copies/document-bundle.js';
 import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
 import { DisputesRepository } from './disputes.repository.js';

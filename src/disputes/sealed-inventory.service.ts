@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ManifestEntry } from '../copies/document-bundle.js';
 import { encountersNotOf, patientName } from '../copies/patient-record.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { CLOSED_STATUSES } from '../governance/domain/document.js';
+import { CLOSED_STATUSES } from '../policy/domain/document-status.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../store/patient-record-index.port.js';

@@ -1,5 +1,5 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What is wrong with a FHIR request itself, before any store or policy looks at it. */
 export enum FhirRequestErrorCode {
@@ -18,7 +18,10 @@ export enum FhirRequestErrorCode {
   RouteNotFound = 'fhir.route-not-found',
   /** R-04: break-the-glass must say why. */
   BreakGlassReasonMissing = 'fhir.break-glass-reason-missing',
-  /** A search beyond the configured limits (values per parameter, parameters per search): 400 `too-costly`, naming the limit. */
+  /**
+   * A search beyond the configured limits (values per parameter, parameters per search): 400 `too-costly`, naming the limit.
+   * The store's search parsing refuses it as `StoreErrorCode.SearchTooCostly`, with this same code.
+   */
   TooCostly = 'fhir.too-costly',
   /** A statement ran past the configured statement timeout and was cancelled: 400 `too-costly`; nothing was written. */
   QueryTimeout = 'fhir.query-timeout',
@@ -32,6 +35,31 @@ export enum FhirRequestErrorCode {
   HeadersTooLarge = 'fhir.headers-too-large',
 }
 
+/** A refused method names the methods the FHIR endpoints take (RFC 9110 §15.5.6). */
+const NOT_ALLOWED: ErrorAnswer = { status: 405, issue: 'not-supported', headers: { Allow: 'GET, HEAD, POST, PUT' } };
+
+/** How each request code answers (R4 http.html, issue types from http://hl7.org/fhir/issue-type). */
+const FHIR_REQUEST_ANSWERS: ErrorAnswers<FhirRequestErrorCode> = {
+  [FhirRequestErrorCode.UnsupportedMediaType]: { status: 415, issue: 'not-supported' },
+  [FhirRequestErrorCode.PayloadTooLarge]: { status: 413, issue: 'too-long' },
+  [FhirRequestErrorCode.MalformedBody]: { status: 400, issue: 'structure' },
+  [FhirRequestErrorCode.ResourceTypeMismatch]: { status: 400, issue: 'invalid' },
+  [FhirRequestErrorCode.IdMismatch]: { status: 400, issue: 'invalid' },
+  [FhirRequestErrorCode.InvalidRequest]: { status: 400, issue: 'invalid' },
+  [FhirRequestErrorCode.ValidationFailed]: { status: 400, issue: 'structure' },
+  [FhirRequestErrorCode.UnknownResourceType]: { status: 404, issue: 'not-supported' },
+  [FhirRequestErrorCode.DeleteRefused]: NOT_ALLOWED,
+  [FhirRequestErrorCode.MethodNotSupported]: NOT_ALLOWED,
+  [FhirRequestErrorCode.RouteNotFound]: { status: 404, issue: 'not-found' },
+  [FhirRequestErrorCode.BreakGlassReasonMissing]: { status: 400, issue: 'required' },
+  [FhirRequestErrorCode.TooCostly]: { status: 400, issue: 'too-costly' },
+  [FhirRequestErrorCode.QueryTimeout]: { status: 400, issue: 'too-costly' },
+  [FhirRequestErrorCode.InvalidCharacters]: { status: 400, issue: 'invalid' },
+  [FhirRequestErrorCode.TooDeep]: { status: 400, issue: 'structure' },
+  [FhirRequestErrorCode.BadEncoding]: { status: 400, issue: 'structure' },
+  [FhirRequestErrorCode.HeadersTooLarge]: { status: 431, issue: 'too-long' },
+};
+
 /** Thrown by the FHIR facade for requests it cannot accept. */
 export class FhirRequestError extends ChartWardenError<FhirRequestErrorCode> {
   constructor(
@@ -42,6 +70,10 @@ export class FhirRequestError extends ChartWardenError<FhirRequestErrorCode> {
     readonly issues?: OperationOutcomeIssue[],
   ) {
     super(code, message, expression);
+  }
+
+  override get answer(): ErrorAnswer {
+    return FHIR_REQUEST_ANSWERS[this.code];
   }
 }
 

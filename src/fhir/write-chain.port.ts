@@ -31,7 +31,8 @@ export interface JournaledWrite {
 
 /**
  * A check every write passes before it happens, inside its transaction (ARCHITECTURE "write
- * guards"): throw a `ChartWardenError` (its status and `issue.code` reach the caller) to refuse;
+ * guards"): throw a `ChartWardenError` that declares its `answer` (status, issue type; its code
+ * reaches the caller as `issue.details`) to refuse;
  * nothing is written then. Guards run in order: the legal hold (R-41), archive (R-15), the edit
  * window (R-11), the reason for changing a signed record (R-12), copy-paste (R-16), then the
  * hospital's own (`ChartWardenModule.forRoot({ writeGuards })`). A guard is never skipped:

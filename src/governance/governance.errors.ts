@@ -1,4 +1,4 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What edit governance refuses (issue #4, R-10…R-18). */
 export enum GovernanceErrorCode {
@@ -39,9 +39,35 @@ export enum GovernanceErrorCode {
   VersionNotFound = 'governance.version-not-found',
 }
 
+/** How each governance code answers (as each code's comment says). */
+const GOVERNANCE_ANSWERS: ErrorAnswers<GovernanceErrorCode> = {
+  [GovernanceErrorCode.ReasonRequired]: { status: 422, issue: 'business-rule' },
+  [GovernanceErrorCode.EditWindowClosed]: { status: 422, issue: 'business-rule' },
+  [GovernanceErrorCode.CosignRequired]: { status: 422, issue: 'business-rule' },
+  [GovernanceErrorCode.Archived]: { status: 422, issue: 'business-rule' },
+  [GovernanceErrorCode.CopiedFromOtherPatient]: { status: 422, issue: 'business-rule' },
+  [GovernanceErrorCode.NotArchivable]: { status: 409, issue: 'conflict' },
+  [GovernanceErrorCode.SeniorReviewRequired]: { status: 403, issue: 'forbidden' },
+  [GovernanceErrorCode.NotAuthor]: { status: 403, issue: 'forbidden' },
+  [GovernanceErrorCode.CosignerNotLicensed]: { status: 403, issue: 'forbidden' },
+  [GovernanceErrorCode.AmendmentForbidden]: { status: 403, issue: 'forbidden' },
+  [GovernanceErrorCode.AlreadySigned]: { status: 409, issue: 'conflict' },
+  [GovernanceErrorCode.NotAwaitingCosign]: { status: 409, issue: 'conflict' },
+  [GovernanceErrorCode.AwaitingCosign]: { status: 409, issue: 'conflict' },
+  [GovernanceErrorCode.AmendmentWrongState]: { status: 409, issue: 'conflict' },
+  [GovernanceErrorCode.ReasonMissing]: { status: 400, issue: 'required' },
+  [GovernanceErrorCode.AmendmentNotFound]: { status: 404, issue: 'not-found' },
+  [GovernanceErrorCode.NotGoverned]: { status: 400, issue: 'not-supported' },
+  [GovernanceErrorCode.VersionNotFound]: { status: 404, issue: 'not-found' },
+};
+
 /** Thrown by edit governance. */
 export class GovernanceError extends ChartWardenError<GovernanceErrorCode> {
   constructor(code: GovernanceErrorCode, message: string) {
     super(code, message);
+  }
+
+  override get answer(): ErrorAnswer {
+    return GOVERNANCE_ANSWERS[this.code];
   }
 }

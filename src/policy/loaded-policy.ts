@@ -1,7 +1,7 @@
 import type { AccessFactOptions } from '../store/access-facts.js';
-import { DEFAULT_CHECKLISTS, type ChecklistItem, type RequesterType } from '../release/domain/copy-request.js';
+import { DEFAULT_CHECKLISTS, type ChecklistItem, type RequesterType } from './domain/copy-checklists.js';
 import type { PolicyDocument } from './domain/policy-document.js';
-import type { EditWindowRule } from '../governance/domain/edit-window.js';
+import type { EditWindowRule } from './domain/edit-window-rule.js';
 import { DocumentTypes } from './domain/document-types.js';
 
 /**
@@ -100,7 +100,6 @@ export class LoadedPolicy {
     return this.document.governance?.amendmentPermitHours ?? 24;
   }
 
-  /** The policy data a store needs to compute access facts (the care window, R-03). */
   /** R-18: years records are kept (policy `settings.recordRetention`; defaults 15 outpatient, 30 inpatient). */
   get recordRetention(): { outpatientYears: number; inpatientYears: number } {
     return this.document.settings.recordRetention ?? { outpatientYears: 15, inpatientYears: 30 };
@@ -136,6 +135,7 @@ export class LoadedPolicy {
     return this.document.disputes?.unilateralUnsealAfterYears ?? 3;
   }
 
+  /** The policy data a store needs to compute access facts (the care window, R-03). */
   get factOptions(): AccessFactOptions {
     return { careWindowDays: this.document.settings.careWindowDaysAfterDischarge };
   }

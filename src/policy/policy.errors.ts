@@ -1,4 +1,5 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
+import { StoreErrorCode } from '../store/store.errors.js';
 
 /** Why the access policy refused, or could not start. */
 export enum AccessErrorCode {
@@ -14,6 +15,18 @@ export enum AccessErrorCode {
   BreakGlassNeedsPatient = 'access.break-glass-needs-patient',
 }
 
+/**
+ * How each access code answers. A hidden record answers exactly as one that does not exist:
+ * same status, issue and code (`store.not-found`), with the store's own words (decisions 0005, 0010).
+ */
+const ACCESS_ANSWERS: ErrorAnswers<AccessErrorCode> = {
+  [AccessErrorCode.Forbidden]: { status: 403, issue: 'forbidden' },
+  [AccessErrorCode.BreakGlassNotAllowed]: { status: 403, issue: 'forbidden' },
+  [AccessErrorCode.Hidden]: { status: 404, issue: 'not-found', answersAs: StoreErrorCode.NotFound },
+  [AccessErrorCode.BreakGlassReasonMissing]: { status: 400, issue: 'required' },
+  [AccessErrorCode.BreakGlassNeedsPatient]: { status: 400, issue: 'invalid' },
+};
+
 /** Thrown by the access policy and its enforcement. */
 export class AccessError extends ChartWardenError<AccessErrorCode> {
   constructor(
@@ -23,6 +36,10 @@ export class AccessError extends ChartWardenError<AccessErrorCode> {
     readonly rule?: string,
   ) {
     super(code, message);
+  }
+
+  override get answer(): ErrorAnswer {
+    return ACCESS_ANSWERS[this.code];
   }
 }
 

@@ -8,7 +8,8 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { CopySelection, LeftOut, ManifestLine } from './domain/copy-production.js';
-import type { CopyRequestRecord, RequesterType } from './domain/copy-request.js';
+import type { CopyRequestRecord } from './domain/copy-request.js';
+import type { RequesterType } from '../policy/domain/copy-checklists.js';
 
 /** A production's two files: the electronic copy (canonical JSON of a `document` Bundle) and the certified PDF, each with its SHA-256. */
 export interface CertifiedCopy {

@@ -9,7 +9,8 @@ import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { CopyDeliveryService } from './copy-delivery.service.js';
 import { CopyProductionService } from './copy-production.service.js';
 import { CopyRequestsService } from './copy-requests.service.js';
-import { COPY_REQUEST_STATUSES, EVIDENCE_KINDS, REQUESTER_TYPES } from './domain/copy-request.js';
+import { COPY_REQUEST_STATUSES } from './domain/copy-request.js';
+import { EVIDENCE_KINDS, REQUESTER_TYPES } from '../policy/domain/copy-checklists.js';
 import {
   approvalSchema,
   closingSchema,

@@ -3,7 +3,8 @@ import { uuidOr } from '../common/ids.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import type { LeftOut, ManifestLine } from './domain/copy-production.js';
-import type { CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester, RequesterType } from './domain/copy-request.js';
+import type { CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester } from './domain/copy-request.js';
+import type { RequesterType } from '../policy/domain/copy-checklists.js';
 
 interface RequestRow {
   id: string;

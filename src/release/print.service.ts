@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { contentSha256 } from '../governance/domain/ledger.js';
+import { contentSha256 } from '../common/content-hash.js';
 import { renderPdf, type RenderedPdf } from '../copies/pdf-renderer.js';
 import { resourceSection } from '../copies/resource-text.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';

@@ -1,4 +1,4 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What the release-of-information workflow refuses (issue #6, R-30…R-34). */
 export enum ReleaseErrorCode {
@@ -27,9 +27,29 @@ export enum ReleaseErrorCode {
   NotFound = 'copy.not-found',
 }
 
+/** How each release code answers (as each code's comment says). */
+const RELEASE_ANSWERS: ErrorAnswers<ReleaseErrorCode> = {
+  [ReleaseErrorCode.Invalid]: { status: 400, issue: 'invalid' },
+  [ReleaseErrorCode.EvidenceMissing]: { status: 422, issue: 'business-rule' },
+  [ReleaseErrorCode.SubjectiveRefused]: { status: 422, issue: 'business-rule' },
+  [ReleaseErrorCode.NothingToProduce]: { status: 422, issue: 'business-rule' },
+  [ReleaseErrorCode.RecipientMismatch]: { status: 422, issue: 'business-rule' },
+  [ReleaseErrorCode.RequesterMismatch]: { status: 422, issue: 'business-rule' },
+  [ReleaseErrorCode.EvidenceType]: { status: 415, issue: 'not-supported' },
+  [ReleaseErrorCode.Forbidden]: { status: 403, issue: 'forbidden' },
+  [ReleaseErrorCode.Withheld]: { status: 403, issue: 'forbidden' },
+  [ReleaseErrorCode.SeparationOfDuties]: { status: 403, issue: 'forbidden' },
+  [ReleaseErrorCode.WrongState]: { status: 409, issue: 'conflict' },
+  [ReleaseErrorCode.NotFound]: { status: 404, issue: 'not-found' },
+};
+
 /** Thrown by copy requests, printing and export. */
 export class ReleaseError extends ChartWardenError<ReleaseErrorCode> {
   constructor(code: ReleaseErrorCode, message: string) {
     super(code, message);
+  }
+
+  override get answer(): ErrorAnswer {
+    return RELEASE_ANSWERS[this.code];
   }
 }

@@ -1,4 +1,4 @@
-import { ChartWardenError } from '../common/chartwarden.error.js';
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
 
 /** What can go wrong in a `FhirStore` interaction, independent of HTTP. */
 export enum StoreErrorCode {
@@ -16,11 +16,32 @@ export enum StoreErrorCode {
   InvalidSearch = 'store.invalid-search',
   /** The resource itself cannot be stored (e.g. an id that is not a FHIR id). */
   InvalidResource = 'store.invalid-resource',
+  /**
+   * A search beyond the configured limits (values per parameter, parameters per search; R-51):
+   * 400 `too-costly`, naming the limit. Its code is the one HIS integrations have always seen.
+   */
+  SearchTooCostly = 'fhir.too-costly',
 }
+
+/** How each store code answers (R4 http.html#return, search.html#errors). */
+const STORE_ANSWERS: ErrorAnswers<StoreErrorCode> = {
+  [StoreErrorCode.NotFound]: { status: 404, issue: 'not-found' },
+  [StoreErrorCode.VersionConflict]: { status: 412, issue: 'conflict' },
+  [StoreErrorCode.MultipleMatches]: { status: 412, issue: 'multiple-matches' },
+  [StoreErrorCode.Conflict]: { status: 409, issue: 'conflict' },
+  [StoreErrorCode.UnknownSearchParameter]: { status: 400, issue: 'not-supported' },
+  [StoreErrorCode.InvalidSearch]: { status: 400, issue: 'invalid' },
+  [StoreErrorCode.InvalidResource]: { status: 400, issue: 'invalid' },
+  [StoreErrorCode.SearchTooCostly]: { status: 400, issue: 'too-costly' },
+};
 
 /** Thrown by `FhirStore` adapters. */
 export class StoreError extends ChartWardenError<StoreErrorCode> {
   constructor(code: StoreErrorCode, message: string, expression?: string[]) {
     super(code, message, expression);
+  }
+
+  override get answer(): ErrorAnswer {
+    return STORE_ANSWERS[this.code];
   }
 }

@@ -11,6 +11,7 @@ import { EmbeddedPostgresLauncher } from '../../src/database/embedded-postgres.l
 import { runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 
 /**
  * R-21 / R-17: the server runs its requests as a role that owns nothing and is no superuser,
@@ -124,8 +125,8 @@ describe('R-21: the application role (the request pool cannot disable the trail\
     const name = await freshDatabase();
     createdRoles.push(applicationRoleName(name));
     const [a, b] = await Promise.all([
-      ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }),
-      ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }),
+      ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES),
+      ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES),
     ]);
     open.push(a, b);
     expect(a.role).toBe(applicationRoleName(name));
@@ -141,10 +142,10 @@ describe('R-21: the application role (the request pool cannot disable the trail\
     const name = await freshDatabase(owner);
     await sql(urlOf(name), `ALTER SCHEMA public OWNER TO "${owner}"`);
 
-    await expect(ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application' })).rejects.toThrow(ApplicationRoleError);
-    await expect(ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application' })).rejects.toThrow(/may not create roles.*CHARTWARDEN_APP_DATABASE_URL/);
+    await expect(ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES)).rejects.toThrow(ApplicationRoleError);
+    await expect(ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES)).rejects.toThrow(/may not create roles.*CHARTWARDEN_APP_DATABASE_URL/);
 
-    const served = await ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application', url: urlAs(name, app) });
+    const served = await ChartWardenDatabase.connect(urlAs(name, owner), 2, 0, { as: 'application', url: urlAs(name, app) }, CHARTWARDEN_ENTITIES);
     open.push(served);
     expect(served.role).toBe(app);
     expect(await served.query('SELECT count(*)::int AS n FROM audit_entry')).toEqual([{ n: 0 }]);
@@ -154,7 +155,7 @@ describe('R-21: the application role (the request pool cannot disable the trail\
 
   it('R-21: an application URL naming a superuser (or the owner) is refused at start-up', async () => {
     const name = await freshDatabase();
-    await expect(ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application', url: urlOf(name) })).rejects.toThrow(
+    await expect(ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application', url: urlOf(name) }, CHARTWARDEN_ENTITIES)).rejects.toThrow(
       /the application role "[^"]+" could disable the append-only triggers \(it is a superuser/,
     );
   });
@@ -165,7 +166,7 @@ describe('R-21: the application role (the request pool cannot disable the trail\
     const launcher = new EmbeddedPostgresLauncher({ dataDir, log: { log: () => undefined, warn: () => undefined } });
     try {
       const ownerUrl = await launcher.start();
-      const served = await ChartWardenDatabase.connect(ownerUrl, 2, 0, { as: 'application' });
+      const served = await ChartWardenDatabase.connect(ownerUrl, 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
       try {
         expect(served.role).toBe('chartwarden_app');
         expect(await served.query('SELECT count(*)::int AS n FROM audit_entry')).toEqual([{ n: 0 }]);
@@ -178,7 +179,7 @@ describe('R-21: the application role (the request pool cannot disable the trail\
         client.on('error', () => undefined);
         await expect(client.connect()).rejects.toThrow(/password authentication failed for user "chartwarden_app"/);
         // A second start (a restart) reuses the stored password.
-        const again = await ChartWardenDatabase.connect(ownerUrl, 2, 0, { as: 'application' });
+        const again = await ChartWardenDatabase.connect(ownerUrl, 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
         expect(await again.query('SELECT current_user AS u')).toEqual([{ u: 'chartwarden_app' }]);
         expect(await served.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
         await again.onApplicationShutdown();

@@ -11,7 +11,7 @@ import { verifyAuditChains } from '../../src/audit/audit-verifier.js';
 import { canonicalContent, chainHash, chainOf, GENESIS, hashedText, type AuditEntry, type ChainBreak } from '../../src/audit/domain/audit-entry.js';
 import { CliFailure } from '../../src/cli/cli.js';
 import { AUDIT_DEFAULTS } from '../../src/config/chartwarden.options.js';
-import { backup, backupTables, restoreDrill, type BackupManifest } from '../../src/database/backup.js';
+import { backup, backupTables, restoreDrill, type BackupManifest } from '../../src/cli/backup.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer } from '../support/test-app.js';

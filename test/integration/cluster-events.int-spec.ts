@@ -2,6 +2,7 @@ import pg from 'pg';
 import { ClusterEvents, type ClusterTopic } from '../../src/cluster/cluster-events.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { testDatabaseUrl } from '../support/test-app.js';
+import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 
 /**
  * The cluster event bus (decision 0012) on real PostgreSQL, two instances on one database,
@@ -24,8 +25,8 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
   };
 
   beforeAll(async () => {
-    dbA = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' });
-    dbB = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' });
+    dbA = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
+    dbB = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
     a = new ClusterEvents(dbA);
     b = new ClusterEvents(dbB);
     for (const topic of ['withheld', 'access', 'policy'] as const) {

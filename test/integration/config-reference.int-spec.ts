@@ -9,7 +9,7 @@ import {
   policyRows,
   undocumentedPaths,
   undocumentedSettings,
-} from '../../src/config/config-reference.js';
+} from '../../src/cli/config-reference.js';
 import { settingsFromEnv } from '../../src/config/env.config.js';
 import { FhirSettings } from '../../src/fhir/fhir.settings.js';
 import { LoadedPolicy } from '../../src/policy/loaded-policy.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Composition, DocumentReference, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { CliFailure } from '../../src/cli/cli.js';
-import { backup, restoreDrill } from '../../src/database/backup.js';
+import { backup, restoreDrill } from '../../src/cli/backup.js';
 import { contentSha256, ledgerHash, type LedgerEntry } from '../../src/governance/domain/ledger.js';
 import { verifyLedger, type LedgerBreak } from '../../src/governance/ledger-verifier.js';
 import { httpRequest } from '../support/http.js';

@@ -13,6 +13,7 @@ import { PolicyReloader } from '../../src/policy/policy-reloader.js';
 import { defaultPolicyPath, loadPolicy, validatePolicy } from '../../src/policy/policy.loader.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
 import { testDatabaseUrl } from '../support/test-app.js';
+import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 
 class NoGrants extends ActiveAccessSource {
   async activeFor(): Promise<ActiveAccess> {
@@ -39,7 +40,7 @@ describe('Policy reload (integration)', () => {
   const withVersion = (text: string, version: string) => text.replace(/^version: .*$/m, `version: "${version}"`);
 
   beforeAll(async () => {
-    db = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' });
+    db = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
     audit = new AuditLog(db, 4, 100);
     await audit.onModuleInit();
     dir = await mkdtemp(join(tmpdir(), 'chartwarden-reload-'));
@@ -131,7 +132,7 @@ describe('Policy reload (integration)', () => {
 
   it('the change is not put in force when the trail cannot record it (R-20)', async () => {
     const { policy } = await fresh();
-    const closed = await ChartWardenDatabase.connect(testDatabaseUrl(), 1, 0, { as: 'application' });
+    const closed = await ChartWardenDatabase.connect(testDatabaseUrl(), 1, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
     await closed.onApplicationShutdown();
     const reloader = reloaderOf(policy, new AuditLog(closed, 4, 100));
     await writeFile(file, withVersion(original, `${tag}.5`));

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
+import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 import { testDatabaseUrl } from '../support/test-app.js';
 
 /**
@@ -38,7 +39,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     return name;
   };
   const connect = async (database: string): Promise<ChartWardenDatabase> => {
-    const db = await ChartWardenDatabase.connect(urlOf(database), 2);
+    const db = await ChartWardenDatabase.connect(urlOf(database), 2, 0, { as: 'owner' }, CHARTWARDEN_ENTITIES);
     open.push(db);
     return db;
   };

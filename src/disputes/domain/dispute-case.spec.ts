@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { CLOSED_STATUSES } from '../../governance/domain/document.js';
+import { CLOSED_STATUSES } from '../../policy/domain/document-status.js';
 import { DisputeError } from '../disputes.errors.js';
 import { parseDisputeRequest } from '../dto/dispute.dto.js';
 import { inventoryDigest, isComplete, patientWitnessProblems, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';

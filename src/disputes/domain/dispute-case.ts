@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
-import { documentStatus } from '../../governance/domain/document.js';
-import { contentSha256 } from '../../governance/domain/ledger.js';
+import { documentStatus } from '../../policy/domain/document-status.js';
+import { contentSha256 } from '../../common/content-hash.js';
 
 /** What a case seals: the whole record, some encounters (visits), or the encounters of a period. */
 export type DisputeScope =

@@ -1,33 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 
-/** Document statuses of a confirmed (signed) document: changing it needs a stated reason (R-12). */
-export const SIGNED_STATUSES: readonly string[] = ['final', 'amended', 'corrected'];
-
-/** Statuses after which a document is neither signed again nor waiting for a signature (signed, or withdrawn). */
-export const CLOSED_STATUSES: readonly string[] = [...SIGNED_STATUSES, 'entered-in-error'];
-
-/** A document's status: `docStatus` for a DocumentReference (its `status` is the reference's), else `status`. */
-export function documentStatus(resource: Resource): string | undefined {
-  const r = resource as { resourceType: string; status?: string; docStatus?: string };
-  return r.resourceType === 'DocumentReference' ? r.docStatus : r.status;
-}
+// The document status vocabulary is the policy's (release and disputes read it too): re-exported for governance's own files.
+export { CLOSED_STATUSES, documentStatus, isSigned, SIGNED_STATUSES } from '../../policy/domain/document-status.js';
 
 /** The patient id a resource's `subject` names (`Patient/<id>`), if it names one. */
 export function subjectPatient(resource: Resource): string | undefined {
   const ref = (resource as { subject?: { reference?: string } }).subject?.reference;
   return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : undefined;
-}
-
-/**
- * Whether a document is signed (R-13): final (or amended, corrected) and attested — a legal
- * attester on a Composition, an authenticator on a DocumentReference — as `$sign` and `$cosign`
- * write it, or as a HIS that signs records itself sends them. A status alone is not a signature.
- */
-export function isSigned(resource: Resource): boolean {
-  if (!SIGNED_STATUSES.includes(documentStatus(resource) ?? '')) return false;
-  const r = resource as { resourceType: string; attester?: { mode?: string }[]; authenticator?: { reference?: string } };
-  if (r.resourceType === 'DocumentReference') return Boolean(r.authenticator?.reference);
-  if (r.resourceType === 'Composition') return (r.attester ?? []).some((a) => a.mode === 'legal');
-  // Other governed types (a hospital may govern DiagnosticReport) carry no attestation element: final is signed.
-  return true;
 }

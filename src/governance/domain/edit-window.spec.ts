@@ -1,6 +1,7 @@
 import { loadR4Definitions } from '../../store/fhir-definitions.js';
 import { defaultPolicyPath, loadPolicy } from '../../policy/policy.loader.js';
-import { editWindow, type EditWindowRule, type WindowDecision } from './edit-window.js';
+import { editWindow, type WindowDecision } from './edit-window.js';
+import type { EditWindowRule } from '../../policy/domain/edit-window-rule.js';
 
 /**
  * R-10 / R-11: the edit window of an operator for a document, as pure policy data. The rules

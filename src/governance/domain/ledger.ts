@@ -3,6 +3,9 @@ import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { canonicalize } from 'json-canonicalize';
 
+// A version's fingerprint is shared with release and disputes: re-exported for governance's own files.
+export { contentSha256 } from '../../common/content-hash.js';
+
 /** One version of a governed document as the edit ledger records it (R-12). */
 export interface LedgerEntry {
   resourceType: string;
@@ -35,10 +38,6 @@ export interface LedgerEntry {
 /** The ledger chain of one document starts from this hash. */
 export const LEDGER_GENESIS = Buffer.alloc(32);
 
-/** SHA-256 of a stored version's canonical JSON. */
-export function contentSha256(resource: Resource): string {
-  return createHash('sha256').update(canonicalize(resource), 'utf8').digest('hex');
-}
 
 /** The entry's canonical text and its chained hash: `SHA-256(previous entry's hash ‖ text)`. */
 export function ledgerHash(previous: Buffer, entry: LedgerEntry): { text: string; hash: Buffer } {

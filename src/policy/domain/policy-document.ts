@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ACTIONS, CONFIDENTIALITY } from './actions.js';
-import { EVIDENCE_KINDS, REQUESTER_TYPES } from '../../release/domain/copy-request.js';
+import { EVIDENCE_KINDS, REQUESTER_TYPES } from './copy-checklists.js';
 
 /**
  * The access policy as data (YAML or JSON): settings, resource groups, and per role the

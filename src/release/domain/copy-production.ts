@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { DisclosedVersion } from '../../audit/domain/audit-entry.js';
-import { documentStatus, isSigned, SIGNED_STATUSES } from '../../governance/domain/document.js';
-import { contentSha256 } from '../../governance/domain/ledger.js';
+import { documentStatus, isSigned, SIGNED_STATUSES } from '../../policy/domain/document-status.js';
+import { contentSha256 } from '../../common/content-hash.js';
 import type { DocumentType } from '../../policy/domain/document-types.js';
 import type { CopyScope } from './copy-request.js';
 

@@ -1,4 +1,5 @@
-import { DEFAULT_CHECKLISTS, missingEvidence, sameIdentity, sniffEvidenceType } from './copy-request.js';
+import { missingEvidence, sameIdentity, sniffEvidenceType } from './copy-request.js';
+import { DEFAULT_CHECKLISTS } from '../../policy/domain/copy-checklists.js';
 import { parseCopyRequest } from '../dto/copy-request.dto.js';
 import { ReleaseError } from '../release.errors.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { queryText } from '../../fhir/fhir-request.js';
-import { EVIDENCE_KINDS, REQUESTER_TYPES, type CopyRequestInput, type CopyScope, type Requester } from '../domain/copy-request.js';
+import type { CopyRequestInput, CopyScope, Requester } from '../domain/copy-request.js';
+import { EVIDENCE_KINDS, REQUESTER_TYPES } from '../../policy/domain/copy-checklists.js';
 import { ReleaseError, ReleaseErrorCode } from '../release.errors.js';
 
 /**

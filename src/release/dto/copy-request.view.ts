@@ -1,4 +1,5 @@
-import type { ChecklistItem, CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester, RequesterType } from '../domain/copy-request.js';
+import type { CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester } from '../domain/copy-request.js';
+import type { ChecklistItem, RequesterType } from '../../policy/domain/copy-checklists.js';
 import { missingEvidence } from '../domain/copy-request.js';
 import type { LeftOut, ManifestLine } from '../domain/copy-production.js';
 import type { EvidenceRecord, ProductionRecord } from '../copy-requests.repository.js';

@@ -1,7 +1,6 @@
 import { SearchParameterRegistry } from './search-parameter.registry.js';
 import { parseSearchRequest } from './search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
-import { FhirRequestError, FhirRequestErrorCode } from '../../fhir/fhir.errors.js';
 
 const registry = SearchParameterRegistry.fromProfiles();
 const parse = (type: string, query: string, lenient = false) =>
@@ -75,11 +74,11 @@ describe('parseSearchRequest', () => {
   describe('R-51: the size of a search is bounded before it is parsed or run', () => {
     const limits = { defaultCount: 20, maxCount: 1000, lenient: false, maxValuesPerParameter: 3, maxSearchParameters: 4 };
     const parseLimited = (type: string, pairs: [string, string][], lenient = false) => parseSearchRequest(type, pairs, registry, { ...limits, lenient });
-    const refusal = (work: () => unknown): FhirRequestError => {
+    const refusal = (work: () => unknown): StoreError => {
       try {
         work();
       } catch (e) {
-        return e as FhirRequestError;
+        return e as StoreError;
       }
       throw new Error('expected a refusal');
     };
@@ -100,15 +99,15 @@ describe('parseSearchRequest', () => {
       ['an unknown parameter (refused for its size before its name)', ['shoe-size', '1,2,3,4']],
     ] as [string, [string, string]][])('R-51: more OR values than allowed in %s → TooCostly naming the parameter and the limit', (_what, pair) => {
       const e = refusal(() => parseLimited('Observation', [pair]));
-      expect(e).toBeInstanceOf(FhirRequestError);
-      expect(e.code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(e).toBeInstanceOf(StoreError);
+      expect(e.code).toBe(StoreErrorCode.SearchTooCostly);
       expect(e.message).toContain(pair[0]);
       expect(e.message).toMatch(/at most 3 per parameter \(maxValuesPerParameter\)/);
     });
 
     it('R-51: escaped commas and empty values do not count as values (as the criterion sees them)', () => {
       expect(parseLimited('Patient', [['family', 'a\\,b,c\\,d,e,,,']]).criteria[0].values).toHaveLength(3);
-      expect(refusal(() => parseLimited('Patient', [['family', 'a\\,b,c,d,e']])).code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(refusal(() => parseLimited('Patient', [['family', 'a\\,b,c,d,e']])).code).toBe(StoreErrorCode.SearchTooCostly);
     });
 
     it.each([
@@ -121,13 +120,13 @@ describe('parseSearchRequest', () => {
       ['parameters that are ignored (_format, _pretty)', [['code', 'a'], ['_format', 'json'], ['_pretty', 'true'], ['_format', 'json'], ['_pretty', 'false']]],
     ] as [string, [string, string][]][])('R-51: more parameters than allowed, counting %s → TooCostly naming the limit', (_what, pairs) => {
       const e = refusal(() => parseLimited('Observation', pairs));
-      expect(e.code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(e.code).toBe(StoreErrorCode.SearchTooCostly);
       expect(e.message).toMatch(/carries 5 parameters; the server allows at most 4 per search \(maxSearchParameters/);
     });
 
     it('R-51: unknown parameters count even when lenient ignores them, and the size is judged before any name', () => {
-      expect(refusal(() => parseLimited('Patient', repeat(5, (i) => [`shoe-size-${i}`, '1']), true)).code).toBe(FhirRequestErrorCode.TooCostly);
-      expect(refusal(() => parseLimited('Patient', repeat(5, () => ['birthdate', 'yesterday']))).code).toBe(FhirRequestErrorCode.TooCostly);
+      expect(refusal(() => parseLimited('Patient', repeat(5, (i) => [`shoe-size-${i}`, '1']), true)).code).toBe(StoreErrorCode.SearchTooCostly);
+      expect(refusal(() => parseLimited('Patient', repeat(5, () => ['birthdate', 'yesterday']))).code).toBe(StoreErrorCode.SearchTooCostly);
     });
 
     it('R-51: without limits in the options, the documented defaults apply (FHIR_DEFAULTS: 100 values, 50 parameters)', () => {

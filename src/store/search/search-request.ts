@@ -1,5 +1,4 @@
 import { FHIR_DEFAULTS } from '../../config/chartwarden.options.js';
-import { FhirRequestError, FhirRequestErrorCode } from '../../fhir/fhir.errors.js';
 import type { AccessFilter } from '../access-facts.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { dateRange, type DateRange } from './date-range.js';
@@ -147,8 +146,8 @@ export function checkSearchCost(
 ): void {
   const maxParameters = options.maxSearchParameters ?? FHIR_DEFAULTS.maxSearchParameters;
   if (query.length > maxParameters) {
-    throw new FhirRequestError(
-      FhirRequestErrorCode.TooCostly,
+    throw new StoreError(
+      StoreErrorCode.SearchTooCostly,
       `The search carries ${query.length} parameters; the server allows at most ${maxParameters} per search ` +
         `(maxSearchParameters, every occurrence counted). Split it into narrower searches.`,
     );
@@ -159,8 +158,8 @@ export function checkSearchCost(
     if (values > maxValues) {
       // The name is the caller's text: echo a bounded part of it.
       const name = rawName.length > 64 ? `${rawName.slice(0, 64)}…` : rawName;
-      throw new FhirRequestError(
-        FhirRequestErrorCode.TooCostly,
+      throw new StoreError(
+        StoreErrorCode.SearchTooCostly,
         `Search parameter ${name} carries ${values} comma-separated values; the server allows at most ${maxValues} per parameter ` +
           `(maxValuesPerParameter). Split it into several searches.`,
         [name],

@@ -9,7 +9,7 @@
 import { Body, Controller, Get, Headers, HttpException, Injectable, Module, Param, Post, type DynamicModule } from '@nestjs/common';
 import type { Patient } from '@medplum/fhirtypes';
 import { ChartWarden, ChartWardenError, ChartWardenModule, TokenVerifier, toErrorResponse, WriteGuard } from '../../../src/index.js';
-import type { ChartWardenOptions, FhirContext, WriteAttempt } from '../../../src/index.js';
+import type { ChartWardenOptions, ErrorAnswer, FhirContext, WriteAttempt } from '../../../src/index.js';
 // <<< imports
 
 // >>> read
@@ -69,6 +69,11 @@ export const RECORD_NUMBER = 'urn:oid:2.16.156.10011.1.13';
 export class RecordNumberMissingError extends ChartWardenError<'hospital.record-number-missing'> {
   constructor() {
     super('hospital.record-number-missing', `A Patient needs the hospital's medical record number (${RECORD_NUMBER})`, ['Patient.identifier']);
+  }
+
+  /** How it answers: 422, a business rule (an error that declares no answer is a 500 that reveals nothing). */
+  override get answer(): ErrorAnswer {
+    return { status: 422, issue: 'business-rule' };
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { policySchema } from '../policy/domain/policy-document.js';
-import { envSchema } from './env.config.js';
+import { envSchema } from '../config/env.config.js';
 
 /**
  * docs/configuration.md, generated from the two schemas that validate ChartWarden's configuration:

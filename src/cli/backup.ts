@@ -12,9 +12,10 @@ import { MIGRATIONS } from '../../migrations/index.js';
 import { verifyAuditChains, type VerifyReport } from '../audit/audit-verifier.js';
 import { ledgerRoot, verifyLedger, type LedgerReport } from '../governance/ledger-verifier.js';
 import { GENESIS } from '../audit/domain/audit-entry.js';
-import { ChartWardenDatabase, ENTITIES } from './chartwarden-database.js';
+import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { DataSource } from 'typeorm';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
+import { CHARTWARDEN_ENTITIES } from '../schema.js';
 
 const FORMAT = 'chartwarden-backup/1';
 
@@ -38,7 +39,7 @@ export class BackupFileError extends Error {}
 /** ChartWarden's own tables (every entity's, in load order), plus nothing of a host application's. */
 export function backupTables(): string[] {
   const storage = getMetadataArgsStorage();
-  return ENTITIES.map((e) => storage.tables.find((t) => t.target === e)?.name).filter((n): n is string => Boolean(n));
+  return CHARTWARDEN_ENTITIES.map((e) => storage.tables.find((t) => t.target === e)?.name).filter((n): n is string => Boolean(n));
 }
 
 /**

@@ -1,0 +1,12 @@
+import { createHash } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import { canonicalize } from 'json-canonicalize';
+
+/**
+ * SHA-256 (hex) of a stored version's RFC 8785 canonical JSON: the one fingerprint of a version
+ * that the edit ledger records (R-12), a sealed inventory lists (R-41) and a certified copy's
+ * manifest carries (R-32), so each can be checked against the others and against the store.
+ */
+export function contentSha256(resource: Resource): string {
+  return createHash('sha256').update(canonicalize(resource), 'utf8').digest('hex');
+}
