@@ -8,7 +8,7 @@ import type { Bundle, Composition, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../src/common/package-root.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
 import { issueDevToken } from '../src/identity/dev-token.issuer.js';
-import { canonical } from '../src/store/postgres/postgres-fhir.store.js';
+import { canonical } from '../src/store/postgres/stored-content.js';
 import { SystemClock } from '../src/common/clock.js';
 import { AccessPolicyService } from '../src/policy/access-policy.service.js';
 import { ActiveAccessSource, type ActiveAccess } from '../src/policy/active-access.port.js';
@@ -374,7 +374,7 @@ async function timeCopyPaste(url: string): Promise<CopyPasteTiming> {
     const store = { within: (unit: UnitOfWork) => ({ records: PostgresRecordIndex.over(sqlOf(unit)) }) } as unknown as FhirStore;
     const guard = new CopyPasteGuard(policy, undefined as never, store, repository);
     const recorder = new FingerprintRecorder(policy, repository);
-    const scope: WriteScope = { unchanged: false, patient: 'bench-target', encounters: [], targets: [] };
+    const scope: WriteScope = { unchanged: false, patient: 'bench-target', patients: ['bench-target'], encounters: [], storedEncounters: [], targets: [] };
     const note = tenKilobyteNote();
     const times: number[] = [];
     for (let i = 0; i < 210; i++) {
@@ -446,9 +446,9 @@ async function timeHold(url: string): Promise<HoldTiming> {
         await database
           .transaction(async (tx) => {
             // The write's scope as the store resolves it from the incoming version (its patient and encounter).
-            const resolved = { patient: 'bench-free', encounters: [`bench-free-enc-${i % 20}`], targets: [] };
+            const resolved = { patient: 'bench-free', patients: ['bench-free'], encounters: [`bench-free-enc-${i % 20}`], targets: [] };
             const started = performance.now();
-            const scope: WriteScope = created ? await lockScope(tx, resource, 'create', resolved) : { ...resolved, stored: resource, unchanged: false };
+            const scope: WriteScope = created ? await lockScope(tx, resource, 'create', resolved) : { ...resolved, storedEncounters: resolved.encounters, stored: resource, unchanged: false };
             await guard.check(ctx, { resource, creating: created, scope }, UnitOfWork.over(tx));
             times.push(performance.now() - started);
             throw new RollBack();

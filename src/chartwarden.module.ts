@@ -24,6 +24,10 @@ import { FhirModule, FhirRoutesModule } from './fhir/fhir.module.js';
 import { FhirSettings } from './fhir/fhir.settings.js';
 import { InputGuard } from './fhir/input-guard.middleware.js';
 import { WRITE_GUARDS, WRITE_RECORDERS, type WriteGuard, type WriteRecorder } from './fhir/write-chain.port.js';
+import { WriteChain } from './fhir/write-chain.js';
+import { LedgerHeads } from './audit/ledger-heads.port.js';
+import { LedgerCheckpointHeads } from './governance/ledger-verifier.js';
+import { LedgerReadsRepository } from './governance/ledger-reads.repository.js';
 import { ArchiveGuard } from './governance/archive.guard.js';
 import { CopyPasteGuard } from './governance/copy-paste.guard.js';
 import { EditLedgerRecorder } from './governance/edit-ledger.js';
@@ -111,17 +115,22 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     {
       provide: WRITE_GUARDS,
       inject: [DisputeHoldGuard, ArchiveGuard, EditWindowGuard, ReasonRequiredGuard, CopyPasteGuard, CHARTWARDEN_OPTIONS, ModuleRef],
-      useFactory: async (...args: [...WriteGuard[], ChartWardenOptions, ModuleRef]): Promise<WriteGuard[]> => {
+      // Frozen: whoever is handed the list cannot take a guard out of the chain (nor `WriteChain`, which keeps its own copy).
+      useFactory: async (...args: [...WriteGuard[], ChartWardenOptions, ModuleRef]): Promise<readonly WriteGuard[]> => {
         const moduleRef = args.pop() as ModuleRef;
         const options = args.pop() as ChartWardenOptions;
-        return [...(args as WriteGuard[]), ...(await hospitalGuards(options.writeGuards ?? [], moduleRef))];
+        return Object.freeze([...(args as WriteGuard[]), ...(await hospitalGuards(options.writeGuards ?? [], moduleRef))]);
       },
     },
     {
       provide: WRITE_RECORDERS,
       inject: [FingerprintRecorder, EditLedgerRecorder, AuditWriteJournal],
-      useFactory: (...recorders: WriteRecorder[]) => recorders,
+      useFactory: (...recorders: WriteRecorder[]): readonly WriteRecorder[] => Object.freeze([...recorders]),
     },
+    // Every write runs through this one chain; features and the FHIR facade get the chain, never its lists.
+    WriteChain,
+    // The edit ledger's heads for the signed audit checkpoints (R-21): audit asks, governance answers.
+    { provide: LedgerHeads, inject: [ChartWardenDatabase], useFactory: (db: ChartWardenDatabase) => new LedgerCheckpointHeads(LedgerReadsRepository.over(db)) },
   ],
   // Global: the shared bindings reach every feature module. A host gets the token verifier, the
   // policy's decisions and the actor-bound client, never the store itself (a write through it
@@ -137,8 +146,9 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     WithheldRecordsSource,
     FhirAccess,
     AuditTrailAccess,
-    WRITE_GUARDS,
-    WRITE_RECORDERS,
+    // The chain, not its lists: hosts add guards with `forRoot({ writeGuards })`.
+    WriteChain,
+    LedgerHeads,
     IdentityModule,
     PolicyModule,
     EmbeddingModule,

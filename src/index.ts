@@ -47,7 +47,7 @@ export { IdentityError, IdentityErrorCode } from './identity/identity.errors.js'
 export { AuditUnavailableError } from './audit/audit-recorder.js';
 
 // The write chain a hospital extends (`forRoot({ writeGuards })`).
-export { WriteGuard, WriteRecorder, WRITE_GUARDS, WRITE_RECORDERS } from './fhir/write-chain.port.js';
+export { WriteGuard, WriteRecorder } from './fhir/write-chain.port.js';
 export type { WriteAttempt, JournaledWrite, WriteStep } from './fhir/write-chain.port.js';
 export type { FhirContext } from './fhir/fhir-request.js';
 
@@ -62,5 +62,6 @@ export type { SearchRequest, Criterion, CriterionValue, DatePrefix, IncludeSpec,
 export type { SearchParamDef, IndexedParamType } from './store/search/search-parameter.registry.js';
 export type { DateRange } from './store/search/date-range.js';
 export { StoreError, StoreErrorCode } from './store/store.errors.js';
-export { UnitOfWork, sqlOf } from './database/unit-of-work.js';
+// A guard's or a store's signature names the unit of work; only ChartWarden opens one or reaches its connection.
+export type { UnitOfWork } from './database/unit-of-work.js';
 export type { Queryable } from './database/chartwarden-database.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
-import { SqlParams } from '../store/postgres/search-sql.js';
+import { SqlParams } from '../database/sql-params.js';
 import type { DateRange } from '../store/search/date-range.js';
 import type { AccessReportRow } from './access-report.js';
 import type { AuditCriterion, AuditDatePrefix } from './audit-search.js';

@@ -42,7 +42,7 @@ export class AuditWriteJournal extends WriteRecorder {
         patient: write.patient,
       },
     );
-    // A store on another database cannot take the entry into its transaction: it is recorded before the response instead.
+    // In ChartWarden's unit of work, whatever the store: the version and its entry commit together.
     await this.pending.add(unit, entry);
     audit.journaled.push(entry);
   }

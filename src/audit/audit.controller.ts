@@ -6,7 +6,7 @@ import { formText, type FhirContext } from '../fhir/fhir-request.js';
 import { sendRecorded } from '../fhir/fhir-response.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
-import { search } from '../fhir/fhir.controller.js';
+import { queryString } from '../fhir/fhir-http.js';
 import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { csvFileName, toCsv } from './access-report.js';
@@ -41,13 +41,13 @@ export class AuditController {
   @Permission.record(DECIDED_BY)
   async search(@Req() req: Request, @Res() res: Response) {
     const ctx = this.ctx(req);
-    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, search(req), this.access.scopeOf(ctx.actor)) });
+    await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, queryString(req), this.access.scopeOf(ctx.actor)) });
   }
 
   @Post('fhir/AuditEvent/_search')
   @Permission.record(DECIDED_BY)
   async searchByPost(@Req() req: Request, @Res() res: Response) {
-    const query = [search(req), formText(req.body)].filter(Boolean).join('&');
+    const query = [queryString(req), formText(req.body)].filter(Boolean).join('&');
     const ctx = this.ctx(req);
     await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, query, this.access.scopeOf(ctx.actor)) });
   }

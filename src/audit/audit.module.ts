@@ -10,6 +10,7 @@ import { AuditRecorder } from './audit-recorder.js';
 import { AuditWriteJournal } from './audit-write-journal.js';
 import { AuditController } from './audit.controller.js';
 import { AuditCheckpointScheduler } from './checkpoint-scheduler.js';
+import { LedgerHeads } from './ledger-heads.port.js';
 
 /** The append-only, hash-chained audit trail (R-20…R-22): recording every request, reading it back, signed checkpoints. */
 @Module({
@@ -27,8 +28,9 @@ import { AuditCheckpointScheduler } from './checkpoint-scheduler.js';
     AuditWriteJournal,
     {
       provide: AuditCheckpointScheduler,
-      inject: [ChartWardenDatabase, Clock, CHARTWARDEN_OPTIONS],
-      useFactory: (db: ChartWardenDatabase, clock: Clock, o: ChartWardenOptions) => new AuditCheckpointScheduler(db, clock, o.dataDir, o.checkpoint),
+      // The ledger's heads through audit's port: governance implements it, the root module binds it.
+      inject: [ChartWardenDatabase, LedgerHeads, Clock, CHARTWARDEN_OPTIONS],
+      useFactory: (db: ChartWardenDatabase, ledger: LedgerHeads, clock: Clock, o: ChartWardenOptions) => new AuditCheckpointScheduler(db, ledger, clock, o.dataDir, o.checkpoint),
     },
   ],
   exports: [AuditLog, AuditRecorder, AuditWriteJournal],

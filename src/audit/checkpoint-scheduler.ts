@@ -3,7 +3,9 @@ import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nest
 import type { Clock } from '../common/clock.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_MINUTES, type CheckpointOptions } from '../config/chartwarden.options.js';
 import type { ChartWardenDatabase } from '../database/chartwarden-database.js';
-import { takeCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { UnitOfWork } from '../database/unit-of-work.js';
+import { takeCheckpoint, writeCheckpoint, type CheckpointDatabase } from './checkpoint.js';
+import type { LedgerHeads } from './ledger-heads.port.js';
 
 /**
  * Writes a signed checkpoint (R-21; `checkpoint.ts`) to `CHARTWARDEN_CHECKPOINT_DIR` when
@@ -16,13 +18,18 @@ export class AuditCheckpointScheduler implements OnApplicationBootstrap, OnModul
   private static readonly logger = new Logger('AuditCheckpoint');
   private timer?: NodeJS.Timeout;
   private running: Promise<string | undefined> = Promise.resolve(undefined);
+  private readonly database: CheckpointDatabase;
 
+  /** `ledger`: the edit ledger's heads, through the port governance implements (bound by the root module). */
   constructor(
-    private readonly db: ChartWardenDatabase,
+    db: ChartWardenDatabase,
+    ledger: LedgerHeads,
     private readonly clock: Clock,
     private readonly dataDir: string,
     private readonly options: CheckpointOptions | undefined,
-  ) {}
+  ) {
+    this.database = { unit: (work) => UnitOfWork.run(db, work), ledger };
+  }
 
   onApplicationBootstrap(): void {
     if (!this.options) return;
@@ -48,7 +55,7 @@ export class AuditCheckpointScheduler implements OnApplicationBootstrap, OnModul
     this.running = this.running.then(async () => {
       try {
         const taken = this.clock.now();
-        const checkpoint = await this.db.transaction((tx) => takeCheckpoint((sql, parameters) => tx.query(sql, parameters), this.dataDir, taken));
+        const checkpoint = await takeCheckpoint(this.database, this.dataDir, taken);
         const file = join(options.dir, `checkpoint-${checkpoint.taken.replace(/:/g, '-')}.json`);
         await writeCheckpoint(file, checkpoint);
         return file;

@@ -3,10 +3,22 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { canonicalize } from 'json-canonicalize';
-import pg from 'pg';
+import type { UnitOfWork } from '../database/unit-of-work.js';
+import { CheckpointRepository } from './checkpoint.repository.js';
+import type { LedgerHead, LedgerHeads } from './ledger-heads.port.js';
 
-/** Runs one parameterized statement and returns its rows (a pg client or a ChartWarden transaction). */
-type Rows = <T = Record<string, unknown>>(sql: string, parameters?: unknown[]) => Promise<T[]>;
+/**
+ * The database a checkpoint is taken from or checked against: one snapshot of it (a fresh unit
+ * of work, committed or rolled back after `work`), and the edit ledger's heads read through
+ * governance's port. The server builds it over its pool, the CLI over its own connection.
+ */
+export interface CheckpointDatabase {
+  /** Runs `work` in a fresh unit of work (nothing read in it yet). */
+  unit<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T>;
+  ledger: LedgerHeads;
+}
+
+const chainReads = new CheckpointRepository();
 
 /** The key file checkpoints are signed with, in the data dir (created mode 600 on first use). */
 export const CHECKPOINT_KEY_FILE = 'checkpoint-key.pem';
@@ -29,7 +41,7 @@ export interface Checkpoint {
     /** The ledger root as `ledger verify` printed it at that moment (each document's last entry). */
     root: string;
     /** Each governed document's last ledger entry: `[Type/id, version, hash hex]`, sorted. */
-    documents: [string, number, string][];
+    documents: LedgerHead[];
   };
   /** SHA-256 (hex, 16 chars) of the signing key's public half: names the data dir's key that signed. */
   key: string;
@@ -78,47 +90,15 @@ function signedBytes(c: Omit<Checkpoint, 'signature'> | Checkpoint): Buffer {
 /**
  * Reads the chain heads and every document's last ledger entry in one snapshot (REPEATABLE
  * READ, so a head and the ledger agree on one moment) and signs them with the data dir's key.
- * `rows` must be the first statement runner of a fresh transaction.
  */
-export async function takeCheckpoint(rows: Rows, dataDir: string, taken: Date): Promise<Checkpoint> {
+export async function takeCheckpoint(database: CheckpointDatabase, dataDir: string, taken: Date): Promise<Checkpoint> {
   const key = await loadOrCreateCheckpointKey(dataDir);
-  await rows('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  // A large ledger may take longer to list than a request's statement timeout allows.
-  await rows('SET LOCAL statement_timeout = 0');
-  const chains = (await rows<{ chain: number; seq: string; head: Buffer }>('SELECT chain, seq, head FROM audit_chain WHERE seq > 0 ORDER BY chain')).map((r) => ({
-    chain: r.chain,
-    seq: Number(r.seq),
-    hash: r.head.toString('hex'),
-  }));
-  const documents = (
-    await rows<{ doc: string; version_id: number; hash: Buffer }>(
-      `SELECT DISTINCT ON (resource_type, resource_id) resource_type || '/' || resource_id AS doc, version_id, hash
-         FROM edit_ledger ORDER BY resource_type, resource_id, version_id DESC`,
-    )
-  )
-    .map((r): [string, number, string] => [r.doc, r.version_id, r.hash.toString('hex')])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const unsigned: Omit<Checkpoint, 'signature'> = { format: FORMAT, taken: taken.toISOString(), chains, ledger: { root: rootOf(documents), documents }, key: fingerprint(key) };
-  return { ...unsigned, signature: sign(null, signedBytes(unsigned), key).toString('base64') };
-}
-
-/** The ledger root over `[doc, version, hash]` lines: the same digest as `ledgerRoot` in ledger-verifier.ts. */
-function rootOf(documents: [string, number, string][]): string {
-  const digest = createHash('sha256');
-  for (const [doc, version, hash] of documents) digest.update(`${doc} ${version} ${hash}\n`);
-  return digest.digest('hex');
-}
-
-/** Takes a checkpoint over a fresh connection to `databaseUrl` (the CLI). */
-export async function takeCheckpointOf(databaseUrl: string, dataDir: string): Promise<Checkpoint> {
-  return withClient(databaseUrl, async (client) => {
-    await client.query('BEGIN');
-    try {
-      return await takeCheckpoint(async (sql, parameters) => (await client.query(sql, parameters)).rows, dataDir, new Date());
-    } finally {
-      await client.query('ROLLBACK');
-    }
+  const { chains, ledger } = await database.unit(async (unit) => {
+    await chainReads.snapshot(unit, true);
+    return { chains: await chainReads.heads(unit), ledger: await database.ledger.current(unit) };
   });
+  const unsigned: Omit<Checkpoint, 'signature'> = { format: FORMAT, taken: taken.toISOString(), chains, ledger: { root: ledger.root, documents: ledger.documents }, key: fingerprint(key) };
+  return { ...unsigned, signature: sign(null, signedBytes(unsigned), key).toString('base64') };
 }
 
 /** Writes `checkpoint` to `file` atomically (a reader never sees half a file). */
@@ -139,7 +119,7 @@ export async function writeCheckpoint(file: string, checkpoint: Checkpoint): Pro
  * back to its genesis, nothing at or before a checkpoint head can have changed or vanished.
  * Entries after the checkpoint are proven only by the chains themselves (and the next checkpoint).
  */
-export async function verifyCheckpoint(databaseUrl: string, file: string, dataDir: string): Promise<CheckpointReport> {
+export async function verifyCheckpoint(database: CheckpointDatabase, file: string, dataDir: string): Promise<CheckpointReport> {
   const checkpoint = await readCheckpoint(file);
   const report: CheckpointReport = { taken: String(checkpoint.taken), chains: checkpoint.chains?.length ?? 0, documents: checkpoint.ledger?.documents?.length ?? 0, problems: [] };
   const signatureProblem = await checkSignature(checkpoint, dataDir);
@@ -147,15 +127,12 @@ export async function verifyCheckpoint(databaseUrl: string, file: string, dataDi
     report.problems.push({ problem: 'signature', detail: signatureProblem });
     return report;
   }
-  await withClient(databaseUrl, async (client) => {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      const rows: Rows = async (sql, parameters) => (await client.query(sql, parameters)).rows;
-      report.problems.push(...(await compareChains(rows, checkpoint.chains)), ...(await compareLedger(rows, checkpoint.ledger.documents)));
-    } finally {
-      await client.query('ROLLBACK');
-    }
-  });
+  report.problems.push(
+    ...(await database.unit(async (unit) => {
+      await chainReads.snapshot(unit, false);
+      return [...(await compareChains(unit, checkpoint.chains)), ...(await compareLedger(unit, database.ledger, checkpoint.ledger.documents))];
+    })),
+  );
   return report;
 }
 
@@ -182,19 +159,13 @@ async function checkSignature(checkpoint: Checkpoint, dataDir: string): Promise<
   return valid ? undefined : 'its signature does not match its content: the file was altered after it was signed';
 }
 
-async function compareChains(rows: Rows, heads: Checkpoint['chains']): Promise<CheckpointProblem[]> {
+async function compareChains(unit: UnitOfWork, heads: Checkpoint['chains']): Promise<CheckpointProblem[]> {
   if (heads.length === 0) return [];
-  const found = await rows<{ chain: number; seq: string; hash: Buffer | null; last: string | null }>(
-    `SELECT h.chain, h.seq, e.hash, c.seq AS last
-       FROM unnest($1::smallint[], $2::bigint[]) AS h(chain, seq)
-       LEFT JOIN audit_entry e ON e.chain = h.chain AND e.seq = h.seq
-       LEFT JOIN audit_chain c ON c.chain = h.chain`,
-    [heads.map((h) => h.chain), heads.map((h) => h.seq)],
-  );
+  const found = await chainReads.found(unit, heads);
   const problems: CheckpointProblem[] = [];
   for (const head of heads) {
-    const got = found.find((f) => f.chain === head.chain && Number(f.seq) === head.seq);
-    const last = got?.last === null || got?.last === undefined ? undefined : Number(got.last);
+    const got = found.find((f) => f.chain === head.chain && f.seq === head.seq);
+    const last = got?.last;
     if (!got?.hash) {
       problems.push(
         last === undefined || last < head.seq
@@ -210,33 +181,16 @@ async function compareChains(rows: Rows, heads: Checkpoint['chains']): Promise<C
 
 const BATCH = 5000;
 
-async function compareLedger(rows: Rows, documents: Checkpoint['ledger']['documents']): Promise<CheckpointProblem[]> {
+async function compareLedger(unit: UnitOfWork, ledger: LedgerHeads, documents: Checkpoint['ledger']['documents']): Promise<CheckpointProblem[]> {
   const problems: CheckpointProblem[] = [];
   for (let i = 0; i < documents.length; i += BATCH) {
     const batch = documents.slice(i, i + BATCH);
-    const found = await rows<{ doc: string; version: number; hash: Buffer | null }>(
-      `SELECT d.type || '/' || d.id AS doc, d.version, l.hash
-         FROM unnest($1::text[], $2::text[], $3::int[]) AS d(type, id, version)
-         LEFT JOIN edit_ledger l ON l.resource_type = d.type AND l.resource_id = d.id AND l.version_id = d.version`,
-      [batch.map((d) => d[0].slice(0, d[0].indexOf('/'))), batch.map((d) => d[0].slice(d[0].indexOf('/') + 1)), batch.map((d) => d[1])],
-    );
-    const byDoc = new Map(found.map((f) => [`${f.doc} ${f.version}`, f.hash]));
+    const byDoc = await ledger.hashesOf(unit, batch.map(([doc, version]) => [doc, version] as const));
     for (const [doc, version, hash] of batch) {
       const got = byDoc.get(`${doc} ${version}`);
       if (!got) problems.push({ problem: 'ledger-entry-missing', detail: `${doc}: the ledger entry of version ${version}, the checkpoint's last, is missing` });
-      else if (got.toString('hex') !== hash) problems.push({ problem: 'ledger-entry-altered', detail: `${doc}: the ledger entry of version ${version} is not the one the checkpoint signed (its hash differs)` });
+      else if (got !== hash) problems.push({ problem: 'ledger-entry-altered', detail: `${doc}: the ledger entry of version ${version} is not the one the checkpoint signed (its hash differs)` });
     }
   }
   return problems;
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'chartwarden-checkpoint', options: '-c jit=off' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

@@ -10,7 +10,9 @@ import copyStreams from 'pg-copy-streams';
 import { getMetadataArgsStorage } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { verifyAuditChains, type VerifyReport } from '../audit/audit-verifier.js';
-import { ledgerRoot, verifyLedger, type LedgerReport } from '../governance/ledger-verifier.js';
+import { ledgerRoot, type LedgerReport } from '../governance/ledger-verifier.js';
+import { LedgerReadsRepository } from '../governance/ledger-reads.repository.js';
+import { verifyLedger } from './offline-checks.js';
 import { GENESIS } from '../audit/domain/audit-entry.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { DataSource } from 'typeorm';
@@ -67,7 +69,7 @@ export async function backup(databaseUrl: string, out: string, progress: Progres
       seq: Number(r.seq),
       head: r.head.toString('hex'),
     }));
-    const root = await ledgerRoot(client);
+    const root = await ledgerRoot(LedgerReadsRepository.overClient(client));
     progress.start([...counts.values()].reduce((a, b) => a + Number(b), 0));
     const gzip = createGzip();
     const file = createWriteStream(out, { mode: 0o600 });

@@ -9,14 +9,12 @@ import { DEV_KEY_FILE } from '../identity/dev-signing-key.js';
 import { PolicyLoadError } from '../policy/policy.errors.js';
 import { settingsFromEnv, type ServerSettings } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
-import { takeCheckpointOf, verifyCheckpoint, writeCheckpoint } from '../audit/checkpoint.js';
-import { verifyLedger } from '../governance/ledger-verifier.js';
-import { verifySeal } from '../disputes/seal-verifier.js';
-import { retentionReport } from '../governance/retention-report.js';
+import { writeCheckpoint } from '../audit/checkpoint.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { backup, BackupFileError, restoreDrill } from './backup.js';
+import { retentionReport, takeCheckpointOf, verifyCheckpointOf, verifyLedger, verifySeal } from './offline-checks.js';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
@@ -99,7 +97,7 @@ export function buildCli(): Command {
     .action(async (o: { since?: Date; checkpoint?: string }) => {
       const url = await databaseUrl();
       // A checkpoint whose signature fails proves nothing: say so before anything else.
-      const against = o.checkpoint ? await verifyCheckpoint(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
+      const against = o.checkpoint ? await verifyCheckpointOf(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
       const signature = against?.problems.find((p) => p.problem === 'signature');
       if (signature) throw new CliFailure(`audit verify: checkpoint ${o.checkpoint} REJECTED — ${signature.detail}`);
       const report = await verifyAuditChains(url, { since: o.since, progress: progressBar('audit verify', 'chains') });

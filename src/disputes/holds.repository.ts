@@ -22,8 +22,8 @@ export interface HoldQuestion {
   type: string;
   /** Absent for a create whose id is not assigned yet (it has no inventory line of its own). */
   id?: string;
-  /** The patient the incoming version belongs to: a sealed visit holds only its patient's records. */
-  patient?: string;
+  /** Every patient the incoming version names: a sealed visit holds the records of its patient, whichever of them it is. */
+  patients: readonly string[];
   encounters: readonly string[];
   /** For a Provenance: the records it signs. */
   targets: readonly RecordRef[];
@@ -48,8 +48,9 @@ const RANK: Record<HeldAs, number> = { self: 0, encounter: 1, target: 2 };
 /**
  * The legal holds (R-41) on one write, over the disputes' own tables only (`dispute`,
  * `dispute_item`), in the write's unit of work: the record's own inventory lines in a sealed
- * case (any status), the sealed visits it belongs to when the case is its patient's (another
- * patient's record filed under the visit is neither sealed nor held), and for a Provenance the
+ * case (any status), the sealed visits it belongs to when the case is the patient's of any
+ * patient it names, as the SQL function matched any subject/patient reference (a record naming
+ * none of them, filed under the visit, is neither sealed nor held), and for a Provenance the
  * sealed records it signs; own lines first, then visits, then signed records. What the SQL
  * function `chartwarden_holds` answered, less the store's part: the store resolves the
  * encounters and signed records and takes the locks (`FhirStore.lockForWrite`, decision 0008).
@@ -77,6 +78,7 @@ interface SealedLine {
 /** Which of the lines hold the write, and how (a line may hold it in more than one way), in the order the guard reads them. */
 function holdsOf(write: HoldQuestion, lines: readonly SealedLine[]): Hold[] {
   const encounters = new Set(write.encounters);
+  const patients = new Set(write.patients);
   const targets = new Set(write.targets.map((t) => `${t.type}/${t.id}`));
   const holds: Hold[] = [];
   const seen = new Set<string>();
@@ -88,7 +90,7 @@ function holdsOf(write: HoldQuestion, lines: readonly SealedLine[]): Hold[] {
     const hold = (as: HeldAs): Hold => ({ caseId: line.case_id, type: line.resource_type, id: line.resource_id, status: line.status, as });
     if (line.resource_type === write.type && line.resource_id === write.id) holds.push(hold('self'));
     const sealed = line.status === 'sealed';
-    if (sealed && line.resource_type === 'Encounter' && encounters.has(line.resource_id) && line.patient_id === write.patient) holds.push(hold('encounter'));
+    if (sealed && line.resource_type === 'Encounter' && encounters.has(line.resource_id) && patients.has(line.patient_id)) holds.push(hold('encounter'));
     if (sealed && targets.has(`${line.resource_type}/${line.resource_id}`)) holds.push(hold('target'));
   }
   return holds.sort((a, b) => RANK[a.as] - RANK[b.as] || compare(a.type, b.type) || compare(a.id, b.id) || compare(a.caseId, b.caseId));

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import type { Bundle } from '@medplum/fhirtypes';
 import { contentSha256 } from '../common/content-hash.js';
 import { CONTENT_SHA256_EXTENSION } from '../copies/document-bundle.js';
-import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
-import { DisputesRepository } from './disputes.repository.js';
+import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
+import type { DisputesRepository } from './disputes.repository.js';
 import { inventoryDigest, statedInventory, type InventoryLine } from './domain/dispute-case.js';
 import type { InventoryItem } from './domain/dispute-records.js';
 
@@ -37,57 +36,47 @@ export interface SealReport {
  * each sealed copy (Bundle and PDF) still hashes to what was recorded and holds exactly the
  * lines it sealed, with the same hashes. Each copy's inventory digest (the one both sides
  * confirmed, printed on it) is recomputed over the lines sealed up to that copy and the pending
- * lines it lists, and must match what was recorded and what the copy states. Reads only, in one
- * snapshot: the case's own tables through its repository, the versions through the store's
- * record index, both over the command's own connection.
+ * lines it lists, and must match what was recorded and what the copy states. Reads only: the
+ * case's own tables through its repository, the versions through the store's record index (the
+ * port: the CLI builds both over its own connection, in one snapshot).
  */
-export async function verifySeal(databaseUrl: string, disputeId: string): Promise<SealReport> {
+export async function checkSeal(cases: DisputesRepository, records: PatientRecordIndex, disputeId: string): Promise<SealReport> {
   const started = Date.now();
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-seal-verify' });
-  await client.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const cases = new DisputesRepository({ query: async <T>(sql: string, parameters?: unknown[]) => (await client.query(sql, parameters)).rows as T[] });
-    const c = await cases.find(disputeId);
-    if (!c) throw new Error(`seal verify: no dispute ${disputeId}`);
-    const items = await cases.items(c.id);
-    const copies = await cases.copiesWithFiles(c.id);
-    const sealed = items.filter((i) => i.line.status === 'sealed');
-    const records = PostgresRecordIndex.overClient(client);
-    const versions = await records.versions(sealed.map((i) => ({ type: i.line.type, id: i.line.id, version: String(i.line.version) })));
-    const current = await records.currentVersions(sealed.map((i) => ({ type: i.line.type, id: i.line.id })));
-    await client.query('COMMIT');
-    const problems: SealProblem[] = [];
-    for (const { line: l } of sealed) {
-      const ref = `${l.type}/${l.id} v${l.version}`;
-      const content = versions.get(`${l.type}/${l.id}/${l.version}`);
-      if (!content) problems.push({ problem: 'version-missing', ref, detail: `${ref} is sealed but no longer in the version history` });
-      else if (contentSha256(content) !== l.sha256) problems.push({ problem: 'version-altered', ref, detail: `${ref} hashes to ${contentSha256(content)}, sealed as ${l.sha256}` });
-      const now = current.get(`${l.type}/${l.id}`);
-      if (c.status === 'sealed' && now !== String(l.version)) {
-        problems.push({ problem: 'changed-after-seal', ref, detail: `${l.type}/${l.id} is at version ${now ?? 'none'} while sealed at ${l.version}` });
-      }
+  const c = await cases.find(disputeId);
+  if (!c) throw new Error(`seal verify: no dispute ${disputeId}`);
+  const items = await cases.items(c.id);
+  const copies = await cases.copiesWithFiles(c.id);
+  const sealed = items.filter((i) => i.line.status === 'sealed');
+  const versions = await records.versions(sealed.map((i) => ({ type: i.line.type, id: i.line.id, version: String(i.line.version) })));
+  const current = await records.currentVersions(sealed.map((i) => ({ type: i.line.type, id: i.line.id })));
+  const problems: SealProblem[] = [];
+  for (const { line: l } of sealed) {
+    const ref = `${l.type}/${l.id} v${l.version}`;
+    const content = versions.get(`${l.type}/${l.id}/${l.version}`);
+    if (!content) problems.push({ problem: 'version-missing', ref, detail: `${ref} is sealed but no longer in the version history` });
+    else if (contentSha256(content) !== l.sha256) problems.push({ problem: 'version-altered', ref, detail: `${ref} hashes to ${contentSha256(content)}, sealed as ${l.sha256}` });
+    const now = current.get(`${l.type}/${l.id}`);
+    if (c.status === 'sealed' && now !== String(l.version)) {
+      problems.push({ problem: 'changed-after-seal', ref, detail: `${l.type}/${l.id} is at version ${now ?? 'none'} while sealed at ${l.version}` });
     }
-    const byRef = new Map(items.map((i) => [`${i.line.type}/${i.line.id}`, i]));
-    for (const k of copies) {
-      const ref = `copy ${k.n}`;
-      if (sha256(Buffer.from(k.bundle, 'utf8')) !== k.bundleSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy no longer hashes to ${k.bundleSha256}` });
-      if (sha256(k.pdf) !== k.pdfSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the PDF no longer hashes to ${k.pdfSha256}` });
-      const upTo = sealed.filter((i) => i.copyNo !== undefined && i.copyNo <= k.n).map((i) => i.line);
-      const lines = sealed.filter((i) => i.copyNo === k.n).map((i) => i.line);
-      let bundle: Bundle;
-      try {
-        bundle = JSON.parse(k.bundle) as Bundle;
-      } catch {
-        problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy is not JSON` });
-        continue;
-      }
-      problems.push(...bundleProblems(ref, bundle, lines), ...inventoryProblems(ref, k.n, k.inventorySha256, bundle, upTo, byRef));
-    }
-    return { dispute: disputeId, status: c.status, sealed: sealed.length, pending: items.length - sealed.length, copies: copies.length, problems, ms: Date.now() - started };
-  } finally {
-    await client.end();
   }
+  const byRef = new Map(items.map((i) => [`${i.line.type}/${i.line.id}`, i]));
+  for (const k of copies) {
+    const ref = `copy ${k.n}`;
+    if (sha256(Buffer.from(k.bundle, 'utf8')) !== k.bundleSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy no longer hashes to ${k.bundleSha256}` });
+    if (sha256(k.pdf) !== k.pdfSha256) problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the PDF no longer hashes to ${k.pdfSha256}` });
+    const upTo = sealed.filter((i) => i.copyNo !== undefined && i.copyNo <= k.n).map((i) => i.line);
+    const lines = sealed.filter((i) => i.copyNo === k.n).map((i) => i.line);
+    let bundle: Bundle;
+    try {
+      bundle = JSON.parse(k.bundle) as Bundle;
+    } catch {
+      problems.push({ problem: 'copy-altered', ref, detail: `${ref}: the electronic copy is not JSON` });
+      continue;
+    }
+    problems.push(...bundleProblems(ref, bundle, lines), ...inventoryProblems(ref, k.n, k.inventorySha256, bundle, upTo, byRef));
+  }
+  return { dispute: disputeId, status: c.status, sealed: sealed.length, pending: items.length - sealed.length, copies: copies.length, problems, ms: Date.now() - started };
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Bundle, ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Actor } from '../identity/actor.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
-import type { ActingOptions, EmbeddedCalls } from './embedded-calls.js';
+import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
+import type { ActingOptions, EmbeddedCall, EmbeddedCalls } from './embedded-calls.js';
 
 /**
  * Search parameters: the query string as a FHIR client would send it (`identifier=sys|1&_count=10`),
@@ -41,71 +42,86 @@ export class ActingClient {
 
   /** `read` (R-02): the current version, if the policy lets the actor read it. */
   async read<K extends ResourceType>(type: K, id: string): Promise<ExtractResource<K>> {
-    return resourceOf(await this.call({ method: 'GET', path: path(type, id) }, (fhir, ctx) => fhir.read(ctx, type, id)));
+    return resourceOf(await this.call({ method: 'GET', segments: [type, id] }, (fhir, ctx) => fhir.read(ctx, type, id)));
   }
 
   /** `vread`: one version, readable by its own facts and the current version's (docs/decisions/0010). */
   async vread<K extends ResourceType>(type: K, id: string, versionId: string): Promise<ExtractResource<K>> {
-    return resourceOf(await this.call({ method: 'GET', path: path(type, id, '_history', versionId) }, (fhir, ctx) => fhir.vread(ctx, type, id, versionId)));
+    return resourceOf(await this.call({ method: 'GET', segments: [type, id, '_history', versionId] }, (fhir, ctx) => fhir.vread(ctx, type, id, versionId)));
   }
 
   /** `search-type`: a `searchset` Bundle of what the actor may see (the policy pushed into the query: full pages, honest totals). */
   async search(type: ResourceType, query: SearchQuery = ''): Promise<Bundle> {
-    const text = queryText(query);
-    return resourceOf(await this.call({ method: 'GET', path: path(type), query: text }, (fhir, ctx) => fhir.search(ctx, type, text, {})));
+    let text = '';
+    const call = { method: 'GET', segments: [type], query: () => (text = queryText(query, 'search query')) } as const;
+    return resourceOf(await this.call(call, (fhir, ctx) => fhir.search(ctx, type, text, {})));
   }
 
   /** `create`: the stored resource, with its server-assigned id and `meta.versionId`. */
   async create<T extends Resource>(resource: T, options: CreateCallOptions = {}): Promise<T> {
-    const type = resource.resourceType;
-    const ifNoneExist = options.ifNoneExist === undefined ? undefined : queryText(options.ifNoneExist);
     return resourceOf(
-      await this.call({ method: 'POST', path: path(type) }, async (fhir, ctx) => fhir.create(ctx, type, this.calls.bodyOf(resource), { ifNoneExist })),
+      await this.call({ method: 'POST', segments: [typeOf(resource)] }, async (fhir, ctx) => {
+        const ifNoneExist = options.ifNoneExist === undefined ? undefined : queryText(options.ifNoneExist, 'ifNoneExist');
+        return fhir.create(ctx, resource.resourceType, this.calls.bodyOf(resource), { ifNoneExist });
+      }),
     );
   }
 
   /** `update` (PUT to `resource.id`, creating it when it does not exist yet): the stored version. */
   async update<T extends Resource>(resource: T, options: UpdateCallOptions = {}): Promise<T> {
-    const { resourceType: type, id = '' } = resource;
+    const id = (resource as Partial<Resource> | null)?.id ?? '';
     return resourceOf(
-      await this.call({ method: 'PUT', path: path(type, id), editReason: options.editReason }, async (fhir, ctx) =>
-        fhir.update(ctx, type, id, this.calls.bodyOf(resource), { ifMatch: options.ifMatch }),
+      await this.call({ method: 'PUT', segments: [typeOf(resource), id], editReason: options.editReason }, async (fhir, ctx) =>
+        fhir.update(ctx, resource.resourceType, id, this.calls.bodyOf(resource), { ifMatch: options.ifMatch }),
       ),
     );
   }
 
   /** Instance history (`id` given) or type history: a `history` Bundle of the versions the actor may read. */
   async history(type: ResourceType, id?: string, query: SearchQuery = ''): Promise<Bundle> {
-    const text = queryText(query);
-    const where = id === undefined ? path(type, '_history') : path(type, id, '_history');
-    return resourceOf(await this.call({ method: 'GET', path: where, query: text }, (fhir, ctx) => fhir.history(ctx, type, id, text)));
+    let text = '';
+    const segments = id === undefined ? [type, '_history'] : [type, id, '_history'];
+    const call = { method: 'GET', segments, query: () => (text = queryText(query, 'history query')) } as const;
+    return resourceOf(await this.call(call, (fhir, ctx) => fhir.history(ctx, type, id, text)));
   }
 
   /** `Patient/$everything`: an export of the record (R-20, R-22: audited as a disclosure), what the actor may read of it. */
   async everything(patientId: string, query: SearchQuery = ''): Promise<Bundle> {
-    const text = queryText(query);
-    const call = { method: 'GET', path: path('Patient', patientId, '$everything'), query: text } as const;
+    let text = '';
+    const call = { method: 'GET', segments: ['Patient', patientId, '$everything'], query: () => (text = queryText(query, '$everything query')) } as const;
     return resourceOf(await this.call(call, (fhir, ctx) => fhir.everything(ctx, patientId, text)));
   }
 
-  private call(call: Parameters<EmbeddedCalls['run']>[2], work: Parameters<EmbeddedCalls['run']>[3]): Promise<FhirResponse> {
+  /** Runs one call through `EmbeddedCalls`: the segments and query are checked inside its audited part, never before it (R-20). */
+  private call(call: EmbeddedCall, work: Parameters<EmbeddedCalls['run']>[3]): Promise<FhirResponse> {
     return this.calls.run(this.actor, this.options, call, work);
   }
 }
 
-/** The `/fhir/...` path an HTTP client would have called, each segment percent-encoded as in a URL. */
-function path(...segments: string[]): string {
-  return `/fhir/${segments.map((s) => encodeURIComponent(s)).join('/')}`;
+/** The type a resource names, read without trusting the host's value to be an object (checked inside the audited call). */
+function typeOf(resource: unknown): unknown {
+  return typeof resource === 'object' && resource !== null ? (resource as { resourceType?: unknown }).resourceType : undefined;
 }
 
-/** The query string of `query` (without a leading `?`). */
-function queryText(query: SearchQuery): string {
+/**
+ * The query string of `query` (without a leading `?`). Anything but a string or a record of
+ * name → text (or array of text) is refused: a conditional create with a number for its search
+ * must not run as a search with no criteria.
+ */
+function queryText(query: SearchQuery, where: string): string {
   if (typeof query === 'string') return query.startsWith('?') ? query.slice(1) : query;
+  if (typeof query !== 'object' || query === null || Array.isArray(query)) throw malformedQuery(where, `got ${query === null ? 'null' : Array.isArray(query) ? 'an array' : typeof query}`);
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
-    for (const v of typeof value === 'string' ? [value] : value) params.append(name, v);
+    const values: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v !== 'string')) throw malformedQuery(where, `parameter ${name} is not text (or an array of text)`);
+    for (const v of values as string[]) params.append(name, v);
   }
   return params.toString();
+}
+
+function malformedQuery(where: string, problem: string): FhirRequestError {
+  return new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `The ${where} must be a query string or a record of name → text (or an array of text): ${problem}`);
 }
 
 /** The resource a use case answered with (a read's stored JSON text is parsed here, once). */

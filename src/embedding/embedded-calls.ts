@@ -6,7 +6,7 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import type { FhirResponse } from '../fhir/fhir-response.js';
 import { FhirService } from '../fhir/fhir.service.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
-import { assertValidText } from '../fhir/input-characters.js';
+import { assertValidText, hasInvalidCharacters, invalidCharacters } from '../fhir/input-characters.js';
 import { assertValidJsonValue } from '../fhir/json-body.js';
 import { toErrorResponse } from '../fhir/operation-outcome.mapper.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
@@ -20,7 +20,7 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 export const EMBEDDED_BASE_URL = 'urn:chartwarden:embedded';
 
 /** What made an embedded call, as the audit trail records it: `embedded:/fhir/...` paths, user agent `chartwarden-embedded`. */
-export const EMBEDDED_SOURCE = 'embedded';
+const EMBEDDED_SOURCE = 'embedded';
 
 /** How a host acts as an actor (`chartwarden.as(actor, options)`): what an HTTP request would say in its headers. */
 export interface ActingOptions {
@@ -35,11 +35,18 @@ export interface ActingOptions {
   requestId?: string;
 }
 
-/** One embedded call as the HTTP request it stands for (method, `/fhir/...` path, query), and the write's own reason. */
+/**
+ * One embedded call as the HTTP request it stands for (method, `/fhir/...` path, query), and the
+ * write's own reason. What the host gave is checked inside the audited call, never before it: a
+ * path segment that is not text or holds a lone surrogate, a malformed query, is refused with its
+ * audit entry like any other refusal (R-20: every attempt is recorded).
+ */
 export interface EmbeddedCall {
   method: 'GET' | 'POST' | 'PUT';
-  path: string;
-  query?: string;
+  /** The path's segments after `/fhir/` as the caller gave them (type, id, `_history`, …), unchecked. */
+  segments: readonly unknown[];
+  /** Builds the query string (without `?`) from the caller's input; may throw on a malformed one. */
+  query?: () => string;
   editReason?: string;
 }
 
@@ -69,10 +76,12 @@ export class EmbeddedCalls {
     call: EmbeddedCall,
     work: (fhir: FhirService, ctx: FhirContext) => Promise<FhirResponse>,
   ): Promise<FhirResponse> {
-    const audit = this.recorder.beginCall({ source: EMBEDDED_SOURCE, method: call.method, path: call.path, query: call.query, requestId: options.requestId });
+    const { path, query, malformed } = described(call);
+    const audit = this.recorder.beginCall({ source: EMBEDDED_SOURCE, method: call.method, path, query, requestId: options.requestId });
     audit.actor = actor;
     let response: FhirResponse;
     try {
+      if (malformed) throw malformed;
       const breakGlass = breakGlassOf(options);
       if (breakGlass) audit.breakGlass = breakGlass;
       const editReason = textOf(call.editReason ?? options.reason, 'editReason');
@@ -101,6 +110,34 @@ export class EmbeddedCalls {
     }
     return JSON.parse(json) as unknown;
   }
+}
+
+/** A lone UTF-16 surrogate (no URL can carry one): replaced by U+FFFD in the path the trail records. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * The path and query the audit record names, and what is wrong with the call if anything (thrown
+ * inside the audited part). Never throws: the record must start whatever the host passed. A segment
+ * is recorded percent-encoded as in a URL (a lone surrogate as U+FFFD, a value that is not text as
+ * its `String`), and refused when it is not text or holds a NUL or a lone surrogate.
+ */
+function described(call: EmbeddedCall): { path: string; query: string | undefined; malformed?: unknown } {
+  const path = `/fhir/${call.segments.map((s) => encodeURIComponent(typeof s === 'string' ? s.replace(LONE_SURROGATE, '\ufffd') : String(s))).join('/')}`;
+  let malformed: unknown;
+  const notText = call.segments.findIndex((s) => typeof s !== 'string');
+  if (notText >= 0) {
+    const message = `An embedded call names its resource type and id as text: got ${typeof call.segments[notText]} (${path})`;
+    malformed = new FhirRequestError(FhirRequestErrorCode.InvalidRequest, message);
+  } else if (call.segments.some((s) => hasInvalidCharacters(s as string))) {
+    malformed = invalidCharacters('path', 'contains a NUL character or an unpaired UTF-16 surrogate in a resource type or id');
+  }
+  let query: string | undefined;
+  try {
+    query = call.query?.();
+  } catch (e) {
+    malformed ??= e;
+  }
+  return { path, query, malformed };
 }
 
 /** The break-the-glass of these calls: a reason is required, as `X-Break-Glass-Reason` is over HTTP (R-04). */

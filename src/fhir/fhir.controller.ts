@@ -8,6 +8,7 @@ import { sendRecorded, type FhirResponse } from './fhir-response.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { formText, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { fhirBaseUrl, fhirContext } from './fhir-context.js';
+import { queryString } from './fhir-http.js';
 import { FhirService } from './fhir.service.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
@@ -59,19 +60,19 @@ export class FhirController {
   @Get('Patient/:id/$everything')
   @Permission.record(DECIDED_BY)
   everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    return this.reply(res, this.fhir.everything(this.ctx(req), id, search(req)));
+    return this.reply(res, this.fhir.everything(this.ctx(req), id, queryString(req)));
   }
 
   @Get(':type/_history')
   @Permission.record(DECIDED_BY)
   typeHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    return this.reply(res, this.fhir.history(this.ctx(req), type, undefined, search(req)));
+    return this.reply(res, this.fhir.history(this.ctx(req), type, undefined, queryString(req)));
   }
 
   @Post(':type/_search')
   @Permission.record(DECIDED_BY)
   searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    const query = [search(req), formText(req.body)].filter(Boolean).join('&');
+    const query = [queryString(req), formText(req.body)].filter(Boolean).join('&');
     return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 
@@ -84,7 +85,7 @@ export class FhirController {
   @Get(':type/:id/_history')
   @Permission.record(DECIDED_BY)
   instanceHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    return this.reply(res, this.fhir.history(this.ctx(req), type, id, search(req)));
+    return this.reply(res, this.fhir.history(this.ctx(req), type, id, queryString(req)));
   }
 
   @Get(':type/:id')
@@ -114,7 +115,7 @@ export class FhirController {
   @Get(':type')
   @Permission.record(DECIDED_BY)
   search(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
-    return this.reply(res, this.fhir.search(this.ctx(req), type, search(req), headers(req)));
+    return this.reply(res, this.fhir.search(this.ctx(req), type, queryString(req), headers(req)));
   }
 
   @Post(':type')
@@ -143,11 +144,6 @@ export class FhirController {
   private baseUrl(req: Request): string {
     return fhirBaseUrl(req, this.settings);
   }
-}
-
-export function search(req: Request): string {
-  const q = req.originalUrl.indexOf('?');
-  return q < 0 ? '' : req.originalUrl.slice(q + 1);
 }
 
 function headers(req: Request): FhirHeaders {

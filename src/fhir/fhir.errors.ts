@@ -20,7 +20,9 @@ export enum FhirRequestErrorCode {
   BreakGlassReasonMissing = 'fhir.break-glass-reason-missing',
   /**
    * A search beyond the configured limits (values per parameter, parameters per search): 400 `too-costly`, naming the limit.
-   * The store's search parsing refuses it as `StoreErrorCode.SearchTooCostly`, with this same code.
+   * @deprecated Never thrown since issue #15: the store's search parsing refuses such a search as
+   * `StoreErrorCode.SearchTooCostly`, with this same wire code (`fhir.too-costly`). Kept because
+   * it is public API; match on the code string, or on `StoreErrorCode.SearchTooCostly`.
    */
   TooCostly = 'fhir.too-costly',
   /** A statement ran past the configured statement timeout and was cancelled: 400 `too-costly`; nothing was written. */

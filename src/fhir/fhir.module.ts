@@ -11,18 +11,17 @@ import { InputGuard } from './input-guard.middleware.js';
 import { MetadataService } from './metadata.service.js';
 import { ResourceValidator } from './resource.validator.js';
 import { RoutePermissionGuard } from './route-permission.js';
-import { WriteChain } from './write-chain.js';
 
 /**
  * The FHIR R4 REST facade at `/fhir`: routing, validation, Bundles, OperationOutcome, the
  * capability statement. Depends on two abstractions, the access port (`FhirAccess`) and the
- * write chain (`WRITE_GUARDS`/`WRITE_RECORDERS`), never on governance or disputes.
+ * write chain (`WriteChain`, composed by the root module), never on governance or disputes.
  * Its routes are `FhirRoutesModule`'s, which the root module imports last.
  */
 @Module({
   imports: [IdentityModule, PolicyModule, AuditModule, StoreModule],
-  providers: [FhirService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard, WriteChain],
-  exports: [FhirService, FhirBundleService, MetadataService, InputGuard, RoutePermissionGuard, WriteChain],
+  providers: [FhirService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard],
+  exports: [FhirService, FhirBundleService, MetadataService, InputGuard, RoutePermissionGuard],
 })
 export class FhirModule {}
 

@@ -50,7 +50,11 @@ export abstract class WriteRecorder {
   abstract record(ctx: FhirContext, write: JournaledWrite, unit: UnitOfWork): Promise<void>;
 }
 
-/** The ordered write guards (multi-provider token: ChartWarden's own, then the hospital's). */
-export const WRITE_GUARDS = Symbol.for('chartwarden:write-guards');
-/** The ordered write recorders. */
-export const WRITE_RECORDERS = Symbol.for('chartwarden:write-recorders');
+/**
+ * The ordered write guards (ChartWarden's own, then the hospital's), a frozen list. A private
+ * symbol, not `Symbol.for`: code outside ChartWarden cannot name it, so cannot be handed the list;
+ * a hospital adds its guards with `ChartWardenModule.forRoot({ writeGuards })`.
+ */
+export const WRITE_GUARDS = Symbol('chartwarden:write-guards');
+/** The ordered write recorders, a frozen list (private symbol, like `WRITE_GUARDS`). */
+export const WRITE_RECORDERS = Symbol('chartwarden:write-recorders');

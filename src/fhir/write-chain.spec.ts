@@ -31,7 +31,7 @@ describe('WriteChain', () => {
       this.log.push(`lock ${mode}`);
       const stored = mode === 'update' ? this.stored : undefined;
       const unchanged = stored !== undefined && JSON.stringify({ ...stored, meta: undefined }) === JSON.stringify({ ...resource, meta: undefined });
-      return { ...(stored ? { stored } : {}), unchanged, patient: 'p1', encounters: [], targets: [] };
+      return { ...(stored ? { stored } : {}), unchanged, patient: 'p1', patients: ['p1'], encounters: [], storedEncounters: [], targets: [] };
     }
     async search(_request: SearchRequest): Promise<SearchResult> {
       this.log.push('search');
@@ -169,5 +169,59 @@ describe('WriteChain', () => {
     await chain.create(ctx, store.as(), unit, observation(2));
     expect(seen).toEqual([undefined, ['Composition/source'], undefined, undefined]);
     expect(ctx.copiedFrom).toBeUndefined();
+  });
+  it('decision 0013: the chain keeps its own frozen copy of the guards and recorders: whoever holds the injected lists cannot empty them', async () => {
+    const store = new LoggingStore();
+    const guards = [new NamedGuard('hold', store.log)];
+    const recorders = [new NamedRecorder('audit', store.log)];
+    const chain = new WriteChain(guards, recorders);
+    guards.splice(0);
+    recorders.splice(0);
+    await chain.create(ctx, store.as(), unit, observation(5));
+    expect(store.log).toEqual(['lock create', 'guard hold', 'store create', 'recorder audit']);
+  });
+
+  it('R-41: guards judge a frozen copy of the write: a later guard cannot change what the hold checked, nor what is written', async () => {
+    const stored = { ...observation(5), id: 'o1', meta: { versionId: '1' } };
+    const store = new LoggingStore(stored);
+    const hold = new NamedGuard('hold', store.log);
+    class Tampering extends WriteGuard {
+      async check(_ctx: FhirContext, attempt: WriteAttempt): Promise<void> {
+        expect(() => ((attempt.resource as Observation).valueQuantity!.value = 9999)).toThrow(TypeError);
+        expect(() => ((attempt.scope.stored as Observation).status = 'cancelled')).toThrow(TypeError);
+        expect(() => attempt.scope.encounters.push('Encounter/elsewhere')).toThrow(TypeError);
+      }
+    }
+    const recorder = new NamedRecorder('audit', store.log);
+    const incoming = { ...observation(6), id: 'o1' };
+    await new WriteChain([hold, new Tampering()], [recorder]).update(ctx, store.as(), unit, incoming);
+    expect(recorder.writes[0].resource).toMatchObject({ valueQuantity: { value: 6 } });
+    expect(hold.attempts[0].resource).toMatchObject({ valueQuantity: { value: 6 } });
+    // The caller's own object is neither frozen nor changed, and the version written goes back to it unfrozen.
+    expect(Object.isFrozen(incoming)).toBe(false);
+    expect(incoming.valueQuantity?.value).toBe(6);
+    expect(Object.isFrozen(recorder.writes[0].resource)).toBe(false);
+  });
+
+  it('RFC 9110 §13.2.2: a stale If-Match answers 412 before any guard runs (a sealed or archived record included), as the store answers it', async () => {
+    const store = new LoggingStore({ ...observation(5), id: 'o1', meta: { versionId: '2' } });
+    const chain = new WriteChain([new NamedGuard('hold', store.log, new Error('sealed'))], [new NamedRecorder('audit', store.log)]);
+    const stale = chain.update(ctx, store.as(), unit, { ...observation(6), id: 'o1' }, { ifMatch: '1' });
+    await expect(stale).rejects.toMatchObject({ code: StoreErrorCode.VersionConflict, answer: { status: 412 } });
+    await expect(chain.update(ctx, store.as(), unit, { ...observation(6), id: 'unknown' }, { ifMatch: '1' })).rejects.toMatchObject({ code: StoreErrorCode.VersionConflict });
+    expect(store.log).toEqual(['lock update', 'lock update']);
+  });
+
+  it('R-12: a PUT judged as a creation that the store wrote as an update of a version the guards never saw is refused (409), nothing recorded', async () => {
+    class RacingStore extends LoggingStore {
+      override async update<T extends Resource>(resource: T & { id: string }): Promise<WriteOutcome<T>> {
+        this.log.push('store update');
+        return { resource: { ...resource, meta: { versionId: '2' } }, created: false };
+      }
+    }
+    const store = new RacingStore();
+    const chain = new WriteChain([new NamedGuard('hold', store.log)], [new NamedRecorder('ledger', store.log)]);
+    await expect(chain.update(ctx, store.as(), unit, { ...observation(5), id: 'his-1' })).rejects.toMatchObject({ code: StoreErrorCode.Conflict, answer: { status: 409 } });
+    expect(store.log).toEqual(['lock update', 'guard hold', 'store update']);
   });
 });

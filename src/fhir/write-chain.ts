@@ -17,20 +17,31 @@ export interface ChainedWrite {
  * `$archive`, amendments), inside the store's transaction `tx` and its unit of work
  * (ARCHITECTURE "write guards", docs/decisions/0013):
  * 1. the store resolves what the write is about and takes its locks (`lockForWrite`, decision 0008);
- * 2. every `WRITE_GUARDS` guard checks it, in order, none skipped; the first to throw refuses
- *    it and nothing is written (the transaction rolls back with the error);
- * 3. the store writes the version;
- * 4. every `WRITE_RECORDERS` recorder records it, in order, in the same transaction (R-51).
+ * 2. an `If-Match` that names another version than the locked one answers 412 at once: HTTP
+ *    evaluates preconditions before anything else (RFC 9110 §13.2.2), so a stale client learns
+ *    to re-read, not a guard's refusal of a version it did not see;
+ * 3. every `WRITE_GUARDS` guard checks it, in order, none skipped; the first to throw refuses
+ *    it and nothing is written (the transaction rolls back with the error). Guards see one
+ *    deep-frozen copy of the incoming version, and the scope frozen: no guard can change what a
+ *    guard before it judged, nor what is written (the caller's own object, which no guard
+ *    holds; callers pass one of their own: `FhirService` clones the request's body). The
+ *    version written is not frozen: the store's answer goes back to the caller;
+ * 4. the store writes the version;
+ * 5. every `WRITE_RECORDERS` recorder records it, in order, in the same transaction (R-51).
  * Each write gets its own context (a shallow copy of the request's): what a guard notes for the
  * recorders (the documents a passage was copied from, the amendment permit it took) belongs to
  * that write, not to the next entry of the same Bundle.
  */
 @Injectable()
 export class WriteChain {
-  constructor(
-    @Inject(WRITE_GUARDS) private readonly guards: readonly WriteGuard[],
-    @Inject(WRITE_RECORDERS) private readonly recorders: readonly WriteRecorder[],
-  ) {}
+  private readonly guards: readonly WriteGuard[];
+  private readonly recorders: readonly WriteRecorder[];
+
+  /** Keeps frozen copies of the lists: whoever holds the injected arrays cannot take a guard out of the chain. */
+  constructor(@Inject(WRITE_GUARDS) guards: readonly WriteGuard[], @Inject(WRITE_RECORDERS) recorders: readonly WriteRecorder[]) {
+    this.guards = Object.freeze([...guards]);
+    this.recorders = Object.freeze([...recorders]);
+  }
 
   /**
    * A create; a conditional one (`ifNoneExist`) that matches a stored record answers it, as the
@@ -40,10 +51,10 @@ export class WriteChain {
   async create<T extends Resource>(ctx: FhirContext, tx: FhirStore, unit: UnitOfWork, resource: T, options: CreateOptions & ChainedWrite = {}): Promise<WriteOutcome<T>> {
     const { patient, ...store } = options;
     if (store.ifNoneExist && (await matchesAny(tx, store.ifNoneExist))) return this.answerMatch(tx, resource, store);
-    const incoming = store.assignedId ? { ...resource, id: store.assignedId } : resource;
-    const scope = await tx.lockForWrite(incoming, 'create');
+    const judged = frozenCopy(store.assignedId ? { ...resource, id: store.assignedId } : resource);
+    const scope = deepFreeze(await tx.lockForWrite(judged, 'create'));
     const own = ownContext(ctx);
-    await this.check(own, { resource: incoming, creating: true, scope }, unit);
+    await this.check(own, { resource: judged, creating: true, scope }, unit);
     const written = await tx.create(resource, store);
     // A concurrent create matched the condition meanwhile (the store serialises on it): answered with it, nothing written.
     if (!written.created) return written;
@@ -63,10 +74,17 @@ export class WriteChain {
     step?: WriteStep,
   ): Promise<WriteOutcome<T>> {
     const { patient, ...store } = options;
-    const scope = await tx.lockForWrite(resource, 'update');
+    const judged = frozenCopy(resource);
+    const scope = deepFreeze(await tx.lockForWrite(judged, 'update'));
+    if (store.ifMatch !== undefined) preconditionHolds(judged, scope.stored, store.ifMatch);
     const own = ownContext(ctx);
-    await this.check(own, { resource, creating: scope.stored === undefined, scope, ...(step ? { step } : {}) }, unit);
+    await this.check(own, { resource: judged, creating: scope.stored === undefined, scope, ...(step ? { step } : {}) }, unit);
     const written = await tx.update(resource, store);
+    // Judged as a creation but stored as an update of a version the guards never saw (a store
+    // that does not serialise PUTs creating one id): refused, nothing of it commits.
+    if (scope.stored === undefined && !written.created) {
+      throw new StoreError(StoreErrorCode.Conflict, `${resource.resourceType}/${resource.id} was created by another request while this one was processed; read it and try again`);
+    }
     await this.record(
       own,
       {
@@ -115,4 +133,32 @@ async function matchesAny(tx: FhirStore, condition: SearchRequest): Promise<bool
 function ownContext(ctx: FhirContext): FhirContext {
   const { copiedFrom: _previousWrite, ...own } = ctx;
   return own;
+}
+
+/**
+ * `If-Match` against the locked version, before any guard (RFC 9110 §13.2.2): 412 in the
+ * store's own words when it names another version or the record does not exist.
+ */
+function preconditionHolds(resource: Resource & { id: string }, stored: Resource | undefined, ifMatch: string): void {
+  if (!stored) throw new StoreError(StoreErrorCode.VersionConflict, `If-Match: ${resource.resourceType}/${resource.id} does not exist`);
+  const current = stored.meta?.versionId;
+  if (current === ifMatch) return;
+  throw new StoreError(
+    StoreErrorCode.VersionConflict,
+    `${resource.resourceType}/${resource.id} is at version ${current}, not ${ifMatch}: read it again and reapply the change`,
+  );
+}
+
+/** One deep copy of the incoming version per write, frozen, for the guards. */
+function frozenCopy<T extends Resource>(resource: T): T {
+  return deepFreeze(structuredClone(resource));
+}
+
+/** Freezes a JSON value (no cycles) and everything in it, in place. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

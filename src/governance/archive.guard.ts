@@ -4,17 +4,17 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
-import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { AmendmentService } from './amendment.service.js';
-import { encounterOf, isArchived } from './archive.service.js';
+import { isArchived } from './archive.service.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /**
  * R-15 before every write of a governed document: an archived encounter's documents are
  * read-only for every role. No document is added to it, and a change needs an amendment medical
- * affairs approved, which this write takes (the edit ledger names it with the version). The
- * encounter is the incoming version's, else the stored one's (a document moved out of an
- * archived visit is a change of it too).
+ * affairs approved, which this write takes (the edit ledger names it with the version). Every
+ * encounter counts, as the store resolved them: each the incoming version names (every
+ * `context.encounter`), and each the stored version belongs to (a document moved out of an
+ * archived visit, into an open one or none, is a change of the archived record too).
  */
 @Injectable()
 export class ArchiveGuard extends WriteGuard {
@@ -29,8 +29,8 @@ export class ArchiveGuard extends WriteGuard {
   async check(ctx: FhirContext, attempt: WriteAttempt, unit: UnitOfWork): Promise<void> {
     const { resource, scope } = attempt;
     if (scope.unchanged || !this.policy.governedResources.includes(resource.resourceType)) return;
-    const encounter = encounterOf(resource) ?? (scope.stored ? encounterOf(scope.stored) : undefined);
-    if (!encounter || !(await this.isArchivedEncounter(unit, encounter))) return;
+    const encounter = await this.archivedEncounter(unit, [...new Set([...scope.encounters, ...scope.storedEncounters])].sort());
+    if (!encounter) return;
     const id = resource.id as string;
     const permit = attempt.creating ? undefined : await this.amendments.take(unit, ctx, { type: resource.resourceType, id }, 'medical-affairs');
     if (permit) return;
@@ -40,12 +40,11 @@ export class ArchiveGuard extends WriteGuard {
     );
   }
 
-  private async isArchivedEncounter(unit: UnitOfWork, id: string): Promise<boolean> {
-    try {
-      return isArchived(await this.store.within(unit).read('Encounter', id));
-    } catch (e) {
-      if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return false;
-      throw e;
-    }
+  /** The first of these encounters that is archived (an unknown one is not). */
+  private async archivedEncounter(unit: UnitOfWork, ids: readonly string[]): Promise<string | undefined> {
+    if (ids.length === 0) return undefined;
+    const found = await this.store.within(unit).records.readMany(ids.map((id) => ({ type: 'Encounter', id })));
+    const archived = new Set(found.filter((r) => isArchived(r.resource)).map((r) => r.resource.id));
+    return ids.find((id) => archived.has(id));
   }
 }

@@ -11,7 +11,8 @@ import { FhirStore, type StoredJson } from '../store/fhir-store.port.js';
 import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
-import { CLOSED_STATUSES, subjectPatient } from './domain/document.js';
+import { CLOSED_STATUSES } from '../policy/domain/document-status.js';
+import { subjectPatient } from './domain/document.js';
 
 export const RECORD_STATE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/record-state';
 export const ARCHIVED_TAG = { system: RECORD_STATE_SYSTEM, code: 'archived', display: 'Archived (已归档)' };

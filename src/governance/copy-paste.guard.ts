@@ -7,7 +7,6 @@ import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { documentText, fingerprints, sharedPassage } from './domain/copy-paste.js';
-import { subjectPatient } from './domain/document.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { TextFingerprintRepository } from './text-fingerprint.repository.js';
 
@@ -40,7 +39,8 @@ export class CopyPasteGuard extends WriteGuard {
     const text = documentText(resource);
     const hashes = fingerprints(text, min);
     if (!hashes.length) return;
-    const patient = subjectPatient(resource);
+    // The patients as the store resolved them (every reference form: relative, absolute, versioned), as the search index does.
+    const patients = new Set(scope.patients);
     // The document's own (previous version's) fingerprints are left out: copying from itself is editing.
     const sharing = await this.fingerprints.sharing(unit, hashes, { type: resource.resourceType, id: resource.id }, CANDIDATES);
     const contents = await this.contentsOf(unit, sharing);
@@ -50,7 +50,7 @@ export class CopyPasteGuard extends WriteGuard {
       const content = contents.get(source);
       const passage = content ? sharedPassage(text, documentText(content), min) : undefined;
       if (!passage) continue;
-      if (candidate.patient && patient && candidate.patient !== patient) {
+      if (candidate.patient && patients.size && !patients.has(candidate.patient)) {
         const named = await this.access.permitsStored(ctx, 'read', { type: candidate.type, id: candidate.id }, this.store);
         throw new GovernanceError(
           GovernanceErrorCode.CopiedFromOtherPatient,

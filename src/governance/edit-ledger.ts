@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { contentSha256 } from '../common/content-hash.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteRecorder, type JournaledWrite } from '../fhir/write-chain.port.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DocumentTypes } from '../policy/domain/document-types.js';
-import { contentSha256, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
+import { diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './domain/ledger.js';
 import { AmendmentService } from './amendment.service.js';
 import { EditLedgerRepository } from './edit-ledger.repository.js';
 

@@ -4,11 +4,11 @@ import { Clock } from '../common/clock.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
+import { SIGNED_STATUSES } from '../policy/domain/document-status.js';
 import { DocumentTypes, type DocumentType } from '../policy/domain/document-types.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { AmendmentService } from './amendment.service.js';
-import { SIGNED_STATUSES } from './domain/document.js';
 import { editWindow, type WindowDecision } from './domain/edit-window.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 

@@ -36,6 +36,9 @@ export interface LastEntry {
   hash: Buffer;
 }
 
+/** One entry named by its document and version. */
+export type LastEntryRef = Omit<LastEntry, 'hash'>;
+
 /** `Type/id`: how the ledger's answers are keyed. */
 export const documentKey = (ref: RecordRef): string => `${ref.type}/${ref.id}`;
 
@@ -135,13 +138,25 @@ export class LedgerReadsRepository {
     }));
   }
 
-  /** Every document's last entry (of `document` only, when given). */
-  async lastEntries(document?: RecordRef): Promise<LastEntry[]> {
-    const rows = await this.q.query<{ resource_type: string; resource_id: string; version_id: number; hash: Buffer }>(
+  /** Every document's last entry (of `document` only, when given); in `unit` when given (a checkpoint's snapshot). */
+  async lastEntries(document?: RecordRef, unit?: UnitOfWork): Promise<LastEntry[]> {
+    const rows = await sqlOf(unit, this.q).query<{ resource_type: string; resource_id: string; version_id: number; hash: Buffer }>(
       `SELECT DISTINCT ON (resource_type, resource_id) resource_type, resource_id, version_id, hash
          FROM edit_ledger WHERE ($1::text IS NULL OR (resource_type = $1 AND resource_id = $2))
         ORDER BY resource_type, resource_id, version_id DESC`,
       [document?.type ?? null, document?.id ?? null],
+    );
+    return rows.map((r) => ({ type: r.resource_type, id: r.resource_id, version: r.version_id, hash: r.hash }));
+  }
+
+  /** The entries at these versions that are still in the ledger, with their hashes (in `unit`: a checkpoint's snapshot). */
+  async hashesAt(entries: readonly LastEntryRef[], unit: UnitOfWork): Promise<LastEntry[]> {
+    if (entries.length === 0) return [];
+    const rows = await sqlOf(unit).query<{ resource_type: string; resource_id: string; version_id: number; hash: Buffer }>(
+      `SELECT l.resource_type, l.resource_id, l.version_id, l.hash
+         FROM unnest($1::text[], $2::text[], $3::int[]) AS d(type, id, version)
+         JOIN edit_ledger l ON l.resource_type = d.type AND l.resource_id = d.id AND l.version_id = d.version`,
+      [entries.map((e) => e.type), entries.map((e) => e.id), entries.map((e) => e.version)],
     );
     return rows.map((r) => ({ type: r.resource_type, id: r.resource_id, version: r.version_id, hash: r.hash }));
   }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { canonicalize } from 'json-canonicalize';
-import { NO_PROGRESS, type Progress } from '../common/progress.js';
+import type { Progress } from '../common/progress.js';
+import type { LedgerHead, LedgerHeads } from '../audit/ledger-heads.port.js';
+import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { PatientRecordIndex, RecordRef } from '../store/patient-record-index.port.js';
-import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
 import { LEDGER_GENESIS, type LedgerEntry } from './domain/ledger.js';
-import { documentKey, LedgerReadsRepository, type LastEntry, type LedgerPosition, type LedgerRow } from './ledger-reads.repository.js';
+import { documentKey, type LedgerReadsRepository, type LastEntry, type LedgerPosition, type LedgerRow } from './ledger-reads.repository.js';
 
 /** The first thing wrong in one document's ledger chain. */
 export interface LedgerBreak {
@@ -33,36 +33,42 @@ export interface LedgerReport {
 /** Ledger rows (and the versions they record) read at once: what the verifier holds in memory. */
 const BATCH = 5000;
 
+/** The digest of every document's last ledger entry (of `document` only, when given; see `LedgerReport.root`). */
+export async function ledgerRoot(ledger: LedgerReadsRepository, document?: RecordRef): Promise<string> {
+  return rootOf(await ledger.lastEntries(document));
+}
+
+/**
+ * The edit ledger as a signed checkpoint holds it (R-17, R-21): governance's answer to audit's
+ * `LedgerHeads` port, so the checkpoint signs the same root `ledger verify` prints without
+ * audit reading the ledger's table.
+ */
+export class LedgerCheckpointHeads implements LedgerHeads {
+  constructor(private readonly ledger: LedgerReadsRepository) {}
+
+  async current(unit: UnitOfWork): Promise<{ root: string; documents: LedgerHead[] }> {
+    const last = await this.ledger.lastEntries(undefined, unit);
+    const documents = last.map((e): LedgerHead => [documentKey(e), e.version, e.hash.toString('hex')]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return { root: rootOf(last), documents };
+  }
+
+  async hashesOf(unit: UnitOfWork, entries: readonly (readonly [string, number])[]): Promise<Map<string, string>> {
+    const refs = entries.map(([doc, version]) => ({ type: doc.slice(0, doc.indexOf('/')), id: doc.slice(doc.indexOf('/') + 1), version }));
+    const found = await this.ledger.hashesAt(refs, unit);
+    return new Map(found.map((f) => [`${documentKey(f)} ${f.version}`, f.hash.toString('hex')]));
+  }
+}
+
 /**
  * Recomputes the edit ledger's chains (R-12, R-17): for each governed document, in version
  * order, each entry must hash to its stored hash over its predecessor's, its columns must say
  * what its entry says, its version must follow the previous one, and the stored version must
  * still hash to the entry's `contentSha256` (a version edited in the database shows here).
- * A version newer than the last entry, with no entry, is reported missing.
- */
-export async function verifyLedger(databaseUrl: string, options: { document?: string; progress?: Progress } = {}): Promise<LedgerReport> {
-  const started = Date.now();
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-ledger-verify', options: '-c jit=off' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const [type, id] = options.document ? options.document.split('/') : [];
-    const verifier = new LedgerVerifier(LedgerReadsRepository.overClient(client), PostgresRecordIndex.overClient(client));
-    return { ...(await verifier.verify(type !== undefined ? { type, id } : undefined, options.progress ?? NO_PROGRESS)), ms: Date.now() - started };
-  } finally {
-    await client.end();
-  }
-}
-
-/** The digest of every document's last ledger entry (see `LedgerReport.root`). */
-export async function ledgerRoot(client: Pick<pg.ClientBase, 'query'>, type?: string, id?: string): Promise<string> {
-  return rootOf(await LedgerReadsRepository.overClient(client).lastEntries(type !== undefined ? { type, id: id ?? '' } : undefined));
-}
-
-/**
- * The checks of `verifyLedger`, over the ledger's rows (its repository) and the store's versions
- * (its record index). Each check reads the ledger again after the store, so a write committed
- * while it runs (its version and its entry commit together) is never mistaken for a break.
+ * A version newer than the last entry, with no entry, is reported missing. The checks of
+ * `chartwarden ledger verify`, over the ledger's rows (its repository) and the store's versions
+ * (its record index, the port: the CLI builds both over its own connection). Each check reads
+ * the ledger again after the store, so a write committed while it runs (its version and its
+ * entry commit together) is never mistaken for a break.
  */
 export class LedgerVerifier {
   constructor(

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
+import { documentStatus, SIGNED_STATUSES } from '../policy/domain/document-status.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { AmendmentService } from './amendment.service.js';
-import { documentStatus, SIGNED_STATUSES } from './domain/document.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 
 /**

@@ -1,6 +1,4 @@
-import pg from 'pg';
 import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
-import { PostgresRecordIndex } from '../store/postgres/postgres-record-index.js';
 import { OUTPATIENT_CLASSES } from './archive.service.js';
 import { keptUntil } from './domain/retention.js';
 
@@ -28,22 +26,11 @@ export interface RetentionReport {
  * last visit + the policy's outpatient years and last discharge + its inpatient years. A
  * patient with an encounter still open is never reached. Reads only: ChartWarden deletes
  * nothing, and this tells the record room what it may review, not what to remove.
+ *
+ * Over the store's record index (the CLI builds it over its own connection): the patients the
+ * index knows visits of, and those of them whose retention has been reached by `asOf`, in
+ * patient order. Years are counted on the calendar of `timeZone`.
  */
-export async function retentionReport(databaseUrl: string, years: { outpatientYears: number; inpatientYears: number }, asOf: Date): Promise<RetentionReport> {
-  const started = Date.now();
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'chartwarden-retention-report' });
-  await client.connect();
-  try {
-    // Years are counted on the calendar of the database's time zone, as PostgreSQL itself counted them when it computed this.
-    const [{ TimeZone: timeZone }] = (await client.query<{ TimeZone: string }>('SHOW TimeZone')).rows;
-    const report = await retained(PostgresRecordIndex.overClient(client), years, asOf, timeZone);
-    return { asOf: asOf.toISOString(), ...years, ...report, ms: Date.now() - started };
-  } finally {
-    await client.end();
-  }
-}
-
-/** The patients the index knows visits of, and those of them whose retention has been reached by `asOf`, in patient order. */
 export async function retained(
   records: PatientRecordIndex,
   years: { outpatientYears: number; inpatientYears: number },

@@ -12,7 +12,8 @@ import { DocumentTypes } from '../policy/domain/document-types.js';
 import { GovernanceError, GovernanceErrorCode } from './governance.errors.js';
 import { ArchiveService } from './archive.service.js';
 import { departmentToList } from './department-lists.js';
-import { CLOSED_STATUSES, documentStatus, subjectPatient } from './domain/document.js';
+import { CLOSED_STATUSES, documentStatus } from '../policy/domain/document-status.js';
+import { subjectPatient } from './domain/document.js';
 import { EditLedgerRepository, type FirstEntry } from './edit-ledger.repository.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */

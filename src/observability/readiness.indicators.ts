@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { AuditLog } from '../audit/audit-log.js';
+import type { ChartWardenOptions } from '../config/chartwarden.options.js';
+import { CHARTWARDEN_OPTIONS } from '../config/module-options.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { FhirStore } from '../store/fhir-store.port.js';
-import { PostgresFhirStore } from '../store/postgres/postgres-fhir.store.js';
 
 /** Longest the database may take to answer the readiness query before the instance is reported not ready. */
 const DATABASE_TIMEOUT_MS = 2000;
@@ -36,6 +37,7 @@ export class ReadinessIndicators {
     private readonly db: ChartWardenDatabase,
     private readonly audit: AuditLog,
     private readonly fhirStore: FhirStore,
+    @Inject(CHARTWARDEN_OPTIONS) private readonly options: ChartWardenOptions,
   ) {}
 
   /** `SELECT 1` through the request pool, within `DATABASE_TIMEOUT_MS`. */
@@ -60,7 +62,11 @@ export class ReadinessIndicators {
     return check.up({ queued });
   }
 
-  /** The store's own readiness when it has one (a remote store); the PostgreSQL store is the database above. */
+  /**
+   * The store's own readiness when it has one (a remote store); the embedded PostgreSQL store is
+   * the database above, reported as `postgres` (the options say which store is configured: this
+   * knows the port, not the adapter behind it).
+   */
   store(): PromiseLike<HealthIndicatorResult<'store'>> | HealthIndicatorResult<'store'> {
     const store = this.fhirStore as FhirStore & Partial<StoreWithReadiness>;
     if (typeof store.ready === 'function') {
@@ -71,6 +77,7 @@ export class ReadinessIndicators {
         .withTimeout(DATABASE_TIMEOUT_MS)
         .cacheFor(CACHE_MS);
     }
-    return this.indicators.check('store').up({ kind: this.fhirStore instanceof PostgresFhirStore ? 'postgres' : this.fhirStore.constructor.name });
+    const embedded = (this.options.store ?? { kind: 'embedded' }).kind === 'embedded';
+    return this.indicators.check('store').up({ kind: embedded ? 'postgres' : this.fhirStore.constructor.name });
   }
 }

@@ -45,10 +45,14 @@ export interface WriteScope {
   stored?: Resource;
   /** An update that would change nothing (the store would add no version). */
   unchanged: boolean;
-  /** The patient the incoming version belongs to. */
+  /** The patient the incoming version belongs to: the first of `patients`, for callers that need one. */
   patient?: string;
+  /** Every patient the incoming version names (`subject`, `patient`), sorted: a hold or a copy check asks about each of them. */
+  patients: string[];
   /** The encounters the incoming version belongs to (`encounter`, `context`). */
   encounters: string[];
+  /** The encounters the current version belongs to, as its search index holds them (a record moved out of a visit still concerns it); empty for a create. */
+  storedEncounters: string[];
   /** For a Provenance: the records it signs (`target`). */
   targets: RecordRef[];
 }

@@ -10,7 +10,9 @@ import { productionFiles, type SourceFile } from './source-tree.js';
  * `@Permission.record(…)` or `@Permission.public(…)` on the handler, so a route can never be
  * added with no permission at all. Controllers are found by reading src/ (every
  * `*.controller.ts`, and any file declaring `@Controller(`), imported, and walked through the
- * route metadata Nest itself routes by.
+ * route metadata Nest itself routes by. A controller declares nothing for all its routes at
+ * once (no class-level ROUTE_PERMISSION: a route added later must say its own), and a
+ * `record(by)` names a class that exists in src/ (the one that decides).
  */
 
 type Constructor = abstract new (...args: never[]) => unknown;
@@ -67,14 +69,41 @@ class ProbeController {
   undeclared() {}
 }
 
+/** Two record checks: one names a class of src/, one a class that does not exist. */
+@Controller('probe-records')
+class RecordProbeController {
+  @Get('known')
+  @Permission.record('SigningService')
+  known() {}
+
+  @Get('unknown')
+  @Permission.record('NoSuchDecider')
+  unknown() {}
+}
+
+/** Every class name declared in src/ (`class X`, `abstract class X`). */
+const declaredClasses = () => new Set(productionFiles().flatMap((f) => [...f.text.matchAll(/\bclass\s+([A-Z]\w*)/g)].map((m) => m[1])));
+
+/** Record checks whose `by` does not start with a class declared in src/. */
+function unknownDeciders(routes: Route[], declared: Set<string>): string[] {
+  return routes
+    .filter((r) => r.permission?.kind === 'record')
+    .filter(({ permission }) => !declared.has(/^[A-Za-z_]\w*/.exec((permission as { by: string }).by.trim())?.[0] ?? ''))
+    .map((r) => `${r.method} ${r.path} (${r.where}) is decided by ${JSON.stringify((r.permission as { by: string }).by)}: no such class in src/`);
+}
+
 describe('architecture: every route declares its permission (decision 0013)', () => {
   const routes: Route[] = [];
   const found: { file: string; controllers: string[] }[] = [];
+  const controllerWide: string[] = [];
 
   beforeAll(async () => {
     for (const file of controllerFiles()) {
       const controllers = await controllersIn(file);
       found.push({ file: file.path, controllers: controllers.map((c) => c.name) });
+      for (const controller of controllers) {
+        if (Reflect.hasMetadata(ROUTE_PERMISSION, controller)) controllerWide.push(`${controller.name} in ${file.path} declares ${JSON.stringify(Reflect.getMetadata(ROUTE_PERMISSION, controller))} for the whole controller`);
+      }
       for (const controller of controllers) routes.push(...routesOf(controller, file));
     }
   });
@@ -108,5 +137,16 @@ describe('architecture: every route declares its permission (decision 0013)', ()
       )
       .map((r) => `${r.method} ${r.path} (${r.where}) declares ${JSON.stringify(r.permission)}`);
     expect(vague).toEqual([]);
+  });
+
+  it('no controller declares a permission for all its routes at once (each route declares its own)', () => {
+    expect(controllerWide).toEqual([]);
+  });
+
+  it('a record check names a class that exists in src/ (the one that decides: `record(\'SigningService\')`)', () => {
+    const declared = declaredClasses();
+    const probe = routesOf(RecordProbeController, { path: 'test/architecture/route-permissions.arch-spec.ts', absolute: '', text: '' });
+    expect(unknownDeciders(probe, declared).map((r) => r.split(' (')[0])).toEqual(['GET /probe-records/unknown']);
+    expect(unknownDeciders(routes, declared)).toEqual([]);
   });
 });

@@ -65,7 +65,7 @@ export interface CodeSpan {
 const parsed = new Map<string, ts.SourceFile>();
 
 /** The file's syntax tree, parsed once per test file. */
-function parse(file: SourceFile): ts.SourceFile {
+export function parse(file: SourceFile): ts.SourceFile {
   let source = parsed.get(file.path);
   if (!source) {
     source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);

@@ -277,7 +277,7 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       };
       await expect(store.lockForWrite(document, 'create')).rejects.toThrow(/transaction/);
       const scope = await store.transaction((tx) => tx.lockForWrite(document, 'create'));
-      expect(scope).toEqual({ patient: p.id, encounters: [e1.id, e2.id].sort(byCodeUnit), targets: [], unchanged: false });
+      expect(scope).toEqual({ patient: p.id, patients: [p.id], encounters: [e1.id, e2.id].sort(byCodeUnit), storedEncounters: [], targets: [], unchanged: false });
       const signature: Provenance = {
         resourceType: 'Provenance',
         target: [{ reference: `Encounter/${e1.id}` }, { reference: `Patient/${p.id}` }],
@@ -310,6 +310,55 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       const fresh = await store.transaction((tx) => tx.lockForWrite(patient('lfw-3', { id: `his-${randomUUID()}` } as Partial<Patient>), 'update'));
       expect(fresh.stored).toBeUndefined();
       expect(fresh.unchanged).toBe(false);
+    });
+
+    it('R-41: lockForWrite names every patient a write names (as its search index does), sorted; `patient` is the first', async () => {
+      const [a, b] = [(await store.create(patient('lfw-5'))).resource, (await store.create(patient('lfw-6'))).resource];
+      const signature: Provenance = {
+        resourceType: 'Provenance',
+        target: [{ reference: `Patient/${b.id}` }, { reference: `Patient/${a.id}/_history/1` }],
+        recorded: '2024-01-01T00:00:00Z',
+        agent: [{ who: { reference: 'Practitioner/x' } }],
+      };
+      const scope = await store.transaction((tx) => tx.lockForWrite(signature, 'create'));
+      const both = [a.id as string, b.id as string].sort(byCodeUnit);
+      expect({ patient: scope.patient, patients: scope.patients }).toEqual({ patient: both[0], patients: both });
+      const own = await store.transaction((tx) => tx.lockForWrite(a, 'update'));
+      expect(own.patients).toEqual([a.id]);
+    });
+
+    it("R-15: lockForWrite on an update resolves the stored version's encounters too (a record moved out of a visit still concerns it)", async () => {
+      const p = (await store.create(patient('lfw-7'))).resource;
+      const visit = () => store.create<Encounter>({ resourceType: 'Encounter', status: 'in-progress', class: { code: 'IMP' }, subject: { reference: `Patient/${p.id}` } });
+      const [e1, e2] = [(await visit()).resource, (await visit()).resource];
+      const o = (await store.create(observation(p.id, 'moved', e1.id))).resource as Observation & { id: string };
+      const scope = await store.transaction((tx) => tx.lockForWrite({ ...o, encounter: { reference: `https://his.example/fhir/Encounter/${e2.id}` } }, 'update'));
+      expect({ encounters: scope.encounters, storedEncounters: scope.storedEncounters }).toEqual({ encounters: [e2.id], storedEncounters: [e1.id] });
+      const created = await store.transaction((tx) => tx.lockForWrite(observation(p.id, 'new', e1.id), 'create'));
+      expect(created.storedEncounters).toEqual([]);
+    });
+
+    it('R-12: of two PUTs creating the same id, the second waits in lockForWrite for the first to commit, then finds its version (an update, judged as one)', async () => {
+      const id = `his-${randomUUID()}`;
+      const fresh = patient('lfw-8', { id } as Partial<Patient>) as Patient & { id: string };
+      const events: string[] = [];
+      let locked!: () => void;
+      const hasLock = new Promise<void>((r) => (locked = r));
+      const first = store.transaction(async (tx) => {
+        const scope = await tx.lockForWrite(fresh, 'update');
+        expect(scope.stored).toBeUndefined();
+        locked();
+        await new Promise((r) => setTimeout(r, 300));
+        await tx.update(fresh);
+        events.push('first commits');
+      });
+      await hasLock;
+      const second = store.transaction(async (tx) => {
+        const scope = await tx.lockForWrite({ ...fresh, gender: 'female' }, 'update');
+        events.push(`second sees version ${scope.stored?.meta?.versionId}`);
+      });
+      await Promise.all([first, second]);
+      expect(events).toEqual(['first commits', 'second sees version 1']);
     });
 
     it("decision 0008: a create's encounter lock makes a concurrent FOR UPDATE of the encounter (a seal) wait until the create commits", async () => {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Bundle, Composition, Encounter, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { CopyRequestView, ProductionView } from '../../src/release/dto/copy-request.view.js';
 import { DEFAULT_CHECKLISTS, REQUESTER_TYPES, type ChecklistItem, type RequesterType } from '../../src/policy/domain/copy-checklists.js';
-import { contentSha256 } from '../../src/governance/domain/ledger.js';
+import { contentSha256 } from '../../src/common/content-hash.js';
 import { CONTENT_SHA256_EXTENSION } from '../../src/copies/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';

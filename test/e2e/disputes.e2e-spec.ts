@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Bundle, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
-import { contentSha256 } from '../../src/governance/domain/ledger.js';
+import { contentSha256 } from '../../src/common/content-hash.js';
 import { CONTENT_SHA256_EXTENSION } from '../../src/copies/document-bundle.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';

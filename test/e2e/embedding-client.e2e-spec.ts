@@ -11,7 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import type { Bundle, Composition, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { AccessError, AccessErrorCode, ChartWarden, ChartWardenModule, DisputeError, DisputeErrorCode } from '../../src/index.js';
-import { FhirStore, TokenVerifier, toErrorResponse, type Actor } from '../../src/index.js';
+import { FhirRequestError, FhirRequestErrorCode, FhirStore, TokenVerifier, toErrorResponse, type Actor } from '../../src/index.js';
 import { issueDevToken, type DevTokenRequest } from '../../src/dev.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { testDatabaseUrl } from '../support/test-app.js';
@@ -289,6 +289,29 @@ describe('the embedding client: chartwarden.as(actor) in a host Nest application
     expect(admitted.body.version).toBe('1');
     expect((await chartwarden.as(actor('his')).search('Patient', { name })).total).toBe(1);
     expect(brief(await auditOf(admittedId))).toEqual([{ actor: actor('his').id, subtype: 'create', outcome: 0, entity: admitted.body.id }]);
+  });
+
+  it('R-20: a call the host malformed (a lone surrogate in an id, a conditional create whose search is not a query) is refused with a clear error and audited once', async () => {
+    const surrogateId = `embed-surrogate-${run}`;
+    const badId = await refusal(chartwarden.as(actor('his'), { requestId: surrogateId }).read('Patient', 'p\ud800'));
+    expect(badId).toBeInstanceOf(FhirRequestError);
+    expect((badId as FhirRequestError).code).toBe(FhirRequestErrorCode.InvalidCharacters);
+    expect((badId as Error).message).toMatch(/unpaired UTF-16 surrogate/);
+    expect(toErrorResponse(badId).status).toBe(400);
+    const surrogateEntries = await auditOf(surrogateId);
+    expect(brief(surrogateEntries)).toEqual([{ actor: actor('his').id, subtype: 'read', outcome: 4, entity: 'p\ufffd' }]);
+    expect(JSON.parse(surrogateEntries[0].content)).toMatchObject({ path: 'embedded:/fhir/Patient/p%EF%BF%BD', error: FhirRequestErrorCode.InvalidCharacters });
+
+    const queryId = `embed-bad-query-${run}`;
+    const name = `钱七-${run}`;
+    const ifNoneExist = 42 as unknown as string;
+    const badQuery = await refusal(chartwarden.as(actor('his'), { requestId: queryId }).create(patient(name), { ifNoneExist }));
+    expect(badQuery).toBeInstanceOf(FhirRequestError);
+    expect((badQuery as FhirRequestError).code).toBe(FhirRequestErrorCode.InvalidRequest);
+    expect((badQuery as Error).message).toMatch(/ifNoneExist must be a query string .*got number/);
+    expect(brief(await auditOf(queryId))).toEqual([{ actor: actor('his').id, subtype: 'create', outcome: 4, entity: null }]);
+    // Nothing was created by it.
+    expect((await chartwarden.as(actor('his')).search('Patient', { name })).total).toBe(0);
   });
 
   it('the raw store is never handed to the host: ChartWardenModule exports the client, and no FhirStore, directly or through a module', () => {

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { AuditEvent, Bundle, Composition, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import type { InventoryLine } from '../../src/disputes/domain/dispute-case.js';
-import { verifySeal } from '../../src/disputes/seal-verifier.js';
+import { verifySeal } from '../../src/cli/offline-checks.js';
 import { asReplica } from '../support/database-admin.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';

@@ -10,7 +10,7 @@ import { CHECKPOINT_KEY_FILE, type Checkpoint } from '../../src/audit/checkpoint
 import { CliFailure } from '../../src/cli/cli.js';
 import { settingsFromEnv } from '../../src/config/env.config.js';
 import { verifyAuditChains } from '../../src/audit/audit-verifier.js';
-import { verifyLedger } from '../../src/governance/ledger-verifier.js';
+import { verifyLedger } from '../../src/cli/offline-checks.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer } from '../support/test-app.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Composition } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { contentSha256, describe as describeOperation, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './ledger.js';
+import { contentSha256 } from '../../common/content-hash.js';
+import { describe as describeOperation, diffOf, LEDGER_GENESIS, ledgerHash, type LedgerEntry } from './ledger.js';
 
 /**
  * The edit ledger's pure parts (R-12, R-17, R-51): canonical (RFC 8785) hashing of versions and

@@ -3,9 +3,6 @@ import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { canonicalize } from 'json-canonicalize';
 
-// A version's fingerprint is shared with release and disputes: re-exported for governance's own files.
-export { contentSha256 } from '../../common/content-hash.js';
-
 /** One version of a governed document as the edit ledger records it. */
 export interface LedgerEntry {
   resourceType: string;

@@ -28,9 +28,6 @@ import { present, sameContent } from './stored-content.js';
 import { insertFirstVersion, writeNextVersion } from './version-writes.js';
 import { lockScope, scopeOf } from './write-scope.js';
 
-/** Kept importable from here (the bench compares stored JSON with it). */
-export { canonical } from './stored-content.js';
-
 /** The database operations the store needs: queries, and opening a transaction. */
 export interface StoreDatabase extends Queryable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;

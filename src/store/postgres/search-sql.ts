@@ -1,3 +1,4 @@
+import { SqlParams } from '../../database/sql-params.js';
 import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, CriterionValue, SearchRequest, SortRule } from '../search/search-request.js';
 import { accessConditionSql, encounterOf, patientOf, type ResourceRef } from './access-sql.js';
@@ -8,34 +9,8 @@ export interface Sql {
   params: unknown[];
 }
 
-/**
- * Stands, among bound values, for the instant a statement is evaluated at, until it runs
- * (`atInstant`): the store's injectable `Clock`, never SQL `now()`, so tests can move time
- * (the care window, R-03). Built statements are cached with their values; the instant is not.
- */
-export const NOW = Symbol('now');
-
-/** Collects bind parameters while fragments are built, so placeholders never collide. */
-export class SqlParams {
-  readonly values: unknown[] = [];
-  private nowPlaceholder?: string;
-
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-
-  /** The placeholder of "now" (one per statement, `timestamptz`); bind it with `atInstant`. */
-  now(): string {
-    this.nowPlaceholder ??= `${this.add(NOW)}::timestamptz`;
-    return this.nowPlaceholder;
-  }
-}
-
-/** `values` ready to bind: `now` in place of `NOW`. */
-export function atInstant(values: readonly unknown[], now: Date): unknown[] {
-  return values.map((v) => (v === NOW ? now : v));
-}
+// The parameter builder is the database layer's (the audit trail builds its searches with it too).
+export { atInstant, NOW, SqlParams } from '../../database/sql-params.js';
 
 const INDEX_TABLE = {
   token: 'fhir_search_token',

@@ -4,24 +4,42 @@ import type { RecordRef, WriteScope } from '../patient-record-index.port.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
 import { byCodeUnit, present, sameContent } from './stored-content.js';
 
-/** The current row of a record, locked. */
-const LOCK_CURRENT = 'SELECT version_id, content FROM fhir_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE';
+/**
+ * The current row of a record, locked, with the encounters its search index files it under
+ * (the index rows of the current version, written with it by the same extraction `scopeOf` uses).
+ */
+const LOCK_CURRENT = `SELECT r.version_id, r.content,
+    ARRAY(SELECT DISTINCT x.target_id COLLATE "C" FROM fhir_search_reference x
+           WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter'
+           ORDER BY 1) AS encounters
+  FROM fhir_resource r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE OF r`;
+
+/**
+ * A PUT to an id not stored yet waits here for another transaction creating the same record
+ * (two-key form: its own key space, apart from the conditional create's one-key locks), so the
+ * second PUT sees the first's row and is judged as the update it is.
+ */
+const LOCK_NEW_ID = 'SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))';
+
+/** What `scopeOf` resolves from the incoming version; the rest of `WriteScope` comes from the stored row. */
+export type IncomingScope = Omit<WriteScope, 'stored' | 'unchanged' | 'storedEncounters'>;
 
 /**
  * What a write is about, read from the incoming version's search index (so every reference form
  * counts: relative, absolute, versioned, every `context.encounter`), as `accessFactsOf` reads its
  * patient.
  */
-export function scopeOf(resource: Resource, index: SearchIndex): Omit<WriteScope, 'stored' | 'unchanged'> {
+export function scopeOf(resource: Resource, index: SearchIndex): IncomingScope {
   const targets = (params: string[], type?: string) =>
     index.references.filter((r) => params.includes(r.param) && (type === undefined || r.targetType === type));
-  const patient = resource.resourceType === 'Patient' ? resource.id : targets(['patient', 'subject'], 'Patient').map((r) => r.targetId).sort(byCodeUnit)[0];
+  const patients =
+    resource.resourceType === 'Patient' ? (resource.id !== undefined ? [resource.id] : []) : [...new Set(targets(['patient', 'subject'], 'Patient').map((r) => r.targetId))].sort(byCodeUnit);
   const encounters = [...new Set(targets(['encounter', 'context'], 'Encounter').map((r) => r.targetId))].sort(byCodeUnit);
   const signed: RecordRef[] =
     resource.resourceType === 'Provenance'
       ? unique(targets(['target']).map((r) => ({ type: r.targetType, id: r.targetId }))).sort((a, b) => byCodeUnit(a.type, b.type) || byCodeUnit(a.id, b.id))
       : [];
-  return { ...(patient !== undefined ? { patient } : {}), encounters, targets: signed };
+  return { ...(patients.length ? { patient: patients[0] } : {}), patients, encounters, targets: signed };
 }
 
 /**
@@ -29,6 +47,9 @@ export function scopeOf(resource: Resource, index: SearchIndex): Omit<WriteScope
  * `chartwarden_holds` took them after the write when the hold was checked there:
  * - an update of an existing record: its current row `FOR UPDATE` (a seal inventorying it waits,
  *   or the write waits for the seal and then sees its hold);
+ * - a PUT to an id not stored yet: first a transaction lock on (type, id), then the row again:
+ *   of two PUTs creating the same record, the second waits for the first to commit and is then
+ *   an update of it, judged as one (its edit window, its reason, its ledger chain);
  * - a create (or a PUT that creates): its encounters `FOR KEY SHARE` in id order, then, for a
  *   Provenance, the records it signs in (type, id) order, so a seal in progress is waited for,
  *   or waits for this write and then inventories it. An update does not lock its encounters:
@@ -36,15 +57,14 @@ export function scopeOf(resource: Resource, index: SearchIndex): Omit<WriteScope
  * Each lock is its own statement: under READ COMMITTED, the hold check that follows sees a seal
  * that committed while the lock waited.
  */
-export async function lockScope(
-  tx: Queryable,
-  resource: Resource,
-  mode: 'create' | 'update',
-  scope: Omit<WriteScope, 'stored' | 'unchanged'>,
-): Promise<WriteScope> {
+export async function lockScope(tx: Queryable, resource: Resource, mode: 'create' | 'update', scope: IncomingScope): Promise<WriteScope> {
   if (mode === 'update' && resource.id !== undefined) {
-    const [current] = await tx.query<{ version_id: number; content: Resource }>(LOCK_CURRENT, [resource.resourceType, resource.id], { prepare: true });
-    if (current) return { ...scope, stored: present(current.content), unchanged: sameContent(current.content, resource) };
+    let stored = await lockCurrent(tx, resource);
+    if (!stored) {
+      await tx.query(LOCK_NEW_ID, [resource.resourceType, resource.id], { prepare: true });
+      stored = await lockCurrent(tx, resource);
+    }
+    if (stored) return { ...scope, stored: present(stored.content), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
   }
   if (scope.encounters.length) {
     await tx.query(
@@ -61,7 +81,13 @@ export async function lockScope(
       { prepare: true },
     );
   }
-  return { ...scope, unchanged: false };
+  return { ...scope, storedEncounters: [], unchanged: false };
+}
+
+/** The record's current row, locked `FOR UPDATE`, with its encounters; undefined when it is not stored. */
+async function lockCurrent(tx: Queryable, resource: Resource): Promise<{ content: Resource; encounters: string[] } | undefined> {
+  const [current] = await tx.query<{ version_id: number; content: Resource; encounters: string[] }>(LOCK_CURRENT, [resource.resourceType, resource.id], { prepare: true });
+  return current;
 }
 
 function unique(refs: RecordRef[]): RecordRef[] {

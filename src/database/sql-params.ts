@@ -1,0 +1,33 @@
+/**
+ * Stands, among bound values, for the instant a statement is evaluated at, until it runs
+ * (`atInstant`): an injectable `Clock`, never SQL `now()`, so tests can move time (the care
+ * window, R-03). Built statements are cached with their values; the instant is not.
+ */
+export const NOW = Symbol('now');
+
+/**
+ * Collects bind parameters while a statement's fragments are built, so placeholders never
+ * collide: the one way to build a parameterized statement from parts (the store's searches,
+ * the audit trail's). Generic: it knows no table.
+ */
+export class SqlParams {
+  readonly values: unknown[] = [];
+  private nowPlaceholder?: string;
+
+  /** Binds `value` and returns its placeholder (`$n`). */
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+
+  /** The placeholder of "now" (one per statement, `timestamptz`); bind it with `atInstant`. */
+  now(): string {
+    this.nowPlaceholder ??= `${this.add(NOW)}::timestamptz`;
+    return this.nowPlaceholder;
+  }
+}
+
+/** `values` ready to bind: `now` in place of `NOW`. */
+export function atInstant(values: readonly unknown[], now: Date): unknown[] {
+  return values.map((v) => (v === NOW ? now : v));
+}
