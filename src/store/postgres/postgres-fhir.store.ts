@@ -17,7 +17,7 @@ import {
 } from '../fhir-store.port.js';
 import type { PatientRecordIndex, WriteScope } from '../patient-record-index.port.js';
 import { extractSearchIndex, type SearchIndex } from '../search/search-index.extractor.js';
-import type { SearchParameterRegistry } from '../search/search-parameter.registry.js';
+import type { SearchParamDef, SearchParameterRegistry } from '../search/search-parameter.registry.js';
 import type { SearchRequest } from '../search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { AccessChecks } from './access-checks.js';
@@ -26,7 +26,7 @@ import type { PatientCompartment } from './patient-compartment.js';
 import { PostgresRecordIndex } from './postgres-record-index.js';
 import { present, sameContent } from './stored-content.js';
 import { insertFirstVersion, writeNextVersion } from './version-writes.js';
-import { lockScope, scopeOf } from './write-scope.js';
+import { lockScope, scopeOf, type LockedRow } from './write-scope.js';
 
 /** The database operations the store needs: queries, and opening a transaction. */
 export interface StoreDatabase extends Queryable {
@@ -49,6 +49,11 @@ const PREPARED = { prepare: true };
  */
 export class PostgresFhirStore extends FhirStore {
   private readonly access: AccessChecks;
+  /**
+   * Rows `lockForWrite` locked in this transaction, until their update: the row cannot change
+   * under our `FOR UPDATE`, so the update uses it instead of reading it again.
+   */
+  private readonly locked = new Map<string, LockedRow>();
 
   constructor(
     private readonly db: StoreDatabase,
@@ -135,11 +140,16 @@ export class PostgresFhirStore extends FhirStore {
 
   /** One attempt at an update; undefined when a concurrent writer got there first. */
   private async tryUpdate<T extends Resource>(resource: T & { id: string }, options: UpdateOptions, lock: boolean): Promise<WriteOutcome<T> | undefined> {
-    const rows = await this.q.query<{ version_id: number; content: Resource }>(
-      `SELECT version_id, content FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
-      [resource.resourceType, resource.id],
-      PREPARED,
-    );
+    const key = `${resource.resourceType}/${resource.id}`;
+    const held = lock ? this.locked.get(key) : undefined;
+    this.locked.delete(key);
+    const rows = held
+      ? [held]
+      : await this.q.query<{ version_id: number; content: Resource }>(
+          `SELECT version_id, content FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+          [resource.resourceType, resource.id],
+          PREPARED,
+        );
     if (rows.length === 0) {
       if (options.ifMatch !== undefined) {
         throw new StoreError(StoreErrorCode.VersionConflict, `If-Match: ${resource.resourceType}/${resource.id} does not exist`);
@@ -215,7 +225,8 @@ export class PostgresFhirStore extends FhirStore {
   /** Needs a transaction (`transaction` or `within`): the locks last until it ends. */
   async lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope> {
     if (!this.tx) throw new Error(`lockForWrite(${resource.resourceType}) needs a transaction: call it on the store given by transaction() or within()`);
-    return lockScope(this.tx, resource, mode, scopeOf(resource, this.index(resource)));
+    const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, resource.resourceType)));
+    return lockScope(this.tx, resource, mode, scope, (row) => this.locked.set(`${resource.resourceType}/${resource.id}`, row));
   }
 
   /** This store with its statements on `tx`. */
@@ -235,4 +246,17 @@ export class PostgresFhirStore extends FhirStore {
   private index(resource: Resource): SearchIndex {
     return extractSearchIndex(resource, this.registry.forType(resource.resourceType));
   }
+}
+
+/** The search parameters a write's scope is read from (`scopeOf`): its patients, encounters and the records it signs. */
+const SCOPE_PARAMS = new Set(['patient', 'subject', 'encounter', 'context', 'target']);
+const scopeParamCache = new WeakMap<SearchParameterRegistry, Map<string, readonly SearchParamDef[]>>();
+
+/** Of a type's parameters, those `scopeOf` reads: a write's scope costs a few FHIRPath evaluations, not the whole index. */
+function scopeParams(registry: SearchParameterRegistry, type: string): readonly SearchParamDef[] {
+  let byType = scopeParamCache.get(registry);
+  if (!byType) scopeParamCache.set(registry, (byType = new Map()));
+  let params = byType.get(type);
+  if (!params) byType.set(type, (params = registry.forType(type).filter((p) => SCOPE_PARAMS.has(p.code))));
+  return params;
 }

@@ -57,13 +57,20 @@ export function scopeOf(resource: Resource, index: SearchIndex): IncomingScope {
  * Each lock is its own statement: under READ COMMITTED, the hold check that follows sees a seal
  * that committed while the lock waited.
  */
-export async function lockScope(tx: Queryable, resource: Resource, mode: 'create' | 'update', scope: IncomingScope): Promise<WriteScope> {
+export async function lockScope(
+  tx: Queryable,
+  resource: Resource,
+  mode: 'create' | 'update',
+  scope: IncomingScope,
+  onLocked?: (row: LockedRow) => void,
+): Promise<WriteScope> {
   if (mode === 'update' && resource.id !== undefined) {
     let stored = await lockCurrent(tx, resource);
     if (!stored) {
       await tx.query(LOCK_NEW_ID, [resource.resourceType, resource.id], { prepare: true });
       stored = await lockCurrent(tx, resource);
     }
+    if (stored) onLocked?.(stored);
     if (stored) return { ...scope, stored: present(stored.content), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
   }
   if (scope.encounters.length) {
@@ -84,9 +91,16 @@ export async function lockScope(tx: Queryable, resource: Resource, mode: 'create
   return { ...scope, storedEncounters: [], unchanged: false };
 }
 
+/** A record's current row as `lockScope` locked it (`FOR UPDATE`): its version and content, with its encounters. */
+export interface LockedRow {
+  version_id: number;
+  content: Resource;
+  encounters: string[];
+}
+
 /** The record's current row, locked `FOR UPDATE`, with its encounters; undefined when it is not stored. */
-async function lockCurrent(tx: Queryable, resource: Resource): Promise<{ content: Resource; encounters: string[] } | undefined> {
-  const [current] = await tx.query<{ version_id: number; content: Resource; encounters: string[] }>(LOCK_CURRENT, [resource.resourceType, resource.id], { prepare: true });
+async function lockCurrent(tx: Queryable, resource: Resource): Promise<LockedRow | undefined> {
+  const [current] = await tx.query<LockedRow>(LOCK_CURRENT, [resource.resourceType, resource.id], { prepare: true });
   return current;
 }
 
