@@ -69,7 +69,7 @@ export class ActingClient {
 
   /** `update` (PUT to `resource.id`, creating it when it does not exist yet): the stored version. */
   async update<T extends Resource>(resource: T, options: UpdateCallOptions = {}): Promise<T> {
-    const id = (resource as Partial<Resource> | null)?.id ?? '';
+    const id = (field(resource, 'id') as string | undefined) ?? '';
     return resourceOf(
       await this.call({ method: 'PUT', segments: [typeOf(resource), id], editReason: options.editReason }, async (fhir, ctx) =>
         fhir.update(ctx, resource.resourceType, id, this.calls.bodyOf(resource), { ifMatch: options.ifMatch }),
@@ -100,7 +100,16 @@ export class ActingClient {
 
 /** The type a resource names, read without trusting the host's value to be an object (checked inside the audited call). */
 function typeOf(resource: unknown): unknown {
-  return typeof resource === 'object' && resource !== null ? (resource as { resourceType?: unknown }).resourceType : undefined;
+  return field(resource, 'resourceType');
+}
+
+/** A field of what the host passed, read without letting a throwing getter escape the audited call (it is refused inside it). */
+function field(value: unknown, name: 'resourceType' | 'id'): unknown {
+  try {
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Actor } from '../identity/actor.js';
+import { checkedActor } from '../identity/domain/actor-from-claims.js';
 import { ActingClient } from './acting-client.js';
 import { EmbeddedCalls, type ActingOptions } from './embedded-calls.js';
 
@@ -22,12 +23,13 @@ export class ChartWarden {
   }
 }
 
-/** The actor as the policy and the trail will see it; refuses one no token could have produced. */
+/** The actor as the policy and the trail will see it, held to a token's rules (`checkedActor`); refuses one no token could have produced. */
 function frozenActor(actor: Actor): Actor {
-  if (typeof actor?.id !== 'string' || actor.id.trim() === '') throw new TypeError('chartwarden.as(actor): the actor needs an id (a token\'s sub)');
-  if (typeof actor.practitioner !== 'string') throw new TypeError('chartwarden.as(actor): the actor needs a practitioner reference (Practitioner/<id>)');
-  if (!Array.isArray(actor.roles) || !Array.isArray(actor.scopes)) {
-    throw new TypeError('chartwarden.as(actor): roles and scopes must be arrays (scopes: [] when not a SMART client)');
+  let checked: Actor;
+  try {
+    checked = checkedActor(actor);
+  } catch (e) {
+    throw new TypeError(`chartwarden.as(actor): ${(e as Error).message}`, { cause: e });
   }
-  return Object.freeze({ ...actor, roles: Object.freeze([...actor.roles]), scopes: Object.freeze([...actor.scopes]) });
+  return Object.freeze({ ...checked, roles: Object.freeze([...checked.roles]), scopes: Object.freeze([...checked.scopes]) });
 }

@@ -122,7 +122,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * its `String`), and refused when it is not text or holds a NUL or a lone surrogate.
  */
 function described(call: EmbeddedCall): { path: string; query: string | undefined; malformed?: unknown } {
-  const path = `/fhir/${call.segments.map((s) => encodeURIComponent(typeof s === 'string' ? s.replace(LONE_SURROGATE, '\ufffd') : String(s))).join('/')}`;
+  const path = `/fhir/${call.segments.map((s) => encodeURIComponent(typeof s === 'string' ? s.replace(LONE_SURROGATE, '\ufffd') : printable(s))).join('/')}`;
   let malformed: unknown;
   const notText = call.segments.findIndex((s) => typeof s !== 'string');
   if (notText >= 0) {
@@ -140,6 +140,18 @@ function described(call: EmbeddedCall): { path: string; query: string | undefine
   return { path, query, malformed };
 }
 
+/** A value that is not text, as the trail may name it: its `String`, or a placeholder when even that throws (no prototype, a throwing `toString`). */
+function printable(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return '[unprintable]';
+  }
+}
+
+/** The longest reason an embedded call may give, in UTF-8 bytes: what Node's default header limit lets a header carry over HTTP. */
+const MAX_REASON_BYTES = 16 * 1024;
+
 /** The break-the-glass of these calls: a reason is required, as `X-Break-Glass-Reason` is over HTTP (R-04). */
 function breakGlassOf(options: ActingOptions): FhirContext['breakGlass'] {
   if (!options.breakGlass) return undefined;
@@ -153,6 +165,12 @@ function breakGlassOf(options: ActingOptions): FhirContext['breakGlass'] {
 
 /** A caller's text, trimmed (blank: none), refused when it holds characters no header may carry. */
 function textOf(text: string | undefined, where: string): string | undefined {
+  if (text !== undefined && text !== null && typeof text !== 'string') {
+    throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${where} must be text`);
+  }
+  if (text && Buffer.byteLength(text, 'utf8') > MAX_REASON_BYTES) {
+    throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${where} is longer than ${MAX_REASON_BYTES} bytes: say why in fewer words`);
+  }
   const trimmed = text?.trim();
   if (!trimmed) return undefined;
   assertValidText(trimmed, where);

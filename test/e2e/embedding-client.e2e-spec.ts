@@ -314,6 +314,39 @@ describe('the embedding client: chartwarden.as(actor) in a host Nest application
     expect((await chartwarden.as(actor('his')).search('Patient', { name })).total).toBe(0);
   });
 
+  it("R-01/R-14: an actor the host built is held to a token's rules: a licence the policy does not know, a role that is not text, a blank id are refused before anything runs", async () => {
+    const intern = actor('his');
+    const refusedAs = (candidate: unknown) => {
+      try {
+        chartwarden.as(candidate as Actor);
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    };
+    // A licence outside the list would drop an intern's document out of the co-signature queue (R-14).
+    expect(refusedAs({ ...intern, licence: 'trainee' })).toEqual(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/licence must be one of/) }));
+    expect(refusedAs({ ...intern, roles: ['attending', 7] })).toEqual(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/roles must be a list of non-empty strings/) }));
+    expect(refusedAs({ ...intern, department: 12 })).toEqual(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/department must be a string/) }));
+    expect(refusedAs({ ...intern, id: '  ' })).toEqual(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/needs an id/) }));
+    // A well-formed actor is accepted, and an empty attribute counts as absent, as in a token.
+    expect(refusedAs({ ...intern, licence: 'intern', department: '' })).toBeUndefined();
+  });
+
+  it('R-20: an edit reason or break-the-glass reason that is not text, or longer than a header could carry, is refused 400 and audited once', async () => {
+    const requestId = `embed-long-reason-${run}`;
+    const long = await refusal(chartwarden.as(actor('his'), { requestId, reason: '很'.repeat(6000) }).read('Patient', 'any'));
+    expect(long).toBeInstanceOf(FhirRequestError);
+    expect((long as Error).message).toMatch(/longer than 16384 bytes/);
+    expect(toErrorResponse(long).status).toBe(400);
+    expect(brief(await auditOf(requestId))).toEqual([{ actor: actor('his').id, subtype: 'read', outcome: 4, entity: 'any' }]);
+    const typedId = `embed-typed-reason-${run}`;
+    const typed = await refusal(chartwarden.as(actor('his'), { requestId: typedId, breakGlass: { reason: 42 as unknown as string } }).read('Patient', 'any'));
+    expect(typed).toBeInstanceOf(FhirRequestError);
+    expect((typed as Error).message).toMatch(/breakGlass.reason must be text/);
+    expect(brief(await auditOf(typedId))).toHaveLength(1);
+  });
+
   it('the raw store is never handed to the host: ChartWardenModule exports the client, and no FhirStore, directly or through a module', () => {
     const tokens = exportedTokens(ChartWardenModule);
     expect(tokens).toEqual(expect.arrayContaining([ChartWarden, TokenVerifier]));

@@ -42,3 +42,39 @@ function listClaim(v: unknown): string[] {
   if (typeof v === 'string') return v.split(/[\s,]+/).filter(Boolean);
   throw new ClaimsError('roles and scopes must be a list or a string');
 }
+
+/**
+ * An `Actor` a host built itself (the embedding API), held to what a token's claims must be:
+ * an id and a practitioner reference, roles and scopes as lists of non-empty strings, the other
+ * attributes strings or absent (an empty one is absent), and a licence the policy knows (R-14's
+ * co-signing depends on it). Returns a copy; throws `ClaimsError` naming the first problem.
+ */
+export function checkedActor(candidate: Actor): Actor {
+  const a = (candidate ?? {}) as unknown as Record<string, unknown>;
+  if (typeof a.id !== 'string' || a.id.trim() === '') throw new ClaimsError("the actor needs an id (a token's sub)");
+  if (typeof a.practitioner !== 'string' || a.practitioner.trim() === '') throw new ClaimsError('the actor needs a practitioner reference (Practitioner/<id>)');
+  const list = (name: string): string[] => {
+    const v = a[name];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0)) throw new ClaimsError(`the actor's ${name} must be a list of non-empty strings ([] when none)`);
+    return [...(v as string[])];
+  };
+  const text = (name: string): string | undefined => {
+    const v = a[name];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') throw new ClaimsError(`the actor's ${name} must be a string`);
+    return v;
+  };
+  const licence = text('licence');
+  if (licence !== undefined && !LICENCE_STATUSES.includes(licence as LicenceStatus)) throw new ClaimsError(`the actor's licence must be one of ${LICENCE_STATUSES.join(', ')}`);
+  const patientContext = text('patientContext');
+  return {
+    id: a.id,
+    practitioner: a.practitioner,
+    roles: list('roles'),
+    department: text('department'),
+    specialty: text('specialty'),
+    licence: licence as LicenceStatus | undefined,
+    scopes: list('scopes'),
+    ...(patientContext ? { patientContext } : {}),
+  };
+}
