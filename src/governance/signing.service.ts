@@ -15,6 +15,7 @@ import { departmentToList } from './department-lists.js';
 import { CLOSED_STATUSES, documentStatus } from '../policy/domain/document-status.js';
 import { subjectPatient } from './domain/document.js';
 import { EditLedgerRepository, type FirstEntry } from './edit-ledger.repository.js';
+import type { RecordRef } from '../store/patient-record-index.port.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
 export const AUTHOR_SIGNATURE = { system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1', display: "Author's Signature" };
@@ -185,14 +186,19 @@ export class SigningService {
   async pendingCosign(ctx: FhirContext, dept: string | undefined): Promise<PendingCosign[]> {
     const department = departmentToList(this.decisions, ctx, 'cosign', dept, 'pending-cosign', (d) => `The co-signature queue of ${d} is read by its physicians who may co-sign, and by medical affairs (R-14)`);
     // Governed documents of the department not yet final (the store's), first written under a provisional licence (the ledger's).
-    const open = await this.store.records.documentsOfDepartment(department, this.policy.governedResources, CLOSED_STATUSES);
-    const refs = open.map((r) => ({ type: r.resource.resourceType, id: r.resource.id as string }));
-    const first = await this.ledger.firstEntriesUnder(refs, PROVISIONAL);
-    const rows = open
-      .map((r) => ({ content: r.resource as Document, entry: first.get(`${r.resource.resourceType}/${r.resource.id}`) }))
-      .filter((r): r is { content: Document; entry: FirstEntry & { licence: string } } => r.entry?.licence !== undefined)
+    // Keys first: only the queue's own page of documents is read in full.
+    const open = await this.store.records.documentKeysOfDepartment(department, this.policy.governedResources, CLOSED_STATUSES);
+    const first = await this.ledger.firstEntriesUnder(open, PROVISIONAL);
+    const queued = open
+      .map((ref) => ({ ref, entry: first.get(`${ref.type}/${ref.id}`) }))
+      .filter((r): r is { ref: RecordRef; entry: FirstEntry & { licence: string } } => r.entry?.licence !== undefined)
       .sort((a, b) => a.entry.recorded.getTime() - b.entry.recorded.getTime())
       .slice(0, PENDING_COSIGN_LIMIT);
+    const contents = new Map((await this.store.records.readMany(queued.map((q) => q.ref))).map((r) => [`${r.resource.resourceType}/${r.resource.id}`, r.resource as Document]));
+    const rows = queued.flatMap(({ ref, entry }) => {
+      const content = contents.get(`${ref.type}/${ref.id}`);
+      return content ? [{ content, entry }] : [];
+    });
     const now = this.clock.now().getTime();
     return rows.map(({ content, entry }) => {
       const docType = this.types.classify(content);

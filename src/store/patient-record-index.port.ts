@@ -80,8 +80,12 @@ export abstract class PatientRecordIndex {
    */
   abstract recordsOfEncounters(encounters: readonly string[], types: readonly string[], options?: { excludingStatuses?: readonly string[] }): Promise<IndexedRecord[]>;
 
-  /** Governed documents (`types`) of the department's encounters (service provider) that are not in `excludingStatuses`; oldest update first. */
-  abstract documentsOfDepartment(department: string, types: readonly string[], excludingStatuses: readonly string[]): Promise<IndexedRecord[]>;
+  /**
+   * Governed documents (`types`) of the department's encounters (service provider) that are not in
+   * `excludingStatuses`, as keys only, oldest update first: a department may hold many drafts, and
+   * a caller narrows the keys (the co-signature queue, by the ledger) before reading any content.
+   */
+  abstract documentKeysOfDepartment(department: string, types: readonly string[], excludingStatuses: readonly string[]): Promise<RecordRef[]>;
 
   /** Records of `types` of the patient (`subject`/`patient`), optionally only those filed under `encounters` (an empty list restricts nothing); oldest update first. */
   abstract recordsOfPatient(patient: string, types: readonly string[], options?: { encounters?: readonly string[] }): Promise<IndexedRecord[]>;

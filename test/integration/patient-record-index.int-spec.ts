@@ -4,7 +4,7 @@ import { SystemClock } from '../../src/common/clock.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import type { AccessCondition } from '../../src/store/access-facts.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import type { IndexedRecord, PatientRecordIndex } from '../../src/store/patient-record-index.port.js';
+import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../../src/store/patient-record-index.port.js';
 import { PatientCompartment } from '../../src/store/postgres/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { PostgresRecordIndex } from '../../src/store/postgres/postgres-record-index.js';
@@ -38,6 +38,7 @@ describe('PostgresRecordIndex', () => {
       )
     )[0].n === 1;
   const refs = (rows: IndexedRecord[]) => rows.map((r) => `${r.resource.resourceType}/${r.resource.id}`);
+  const keys = (rows: RecordRef[]) => rows.map((r) => `${r.type}/${r.id}`);
 
   const encounter = (eid: string, extra: Partial<Encounter>): Encounter & { id: string } => ({
     resourceType: 'Encounter',
@@ -152,9 +153,9 @@ describe('PostgresRecordIndex', () => {
     expect(await records.recordsOfEncounters([E2], ['DocumentReference'], { excludingStatuses: ['preliminary'] })).toEqual([]);
   });
 
-  it("documentsOfDepartment: open documents of the department's encounters", async () => {
-    expect(refs(await records.documentsOfDepartment(DEPT, ['Composition', 'DocumentReference'], CLOSED))).toEqual([`Composition/${id('c1')}`, `DocumentReference/${id('d1')}`]);
-    expect(await records.documentsOfDepartment(OTHER_DEPT, ['Composition', 'DocumentReference'], CLOSED)).toEqual([]);
+  it("documentKeysOfDepartment: open documents of the department's encounters", async () => {
+    expect(keys(await records.documentKeysOfDepartment(DEPT, ['Composition', 'DocumentReference'], CLOSED))).toEqual([`Composition/${id('c1')}`, `DocumentReference/${id('d1')}`]);
+    expect(await records.documentKeysOfDepartment(OTHER_DEPT, ['Composition', 'DocumentReference'], CLOSED)).toEqual([]);
   });
 
   it('recordsOfPatient: by subject, optionally under encounters, oldest update first', async () => {

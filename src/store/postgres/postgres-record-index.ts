@@ -102,9 +102,9 @@ export class PostgresRecordIndex extends PatientRecordIndex {
     return rows.map(indexed);
   }
 
-  async documentsOfDepartment(department: string, types: readonly string[], excludingStatuses: readonly string[]): Promise<IndexedRecord[]> {
-    const rows = await this.q.query<RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM fhir_resource r
+  async documentKeysOfDepartment(department: string, types: readonly string[], excludingStatuses: readonly string[]): Promise<RecordRef[]> {
+    const rows = await this.q.query<{ type: string; id: string }>(
+      `SELECT r.resource_type AS type, r.id FROM fhir_resource r
         WHERE r.resource_type = ANY($1::text[])
           AND coalesce(r.content ->> 'docStatus', r.content ->> 'status', '') <> ALL($2::text[])
           AND EXISTS (SELECT 1 FROM fhir_search_reference e
@@ -114,7 +114,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
         ORDER BY r.last_updated, r.resource_type, r.id`,
       [types, excludingStatuses, department],
     );
-    return rows.map(indexed);
+    return rows;
   }
 
   /** An empty `encounters` list restricts nothing, as an absent one (a copy request naming no encounter). */
