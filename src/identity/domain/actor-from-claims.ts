@@ -13,27 +13,31 @@ export function actorFromClaims(payload: JWTPayload, names: ClaimNames): Actor {
   const sub = payload.sub;
   if (!sub) throw new ClaimsError('the token has no "sub": every request must name one operator (R-01)');
   const fhirUser = stringClaim(payload, names.fhirUser);
-  const licence = stringClaim(payload, names.licence);
-  if (licence !== undefined && !LICENCE_STATUSES.includes(licence as LicenceStatus)) {
-    throw new ClaimsError(`claim "${names.licence}" must be one of ${LICENCE_STATUSES.join(', ')}`);
-  }
+  const licence = licenceOf(stringClaim(payload, names.licence), `claim "${names.licence}"`);
   return {
     id: sub,
     practitioner: fhirUser ?? (sub.includes('/') ? sub : `Practitioner/${sub}`),
     roles: listClaim(payload[names.roles]),
     department: stringClaim(payload, names.department),
     specialty: stringClaim(payload, names.specialty),
-    licence: licence as LicenceStatus | undefined,
+    licence,
     scopes: listClaim(payload[names.scope]),
     ...(stringClaim(payload, 'patient') ? { patientContext: stringClaim(payload, 'patient') } : {}),
   };
 }
 
-function stringClaim(payload: JWTPayload, name: string): string | undefined {
+/** A text attribute: absent when missing, null or empty; refused when not text. `label` names it in the error. */
+function stringClaim(payload: Record<string, unknown>, name: string, label = `claim "${name}"`): string | undefined {
   const v = payload[name];
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new ClaimsError(`claim "${name}" must be a string`);
+  if (typeof v !== 'string') throw new ClaimsError(`${label} must be a string`);
   return v;
+}
+
+/** A licence the policy knows (R-14's co-signing depends on it), or none. */
+function licenceOf(value: string | undefined, label: string): LicenceStatus | undefined {
+  if (value !== undefined && !LICENCE_STATUSES.includes(value as LicenceStatus)) throw new ClaimsError(`${label} must be one of ${LICENCE_STATUSES.join(', ')}`);
+  return value as LicenceStatus | undefined;
 }
 
 function listClaim(v: unknown): string[] {
@@ -58,14 +62,8 @@ export function checkedActor(candidate: Actor): Actor {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0)) throw new ClaimsError(`the actor's ${name} must be a list of non-empty strings ([] when none)`);
     return [...(v as string[])];
   };
-  const text = (name: string): string | undefined => {
-    const v = a[name];
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') throw new ClaimsError(`the actor's ${name} must be a string`);
-    return v;
-  };
-  const licence = text('licence');
-  if (licence !== undefined && !LICENCE_STATUSES.includes(licence as LicenceStatus)) throw new ClaimsError(`the actor's licence must be one of ${LICENCE_STATUSES.join(', ')}`);
+  const text = (name: string) => stringClaim(a, name, `the actor's ${name}`);
+  const licence = licenceOf(text('licence'), "the actor's licence");
   const patientContext = text('patientContext');
   return {
     id: a.id,
@@ -73,7 +71,7 @@ export function checkedActor(candidate: Actor): Actor {
     roles: list('roles'),
     department: text('department'),
     specialty: text('specialty'),
-    licence: licence as LicenceStatus | undefined,
+    licence,
     scopes: list('scopes'),
     ...(patientContext ? { patientContext } : {}),
   };
