@@ -13,6 +13,7 @@ import type { LedgerBreak } from '../../src/governance/ledger-verifier.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer } from '../support/test-app.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
+import type { LedgerRow } from '../support/database-rows.js';
 
 /**
  * The edit ledger's integrity on databases made for this file alone (rows are tampered with
@@ -35,18 +36,6 @@ const REFUSED = 'is refused: records are never altered or destroyed (R-17)';
 /** `chartwarden <args>` in-process against `databaseUrl`. */
 const runCli = runCliOn;
 
-interface LedgerRow {
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  editor: string;
-  kind: string;
-  reason: string | null;
-  doc_type: string | null;
-  entry: string;
-  prev_hash: Buffer;
-  hash: Buffer;
-}
 
 async function ledgerRow(url: string, document: string, version: number): Promise<LedgerRow> {
   const [type, id] = document.split('/');

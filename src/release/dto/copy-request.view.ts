@@ -1,41 +1,24 @@
-import type { CopyEvent, CopyRequestRecord, CopyRequestStatus, CopyScope, Requester } from '../domain/copy-request.js';
-import type { ChecklistItem, RequesterType } from '../../policy/domain/copy-checklists.js';
+import type { CopyRequestRecord } from '../domain/copy-request.js';
+import type { ChecklistItem } from '../../policy/domain/copy-checklists.js';
 import { missingEvidence } from '../domain/copy-request.js';
-import type { LeftOut, ManifestLine } from '../domain/copy-production.js';
 import type { EvidenceRecord, ProductionRecord } from '../copy-requests.repository.js';
 
-/** One production as the desk sees it, with where its two files are read. */
-export interface ProductionView {
+/** One production as the desk sees it (the record, numbered `n`, its time in ISO 8601), with where its two files are read. */
+export type ProductionView = Omit<ProductionRecord, 'copyNo' | 'createdAt'> & {
   n: number;
   createdAt: string;
-  createdBy: string;
-  manifest: ManifestLine[];
-  pending: LeftOut[];
-  excluded: LeftOut[];
-  bundleSha256: string;
-  pdfSha256: string;
-  pages: number;
   pdf: string;
   json: string;
-}
+};
 
 /** A copy request as the desk sees it (R-34): where it stands, its checklist and evidence, its copies and its whole life. */
-export interface CopyRequestView {
-  id: string;
-  patient: string;
-  requesterType: RequesterType;
-  requester: Requester;
-  purpose: string;
-  scope: CopyScope;
-  status: CopyRequestStatus;
-  receivedBy: string;
+export type CopyRequestView = Omit<CopyRequestRecord, 'receivedAt' | 'closedAt'> & {
   receivedAt: string;
   closedAt?: string;
   checklist: { required: string[]; presented: string[]; missing: string[] };
   evidence: { id: string; proves: string; filename?: string; contentType: string; size: number; sha256: string; uploadedAt: string }[];
   productions: ProductionView[];
-  events: CopyEvent[];
-}
+};
 
 /** What a view is made of: the request, its evidence and productions, its requester type's checklist, and where copies are read (`…/copy-requests`' base). */
 export interface ViewParts {
