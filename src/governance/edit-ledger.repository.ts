@@ -4,13 +4,6 @@ import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import type { RecordRef } from '../store/patient-record-index.port.js';
 import type { LedgerEntry } from './domain/ledger.js';
 
-/** Who first wrote a document (its first ledger entry): the editor, their licence then, and when. */
-export interface FirstEntry {
-  editor: string;
-  licence?: string;
-  recorded: Date;
-}
-
 /** A ledger entry as it is appended: the entry, its canonical text and its place in the document's chain. */
 export interface AppendedEntry {
   entry: LedgerEntry;
@@ -22,8 +15,7 @@ export interface AppendedEntry {
 /**
  * The edit ledger's writer (`edit_ledger`, R-12, R-17, R-51): entries are appended in the write's
  * unit of work and never changed (a trigger refuses it); the chain's previous hash is read in it.
- * Also co-signing's question (R-14, on the pool): which documents were first written under a
- * provisional licence. Every other read is `LedgerReadsRepository`'s.
+ * Every other read is `LedgerReadsRepository`'s.
  */
 @Injectable()
 export class EditLedgerRepository {
@@ -48,25 +40,4 @@ export class EditLedgerRepository {
       { prepare: true },
     );
   }
-
-  /** The first entries of these documents written under one of `licences` (R-14: by an intern…), keyed `Type/id`. */
-  async firstEntriesUnder(refs: readonly RecordRef[], licences: readonly string[]): Promise<Map<string, FirstEntry>> {
-    const out = new Map<string, FirstEntry>();
-    if (refs.length === 0) return out;
-    const rows = await this.db.query<{ resource_type: string; resource_id: string; editor: string; licence: string | null; recorded: Date }>(
-      `SELECT * FROM (
-         SELECT DISTINCT ON (l.resource_type, l.resource_id) l.resource_type, l.resource_id, l.editor, l.entry::jsonb ->> 'licence' AS licence, l.recorded
-           FROM edit_ledger l
-          WHERE (l.resource_type, l.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-          ORDER BY l.resource_type, l.resource_id, l.version_id) first
-        WHERE first.licence = ANY($3::text[])`,
-      [refs.map((r) => r.type), refs.map((r) => r.id), licences],
-    );
-    for (const r of rows) out.set(`${r.resource_type}/${r.resource_id}`, firstEntryOf(r));
-    return out;
-  }
-}
-
-function firstEntryOf(row: { editor: string; licence: string | null; recorded: Date }): FirstEntry {
-  return { editor: row.editor, ...(row.licence ? { licence: row.licence } : {}), recorded: new Date(row.recorded) };
 }

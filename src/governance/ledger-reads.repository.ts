@@ -5,6 +5,13 @@ import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import type { RecordRef } from '../store/patient-record-index.port.js';
 import type { LedgerEntry } from './domain/ledger.js';
 
+/** Who first wrote a document (its first ledger entry): the editor, their licence then, and when. */
+export interface FirstEntry {
+  editor: string;
+  licence?: string;
+  recorded: Date;
+}
+
 /** One edit-ledger row with its columns, as the verifier checks them against the hashed entry (R-12, R-17). */
 export interface LedgerRow {
   type: string;
@@ -45,7 +52,8 @@ export const documentKey = (ref: RecordRef): string => `${ref.type}/${ref.id}`;
 /**
  * Reads of `edit_ledger` (R-12): the entries `$changes` shows, who first wrote a document,
  * when each document was first written (R-10 deadlines), and what the offline verifier walks.
- * The only governance code reading the table besides its writer (`EditLedgerRepository`).
+ * The only governance code reading the table besides its writer (`EditLedgerRepository`): the
+ * co-signature queue's first entries (R-14) too.
  * Works on the module's pool, a unit of work, or a connection an offline command opened
  * (`over`, `overClient`).
  */
@@ -76,6 +84,23 @@ export class LedgerReadsRepository {
       [ref.type, ref.id],
     );
     return row ? { editor: row.editor, ...(row.licence ? { licence: row.licence } : {}) } : undefined;
+  }
+
+  /** The first entries of these documents written under one of `licences` (R-14: by an intern…), keyed `Type/id`. */
+  async firstEntriesUnder(refs: readonly RecordRef[], licences: readonly string[]): Promise<Map<string, FirstEntry>> {
+    const out = new Map<string, FirstEntry>();
+    if (refs.length === 0) return out;
+    const rows = await this.q.query<{ resource_type: string; resource_id: string; editor: string; licence: string | null; recorded: Date }>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (l.resource_type, l.resource_id) l.resource_type, l.resource_id, l.editor, l.entry::jsonb ->> 'licence' AS licence, l.recorded
+           FROM edit_ledger l
+          WHERE (l.resource_type, l.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          ORDER BY l.resource_type, l.resource_id, l.version_id) first
+        WHERE first.licence = ANY($3::text[])`,
+      [refs.map((r) => r.type), refs.map((r) => r.id), licences],
+    );
+    for (const r of rows) out.set(`${r.resource_type}/${r.resource_id}`, firstEntryOf(r));
+    return out;
   }
 
   /** When each document was first written (its earliest entry), keyed `Type/id`; documents without entries are left out. */
@@ -184,4 +209,10 @@ export class LedgerReadsRepository {
     const [row] = await this.q.query<{ types: string[] | null; since: Date | null }>('SELECT array_agg(DISTINCT resource_type) AS types, min(recorded) AS since FROM edit_ledger');
     return { types: row?.types ?? [], ...(row?.since ? { since: row.since } : {}) };
   }
+}
+
+
+
+function firstEntryOf(row: { editor: string; licence: string | null; recorded: Date }): FirstEntry {
+  return { editor: row.editor, ...(row.licence ? { licence: row.licence } : {}), recorded: new Date(row.recorded) };
 }

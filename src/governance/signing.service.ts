@@ -14,7 +14,7 @@ import { ArchiveService } from './archive.service.js';
 import { departmentToList } from './department-lists.js';
 import { CLOSED_STATUSES, documentStatus } from '../policy/domain/document-status.js';
 import { subjectPatient } from './domain/document.js';
-import { EditLedgerRepository, type FirstEntry } from './edit-ledger.repository.js';
+import { LedgerReadsRepository, type FirstEntry } from './ledger-reads.repository.js';
 import type { RecordRef } from '../store/patient-record-index.port.js';
 
 /** ASTM E1762 signature types (R4 signature-type value set). */
@@ -61,7 +61,7 @@ export class SigningService {
     private readonly policy: LoadedPolicy,
     private readonly types: DocumentTypes,
     private readonly clock: Clock,
-    private readonly ledger: EditLedgerRepository,
+    private readonly ledger: LedgerReadsRepository,
     private readonly decisions: AccessPolicyService,
     private readonly archives: ArchiveService,
   ) {}
@@ -123,7 +123,8 @@ export class SigningService {
 
   /** The provisional licence (intern, probation, visiting) the document was first written under, if it was (its first ledger entry, R-14). */
   private async provisionalLicence(type: string, id: string): Promise<string | undefined> {
-    return (await this.ledger.firstEntriesUnder([{ type, id }], PROVISIONAL)).get(`${type}/${id}`)?.licence;
+    const licence = (await this.ledger.creator({ type, id }))?.licence;
+    return licence !== undefined && PROVISIONAL.includes(licence) ? licence : undefined;
   }
 
   /** A governed document the policy lets this operator `step`, as stored (403, or 404 where the policy hides it). */
