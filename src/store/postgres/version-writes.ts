@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../database/chartwarden-database.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
+import { columnArrays, INDEX_TABLES } from './index-tables.js';
 import { SqlParams } from './search-sql.js';
 
 /*
@@ -51,33 +52,13 @@ export async function writeNextVersion(q: Queryable, resource: Resource, index: 
   return rows[0].n === 1;
 }
 
-/** Column lists per index table, in the order the unnest arrays are bound. */
-const INDEX_COLUMNS = {
-  tokens: { table: 'fhir_search_token', cols: ['param', 'system', 'code'], keys: ['param', 'system', 'code'] },
-  strings: { table: 'fhir_search_string', cols: ['param', 'value', 'exact'], keys: ['param', 'value'] },
-  references: { table: 'fhir_search_reference', cols: ['param', 'target_type', 'target_id'], keys: ['param', 'target_type', 'target_id'] },
-  dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], keys: ['param', 'low', 'high'] },
-} as const;
-
-function columnArrays(index: SearchIndex, kind: keyof SearchIndex): { arrays: unknown[][]; types: string[] } {
-  const rows = index[kind] as unknown as Record<string, string>[];
-  const fields = {
-    tokens: ['param', 'system', 'code'],
-    strings: ['param', 'value', 'exact'],
-    references: ['param', 'targetType', 'targetId'],
-    dates: ['param', 'low', 'high'],
-  }[kind];
-  const types = kind === 'dates' ? ['text', 'timestamptz', 'timestamptz'] : ['text', 'text', 'text'];
-  return { arrays: fields.map((f) => rows.map((r) => r[f])), types };
-}
-
 /** `, ins_tokens AS (INSERT ... SELECT FROM r, unnest(...))` for each non-empty index table. */
 function indexInserts(index: SearchIndex, p: SqlParams): string {
   let sql = '';
-  for (const kind of Object.keys(INDEX_COLUMNS) as (keyof SearchIndex)[]) {
+  for (const kind of Object.keys(INDEX_TABLES) as (keyof SearchIndex)[]) {
     if (index[kind].length === 0) continue;
-    const { table, cols } = INDEX_COLUMNS[kind];
-    const { arrays, types } = columnArrays(index, kind);
+    const { table, cols, types } = INDEX_TABLES[kind];
+    const arrays = columnArrays(index, kind);
     const unnest = arrays.map((a, n) => `${p.add(a)}::${types[n]}[]`).join(', ');
     sql += `, ins_${kind} AS (INSERT INTO ${table} (resource_type, resource_id, ${cols.join(', ')})
       SELECT r.resource_type, r.id, u.* FROM r, unnest(${unnest}) AS u ON CONFLICT DO NOTHING)`;
@@ -88,9 +69,10 @@ function indexInserts(index: SearchIndex, p: SqlParams): string {
 /** Deletes the index rows of `r` that the new version no longer produces. */
 function indexDeletes(index: SearchIndex, p: SqlParams): string {
   let sql = '';
-  for (const kind of Object.keys(INDEX_COLUMNS) as (keyof SearchIndex)[]) {
-    const { table, keys } = INDEX_COLUMNS[kind];
-    const { arrays, types } = columnArrays(index, kind);
+  for (const kind of Object.keys(INDEX_TABLES) as (keyof SearchIndex)[]) {
+    const { table, cols, types, keyCount } = INDEX_TABLES[kind];
+    const keys = cols.slice(0, keyCount);
+    const arrays = columnArrays(index, kind);
     const keyArrays = keys.map((_, n) => `${p.add(arrays[n])}::${types[n]}[]`).join(', ');
     sql += `, del_${kind} AS (DELETE FROM ${table} x USING r WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
       AND (${keys.map((k) => `x.${k}`).join(', ')}) NOT IN (SELECT * FROM unnest(${keyArrays})))`;

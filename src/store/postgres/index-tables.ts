@@ -1,0 +1,38 @@
+import type { SearchIndex } from '../search/search-index.extractor.js';
+
+/*
+ * The search index tables, one per kind of `SearchIndex` row: which table, which columns in
+ * the order their unnest arrays are bound, and which of them identify a row. The write
+ * statements (`version-writes.ts`) insert and replace every kind listed here.
+ */
+
+export interface IndexTable {
+  table: string;
+  /** Columns after (resource_type, resource_id), in bind order. */
+  cols: readonly string[];
+  /** The `SearchIndex` row field for each column. */
+  fields: readonly string[];
+  /** SQL array element type for each column. */
+  types: readonly string[];
+  /** How many leading columns identify a row (the rest follow from them). */
+  keyCount: number;
+}
+
+export const INDEX_TABLES: { readonly [K in keyof SearchIndex]: IndexTable } = {
+  tokens: { table: 'fhir_search_token', cols: ['param', 'system', 'code'], fields: ['param', 'system', 'code'], types: ['text', 'text', 'text'], keyCount: 3 },
+  strings: { table: 'fhir_search_string', cols: ['param', 'value', 'exact'], fields: ['param', 'value', 'exact'], types: ['text', 'text', 'text'], keyCount: 2 },
+  references: {
+    table: 'fhir_search_reference',
+    cols: ['param', 'target_type', 'target_id'],
+    fields: ['param', 'targetType', 'targetId'],
+    types: ['text', 'text', 'text'],
+    keyCount: 3,
+  },
+  dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'timestamptz', 'timestamptz'], keyCount: 3 },
+};
+
+/** The rows of one kind as one array per column, for `unnest`. */
+export function columnArrays(index: SearchIndex, kind: keyof SearchIndex): unknown[][] {
+  const rows = index[kind] as unknown as Record<string, unknown>[];
+  return INDEX_TABLES[kind].fields.map((f) => rows.map((r) => r[f]));
+}
