@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { packageRoot } from '../common/package-root.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { expandSubjects } from './domain/ability.factory.js';
 import type { PolicyDocument } from './domain/policy-document.js';
@@ -71,6 +72,34 @@ describe('loadPolicy / validatePolicy', () => {
       expect(policy.settings.defaultLabels).toEqual(['U', 'L', 'M', 'N']);
     });
 
+    it('R-02: the patient record is the R4 Patient compartment (every type linking a patient), less the audit trail and Group; no type is in two groups', () => {
+      const compartment = JSON.parse(readFileSync(join(packageRoot(), 'fhir-profiles', 'compartmentdefinition-patient.json'), 'utf8')) as {
+        resource: { code: string; param?: string[] }[];
+      };
+      const linked = compartment.resource.filter((r) => r.param?.length).map((r) => r.code);
+      expect(policy.groups['patient-record']).toEqual(linked.filter((t) => t !== 'AuditEvent' && t !== 'Group').sort());
+      expect(policy.groups['patient-record']).toEqual(
+        expect.arrayContaining(['Patient', 'Encounter', 'Observation', 'MedicationAdministration', 'Immunization', 'ImagingStudy', 'Specimen']),
+      );
+      expect(policy.groups['patient-record']).toEqual(expect.arrayContaining(['CarePlan', 'NutritionOrder', 'Coverage', 'Claim', 'ChargeItem', 'Invoice']));
+      expect(policy.groups['patient-record']).toEqual(expect.arrayContaining(['Account', 'Appointment', 'Communication', 'QuestionnaireResponse', 'Provenance']));
+      expect(policy.groups.definitions).toEqual(expect.arrayContaining(['Questionnaire', 'ValueSet', 'CodeSystem', 'PlanDefinition']));
+      expect(policy.groups.directory).toEqual(expect.arrayContaining(['HealthcareService', 'Endpoint', 'Device']));
+      const all = Object.values(policy.groups).flat();
+      expect(all.filter((t, i) => all.indexOf(t) !== i)).toEqual([]);
+    });
+
+    it('R-02: clinicians read definitions; only the HIS and admin write them', () => {
+      const writers = Object.entries(policy.roles)
+        .filter(([, role]) => role.rules.some((r) => r.allow?.some((a) => a === 'create' || a === 'update') && r.on.includes('definitions')))
+        .map(([name]) => name);
+      expect(writers.sort()).toEqual(['admin', 'his-system']);
+      const readers = Object.entries(policy.roles)
+        .filter(([, role]) => role.rules.some((r) => r.allow?.includes('read') && r.on.includes('definitions') && !r.when))
+        .map(([name]) => name);
+      expect(readers.sort()).toEqual(['admin', 'attending', 'chief', 'his-system', 'intern', 'nurse', 'resident']);
+    });
+
     it('R-02: admin has no rule on clinical records; auditor only audits and explains', () => {
       const clinical = new Set(policy.groups['patient-record']);
       const touches = (role: string) => policy.roles[role].rules.flatMap((r) => expandSubjects(policy, r.on)).filter((t) => clinical.has(t));
@@ -127,10 +156,19 @@ describe('loadPolicy / validatePolicy', () => {
     });
 
     it('R-02: a group listing something that is not a FHIR R4 resource type', () => {
+      let at = -1;
       const { message } = brokenDefault((d) => {
-        d.groups.directory.push('Widget');
+        at = d.groups.directory.push('Widget') - 1;
       });
-      expect(message).toContain('groups.directory[4]: "Widget" is not a FHIR R4 resource type');
+      expect(at).toBeGreaterThan(0);
+      expect(message).toContain(`groups.directory[${at}]: "Widget" is not a FHIR R4 resource type`);
+    });
+
+    it('R-02: a compartment group leaving out a type that is not in the Patient compartment is refused', () => {
+      const { message } = brokenDefault((d) => {
+        d.groups['patient-record'] = { compartment: 'Patient', except: ['AuditEvent', 'Practitioner'] };
+      });
+      expect(message).toContain('groups.patient-record.except[1]: "Practitioner" is not a type of the Patient compartment');
     });
 
     it('R-21: audit retention shorter than 6 months is refused; `record` and { months: 6 } load', () => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { packageRoot } from '../common/package-root.js';
 import { WORKFLOW_SUBJECTS } from './domain/actions.js';
-import { policySchema, type PolicyDocument } from './domain/policy-document.js';
+import { policySchema, type PolicyDocument, type PolicySource } from './domain/policy-document.js';
+import { PatientCompartment } from '../store/patient-compartment.js';
 import { DocumentTypes } from './domain/document-types.js';
 import { PolicyLoadError } from './policy.errors.js';
 
@@ -34,12 +35,9 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
     const issues = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
     throw new PolicyLoadError(`Policy ${source} is invalid:\n  ${issues.join('\n  ')}`);
   }
-  const policy = parsed.data;
   const problems: string[] = [];
   const subjects = new Set<string>([...resourceTypes, ...WORKFLOW_SUBJECTS, 'AuditEvent']);
-  for (const [group, types] of Object.entries(policy.groups)) {
-    types.forEach((t, i) => subjects.has(t) || problems.push(`groups.${group}[${i}]: "${t}" is not a FHIR R4 resource type`));
-  }
+  const policy: PolicyDocument = { ...parsed.data, groups: resolveGroups(parsed.data.groups, subjects, problems) };
   for (const [roleName, role] of Object.entries(policy.roles)) {
     const ids = new Set<string>();
     role.rules.forEach((rule, i) => {
@@ -68,4 +66,23 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
 
 function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '') || '(document)';
+}
+
+/**
+ * Every group as the list of types it names: `{ compartment: Patient }` is the R4 Patient
+ * compartment's member types (those with a link to a patient), less `except` (decision 0016).
+ */
+function resolveGroups(groups: PolicySource['groups'], subjects: ReadonlySet<string>, problems: string[]): Record<string, string[]> {
+  const resolved: Record<string, string[]> = {};
+  for (const [group, spec] of Object.entries(groups)) {
+    if (Array.isArray(spec)) {
+      spec.forEach((t, i) => subjects.has(t) || problems.push(`groups.${group}[${i}]: "${t}" is not a FHIR R4 resource type`));
+      resolved[group] = spec;
+      continue;
+    }
+    const members = PatientCompartment.fromProfiles().memberTypes();
+    spec.except?.forEach((t, i) => members.includes(t) || problems.push(`groups.${group}.except[${i}]: "${t}" is not a type of the Patient compartment`));
+    resolved[group] = members.filter((t) => !spec.except?.includes(t) && subjects.has(t));
+  }
+  return resolved;
 }

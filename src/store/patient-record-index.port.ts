@@ -45,9 +45,9 @@ export interface WriteScope {
   stored?: Resource;
   /** An update that would change nothing (the store would add no version). */
   unchanged: boolean;
-  /** The patient the incoming version belongs to: the first of `patients`, for callers that need one. */
+  /** The patient whose record the incoming version is (its compartment's first link naming a Patient, decision 0016); first of `patients`. */
   patient?: string;
-  /** Every patient the incoming version names (`subject`, `patient`), sorted: a hold or a copy check asks about each of them. */
+  /** Every patient the incoming version links through its compartment's parameters, its owner first, then sorted; for a Provenance, also the patients of the records it signs: a hold or a copy check asks about each of them. */
   patients: string[];
   /** The encounters the incoming version belongs to (`encounter`, `context`). */
   encounters: string[];

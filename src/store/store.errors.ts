@@ -21,6 +21,8 @@ export enum StoreErrorCode {
    * 400 `too-costly`, naming the limit. Its code is the one HIS integrations have always seen.
    */
   SearchTooCostly = 'fhir.too-costly',
+  /** A record that would belong to two patients' records at once (a Provenance signing both): 422 `business-rule`. */
+  SpansPatients = 'store.spans-patients',
 }
 
 /** How each store code answers (R4 http.html#return, search.html#errors). */
@@ -33,6 +35,7 @@ const STORE_ANSWERS: ErrorAnswers<StoreErrorCode> = {
   [StoreErrorCode.InvalidSearch]: { status: 400, issue: 'invalid' },
   [StoreErrorCode.InvalidResource]: { status: 400, issue: 'invalid' },
   [StoreErrorCode.SearchTooCostly]: { status: 400, issue: 'too-costly' },
+  [StoreErrorCode.SpansPatients]: { status: 422, issue: 'business-rule' },
 };
 
 /** Thrown by `FhirStore` adapters. */

@@ -6,7 +6,7 @@ import { Clock } from '../common/clock.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import { loadR4Definitions } from './fhir-definitions.js';
 import { FhirStore } from './fhir-store.port.js';
-import { PatientCompartment } from './postgres/patient-compartment.js';
+import { PatientCompartment } from './patient-compartment.js';
 import { PostgresFhirStore } from './postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from './search/search-parameter.registry.js';
 

@@ -1,7 +1,7 @@
 import { SystemClock } from '../../src/common/clock.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import { PatientCompartment } from '../../src/store/postgres/patient-compartment.js';
+import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { testDatabaseUrl } from '../support/test-app.js';

@@ -7,7 +7,7 @@ import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js'
 import type { UnitOfWork } from '../../src/database/unit-of-work.js';
 import { FhirStore, type StoredJson } from '../../src/index.js';
 import type { AccessCondition, AccessFactOptions } from '../../src/store/access-facts.js';
-import { PatientCompartment } from '../../src/store/postgres/patient-compartment.js';
+import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { fhirApi } from '../support/http.js';

@@ -12,7 +12,7 @@ import { LoadedPolicy } from '../../src/policy/loaded-policy.js';
 import { validatePolicy } from '../../src/policy/policy.loader.js';
 import { CONFIDENTIALITY_SYSTEM, type AccessFacts, type AccessFilter } from '../../src/store/access-facts.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import { PatientCompartment } from '../../src/store/postgres/patient-compartment.js';
+import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';

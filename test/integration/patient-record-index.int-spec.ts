@@ -5,7 +5,7 @@ import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js'
 import type { AccessCondition } from '../../src/store/access-facts.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
 import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../../src/store/patient-record-index.port.js';
-import { PatientCompartment } from '../../src/store/postgres/patient-compartment.js';
+import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { PostgresRecordIndex } from '../../src/store/postgres/postgres-record-index.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';

@@ -311,7 +311,10 @@ describe('buildAbility: the policy compiled into CASL rules for one actor', () =
 
   describe('expandSubjects', () => {
     it('expands group names to their types, keeps type names, and removes duplicates', () => {
-      expect(expandSubjects(defaultPolicy, ['directory', 'Practitioner', 'AccessGrant'])).toEqual(['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'AccessGrant']);
+      expect(expandSubjects(defaultPolicy, ['directory', 'Practitioner', 'AccessGrant'])).toEqual([
+        ...['Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint'],
+        ...['Device', 'DeviceDefinition', 'Medication', 'MedicationKnowledge', 'Substance', 'InsurancePlan', 'Slot', 'AccessGrant'],
+      ]);
     });
 
     it('R-02: a name that is only an Object.prototype member is not a group', () => {

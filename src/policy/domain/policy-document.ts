@@ -146,8 +146,21 @@ export const policySchema = z
       .strict()
       .describe('Numbers and switches the rules use: hospitals set their own (defaults in policy/default.policy.yaml).'),
     groups: z
-      .record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1))
-      .describe('Named lists of FHIR resource types (e.g. `patient-record`, `directory`) that rules name in `on`.'),
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/),
+        z.union([
+          z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).min(1),
+          z
+            .object({
+              compartment: z.literal('Patient').describe('Every type of the R4 Patient compartment (fhir-profiles/compartmentdefinition-patient.json).'),
+              except: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/)).optional().describe('Types of the compartment left out of the group.'),
+            })
+            .strict(),
+        ]),
+      )
+      .describe(
+        'Named lists of FHIR resource types (e.g. `patient-record`, `definitions`, `directory`) that rules name in `on`; a group given as `{ compartment: Patient }` is every type with a link to a patient.',
+      ),
     /** Edit governance (issue #4, R-10…R-18): which resources are clinical documents, and a hospital's own document codes. */
     governance: z
       .object({
@@ -270,7 +283,10 @@ export const policySchema = z
   })
   .strict();
 
-export type PolicyDocument = z.infer<typeof policySchema>;
+/** The policy as written: a group may name the Patient compartment instead of listing its types. */
+export type PolicySource = z.infer<typeof policySchema>;
+/** The policy as loaded (`validatePolicy`): every group is a list of resource types. */
+export type PolicyDocument = Omit<PolicySource, 'groups'> & { groups: Record<string, string[]> };
 export type PolicyRule = z.infer<typeof ruleSchema>;
 export type PolicyConditions = z.infer<typeof conditionSchema>;
 export type PolicySettings = PolicyDocument['settings'];

@@ -1,3 +1,4 @@
+import { OWNER_PARAM } from '../patient-compartment.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Clock } from '../../common/clock.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
@@ -106,7 +107,7 @@ export class AccessChecks {
         .filter((r) => params.includes(r.param) && r.targetType === targetType)
         .map((r) => r.targetId)
         .sort(byCodeUnit)[0];
-    const patient = resource.resourceType === 'Patient' ? resource.id : refTarget(['patient', 'subject'], 'Patient');
+    const patient = resource.resourceType === 'Patient' ? resource.id : (refTarget([OWNER_PARAM], 'Patient') ?? (await this.signedPatient(resource, index)));
     const encounter = resource.resourceType === 'Encounter' ? resource.id : refTarget(['encounter', 'context'], 'Encounter');
     const tokens = (param: string) => index.tokens.filter((t) => t.param === param);
     const labels = tokens('_security')
@@ -135,6 +136,19 @@ export class AccessChecks {
       docType: tokens('type').map((t) => t.code),
       label: labels[0] ?? 'N',
     };
+  }
+
+  /** A Provenance naming no patient is filed under the patient of the records it signs (`patientOf`, decision 0016). */
+  private async signedPatient(resource: Resource, index: SearchIndex): Promise<string | undefined> {
+    const targets = resource.resourceType === 'Provenance' ? index.references.filter((r) => r.param === 'target') : [];
+    if (targets.length === 0) return undefined;
+    const [row] = await this.q.query<{ patient: string | null }>(
+      `SELECT min(o.target_id COLLATE "C") AS patient FROM fhir_search_reference o
+        WHERE (o.resource_type, o.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND o.param = $3`,
+      [targets.map((t) => t.targetType), targets.map((t) => t.targetId), OWNER_PARAM],
+      PREPARED,
+    );
+    return row.patient ?? undefined;
   }
 
   private bind(values: readonly unknown[]): unknown[] {

@@ -1,3 +1,4 @@
+import { OWNER_PARAM } from '../patient-compartment.js';
 import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions } from '../access-facts.js';
 import type { SqlParams } from './search-sql.js';
 
@@ -19,10 +20,18 @@ export interface ResourceRef {
 
 const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
 
-/** The Patient a resource belongs to. */
+/**
+ * The Patient whose record a resource is (decision 0016): a Patient itself; else its owner row
+ * (`_patient`, written with the version from its compartment links); else, for a Provenance,
+ * the owner of the records it signs, read now, so a signature follows its record.
+ */
 export function patientOf(ref: ResourceRef): string {
-  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
-    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('patient', 'subject') AND x.target_type = 'Patient') END)`;
+  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE COALESCE(
+    (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
+      WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${OWNER_PARAM}'),
+    (SELECT min(o.target_id COLLATE "C") FROM fhir_search_reference t
+       JOIN fhir_search_reference o ON o.resource_type = t.target_type AND o.resource_id = t.target_id AND o.param = '${OWNER_PARAM}'
+      WHERE ${ref.type} = 'Provenance' AND t.resource_type = ${ref.type} AND t.resource_id = ${ref.id} AND t.param = 'target')) END)`;
 }
 
 /** The Encounter a resource was recorded in. */

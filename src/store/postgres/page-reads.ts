@@ -3,7 +3,7 @@ import type { Queryable } from '../../database/chartwarden-database.js';
 import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } from '../fhir-store.port.js';
 import type { SearchParameterRegistry } from '../search/search-parameter.registry.js';
 import type { SearchRequest } from '../search/search-request.js';
-import type { PatientCompartment } from './patient-compartment.js';
+import type { PatientCompartment } from '../patient-compartment.js';
 import { accessSql, atInstant, searchSql, SqlParams } from './search-sql.js';
 import { present } from './stored-content.js';
 

@@ -22,7 +22,7 @@ import type { SearchRequest } from '../search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { AccessChecks } from './access-checks.js';
 import { everythingPage, historyPage, searchPage } from './page-reads.js';
-import type { PatientCompartment } from './patient-compartment.js';
+import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { PostgresRecordIndex } from './postgres-record-index.js';
 import { present, sameContent } from './stored-content.js';
 import { insertFirstVersion, writeNextVersion } from './version-writes.js';
@@ -225,7 +225,7 @@ export class PostgresFhirStore extends FhirStore {
   /** Needs a transaction (`transaction` or `within`): the locks last until it ends. */
   async lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope> {
     if (!this.tx) throw new Error(`lockForWrite(${resource.resourceType}) needs a transaction: call it on the store given by transaction() or within()`);
-    const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, resource.resourceType)));
+    const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType)), this.compartment);
     return lockScope(this.tx, resource, mode, scope, (row) => this.locked.set(`${resource.resourceType}/${resource.id}`, row));
   }
 
@@ -243,20 +243,27 @@ export class PostgresFhirStore extends FhirStore {
     };
   }
 
+  /** The version's index rows, with the row naming the patient whose record it is (`OWNER_PARAM`, decision 0016). */
   private index(resource: Resource): SearchIndex {
-    return extractSearchIndex(resource, this.registry.forType(resource.resourceType));
+    const index = extractSearchIndex(resource, this.registry.forType(resource.resourceType));
+    const owner = resource.resourceType === 'Patient' ? undefined : this.compartment.ownerOf(resource.resourceType, resource.id, index.references);
+    if (owner !== undefined) index.references.push({ param: OWNER_PARAM, targetType: 'Patient', targetId: owner });
+    return index;
   }
 }
 
-/** The search parameters a write's scope is read from (`scopeOf`): its patients, encounters and the records it signs. */
-const SCOPE_PARAMS = new Set(['patient', 'subject', 'encounter', 'context', 'target']);
+/** The search parameters a write's scope is read from (`scopeOf`), besides its type's patient links: its encounters and the records it signs. */
+const SCOPE_PARAMS = new Set(['encounter', 'context', 'target']);
 const scopeParamCache = new WeakMap<SearchParameterRegistry, Map<string, readonly SearchParamDef[]>>();
 
 /** Of a type's parameters, those `scopeOf` reads: a write's scope costs a few FHIRPath evaluations, not the whole index. */
-function scopeParams(registry: SearchParameterRegistry, type: string): readonly SearchParamDef[] {
+function scopeParams(registry: SearchParameterRegistry, compartment: PatientCompartment, type: string): readonly SearchParamDef[] {
   let byType = scopeParamCache.get(registry);
   if (!byType) scopeParamCache.set(registry, (byType = new Map()));
   let params = byType.get(type);
-  if (!params) byType.set(type, (params = registry.forType(type).filter((p) => SCOPE_PARAMS.has(p.code))));
+  if (!params) {
+    const links = new Set(compartment.linkParams(type));
+    byType.set(type, (params = registry.forType(type).filter((p) => SCOPE_PARAMS.has(p.code) || links.has(p.code))));
+  }
   return params;
 }

@@ -4,7 +4,7 @@ import type { Queryable } from '../../database/chartwarden-database.js';
 import { notFoundError } from '../fhir-store.port.js';
 import { PatientRecordIndex, type IndexedRecord, type PatientVisits, type RecordRef, type VersionRef } from '../patient-record-index.port.js';
 import { SearchParameterRegistry } from '../search/search-parameter.registry.js';
-import { PatientCompartment } from './patient-compartment.js';
+import { OWNER_PARAM, PatientCompartment } from '../patient-compartment.js';
 
 /** A current row of `fhir_resource`, with the encounter it was found under when asked. */
 interface RecordRow {
@@ -55,7 +55,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
   async encountersOfPatient(patient: string, period?: { from: string; to: string }): Promise<string[]> {
     const rows = await this.q.query<{ id: string }>(
       `SELECT DISTINCT x.resource_id AS id FROM fhir_search_reference x
-        WHERE x.resource_type = 'Encounter' AND x.param IN ('subject', 'patient') AND x.target_type = 'Patient' AND x.target_id = $1
+        WHERE x.resource_type = 'Encounter' AND x.param = '${OWNER_PARAM}' AND x.target_id = $1
           AND ($2::timestamptz IS NULL OR EXISTS (SELECT 1 FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = x.resource_id
                 AND d.param = 'date' AND d.low <= $3::timestamptz AND d.high >= $2::timestamptz))
         ORDER BY 1`,
@@ -123,7 +123,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
       `SELECT ${RECORD_COLUMNS} FROM fhir_resource r
         WHERE r.resource_type = ANY($1::text[])
           AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id
-                        AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = $2)
+                        AND s.param = '${OWNER_PARAM}' AND s.target_id = $2)
           AND ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM fhir_search_reference e WHERE e.resource_type = r.resource_type AND e.resource_id = r.id
                         AND e.param IN ('encounter', 'context') AND e.target_type = 'Encounter' AND e.target_id = ANY($3::text[])))
         ORDER BY r.last_updated, r.resource_type, r.id`,
@@ -144,7 +144,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
          UNION SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
           WHERE x.param IN ('encounter', 'context') AND x.target_type = 'Encounter' AND x.target_id = ANY($1::text[])
             AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = x.resource_type AND s.resource_id = x.resource_id
-                          AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = $3)
+                          AND s.param = '${OWNER_PARAM}' AND s.target_id = $3)
          UNION SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
           WHERE $2 AND x.target_type = 'Patient' AND x.target_id = $3 AND x.resource_type <> 'Patient'
             AND (x.resource_type, x.param) IN (SELECT * FROM unnest($4::text[], $5::text[]))
@@ -170,7 +170,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
                 -- The search index's upper bound of the period: partial dates ("2005-03") are already resolved there.
                 (SELECT max(d.high) FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = e.id AND d.param = 'date') AS ended
            FROM fhir_resource e
-           JOIN fhir_search_reference x ON x.resource_type = 'Encounter' AND x.resource_id = e.id AND x.param = 'subject' AND x.target_type = 'Patient'
+           JOIN fhir_search_reference x ON x.resource_type = 'Encounter' AND x.resource_id = e.id AND x.param = '${OWNER_PARAM}'
           WHERE e.resource_type = 'Encounter' AND coalesce(e.content ->> 'status', '') NOT IN ('cancelled', 'entered-in-error')
        )
        SELECT patient, max(ended) FILTER (WHERE outpatient) AS last_outpatient, max(ended) FILTER (WHERE NOT outpatient) AS last_inpatient,

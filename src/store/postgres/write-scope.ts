@@ -1,6 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../database/chartwarden-database.js';
 import type { RecordRef, WriteScope } from '../patient-record-index.port.js';
+import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
+import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
 import { byCodeUnit, present, sameContent } from './stored-content.js';
 
@@ -29,17 +31,18 @@ export type IncomingScope = Omit<WriteScope, 'stored' | 'unchanged' | 'storedEnc
  * counts: relative, absolute, versioned, every `context.encounter`), as `accessFactsOf` reads its
  * patient.
  */
-export function scopeOf(resource: Resource, index: SearchIndex): IncomingScope {
+export function scopeOf(resource: Resource, index: SearchIndex, compartment: PatientCompartment): IncomingScope {
   const targets = (params: string[], type?: string) =>
     index.references.filter((r) => params.includes(r.param) && (type === undefined || r.targetType === type));
-  const patients =
-    resource.resourceType === 'Patient' ? (resource.id !== undefined ? [resource.id] : []) : [...new Set(targets(['patient', 'subject'], 'Patient').map((r) => r.targetId))].sort(byCodeUnit);
+  const owner = compartment.ownerOf(resource.resourceType, resource.id, index.references);
+  const others = compartment.patientsOf(resource.resourceType, resource.id, index.references).filter((p) => p !== owner).sort(byCodeUnit);
+  const patients = owner === undefined ? others : [owner, ...others];
   const encounters = [...new Set(targets(['encounter', 'context'], 'Encounter').map((r) => r.targetId))].sort(byCodeUnit);
   const signed: RecordRef[] =
     resource.resourceType === 'Provenance'
       ? unique(targets(['target']).map((r) => ({ type: r.targetType, id: r.targetId }))).sort((a, b) => byCodeUnit(a.type, b.type) || byCodeUnit(a.id, b.id))
       : [];
-  return { ...(patients.length ? { patient: patients[0] } : {}), patients, encounters, targets: signed };
+  return { ...(owner !== undefined ? { patient: owner } : {}), patients, encounters, targets: signed };
 }
 
 /**
@@ -71,7 +74,10 @@ export async function lockScope(
       stored = await lockCurrent(tx, resource);
     }
     if (stored) onLocked?.(stored);
-    if (stored) return { ...scope, stored: present(stored.content), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
+    if (stored) {
+      const signed = await withSignedPatients(tx, scope);
+      return { ...signed, stored: present(stored.content), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
+    }
   }
   if (scope.encounters.length) {
     await tx.query(
@@ -88,7 +94,33 @@ export async function lockScope(
       { prepare: true },
     );
   }
-  return { ...scope, storedEncounters: [], unchanged: false };
+  return { ...(await withSignedPatients(tx, scope)), storedEncounters: [], unchanged: false };
+}
+
+/**
+ * A Provenance is filed under the patient of the records it signs when it names no patient
+ * itself (decision 0016): that patient joins the scope, so a hold on the patient holds the
+ * signature too. One that signs records of two patients, or names one patient and signs
+ * another's record, belongs to no one record: it is refused.
+ */
+async function withSignedPatients(tx: Queryable, scope: IncomingScope): Promise<IncomingScope> {
+  if (scope.targets.length === 0) return scope;
+  const rows = await tx.query<{ patient: string }>(
+    `SELECT DISTINCT x.target_id AS patient FROM fhir_search_reference x
+      WHERE (x.resource_type, x.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND x.param = $3 ORDER BY 1`,
+    [scope.targets.map((t) => t.type), scope.targets.map((t) => t.id), OWNER_PARAM],
+    { prepare: true },
+  );
+  const patients = [...new Set([...(scope.patient !== undefined ? [scope.patient] : []), ...rows.map((r) => r.patient)])];
+  if (patients.length > 1) {
+    throw new StoreError(
+      StoreErrorCode.SpansPatients,
+      `A Provenance signs the records of one patient; this one concerns ${patients.length} patients. Record one Provenance per patient.`,
+      ['Provenance.target'],
+    );
+  }
+  const patient = patients[0];
+  return patient === undefined ? scope : { ...scope, patient, patients: [...new Set([patient, ...scope.patients])] };
 }
 
 /** A record's current row as `lockScope` locked it (`FOR UPDATE`): its version and content, with its encounters. */
