@@ -15,7 +15,7 @@ export class CompartmentFacts1765300000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     const compartment = PatientCompartment.fromProfiles();
-    const links = compartment.memberTypes().flatMap((type) => compartment.linkParams(type).map((param, rank) => ({ type, param, rank })));
+    const links = compartment.ownedTypes().flatMap((type) => compartment.linkParams(type).map((param, rank) => ({ type, param, rank })));
     await q.query(
       `INSERT INTO fhir_search_reference (resource_type, resource_id, param, target_type, target_id)
        SELECT DISTINCT ON (x.resource_type, x.resource_id) x.resource_type, x.resource_id, $4, 'Patient', x.target_id

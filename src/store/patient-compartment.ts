@@ -14,6 +14,9 @@ export const OWNER_PARAM = '_patient';
  */
 const OWNER_FIRST = ['patient', 'subject', 'beneficiary', 'individual'];
 
+/** Types in the compartment filed under no patient: a Group lists many patients and belongs to none of their records. */
+const OWNERLESS = new Set(['Group']);
+
 /** A reference index row: which parameter, pointing at which resource. */
 export interface LinkRow {
   param: string;
@@ -54,6 +57,11 @@ export class PatientCompartment {
     return this.byType.get(type) ?? [];
   }
 
+  /** The types whose resources are filed under a patient by `ownerOf` (the members less `OWNERLESS`). */
+  ownedTypes(): string[] {
+    return this.memberTypes().filter((t) => !OWNERLESS.has(t));
+  }
+
   /**
    * The patient whose record the resource is, from its reference index rows: the first link
    * parameter (in `linkParams` order) naming a Patient, and of several Patients it names the
@@ -61,6 +69,7 @@ export class PatientCompartment {
    */
   ownerOf(type: string, id: string | undefined, references: readonly LinkRow[]): string | undefined {
     if (type === 'Patient') return id;
+    if (OWNERLESS.has(type)) return undefined;
     for (const param of this.linkParams(type)) {
       const ids = references.filter((r) => r.param === param && r.targetType === 'Patient').map((r) => r.targetId);
       if (ids.length) return ids.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))[0];

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  Appointment,
   Bundle,
   BundleEntry,
+  Communication,
   Composition,
+  Coverage,
   DocumentReference,
   Observation,
   OperationOutcome,
+  Provenance,
   Resource,
 } from '@medplum/fhirtypes';
-import { allKeys, clinicalBuilders, keyOf, putDepartments } from '../support/fhir-builders.js';
+import { allKeys, clinicalBuilders, inpatientStay, keyOf, putDepartments } from '../support/fhir-builders.js';
 import { fhirApi, httpRequest, seedAs, type HttpResult } from '../support/http.js';
 import { startTestServer, TestClock, type TestServer } from '../support/test-app.js';
 
@@ -401,8 +405,6 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
       ['_has (reverse chain)', 'Patient', { [`_has:Observation:patient:code`]: `${CODE_SYSTEM}|shared` }, 'invalid'],
       ['a chained parameter subject.name', 'Observation', { 'subject.name': 'PatientA' }, 'invalid'],
       ['a typed chained parameter subject:Patient.name', 'Observation', { 'subject:Patient.name': 'PatientA' }, 'invalid'],
-      ['_elements=id', 'Observation', { _elements: 'id', code: `${CODE_SYSTEM}|shared` }, 'not-supported'],
-      ['_summary=true', 'Observation', { _summary: 'true', code: `${CODE_SYSTEM}|shared` }, 'invalid'],
     ])('R-03: %s cannot be checked, so it is refused with 400 and returns nothing', async (_name, type, params, code) => {
       const res = await fhir<OperationOutcome & Partial<Omit<Bundle, 'resourceType'>>>(drNeuro, 'GET', `${type}?${query(params)}`);
       expect(res.status).toBe(400);
@@ -410,6 +412,22 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
       expect(res.body.issue?.[0].code).toBe(code);
       expect(res.body.entry).toBeUndefined();
       expect(res.body.total).toBeUndefined();
+      expectNoLeak(res.body);
+    });
+
+    // Issue #16: `_elements` and `_summary` are served now, on what the decision let through (they were refused with 400 before).
+    it.each([
+      ['_elements=id', { _elements: 'id' }],
+      ['_summary=true', { _summary: 'true' }],
+    ])('R-03: %s subsets only what dr-neuro may read: B\'s three, each tagged SUBSETTED, total 3, nothing of A', async (_name, params) => {
+      const res = await fhir<Bundle>(drNeuro, 'GET', `Observation?${query({ ...params, code: `${CODE_SYSTEM}|shared`, _count: '50' })}`);
+      expect(res.status).toBe(200);
+      expect(res.body.total).toBe(3);
+      expect(matchKeys(res.body).sort()).toEqual([`Observation/${B.obs1}`, `Observation/${B.obs2}`, `Observation/${B.obs3}`].sort());
+      for (const e of res.body.entry ?? []) {
+        expect(e.resource?.meta?.tag).toContainEqual(expect.objectContaining({ code: 'SUBSETTED' }));
+        expect((e.resource as Observation).note).toBeUndefined();
+      }
       expectNoLeak(res.body);
     });
   });
@@ -845,6 +863,164 @@ describe('R-03 access policy under attack (e2e, real HTTP + PostgreSQL)', () => 
       expect(res.body.issue?.[0].diagnostics).toMatch(/R-04/);
       expectForbidden(await fhir(token, 'GET', `Observation/${A.obs1}`));
       expect((await btgList()).filter((b) => b.grantee === sub)).toEqual([]);
+    });
+  });
+  describe('decision 0016: the whole record under attack (types the Patient compartment added)', () => {
+    const W = { appointment: '', coverage: '', communication: '', hidden: '' };
+    const ref = (patient: string) => ({ reference: `Patient/${patient}` });
+    /** As the HIS: how many Provenances sign `target` (ground truth for "nothing stored"). */
+    const signatures = async (target: string) => (await fhir<Bundle>(his, 'GET', `Provenance?${query({ target, _summary: 'count' })}`)).body.total;
+    const provenance = (targets: string[], by: string): Provenance => ({
+      resourceType: 'Provenance',
+      target: targets.map((reference) => ({ reference })),
+      recorded: new Date().toISOString(),
+      agent: [{ who: { reference: by } }],
+    });
+
+    beforeAll(async () => {
+      W.appointment = await seed({
+        resourceType: 'Appointment',
+        status: 'booked',
+        description: `${SECRET_A} appointment`,
+        start: new Date(Date.now() + 86_400_000).toISOString(),
+        end: new Date(Date.now() + 90_000_000).toISOString(),
+        participant: [{ actor: ref(A.patient), status: 'accepted' }, { actor: { reference: DR_CARDIO }, status: 'accepted' }],
+      } satisfies Appointment);
+      // A's insurance paid by B (B is its subscriber and policy holder): in B's compartment too, but A's record (beneficiary first).
+      W.coverage = await seed({
+        resourceType: 'Coverage',
+        status: 'active',
+        subscriberId: SECRET_A,
+        beneficiary: ref(A.patient),
+        subscriber: ref(B.patient),
+        policyHolder: ref(B.patient),
+        payor: [{ reference: `Organization/${CARDIO}` }],
+      } satisfies Coverage);
+      W.communication = await seed({
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: ref(A.patient),
+        encounter: { reference: `Encounter/${A.encounter}` },
+        sender: { reference: DR_CARDIO },
+        payload: [{ contentString: `${SECRET_A} call the family` }],
+      } satisfies Communication);
+      W.hidden = await seed(observationResource(A.patient, A.encounter, 'hide', SECRET_A));
+      for (const key of [`Appointment/${W.appointment}`, `Coverage/${W.coverage}`, `Communication/${W.communication}`, `Observation/${W.hidden}`]) aKeys.add(key);
+    });
+
+    it('R-03: dr-neuro reaches none of A\'s Appointment, Coverage or Communication, by id or by any link naming A; dr-cardio reads them', async () => {
+      const reads = [`Appointment/${W.appointment}`, `Coverage/${W.coverage}`, `Communication/${W.communication}`];
+      for (const path of reads) {
+        expectForbidden(await fhir(drNeuro, 'GET', path));
+        expect((await fhir<Resource>(drCardio, 'GET', path)).status).toBe(200);
+      }
+      const searches: [string, string][] = [
+        [`Appointment?${query({ actor: `Patient/${A.patient}` })}`, `Appointment/${W.appointment}`],
+        [`Appointment?${query({ patient: A.patient })}`, `Appointment/${W.appointment}`],
+        [`Coverage?${query({ beneficiary: `Patient/${A.patient}` })}`, `Coverage/${W.coverage}`],
+        [`Coverage?${query({ patient: A.patient })}`, `Coverage/${W.coverage}`],
+        [`Communication?${query({ subject: `Patient/${A.patient}` })}`, `Communication/${W.communication}`],
+        [`Communication?${query({ encounter: A.encounter })}`, `Communication/${W.communication}`],
+      ];
+      for (const [path, key] of searches) {
+        // The HIS finds it: the search really matches the record.
+        expect(matchKeys((await fhir<Bundle>(his, 'GET', path)).body)).toEqual([key]);
+        const res = await fhir<Bundle>(drNeuro, 'GET', path);
+        expect({ path, status: res.status, total: res.body.total, entries: res.body.entry ?? [] }).toEqual({ path, status: 200, total: 0, entries: [] });
+        expectNoLeak(res.body);
+      }
+    });
+
+    it('R-03: A\'s Coverage naming B as subscriber: dr-neuro\'s searches by B, _revinclude and B\'s $everything never show it', async () => {
+      const bySubscriber = `Coverage?${query({ subscriber: `Patient/${B.patient}` })}`;
+      expect(matchKeys((await fhir<Bundle>(his, 'GET', bySubscriber)).body)).toEqual([`Coverage/${W.coverage}`]);
+      expect(allKeys((await fhir<Bundle>(his, 'GET', `Patient/${B.patient}/$everything?_count=200`)).body)).toContain(`Coverage/${W.coverage}`);
+
+      for (const path of [bySubscriber, `Coverage?${query({ 'policy-holder': `Patient/${B.patient}` })}`]) {
+        const res = await fhir<Bundle>(drNeuro, 'GET', path);
+        expect({ path, status: res.status, total: res.body.total }).toEqual({ path, status: 200, total: 0 });
+        expectNoLeak(res.body);
+      }
+      const revinclude = await fhir<Bundle>(drNeuro, 'GET', `Patient?${query({ _id: B.patient, _revinclude: 'Coverage:subscriber' })}`);
+      expect({ matches: matchKeys(revinclude.body), includes: includeKeys(revinclude.body) }).toEqual({ matches: [`Patient/${B.patient}`], includes: [] });
+      const everything = await fhir<Bundle>(drNeuro, 'GET', `Patient/${B.patient}/$everything?_count=200`);
+      expect(everything.status).toBe(200);
+      expect(allKeys(everything.body)).not.toContain(`Coverage/${W.coverage}`);
+      expectNoLeak(everything.body);
+    }, 150_000);
+
+    it('R-03: dr-cardio adds B as recipient of A\'s Communication (200): its subject keeps it A\'s record, so dr-neuro still cannot see it', async () => {
+      const before = await hisRead<Communication>('Communication', W.communication);
+      const res = await fhir<Communication>(drCardio, 'PUT', `Communication/${W.communication}`, { ...before, recipient: [ref(B.patient)] });
+      expect(res.status).toBe(200);
+      expect(res.body.meta?.versionId).toBe(String(Number(before.meta?.versionId) + 1));
+      // The link is there (the HIS finds it by B), but the record is A's.
+      expect(matchKeys((await fhir<Bundle>(his, 'GET', `Communication?${query({ recipient: `Patient/${B.patient}` })}`)).body)).toEqual([`Communication/${W.communication}`]);
+      expectForbidden(await fhir(drNeuro, 'GET', `Communication/${W.communication}`));
+      const found = await fhir<Bundle>(drNeuro, 'GET', `Communication?${query({ recipient: `Patient/${B.patient}` })}`);
+      expect({ status: found.status, total: found.body.total }).toEqual({ status: 200, total: 0 });
+      expectNoLeak(found.body);
+      expect((await fhir(drCardio, 'GET', `Communication/${W.communication}`)).status).toBe(200);
+    });
+
+    it('R-03: dr-cardio cannot move A\'s Communication to B by dropping its subject (B then its first patient link): 403, version unchanged', async () => {
+      const before = await hisRead<Communication>('Communication', W.communication);
+      const { subject: _subject, ...rest } = before;
+      const res = await fhir(drCardio, 'PUT', `Communication/${W.communication}`, { ...rest, recipient: [ref(B.patient)] });
+      expect({ status: res.status, code: res.body.issue?.[0].code }).toEqual({ status: 403, code: 'forbidden' });
+      expect(await hisRead<Communication>('Communication', W.communication)).toEqual(before);
+      expectForbidden(await fhir(drNeuro, 'GET', `Communication/${W.communication}`));
+    });
+
+    it('R-03: dr-cardio cannot take A\'s Observation out of A\'s record by making a Group its subject (403, unchanged), nor create one so (403, nothing stored)', async () => {
+      const before = await hisRead<Observation>('Observation', W.hidden);
+      const res = await fhir(drCardio, 'PUT', `Observation/${W.hidden}`, { ...before, subject: { reference: `Group/ward-${run}` } });
+      expect({ status: res.status, code: res.body.issue?.[0].code }).toEqual({ status: 403, code: 'forbidden' });
+      expect(await hisRead<Observation>('Observation', W.hidden)).toEqual(before);
+      expect(matchKeys((await fhir<Bundle>(drCardio, 'GET', `Observation?${query({ patient: A.patient, _id: W.hidden })}`)).body)).toEqual([`Observation/${W.hidden}`]);
+
+      const value = `group-subject-${randomUUID()}`;
+      const created = await fhir(drCardio, 'POST', 'Observation', observationResource(A.patient, A.encounter, 'hide', 'plain', { identifier: identifier(value), subject: { reference: `Group/ward-${run}` } }));
+      expect({ status: created.status, code: created.body.issue?.[0].code }).toEqual({ status: 403, code: 'forbidden' });
+      expect(await storedCount('Observation', value)).toBe(0);
+    });
+
+    it('R-03: dr-cardio\'s Provenance signing B\'s document is 403 (it is B\'s record); nothing stored. His signing A\'s is 201', async () => {
+      const target = `Composition/${B.composition}`;
+      const before = await signatures(target);
+      const res = await fhir(drCardio, 'POST', 'Provenance', provenance([target], DR_CARDIO));
+      expect({ status: res.status, code: res.body.issue?.[0].code }).toEqual({ status: 403, code: 'forbidden' });
+      expect(await signatures(target)).toBe(before);
+      expectForbidden(await fhir(drNeuro, 'GET', `Composition/${A.composition}`));
+
+      const own = await fhir<Provenance>(drCardio, 'POST', 'Provenance', provenance([`Composition/${A.composition}`], DR_CARDIO));
+      expect(own.status).toBe(201);
+      aKeys.add(`Provenance/${own.body.id}`);
+      expectForbidden(await fhir(drNeuro, 'GET', `Provenance/${own.body.id}`));
+    });
+
+    /**
+     * A Provenance signing A's and B's documents spans two patients (422 for the HIS). For dr-cardio,
+     * who may not write B's record, the answer must not depend on which patient's id sorts first,
+     * nor tell him that B's document exists and is another patient's: 403 both ways.
+     */
+    it.each([
+      ['A\'s id sorts before B\'s', '0', '1'],
+      ['B\'s id sorts before A\'s', '1', '0'],
+    ])('R-03: dr-cardio\'s Provenance signing A\'s and B\'s documents (%s) → 403; nothing stored', async (_order, aRank, bRank) => {
+      const pair = async (rank: string, side: string, dept: string, doctor: string) => {
+        const patient = `${rank}-${side}-${run}`;
+        expect((await fhir(his, 'PUT', `Patient/${patient}`, { resourceType: 'Patient', id: patient })).status).toBe(201);
+        const encounter = await seed(inpatientStay(patient, dept, [doctor]));
+        return `Composition/${await seed(compositionResource(patient, encounter, doctor, side === 'a' ? SECRET_A : 'plain'))}`;
+      };
+      const docA = await pair(aRank, 'a', CARDIO, DR_CARDIO);
+      const docB = await pair(bRank, 'b', NEURO, DR_NEURO);
+      expect((await fhir(drCardio, 'GET', docA)).status).toBe(200);
+
+      const res = await fhir(drCardio, 'POST', 'Provenance', provenance([docA, docB], DR_CARDIO));
+      expect({ status: res.status, code: res.body.issue?.[0].code, text: res.text }).toEqual({ status: 403, code: 'forbidden', text: expect.not.stringContaining('2 patients') });
+      expect({ signedA: await signatures(docA), signedB: await signatures(docB) }).toEqual({ signedA: 0, signedB: 0 });
     });
   });
 });

@@ -1,7 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Bundle, CareTeam, Encounter, Observation, OperationOutcome, Organization, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import type {
+  Appointment,
+  Bundle,
+  CareTeam,
+  ChargeItem,
+  CompartmentDefinition,
+  Extension,
+  Encounter,
+  Identifier,
+  ImagingStudy,
+  Observation,
+  OperationOutcome,
+  Organization,
+  Patient,
+  Practitioner,
+  Resource,
+} from '@medplum/fhirtypes';
 import { parse } from 'yaml';
 import { FhirStore } from '../../src/store/fhir-store.port.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
@@ -27,6 +43,12 @@ import { startTestServer, type TestServer } from '../support/test-app.js';
  *   CareTeam, `former` of an inactive one. So after 40 days only `care` is still on the care
  *   team (through the CareTeam), while nobody has the department any more.
  * - In each encounter, Observations labelled N (no `meta.security`: N by default), R and V.
+ * - Decision 0016 (the R4 Patient compartment is `patient-record`): in the `open` and `40d`
+ *   windows, an ImagingStudy (`subject`, in the encounter), a ChargeItem (`subject`, encounter
+ *   as `context`) and an Appointment (the patient only as `participant.actor`, no encounter),
+ *   judged on the same facts as the Observation; and resources of no patient from the
+ *   `definitions` (Questionnaire) and wider `directory` (HealthcareService, Device) groups,
+ *   judged by role alone.
  *
  * The actors (one token per role and relation):
  * - `care`: on the care team — deliberately a consultant from `neuro`, so the care
@@ -88,15 +110,40 @@ const RS: string[] = ['read', 'search'];
 const UP_TO_R: Label[] = ['U', 'L', 'M', 'N', 'R'];
 const PR = ['patient-record'];
 const DIR = ['directory'];
+const DEF = ['definitions'];
+
+/**
+ * `patient-record` as the YAML writes it (decision 0016): the R4 Patient compartment, less two
+ * types. `POLICY.groups` spells out the types this means, by hand from
+ * https://hl7.org/fhir/R4/compartmentdefinition-patient.html; the first test checks the list
+ * against the CompartmentDefinition file the policy names (data, not the product's loader).
+ */
+const PATIENT_RECORD_SPEC = { compartment: 'Patient', except: ['AuditEvent', 'Group'] };
 
 const POLICY = {
   settings: { careWindowDaysAfterDischarge: 30, defaultLabels: ['U', 'L', 'M', 'N'] as Label[] },
   groups: {
     'patient-record': [
-      'Patient', 'Encounter', 'EpisodeOfCare', 'CareTeam', 'Observation', 'Condition', 'Procedure', 'DiagnosticReport',
-      'ServiceRequest', 'MedicationRequest', 'AllergyIntolerance', 'Composition', 'DocumentReference', 'Consent', 'Provenance',
+      'Account', 'AdverseEvent', 'AllergyIntolerance', 'Appointment', 'AppointmentResponse', 'Basic', 'BodyStructure', 'CarePlan',
+      'CareTeam', 'ChargeItem', 'Claim', 'ClaimResponse', 'ClinicalImpression', 'Communication', 'CommunicationRequest', 'Composition',
+      'Condition', 'Consent', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse', 'DetectedIssue', 'DeviceRequest',
+      'DeviceUseStatement', 'DiagnosticReport', 'DocumentManifest', 'DocumentReference', 'Encounter', 'EnrollmentRequest', 'EpisodeOfCare',
+      'ExplanationOfBenefit', 'FamilyMemberHistory', 'Flag', 'Goal', 'ImagingStudy', 'Immunization', 'ImmunizationEvaluation',
+      'ImmunizationRecommendation', 'Invoice', 'List', 'MeasureReport', 'Media', 'MedicationAdministration', 'MedicationDispense',
+      'MedicationRequest', 'MedicationStatement', 'MolecularSequence', 'NutritionOrder', 'Observation', 'Patient', 'Person', 'Procedure',
+      'Provenance', 'QuestionnaireResponse', 'RelatedPerson', 'RequestGroup', 'ResearchSubject', 'RiskAssessment', 'Schedule',
+      'ServiceRequest', 'Specimen', 'SupplyDelivery', 'SupplyRequest', 'Task', 'VisionPrescription',
     ],
-    directory: ['Practitioner', 'PractitionerRole', 'Organization', 'Location'],
+    definitions: [
+      'ActivityDefinition', 'ChargeItemDefinition', 'CodeSystem', 'CompartmentDefinition', 'ConceptMap', 'EventDefinition', 'GraphDefinition',
+      'ImplementationGuide', 'Library', 'Measure', 'MessageDefinition', 'NamingSystem', 'ObservationDefinition', 'OperationDefinition',
+      'PlanDefinition', 'Questionnaire', 'SearchParameter', 'SpecimenDefinition', 'StructureDefinition', 'StructureMap',
+      'TerminologyCapabilities', 'ValueSet',
+    ],
+    directory: [
+      'Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint', 'Device',
+      'DeviceDefinition', 'Medication', 'MedicationKnowledge', 'Substance', 'InsurancePlan', 'Slot',
+    ],
   } as Record<string, string[]>,
   roles: {
     attending: [
@@ -106,6 +153,7 @@ const POLICY = {
       { id: 'attending.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'attending.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
       { id: 'attending.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'attending.definitions', allow: RS, on: DEF, rule: 'R-02' },
       { id: 'attending.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'attending.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
       { id: 'attending.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
@@ -119,6 +167,7 @@ const POLICY = {
       { id: 'resident.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'resident.break-glass', allow: RS, on: PR, when: { breakGlass: true }, rule: 'R-04' },
       { id: 'resident.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'resident.definitions', allow: RS, on: DEF, rule: 'R-02' },
       { id: 'resident.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'resident.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-13' },
       { id: 'resident.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-11' },
@@ -130,6 +179,7 @@ const POLICY = {
       { id: 'chief.grant', allow: RS, on: PR, when: { hasGrant: true }, rule: 'R-05' },
       { id: 'chief.break-glass', allow: RS, on: PR, when: { breakGlass: true }, labels: UP_TO_R, rule: 'R-04' },
       { id: 'chief.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'chief.definitions', allow: RS, on: DEF, rule: 'R-02' },
       { id: 'chief.request-grant', allow: ['request'], on: ['AccessGrant'], rule: 'R-05' },
       { id: 'chief.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-13' },
       { id: 'chief.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { sameDepartment: true }, rule: 'R-11' },
@@ -140,6 +190,7 @@ const POLICY = {
     intern: [
       { id: 'intern.care-team', allow: ALL, on: PR, when: { onCareTeam: true, withinCareWindow: true }, rule: 'R-03' },
       { id: 'intern.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'intern.definitions', allow: RS, on: DEF, rule: 'R-02' },
       { id: 'intern.sign', allow: ['sign'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-14' },
       { id: 'intern.amend', allow: ['amend'], on: ['Composition', 'DocumentReference'], when: { onCareTeam: true }, rule: 'R-11' },
     ],
@@ -149,6 +200,7 @@ const POLICY = {
       { id: 'nurse.observations', allow: ['create', 'update'], on: ['Observation'], when: { sameDepartment: true, withinCareWindow: true }, rule: 'R-02' },
       { id: 'nurse.break-glass', allow: RS, on: PR, when: { breakGlass: true }, rule: 'R-04' },
       { id: 'nurse.directory', allow: RS, on: DIR, rule: 'R-02' },
+      { id: 'nurse.definitions', allow: RS, on: DEF, rule: 'R-02' },
     ],
     'record-room': [
       { id: 'record-room.records', allow: ['read', 'search', 'print', 'export', 'copy'], on: PR, rule: 'R-06' },
@@ -177,11 +229,13 @@ const POLICY = {
     ],
     admin: [
       { id: 'admin.directory', allow: ALL, on: DIR, rule: 'R-02' },
+      { id: 'admin.definitions', allow: ALL, on: DEF, rule: 'R-02' },
       { id: 'admin.explain', allow: ['explain'], on: ['Policy'], rule: 'R-02' },
     ],
     'his-system': [
       { id: 'his-system.records', allow: [...ALL, 'export'], on: PR, labels: ['U', 'L', 'M', 'N', 'R', 'V'], rule: 'R-02' },
       { id: 'his-system.directory', allow: ALL, on: DIR, rule: 'R-02' },
+      { id: 'his-system.definitions', allow: ALL, on: DEF, rule: 'R-02' },
     ],
   } as Record<Role, PolicyRule[]>,
 };
@@ -235,16 +289,20 @@ function insideCareWindow(w: (typeof WINDOWS)[Window]): boolean {
 }
 
 /**
- * The facts of an Observation in the window's encounter. The patient has that one
- * encounter, so: the care team = its participants while it is inside the window + the
- * members of active CareTeams; the departments = its department while inside the window.
- * `ignoreWindow` pretends the encounter were inside the window (to name why a denial happened).
+ * The facts of a record of the window's patient (an Observation unless `type` says otherwise).
+ * The patient has that one encounter, so: the care team = its participants while it is
+ * inside the window + the members of active CareTeams; the departments = its department
+ * while inside the window. A record filed under no encounter (an Appointment) is inside the
+ * window when an encounter of its patient is: the same one. Whatever link names the patient
+ * (`subject`, `participant.actor`…), the facts are the patient's (decision 0016): only the
+ * type differs. `ignoreWindow` pretends the encounter were inside the window (to name why a
+ * denial happened).
  */
-function factsOf(window: Window, label: Label, ignoreWindow = false): Facts {
+function factsOf(window: Window, label: Label, ignoreWindow = false, type = 'Observation'): Facts {
   const w = WINDOWS[window];
   const inside = ignoreWindow || insideCareWindow(w);
   return {
-    type: 'Observation',
+    type,
     label,
     withinCareWindow: inside,
     careTeam: [...new Set([...(inside ? w.participants : []), ...w.activeCareTeam])],
@@ -295,7 +353,7 @@ function expectationFor(actor: ActorAttributes, action: Action, facts: Facts, wi
   const relevant = rules.filter((r) => r.allow.includes(action) && expandGroups(r.on).includes(facts.type) && !r.when?.hasGrant && !r.when?.breakGlass);
   if (relevant.length === 0) return { allowed: false, rid: 'R-02' };
   if (relevant.some((r) => ruleAllows(r, actor, action, facts, true))) return { allowed: false, rid: 'R-07' };
-  const unwindowed = factsOf(window, facts.label, true);
+  const unwindowed = factsOf(window, facts.label, true, facts.type);
   if (relevant.some((r) => ruleAllows(r, actor, action, unwindowed))) return { allowed: false, rid: 'R-03' };
   return { allowed: false, rid: relation === 'other' ? 'R-06' : 'R-03' };
 }
@@ -316,8 +374,24 @@ interface Case {
   relation: Relation;
   label: 'N' | 'R' | 'V';
   window: Window;
+  /** The resource type acted on: `Observation` (the original matrix), another record type, or a type of no patient. */
+  type: string;
   expected: Expectation;
   name: string;
+}
+
+/**
+ * Record types the compartment brought into `patient-record` (decision 0016), each naming the
+ * patient its own way: ImagingStudy by `subject` in an encounter, ChargeItem by `subject` with
+ * the encounter as `context`, Appointment only by `participant.actor` and in no encounter.
+ */
+const NEW_RECORD_TYPES = ['ImagingStudy', 'ChargeItem', 'Appointment'] as const;
+/** Types of no patient, by the group that names them: one definition, two of the wider directory. */
+const UNLINKED_TYPES: Record<string, 'definitions' | 'directory'> = { Questionnaire: 'definitions', HealthcareService: 'directory', Device: 'directory' };
+
+/** A resource of no patient has none of a record's facts: no care team, no department, no window. */
+function unlinkedFacts(type: string): Facts {
+  return { type, label: 'N', withinCareWindow: false, careTeam: [], departments: [] };
 }
 
 const VERB: Record<Action, string> = { read: 'reads', search: 'searches for', create: 'creates', update: 'updates' };
@@ -331,14 +405,18 @@ const outcomeText = (action: Action, allowed: boolean): string =>
 
 function buildCases(): Case[] {
   const cases = new Map<string, Case>();
-  const add = (role: Role, action: Action, relation: Relation, label: Case['label'], window: Window) => {
-    const key = [role, action, relation, label, window].join('|');
+  const add = (role: Role, action: Action, relation: Relation, label: Case['label'], window: Window, type = 'Observation') => {
+    const key = [role, action, relation, label, window, type].join('|');
     if (cases.has(key)) return;
-    const expected = expectationFor(actorOf(role, relation), action, factsOf(window, label), window, relation);
-    const name =
-      `${expected.rid}: ${role} ${RELATIONS[relation].text} ${VERB[action]} label ${label} ${WINDOWS[window].text} → ` +
-      `${outcomeText(action, expected.allowed)}${expected.by ? ` (${expected.by})` : ''}`;
-    cases.set(key, { role, action, relation, label, window, expected, name });
+    const group = UNLINKED_TYPES[type];
+    const facts = group ? unlinkedFacts(type) : factsOf(window, label, false, type);
+    const expected = expectationFor(actorOf(role, relation), action, facts, window, relation);
+    const a = `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type}`;
+    const what = group
+      ? `${role} ${VERB[action]} ${a} (${group})`
+      : `${role} ${RELATIONS[relation].text} ${VERB[action]} ${type === 'Observation' ? '' : `${a} `}label ${label} ${WINDOWS[window].text}`;
+    const name = `${expected.rid}: ${what} → ${outcomeText(action, expected.allowed)}${expected.by ? ` (${expected.by})` : ''}`;
+    cases.set(key, { role, action, relation, label, window, type, expected, name });
   };
   for (const role of ROLES) {
     // Every action × every relation, on an ordinary (N) record of an open stay.
@@ -365,6 +443,15 @@ function buildCases(): Case[] {
     add(role, 'read', 'past', 'N', '40d');
     add(role, 'read', 'former', 'N', '40d');
   }
+  // Decision 0016: the record types the compartment added are judged on the same facts, whatever links their patient.
+  for (const type of NEW_RECORD_TYPES) {
+    for (const role of ROLES) {
+      for (const relation of ['care', 'dept', 'other'] as const) for (const action of ACTIONS) add(role, action, relation, 'N', 'open', type);
+      for (const relation of ['care', 'dept'] as const) add(role, 'read', relation, 'N', '40d', type);
+    }
+  }
+  // Definitions and the wider directory: the same answer whoever the patient is, by role alone.
+  for (const type of Object.keys(UNLINKED_TYPES)) for (const role of ROLES) for (const action of ACTIONS) add(role, action, 'other', 'N', 'open', type);
   return [...cases.values()];
 }
 
@@ -377,6 +464,10 @@ const CASES = buildCases();
 const FORBIDDEN_STATUS = 403;
 const CONFIDENTIALITY = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const IDENTIFIER_SYSTEM = `urn:chartwarden-e2e:access-matrix:${RUN}`;
+/** In every resource of a type other than Observation: what a refused read must not show. */
+const MARK = `MATRIX-${RUN}`;
+/** The extension an update of such a resource changes (every DomainResource may carry one). */
+const COUNTER_URL = `urn:chartwarden-e2e:access-matrix:counter`;
 const HEART_RATE = { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] };
 const quantity = (value: number) => ({ value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' });
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
@@ -440,9 +531,9 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
     if (res.status !== 200 && res.status !== 201) throw new Error(`seeding ${resource.resourceType}/${resource.id}: ${res.status} ${res.text}`);
   };
 
-  /** Ground truth, past the policy: how many Observations carry this identifier value. */
-  const storedCount = async (value: string) =>
-    (await store.search(parseSearchRequest('Observation', [['identifier', `${IDENTIFIER_SYSTEM}|${value}`]], registry, { defaultCount: 10, maxCount: 10, lenient: false })))
+  /** Ground truth, past the policy: how many resources of `type` (Observations by default) carry this identifier value. */
+  const storedCount = async (value: string, type = 'Observation') =>
+    (await store.search(parseSearchRequest(type, [['identifier', `${IDENTIFIER_SYSTEM}|${value}`]], registry, { defaultCount: 10, maxCount: 10, lenient: false })))
       .total;
 
   const observation = (w: Window, label: Label, extra: Partial<Observation> = {}): Observation => ({
@@ -455,6 +546,56 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
     ...(label === 'N' ? {} : { meta: { security: [{ system: CONFIDENTIALITY, code: label }] } }),
     ...extra,
   });
+
+  const recordId = (type: string, w: Window) => `${RUN}-r-${w}-${type}`;
+  const unlinkedId = (type: string) => `${RUN}-u-${type}`;
+  /** A record of the window's patient, of a type the compartment added, carrying `MARK`; `extra` adds an identifier. */
+  const recordOf = (type: string, w: Window, extra: { identifier?: Identifier[] } = {}): Resource => {
+    const subject = { reference: `Patient/${patientId(w)}` };
+    const encounter = { reference: `Encounter/${encounterId(w)}` };
+    const records: Record<string, Resource> = {
+      ImagingStudy: { resourceType: 'ImagingStudy', status: 'available', subject, encounter, description: MARK, ...extra },
+      ChargeItem: { resourceType: 'ChargeItem', status: 'billable', code: { text: MARK }, subject, context: encounter, ...extra },
+      // Names its patient only as a participant, and belongs to no encounter.
+      Appointment: { resourceType: 'Appointment', status: 'booked', description: MARK, start: daysAgo(-1), end: daysAgo(-1.01), participant: [{ actor: subject, status: 'accepted' }], ...extra },
+    };
+    return records[type];
+  };
+  /** A resource of no patient (a definition, a directory entry) carrying `MARK`. */
+  const unlinkedOf = (type: string, extra: { identifier?: Identifier[] } = {}): Resource => {
+    const resources: Record<string, Resource> = {
+      Questionnaire: { resourceType: 'Questionnaire', status: 'active', url: `urn:chartwarden-e2e:access-matrix:${RUN}:questionnaire`, title: MARK, ...extra },
+      HealthcareService: { resourceType: 'HealthcareService', name: MARK, providedBy: { reference: `Organization/${DEPARTMENT}` }, ...extra },
+      Device: { resourceType: 'Device', status: 'active', deviceName: [{ name: MARK, type: 'user-friendly-name' }], ...extra },
+    };
+    return resources[type];
+  };
+
+  /** How a case reaches its resource: the id, the search that finds it, a new one to create, a change to make, and how to read the change back. */
+  const targetOf = (c: Case) => {
+    const identifier = (value: string) => ({ identifier: [{ system: IDENTIFIER_SYSTEM, value }] });
+    if (c.type === 'Observation') {
+      const id = observationId(c.window, c.label);
+      return {
+        id,
+        search: `Observation?patient=${patientId(c.window)}&_id=${id}`,
+        fresh: (value: string) => observation(c.window, c.label, identifier(value)),
+        change: (before: Resource, n: number) => ({ ...before, valueQuantity: quantity(n) }),
+        changed: (after: Resource) => (after as Observation).valueQuantity?.value,
+        secret: '"valueQuantity"',
+      };
+    }
+    const unlinked = c.type in UNLINKED_TYPES;
+    const id = unlinked ? unlinkedId(c.type) : recordId(c.type, c.window);
+    return {
+      id,
+      search: unlinked ? `${c.type}?_id=${id}` : `${c.type}?patient=${patientId(c.window)}&_id=${id}`,
+      fresh: (value: string) => (unlinked ? unlinkedOf(c.type, identifier(value)) : recordOf(c.type, c.window, identifier(value))),
+      change: (before: Resource, n: number) => ({ ...before, extension: [{ url: COUNTER_URL, valueInteger: n }] }),
+      changed: (after: Resource) => ((after as { extension?: Extension[] }).extension ?? []).find((e) => e.url === COUNTER_URL)?.valueInteger,
+      secret: MARK,
+    };
+  };
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -502,6 +643,8 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
       // R-07: only a rule naming R and V lets them be written; the HIS integration's does.
       for (const label of ['R', 'V'] as const) await put({ ...observation(w, label), id: observationId(w, label) } as Observation & { id: string });
     }
+    for (const w of ['open', '40d'] as const) for (const type of NEW_RECORD_TYPES) await put({ ...recordOf(type, w), id: recordId(type, w) });
+    for (const type of Object.keys(UNLINKED_TYPES)) await put({ ...unlinkedOf(type), id: unlinkedId(type) });
   });
   afterAll(() => server?.close());
 
@@ -509,12 +652,19 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
     it('R-02: the policy this suite encodes is the shipped default.policy.yaml, role by role and rule by rule', () => {
       const yaml = parse(readFileSync(fileURLToPath(new URL('../../policy/default.policy.yaml', import.meta.url)), 'utf8')) as {
         settings: { careWindowDaysAfterDischarge: number; defaultLabels: string[] };
-        groups: Record<string, string[]>;
+        groups: Record<string, unknown>;
         roles: Record<string, { rules: Record<string, unknown>[] }>;
       };
       expect(yaml.settings.careWindowDaysAfterDischarge).toBe(POLICY.settings.careWindowDaysAfterDischarge);
       expect(yaml.settings.defaultLabels).toEqual(POLICY.settings.defaultLabels);
-      expect(yaml.groups).toEqual(POLICY.groups);
+      expect(Object.keys(yaml.groups)).toEqual(Object.keys(POLICY.groups));
+      expect(yaml.groups['patient-record']).toEqual(PATIENT_RECORD_SPEC);
+      expect({ definitions: yaml.groups.definitions, directory: yaml.groups.directory }).toEqual({ definitions: POLICY.groups.definitions, directory: POLICY.groups.directory });
+      // The compartment the YAML names, read from the data file itself: its members with a patient link, less `except`.
+      const compartment = JSON.parse(readFileSync(fileURLToPath(new URL('../../fhir-profiles/compartmentdefinition-patient.json', import.meta.url)), 'utf8')) as CompartmentDefinition;
+      expect({ url: compartment.url, code: compartment.code }).toEqual({ url: 'http://hl7.org/fhir/CompartmentDefinition/patient', code: 'Patient' });
+      const members = (compartment.resource ?? []).filter((r) => r.param?.length && !PATIENT_RECORD_SPEC.except.includes(r.code as string)).map((r) => r.code);
+      expect(members.sort()).toEqual([...POLICY.groups['patient-record']].sort());
       expect(Object.keys(yaml.roles)).toEqual([...ROLES]);
       for (const role of ROLES) expect({ role, rules: yaml.roles[role].rules }).toEqual({ role, rules: POLICY.roles[role] });
     });
@@ -527,6 +677,27 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
       expect(CASES.some((c) => c.expected.allowed)).toBe(true);
       expect(CASES.some((c) => !c.expected.allowed)).toBe(true);
       expect(CASES.length).toBeGreaterThanOrEqual(150);
+    });
+
+    it('decision 0016: the matrix covers a type of every group, and each new type both ways for reading and writing', () => {
+      expect(new Set(CASES.map((c) => c.type))).toEqual(new Set(['Observation', ...NEW_RECORD_TYPES, ...Object.keys(UNLINKED_TYPES)]));
+      for (const [group, types] of Object.entries(POLICY.groups)) expect({ group, covered: CASES.some((c) => types.includes(c.type)) }).toEqual({ group, covered: true });
+      for (const type of [...NEW_RECORD_TYPES, ...Object.keys(UNLINKED_TYPES)]) {
+        for (const action of ACTIONS) {
+          const outcomes = new Set(CASES.filter((c) => c.type === type && c.action === action).map((c) => c.expected.allowed));
+          expect({ type, action, outcomes }).toEqual({ type, action, outcomes: new Set([true, false]) });
+        }
+      }
+    });
+
+    it('decision 0016: the seeded records name their patient as the suite assumes (ground truth in the store)', async () => {
+      for (const w of ['open', '40d'] as const) {
+        const appointment = (await store.read('Appointment', recordId('Appointment', w))) as Appointment;
+        expect({ actors: appointment.participant.map((p) => p.actor?.reference), encounter: 'encounter' in appointment }).toEqual({ actors: [`Patient/${patientId(w)}`], encounter: false });
+        expect(((await store.read('ImagingStudy', recordId('ImagingStudy', w))) as ImagingStudy).subject.reference).toBe(`Patient/${patientId(w)}`);
+        expect(((await store.read('ChargeItem', recordId('ChargeItem', w))) as ChargeItem).context?.reference).toBe(`Encounter/${encounterId(w)}`);
+      }
+      for (const type of Object.keys(UNLINKED_TYPES)) expect((await store.read(type, unlinkedId(type))).resourceType).toBe(type);
     });
 
     it('the seeded Observations carry the intended labels, encounters and versions (ground truth in the store)', async () => {
@@ -543,55 +714,56 @@ describe('Access policy matrix over HTTP (e2e, issue #3)', () => {
   describe('role × action × relation × label × care window', () => {
     it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
       const token = await tokenFor(c.role, c.relation);
-      const obsId = observationId(c.window, c.label);
+      const target = targetOf(c);
       switch (c.action) {
         case 'read': {
-          const res = await as<Observation>(token, 'GET', `Observation/${obsId}`);
+          const res = await as<Resource>(token, 'GET', `${c.type}/${target.id}`);
           if (c.expected.allowed) {
-            expect({ status: res.status, id: res.body?.id }).toEqual({ status: 200, id: obsId });
+            expect({ status: res.status, type: res.body?.resourceType, id: res.body?.id }).toEqual({ status: 200, type: c.type, id: target.id });
           } else {
             expectForbidden(res);
-            expect(res.text).not.toContain('"valueQuantity"');
+            expect(res.text).not.toContain(target.secret);
           }
           break;
         }
         case 'search': {
-          const res = await as<Bundle>(token, 'GET', `Observation?patient=${patientId(c.window)}&_id=${obsId}`);
+          const res = await as<Bundle>(token, 'GET', target.search);
           expect(res.status).toBe(200);
           expect(res.body.resourceType).toBe('Bundle');
           expect({ total: res.body.total, ids: bundleIds(res.body) }).toEqual(
-            c.expected.allowed ? { total: 1, ids: [`Observation/${obsId}`] } : { total: 0, ids: [] },
+            c.expected.allowed ? { total: 1, ids: [`${c.type}/${target.id}`] } : { total: 0, ids: [] },
           );
           break;
         }
         case 'create': {
           const value = `create-${randomUUID()}`;
-          const res = await as<Observation>(token, 'POST', 'Observation', observation(c.window, c.label, { identifier: [{ system: IDENTIFIER_SYSTEM, value }] }));
+          const res = await as<Observation>(token, 'POST', c.type, target.fresh(value));
           if (c.expected.allowed) {
             expect(res.status).toBe(201);
-            expect(res.body.encounter?.reference).toBe(`Encounter/${encounterId(c.window)}`);
-            expect(await storedCount(value)).toBe(1);
+            expect(res.body).toMatchObject({ resourceType: c.type, identifier: [{ system: IDENTIFIER_SYSTEM, value }] });
+            if (c.type === 'Observation') expect(res.body.encounter?.reference).toBe(`Encounter/${encounterId(c.window)}`);
+            expect(await storedCount(value, c.type)).toBe(1);
           } else {
             expectForbidden(res);
-            expect(await storedCount(value)).toBe(0);
+            expect(await storedCount(value, c.type)).toBe(0);
           }
           break;
         }
         case 'update': {
-          const before = (await store.read('Observation', obsId)) as Observation;
+          const before = await store.read(c.type, target.id);
           const value = ++counter;
-          const res = await as<Observation>(token, 'PUT', `Observation/${obsId}`, { ...before, valueQuantity: quantity(value) });
-          const after = (await store.read('Observation', obsId)) as Observation;
+          const res = await as<Resource>(token, 'PUT', `${c.type}/${target.id}`, target.change(before, value));
+          const after = await store.read(c.type, target.id);
           if (c.expected.allowed) {
             expect(res.status).toBe(200);
             expect(after.meta?.versionId).not.toBe(before.meta?.versionId);
             expect(after.meta?.versionId).toBe(res.body.meta?.versionId);
-            expect(after.valueQuantity?.value).toBe(value);
+            expect(target.changed(after)).toBe(value);
             expect(after.meta?.security ?? []).toEqual(before.meta?.security ?? []);
           } else {
             expectForbidden(res);
             expect(after.meta?.versionId).toBe(before.meta?.versionId);
-            expect(after.valueQuantity?.value).toBe(before.valueQuantity?.value);
+            expect(target.changed(after)).toBe(target.changed(before));
           }
           break;
         }

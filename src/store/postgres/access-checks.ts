@@ -107,7 +107,8 @@ export class AccessChecks {
         .filter((r) => params.includes(r.param) && r.targetType === targetType)
         .map((r) => r.targetId)
         .sort(byCodeUnit)[0];
-    const patient = resource.resourceType === 'Patient' ? resource.id : (refTarget([OWNER_PARAM], 'Patient') ?? (await this.signedPatient(resource, index)));
+    const own = resource.resourceType === 'Patient' ? resource.id : refTarget([OWNER_PARAM], 'Patient');
+    const patient = resource.resourceType === 'Provenance' ? await this.signedPatient(own, index) : own;
     const encounter = resource.resourceType === 'Encounter' ? resource.id : refTarget(['encounter', 'context'], 'Encounter');
     const tokens = (param: string) => index.tokens.filter((t) => t.param === param);
     const labels = tokens('_security')
@@ -138,17 +139,24 @@ export class AccessChecks {
     };
   }
 
-  /** A Provenance naming no patient is filed under the patient of the records it signs (`patientOf`, decision 0016). */
-  private async signedPatient(resource: Resource, index: SearchIndex): Promise<string | undefined> {
-    const targets = resource.resourceType === 'Provenance' ? index.references.filter((r) => r.param === 'target') : [];
-    if (targets.length === 0) return undefined;
-    const [row] = await this.q.query<{ patient: string | null }>(
-      `SELECT min(o.target_id COLLATE "C") AS patient FROM fhir_search_reference o
+  /**
+   * A Provenance is filed under the patient of the records it signs when it names none itself
+   * (`patientOf`, decision 0016). One that would concern two patients (signing both's records,
+   * or naming one and signing another's) has no patient here: only a rule without patient
+   * conditions can allow it, so a clinician is refused as for any record he may not write,
+   * before the store's refusal (422) could tell him the other record exists and whose it is.
+   */
+  private async signedPatient(own: string | undefined, index: SearchIndex): Promise<string | undefined> {
+    const targets = index.references.filter((r) => r.param === 'target');
+    if (targets.length === 0) return own;
+    const rows = await this.q.query<{ patient: string }>(
+      `SELECT DISTINCT o.target_id AS patient FROM fhir_search_reference o
         WHERE (o.resource_type, o.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND o.param = $3`,
       [targets.map((t) => t.targetType), targets.map((t) => t.targetId), OWNER_PARAM],
       PREPARED,
     );
-    return row.patient ?? undefined;
+    const patients = new Set([...(own !== undefined ? [own] : []), ...rows.map((r) => r.patient)]);
+    return patients.size === 1 ? [...patients][0] : undefined;
   }
 
   private bind(values: readonly unknown[]): unknown[] {
@@ -185,7 +193,7 @@ function checkSql(
     ? `CASE ${conditions.map((c, i) => `WHEN COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) THEN ${i}`).join(' ')} ELSE -1 END`
     : '-1';
   const n = p.values.length;
-  const columns = `${many ? 'r.id, ' : ''}${withContent ? 'r.content::text AS json, r.version_id, r.last_updated, ' : ''}`;
+  const columns = `${many ? 'r.id, ' : ''}${withContent ? 'COALESCE(r.content_text, r.content::text) AS json, r.version_id, r.last_updated, ' : ''}`;
   const built = {
     text: `SELECT ${columns}${patientOf(r)} AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
        FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = ${many ? `ANY($${n + 2}::text[])` : `$${n + 2}`}`,
