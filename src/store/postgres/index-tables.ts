@@ -29,6 +29,21 @@ export const INDEX_TABLES: { readonly [K in keyof SearchIndex]: IndexTable } = {
     keyCount: 3,
   },
   dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'timestamptz', 'timestamptz'], keyCount: 3 },
+  numbers: { table: 'fhir_search_number', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'numeric', 'numeric'], keyCount: 3 },
+  quantities: {
+    table: 'fhir_search_quantity',
+    cols: ['param', 'system', 'code', 'unit', 'low', 'high', 'canonical_code', 'canonical_low', 'canonical_high'],
+    fields: ['param', 'system', 'code', 'unit', 'low', 'high', 'canonicalCode', 'canonicalLow', 'canonicalHigh'],
+    types: ['text', 'text', 'text', 'text', 'numeric', 'numeric', 'text', 'numeric', 'numeric'],
+    keyCount: 6,
+  },
+  composites: {
+    table: 'fhir_search_composite',
+    cols: ['param', 'tuple', 'system', 'code', 'value_system', 'value_code', 'low', 'high', 'canonical_code', 'canonical_low', 'canonical_high'],
+    fields: ['param', 'tuple', 'system', 'code', 'valueSystem', 'valueCode', 'low', 'high', 'canonicalCode', 'canonicalLow', 'canonicalHigh'],
+    types: ['text', 'text', 'text', 'text', 'text', 'text', 'numeric', 'numeric', 'text', 'numeric', 'numeric'],
+    keyCount: 2,
+  },
 };
 
 /** The rows of one kind as one array per column, for `unnest`. */

@@ -1,6 +1,7 @@
-import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
+import type { ChargeItem, Encounter, Observation, Patient, RiskAssessment } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../fhir-definitions.js';
-import { extractSearchIndex, normalizeString } from './search-index.extractor.js';
+import { normalizeString } from './index-values.js';
+import { extractSearchIndex } from './search-index.extractor.js';
 import { SearchParameterRegistry } from './search-parameter.registry.js';
 
 describe('extractSearchIndex', () => {
@@ -58,5 +59,60 @@ describe('extractSearchIndex', () => {
 
   it('normalises case and accents for string search', () => {
     expect(normalizeString('  MÜLLER ')).toBe('muller');
+  });
+
+  describe('number, quantity and composite parameters, and token text', () => {
+    const UCUM = 'http://unitsofmeasure.org';
+    const bloodPressure: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure panel' }], text: '血压' },
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 120, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 80, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' } },
+      ],
+    };
+
+    it('indexes each component pairing the code and value of the same component only', () => {
+      const rows = extractSearchIndex(bloodPressure, registry.forType('Observation')).composites.filter((c) => c.param === 'component-code-value-quantity');
+      expect(rows.map((r) => [r.code, r.low, r.high, r.canonicalCode])).toEqual([
+        ['8480-6', '119.5', '120.5', 'g.m-1.s-2'],
+        ['8462-4', '79.5', '80.5', 'g.m-1.s-2'],
+      ]);
+      expect(new Set(rows.map((r) => r.tuple)).size).toBe(2);
+    });
+
+    it('indexes combo parameters from the observation and from each component', () => {
+      const index = extractSearchIndex({ ...bloodPressure, valueQuantity: { value: 5.5, system: UCUM, code: 'mmol/L' } }, registry.forType('Observation'));
+      const combo = index.composites.filter((c) => c.param === 'combo-code-value-quantity').map((c) => `${c.code}=${c.low}`);
+      expect(combo.sort()).toEqual(['8462-4=79.5', '8480-6=119.5', '85354-9=5.45']);
+      expect(index.quantities.filter((q) => q.param === 'component-value-quantity').map((q) => q.low).sort()).toEqual(['119.5', '79.5']);
+    });
+
+    it('indexes a quantity in canonical units only when its system is UCUM and its code converts', () => {
+      const glucose = (valueQuantity: Observation['valueQuantity']): Observation => ({ resourceType: 'Observation', status: 'final', code: { text: 'glucose' }, valueQuantity });
+      const valueQuantity = (o: Observation) => extractSearchIndex(o, registry.forType('Observation')).quantities.filter((q) => q.param === 'value-quantity');
+      const [ucum] = valueQuantity(glucose({ value: 99, system: UCUM, code: 'mg/dL', unit: 'mg/dL' }));
+      expect(ucum).toEqual({
+        param: 'value-quantity', system: UCUM, code: 'mg/dL', unit: 'mg/dL', low: '98.5', high: '99.5',
+        canonicalCode: 'g.m-3', canonicalLow: '985', canonicalHigh: '995',
+      });
+      const [local] = valueQuantity(glucose({ value: 99, unit: '毫克每分升' }));
+      expect([local.unit, local.canonicalCode, local.canonicalLow]).toEqual(['毫克每分升', null, null]);
+    });
+
+    it('indexes Money as a quantity in its currency, and decimals as the range of their precision', () => {
+      const charge: ChargeItem = { resourceType: 'ChargeItem', status: 'billable', code: { text: 'x' }, subject: { reference: 'Patient/p1' }, priceOverride: { value: 12.5, currency: 'CNY' } };
+      expect(extractSearchIndex(charge, registry.forType('ChargeItem')).quantities).toContainEqual(
+        expect.objectContaining({ param: 'price-override', system: 'urn:iso:std:iso:4217', code: 'CNY', low: '12.45', high: '12.55' }),
+      );
+      const risk: RiskAssessment = { resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityDecimal: 0.25 }] };
+      expect(extractSearchIndex(risk, registry.forType('RiskAssessment')).numbers).toEqual([{ param: 'probability', low: '0.245', high: '0.255' }]);
+    });
+
+    it("indexes a token's text (CodeableConcept.text, Coding.display) under code:text for :text", () => {
+      const text = extractSearchIndex(bloodPressure, registry.forType('Observation')).strings.filter((s) => s.param === 'code:text');
+      expect(text.map((s) => s.value).sort()).toEqual(['blood pressure panel', '血压']);
+    });
   });
 });

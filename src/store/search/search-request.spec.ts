@@ -53,9 +53,21 @@ describe('parseSearchRequest', () => {
     ['bad date', 'Patient', 'birthdate=yesterday', StoreErrorCode.InvalidSearch],
     ['bad _count', 'Patient', '_count=-1', StoreErrorCode.InvalidSearch],
     ['sort on a non-date parameter', 'Patient', '_sort=name', StoreErrorCode.InvalidSearch],
-    ['unsupported modifier', 'Patient', 'gender:text=male', StoreErrorCode.InvalidSearch],
+    ['unsupported modifier', 'Patient', 'gender:in=http://hl7.org/fhir/ValueSet/administrative-gender', StoreErrorCode.InvalidSearch],
+    [':not on a string parameter', 'Patient', 'name:not=li', StoreErrorCode.InvalidSearch],
+    [':below on a token parameter (no terminology)', 'Observation', 'code:below=8480', StoreErrorCode.InvalidSearch],
+    [':text on a uri parameter', 'ValueSet', 'url:text=x', StoreErrorCode.InvalidSearch],
+    ['a modifier on a quantity parameter', 'Observation', 'value-quantity:exact=5', StoreErrorCode.InvalidSearch],
+    ['a number that is not one', 'RiskAssessment', 'probability=gtabc', StoreErrorCode.InvalidSearch],
+    ['a quantity without a number', 'Observation', 'value-quantity=|http://unitsofmeasure.org|mg', StoreErrorCode.InvalidSearch],
+    ['a quantity with a system but no code', 'Observation', 'value-quantity=5|http://unitsofmeasure.org', StoreErrorCode.InvalidSearch],
+    ['a composite with one component', 'Observation', 'code-value-quantity=http://loinc.org|8480-6', StoreErrorCode.InvalidSearch],
+    ['a composite whose quantity is not one', 'Observation', 'code-value-quantity=8480-6$high', StoreErrorCode.InvalidSearch],
+    ['the special parameter near', 'Location', 'near=42.25|-83.69|11.2|km', StoreErrorCode.UnknownSearchParameter],
+    ['a three-component composite', 'MolecularSequence', 'chromosome-window-coordinate=1$ge100$lt200', StoreErrorCode.UnknownSearchParameter],
+    ['_elements that are not element names', 'Patient', '_elements=name,birthDate;drop', StoreErrorCode.InvalidSearch],
     ['_include of a non-reference', 'Observation', '_include=Observation:code', StoreErrorCode.InvalidSearch],
-    ['_summary other than count', 'Patient', '_summary=true', StoreErrorCode.InvalidSearch],
+    ['_summary that R4 does not define', 'Patient', '_summary=sometimes', StoreErrorCode.InvalidSearch],
   ])('refuses %s rather than answering another question', (_what, type, query, code) => {
     expect(() => parse(type, query)).toThrow(StoreError);
     try {
@@ -63,6 +75,64 @@ describe('parseSearchRequest', () => {
     } catch (e) {
       expect((e as StoreError).code).toBe(code);
     }
+  });
+
+  it('parses number and quantity values with their prefixes as the ranges their precision implies', () => {
+    expect(parse('RiskAssessment', 'probability=gt0.5,100').criteria[0].values).toEqual([
+      { kind: 'number', prefix: 'gt', range: { low: '0.45', high: '0.55' } },
+      { kind: 'number', prefix: 'eq', range: { low: '99.5', high: '100.5' } },
+    ]);
+    const [ucum, plain, bare] = parse('Observation', 'value-quantity=ge1.0|http://unitsofmeasure.org|g/L,5.4||mg,ap100').criteria[0].values;
+    // g/L is g.m-3 × 1000: [0.95, 1.05) g/L is [950, 1050) g.m-3.
+    expect(ucum).toEqual({
+      kind: 'quantity',
+      prefix: 'ge',
+      range: { low: '0.95', high: '1.05' },
+      system: 'http://unitsofmeasure.org',
+      code: 'g/L',
+      canonical: { code: 'g.m-3', low: '950', high: '1050' },
+    });
+    expect(plain).toEqual({ kind: 'quantity', prefix: 'eq', range: { low: '5.35', high: '5.45' }, code: 'mg' });
+    expect(bare).toEqual({ kind: 'quantity', prefix: 'ap', range: { low: '90', high: '110' } });
+  });
+
+  it('parses a composite value as one value per component, each of its own type', () => {
+    const r = parse('Observation', 'component-code-value-quantity=http://loinc.org|8480-6$gt100|http://unitsofmeasure.org|mm[Hg]');
+    expect(r.criteria[0].values).toEqual([
+      {
+        kind: 'composite',
+        parts: [
+          { kind: 'token', system: 'http://loinc.org', code: '8480-6' },
+          expect.objectContaining({ kind: 'quantity', prefix: 'gt', range: { low: '99.5', high: '100.5' }, canonical: expect.objectContaining({ code: 'g.m-1.s-2' }) }),
+        ],
+      },
+    ]);
+    expect(parse('Observation', 'code-value-concept=8302-2$LA6576-8').criteria[0].values[0]).toEqual({
+      kind: 'composite',
+      parts: [{ kind: 'token', code: '8302-2' }, { kind: 'token', code: 'LA6576-8' }],
+    });
+  });
+
+  it('parses :not and :text on tokens and :above/:below on uris', () => {
+    const [not, text] = parse('Observation', 'code:not=8480-6&code:text=Blood Préssure').criteria;
+    expect([not.modifier, not.values]).toEqual(['not', [{ kind: 'token', code: '8480-6' }]]);
+    expect([text.modifier, text.values]).toEqual(['text', [{ kind: 'string', value: 'blood pressure' }]]);
+    const [above, below] = parse('ValueSet', 'url:above=http://acme.org/fhir/ValueSet/a&url:below=http://acme.org/fhir').criteria;
+    expect([above.modifier, above.values]).toEqual(['above', [{ kind: 'token', code: 'http://acme.org/fhir/ValueSet/a' }]]);
+    expect([below.modifier, below.values]).toEqual(['below', [{ kind: 'token', code: 'http://acme.org/fhir' }]]);
+  });
+
+  it('accepts _summary and _elements onto the request without acting on them, and ignores _format', () => {
+    const r = parse('Patient', '_summary=text&_elements=name,birthDate&_elements=gender&_format=application/fhir+json');
+    expect([r.summary, r.countOnly, r.elements]).toEqual(['text', false, ['name', 'birthDate', 'gender']]);
+    expect(r.used).toEqual([['_summary', 'text'], ['_elements', 'name,birthDate'], ['_elements', 'gender']]);
+    expect(parse('Patient', '_summary=count').countOnly).toBe(true);
+    expect(parse('Patient', '_format=xml').criteria).toEqual([]);
+  });
+
+  it('names why a defined but unsupported parameter is refused, and lenient handling ignores it', () => {
+    expect(() => parse('Location', 'near=42.25|-83.69|11.2|km')).toThrow('Search parameter near of Location is not supported: special parameters are not supported.');
+    expect(parse('Location', 'near=42.25|-83.69|11.2|km', true).criteria).toEqual([]);
   });
 
   it('ignores unknown parameters only when lenient, and leaves them out of the used list', () => {

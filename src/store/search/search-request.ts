@@ -1,26 +1,23 @@
 import { FHIR_DEFAULTS } from '../../config/chartwarden.options.js';
 import type { AccessFilter } from '../access-facts.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
-import { dateRange, type DateRange } from './date-range.js';
-import { normalizeString } from './search-index.extractor.js';
+import { normalizeString } from './index-values.js';
 import type { SearchParamDef, SearchParameterRegistry } from './search-parameter.registry.js';
+import { invalid, parseComposite, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitValues, type CriterionValue } from './search-values.js';
 
-/** Date comparison prefixes (R4 search.html#prefix). */
-export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
+export type { CriterionValue, DatePrefix, NumberPrefix } from './search-values.js';
 
-/** One value of a criterion; values of one criterion are OR-ed. */
-export type CriterionValue =
-  | { kind: 'token'; system?: string; code?: string }
-  | { kind: 'string'; value: string }
-  | { kind: 'reference'; targetType?: string; targetId: string }
-  | { kind: 'date'; prefix: DatePrefix; range: DateRange }
-  | { kind: 'id'; id: string };
+/**
+ * The modifiers searches accept (R4 search.html#modifiers): `exact`/`contains` on strings,
+ * `missing` on any parameter, `not`/`text` on tokens, `above`/`below` on uris. Any other is refused.
+ */
+export type SearchModifier = 'exact' | 'contains' | 'missing' | 'not' | 'text' | 'above' | 'below';
 
 /** `name[:modifier]=v1,v2`; criteria of one request are AND-ed. */
 export interface Criterion {
   /** `_id`, `_lastUpdated`, or an indexed parameter. */
   param: SearchParamDef | '_id' | '_lastUpdated';
-  modifier?: 'exact' | 'contains' | 'missing';
+  modifier?: SearchModifier;
   /** For `:missing`. */
   missing?: boolean;
   values: CriterionValue[];
@@ -51,11 +48,22 @@ export interface SearchRequest {
   revinclude: IncludeSpec[];
   /** `_summary=count`: only the total is wanted. */
   countOnly: boolean;
+  /** `_summary` as asked (`true`, `text`, `data`, `count`, `false`); shaping the result is the caller's. */
+  summary?: SummaryMode;
+  /** `_elements`: the element names asked for; filtering the result is the caller's. */
+  elements?: string[];
   /** The parameters honoured, as `[name, value]` pairs, for the `self` link. */
   used: [string, string][];
   /** Set by the access policy: only what the caller may see is matched, counted and paged. */
   access?: AccessFilter;
 }
+
+/** The values of `_summary` (R4 search.html#summary). */
+export type SummaryMode = 'true' | 'text' | 'data' | 'count' | 'false';
+const SUMMARY_MODES = new Set<string>(['true', 'text', 'data', 'count', 'false']);
+
+/** An element name in `_elements` (`identifier`, `valueQuantity`). */
+const ELEMENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 /** Paging, leniency and cost settings for parsing. */
 export interface SearchParseOptions {
@@ -79,7 +87,7 @@ export interface SearchParseOptions {
 }
 
 /** Parameters that shape the result rather than filter it, and ones that are accepted and ignored. */
-const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_summary']);
+const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_summary', '_elements']);
 const IGNORED_PARAMS = new Set(['_format', '_pretty']);
 
 /**
@@ -121,6 +129,8 @@ export function parseSearchRequest(
     const criterion = parseCriterion(resourceType, name, modifier, rest, rawValue, registry, options);
     if (!criterion) {
       if (options.lenient) continue;
+      const reason = registry.unsupportedReason(resourceType, name);
+      if (reason) throw new StoreError(StoreErrorCode.UnknownSearchParameter, `Search parameter ${name} of ${resourceType} is not supported: ${reason}.`, [rawName]);
       throw new StoreError(StoreErrorCode.UnknownSearchParameter, `Unknown search parameter "${name}" for ${resourceType}. Supported: ${supportedNames(resourceType, registry)}.`, [rawName]);
     }
     request.criteria.push(criterion);
@@ -210,9 +220,17 @@ function applyResultParam(
       else throw invalid(rawName, `_total must be none, estimate or accurate, not "${value}"`);
       return;
     case '_summary':
-      if (value === 'count') request.countOnly = true;
-      else if (value !== 'false') throw invalid(rawName, `_summary=${value} is not supported (only count and false)`);
+      if (!SUMMARY_MODES.has(value)) throw invalid(rawName, `_summary must be true, text, data, count or false, not "${value}"`);
+      request.summary = value as SummaryMode;
+      request.countOnly = value === 'count';
       return;
+    case '_elements': {
+      const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+      const bad = names.find((n) => !ELEMENT_NAME.test(n));
+      if (bad !== undefined || names.length === 0) throw invalid(rawName, `_elements takes a comma-separated list of element names, not "${bad ?? value}"`);
+      request.elements = [...new Set([...(request.elements ?? []), ...names])];
+      return;
+    }
     case '_sort':
       for (const part of value.split(',')) {
         const descending = part.startsWith('-');
@@ -268,81 +286,48 @@ function parseCriterion(
   }
   const param = registry.get(resourceType, name);
   if (!param) return undefined;
+  const refuse = (): never => {
+    throw invalid(raw, `modifier :${modifier} is not supported on ${param.type} parameters`);
+  };
   switch (param.type) {
     case 'string':
-      if (modifier && modifier !== 'exact' && modifier !== 'contains') throw invalid(raw, `modifier :${modifier} is not supported on string parameters`);
+      if (modifier && modifier !== 'exact' && modifier !== 'contains') refuse();
       return {
         param,
         modifier: modifier as 'exact' | 'contains' | undefined,
         values: values.map((v) => ({ kind: 'string', value: modifier === 'exact' ? v : normalizeString(v) })),
       };
     case 'token':
+      if (modifier === 'text') return { param, modifier, values: values.map((v) => ({ kind: 'string', value: normalizeString(v) })) };
+      if (modifier && modifier !== 'not') refuse();
+      return { param, modifier: modifier as 'not' | undefined, values: values.map(parseToken) };
     case 'uri':
-      if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on token parameters`);
-      return { param, values: values.map(parseToken) };
+      if (modifier && modifier !== 'above' && modifier !== 'below') refuse();
+      return { param, modifier: modifier as 'above' | 'below' | undefined, values: values.map((v) => ({ kind: 'token', code: v })) };
     case 'reference': {
       let targetType: string | undefined;
       if (modifier) {
-        if (!/^[A-Z][A-Za-z]+$/.test(modifier)) throw invalid(raw, `modifier :${modifier} is not supported on reference parameters`);
+        if (!/^[A-Z][A-Za-z]+$/.test(modifier)) refuse();
         targetType = modifier;
       }
       return { param, values: values.map((v) => parseReference(raw, v, targetType, param)) };
     }
     case 'date':
-      if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on date parameters`);
+      if (modifier) refuse();
       return { param, values: values.map((v) => parseDate(raw, v, options.defaultOffset)) };
+    case 'number':
+      if (modifier) refuse();
+      return { param, values: values.map((v) => parseNumber(raw, v)) };
+    case 'quantity':
+      if (modifier) refuse();
+      return { param, values: values.map((v) => parseQuantity(raw, v)) };
+    case 'composite':
+      if (modifier) refuse();
+      return { param, values: values.map((v) => parseComposite(raw, v, param, options.defaultOffset)) };
   }
-}
-
-/** Splits on unescaped commas and unescapes `\,` `\|` `\$` `\\` (R4 search.html#escaping). */
-function splitValues(raw: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === '\\' && i + 1 < raw.length) {
-      cur += raw[++i];
-    } else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur);
-  return out.filter((v) => v !== '');
-}
-
-function parseToken(v: string): CriterionValue {
-  const bar = v.indexOf('|');
-  if (bar < 0) return { kind: 'token', code: v };
-  const system = v.slice(0, bar);
-  const code = v.slice(bar + 1);
-  return { kind: 'token', system, code: code === '' ? undefined : code };
-}
-
-function parseReference(raw: string, v: string, modifierType: string | undefined, param: SearchParamDef): CriterionValue {
-  const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
-  if (m) {
-    if (modifierType && modifierType !== m[1]) throw invalid(raw, `value ${v} does not match :${modifierType}`);
-    return { kind: 'reference', targetType: m[1], targetId: m[2] };
-  }
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw invalid(raw, `"${v}" is not a reference (Type/id or id)`);
-  const targetType = modifierType ?? (param.targets.length === 1 ? param.targets[0] : undefined);
-  return { kind: 'reference', targetType, targetId: v };
-}
-
-function parseDate(raw: string, v: string, defaultOffset?: string): CriterionValue {
-  const prefixMatch = /^(eq|ne|gt|lt|ge|le|sa|eb)/.exec(v);
-  const prefix = (prefixMatch?.[1] ?? 'eq') as DatePrefix;
-  const range = dateRange(prefixMatch ? v.slice(2) : v, defaultOffset);
-  if (!range) throw invalid(raw, `"${v}" is not a FHIR date (e.g. ge2024-01-31 or 2024-01-31T08:00:00+08:00)`);
-  return { kind: 'date', prefix, range };
 }
 
 function nonNegativeInt(name: string, value: string): number {
   if (!/^\d{1,9}$/.test(value)) throw invalid(name, `must be a non-negative integer, not "${value}"`);
   return Number(value);
-}
-
-function invalid(name: string, why: string): StoreError {
-  return new StoreError(StoreErrorCode.InvalidSearch, `Search parameter ${name}: ${why}.`, [name]);
 }

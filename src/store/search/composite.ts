@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import type { TypedValue } from '@medplum/core';
+import { dateRangeOf, evaluate, normalizeString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import type { ComponentParamType, CompositeComponentDef, SearchParamDef } from './search-parameter.registry.js';
+
+/**
+ * A composite parameter's index row (https://hl7.org/fhir/R4/search.html#composite): one
+ * combination of component values taken from the same element, so that
+ * `component-code-value-quantity=http://loinc.org|8480-6$gt100` matches a blood pressure whose
+ * systolic component is above 100, not one whose diastolic is. The first component (a token,
+ * or a reference as type and id) is `system`/`code`; the second fills the columns of its kind.
+ */
+export interface CompositeRow {
+  param: string;
+  /** Identifies the row among the resource's rows of the parameter (a digest of its values). */
+  tuple: string;
+  system: string;
+  code: string;
+  /** Second component: a token's system and code, a reference's type and id, a quantity's system and code (else unit), a normalised string. */
+  valueSystem: string | null;
+  valueCode: string | null;
+  /** Second component: a number's or quantity's range, or a date's as epoch milliseconds. */
+  low: string | null;
+  high: string | null;
+  canonicalCode: string | null;
+  canonicalLow: string | null;
+  canonicalHigh: string | null;
+}
+
+type SecondPart = Omit<CompositeRow, 'param' | 'tuple' | 'system' | 'code'>;
+
+const NONE: SecondPart = { valueSystem: null, valueCode: null, low: null, high: null, canonicalCode: null, canonicalLow: null, canonicalHigh: null };
+
+/**
+ * Component values already computed in one extraction, by element and component: the
+ * composites of a type share their components (Observation's eight composites evaluate `code`
+ * on the same elements six times), so each is evaluated once per resource.
+ */
+export type ComponentCache = Map<unknown, Map<string, unknown[]>>;
+
+/** The composite rows of one element the composite's expression yielded. */
+export function compositeRowsOf(def: SearchParamDef, element: TypedValue, cache: ComponentCache, defaultOffset?: string): CompositeRow[] {
+  const [first, second] = def.components ?? [];
+  if (!first || !second) return [];
+  const firsts = cached(cache, element, first, `1${first.type}`, (v) => firstPartsOf(first.type, v));
+  if (firsts.length === 0) return [];
+  const seconds = cached(cache, element, second, `2${second.type}`, (v) => secondPartsOf(second.type, v, defaultOffset));
+  const rows: CompositeRow[] = [];
+  for (const f of firsts) {
+    for (const s of seconds) {
+      const values = [f.system, f.code, ...Object.values(s)];
+      const tuple = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
+      rows.push({ param: def.code, tuple, ...f, ...s });
+    }
+  }
+  return rows;
+}
+
+function cached<T>(cache: ComponentCache, element: TypedValue, component: CompositeComponentDef, role: string, parts: (v: TypedValue) => T[]): T[] {
+  let byComponent = cache.get(element.value);
+  if (!byComponent) cache.set(element.value, (byComponent = new Map()));
+  const key = `${role}\u0000${component.expression}`;
+  let out = byComponent.get(key) as T[] | undefined;
+  if (!out) byComponent.set(key, (out = evaluate(component.atoms, [element]).flatMap(parts)));
+  return out;
+}
+
+function firstPartsOf(type: ComponentParamType, v: TypedValue): { system: string; code: string }[] {
+  if (type === 'reference') {
+    const ref = referenceOf(v);
+    return ref ? [{ system: ref.targetType, code: ref.targetId }] : [];
+  }
+  return tokensOf(v);
+}
+
+function secondPartsOf(type: ComponentParamType, v: TypedValue, defaultOffset?: string): SecondPart[] {
+  switch (type) {
+    case 'token':
+    case 'uri':
+      return tokensOf(v).map((t) => ({ ...NONE, valueSystem: t.system, valueCode: t.code }));
+    case 'reference': {
+      const ref = referenceOf(v);
+      return ref ? [{ ...NONE, valueSystem: ref.targetType, valueCode: ref.targetId }] : [];
+    }
+    case 'string':
+      return stringsOf(v).map((s) => ({ ...NONE, valueCode: normalizeString(s) }));
+    case 'number': {
+      const r = numberRangeOf(v);
+      return r ? [{ ...NONE, low: r.low, high: r.high }] : [];
+    }
+    case 'date': {
+      const r = dateRangeOf(v, defaultOffset);
+      return r ? [{ ...NONE, low: epochMs(r.low), high: epochMs(r.high) }] : [];
+    }
+    case 'quantity':
+      return quantitiesOf(v).map((q) => ({
+        valueSystem: q.system,
+        valueCode: q.code !== '' ? q.code : q.unit,
+        low: q.low,
+        high: q.high,
+        canonicalCode: q.canonical?.code ?? null,
+        canonicalLow: q.canonical?.low ?? null,
+        canonicalHigh: q.canonical?.high ?? null,
+      }));
+  }
+}
+
+/** A date bound (ISO instant or ±infinity) as epoch milliseconds: composite rows keep every range as `numeric`. */
+export function epochMs(instant: string): string {
+  if (instant === '-infinity') return '-Infinity';
+  if (instant === 'infinity') return 'Infinity';
+  return String(Date.parse(instant));
+}
