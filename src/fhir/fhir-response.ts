@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuditRecorder, AuditedRequest } from '../audit/audit-recorder.js';
+import { storedText } from '../common/fhir-json-text.js';
 import { toErrorResponse } from './operation-outcome.mapper.js';
 
 /** What a FHIR use case answers: status, headers and a resource (or nothing). */
@@ -23,10 +25,33 @@ export function sendFhir(res: Response, response: FhirResponse): void {
     return;
   }
   // res.end, not res.send: Express would add its own content-hash ETag, which is not a FHIR version.
-  const json = Buffer.from(response.json ?? JSON.stringify(response.body));
+  const json = Buffer.from(response.json ?? fhirJson(response.body));
   if (!response.headers?.['Content-Type']) res.set('Content-Type', FHIR_JSON);
   res.set('Content-Length', String(json.length));
   res.end(json);
+}
+
+/**
+ * JSON text of a response body, with each resource that carries its stored text (a read, a
+ * Bundle's entries: `withStoredText`) written as that text, the sender's key order and number
+ * lexemes kept (issue #16), instead of re-serialised: a Bundle is serialised around its entries'
+ * texts, which are spliced in as they are.
+ */
+export function fhirJson(body: unknown): string {
+  const own = storedText(body);
+  if (own !== undefined) return own;
+  if ((body as { resourceType?: string } | undefined)?.resourceType !== 'Bundle') return JSON.stringify(body);
+  // Each text is first written as a placeholder string holding a nonce of this call, so no string of the data can be taken for one.
+  const mark = `cw-stored-text-${randomUUID()}-`;
+  const texts: string[] = [];
+  const json = JSON.stringify(body, (_key, value: unknown) => {
+    const text = storedText(value);
+    if (text === undefined) return value;
+    texts.push(text);
+    return `${mark}${texts.length - 1}`;
+  });
+  if (texts.length === 0) return json;
+  return json.replace(new RegExp(`"${mark}(\\d+)"`, 'g'), (_m, n: string) => texts[Number(n)]);
 }
 
 /** Writes any error as its OperationOutcome response. */

@@ -1,5 +1,5 @@
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
-import { assertJsonTextDepth, assertValidJsonValue, parseJsonBody } from './json-body.js';
+import { assertJsonTextDepth, assertValidJsonValue, bodyNumbers, parseJsonBody } from './json-body.js';
 
 const codeOf = (f: () => unknown): string | undefined => {
   try {
@@ -57,5 +57,13 @@ describe('JSON request bodies (R-51: refused before anything is parsed deeper or
     expect(codeOf(() => assertValidJsonValue(deep, 64))).toBe(FhirRequestErrorCode.TooDeep);
     expect(codeOf(() => assertValidJsonValue({ a: [{ b: 'x\u0000' }] }, 64))).toBe(FhirRequestErrorCode.InvalidCharacters);
     expect(codeOf(() => assertValidJsonValue({ a: [{ b: 'ok' }] }, 64))).toBeUndefined();
+  });
+
+  it('keeps the lexemes of the body\'s numbers JSON.stringify would change, by the parsed body (issue #16)', () => {
+    const body = parseJsonBody(Buffer.from('{"resourceType":"Observation","valueQuantity":{"value":1.50},"component":[{"valueInteger":100}]}'), 64);
+    expect(bodyNumbers(body)).toEqual(new Map([['/valueQuantity/value', '1.50']]));
+    expect(bodyNumbers(parseJsonBody(Buffer.from('{"value":1.5}'), 64))).toBeUndefined();
+    expect(bodyNumbers(structuredClone(body))).toBeUndefined();
+    expect(bodyNumbers(undefined)).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { numberLexemes, type NumberLexemes } from '../common/fhir-json-text.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { hasInvalidCharacters, invalidCharacters } from './input-characters.js';
 
@@ -10,6 +11,8 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
+/** The lexemes of each parsed body's numbers (`bodyNumbers`), by the body's object. */
+const BODY_NUMBERS = new WeakMap<object, NumberLexemes>();
 
 /**
  * A JSON request body as the FHIR and workflow routes accept it (R-51: nothing is stored
@@ -20,6 +23,8 @@ const CLOSE_BRACE = 0x7d;
  * valid JSON (400 `fhir.malformed-body`), and no string or key holding a NUL or a lone
  * surrogate once unescaped (`\u0000`, `\ud800`). Bodies without such an escape (nearly all,
  * escaped Chinese text too) skip that last walk: valid UTF-8 cannot hold either character.
+ * The lexemes of numbers `JSON.stringify` would write differently are kept for the body
+ * (`bodyNumbers`): a stored resource keeps `1.50` as sent (issue #16).
  */
 export function parseJsonBody(bytes: Buffer, maxDepth: number): unknown {
   if (bytes.length === 0) return {};
@@ -38,7 +43,19 @@ export function parseJsonBody(bytes: Buffer, maxDepth: number): unknown {
     throw new FhirRequestError(FhirRequestErrorCode.MalformedBody, 'The request body is not valid JSON');
   }
   if (SUSPECT_ESCAPE.test(text)) assertValidJsonValue(value, maxDepth);
+  const numbers = value !== null && typeof value === 'object' ? numberLexemes(text) : undefined;
+  if (numbers) BODY_NUMBERS.set(value as object, numbers);
   return value;
+}
+
+/**
+ * The lexemes, by JSON pointer, of the numbers of a body `parseJsonBody` parsed that
+ * `JSON.stringify` would write differently (`1.0`, `1.50`, `1E-30`); undefined when it has none,
+ * or when the body was parsed elsewhere (an embedding host's parser: its numbers are written as
+ * `JSON.stringify` writes them). A Bundle's entries take theirs with `lexemesUnder`.
+ */
+export function bodyNumbers(body: unknown): NumberLexemes | undefined {
+  return body !== null && typeof body === 'object' ? BODY_NUMBERS.get(body) : undefined;
 }
 
 /**

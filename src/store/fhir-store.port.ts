@@ -1,3 +1,4 @@
+import type { NumberLexemes } from '../common/fhir-json-text.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessCondition, AccessFactOptions, AccessFacts, AccessFilter } from './access-facts.js';
 import type { SearchRequest } from './search/search-request.js';
@@ -14,6 +15,8 @@ export interface CreateOptions {
   ifNoneExist?: SearchRequest;
   /** An id chosen by ChartWarden itself (transaction entries whose `urn:uuid` others reference). */
   assignedId?: string;
+  /** The sender's lexical form of numbers JSON.stringify would change (`1.50`, `1e-30`), by JSON pointer into the resource: kept in the stored text (docs/decisions/0014). */
+  numbers?: NumberLexemes;
   /**
    * Told the patient of each resource `ifNoneExist` matched, as soon as the match is known and
    * whatever the outcome (created, matched, or more than one match): a probe concerns those
@@ -26,6 +29,8 @@ export interface CreateOptions {
 export interface UpdateOptions {
   /** The version the caller last saw (`If-Match: W/"<versionId>"`); a different current version is a conflict. */
   ifMatch?: string;
+  /** As `CreateOptions.numbers`. */
+  numbers?: NumberLexemes;
 }
 
 /** What a write did: the stored version, and whether it created the resource. */

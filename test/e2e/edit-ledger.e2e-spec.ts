@@ -122,8 +122,12 @@ describe('R-12 / R-17 / R-51 edit ledger of clinical documents (e2e, real HTTP +
   }
 
   const ledgerCount = async (type: string, id: string) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM edit_ledger WHERE resource_type = $1 AND resource_id = $2', [type, id])).rows[0].n;
-  const storedVersion = async (type: string, id: string, version: number) =>
-    (await db.query<{ content: Resource }>('SELECT content FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [type, id, version])).rows[0]?.content;
+  /** A version as stored and served: its text, in the sender's key order (decision 0014). */
+  const storedVersion = async (type: string, id: string, version: number) => {
+    const sql = 'SELECT COALESCE(content_text, content::text) AS text FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3';
+    const row = (await db.query<{ text: string }>(sql, [type, id, version])).rows[0];
+    return row ? (JSON.parse(row.text) as Resource) : undefined;
+  };
   const auditOf = async (requestId: string) => (await db.query<AuditRow>('SELECT * FROM audit_entry WHERE request_id = $1 ORDER BY chain, seq', [requestId])).rows;
   /** Ledger rows whose entry names this request id (anywhere in the ledger). */
   const ledgerRowsOfRequest = async (requestId: string) => (await db.query<LedgerRow>(`SELECT * FROM edit_ledger WHERE entry LIKE '%' || $1 || '%'`, [requestId])).rows;

@@ -11,8 +11,10 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000'];
-  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_date', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000'];
+  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_composite', 'fhir_search_date', 'fhir_search_number', 'fhir_search_quantity', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
+  /** The tables before SearchIndexKinds1765310000000 added the number, quantity and composite index. */
+  const BEFORE_SEARCH_KINDS = TABLES.filter((t) => !['fhir_search_composite', 'fhir_search_number', 'fhir_search_quantity'].includes(t));
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -69,6 +71,17 @@ describe('Database schema (migrations on a fresh database)', () => {
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
+    // ResourceText: the stored text's columns go.
+    const textColumns = `SELECT 1 FROM information_schema.columns WHERE column_name = 'content_text' AND table_name IN ('fhir_resource', 'fhir_resource_version')`;
+    expect(await db.query(textColumns)).toHaveLength(2);
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await db.query(textColumns)).toHaveLength(0);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 11));
+    // SearchIndexKinds: the number, quantity and composite index tables go.
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 10));
+
     // CompartmentFacts: the owner rows go and the old hold function returns, so the migrations before it undo as they did.
     const holdsFunction = `SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_holds'`;
     expect(await db.query(holdsFunction)).toHaveLength(0);
@@ -80,30 +93,30 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await db.query(disclosedIndex)).toHaveLength(1);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await db.query(disclosedIndex)).toHaveLength(0);
-    expect(await tablesIn(db)).toEqual(TABLES);
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 8));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 7));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 6));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_dispute_item_sealed_once', 'chartwarden_holds', 'chartwarden_dispute_forward')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 5));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 4));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 3));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 2));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname IN ('chartwarden_refuse_audit_change', 'chartwarden_audit_head_forward')`)).toHaveLength(0);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
+    expect(await tablesIn(db)).toEqual(BEFORE_SEARCH_KINDS.filter((t) => t !== 'access_grant' && !t.startsWith('audit_') && t !== 'edit_ledger' && t !== 'amendment' && t !== 'text_fingerprint' && !t.startsWith('dispute') && !t.startsWith('copy_')));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 1));
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual([]);

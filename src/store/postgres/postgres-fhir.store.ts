@@ -24,7 +24,7 @@ import { AccessChecks } from './access-checks.js';
 import { everythingPage, historyPage, searchPage } from './page-reads.js';
 import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { PostgresRecordIndex } from './postgres-record-index.js';
-import { present, sameContent } from './stored-content.js';
+import { sameContent, STORED_COLUMNS, storedResource, type StoredRow } from './stored-content.js';
 import { insertFirstVersion, writeNextVersion } from './version-writes.js';
 import { lockScope, scopeOf, type LockedRow } from './write-scope.js';
 
@@ -72,24 +72,20 @@ export class PostgresFhirStore extends FhirStore {
   }
 
   async read(resourceType: string, id: string): Promise<Resource> {
-    const rows = await this.q.query<{ content: Resource }>(
-      'SELECT content FROM fhir_resource WHERE resource_type = $1 AND id = $2',
-      [resourceType, id],
-      PREPARED,
-    );
+    const rows = await this.q.query<StoredRow>(`SELECT ${STORED_COLUMNS} FROM fhir_resource WHERE resource_type = $1 AND id = $2`, [resourceType, id], PREPARED);
     if (rows.length === 0) throw notFound(resourceType, id);
-    return present(rows[0].content);
+    return storedResource(rows[0]);
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<Resource> {
     if (!/^\d{1,9}$/.test(versionId)) throw notFound(resourceType, id, versionId);
-    const rows = await this.q.query<{ content: Resource }>(
-      'SELECT content FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+    const rows = await this.q.query<StoredRow>(
+      `SELECT ${STORED_COLUMNS} FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, Number(versionId)],
       PREPARED,
     );
     if (rows.length === 0) throw notFound(resourceType, id, versionId);
-    return present(rows[0].content);
+    return storedResource(rows[0]);
   }
 
   async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteOutcome<T>> {
@@ -99,7 +95,7 @@ export class PostgresFhirStore extends FhirStore {
     }
     const id = options.assignedId ?? randomUUID();
     const stored = this.stamp(resource, id, 1);
-    if (!(await insertFirstVersion(this.q, stored, this.index(stored), 'POST'))) {
+    if (!(await insertFirstVersion(this.q, stored, this.index(stored), 'POST', options.numbers))) {
       throw new StoreError(StoreErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
     }
     return { resource: stored, created: true };
@@ -115,7 +111,7 @@ export class PostgresFhirStore extends FhirStore {
       throw new StoreError(StoreErrorCode.MultipleMatches, `If-None-Exist matched ${found.matches.length} or more ${resource.resourceType} resources; be more specific`);
     }
     if (found.matches.length === 1) return { resource: found.matches[0] as T, created: false, unchanged: true };
-    return this.create(resource, { assignedId: options.assignedId });
+    return this.create(resource, { assignedId: options.assignedId, numbers: options.numbers });
   }
 
   async update<T extends Resource>(resource: T & { id: string }, options: UpdateOptions = {}): Promise<WriteOutcome<T>> {
@@ -145,8 +141,8 @@ export class PostgresFhirStore extends FhirStore {
     this.locked.delete(key);
     const rows = held
       ? [held]
-      : await this.q.query<{ version_id: number; content: Resource }>(
-          `SELECT version_id, content FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      : await this.q.query<{ version_id: number; content: Resource; content_text: string | null }>(
+          `SELECT version_id, content, content_text FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
           [resource.resourceType, resource.id],
           PREPARED,
         );
@@ -155,7 +151,7 @@ export class PostgresFhirStore extends FhirStore {
         throw new StoreError(StoreErrorCode.VersionConflict, `If-Match: ${resource.resourceType}/${resource.id} does not exist`);
       }
       const stored = this.stamp(resource, resource.id, 1);
-      return (await insertFirstVersion(this.q, stored, this.index(stored), 'PUT')) ? { resource: stored, created: true } : undefined;
+      return (await insertFirstVersion(this.q, stored, this.index(stored), 'PUT', options.numbers)) ? { resource: stored, created: true } : undefined;
     }
     const current = rows[0];
     if (options.ifMatch !== undefined && options.ifMatch !== String(current.version_id)) {
@@ -164,9 +160,9 @@ export class PostgresFhirStore extends FhirStore {
         `${resource.resourceType}/${resource.id} is at version ${current.version_id}, not ${options.ifMatch}: read it again and reapply the change`,
       );
     }
-    if (sameContent(current.content, resource)) return { resource: present(current.content) as T, created: false, unchanged: true };
+    if (sameContent(current.content, resource)) return { resource: storedResource(current) as T, created: false, unchanged: true };
     const stored = this.stamp(resource, resource.id, current.version_id + 1);
-    return (await writeNextVersion(this.q, stored, this.index(stored), current.version_id)) ? { resource: stored, created: false } : undefined;
+    return (await writeNextVersion(this.q, stored, this.index(stored), current.version_id, options.numbers)) ? { resource: stored, created: false } : undefined;
   }
 
   history(resourceType: string, id: string | undefined, page: PageRequest): Promise<HistoryPage> {

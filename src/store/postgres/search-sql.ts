@@ -1,7 +1,10 @@
 import { SqlParams } from '../../database/sql-params.js';
 import type { AccessFilter } from '../access-facts.js';
-import type { Criterion, CriterionValue, SearchRequest, SortRule } from '../search/search-request.js';
+import { tokenTextParam } from '../search/search-index.extractor.js';
+import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
 import { accessConditionSql, encounterOf, patientOf, type ResourceRef } from './access-sql.js';
+import { dateSql, valueSql } from './search-value-sql.js';
+import { storedColumns } from './stored-content.js';
 
 /** A parameterized SQL fragment; `params` bind to `$1..$n` in order. */
 export interface Sql {
@@ -18,6 +21,9 @@ const INDEX_TABLE = {
   string: 'fhir_search_string',
   reference: 'fhir_search_reference',
   date: 'fhir_search_date',
+  number: 'fhir_search_number',
+  quantity: 'fhir_search_quantity',
+  composite: 'fhir_search_composite',
 } as const;
 
 /**
@@ -75,63 +81,13 @@ function criterionSql(c: Criterion, p: SqlParams): string {
   if (c.param === '_lastUpdated') {
     return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;
   }
-  const table = INDEX_TABLE[c.param.type];
-  const head = `SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(c.param.code)}`;
+  // `:text` searches a token's text, indexed with the strings (`code:text`).
+  const [table, param] = c.modifier === 'text' ? [INDEX_TABLE.string, tokenTextParam(c.param.code)] : [INDEX_TABLE[c.param.type], c.param.code];
+  const head = `SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(param)}`;
   if (c.modifier === 'missing') return `${c.missing ? 'NOT ' : ''}EXISTS (${head})`;
-  const ors = c.values.map((v) => valueSql(v, c.modifier, p));
-  return `EXISTS (${head} AND (${ors.join(' OR ')}))`;
-}
-
-function valueSql(v: CriterionValue, modifier: Criterion['modifier'], p: SqlParams): string {
-  switch (v.kind) {
-    case 'token': {
-      const conds: string[] = [];
-      if (v.system !== undefined) conds.push(`x.system = ${p.add(v.system)}`);
-      if (v.code !== undefined) conds.push(`x.code = ${p.add(v.code)}`);
-      return conds.length ? `(${conds.join(' AND ')})` : 'TRUE';
-    }
-    case 'string':
-      if (modifier === 'exact') return `x.exact = ${p.add(v.value)}`;
-      if (modifier === 'contains') return `x.value LIKE ${p.add('%' + escapeLike(v.value) + '%')}`;
-      return `x.value LIKE ${p.add(escapeLike(v.value) + '%')}`;
-    case 'reference':
-      return v.targetType
-        ? `(x.target_type = ${p.add(v.targetType)} AND x.target_id = ${p.add(v.targetId)})`
-        : `x.target_id = ${p.add(v.targetId)}`;
-    case 'date':
-      return dateSql(v, 'x.low', 'x.high', p);
-    case 'id':
-      return `x.resource_id = ${p.add(v.id)}`;
-  }
-}
-
-/** R4 search.html#prefix over a stored range [low, high] and a searched range [qlow, qhigh]. */
-function dateSql(v: CriterionValue, low: string, high: string, p: SqlParams): string {
-  if (v.kind !== 'date') throw new Error('date expected');
-  const ql = () => `${p.add(v.range.low)}::timestamptz`;
-  const qh = () => `${p.add(v.range.high)}::timestamptz`;
-  switch (v.prefix) {
-    case 'eq':
-      return `(${low} >= ${ql()} AND ${high} <= ${qh()})`;
-    case 'ne':
-      return `NOT (${low} >= ${ql()} AND ${high} <= ${qh()})`;
-    case 'gt':
-      return `${high} > ${qh()}`;
-    case 'lt':
-      return `${low} < ${ql()}`;
-    case 'ge':
-      return `${high} >= ${ql()}`;
-    case 'le':
-      return `${low} <= ${qh()}`;
-    case 'sa':
-      return `${low} > ${qh()}`;
-    case 'eb':
-      return `${high} < ${ql()}`;
-  }
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+  const ors = c.values.map((v) => valueSql(v, c.modifier === 'text' ? undefined : c.modifier, p));
+  // `:not` (R4 search.html#token): resources with no matching token, those with none included.
+  return `${c.modifier === 'not' ? 'NOT ' : ''}EXISTS (${head} AND (${ors.join(' OR ')}))`;
 }
 
 /** ORDER BY for the sort rules, always ending with `r.id` so pages are stable. */
@@ -156,7 +112,7 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
   const patient = request.access ? 'f.patient' : patientOf({ type: 'r.resource_type', id: 'r.id' });
-  const page = `SELECT r.content, ${patient} AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  const page = `SELECT ${storedColumns('r')}, ${patient} AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
   return {
     page: { text: page, params: p.values },
     count: { text: `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params: countParams },

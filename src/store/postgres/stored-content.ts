@@ -1,11 +1,47 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { withStoredText } from '../../common/fhir-json-text.js';
+
+/**
+ * A version as read: its text when it has one (written since docs/decisions/0014), its jsonb
+ * `content` otherwise. Select it with `storedColumns`, build it with `storedResource`.
+ */
+export interface StoredRow {
+  content_text: string | null;
+  content: Resource | null;
+}
+
+/**
+ * The columns of a `StoredRow` for table alias `a`: the text, and the jsonb only for versions
+ * without one (so a row crosses to Node once, not twice).
+ */
+export function storedColumns(a: string): string {
+  return `${a}.content_text, CASE WHEN ${a}.content_text IS NULL THEN ${a}.content END AS content`;
+}
+
+/** `storedColumns` for statements over one table (no alias). */
+export const STORED_COLUMNS = 'content_text, CASE WHEN content_text IS NULL THEN content END AS content';
+
+/**
+ * The resource of a stored row, carrying its stored text (`withStoredText`) so the response
+ * writer sends that text as it is: the sender's key order and number lexemes (issue #16).
+ * A version written before the text was kept is served from its jsonb, `resourceType` first.
+ */
+export function storedResource(row: StoredRow): Resource {
+  if (typeof row.content_text === 'string') return withStoredText(JSON.parse(row.content_text) as Resource, row.content_text);
+  return present(row.content as Resource);
+}
 
 /** Orders as PostgreSQL's "C" collation does, so JS and SQL pick the same "first" value. */
 export function byCodeUnit(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** Equal apart from the server-owned meta fields: such an update adds no version. */
+/**
+ * Equal apart from the server-owned meta fields: such an update adds no version. Values are
+ * compared, not texts: a resend that only orders keys differently or writes an equal number
+ * otherwise (`1.5` for `1.50`) adds no version either, and the stored text stays as first sent
+ * (the write guards judge `unchanged` the same way, docs/decisions/0014).
+ */
 export function sameContent(stored: Resource, incoming: Resource): boolean {
   const strip = (r: Resource) => {
     const { meta, ...rest } = r;

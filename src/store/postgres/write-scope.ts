@@ -4,13 +4,13 @@ import type { RecordRef, WriteScope } from '../patient-record-index.port.js';
 import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
-import { byCodeUnit, present, sameContent } from './stored-content.js';
+import { byCodeUnit, sameContent, storedResource } from './stored-content.js';
 
 /**
  * The current row of a record, locked, with the encounters its search index files it under
  * (the index rows of the current version, written with it by the same extraction `scopeOf` uses).
  */
-const LOCK_CURRENT = `SELECT r.version_id, r.content,
+const LOCK_CURRENT = `SELECT r.version_id, r.content, r.content_text,
     ARRAY(SELECT DISTINCT x.target_id COLLATE "C" FROM fhir_search_reference x
            WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter'
            ORDER BY 1) AS encounters
@@ -76,7 +76,7 @@ export async function lockScope(
     if (stored) onLocked?.(stored);
     if (stored) {
       const signed = await withSignedPatients(tx, scope);
-      return { ...signed, stored: present(stored.content), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
+      return { ...signed, stored: storedResource(stored), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
     }
   }
   if (scope.encounters.length) {
@@ -127,6 +127,8 @@ async function withSignedPatients(tx: Queryable, scope: IncomingScope): Promise<
 export interface LockedRow {
   version_id: number;
   content: Resource;
+  /** The text the version was stored as (decision 0014); null for one written before it. */
+  content_text: string | null;
   encounters: string[];
 }
 

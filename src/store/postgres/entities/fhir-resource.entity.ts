@@ -19,6 +19,10 @@ export class FhirResourceEntity {
   /** The resource as served, `meta.versionId` and `meta.lastUpdated` included. */
   @Column({ name: 'content', type: 'jsonb' })
   content!: object;
+
+  /** The JSON text served (sender's key order and number lexemes, docs/decisions/0014); null for versions written before it. */
+  @Column({ name: 'content_text', type: 'text', nullable: true })
+  contentText!: string | null;
 }
 
 /**
@@ -45,4 +49,8 @@ export class FhirResourceVersionEntity {
 
   @Column({ name: 'content', type: 'jsonb' })
   content!: object;
+
+  /** The JSON text served (sender's key order and number lexemes, docs/decisions/0014); null for versions written before it. */
+  @Column({ name: 'content_text', type: 'text', nullable: true })
+  contentText!: string | null;
 }
