@@ -10,6 +10,8 @@ import { assertValidForm, invalidCharacters } from './input-characters.js';
 import { assertValidJsonValue, parseJsonBody } from './json-body.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+/** A PATCH body (RFC 6902 JSON Patch, R4 http.html#patch): JSON, read and checked as any JSON body. */
+const JSON_PATCH_TYPE = 'application/json-patch+json';
 /** Scans of presented documents (copy requests, R-30): taken as they are, checked by their bytes later. */
 const EVIDENCE_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'application/octet-stream'];
 const EVIDENCE_PATH = /\/copy-requests\/[^/]+\/evidence$/;
@@ -46,7 +48,7 @@ export class FhirBodyMiddleware implements NestMiddleware {
   ) {
     this.maxJsonDepth = options.maxJsonDepth;
     // JSON is read as bytes and parsed here (`parseJsonBody`): strict UTF-8, depth checked before parsing.
-    this.json = express.raw({ type: JSON_TYPES, limit: options.maxBodyBytes });
+    this.json = express.raw({ type: [...JSON_TYPES, JSON_PATCH_TYPE], limit: options.maxBodyBytes });
     this.raw = express.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
     // Kept as text: a parsed object would fold repeated parameters (AND) into one list (OR), and
     // body-parser's field limit would answer 500; the search parser bounds the parameters instead.
@@ -54,12 +56,12 @@ export class FhirBodyMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    // PATCH is not supported at all: let the route answer 405 whatever the patch format.
-    if (req.method !== 'POST' && req.method !== 'PUT') return next();
+    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const json = JSON_TYPES.includes(type) || (req.method === 'PATCH' && type === JSON_PATCH_TYPE);
     if ((req as Request & { _body?: boolean })._body) {
       // Already parsed by the host application (body-parser 1.x marks it): checked as parsed.
-      if (JSON_TYPES.includes(type)) {
+      if (json) {
         try {
           assertValidJsonValue(req.body, this.maxJsonDepth);
         } catch (e) {
@@ -69,14 +71,14 @@ export class FhirBodyMiddleware implements NestMiddleware {
       return next();
     }
     const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1].toLowerCase();
-    if (charset && charset !== 'utf-8' && charset !== 'utf8' && JSON_TYPES.includes(type)) {
+    if (charset && charset !== 'utf-8' && charset !== 'utf8' && json) {
       const error = new FhirRequestError(FhirRequestErrorCode.UnsupportedMediaType, `charset "${charset}" is not accepted: FHIR JSON is UTF-8`);
       return void sendRecordedError(this.recorder, res, error);
     }
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     const isSearch = req.path.endsWith('/_search');
     let parser: express.RequestHandler | undefined;
-    if (JSON_TYPES.includes(type)) parser = this.json;
+    if (json) parser = this.json;
     else if (EVIDENCE_PATH.test(req.path) && EVIDENCE_TYPES.includes(type)) parser = this.raw;
     else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
     else if (!hasBody && (isSearch || type === '')) return next();

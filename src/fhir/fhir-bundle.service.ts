@@ -1,29 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Operation } from 'fast-json-patch';
 import { FhirStore } from '../store/fhir-store.port.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { BundleEntryError, FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { FhirSettings } from './fhir.settings.js';
+import { jsonPatchOfBinary } from './json-patch.js';
 import type { FhirResponse } from './fhir-response.js';
 import type { FhirContext } from './fhir-request.js';
 import { FhirService } from './fhir.service.js';
+import { FhirPatchService } from './fhir-patch.service.js';
 import { toErrorResponse } from './operation-outcome.mapper.js';
+import { bodyNumbers } from './json-body.js';
+import { lexemesUnder, withStoredText, type NumberLexemes } from '../common/fhir-json-text.js';
 
 /** One Bundle entry's request, parsed. */
 interface EntryPlan {
   index: number;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH';
   type: string;
+  /** Absent for a conditional update (`PUT Type?identifier=…`) until its condition is resolved. */
   id?: string;
   versionId?: string;
   query: string;
   resource?: Resource;
   fullUrl?: string;
   ifMatch?: string;
+  /** The entry resource's number lexemes (`lexemesUnder` the Bundle's). */
+  numbers?: NumberLexemes;
+  /** A conditional create's condition; also a conditional update's that matched nothing in a transaction (it then creates). */
   ifNoneExist?: string;
+  /** A PATCH entry's JSON Patch (from its Binary). */
+  patch?: Operation[];
 }
 
 /** Transaction processing order (R4 http.html#trules): DELETE, POST, PUT/PATCH, GET. */
-const ORDER = { POST: 0, PUT: 1, GET: 2 } as const;
+const ORDER = { POST: 0, PUT: 1, PATCH: 1, GET: 2 } as const;
 
 const REASON: Record<number, string> = { 200: 'OK', 201: 'Created', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 412: 'Precondition Failed', 422: 'Unprocessable Entity', 500: 'Internal Server Error' };
 
@@ -37,7 +50,9 @@ const REASON: Record<number, string> = { 200: 'OK', 201: 'Created', 400: 'Bad Re
 export class FhirBundleService {
   constructor(
     private readonly fhir: FhirService,
+    private readonly patcher: FhirPatchService,
     private readonly store: FhirStore,
+    private readonly settings: FhirSettings,
   ) {}
 
   async process(ctx: FhirContext, body: unknown): Promise<FhirResponse> {
@@ -51,42 +66,65 @@ export class FhirBundleService {
     const entries = bundle.entry ?? [];
     if (!Array.isArray(entries)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'Bundle.entry must be an array', ['Bundle.entry']);
     ctx.audit?.as({ subtype: bundle.type });
-    return bundle.type === 'transaction' ? this.transaction(ctx, entries) : this.batch(ctx, entries);
+    const numbers = bodyNumbers(body);
+    return bundle.type === 'transaction' ? this.transaction(ctx, entries, numbers) : this.batch(ctx, entries, numbers);
   }
 
-  private async transaction(ctx: FhirContext, entries: BundleEntry[]): Promise<FhirResponse> {
-    const plans = entries.map((e, i) => this.plan(ctx, e, i));
+  /**
+   * Conditions are resolved first, against the store as it was before the transaction: a
+   * conditional create (or a conditional update matching nothing) that matches a record is
+   * answered with it; entries with the same condition that match nothing create one resource
+   * together (the first creates, the others are answered with it, their `urn:uuid`s naming it).
+   * An entry whose condition only a resource created earlier in this transaction matches is
+   * refused (400: conditions overlap, R4 http.html#trules); one matched by another request's
+   * record committed meanwhile fails the transaction with 409, to be retried.
+   */
+  private async transaction(ctx: FhirContext, entries: BundleEntry[], numbers?: NumberLexemes): Promise<FhirResponse> {
+    const plans = entries.map((e, i) => this.plan(ctx, e, i, numbers));
     const responses = await this.store.transaction(async (tx) => {
       const targets = new Map<string, string>(); // urn:uuid -> Type/id
       const assigned = new Map<number, string>();
       const matched = new Set<number>();
+      const creators = new Map<string, number>(); // method + condition -> the entry that creates for it
+      const sameAs = new Map<number, number>();
       for (const p of plans) {
-        if (p.method === 'POST') {
-          if (p.ifNoneExist) {
-            // Under the caller's search filter, as a conditional create on its own: a hidden record never matches.
-            const found = await this.run(p, async () => {
-              const condition = await this.fhir.conditionFor(ctx, p.type, p.ifNoneExist as string);
-              return tx.search({ ...condition, count: 2, total: 'none' });
-            });
-            ctx.audit?.concerns(found.patients ?? []);
-            if (found.matches.length > 1) {
-              throw new BundleEntryError(p.index, new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `If-None-Exist matched more than one ${p.type}`));
-            }
-            if (found.matches.length === 1) {
-              matched.add(p.index);
-              assigned.set(p.index, found.matches[0].id as string);
-            }
+        if (p.method === 'PUT' && p.id === undefined) {
+          const id = await this.run(p, () => this.fhir.conditionalTarget(ctx, p.type, p.query, this.fhir.checkBody(p.type, p.resource), tx));
+          if (id === undefined) p.ifNoneExist = p.query;
+          else if (p.resource) p.id = p.resource.id = id;
+        }
+        if (p.ifNoneExist) {
+          // Under the caller's search filter, as a conditional create on its own: a hidden record never matches.
+          const { found, key } = await this.run(p, async () => {
+            const condition = await this.fhir.conditionFor(ctx, p.type, p.ifNoneExist as string);
+            const used = condition.used.map(([k, v]) => `${k}=${v}`).sort().join('&');
+            return { found: await tx.search({ ...condition, count: 2, total: 'none' }), key: `${p.method} ${p.type}?${used}` };
+          });
+          ctx.audit?.concerns(found.patients ?? []);
+          if (found.matches.length > 1) {
+            throw new BundleEntryError(p.index, new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `If-None-Exist matched more than one ${p.type}`));
+          }
+          if (found.matches.length === 1) {
+            matched.add(p.index);
+            assigned.set(p.index, found.matches[0].id as string);
+          } else if (creators.has(key)) {
+            sameAs.set(p.index, creators.get(key) as number);
+            assigned.set(p.index, assigned.get(creators.get(key) as number) as string);
+          } else {
+            creators.set(key, p.index);
           }
           if (!assigned.has(p.index)) assigned.set(p.index, randomUUID());
-          if (p.fullUrl?.startsWith('urn:uuid:')) targets.set(p.fullUrl, `${p.type}/${assigned.get(p.index)}`);
-        } else if (p.method === 'PUT' && p.fullUrl?.startsWith('urn:uuid:')) {
-          targets.set(p.fullUrl, `${p.type}/${p.id}`);
+        } else if (p.method === 'POST') {
+          assigned.set(p.index, randomUUID());
         }
+        const id = assigned.get(p.index) ?? p.id;
+        if (p.fullUrl?.startsWith('urn:uuid:') && id !== undefined) targets.set(p.fullUrl, `${p.type}/${id}`);
       }
-      for (const p of plans) if (p.resource) rewriteReferences(p.resource, targets);
+      for (const p of plans) if (p.resource || p.patch) rewriteReferences(p.resource ?? p.patch, targets);
       const out = new Map<number, BundleEntry>();
+      const createdBy = new Map<string, number>(); // Type/id -> the entry that created it
       for (const p of [...plans].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
-        if (matched.has(p.index)) {
+        if (matched.has(p.index) || sameAs.has(p.index)) {
           // The match is answered only if the caller may read it (a 403 fails the transaction).
           const existing = await this.run(p, () => this.fhir.read(ctx, p.type, assigned.get(p.index) as string, tx));
           out.set(p.index, responseEntry(ctx, existing));
@@ -94,11 +132,10 @@ export class FhirBundleService {
         }
         const response = await this.run(p, async () => {
           const r = await this.execute(ctx, p, tx, assigned.get(p.index));
-          if (p.ifNoneExist && 'created' in r && r.created === false) {
-            throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'A concurrent request created a matching resource; retry the transaction');
-          }
+          if (p.ifNoneExist && 'created' in r && r.created === false) throw matchedMeanwhile(p, r.body as Resource, createdBy);
           return r;
         });
+        if (response.status === 201 && response.body) createdBy.set(`${p.type}/${(response.body as Resource).id}`, p.index);
         out.set(p.index, responseEntry(ctx, response));
       }
       return plans.map((p) => out.get(p.index) as BundleEntry);
@@ -106,11 +143,11 @@ export class FhirBundleService {
     return { status: 200, body: { resourceType: 'Bundle', type: 'transaction-response', entry: responses } };
   }
 
-  private async batch(ctx: FhirContext, entries: BundleEntry[]): Promise<FhirResponse> {
+  private async batch(ctx: FhirContext, entries: BundleEntry[], numbers?: NumberLexemes): Promise<FhirResponse> {
     const out: BundleEntry[] = [];
     for (let i = 0; i < entries.length; i++) {
       try {
-        out.push(responseEntry(ctx, await this.execute(ctx, this.plan(ctx, entries[i], i), this.store)));
+        out.push(responseEntry(ctx, await this.execute(ctx, this.plan(ctx, entries[i], i, numbers), this.store)));
       } catch (e) {
         const { status, outcome } = toErrorResponse(e);
         out.push({ response: { status: `${status} ${REASON[status] ?? ''}`.trim(), outcome } });
@@ -130,9 +167,13 @@ export class FhirBundleService {
   private async execute(ctx: FhirContext, p: EntryPlan, store: FhirStore, assignedId?: string): Promise<FhirResponse & { created?: boolean }> {
     switch (p.method) {
       case 'POST':
-        return this.fhir.create(ctx, p.type, p.resource, { ifNoneExist: p.ifNoneExist }, { store, assignedId });
+        return this.fhir.create(ctx, p.type, p.resource, { ifNoneExist: p.ifNoneExist }, { store, assignedId, numbers: p.numbers });
       case 'PUT':
-        return this.fhir.update(ctx, p.type, p.id as string, p.resource, { ifMatch: p.ifMatch }, store);
+        if (p.ifNoneExist) return this.fhir.create(ctx, p.type, p.resource, { ifNoneExist: p.ifNoneExist }, { store, assignedId, numbers: p.numbers });
+        if (p.id === undefined) return this.fhir.conditionalUpdate(ctx, p.type, p.query, p.resource, { ifMatch: p.ifMatch }, p.numbers);
+        return this.fhir.update(ctx, p.type, p.id, p.resource, { ifMatch: p.ifMatch }, store, p.numbers);
+      case 'PATCH':
+        return this.patcher.patch(ctx, p.type, p.id as string, p.patch, { ifMatch: p.ifMatch }, store);
       case 'GET':
         if (p.id === undefined) {
           const request = this.fhir.searchRequest(p.type, p.query, undefined);
@@ -143,7 +184,7 @@ export class FhirBundleService {
     }
   }
 
-  private plan(ctx: FhirContext, entry: BundleEntry, index: number): EntryPlan {
+  private plan(ctx: FhirContext, entry: BundleEntry, index: number, numbers?: NumberLexemes): EntryPlan {
     try {
       const request = entry?.request;
       if (!request?.method || !request.url) {
@@ -151,7 +192,7 @@ export class FhirBundleService {
       }
       const method = request.method;
       if (method === 'DELETE') this.fhir.delete(request.url.split(/[/?]/)[0]);
-      if (method !== 'GET' && method !== 'POST' && method !== 'PUT') {
+      if (method !== 'GET' && method !== 'POST' && method !== 'PUT' && method !== 'PATCH') {
         throw new FhirRequestError(FhirRequestErrorCode.MethodNotSupported, `${method} is not supported in a Bundle entry`);
       }
       let url = request.url.startsWith(ctx.baseUrl) ? request.url.slice(ctx.baseUrl.length) : request.url;
@@ -162,12 +203,15 @@ export class FhirBundleService {
       this.fhir.checkType(type);
       const bad = () => new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${method} ${request.url} is not a supported entry request`);
       if (method === 'POST' && segments.length !== 1) throw bad();
-      if (method === 'PUT' && segments.length !== 2) throw bad();
+      // A PUT names its record, or is a conditional update (`Type?identifier=…`); a PATCH names its record.
+      if (method === 'PUT' && segments.length !== 2 && !(segments.length === 1 && query !== '')) throw bad();
+      if (method === 'PATCH' && segments.length !== 2) throw bad();
       if (method === 'GET' && !(segments.length <= 2 || (segments.length === 4 && history === '_history'))) throw bad();
       if (id !== undefined) this.fhir.checkId(id);
-      if ((method === 'POST' || method === 'PUT') && (!entry.resource || typeof entry.resource !== 'object')) {
+      if (method !== 'GET' && (!entry.resource || typeof entry.resource !== 'object')) {
         throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${method} entries need a resource`);
       }
+      const patch = method === 'PATCH' ? jsonPatchOfBinary(entry.resource, this.settings.maxJsonDepth) : undefined;
       return {
         index,
         method,
@@ -175,10 +219,12 @@ export class FhirBundleService {
         id,
         versionId,
         query,
-        resource: entry.resource ? (structuredClone(entry.resource) as Resource) : undefined,
+        resource: entry.resource && !patch ? (structuredClone(entry.resource) as Resource) : undefined,
         fullUrl: entry.fullUrl,
+        numbers: lexemesUnder(numbers, `/entry/${index}/resource`),
         ifMatch: request.ifMatch,
-        ifNoneExist: request.ifNoneExist,
+        ifNoneExist: method === 'POST' ? request.ifNoneExist : undefined,
+        patch,
       };
     } catch (e) {
       throw new BundleEntryError(index, e);
@@ -186,8 +232,24 @@ export class FhirBundleService {
   }
 }
 
+/**
+ * A transaction entry's condition matched at its write though nothing matched when the
+ * transaction began: a resource an earlier entry created (the entries' conditions overlap, which
+ * a retry cannot mend: 400), or another request's, committed meanwhile (409: retry).
+ */
+function matchedMeanwhile(p: EntryPlan, match: Resource | undefined, createdBy: ReadonlyMap<string, number>): Error {
+  const earlier = match ? createdBy.get(`${match.resourceType}/${match.id}`) : undefined;
+  if (earlier !== undefined) {
+    return new FhirRequestError(
+      FhirRequestErrorCode.InvalidRequest,
+      `The condition "${p.ifNoneExist}" matches ${p.type}/${match?.id}, which Bundle.entry[${earlier}] of this transaction creates: conditions of one transaction must not overlap (R4 http.html#trules)`,
+    );
+  }
+  return new StoreError(StoreErrorCode.Conflict, `A concurrent request created a ${p.type} matching "${p.ifNoneExist}"; retry the transaction`);
+}
+
 function responseEntry(ctx: FhirContext, r: FhirResponse): BundleEntry {
-  const resource = r.body ?? (r.json !== undefined ? (JSON.parse(r.json) as Resource) : undefined);
+  const resource = r.body ?? (r.json !== undefined ? withStoredText(JSON.parse(r.json) as Resource, r.json) : undefined);
   return {
     ...(resource?.id && resource.resourceType !== 'Bundle' ? { fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}` } : {}),
     ...(resource ? { resource } : {}),

@@ -57,6 +57,8 @@ export interface FhirHeaders {
   ifMatch?: string;
   ifNoneExist?: string;
   prefer?: string;
+  /** The body's media type without parameters, lower case (`application/json-patch+json`): what a PATCH body is. */
+  contentType?: string;
 }
 
 /** `W/"3"`, `"3"` → `3` (R4 http.html#versioning); undefined when absent. */

@@ -1,4 +1,4 @@
-import { All, Controller, Delete, Get, Param, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { All, Controller, Delete, Get, Param, Patch, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { FhirExceptionFilter } from './fhir-exception.filter.js';
@@ -10,14 +10,15 @@ import { formText, type FhirContext, type FhirHeaders } from './fhir-request.js'
 import { fhirBaseUrl, fhirContext } from './fhir-context.js';
 import { queryString } from './fhir-http.js';
 import { FhirService } from './fhir.service.js';
+import { FhirPatchService } from './fhir-patch.service.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
 import { Permission } from './route-permission.js';
 
 /**
  * Every FHIR interaction is decided per record by the access port (the policy on the record's
- * facts, `FhirAccess`). The routes that refuse every caller (DELETE, PATCH, `GET /fhir`) say
- * the same: no record is reached before the refusal.
+ * facts, `FhirAccess`). The routes that refuse every caller (DELETE, `GET /fhir`) say the
+ * same: no record is reached before the refusal.
  */
 const DECIDED_BY = 'FhirAccess';
 
@@ -32,6 +33,7 @@ const DECIDED_BY = 'FhirAccess';
 export class FhirController {
   constructor(
     private readonly fhir: FhirService,
+    private readonly patcher: FhirPatchService,
     private readonly bundles: FhirBundleService,
     private readonly metadata: MetadataService,
     private readonly settings: FhirSettings,
@@ -76,6 +78,18 @@ export class FhirController {
     return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 
+  @Post(':type/$validate')
+  @Permission.record(DECIDED_BY)
+  validateType(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return this.reply(res, this.fhir.validate(this.ctx(req), type, undefined, req.body));
+  }
+
+  @Post(':type/:id/$validate')
+  @Permission.record(DECIDED_BY)
+  validateInstance(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    return this.reply(res, this.fhir.validate(this.ctx(req), type, id, req.body));
+  }
+
   @Get(':type/:id/_history/:vid')
   @Permission.record(DECIDED_BY)
   vread(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
@@ -91,13 +105,26 @@ export class FhirController {
   @Get(':type/:id')
   @Permission.record(DECIDED_BY)
   read(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
-    return this.reply(res, this.fhir.read(this.ctx(req), type, id));
+    return this.reply(res, this.fhir.read(this.ctx(req), type, id, undefined, queryString(req)));
   }
 
   @Put(':type/:id')
   @Permission.record(DECIDED_BY)
   update(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
+  }
+
+  @Patch(':type/:id')
+  @Permission.record(DECIDED_BY)
+  patch(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+    return this.reply(res, this.patcher.patch(this.ctx(req), type, id, req.body, headers(req)));
+  }
+
+  /** Conditional update: `PUT /Type?identifier=…` (R4 http.html#cond-update). */
+  @Put(':type')
+  @Permission.record(DECIDED_BY)
+  conditionalUpdate(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return this.reply(res, this.fhir.conditionalUpdate(this.ctx(req), type, queryString(req), req.body, headers(req)));
   }
 
   @Delete(':type/:id')
@@ -124,7 +151,7 @@ export class FhirController {
     return this.reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
   }
 
-  /** PATCH and anything else under /fhir that is not an interaction above. */
+  /** Anything under /fhir that is not an interaction above (a conditional PATCH among them: 405). */
   @All('*path')
   @Permission.record(DECIDED_BY)
   unsupported(@Req() req: Request) {
@@ -151,5 +178,6 @@ function headers(req: Request): FhirHeaders {
     ifMatch: req.get('if-match'),
     ifNoneExist: req.get('if-none-exist'),
     prefer: req.get('prefer'),
+    contentType: req.get('content-type')?.split(';')[0].trim().toLowerCase(),
   };
 }

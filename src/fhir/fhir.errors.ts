@@ -35,10 +35,21 @@ export enum FhirRequestErrorCode {
   BadEncoding = 'fhir.bad-encoding',
   /** Request headers larger than the server accepts: 431 `too-long`. */
   HeadersTooLarge = 'fhir.headers-too-large',
+  /** A PATCH body that is not an RFC 6902 JSON Patch document (not an array, an unknown `op`, a bad pointer): 400 `structure`. */
+  PatchMalformed = 'fhir.patch-malformed',
+  /** A patch that would change what the server owns (`id`, `resourceType`, `meta.versionId`, `meta.lastUpdated`): 400 `invalid`. */
+  PatchProtectedElement = 'fhir.patch-protected-element',
+  /**
+   * A well-formed patch that cannot be applied to the current version (a `test` that fails, a
+   * path that is not there): 422 `processing`; nothing is written (docs/decisions/0015).
+   */
+  PatchNotApplicable = 'fhir.patch-not-applicable',
+  /** A patch format this server does not take (FHIRPath Patch, XML Patch): 400 `not-supported`. */
+  PatchFormatNotSupported = 'fhir.patch-format-not-supported',
 }
 
 /** A refused method names the methods the FHIR endpoints take (RFC 9110 §15.5.6). */
-const NOT_ALLOWED: ErrorAnswer = { status: 405, issue: 'not-supported', headers: { Allow: 'GET, HEAD, POST, PUT' } };
+const NOT_ALLOWED: ErrorAnswer = { status: 405, issue: 'not-supported', headers: { Allow: 'GET, HEAD, POST, PUT, PATCH' } };
 
 /** How each request code answers (R4 http.html, issue types from http://hl7.org/fhir/issue-type). */
 const FHIR_REQUEST_ANSWERS: ErrorAnswers<FhirRequestErrorCode> = {
@@ -60,6 +71,10 @@ const FHIR_REQUEST_ANSWERS: ErrorAnswers<FhirRequestErrorCode> = {
   [FhirRequestErrorCode.TooDeep]: { status: 400, issue: 'structure' },
   [FhirRequestErrorCode.BadEncoding]: { status: 400, issue: 'structure' },
   [FhirRequestErrorCode.HeadersTooLarge]: { status: 431, issue: 'too-long' },
+  [FhirRequestErrorCode.PatchMalformed]: { status: 400, issue: 'structure' },
+  [FhirRequestErrorCode.PatchProtectedElement]: { status: 400, issue: 'invalid' },
+  [FhirRequestErrorCode.PatchNotApplicable]: { status: 422, issue: 'processing' },
+  [FhirRequestErrorCode.PatchFormatNotSupported]: { status: 400, issue: 'not-supported' },
 };
 
 /** Thrown by the FHIR facade for requests it cannot accept. */

@@ -12,7 +12,12 @@ import { FhirSettings } from './fhir.settings.js';
 import { ResourceValidator } from './resource.validator.js';
 import { FhirAccess } from './fhir-access.port.js';
 import { WriteChain } from './write-chain.js';
+import { bodyNumbers } from './json-body.js';
+import { subsetResult, subsetStored, subsettingOf } from './subsetting.js';
+import type { NumberLexemes } from '../common/fhir-json-text.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
+import { validatedResource, validationOutcome } from './validate-operation.js';
+import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -51,10 +56,11 @@ export class FhirService {
   ) {}
 
   /** `read`: only what the policy allows (403, or 404 where it hides existence). */
-  async read(ctx: FhirContext, type: string, id: string, store = this.store): Promise<FhirResponse> {
+  async read(ctx: FhirContext, type: string, id: string, store = this.store, query = ''): Promise<FhirResponse> {
     this.checkType(type);
     const ref = { type, id: this.checkId(id) };
-    return storedResponse((await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as StoredJson);
+    const subsetting = subsettingOf(queryPairs(query));
+    return storedResponse(subsetStored((await this.access.requireStored(ctx, 'read', ref, store, { hideExistence: true, withContent: true })) as StoredJson, subsetting));
   }
 
   /** `vread`: the version rule (docs/decisions/0010): the record's current version and this version, each by its own facts. */
@@ -73,7 +79,7 @@ export class FhirService {
     type: string,
     body: unknown,
     headers: FhirHeaders,
-    via: { store?: FhirStore; assignedId?: string } = {},
+    via: { store?: FhirStore; assignedId?: string; numbers?: NumberLexemes } = {},
   ): Promise<FhirResponse & { created: boolean }> {
     const resource = this.checkBody(type, body);
     delete (resource as { id?: string }).id; // R4: the server assigns the id of a created resource
@@ -84,14 +90,14 @@ export class FhirService {
     const ifNoneExist = headers.ifNoneExist ? await this.conditionFor(ctx, type, headers.ifNoneExist) : undefined;
     // Checked by the write guards, then stored with its ledger and audit entries, together (R-51).
     const outcome = await store.transaction((tx, unit) =>
-      this.chain.create(ctx, tx, unit, resource, { ifNoneExist, assignedId: via.assignedId, onMatches: (patients) => ctx.audit?.concerns(patients), patient: facts.patient }),
+      this.chain.create(ctx, tx, unit, resource, { ifNoneExist, assignedId: via.assignedId, numbers: via.numbers ?? bodyNumbers(body), onMatches: (patients) => ctx.audit?.concerns(patients), patient: facts.patient }),
     );
     // A conditional create matched what the caller may search: answered with the match only if they may read it too.
     if (!outcome.created) await this.access.requireStored(ctx, 'read', { type, id: outcome.resource.id as string }, store);
     return { ...this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer), created: outcome.created };
   }
 
-  async update(ctx: FhirContext, type: string, id: string, body: unknown, headers: FhirHeaders, store = this.store): Promise<FhirResponse> {
+  async update(ctx: FhirContext, type: string, id: string, body: unknown, headers: FhirHeaders, store = this.store, numbers = bodyNumbers(body)): Promise<FhirResponse> {
     const resource = this.checkBody(type, body);
     this.checkId(id);
     if (resource.id === undefined) {
@@ -102,20 +108,74 @@ export class FhirService {
     }
     this.validator.validate(resource);
     // Both versions must be within reach: nobody moves a record into or out of someone's reach (issue #3).
-    const exists = await this.access.requireStored(ctx, 'update', { type, id }, store, { hideExistence: true }).then(
-      () => true,
-      (e: unknown) => {
-        if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return false;
-        throw e;
-      },
-    );
-    const action = exists ? 'update' : 'create';
+    const action = (await this.reachable(ctx, 'update', { type, id }, store)) ? 'update' : 'create';
     const facts = await store.accessFactsOf(resource, this.access.factOptionsFor(ctx, action, type));
     await this.access.require(ctx, action, facts);
     const ifMatch = parseIfMatch(headers.ifMatch);
     // Checked by the write guards, then stored with its ledger and audit entries, together (R-51).
-    const outcome = await store.transaction((tx, unit) => this.chain.update(ctx, tx, unit, { ...resource, id }, { ifMatch, patient: facts.patient }));
+    const outcome = await store.transaction((tx, unit) => this.chain.update(ctx, tx, unit, { ...resource, id }, { ifMatch, numbers, patient: facts.patient }));
     return this.writeResponse(ctx, outcome.resource, outcome.created ? 201 : 200, headers.prefer);
+  }
+
+  /**
+   * Conditional update (`PUT /Type?identifier=…`, R4 http.html#cond-update): an update of the
+   * record `conditionalTarget` names, else a create serialised on the condition (a match that
+   * appeared meanwhile is not overwritten blindly: 409, retry).
+   */
+  async conditionalUpdate(ctx: FhirContext, type: string, search: string, body: unknown, headers: FhirHeaders, numbers = bodyNumbers(body)): Promise<FhirResponse> {
+    const resource = this.checkBody(type, body);
+    ctx.audit?.as({ action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type } });
+    const id = await this.conditionalTarget(ctx, type, search, resource, this.store);
+    if (id !== undefined) return this.update(ctx, type, id, { ...resource, id }, headers, this.store, numbers);
+    ctx.audit?.as({ action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type } });
+    const { created, ...response } = await this.create(ctx, type, resource, { ifNoneExist: search, prefer: headers.prefer }, { numbers });
+    if (!created) throw new StoreError(StoreErrorCode.Conflict, `A ${type} matching the condition was created by another request meanwhile; retry`);
+    return response;
+  }
+
+  /**
+   * The record a conditional update writes. The condition is a search under the caller's own
+   * filter (`conditionFor`): records they may not see never match, so the answer tells nothing
+   * a search would not (docs/decisions/0015). One match: it (a body id must name it). More than
+   * one: 412. None: the body's id (an update-as-create; 409 when that record exists, since it
+   * did not match), else undefined: a create.
+   */
+  async conditionalTarget(ctx: FhirContext, type: string, search: string, resource: Resource, store: FhirStore): Promise<string | undefined> {
+    const condition = await this.conditionFor(ctx, type, search, 'The conditional update');
+    const found = await store.search({ ...condition, count: 2, offset: 0, include: [], revinclude: [], total: 'none' });
+    ctx.audit?.concerns(found.patients ?? []);
+    if (found.matches.length > 1) {
+      throw new StoreError(StoreErrorCode.MultipleMatches, `The condition matched ${found.matches.length} or more ${type} resources; be more specific`);
+    }
+    const match = found.matches[0]?.id;
+    if (match !== undefined && resource.id !== undefined && resource.id !== match) {
+      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" is not ${type}/${match}, which the condition matched`, ['id']);
+    }
+    if (match !== undefined || resource.id === undefined) return match;
+    if (await this.reachable(ctx, 'update', { type, id: this.checkId(resource.id) }, store)) {
+      throw new StoreError(StoreErrorCode.Conflict, `${type}/${resource.id} exists and does not match the condition; update it by its id`);
+    }
+    return resource.id;
+  }
+
+  /**
+   * `$validate` (R4 resource-operation-validate): the validator every write runs, answered as an
+   * OperationOutcome; nothing is stored. Type level: for whoever the policy lets create that
+   * type; instance level (`id`): for whoever may update that record.
+   */
+  async validate(ctx: FhirContext, type: string, id: string | undefined, body: unknown): Promise<FhirResponse> {
+    this.checkType(type);
+    ctx.audit?.as({ action: 'E', subtype: 'validate', entity: { type, ...(id !== undefined ? { id } : {}) } });
+    if (id !== undefined) {
+      await this.access.requireStored(ctx, 'update', { type, id: this.checkId(id) }, this.store, { hideExistence: true });
+    } else if ((await this.access.filter(ctx, 'create', [type])).condition === null) {
+      throw new AccessError(AccessErrorCode.Forbidden, `${type}: the policy lets roles ${ctx.actor.roles.join(', ') || '(none)'} create no ${type}, so it validates none for them`);
+    }
+    const resource = this.checkBody(type, validatedResource(body, type));
+    if (id !== undefined && resource.id !== undefined && resource.id !== id) {
+      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" does not match the URL's "${id}"`, ['id']);
+    }
+    return { status: 200, body: validationOutcome(this.validator.issues(resource)) };
   }
 
   /** R-17: records are never destroyed through the API. */
@@ -201,7 +261,7 @@ export class FhirService {
       total: result.total,
       full: result.matches.length === request.count,
     });
-    return searchsetBundle(ctx.baseUrl, result, links);
+    return searchsetBundle(ctx.baseUrl, subsetResult(result, request), links);
   }
 
   /**
@@ -227,9 +287,9 @@ export class FhirService {
    * to what the caller may search: a record they may not see never matches, so the answer
    * does not depend on it (docs/decisions/0010). Every conditional probe is built here.
    */
-  async conditionFor(ctx: FhirContext, type: string, query: string): Promise<SearchRequest> {
-    const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''), 'If-None-Exist parameter');
-    if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'If-None-Exist must carry search parameters, e.g. identifier=system|value');
+  async conditionFor(ctx: FhirContext, type: string, query: string, what = 'If-None-Exist'): Promise<SearchRequest> {
+    const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''), `${what} parameter`);
+    if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${what} must carry search parameters, e.g. identifier=system|value`);
     const condition = parseSearchRequest(type, pairs, this.registry, {
       defaultCount: 2,
       maxCount: 2,
@@ -266,6 +326,17 @@ export class FhirService {
       );
     }
     return structuredClone(body) as Resource;
+  }
+
+  /** Whether the record exists for this caller: throws as `requireStored` when they may not `action` it (404 where the policy hides it). */
+  private async reachable(ctx: FhirContext, action: 'update', ref: { type: string; id: string }, store: FhirStore): Promise<boolean> {
+    return this.access.requireStored(ctx, action, ref, store, { hideExistence: true }).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return false;
+        throw e;
+      },
+    );
   }
 
   writeResponse(ctx: FhirContext, resource: Resource, status: number, prefer: string | undefined): FhirResponse {

@@ -4,24 +4,32 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { RequiredBindings } from './required-bindings.js';
+import { csd1Issues, isEngineCsd1 } from './code-system-codes.js';
 
 /**
  * Validates incoming resources against FHIR R4 before anything is stored (R-17: a record is
  * not stored corrupted): the base StructureDefinitions with `@medplum/core` (a maintained
  * validator: cardinality, types, unknown elements, choice types, primitive formats), then what
  * it leaves out, with {@link RequiredBindings}: every required terminology binding, and unknown
- * elements it mistakes for known ones (`__proto__`, `constructor`, …). Every problem is
- * reported at once, each with its element path; nothing is stored.
+ * elements it mistakes for known ones (`__proto__`, `constructor`, …), and the invariants its
+ * FHIRPath engine gets wrong, evaluated here instead (csd-1, `code-system-codes.ts`). Every
+ * problem is reported at once, each with its element path; nothing is stored.
  */
 @Injectable()
 export class ResourceValidator {
   private readonly bindings = new RequiredBindings(loadR4Definitions());
 
   validate(resource: Resource): void {
-    const issues = [...this.structuralIssues(resource), ...this.bindings.check(resource)];
+    const issues = this.issues(resource);
     if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) return;
     const summary = issues.map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`.trim()).join('; ');
     throw new FhirRequestError(FhirRequestErrorCode.ValidationFailed, `The ${resource.resourceType} is not valid FHIR R4: ${summary}`, undefined, issues);
+  }
+
+  /** Every issue found, whatever its severity (`$validate` answers them as they are). */
+  issues(resource: Resource): OperationOutcomeIssue[] {
+    const structural = this.structuralIssues(resource).filter((i) => !isEngineCsd1(i));
+    return [...structural, ...csd1Issues(resource), ...this.bindings.check(resource)];
   }
 
   private structuralIssues(resource: Resource): OperationOutcomeIssue[] {

@@ -47,13 +47,17 @@ function fhirInteraction(method: string, p: string[]): Interaction | undefined {
   if (p.length === 1) {
     if (method === 'GET') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
     if (method === 'POST') return { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type } };
+    // A conditional update (`PUT /Type?identifier=…`) updates or creates the one record it matches.
+    if (method === 'PUT') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type } };
     if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type } };
   }
   if (p.length === 2) {
     if (id === '_search' && method === 'POST') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
     if (id === '_history' && method === 'GET') return { action: 'R', subtype: 'history-type', lifecycle: 'access', entity: { type } };
     if (method === 'GET') return { action: 'R', subtype: 'read', lifecycle: 'access', entity: { type, id } };
-    if (method === 'PUT') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id } };
+    if (id === '$validate' && method === 'POST') return { action: 'E', subtype: 'validate', entity: { type } };
+    // A JSON Patch is an update like a PUT (BALP): its version, its ledger entry, its guards.
+    if (method === 'PUT' || method === 'PATCH') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type, id } };
     if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type, id } };
   }
   // Exporting a whole record and printing one are disclosures (R-22: DCM 110106, lifecycle disclose).
