@@ -174,7 +174,8 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
     consumer.apply(this.recorder.begin).forRoutes(...ROUTES);
     consumer
       .apply(this.inputGuard.use, bearerAuthMiddleware(this.verifier, (res, e) => void sendRecordedError(this.recorder, res, e)), FhirBodyMiddleware)
-      .exclude({ path: 'fhir/metadata', method: RequestMethod.GET })
+      // Public: what the server supports, and SMART's discovery document (both describe; neither discloses a record).
+      .exclude({ path: 'fhir/metadata', method: RequestMethod.GET }, { path: 'fhir/.well-known/smart-configuration', method: RequestMethod.GET })
       // Wildcard routes rather than the controllers: Nest would add one layer per route, and
       // Express walks every layer on every request.
       .forRoutes(...ROUTES);

@@ -38,6 +38,8 @@ export interface ChartWardenOptions {
   logging?: LoggingOptions;
   /** `GET /metrics` (Prometheus). Unset: disabled (404). */
   metrics?: MetricsOptions;
+  /** Browsers of these origins may call ChartWarden's routes (CORS). Unset: no CORS headers at all. */
+  cors?: CorsOptions;
   /** The FHIR store ChartWarden guards. Unset: the embedded store (`{ kind: 'embedded' }`). */
   store?: StoreOptions;
   /**
@@ -81,6 +83,18 @@ export interface MetricsOptions {
   token?: string;
 }
 
+/**
+ * Cross-origin requests from browser applications (https://fetch.spec.whatwg.org/#http-cors-protocol):
+ * a SMART app served from another origin calls ChartWarden with its bearer token.
+ */
+export interface CorsOptions {
+  /**
+   * The exact origins allowed (`https://app.example`, scheme, host and port; no path, no
+   * wildcard: requests carry an Authorization header, so the allowed origin is named, never `*`).
+   */
+  origins: readonly string[];
+}
+
 /** Where and how often the server writes a signed checkpoint of the audit chain heads and the ledger (R-21). */
 export interface CheckpointOptions {
   /** Directory the checkpoint files are written to (created if missing). */
@@ -116,7 +130,24 @@ export interface IdentityOptions {
   claims?: Partial<ClaimNames>;
   /** Longest token lifetime accepted (`exp` − `iat`, or `exp` − now without `iat`), in minutes (default 720). Tokens without `exp` are always refused. */
   maxTokenLifetimeMinutes?: number;
+  /**
+   * The identity provider's OAuth 2.0 authorization endpoint, published for SMART apps in
+   * `/.well-known/smart-configuration` and `/metadata` (JWKS mode only: the dev key has none).
+   */
+  authorizationEndpoint?: string;
+  /** The identity provider's OAuth 2.0 token endpoint, published like `authorizationEndpoint`. */
+  tokenEndpoint?: string;
+  /**
+   * The grants the identity provider issues ChartWarden's tokens through. Default:
+   * `authorization_code` with an authorization endpoint, `client_credentials` (a HIS, a system
+   * client) with a token endpoint.
+   */
+  grantTypes?: readonly OAuthGrantType[];
 }
+
+/** OAuth 2.0 grants a SMART client may use (SMART App Launch 2: user-facing apps and backend services). */
+export const OAUTH_GRANT_TYPES = ['authorization_code', 'client_credentials'] as const;
+export type OAuthGrantType = (typeof OAUTH_GRANT_TYPES)[number];
 
 /** Names of the token claims that carry the actor's attributes. */
 export interface ClaimNames {

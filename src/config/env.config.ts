@@ -8,6 +8,7 @@ import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   DEV_ISSUER,
   FHIR_DEFAULTS,
+  OAUTH_GRANT_TYPES,
   type ChartWardenOptions,
 } from './chartwarden.options.js';
 
@@ -24,6 +25,26 @@ export interface ServerSettings {
   embeddedPostgresPort: number;
   options: ChartWardenOptions;
 }
+
+/**
+ * A comma-separated list, blanks dropped, each item checked by `item`. The documentation is put
+ * on the text as given (the generated reference reads the input side, where a pipe keeps no default).
+ */
+const commaList = <T extends z.ZodType<unknown, string>>(item: T, meta: { description: string; default?: string }) =>
+  z.string().meta(meta).transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(item).min(1)).optional();
+
+/** A browser origin exactly as a browser sends it: scheme, host and port, nothing else (RFC 6454). */
+const origin = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value && !value.includes('*');
+    } catch {
+      return false;
+    }
+  },
+  { message: 'an origin is scheme://host[:port], with no path, no trailing slash and no wildcard' },
+);
 
 /** The environment variables, each with its description (docs/configuration.md is generated from these). */
 export const envSchema = z.object({
@@ -47,9 +68,23 @@ export const envSchema = z.object({
     default: DEV_ISSUER,
   }),
   CHARTWARDEN_AUDIENCE: z.string().min(1).optional().meta({ description: 'Expected `aud` claim.', default: DEFAULT_AUDIENCE }),
+  CHARTWARDEN_AUTHORIZATION_ENDPOINT: z.string().url().optional().meta({
+    description: 'The identity provider\'s OAuth 2.0 authorization endpoint, published to SMART apps (`/.well-known/smart-configuration`, `/metadata`); needs CHARTWARDEN_JWKS_URL.',
+  }),
+  CHARTWARDEN_TOKEN_ENDPOINT: z.string().url().optional().meta({
+    description: 'The identity provider\'s OAuth 2.0 token endpoint, published like the authorization endpoint; needs CHARTWARDEN_JWKS_URL.',
+  }),
+  CHARTWARDEN_GRANT_TYPES: commaList(z.enum(OAUTH_GRANT_TYPES), {
+    description: `Comma-separated OAuth 2.0 grants the identity provider issues ChartWarden's tokens through (${OAUTH_GRANT_TYPES.map((g) => `\`${g}\``).join(', ')}), published to SMART apps; needs CHARTWARDEN_JWKS_URL.`,
+    default: '`authorization_code` with an authorization endpoint, `client_credentials` with a token endpoint',
+  }),
   CHARTWARDEN_BASE_URL: z.string().url().optional().meta({
     description: 'Absolute FHIR base for `fullUrl`, `Location` and paging links; set it behind a proxy.',
     default: 'from the request',
+  }),
+  CHARTWARDEN_CORS_ORIGINS: commaList(origin, {
+    description: 'Comma-separated browser origins (e.g. `https://app.example`) allowed to call ChartWarden cross-origin (CORS); each is answered by name, never `*`.',
+    default: 'none: no CORS headers',
   }),
   CHARTWARDEN_MAX_BODY_BYTES: z.coerce.number().int().min(1024).optional().meta({
     description: 'Largest request body in bytes (413 beyond).',
@@ -124,6 +159,12 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   if (e.CHARTWARDEN_JWKS_URL && !e.CHARTWARDEN_ISSUER) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_ISSUER is required with CHARTWARDEN_JWKS_URL');
   }
+  // The dev key signs its own tokens (`npx chartwarden token`): no identity provider's endpoint issues them.
+  const oauth = ['CHARTWARDEN_AUTHORIZATION_ENDPOINT', 'CHARTWARDEN_TOKEN_ENDPOINT', 'CHARTWARDEN_GRANT_TYPES'] as const;
+  const withoutJwks = oauth.filter((name) => e[name] !== undefined && !e.CHARTWARDEN_JWKS_URL);
+  if (withoutJwks.length > 0) {
+    throw new ConfigurationError(`Invalid configuration: ${withoutJwks.join(', ')} describe an identity provider and need CHARTWARDEN_JWKS_URL`);
+  }
   if (e.CHARTWARDEN_METRICS === 'off' && e.CHARTWARDEN_METRICS_TOKEN) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_METRICS=off contradicts CHARTWARDEN_METRICS_TOKEN (unset one of them)');
   }
@@ -145,6 +186,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
         issuer: e.CHARTWARDEN_ISSUER,
         audience: e.CHARTWARDEN_AUDIENCE,
         maxTokenLifetimeMinutes: e.CHARTWARDEN_MAX_TOKEN_LIFETIME_MINUTES,
+        authorizationEndpoint: e.CHARTWARDEN_AUTHORIZATION_ENDPOINT,
+        tokenEndpoint: e.CHARTWARDEN_TOKEN_ENDPOINT,
+        grantTypes: e.CHARTWARDEN_GRANT_TYPES,
       },
       fhir: {
         baseUrl: e.CHARTWARDEN_BASE_URL,
@@ -155,6 +199,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
       },
       policy: e.CHARTWARDEN_POLICY ? resolve(e.CHARTWARDEN_POLICY) : undefined,
       logging: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+      cors: e.CHARTWARDEN_CORS_ORIGINS ? { origins: e.CHARTWARDEN_CORS_ORIGINS } : undefined,
       // A token alone turns metrics on (behind it); `on` alone serves them to whoever reaches the port.
       metrics: { enabled: e.CHARTWARDEN_METRICS === 'on' || Boolean(e.CHARTWARDEN_METRICS_TOKEN), token: e.CHARTWARDEN_METRICS_TOKEN },
     },
