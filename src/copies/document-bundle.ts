@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
-import type { Bundle, BundleEntry, Composition, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Resource } from '@medplum/fhirtypes';
 
 /** The extension on a Bundle entry carrying the SHA-256 of that version's canonical JSON. */
 export const CONTENT_SHA256_EXTENSION = 'https://chartwarden.dev/fhir/StructureDefinition/content-sha256';
@@ -9,6 +9,8 @@ export const CONTENT_SHA256_EXTENSION = 'https://chartwarden.dev/fhir/StructureD
 export interface ManifestEntry {
   resource: Resource;
   sha256: string;
+  /** The part of the record it is copied as (R-31, e.g. `体温单 temperature-chart`): the manifest then lists it under that part too. */
+  part?: string;
 }
 
 export interface DocumentBundleInput {
@@ -49,6 +51,7 @@ export function documentBundle(input: DocumentBundleInput): Bundle {
         title: 'Manifest',
         text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${lines.map((l) => `<p>${escapeXml(l)}</p>`).join('')}</div>` },
         entry: input.entries.map((e) => ({ reference: url(e.resource) })),
+        ...(input.entries.some((e) => e.part) ? { section: partSections(input.entries, url) } : {}),
       },
       ...(input.pending?.length
         ? [
@@ -72,6 +75,20 @@ export function documentBundle(input: DocumentBundleInput): Bundle {
     timestamp: input.date.toISOString(),
     entry: [{ fullUrl: `urn:uuid:${composition.id}`, resource: composition }, ...entries],
   };
+}
+
+/** One sub-section per part, in the entries' order, each listing its versions with their hashes. */
+function partSections(entries: readonly ManifestEntry[], url: (r: Resource) => string): CompositionSection[] {
+  const parts = [...new Set(entries.map((e) => e.part ?? ''))];
+  return parts.map((part) => {
+    const mine = entries.filter((e) => (e.part ?? '') === part);
+    const lines = mine.map((e) => `${e.resource.resourceType}/${e.resource.id} v${e.resource.meta?.versionId ?? '1'} SHA-256 ${e.sha256}`);
+    return {
+      title: part || 'Other',
+      text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${lines.map((l) => `<p>${escapeXml(l)}</p>`).join('')}</div>` },
+      entry: mine.map((e) => ({ reference: url(e.resource) })),
+    };
+  });
 }
 
 /** The Bundle as stored and handed out, and its SHA-256. */

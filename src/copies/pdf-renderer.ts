@@ -3,10 +3,29 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
 
-/** A titled block of the body: its lines are paragraphs, wrapped to the page width. */
+/** A titled block of the body: its lines are paragraphs, wrapped to the page width; then its figure, if any. */
 export interface PdfSection {
   heading: string;
   lines: string[];
+  /** A table or a chart drawn after the lines (orders, lab results, the temperature chart). */
+  figure?: PdfFigure;
+  /** The section starts a page of its own (a chart printed as its own sheet). */
+  newPage?: boolean;
+}
+
+/**
+ * A drawing in the body's flow: `draw` starts at `doc.y` inside `frame`, adds pages as it
+ * needs (the furniture is drawn on every page afterwards), and leaves `doc.y` below what it
+ * drew. Fonts `regular` and `bold` (Noto Sans SC) are registered.
+ */
+export interface PdfFigure {
+  draw(doc: PDFKit.PDFDocument, frame: PdfFrame): void;
+}
+
+/** Where a figure may draw: the body's left edge and width, in points. */
+export interface PdfFrame {
+  left: number;
+  width: number;
 }
 
 /**
@@ -67,8 +86,8 @@ function font(name: FontName): Buffer {
 }
 
 /** A4 in points, and the page furniture's geometry (points; origin top left). */
-const PAGE = { width: 595.28, height: 841.89 };
-const MARGINS = { top: 72, bottom: 112, left: 56, right: 56 };
+export const PAGE = { width: 595.28, height: 841.89 };
+export const MARGINS = { top: 72, bottom: 112, left: 56, right: 56 };
 const BODY = { size: 10.5, lineGap: 3 };
 const HEADING = { size: 12.5 };
 const FOOTER = { size: 8 };
@@ -138,7 +157,8 @@ function collect(doc: PDFKit.PDFDocument): Promise<Buffer> {
 function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[]): void {
   const width = PAGE.width - MARGINS.left - MARGINS.right;
   sections.forEach((section, i) => {
-    if (i > 0) doc.moveDown(0.8);
+    if (section.newPage && doc.y > MARGINS.top) doc.addPage();
+    else if (i > 0) doc.moveDown(0.8);
     // A heading left alone at the foot of a page reads as belonging to nothing: keep it with its first line.
     const heading = printable(section.heading);
     doc.font('bold').fontSize(HEADING.size);
@@ -151,6 +171,11 @@ function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[])
       if (line.trim() === '') doc.moveDown(0.5);
       else doc.text(printable(line), MARGINS.left, doc.y, { width, lineGap: BODY.lineGap });
     }
+    if (section.figure) {
+      doc.moveDown(0.3);
+      section.figure.draw(doc, { left: MARGINS.left, width });
+      doc.font('regular').fontSize(BODY.size).fillColor('black');
+    }
   });
 }
 
@@ -158,7 +183,7 @@ function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[])
  * The line as the font can show it: a tab becomes spaces and other control characters are
  * dropped, since the font has no glyph for them and would print a box.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\t/g, '    ').replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '');
 }

@@ -53,6 +53,10 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
   const known = new Set(DocumentTypes.fromProfiles().all().map((t) => t.code));
   const notAType = (t: string) => `"${t}" is not a document type (fhir-profiles/chartwarden-document-types.json)`;
   policy.governance?.documentTypeMap?.forEach((m, i) => known.has(m.type) || problems.push(`governance.documentTypeMap[${i}].type: ${notAType(m.type)}`));
+  policy.copyRequests?.parts?.forEach((p, i) => {
+    if (!known.has(p.part)) problems.push(`copyRequests.parts[${i}].part: ${notAType(p.part)}`);
+    if (!resourceTypes.has(p.resourceType)) problems.push(`copyRequests.parts[${i}].resourceType: "${p.resourceType}" is not a FHIR R4 resource type`);
+  });
   Object.keys(policy.governance?.writingDeadlines ?? {}).forEach((t) => known.has(t) || problems.push(`governance.writingDeadlines.${t}: ${notAType(t)}`));
   const roles = new Set(Object.keys(policy.roles));
   policy.governance?.editWindows?.forEach((w, i) => {

@@ -1,19 +1,23 @@
 import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { DocumentTypes } from '../policy/domain/document-types.js';
+import { DocumentTypes, type DocumentType } from '../policy/domain/document-types.js';
+import type { PolicyDocument } from '../policy/domain/policy-document.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { CopyVersionRule } from './copy-version-rule.js';
+import { CopyParts, reportResults, type CopyPartEntry } from './domain/copy-parts.js';
 import { selectForCopy, versionRef, type CopyCandidate, type CopySelection } from './domain/copy-production.js';
 import type { CopyRequestRecord } from './domain/copy-request.js';
 
 /**
- * What a production may copy (R-31…R-33): the patient's governed documents in the request's
- * scope (its encounters when it names some), at their current versions, each judged for the
- * officer by the version rule before the production's transaction, then sorted under it.
+ * What a production may copy (R-31…R-33): the patient's governed documents and the structured
+ * records of the objective parts (`CopyParts`: vital signs, orders, reports, charges…) in the
+ * request's scope (its encounters when it names some), at their current versions, each judged
+ * for the officer by the version rule before the production's transaction, then sorted under it.
  */
 @Injectable()
 export class CopyCandidates {
@@ -24,6 +28,15 @@ export class CopyCandidates {
     private readonly types: DocumentTypes,
     private readonly versions: CopyVersionRule,
   ) {}
+
+  private built?: { of: PolicyDocument; value: CopyParts };
+
+  /** The parts in force: the policy's own entries before the shipped ones, built once per policy document. */
+  get parts(): CopyParts {
+    const document = this.policy.document;
+    if (this.built?.of !== document) this.built = { of: document, value: CopyParts.fromProfiles(policyParts(document)) };
+    return this.built.value;
+  }
 
   /**
    * The officer may copy the patient's record (a patient they may not reach is not known to
@@ -42,13 +55,38 @@ export class CopyCandidates {
   /** The documents in scope as `unit` reads them, sorted into copied, pending and left out; `produced`: `Type/id` earlier copies hold. */
   async select(request: CopyRequestRecord, judged: ReadonlyMap<string, string | undefined>, produced: ReadonlySet<string>, unit: UnitOfWork): Promise<CopySelection> {
     const candidates = await this.inScope(this.store.within(unit).records, request);
-    return selectForCopy(candidates, { scope: request.scope, produced, judged, classify: (r) => this.types.classifyAll(r) });
+    const parts = this.parts;
+    return selectForCopy(candidates, { scope: request.scope, produced, judged, classify: this.classifier(parts, candidates), completion: (r, type) => parts.completion(r, type) });
   }
 
-  /** The patient's governed documents in scope (encounters if named), current versions, oldest update first. */
+  /**
+   * Documents by their document type; structured records by the part their entry names, or, for
+   * a result with no entry of its own, the part of the report among `candidates` that names it.
+   */
+  private classifier(parts: CopyParts, candidates: readonly CopyCandidate[]): (resource: Resource) => DocumentType[] {
+    const partOf = (r: Resource) => (isDocument(r) ? undefined : parts.entryOf(r)?.part);
+    const results = reportResults(candidates.map((c) => c.resource), partOf);
+    return (r) => {
+      const code = partOf(r) ?? results.get(`${r.resourceType}/${r.id}`);
+      const type = code ? this.types.get(code) : undefined;
+      return type ? [type] : this.types.classifyAll(r);
+    };
+  }
+
+  /** The patient's governed documents and part records in scope (encounters if named), current versions, oldest update first. */
   private async inScope(records: PatientRecordIndex, request: CopyRequestRecord): Promise<CopyCandidate[]> {
-    const found = await records.recordsOfPatient(request.patient, this.policy.governedResources, { encounters: request.scope.encounters });
+    const types = [...new Set([...this.policy.governedResources, ...this.parts.resourceTypes])];
+    const found = await records.recordsOfPatient(request.patient, types, { encounters: request.scope.encounters });
     // The manifest keeps the store's version numbers as numbers (R-32: `v3` on the copy).
     return found.map((r) => ({ resource: r.resource, version: Number(r.versionId) }));
   }
+}
+
+function isDocument(resource: Resource): boolean {
+  return resource.resourceType === 'Composition' || resource.resourceType === 'DocumentReference';
+}
+
+/** A hospital's own part entries (policy `copyRequests.parts`), tried before the shipped ones. */
+function policyParts(document: PolicyDocument): readonly CopyPartEntry[] {
+  return document.copyRequests?.parts ?? [];
 }

@@ -15,9 +15,10 @@ const NOT_PRODUCIBLE = 'a copy is produced once the request is approved';
 
 /**
  * Produces a copy of an approved request (R-31…R-33): what is complete and not produced yet,
- * objective documents only, signed, each allowed to the officer by the access policy, pinned to
+ * objective parts only (signed documents; structured records — vital signs, orders, reports,
+ * charges — in a final status), each allowed to the officer by the access policy, pinned to
  * their current versions, as a certified PDF and a hash-sealed FHIR document Bundle.
- * Unfinished documents are listed as pending; a later production copies them once signed.
+ * Unfinished records are listed as pending; a later production copies them once complete.
  * A disclosure of the patient (lifecycle `disclose`): its audit entry commits with the copy.
  */
 @Injectable()

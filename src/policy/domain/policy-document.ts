@@ -68,6 +68,11 @@ export const ruleSchema = z
   .strict()
   .refine((r) => Boolean(r.allow) !== Boolean(r.deny), { message: 'a rule has exactly one of allow or deny' });
 
+/** A coding a copy part matches on (`system` and `code`, both required). */
+const codingSchema = z
+  .object({ system: z.string().min(1).describe('The code system (e.g. `http://loinc.org`).'), code: z.string().min(1).describe('The code in that system.') })
+  .strict();
+
 export const policySchema = z
   .object({
     version: z.string().min(1).describe('The policy\'s version, recorded with every access decision.'),
@@ -249,6 +254,23 @@ export const policySchema = z
           description: 'The clerk who received or verified a request may not approve it; someone else of the record room does (R-34).',
           default: true,
         }),
+        /** R-31: a hospital's own objective parts kept as structured resources, tried before the shipped map. */
+        parts: z
+          .array(
+            z
+              .object({
+                part: z.string().min(1).describe('The document type it is copied as (fhir-profiles/chartwarden-document-types.json).'),
+                resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/).describe('The resource type.'),
+                category: z.array(codingSchema).min(1).optional().describe('Any of these codings in `category`.'),
+                code: z.array(codingSchema).min(1).optional().describe('Any of these codings in `code`.'),
+                complete: z.array(z.string().min(1)).min(1).describe('Statuses in which the record is complete and copied (R-32).'),
+                void: z.array(z.string().min(1)).optional().describe('Statuses in which it never took effect: left out, with the reason.'),
+                note: z.string().optional().describe('Why the entry is there, for the next reader of the policy.'),
+              })
+              .strict(),
+          )
+          .optional()
+          .describe("R-31: a hospital's own parts of the record as structured resources, tried before fhir-profiles/chartwarden-copy-parts.json."),
       })
       .strict()
       .optional()

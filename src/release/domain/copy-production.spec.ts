@@ -1,5 +1,6 @@
 import type { Composition, Resource } from '@medplum/fhirtypes';
 import type { DocumentType } from '../../policy/domain/document-types.js';
+import { CopyParts } from './copy-parts.js';
 import { nothingToCopy, selectForCopy, versionRef, type CopyCandidate, type SelectionContext } from './copy-production.js';
 
 const ADMISSION: DocumentType = { code: 'admission-record', display: 'Admission record', objectivity: 'objective' };
@@ -27,6 +28,7 @@ const context = (candidates: CopyCandidate[], extra: Partial<SelectionContext> =
   produced: new Set(),
   judged: new Map(candidates.map((c) => [versionRef(c.resource, c.version), undefined])),
   classify: (r: Resource) => (r.id?.startsWith('progress') ? [PROGRESS] : r.id?.startsWith('unknown') ? [] : [ADMISSION]),
+  completion: (r, type) => CopyParts.fromProfiles().completion(r, type),
   ...extra,
 });
 
@@ -64,6 +66,6 @@ describe('what a production copies (R-31, R-32)', () => {
     const selection = selectForCopy(candidates, context(candidates, { produced: new Set(['Composition/admission']), scope: { documentTypes: ['discharge-record'] } }));
     expect(selection).toEqual({ manifest: [], included: [], pending: [], excluded: [] });
     expect(nothingToCopy('r1', selection, true)).toBe('Nothing of copy request r1 is ready to copy: everything completed was produced already');
-    expect(nothingToCopy('r1', { ...selection, pending: [{ ref: 'Composition/x', reason: '' }] }, true)).toContain('pending until signed (R-32): Composition/x');
+    expect(nothingToCopy('r1', { ...selection, pending: [{ ref: 'Composition/x', reason: '' }] }, true)).toContain('pending until signed or final (R-32): Composition/x');
   });
 });

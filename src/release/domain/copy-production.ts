@@ -1,17 +1,19 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { DisclosedVersion } from '../../audit/domain/audit-entry.js';
-import { documentStatus, isSigned, SIGNED_STATUSES } from '../../policy/domain/document-status.js';
+import { documentStatus } from '../../policy/domain/document-status.js';
 import { contentSha256 } from '../../common/content-hash.js';
 import type { DocumentType } from '../../policy/domain/document-types.js';
+import type { Completion } from './copy-parts.js';
 import type { CopyScope } from './copy-request.js';
 
 /**
- * What a production copies (R-31…R-33), as pure rules: of the patient's governed documents in
- * scope, the objective, completed ones are copied pinned to their versions; unfinished ones wait
- * (pending); subjective, unclassified or refused ones are left out with their reason.
+ * What a production copies (R-31…R-33), as pure rules: of the patient's governed documents and
+ * structured records (the parts of `copy-parts.ts`) in scope, the objective, completed ones are
+ * copied pinned to their versions; unfinished ones wait (pending); subjective, unclassified,
+ * void or refused ones are left out with their reason. Nothing in scope is dropped unsaid.
  */
 
-/** One copied version (R-32: pinned) and its hash. */
+/** One copied version (R-32: pinned) and its hash; `documentType`: the document type or part (R-31) it is copied as. */
 export interface ManifestLine {
   type: string;
   id: string;
@@ -48,8 +50,10 @@ export interface SelectionContext {
   produced: ReadonlySet<string>;
   /** Per `versionRef`, why the version may not be copied (undefined: it may), judged before the production. */
   judged: ReadonlyMap<string, string | undefined>;
-  /** The document types a resource is coded as (type and category). */
+  /** The document types a resource is coded as (type and category), or for a structured record the part it is. */
   classify: (resource: Resource) => DocumentType[];
+  /** Whether a record of a document type or part is complete (R-32): `CopyParts.completion`. */
+  completion: (resource: Resource, type: DocumentType) => Completion;
 }
 
 /** Sorts the candidates into copied, pending and left out, in the candidates' order. */
@@ -72,7 +76,7 @@ export function selectForCopy(candidates: readonly CopyCandidate[], context: Sel
     }
     const types = context.classify(c.resource);
     if (types.length === 0) {
-      selection.excluded.push({ ref, reason: 'document type not known: only documents known to be objective are copied (R-31)' });
+      selection.excluded.push({ ref, reason: unclassified(c.resource) });
       continue;
     }
     if (context.scope.documentTypes && !types.some((t) => context.scope.documentTypes?.includes(t.code))) continue;
@@ -85,9 +89,9 @@ export function selectForCopy(candidates: readonly CopyCandidate[], context: Sel
     const type = types[0];
     const status = documentStatus(c.resource);
     if (status === 'entered-in-error') continue;
-    if (!isSigned(c.resource)) {
-      const unsigned = SIGNED_STATUSES.includes(status ?? '') ? ', no legal attester' : '';
-      selection.pending.push({ ref, documentType: type.code, reason: `not completed (${status ?? 'no status'}${unsigned}): produced once signed (R-32, R-13)` });
+    const completion = context.completion(c.resource, type);
+    if (completion.state !== 'complete') {
+      (completion.state === 'pending' ? selection.pending : selection.excluded).push({ ref, documentType: type.code, reason: completion.reason });
       continue;
     }
     const sha256 = contentSha256(c.resource);
@@ -97,10 +101,18 @@ export function selectForCopy(candidates: readonly CopyCandidate[], context: Sel
   return selection;
 }
 
+/** Why a record in scope has no document type or part: not known to be objective, so not copied (R-31). */
+function unclassified(resource: Resource): string {
+  if (resource.resourceType === 'Composition' || resource.resourceType === 'DocumentReference') {
+    return 'document type not known: only documents known to be objective are copied (R-31)';
+  }
+  return `${resource.resourceType} of no objective part R-31 lists (fhir-profiles/chartwarden-copy-parts.json, policy copyRequests.parts): not copied for requesters (R-31)`;
+}
+
 /** Why a production copies nothing (R-32): what is pending, or that everything completed was copied already. */
 export function nothingToCopy(requestId: string, selection: CopySelection, producedBefore: boolean): string {
   const why = selection.pending.length
-    ? `; pending until signed (R-32): ${selection.pending.map((p) => p.ref).join(', ')}`
+    ? `; pending until signed or final (R-32): ${selection.pending.map((p) => p.ref).join(', ')}`
     : producedBefore
       ? ': everything completed was produced already'
       : ': no objective, completed document in scope';
