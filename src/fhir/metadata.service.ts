@@ -13,9 +13,6 @@ import type { FhirResponse } from './fhir-response.js';
 import { identityProvider, type IdentityProvider } from './smart-configuration.js';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 
-/** Most base URLs one policy's statements are kept for (a server reached under many host names builds the rest each time). */
-const CACHED_BASES = 16;
-
 /** Serves `GET /fhir/metadata`. */
 @Injectable()
 export class MetadataService {
@@ -23,9 +20,12 @@ export class MetadataService {
   private readonly identity: IdentityProvider;
   private readonly cors: boolean;
 
-  /** Built once per base URL and policy document: it changes only with them, the code and the search parameters. */
-  private readonly built = new Map<string, CapabilityStatement>();
-  private builtFor?: PolicyDocument;
+  /**
+   * Built once per policy document (it changes only with it, the code and the search
+   * parameters); each answer names the base URL the client reached (`implementation.url`), so
+   * a stream of made-up Host headers costs a shallow copy each, never a rebuild.
+   */
+  private built?: { for: PolicyDocument; statement: CapabilityStatement };
 
   constructor(
     private readonly registry: SearchParameterRegistry,
@@ -37,15 +37,9 @@ export class MetadataService {
   }
 
   capabilities(baseUrl: string): FhirResponse {
-    // A reloaded policy governs other types: statements built under the previous one are dropped.
-    if (this.builtFor !== this.policy.document) {
-      this.built.clear();
-      this.builtFor = this.policy.document;
-    }
-    let statement = this.built.get(baseUrl);
-    if (!statement) {
-      statement = capabilityStatement({
-        baseUrl,
+    if (this.built?.for !== this.policy.document) {
+      const statement = capabilityStatement({
+        baseUrl: '',
         version: this.version,
         policy: this.policy,
         resourceTypes: loadR4Definitions(),
@@ -53,8 +47,9 @@ export class MetadataService {
         identity: this.identity,
         cors: this.cors,
       });
-      if (this.built.size < CACHED_BASES) this.built.set(baseUrl, statement);
+      this.built = { for: this.policy.document, statement };
     }
-    return { status: 200, body: statement };
+    const { statement } = this.built;
+    return { status: 200, body: { ...statement, implementation: { ...statement.implementation, description: statement.implementation?.description ?? '', url: baseUrl } } };
   }
 }
