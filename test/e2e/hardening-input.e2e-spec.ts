@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { request as httpRaw } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
-import { seedAs, type HttpResult } from '../support/http.js';
+import { rawRequest, seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
@@ -39,9 +38,8 @@ interface Sent {
   token?: string;
 }
 
-/** One raw HTTP/1.1 request (node:http, so the path, headers and body bytes go out exactly as given). */
-function send(base: string, path: string, options: Sent = {}): Promise<HttpResult & { requestId: string }> {
-  const url = new URL(base);
+/** One raw HTTP/1.1 request (the path, headers and body bytes go out exactly as given), under a request id of its own. */
+async function send(base: string, path: string, options: Sent = {}): Promise<HttpResult & { requestId: string }> {
   const requestId = `hardening-${run}-${randomUUID()}`;
   const headers: Record<string, string> = { accept: 'application/fhir+json', 'x-request-id': requestId, ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -49,26 +47,7 @@ function send(base: string, path: string, options: Sent = {}): Promise<HttpResul
     headers['content-type'] ??= 'application/fhir+json';
     headers['content-length'] = String(Buffer.byteLength(options.body));
   }
-  return new Promise((resolve, reject) => {
-    const req = httpRaw({ host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          body = undefined;
-        }
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
-        resolve({ status: res.statusCode ?? 0, headers: h, body: body as OperationOutcome, text, requestId });
-      });
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return { ...(await rawRequest(base, path, { method: options.method, headers, body: options.body })), requestId };
 }
 
 describe('Hardening: bad input is refused, audited, and harms no other request (e2e, issue #12 items 5 and 7)', () => {

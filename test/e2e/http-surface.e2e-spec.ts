@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { request as httpRaw } from 'node:http';
 import type { CapabilityStatement, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
-import { seedAs, type HttpResult } from '../support/http.js';
+import { rawRequest, seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome } from '../support/fhir-expect.js';
 import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
@@ -26,27 +25,7 @@ const IDP = {
 
 /** One raw HTTP/1.1 request: the method (OPTIONS), `Origin` and `Accept` go out exactly as given, as a browser sends them. */
 function send<T = OperationOutcome>(base: string, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<HttpResult<T>> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = httpRaw({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          body = undefined;
-        }
-        const received = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) received.set(name, Array.isArray(value) ? value.join(', ') : value);
-        resolve({ status: res.statusCode ?? 0, headers: received, body: body as T, text });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return rawRequest<T>(base, path, { method, headers });
 }
 
 const list = (value: string | null) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);

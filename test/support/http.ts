@@ -1,3 +1,4 @@
+import { request as nodeRequest } from 'node:http';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 
 /** A response as the e2e suites inspect it: status, headers, parsed body (undefined when not JSON), raw text. */
@@ -32,6 +33,32 @@ export async function httpRequest<T = OperationOutcome>(url: string, method: str
   const res = await fetch(url, { method, headers, body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: parseJson(text) as T, text };
+}
+
+/**
+ * One raw HTTP/1.1 request with node:http, for what `fetch` would change: the path, the method
+ * (`OPTIONS`), the headers (`Origin`, `Accept`) and the body bytes go out exactly as given.
+ */
+export function rawRequest<T = OperationOutcome>(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<HttpResult<T>> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = nodeRequest({ host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        resolve({ status: res.statusCode ?? 0, headers, body: parseJson(text) as T, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
 
 /** The body as JSON; undefined when empty or not JSON (the assertions then fail on its fields). */
