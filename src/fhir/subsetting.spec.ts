@@ -1,6 +1,8 @@
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import { numberLexemes, resourceText, storedText, withStoredText } from '../common/fhir-json-text.js';
-import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
+import { parseSearchRequest } from '../store/search/search-request.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { subset, subsetResult, subsetStored, subsettingOf, SUBSETTED } from './subsetting.js';
 
 /** A resource as the store returns it: carrying the text it was stored as. */
@@ -30,7 +32,7 @@ describe('_elements and _summary (R4 search.html#elements, #summary; issue #16)'
   it('a primitive\'s extension goes with it: _elements=birthDate keeps _birthDate', () => {
     const birthTime = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime', valueDateTime: '1970-03-30T14:30:00+08:00' }] };
     const patient = { resourceType: 'Patient', id: 'p', birthDate: '1970-03-30', _birthDate: birthTime, gender: 'male' } as Patient;
-    const part = subset(patient, { elements: ['Patient.birthDate'] }) as Patient & { _birthDate?: unknown };
+    const part = subset(patient, { elements: ['birthDate'] }) as Patient & { _birthDate?: unknown };
     expect(part._birthDate).toEqual(birthTime);
     expect(part.gender).toBeUndefined();
     // No stored text to take lexemes from: the part still gets a text of its own.
@@ -78,20 +80,49 @@ describe('_elements and _summary (R4 search.html#elements, #summary; issue #16)'
     expect(subsetStored(read, undefined)).toBe(read);
   });
 
-  it('reads take _elements and _summary from the query; a bad _summary is 400 invalid', () => {
+  it('reads take _elements and _summary from the query, parsed as a search parses them: the same values refused with the same 400', () => {
     expect(subsettingOf([['_elements', 'id, status'], ['_elements', 'code'], ['_format', 'json']])).toEqual({ elements: ['id', 'status', 'code'] });
     expect(subsettingOf([['_summary', 'text']])).toEqual({ summary: 'text' });
     expect(subsettingOf([['_summary', 'false']])).toBeUndefined();
     expect(subsettingOf([])).toBeUndefined();
-    for (const bad of [[['_summary', 'count']], [['_summary', 'yes']], [['_summary', 'true'], ['_summary', 'text']]] as [string, string][][]) {
-      let error: unknown;
+    const registry = SearchParameterRegistry.fromProfiles();
+    const refusal = (f: () => unknown): StoreError | undefined => {
       try {
-        subsettingOf(bad);
+        f();
       } catch (e) {
-        error = e;
+        return e as StoreError;
       }
-      expect(error).toBeInstanceOf(FhirRequestError);
-      expect((error as FhirRequestError).code).toBe(FhirRequestErrorCode.InvalidRequest);
+      return undefined;
+    };
+    const bads: [string, string][][] = [
+      [['_summary', 'yes']],
+      [['_summary', 'true'], ['_summary', 'text']],
+      [['_elements', 'Observation.status']],
+      [['_elements', 'value[x]']],
+      [['_elements', ',']],
+    ];
+    for (const bad of bads) {
+      const read = refusal(() => subsettingOf(bad));
+      const search = refusal(() => parseSearchRequest('Observation', bad, registry, { defaultCount: 20, maxCount: 100, lenient: false }));
+      expect([read?.code, read?.answer.status, read?.answer.issue]).toEqual([StoreErrorCode.InvalidSearch, 400, 'invalid']);
+      expect([search?.code, search?.answer.status, search?.message]).toEqual([read?.code, read?.answer.status, read?.message]);
     }
+    // `count` is a search's alone.
+    expect(refusal(() => subsettingOf([['_summary', 'count']]))?.answer).toEqual({ status: 400, issue: 'invalid' });
+  });
+
+  it('_summary=true keeps what changes the meaning of the rest: modifierExtension and implicitRules', () => {
+    const modified = {
+      resourceType: 'Observation',
+      id: 'o1',
+      implicitRules: 'http://hospital.test/rules',
+      modifierExtension: [{ url: 'http://hospital.test/refuted', valueBoolean: true }],
+      status: 'final',
+      code: { text: 'x' },
+      note: [{ text: 'not in the summary' }],
+    } as Observation;
+    const part = subset(modified, { summary: 'true' }) as unknown as Record<string, unknown>;
+    expect(Object.keys(part).sort()).toEqual(['code', 'id', 'implicitRules', 'meta', 'modifierExtension', 'resourceType', 'status']);
+    expect(Object.keys(subset(modified, { elements: ['status'] })).sort()).toEqual(['code', 'id', 'implicitRules', 'meta', 'modifierExtension', 'resourceType', 'status']);
   });
 });

@@ -3,7 +3,8 @@ import type { Coding, Resource } from '@medplum/fhirtypes';
 import { numberLexemes, resourceText, storedText, withStoredText } from '../common/fhir-json-text.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import type { SearchResult } from '../store/fhir-store.port.js';
-import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { parseResultShape } from '../store/search/search-request.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 
 /*
  * `_elements` and `_summary` (R4 search.html#elements, #summary): a reader asks for part of each
@@ -21,8 +22,12 @@ export interface Subsetting {
 /** The tag a partial resource carries (R4 search.html#summary: a client must not update from it). */
 export const SUBSETTED: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
 
-/** Kept in every part: what identifies the resource and its version. */
-const ALWAYS = ['id', 'meta'];
+/**
+ * Kept in every part: what identifies the resource and its version, and what changes the
+ * meaning of the rest (`implicitRules`, `modifierExtension`: R4 marks them isModifier but not
+ * isSummary, and a part without them could read as the opposite of the record).
+ */
+const ALWAYS = ['id', 'meta', 'implicitRules', 'modifierExtension'];
 
 interface TypeElements {
   /** Top-level elements marked `isSummary` in the R4 StructureDefinition (choices by their name without `[x]`). */
@@ -35,24 +40,16 @@ interface TypeElements {
 
 const byType = new Map<string, TypeElements | undefined>();
 
-/** `_elements` and `_summary` of a read's query; undefined when neither asks for a part. Bad values are 400. */
+/**
+ * `_elements` and `_summary` of a read's query; undefined when neither asks for a part. Parsed as
+ * a search parses them (`parseResultShape`), so both refuse the same values with the same 400;
+ * `_summary=count` is a search's only.
+ */
 export function subsettingOf(pairs: readonly [string, string][]): Subsetting | undefined {
-  const elements: string[] = [];
-  let summary: string | undefined;
-  for (const [key, value] of pairs) {
-    if (key === '_elements') {
-      elements.push(...value.split(',').map((e) => e.trim()).filter(Boolean));
-    } else if (key === '_summary') {
-      if (!['true', 'text', 'data', 'false'].includes(value)) {
-        throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `_summary=${value} is not supported on a read (true, text, data or false)`, ['_summary']);
-      }
-      if (summary !== undefined && summary !== value) {
-        throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, '_summary is given twice with different values', ['_summary']);
-      }
-      summary = value;
-    }
+  const asked = parseResultShape(pairs);
+  if (asked.summary === 'count') {
+    throw new StoreError(StoreErrorCode.InvalidSearch, '_summary=count is not supported on a read (true, text, data or false).', ['_summary']);
   }
-  const asked: Subsetting = { ...(elements.length ? { elements } : {}), ...(summary ? { summary } : {}) };
   return subsets(asked) ? asked : undefined;
 }
 
@@ -70,7 +67,7 @@ export function subsets(s: Subsetting): boolean {
 export function subset<T extends Resource>(resource: T, s: Subsetting): T {
   if (!subsets(s)) return resource;
   const type = elementsOf(resource.resourceType);
-  const keep = keeper(resource.resourceType, type, s);
+  const keep = keeper(type, s);
   const part: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(resource)) {
     if (key === 'resourceType' || keep(key, elementName(key, type))) part[key] = value;
@@ -94,11 +91,11 @@ export function subsetStored<T extends { json: string }>(stored: T, s: Subsettin
 }
 
 /** Which top-level keys a part keeps, by key and element name. */
-function keeper(resourceType: string, type: TypeElements | undefined, s: Subsetting): (key: string, name: string) => boolean {
+function keeper(type: TypeElements | undefined, s: Subsetting): (key: string, name: string) => boolean {
   const mandatory = type?.mandatory ?? new Set<string>();
   const always = (name: string) => ALWAYS.includes(name) || mandatory.has(name);
   if (s.elements?.length) {
-    const asked = new Set(s.elements.map((e) => (e.startsWith(`${resourceType}.`) ? e.slice(resourceType.length + 1) : e)));
+    const asked = new Set(s.elements);
     return (key, name) => always(name) || asked.has(name) || asked.has(key.replace(/^_/, ''));
   }
   if (s.summary === 'text') return (_key, name) => always(name) || name === 'text';

@@ -23,6 +23,12 @@ export enum StoreErrorCode {
   SearchTooCostly = 'fhir.too-costly',
   /** A record that would belong to two patients' records at once (a Provenance signing both): 422 `business-rule`. */
   SpansPatients = 'store.spans-patients',
+  /**
+   * A resource whose search index would exceed the bounds of one write (composite rows of one
+   * element, index rows of one resource, distinct units; `INDEX_LIMITS`): 422 `too-costly`,
+   * naming the parameter. Such a resource could block the server while it is indexed.
+   */
+  IndexTooLarge = 'store.index-too-large',
 }
 
 /** How each store code answers (R4 http.html#return, search.html#errors). */
@@ -36,6 +42,7 @@ const STORE_ANSWERS: ErrorAnswers<StoreErrorCode> = {
   [StoreErrorCode.InvalidResource]: { status: 400, issue: 'invalid' },
   [StoreErrorCode.SearchTooCostly]: { status: 400, issue: 'too-costly' },
   [StoreErrorCode.SpansPatients]: { status: 422, issue: 'business-rule' },
+  [StoreErrorCode.IndexTooLarge]: { status: 422, issue: 'too-costly' },
 };
 
 /** Thrown by `FhirStore` adapters. */

@@ -116,7 +116,7 @@ describe('Search of every parameter type (issue #16)', () => {
     expect(await mine(`value-quantity:missing=true&code=85354-9`)).toEqual([high.id, inverted.id].sort());
   });
 
-  it('numbers match by the precision of the value searched (probability=0.25 is [0.245, 0.255))', async () => {
+  it('numbers match by the precision of the value searched (probability=0.25 is [0.245, 0.255), 0.3 is [0.25, 0.35))', async () => {
     const risk = (p: number): RiskAssessment => ({
       resourceType: 'RiskAssessment',
       identifier: [{ system, value: String(p) }],
@@ -128,7 +128,10 @@ describe('Search of every parameter type (issue #16)', () => {
     const likely = await create(risk(0.8));
     const risks = (q: string) => ids('RiskAssessment', `identifier=${system}|&${q}`);
     expect(await risks('probability=0.25')).toEqual([low.id]);
-    expect(await risks('probability=0.3')).toEqual([]);
+    // A stored number is the point it is: only the searched value's precision counts (as in HAPI).
+    expect(await risks('probability=0.3')).toEqual([low.id]);
+    expect(await risks('probability=0.2')).toEqual([]);
+    expect(await risks('probability=0.26')).toEqual([]);
     expect(await risks('probability=gt0.5')).toEqual([likely.id]);
     expect(await risks('probability=le0.25')).toEqual([low.id]);
     expect(await risks('probability=ap0.75')).toEqual([likely.id]);

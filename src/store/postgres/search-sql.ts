@@ -1,8 +1,10 @@
 import { SqlParams } from '../../database/sql-params.js';
 import type { AccessFilter } from '../access-facts.js';
-import { tokenTextParam } from '../search/search-index.extractor.js';
+import { tokenTextParam, type SearchIndex } from '../search/search-index.extractor.js';
+import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
 import { accessConditionSql, encounterOf, patientOf, type ResourceRef } from './access-sql.js';
+import { INDEX_TABLES } from './index-tables.js';
 import { dateSql, valueSql } from './search-value-sql.js';
 import { storedColumns } from './stored-content.js';
 
@@ -15,16 +17,17 @@ export interface Sql {
 // The parameter builder is the database layer's (the audit trail builds its searches with it too).
 export { atInstant, NOW, SqlParams } from '../../database/sql-params.js';
 
-const INDEX_TABLE = {
-  token: 'fhir_search_token',
-  uri: 'fhir_search_token',
-  string: 'fhir_search_string',
-  reference: 'fhir_search_reference',
-  date: 'fhir_search_date',
-  number: 'fhir_search_number',
-  quantity: 'fhir_search_quantity',
-  composite: 'fhir_search_composite',
-} as const;
+/** The index rows each parameter type is searched in (their tables are `INDEX_TABLES`'). */
+const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
+  token: 'tokens',
+  uri: 'tokens',
+  string: 'strings',
+  reference: 'references',
+  date: 'dates',
+  number: 'numbers',
+  quantity: 'quantities',
+  composite: 'composites',
+};
 
 /**
  * The WHERE clause (over `fhir_resource r`) for a search's criteria: every criterion is an
@@ -82,7 +85,8 @@ function criterionSql(c: Criterion, p: SqlParams): string {
     return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;
   }
   // `:text` searches a token's text, indexed with the strings (`code:text`).
-  const [table, param] = c.modifier === 'text' ? [INDEX_TABLE.string, tokenTextParam(c.param.code)] : [INDEX_TABLE[c.param.type], c.param.code];
+  const [kind, param] = c.modifier === 'text' ? (['strings', tokenTextParam(c.param.code)] as const) : [INDEX_KIND[c.param.type], c.param.code];
+  const { table } = INDEX_TABLES[kind];
   const head = `SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(param)}`;
   if (c.modifier === 'missing') return `${c.missing ? 'NOT ' : ''}EXISTS (${head})`;
   const ors = c.values.map((v) => valueSql(v, c.modifier === 'text' ? undefined : c.modifier, p));
@@ -97,7 +101,7 @@ export function orderByClause(sort: SortRule[], p: SqlParams): string {
     if (s.key === '_lastUpdated') return `r.last_updated ${dir}`;
     if (s.key === '_id') return `r.id ${dir}`;
     const agg = s.descending ? 'max(d.high)' : 'min(d.low)';
-    return `(SELECT ${agg} FROM fhir_search_date d WHERE d.resource_type = r.resource_type AND d.resource_id = r.id AND d.param = ${p.add(s.key.code)}) ${dir} NULLS LAST`;
+    return `(SELECT ${agg} FROM ${INDEX_TABLES.dates.table} d WHERE d.resource_type = r.resource_type AND d.resource_id = r.id AND d.param = ${p.add(s.key.code)}) ${dir} NULLS LAST`;
   });
   if (!sort.some((s) => s.key === '_id')) keys.push('r.id ASC');
   return keys.join(', ');

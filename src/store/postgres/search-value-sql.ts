@@ -161,8 +161,14 @@ function closedRangeSql(prefix: NumberPrefix, low: string, high: string, ql: () 
 }
 
 /**
- * The same prefixes over numbers, whose precision ranges exclude their upper bound (`100` is
- * [99.5, 100.5)); integers are stored as the point [v, v]. So `ge100` finds 100 but not 99.
+ * The same prefixes over numbers and quantities. A stored value is the closed range [low, high]:
+ * a point for a number (`numberRangeOf`: the stored precision is not kept), both ends of a
+ * `Range`. The searched value stands for the half-open range of its precision [ql, qh) (`100`
+ * is [99.5, 100.5)): `eq` when it contains the stored range, `gt` and `sa` when the stored value
+ * reaches at or past qh, `lt` and `eb` below ql. For a point the prefixes split the number line
+ * consistently: lt | eq | gt, with le = lt ∪ eq, ge = eq ∪ gt, ne = lt ∪ gt. So `37.0` finds a
+ * stored 37, `36.95` does not, and `ge100` finds 100 (and 99.6) but not 99. `ap` overlaps the
+ * searched ±10% (both ends included).
  */
 function numberRangeSql(prefix: NumberPrefix, low: string, high: string, range: NumberRange, p: SqlParams): string {
   // Bound only when used: PostgreSQL cannot type a parameter the statement never reads.
@@ -170,20 +176,23 @@ function numberRangeSql(prefix: NumberPrefix, low: string, high: string, range: 
   const qh = () => `${p.add(range.high)}::numeric`;
   switch (prefix) {
     case 'eq':
+      return `(${low} >= ${ql()} AND ${high} < ${qh()})`;
     case 'ne':
+      return `NOT (${low} >= ${ql()} AND ${high} < ${qh()})`;
     case 'gt':
+      return `${high} >= ${qh()}`;
     case 'lt':
-      return closedRangeSql(prefix, low, high, ql, qh);
+      return `${low} < ${ql()}`;
     case 'ge':
-      return `${high} > ${ql()}`;
+      return `${high} >= ${ql()}`;
     case 'le':
       return `${low} < ${qh()}`;
     case 'sa':
       return `${low} >= ${qh()}`;
     case 'eb':
-      return `${high} <= ${ql()}`;
+      return `${high} < ${ql()}`;
     case 'ap':
-      return `(${low} < ${qh()} AND ${high} > ${ql()})`;
+      return `(${low} <= ${qh()} AND ${high} >= ${ql()})`;
   }
 }
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { TypedValue } from '@medplum/core';
-import { dateRangeOf, evaluate, normalizeString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import { dateRangeOf, evaluate, fitsIndex, indexedString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import { INDEX_LIMITS, indexTooLarge } from './index-limits.js';
 import type { ComponentParamType, CompositeComponentDef, SearchParamDef } from './search-parameter.registry.js';
+import type { UnitBudget } from './ucum.js';
 
 /**
  * A composite parameter's index row (https://hl7.org/fhir/R4/search.html#composite): one
@@ -38,13 +40,24 @@ const NONE: SecondPart = { valueSystem: null, valueCode: null, low: null, high: 
  */
 export type ComponentCache = Map<unknown, Map<string, unknown[]>>;
 
-/** The composite rows of one element the composite's expression yielded. */
-export function compositeRowsOf(def: SearchParamDef, element: TypedValue, cache: ComponentCache, defaultOffset?: string): CompositeRow[] {
+/**
+ * The composite rows of one element the composite's expression yielded. Their number is the
+ * product of the components' values, so it is checked before any row is built
+ * (`INDEX_LIMITS.compositeRowsPerElement`, 422 beyond). Values too long for an index row are
+ * left out, as in the rows of their kinds (`fitsIndex`).
+ */
+export function compositeRowsOf(def: SearchParamDef, element: TypedValue, cache: ComponentCache, units: UnitBudget, defaultOffset?: string): CompositeRow[] {
   const [first, second] = def.components ?? [];
   if (!first || !second) return [];
-  const firsts = cached(cache, element, first, `1${first.type}`, (v) => firstPartsOf(first.type, v));
+  const firsts = cached(cache, element, first, `1${first.type}`, (v) => firstPartsOf(first.type, v)).filter((f) => fitsIndex(f.system, f.code));
   if (firsts.length === 0) return [];
-  const seconds = cached(cache, element, second, `2${second.type}`, (v) => secondPartsOf(second.type, v, defaultOffset));
+  const seconds = cached(cache, element, second, `2${second.type}`, (v) => secondPartsOf(second.type, v, units, defaultOffset)).filter((s) =>
+    fitsIndex(s.valueSystem, s.valueCode, s.canonicalCode),
+  );
+  const max = INDEX_LIMITS.compositeRowsPerElement;
+  if (firsts.length * seconds.length > max) {
+    throw indexTooLarge(def.code, `one element gives ${firsts.length} × ${seconds.length} combinations of its components, more than ${max}`);
+  }
   const rows: CompositeRow[] = [];
   for (const f of firsts) {
     for (const s of seconds) {
@@ -73,7 +86,7 @@ function firstPartsOf(type: ComponentParamType, v: TypedValue): { system: string
   return tokensOf(v);
 }
 
-function secondPartsOf(type: ComponentParamType, v: TypedValue, defaultOffset?: string): SecondPart[] {
+function secondPartsOf(type: ComponentParamType, v: TypedValue, units: UnitBudget, defaultOffset?: string): SecondPart[] {
   switch (type) {
     case 'token':
     case 'uri':
@@ -83,7 +96,7 @@ function secondPartsOf(type: ComponentParamType, v: TypedValue, defaultOffset?: 
       return ref ? [{ ...NONE, valueSystem: ref.targetType, valueCode: ref.targetId }] : [];
     }
     case 'string':
-      return stringsOf(v).map((s) => ({ ...NONE, valueCode: normalizeString(s) }));
+      return stringsOf(v).map((s) => ({ ...NONE, valueCode: indexedString(s) }));
     case 'number': {
       const r = numberRangeOf(v);
       return r ? [{ ...NONE, low: r.low, high: r.high }] : [];
@@ -93,7 +106,7 @@ function secondPartsOf(type: ComponentParamType, v: TypedValue, defaultOffset?: 
       return r ? [{ ...NONE, low: epochMs(r.low), high: epochMs(r.high) }] : [];
     }
     case 'quantity':
-      return quantitiesOf(v).map((q) => ({
+      return quantitiesOf(v, units).map((q) => ({
         valueSystem: q.system,
         valueCode: q.code !== '' ? q.code : q.unit,
         low: q.low,

@@ -1,7 +1,7 @@
 import { evalFhirPathTyped, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import { dateRange, type DateRange } from './date-range.js';
-import { exactRange, precisionRange, type NumberRange } from './number-range.js';
-import { canonicalRange, UCUM_SYSTEM, type CanonicalRange } from './ucum.js';
+import { exactRange, type NumberRange } from './number-range.js';
+import { canonicalRange, UCUM_SYSTEM, type CanonicalRange, type UnitBudget } from './ucum.js';
 
 /*
  * What one FHIRPath result value contributes to each kind of index row
@@ -43,6 +43,40 @@ function tryEvaluate(atom: FhirPathAtom, input: TypedValue[]): TypedValue[] {
 /** Lower case, accents removed, trimmed: how string search compares (R4 search.html#string). */
 export function normalizeString(s: string): string {
   return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+}
+
+/**
+ * How much of a string is indexed and compared: index rows live in btree indexes, whose rows
+ * PostgreSQL caps at 2704 bytes (a longer value fails the whole write, PG 54000). A string's
+ * row keeps its first 256 normalised characters (at most 768 UTF-8 bytes), and a searched
+ * string is cut the same way, so a search compares the first 256 characters: a prefix search
+ * finds a long text by any prefix of it, `:contains` looks within those characters, and
+ * `:exact` still compares the whole text (the `exact` column is in no index).
+ */
+export const MAX_STRING_CHARS = 256;
+
+/** The normalised, bounded form of a string that its index row keeps and its search compares. */
+export function indexedString(s: string): string {
+  const n = normalizeString(s);
+  if (n.length <= MAX_STRING_CHARS) return n;
+  // Never split a surrogate pair: a lone surrogate is not valid text for PostgreSQL.
+  const end = /[\ud800-\udbff]/.test(n[MAX_STRING_CHARS - 1]) ? MAX_STRING_CHARS - 1 : MAX_STRING_CHARS;
+  return n.slice(0, end);
+}
+
+/**
+ * Most UTF-8 bytes of the texts a token-like row (token, quantity, composite) keeps in index
+ * keys. Past it the row is left out, so the resource is stored but is not found by that value:
+ * cutting a code would make it equal to other codes and find what it does not carry. 1024
+ * bytes leave room, under the btree's 2704, for the row's type, id, parameter and numbers.
+ */
+export const MAX_KEY_BYTES = 1024;
+
+/** Whether a row's key texts fit an index row (`MAX_KEY_BYTES`). */
+export function fitsIndex(...texts: (string | null | undefined)[]): boolean {
+  let bytes = 0;
+  for (const t of texts) if (t) bytes += Buffer.byteLength(t, 'utf8');
+  return bytes <= MAX_KEY_BYTES;
 }
 
 export function tokensOf(v: TypedValue): { system: string; code: string }[] {
@@ -136,49 +170,54 @@ export function dateRangeOf(v: TypedValue, defaultOffset?: string): DateRange | 
   return undefined;
 }
 
-const INTEGER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt']);
-
-/** A number element's range: exact for integers, its precision's range for decimals (R4 search.html#number). */
+/**
+ * A number element as indexed: the point it is (R4 search.html#number). R4 says the stored
+ * value's precision SHOULD be considered too; it is not, as in HAPI: the resource was parsed
+ * into a binary number, so `37.0` and `37` are the same stored value, and indexing either as a
+ * precision range ([36.95, 37.05) or [36.5, 37.5)) would make `eq` miss one of the values the
+ * sender wrote. Only the SEARCHED value's precision counts: `37.0` is [36.95, 37.05), `37` is
+ * [36.5, 37.5), both containing the stored 37; `36.95` is [36.945, 36.955), which does not.
+ */
 export function numberRangeOf(v: TypedValue): NumberRange | undefined {
   if (typeof v.value !== 'number' || !Number.isFinite(v.value)) return undefined;
-  // The parsed number's shortest form: `1.50` was read as 1.5, so its range is the wider one of `1.5`.
-  return INTEGER_TYPES.has(v.type) ? exactRange(String(v.value)) : precisionRange(String(v.value));
+  return exactRange(String(v.value));
 }
 
 const MONEY_SYSTEM = 'urn:iso:std:iso:4217';
 
 /** Quantities (Age, Duration, Money… and both ends of a Range) as indexed (R4 search.html#quantity). */
-export function quantitiesOf(v: TypedValue): QuantityValue[] {
+export function quantitiesOf(v: TypedValue, units?: UnitBudget): QuantityValue[] {
   const o = v.value as Record<string, unknown> | null | undefined;
   if (!o || typeof o !== 'object') return [];
   if (v.type === 'Range') {
-    const low = quantityOf(o.low as Record<string, unknown> | undefined);
-    const high = quantityOf(o.high as Record<string, unknown> | undefined);
+    const low = quantityOf(o.low as Record<string, unknown> | undefined, units);
+    const high = quantityOf(o.high as Record<string, unknown> | undefined, units);
     const unitOf = low ?? high;
     if (!unitOf) return [];
     // One range from the low end's low bound to the high end's high bound, in the unit they share.
     if (low && high && (low.system !== high.system || low.code !== high.code)) return [low, high];
     const { system, code, unit } = unitOf;
-    return [withCanonical({ system, code, unit, low: low?.low ?? '-Infinity', high: high?.high ?? 'Infinity' })];
+    return [withCanonical({ system, code, unit, low: low?.low ?? '-Infinity', high: high?.high ?? 'Infinity' }, units)];
   }
   if (v.type === 'Money') {
-    const m = quantityOf({ value: o.value, system: MONEY_SYSTEM, code: o.currency });
+    const m = quantityOf({ value: o.value, system: MONEY_SYSTEM, code: o.currency }, units);
     return m ? [m] : [];
   }
-  const q = quantityOf(o);
+  const q = quantityOf(o, units);
   return q ? [q] : [];
 }
 
-function quantityOf(o: Record<string, unknown> | undefined): QuantityValue | undefined {
+function quantityOf(o: Record<string, unknown> | undefined, units?: UnitBudget): QuantityValue | undefined {
   if (!o || typeof o.value !== 'number' || !Number.isFinite(o.value)) return undefined;
-  const range = precisionRange(String(o.value));
+  // A point, as numbers are (`numberRangeOf`): the searched value's precision is what counts.
+  const range = exactRange(String(o.value));
   if (!range) return undefined;
-  return withCanonical({ ...range, system: str(o.system), code: str(o.code), unit: str(o.unit) });
+  return withCanonical({ ...range, system: str(o.system), code: str(o.code), unit: str(o.unit) }, units);
 }
 
-function withCanonical(q: QuantityValue): QuantityValue {
+function withCanonical(q: QuantityValue, units?: UnitBudget): QuantityValue {
   if (q.system !== UCUM_SYSTEM || q.code === '' || !Number.isFinite(Number(q.low)) || !Number.isFinite(Number(q.high))) return q;
-  const canonical = canonicalRange(q.code, q);
+  const canonical = canonicalRange(q.code, q, units);
   return canonical ? { ...q, canonical } : q;
 }
 

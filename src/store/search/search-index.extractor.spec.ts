@@ -1,6 +1,8 @@
 import type { ChargeItem, Encounter, Observation, Patient, RiskAssessment } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../fhir-definitions.js';
-import { normalizeString } from './index-values.js';
+import { StoreError, StoreErrorCode } from '../store.errors.js';
+import { INDEX_LIMITS } from './index-limits.js';
+import { MAX_STRING_CHARS, normalizeString } from './index-values.js';
 import { extractSearchIndex } from './search-index.extractor.js';
 import { SearchParameterRegistry } from './search-parameter.registry.js';
 
@@ -76,8 +78,8 @@ describe('extractSearchIndex', () => {
     it('indexes each component pairing the code and value of the same component only', () => {
       const rows = extractSearchIndex(bloodPressure, registry.forType('Observation')).composites.filter((c) => c.param === 'component-code-value-quantity');
       expect(rows.map((r) => [r.code, r.low, r.high, r.canonicalCode])).toEqual([
-        ['8480-6', '119.5', '120.5', 'g.m-1.s-2'],
-        ['8462-4', '79.5', '80.5', 'g.m-1.s-2'],
+        ['8480-6', '120', '120', 'g.m-1.s-2'],
+        ['8462-4', '80', '80', 'g.m-1.s-2'],
       ]);
       expect(new Set(rows.map((r) => r.tuple)).size).toBe(2);
     });
@@ -85,8 +87,8 @@ describe('extractSearchIndex', () => {
     it('indexes combo parameters from the observation and from each component', () => {
       const index = extractSearchIndex({ ...bloodPressure, valueQuantity: { value: 5.5, system: UCUM, code: 'mmol/L' } }, registry.forType('Observation'));
       const combo = index.composites.filter((c) => c.param === 'combo-code-value-quantity').map((c) => `${c.code}=${c.low}`);
-      expect(combo.sort()).toEqual(['8462-4=79.5', '8480-6=119.5', '85354-9=5.45']);
-      expect(index.quantities.filter((q) => q.param === 'component-value-quantity').map((q) => q.low).sort()).toEqual(['119.5', '79.5']);
+      expect(combo.sort()).toEqual(['8462-4=80', '8480-6=120', '85354-9=5.5']);
+      expect(index.quantities.filter((q) => q.param === 'component-value-quantity').map((q) => q.low).sort()).toEqual(['120', '80']);
     });
 
     it('indexes a quantity in canonical units only when its system is UCUM and its code converts', () => {
@@ -94,25 +96,71 @@ describe('extractSearchIndex', () => {
       const valueQuantity = (o: Observation) => extractSearchIndex(o, registry.forType('Observation')).quantities.filter((q) => q.param === 'value-quantity');
       const [ucum] = valueQuantity(glucose({ value: 99, system: UCUM, code: 'mg/dL', unit: 'mg/dL' }));
       expect(ucum).toEqual({
-        param: 'value-quantity', system: UCUM, code: 'mg/dL', unit: 'mg/dL', low: '98.5', high: '99.5',
-        canonicalCode: 'g.m-3', canonicalLow: '985', canonicalHigh: '995',
+        param: 'value-quantity', system: UCUM, code: 'mg/dL', unit: 'mg/dL', low: '99', high: '99',
+        canonicalCode: 'g.m-3', canonicalLow: '990', canonicalHigh: '990',
       });
       const [local] = valueQuantity(glucose({ value: 99, unit: '毫克每分升' }));
       expect([local.unit, local.canonicalCode, local.canonicalLow]).toEqual(['毫克每分升', null, null]);
     });
 
-    it('indexes Money as a quantity in its currency, and decimals as the range of their precision', () => {
+    it('indexes Money as a quantity in its currency, and decimals as the point they are (the search value carries the precision)', () => {
       const charge: ChargeItem = { resourceType: 'ChargeItem', status: 'billable', code: { text: 'x' }, subject: { reference: 'Patient/p1' }, priceOverride: { value: 12.5, currency: 'CNY' } };
       expect(extractSearchIndex(charge, registry.forType('ChargeItem')).quantities).toContainEqual(
-        expect.objectContaining({ param: 'price-override', system: 'urn:iso:std:iso:4217', code: 'CNY', low: '12.45', high: '12.55' }),
+        expect.objectContaining({ param: 'price-override', system: 'urn:iso:std:iso:4217', code: 'CNY', low: '12.5', high: '12.5' }),
       );
       const risk: RiskAssessment = { resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityDecimal: 0.25 }] };
-      expect(extractSearchIndex(risk, registry.forType('RiskAssessment')).numbers).toEqual([{ param: 'probability', low: '0.245', high: '0.255' }]);
+      expect(extractSearchIndex(risk, registry.forType('RiskAssessment')).numbers).toEqual([{ param: 'probability', low: '0.25', high: '0.25' }]);
     });
 
     it("indexes a token's text (CodeableConcept.text, Coding.display) under code:text for :text", () => {
       const text = extractSearchIndex(bloodPressure, registry.forType('Observation')).strings.filter((s) => s.param === 'code:text');
       expect(text.map((s) => s.value).sort()).toEqual(['blood pressure panel', '血压']);
+    });
+  });
+
+  describe('bounds of one resource\'s index (R-51)', () => {
+    const refusal = (f: () => unknown): StoreError => {
+      try {
+        f();
+      } catch (e) {
+        return e as StoreError;
+      }
+      throw new Error('not refused');
+    };
+    const codings = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ system: 'urn:test', code: `${prefix}${i}` }));
+
+    it('refuses a composite whose element gives more combinations than the bound (422 too-costly), before building them', () => {
+      // N codings in `code` and N in `valueCodeableConcept`: N² combinations for combo-code-value-concept.
+      const n = 40;
+      const crafted: Observation = { resourceType: 'Observation', status: 'final', code: { coding: codings(n, 'c') }, valueCodeableConcept: { coding: codings(n, 'v') } };
+      const e = refusal(() => extractSearchIndex(crafted, registry.forType('Observation')));
+      expect(e).toBeInstanceOf(StoreError);
+      expect([e.code, e.answer.status, e.answer.issue]).toEqual([StoreErrorCode.IndexTooLarge, 422, 'too-costly']);
+      expect(e.message).toContain(`${n} × ${n}`);
+      expect(e.expression?.[0]).toMatch(/^(combo-)?code-value-concept$/);
+      // Within the bound the combinations are all indexed.
+      const fine = extractSearchIndex({ ...crafted, code: { coding: codings(10, 'c') }, valueCodeableConcept: { coding: codings(10, 'v') } }, registry.forType('Observation'));
+      expect(fine.composites.filter((c) => c.param === 'code-value-concept')).toHaveLength(100);
+    });
+
+    it('refuses a resource that gives more index rows than the bound', () => {
+      const many: Observation = { resourceType: 'Observation', status: 'final', code: { coding: codings(INDEX_LIMITS.rowsPerResource + 1, 'c') } };
+      const e = refusal(() => extractSearchIndex(many, registry.forType('Observation')));
+      expect([e.code, e.answer.status, e.message]).toEqual([StoreErrorCode.IndexTooLarge, 422, expect.stringContaining(`more than ${INDEX_LIMITS.rowsPerResource} index rows`)]);
+    });
+
+    it('keeps a bounded prefix of long text and leaves out codes too long for an index row', () => {
+      const long = '肺'.repeat(1200);
+      const condition: Observation = {
+        resourceType: 'Observation',
+        status: 'final',
+        identifier: [{ system: 'urn:test', value: 'x'.repeat(3000) }, { system: 'urn:test', value: 'short' }],
+        code: { text: long },
+      };
+      const index = extractSearchIndex(condition, registry.forType('Observation'));
+      const [text] = index.strings.filter((s) => s.param === 'code:text');
+      expect([text.value, text.exact]).toEqual([long.slice(0, MAX_STRING_CHARS), long]);
+      expect(index.tokens.filter((t) => t.param === 'identifier').map((t) => t.code)).toEqual(['short']);
     });
   });
 });

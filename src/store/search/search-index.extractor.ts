@@ -2,9 +2,11 @@ import { toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core'
 import type { Resource } from '@medplum/fhirtypes';
 import { compositeRowsOf, type ComponentCache, type CompositeRow } from './composite.js';
 import type { DateRange } from './date-range.js';
-import { dateRangeOf, displaysOf, evaluate, normalizeString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import { INDEX_LIMITS, indexTooLarge } from './index-limits.js';
+import { dateRangeOf, displaysOf, evaluate, fitsIndex, indexedString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
 import type { NumberRange } from './number-range.js';
 import type { SearchParamDef } from './search-parameter.registry.js';
+import { UnitBudget } from './ucum.js';
 
 /** The index rows one resource version produces. */
 export interface SearchIndex {
@@ -45,24 +47,35 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
   const seen = new Set<string>();
   const components: ComponentCache = new Map();
   const memo = new Map<FhirPathAtom, TypedValue[]>();
+  let current = '';
+  const units = new UnitBudget(INDEX_LIMITS.unitsPerResource, (max) => indexTooLarge(current, `the resource carries more than ${max} distinct UCUM units`));
   const add = <K extends keyof SearchIndex>(kind: K, row: SearchIndex[K][number]) => {
     const key = `${kind}\u0000${Object.values(row).join('\u0000')}`;
     if (seen.has(key)) return;
+    if (seen.size >= INDEX_LIMITS.rowsPerResource) {
+      throw indexTooLarge(row.param, `the resource gives more than ${INDEX_LIMITS.rowsPerResource} index rows`);
+    }
     seen.add(key);
     (index[kind] as SearchIndex[K][number][]).push(row);
   };
+  // Codes too long for an index row are left out (`fitsIndex`); strings are cut (`indexedString`).
+  const token = (param: string, t: { system: string; code: string }) => {
+    if (fitsIndex(t.system, t.code)) add('tokens', { param, ...t });
+  };
+  const text = (param: string, s: string) => add('strings', { param, value: indexedString(s), exact: s });
   for (const p of params) {
+    current = p.code;
     for (const v of evaluate(p.atoms, input, memo)) {
       switch (p.type) {
         case 'token':
-          for (const t of tokensOf(v)) add('tokens', { param: p.code, ...t });
-          for (const s of displaysOf(v)) add('strings', { param: tokenTextParam(p.code), value: normalizeString(s), exact: s });
+          for (const t of tokensOf(v)) token(p.code, t);
+          for (const s of displaysOf(v)) text(tokenTextParam(p.code), s);
           break;
         case 'uri':
-          for (const t of tokensOf(v)) add('tokens', { param: p.code, ...t });
+          for (const t of tokensOf(v)) token(p.code, t);
           break;
         case 'string':
-          for (const s of stringsOf(v)) add('strings', { param: p.code, value: normalizeString(s), exact: s });
+          for (const s of stringsOf(v)) text(p.code, s);
           break;
         case 'reference': {
           const ref = referenceOf(v);
@@ -80,7 +93,8 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
           break;
         }
         case 'quantity':
-          for (const q of quantitiesOf(v)) {
+          for (const q of quantitiesOf(v, units)) {
+            if (!fitsIndex(q.system, q.code, q.unit, q.canonical?.code)) continue;
             const c = q.canonical;
             add('quantities', {
               param: p.code,
@@ -96,7 +110,7 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
           }
           break;
         case 'composite':
-          for (const row of compositeRowsOf(p, v, components, defaultOffset)) add('composites', row);
+          for (const row of compositeRowsOf(p, v, components, units, defaultOffset)) add('composites', row);
           break;
       }
     }

@@ -32,6 +32,14 @@ describe('parseSearchRequest', () => {
     expect(parse('Patient', 'family=a\\,b').criteria[0].values).toEqual([{ kind: 'string', value: 'a,b' }]);
   });
 
+  it('splits a token, quantity or composite at its own unescaped separators only (R4 search.html#escaping)', () => {
+    expect(parse('Observation', 'identifier=urn:a\\|b|c\\$d\\,e').criteria[0].values).toEqual([{ kind: 'token', system: 'urn:a|b', code: 'c$d,e' }]);
+    expect(parse('Observation', 'value-quantity=5.4||mmol\\|L').criteria[0].values[0]).toMatchObject({ kind: 'quantity', code: 'mmol|L' });
+    expect(parse('Observation', 'code-value-string=urn:x|a\\$b$text\\$more').criteria[0].values).toEqual([
+      { kind: 'composite', parts: [{ kind: 'token', system: 'urn:x', code: 'a$b' }, { kind: 'string', value: 'text$more' }] },
+    ]);
+  });
+
   it('applies paging defaults and caps _count at the maximum', () => {
     expect(parse('Patient', '').count).toBe(20);
     expect(parse('Patient', '_count=5000').count).toBe(1000);

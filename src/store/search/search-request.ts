@@ -1,9 +1,10 @@
 import { FHIR_DEFAULTS } from '../../config/chartwarden.options.js';
 import type { AccessFilter } from '../access-facts.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
-import { normalizeString } from './index-values.js';
+import { indexedString } from './index-values.js';
 import type { SearchParamDef, SearchParameterRegistry } from './search-parameter.registry.js';
-import { invalid, parseComposite, parseDate, parseNumber, parseQuantity, parseReference, parseToken, splitValues, type CriterionValue } from './search-values.js';
+import { invalid, parseComposite, parseDate, parseNumber, parseQuantity, parseReference, parseToken, searchUnitBudget, splitValues, unescapeValue, type CriterionValue } from './search-values.js';
+import type { UnitBudget } from './ucum.js';
 
 export type { CriterionValue, DatePrefix, NumberPrefix } from './search-values.js';
 
@@ -65,6 +66,40 @@ const SUMMARY_MODES = new Set<string>(['true', 'text', 'data', 'count', 'false']
 /** An element name in `_elements` (`identifier`, `valueQuantity`). */
 const ELEMENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
+/** What part of each resource a reader asks for: `_summary` and `_elements` of a read or a search. */
+export interface ResultShape {
+  summary?: SummaryMode;
+  elements?: string[];
+}
+
+/**
+ * `_summary` and `_elements` of a read's query (R4 search.html#summary, #elements). The one
+ * parser of both, shared with searches, so a read and a search accept and refuse the same
+ * values with the same 400 (`store.invalid-search`); only `_summary=count` is a search's alone.
+ */
+export function parseResultShape(query: ReadonlyArray<[string, string]>): ResultShape {
+  const shape: ResultShape = {};
+  for (const [rawName, value] of query) {
+    const name = rawName.split(':')[0];
+    if (name === '_summary' || name === '_elements') applyShapeParameter(shape, name, rawName, value);
+  }
+  return shape;
+}
+
+function applyShapeParameter(shape: ResultShape, name: '_summary' | '_elements', rawName: string, value: string): void {
+  if (rawName !== name) throw invalid(rawName, `${name} takes no modifier`);
+  if (name === '_summary') {
+    if (!SUMMARY_MODES.has(value)) throw invalid(rawName, `_summary must be true, text, data, count or false, not "${value}"`);
+    if (shape.summary !== undefined && shape.summary !== value) throw invalid(rawName, `_summary is given twice with different values`);
+    shape.summary = value as SummaryMode;
+    return;
+  }
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const bad = names.find((n) => !ELEMENT_NAME.test(n));
+  if (bad !== undefined || names.length === 0) throw invalid(rawName, `_elements takes a comma-separated list of element names, not "${bad ?? value}"`);
+  shape.elements = [...new Set([...(shape.elements ?? []), ...names])];
+}
+
 /** Paging, leniency and cost settings for parsing. */
 export interface SearchParseOptions {
   defaultCount: number;
@@ -115,6 +150,7 @@ export function parseSearchRequest(
     countOnly: false,
     used: [],
   };
+  const units = searchUnitBudget();
   for (const [rawName, rawValue] of query) {
     const [name, modifier, ...rest] = rawName.split(':');
     if (IGNORED_PARAMS.has(name)) continue;
@@ -126,7 +162,7 @@ export function parseSearchRequest(
     if (name.startsWith('_has') || rawName.includes('.')) {
       throw new StoreError(StoreErrorCode.InvalidSearch, `Chained and reverse-chained parameters (${rawName}) are not supported; search the target type and use _include / _revinclude.`, [rawName]);
     }
-    const criterion = parseCriterion(resourceType, name, modifier, rest, rawValue, registry, options);
+    const criterion = parseCriterion(resourceType, name, modifier, rest, rawValue, registry, options, units);
     if (!criterion) {
       if (options.lenient) continue;
       const reason = registry.unsupportedReason(resourceType, name);
@@ -220,17 +256,10 @@ function applyResultParam(
       else throw invalid(rawName, `_total must be none, estimate or accurate, not "${value}"`);
       return;
     case '_summary':
-      if (!SUMMARY_MODES.has(value)) throw invalid(rawName, `_summary must be true, text, data, count or false, not "${value}"`);
-      request.summary = value as SummaryMode;
-      request.countOnly = value === 'count';
+    case '_elements':
+      applyShapeParameter(request, name, rawName, value);
+      request.countOnly = request.summary === 'count';
       return;
-    case '_elements': {
-      const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
-      const bad = names.find((n) => !ELEMENT_NAME.test(n));
-      if (bad !== undefined || names.length === 0) throw invalid(rawName, `_elements takes a comma-separated list of element names, not "${bad ?? value}"`);
-      request.elements = [...new Set([...(request.elements ?? []), ...names])];
-      return;
-    }
     case '_sort':
       for (const part of value.split(',')) {
         const descending = part.startsWith('-');
@@ -265,6 +294,7 @@ function parseCriterion(
   rawValue: string,
   registry: SearchParameterRegistry,
   options: SearchParseOptions,
+  units: UnitBudget,
 ): Criterion | undefined {
   const raw = `${name}${modifier ? ':' + modifier : ''}`;
   if (rest.length) throw invalid(raw, 'unexpected modifier');
@@ -274,8 +304,10 @@ function parseCriterion(
     if (rawValue !== 'true' && rawValue !== 'false') throw invalid(raw, ':missing takes true or false');
     return { param, modifier: 'missing', missing: rawValue === 'true', values: [] };
   }
-  const values = splitValues(rawValue);
-  if (values.length === 0) throw invalid(raw, 'empty value');
+  // Escaped as given: tokens, quantities and composites split at their own separators first.
+  const escaped = splitValues(rawValue);
+  if (escaped.length === 0) throw invalid(raw, 'empty value');
+  const values = escaped.map(unescapeValue);
   if (name === '_id') {
     if (modifier) throw invalid(raw, `modifier :${modifier} is not supported on _id`);
     return { param: '_id', values: values.map((id) => ({ kind: 'id', id })) };
@@ -295,12 +327,12 @@ function parseCriterion(
       return {
         param,
         modifier: modifier as 'exact' | 'contains' | undefined,
-        values: values.map((v) => ({ kind: 'string', value: modifier === 'exact' ? v : normalizeString(v) })),
+        values: values.map((v) => ({ kind: 'string', value: modifier === 'exact' ? v : indexedString(v) })),
       };
     case 'token':
-      if (modifier === 'text') return { param, modifier, values: values.map((v) => ({ kind: 'string', value: normalizeString(v) })) };
+      if (modifier === 'text') return { param, modifier, values: values.map((v) => ({ kind: 'string', value: indexedString(v) })) };
       if (modifier && modifier !== 'not') refuse();
-      return { param, modifier: modifier as 'not' | undefined, values: values.map(parseToken) };
+      return { param, modifier: modifier as 'not' | undefined, values: escaped.map(parseToken) };
     case 'uri':
       if (modifier && modifier !== 'above' && modifier !== 'below') refuse();
       return { param, modifier: modifier as 'above' | 'below' | undefined, values: values.map((v) => ({ kind: 'token', code: v })) };
@@ -320,10 +352,10 @@ function parseCriterion(
       return { param, values: values.map((v) => parseNumber(raw, v)) };
     case 'quantity':
       if (modifier) refuse();
-      return { param, values: values.map((v) => parseQuantity(raw, v)) };
+      return { param, values: escaped.map((v) => parseQuantity(raw, v, units)) };
     case 'composite':
       if (modifier) refuse();
-      return { param, values: values.map((v) => parseComposite(raw, v, param, options.defaultOffset)) };
+      return { param, values: escaped.map((v) => parseComposite(raw, v, param, units, options.defaultOffset)) };
   }
 }
 

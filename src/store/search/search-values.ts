@@ -1,9 +1,9 @@
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { dateRange, type DateRange } from './date-range.js';
-import { normalizeString } from './index-values.js';
+import { indexedString } from './index-values.js';
 import { approximateRange, precisionRange, type NumberRange } from './number-range.js';
 import type { ComponentParamType, SearchParamDef } from './search-parameter.registry.js';
-import { canonicalRange, UCUM_SYSTEM, type CanonicalRange } from './ucum.js';
+import { canonicalRange, UCUM_SYSTEM, UnitBudget, type CanonicalRange } from './ucum.js';
 
 /*
  * The values of one search parameter as a query writes them (https://hl7.org/fhir/R4/search.html),
@@ -29,28 +29,40 @@ export type CriterionValue =
   | { kind: 'composite'; parts: CriterionValue[] }
   | { kind: 'id'; id: string };
 
-/** Splits on unescaped commas and unescapes `\,` `\|` `\$` `\\` (R4 search.html#escaping). */
+/**
+ * Splits on unescaped commas, keeping the escapes (R4 search.html#escaping): a value is
+ * unescaped only after it is split at its own separators (`|` of a token or quantity, `$` of a
+ * composite), so that `\|` and `\$` stay data instead of splitting it.
+ */
 export function splitValues(raw: string): string[] {
+  return splitEscaped(raw, ',').filter((v) => v !== '');
+}
+
+/** `raw` split at each `sep` not escaped by a backslash; the pieces keep their escapes. */
+export function splitEscaped(raw: string, sep: string): string[] {
   const out: string[] = [];
-  let cur = '';
+  let start = 0;
   for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === '\\' && i + 1 < raw.length) {
-      cur += raw[++i];
-    } else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
+    if (raw[i] === '\\') i++;
+    else if (raw[i] === sep) {
+      out.push(raw.slice(start, i));
+      start = i + 1;
+    }
   }
-  out.push(cur);
-  return out.filter((v) => v !== '');
+  out.push(raw.slice(start));
+  return out;
+}
+
+/** `\,` `\|` `\$` `\\` → `,` `|` `$` `\\` (a trailing lone backslash stays). */
+export function unescapeValue(v: string): string {
+  return v.replace(/\\([\s\S])/g, '$1');
 }
 
 export function parseToken(v: string): CriterionValue {
-  const bar = v.indexOf('|');
-  if (bar < 0) return { kind: 'token', code: v };
-  const system = v.slice(0, bar);
-  const code = v.slice(bar + 1);
+  const [first, ...rest] = splitEscaped(v, '|');
+  if (rest.length === 0) return { kind: 'token', code: unescapeValue(first) };
+  const system = unescapeValue(first);
+  const code = unescapeValue(rest.join('|'));
   return { kind: 'token', system, code: code === '' ? undefined : code };
 }
 
@@ -80,49 +92,64 @@ export function parseNumber(raw: string, v: string): CriterionValue {
 }
 
 /**
+ * R-51: most distinct UCUM units one search may name. Each unit not yet seen costs a parse by
+ * the UCUM library, and a search may carry 50 parameters of 100 values; no real question
+ * names more than a few units. Beyond, 400 `too-costly`.
+ */
+export const MAX_SEARCH_UNITS = 20;
+
+/** A search's `UnitBudget`: one per parsed search. */
+export function searchUnitBudget(): UnitBudget {
+  return new UnitBudget(
+    MAX_SEARCH_UNITS,
+    (max) => new StoreError(StoreErrorCode.SearchTooCostly, `The search names more than ${max} distinct UCUM units; the server allows at most ${max} per search. Split it into several searches.`),
+  );
+}
+
+/**
  * `[prefix]number|system|code` or `[prefix]number||unit` or `[prefix]number` (R4 search.html#quantity).
  * A UCUM unit that converts is searched in canonical units, so `gt1|http://unitsofmeasure.org|g/L`
  * finds 120 mg/dL.
  */
-export function parseQuantity(raw: string, v: string): CriterionValue {
-  const [number, system, code, ...extra] = v.split('|');
+export function parseQuantity(raw: string, v: string, units: UnitBudget): CriterionValue {
+  const [number, system, code, ...extra] = splitEscaped(v, '|').map(unescapeValue);
   if (extra.length || (system !== undefined && code === undefined)) throw invalid(raw, `"${v}" is not a quantity (number|system|code, number||unit or number)`);
   const { prefix, range } = prefixedNumber(raw, number, `"${v}" does not start with a number (e.g. gt5.4|http://unitsofmeasure.org|mg)`);
   const value: CriterionValue = { kind: 'quantity', prefix, range };
   if (system) value.system = system;
   if (code) value.code = code;
   if (system === UCUM_SYSTEM && code) {
-    const canonical = canonicalRange(code, range);
+    const canonical = canonicalRange(code, range, units);
     if (canonical) value.canonical = canonical;
   }
   return value;
 }
 
 /** `a$b`: one value per component, each read as its component's type. */
-export function parseComposite(raw: string, v: string, param: SearchParamDef, defaultOffset?: string): CriterionValue {
+export function parseComposite(raw: string, v: string, param: SearchParamDef, units: UnitBudget, defaultOffset?: string): CriterionValue {
   const components = param.components ?? [];
-  const parts = v.split('$');
+  const parts = splitEscaped(v, '$');
   if (parts.length !== components.length || parts.some((p) => p === '')) {
     throw invalid(raw, `"${v}" must give ${components.length} values separated by $ (e.g. http://loinc.org|8480-6$gt100)`);
   }
-  return { kind: 'composite', parts: parts.map((p, n) => componentValue(raw, p, components[n].type, defaultOffset)) };
+  return { kind: 'composite', parts: parts.map((p, n) => componentValue(raw, p, components[n].type, units, defaultOffset)) };
 }
 
-function componentValue(raw: string, v: string, type: ComponentParamType, defaultOffset?: string): CriterionValue {
+function componentValue(raw: string, v: string, type: ComponentParamType, units: UnitBudget, defaultOffset?: string): CriterionValue {
   switch (type) {
     case 'token':
     case 'uri':
       return parseToken(v);
     case 'reference':
-      return parseReference(raw, v, undefined, undefined);
+      return parseReference(raw, unescapeValue(v), undefined, undefined);
     case 'string':
-      return { kind: 'string', value: normalizeString(v) };
+      return { kind: 'string', value: indexedString(unescapeValue(v)) };
     case 'date':
-      return parseDate(raw, v, defaultOffset);
+      return parseDate(raw, unescapeValue(v), defaultOffset);
     case 'number':
-      return parseNumber(raw, v);
+      return parseNumber(raw, unescapeValue(v));
     case 'quantity':
-      return parseQuantity(raw, v);
+      return parseQuantity(raw, v, units);
   }
 }
 

@@ -1,4 +1,5 @@
-import { canonicalRange } from './ucum.js';
+import { jest } from '@jest/globals';
+import { canonicalRange, UnitBudget } from './ucum.js';
 
 describe('canonical UCUM ranges (R4 search.html#quantity)', () => {
   it('puts units of one dimension on one scale: mg/dL, g/L and kg/m3 agree bound for bound', () => {
@@ -16,5 +17,36 @@ describe('canonical UCUM ranges (R4 search.html#quantity)', () => {
     expect(canonicalRange('mm[Hg]', { low: '119.5', high: '120.5' })?.code).toBe('g.m-1.s-2');
     expect(canonicalRange('%', { low: '95', high: '96' })).toEqual({ code: '1', low: '0.95', high: '0.96' });
     expect(canonicalRange('beats per minute', { low: '1', high: '2' })).toBeUndefined();
+  });
+});
+
+describe('the UCUM library is called quietly and within budget (R-51)', () => {
+  it('a unit the library cannot parse writes nothing to the console and converts to nothing', () => {
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => jest.spyOn(console, m));
+    try {
+      // Printable UCUM-grammar characters the library logs about when it fails to parse them.
+      for (const unit of ['6-+4_()', `x${Date.now()}{`, "[in_i]'/%"]) expect(canonicalRange(unit, { low: '1', high: '2' })).toBeUndefined();
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // The console is the caller's again afterwards.
+    expect(jest.isMockFunction(console.error)).toBe(false);
+  });
+
+  it('refuses before the library sees it: more than 32 characters, or characters outside the grammar', () => {
+    expect(canonicalRange('m'.repeat(33), { low: '1', high: '2' })).toBeUndefined();
+    expect(canonicalRange('mg dL', { low: '1', high: '2' })).toBeUndefined();
+    expect(canonicalRange('mg/dL', { low: '1', high: '2' })?.code).toBe('g.m-3');
+  });
+
+  it('a budget counts distinct units and refuses past its bound', () => {
+    const budget = new UnitBudget(2, (max) => new Error(`more than ${max}`));
+    canonicalRange('mg', { low: '1', high: '1' }, budget);
+    canonicalRange('mg', { low: '1', high: '1' }, budget);
+    canonicalRange('g', { low: '1', high: '1' }, budget);
+    expect(() => canonicalRange('kg', { low: '1', high: '1' }, budget)).toThrow('more than 2');
+    // Text that is not UCUM costs nothing.
+    expect(canonicalRange('not a unit', { low: '1', high: '1' }, budget)).toBeUndefined();
   });
 });

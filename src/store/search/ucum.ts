@@ -28,32 +28,86 @@ let utils: UcumUtils | undefined;
 type UnitConversion = { code: string; factor: number } | { code: string; special: true } | null;
 
 /**
- * Units seen, with their conversion (null: not UCUM). Bounded, because the units are whatever
- * writers and searchers send: at the bound it starts again rather than growing.
+ * Units seen, with their conversion (null: not UCUM), least recently used first. Bounded,
+ * because the units are whatever writers and searchers send: past the bound the least
+ * recently used one is dropped.
  */
 const conversions = new Map<string, UnitConversion>();
 const MAX_CACHED_UNITS = 2000;
 
 /**
- * UCUM codes are printable ASCII without spaces. Anything else is refused before the library
- * sees it: its parser logs what it cannot parse to the console, and units are the caller's text.
+ * The characters of UCUM's case-sensitive grammar (https://ucum.org/ucum#section-Syntax-Rules:
+ * atoms, prefixes, `[…]` and `{…}`, `.` and `/`, exponents, `10*3`, `10^3`, `%`, `'`), at most
+ * 32 of them: no unit a laboratory system sends is longer. Anything else is not UCUM and never
+ * reaches the library.
  */
-const UCUM_CODE = /^[!-~]{1,64}$/;
+const UCUM_CODE = /^[A-Za-z0-9./[\]{}()'%*^+\-_]{1,32}$/;
 
-function conversionOf(unit: string): UnitConversion {
+/**
+ * Who pays for the units a search or a write names that are not yet converted: each costs a
+ * parse by the library, and their number is whatever the caller sends. Counts distinct units
+ * (whether cached or not, so the answer does not depend on what others asked before) and calls
+ * `refuse` past `max`.
+ */
+export class UnitBudget {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly max: number,
+    private readonly refuse: (max: number) => Error,
+  ) {}
+
+  use(unit: string): void {
+    if (this.seen.has(unit)) return;
+    if (this.seen.size >= this.max) throw this.refuse(this.max);
+    this.seen.add(unit);
+  }
+}
+
+function conversionOf(unit: string, budget?: UnitBudget): UnitConversion {
   if (!UCUM_CODE.test(unit)) return null;
+  budget?.use(unit);
   let c = conversions.get(unit);
-  if (c !== undefined) return c;
-  utils ??= ucum.UcumLhcUtils.getInstance();
-  const r = utils.convertToBaseUnits(unit, 1);
+  if (c !== undefined) {
+    // Most recently used last: Map keeps insertion order.
+    conversions.delete(unit);
+    conversions.set(unit, c);
+    return c;
+  }
+  const r = quietly(() => library().convertToBaseUnits(unit, 1));
   c = null;
   if (r.status === 'succeeded' && r.unitToExp && typeof r.magnitude === 'number') {
     const code = canonicalCode(r.unitToExp);
     c = r.fromUnitIsSpecial ? { code, special: true } : { code, factor: r.magnitude };
   }
-  if (conversions.size >= MAX_CACHED_UNITS) conversions.clear();
+  if (conversions.size >= MAX_CACHED_UNITS) conversions.delete(conversions.keys().next().value as string);
   conversions.set(unit, c);
   return c;
+}
+
+function library(): UcumUtils {
+  return (utils ??= ucum.UcumLhcUtils.getInstance());
+}
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
+
+/**
+ * Runs a call into ucum-lhc with the console silenced. The library prints what it cannot parse
+ * (`Unit requested for unit string …`) with `console.log`: that is the caller's text on raw
+ * stdout, outside the logger and its redaction, one line per unit. The call is synchronous,
+ * so nothing else can log while the console is replaced, and `finally` restores it.
+ */
+function quietly<T>(call: () => T): T {
+  // The global console is replaced, never written to (hence no-console does not apply).
+  const terminal: Console = console;
+  const saved = CONSOLE_METHODS.map((m) => terminal[m]);
+  const silent = (): void => undefined;
+  for (const m of CONSOLE_METHODS) terminal[m] = silent;
+  try {
+    return call();
+  } finally {
+    CONSOLE_METHODS.forEach((m, n) => (terminal[m] = saved[n]));
+  }
 }
 
 /** `{g: 1, m: -3}` → `g.m-3` (dimensions in a fixed order, so equal dimensions give equal codes). */
@@ -77,10 +131,10 @@ function rounded(x: number): string {
 /**
  * The range of a UCUM quantity in its dimension's canonical unit, or undefined when the code
  * is not UCUM (or does not parse). Write time and query time both use this, so a search is a
- * single range comparison on the canonical columns.
+ * single range comparison on the canonical columns. `budget` counts the units named (`UnitBudget`).
  */
-export function canonicalRange(code: string, range: NumberRange): CanonicalRange | undefined {
-  const c = conversionOf(code);
+export function canonicalRange(code: string, range: NumberRange, budget?: UnitBudget): CanonicalRange | undefined {
+  const c = conversionOf(code, budget);
   if (!c) return undefined;
   const low = Number(range.low);
   const high = Number(range.high);
@@ -91,8 +145,8 @@ export function canonicalRange(code: string, range: NumberRange): CanonicalRange
     a = low * c.factor;
     b = high * c.factor;
   } else {
-    const from = (utils as UcumUtils).convertToBaseUnits(code, low);
-    const to = (utils as UcumUtils).convertToBaseUnits(code, high);
+    const from = quietly(() => library().convertToBaseUnits(code, low));
+    const to = quietly(() => library().convertToBaseUnits(code, high));
     if (typeof from.magnitude !== 'number' || typeof to.magnitude !== 'number') return undefined;
     a = from.magnitude;
     b = to.magnitude;
