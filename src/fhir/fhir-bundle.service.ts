@@ -74,7 +74,9 @@ export class FhirBundleService {
    * Conditions are resolved first, against the store as it was before the transaction: a
    * conditional create (or a conditional update matching nothing) that matches a record is
    * answered with it; entries with the same condition that match nothing create one resource
-   * together (the first creates, the others are answered with it, their `urn:uuid`s naming it).
+   * together (the first creates, the others are answered with it, their `urn:uuid`s naming it);
+   * two PUT or PATCH entries writing one resource (by id, or by conditions resolving to it)
+   * are refused (400).
    * An entry whose condition only a resource created earlier in this transaction matches is
    * refused (400: conditions overlap, R4 http.html#trules); one matched by another request's
    * record committed meanwhile fails the transaction with 409, to be retried.
@@ -87,6 +89,7 @@ export class FhirBundleService {
       const matched = new Set<number>();
       const creators = new Map<string, number>(); // method + condition -> the entry that creates for it
       const sameAs = new Map<number, number>();
+      const written = new Map<string, number>(); // Type/id -> the PUT or PATCH entry that writes it
       for (const p of plans) {
         if (p.method === 'PUT' && p.id === undefined) {
           const id = await this.run(p, () => this.fhir.conditionalTarget(ctx, p.type, p.query, this.fhir.checkBody(p.type, p.resource), tx));
@@ -108,6 +111,8 @@ export class FhirBundleService {
             matched.add(p.index);
             assigned.set(p.index, found.matches[0].id as string);
           } else if (creators.has(key)) {
+            // Two PUTs would both write the one resource the condition creates: only repeated POSTs are answered together.
+            if (p.method !== 'POST') throw touchedTwice(p, creators.get(key) as number, `the ${p.type} its condition creates`);
             sameAs.set(p.index, creators.get(key) as number);
             assigned.set(p.index, assigned.get(creators.get(key) as number) as string);
           } else {
@@ -116,6 +121,10 @@ export class FhirBundleService {
           if (!assigned.has(p.index)) assigned.set(p.index, randomUUID());
         } else if (p.method === 'POST') {
           assigned.set(p.index, randomUUID());
+        } else if (p.id !== undefined && p.method !== 'GET') {
+          const record = `${p.type}/${p.id}`;
+          if (written.has(record)) throw touchedTwice(p, written.get(record) as number, record);
+          written.set(record, p.index);
         }
         const id = assigned.get(p.index) ?? p.id;
         if (p.fullUrl?.startsWith('urn:uuid:') && id !== undefined) targets.set(p.fullUrl, `${p.type}/${id}`);
@@ -230,6 +239,14 @@ export class FhirBundleService {
       throw new BundleEntryError(index, e);
     }
   }
+}
+
+/** R4 http.html#trules: the identities a transaction writes (conditional ones resolved) must not overlap, so neither write is silently lost. */
+function touchedTwice(p: EntryPlan, earlier: number, what: string): BundleEntryError {
+  return new BundleEntryError(
+    p.index,
+    new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `Bundle.entry[${earlier}] and Bundle.entry[${p.index}] both write ${what}: a transaction writes each resource once (R4 http.html#trules)`),
+  );
 }
 
 /**

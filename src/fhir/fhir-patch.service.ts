@@ -6,6 +6,7 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { FhirAccess } from './fhir-access.port.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { parseIfMatch, type FhirContext, type FhirHeaders } from './fhir-request.js';
+import { bodyNumbers } from './json-body.js';
 import type { FhirResponse } from './fhir-response.js';
 import { FhirService } from './fhir.service.js';
 import { applyJsonPatch, JSON_PATCH, parseJsonPatch } from './json-patch.js';
@@ -27,7 +28,11 @@ export class FhirPatchService {
    * `patch` (R4 http.html#patch, RFC 6902 JSON Patch): an update of the current version with the
    * patch applied. Under the write's lock that version is judged (both versions within reach),
    * checked against `If-Match`, patched, validated and written through the whole write chain
-   * with itself as precondition: no concurrent update is lost. A PATCH never creates.
+   * with itself as precondition: no concurrent update is lost. A PATCH never creates. It needs
+   * `read` on the locked version as well as `update`: its answer is the whole patched record,
+   * and a `test` that fails or not tells what the record holds.
+   * `body` is the request's body or a Bundle entry's document (`jsonPatchOfBinary`): either
+   * carries the lexemes of its numbers (`bodyNumbers`), which the patched values keep.
    */
   async patch(ctx: FhirContext, type: string, id: string, body: unknown, headers: FhirHeaders, store = this.store): Promise<FhirResponse> {
     this.fhir.checkType(type);
@@ -43,17 +48,18 @@ export class FhirPatchService {
       const { stored } = await tx.lockForWrite({ resourceType: type, id } as Resource, 'update');
       // Judged on the version now locked: what is patched is what was judged.
       await this.access.requireStored(ctx, 'update', { type, id }, tx, { hideExistence: true });
+      await this.access.requireStored(ctx, 'read', { type, id }, tx, { hideExistence: true });
       if (!stored) throw notFoundError(type, id);
       const current = stored.meta?.versionId;
       if (ifMatch !== undefined && ifMatch !== current) {
         throw new StoreError(StoreErrorCode.VersionConflict, `${type}/${id} is at version ${current}, not ${ifMatch}: read it again and reapply the patch`);
       }
-      const patched = applyJsonPatch(stored, operations);
+      // The stored numbers keep their lexemes wherever the patch carries their values, and the patch's own values theirs (decision 0014).
+      const { resource: patched, numbers } = applyJsonPatch(stored, operations, { stored: numberLexemes(storedText(stored) ?? ''), patch: bodyNumbers(body) });
       this.validator.validate(patched);
       const facts = await tx.accessFactsOf(patched, this.access.factOptionsFor(ctx, 'update', type));
       await this.access.require(ctx, 'update', facts);
-      // The stored number forms carry over wherever the patch left a value as it was (decision 0014).
-      return this.chain.update(ctx, tx, unit, { ...patched, id }, { ifMatch: current, numbers: numberLexemes(storedText(stored) ?? ''), patient: facts.patient });
+      return this.chain.update(ctx, tx, unit, { ...patched, id }, { ifMatch: current, numbers, patient: facts.patient });
     });
     return this.fhir.writeResponse(ctx, outcome.resource, 200, headers.prefer);
   }

@@ -21,6 +21,9 @@ import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/** Search parameters that shape a result instead of choosing records: refused in a condition (`conditionFor`). */
+const RESULT_PARAMETERS = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType', '_format', '_pretty']);
+
 /** Versions of one resource judged at once for instance history (beyond: the newest this many). */
 const INSTANCE_HISTORY_LIMIT = 1000;
 
@@ -285,11 +288,14 @@ export class FhirService {
   /**
    * A conditional-create condition (`If-None-Exist: identifier=sys|123`) as a search restricted
    * to what the caller may search: a record they may not see never matches, so the answer
-   * does not depend on it (docs/decisions/0010). Every conditional probe is built here.
+   * does not depend on it (docs/decisions/0010). Every conditional probe is built here. It
+   * must filter: at least one criterion, and no parameter that shapes a result rather than
+   * choosing records (`_count`, `_sort`, `_format`…), or it would match whatever the caller sees.
    */
   async conditionFor(ctx: FhirContext, type: string, query: string, what = 'If-None-Exist'): Promise<SearchRequest> {
     const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''), `${what} parameter`);
-    if (pairs.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${what} must carry search parameters, e.g. identifier=system|value`);
+    const shaping = pairs.map(([k]) => k.split(':')[0]).find((k) => RESULT_PARAMETERS.has(k));
+    if (shaping !== undefined) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${what} chooses records; ${shaping} shapes a result and has no place in it`, [shaping]);
     const condition = parseSearchRequest(type, pairs, this.registry, {
       defaultCount: 2,
       maxCount: 2,
@@ -297,6 +303,7 @@ export class FhirService {
       maxValuesPerParameter: this.settings.maxValuesPerParameter,
       maxSearchParameters: this.settings.maxSearchParameters,
     });
+    if (condition.criteria.length === 0) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${what} must carry search criteria, e.g. identifier=system|value`);
     return { ...condition, access: await this.access.filter(ctx, 'search', [type]) };
   }
 

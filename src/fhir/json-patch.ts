@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { NumberLexemes } from '../common/fhir-json-text.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { parseJsonBody } from './json-body.js';
 
@@ -8,17 +9,23 @@ export const JSON_PATCH = 'application/json-patch+json';
 
 /**
  * What the server owns: a patch may `test` them (a client's precondition on `meta.versionId`),
- * never change them. `id` and `resourceType` name the record; the version and its time are stamped by the store.
+ * never change them, nor an element holding them (`/meta` as a whole). `id` and `resourceType`
+ * name the record; the version and its time are stamped by the store.
  */
 const PROTECTED: readonly string[][] = [['id'], ['resourceType'], ['meta', 'versionId'], ['meta', 'lastUpdated']];
 
 /** Keys that are no FHIR element and reach a JavaScript object's prototype: refused in any pointer, before `fast-json-patch` sees them. */
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** An array index with a leading zero (`01`): no index at all in RFC 6901, and no FHIR element name either. */
+const LEADING_ZERO = /^0\d+$/;
+
 /**
  * A PATCH body as an RFC 6902 JSON Patch document: an array of operations, each well-formed
- * (`fast-json-patch`'s own syntax check), no pointer through a prototype key, and no operation
- * that changes what the server owns. Throws 400 otherwise; nothing has been read yet.
+ * (`fast-json-patch`'s own syntax check, RFC 6901 indices, no `move` into its own `from`, §4.4),
+ * no pointer through a prototype key, and no operation that changes what the server owns.
+ * Throws 400 otherwise; nothing has been read yet. Returns `body` itself, so its number
+ * lexemes (`bodyNumbers`) stay with it.
  */
 export function parseJsonPatch(body: unknown): Operation[] {
   if (!Array.isArray(body)) {
@@ -35,15 +42,20 @@ export function parseJsonPatch(body: unknown): Operation[] {
     const pointers = 'from' in op ? [op.path, op.from] : [op.path];
     for (const pointer of pointers) {
       if (segments(pointer).some((s) => PROTOTYPE_KEYS.has(s))) throw malformed(`Operation ${i}: "${pointer}" names no FHIR element`);
+      if (segments(pointer).some((s) => LEADING_ZERO.test(s))) throw malformed(`Operation ${i}: "${pointer}" has an index with a leading zero (RFC 6901)`);
     }
-    // A copy only reads its `from`; a move removes it too.
+    if (op.op === 'move' && isPrefix(segments(op.from), segments(op.path), true)) {
+      throw malformed(`Operation ${i}: "${op.from}" cannot be moved into one of its own children ("${op.path}", RFC 6902 §4.4)`);
+    }
+    // A copy only reads its `from`; a move removes it too. The root is judged on the result (`applyJsonPatch`).
     const changed = op.op === 'test' ? [] : op.op === 'move' ? [op.path, op.from] : [op.path];
     for (const pointer of changed) {
       const path = segments(pointer);
-      if (PROTECTED.some((p) => p.length <= path.length && p.every((s, k) => s === path[k]))) {
+      const owned = path.length > 0 ? PROTECTED.filter((p) => isPrefix(p, path) || isPrefix(path, p)) : [];
+      if (owned.length) {
         throw new FhirRequestError(
           FhirRequestErrorCode.PatchProtectedElement,
-          `Operation ${i} (${op.op} ${pointer}) would change ${path.slice(0, 2).join('.')}, which the server owns; a patch may only test it`,
+          `Operation ${i} (${op.op} ${pointer}) would change ${owned.map((p) => p.join('.')).join(' and ')}, which the server owns; a patch may only test it`,
           [pointer],
         );
       }
@@ -72,28 +84,141 @@ export function jsonPatchOfBinary(resource: unknown, maxDepth: number): Operatio
   return parseJsonPatch(parseJsonBody(Buffer.from(binary.data, 'base64'), maxDepth));
 }
 
+/** What a patch is applied with: the number lexemes of the stored version's text and of the patch document (`bodyNumbers`, pointers `/3/value/…`). */
+export interface PatchLexemes {
+  stored?: NumberLexemes;
+  patch?: NumberLexemes;
+}
+
 /**
  * The patched resource: `operations` applied, in order and all or none, to a copy of `current`
- * (the version the caller's write has locked). A `test` that fails or a path that is not in this
- * version answers 422: the patch is well-formed, this version cannot take it. The result still
- * names the same record (a root `replace` cannot move it); the caller validates it as an update.
+ * (the version the caller's write has locked), with the lexemes its numbers are written in
+ * (decision 0014): the stored ones follow their values through every operation (an array
+ * index shifts with an `add` or `remove` before it, a `move` takes them along, a value
+ * replaced or removed drops them), and each operation's own value brings its own. A `test`
+ * that fails or a path that is not in this version answers 422: the patch is well-formed,
+ * this version cannot take it. The result still names the same record at the same version (a
+ * root `replace` cannot move it, nor restamp it); the caller validates it as an update.
  */
-export function applyJsonPatch<T extends Resource>(current: T, operations: readonly Operation[]): T {
-  let patched: unknown;
+export function applyJsonPatch<T extends Resource>(current: T, operations: readonly Operation[], lexemes: PatchLexemes = {}): { resource: T; numbers?: NumberLexemes } {
+  let document: unknown = structuredClone(current);
+  const numbers = new Map(lexemes.stored ?? []);
+  operations.forEach((op, i) => {
+    try {
+      const own = op.op === 'add' || op.op === 'replace' ? under(lexemes.patch, `/${i}/value`) : new Map<string, string>();
+      if (op.op === 'move') {
+        // RFC 6902 §4.4: a remove at `from`, then an add of that value at `path`.
+        const moved = under(numbers, op.from);
+        document = addAt(document, { op: 'add', path: op.path, value: removeAt(document, op.from, numbers, i) }, moved, numbers, i);
+      } else if (op.op === 'copy') {
+        document = addAt(document, op, under(numbers, op.from), numbers, i);
+      } else if (op.op === 'remove') {
+        removeAt(document, op.path, numbers, i);
+        if (op.path === '') document = null;
+      } else if (op.op === 'add') {
+        document = addAt(document, op, own, numbers, i);
+      } else {
+        // Validated against the document, applied to our own copy, prototype keys banned (already refused above).
+        document = fastJsonPatch.applyOperation(document, op, true, true, true, i).newDocument;
+        if (op.op === 'replace') rebase(numbers, op.path, own);
+      }
+    } catch (e) {
+      throw notApplicable(current, op, i, e);
+    }
+  });
+  const result = document as Partial<Resource> | null;
+  const stamp = (r: Partial<Resource> | null | undefined) => [r?.resourceType, r?.id, r?.meta?.versionId, r?.meta?.lastUpdated].join('\n');
+  if (!result || typeof result !== 'object' || Array.isArray(result) || stamp(result) !== stamp(current)) {
+    throw new FhirRequestError(
+      FhirRequestErrorCode.PatchProtectedElement,
+      `The patch would turn ${current.resourceType}/${current.id} into another record or version; a patch may not change id, resourceType, meta.versionId or meta.lastUpdated`,
+    );
+  }
+  return { resource: result as T, numbers: numbers.size ? numbers : undefined };
+}
+
+/** Any error applying an operation (fast-json-patch's own, or a TypeError on a path it did not foresee) is the patch's: 422, never a 5xx. */
+function notApplicable(current: Resource, op: Operation, i: number, e: unknown): FhirRequestError {
+  const failedTest = e instanceof fastJsonPatch.JsonPatchError && e.name === 'TEST_OPERATION_FAILED';
+  const why = failedTest ? 'the test failed' : e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return new FhirRequestError(
+    FhirRequestErrorCode.PatchNotApplicable,
+    `Operation ${i} (${op.op} ${op.path}): ${why} on ${current.resourceType}/${current.id} version ${current.meta?.versionId}; nothing was changed`,
+  );
+}
+
+/** `remove` at `pointer`, its lexemes dropped and those of later array elements moved down one; returns the value removed. */
+function removeAt(document: unknown, pointer: string, numbers: Map<string, string>, i: number): unknown {
+  const { removed } = fastJsonPatch.applyOperation(document, { op: 'remove', path: pointer }, true, true, true, i) as { removed?: unknown };
+  rebase(numbers, pointer, new Map());
+  const at = arrayIndex(document, pointer);
+  if (at) shift(numbers, at.array, at.index + 1, -1);
+  return removed;
+}
+
+/** `add` (or `copy`) at `op.path`, carrying `own` (the value's lexemes) there: later array elements move up one, or the member it replaces drops its lexemes. */
+function addAt(document: unknown, op: Operation & { op: 'add' | 'copy' }, own: ReadonlyMap<string, string>, numbers: Map<string, string>, i: number): unknown {
+  const before = arrayIndex(document, op.path);
+  const result = fastJsonPatch.applyOperation(document, op, true, true, true, i).newDocument;
+  if (before) {
+    shift(numbers, before.array, before.index, 1);
+    rebase(numbers, `${before.array}/${before.index}`, own);
+  } else {
+    rebase(numbers, op.path, own);
+  }
+  return result;
+}
+
+/** The array holding `pointer`'s element and its index (`-`: the end), when its parent is an array. */
+function arrayIndex(document: unknown, pointer: string): { array: string; index: number } | undefined {
+  if (pointer === '') return undefined;
+  const cut = pointer.lastIndexOf('/');
+  const array = pointer.slice(0, cut);
+  let parent: unknown;
   try {
-    // Validated against the document, applied to our own copy, prototype keys banned (already refused above).
-    patched = fastJsonPatch.applyPatch(structuredClone(current), [...operations], true, true, true).newDocument;
-  } catch (e) {
-    if (!(e instanceof fastJsonPatch.JsonPatchError)) throw e;
-    const which = e.index === undefined ? '' : `Operation ${e.index} (${operations[e.index]?.op} ${operations[e.index]?.path}): `;
-    const why = e.name === 'TEST_OPERATION_FAILED' ? 'the test failed' : e.message.split('\n')[0];
-    throw new FhirRequestError(FhirRequestErrorCode.PatchNotApplicable, `${which}${why} on ${current.resourceType}/${current.id} version ${current.meta?.versionId}; nothing was changed`);
+    parent = fastJsonPatch.getValueByPointer(document, array);
+  } catch {
+    return undefined;
   }
-  const result = patched as Partial<Resource> | null;
-  if (!result || typeof result !== 'object' || Array.isArray(result) || result.resourceType !== current.resourceType || result.id !== current.id) {
-    throw new FhirRequestError(FhirRequestErrorCode.PatchProtectedElement, `The patch would turn ${current.resourceType}/${current.id} into another record; a patch may not change id or resourceType`);
+  if (!Array.isArray(parent)) return undefined;
+  const token = pointer.slice(cut + 1);
+  return { array, index: token === '-' ? parent.length : Number(token) };
+}
+
+/** The lexemes at `pointer` and below, re-rooted there (`''`: the value itself is the number). */
+function under(numbers: ReadonlyMap<string, string> | undefined, pointer: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const [at, lexeme] of numbers ?? []) {
+    if (at === pointer || at.startsWith(`${pointer}/`)) found.set(at.slice(pointer.length), lexeme);
   }
-  return result as T;
+  return found;
+}
+
+/** Replaces the lexemes at `pointer` and below with `own` (re-rooted there). */
+function rebase(numbers: Map<string, string>, pointer: string, own: ReadonlyMap<string, string>): void {
+  for (const at of [...numbers.keys()]) if (at === pointer || at.startsWith(`${pointer}/`)) numbers.delete(at);
+  for (const [at, lexeme] of own) numbers.set(`${pointer}${at}`, lexeme);
+}
+
+/** Moves the lexemes of `array`'s elements from `index` on by `delta` places. */
+function shift(numbers: Map<string, string>, array: string, index: number, delta: number): void {
+  const prefix = `${array}/`;
+  const moved: [string, string][] = [];
+  for (const [at, lexeme] of [...numbers]) {
+    if (!at.startsWith(prefix)) continue;
+    const rest = at.slice(prefix.length);
+    const cut = rest.indexOf('/');
+    const n = Number(cut < 0 ? rest : rest.slice(0, cut));
+    if (n < index) continue;
+    numbers.delete(at);
+    moved.push([`${prefix}${n + delta}${cut < 0 ? '' : rest.slice(cut)}`, lexeme]);
+  }
+  for (const [at, lexeme] of moved) numbers.set(at, lexeme);
+}
+
+/** Whether `prefix` is a prefix of `path` (a proper one when `proper`). */
+function isPrefix(prefix: readonly string[], path: readonly string[], proper = false): boolean {
+  return prefix.length <= path.length - (proper ? 1 : 0) && prefix.every((s, k) => s === path[k]);
 }
 
 /** An RFC 6901 pointer's reference tokens, unescaped (`~1` is `/`, `~0` is `~`). */

@@ -75,7 +75,7 @@ export class WriteChain {
   ): Promise<WriteOutcome<T>> {
     const { patient, ...store } = options;
     const judged = frozenCopy(resource);
-    const scope = deepFreeze(await tx.lockForWrite(judged, 'update'));
+    const scope = deepFreeze(await tx.lockForWrite(judged, 'update', { numbers: store.numbers }));
     if (store.ifMatch !== undefined) preconditionHolds(judged, scope.stored, store.ifMatch);
     const own = ownContext(ctx);
     await this.check(own, { resource: judged, creating: scope.stored === undefined, scope, ...(step ? { step } : {}) }, unit);

@@ -155,8 +155,10 @@ export abstract class FhirStore {
    * the locks the write needs (see `WriteScope`). `create`: the id is not known yet (or is
    * `assignedId`); `update`: `resource.id` names the record, which may not exist yet. Needs a
    * transaction (the store given by `transaction` or `within`): refused outside one.
+   * `numbers`: the sender's number lexemes (as `CreateOptions.numbers`), so `unchanged` is judged
+   * on the numbers as written (1.5 → 1.50 is a change, decision 0014).
    */
-  abstract lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope>;
+  abstract lockForWrite(resource: Resource, mode: 'create' | 'update', options?: { numbers?: NumberLexemes }): Promise<WriteScope>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { FhirContext } from '../../src/fhir/fhir-request.js';
 import { WriteGuard, type WriteAttempt } from '../../src/fhir/write-chain.port.js';
@@ -7,6 +7,7 @@ import type { AuditRow } from '../support/database-rows.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, seedAs, type HttpResult } from '../support/http.js';
 import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
+import { inpatientStay } from '../support/fhir-builders.js';
 
 /**
  * Conditional update (`PUT /Type?identifier=…`, R4 http.html#cond-update) and conditional
@@ -54,8 +55,8 @@ describe('Conditional update and conditional creates in transactions (e2e, real 
   let his: string;
   let patient: string;
 
-  const fhir = <T = OperationOutcome>(method: string, path: string, body?: unknown) =>
-    httpRequest<T>(`${server.fhirBase}${path ? `/${path}` : ''}`, method, { token: his, body, headers: { 'x-request-id': `cond-${randomUUID()}` } });
+  const fhir = <T = OperationOutcome>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, token = his) =>
+    httpRequest<T>(`${server.fhirBase}${path ? `/${path}` : ''}`, method, { token, body, headers: { 'x-request-id': `cond-${randomUUID()}`, ...headers } });
   const seed = <T extends Resource>(resource: T) => seedAs(server.fhirBase, his, resource);
   const obs = (value: string, extra: Partial<Observation> = {}): Observation => ({
     resourceType: 'Observation',
@@ -205,5 +206,53 @@ describe('Conditional update and conditional creates in transactions (e2e, real 
     const refused = await racing;
     expect(expectOutcome(refused, 409, 'conflict', 'store.conflict').issue?.[0].diagnostics).toMatch(/concurrent request .* retry/);
     expect(await stored('F')).toHaveLength(1);
+  });
+
+  it('a condition must choose records: none but result parameters (_format, _count…) is 400 and nothing is created or matched', async () => {
+    const named = async () =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Patient' AND content->'name' @> $1::jsonb`, [JSON.stringify([{ text: `无条件-${run}` }])])).rows[0].n;
+    const refused = await fhir('PUT', 'Patient?_format=json', { resourceType: 'Patient', name: [{ text: `无条件-${run}` }] });
+    expectOutcome(refused, 400, 'invalid', 'fhir.invalid-request');
+    expectOutcome(await fhir('PUT', `Observation?${condition('shaped')}&_sort=date`, obs('shaped')), 400, 'invalid', 'fhir.invalid-request');
+    const ifNoneExist = await fhir('POST', 'Patient', { resourceType: 'Patient', name: [{ text: `无条件-${run}` }] }, { 'if-none-exist': '_count=1' });
+    expectOutcome(ifNoneExist, 400, 'invalid', 'fhir.invalid-request');
+    expect(await named()).toBe(0);
+    expect(await stored('shaped')).toEqual([]);
+  });
+
+  it('R4 http.html#trules: two PUT entries writing one resource (the same condition, or the same id) fail the transaction (400, both named), nothing written', async () => {
+    const put = (value: string, note: string) => ({ resource: obs(value, { note: [{ text: note }] }), request: { method: 'PUT', url: `Observation?identifier=${SYS}|${value}` } });
+    const fresh = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [put('twice-new', 'first'), put('twice-new', 'second')] });
+    expect(expectOutcome(fresh, 400, 'invalid', 'fhir.invalid-request').issue?.[0].diagnostics).toMatch(/entry\[0\] and Bundle\.entry\[1\] both write/);
+    expect(await stored('twice-new')).toEqual([]);
+
+    const existing = await seed(obs('twice-old'));
+    const matched = await fhir('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [put('twice-old', 'first'), put('twice-old', 'second')] });
+    expect(expectOutcome(matched, 400, 'invalid', 'fhir.invalid-request').issue?.[0].diagnostics).toMatch(/entry\[0\] and Bundle\.entry\[1\] both write Observation\//);
+    const byId = await fhir('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [put('twice-old', 'first'), { resource: { ...obs('twice-old'), id: existing.id }, request: { method: 'PUT', url: `Observation/${existing.id}` } }],
+    });
+    expect(expectOutcome(byId, 400, 'invalid', 'fhir.invalid-request').issue?.[0].diagnostics).toContain(`both write Observation/${existing.id}`);
+    expect(await stored('twice-old')).toEqual([{ id: existing.id, version_id: 1 }]);
+  });
+
+  it('decision 0015: a record hidden from a clinician never matches his conditional update: he creates his own, the hidden one is untouched', async () => {
+    const [deptA, deptB] = [`dept-a-${run}`, `dept-b-${run}`];
+    const dr = `Practitioner/dr-cond-${run}`;
+    const own = await seed<Encounter>(inpatientStay(patient, deptA, [dr]));
+    const otherPatient = (await seed<Patient>({ resourceType: 'Patient', name: [{ text: `隐藏-${run}` }] })).id;
+    const hiddenStay = await seed<Encounter>(inpatientStay(otherPatient, deptB, [`Practitioner/someone-${run}`]));
+    const hidden = await seed(obs('hidden', { subject: { reference: `Patient/${otherPatient}` }, encounter: { reference: `Encounter/${hiddenStay.id}` } }));
+    const clinician = await server.token({ sub: `dr-cond-${run}`, roles: ['attending'], department: deptA, licence: 'licensed', fhirUser: dr });
+    const res = await fhir<Observation>('PUT', `Observation?${condition('hidden')}`, obs('hidden', { encounter: { reference: `Encounter/${own.id}` }, status: 'amended' }), {}, clinician);
+    expectStatus(res, 201);
+    expect(res.body.id).not.toBe(hidden.id);
+    const matching = await stored('hidden');
+    expect(matching).toHaveLength(2);
+    expect(matching).toEqual(expect.arrayContaining([{ id: hidden.id, version_id: 1 }, { id: res.body.id, version_id: 1 }]));
+    const { rows } = await db.query<{ status: string; subject: string }>(`SELECT content->>'status' AS status, content->'subject'->>'reference' AS subject FROM fhir_resource WHERE resource_type = 'Observation' AND id = $1`, [hidden.id]);
+    expect(rows).toEqual([{ status: 'final', subject: `Patient/${otherPatient}` }]);
   });
 });

@@ -100,7 +100,7 @@ describe('Fidelity: a resource comes back as it was sent (issue #16)', () => {
     expect(everything.text).toContain(`"resource":${expected('Patient', PATIENT_FIELDS('p1'), patient)}`);
   });
 
-  it('an update keeps its own sender\'s order and lexemes; resending equal values adds no version', async () => {
+  it('an update keeps its own sender\'s order and lexemes; resending the same numbers adds no version, a change of precision does (1.0 ≠ 1)', async () => {
     const fields = OBSERVATION_FIELDS(patient.id as string, 'o-update');
     const first = (await create('Observation', fields)).body as Observation;
     const changed = fields.replace('"value":1.50,', '"value":2.500,');
@@ -113,13 +113,38 @@ describe('Fidelity: a resource comes back as it was sent (issue #16)', () => {
     expect((await fhir(his, 'GET', `Observation/${first.id}`)).text).toBe(v2);
     expect((await fhir(his, 'GET', `Observation/${first.id}/_history/1`)).text).toBe(expected('Observation', fields, first));
 
-    // The same values again, keys reordered and 2.500 written 2.5: no new version, the stored text stays.
-    const again = await fhir<Observation>(his, 'PUT', `Observation/${first.id}`, `{"resourceType":"Observation","id":"${first.id}",${changed.replace('2.500', '2.5')}}`);
+    // The same numbers as written again, keys reordered: no new version, the stored text stays.
+    const again = await fhir<Observation>(his, 'PUT', `Observation/${first.id}`, `{"resourceType":"Observation","id":"${first.id}",${changed}}`);
     expect(again.status).toBe(200);
     expect(again.body.meta?.versionId).toBe('2');
     expect((await fhir(his, 'GET', `Observation/${first.id}`)).text).toBe(v2);
+    // 2.500 written 2.5: another precision (R4 datatypes.html#decimal), so a new version with the new text.
+    const coarser = changed.replace('2.500', '2.5');
+    const precision = await fhir<Observation>(his, 'PUT', `Observation/${first.id}`, `{"resourceType":"Observation","id":"${first.id}",${coarser}}`);
+    expect(precision.status).toBe(200);
+    expect(precision.body.meta?.versionId).toBe('3');
+    expect((await fhir(his, 'GET', `Observation/${first.id}`)).text).toBe(
+      `{"resourceType":"Observation","id":"${first.id}","meta":{"versionId":"3","lastUpdated":"${precision.body.meta?.lastUpdated}"},${coarser}}`,
+    );
     const { rows } = await db.query('SELECT version_id FROM fhir_resource_version WHERE resource_type = $1 AND id = $2 ORDER BY 1', ['Observation', first.id]);
-    expect(rows).toEqual([{ version_id: 1 }, { version_id: 2 }]);
+    expect(rows).toEqual([{ version_id: 1 }, { version_id: 2 }, { version_id: 3 }]);
+  });
+
+  it('R-12: a change of precision alone is a change to the write guards too: a final document needs a reason for it', async () => {
+    const fields = (value: string) =>
+      `"status":"final","type":{"text":"日常病程记录"},"subject":{"reference":"Patient/${patient.id}"},"date":"2026-11-29T10:00:00+08:00",` +
+      `"author":[{"display":"李医生"}],"title":"病程","extension":[{"url":"urn:chartwarden-e2e:fidelity:score","valueDecimal":${value}}]`;
+    const note = (await create('Composition', fields('1.5'))).body as Resource;
+    const put = (value: string, headers: Record<string, string> = {}) =>
+      fhir<Resource>(his, 'PUT', `Composition/${note.id}`, `{"resourceType":"Composition","id":"${note.id}",${fields(value)}}`, headers);
+    expect((await put('1.5')).body.meta?.versionId).toBe('1');
+    const refused = await put('1.50');
+    expect(refused.status).toBe(422);
+    expect(refused.text).toContain('governance.reason-required');
+    const amended = await put('1.50', { 'x-edit-reason': encodeURIComponent('更正精度') });
+    expect(amended.status).toBe(200);
+    expect(amended.body.meta?.versionId).toBe('2');
+    expect(amended.text).toContain('"valueDecimal":1.50');
   });
 
   it('a conditional update (PUT Type?identifier=…) keeps the lexemes when it creates and when it updates', async () => {
@@ -128,16 +153,21 @@ describe('Fidelity: a resource comes back as it was sent (issue #16)', () => {
     const created = await fhir<Observation>(his, 'PUT', path, sent('Observation', fields));
     expect(created.status).toBe(201);
     expect(created.text).toBe(expected('Observation', fields, created.body));
+    const same = await fhir<Observation>(his, 'PUT', path, sent('Observation', fields));
+    expect(same.status).toBe(200);
+    expect(same.body.id).toBe(created.body.id);
+    // The same text again: no new version.
+    expect(same.body.meta?.versionId).toBe('1');
+    // 1.0 sent as 1.000: a change of precision, so a new version.
     const changed = fields.replace('"value":1.0}', '"value":1.000}');
     const updated = await fhir<Observation>(his, 'PUT', path, sent('Observation', changed));
     expect(updated.status).toBe(200);
-    expect(updated.body.id).toBe(created.body.id);
-    // 1.0 and 1.000 are equal values: no new version, the first text stays.
-    expect(updated.body.meta?.versionId).toBe('1');
+    expect(updated.body.meta?.versionId).toBe('2');
+    expect(updated.text).toBe(expected('Observation', changed, updated.body));
     const other = fields.replace('"value":1.50,', '"value":3.10,');
     const next = await fhir<Observation>(his, 'PUT', path, sent('Observation', other));
     expect(next.status).toBe(200);
-    expect(next.body.meta?.versionId).toBe('2');
+    expect(next.body.meta?.versionId).toBe('3');
     expect((await fhir(his, 'GET', `Observation/${created.body.id}`)).text).toBe(expected('Observation', other, next.body));
   });
 

@@ -8,6 +8,10 @@ import type { AuditRow, LedgerRow } from '../support/database-rows.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, jsonApi, seedAs, type HttpResult } from '../support/http.js';
 import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
+import { inpatientStay } from '../support/fhir-builders.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 
 /**
  * JSON Patch (RFC 6902; R4 http.html#patch) end to end, over real HTTP and PostgreSQL: a PATCH
@@ -157,11 +161,19 @@ describe('JSON Patch through the write chain (e2e, real HTTP + PostgreSQL)', () 
     expectOutcome(await patch(path, [null]), 400, 'structure', 'fhir.patch-malformed');
     expectOutcome(await patch(path, [{ op: 'test', path: '/status', value: 'preliminary' }]), 422, 'processing', 'fhir.patch-not-applicable');
     expectOutcome(await patch(path, [{ op: 'remove', path: '/issued' }]), 422, 'processing', 'fhir.patch-not-applicable');
+    // RFC 6902 §4.4: no move into its own child (was a 500); RFC 6901: no index with a leading zero.
+    expectOutcome(await patch(path, [{ op: 'add', path: '/note', value: [{ text: 'n' }] }, { op: 'move', from: '/note', path: '/note/0' }]), 400, 'structure', 'fhir.patch-malformed');
+    expectOutcome(await patch(path, [{ op: 'add', path: '/note', value: [{ text: 'n' }] }, { op: 'remove', path: '/note/00' }]), 400, 'structure', 'fhir.patch-malformed');
+    expectOutcome(await patch(path, [{ op: 'add', path: '/note', value: [{ text: 'n' }] }, { op: 'copy', from: '/status/length', path: '/language' }]), 422, 'processing', 'fhir.patch-not-applicable');
     for (const op of [
       { op: 'replace', path: '/id', value: 'other' },
       { op: 'replace', path: '/resourceType', value: 'Patient' },
       { op: 'replace', path: '/meta/versionId', value: '9' },
       { op: 'move', from: '/id', path: '/language' },
+      // `/meta` as a whole holds meta.versionId and meta.lastUpdated (decision 0015).
+      { op: 'replace', path: '/meta', value: { versionId: 'x' } },
+      { op: 'remove', path: '/meta' },
+      { op: 'move', from: '/meta', path: '/language' },
     ]) {
       expectOutcome(await patch(path, [op]), 400, 'invalid', 'fhir.patch-protected-element');
     }
@@ -215,13 +227,78 @@ describe('JSON Patch through the write chain (e2e, real HTTP + PostgreSQL)', () 
         { resource: { resourceType: 'Parameters', parameter: [] }, request: { method: 'PATCH', url: `Observation/${b.id}` } },
         { resource: { ...binary([]), contentType: 'application/xml-patch+xml' }, request: { method: 'PATCH', url: `Observation/${b.id}` } },
         { resource: { ...binary([]), data: '%%%' }, request: { method: 'PATCH', url: `Observation/${b.id}` } },
+        entry(b.id, [{ op: 'add', path: '/note', value: [] }, { op: 'move', from: '/note', path: '/note/0' }]),
       ],
     });
     expectStatus(batch, 200);
-    expect(batch.body.entry?.map((e) => e.response?.status)).toEqual(['200 OK', '400 Bad Request', '400 Bad Request', '400 Bad Request']);
+    expect(batch.body.entry?.map((e) => e.response?.status)).toEqual(['200 OK', '400 Bad Request', '400 Bad Request', '400 Bad Request', '400 Bad Request']);
+    expect(batch.body.entry?.[4].response?.outcome?.issue?.[0].code).toBe('structure');
     expect(batch.body.entry?.[1].response?.outcome?.issue?.[0]).toMatchObject({ code: 'not-supported', diagnostics: expect.stringContaining('FHIRPath Patch') });
     expect(batch.body.entry?.[2].response?.outcome?.issue?.[0].code).toBe('not-supported');
     expect(batch.body.entry?.[3].response?.outcome?.issue?.[0].code).toBe('structure');
     expect(await read<Observation>('Observation', b.id)).toMatchObject({ meta: { versionId: '2' }, valueQuantity: { value: 105 } });
+  });
+
+  it('decision 0014: a patch keeps the stored lexemes with their values and brings its own (2.50 stays 2.50), over HTTP and in a Bundle', async () => {
+    const text = (values: string[]) =>
+      `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"${LAB}","code":"hb"}]},"subject":{"reference":"Patient/${patient}"},` +
+      `"valueQuantity":{"value":1.0,"unit":"g/L"},"component":[${values.map((v, i) => `{"code":{"text":"c${i}"},"valueQuantity":{"value":${v}}}`).join(',')}]}`;
+    const created = await fhir<Observation>('POST', 'Observation', text(['1.50', '1.5', '2.0']));
+    expectStatus(created, 201);
+    const id = created.body.id as string;
+    // The HIS writes the new value as 2.50; the component sent as 1.5 keeps 1.5 when the first goes, the one sent as 2.0 keeps 2.0.
+    const res = await fhir<Observation>('PATCH', `Observation/${id}`, '[{"op":"remove","path":"/component/0"},{"op":"add","path":"/valueQuantity/value","value":2.50}]', { 'content-type': JSON_PATCH });
+    expectStatus(res, 200);
+    expect(res.text).toContain('"valueQuantity":{"value":2.50,"unit":"g/L"}');
+    expect(res.text).toContain('"component":[{"code":{"text":"c1"},"valueQuantity":{"value":1.5}},{"code":{"text":"c2"},"valueQuantity":{"value":2.0}}]');
+    const read = await fhir('GET', `Observation/${id}`);
+    expect(read.text).toBe(res.text);
+    // A Bundle entry's Binary: its document's lexemes too.
+    const document = '[{"op":"replace","path":"/component/1/valueQuantity/value","value":3.10}]';
+    const tx = await fhir<Bundle>('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Binary', contentType: JSON_PATCH, data: Buffer.from(document).toString('base64') }, request: { method: 'PATCH', url: `Observation/${id}` } }],
+    });
+    expectStatus(tx, 200);
+    const after = await fhir('GET', `Observation/${id}`);
+    expect(after.text).toContain('"valueQuantity":{"value":2.50,"unit":"g/L"}');
+    expect(after.text).toContain('{"code":{"text":"c1"},"valueQuantity":{"value":1.5}},{"code":{"text":"c2"},"valueQuantity":{"value":3.10}}]');
+    expect(await versions('Observation', id)).toBe(3);
+  });
+
+  it('R-03: a clinician of another department may not patch (403, no version); one of the department may', async () => {
+    const dept = `dept-patch-${run}`;
+    const dr = `Practitioner/dr-dept-patch-${run}`;
+    const encounter = await seed<Encounter>(inpatientStay(patient, dept, [dr]));
+    const stored = await seed(lab(120, { encounter: { reference: `Encounter/${encounter.id}` } }));
+    const ops = [{ op: 'replace', path: '/valueQuantity/value', value: 121 }];
+    const elsewhere = await server.token({ sub: `dr-other-patch-${run}`, roles: ['attending'], department: `other-${dept}`, licence: 'licensed', fhirUser: `Practitioner/dr-other-patch-${run}` });
+    expectOutcome(await httpRequest(`${server.fhirBase}/Observation/${stored.id}`, 'PATCH', { token: elsewhere, body: ops, contentType: JSON_PATCH }), 403, 'forbidden', 'access.forbidden');
+    expect(await versions('Observation', stored.id)).toBe(1);
+    const own = await server.token({ sub: `dr-dept-patch-${run}`, roles: ['attending'], department: dept, licence: 'licensed', fhirUser: dr });
+    const allowed = await httpRequest<Observation>(`${server.fhirBase}/Observation/${stored.id}`, 'PATCH', { token: own, body: ops, contentType: JSON_PATCH });
+    expectStatus(allowed, 200);
+    expect(allowed.body.valueQuantity?.value).toBe(121);
+    expect(await versions('Observation', stored.id)).toBe(2);
+  });
+
+  it("a role the hospital's policy lets update but not read may not patch: the answer and a test would reveal the record (403, no version)", async () => {
+    const policyFile = fileURLToPath(new URL('../../policy/default.policy.yaml', import.meta.url));
+    const document = parse(readFileSync(policyFile, 'utf8')) as { roles: Record<string, unknown> };
+    document.roles['lab-corrector'] = { title: 'update only', rules: [{ id: 'lab-corrector.update', allow: ['update'], on: ['patient-record'], rule: 'R-02' }] };
+    const custom = await startTestServer({ policy: document as unknown as Record<string, unknown> });
+    try {
+      const record = await seedAs(custom.fhirBase, await custom.token(), lab(125));
+      const corrector = await custom.token({ sub: `corrector-${run}`, roles: ['lab-corrector'] });
+      for (const ops of [[{ op: 'test', path: '/valueQuantity/value', value: 125 }], [{ op: 'replace', path: '/valueQuantity/value', value: 126 }]]) {
+        const res = await httpRequest(`${custom.fhirBase}/Observation/${record.id}`, 'PATCH', { token: corrector, body: ops, contentType: JSON_PATCH });
+        expectOutcome(res, 403, 'forbidden', 'access.forbidden');
+        expect(res.text).not.toContain('125');
+      }
+      expect(await versions('Observation', record.id)).toBe(1);
+    } finally {
+      await custom.close();
+    }
   });
 });

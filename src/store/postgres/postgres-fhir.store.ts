@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import type { NumberLexemes } from '../../common/fhir-json-text.js';
 import type { Clock } from '../../common/clock.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
 import { UnitOfWork, sqlOf } from '../../database/unit-of-work.js';
@@ -160,7 +161,8 @@ export class PostgresFhirStore extends FhirStore {
         `${resource.resourceType}/${resource.id} is at version ${current.version_id}, not ${options.ifMatch}: read it again and reapply the change`,
       );
     }
-    if (sameContent(current.content, resource)) return { resource: storedResource(current) as T, created: false, unchanged: true };
+    const previous = storedResource(current);
+    if (sameContent(previous, resource, options.numbers)) return { resource: previous as T, created: false, unchanged: true };
     const stored = this.stamp(resource, resource.id, current.version_id + 1);
     return (await writeNextVersion(this.q, stored, this.index(stored), current.version_id, options.numbers)) ? { resource: stored, created: false } : undefined;
   }
@@ -219,10 +221,10 @@ export class PostgresFhirStore extends FhirStore {
   }
 
   /** Needs a transaction (`transaction` or `within`): the locks last until it ends. */
-  async lockForWrite(resource: Resource, mode: 'create' | 'update'): Promise<WriteScope> {
+  async lockForWrite(resource: Resource, mode: 'create' | 'update', options: { numbers?: NumberLexemes } = {}): Promise<WriteScope> {
     if (!this.tx) throw new Error(`lockForWrite(${resource.resourceType}) needs a transaction: call it on the store given by transaction() or within()`);
     const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType)), this.compartment);
-    return lockScope(this.tx, resource, mode, scope, (row) => this.locked.set(`${resource.resourceType}/${resource.id}`, row));
+    return lockScope(this.tx, resource, mode, scope, options.numbers, (row) => this.locked.set(`${resource.resourceType}/${resource.id}`, row));
   }
 
   /** This store with its statements on `tx`. */

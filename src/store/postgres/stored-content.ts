@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { withStoredText } from '../../common/fhir-json-text.js';
+import { numberLexemes, resourceText, storedText, withStoredText, type NumberLexemes } from '../../common/fhir-json-text.js';
 
 /**
  * A version as read: its text when it has one (written since docs/decisions/0014), its jsonb
@@ -38,17 +38,24 @@ export function byCodeUnit(a: string, b: string): number {
 
 /**
  * Equal apart from the server-owned meta fields: such an update adds no version. Values are
- * compared, not texts: a resend that only orders keys differently or writes an equal number
- * otherwise (`1.5` for `1.50`) adds no version either, and the stored text stays as first sent
- * (the write guards judge `unchanged` the same way, docs/decisions/0014).
+ * compared with each number in its written form (FHIR: `1.50` is not `1.5`,
+ * datatypes.html#decimal): a resend that only orders keys differently adds no version and the
+ * stored text stays as first sent; one that changes a decimal's precision is a change. The
+ * stored side's lexemes are those of its text (`storedText`; none for a version kept without
+ * one), the incoming side's are `numbers` (the write's own, `UpdateOptions.numbers`). The write
+ * guards judge `unchanged` by this same function (`lockScope`), so no text changes unseen by them.
  */
-export function sameContent(stored: Resource, incoming: Resource): boolean {
+export function sameContent(stored: Resource, incoming: Resource, numbers?: NumberLexemes): boolean {
   const strip = (r: Resource) => {
     const { meta, ...rest } = r;
     const { versionId: _v, lastUpdated: _l, ...metaRest } = meta ?? {};
     return canonical({ ...rest, meta: Object.keys(metaRest).length ? metaRest : undefined });
   };
-  return strip(stored) === strip(incoming);
+  if (strip(stored) !== strip(incoming)) return false;
+  // Equal values: the same numbers at the same pointers, so the lexemes each side writes decide.
+  const text = storedText(stored);
+  const written = (lexemes: NumberLexemes | undefined) => canonical(Object.fromEntries(lexemes ?? []));
+  return written(text === undefined ? undefined : numberLexemes(text)) === written(numbers?.size ? numberLexemes(resourceText(incoming, numbers)) : undefined);
 }
 
 /** JSON with object keys sorted and undefined dropped, so equal resources serialise equally. */

@@ -4,6 +4,7 @@ import type { RecordRef, WriteScope } from '../patient-record-index.port.js';
 import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
+import type { NumberLexemes } from '../../common/fhir-json-text.js';
 import { byCodeUnit, sameContent, storedResource } from './stored-content.js';
 
 /**
@@ -65,6 +66,7 @@ export async function lockScope(
   resource: Resource,
   mode: 'create' | 'update',
   scope: IncomingScope,
+  numbers: NumberLexemes | undefined,
   onLocked?: (row: LockedRow) => void,
 ): Promise<WriteScope> {
   if (mode === 'update' && resource.id !== undefined) {
@@ -76,7 +78,9 @@ export async function lockScope(
     if (stored) onLocked?.(stored);
     if (stored) {
       const signed = await withSignedPatients(tx, scope);
-      return { ...signed, stored: storedResource(stored), storedEncounters: stored.encounters, unchanged: sameContent(stored.content, resource) };
+      const previous = storedResource(stored);
+      const unchanged = sameContent(previous, resource, numbers);
+      return { ...signed, stored: previous, storedEncounters: stored.encounters, unchanged };
     }
   }
   if (scope.encounters.length) {
