@@ -12,7 +12,10 @@ export function beijingClock(value: string | undefined): { date: string; hour: n
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
   const local = new Date(ms + OFFSET_MS);
-  return { date: local.toISOString().slice(0, 10), hour: local.getUTCHours(), minute: local.getUTCMinutes() };
+  const date = local.toISOString().slice(0, 10);
+  // An instant late on 9999-12-31 (UTC) falls in year 10000 in Beijing: no FHIR day, so not placed on a day.
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  return { date, hour: local.getUTCHours(), minute: local.getUTCMinutes() };
 }
 
 /** `YYYY-MM-DD HH:mm` in Beijing time; a date without a time as sent; undefined stays undefined. */

@@ -1,4 +1,4 @@
-import type { ChargeItem, Invoice, Money, Resource } from '@medplum/fhirtypes';
+import type { ChargeItem, Invoice, InvoiceLineItem, Money, Resource } from '@medplum/fhirtypes';
 import { beijingTime } from './beijing-time.js';
 import { referenceKey } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
@@ -7,57 +7,83 @@ import { concept } from './resource-text.js';
 
 /**
  * The cost record (费用清单, R-31) as the billing office prints it: one line per charge —
- * item, quantity, unit price, amount (¥, two decimals) — and the total; then the invoices with
+ * item, quantity, unit price, amount (two decimals) — and the total; then the invoices with
  * their gross and net totals. A charge's amount is its `priceOverride` (FHIR R4: the charge's
  * total price), else the base price of the invoice line that bills it; the unit price is the
- * amount over the quantity. Sums are taken in fen (分), never in floating yuan.
+ * amount over the quantity. An invoice line billing a charge this copy does not hold (still
+ * pending, or left out) is printed too, marked 未含于本复印件, so that the total and the
+ * invoices' total agree, or the difference is stated. Sums are taken in hundredths (fen),
+ * never in floating yuan, and per currency: an amount in another currency than CNY is printed
+ * with its code and never added into ¥.
  */
 
-/** One line of the list, in fen. */
+const CNY = 'CNY';
+
+/** One line of the list; `amount` in hundredths of `currency` (fen for CNY), undefined when not priced. */
 export interface CostLine {
   item: string;
   date?: string;
   quantity: number;
-  amountFen?: number;
+  amount?: number;
+  currency: string;
+  /** An invoice line billing a charge the copy does not hold. */
+  notInCopy?: boolean;
 }
 
-/** The charges' lines (and invoice lines billing no charge the copy holds), the lines' total, and the invoices' gross total. */
-export function costLines(resources: readonly Resource[]): { lines: CostLine[]; totalFen: number; invoicedFen?: number } {
+/** The lines (charges, then invoice lines billing no charge the copy holds), their totals and the invoices' gross totals, per currency. */
+export function costLines(resources: readonly Resource[]): { lines: CostLine[]; totals: Map<string, number>; invoiced: Map<string, number> } {
   const charges = resources.filter((r): r is ChargeItem => r.resourceType === 'ChargeItem');
   const invoices = resources.filter((r): r is Invoice => r.resourceType === 'Invoice');
   const invoiceLines = invoices.flatMap((i) => i.lineItem ?? []);
-  const billedAt = (charge: ChargeItem) =>
-    invoiceLines.find((l) => referenceKey(l.chargeItemReference?.reference) === `ChargeItem/${charge.id}`)?.priceComponent?.find((p) => p.type === 'base')?.amount;
-  const lines: CostLine[] = charges.map((c) => ({
-    item: concept(c.code) ?? `ChargeItem/${c.id}`,
-    date: beijingTime(c.occurrenceDateTime ?? c.occurrencePeriod?.start ?? c.enteredDate),
-    quantity: c.quantity?.value ?? 1,
-    amountFen: fen(c.priceOverride ?? billedAt(c)),
-  }));
-  for (const line of invoiceLines) {
-    if (line.chargeItemReference || !line.chargeItemCodeableConcept) continue;
-    lines.push({ item: concept(line.chargeItemCodeableConcept) ?? '', quantity: 1, amountFen: fen(line.priceComponent?.find((p) => p.type === 'base')?.amount) });
+  const base = (line: InvoiceLineItem | undefined) => line?.priceComponent?.find((p) => p.type === 'base')?.amount;
+  const billedAt = (charge: ChargeItem) => base(invoiceLines.find((l) => referenceKey(l.chargeItemReference?.reference) === `ChargeItem/${charge.id}`));
+  const line = (item: string, quantity: number, price: Money | undefined, extra: Partial<CostLine> = {}): CostLine => ({
+    item,
+    quantity,
+    currency: price?.currency ?? CNY,
+    ...(price?.value !== undefined ? { amount: Math.round(price.value * 100) } : {}),
+    ...extra,
+  });
+  const lines: CostLine[] = charges.map((c) => {
+    const date = beijingTime(c.occurrenceDateTime ?? c.occurrencePeriod?.start ?? c.enteredDate);
+    return line(concept(c.code) ?? `ChargeItem/${c.id}`, c.quantity?.value ?? 1, c.priceOverride ?? billedAt(c), date ? { date } : {});
+  });
+  const held = new Set(charges.map((c) => `ChargeItem/${c.id}`));
+  for (const l of invoiceLines) {
+    const charge = referenceKey(l.chargeItemReference?.reference);
+    if (charge && held.has(charge)) continue;
+    if (l.chargeItemReference) lines.push(line(l.chargeItemReference.display ?? charge ?? l.chargeItemReference.reference ?? '', 1, base(l), { notInCopy: true }));
+    else if (l.chargeItemCodeableConcept) lines.push(line(concept(l.chargeItemCodeableConcept) ?? '', 1, base(l)));
   }
-  const totalFen = lines.reduce((sum, l) => sum + (l.amountFen ?? 0), 0);
-  const gross = invoices.map((i) => fen(i.totalGross)).filter((f): f is number => f !== undefined);
-  return { lines, totalFen, ...(gross.length ? { invoicedFen: gross.reduce((a, b) => a + b, 0) } : {}) };
+  const totals = sumBy(lines.flatMap((l) => (l.amount === undefined ? [] : [{ currency: l.currency, amount: l.amount }])));
+  const invoiced = sumBy(invoices.flatMap((i) => (i.totalGross?.value === undefined ? [] : [{ currency: i.totalGross.currency ?? CNY, amount: Math.round(i.totalGross.value * 100) }])));
+  return { lines, totals, invoiced };
 }
 
 /** `¥1,234.50` from fen. */
 export function yuan(fenAmount: number): string {
-  const sign = fenAmount < 0 ? '-' : '';
-  const abs = Math.abs(fenAmount);
-  return `${sign}¥${Math.floor(abs / 100).toLocaleString('en-US')}.${String(abs % 100).padStart(2, '0')}`;
+  return amountText(fenAmount, CNY);
+}
+
+/** An amount in hundredths of its currency: `¥1,234.50`, `USD 12.00`. */
+export function amountText(hundredths: number, currency: string): string {
+  const sign = hundredths < 0 ? '-' : '';
+  const abs = Math.abs(hundredths);
+  const figures = `${Math.floor(abs / 100).toLocaleString('en-US')}.${String(abs % 100).padStart(2, '0')}`;
+  return currency === CNY ? `${sign}¥${figures}` : `${currency} ${sign}${figures}`;
 }
 
 /** The list and the invoices, as one section each. */
 export function costSections(resources: readonly Resource[]): PdfSection[] {
-  const { lines, totalFen, invoicedFen } = costLines(resources);
+  const { lines, totals, invoiced } = costLines(resources);
   const rows: TableRow[] = lines.map((l) => {
-    const unit = l.amountFen !== undefined && l.quantity ? yuan(Math.round(l.amountFen / l.quantity)) : '';
-    return { cells: [l.item, l.date ?? '', String(l.quantity), unit, l.amountFen !== undefined ? yuan(l.amountFen) : '未计价'] };
+    const unit = l.amount !== undefined && l.quantity ? amountText(Math.round(l.amount / l.quantity), l.currency) : '';
+    const item = l.notInCopy ? `${l.item}（未含于本复印件 not in this copy）` : l.item;
+    return { cells: [item, l.date ?? '', String(l.quantity), unit, l.amount !== undefined ? amountText(l.amount, l.currency) : '未计价'] };
   });
-  rows.push({ cells: ['合计 Total', '', '', '', yuan(totalFen)], bold: true });
+  for (const [currency, sum] of totals.size ? byCurrency(totals) : [[CNY, 0] as const]) {
+    rows.push({ cells: [currency === CNY ? '合计 Total' : `合计 Total (${currency})`, '', '', '', amountText(sum, currency)], bold: true });
+  }
   const charges = resources.filter((r) => r.resourceType === 'ChargeItem');
   const sections: PdfSection[] = [
     {
@@ -77,6 +103,7 @@ export function costSections(resources: readonly Resource[]): PdfSection[] {
   ];
   const invoices = resources.filter((r): r is Invoice => r.resourceType === 'Invoice');
   if (invoices.length) {
+    const unpriced = lines.filter((l) => l.amount === undefined).length;
     sections.push({
       heading: '发票 Invoices',
       lines: [
@@ -85,20 +112,32 @@ export function costSections(resources: readonly Resource[]): PdfSection[] {
           const number = (i.identifier ?? []).map((x) => x.value).join(', ');
           return [`Invoice/${i.id}`, number, beijingTime(i.date), i.status, `总额 ${money(i.totalGross)}`, `净额 ${money(i.totalNet)}`].filter(Boolean).join(' · ');
         }),
-        ...(invoicedFen !== undefined ? [`发票合计 Invoiced total: ${yuan(invoicedFen)}`] : []),
+        ...(invoiced.size ? [`发票合计 Invoiced total: ${byCurrency(invoiced).map(([c, sum]) => amountText(sum, c)).join('; ')}`] : []),
+        ...byCurrency(invoiced)
+          .filter(([c, sum]) => (totals.get(c) ?? 0) !== sum)
+          .map(([c, sum]) => `合计与发票合计相差 Total and invoiced total differ by ${amountText(sum - (totals.get(c) ?? 0), c)}: ${DIFFERENCE}${unpriced ? `; ${unpriced} 项未计价 unpriced` : ''}`),
       ],
     });
   }
   return sections;
 }
 
-/** Money in fen; undefined when there is no value. Amounts other than CNY keep their currency in `money`, and count as written. */
-function fen(m: Money | undefined): number | undefined {
-  return m?.value === undefined ? undefined : Math.round(m.value * 100);
+/** Why a list's total may differ from its invoices' gross total. */
+const DIFFERENCE = '发票的其他价格组成（附加费、折扣、税）或未开列的费用 (the invoices\' surcharges, discounts or taxes, or charges not itemised)';
+
+/** Sums of hundredths by currency. */
+function sumBy(amounts: readonly { currency: string; amount: number }[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const a of amounts) sums.set(a.currency, (sums.get(a.currency) ?? 0) + a.amount);
+  return sums;
+}
+
+/** The sums in print order: CNY first, then the others by code. */
+function byCurrency(sums: ReadonlyMap<string, number>): [string, number][] {
+  return [...sums].sort(([a], [b]) => (a === CNY ? -1 : b === CNY ? 1 : a.localeCompare(b)));
 }
 
 function money(m: Money | undefined): string {
   if (m?.value === undefined) return '-';
-  const amount = fen(m) as number;
-  return !m.currency || m.currency === 'CNY' ? yuan(amount) : `${m.currency} ${(amount / 100).toFixed(2)}`;
+  return amountText(Math.round(m.value * 100), m.currency ?? CNY);
 }

@@ -1,6 +1,6 @@
-import type { Dosage, MedicationAdministration, MedicationRequest, Reference, Resource, ServiceRequest, Timing } from '@medplum/fhirtypes';
+import type { Dosage, MedicationAdministration, MedicationRequest, Resource, ServiceRequest, Timing } from '@medplum/fhirtypes';
 import { beijingTime } from './beijing-time.js';
-import { referenceKey } from './reference-key.js';
+import { referenceKey, referenceText } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, versionsLine, type TableColumn } from './pdf-table.js';
 import { concept, quantity } from './resource-text.js';
@@ -9,8 +9,9 @@ import { concept, quantity } from './resource-text.js';
  * The orders sheets (医嘱单, R-31) as a ward prints them: long-term orders (长期医嘱单) and
  * temporary orders (临时医嘱单), each a table of start time, order, dose and usage, stop time
  * (for a temporary order, the time it was carried out), the ordering doctor (`requester`) and
- * the nurse who carried it out (a MedicationAdministration's performer, else the order's
- * `performer`, else blank). Orders are copied as they stand, their status printed.
+ * the nurse who carried it out: a MedicationAdministration's performer, else blank — never the
+ * order's `performer`, which names who was meant to carry it out, not who did. Orders are
+ * copied as they stand, their status printed.
  */
 
 /** Long-term (长期, repeated until stopped) or temporary (临时, carried out once). */
@@ -65,8 +66,8 @@ export function ordersSections(resources: readonly Resource[]): PdfSection[] {
     const rows = mine.map((o) => {
       const administered = given(o);
       const stop = term === 'temporary' ? (beijingTime(administeredAt(administered[0])) ?? stopOf(o)) : stopOf(o);
-      const nurse = administered.flatMap((a) => (a.performer ?? []).map((p) => name(p.actor))).find(Boolean) ?? performerOf(o);
-      return { cells: [beijingTime(startOf(o)) ?? '', contentOf(o), usageOf(o), stop ?? '', name(o.requester) ?? '', nurse ?? '', STATUS[o.status] ?? o.status] };
+      const nurse = administered.flatMap((a) => (a.performer ?? []).map((p) => referenceText(p.actor))).find(Boolean);
+      return { cells: [beijingTime(startOf(o)) ?? '', contentOf(o), usageOf(o), stop ?? '', referenceText(o.requester) ?? '', nurse ?? '', STATUS[o.status] ?? o.status] };
     });
     return { heading, lines: [versionsLine(mine)], figure: tableFigure(columns, rows) };
   };
@@ -78,8 +79,8 @@ export function ordersSections(resources: readonly Resource[]): PdfSection[] {
     sheets.push({
       heading: '医嘱执行记录 Administrations',
       lines: orphans.map((a) => {
-        const medication = concept(a.medicationCodeableConcept) ?? name(a.medicationReference) ?? '';
-        const by = (a.performer ?? []).map((p) => name(p.actor)).join(' ');
+        const medication = concept(a.medicationCodeableConcept) ?? referenceText(a.medicationReference) ?? '';
+        const by = (a.performer ?? []).map((p) => referenceText(p.actor)).join(' ');
         return `MedicationAdministration/${a.id}: ${medication} ${beijingTime(administeredAt(a)) ?? ''} ${by} ${a.status}`;
       }),
     });
@@ -98,7 +99,7 @@ function stopOf(o: MedicationRequest | ServiceRequest): string | undefined {
 }
 
 function contentOf(o: MedicationRequest | ServiceRequest): string {
-  if (o.resourceType === 'MedicationRequest') return concept(o.medicationCodeableConcept) ?? name(o.medicationReference) ?? '';
+  if (o.resourceType === 'MedicationRequest') return concept(o.medicationCodeableConcept) ?? referenceText(o.medicationReference) ?? '';
   return concept(o.code) ?? '';
 }
 
@@ -113,14 +114,6 @@ function dosage(d: Dosage): string {
   return [quantity(d.doseAndRate?.[0]?.doseQuantity), concept(d.route), d.timing?.code ? concept(d.timing.code) : undefined].filter(Boolean).join(' ');
 }
 
-function performerOf(o: MedicationRequest | ServiceRequest): string | undefined {
-  return o.resourceType === 'MedicationRequest' ? name(o.performer) : (o.performer ?? []).map(name).find(Boolean);
-}
-
 function administeredAt(a: MedicationAdministration | undefined): string | undefined {
   return a?.effectiveDateTime ?? a?.effectivePeriod?.start;
-}
-
-function name(r: Reference | undefined): string | undefined {
-  return r?.display ?? r?.reference;
 }

@@ -3,7 +3,7 @@ import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
 import { beijingClock } from './beijing-time.js';
 import { referenceKey } from './reference-key.js';
 import { humanName } from './resource-text.js';
-import type { ChartPatient } from './temperature-chart.js';
+import type { ChartPatient } from './chart-sheets.js';
 
 /**
  * What the workflows that hand out or seal copies (release, disputes) ask about a patient's
@@ -32,23 +32,41 @@ export async function encountersNotOf(records: PatientRecordIndex, patient: stri
 }
 
 const GENDER: Readonly<Record<string, string>> = { male: '男', female: '女', other: '其他', unknown: '未知' };
+/** The identifier type of a medical-record number (HL7 v2 table 0203). Numbers a hospital types otherwise are issue #18's (policy-configured MRN systems). */
+const MR_TYPE = { system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' };
 
 /**
- * The patient block of a copy's charts: name, gender, id, and the day (Beijing time) the
- * earliest stay that `records` name began, read from the current Patient and Encounters.
+ * The patient block of a copy's charts: name, gender, the medical-record number, and the
+ * patient's own stays that `records` name, each with the day (Beijing time) it began, read
+ * from the current Patient and Encounters. A stay of another patient's that a record names
+ * (R-30) is no stay of this chart's: nothing is read from it.
  */
 export async function chartPatient(index: PatientRecordIndex, id: string, records: readonly Resource[]): Promise<ChartPatient> {
   const encounterOf = (r: Resource) => {
     const key = referenceKey((r as { encounter?: { reference?: string } }).encounter?.reference);
     return key?.startsWith('Encounter/') ? key.slice('Encounter/'.length) : undefined;
   };
-  const encounters = [...new Set(records.map(encounterOf).filter((e): e is string => !!e))];
-  const found = await index.readMany([{ type: 'Patient', id }, ...encounters.map((e) => ({ type: 'Encounter', id: e }))]);
+  const named = [...new Set(records.map(encounterOf).filter((e): e is string => !!e))];
+  const foreign = new Set(await encountersNotOf(index, id, named));
+  const own = named.filter((e) => !foreign.has(e));
+  const found = await index.readMany([{ type: 'Patient', id }, ...own.map((e) => ({ type: 'Encounter', id: e }))]);
   const patient = found.find((f) => f.resource.resourceType === 'Patient')?.resource as Patient | undefined;
-  const starts = found
-    .filter((f) => f.resource.resourceType === 'Encounter')
-    .map((f) => beijingClock((f.resource as Encounter).period?.start)?.date)
-    .filter((d): d is string => !!d)
-    .sort();
-  return { name: printedName(patient), id, ...(patient?.gender ? { gender: GENDER[patient.gender] } : {}), ...(starts.length ? { admitted: starts[0] } : {}) };
+  const began = new Map(found.filter((f) => f.resource.resourceType === 'Encounter').map((f) => [f.resource.id, dayOf((f.resource as Encounter).period?.start)]));
+  return {
+    name: printedName(patient),
+    ...(patient?.gender ? { gender: GENDER[patient.gender] } : {}),
+    number: recordNumber(patient, id),
+    stays: new Map(own.map((e) => [e, began.get(e)])),
+  };
+}
+
+/** The medical-record number (病案号: an identifier of type MR) printed on the charts, else the record's id, labelled as such. */
+export function recordNumber(patient: Patient | undefined, id: string): ChartPatient['number'] {
+  const mr = (patient?.identifier ?? []).find((i) => i.value && (i.type?.coding ?? []).some((c) => c.system === MR_TYPE.system && c.code === MR_TYPE.code));
+  return mr?.value ? { label: '病案号', value: mr.value } : { label: '患者ID', value: id };
+}
+
+/** The Beijing day of an instant, or a date sent without a time as it is. */
+function dayOf(value: string | undefined): string | undefined {
+  return beijingClock(value)?.date ?? (/^\d{4}-\d{2}-\d{2}$/.test(value ?? '') ? value : undefined);
 }

@@ -95,10 +95,10 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     const data = chartData([vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('t2', '8310-5', '2026-03-01T17:00:00Z', 99.5, '[degF]'), vital('p', '8867-4', '2026-03-02T01:00:00+08:00', 96), bp], '2026-02-28');
     // 06:30Z is 14:30 in Beijing (slot 14); 17:00Z is 01:00 the next day (slot 2).
     expect(data.temperature).toEqual([
-      { date: '2026-03-01', slot: 3, value: 38.6 },
-      { date: '2026-03-02', slot: 0, value: 37.5 },
+      { date: '2026-03-01', slot: 3, value: 38.6, text: '38.6' },
+      { date: '2026-03-02', slot: 0, value: 37.5, text: '99.5' },
     ]);
-    expect(data.pulse).toEqual([{ date: '2026-03-02', slot: 0, value: 96 }]);
+    expect(data.pulse).toEqual([{ date: '2026-03-02', slot: 0, value: 96, text: '96' }]);
     expect(data.bloodPressure.get('2026-03-02')).toEqual(['128/82']);
     expect([data.first, data.last]).toEqual(['2026-02-28', '2026-03-02']);
     expect(pulseAsCelsius(80)).toBe(37);
@@ -123,9 +123,12 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     expect(flagOf(wbc)).toBe('↑');
     expect(flagOf({ interpretation: [{ coding: [{ code: 'L' }] }] })).toBe('↓');
     expect(flagOf({})).toBe('');
-    const { lines, totalFen, invoicedFen } = costLines([charge('c1', '床位费', 3, 150), charge('c2', '血常规', 1, 25.3), charge('c3', '头孢', 7, 160.8), invoice]);
-    expect(lines.map((l) => l.amountFen)).toEqual([15000, 2530, 16080]);
-    expect([totalFen, invoicedFen]).toEqual([33610, 33610]);
+    const { lines, totals, invoiced } = costLines([charge('c1', '床位费', 3, 150), charge('c2', '血常规', 1, 25.3), charge('c3', '头孢', 7, 160.8), invoice]);
+    expect(lines.map((l) => l.amount)).toEqual([15000, 2530, 16080]);
+    expect([...totals, ...invoiced]).toEqual([
+      ['CNY', 33610],
+      ['CNY', 33610],
+    ]);
     expect(yuan(123456789)).toBe('¥1,234,567.89');
     expect(yuan(5)).toBe('¥0.05');
   });
@@ -139,7 +142,7 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
         part('orders', '医嘱单', [longTerm, temporary, given]),
         part('temperature-chart', '体温单', [vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('r', '9279-1', '2026-03-01T06:30:00Z', 22)]),
       ],
-      { name: '王小明', gender: '男', id: 'p1', admitted: '2026-03-01' },
+      { name: '王小明', gender: '男', number: { label: '病案号', value: 'MR-001' }, stays: new Map() },
     );
     expect(sections.map((s) => s.heading.split(' ')[0])).toEqual(['体温单', '长期医嘱单', '临时医嘱单', '检验报告', '费用清单', '发票']);
     const pdf = await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections });
@@ -167,7 +170,8 @@ describe('the temperature chart as printed (R-31)', () => {
       vital('p0', '8867-4', '2026-03-01T06:00:00Z', 110),
       vital('p1', '8867-4', '2026-03-03T06:00:00Z', 72),
     ];
-    const sections = partSections([{ code: 'temperature-chart', title: '体温单', resources: observations }], { name: '王小明', id: 'p1', admitted: '2026-03-01' });
+    const inStay = observations.map((o) => ({ ...o, encounter: { reference: 'Encounter/e1' } }));
+    const sections = partSections([{ code: 'temperature-chart', title: '体温单', resources: inStay }], { name: '王小明', number: { label: '患者ID', value: 'p1' }, stays: new Map([['e1', '2026-03-01']]) });
     const pdf = await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections });
     const scale = 2;
     const pixmap = mupdf.Document.openDocument(pdf.bytes, 'application/pdf').loadPage(0).toPixmap(mupdf.Matrix.scale(scale, scale), mupdf.ColorSpace.DeviceRGB);

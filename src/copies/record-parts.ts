@@ -1,10 +1,11 @@
 import type { Observation, Resource } from '@medplum/fhirtypes';
+import { temperatureChartSections, type ChartPatient } from './chart-sheets.js';
+import { isDocument } from './clinical-document.js';
 import { costSections } from './cost-sheet.js';
 import { ordersSections } from './orders-sheet.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { reportSections } from './report-sheet.js';
 import { resourceSection } from './resource-text.js';
-import { temperatureChartSections, type ChartPatient } from './temperature-chart.js';
 
 /**
  * The body of a certified copy, part by part (R-31), in the order the regulation lists them
@@ -69,7 +70,3 @@ const SHEETS: Readonly<Record<string, Sheet>> = {
   'pathology-report': REPORTS,
   'cost-record': { types: ['ChargeItem', 'Invoice'], render: (records) => costSections(records) },
 };
-
-function isDocument(r: Resource): boolean {
-  return r.resourceType === 'Composition' || r.resourceType === 'DocumentReference';
-}

@@ -1,15 +1,17 @@
-import type { DiagnosticReport, ImagingStudy, Observation, ObservationReferenceRange, Reference, Resource } from '@medplum/fhirtypes';
+import type { DiagnosticReport, ImagingStudy, Observation, ObservationReferenceRange, Resource } from '@medplum/fhirtypes';
 import { beijingTime } from './beijing-time.js';
-import { referenceKey } from './reference-key.js';
+import { referenceKey, referenceText } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, versionsLine, type TableColumn, type TableRow } from './pdf-table.js';
 import { concept, xhtmlText } from './resource-text.js';
+import { writtenNumber } from './written-number.js';
 
 /**
  * Reports (检验报告, 检查报告, 病理报告, R-31) as the laboratory or the imaging department
  * prints them: the report's name, specimen, times (Beijing time), who performed and who
  * verified it (审核者), then its results as a table — item, result, unit, reference range and
- * the flag (↑ high, ↓ low) from `interpretation` — and its conclusion. Results the copy holds
+ * the flag (↑ high, ↓ low) from `interpretation` — and its conclusion; numbers as the sender
+ * wrote them (`4.50` stays `4.50`, docs/decisions/0014). Results the copy holds
  * without a report are tabled on their own; imaging studies are listed with their series.
  */
 
@@ -48,11 +50,11 @@ function reportSection(title: string, r: DiagnosticReport, byRef: ReadonlyMap<st
   const lines = [
     versionsLine([r]),
     field('报告名称', concept(r.code)),
-    field('标本', (r.specimen ?? []).map(name).join(', ')),
+    field('标本', (r.specimen ?? []).map(referenceText).join(', ')),
     field('采集时间', beijingTime(r.effectiveDateTime ?? r.effectivePeriod?.start)),
     field('报告时间', beijingTime(r.issued)),
-    field('检验/检查者', (r.performer ?? []).map(name).join(', ')),
-    field('审核者', (r.resultsInterpreter ?? []).map(name).join(', ')),
+    field('检验/检查者', (r.performer ?? []).map(referenceText).join(', ')),
+    field('审核者', (r.resultsInterpreter ?? []).map(referenceText).join(', ')),
     field('状态', r.status),
     field('结论', r.conclusion),
     field('结论编码', (r.conclusionCode ?? []).map(concept).join(', ')),
@@ -70,20 +72,22 @@ function reportSection(title: string, r: DiagnosticReport, byRef: ReadonlyMap<st
 /** One row per result; a panel's components (blood pressure…) each their own row. */
 function resultRows(o: Observation): TableRow[] {
   type Valued = Pick<Observation, 'code' | 'valueQuantity' | 'valueString' | 'valueCodeableConcept' | 'dataAbsentReason' | 'referenceRange' | 'interpretation'>;
-  const row = (v: Valued): TableRow => {
-    const value = v.valueQuantity?.value !== undefined ? `${v.valueQuantity.comparator ?? ''}${v.valueQuantity.value}` : (v.valueString ?? concept(v.valueCodeableConcept) ?? concept(v.dataAbsentReason));
-    return { cells: [concept(v.code) ?? '', value ?? '', v.valueQuantity?.unit ?? v.valueQuantity?.code ?? '', rangeOf(v.referenceRange), flagOf(v)] };
+  /** `at`: where `v` is in `o` (`''`, or `/component/1`), to find its numbers as written. */
+  const row = (v: Valued, at: string): TableRow => {
+    const written = (path: string, value: number | undefined) => writtenNumber(o, `${at}${path}`, value);
+    const number = written('/valueQuantity/value', v.valueQuantity?.value);
+    const value = number !== undefined ? `${v.valueQuantity?.comparator ?? ''}${number}` : (v.valueString ?? concept(v.valueCodeableConcept) ?? concept(v.dataAbsentReason));
+    const ranges = (v.referenceRange ?? []).map((r, i) => rangeOf(r, (end: 'low' | 'high') => written(`/referenceRange/${i}/${end}/value`, r[end]?.value)));
+    return { cells: [concept(v.code) ?? '', value ?? '', v.valueQuantity?.unit ?? v.valueQuantity?.code ?? '', ranges.filter(Boolean).join('; '), flagOf(v)] };
   };
-  const own = o.valueQuantity || o.valueString || o.valueCodeableConcept || !o.component?.length ? [row(o)] : [];
-  const parts = (o.component ?? []).map(row);
+  const own = o.valueQuantity || o.valueString || o.valueCodeableConcept || !o.component?.length ? [row(o, '')] : [];
+  const parts = (o.component ?? []).map((c, i) => row(c, `/component/${i}`));
   return [...own, ...parts];
 }
 
-function rangeOf(ranges: readonly ObservationReferenceRange[] | undefined): string {
-  return (ranges ?? [])
-    .map((r) => r.text ?? (r.low || r.high ? `${r.low?.value ?? ''}–${r.high?.value ?? ''}` : ''))
-    .filter(Boolean)
-    .join('; ');
+/** A reference range as printed: its text, else `low–high` with each bound as written. */
+function rangeOf(r: ObservationReferenceRange, bound: (end: 'low' | 'high') => string | undefined): string {
+  return r.text ?? (r.low || r.high ? `${bound('low') ?? ''}–${bound('high') ?? ''}` : '');
 }
 
 function studySection(s: ImagingStudy): PdfSection {
@@ -109,9 +113,4 @@ function xhtmlOrText(text: string, type: string | undefined): string[] {
 
 function field(label: string, value: string | undefined): string | undefined {
   return value ? `${label}: ${value}` : undefined;
-}
-
-
-function name(r: Reference): string {
-  return r.display ?? r.reference ?? '';
 }

@@ -328,10 +328,10 @@ function list(values: readonly (string | undefined)[] | undefined): string | und
   return present.length ? present.join('; ') : undefined;
 }
 
-/** A quantity with its unit (the human unit, else the UCUM code): `<5.6 mmol/L`. */
-export function quantity(q: Quantity | undefined): string | undefined {
+/** A quantity with its unit (the human unit, else the UCUM code): `<5.6 mmol/L`; `value`: the number as written (`writtenNumber`), when known. */
+export function quantity(q: Quantity | undefined, value?: string): string | undefined {
   if (q?.value === undefined) return undefined;
-  return `${q.comparator ?? ''}${q.value}${q.unit ?? q.code ? ` ${q.unit ?? q.code}` : ''}`;
+  return `${q.comparator ?? ''}${value ?? q.value}${q.unit ?? q.code ? ` ${q.unit ?? q.code}` : ''}`;
 }
 
 function range(r: Range | undefined): string | undefined {

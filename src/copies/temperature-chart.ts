@@ -1,14 +1,17 @@
 import type { Observation, Quantity } from '@medplum/fhirtypes';
-import { addDays, beijingClock, beijingTime, daysBetween } from './beijing-time.js';
-import { MARGINS, PAGE, printable, type PdfFigure, type PdfSection } from './pdf-renderer.js';
+import { addDays, beijingClock, daysBetween } from './beijing-time.js';
+import { MARGINS, PAGE, printable, type PdfFigure } from './pdf-renderer.js';
 import { concept, quantity } from './resource-text.js';
+import { writtenNumber } from './written-number.js';
 
 /**
  * The temperature chart (体温单, R-31) as a ward prints it: one sheet per week, a column per
  * day split into six 4-hourly slots (2, 6, 10, 14, 18, 22 o'clock, Beijing time), a row per
  * 0.2 °C from 35 to 42 °C; temperature plotted as blue ×, pulse as red ● on the shared scale
  * (1 °C = 20 次/分, 35 °C = 40), each joined by lines; respiration (次/分) written in its row
- * slot by slot, blood pressure and the other vital signs in theirs, day by day.
+ * slot by slot, blood pressure and the other vital signs in theirs, day by day; numbers as the
+ * sender wrote them. Which sheets a copy prints (a chart per stay, weeks with readings, a cap)
+ * is `chart-sheets.ts`'s.
  */
 
 const LOINC = 'http://loinc.org';
@@ -54,11 +57,12 @@ export function pulseAsCelsius(rate: number): number {
   return SCALE.low + (rate - SCALE.pulseAtLow) / SCALE.pulsePerDegree;
 }
 
-/** A reading placed on the chart: its Beijing day, its slot (0–5), its value. */
+/** A reading placed on the chart: its Beijing day, its slot (0–5), its value (°C for a temperature), and the number as written. */
 export interface Reading {
   date: string;
   slot: number;
   value: number;
+  text: string;
 }
 
 /** What the sheet shows, read from the vital-sign Observations. */
@@ -69,8 +73,8 @@ export interface ChartData {
   /** Per Beijing day: blood pressures (`120/80`) and other vital signs (`体重 65 kg`), as printed. */
   bloodPressure: Map<string, string[]>;
   other: Map<string, string[]>;
-  /** Readings with no time, or not of a vital sign the chart knows: listed under the chart, never dropped. */
-  unplaced: string[];
+  /** Readings with no time, or with no value the chart can show: listed under the chart, never dropped. */
+  unplaced: Observation[];
   /** The sheet's first and last days (the stay's first day when known), or undefined with no reading. */
   first?: string;
   last?: string;
@@ -83,19 +87,21 @@ export function chartData(observations: readonly Observation[], admitted?: strin
   const sorted = [...observations].sort((a, b) => Date.parse(effective(a) ?? '') - Date.parse(effective(b) ?? ''));
   for (const o of sorted) {
     const clock = beijingClock(effective(o));
-    const label = `${concept(o.code) ?? 'Observation'} ${quantity(o.valueQuantity) ?? ''} ${beijingTime(effective(o)) ?? ''}`.trim();
     if (!clock) {
-      data.unplaced.push(`${label} (Observation/${o.id})`);
+      data.unplaced.push(o);
       continue;
     }
-    const at = { date: clock.date, slot: Math.floor(clock.hour / 4) };
     const value = o.valueQuantity?.value;
+    const at = { date: clock.date, slot: Math.floor(clock.hour / 4), text: writtenNumber(o, '/valueQuantity/value', value) ?? '' };
     if (hasCode(o, TEMPERATURE) && value !== undefined) data.temperature.push({ ...at, value: celsius(o.valueQuantity as Quantity) });
     else if (hasCode(o, PULSE) && value !== undefined) data.pulse.push({ ...at, value });
     else if (hasCode(o, RESPIRATION) && value !== undefined) data.respiration.push({ ...at, value });
     else if (hasCode(o, [BLOOD_PRESSURE])) push(data.bloodPressure, clock.date, bloodPressure(o));
-    else if (value !== undefined) push(data.other, clock.date, `${concept(o.code) ?? ''} ${quantity(o.valueQuantity)}`.trim());
-    else data.unplaced.push(`${label} (Observation/${o.id})`);
+    else if (value !== undefined) push(data.other, clock.date, `${concept(o.code) ?? ''} ${quantity(o.valueQuantity, at.text)}`.trim());
+    else {
+      data.unplaced.push(o);
+      continue;
+    }
     data.first = !data.first || clock.date < data.first ? clock.date : data.first;
     data.last = !data.last || clock.date > data.last ? clock.date : data.last;
   }
@@ -103,31 +109,20 @@ export function chartData(observations: readonly Observation[], admitted?: strin
   return data;
 }
 
-/** The patient block printed at the top of every sheet. */
-export interface ChartPatient {
+/**
+ * The block printed at the top of a sheet: the patient, the number the hospital files the
+ * record under (病案号, else the record's id as 患者ID), and the day the stay began, from which
+ * 住院天数 counts.
+ */
+export interface SheetHeader {
   name: string;
   gender?: string;
-  id: string;
+  number: { label: '病案号' | '患者ID'; value: string };
   admitted?: string;
 }
 
-/** The chart's sheets (a section each, on a page of its own), and a list of what could not be placed. */
-export function temperatureChartSections(observations: readonly Observation[], patient: ChartPatient): PdfSection[] {
-  const data = chartData(observations, patient.admitted);
-  if (!data.first || !data.last) return [{ heading: '体温单 Temperature chart', lines: data.unplaced }];
-  const first = data.first;
-  const weeks = Math.floor(daysBetween(first, data.last) / DAYS_PER_SHEET) + 1;
-  const sheets: PdfSection[] = Array.from({ length: weeks }, (_, w) => ({
-    heading: `体温单 Temperature chart · 第 ${w + 1} 周 ${addDays(first, w * DAYS_PER_SHEET)} 起`,
-    lines: [],
-    newPage: true,
-    figure: sheetFigure(data, patient, addDays(first, w * DAYS_PER_SHEET)),
-  }));
-  if (data.unplaced.length) sheets.push({ heading: '体温单：未能标绘的记录 Readings not on the chart', lines: data.unplaced });
-  return sheets;
-}
-
-function sheetFigure(data: ChartData, patient: ChartPatient, from: string): PdfFigure {
+/** One sheet: the week of `data` from `from` (`YYYY-MM-DD`, Beijing) on the grid. */
+export function chartSheet(data: ChartData, header: SheetHeader, from: string): PdfFigure {
   return {
     draw(doc) {
       const c = CHART;
@@ -137,7 +132,8 @@ function sheetFigure(data: ChartData, patient: ChartPatient, from: string): PdfF
         doc.font('regular').fontSize(size).fillColor(colour);
         doc.text(printable(text), x, y + (height - size * 1.2) / 2, { width, align: 'center', lineBreak: false, height });
       };
-      const block = [`姓名 ${patient.name}`, patient.gender ? `性别 ${patient.gender}` : '', `病案号 ${patient.id}`, patient.admitted ? `入院日期 ${patient.admitted}` : ''];
+      const { admitted } = header;
+      const block = [`姓名 ${header.name}`, header.gender ? `性别 ${header.gender}` : '', `${header.number.label} ${header.number.value}`, admitted ? `入院日期 ${admitted}` : ''];
       doc.font('regular').fontSize(9).fillColor('black').text(printable(block.filter(Boolean).join('　　')), c.left, c.top, { lineBreak: false });
 
       // Header rows: date, day of stay, the slots' hours (afternoon and night in red, as printed forms do).
@@ -147,7 +143,7 @@ function sheetFigure(data: ChartData, patient: ChartPatient, from: string): PdfF
       days.forEach((day, d) => {
         const x = c.gridLeft + d * dayWidth;
         cell(day, x, headerTop, dayWidth, c.headerRow);
-        cell(patient.admitted ? String(daysBetween(patient.admitted, day) + 1) : '', x, headerTop + c.headerRow, dayWidth, c.headerRow);
+        cell(admitted && day >= admitted ? String(daysBetween(admitted, day) + 1) : '', x, headerTop + c.headerRow, dayWidth, c.headerRow);
         SLOT_HOURS.forEach((h, s) => cell(String(h), x + s * c.slot, headerTop + 2 * c.headerRow, c.slot, c.headerRow, 6, s >= 3 ? COLOURS.pulse : 'black'));
       });
 
@@ -182,7 +178,7 @@ function sheetFigure(data: ChartData, patient: ChartPatient, from: string): PdfF
       for (let r = 1; r <= 3; r++) hline(doc.lineWidth(0.8).strokeColor(COLOURS.major), c.left, c.left + c.width, c.gridBottom + r * c.headerRow);
       data.respiration.filter(onSheet).forEach((r, i) => {
         const x = c.gridLeft + (daysBetween(from, r.date) * 6 + r.slot) * c.slot;
-        cell(String(r.value), x, c.gridBottom + (i % 2 ? 3 : -2), c.slot, c.headerRow, 5.5);
+        cell(r.text, x, c.gridBottom + (i % 2 ? 3 : -2), c.slot, c.headerRow, 5.5);
       });
       days.forEach((day, d) => {
         const x = c.gridLeft + d * dayWidth;
@@ -222,7 +218,8 @@ function vline(doc: PDFKit.PDFDocument, x: number, y1: number, y2: number): void
   doc.moveTo(x, y1).lineTo(x, y2).stroke();
 }
 
-function effective(o: Observation): string | undefined {
+/** When a reading was taken. */
+export function effective(o: Observation): string | undefined {
   return o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start;
 }
 
@@ -237,6 +234,9 @@ function celsius(q: Quantity): number {
 }
 
 function bloodPressure(o: Observation): string {
-  const part = (code: string) => o.component?.find((c) => (c.code?.coding ?? []).some((x) => x.system === LOINC && x.code === code))?.valueQuantity?.value;
+  const part = (code: string) => {
+    const i = (o.component ?? []).findIndex((c) => (c.code?.coding ?? []).some((x) => x.system === LOINC && x.code === code));
+    return i < 0 ? undefined : writtenNumber(o, `/component/${i}/valueQuantity/value`, o.component?.[i].valueQuantity?.value);
+  };
   return `${part(SYSTOLIC) ?? '-'}/${part(DIASTOLIC) ?? '-'}`;
 }

@@ -1,15 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import type { Resource } from '@medplum/fhirtypes';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
-import { DocumentTypes, type DocumentType } from '../policy/domain/document-types.js';
+import { DocumentTypes } from '../policy/domain/document-types.js';
 import type { PolicyDocument } from '../policy/domain/policy-document.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import { CopyVersionRule } from './copy-version-rule.js';
-import { CopyParts, reportResults, type CopyPartEntry } from './domain/copy-parts.js';
+import { CopyParts, partClassifier, type CopyPartEntry } from './domain/copy-parts.js';
 import { selectForCopy, versionRef, type CopyCandidate, type CopySelection } from './domain/copy-production.js';
 import type { CopyRequestRecord } from './domain/copy-request.js';
 
@@ -56,21 +55,8 @@ export class CopyCandidates {
   async select(request: CopyRequestRecord, judged: ReadonlyMap<string, string | undefined>, produced: ReadonlySet<string>, unit: UnitOfWork): Promise<CopySelection> {
     const candidates = await this.inScope(this.store.within(unit).records, request);
     const parts = this.parts;
-    return selectForCopy(candidates, { scope: request.scope, produced, judged, classify: this.classifier(parts, candidates), completion: (r, type) => parts.completion(r, type) });
-  }
-
-  /**
-   * Documents by their document type; structured records by the part their entry names, or, for
-   * a result with no entry of its own, the part of the report among `candidates` that names it.
-   */
-  private classifier(parts: CopyParts, candidates: readonly CopyCandidate[]): (resource: Resource) => DocumentType[] {
-    const partOf = (r: Resource) => (isDocument(r) ? undefined : parts.entryOf(r)?.part);
-    const results = reportResults(candidates.map((c) => c.resource), partOf);
-    return (r) => {
-      const code = partOf(r) ?? results.get(`${r.resourceType}/${r.id}`);
-      const type = code ? this.types.get(code) : undefined;
-      return type ? [type] : this.types.classifyAll(r);
-    };
+    const classify = partClassifier(parts, this.types, candidates, judged);
+    return selectForCopy(candidates, { scope: request.scope, produced, judged, classify, completion: (r, type) => parts.completion(r, type) });
   }
 
   /** The patient's governed documents and part records in scope (encounters if named), current versions, oldest update first. */
@@ -80,10 +66,6 @@ export class CopyCandidates {
     // The manifest keeps the store's version numbers as numbers (R-32: `v3` on the copy).
     return found.map((r) => ({ resource: r.resource, version: Number(r.versionId) }));
   }
-}
-
-function isDocument(resource: Resource): boolean {
-  return resource.resourceType === 'Composition' || resource.resourceType === 'DocumentReference';
 }
 
 /** A hospital's own part entries (policy `copyRequests.parts`), tried before the shipped ones. */

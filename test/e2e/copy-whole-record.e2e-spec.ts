@@ -389,4 +389,43 @@ describe('A copy holds the whole objective record (e2e, real HTTP + PostgreSQL, 
     expect(secondText).toContain('丙氨酸氨基转移酶35U/L9–50');
     expect(secondText).toContain('肝功能');
   });
+
+  it('R-07/R-31: a structured report under a restricted label is left out with its reason, and so is its uncategorised result: both listed, neither printed', async () => {
+    const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ text: '王小明' }], gender: 'male' });
+    const subject = { reference: `Patient/${patient.id}` };
+    const temperature = await seed<Observation>({
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: OBS_CATEGORY, code: 'vital-signs' }] }],
+      code: { coding: [{ system: LOINC, code: '8310-5' }] },
+      subject,
+      effectiveDateTime: at(0, 10),
+      valueQuantity: { value: 37.2, unit: '°C', system: UCUM, code: 'Cel' },
+    });
+    const antibody = await seed<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'HIV抗体' }, subject, effectiveDateTime: at(0, 9), valueString: '阴性' });
+    const hiv = await seed<DiagnosticReport>({
+      resourceType: 'DiagnosticReport',
+      meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] },
+      status: 'final',
+      category: [{ coding: [{ system: V2_0074, code: 'SR' }] }],
+      code: { text: 'HIV抗体检测' },
+      subject,
+      effectiveDateTime: at(0, 9),
+      result: [{ reference: `Observation/${antibody.id}` }],
+    });
+    const id = await approved(patient.id);
+    const produced = await copies<ProductionView>(recordRoom, 'POST', `/${id}/produce`);
+    expectStatus(produced, 201);
+    expect(produced.body.manifest.map((m) => `${m.type}/${m.id}`)).toEqual([ref(temperature)]);
+    expect(produced.body.excluded).toEqual(
+      expect.arrayContaining([
+        { ref: ref(hiv), reason: expect.stringContaining('access policy') },
+        { ref: ref(antibody), reason: expect.stringContaining('no objective part R-31 lists') },
+      ]),
+    );
+    expect(produced.body.excluded).toHaveLength(2);
+    const text = (await pdfPages(await read(produced.body.pdf))).join('').replace(/\s+/g, '');
+    expect(text).toContain('体温单Temperaturechart');
+    for (const hidden of ['HIV', '阴性']) expect(text).not.toContain(hidden);
+  });
 });

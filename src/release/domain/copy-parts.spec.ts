@@ -1,7 +1,7 @@
 import type { DiagnosticReport, DocumentReference, Observation, Resource } from '@medplum/fhirtypes';
 import { DocumentTypes } from '../../policy/domain/document-types.js';
 import { referenceKey } from '../../copies/reference-key.js';
-import { CopyParts, reportResults } from './copy-parts.js';
+import { CopyParts, partClassifier, reportResults } from './copy-parts.js';
 import { selectForCopy, versionRef, type CopyCandidate } from './copy-production.js';
 
 const parts = CopyParts.fromProfiles();
@@ -138,18 +138,7 @@ describe('what is complete (R-32)', () => {
       { resourceType: 'MedicationRequest', id: 'void', status: 'cancelled', intent: 'order', subject: {} } as Resource,
       observation('smoking', 'social-history'),
     ];
-    const candidates: CopyCandidate[] = records.map((resource) => ({ resource, version: 1 }));
-    const results = reportResults(records, partOf);
-    const selection = selectForCopy(candidates, {
-      scope: { all: true },
-      produced: new Set(),
-      judged: new Map(candidates.map((c) => [versionRef(c.resource, 1), undefined])),
-      classify: (r) => {
-        const code = partOf(r) ?? results.get(`${r.resourceType}/${r.id}`);
-        return code ? [type(code)] : [];
-      },
-      completion: (r, t) => parts.completion(r, t),
-    });
+    const selection = select(records);
     expect(selection.manifest.map((m) => [`${m.type}/${m.id}`, m.documentType])).toEqual([
       ['Observation/temp', 'temperature-chart'],
       ['DiagnosticReport/cbc', 'test-report'],
@@ -161,4 +150,44 @@ describe('what is complete (R-32)', () => {
       { ref: 'Observation/smoking', reason: expect.stringContaining('no objective part R-31 lists') },
     ]);
   });
+
+  it('R-31/R-44: a result takes its report\'s part only from a report the copy may hold: a refused (labelled, withheld) or void report lends none, and its uncategorised result is left out as of no part', () => {
+    const result = (id: string): Resource => ({ ...observation(id, undefined), code: { text: id } });
+    const records: Resource[] = [
+      report('refused', 'HM', 'final', ['Observation/r1']),
+      result('r1'),
+      report('cancelled', 'HM', 'cancelled', ['Observation/r2']),
+      result('r2'),
+      report('wrong', 'HM', 'entered-in-error', ['Observation/r3']),
+      result('r3'),
+      report('allowed', 'HM', 'final', ['Observation/r4']),
+      result('r4'),
+    ];
+    const selection = select(records, new Map([['DiagnosticReport/refused', 'confidentiality label R: not covered by this office\'s rule (R-07)']]));
+    expect(selection.manifest.map((m) => [`${m.type}/${m.id}`, m.documentType])).toEqual([
+      ['DiagnosticReport/allowed', 'test-report'],
+      ['Observation/r4', 'test-report'],
+    ]);
+    expect(selection.excluded.map((e) => [e.ref, e.reason])).toEqual([
+      ['DiagnosticReport/refused', expect.stringContaining('R-07')],
+      ['Observation/r1', expect.stringContaining('no objective part R-31 lists')],
+      ['DiagnosticReport/cancelled', expect.stringContaining('never took effect')],
+      ['Observation/r2', expect.stringContaining('no objective part R-31 lists')],
+      ['Observation/r3', expect.stringContaining('no objective part R-31 lists')],
+    ]);
+    expect(selection.pending).toEqual([]);
+  });
 });
+
+/** The selection of `records` (version 1 each), every one judged copyable save those `refused` names, classified as a production does. */
+function select(records: readonly Resource[], refused: ReadonlyMap<string, string> = new Map()) {
+  const candidates: CopyCandidate[] = records.map((resource) => ({ resource, version: 1 }));
+  const judged = new Map(candidates.map((c) => [versionRef(c.resource, 1), refused.get(`${c.resource.resourceType}/${c.resource.id}`)]));
+  return selectForCopy(candidates, {
+    scope: { all: true },
+    produced: new Set(),
+    judged,
+    classify: partClassifier(parts, types, candidates, judged),
+    completion: (r, t) => parts.completion(r, t),
+  });
+}

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CodeableConcept, Coding, DiagnosticReport, Resource } from '@medplum/fhirtypes';
 import { packageRoot } from '../../common/package-root.js';
+import { isDocument } from '../../copies/clinical-document.js';
 import { referenceKey } from '../../copies/reference-key.js';
 import { documentStatus, isSigned, SIGNED_STATUSES } from '../../policy/domain/document-status.js';
-import type { DocumentType } from '../../policy/domain/document-types.js';
+import type { DocumentType, DocumentTypes } from '../../policy/domain/document-types.js';
+import { versionRef, type CopyCandidate } from './copy-production.js';
 
 /**
  * The objective parts of a record (R-31) as the structured resources a HIS sends, and when each
@@ -95,7 +97,7 @@ export class CopyParts {
    */
   completion(resource: Resource, part: DocumentType): Completion {
     const status = documentStatus(resource);
-    const entry = resource.resourceType === 'Composition' || resource.resourceType === 'DocumentReference' ? undefined : this.entryOf(resource);
+    const entry = isDocument(resource) ? undefined : this.entryOf(resource);
     if (entry) {
       if (entry.complete.includes(status ?? '')) return { state: 'complete' };
       if (entry.void?.includes(status ?? '')) return { state: 'void', reason: `${resource.resourceType} ${status}: never took effect, not part of the record (R-31)` };
@@ -111,11 +113,45 @@ export class CopyParts {
     const unsigned = SIGNED_STATUSES.includes(status ?? '') ? ', no legal attester' : '';
     return { state: 'pending', reason: `not completed (${status ?? 'no status'}${unsigned}): produced once signed (R-32, R-13)` };
   }
+
+  /** Whether a record took effect: not entered in error, nor in a status its entry calls void. */
+  inEffect(resource: Resource): boolean {
+    const status = documentStatus(resource) ?? '';
+    if (status === 'entered-in-error') return false;
+    return !(isDocument(resource) ? undefined : this.entryOf(resource))?.void?.includes(status);
+  }
+}
+
+/**
+ * How a production classifies each candidate: a document by its document type, a structured
+ * record by the part its entry names, and a result with no entry of its own by the part of the
+ * report that names it — only a report the copy may hold: one the version rule allowed
+ * (`judged`) and that took effect. A result of a refused report (a label, an R-44 withholding)
+ * or of a void one is judged on its own, so it never reaches a copy through that report.
+ */
+export function partClassifier(
+  parts: CopyParts,
+  types: Pick<DocumentTypes, 'get' | 'classifyAll'>,
+  candidates: readonly CopyCandidate[],
+  judged: ReadonlyMap<string, string | undefined>,
+): (resource: Resource) => DocumentType[] {
+  const partOf = (r: Resource) => (isDocument(r) ? undefined : parts.entryOf(r)?.part);
+  const allowed = (c: CopyCandidate) => {
+    const pinned = versionRef(c.resource, c.version);
+    return judged.has(pinned) && !judged.get(pinned) && parts.inEffect(c.resource);
+  };
+  const results = reportResults(candidates.filter(allowed).map((c) => c.resource), partOf);
+  return (r) => {
+    const code = partOf(r) ?? results.get(`${r.resourceType}/${r.id}`);
+    const type = code ? types.get(code) : undefined;
+    return type ? [type] : types.classifyAll(r);
+  };
 }
 
 /**
  * The part of each Observation that a report among `candidates` names in `result`, keyed
  * `Observation/id`: a result with no part of its own (no category) belongs to its report's.
+ * Pass only reports the copy may hold (`partClassifier`).
  */
 export function reportResults(candidates: readonly Resource[], partOf: (resource: Resource) => string | undefined): Map<string, string> {
   const found = new Map<string, string>();

@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { DisclosedVersion } from '../../audit/domain/audit-entry.js';
 import { documentStatus } from '../../policy/domain/document-status.js';
 import { contentSha256 } from '../../common/content-hash.js';
+import { isDocument } from '../../copies/clinical-document.js';
 import type { DocumentType } from '../../policy/domain/document-types.js';
 import type { Completion } from './copy-parts.js';
 import type { CopyScope } from './copy-request.js';
@@ -103,7 +104,7 @@ export function selectForCopy(candidates: readonly CopyCandidate[], context: Sel
 
 /** Why a record in scope has no document type or part: not known to be objective, so not copied (R-31). */
 function unclassified(resource: Resource): string {
-  if (resource.resourceType === 'Composition' || resource.resourceType === 'DocumentReference') {
+  if (isDocument(resource)) {
     return 'document type not known: only documents known to be objective are copied (R-31)';
   }
   return `${resource.resourceType} of no objective part R-31 lists (fhir-profiles/chartwarden-copy-parts.json, policy copyRequests.parts): not copied for requesters (R-31)`;

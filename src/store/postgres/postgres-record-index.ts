@@ -1,3 +1,4 @@
+import { storedColumns, storedResource, type StoredRow } from './stored-content.js';
 import type { Encounter, Resource } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Queryable } from '../../database/chartwarden-database.js';
@@ -7,14 +8,14 @@ import { SearchParameterRegistry } from '../search/search-parameter.registry.js'
 import { OWNER_PARAM, PatientCompartment } from '../patient-compartment.js';
 
 /** A current row of `fhir_resource`, with the encounter it was found under when asked. */
-interface RecordRow {
+interface RecordRow extends StoredRow {
   version_id: number;
   last_updated: Date;
-  content: Resource;
   encounter?: string;
 }
 
-const RECORD_COLUMNS = 'r.version_id, r.last_updated, r.content';
+/** A record's version and its stored text (decision 0014: a copy prints `4.50` as it was sent). */
+const RECORD_COLUMNS = `r.version_id, r.last_updated, ${storedColumns('r')}`;
 
 /** Ends of periods still open are stored as `infinity`, which node-postgres reads as a number: the latest representable instant instead. */
 const END_OF_TIME = new Date(8.64e15);
@@ -23,7 +24,7 @@ const END_OF_TIME = new Date(8.64e15);
  * The embedded store's answers to `PatientRecordIndex`, over its search index tables, on one
  * connection or transaction (`q`). Each query is the one the feature ran on these tables before
  * the store boundary (issue #15), so plans and answers are unchanged. Contents are returned as
- * stored (no key reordering): callers hash them.
+ * stored, carrying their stored text; callers hash them (RFC 8785, whatever the key order).
  */
 export class PostgresRecordIndex extends PatientRecordIndex {
   constructor(
@@ -275,7 +276,7 @@ export class PostgresRecordIndex extends PatientRecordIndex {
 
 function indexed(row: RecordRow): IndexedRecord {
   return {
-    resource: row.content,
+    resource: storedResource(row),
     versionId: String(row.version_id),
     lastUpdated: row.last_updated.toISOString(),
     ...(row.encounter !== undefined ? { encounter: row.encounter } : {}),
