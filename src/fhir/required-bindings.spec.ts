@@ -277,7 +277,9 @@ describe('ResourceValidator', () => {
           // Own properties only: following `__proto__` would graft onto Object.prototype and poison the test worker itself.
           for (const step of steps.slice(0, -1)) at = (isRecord(at) || Array.isArray(at)) && Object.hasOwn(at, step) ? (at as Record<string, unknown>)[step] : undefined;
           const last = steps[steps.length - 1];
-          if (isRecord(at) || Array.isArray(at)) Object.defineProperty(at, last, { value, enumerable: true, writable: true, configurable: true });
+          // A copy of the value: constantFrom hands out one shared object, and grafting it twice could
+          // make a cycle, which no parsed JSON body can be.
+          if (isRecord(at) || Array.isArray(at)) Object.defineProperty(at, last, { value: structuredClone(value), enumerable: true, writable: true, configurable: true });
         }
         try {
           validator.validate(resource as unknown as Resource);
