@@ -1,39 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The hold check as a SQL function (replaced by the write chain's hold guard; dropped by CompartmentFacts1765300000000, whose undo restores it). */
-export const HOLDS_FUNCTION = `CREATE FUNCTION chartwarden_holds(p_type text, p_id text, p_lock_encounters boolean)
-      RETURNS TABLE (hold_case uuid, held_type varchar, held_id varchar, held_status varchar, held_as text) LANGUAGE plpgsql VOLATILE AS $$
-      DECLARE
-        encounters text[] := ARRAY(SELECT x.target_id FROM fhir_search_reference x
-          WHERE x.resource_type = p_type AND x.resource_id = p_id AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter');
-      BEGIN
-        IF p_lock_encounters AND cardinality(encounters) > 0 THEN
-          PERFORM 1 FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = ANY(encounters) ORDER BY r.id FOR KEY SHARE;
-        END IF;
-        -- A new signature waits, likewise, for a seal of the records it signs.
-        IF p_lock_encounters AND p_type = 'Provenance' THEN
-          PERFORM 1 FROM fhir_resource r
-            WHERE (r.resource_type, r.id) IN (SELECT x.target_type, x.target_id FROM fhir_search_reference x
-                                                WHERE x.resource_type = p_type AND x.resource_id = p_id AND x.param = 'target')
-            ORDER BY r.resource_type, r.id FOR KEY SHARE;
-        END IF;
-        RETURN QUERY
-          SELECT d.id, i.resource_type, i.resource_id, i.status, 'self'::text FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
-           WHERE d.status = 'sealed' AND i.resource_type = p_type AND i.resource_id = p_id
-          UNION ALL
-          -- A record of the case's patient, in a sealed visit (another patient's record filed there is not sealed, nor held).
-          SELECT d.id, i.resource_type, i.resource_id, i.status, 'encounter' FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
-           WHERE d.status = 'sealed' AND i.resource_type = 'Encounter' AND i.resource_id = ANY(encounters) AND i.status = 'sealed'
-             AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = p_type AND s.resource_id = p_id
-                           AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = d.patient_id)
-          UNION ALL
-          SELECT d.id, i.resource_type, i.resource_id, i.status, 'target' FROM fhir_search_reference x
-            JOIN dispute_item i ON i.resource_type = x.target_type AND i.resource_id = x.target_id
-            JOIN dispute d ON d.id = i.dispute_id
-           WHERE p_type = 'Provenance' AND x.resource_type = p_type AND x.resource_id = p_id AND x.param = 'target'
-             AND d.status = 'sealed' AND i.status = 'sealed';
-      END $$`;
-
 /**
  * Disputes (issue #7, R-40…R-44): cases, their inventories and sealed copies. A sealed inventory
  * line and a sealed copy never change (R-42); a pending line changes once, when a supplement
@@ -89,7 +55,38 @@ export class Disputes1765000000000 implements MigrationInterface {
     // Provenance the records it signs. A new record first takes FOR KEY SHARE on its encounters,
     // so it waits for a seal of them in progress; the holds are then read by a later statement,
     // which in a VOLATILE function sees what committed while it waited.
-    await q.query(HOLDS_FUNCTION);
+    await q.query(`CREATE FUNCTION chartwarden_holds(p_type text, p_id text, p_lock_encounters boolean)
+      RETURNS TABLE (hold_case uuid, held_type varchar, held_id varchar, held_status varchar, held_as text) LANGUAGE plpgsql VOLATILE AS $$
+      DECLARE
+        encounters text[] := ARRAY(SELECT x.target_id FROM fhir_search_reference x
+          WHERE x.resource_type = p_type AND x.resource_id = p_id AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter');
+      BEGIN
+        IF p_lock_encounters AND cardinality(encounters) > 0 THEN
+          PERFORM 1 FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = ANY(encounters) ORDER BY r.id FOR KEY SHARE;
+        END IF;
+        -- A new signature waits, likewise, for a seal of the records it signs.
+        IF p_lock_encounters AND p_type = 'Provenance' THEN
+          PERFORM 1 FROM fhir_resource r
+            WHERE (r.resource_type, r.id) IN (SELECT x.target_type, x.target_id FROM fhir_search_reference x
+                                                WHERE x.resource_type = p_type AND x.resource_id = p_id AND x.param = 'target')
+            ORDER BY r.resource_type, r.id FOR KEY SHARE;
+        END IF;
+        RETURN QUERY
+          SELECT d.id, i.resource_type, i.resource_id, i.status, 'self'::text FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
+           WHERE d.status = 'sealed' AND i.resource_type = p_type AND i.resource_id = p_id
+          UNION ALL
+          -- A record of the case's patient, in a sealed visit (another patient's record filed there is not sealed, nor held).
+          SELECT d.id, i.resource_type, i.resource_id, i.status, 'encounter' FROM dispute_item i JOIN dispute d ON d.id = i.dispute_id
+           WHERE d.status = 'sealed' AND i.resource_type = 'Encounter' AND i.resource_id = ANY(encounters) AND i.status = 'sealed'
+             AND EXISTS (SELECT 1 FROM fhir_search_reference s WHERE s.resource_type = p_type AND s.resource_id = p_id
+                           AND s.param IN ('subject', 'patient') AND s.target_type = 'Patient' AND s.target_id = d.patient_id)
+          UNION ALL
+          SELECT d.id, i.resource_type, i.resource_id, i.status, 'target' FROM fhir_search_reference x
+            JOIN dispute_item i ON i.resource_type = x.target_type AND i.resource_id = x.target_id
+            JOIN dispute d ON d.id = i.dispute_id
+           WHERE p_type = 'Provenance' AND x.resource_type = p_type AND x.resource_id = p_id AND x.param = 'target'
+             AND d.status = 'sealed' AND i.status = 'sealed';
+      END $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
