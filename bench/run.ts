@@ -448,7 +448,7 @@ async function timeHold(url: string): Promise<HoldTiming> {
             // The write's scope as the store resolves it from the incoming version (its patient and encounter).
             const resolved = { patient: 'bench-free', patients: ['bench-free'], encounters: [`bench-free-enc-${i % 20}`], targets: [] };
             const started = performance.now();
-            const scope: WriteScope = created ? await lockScope(tx, resource, 'create', resolved, undefined) : { ...resolved, storedEncounters: resolved.encounters, stored: resource, unchanged: false };
+            const scope: WriteScope = created ? await lockScope(tx, resource, 'create', resolved) : { ...resolved, storedEncounters: resolved.encounters, stored: resource, unchanged: false };
             await guard.check(ctx, { resource, creating: created, scope }, UnitOfWork.over(tx));
             times.push(performance.now() - started);
             throw new RollBack();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { byCodeUnit } from '../common/code-unit-order.js';
 import { packageRoot } from '../common/package-root.js';
 import type { SearchParameterRegistry } from './search/search-parameter.registry.js';
 
@@ -72,7 +73,7 @@ export class PatientCompartment {
     if (OWNERLESS.has(type)) return undefined;
     for (const param of this.linkParams(type)) {
       const ids = references.filter((r) => r.param === param && r.targetType === 'Patient').map((r) => r.targetId);
-      if (ids.length) return ids.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))[0];
+      if (ids.length) return ids.sort(byCodeUnit)[0];
     }
     return undefined;
   }

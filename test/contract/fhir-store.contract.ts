@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentReference, Encounter, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
+import type { Appointment, Composition, Coverage, DocumentReference, Encounter, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
+import { byCodeUnit } from '../../src/common/code-unit-order.js';
+import { numberLexemes, storedText } from '../../src/common/fhir-json-text.js';
 import type { FhirStore } from '../../src/store/fhir-store.port.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
@@ -277,7 +279,7 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       };
       await expect(store.lockForWrite(document, 'create')).rejects.toThrow(/transaction/);
       const scope = await store.transaction((tx) => tx.lockForWrite(document, 'create'));
-      expect(scope).toEqual({ patient: p.id, patients: [p.id], encounters: [e1.id, e2.id].sort(byCodeUnit), storedEncounters: [], targets: [], unchanged: false });
+      expect(scope).toEqual({ patient: p.id, patients: [p.id], encounters: [e1.id as string, e2.id as string].sort(byCodeUnit), storedEncounters: [], targets: [], unchanged: false });
       const signature: Provenance = {
         resourceType: 'Provenance',
         target: [{ reference: `Encounter/${e1.id}` }, { reference: `Patient/${p.id}` }],
@@ -388,10 +390,118 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
         await store.transaction((other) => other.records.lock([{ type: 'Encounter', id: e.id as string }], 'update'));
       });
     });
-  });
-}
 
-/** Orders as PostgreSQL's "C" collation does (how the store sorts ids it resolves). */
-function byCodeUnit(a: string | undefined, b: string | undefined): number {
-  return Buffer.compare(Buffer.from(a ?? ''), Buffer.from(b ?? ''));
+    describe('decision 0014: numbers as the sender wrote them (`numbers`)', () => {
+      /** An Observation of `patientId` with two numbers `JSON.stringify` writes otherwise than a sender may. */
+      const reading = (patientId: string | undefined): Observation => ({
+        ...observation(patientId, '体温'),
+        valueQuantity: { value: 37.5, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' },
+        referenceRange: [{ low: { value: 36, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' } }],
+      });
+      const VALUE = '/valueQuantity/value';
+      const LOW = '/referenceRange/0/low/value';
+      /** The text a version is served as, and the lexemes in it that `JSON.stringify` would not write. */
+      const served = (version: Resource) => {
+        const text = storedText(version);
+        return { text: text === undefined ? undefined : (JSON.parse(text) as Resource), lexemes: Object.fromEntries(numberLexemes(text ?? '') ?? []) };
+      };
+
+      it('create and update keep the lexemes in the text read, vread and history serve; a precision-only change is a version', async () => {
+        const p = (await store.create(patient('num-1'))).resource;
+        const v1 = (await store.create(reading(p.id), { numbers: new Map([[VALUE, '37.50'], [LOW, '36.0']]) })).resource as Observation & { id: string };
+        const incoming: Observation & { id: string } = { ...v1, meta: undefined };
+        const first = await store.read('Observation', v1.id);
+        expect(served(first)).toEqual({ text: first, lexemes: { [VALUE]: '37.50', [LOW]: '36.0' } });
+        expect((first as Observation).valueQuantity?.value).toBe(37.5);
+
+        // Same values, other precision: 37.5 as JSON writes it, 36.00.
+        const v2 = await store.update(incoming, { numbers: new Map([[LOW, '36.00']]) });
+        expect({ created: v2.created, unchanged: Boolean(v2.unchanged), versionId: v2.resource.meta?.versionId }).toEqual({ created: false, unchanged: false, versionId: '2' });
+        const second = await store.read('Observation', v1.id);
+        expect(served(second)).toEqual({ text: second, lexemes: { [LOW]: '36.00' } });
+        expect(served(await store.vread('Observation', v1.id, '1')).lexemes).toEqual({ [VALUE]: '37.50', [LOW]: '36.0' });
+        const history = await store.history('Observation', v1.id, { count: 10, offset: 0 });
+        expect(history.entries.map((e) => served(e.resource).lexemes)).toEqual([{ [LOW]: '36.00' }, { [VALUE]: '37.50', [LOW]: '36.0' }]);
+
+        // The same text again adds no version, and the stored text stays.
+        const again = await store.update(incoming, { numbers: new Map([[LOW, '36.00']]) });
+        expect(again.unchanged).toBe(true);
+        expect((await store.history('Observation', v1.id, { count: 10, offset: 0 })).total).toBe(2);
+        expect(served(await store.read('Observation', v1.id)).lexemes).toEqual({ [LOW]: '36.00' });
+      });
+
+      it('lockForWrite judges `unchanged` on the numbers as written: the same text is unchanged, a precision-only change is not', async () => {
+        const p = (await store.create(patient('num-2'))).resource;
+        const v1 = (await store.create(reading(p.id), { numbers: new Map([[VALUE, '37.50']]) })).resource as Observation & { id: string };
+        const incoming: Observation & { id: string } = { ...v1, meta: undefined };
+        const judged = await store.transaction(async (tx) => ({
+          same: (await tx.lockForWrite(incoming, 'update', { numbers: new Map([[VALUE, '37.50']]) })).unchanged,
+          finer: (await tx.lockForWrite(incoming, 'update', { numbers: new Map([[VALUE, '37.500']]) })).unchanged,
+          plain: (await tx.lockForWrite(incoming, 'update')).unchanged,
+          low: (await tx.lockForWrite(incoming, 'update', { numbers: new Map([[VALUE, '37.50'], [LOW, '36.0']]) })).unchanged,
+        }));
+        expect(judged).toEqual({ same: true, finer: false, plain: false, low: false });
+      });
+    });
+
+    describe("decision 0016: the access facts' patient is the one whose record the resource is", () => {
+      const options = { careWindowDays: 30 };
+      /** A Patient with an id of our choosing, so which of two ids sorts first is known. */
+      const chosen = async (prefix: string) => (await store.update(patient(prefix, { id: `${prefix}-${randomUUID()}` } as Partial<Patient>) as Patient & { id: string })).resource;
+      /** The patient of `resource` as an incoming version, and, stored, as `accessFacts` and `check` read it. */
+      const patientsOf = async (resource: Resource) => {
+        const incoming = (await store.accessFactsOf(resource, options)).patient;
+        const id = (await store.create(resource)).resource.id as string;
+        const stored = (await store.accessFacts(resource.resourceType, id, options)).patient;
+        const checked = (await store.check(resource.resourceType, id, [], options, false)).patient;
+        return { incoming, stored, checked };
+      };
+
+      it('R-03: an Appointment linking the patient only through participant.actor is in that patient\'s record', async () => {
+        const p = await chosen('appt');
+        const appointment: Appointment = {
+          resourceType: 'Appointment',
+          status: 'booked',
+          participant: [
+            { actor: { reference: 'Practitioner/x' }, status: 'accepted' },
+            { actor: { reference: `Patient/${p.id}` }, status: 'accepted' },
+          ],
+        };
+        expect(await patientsOf(appointment)).toEqual({ incoming: p.id, stored: p.id, checked: p.id });
+      });
+
+      it("R-03: a Coverage is in its beneficiary's record, not its policy holder's (whose id sorts first)", async () => {
+        const [holder, beneficiary] = [await chosen('cov-a'), await chosen('cov-b')];
+        const coverage: Coverage = {
+          resourceType: 'Coverage',
+          status: 'active',
+          policyHolder: { reference: `Patient/${holder.id}` },
+          subscriber: { reference: `Patient/${holder.id}` },
+          beneficiary: { reference: `Patient/${beneficiary.id}` },
+          payor: [{ reference: 'Organization/insurer' }],
+        };
+        expect(await patientsOf(coverage)).toEqual({ incoming: beneficiary.id, stored: beneficiary.id, checked: beneficiary.id });
+      });
+
+      it("R-03: a Provenance whose only link is a target Composition is in the Composition's patient's record", async () => {
+        const p = await chosen('prov');
+        const composition = (await store.create<Composition>({
+          resourceType: 'Composition',
+          status: 'final',
+          type: { text: '出院记录' },
+          subject: { reference: `Patient/${p.id}` },
+          date: '2024-01-01',
+          author: [{ reference: 'Practitioner/x' }],
+          title: '出院记录',
+        })).resource;
+        const signature: Provenance = {
+          resourceType: 'Provenance',
+          target: [{ reference: `Composition/${composition.id}` }],
+          recorded: '2024-01-01T00:00:00Z',
+          agent: [{ who: { reference: 'Practitioner/x' } }],
+        };
+        expect(await patientsOf(signature)).toEqual({ incoming: p.id, stored: p.id, checked: p.id });
+      });
+    });
+  });
 }

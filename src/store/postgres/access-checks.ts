@@ -1,13 +1,15 @@
 import { OWNER_PARAM } from '../patient-compartment.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Clock } from '../../common/clock.js';
+import { byCodeUnit } from '../../common/code-unit-order.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
 import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions, type AccessFacts } from '../access-facts.js';
 import { notFoundError, type StoredJson } from '../fhir-store.port.js';
+import type { RecordRef } from '../patient-record-index.port.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
 import { accessConditionSql, contextFactsSelect, factsSelect, patientOf } from './access-sql.js';
 import { atInstant, SqlParams } from './search-sql.js';
-import { byCodeUnit } from './stored-content.js';
+import { SIGNATURE_TYPE, SIGNED_PARAM, signedRecordOwners } from './signed-records.js';
 
 const PREPARED = { prepare: true };
 
@@ -108,7 +110,10 @@ export class AccessChecks {
         .map((r) => r.targetId)
         .sort(byCodeUnit)[0];
     const own = resource.resourceType === 'Patient' ? resource.id : refTarget([OWNER_PARAM], 'Patient');
-    const patient = resource.resourceType === 'Provenance' ? await this.signedPatient(own, index) : own;
+    // A Provenance that would concern two patients has none here (`SignedRecordOwners.spans`): a
+    // clinician is refused as for any record he may not write, before the store's refusal (422)
+    // could tell him the other record exists and whose it is.
+    const patient = resource.resourceType === SIGNATURE_TYPE ? (await signedRecordOwners(this.q, own, signedRecords(index))).patient : own;
     const encounter = resource.resourceType === 'Encounter' ? resource.id : refTarget(['encounter', 'context'], 'Encounter');
     const tokens = (param: string) => index.tokens.filter((t) => t.param === param);
     const labels = tokens('_security')
@@ -137,26 +142,6 @@ export class AccessChecks {
       docType: tokens('type').map((t) => t.code),
       label: labels[0] ?? 'N',
     };
-  }
-
-  /**
-   * A Provenance is filed under the patient of the records it signs when it names none itself
-   * (`patientOf`, decision 0016). One that would concern two patients (signing both's records,
-   * or naming one and signing another's) has no patient here: only a rule without patient
-   * conditions can allow it, so a clinician is refused as for any record he may not write,
-   * before the store's refusal (422) could tell him the other record exists and whose it is.
-   */
-  private async signedPatient(own: string | undefined, index: SearchIndex): Promise<string | undefined> {
-    const targets = index.references.filter((r) => r.param === 'target');
-    if (targets.length === 0) return own;
-    const rows = await this.q.query<{ patient: string }>(
-      `SELECT DISTINCT o.target_id AS patient FROM fhir_search_reference o
-        WHERE (o.resource_type, o.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND o.param = $3`,
-      [targets.map((t) => t.targetType), targets.map((t) => t.targetId), OWNER_PARAM],
-      PREPARED,
-    );
-    const patients = new Set([...(own !== undefined ? [own] : []), ...rows.map((r) => r.patient)]);
-    return patients.size === 1 ? [...patients][0] : undefined;
   }
 
   private bind(values: readonly unknown[]): unknown[] {
@@ -202,4 +187,9 @@ function checkSql(
   if (!byKey) checkSqlCache.set(conditions, (byKey = new Map()));
   byKey.set(key, built);
   return built;
+}
+
+/** The records a signature signs, as its index references them. */
+function signedRecords(index: SearchIndex): RecordRef[] {
+  return index.references.filter((r) => r.param === SIGNED_PARAM).map((r) => ({ type: r.targetType, id: r.targetId }));
 }

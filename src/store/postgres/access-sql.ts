@@ -1,6 +1,7 @@
 import { OWNER_PARAM } from '../patient-compartment.js';
 import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions } from '../access-facts.js';
 import type { SqlParams } from './search-sql.js';
+import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 
 /*
  * SQL for `AccessFacts` over the search index tables, so the facts a single decision reads
@@ -23,7 +24,9 @@ const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
 /**
  * The Patient whose record a resource is (decision 0016): a Patient itself; else its owner row
  * (`_patient`, written with the version from its compartment links); else, for a Provenance,
- * the owner of the records it signs, read now, so a signature follows its record.
+ * the owner of the records it signs, read now, so a signature follows its record: the SQL form,
+ * per row of a search, of `signedRecordOwners` (one spanning patients is refused on write; should
+ * its records come to belong to two, it is filed under the first by code unit).
  */
 export function patientOf(ref: ResourceRef): string {
   return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE COALESCE(
@@ -31,7 +34,7 @@ export function patientOf(ref: ResourceRef): string {
       WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${OWNER_PARAM}'),
     (SELECT min(o.target_id COLLATE "C") FROM fhir_search_reference t
        JOIN fhir_search_reference o ON o.resource_type = t.target_type AND o.resource_id = t.target_id AND o.param = '${OWNER_PARAM}'
-      WHERE ${ref.type} = 'Provenance' AND t.resource_type = ${ref.type} AND t.resource_id = ${ref.id} AND t.param = 'target')) END)`;
+      WHERE ${ref.type} = '${SIGNATURE_TYPE}' AND t.resource_type = ${ref.type} AND t.resource_id = ${ref.id} AND t.param = '${SIGNED_PARAM}')) END)`;
 }
 
 /** The Encounter a resource was recorded in. */

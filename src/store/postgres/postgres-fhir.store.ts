@@ -25,9 +25,10 @@ import { AccessChecks } from './access-checks.js';
 import { everythingPage, historyPage, searchPage } from './page-reads.js';
 import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { PostgresRecordIndex } from './postgres-record-index.js';
+import { SIGNED_PARAM } from './signed-records.js';
 import { sameContent, STORED_COLUMNS, storedResource, type StoredRow } from './stored-content.js';
 import { insertFirstVersion, writeNextVersion } from './version-writes.js';
-import { lockScope, scopeOf, type LockedRow } from './write-scope.js';
+import { lockScope, scopeOf, type LockedVersion } from './write-scope.js';
 
 /** The database operations the store needs: queries, and opening a transaction. */
 export interface StoreDatabase extends Queryable {
@@ -45,16 +46,16 @@ const PREPARED = { prepare: true };
  * statement (atomic on its own) or runs inside the caller's transaction. This class holds the
  * interactions; its statements live beside it, one file per concern: `page-reads.ts` (history,
  * search, `$everything`), `version-writes.ts`, `access-checks.ts`, `write-scope.ts` (a write's
- * locks) and `postgres-record-index.ts` (what features ask). Only `src/store/postgres/` touches
- * the store's tables.
+ * locks), `signed-records.ts` (whose record a signature is) and `postgres-record-index.ts` (what
+ * features ask). Only `src/store/postgres/` touches the store's tables.
  */
 export class PostgresFhirStore extends FhirStore {
   private readonly access: AccessChecks;
   /**
-   * Rows `lockForWrite` locked in this transaction, until their update: the row cannot change
-   * under our `FOR UPDATE`, so the update uses it instead of reading it again.
+   * Versions `lockForWrite` locked in this transaction, until their update: the row cannot
+   * change under our `FOR UPDATE`, so the update uses it instead of reading (and parsing) it again.
    */
-  private readonly locked = new Map<string, LockedRow>();
+  private readonly locked = new Map<string, LockedVersion>();
 
   constructor(
     private readonly db: StoreDatabase,
@@ -140,31 +141,33 @@ export class PostgresFhirStore extends FhirStore {
     const key = `${resource.resourceType}/${resource.id}`;
     const held = lock ? this.locked.get(key) : undefined;
     this.locked.delete(key);
-    const rows = held
-      ? [held]
-      : await this.q.query<{ version_id: number; content: Resource; content_text: string | null }>(
-          `SELECT version_id, content, content_text FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
-          [resource.resourceType, resource.id],
-          PREPARED,
-        );
-    if (rows.length === 0) {
+    const current = held ?? (await this.current(resource, lock));
+    if (!current) {
       if (options.ifMatch !== undefined) {
         throw new StoreError(StoreErrorCode.VersionConflict, `If-Match: ${resource.resourceType}/${resource.id} does not exist`);
       }
       const stored = this.stamp(resource, resource.id, 1);
       return (await insertFirstVersion(this.q, stored, this.index(stored), 'PUT', options.numbers)) ? { resource: stored, created: true } : undefined;
     }
-    const current = rows[0];
-    if (options.ifMatch !== undefined && options.ifMatch !== String(current.version_id)) {
+    if (options.ifMatch !== undefined && options.ifMatch !== String(current.versionId)) {
       throw new StoreError(
         StoreErrorCode.VersionConflict,
-        `${resource.resourceType}/${resource.id} is at version ${current.version_id}, not ${options.ifMatch}: read it again and reapply the change`,
+        `${resource.resourceType}/${resource.id} is at version ${current.versionId}, not ${options.ifMatch}: read it again and reapply the change`,
       );
     }
-    const previous = storedResource(current);
-    if (sameContent(previous, resource, options.numbers)) return { resource: previous as T, created: false, unchanged: true };
-    const stored = this.stamp(resource, resource.id, current.version_id + 1);
-    return (await writeNextVersion(this.q, stored, this.index(stored), current.version_id, options.numbers)) ? { resource: stored, created: false } : undefined;
+    if (sameContent(current.stored, resource, options.numbers)) return { resource: current.stored as T, created: false, unchanged: true };
+    const stored = this.stamp(resource, resource.id, current.versionId + 1);
+    return (await writeNextVersion(this.q, stored, this.index(stored), current.versionId, options.numbers)) ? { resource: stored, created: false } : undefined;
+  }
+
+  /** The record's current version (`FOR UPDATE` when `lock`); undefined when it is not stored. */
+  private async current(resource: Resource & { id: string }, lock: boolean): Promise<LockedVersion | undefined> {
+    const [row] = await this.q.query<StoredRow & { version_id: number }>(
+      `SELECT version_id, ${STORED_COLUMNS} FROM fhir_resource WHERE resource_type = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      [resource.resourceType, resource.id],
+      PREPARED,
+    );
+    return row && { versionId: row.version_id, stored: storedResource(row) };
   }
 
   history(resourceType: string, id: string | undefined, page: PageRequest): Promise<HistoryPage> {
@@ -224,7 +227,8 @@ export class PostgresFhirStore extends FhirStore {
   async lockForWrite(resource: Resource, mode: 'create' | 'update', options: { numbers?: NumberLexemes } = {}): Promise<WriteScope> {
     if (!this.tx) throw new Error(`lockForWrite(${resource.resourceType}) needs a transaction: call it on the store given by transaction() or within()`);
     const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType)), this.compartment);
-    return lockScope(this.tx, resource, mode, scope, options.numbers, (row) => this.locked.set(`${resource.resourceType}/${resource.id}`, row));
+    const onLocked = (current: LockedVersion) => this.locked.set(`${resource.resourceType}/${resource.id}`, current);
+    return lockScope(this.tx, resource, mode, scope, { numbers: options.numbers, onLocked });
   }
 
   /** This store with its statements on `tx`. */
@@ -251,7 +255,7 @@ export class PostgresFhirStore extends FhirStore {
 }
 
 /** The search parameters a write's scope is read from (`scopeOf`), besides its type's patient links: its encounters and the records it signs. */
-const SCOPE_PARAMS = new Set(['encounter', 'context', 'target']);
+const SCOPE_PARAMS = new Set(['encounter', 'context', SIGNED_PARAM]);
 const scopeParamCache = new WeakMap<SearchParameterRegistry, Map<string, readonly SearchParamDef[]>>();
 
 /** Of a type's parameters, those `scopeOf` reads: a write's scope costs a few FHIRPath evaluations, not the whole index. */

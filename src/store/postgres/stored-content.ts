@@ -31,11 +31,6 @@ export function storedResource(row: StoredRow): Resource {
   return present(row.content as Resource);
 }
 
-/** Orders as PostgreSQL's "C" collation does, so JS and SQL pick the same "first" value. */
-export function byCodeUnit(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /**
  * Equal apart from the server-owned meta fields: such an update adds no version. Values are
  * compared with each number in its written form (FHIR: `1.50` is not `1.5`,

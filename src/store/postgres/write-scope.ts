@@ -1,17 +1,19 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { byCodeUnit } from '../../common/code-unit-order.js';
+import type { NumberLexemes } from '../../common/fhir-json-text.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
 import type { RecordRef, WriteScope } from '../patient-record-index.port.js';
-import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
+import type { PatientCompartment } from '../patient-compartment.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
-import type { NumberLexemes } from '../../common/fhir-json-text.js';
-import { byCodeUnit, sameContent, storedResource } from './stored-content.js';
+import { SIGNATURE_TYPE, SIGNED_PARAM, signedRecordOwners } from './signed-records.js';
+import { sameContent, storedColumns, storedResource, type StoredRow } from './stored-content.js';
 
 /**
  * The current row of a record, locked, with the encounters its search index files it under
  * (the index rows of the current version, written with it by the same extraction `scopeOf` uses).
  */
-const LOCK_CURRENT = `SELECT r.version_id, r.content, r.content_text,
+const LOCK_CURRENT = `SELECT r.version_id, ${storedColumns('r')},
     ARRAY(SELECT DISTINCT x.target_id COLLATE "C" FROM fhir_search_reference x
            WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter'
            ORDER BY 1) AS encounters
@@ -40,8 +42,8 @@ export function scopeOf(resource: Resource, index: SearchIndex, compartment: Pat
   const patients = owner === undefined ? others : [owner, ...others];
   const encounters = [...new Set(targets(['encounter', 'context'], 'Encounter').map((r) => r.targetId))].sort(byCodeUnit);
   const signed: RecordRef[] =
-    resource.resourceType === 'Provenance'
-      ? unique(targets(['target']).map((r) => ({ type: r.targetType, id: r.targetId }))).sort((a, b) => byCodeUnit(a.type, b.type) || byCodeUnit(a.id, b.id))
+    resource.resourceType === SIGNATURE_TYPE
+      ? unique(targets([SIGNED_PARAM]).map((r) => ({ type: r.targetType, id: r.targetId }))).sort((a, b) => byCodeUnit(a.type, b.type) || byCodeUnit(a.id, b.id))
       : [];
   return { ...(owner !== undefined ? { patient: owner } : {}), patients, encounters, targets: signed };
 }
@@ -66,21 +68,20 @@ export async function lockScope(
   resource: Resource,
   mode: 'create' | 'update',
   scope: IncomingScope,
-  numbers: NumberLexemes | undefined,
-  onLocked?: (row: LockedRow) => void,
+  options: LockOptions = {},
 ): Promise<WriteScope> {
   if (mode === 'update' && resource.id !== undefined) {
-    let stored = await lockCurrent(tx, resource);
-    if (!stored) {
+    let row = await lockCurrent(tx, resource);
+    if (!row) {
       await tx.query(LOCK_NEW_ID, [resource.resourceType, resource.id], { prepare: true });
-      stored = await lockCurrent(tx, resource);
+      row = await lockCurrent(tx, resource);
     }
-    if (stored) onLocked?.(stored);
-    if (stored) {
+    if (row) {
+      const stored = storedResource(row);
+      options.onLocked?.({ versionId: row.version_id, stored });
       const signed = await withSignedPatients(tx, scope);
-      const previous = storedResource(stored);
-      const unchanged = sameContent(previous, resource, numbers);
-      return { ...signed, stored: previous, storedEncounters: stored.encounters, unchanged };
+      const unchanged = sameContent(stored, resource, options.numbers);
+      return { ...signed, stored, storedEncounters: row.encounters, unchanged };
     }
   }
   if (scope.encounters.length) {
@@ -101,38 +102,43 @@ export async function lockScope(
   return { ...(await withSignedPatients(tx, scope)), storedEncounters: [], unchanged: false };
 }
 
+/** What `lockScope` takes besides the write: how to judge `unchanged`, and who keeps the locked version. */
+export interface LockOptions {
+  /** The write's number lexemes (`UpdateOptions.numbers`): `unchanged` is judged on the numbers as written (`sameContent`). */
+  numbers?: NumberLexemes;
+  /** Told the current version an update locked, built once (`storedResource`): the update that follows uses it. */
+  onLocked?: (current: LockedVersion) => void;
+}
+
+/** A record's current version as `lockScope` locked it (`FOR UPDATE`): it cannot change until the transaction ends. */
+export interface LockedVersion {
+  versionId: number;
+  stored: Resource;
+}
+
 /**
  * A Provenance is filed under the patient of the records it signs when it names no patient
  * itself (decision 0016): that patient joins the scope, so a hold on the patient holds the
- * signature too. One that signs records of two patients, or names one patient and signs
- * another's record, belongs to no one record: it is refused.
+ * signature too. One that spans patients (`signedRecordOwners`) belongs to no one record: it is
+ * refused.
  */
 async function withSignedPatients(tx: Queryable, scope: IncomingScope): Promise<IncomingScope> {
   if (scope.targets.length === 0) return scope;
-  const rows = await tx.query<{ patient: string }>(
-    `SELECT DISTINCT x.target_id AS patient FROM fhir_search_reference x
-      WHERE (x.resource_type, x.resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND x.param = $3 ORDER BY 1`,
-    [scope.targets.map((t) => t.type), scope.targets.map((t) => t.id), OWNER_PARAM],
-    { prepare: true },
-  );
-  const patients = [...new Set([...(scope.patient !== undefined ? [scope.patient] : []), ...rows.map((r) => r.patient)])];
-  if (patients.length > 1) {
+  const owners = await signedRecordOwners(tx, scope.patient, scope.targets);
+  if (owners.spans) {
     throw new StoreError(
       StoreErrorCode.SpansPatients,
-      `A Provenance signs the records of one patient; this one concerns ${patients.length} patients. Record one Provenance per patient.`,
+      `A Provenance signs the records of one patient; this one concerns ${owners.patients.length} patients. Record one Provenance per patient.`,
       ['Provenance.target'],
     );
   }
-  const patient = patients[0];
+  const patient = owners.patient;
   return patient === undefined ? scope : { ...scope, patient, patients: [...new Set([patient, ...scope.patients])] };
 }
 
-/** A record's current row as `lockScope` locked it (`FOR UPDATE`): its version and content, with its encounters. */
-export interface LockedRow {
+/** A record's current row as `LOCK_CURRENT` selects it: its version and stored content, with its encounters. */
+interface LockedRow extends StoredRow {
   version_id: number;
-  content: Resource;
-  /** The text the version was stored as (decision 0014); null for one written before it. */
-  content_text: string | null;
   encounters: string[];
 }
 
