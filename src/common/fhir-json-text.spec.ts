@@ -58,6 +58,15 @@ describe('A resource as its sender wrote it (issue #16: key order and decimal pr
     expect(lexemesUnder(new Map([['/entry/10/resource/a', '1.0']]), '/entry/1/resource')).toBeUndefined();
   });
 
+  it('re-roots a number at the pointer itself to \'\' (a patch operation\'s value), and the numbers below it beside it', () => {
+    const numbers = numberLexemes('[{"op":"add","path":"/valueQuantity/value","value":2.50},{"op":"add","path":"/valueQuantity","value":{"value":1.0}},{"op":"add","path":"/x","value":10.0}]');
+    expect(lexemesUnder(numbers, '/0/value')).toEqual(new Map([['', '2.50']]));
+    expect(lexemesUnder(numbers, '/1/value')).toEqual(new Map([['/value', '1.0']]));
+    expect(lexemesUnder(numbers, '/1')).toEqual(new Map([['/value/value', '1.0']]));
+    // `/0/value` is no prefix of `/0/values` or `/0/value2`.
+    expect(lexemesUnder(new Map([['/0/values', '1.0'], ['/0/value2', '3.0']]), '/0/value')).toBeUndefined();
+  });
+
   it('a key repeated with another value keeps no lexemes (JSON.parse takes the last; lossless-json refuses)', () => {
     expect(numberLexemes('{"a":1.0,"a":2.0}')).toBeUndefined();
   });

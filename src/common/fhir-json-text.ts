@@ -52,12 +52,17 @@ export function numberLexemes(text: string): NumberLexemes | undefined {
   return found.size ? found : undefined;
 }
 
-/** The lexemes under `pointer` (a Bundle entry's resource: `/entry/3/resource`), re-rooted there. */
+/**
+ * The lexemes at `pointer` and below, re-rooted there (a Bundle entry's resource:
+ * `/entry/3/resource`; a patch operation's value: `/2/value`). The value at `pointer` itself,
+ * when it is a listed number, comes back at `''`: a patch's `"value": 2.50`. A Bundle entry's
+ * resource is an object, never a number, so its lexemes are only those below it.
+ */
 export function lexemesUnder(numbers: NumberLexemes | undefined, pointer: string): NumberLexemes | undefined {
   if (!numbers) return undefined;
   const prefix = `${pointer}/`;
   const found = new Map<string, string>();
-  for (const [at, lexeme] of numbers) if (at.startsWith(prefix)) found.set(at.slice(pointer.length), lexeme);
+  for (const [at, lexeme] of numbers) if (at === pointer || at.startsWith(prefix)) found.set(at.slice(pointer.length), lexeme);
   return found.size ? found : undefined;
 }
 

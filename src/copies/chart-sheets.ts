@@ -2,7 +2,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import { addDays, beijingClock, beijingTime, daysBetween } from './beijing-time.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, type TableRow } from './pdf-table.js';
-import { referenceKey } from './reference-key.js';
+import { encounterIdOf } from './reference-key.js';
 import { concept, quantity } from './resource-text.js';
 import { chartData, chartSheet, DAYS_PER_SHEET, effective, type SheetHeader } from './temperature-chart.js';
 import { writtenNumber } from './written-number.js';
@@ -66,8 +66,8 @@ function chartsOf(observations: readonly Observation[], patient: ChartPatient): 
   for (const o of observations) {
     const date = beijingClock(effective(o))?.date;
     if (!date) continue;
-    const key = referenceKey(o.encounter?.reference);
-    const stay = key?.startsWith('Encounter/') && patient.stays.has(key.slice('Encounter/'.length)) ? key.slice('Encounter/'.length) : '';
+    const encounter = encounterIdOf(o.encounter?.reference);
+    const stay = encounter !== undefined && patient.stays.has(encounter) ? encounter : '';
     let readings = byStay.get(stay);
     if (!readings) byStay.set(stay, (readings = []));
     readings.push({ date, o });

@@ -1,7 +1,7 @@
 import type { Encounter, Patient, Resource } from '@medplum/fhirtypes';
 import type { PatientRecordIndex } from '../store/patient-record-index.port.js';
 import { beijingClock } from './beijing-time.js';
-import { referenceKey } from './reference-key.js';
+import { encounterIdOf } from './reference-key.js';
 import { humanName } from './resource-text.js';
 import type { ChartPatient } from './chart-sheets.js';
 
@@ -42,10 +42,7 @@ const MR_TYPE = { system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code:
  * (R-30) is no stay of this chart's: nothing is read from it.
  */
 export async function chartPatient(index: PatientRecordIndex, id: string, records: readonly Resource[]): Promise<ChartPatient> {
-  const encounterOf = (r: Resource) => {
-    const key = referenceKey((r as { encounter?: { reference?: string } }).encounter?.reference);
-    return key?.startsWith('Encounter/') ? key.slice('Encounter/'.length) : undefined;
-  };
+  const encounterOf = (r: Resource) => encounterIdOf((r as { encounter?: { reference?: string } }).encounter?.reference);
   const named = [...new Set(records.map(encounterOf).filter((e): e is string => !!e))];
   const foreign = new Set(await encountersNotOf(index, id, named));
   const own = named.filter((e) => !foreign.has(e));

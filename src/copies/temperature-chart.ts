@@ -75,13 +75,10 @@ export interface ChartData {
   other: Map<string, string[]>;
   /** Readings with no time, or with no value the chart can show: listed under the chart, never dropped. */
   unplaced: Observation[];
-  /** The sheet's first and last days (the stay's first day when known), or undefined with no reading. */
-  first?: string;
-  last?: string;
 }
 
-/** Sorts the vital signs onto the chart; `admitted`: the stay's first day (Beijing), the sheet's day 1 when earlier. */
-export function chartData(observations: readonly Observation[], admitted?: string): ChartData {
+/** Sorts a sheet's vital signs onto the chart; the sheet's days come from its stay (`chart-sheets.ts`). */
+export function chartData(observations: readonly Observation[]): ChartData {
   const data: ChartData = { temperature: [], pulse: [], respiration: [], bloodPressure: new Map(), other: new Map(), unplaced: [] };
   const push = <K>(map: Map<K, string[]>, key: K, text: string) => map.set(key, [...(map.get(key) ?? []), text]);
   const sorted = [...observations].sort((a, b) => Date.parse(effective(a) ?? '') - Date.parse(effective(b) ?? ''));
@@ -98,14 +95,8 @@ export function chartData(observations: readonly Observation[], admitted?: strin
     else if (hasCode(o, RESPIRATION) && value !== undefined) data.respiration.push({ ...at, value });
     else if (hasCode(o, [BLOOD_PRESSURE])) push(data.bloodPressure, clock.date, bloodPressure(o));
     else if (value !== undefined) push(data.other, clock.date, `${concept(o.code) ?? ''} ${quantity(o.valueQuantity, at.text)}`.trim());
-    else {
-      data.unplaced.push(o);
-      continue;
-    }
-    data.first = !data.first || clock.date < data.first ? clock.date : data.first;
-    data.last = !data.last || clock.date > data.last ? clock.date : data.last;
+    else data.unplaced.push(o);
   }
-  if (admitted && data.first && admitted < data.first) data.first = admitted;
   return data;
 }
 

@@ -8,10 +8,9 @@ import { ChartWardenError } from '../common/chartwarden.error.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { assertValidForm, invalidCharacters } from './input-characters.js';
 import { assertValidJsonValue, parseJsonBody } from './json-body.js';
+import { JSON_MEDIA_TYPES, mediaType } from './format-negotiation.js';
+import { JSON_PATCH } from './json-patch.js';
 
-const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
-/** A PATCH body (RFC 6902 JSON Patch, R4 http.html#patch): JSON, read and checked as any JSON body. */
-const JSON_PATCH_TYPE = 'application/json-patch+json';
 /** Scans of presented documents (copy requests, R-30): taken as they are, checked by their bytes later. */
 const EVIDENCE_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'application/octet-stream'];
 const EVIDENCE_PATH = /\/copy-requests\/[^/]+\/evidence$/;
@@ -48,7 +47,8 @@ export class FhirBodyMiddleware implements NestMiddleware {
   ) {
     this.maxJsonDepth = options.maxJsonDepth;
     // JSON is read as bytes and parsed here (`parseJsonBody`): strict UTF-8, depth checked before parsing.
-    this.json = express.raw({ type: [...JSON_TYPES, JSON_PATCH_TYPE], limit: options.maxBodyBytes });
+    // A PATCH body (RFC 6902 JSON Patch, R4 http.html#patch) is JSON, read and checked as any JSON body.
+    this.json = express.raw({ type: [...JSON_MEDIA_TYPES, JSON_PATCH], limit: options.maxBodyBytes });
     this.raw = express.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
     // Kept as text: a parsed object would fold repeated parameters (AND) into one list (OR), and
     // body-parser's field limit would answer 500; the search parser bounds the parameters instead.
@@ -57,8 +57,8 @@ export class FhirBodyMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const json = JSON_TYPES.includes(type) || (req.method === 'PATCH' && type === JSON_PATCH_TYPE);
+    const { type } = mediaType(req.headers['content-type'] ?? '');
+    const json = JSON_MEDIA_TYPES.includes(type) || (req.method === 'PATCH' && type === JSON_PATCH);
     if ((req as Request & { _body?: boolean })._body) {
       // Already parsed by the host application (body-parser 1.x marks it): checked as parsed.
       if (json) {

@@ -11,6 +11,7 @@ import { fhirBaseUrl, fhirContext } from './fhir-context.js';
 import { queryString } from './fhir-http.js';
 import { FhirService } from './fhir.service.js';
 import { FhirPatchService } from './fhir-patch.service.js';
+import { mediaType } from './format-negotiation.js';
 import { FhirSettings } from './fhir.settings.js';
 import { MetadataService } from './metadata.service.js';
 import { Permission } from './route-permission.js';
@@ -174,10 +175,11 @@ export class FhirController {
 }
 
 function headers(req: Request): FhirHeaders {
+  const contentType = req.get('content-type');
   return {
     ifMatch: req.get('if-match'),
     ifNoneExist: req.get('if-none-exist'),
     prefer: req.get('prefer'),
-    contentType: req.get('content-type')?.split(';')[0].trim().toLowerCase(),
+    contentType: contentType === undefined ? undefined : mediaType(contentType).type,
   };
 }

@@ -4,8 +4,10 @@ import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ChartWardenError, type ErrorAnswer } from '../common/chartwarden.error.js';
 import { sendRecordedError } from './fhir-response.js';
 
-/** The JSON media types (and the `_format` shorthand) ChartWarden answers in; `application/json+fhir` is DSTU2's, still sent by older clients. */
-const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
+/** The JSON media types ChartWarden reads and answers in; `application/json+fhir` is DSTU2's, still sent by older clients. */
+export const JSON_MEDIA_TYPES: readonly string[] = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+/** What a `_format` or `Accept` may ask for to be answered in JSON: the JSON media types and the `_format` shorthand. */
+const JSON_FORMATS = new Set(['json', ...JSON_MEDIA_TYPES]);
 /** `$print` answers a PDF (its refusals stay OperationOutcomes). */
 const PDF_FORMATS = new Set(['pdf', 'application/pdf']);
 const PRINT_PATH = /\/\$print\/?$/;
@@ -23,8 +25,12 @@ export class NotAcceptableError extends ChartWardenError<'fhir.not-acceptable'> 
   }
 }
 
-/** A media type or `_format` value: lower-cased, without its parameters, and its `fhirVersion` if any. */
-function mediaType(value: string): { type: string; fhirVersion?: string; q: number } {
+/**
+ * A media type (`Content-Type`, an `Accept` range) or `_format` value: the type lower-cased,
+ * without its parameters, then its `fhirVersion` and `q` parameters if any. The one reading of
+ * a media type for content negotiation, the body parser and PATCH.
+ */
+export function mediaType(value: string): { type: string; fhirVersion?: string; q: number } {
   const [type, ...params] = value.split(';').map((part) => part.trim());
   let q = 1;
   let fhirVersion: string | undefined;

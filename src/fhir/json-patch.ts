@@ -1,7 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import type { NumberLexemes } from '../common/fhir-json-text.js';
+import { lexemesUnder, type NumberLexemes } from '../common/fhir-json-text.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
+import { mediaType } from './format-negotiation.js';
 import { parseJsonBody } from './json-body.js';
 
 /** The one patch format ChartWarden applies (RFC 6902; R4 http.html#patch). */
@@ -74,8 +75,7 @@ export function jsonPatchOfBinary(resource: unknown, maxDepth: number): Operatio
   const binary = resource as { resourceType?: unknown; contentType?: unknown; data?: unknown } | undefined;
   if (binary?.resourceType === 'Parameters') throw fhirPathRefused();
   if (binary?.resourceType !== 'Binary') throw malformed('A PATCH entry carries its JSON Patch as a Binary resource (contentType application/json-patch+json, data in base64)');
-  const contentType = typeof binary.contentType === 'string' ? binary.contentType.split(';')[0].trim().toLowerCase() : '';
-  if (contentType !== JSON_PATCH) {
+  if (typeof binary.contentType !== 'string' || mediaType(binary.contentType).type !== JSON_PATCH) {
     throw new FhirRequestError(FhirRequestErrorCode.PatchFormatNotSupported, `A PATCH entry's Binary must be ${JSON_PATCH}, not "${String(binary.contentType)}"`);
   }
   if (typeof binary.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(binary.data) || binary.data.length % 4 !== 0) {
@@ -105,13 +105,13 @@ export function applyJsonPatch<T extends Resource>(current: T, operations: reado
   const numbers = new Map(lexemes.stored ?? []);
   operations.forEach((op, i) => {
     try {
-      const own = op.op === 'add' || op.op === 'replace' ? under(lexemes.patch, `/${i}/value`) : new Map<string, string>();
+      const own = op.op === 'add' || op.op === 'replace' ? lexemesUnder(lexemes.patch, `/${i}/value`) : undefined;
       if (op.op === 'move') {
         // RFC 6902 §4.4: a remove at `from`, then an add of that value at `path`.
-        const moved = under(numbers, op.from);
+        const moved = lexemesUnder(numbers, op.from);
         document = addAt(document, { op: 'add', path: op.path, value: removeAt(document, op.from, numbers, i) }, moved, numbers, i);
       } else if (op.op === 'copy') {
-        document = addAt(document, op, under(numbers, op.from), numbers, i);
+        document = addAt(document, op, lexemesUnder(numbers, op.from), numbers, i);
       } else if (op.op === 'remove') {
         removeAt(document, op.path, numbers, i);
         if (op.path === '') document = null;
@@ -150,14 +150,14 @@ function notApplicable(current: Resource, op: Operation, i: number, e: unknown):
 /** `remove` at `pointer`, its lexemes dropped and those of later array elements moved down one; returns the value removed. */
 function removeAt(document: unknown, pointer: string, numbers: Map<string, string>, i: number): unknown {
   const { removed } = fastJsonPatch.applyOperation(document, { op: 'remove', path: pointer }, true, true, true, i) as { removed?: unknown };
-  rebase(numbers, pointer, new Map());
+  rebase(numbers, pointer);
   const at = arrayIndex(document, pointer);
   if (at) shift(numbers, at.array, at.index + 1, -1);
   return removed;
 }
 
 /** `add` (or `copy`) at `op.path`, carrying `own` (the value's lexemes) there: later array elements move up one, or the member it replaces drops its lexemes. */
-function addAt(document: unknown, op: Operation & { op: 'add' | 'copy' }, own: ReadonlyMap<string, string>, numbers: Map<string, string>, i: number): unknown {
+function addAt(document: unknown, op: Operation & { op: 'add' | 'copy' }, own: NumberLexemes | undefined, numbers: Map<string, string>, i: number): unknown {
   const before = arrayIndex(document, op.path);
   const result = fastJsonPatch.applyOperation(document, op, true, true, true, i).newDocument;
   if (before) {
@@ -185,19 +185,10 @@ function arrayIndex(document: unknown, pointer: string): { array: string; index:
   return { array, index: token === '-' ? parent.length : Number(token) };
 }
 
-/** The lexemes at `pointer` and below, re-rooted there (`''`: the value itself is the number). */
-function under(numbers: ReadonlyMap<string, string> | undefined, pointer: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const [at, lexeme] of numbers ?? []) {
-    if (at === pointer || at.startsWith(`${pointer}/`)) found.set(at.slice(pointer.length), lexeme);
-  }
-  return found;
-}
-
-/** Replaces the lexemes at `pointer` and below with `own` (re-rooted there). */
-function rebase(numbers: Map<string, string>, pointer: string, own: ReadonlyMap<string, string>): void {
+/** Replaces the lexemes at `pointer` and below with `own` (re-rooted there, `lexemesUnder`'s form), or drops them. */
+function rebase(numbers: Map<string, string>, pointer: string, own?: NumberLexemes): void {
   for (const at of [...numbers.keys()]) if (at === pointer || at.startsWith(`${pointer}/`)) numbers.delete(at);
-  for (const [at, lexeme] of own) numbers.set(`${pointer}${at}`, lexeme);
+  for (const [at, lexeme] of own ?? []) numbers.set(`${pointer}${at}`, lexeme);
 }
 
 /** Moves the lexemes of `array`'s elements from `index` on by `delta` places. */

@@ -1,3 +1,4 @@
+import { parseReference } from '../common/fhir-reference.js';
 import { Injectable } from '@nestjs/common';
 import type { Encounter, Resource } from '@medplum/fhirtypes';
 import type { UnitOfWork } from '../database/unit-of-work.js';
@@ -117,10 +118,9 @@ export function isArchived(encounter: Resource): boolean {
 export function encounterOf(resource: Resource): string | undefined {
   const r = resource as { encounter?: { reference?: string }; context?: { encounter?: { reference?: string }[] } };
   for (const ref of [r.encounter?.reference, ...(r.context?.encounter ?? []).map((e) => e.reference)]) {
-    const m = ref ? ENCOUNTER_REFERENCE.exec(ref) : null;
-    if (m) return m[1];
+    const named = ref ? parseReference(ref) : undefined;
+    if (named?.type === 'Encounter') return named.id;
   }
   return undefined;
 }
 
-const ENCOUNTER_REFERENCE = /(?:^|\/)Encounter\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;

@@ -1,3 +1,4 @@
+import { mediaType } from '../../fhir/format-negotiation.js';
 import { z } from 'zod';
 import { queryText } from '../../fhir/fhir-request.js';
 import type { CopyRequestInput, CopyScope, Requester } from '../domain/copy-request.js';
@@ -131,5 +132,5 @@ export function parseCopyRequest(body: unknown): CopyRequestInput {
 
 /** `Content-Type` as declared, without its parameters, lower case; undefined when there is none. */
 export function declaredType(header: string | undefined): string | undefined {
-  return (header ?? '').split(';')[0].trim().toLowerCase() || undefined;
+  return header === undefined ? undefined : mediaType(header).type || undefined;
 }

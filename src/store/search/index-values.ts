@@ -1,4 +1,5 @@
 import { evalFhirPathTyped, type FhirPathAtom, type TypedValue } from '@medplum/core';
+import { parseReference } from '../../common/fhir-reference.js';
 import { dateRange, type DateRange } from './date-range.js';
 import { exactRange, type NumberRange } from './number-range.js';
 import { canonicalRange, UCUM_SYSTEM, type CanonicalRange, type UnitBudget } from './ucum.js';
@@ -148,13 +149,11 @@ export function stringsOf(v: TypedValue): string[] {
   return out;
 }
 
-const RELATIVE_REF = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
-
+/** A Reference as indexed: the record it names, in any form `parseReference` reads (a version is not kept). */
 export function referenceOf(v: TypedValue): { targetType: string; targetId: string } | undefined {
   const ref = (v.value as { reference?: unknown } | undefined)?.reference;
-  if (typeof ref !== 'string' || ref.startsWith('#') || ref.startsWith('urn:')) return undefined;
-  const m = RELATIVE_REF.exec(ref);
-  return m ? { targetType: m[1], targetId: m[2] } : undefined;
+  const target = typeof ref === 'string' ? parseReference(ref) : undefined;
+  return target && { targetType: target.type, targetId: target.id };
 }
 
 export function dateRangeOf(v: TypedValue, defaultOffset?: string): DateRange | undefined {

@@ -1,3 +1,4 @@
+import { parseReference as parseFhirReference } from '../../common/fhir-reference.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { dateRange, type DateRange } from './date-range.js';
 import { indexedString } from './index-values.js';
@@ -67,10 +68,11 @@ export function parseToken(v: string): CriterionValue {
 }
 
 export function parseReference(raw: string, v: string, modifierType: string | undefined, param: SearchParamDef | undefined): CriterionValue {
-  const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
-  if (m) {
-    if (modifierType && modifierType !== m[1]) throw invalid(raw, `value ${v} does not match :${modifierType}`);
-    return { kind: 'reference', targetType: m[1], targetId: m[2] };
+  // A versioned value is refused below: the index keeps no version to match it on.
+  const named = parseFhirReference(v);
+  if (named && named.version === undefined) {
+    if (modifierType && modifierType !== named.type) throw invalid(raw, `value ${v} does not match :${modifierType}`);
+    return { kind: 'reference', targetType: named.type, targetId: named.id };
   }
   if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw invalid(raw, `"${v}" is not a reference (Type/id or id)`);
   const targetType = modifierType ?? (param?.targets.length === 1 ? param.targets[0] : undefined);
