@@ -4,9 +4,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Every R4 search parameter type is indexed (issue #16): number, quantity and composite
  * parameters get their own index tables, written with the version like the others
  * (`src/store/postgres/index-tables.ts`).
- * - `fhir_search_number`: the value as the range its precision implies (`100` is [99.5, 100.5),
- *   https://hl7.org/fhir/R4/search.html#number).
- * - `fhir_search_quantity`: the value's range as given (system, code, unit), and, when its unit
+ * - `fhir_search_number`: the value as a point (`low` = `high`); a search applies its own
+ *   value's precision (https://hl7.org/fhir/R4/search.html#number).
+ * - `fhir_search_quantity`: the value as given (system, code, unit), and, when its unit
  *   is UCUM and converts, the same range in the canonical unit of its dimension, so `mg/dL` and
  *   `g/L` compare with one range comparison (https://hl7.org/fhir/R4/search.html#quantity).
  * - `fhir_search_composite`: one row per combination of component values taken from the same

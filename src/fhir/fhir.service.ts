@@ -3,7 +3,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { FhirStore, type HistoryPage, type StoredJson } from '../store/fhir-store.port.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
-import { parseSearchRequest, type SearchRequest } from '../store/search/search-request.js';
+import { parseSearchRequest, shapesResult, type SearchRequest } from '../store/search/search-request.js';
 import { fullUrl, historyBundle, pagingLinks, searchsetBundle } from './bundle.builder.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { storedResponse, versionHeaders, type FhirResponse } from './fhir-response.js';
@@ -20,9 +20,6 @@ import { validatedResource, validationOutcome } from './validate-operation.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
-/** Search parameters that shape a result instead of choosing records: refused in a condition (`conditionFor`). */
-const RESULT_PARAMETERS = new Set(['_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType', '_format', '_pretty']);
 
 /** Versions of one resource judged at once for instance history (beyond: the newest this many). */
 const INSTANCE_HISTORY_LIMIT = 1000;
@@ -294,7 +291,8 @@ export class FhirService {
    */
   async conditionFor(ctx: FhirContext, type: string, query: string, what = 'If-None-Exist'): Promise<SearchRequest> {
     const pairs = queryPairs(query.replace(/^[A-Za-z]*\?/, ''), `${what} parameter`);
-    const shaping = pairs.map(([k]) => k.split(':')[0]).find((k) => RESULT_PARAMETERS.has(k));
+    // A parameter that shapes a result has no place in a condition: refused with its own message.
+    const shaping = pairs.map(([k]) => k.split(':')[0]).find(shapesResult);
     if (shaping !== undefined) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${what} chooses records; ${shaping} shapes a result and has no place in it`, [shaping]);
     const condition = parseSearchRequest(type, pairs, this.registry, {
       defaultCount: 2,

@@ -3,7 +3,7 @@ import type { Coding, Resource } from '@medplum/fhirtypes';
 import { numberLexemes, resourceText, storedText, withStoredText } from '../common/fhir-json-text.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
 import type { SearchResult } from '../store/fhir-store.port.js';
-import { parseResultShape } from '../store/search/search-request.js';
+import { parseResultShape, type ResultShape } from '../store/search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 
 /*
@@ -14,10 +14,7 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
  */
 
 /** What part of each resource a reader asked for; `summary` `false` and `count` (the search's own) subset nothing. */
-export interface Subsetting {
-  elements?: readonly string[];
-  summary?: string;
-}
+export type Subsetting = Readonly<ResultShape>;
 
 /** The tag a partial resource carries (R4 search.html#summary: a client must not update from it). */
 export const SUBSETTED: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };

@@ -78,13 +78,14 @@ function formatPath(path: PropertyKey[]): string {
  */
 function resolveGroups(groups: PolicySource['groups'], subjects: ReadonlySet<string>, problems: string[]): Record<string, string[]> {
   const resolved: Record<string, string[]> = {};
+  let compartment: string[] | undefined;
   for (const [group, spec] of Object.entries(groups)) {
     if (Array.isArray(spec)) {
       spec.forEach((t, i) => subjects.has(t) || problems.push(`groups.${group}[${i}]: "${t}" is not a FHIR R4 resource type`));
       resolved[group] = spec;
       continue;
     }
-    const members = PatientCompartment.fromProfiles().memberTypes();
+    const members = (compartment ??= PatientCompartment.fromProfiles().memberTypes());
     spec.except?.forEach((t, i) => members.includes(t) || problems.push(`groups.${group}.except[${i}]: "${t}" is not a type of the Patient compartment`));
     resolved[group] = members.filter((t) => !spec.except?.includes(t) && subjects.has(t));
   }

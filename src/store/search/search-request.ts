@@ -125,6 +125,11 @@ export interface SearchParseOptions {
 const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_summary', '_elements']);
 const IGNORED_PARAMS = new Set(['_format', '_pretty']);
 
+/** A parameter that shapes the answer (paging, sorting, totals, subsetting, format) rather than choosing records. */
+export function shapesResult(name: string): boolean {
+  return RESULT_PARAMS.has(name) || IGNORED_PARAMS.has(name);
+}
+
 /**
  * Turns a FHIR search query (`?name=value&...`) into a `SearchRequest`, refusing with a
  * precise error what the store cannot answer exactly — never silently answering a

@@ -6,7 +6,7 @@ import { SearchIndexRow } from './search-index.entity.js';
  * and composite search parameters. Rows are written by `version-writes.ts` like the others.
  */
 
-/** number parameters as the range the value's precision implies (`100` is [99.5, 100.5)). */
+/** number parameters: the stored value as a point (low = high); the searched value's precision applies (`index-values.ts`). */
 @Entity({ name: 'fhir_search_number' })
 @Index('ix_fhir_search_number_lookup', ['resourceType', 'param', 'low'])
 export class SearchNumberEntity extends SearchIndexRow {
