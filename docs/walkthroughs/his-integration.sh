@@ -88,6 +88,18 @@ curl -sf "$BASE/fhir/Patient/$PATIENT/_history/1" -H "Authorization: Bearer $DR"
 expect "$(curl -sf "$BASE/fhir/Patient/$PATIENT/_history" -H "Authorization: Bearer $DR" | json 'it.entry.map(e => e.resource.meta.versionId).join()')" "2,1" "history"
 expect "$(curl -sf "$BASE/fhir/Patient/$PATIENT/_history/1" -H "Authorization: Bearer $DR" | json it.birthDate)" 1980-02-03 "vread"
 
+step "patch"
+# >>> patch
+# A JSON Patch (RFC 6902) changes part of a record: a new version, through the same checks as a PUT.
+curl -sf -X PATCH "$BASE/fhir/Patient/$PATIENT" -H "Authorization: Bearer $DR" \
+  -H 'Content-Type: application/json-patch+json' -H 'If-Match: W/"2"' \
+  -d '[{"op":"add","path":"/telecom","value":[{"system":"phone","value":"13800000000"}]}]' \
+  | json 'it.meta.versionId + " " + it.telecom[0].value'                                      # 3 13800000000
+# <<< patch
+expect "$(curl -sf "$BASE/fhir/Patient/$PATIENT" -H "Authorization: Bearer $DR" | json 'it.meta.versionId + " " + it.telecom[0].value')" "3 13800000000" "patch"
+expect "$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "$BASE/fhir/Patient/$PATIENT" -H "Authorization: Bearer $DR" \
+  -H 'Content-Type: application/json-patch+json' -d '[{"op":"test","path":"/gender","value":"female"}]')" 422 "failed patch test"
+
 step "transaction"
 # >>> transaction
 # A transaction is atomic and resolves urn:uuid references between its entries.
@@ -179,7 +191,7 @@ curl -sf "$BASE/fhir/Patient/$PATIENT/\$everything" -H "Authorization: Bearer $H
   | json 'it.entry.map(e => e.resource.resourceType).sort().join(" ")'
 # <<< everything
 expect "$(curl -sf "$BASE/fhir/Patient/$PATIENT/\$everything" -H "Authorization: Bearer $HIS" | json '[...new Set(it.entry.map(e => e.resource.resourceType))].sort().join(" ")')" \
-  "Composition Condition Encounter Observation Patient" "\$everything"
+  "Composition Condition Encounter Observation Patient Provenance" "\$everything"
 
 step "fhir-kit-client"
 # >>> run-client
