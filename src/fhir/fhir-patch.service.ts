@@ -63,4 +63,23 @@ export class FhirPatchService {
     });
     return this.fhir.writeResponse(ctx, outcome.resource, 200, headers.prefer);
   }
+
+  /**
+   * Conditional patch (`PATCH /Type?identifier=…`, R4 http.html#patch): the one record the
+   * condition matches is patched as `patch` patches it; none is 404, several 412. The condition
+   * is a search under the caller's own filter (decision 0015), so a record he may not see is
+   * never the one patched and never counts as a match.
+   */
+  async conditionalPatch(ctx: FhirContext, type: string, search: string, body: unknown, headers: FhirHeaders): Promise<FhirResponse> {
+    this.fhir.checkType(type);
+    const condition = await this.fhir.conditionFor(ctx, type, search, 'The conditional patch');
+    const found = await this.store.search({ ...condition, total: 'none' });
+    ctx.audit?.concerns(found.patients ?? []);
+    if (found.matches.length > 1) {
+      throw new StoreError(StoreErrorCode.MultipleMatches, `The condition matched ${found.matches.length} or more ${type} resources; be more specific`);
+    }
+    const id = found.matches[0]?.id;
+    if (id === undefined) throw new StoreError(StoreErrorCode.NotFound, `No ${type} this caller may see matches the condition; a PATCH never creates`);
+    return this.patch(ctx, type, id, body, headers);
+  }
 }

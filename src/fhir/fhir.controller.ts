@@ -121,6 +121,13 @@ export class FhirController {
     return this.reply(res, this.patcher.patch(this.ctx(req), type, id, req.body, headers(req)));
   }
 
+  /** Conditional patch: `PATCH /Type?identifier=…` (R4 http.html#patch). */
+  @Patch(':type')
+  @Permission.record(DECIDED_BY)
+  conditionalPatch(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+    return this.reply(res, this.patcher.conditionalPatch(this.ctx(req), type, queryString(req), req.body, headers(req)));
+  }
+
   /** Conditional update: `PUT /Type?identifier=…` (R4 http.html#cond-update). */
   @Put(':type')
   @Permission.record(DECIDED_BY)

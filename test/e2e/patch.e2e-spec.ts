@@ -301,4 +301,30 @@ describe('JSON Patch through the write chain (e2e, real HTTP + PostgreSQL)', () 
       await custom.close();
     }
   });
+
+  it('conditional patch (PATCH /Type?identifier=…): the one match is patched; none is 404, several 412, a record the caller may not see is no match; nothing else is written', async () => {
+    const system = `urn:chartwarden-e2e:cpatch:${run}`;
+    const ops = [{ op: 'replace', path: '/valueQuantity/value', value: 131 }];
+    const one = await seed(lab(130, { identifier: [{ system, value: 'one' }] }));
+    const patched = await patch<Observation>(`Observation?identifier=${encodeURIComponent(`${system}|one`)}`, ops);
+    expectStatus(patched, 200);
+    expect(patched.body).toMatchObject({ id: one.id, valueQuantity: { value: 131 }, meta: { versionId: '2' } });
+    expect((await auditOf(patched)).map((e) => [e.action, e.subtype, e.entity_id])).toContainEqual(['U', 'update', one.id]);
+
+    expectOutcome(await patch(`Observation?identifier=${encodeURIComponent(`${system}|none`)}`, ops), 404, 'not-found', 'store.not-found');
+    const twins = [await seed(lab(140, { identifier: [{ system, value: 'twin' }] })), await seed(lab(141, { identifier: [{ system, value: 'twin' }] }))];
+    expectOutcome(await patch(`Observation?identifier=${encodeURIComponent(`${system}|twin`)}`, ops), 412, 'multiple-matches', 'store.multiple-matches');
+    expectOutcome(await patch('Observation?_count=1', ops), 400, 'invalid', 'fhir.invalid-request');
+    for (const twin of twins) expect(await versions('Observation', twin.id)).toBe(1);
+
+    // A clinician of another department: the record is not his to see, so it matches nothing (404), and stays as it was.
+    const dept = `dept-cpatch-${run}`;
+    const encounter = await seed<Encounter>(inpatientStay(patient, dept, [`Practitioner/dr-cpatch-${run}`]));
+    const hidden = await seed(lab(150, { identifier: [{ system, value: 'hidden' }], encounter: { reference: `Encounter/${encounter.id}` } }));
+    const elsewhere = await server.token({ sub: `dr-other-cpatch-${run}`, roles: ['attending'], department: `other-${dept}`, licence: 'licensed', fhirUser: `Practitioner/dr-other-cpatch-${run}` });
+    const refused = await httpRequest(`${server.fhirBase}/Observation?identifier=${encodeURIComponent(`${system}|hidden`)}`, 'PATCH', { token: elsewhere, body: ops, contentType: JSON_PATCH });
+    expectOutcome(refused, 404, 'not-found', 'store.not-found');
+    expect(await versions('Observation', hidden.id)).toBe(1);
+    expect((await read<Observation>('Observation', hidden.id)).valueQuantity?.value).toBe(150);
+  });
 });

@@ -47,8 +47,8 @@ function fhirInteraction(method: string, p: string[]): Interaction | undefined {
   if (p.length === 1) {
     if (method === 'GET') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
     if (method === 'POST') return { action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type } };
-    // A conditional update (`PUT /Type?identifier=…`) updates or creates the one record it matches.
-    if (method === 'PUT') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type } };
+    // A conditional update or patch (`PUT|PATCH /Type?identifier=…`) changes the one record it matches.
+    if (method === 'PUT' || method === 'PATCH') return { action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type } };
     if (method === 'DELETE') return { action: 'D', subtype: 'delete', entity: { type } };
   }
   if (p.length === 2) {
