@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Operation } from 'fast-json-patch';
-import { FhirStore } from '../store/fhir-store.port.js';
+import { FhirStore, type SearchResult } from '../store/fhir-store.port.js';
+import type { SearchRequest } from '../store/search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { BundleEntryError, FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { FhirSettings } from './fhir.settings.js';
@@ -91,17 +92,20 @@ export class FhirBundleService {
       const sameAs = new Map<number, number>();
       const written = new Map<string, number>(); // Type/id -> the PUT or PATCH entry that writes it
       for (const p of plans) {
+        // A conditional PUT that matched nothing creates on its condition, already searched here.
+        let unmatched: SearchRequest | undefined;
         if (p.method === 'PUT' && p.id === undefined) {
-          const id = await this.run(p, () => this.fhir.conditionalTarget(ctx, p.type, p.query, this.fhir.checkBody(p.type, p.resource), tx));
-          if (id === undefined) p.ifNoneExist = p.query;
+          const { id, condition } = await this.run(p, () => this.fhir.conditionalTarget(ctx, p.type, p.query, this.fhir.checkBody(p.type, p.resource), tx));
+          if (id === undefined) [p.ifNoneExist, unmatched] = [p.query, condition];
           else if (p.resource) p.id = p.resource.id = id;
         }
         if (p.ifNoneExist) {
           // Under the caller's search filter, as a conditional create on its own: a hidden record never matches.
           const { found, key } = await this.run(p, async () => {
-            const condition = await this.fhir.conditionFor(ctx, p.type, p.ifNoneExist as string);
+            const condition = unmatched ?? (await this.fhir.conditionFor(ctx, p.type, p.ifNoneExist as string));
             const used = condition.used.map(([k, v]) => `${k}=${v}`).sort().join('&');
-            return { found: await tx.search({ ...condition, count: 2, total: 'none' }), key: `${p.method} ${p.type}?${used}` };
+            const found: Pick<SearchResult, 'matches' | 'patients'> = unmatched ? { matches: [] } : await tx.search({ ...condition, count: 2, total: 'none' });
+            return { found, key: `${p.method} ${p.type}?${used}` };
           });
           ctx.audit?.concerns(found.patients ?? []);
           if (found.matches.length > 1) {

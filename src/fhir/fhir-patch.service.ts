@@ -72,13 +72,7 @@ export class FhirPatchService {
    */
   async conditionalPatch(ctx: FhirContext, type: string, search: string, body: unknown, headers: FhirHeaders): Promise<FhirResponse> {
     this.fhir.checkType(type);
-    const condition = await this.fhir.conditionFor(ctx, type, search, 'The conditional patch');
-    const found = await this.store.search({ ...condition, total: 'none' });
-    ctx.audit?.concerns(found.patients ?? []);
-    if (found.matches.length > 1) {
-      throw new StoreError(StoreErrorCode.MultipleMatches, `The condition matched ${found.matches.length} or more ${type} resources; be more specific`);
-    }
-    const id = found.matches[0]?.id;
+    const { match: id } = await this.fhir.matchCondition(ctx, type, search, 'The conditional patch', this.store);
     if (id === undefined) throw new StoreError(StoreErrorCode.NotFound, `No ${type} this caller may see matches the condition; a PATCH never creates`);
     return this.patch(ctx, type, id, body, headers);
   }

@@ -125,7 +125,7 @@ export class FhirService {
   async conditionalUpdate(ctx: FhirContext, type: string, search: string, body: unknown, headers: FhirHeaders, numbers = bodyNumbers(body)): Promise<FhirResponse> {
     const resource = this.checkBody(type, body);
     ctx.audit?.as({ action: 'U', subtype: 'update', lifecycle: 'amend', entity: { type } });
-    const id = await this.conditionalTarget(ctx, type, search, resource, this.store);
+    const { id } = await this.conditionalTarget(ctx, type, search, resource, this.store);
     if (id !== undefined) return this.update(ctx, type, id, { ...resource, id }, headers, this.store, numbers);
     ctx.audit?.as({ action: 'C', subtype: 'create', lifecycle: 'originate', entity: { type } });
     const { created, ...response } = await this.create(ctx, type, resource, { ifNoneExist: search, prefer: headers.prefer }, { numbers });
@@ -138,24 +138,34 @@ export class FhirService {
    * filter (`conditionFor`): records they may not see never match, so the answer tells nothing
    * a search would not (docs/decisions/0015). One match: it (a body id must name it). More than
    * one: 412. None: the body's id (an update-as-create; 409 when that record exists, since it
-   * did not match), else undefined: a create.
+   * did not match), else undefined: a create. The condition comes back with it, so a caller
+   * that creates on it need not parse and search it again.
    */
-  async conditionalTarget(ctx: FhirContext, type: string, search: string, resource: Resource, store: FhirStore): Promise<string | undefined> {
-    const condition = await this.conditionFor(ctx, type, search, 'The conditional update');
-    const found = await store.search({ ...condition, count: 2, offset: 0, include: [], revinclude: [], total: 'none' });
+  async conditionalTarget(ctx: FhirContext, type: string, search: string, resource: Resource, store: FhirStore): Promise<{ id?: string; condition: SearchRequest }> {
+    const { condition, match } = await this.matchCondition(ctx, type, search, 'The conditional update', store);
+    if (match !== undefined && resource.id !== undefined && resource.id !== match) {
+      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" is not ${type}/${match}, which the condition matched`, ['id']);
+    }
+    if (match !== undefined || resource.id === undefined) return { id: match, condition };
+    if (await this.reachable(ctx, 'update', { type, id: this.checkId(resource.id) }, store)) {
+      throw new StoreError(StoreErrorCode.Conflict, `${type}/${resource.id} exists and does not match the condition; update it by its id`);
+    }
+    return { id: resource.id, condition };
+  }
+
+  /**
+   * The one record a condition matches (conditional update and patch), searched under the
+   * caller's own filter (`conditionFor`, decision 0015); several: 412. The patients the search
+   * touched are noted for the audit, as for any search.
+   */
+  async matchCondition(ctx: FhirContext, type: string, search: string, what: string, store = this.store): Promise<{ condition: SearchRequest; match?: string }> {
+    const condition = await this.conditionFor(ctx, type, search, what);
+    const found = await store.search({ ...condition, total: 'none' });
     ctx.audit?.concerns(found.patients ?? []);
     if (found.matches.length > 1) {
       throw new StoreError(StoreErrorCode.MultipleMatches, `The condition matched ${found.matches.length} or more ${type} resources; be more specific`);
     }
-    const match = found.matches[0]?.id;
-    if (match !== undefined && resource.id !== undefined && resource.id !== match) {
-      throw new FhirRequestError(FhirRequestErrorCode.IdMismatch, `The body's id "${resource.id}" is not ${type}/${match}, which the condition matched`, ['id']);
-    }
-    if (match !== undefined || resource.id === undefined) return match;
-    if (await this.reachable(ctx, 'update', { type, id: this.checkId(resource.id) }, store)) {
-      throw new StoreError(StoreErrorCode.Conflict, `${type}/${resource.id} exists and does not match the condition; update it by its id`);
-    }
-    return resource.id;
+    return { condition, match: found.matches[0]?.id };
   }
 
   /**
