@@ -1,17 +1,12 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Condition, Observation, Quantity, Resource } from '@medplum/fhirtypes';
-import { SystemClock } from '../../src/common/clock.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
-import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { INDEX_LIMITS } from '../../src/store/search/index-limits.js';
-import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
-import { parseSearchRequest } from '../../src/store/search/search-request.js';
 import { MAX_SEARCH_UNITS } from '../../src/store/search/search-values.js';
 import { StoreError, StoreErrorCode } from '../../src/store/store.errors.js';
-import { testDatabaseUrl } from '../support/test-app.js';
+import { openTestStore, type TestStore } from '../support/test-store.js';
 
 /**
  * The search index's bounds and its number semantics, through the embedded store
@@ -22,15 +17,12 @@ import { testDatabaseUrl } from '../support/test-app.js';
 describe('Search index bounds and precision (issue #16, R-51)', () => {
   const UCUM = 'http://unitsofmeasure.org';
   const system = `urn:test:${randomUUID()}`;
-  const registry = SearchParameterRegistry.fromProfiles();
+  let opened: TestStore;
   let db: ChartWardenDatabase;
   let store: PostgresFhirStore;
 
-  const ids = async (type: string, query: string): Promise<string[]> => {
-    const request = parseSearchRequest(type, [...new URLSearchParams(query).entries()], registry, { defaultCount: 100, maxCount: 1000, lenient: false });
-    return (await store.search(request)).matches.map((r: Resource) => r.id as string).sort();
-  };
-  const create = async <T extends Resource>(resource: T): Promise<T & { id: string }> => (await store.create(resource)).resource as T & { id: string };
+  const ids = (type: string, query: string) => opened.ids(type, query);
+  const create = <T extends Resource>(resource: T) => opened.create(resource);
   const stored = async (type: string): Promise<number> => {
     const rows = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM fhir_resource r, jsonb_array_elements(r.content->'identifier') i WHERE r.resource_type = $1 AND i->>'system' = $2`,
@@ -47,11 +39,10 @@ describe('Search index bounds and precision (issue #16, R-51)', () => {
   });
 
   beforeAll(async () => {
-    loadR4Definitions();
-    db = await ChartWardenDatabase.connect(testDatabaseUrl(), 4);
-    store = new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock());
+    opened = await openTestStore();
+    ({ db, store } = opened);
   });
-  afterAll(() => db.onApplicationShutdown());
+  afterAll(() => opened.close());
 
   it('R-51: a composite of N×N combinations in one element is refused with 422 too-costly naming the parameter; nothing is stored', async () => {
     const codings = (n: number, p: string) => Array.from({ length: n }, (_, i) => ({ system: 'urn:test', code: `${p}${i}` }));

@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Observation, Quantity, Resource, RiskAssessment, ValueSet } from '@medplum/fhirtypes';
-import { SystemClock } from '../../src/common/clock.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
-import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
-import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
-import { parseSearchRequest } from '../../src/store/search/search-request.js';
-import { testDatabaseUrl } from '../support/test-app.js';
+import { openTestStore, type TestStore } from '../support/test-store.js';
 
 /**
  * Number, quantity and composite parameters and the `:not`, `:text`, `:above`, `:below`
@@ -19,16 +14,13 @@ describe('Search of every parameter type (issue #16)', () => {
   const UCUM = 'http://unitsofmeasure.org';
   const LOINC = 'http://loinc.org';
   const system = `urn:test:${randomUUID()}`;
-  const registry = SearchParameterRegistry.fromProfiles();
+  let opened: TestStore;
   let db: ChartWardenDatabase;
   let store: PostgresFhirStore;
 
-  const ids = async (type: string, query: string): Promise<string[]> => {
-    const request = parseSearchRequest(type, [...new URLSearchParams(query).entries()], registry, { defaultCount: 100, maxCount: 1000, lenient: false });
-    return (await store.search(request)).matches.map((r: Resource) => r.id as string).sort();
-  };
+  const ids = (type: string, query: string) => opened.ids(type, query);
   const mine = (query: string, of = system) => ids('Observation', `identifier=${of}|&${query}`);
-  const create = async <T extends Resource>(resource: T): Promise<T & { id: string }> => (await store.create(resource)).resource as T & { id: string };
+  const create = <T extends Resource>(resource: T) => opened.create(resource);
   const mmHg = (value: number): Quantity => ({ value, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' });
   const bloodPressure = (name: string, systolic: number, diastolic: number, of = system): Observation => ({
     resourceType: 'Observation',
@@ -56,9 +48,8 @@ describe('Search of every parameter type (issue #16)', () => {
   let uncoded: Observation & { id: string }; // code.text only
 
   beforeAll(async () => {
-    loadR4Definitions();
-    db = await ChartWardenDatabase.connect(testDatabaseUrl(), 4);
-    store = new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock());
+    opened = await openTestStore();
+    ({ db, store } = opened);
     high = await create(bloodPressure('bp-high', 120, 80));
     inverted = await create(bloodPressure('bp-inverted', 90, 130));
     mgdl = await create(glucose('glu-mgdl', { value: 99, unit: 'mg/dL', system: UCUM, code: 'mg/dL' }));
@@ -66,7 +57,7 @@ describe('Search of every parameter type (issue #16)', () => {
     mmol = await create(glucose('glu-mmol', { value: 5.4, unit: 'mmol/L', system: UCUM, code: 'mmol/L' }));
     uncoded = await create<Observation>({ resourceType: 'Observation', identifier: [{ system, value: 'uncoded' }], status: 'final', code: { text: 'note' } });
   });
-  afterAll(() => db.onApplicationShutdown());
+  afterAll(() => opened.close());
 
   it('a composite matches code and value of the same component, not of two different ones', async () => {
     expect(await mine(`component-code-value-quantity=${LOINC}|8480-6$gt100`)).toEqual([high.id]);
