@@ -9,6 +9,7 @@ import { parseIfMatch, type FhirContext, type FhirHeaders } from './fhir-request
 import { bodyNumbers } from './json-body.js';
 import type { FhirResponse } from './fhir-response.js';
 import { FhirService } from './fhir.service.js';
+import { FhirSettings } from './fhir.settings.js';
 import { applyJsonPatch, JSON_PATCH, parseJsonPatch } from './json-patch.js';
 import { ResourceValidator } from './resource.validator.js';
 import { WriteChain } from './write-chain.js';
@@ -22,6 +23,7 @@ export class FhirPatchService {
     private readonly validator: ResourceValidator,
     private readonly access: FhirAccess,
     private readonly chain: WriteChain,
+    private readonly settings: FhirSettings,
   ) {}
 
   /**
@@ -55,7 +57,7 @@ export class FhirPatchService {
         throw new StoreError(StoreErrorCode.VersionConflict, `${type}/${id} is at version ${current}, not ${ifMatch}: read it again and reapply the patch`);
       }
       // The stored numbers keep their lexemes wherever the patch carries their values, and the patch's own values theirs (decision 0014).
-      const { resource: patched, numbers } = applyJsonPatch(stored, operations, { stored: numberLexemes(storedText(stored) ?? ''), patch: bodyNumbers(body) });
+      const { resource: patched, numbers } = applyJsonPatch(stored, operations, { stored: numberLexemes(storedText(stored) ?? ''), patch: bodyNumbers(body) }, this.settings.maxBodyBytes);
       this.validator.validate(patched);
       const facts = await tx.accessFactsOf(patched, this.access.factOptionsFor(ctx, 'update', type));
       await this.access.require(ctx, 'update', facts);

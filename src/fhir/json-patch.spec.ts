@@ -1,4 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
+import type { Operation } from 'fast-json-patch';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { applyJsonPatch, jsonPatchOfBinary, parseJsonPatch } from './json-patch.js';
 
@@ -72,6 +73,17 @@ describe('JSON Patch (RFC 6902) for PATCH', () => {
     expect(codeOf(() => applyJsonPatch(withNote, [{ op: 'move', from: '/note', path: '/note/0' }]))).toBe(FhirRequestErrorCode.PatchNotApplicable);
     expect(codeOf(() => applyJsonPatch(withNote, [{ op: 'copy', from: '/status/length', path: '/language' }]))).toBe(FhirRequestErrorCode.PatchNotApplicable);
     expect(withNote.note).toEqual([{ text: 'a' }]);
+  });
+
+  it('R-51: a patch cannot grow a record past what a request may send: copies of a member into itself are refused (413) before they double it 40 times', () => {
+    // Each call its own operations: an applied `add` puts its value itself into the record.
+    const doubling = (copies: number): Operation[] => [
+      { op: 'add', path: '/note', value: [{ text: 'x'.repeat(100) }] },
+      ...Array.from({ length: copies }, (): Operation => ({ op: 'copy', from: '/note', path: '/note/-' })),
+    ];
+    expect(codeOf(() => applyJsonPatch(current, doubling(40), {}, 64 * 1024))).toBe(FhirRequestErrorCode.PayloadTooLarge);
+    // Below the bound the same kind of patch applies.
+    expect(JSON.stringify(applyJsonPatch(current, doubling(3), {}, 64 * 1024).resource).length).toBeLessThan(64 * 1024);
   });
 
   it('decision 0014: stored lexemes follow their values through every operation; a patch value brings its own', () => {

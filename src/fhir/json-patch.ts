@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { lexemesUnder, type NumberLexemes } from '../common/fhir-json-text.js';
+import { FHIR_DEFAULTS } from '../config/chartwarden.options.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { mediaType } from './format-negotiation.js';
 import { parseJsonBody } from './json-body.js';
@@ -100,10 +101,30 @@ export interface PatchLexemes {
  * this version cannot take it. The result still names the same record at the same version (a
  * root `replace` cannot move it, nor restamp it); the caller validates it as an update.
  */
-export function applyJsonPatch<T extends Resource>(current: T, operations: readonly Operation[], lexemes: PatchLexemes = {}): { resource: T; numbers?: NumberLexemes } {
+export function applyJsonPatch<T extends Resource>(
+  current: T,
+  operations: readonly Operation[],
+  lexemes: PatchLexemes = {},
+  maxBytes: number = FHIR_DEFAULTS.maxBodyBytes,
+): { resource: T; numbers?: NumberLexemes } {
   let document: unknown = structuredClone(current);
   const numbers = new Map(lexemes.stored ?? []);
+  // What the patch may add: a `copy` of a member into itself doubles the record at each step,
+  // 22 of them took 12 s and a string too long to write. The JSON added by every add, replace
+  // and copy is counted against what a request may send, so a patch cannot grow a record past it.
+  let size = JSON.stringify(current).length;
   operations.forEach((op, i) => {
+    if (op.op === 'add' || op.op === 'replace' || op.op === 'copy') {
+      const added = op.op === 'copy' ? valueAt(document, op.from, current, op, i) : op.value;
+      size += JSON.stringify(added ?? null).length;
+      if (size > maxBytes) {
+        throw new FhirRequestError(
+          FhirRequestErrorCode.PayloadTooLarge,
+          `The patch would make ${current.resourceType}/${current.id} larger than the ${maxBytes} bytes a request may send (operation ${i})`,
+          [`/${i}`],
+        );
+      }
+    }
     try {
       const own = op.op === 'add' || op.op === 'replace' ? lexemesUnder(lexemes.patch, `/${i}/value`) : undefined;
       if (op.op === 'move') {
@@ -135,6 +156,15 @@ export function applyJsonPatch<T extends Resource>(current: T, operations: reado
     );
   }
   return { resource: result as T, numbers: numbers.size ? numbers : undefined };
+}
+
+/** The value at `pointer` for a `copy` (a missing one is the patch's error: 422). */
+function valueAt(document: unknown, pointer: string, current: Resource, op: Operation, i: number): unknown {
+  try {
+    return fastJsonPatch.getValueByPointer(document, pointer);
+  } catch (e) {
+    throw notApplicable(current, op, i, e);
+  }
 }
 
 /** Any error applying an operation (fast-json-patch's own, or a TypeError on a path it did not foresee) is the patch's: 422, never a 5xx. */
