@@ -170,6 +170,12 @@ export interface FhirOptions {
   defaultPageSize?: number;
   /** Largest `_count` honoured (larger values are reduced to it). */
   maxPageSize?: number;
+  /**
+   * A search's `total` is exact when at most this many match; beyond, it is left out (the `next`
+   * link says there is more) unless the search asks `_total=accurate` (decision 0018): a page
+   * then costs what the page asks for, not a count of a patient's whole record.
+   */
+  countTotalUpTo?: number;
   /** Most comma-separated (OR) values one search parameter may carry (400 `too-costly` beyond). */
   maxValuesPerParameter?: number;
   /** Most parameters (repeats included) one search may carry (400 `too-costly` beyond). */
@@ -183,6 +189,7 @@ export const FHIR_DEFAULTS: Required<Omit<FhirOptions, 'baseUrl'>> = {
   maxBodyBytes: 5 * 1024 * 1024,
   defaultPageSize: 20,
   maxPageSize: 1000,
+  countTotalUpTo: 1000,
   maxValuesPerParameter: 100,
   maxSearchParameters: 50,
   maxJsonDepth: 64,

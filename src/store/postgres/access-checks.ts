@@ -7,7 +7,7 @@ import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, ty
 import { notFoundError, type StoredJson } from '../fhir-store.port.js';
 import type { RecordRef } from '../patient-record-index.port.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
-import { accessConditionSql, contextFactsSelect, factsSelect, patientOf } from './access-sql.js';
+import { accessConditionSql, contextFactsSelect, factsSelect } from './access-sql.js';
 import { atInstant, SqlParams } from './search-sql.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM, signedRecordOwners } from './signed-records.js';
 
@@ -43,7 +43,7 @@ export class AccessChecks {
   async storedFacts(resourceType: string, id: string, options: AccessFactOptions): Promise<AccessFacts> {
     const p = new SqlParams();
     const ref = { type: p.add(resourceType), id: p.add(id) };
-    const sql = `SELECT f.* FROM fhir_resource r, LATERAL (${factsSelect({ type: 'r.resource_type', id: 'r.id' }, p, options)}) f
+    const sql = `SELECT f.* FROM fhir_resource r, LATERAL (${factsSelect({ type: 'r.resource_type', id: 'r.id', patient: 'r.owner' }, p, options)}) f
       WHERE r.resource_type = ${ref.type} AND r.id = ${ref.id}`;
     const rows = await this.q.query<FactsRow>(sql, this.bind(p.values));
     if (rows.length === 0) throw notFoundError(resourceType, id);
@@ -173,14 +173,14 @@ function checkSql(
   // A Patient is its own patient: with the id as a parameter, the patient-level conditions do
   // not depend on the row and PostgreSQL evaluates them once (InitPlans).
   const PATIENT_ID = '\u0000patient-id\u0000';
-  const r = isPatient ? { type: 'r.resource_type', id: 'r.id', patient: PATIENT_ID } : { type: 'r.resource_type', id: 'r.id' };
+  const r = { type: 'r.resource_type', id: 'r.id', patient: isPatient ? PATIENT_ID : 'r.owner' };
   const first = conditions.length
     ? `CASE ${conditions.map((c, i) => `WHEN COALESCE(${accessConditionSql(c, r, p, options)}, FALSE) THEN ${i}`).join(' ')} ELSE -1 END`
     : '-1';
   const n = p.values.length;
   const columns = `${many ? 'r.id, ' : ''}${withContent ? 'COALESCE(r.content_text, r.content::text) AS json, r.version_id, r.last_updated, ' : ''}`;
   const built = {
-    text: `SELECT ${columns}${patientOf(r)} AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
+    text: `SELECT ${columns}r.owner AS patient, ${first.split(PATIENT_ID).join(`$${n + 2}::text`)} AS first_match
        FROM fhir_resource r WHERE r.resource_type = $${n + 1} AND r.id = ${many ? `ANY($${n + 2}::text[])` : `$${n + 2}`}`,
     params: p.values,
   };

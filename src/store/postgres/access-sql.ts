@@ -1,7 +1,5 @@
-import { OWNER_PARAM } from '../patient-compartment.js';
 import { CONFIDENTIALITY_ORDER, CONFIDENTIALITY_SYSTEM, type AccessCondition, type AccessFactOptions } from '../access-facts.js';
 import type { SqlParams } from './search-sql.js';
-import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 
 /*
  * SQL for `AccessFacts` over the search index tables, so the facts a single decision reads
@@ -17,44 +15,53 @@ export interface ResourceRef {
   /** Expressions already computing the resource's patient / encounter (a LATERAL column), to compute them once per row. */
   patient?: string;
   encounter?: string;
+  /**
+   * The rows judged are of many patients (a search across patients): patient-level conditions
+   * are computed once as the set of patients they hold for, hashed, instead of once per row.
+   */
+  manyPatients?: boolean;
 }
 
 const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
 
+/*
+ * Plans that do not wait for statistics (issue #13, decision 0018). A fact of one resource is
+ * read from its own index rows: the primary key (resource_type, resource_id, param, …). Its
+ * `param` is compared `COLLATE "C"` (the same equality: both collations are deterministic) so
+ * that no other index (`…_lookup`: type, param, value) can serve the probe: on a fresh database
+ * PostgreSQL, estimating one row for either, otherwise picked the lookup index and read every
+ * resource's rows of that param for each row judged. Lookups that start from a patient or a
+ * practitioner (who takes part in which encounter) keep their indexable form.
+ */
+
 /**
- * The Patient whose record a resource is (decision 0016): a Patient itself; else its owner row
- * (`_patient`, written with the version from its compartment links); else, for a Provenance,
- * the owner of the records it signs, read now, so a signature follows its record: the SQL form,
- * per row of a search, of `signedRecordOwners` (one spanning patients is refused on write; should
- * its records come to belong to two, it is filed under the first by code unit).
+ * The Patient whose record a resource is (decisions 0016, 0018): its `owner` column, which every
+ * write keeps (a Patient itself; its `_patient` row; a Provenance naming none, the owner of the
+ * records it signs, filed again when they move). A row of `fhir_resource` passes `r.owner` as
+ * `ref.patient`; this reads it for a resource named by parameters.
  */
 export function patientOf(ref: ResourceRef): string {
-  return `(CASE WHEN ${ref.type} = 'Patient' THEN ${ref.id} ELSE COALESCE(
-    (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
-      WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${OWNER_PARAM}'),
-    (SELECT min(o.target_id COLLATE "C") FROM fhir_search_reference t
-       JOIN fhir_search_reference o ON o.resource_type = t.target_type AND o.resource_id = t.target_id AND o.param = '${OWNER_PARAM}'
-      WHERE ${ref.type} = '${SIGNATURE_TYPE}' AND t.resource_type = ${ref.type} AND t.resource_id = ${ref.id} AND t.param = '${SIGNED_PARAM}')) END)`;
+  return ref.patient ?? `(SELECT o.owner FROM fhir_resource o WHERE o.resource_type = ${ref.type} AND o.id = ${ref.id})`;
 }
 
 /** The Encounter a resource was recorded in. */
 export function encounterOf(ref: ResourceRef): string {
   return `(CASE WHEN ${ref.type} = 'Encounter' THEN ${ref.id} ELSE (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
-    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param IN ('encounter', 'context') AND x.target_type = 'Encounter') END)`;
+    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" IN ('encounter', 'context') AND x.target_type = 'Encounter') END)`;
 }
 
 /** The most restrictive confidentiality label, `N` when there is none (R-07). */
 export function labelOf(ref: ResourceRef, p: SqlParams): string {
   return `COALESCE((SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id}
-    AND x.param = '_security' AND x.system = ${p.add(CONFIDENTIALITY_SYSTEM)} AND x.code = ANY(${p.add(CONFIDENTIALITY_ORDER)}::text[])
+    AND x.param COLLATE "C" = '_security' AND x.system = ${p.add(CONFIDENTIALITY_SYSTEM)} AND x.code = ANY(${p.add(CONFIDENTIALITY_ORDER)}::text[])
     ORDER BY array_position(${p.add(CONFIDENTIALITY_ORDER)}::text[], x.code) DESC LIMIT 1), 'N')`;
 }
 
 /** The encounter `eid` (alias `e`) is open, or ended at most N days ago (as of the store's clock: `SqlParams.now`). */
 function encounterOpen(eid: string, p: SqlParams, o: AccessFactOptions): string {
   return `(NOT EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'Encounter' AND s.resource_id = ${eid}
-      AND s.param = 'status' AND s.code IN ${CLOSED_STATUSES})
-    OR EXISTS (SELECT 1 FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = ${eid} AND d.param = 'date'
+      AND s.param COLLATE "C" = 'status' AND s.code IN ${CLOSED_STATUSES})
+    OR EXISTS (SELECT 1 FROM fhir_search_date d WHERE d.resource_type = 'Encounter' AND d.resource_id = ${eid} AND d.param COLLATE "C" = 'date'
       AND d.high <> 'infinity' AND d.high >= ${p.now()} - make_interval(days => ${p.add(o.careWindowDays)}::int)))`;
 }
 
@@ -73,7 +80,7 @@ function careTeamRows(patient: string, p: SqlParams, o: AccessFactOptions): stri
     SELECT cm.target_type || '/' || cm.target_id FROM fhir_search_reference ct
       JOIN fhir_search_reference cm ON cm.resource_type = 'CareTeam' AND cm.resource_id = ct.resource_id AND cm.param = 'participant'
       WHERE ct.resource_type = 'CareTeam' AND ct.param = 'patient' AND ct.target_type = 'Patient' AND ct.target_id = ${patient}
-        AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = ct.resource_id AND s.param = 'status' AND s.code = 'active')`;
+        AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = ct.resource_id AND s.param COLLATE "C" = 'status' AND s.code = 'active')`;
 }
 
 /** Departments (`serviceProvider` ids) of the patient's encounters inside the care window. */
@@ -83,7 +90,7 @@ function departmentRows(patient: string, p: SqlParams, o: AccessFactOptions): st
 }
 
 function tokenOf(ref: ResourceRef, param: string): string {
-  return `(SELECT min(x.code COLLATE "C") FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = '${param}')`;
+  return `(SELECT min(x.code COLLATE "C") FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" = '${param}')`;
 }
 
 /** Is the resource inside the care window (its encounter, or any encounter of its patient)? */
@@ -98,16 +105,16 @@ function withinWindow(ref: ResourceRef, patient: string, encounter: string, p: S
  */
 export function factsSelect(ref: ResourceRef, p: SqlParams, o: AccessFactOptions): string {
   const patient = patientOf(ref);
-  const encounter = encounterOf(ref);
+  const encounter = ref.encounter ?? encounterOf(ref);
   return `SELECT f.patient, f.encounter,
-      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param = 'class') AS encounter_class,
-      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param = 'service-provider') AS department,
+      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param COLLATE "C" = 'class') AS encounter_class,
+      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = f.encounter AND x.param COLLATE "C" = 'service-provider') AS department,
       ${withinWindow(ref, 'f.patient', 'f.encounter', p, o)} AS within_care_window,
       ARRAY(${careTeamRows('f.patient', p, o)}) AS care_team,
       ARRAY(${departmentRows('f.patient', p, o)}) AS departments,
-      ARRAY(SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = 'author') AS authors,
+      ARRAY(SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" = 'author') AS authors,
       ${tokenOf(ref, 'status')} AS status,
-      ARRAY(SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param = 'type') AS doc_type,
+      ARRAY(SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" = 'type') AS doc_type,
       ${labelOf(ref, p)} AS label
     FROM (SELECT ${patient} AS patient, ${encounter} AS encounter) f`;
 }
@@ -118,8 +125,8 @@ export function factsSelect(ref: ResourceRef, p: SqlParams, o: AccessFactOptions
  */
 export function contextFactsSelect(patient: string, encounter: string, p: SqlParams, o: AccessFactOptions): string {
   return `SELECT
-      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'class') AS encounter_class,
-      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'service-provider') AS department,
+      (SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param COLLATE "C" = 'class') AS encounter_class,
+      (SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param COLLATE "C" = 'service-provider') AS department,
       (CASE WHEN ${encounter}::text IS NOT NULL THEN ${encounterOpen(encounter, p, o)} ELSE EXISTS (${openEncountersOf(patient, p, o)}) END) AS within_care_window,
       ARRAY(${careTeamRows(patient, p, o)}) AS care_team,
       ARRAY(${departmentRows(patient, p, o)}) AS departments`;
@@ -132,31 +139,49 @@ function memberList(values: unknown): { types: string[]; ids: string[] } {
   return { types: pairs.map(([t]) => t), ids: pairs.map(([, id]) => id) };
 }
 
+/**
+ * A patient-level condition over `patient`: for one patient (a patient's page, a single
+ * decision) an EXISTS probing that patient's rows; over `many` patients (a search across
+ * patients) the set of patients it holds for, computed once and hashed (`patient IN (…)`), so
+ * it is not evaluated again for every row (issue #13).
+ */
+function patientHolds(many: boolean, patient: string, exists: (patient: string) => string, patients: () => string): string {
+  // Only one form is built: each binds its own parameters.
+  return many ? `COALESCE(${patient} IN (${patients()}), FALSE)` : exists(patient);
+}
+
 /** One of `members` takes part in an encounter of `patient` inside the care window, or in an active CareTeam of theirs. */
-function careTeamHas(patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
+function careTeamHas(many: boolean, patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
   // One member (the usual `careTeam = me`): plain equalities, which a prepared statement's generic plan can still use an index for.
   const who = (alias: string) =>
     members.ids.length === 1
       ? `${alias}.target_type = ${p.add(members.types[0])} AND ${alias}.target_id = ${p.add(members.ids[0])}`
       : `(${alias}.target_type, ${alias}.target_id) IN (SELECT * FROM unnest(${p.add(members.types)}::text[], ${p.add(members.ids)}::text[]))`;
-  return `(EXISTS (SELECT 1 FROM fhir_search_reference pp
+  const encounters = (of: string) => `SELECT ep.target_id FROM fhir_search_reference pp
         JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = pp.resource_id AND ep.param = 'patient'
-          AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
-        WHERE pp.resource_type = 'Encounter' AND pp.param = 'participant' AND ${who('pp')} AND ${encounterOpen('pp.resource_id', p, o)})
-    OR EXISTS (SELECT 1 FROM fhir_search_reference cm
+          AND ep.target_type = 'Patient'${of}
+        WHERE pp.resource_type = 'Encounter' AND pp.param = 'participant' AND ${who('pp')} AND ${encounterOpen('pp.resource_id', p, o)}`;
+  const teams = (of: string) => `SELECT ct.target_id FROM fhir_search_reference cm
         JOIN fhir_search_reference ct ON ct.resource_type = 'CareTeam' AND ct.resource_id = cm.resource_id AND ct.param = 'patient'
-          AND ct.target_type = 'Patient' AND ct.target_id = ${patient}
+          AND ct.target_type = 'Patient'${of}
         WHERE cm.resource_type = 'CareTeam' AND cm.param = 'participant' AND ${who('cm')}
-          AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = cm.resource_id AND s.param = 'status' AND s.code = 'active')))`;
+          AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = cm.resource_id AND s.param COLLATE "C" = 'status' AND s.code = 'active')`;
+  return patientHolds(
+    many,
+    patient,
+    (one) => `(EXISTS (${encounters(` AND ep.target_id = ${one}`)}) OR EXISTS (${teams(` AND ct.target_id = ${one}`)}))`,
+    () => `${encounters('')} UNION ALL ${teams('')}`,
+  );
 }
 
 /** `patient` has an encounter inside the care window in one of `departments`. */
-function departmentsHave(patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
-  return `EXISTS (SELECT 1 FROM fhir_search_reference ep
+function departmentsHave(many: boolean, patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
+  const rows = (of: string) => `SELECT ep.target_id FROM fhir_search_reference ep
       JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider'
         AND ${departments.length === 1 ? `sp.target_id = ${p.add(departments[0])}` : `sp.target_id = ANY(${p.add(departments)}::text[])`}
-      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
-        AND ${encounterOpen('ep.resource_id', p, o)})`;
+      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient'${of}
+        AND ${encounterOpen('ep.resource_id', p, o)}`;
+  return patientHolds(many, patient, (one) => `EXISTS (${rows(` AND ep.target_id = ${one}`)})`, () => rows(''));
 }
 
 /** Thrown for a condition the SQL translation does not know: refused, never widened. */
@@ -215,9 +240,9 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
     case 'encounter':
       return scalar(encounter);
     case 'encounterClass':
-      return scalar(`SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'class'`);
+      return scalar(`SELECT min(x.code) FROM fhir_search_token x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param COLLATE "C" = 'class'`);
     case 'department':
-      return scalar(`SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param = 'service-provider'`);
+      return scalar(`SELECT min(x.target_id) FROM fhir_search_reference x WHERE x.resource_type = 'Encounter' AND x.resource_id = ${encounter} AND x.param COLLATE "C" = 'service-provider'`);
     case 'status':
       return scalar(tokenOf(r, 'status'));
     case 'label':
@@ -227,15 +252,15 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
       return `${value ? '' : 'NOT '}${withinWindow(r, patient, encounter, p, o)}`;
     case 'careTeam':
       // Driven from the member's own participations (a few index rows), not from the whole team.
-      if (op === 'eq' || op === 'in') return careTeamHas(patient, memberList(op === 'eq' ? [value] : value), p, o);
+      if (op === 'eq' || op === 'in') return careTeamHas(r.manyPatients === true, patient, memberList(op === 'eq' ? [value] : value), p, o);
       return array(careTeamRows(patient, p, o));
     case 'departments':
-      if (op === 'eq' || op === 'in') return departmentsHave(patient, op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
+      if (op === 'eq' || op === 'in') return departmentsHave(r.manyPatients === true, patient, op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
       return array(departmentRows(patient, p, o));
     case 'authors':
-      return array(`SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param = 'author'`);
+      return array(`SELECT x.target_type || '/' || x.target_id FROM fhir_search_reference x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param COLLATE "C" = 'author'`);
     case 'docType':
-      return array(`SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param = 'type'`);
+      return array(`SELECT x.code FROM fhir_search_token x WHERE x.resource_type = ${r.type} AND x.resource_id = ${r.id} AND x.param COLLATE "C" = 'type'`);
     default:
       throw new UntranslatableConditionError(`no SQL for access fact "${field}"`);
   }

@@ -16,6 +16,8 @@ export interface IndexTable {
   types: readonly string[];
   /** How many leading columns identify a row (the rest follow from them). */
   keyCount: number;
+  /** The rows carry the resource's owner (`owner`, decision 0018), kept equal to `fhir_resource.owner` by every write. */
+  owned?: boolean;
 }
 
 export const INDEX_TABLES: { readonly [K in keyof SearchIndex]: IndexTable } = {
@@ -28,7 +30,7 @@ export const INDEX_TABLES: { readonly [K in keyof SearchIndex]: IndexTable } = {
     types: ['text', 'text', 'text'],
     keyCount: 3,
   },
-  dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'timestamptz', 'timestamptz'], keyCount: 3 },
+  dates: { table: 'fhir_search_date', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'timestamptz', 'timestamptz'], keyCount: 3, owned: true },
   numbers: { table: 'fhir_search_number', cols: ['param', 'low', 'high'], fields: ['param', 'low', 'high'], types: ['text', 'numeric', 'numeric'], keyCount: 3 },
   quantities: {
     table: 'fhir_search_quantity',

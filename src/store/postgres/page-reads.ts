@@ -1,10 +1,12 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type { QueryResultRow } from 'pg';
+import { byCodeUnit } from '../../common/code-unit-order.js';
 import type { Queryable } from '../../database/chartwarden-database.js';
-import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } from '../fhir-store.port.js';
+import type { PatientCompartment } from '../patient-compartment.js';
 import type { SearchParameterRegistry } from '../search/search-parameter.registry.js';
-import type { SearchRequest } from '../search/search-request.js';
-import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
-import { accessSql, atInstant, searchSql, SqlParams } from './search-sql.js';
+import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } from '../fhir-store.port.js';
+import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
+import { accessSql, atInstant, datedPageSql, searchSql, SqlParams, type Sql } from './search-sql.js';
 import { storedColumns, storedResource, type StoredRow } from './stored-content.js';
 
 /*
@@ -29,7 +31,7 @@ export async function historyPage(q: Queryable, now: Date, resourceType: string,
   if (id !== undefined) conds.push(`id = ${p.add(id)}`);
   if (page.since) conds.push(`last_updated >= ${p.add(page.since)}::timestamptz`);
   if (page.access) {
-    conds.push(`EXISTS (SELECT 1 FROM fhir_resource r WHERE r.resource_type = v.resource_type AND r.id = v.id AND ${accessSql(page.access, p)})`);
+    conds.push(`EXISTS (SELECT 1 FROM fhir_resource r WHERE r.resource_type = v.resource_type AND r.id = v.id AND ${accessSql(page.access, p, { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true })})`);
   }
   const where = conds.join(' AND ');
   const countParams = [...p.values];
@@ -48,12 +50,17 @@ export async function historyPage(q: Queryable, now: Date, resourceType: string,
 /** One page of a search, the total when asked, and what `_include` / `_revinclude` bring. */
 export async function searchPage(q: Queryable, now: Date, request: SearchRequest): Promise<SearchResult> {
   const sql = searchSql(request);
-  const [pageParams, countParams] = [atInstant(sql.page.params, now), atInstant(sql.count.params, now)];
-  if (request.countOnly) {
-    const [{ n }] = await q.query<{ n: number }>(sql.count.text, countParams, PREPARED);
-    return { matches: [], included: [], total: n };
-  }
-  const rows = await q.query<StoredRow & { patient: string | null }>(sql.page.text, pageParams, PREPARED);
+  const run = async <T extends QueryResultRow>(s: Sql) => q.query<T>(s.text, atInstant(s.params, now), PREPARED);
+  const counted = async (): Promise<number | undefined> => {
+    if (request.knownTotal !== undefined) return request.knownTotal;
+    if (request.total === 'accurate') return (await run<{ n: number }>(sql.count))[0].n;
+    // `estimate` (decision 0018): exact up to the cap, left out beyond it; never a scan of everything.
+    const cap = request.countUpTo ?? DEFAULT_COUNT_UP_TO;
+    const [{ n }] = await run<{ n: number }>(sql.countUpTo(cap));
+    return n <= cap ? n : undefined;
+  };
+  if (request.countOnly) return { matches: [], included: [], total: (await run<{ n: number }>(sql.count))[0].n };
+  const rows = await pageRows(request, sql.page, run);
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
@@ -61,11 +68,27 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
   // The total is known without counting when this page reaches the end of the results.
   let total: number | undefined;
   if (request.total !== 'none') {
-    total = !more && (matches.length > 0 || request.offset === 0)
-      ? request.offset + matches.length
-      : (await q.query<{ n: number }>(sql.count.text, countParams, PREPARED))[0].n;
+    total = !more && (matches.length > 0 || request.offset === 0) ? request.offset + matches.length : await counted();
   }
   return { matches, patients, included: await included(q, request, matches), total };
+}
+
+type PageRow = StoredRow & { patient: string | null };
+
+/**
+ * One row more than the page, in the order asked for. A patient's page sorted by a date reads
+ * the resources with a value from the patient's date index, then (sorted last) those without:
+ * each part reads only as far as the page goes (`datedPageSql`).
+ */
+async function pageRows(request: SearchRequest, page: Sql, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[]> {
+  const split = datedPageSql(request);
+  if (!split) return run<PageRow>(page);
+  const want = request.count + 1;
+  const dated = await run<PageRow>(split.dated(want, request.offset));
+  if (dated.length === want) return dated;
+  // How many have a value: known when this page holds some of them or starts at the first; counted otherwise.
+  const datedTotal = dated.length > 0 || request.offset === 0 ? request.offset + dated.length : (await run<{ n: number }>(split.datedCount))[0].n;
+  return [...dated, ...(await run<PageRow>(split.undated(want - dated.length, Math.max(0, request.offset - datedTotal))))];
 }
 
 /** `_include` targets and `_revinclude` sources of one page, each once, never a match twice. */
@@ -101,7 +124,16 @@ async function included(q: Queryable, request: SearchRequest, matches: Resource[
   return [...out.values()];
 }
 
-/** A page of the patient's compartment, the Patient first (`Patient/$everything`); the caller checked the patient exists. */
+/**
+ * A page of the patient's compartment (`Patient/$everything`; the caller checked the patient
+ * exists), as three streams one after the other (decision 0018): the Patient; the resources
+ * filed under the patient (`owner`: what the policy judges as their record, signatures naming
+ * no patient included), type by type in time order, each type read from
+ * `ix_fhir_resource_owner` only as far as the page goes; then the few that name the patient by
+ * another link than their type's first (an Observation of A naming B as performer) while filed
+ * under someone else. A page costs its offset and its size, not the record's length; the total
+ * is counted up to `DEFAULT_COUNT_UP_TO` and left out beyond.
+ */
 export async function everythingPage(
   q: Queryable,
   now: Date,
@@ -110,30 +142,135 @@ export async function everythingPage(
   patientId: string,
   page: PageRequest,
 ): Promise<SearchResult> {
-  const p = new SqlParams();
-  const { types, params } = compartment.memberParams(registry);
-  // The compartment's members first (index lookups), then their rows by primary key.
-  const where = `(r.resource_type, r.id) IN (
-      SELECT 'Patient', ${p.add(patientId)}::text
-      UNION
-      SELECT x.resource_type, x.resource_id FROM fhir_search_reference x
-      WHERE x.target_type = 'Patient' AND x.target_id = $1
-        AND (x.resource_type, x.param) IN (SELECT * FROM unnest(${p.add(types)}::text[], ${p.add(params)}::text[]))
-      UNION
-      -- The signatures of the patient's records: a Provenance naming no patient is filed under its records' (decision 0016).
-      SELECT t.resource_type, t.resource_id FROM fhir_search_reference o
-        JOIN fhir_search_reference t ON t.target_type = o.resource_type AND t.target_id = o.resource_id AND t.param = 'target' AND t.resource_type = 'Provenance'
-      WHERE o.target_type = 'Patient' AND o.target_id = $1 AND o.param = '${OWNER_PARAM}')`;
-  const since =
-    (page.since ? ` AND r.last_updated >= ${p.add(page.since)}::timestamptz` : '') + (page.access ? ` AND ${accessSql(page.access, p)}` : '');
-  const countParams = [...p.values];
-  const [rows, count] = await Promise.all([
-    q.query<StoredRow>(
-      `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE (${where})${since}
-       ORDER BY (r.resource_type <> 'Patient'), r.resource_type, r.last_updated, r.id LIMIT ${p.add(page.count)} OFFSET ${p.add(page.offset)}`,
-      atInstant(p.values, now),
-    ),
-    q.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource r WHERE (${where})${since}`, atInstant(countParams, now)),
-  ]);
-  return { matches: rows.map(storedResource), included: [], total: count[0].n };
+  const reads = new CompartmentReads(q, now, registry, compartment, patientId, page);
+  const rows: StoredRow[] = [];
+  let skip = page.offset;
+  let exhausted = true;
+  // Each stream takes what remains of the page after skipping what earlier pages showed.
+  for (const stream of [(_want: number, skipped: number) => reads.patient(skipped), (want: number, skipped: number) => reads.filed(want, skipped), (want: number, skipped: number) => reads.linked(want, skipped)]) {
+    const want = page.count + 1 - rows.length;
+    if (want <= 0) {
+      exhausted = false;
+      break;
+    }
+    const part = await stream(want, skip);
+    rows.push(...part.rows);
+    skip = Math.max(0, skip - (part.size ?? 0));
+  }
+  const more = !exhausted || rows.length > page.count;
+  const matches = rows.slice(0, page.count).map(storedResource);
+  const total = !more && (matches.length > 0 || page.offset === 0) ? page.offset + matches.length : await reads.countUpTo(DEFAULT_COUNT_UP_TO);
+  return { matches, included: [], total };
+}
+
+/** One stream's part of a page, and how many rows the stream has when it ran out (`size`; absent when it did not). */
+interface StreamPart {
+  rows: StoredRow[];
+  size?: number;
+}
+
+/** The statements of `everythingPage`, each reading one stream of the patient's compartment. */
+class CompartmentReads {
+  /** The types filed under a patient, the Patient itself aside, in code-unit order. */
+  private readonly filedTypes: string[];
+  /** (type, param) pairs linking a patient other than by the type's first link. */
+  private readonly others: { types: string[]; params: string[] };
+
+  constructor(
+    private readonly q: Queryable,
+    private readonly now: Date,
+    registry: SearchParameterRegistry,
+    compartment: PatientCompartment,
+    private readonly patientId: string,
+    private readonly page: PageRequest,
+  ) {
+    this.filedTypes = compartment.ownedTypes().filter((t) => t !== 'Patient').sort(byCodeUnit);
+    const { types, params } = compartment.memberParams(registry);
+    const pairs = types.map((t, n) => [t, params[n]] as const).filter(([t, param]) => compartment.linkParams(t)[0] !== param);
+    this.others = { types: pairs.map(([t]) => t), params: pairs.map(([, c]) => c) };
+  }
+
+  /** The Patient itself, when the caller sees it (and an earlier page did not show it). */
+  async patient(skip: number): Promise<StreamPart> {
+    const rows = await this.run<StoredRow>((p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.resource_type = 'Patient' AND r.id = ${owner}${this.filters(p, owner)}`);
+    return { rows: skip > 0 ? [] : rows, size: rows.length };
+  }
+
+  /**
+   * The resources filed under the patient, type by type: which types it has (one index probe
+   * per compartment type, in one statement), then each type's rows in time order.
+   */
+  async filed(want: number, skip: number): Promise<StreamPart> {
+    const types = (
+      await this.run<{ t: string }>(
+        (p, owner) => `SELECT t FROM unnest(${p.add(this.filedTypes)}::text[]) AS t
+          WHERE EXISTS (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = t) ORDER BY t COLLATE "C"`,
+      )
+    ).map((r) => r.t);
+    const rows: StoredRow[] = [];
+    let size = 0;
+    for (const type of types) {
+      const need = want - rows.length;
+      if (need <= 0) return { rows };
+      const part = await this.run<StoredRow>(
+        (p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner)}
+          ORDER BY r.last_updated, r.id LIMIT ${p.add(need)} OFFSET ${p.add(skip)}`,
+      );
+      rows.push(...part);
+      // How many of this type the caller sees: known when this part holds some or started at the first; counted (up to the skip) otherwise.
+      const typeSize = part.length > 0 || skip === 0 ? skip + part.length : await this.countOfType(type, skip);
+      if (part.length === need) return { rows };
+      size += typeSize;
+      skip = Math.max(0, skip - typeSize);
+    }
+    return { rows, size };
+  }
+
+  /** The resources of other patients that name this one by a link other than their type's first. */
+  async linked(want: number, skip: number): Promise<StreamPart> {
+    const rows = await this.run<StoredRow>(
+      (p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)}
+        ORDER BY r.resource_type COLLATE "C", r.last_updated, r.id LIMIT ${p.add(want)} OFFSET ${p.add(skip)}`,
+    );
+    return rows.length === want ? { rows } : { rows, size: skip + rows.length };
+  }
+
+  /** The compartment's size up to `cap` (undefined beyond): what a page's `total` says. */
+  async countUpTo(cap: number): Promise<number | undefined> {
+    const [{ n }] = await this.run<{ n: number }>(
+      (p, owner) => `SELECT count(*)::int AS n FROM (
+          SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner)}
+          UNION ALL SELECT 1 FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)} LIMIT ${p.add(cap + 1)}) AS c`,
+    );
+    return n <= cap ? n : undefined;
+  }
+
+  private async countOfType(type: string, upTo: number): Promise<number> {
+    const [{ n }] = await this.run<{ n: number }>(
+      (p, owner) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner)} LIMIT ${p.add(upTo)}) AS c`,
+    );
+    return n;
+  }
+
+  /** `_since` and the access policy; every row here is the patient's, so its patient-level conditions are evaluated once. */
+  private filters(p: SqlParams, owner: string): string {
+    const since = this.page.since ? ` AND r.last_updated >= ${p.add(this.page.since)}::timestamptz` : '';
+    return `${since}${this.page.access ? ` AND ${accessSql(this.page.access, p, { type: 'r.resource_type', id: 'r.id', patient: owner })}` : ''}`;
+  }
+
+  private linkedCondition(p: SqlParams, owner: string): string {
+    const since = this.page.since ? ` AND r.last_updated >= ${p.add(this.page.since)}::timestamptz` : '';
+    const access = this.page.access ? ` AND ${accessSql(this.page.access, p, { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true })}` : '';
+    return `(r.resource_type, r.id) IN (
+        SELECT x.resource_type, x.resource_id FROM fhir_search_reference x WHERE x.target_type = 'Patient' AND x.target_id = ${owner}
+          AND (x.resource_type, x.param) IN (SELECT * FROM unnest(${p.add(this.others.types)}::text[], ${p.add(this.others.params)}::text[])))
+      AND r.owner IS DISTINCT FROM ${owner} AND r.resource_type <> 'Patient'${since}${access}`;
+  }
+
+  private run<T extends QueryResultRow>(build: (p: SqlParams, owner: string) => string): Promise<T[]> {
+    const p = new SqlParams();
+    const owner = `${p.add(this.patientId)}::text`;
+    const text = build(p, owner);
+    return this.q.query<T>(text, atInstant(p.values, this.now), PREPARED);
+  }
 }

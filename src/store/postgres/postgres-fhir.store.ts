@@ -17,7 +17,7 @@ import {
   notFoundError as notFound,
 } from '../fhir-store.port.js';
 import type { PatientRecordIndex, WriteScope } from '../patient-record-index.port.js';
-import { extractSearchIndex, type SearchIndex } from '../search/search-index.extractor.js';
+import { extractSearchIndex, SearchIndexMemo, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParamDef, SearchParameterRegistry } from '../search/search-parameter.registry.js';
 import type { SearchRequest } from '../search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
@@ -25,9 +25,9 @@ import { AccessChecks } from './access-checks.js';
 import { everythingPage, historyPage, searchPage } from './page-reads.js';
 import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js';
 import { PostgresRecordIndex } from './postgres-record-index.js';
-import { SIGNED_PARAM } from './signed-records.js';
+import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 import { sameContent, STORED_COLUMNS, storedResource, type StoredRow } from './stored-content.js';
-import { insertFirstVersion, writeNextVersion } from './version-writes.js';
+import { insertFirstVersion, writeNextVersion, type Ownership } from './version-writes.js';
 import { lockScope, scopeOf, type LockedVersion } from './write-scope.js';
 
 /** The database operations the store needs: queries, and opening a transaction. */
@@ -56,6 +56,8 @@ export class PostgresFhirStore extends FhirStore {
    * change under our `FOR UPDATE`, so the update uses it instead of reading (and parsing) it again.
    */
   private readonly locked = new Map<string, LockedVersion>();
+  /** Shared by the store and the stores of its transactions: a write's facts are read on the one, its version written on the other. */
+  private readonly memo: SearchIndexMemo;
 
   constructor(
     private readonly db: StoreDatabase,
@@ -67,6 +69,7 @@ export class PostgresFhirStore extends FhirStore {
   ) {
     super();
     this.access = new AccessChecks(this.q, clock);
+    this.memo = memoOf(registry);
   }
 
   private get q(): Queryable {
@@ -97,7 +100,8 @@ export class PostgresFhirStore extends FhirStore {
     }
     const id = options.assignedId ?? randomUUID();
     const stored = this.stamp(resource, id, 1);
-    if (!(await insertFirstVersion(this.q, stored, this.index(stored), 'POST', options.numbers))) {
+    const index = this.index(stored);
+    if (!(await insertFirstVersion(this.q, stored, index, 'POST', ownershipOf(stored.resourceType, index), options.numbers))) {
       throw new StoreError(StoreErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
     }
     return { resource: stored, created: true };
@@ -147,7 +151,8 @@ export class PostgresFhirStore extends FhirStore {
         throw new StoreError(StoreErrorCode.VersionConflict, `If-Match: ${resource.resourceType}/${resource.id} does not exist`);
       }
       const stored = this.stamp(resource, resource.id, 1);
-      return (await insertFirstVersion(this.q, stored, this.index(stored), 'PUT', options.numbers)) ? { resource: stored, created: true } : undefined;
+      const index = this.index(stored);
+      return (await insertFirstVersion(this.q, stored, index, 'PUT', ownershipOf(stored.resourceType, index), options.numbers)) ? { resource: stored, created: true } : undefined;
     }
     if (options.ifMatch !== undefined && options.ifMatch !== String(current.versionId)) {
       throw new StoreError(
@@ -157,7 +162,8 @@ export class PostgresFhirStore extends FhirStore {
     }
     if (sameContent(current.stored, resource, options.numbers)) return { resource: current.stored as T, created: false, unchanged: true };
     const stored = this.stamp(resource, resource.id, current.versionId + 1);
-    return (await writeNextVersion(this.q, stored, this.index(stored), current.versionId, options.numbers)) ? { resource: stored, created: false } : undefined;
+    const index = this.index(stored);
+    return (await writeNextVersion(this.q, stored, index, current.versionId, ownershipOf(stored.resourceType, index), options.numbers)) ? { resource: stored, created: false } : undefined;
   }
 
   /** The record's current version (`FOR UPDATE` when `lock`); undefined when it is not stored. */
@@ -206,8 +212,9 @@ export class PostgresFhirStore extends FhirStore {
     return this.access.checkMany(resourceType, ids, conditions, options);
   }
 
+  /** The write's one extraction of its version's index (`SearchIndexMemo`): its scope and its rows reuse it. */
   accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts> {
-    return this.access.incomingFacts(resource, this.index(resource), options);
+    return this.access.incomingFacts(resource, this.withOwner(resource, this.memo.remember(resource)), options);
   }
 
   async transaction<T>(work: (store: FhirStore, unit: UnitOfWork) => Promise<T>): Promise<T> {
@@ -226,7 +233,9 @@ export class PostgresFhirStore extends FhirStore {
   /** Needs a transaction (`transaction` or `within`): the locks last until it ends. */
   async lockForWrite(resource: Resource, mode: 'create' | 'update', options: { numbers?: NumberLexemes } = {}): Promise<WriteScope> {
     if (!this.tx) throw new Error(`lockForWrite(${resource.resourceType}) needs a transaction: call it on the store given by transaction() or within()`);
-    const scope = scopeOf(resource, extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType)), this.compartment);
+    // The index its facts were read from when the content is the same; else only what the scope reads.
+    const index = this.memo.recall(resource) ?? extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType));
+    const scope = scopeOf(resource, index, this.compartment);
     const onLocked = (current: LockedVersion) => this.locked.set(`${resource.resourceType}/${resource.id}`, current);
     return lockScope(this.tx, resource, mode, scope, { numbers: options.numbers, onLocked });
   }
@@ -245,13 +254,36 @@ export class PostgresFhirStore extends FhirStore {
     };
   }
 
-  /** The version's index rows, with the row naming the patient whose record it is (`OWNER_PARAM`, decision 0016). */
+  /**
+   * The version's index rows, with the row naming the patient whose record it is (`OWNER_PARAM`,
+   * decision 0016): those its access facts were read from when it has their content (the stamp
+   * aside, `SearchIndexMemo`), else extracted now.
+   */
   private index(resource: Resource): SearchIndex {
-    const index = extractSearchIndex(resource, this.registry.forType(resource.resourceType));
+    return this.withOwner(resource, this.memo.indexOf(resource));
+  }
+
+  /** `index` with the owner row added. */
+  private withOwner(resource: Resource, index: SearchIndex): SearchIndex {
     const owner = resource.resourceType === 'Patient' ? undefined : this.compartment.ownerOf(resource.resourceType, resource.id, index.references);
     if (owner !== undefined) index.references.push({ param: OWNER_PARAM, targetType: 'Patient', targetId: owner });
     return index;
   }
+}
+
+/** Whose record a version is, from its index: its owner row, or (a signature naming no patient) the records it signs. */
+function ownershipOf(type: string, index: SearchIndex): Ownership {
+  const own = index.references.find((r) => r.param === OWNER_PARAM)?.targetId;
+  return { own, signs: own === undefined && type === SIGNATURE_TYPE ? index.references.filter((r) => r.param === SIGNED_PARAM).map((r) => ({ type: r.targetType, id: r.targetId })) : [] };
+}
+
+/** One memo per set of parameters: an index is a function of the content and the parameters alone. */
+const memos = new WeakMap<SearchParameterRegistry, SearchIndexMemo>();
+
+function memoOf(registry: SearchParameterRegistry): SearchIndexMemo {
+  let memo = memos.get(registry);
+  if (!memo) memos.set(registry, (memo = new SearchIndexMemo((type) => registry.forType(type))));
+  return memo;
 }
 
 /** The search parameters a write's scope is read from (`scopeOf`), besides its type's patient links: its encounters and the records it signs. */

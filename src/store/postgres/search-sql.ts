@@ -3,8 +3,9 @@ import type { AccessFilter } from '../access-facts.js';
 import { tokenTextParam, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
-import { accessConditionSql, encounterOf, patientOf, type ResourceRef } from './access-sql.js';
+import { accessConditionSql, encounterOf, type ResourceRef } from './access-sql.js';
 import { INDEX_TABLES } from './index-tables.js';
+import { SIGNATURE_TYPE } from './signed-records.js';
 import { dateSql, valueSql } from './search-value-sql.js';
 import { storedColumns } from './stored-content.js';
 
@@ -33,9 +34,12 @@ const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
  * The WHERE clause (over `fhir_resource r`) for a search's criteria: every criterion is an
  * EXISTS over its index table, so the planner can drive from the most selective index.
  */
-export function whereClause(request: SearchRequest, p: SqlParams): string {
+export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates' = 'rows'): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
-  for (const c of request.criteria) parts.push(criterionSql(c, p));
+  // One patient's page is read from the patient's own index (decision 0018): each criterion is
+  // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
+  const probe = request.access !== undefined && fixedPatient(request) !== undefined;
+  for (const c of request.criteria) parts.push(criterionSql(c, p, probe));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
@@ -46,8 +50,9 @@ export function whereClause(request: SearchRequest, p: SqlParams): string {
       // (InitPlans) instead of once per row. Rows whose own patient is not X are left out:
       // a stricter answer, never a wider one.
       const x = `${p.add(patient)}::text`;
-      parts.push(`f.patient = ${x}`);
-      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x }));
+      // Read from the patient's dates, a row is the patient's already: no second index on `r` to choose.
+      parts.push(drivenBy === 'rows' ? `r.owner = ${x}` : `${x} IS NOT NULL`);
+      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x, manyPatients: false }));
     }
   }
   return parts.join(' AND ');
@@ -64,14 +69,16 @@ function fixedPatient(request: SearchRequest): string | undefined {
   return undefined;
 }
 
-/** With an access filter, each row's patient and encounter are computed once, in a LATERAL (see `fromClause`). */
-const ACCESS_REF = { type: 'r.resource_type', id: 'r.id', patient: 'f.patient', encounter: 'f.encounter' };
+/** With an access filter, each row's encounter is computed once, in a LATERAL (see `fromClause`); its patient is its `owner`. */
+const ACCESS_REF = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', encounter: 'f.encounter', manyPatients: true };
 
 /** `FROM fhir_resource r`, plus the LATERAL the access filter reads when there is one. */
 function fromClause(request: SearchRequest): string {
-  if (!request.access) return 'fhir_resource r';
-  const r = { type: 'r.resource_type', id: 'r.id' };
-  return `fhir_resource r CROSS JOIN LATERAL (SELECT ${patientOf(r)} AS patient, ${encounterOf(r)} AS encounter) f`;
+  return `fhir_resource r${lateralClause(request)}`;
+}
+
+function lateralClause(request: SearchRequest): string {
+  return request.access ? ` CROSS JOIN LATERAL (SELECT ${encounterOf({ type: 'r.resource_type', id: 'r.id' })} AS encounter) f` : '';
 }
 
 /** The access policy's filter over `r`; `FALSE` when the caller may see nothing (issue #3). */
@@ -79,7 +86,7 @@ export function accessSql(access: AccessFilter, p: SqlParams, r: ResourceRef = {
   return access.condition === null ? 'FALSE' : `COALESCE(${accessConditionSql(access.condition, r, p, access.options)}, FALSE)`;
 }
 
-function criterionSql(c: Criterion, p: SqlParams): string {
+function criterionSql(c: Criterion, p: SqlParams, probe: boolean): string {
   if (c.param === '_id') return `r.id = ANY(${p.add(c.values.map((v) => (v as { id: string }).id))}::text[])`;
   if (c.param === '_lastUpdated') {
     return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;
@@ -87,38 +94,99 @@ function criterionSql(c: Criterion, p: SqlParams): string {
   // `:text` searches a token's text, indexed with the strings (`code:text`).
   const [kind, param] = c.modifier === 'text' ? (['strings', tokenTextParam(c.param.code)] as const) : [INDEX_KIND[c.param.type], c.param.code];
   const { table } = INDEX_TABLES[kind];
-  const head = `SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(param)}`;
+  // A probe reads the row's own index rows by primary key, fenced (`OFFSET 0`) so that PostgreSQL
+  // cannot turn it into a scan of everything the value matches (on a fresh database it did).
+  const rows = probe ? `(SELECT * FROM ${table} x0 WHERE x0.resource_type = r.resource_type AND x0.resource_id = r.id OFFSET 0) x` : `${table} x`;
+  const head = `SELECT 1 FROM ${rows} WHERE ${probe ? '' : 'x.resource_type = r.resource_type AND x.resource_id = r.id AND '}x.param = ${p.add(param)}`;
   if (c.modifier === 'missing') return `${c.missing ? 'NOT ' : ''}EXISTS (${head})`;
   const ors = c.values.map((v) => valueSql(v, c.modifier === 'text' ? undefined : c.modifier, p));
   // `:not` (R4 search.html#token): resources with no matching token, those with none included.
   return `${c.modifier === 'not' ? 'NOT ' : ''}EXISTS (${head} AND (${ors.join(' OR ')}))`;
 }
 
-/** ORDER BY for the sort rules, always ending with `r.id` so pages are stable. */
+/** ORDER BY for the sort rules, always ending with `r.id` so pages are stable (descending after a descending date). */
 export function orderByClause(sort: SortRule[], p: SqlParams): string {
   const keys = sort.map((s) => {
     const dir = s.descending ? 'DESC' : 'ASC';
     if (s.key === '_lastUpdated') return `r.last_updated ${dir}`;
     if (s.key === '_id') return `r.id ${dir}`;
-    const agg = s.descending ? 'max(d.high)' : 'min(d.low)';
-    return `(SELECT ${agg} FROM ${INDEX_TABLES.dates.table} d WHERE d.resource_type = r.resource_type AND d.resource_id = r.id AND d.param = ${p.add(s.key.code)}) ${dir} NULLS LAST`;
+    return `${dateKey(s, 'r', p)} ${dir} NULLS LAST`;
   });
-  if (!sort.some((s) => s.key === '_id')) keys.push('r.id ASC');
+  if (!sort.some((s) => s.key === '_id')) keys.push(`r.id ${tieOrder(sort)}`);
   return keys.join(', ');
 }
 
+/** A resource's sort value for a date parameter: its latest end descending, its earliest start ascending. */
+function dateKey(s: SortRule, r: string, p: SqlParams): string {
+  const agg = s.descending ? 'max(d.high)' : 'min(d.low)';
+  return `(SELECT ${agg} FROM ${INDEX_TABLES.dates.table} d WHERE d.resource_type = ${r}.resource_type AND d.resource_id = ${r}.id AND d.param = ${p.add((s.key as SearchParamDef).code)})`;
+}
+
+/**
+ * Ties are broken by id, descending when the last sort key is a descending date: the order a
+ * patient's date index gives read backwards (`datedPageSql`), so both plans page alike.
+ */
+function tieOrder(sort: SortRule[]): 'ASC' | 'DESC' {
+  const last = sort[sort.length - 1];
+  return last && typeof last.key === 'object' && last.descending ? 'DESC' : 'ASC';
+}
+
 /** The page query (one row more than a page: whether there is more, without counting) and, separately, its count. */
-export function searchSql(request: SearchRequest): { page: Sql; count: Sql } {
+export function searchSql(request: SearchRequest): { page: Sql; count: Sql; countUpTo: (cap: number) => Sql } {
   const p = new SqlParams();
   const where = whereClause(request, p);
   const countParams = [...p.values];
   const order = orderByClause(request.sort, p);
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
-  const patient = request.access ? 'f.patient' : patientOf({ type: 'r.resource_type', id: 'r.id' });
-  const page = `SELECT ${storedColumns('r')}, ${patient} AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  const page = `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
   return {
     page: { text: page, params: p.values },
     count: { text: `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params: countParams },
+    countUpTo: (cap) => ({
+      text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT $${countParams.length + 1}) AS c`,
+      params: [...countParams, cap + 1],
+    }),
   };
+}
+
+/**
+ * A patient's page sorted by one date parameter (decision 0018), in two parts that each read
+ * an index in the order asked for: `dated`, the resources with a value, walking the patient's
+ * date rows (`ix_fhir_search_date_owner_high`/`_low`) and keeping each resource's row that
+ * gives its sort value; then `undated`, those without one (sorted last), by id. Undefined when
+ * the search is not of that shape (the general plan then sorts the matches).
+ */
+export function datedPageSql(request: SearchRequest): { dated: (limit: number, offset: number) => Sql; undated: (limit: number, offset: number) => Sql; datedCount: Sql } | undefined {
+  const [rule, ...more] = request.sort;
+  // A Provenance's date rows carry no owner (its owner may follow its records): the general plan.
+  if (!rule || more.length || typeof rule.key !== 'object' || !request.access || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) === undefined) return undefined;
+  const build = (dated: boolean, limit?: number, offset?: number): Sql => {
+    const p = new SqlParams();
+    const where = whereClause(request, p, dated ? 'dates' : 'rows');
+    const param = p.add((rule.key as SearchParamDef).code);
+    const from = fromClause(request);
+    const tail = limit === undefined ? '' : ` LIMIT ${p.add(limit)} OFFSET ${p.add(offset)}`;
+    if (!dated) {
+      return {
+        text: `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where}
+          AND NOT EXISTS (SELECT 1 FROM ${INDEX_TABLES.dates.table} e WHERE e.resource_type = r.resource_type AND e.resource_id = r.id AND e.param COLLATE "C" = ${param})
+          ORDER BY r.id ${rule.descending ? 'DESC' : 'ASC'}${tail}`,
+        params: p.values,
+      };
+    }
+    // The row giving the resource's value: its latest (high, low) descending, its earliest (low, high) ascending; one per resource.
+    const [key, other, cmp, dir] = rule.descending ? ['high', 'low', '>', 'DESC'] : ['low', 'high', '<', 'ASC'];
+    const select = limit === undefined ? 'count(*)::int AS n' : `${storedColumns('r')}, r.owner AS patient`;
+    const owner = `${p.add(fixedPatient(request))}::text`;
+    return {
+      text: `SELECT ${select} FROM ${INDEX_TABLES.dates.table} d JOIN fhir_resource r ON r.resource_type = d.resource_type AND r.id = d.resource_id${lateralClause(request)}
+        WHERE d.resource_type = ${p.add(request.resourceType)} AND d.param = ${param} AND d.owner = ${owner}
+          AND NOT EXISTS (SELECT 1 FROM ${INDEX_TABLES.dates.table} e WHERE e.resource_type = d.resource_type AND e.resource_id = d.resource_id
+                            AND e.param COLLATE "C" = d.param AND (e.${key}, e.${other}) ${cmp} (d.${key}, d.${other}))
+          AND ${where}${limit === undefined ? '' : ` ORDER BY d.${key} ${dir}, d.resource_id ${dir}`}${tail}`,
+      params: p.values,
+    };
+  };
+  return { dated: (limit, offset) => build(true, limit, offset), undated: (limit, offset) => build(false, limit, offset), datedCount: build(true) };
 }

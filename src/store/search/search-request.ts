@@ -37,6 +37,9 @@ export interface SortRule {
   descending: boolean;
 }
 
+/** How many matches a search counts exactly when `_total` is not `accurate` (`FhirOptions.countTotalUpTo`). */
+export const DEFAULT_COUNT_UP_TO = 1000;
+
 /** A parsed, validated search, independent of how a store executes it. */
 export interface SearchRequest {
   resourceType: string;
@@ -44,7 +47,18 @@ export interface SearchRequest {
   count: number;
   offset: number;
   sort: SortRule[];
-  total: 'none' | 'accurate';
+  /**
+   * `_total` (decision 0018): `accurate` counts every match; `estimate`, the default, counts up
+   * to `countUpTo` and leaves the total out beyond (the `next` link says there is more), so a
+   * page costs what the page asks for; `none` never counts.
+   */
+  total: 'none' | 'estimate' | 'accurate';
+  /** With `estimate`: the most matches counted exactly (default `DEFAULT_COUNT_UP_TO`). */
+  countUpTo?: number;
+  /** A total already counted for this search (carried by its paging links): the store does not count again. */
+  knownTotal?: number;
+  /** `_total-token` as given, unverified: the FHIR facade verifies it (then sets `knownTotal`) or ignores it; stores ignore it. */
+  totalToken?: string;
   include: IncludeSpec[];
   revinclude: IncludeSpec[];
   /** `_summary=count`: only the total is wanted. */
@@ -121,8 +135,14 @@ export interface SearchParseOptions {
   maxSearchParameters?: number;
 }
 
+/** Carries a `_total=accurate` count in paging links (issue #13, `fhir/paging-total.ts`): the server's own, as FHIR lets paging URLs be. */
+export const TOTAL_TOKEN_PARAM = '_total-token';
+/** The longest `_total-token` looked at (this server's are under 80 characters): a longer one is ignored unread. */
+export const TOTAL_TOKEN_MAX_LENGTH = 128;
+const TOTAL_TOKEN_TEXT = /^[A-Za-z0-9._-]+$/;
+
 /** Parameters that shape the result rather than filter it, and ones that are accepted and ignored. */
-const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_include', '_revinclude', '_summary', '_elements']);
+const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', TOTAL_TOKEN_PARAM, '_include', '_revinclude', '_summary', '_elements']);
 const IGNORED_PARAMS = new Set(['_format', '_pretty']);
 
 /** A parameter that shapes the answer (paging, sorting, totals, subsetting, format) rather than choosing records. */
@@ -149,16 +169,25 @@ export function parseSearchRequest(
     count: options.defaultCount,
     offset: 0,
     sort: [],
-    total: 'accurate',
+    total: 'estimate',
     include: [],
     revinclude: [],
     countOnly: false,
     used: [],
   };
   const units = searchUnitBudget();
+  let carriesTotal = false;
   for (const [rawName, rawValue] of query) {
     const [name, modifier, ...rest] = rawName.split(':');
     if (IGNORED_PARAMS.has(name)) continue;
+    if (name === TOTAL_TOKEN_PARAM) {
+      if (rawName !== name) throw invalid(rawName, `${name} takes no modifier`);
+      if (carriesTotal) throw invalid(name, `${name} is given twice`);
+      carriesTotal = true;
+      // Kept only when it could be a token this server minted; never in `used`, so no link echoes it.
+      if (rawValue.length <= TOTAL_TOKEN_MAX_LENGTH && TOTAL_TOKEN_TEXT.test(rawValue)) request.totalToken = rawValue;
+      continue;
+    }
     if (RESULT_PARAMS.has(name)) {
       applyResultParam(request, name, rawName, rawValue, registry, options);
       request.used.push([rawName, rawValue]);
@@ -177,6 +206,8 @@ export function parseSearchRequest(
     request.criteria.push(criterion);
     request.used.push([rawName, rawValue]);
   }
+  // A count of every match, refused beside a search that asks for no such count.
+  if (carriesTotal && request.total !== 'accurate') throw invalid(TOTAL_TOKEN_PARAM, `${TOTAL_TOKEN_PARAM} goes only with _total=accurate`);
   if (request.sort.length === 0) request.sort.push({ key: '_lastUpdated', descending: false });
   return request;
 }
@@ -256,8 +287,7 @@ function applyResultParam(
       request.offset = nonNegativeInt(rawName, value);
       return;
     case '_total':
-      if (value === 'none') request.total = 'none';
-      else if (value === 'accurate' || value === 'estimate') request.total = 'accurate';
+      if (value === 'none' || value === 'accurate' || value === 'estimate') request.total = value;
       else throw invalid(rawName, `_total must be none, estimate or accurate, not "${value}"`);
       return;
     case '_summary':

@@ -3,6 +3,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 /** The current version of each resource (one row per resource; see `fhir_resource_version` for all). */
 @Entity({ name: 'fhir_resource' })
 @Index('ix_fhir_resource_type_updated', ['resourceType', 'lastUpdated', 'id'])
+@Index('ix_fhir_resource_owner', ['owner', 'resourceType', 'lastUpdated', 'id'], { where: 'owner IS NOT NULL' })
 export class FhirResourceEntity {
   @PrimaryColumn({ name: 'resource_type', type: 'varchar', length: 64 })
   resourceType!: string;
@@ -23,6 +24,14 @@ export class FhirResourceEntity {
   /** The JSON text served (sender's key order and number lexemes, docs/decisions/0014); null for versions written before it. */
   @Column({ name: 'content_text', type: 'text', nullable: true })
   contentText!: string | null;
+
+  /**
+   * The patient whose record this is (decision 0018): a Patient's own id; else its `_patient`
+   * row; a Provenance naming no patient, the owner of the records it signs. NULL for what is no
+   * one's record (definitions, the directory, a Group). A patient's pages are read in its order.
+   */
+  @Column({ name: 'owner', type: 'varchar', length: 64, nullable: true })
+  owner!: string | null;
 }
 
 /**

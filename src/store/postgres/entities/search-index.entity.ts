@@ -53,9 +53,17 @@ export class SearchReferenceEntity extends SearchIndexRow {
 /** date parameters as the instant range [low, high] the value covers at its precision. */
 @Entity({ name: 'fhir_search_date' })
 @Index('ix_fhir_search_date_lookup', ['resourceType', 'param', 'low'])
+@Index('ix_fhir_search_date_owner_low', ['resourceType', 'param', 'owner', 'low', 'resourceId'], { where: 'owner IS NOT NULL' })
+@Index('ix_fhir_search_date_owner_high', ['resourceType', 'param', 'owner', 'high', 'resourceId'], { where: 'owner IS NOT NULL' })
 export class SearchDateEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'low', type: 'timestamptz' })
   low!: Date;
   @PrimaryColumn({ name: 'high', type: 'timestamptz' })
   high!: Date;
+  /**
+   * The resource's owner (`fhir_resource.owner`), so a patient's records sort by a date from
+   * this index (decision 0018); NULL for a Provenance, whose owner may follow its records.
+   */
+  @Column({ name: 'owner', type: 'varchar', length: 64, nullable: true })
+  owner!: string | null;
 }
