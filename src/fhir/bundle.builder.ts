@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import type { HistoryPage, SearchResult } from '../store/fhir-store.port.js';
+import { TOTAL_TOKEN_PARAM } from '../store/search/search-request.js';
 
 /** Paging state for links: what was asked, and where this page starts. */
 export interface PageLinks {
@@ -12,6 +13,11 @@ export interface PageLinks {
   total?: number;
   /** Whether this page was full (there may be more even when `total` is unknown). */
   full: boolean;
+  /**
+   * The verified or freshly minted `_total-token` carrying `total` to the other pages of the
+   * search (`paging-total.ts`), never one as a request sent it: every link carries it.
+   */
+  totalToken?: string;
 }
 
 /** `self`, `first`, `previous`, `next` links for offset paging (R4 http.html#paging). */
@@ -20,6 +26,7 @@ export function pagingLinks(p: PageLinks): BundleLink[] {
     const q = new URLSearchParams(p.params);
     q.set('_count', String(p.count));
     if (offset > 0) q.set('_offset', String(offset));
+    if (p.totalToken !== undefined) q.set(TOTAL_TOKEN_PARAM, p.totalToken);
     return `${p.url}?${q.toString()}`;
   };
   const links: BundleLink[] = [{ relation: 'self', url: href(p.offset) }, { relation: 'first', url: href(0) }];

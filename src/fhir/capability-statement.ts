@@ -159,6 +159,9 @@ export function capabilityStatement(sources: CapabilitySources): CapabilityState
           'Every request except GET /metadata and GET /.well-known/smart-configuration needs Authorization: Bearer <JWT>. Responses are JSON only: any other _format or Accept is refused (406). ' +
           'Deleting is refused (405): records are never destroyed through the API (R-17). ' +
           'Search paging uses _count (default 20, max 1000) and _offset; unknown parameters are refused (400) unless Prefer: handling=lenient. ' +
+          'With _total=accurate the first page counts every match and its paging links carry the count in _total-token, so later pages do not count again: ' +
+          'a token is bound to the caller, the policy version, the resource type and the query, and lasts an hour on the server instance that made it; ' +
+          'one that does not verify is ignored and the page counts afresh. ' +
           'Every request is recorded in the audit trail before its response is sent (X-Request-Id names it); AuditEvent is the trail itself, read-only (IHE BALP). ' +
           'A record sealed under a dispute (legal hold, R-41) refuses every write — update, amendment, $sign, $cosign, $archive, a new record for a sealed encounter, a transaction entry — ' +
           'with 423 Locked and an OperationOutcome business-rule (code disputes.sealed) naming the dispute case; 409 stays for version and state conflicts a client may resolve by re-reading. ' +

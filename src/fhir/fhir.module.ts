@@ -1,4 +1,5 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { CarriedTotals } from './paging-total.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { IdentityModule } from '../identity/identity.module.js';
 import { PolicyModule } from '../policy/policy.module.js';
@@ -25,7 +26,7 @@ import { SmartConfigurationController } from './smart-configuration.controller.j
 @Module({
   imports: [IdentityModule, PolicyModule, AuditModule, StoreModule],
   controllers: [SmartConfigurationController],
-  providers: [FhirService, FhirPatchService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard, CorsPolicy, FormatNegotiation],
+  providers: [FhirService, CarriedTotals, FhirPatchService, FhirBundleService, MetadataService, ResourceValidator, InputGuard, HeaderLimit, RoutePermissionGuard, CorsPolicy, FormatNegotiation],
   exports: [FhirService, FhirPatchService, FhirBundleService, MetadataService, InputGuard, RoutePermissionGuard],
 })
 export class FhirModule implements NestModule {

@@ -18,6 +18,7 @@ import type { NumberLexemes } from '../common/fhir-json-text.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { validatedResource, validationOutcome } from './validate-operation.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
+import { CarriedTotals } from './paging-total.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -53,6 +54,8 @@ export class FhirService {
     private readonly settings: FhirSettings,
     private readonly access: FhirAccess,
     private readonly chain: WriteChain,
+    /** `_total=accurate` counted once per search (issue #13). */
+    private readonly carriedTotals: CarriedTotals,
   ) {}
 
   /** `read`: only what the policy allows (403, or 404 where it hides existence). */
@@ -240,13 +243,14 @@ export class FhirService {
   /** Parses a search query for `type` with this server's paging limits. */
   searchRequest(type: string, search: string, prefer: string | undefined): SearchRequest {
     this.checkType(type);
-    return parseSearchRequest(type, queryPairs(search), this.registry, {
+    const request = parseSearchRequest(type, queryPairs(search), this.registry, {
       defaultCount: this.settings.defaultPageSize,
       maxCount: this.settings.maxPageSize,
       lenient: parsePrefer(prefer).lenient,
       maxValuesPerParameter: this.settings.maxValuesPerParameter,
       maxSearchParameters: this.settings.maxSearchParameters,
     });
+    return { ...request, countUpTo: this.settings.countTotalUpTo };
   }
 
   /**
@@ -256,7 +260,10 @@ export class FhirService {
    */
   async searchBundle(ctx: FhirContext, request: SearchRequest, store = this.store): Promise<Bundle> {
     if (ctx.breakGlass) await this.access.openBreakGlass(ctx, patientOfSearch(request));
-    const found = await store.search({ ...request, access: await this.access.filter(ctx, 'search', [request.resourceType]) });
+    const access = await this.access.filter(ctx, 'search', [request.resourceType]);
+    // The count a verified `_total-token` carries, else none: nothing else ever sets `knownTotal`.
+    const carried = this.carriedTotals.forSearch(ctx.actor, access, request);
+    const found = await store.search({ ...request, access, knownTotal: carried.known?.total });
     ctx.audit?.concerns(found.patients ?? []);
     const included = await Promise.all(
       found.included.map(async (r) => ((await this.access.permitsStored(ctx, 'read', { type: r.resourceType, id: r.id as string }, store)) ? r : undefined)),
@@ -270,6 +277,7 @@ export class FhirService {
       offset: request.offset,
       total: result.total,
       full: result.matches.length === request.count,
+      totalToken: carried.tokenFor(result.total),
     });
     return searchsetBundle(ctx.baseUrl, subsetResult(result, request), links);
   }
