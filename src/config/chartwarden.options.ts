@@ -189,7 +189,7 @@ export const FHIR_DEFAULTS: Required<Omit<FhirOptions, 'baseUrl'>> = {
   maxBodyBytes: 5 * 1024 * 1024,
   defaultPageSize: 20,
   maxPageSize: 1000,
-  countTotalUpTo: 1000,
+  countTotalUpTo: 500,
   maxValuesPerParameter: 100,
   maxSearchParameters: 50,
   maxJsonDepth: 64,

@@ -11,7 +11,7 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000', 'TokenOwner1765410000000'];
   const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_composite', 'fhir_search_date', 'fhir_search_number', 'fhir_search_quantity', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   /** The tables before SearchIndexKinds1765310000000 added the number, quantity and composite index. */
   const BEFORE_SEARCH_KINDS = TABLES.filter((t) => !['fhir_search_composite', 'fhir_search_number', 'fhir_search_quantity'].includes(t));
@@ -71,11 +71,14 @@ describe('Database schema (migrations on a fresh database)', () => {
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
-    // RecordOwner: the owner columns go (decision 0018).
-    const ownerColumns = `SELECT 1 FROM information_schema.columns WHERE column_name = 'owner' AND table_name IN ('fhir_resource', 'fhir_search_date')`;
-    expect(await db.query(ownerColumns)).toHaveLength(2);
+    // TokenOwner, then RecordOwner: the owner columns go (decision 0018).
+    const ownerColumns = `SELECT table_name FROM information_schema.columns WHERE column_name = 'owner' AND table_name LIKE 'fhir_%' ORDER BY 1`;
+    expect(await db.query(ownerColumns)).toEqual([{ table_name: 'fhir_resource' }, { table_name: 'fhir_search_date' }, { table_name: 'fhir_search_token' }]);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await db.query(ownerColumns)).toHaveLength(0);
+    expect(await db.query(ownerColumns)).toEqual([{ table_name: 'fhir_resource' }, { table_name: 'fhir_search_date' }]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 13));
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await db.query(ownerColumns)).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 12));
     // ResourceText: the stored text's columns go.
     const textColumns = `SELECT 1 FROM information_schema.columns WHERE column_name = 'content_text' AND table_name IN ('fhir_resource', 'fhir_resource_version')`;

@@ -176,12 +176,56 @@ function careTeamHas(many: boolean, patient: string, members: { types: string[];
 
 /** `patient` has an encounter inside the care window in one of `departments`. */
 function departmentsHave(many: boolean, patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
-  const rows = (of: string) => `SELECT ep.target_id FROM fhir_search_reference ep
-      JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider'
-        AND ${departments.length === 1 ? `sp.target_id = ${p.add(departments[0])}` : `sp.target_id = ANY(${p.add(departments)}::text[])`}
-      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient'${of}
-        AND ${encounterOpen('ep.resource_id', p, o)}`;
-  return patientHolds(many, patient, (one) => `EXISTS (${rows(` AND ep.target_id = ${one}`)})`, () => rows(''));
+  const inDepartments = (alias: string) =>
+    departments.length === 1 ? `${alias}.target_id = ${p.add(departments[0])}` : `${alias}.target_id = ANY(${p.add(departments)}::text[])`;
+  // One patient: from the patient's encounters. Many: from the departments' encounters
+  // (`ix_fhir_search_reference_department`), not from every encounter of the hospital.
+  const ofOne = (one: string) => `EXISTS (SELECT 1 FROM fhir_search_reference ep
+      JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider' AND ${inDepartments('sp')}
+      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${one}
+        AND ${encounterOpen('ep.resource_id', p, o)})`;
+  const ofMany = () => `SELECT ep.target_id FROM fhir_search_reference sp
+      JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = sp.resource_id AND ep.param COLLATE "C" = 'patient' AND ep.target_type = 'Patient'
+      WHERE sp.resource_type = 'Encounter' AND sp.param = 'service-provider' AND ${inDepartments('sp')}
+        AND ${encounterOpen('sp.resource_id', p, o)}`;
+  return patientHolds(many, patient, ofOne, ofMany);
+}
+
+/** Facts that depend on the patient alone (not on the row, its encounter or its labels). */
+const PATIENT_LEVEL = new Set(['patient', 'careTeam', 'departments']);
+
+/**
+ * What a condition asks of the patient alone: every row it allows is of a patient this allows
+ * (`null`: any patient). Row facts are dropped (taken as true), a negation is kept only when
+ * it reads the patient alone. A search across patients filters the criterion's index rows by
+ * it (their `owner`) before reading any resource; the full condition still judges each row.
+ */
+export function patientLevelPart(c: AccessCondition): AccessCondition | null {
+  switch (c.operator) {
+    case 'and': {
+      const parts = c.value.map(patientLevelPart).filter((v): v is AccessCondition => v !== null);
+      return parts.length ? { operator: 'and', value: parts } : null;
+    }
+    case 'or': {
+      const parts = c.value.map(patientLevelPart);
+      return parts.some((v) => v === null) ? null : { operator: 'or', value: parts as AccessCondition[] };
+    }
+    case 'not':
+      return onlyPatientLevel(c.value[0]) ? c : null;
+    default:
+      return PATIENT_LEVEL.has(c.field) ? c : null;
+  }
+}
+
+function onlyPatientLevel(c: AccessCondition): boolean {
+  switch (c.operator) {
+    case 'and':
+    case 'or':
+    case 'not':
+      return c.value.every(onlyPatientLevel);
+    default:
+      return PATIENT_LEVEL.has(c.field);
+  }
 }
 
 /** Thrown for a condition the SQL translation does not know: refused, never widened. */

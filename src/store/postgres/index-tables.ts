@@ -21,7 +21,7 @@ export interface IndexTable {
 }
 
 export const INDEX_TABLES: { readonly [K in keyof SearchIndex]: IndexTable } = {
-  tokens: { table: 'fhir_search_token', cols: ['param', 'system', 'code'], fields: ['param', 'system', 'code'], types: ['text', 'text', 'text'], keyCount: 3 },
+  tokens: { table: 'fhir_search_token', cols: ['param', 'system', 'code'], fields: ['param', 'system', 'code'], types: ['text', 'text', 'text'], keyCount: 3, owned: true },
   strings: { table: 'fhir_search_string', cols: ['param', 'value', 'exact'], fields: ['param', 'value', 'exact'], types: ['text', 'text', 'text'], keyCount: 2 },
   references: {
     table: 'fhir_search_reference',

@@ -3,7 +3,7 @@ import type { AccessFilter } from '../access-facts.js';
 import { tokenTextParam, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
-import { accessConditionSql, encounterOf, type ResourceRef } from './access-sql.js';
+import { accessConditionSql, encounterOf, patientLevelPart, type ResourceRef } from './access-sql.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { dateSql, valueSql } from './search-value-sql.js';
@@ -39,7 +39,8 @@ export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'row
   // One patient's page is read from the patient's own index (decision 0018): each criterion is
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
   const probe = request.access !== undefined && fixedPatient(request) !== undefined;
-  for (const c of request.criteria) parts.push(criterionSql(c, p, probe));
+  const prefilter = probe ? undefined : ownerPrefilter(request);
+  for (const c of request.criteria) parts.push(criterionSql(c, p, probe, prefilter));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
@@ -86,7 +87,22 @@ export function accessSql(access: AccessFilter, p: SqlParams, r: ResourceRef = {
   return access.condition === null ? 'FALSE' : `COALESCE(${accessConditionSql(access.condition, r, p, access.options)}, FALSE)`;
 }
 
-function criterionSql(c: Criterion, p: SqlParams, probe: boolean): string {
+/**
+ * For a search across patients under a policy with patient-level conditions (a department, a
+ * care team, grants): those conditions over an index row's `owner`, so the token rows of
+ * patients the caller may not see are dropped before any resource is read (decision 0018).
+ * Not for a Provenance, whose index rows carry no owner.
+ */
+function ownerPrefilter(request: SearchRequest): ((p: SqlParams) => string) | undefined {
+  const condition = request.access?.condition;
+  if (!condition || request.resourceType === SIGNATURE_TYPE) return undefined;
+  const part = patientLevelPart(condition);
+  if (!part) return undefined;
+  const options = request.access!.options;
+  return (p) => `COALESCE(${accessConditionSql(part, { type: 'x.resource_type', id: 'x.resource_id', patient: 'x.owner', manyPatients: true }, p, options)}, FALSE)`;
+}
+
+function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilter?: (p: SqlParams) => string): string {
   if (c.param === '_id') return `r.id = ANY(${p.add(c.values.map((v) => (v as { id: string }).id))}::text[])`;
   if (c.param === '_lastUpdated') {
     return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;
@@ -101,7 +117,9 @@ function criterionSql(c: Criterion, p: SqlParams, probe: boolean): string {
   if (c.modifier === 'missing') return `${c.missing ? 'NOT ' : ''}EXISTS (${head})`;
   const ors = c.values.map((v) => valueSql(v, c.modifier === 'text' ? undefined : c.modifier, p));
   // `:not` (R4 search.html#token): resources with no matching token, those with none included.
-  return `${c.modifier === 'not' ? 'NOT ' : ''}EXISTS (${head} AND (${ors.join(' OR ')}))`;
+  if (c.modifier === 'not') return `NOT EXISTS (${head} AND (${ors.join(' OR ')}))`;
+  const owned = prefilter && INDEX_TABLES[kind].owned ? ` AND ${prefilter(p)}` : '';
+  return `EXISTS (${head} AND (${ors.join(' OR ')})${owned})`;
 }
 
 /** ORDER BY for the sort rules, always ending with `r.id` so pages are stable (descending after a descending date). */

@@ -38,7 +38,7 @@ export interface SortRule {
 }
 
 /** How many matches a search counts exactly when `_total` is not `accurate` (`FhirOptions.countTotalUpTo`). */
-export const DEFAULT_COUNT_UP_TO = 1000;
+export const DEFAULT_COUNT_UP_TO = 500;
 
 /** A parsed, validated search, independent of how a store executes it. */
 export interface SearchRequest {

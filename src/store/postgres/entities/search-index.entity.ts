@@ -21,12 +21,15 @@ export abstract class SearchIndexRow {
 
 /** token and uri parameters: `system|code` (system '' when the value has none). */
 @Entity({ name: 'fhir_search_token' })
-@Index('ix_fhir_search_token_lookup', ['resourceType', 'param', 'code'])
+@Index('ix_fhir_search_token_lookup', ['resourceType', 'param', 'code', 'owner'])
 export class SearchTokenEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'system', type: 'text' })
   system!: string;
   @PrimaryColumn({ name: 'code', type: 'text' })
   code!: string;
+  /** The resource's owner (`fhir_resource.owner`, decision 0018): a search across patients filters by it first; NULL for a Provenance. */
+  @Column({ name: 'owner', type: 'varchar', length: 64, nullable: true })
+  owner!: string | null;
 }
 
 /** string parameters, normalised (lower case, accents removed) in C collation so prefix LIKE uses the index. */
@@ -43,6 +46,7 @@ export class SearchStringEntity extends SearchIndexRow {
 /** reference parameters: the target's type and id (relative references only). */
 @Entity({ name: 'fhir_search_reference' })
 @Index('ix_fhir_search_reference_target', ['targetType', 'targetId', 'param', 'resourceType'])
+@Index('ix_fhir_search_reference_department', ['targetId', 'resourceId'], { where: "resource_type = 'Encounter' AND param = 'service-provider'" })
 export class SearchReferenceEntity extends SearchIndexRow {
   @PrimaryColumn({ name: 'target_type', type: 'varchar', length: 64 })
   targetType!: string;
