@@ -56,6 +56,7 @@ import {
   type StartReport,
 } from './lib/report.js';
 import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
+import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from './lib/scaling.js';
 
 /**
  * `npm run bench`: ChartWarden's throughput, latency and start-up, against a bare
@@ -63,11 +64,11 @@ import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
- * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start; the baseline runs with any
+ * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale; the baseline runs with any
  * load part) to measure a part only, e.g. to profile the read path.
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
@@ -146,7 +147,9 @@ async function bench(cleanup: Cleanup): Promise<number> {
   log(`load: ${config.connections} connections, ${config.warmupSec} s warm-up + ${config.durationSec} s per scenario; DB pool ${config.poolSize} in both servers`);
   if (config.only.length < PARTS.length) log(`BENCH_ONLY: ${config.only.join(', ')}`);
 
-  const loadParts = config.only.filter((p) => p !== 'start');
+  // Issue #13's part reads its own options now, so a bad BENCH_SCALE_* fails before minutes of measuring.
+  const scaleOptions = want('scale') ? scaleOptionsFromEnv(MAIN_JS, config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : []) : undefined;
+  const loadParts = config.only.filter((p) => p !== 'start' && p !== 'scale');
   const load = loadParts.length ? await measureLoad(cleanup) : undefined;
 
   let cold: StartReport | undefined;
@@ -154,6 +157,8 @@ async function bench(cleanup: Cleanup): Promise<number> {
   if (want('start')) {
     ({ cold, warm } = await measureStarts(cleanup));
   }
+  // Issue #13: single requests on a growing record, on its own fresh (embedded) database.
+  const scale = scaleOptions ? await measureScaling(cleanup, scaleOptions) : undefined;
 
   const decision = want('policy') ? await timeDecisions() : undefined;
   const pdf = want('pdf') ? await timePdf() : undefined;
@@ -171,8 +176,8 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   const scenarios = load?.scenarios ?? [];
   const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf);
-  const problems = scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`));
+  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...scaleTargets(scale)];
+  const problems = [...scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`)), ...(scale?.problems ?? [])];
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
   console.log(
@@ -181,6 +186,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
   );
   if (scenarios.length) console.log(`\n${scenarioTable(scenarios)}`);
   if (cold && warm) console.log(`\n${startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]])}`);
+  if (scale) console.log(`\n${scaleTable(scale)}`);
   console.log(`\n${targetTable(targets)}\n`);
   const missed = targets.filter((t) => t.pass === false);
   const measured = targets.filter((t) => t.pass !== undefined);
@@ -203,6 +209,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
     copyPaste,
     hold,
     pdf,
+    scale,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,
