@@ -6,6 +6,7 @@ import type { PatientCompartment } from '../patient-compartment.js';
 import type { SearchParameterRegistry } from '../search/search-parameter.registry.js';
 import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } from '../fhir-store.port.js';
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
+import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, searchSql, SqlParams, type Sql } from './search-sql.js';
 import { storedColumns, storedResource, type StoredRow } from './stored-content.js';
 
@@ -254,17 +255,20 @@ class CompartmentReads {
 
   /** `_since` and the access policy; every row here is the patient's, so its patient-level conditions are evaluated once. */
   private filters(p: SqlParams, owner: string): string {
+    return this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: owner });
+  }
+
+  /** `_since` and the access policy over rows whose patient is `ref.patient`. */
+  private rowFilters(p: SqlParams, ref: ResourceRef): string {
     const since = this.page.since ? ` AND r.last_updated >= ${p.add(this.page.since)}::timestamptz` : '';
-    return `${since}${this.page.access ? ` AND ${accessSql(this.page.access, p, { type: 'r.resource_type', id: 'r.id', patient: owner })}` : ''}`;
+    return `${since}${this.page.access ? ` AND ${accessSql(this.page.access, p, ref)}` : ''}`;
   }
 
   private linkedCondition(p: SqlParams, owner: string): string {
-    const since = this.page.since ? ` AND r.last_updated >= ${p.add(this.page.since)}::timestamptz` : '';
-    const access = this.page.access ? ` AND ${accessSql(this.page.access, p, { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true })}` : '';
     return `(r.resource_type, r.id) IN (
         SELECT x.resource_type, x.resource_id FROM fhir_search_reference x WHERE x.target_type = 'Patient' AND x.target_id = ${owner}
           AND (x.resource_type, x.param) IN (SELECT * FROM unnest(${p.add(this.others.types)}::text[], ${p.add(this.others.params)}::text[])))
-      AND r.owner IS DISTINCT FROM ${owner} AND r.resource_type <> 'Patient'${since}${access}`;
+      AND r.owner IS DISTINCT FROM ${owner} AND r.resource_type <> 'Patient'${this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true })}`;
   }
 
   private run<T extends QueryResultRow>(build: (p: SqlParams, owner: string) => string): Promise<T[]> {

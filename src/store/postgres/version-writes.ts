@@ -79,6 +79,8 @@ export async function writeNextVersion(
   const text = resourceText(resource, numbers);
   const [t, i, u, c, next] = [p.add(resource.resourceType), p.add(resource.id), p.add(resource.meta?.lastUpdated), p.add(text), p.add(previous + 1)];
   const own = ownSql(owner, p);
+  // The keys the version keeps, bound once: the deletes drop the others, and the kept rows follow a new owner.
+  const kept = keptKeys(index, p);
   const rows = await q.query<{ n: number }>(
     `WITH o AS (${ownerSelect(own, t, i, owner, p)}),
      r AS (
@@ -87,8 +89,8 @@ export async function writeNextVersion(
        WHERE resource_type = ${t} AND id = ${i} AND version_id = ${p.add(previous)} RETURNING ${RETURNED}),
      v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content, content_text)
        SELECT resource_type, id, ${next}, ${u}::timestamptz, 'PUT', ${c}::text::jsonb, ${c}::text FROM r)
-     ${indexDeletes(index, p)}
-     ${ownedRowsFollow(index, p)}
+     ${indexDeletes(kept)}
+     ${ownedRowsFollow(kept)}
      ${indexInserts(index, p)}
      ${signaturesFollow(own)}
      SELECT count(*)::int AS n FROM r`,
@@ -129,17 +131,31 @@ function indexInserts(index: SearchIndex, p: SqlParams, version: 'first' | 'next
 }
 
 /** Deletes the index rows of `r` that the new version no longer produces (all of a kind it gives none of). */
-function indexDeletes(index: SearchIndex, p: SqlParams): string {
+function indexDeletes(kept: KeptKeys): string {
   let sql = '';
   for (const kind of Object.keys(INDEX_TABLES) as (keyof SearchIndex)[]) {
-    const { table, cols, types, keyCount } = INDEX_TABLES[kind];
-    const keys = cols.slice(0, keyCount);
-    const arrays = columnArrays(index, kind);
-    const keyArrays = keys.map((_, n) => `${p.add(arrays[n])}::${types[n]}[]`).join(', ');
-    sql += `, del_${kind} AS (DELETE FROM ${table} x USING r WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
-      AND (${keys.map((k) => `x.${k}`).join(', ')}) NOT IN (SELECT * FROM unnest(${keyArrays})))`;
+    const { columns, rows } = kept[kind];
+    sql += `, del_${kind} AS (DELETE FROM ${INDEX_TABLES[kind].table} x USING r WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
+      AND ${columns} NOT IN (${rows}))`;
   }
   return sql;
+}
+
+/** Per kind, the key columns of its rows (`(x.param, …)`) and the version's keys as rows to compare them with, bound once. */
+type KeptKeys = { [K in keyof SearchIndex]: { columns: string; rows: string } };
+
+function keptKeys(index: SearchIndex, p: SqlParams): KeptKeys {
+  const kept = {} as KeptKeys;
+  for (const kind of Object.keys(INDEX_TABLES) as (keyof SearchIndex)[]) {
+    const { cols, types, keyCount } = INDEX_TABLES[kind];
+    const keys = cols.slice(0, keyCount);
+    const arrays = columnArrays(index, kind);
+    kept[kind] = {
+      columns: `(${keys.map((k) => `x.${k}`).join(', ')})`,
+      rows: `SELECT * FROM unnest(${keys.map((_, n) => `${p.add(arrays[n])}::${types[n]}[]`).join(', ')})`,
+    };
+  }
+  return kept;
 }
 
 /**
@@ -169,16 +185,13 @@ function ownerSelect(own: string, type: string, id: string, owner: Ownership, p:
  * (an update changing its owner) moves its kept date rows too. Only rows the version keeps
  * (its keys), so no row is both deleted and updated by the statement.
  */
-function ownedRowsFollow(index: SearchIndex, p: SqlParams): string {
+function ownedRowsFollow(kept: KeptKeys): string {
   let sql = '';
   for (const kind of Object.keys(INDEX_TABLES) as (keyof SearchIndex)[]) {
-    const { table, cols, types, keyCount, owned } = INDEX_TABLES[kind];
+    const { table, owned } = INDEX_TABLES[kind];
     if (!owned) continue;
-    const keys = cols.slice(0, keyCount);
-    const arrays = columnArrays(index, kind);
-    const keyArrays = keys.map((_, n) => `${p.add(arrays[n])}::${types[n]}[]`).join(', ');
     sql += `, own_${kind} AS (UPDATE ${table} x SET owner = r.row_owner FROM r WHERE x.resource_type = r.resource_type AND x.resource_id = r.id
-      AND x.owner IS DISTINCT FROM r.row_owner AND (${keys.map((k) => `x.${k}`).join(', ')}) IN (SELECT * FROM unnest(${keyArrays})))`;
+      AND x.owner IS DISTINCT FROM r.row_owner AND ${kept[kind].columns} IN (${kept[kind].rows}))`;
   }
   return sql;
 }
