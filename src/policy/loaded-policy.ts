@@ -110,6 +110,22 @@ export class LoadedPolicy {
     return this.document.settings.hospitalName ?? 'ChartWarden 示例医院';
   }
 
+  /** The time zone in which people read times (policy `settings.timeZone`, default Asia/Shanghai). */
+  get timeZone(): string {
+    return this.document.settings.timeZone ?? 'Asia/Shanghai';
+  }
+
+  /** The stamp's words on copies (R-33) and sealed papers (R-40), and its ink (policy `settings.stamp`). */
+  get stamp(): { copy: string; sealed: string; colour: string } {
+    const s = this.document.settings.stamp;
+    return { copy: s?.copy ?? '病历管理专用章', sealed: s?.sealed ?? '病历封存专用章', colour: s?.colour ?? '#d7261e' };
+  }
+
+  /** Identifier systems whose value is the 病案号, tried in order (policy `settings.medicalRecordNumberSystems`). */
+  get medicalRecordNumberSystems(): readonly string[] {
+    return this.document.settings.medicalRecordNumberSystems ?? [];
+  }
+
   /** R-30: what a requester type presents (policy `copyRequests.evidence`, else the shipped table). */
   copyChecklist(type: RequesterType): readonly ChecklistItem[] {
     return this.document.copyRequests?.evidence?.[type] ?? DEFAULT_CHECKLISTS[type];

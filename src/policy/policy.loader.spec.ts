@@ -192,6 +192,20 @@ describe('loadPolicy / validatePolicy', () => {
       expect(defaultDocument().settings.recordRetention).toEqual({ outpatientYears: 15, inpatientYears: 30 });
     });
 
+    it('R-33/R-40: a time zone that is not an IANA name, or a stamp colour that is not #rrggbb, is refused with its path', () => {
+      const zone = brokenDefault((d) => {
+        d.settings.timeZone = 'Beijing+8';
+      });
+      expect(zone.message).toContain('settings.timeZone');
+      expect(zone.message).toContain('not an IANA time zone name');
+      const ink = brokenDefault((d) => {
+        d.settings.stamp = { colour: 'red' };
+      });
+      expect(ink.message).toContain('settings.stamp.colour');
+      expect(ink.message).toContain('a colour as #rrggbb');
+      expect(defaultDocument().settings.timeZone).toBe('Asia/Shanghai');
+    });
+
     it('R-02: a rule id used twice in one role', () => {
       const { message } = brokenDefault((d) => {
         d.roles.nurse.rules[2].id = d.roles.nurse.rules[0].id;

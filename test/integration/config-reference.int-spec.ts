@@ -97,6 +97,9 @@ describe('configuration reference (docs/configuration.md), generated from the sc
     const bare = structuredClone(shipped) as PolicyDocument;
     delete bare.settings.hospitalName;
     delete bare.settings.recordRetention;
+    delete bare.settings.timeZone;
+    delete bare.settings.stamp;
+    delete bare.settings.medicalRecordNumberSystems;
     bare.governance = { resources: shipped.governance?.resources ?? ['Composition'] };
     delete bare.copyRequests;
     delete bare.disputes;
@@ -104,6 +107,11 @@ describe('configuration reference (docs/configuration.md), generated from the sc
     const applied: Record<string, unknown> = {
       'settings.hospitalName': p.hospitalName,
       'settings.recordRetention': p.recordRetention,
+      'settings.timeZone': p.timeZone,
+      'settings.stamp.copy': p.stamp.copy,
+      'settings.stamp.sealed': p.stamp.sealed,
+      'settings.stamp.colour': p.stamp.colour,
+      'settings.medicalRecordNumberSystems': p.medicalRecordNumberSystems,
       'governance.copyPasteMinChars': p.copyPasteMinChars,
       'governance.archiveOutpatientOnSigning': p.archiveOutpatientOnSigning,
       'governance.archiveInpatientRoles': p.archiveInpatientRoles,

@@ -73,6 +73,16 @@ const codingSchema = z
   .object({ system: z.string().min(1).describe('The code system (e.g. `http://loinc.org`).'), code: z.string().min(1).describe('The code in that system.') })
   .strict();
 
+/** Whether `name` is a time zone this runtime knows (an IANA name such as `Asia/Shanghai`, or `UTC`). */
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const policySchema = z
   .object({
     version: z.string().min(1).describe('The policy\'s version, recorded with every access decision.'),
@@ -85,6 +95,35 @@ export const policySchema = z
         hospitalName: z.string().min(1).optional().meta({
           description: 'The hospital\'s name, printed on copies and sealed inventories with the stamp (R-33, R-40).',
           default: 'ChartWarden 示例医院',
+        }),
+        /** The IANA time zone in which people read times: papers, the console, explain texts (API JSON keeps ISO 8601 with offsets). */
+        timeZone: z
+          .string()
+          .refine(isTimeZone, { message: 'not an IANA time zone name (e.g. Asia/Shanghai)' })
+          .optional()
+          .meta({
+            description: 'The IANA time zone in which people read times: papers, the console, explain texts. API JSON stays ISO 8601 with offsets.',
+            default: 'Asia/Shanghai',
+          }),
+        /** The record room's stamp printed on every page of a certified copy (R-33) and of a sealed inventory (R-40). */
+        stamp: z
+          .object({
+            copy: z.string().min(1).optional().meta({ description: 'R-33: the words of the stamp on certified copies.', default: '病历管理专用章' }),
+            sealed: z.string().min(1).optional().meta({ description: 'R-40: the words of the stamp on sealed inventories and unseal records.', default: '病历封存专用章' }),
+            colour: z
+              .string()
+              .regex(/^#[0-9a-fA-F]{6}$/, 'a colour as #rrggbb')
+              .optional()
+              .meta({ description: 'The stamp\'s ink, as #rrggbb.', default: '#d7261e' }),
+          })
+          .strict()
+          .optional()
+          .describe('The stamp printed with `hospitalName` on every page of a copy or a sealed inventory (R-33, R-40).'),
+        /** Identifier systems whose value is the medical-record number (病案号) printed on papers; first match wins. */
+        medicalRecordNumberSystems: z.array(z.string().min(1)).optional().meta({
+          description:
+            'Identifier systems (`Patient.identifier.system`) whose value is the medical-record number (病案号) printed on papers, tried in order; then an identifier of type MR (v2-0203).',
+          default: [],
         }),
         /**
          * R-18: how long records are kept, in years: outpatient from the last visit (at least 15),

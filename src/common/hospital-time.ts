@@ -1,0 +1,101 @@
+/**
+ * Times as people in the hospital read them: the wall clock of the hospital's time zone
+ * (policy `settings.timeZone`, default Asia/Shanghai), whatever offset the HIS sent. FHIR
+ * dates without a time (`2026-03-01`, `2026-03`) are printed as sent: they name a local day,
+ * not an instant. API JSON never goes through here: it keeps ISO 8601 with offsets.
+ */
+
+/** A wall-clock reading: the local calendar day, hour and minute. */
+export interface WallClock {
+  date: string;
+  hour: number;
+  minute: number;
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** One formatter per zone, made once: building an Intl format is far dearer than using it. */
+function formatIn(timeZone: string): Intl.DateTimeFormat {
+  let f = formats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formats.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The wall clock in `timeZone` of an instant (ms since the epoch). */
+export function clockAt(ms: number, timeZone: string): WallClock & { second: number } {
+  const parts: Record<string, string> = {};
+  for (const p of formatIn(timeZone).formatToParts(ms)) parts[p.type] = p.value;
+  return {
+    date: `${parts.year.padStart(4, '0')}-${parts.month}-${parts.day}`,
+    hour: Number(parts.hour),
+    minute: Number(parts.minute),
+    second: Number(parts.second),
+  };
+}
+
+/**
+ * The local day, hour and minute in `timeZone` of a FHIR instant or dateTime with a time;
+ * undefined for a date without a time, an unreadable value, or an instant whose local day
+ * is not a FHIR day (past 9999-12-31).
+ */
+export function hospitalClock(value: string | undefined, timeZone: string): WallClock | undefined {
+  if (!value || !value.includes('T')) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  const { date, hour, minute } = clockAt(ms, timeZone);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  return { date, hour, minute };
+}
+
+/** `YYYY-MM-DD HH:mm` in `timeZone`; a date without a time as sent; undefined stays undefined. */
+export function hospitalTime(value: string | undefined, timeZone: string): string | undefined {
+  if (!value) return undefined;
+  const clock = hospitalClock(value, timeZone);
+  if (!clock) return value;
+  return `${clock.date} ${pad(clock.hour)}:${pad(clock.minute)}`;
+}
+
+/** The local day in `timeZone` of an instant, or a date sent without a time as it is; undefined otherwise. */
+export function hospitalDay(value: string | undefined, timeZone: string): string | undefined {
+  return hospitalClock(value, timeZone)?.date ?? (/^\d{4}-\d{2}-\d{2}$/.test(value ?? '') ? value : undefined);
+}
+
+/** `YYYY-MM-DD HH:mm` in `timeZone` of a Date (when a paper was produced, a seal was made). */
+export function hospitalTimeOf(at: Date, timeZone: string): string {
+  const c = clockAt(at.getTime(), timeZone);
+  return `${c.date} ${pad(c.hour)}:${pad(c.minute)}`;
+}
+
+/** How a paper names the zone its times are in: `北京时间` for China's zone, else the IANA name. */
+export function zoneLabel(timeZone: string): string {
+  return CHINA_ZONES.has(timeZone) ? '北京时间' : timeZone;
+}
+
+/** The zones that keep China Standard Time (UTC+8), which people call Beijing time. */
+const CHINA_ZONES: ReadonlySet<string> = new Set(['Asia/Shanghai', 'Asia/Chongqing', 'Asia/Harbin', 'PRC', 'Asia/Chungking']);
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** The calendar day `days` after `date` (`YYYY-MM-DD`). */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Whole days from `from` to `to` (both `YYYY-MM-DD`). */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
