@@ -478,8 +478,8 @@ async function timeHold(url: string): Promise<HoldTiming> {
 /** A certified copy's PDF (issue #6, R-33): 20 pages of Chinese clinical text, stamped, with the footer hash; the first render (font loading) excluded. */
 async function timePdf(): Promise<PdfTiming> {
   const note = tenKilobyteNote();
-  const sections = Array.from({ length: 8 }, (_, i) => resourceSection({ ...note, id: `bench-doc-${i}`, meta: { versionId: '1' } }));
-  const input = { title: '病历复印件 Certified copy', reference: 'CopyRequest bench #1', stamp: '示例医院 病案管理专用章', footerHash: '0'.repeat(64), createdAt: new Date(), sections };
+  const sections = Array.from({ length: 8 }, (_, i) => resourceSection({ ...note, id: `bench-doc-${i}`, meta: { versionId: '1' } }, { timeZone: 'Asia/Shanghai', names: new Map() }));
+  const input = { title: '病历复印件 Certified copy', reference: 'CopyRequest bench #1', stamp: '示例医院 病历管理专用章', footerHash: '0'.repeat(64), createdAt: new Date(), sections };
   const first = await renderPdf(input);
   const times: number[] = [];
   for (let i = 0; i < 20; i++) {

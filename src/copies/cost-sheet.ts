@@ -1,5 +1,5 @@
 import type { ChargeItem, Invoice, InvoiceLineItem, Money, Resource } from '@medplum/fhirtypes';
-import { beijingTime } from './beijing-time.js';
+import { hospitalTime } from '../common/hospital-time.js';
 import { referenceKey } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, versionsLine, type TableRow } from './pdf-table.js';
@@ -31,7 +31,8 @@ export interface CostLine {
 }
 
 /** The lines (charges, then invoice lines billing no charge the copy holds), their totals and the invoices' gross totals, per currency. */
-export function costLines(resources: readonly Resource[]): { lines: CostLine[]; totals: Map<string, number>; invoiced: Map<string, number> } {
+/** `timeZone`: the zone a charge's date is printed in (the policy's). */
+export function costLines(resources: readonly Resource[], timeZone: string): { lines: CostLine[]; totals: Map<string, number>; invoiced: Map<string, number> } {
   const charges = resources.filter((r): r is ChargeItem => r.resourceType === 'ChargeItem');
   const invoices = resources.filter((r): r is Invoice => r.resourceType === 'Invoice');
   const invoiceLines = invoices.flatMap((i) => i.lineItem ?? []);
@@ -45,7 +46,7 @@ export function costLines(resources: readonly Resource[]): { lines: CostLine[]; 
     ...extra,
   });
   const lines: CostLine[] = charges.map((c) => {
-    const date = beijingTime(c.occurrenceDateTime ?? c.occurrencePeriod?.start ?? c.enteredDate);
+    const date = hospitalTime(c.occurrenceDateTime ?? c.occurrencePeriod?.start ?? c.enteredDate, timeZone);
     return line(concept(c.code) ?? `ChargeItem/${c.id}`, c.quantity?.value ?? 1, c.priceOverride ?? billedAt(c), date ? { date } : {});
   });
   const held = new Set(charges.map((c) => `ChargeItem/${c.id}`));
@@ -74,8 +75,8 @@ export function amountText(hundredths: number, currency: string): string {
 }
 
 /** The list and the invoices, as one section each. */
-export function costSections(resources: readonly Resource[]): PdfSection[] {
-  const { lines, totals, invoiced } = costLines(resources);
+export function costSections(resources: readonly Resource[], timeZone: string): PdfSection[] {
+  const { lines, totals, invoiced } = costLines(resources, timeZone);
   const rows: TableRow[] = lines.map((l) => {
     const unit = l.amount !== undefined && l.quantity ? amountText(Math.round(l.amount / l.quantity), l.currency) : '';
     const item = l.notInCopy ? `${l.item}（未含于本复印件 not in this copy）` : l.item;
@@ -110,7 +111,7 @@ export function costSections(resources: readonly Resource[]): PdfSection[] {
         versionsLine(invoices),
         ...invoices.map((i) => {
           const number = (i.identifier ?? []).map((x) => x.value).join(', ');
-          return [`Invoice/${i.id}`, number, beijingTime(i.date), i.status, `总额 ${money(i.totalGross)}`, `净额 ${money(i.totalNet)}`].filter(Boolean).join(' · ');
+          return [`Invoice/${i.id}`, number, hospitalTime(i.date, timeZone), i.status, `总额 ${money(i.totalGross)}`, `净额 ${money(i.totalNet)}`].filter(Boolean).join(' · ');
         }),
         ...(invoiced.size ? [`发票合计 Invoiced total: ${byCurrency(invoiced).map(([c, sum]) => amountText(sum, c)).join('; ')}`] : []),
         ...byCurrency(invoiced)

@@ -1,5 +1,5 @@
 import type { Dosage, MedicationAdministration, MedicationRequest, Resource, ServiceRequest, Timing } from '@medplum/fhirtypes';
-import { beijingTime } from './beijing-time.js';
+import { nameOf, paperTime, type Paper } from './paper.js';
 import { referenceKey, referenceText } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, versionsLine, type TableColumn } from './pdf-table.js';
@@ -8,8 +8,8 @@ import { concept, quantity } from './resource-text.js';
 /**
  * The orders sheets (医嘱单, R-31) as a ward prints them: long-term orders (长期医嘱单) and
  * temporary orders (临时医嘱单), each a table of start time, order, dose and usage, stop time
- * (for a temporary order, the time it was carried out), the ordering doctor (`requester`) and
- * the nurse who carried it out: a MedicationAdministration's performer, else blank — never the
+ * (for a temporary order, the time it was carried out; times in the hospital's zone), the
+ * ordering doctor (`requester`) and the nurse who carried it out, by name: a MedicationAdministration's performer, else blank — never the
  * order's `performer`, which names who was meant to carry it out, not who did. Orders are
  * copied as they stand, their status printed.
  */
@@ -47,7 +47,8 @@ const STATUS: Readonly<Record<string, string>> = {
 };
 
 /** The two sheets, for the orders of a copy and the administrations that carried them out. */
-export function ordersSections(resources: readonly Resource[]): PdfSection[] {
+export function ordersSections(resources: readonly Resource[], paper: Paper): PdfSection[] {
+  const time = (value: string | undefined) => paperTime(value, paper);
   const orders = resources.filter((r): r is MedicationRequest | ServiceRequest => r.resourceType === 'MedicationRequest' || r.resourceType === 'ServiceRequest');
   const administrations = resources.filter((r): r is MedicationAdministration => r.resourceType === 'MedicationAdministration');
   const given = (order: Resource) => administrations.filter((a) => referenceKey(a.request?.reference) === `${order.resourceType}/${order.id}`);
@@ -65,9 +66,9 @@ export function ordersSections(resources: readonly Resource[]): PdfSection[] {
     ];
     const rows = mine.map((o) => {
       const administered = given(o);
-      const stop = term === 'temporary' ? (beijingTime(administeredAt(administered[0])) ?? stopOf(o)) : stopOf(o);
-      const nurse = administered.flatMap((a) => (a.performer ?? []).map((p) => referenceText(p.actor))).find(Boolean);
-      return { cells: [beijingTime(startOf(o)) ?? '', contentOf(o), usageOf(o), stop ?? '', referenceText(o.requester) ?? '', nurse ?? '', STATUS[o.status] ?? o.status] };
+      const stop = time(term === 'temporary' ? (administeredAt(administered[0]) ?? stopOf(o)) : stopOf(o));
+      const nurse = administered.flatMap((a) => (a.performer ?? []).map((p) => nameOf(p.actor, paper, a))).find(Boolean);
+      return { cells: [time(startOf(o)) ?? '', contentOf(o), usageOf(o), stop ?? '', nameOf(o.requester, paper, o) ?? '', nurse ?? '', STATUS[o.status] ?? o.status] };
     });
     return { heading, lines: [versionsLine(mine)], figure: tableFigure(columns, rows) };
   };
@@ -80,8 +81,8 @@ export function ordersSections(resources: readonly Resource[]): PdfSection[] {
       heading: '医嘱执行记录 Administrations',
       lines: orphans.map((a) => {
         const medication = concept(a.medicationCodeableConcept) ?? referenceText(a.medicationReference) ?? '';
-        const by = (a.performer ?? []).map((p) => referenceText(p.actor)).join(' ');
-        return `MedicationAdministration/${a.id}: ${medication} ${beijingTime(administeredAt(a)) ?? ''} ${by} ${a.status}`;
+        const by = (a.performer ?? []).map((p) => nameOf(p.actor, paper, a)).join(' ');
+        return `MedicationAdministration/${a.id}: ${medication} ${time(administeredAt(a)) ?? ''} ${by} ${a.status}`;
       }),
     });
   }
@@ -94,8 +95,8 @@ function startOf(o: MedicationRequest | ServiceRequest): string | undefined {
 }
 
 function stopOf(o: MedicationRequest | ServiceRequest): string | undefined {
-  if (o.resourceType === 'MedicationRequest') return beijingTime(o.dosageInstruction?.[0]?.timing?.repeat?.boundsPeriod?.end ?? o.dispenseRequest?.validityPeriod?.end);
-  return beijingTime(o.occurrencePeriod?.end ?? o.occurrenceTiming?.repeat?.boundsPeriod?.end);
+  if (o.resourceType === 'MedicationRequest') return o.dosageInstruction?.[0]?.timing?.repeat?.boundsPeriod?.end ?? o.dispenseRequest?.validityPeriod?.end;
+  return o.occurrencePeriod?.end ?? o.occurrenceTiming?.repeat?.boundsPeriod?.end;
 }
 
 function contentOf(o: MedicationRequest | ServiceRequest): string {

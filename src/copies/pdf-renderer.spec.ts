@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Composition } from '@medplum/fhirtypes';
+import * as mupdf from 'mupdf';
 import { pdfPages } from '../../test/support/pdf-text.js';
-import { footerLine, renderPdf, type PdfDocumentInput } from './pdf-renderer.js';
+import { footerLine, MARGINS, PAGE, renderPdf, type PdfDocumentInput } from './pdf-renderer.js';
 import { resourceSection } from './resource-text.js';
 
 const HASH = createHash('sha256').update('certified content').digest('hex');
-const STAMP = '示例医院 病案管理专用章';
+const STAMP = '示例医院 病历管理专用章';
 const WATERMARK = '张三 打印 2026-11-29 10:00';
 const PARAGRAPH = '患者王小明，男，45岁，因反复胸闷气短三年，加重伴夜间阵发性呼吸困难一周入院。活动后明显，休息可缓解，无发热、咳嗽。';
 
@@ -111,10 +112,65 @@ describe('renderPdf (R-31 certified copy)', () => {
       author: [{ display: '赵医生' }],
       section: [{ title: '主诉', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml"><p>胸闷气短三年&amp;加重一周</p></div>' } }],
     };
-    const pages = await pdfPages((await renderPdf(copy({ sections: [resourceSection(composition)] }))).bytes);
+    const pages = await pdfPages((await renderPdf(copy({ sections: [resourceSection(composition, { timeZone: 'Asia/Shanghai', names: new Map() })] }))).bytes);
     expect(pages[0]).toContain('Composition/c1 v3 · 入院记录');
     expect(pages[0]).toContain('【主诉】');
     expect(pages[0]).toContain('胸闷气短三年&加重一周');
     expect(pages[0]).toContain('作者 author: 赵医生');
+  });
+
+  it('R-33: the stamp is drawn in the ink it is given (policy settings.stamp.colour), circle and words; an unreadable colour falls back to seal red', async () => {
+    /** Whether a pixel of `hex` is within 3 points of the stamp circle's rightmost point on page 1. */
+    const inkAtStamp = async (input: PdfDocumentInput, hex: string) => {
+      const pdf = await renderPdf(input);
+      const scale = 2;
+      const pixmap = mupdf.Document.openDocument(pdf.bytes, 'application/pdf').loadPage(0).toPixmap(mupdf.Matrix.scale(scale, scale), mupdf.ColorSpace.DeviceRGB);
+      const [width, pixels] = [pixmap.getWidth(), pixmap.getPixels()];
+      const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      const x = PAGE.width - MARGINS.right;
+      const y = PAGE.height - MARGINS.bottom / 2 - 4;
+      for (let dy = -3 * scale; dy <= 3 * scale; dy++) {
+        for (let dx = -3 * scale; dx <= 3 * scale; dx++) {
+          const i = (Math.round(y * scale + dy) * width + Math.round(x * scale + dx)) * 3;
+          if (want.every((c, k) => Math.abs(pixels[i + k] - c) < 40)) return true;
+        }
+      }
+      return false;
+    };
+    const small = { watermark: undefined, sections: [{ heading: '印章', lines: ['一'] }] };
+    expect(await inkAtStamp(copy({ ...small, stampColour: '#1040c0' }), '#1040c0')).toBe(true);
+    expect(await inkAtStamp(copy({ ...small, stampColour: '#1040c0' }), '#c8102e')).toBe(false);
+    expect(await inkAtStamp(copy({ ...small, stampColour: 'blue; evil' }), '#c8102e')).toBe(true);
+    expect(await inkAtStamp(copy(small), '#c8102e')).toBe(true);
+    // The words keep their lines whatever the ink.
+    const [page] = await pdfPages((await renderPdf(copy({ ...small, stampColour: '#1040c0' }))).bytes);
+    expect(page.replace(/\s+/g, ' ')).toContain(STAMP);
+  });
+
+  it('R-40: the render says on which page each section starts and how many pages it spans (a sealed inventory prints 页数 per record)', async () => {
+    const long = Array.from({ length: 120 }, (_, l) => `${l + 1}. ${PARAGRAPH}`);
+    const pdf = await renderPdf(
+      copy({
+        watermark: undefined,
+        sections: [
+          { heading: '甲 short', lines: ['一行'] },
+          { heading: '乙 long', lines: long },
+          { heading: '丙 own page', lines: ['另起一页'], newPage: true },
+          { heading: '丁 after', lines: ['同页'] },
+        ],
+      }),
+    );
+    const pages = (await pdfPages(pdf.bytes)).map(squash);
+    expect(pdf.sectionPages).toHaveLength(4);
+    const [a, b, c, d] = pdf.sectionPages;
+    expect(a).toEqual({ first: 1, count: 1 });
+    expect(b.first).toBe(1);
+    expect(b.count).toBeGreaterThanOrEqual(3);
+    expect(c).toEqual({ first: b.first + b.count, count: 1 });
+    expect(d).toEqual({ first: c.first, count: 1 });
+    expect(pdf.pages).toBe(c.first);
+    // Each section's heading is on the page it is said to start on; the long one's last line on its last page.
+    for (const [i, heading] of ['甲short', '乙long', '丙ownpage', '丁after'].entries()) expect({ heading, on: pages[pdf.sectionPages[i].first - 1].includes(heading) }).toEqual({ heading, on: true });
+    expect(pages[b.first + b.count - 2]).toContain(squash(`120. ${PARAGRAPH}`).slice(0, 20));
   });
 });

@@ -38,8 +38,10 @@ export interface PdfDocumentInput {
   title: string;
   /** The copy request id or dispute case id, printed in every page's footer. */
   reference: string;
-  /** Seal text (e.g. `某某医院 病案管理专用章`), printed in a red circle on every page; spaces break it into lines. */
+  /** Seal text (e.g. `某某医院 病历管理专用章`), printed in a circle on every page; spaces break it into lines. */
   stamp?: string;
+  /** The stamp's ink, `#rrggbb` (policy `settings.stamp.colour`): its circle and its text; default a seal red. */
+  stampColour?: string;
   /** Repeated diagonally in light grey across every page (who printed it, when). */
   watermark?: string;
   /** SHA-256 hex of the certified content, printed in every page's footer as `<footerHashLabel> <hash>`. */
@@ -61,6 +63,11 @@ export interface RenderedPdf {
   bytes: Buffer;
   pages: number;
   sha256: string;
+  /**
+   * One per input section, in order: the 1-based page its heading is printed on, and how many
+   * pages it spans (to its last line or figure): what a sealed inventory prints as 页数 per record.
+   */
+  sectionPages: { first: number; count: number }[];
 }
 
 const FONT_FILES = {
@@ -91,7 +98,7 @@ export const MARGINS = { top: 72, bottom: 112, left: 56, right: 56 };
 const BODY = { size: 10.5, lineGap: 3 };
 const HEADING = { size: 12.5 };
 const FOOTER = { size: 8 };
-const STAMP = { radius: 40, color: '#c8102e' };
+const STAMP = { radius: 40, colour: '#c8102e' };
 const WATERMARK = { size: 14, angle: -30, opacity: 0.12, color: '#808080', rowGap: 120, columnGap: 90 };
 
 /**
@@ -131,18 +138,18 @@ export async function renderPdf(input: PdfDocumentInput): Promise<RenderedPdf> {
   doc.registerFont('regular', font('regular'));
   doc.registerFont('bold', font('bold'));
 
-  writeSections(doc, input.sections);
+  const sectionPages = writeSections(doc, input.sections);
   const { start, count } = doc.bufferedPageRange();
   for (let i = 0; i < count; i++) {
     doc.switchToPage(start + i);
     drawWatermark(doc, input.watermark);
     drawHeader(doc, input.title);
     drawFooter(doc, input, i + 1, count);
-    drawStamp(doc, input.stamp);
+    drawStamp(doc, input.stamp, stampInk(input.stampColour));
   }
   doc.end();
   const pdf = await bytes;
-  return { bytes: pdf, pages: count, sha256: createHash('sha256').update(pdf).digest('hex') };
+  return { bytes: pdf, pages: count, sha256: createHash('sha256').update(pdf).digest('hex'), sectionPages };
 }
 
 function collect(doc: PDFKit.PDFDocument): Promise<Buffer> {
@@ -154,9 +161,12 @@ function collect(doc: PDFKit.PDFDocument): Promise<Buffer> {
   });
 }
 
-function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[]): void {
+/** Writes the body; returns where each section landed (1-based first page, pages spanned). */
+function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[]): RenderedPdf['sectionPages'] {
   const width = PAGE.width - MARGINS.left - MARGINS.right;
-  sections.forEach((section, i) => {
+  // Pages are only ever added at the end while the body is written: the current page is the last one.
+  const page = () => doc.bufferedPageRange().count;
+  return sections.map((section, i) => {
     if (section.newPage && doc.y > MARGINS.top) doc.addPage();
     else if (i > 0) doc.moveDown(0.8);
     // A heading left alone at the foot of a page reads as belonging to nothing: keep it with its first line.
@@ -164,6 +174,7 @@ function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[])
     doc.font('bold').fontSize(HEADING.size);
     const needed = doc.heightOfString(heading, { width }) + BODY.size * 2 + BODY.lineGap;
     if (doc.y + needed > doc.page.maxY()) doc.addPage();
+    const first = page();
     doc.fillColor('black').text(heading, MARGINS.left, doc.y, { width });
     doc.moveDown(0.3);
     doc.font('regular').fontSize(BODY.size);
@@ -176,6 +187,7 @@ function writeSections(doc: PDFKit.PDFDocument, sections: readonly PdfSection[])
       section.figure.draw(doc, { left: MARGINS.left, width });
       doc.font('regular').fontSize(BODY.size).fillColor('black');
     }
+    return { first, count: page() - first + 1 };
   });
 }
 
@@ -213,18 +225,18 @@ export function footerLine(reference: string, page: number, pages: number): stri
 }
 
 /** A seal: red circle, its text centred inside, one line per space-separated part, sized to fit. */
-function drawStamp(doc: PDFKit.PDFDocument, stamp: string | undefined): void {
+function drawStamp(doc: PDFKit.PDFDocument, stamp: string | undefined, ink: string): void {
   const lines = printable(stamp ?? '').split(/\s+/).filter((l) => l !== '');
   if (lines.length === 0) return;
   const cx = PAGE.width - MARGINS.right - STAMP.radius;
   const cy = PAGE.height - MARGINS.bottom / 2 - 4;
   doc.save();
-  doc.circle(cx, cy, STAMP.radius).lineWidth(1.8).strokeColor(STAMP.color).stroke();
+  doc.circle(cx, cy, STAMP.radius).lineWidth(1.8).strokeColor(ink).stroke();
   doc.font('bold').fontSize(1);
   const widest = Math.max(...lines.map((l) => doc.widthOfString(l)));
   // The text spans at most ~80 % of the diameter, so the corners of its block stay inside the circle.
   const size = Math.min(11, (STAMP.radius * 1.6) / widest, (STAMP.radius * 1.2) / (lines.length * 1.25));
-  doc.fontSize(size).fillColor(STAMP.color);
+  doc.fontSize(size).fillColor(ink);
   const lineHeight = size * 1.25;
   let y = cy - (lines.length * lineHeight) / 2;
   for (const line of lines) {
@@ -232,6 +244,11 @@ function drawStamp(doc: PDFKit.PDFDocument, stamp: string | undefined): void {
     y += lineHeight;
   }
   doc.restore();
+}
+
+/** The stamp's ink: the colour given when it is `#rrggbb`, else the default seal red (pdfkit would silently draw an unknown colour black). */
+function stampInk(colour: string | undefined): string {
+  return colour && /^#[0-9a-fA-F]{6}$/.test(colour) ? colour : STAMP.colour;
 }
 
 /** The watermark tiled along rows rotated about the page centre, covering the whole page whatever the angle. */

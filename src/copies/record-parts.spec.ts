@@ -1,7 +1,7 @@
 import type { ChargeItem, DiagnosticReport, Invoice, MedicationAdministration, MedicationRequest, Observation, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import * as mupdf from 'mupdf';
 import { pdfPages } from '../../test/support/pdf-text.js';
-import { beijingTime } from './beijing-time.js';
+import type { Paper } from './paper.js';
 import { costLines, yuan } from './cost-sheet.js';
 import { orderTerm } from './orders-sheet.js';
 import { renderPdf } from './pdf-renderer.js';
@@ -10,6 +10,9 @@ import { flagOf } from './report-sheet.js';
 import { chartData, chartPoint, COLOURS, pulseAsCelsius } from './temperature-chart.js';
 
 const LOINC = 'http://loinc.org';
+/** The hospital's zone, and the practitioners the records name only by reference. */
+const paper: Paper = { timeZone: 'Asia/Shanghai', names: new Map([['Practitioner/rn-wang', '王护士'], ['Practitioner/dr-zhao', '赵审核']]) };
+const chartOf = (number: { label: '病案号' | '患者ID'; value: string }, stays: [string, string][] = []) => ({ header: { name: '王小明', gender: '男', number }, stays: new Map(stays.map(([id, admitted]) => [id, { admitted }])) });
 const vital = (id: string, code: string, at: string, value: number, unit = 'Cel'): Observation => ({
   resourceType: 'Observation',
   id,
@@ -59,7 +62,7 @@ const given: MedicationAdministration = {
   subject: { reference: 'Patient/p1' },
   effectiveDateTime: '2026-03-01T02:00:00Z',
   request: { reference: 'MedicationRequest/mr-long' },
-  performer: [{ actor: { display: '王护士' } }],
+  performer: [{ actor: { reference: 'Practitioner/rn-wang' } }],
 };
 const wbc: Observation = {
   resourceType: 'Observation',
@@ -76,7 +79,7 @@ const cbc: DiagnosticReport = {
   status: 'final',
   code: { text: '血常规' },
   issued: '2026-03-01T06:15:00Z',
-  resultsInterpreter: [{ display: '赵审核' }],
+  resultsInterpreter: [{ reference: 'Practitioner/dr-zhao' }],
   result: [{ reference: 'Observation/wbc' }, { reference: 'Observation/not-copied', display: '血红蛋白' }],
 };
 const charge = (id: string, item: string, qty: number, total: number): ChargeItem => ({
@@ -91,8 +94,8 @@ const charge = (id: string, item: string, qty: number, total: number): ChargeIte
 const invoice: Invoice = { resourceType: 'Invoice', id: 'inv', status: 'issued', totalGross: { value: 336.1, currency: 'CNY' }, totalNet: { value: 300, currency: 'CNY' } };
 
 describe('the parts of a copy as a hospital prints them (R-31)', () => {
-  it('R-31: the temperature chart places each reading in its Beijing day and 4-hourly slot; pulse shares the scale (40/min at 35 °C, 20/min per °C)', () => {
-    const data = chartData([vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('t2', '8310-5', '2026-03-01T17:00:00Z', 99.5, '[degF]'), vital('p', '8867-4', '2026-03-02T01:00:00+08:00', 96), bp]);
+  it('R-31: the temperature chart places each reading in its local day and 4-hourly slot (the hospital\'s zone); pulse shares the scale (40/min at 35 °C, 20/min per °C)', () => {
+    const data = chartData([vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('t2', '8310-5', '2026-03-01T17:00:00Z', 99.5, '[degF]'), vital('p', '8867-4', '2026-03-02T01:00:00+08:00', 96), bp], 'Asia/Shanghai');
     // 06:30Z is 14:30 in Beijing (slot 14); 17:00Z is 01:00 the next day (slot 2).
     expect(data.temperature).toEqual([
       { date: '2026-03-01', slot: 3, value: 38.6, text: '38.6' },
@@ -104,8 +107,12 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     const at = chartPoint(0, 0, 42);
     expect(chartPoint(0, 1, 42).x - at.x).toBeCloseTo(chartPoint(1, 0, 42).x - chartPoint(0, 5, 42).x);
     expect(chartPoint(0, 0, 41).y - at.y).toBeCloseTo(5 * (chartPoint(0, 0, 40.8).y - chartPoint(0, 0, 41).y));
-    expect(beijingTime('2026-03-01T17:00:00Z')).toBe('2026-03-02 01:00');
-    expect(beijingTime('2026-03-01')).toBe('2026-03-01');
+    // The same readings in a hospital in Berlin (UTC+1 in March): 06:30Z is 07:30 (slot 6), 17:00Z is 18:00 the same day (slot 18).
+    const berlin = chartData([vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('t2', '8310-5', '2026-03-01T17:00:00Z', 99.5, '[degF]')], 'Europe/Berlin');
+    expect(berlin.temperature.map((r) => [r.date, r.slot])).toEqual([
+      ['2026-03-01', 1],
+      ['2026-03-01', 4],
+    ]);
   });
 
   it('R-31: orders are long-term or temporary by their course of therapy, else by whether their timing repeats', () => {
@@ -122,7 +129,7 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     expect(flagOf(wbc)).toBe('↑');
     expect(flagOf({ interpretation: [{ coding: [{ code: 'L' }] }] })).toBe('↓');
     expect(flagOf({})).toBe('');
-    const { lines, totals, invoiced } = costLines([charge('c1', '床位费', 3, 150), charge('c2', '血常规', 1, 25.3), charge('c3', '头孢', 7, 160.8), invoice]);
+    const { lines, totals, invoiced } = costLines([charge('c1', '床位费', 3, 150), charge('c2', '血常规', 1, 25.3), charge('c3', '头孢', 7, 160.8), invoice], paper.timeZone);
     expect(lines.map((l) => l.amount)).toEqual([15000, 2530, 16080]);
     expect([...totals, ...invoiced]).toEqual([
       ['CNY', 33610],
@@ -132,17 +139,15 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     expect(yuan(5)).toBe('¥0.05');
   });
 
-  it('R-31: a copy prints the chart, the orders sheets, the lab table and the cost list in the order R-31 lists the parts, every record traced to its version', async () => {
+  it('R-31: a copy prints the chart, the orders sheets, the lab table and the cost list in the order R-31 lists the parts, every record traced to its version, signers by name', async () => {
     const part = (code: string, title: string, resources: Resource[]) => ({ code, title, resources });
-    const sections = partSections(
-      [
+    const parts = (): Parameters<typeof partSections>[0] => [
         part('cost-record', '费用清单', [charge('c1', '床位费', 3, 150), invoice]),
         part('test-report', '检验报告', [cbc, wbc]),
         part('orders', '医嘱单', [longTerm, temporary, given]),
         part('temperature-chart', '体温单', [vital('t1', '8310-5', '2026-03-01T06:30:00Z', 38.6), vital('r', '9279-1', '2026-03-01T06:30:00Z', 22)]),
-      ],
-      { name: '王小明', gender: '男', number: { label: '病案号', value: 'MR-001' }, stays: new Map() },
-    );
+    ];
+    const sections = partSections(parts(), chartOf({ label: '病案号', value: 'MR-001' }), paper);
     expect(sections.map((s) => s.heading.split(' ')[0])).toEqual(['体温单', '长期医嘱单', '临时医嘱单', '检验报告', '费用清单', '发票']);
     const pdf = await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections });
     const text = (await pdfPages(pdf.bytes)).join('\n').replace(/\s+/g, '');
@@ -153,6 +158,14 @@ describe('the parts of a copy as a hospital prints them (R-31)', () => {
     }
     for (const expected of ['床位费', '¥50.00', '¥150.00', '合计Total', '发票合计Invoicedtotal:¥336.10']) expect(text).toContain(expected);
     for (const expected of ['MedicationRequest/mr-longv1', 'DiagnosticReport/cbcv1', 'ChargeItem/c1v1']) expect(text).toContain(expected);
+    for (const reference of ['Practitioner/rn-wang', 'Practitioner/dr-zhao']) expect(text).not.toContain(reference);
+    expect(text).toContain('时间为北京时间');
+
+    // The same copy for a hospital in Berlin: its wall clock (UTC+1 in March), its zone named; a signer the store does not know prints as referenced.
+    const berlin = partSections(parts(), chartOf({ label: '病案号', value: 'MR-001' }), { timeZone: 'Europe/Berlin', names: new Map([['Practitioner/rn-wang', '王护士']]) });
+    const elsewhere = (await pdfPages((await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections: berlin })).bytes)).join('\n').replace(/\s+/g, '');
+    for (const expected of ['2026-03-0102:30', '报告时间:2026-03-0107:15', '时间为Europe/Berlin', '审核者:Practitioner/dr-zhao']) expect(elsewhere).toContain(expected);
+    expect(elsewhere).not.toContain('2026-03-0109:30');
   });
 });
 
@@ -170,7 +183,7 @@ describe('the temperature chart as printed (R-31)', () => {
       vital('p1', '8867-4', '2026-03-03T06:00:00Z', 72),
     ];
     const inStay = observations.map((o) => ({ ...o, encounter: { reference: 'Encounter/e1' } }));
-    const sections = partSections([{ code: 'temperature-chart', title: '体温单', resources: inStay }], { name: '王小明', number: { label: '患者ID', value: 'p1' }, stays: new Map([['e1', '2026-03-01']]) });
+    const sections = partSections([{ code: 'temperature-chart', title: '体温单', resources: inStay }], chartOf({ label: '患者ID', value: 'p1' }, [['e1', '2026-03-01']]), paper);
     const pdf = await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections });
     const scale = 2;
     const pixmap = mupdf.Document.openDocument(pdf.bytes, 'application/pdf').loadPage(0).toPixmap(mupdf.Matrix.scale(scale, scale), mupdf.ColorSpace.DeviceRGB);

@@ -1,4 +1,4 @@
-import type { Reference } from '@medplum/fhirtypes';
+import type { Reference, Resource } from '@medplum/fhirtypes';
 import { parseReference } from '../common/fhir-reference.js';
 
 /**
@@ -21,4 +21,28 @@ export function encounterIdOf(reference: string | undefined): string | undefined
 /** A reference as a sheet prints it: its display, else the reference as written. */
 export function referenceText(reference: Reference | undefined): string | undefined {
   return reference?.display ?? reference?.reference;
+}
+
+/**
+ * The encounters a record is filed under, as its ids: `encounter` (most clinical records),
+ * `context` when it names an Encounter (ChargeItem, MedicationAdministration) and
+ * `context.encounter` (DocumentReference); an Encounter is its own. Sorted, once each.
+ */
+export function recordEncounters(resource: Resource): string[] {
+  if (resource.resourceType === 'Encounter') return resource.id ? [resource.id] : [];
+  const r = resource as { encounter?: Reference; context?: Reference | { encounter?: Reference[] } };
+  const context = r.context && 'encounter' in r.context ? (r.context.encounter ?? []) : r.context ? [r.context as Reference] : [];
+  const ids = [r.encounter, ...context].map((x) => encounterIdOf(x?.reference)).filter((e): e is string => !!e);
+  return [...new Set(ids)].sort();
+}
+
+/** The patient a record is of, as an id: the Patient itself, or the Patient its `subject` or `patient` names; undefined otherwise. */
+export function recordPatient(resource: Resource): string | undefined {
+  if (resource.resourceType === 'Patient') return resource.id;
+  const r = resource as { subject?: Reference; patient?: Reference };
+  for (const ref of [r.subject, r.patient]) {
+    const named = parseReference(ref?.reference);
+    if (named?.type === 'Patient') return named.id;
+  }
+  return undefined;
 }

@@ -1,15 +1,16 @@
 import type { DiagnosticReport, ImagingStudy, Observation, ObservationReferenceRange, Resource } from '@medplum/fhirtypes';
-import { beijingTime } from './beijing-time.js';
+import { nameOf, paperTime, type Paper } from './paper.js';
 import { referenceKey, referenceText } from './reference-key.js';
 import type { PdfSection } from './pdf-renderer.js';
 import { tableFigure, versionsLine, type TableColumn, type TableRow } from './pdf-table.js';
-import { concept, xhtmlText } from './resource-text.js';
+import { concept } from './resource-text.js';
+import { xhtmlText } from './xhtml-text.js';
 import { writtenNumber } from './written-number.js';
 
 /**
  * Reports (检验报告, 检查报告, 病理报告, R-31) as the laboratory or the imaging department
- * prints them: the report's name, specimen, times (Beijing time), who performed and who
- * verified it (审核者), then its results as a table — item, result, unit, reference range and
+ * prints them: the report's name, specimen, times (in the hospital's zone), who performed and
+ * who verified it (审核者, by name), then its results as a table — item, result, unit, reference range and
  * the flag (↑ high, ↓ low) from `interpretation` — and its conclusion; numbers as the sender
  * wrote them (`4.50` stays `4.50`, docs/decisions/0014). Results the copy holds
  * without a report are tabled on their own; imaging studies are listed with their series.
@@ -33,28 +34,28 @@ export function flagOf(o: Pick<Observation, 'interpretation'>): string {
 }
 
 /** The sections of one part's reports; `title`: the part's printed name (e.g. `检验报告 Test report`). */
-export function reportSections(title: string, resources: readonly Resource[]): PdfSection[] {
+export function reportSections(title: string, resources: readonly Resource[], paper: Paper): PdfSection[] {
   const byRef = new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r]));
   const reports = resources.filter((r): r is DiagnosticReport => r.resourceType === 'DiagnosticReport');
   const tabled = new Set(reports.flatMap((r) => (r.result ?? []).map((x) => referenceKey(x.reference)).filter(Boolean)));
-  const sections = reports.map((r) => reportSection(title, r, byRef));
+  const sections = reports.map((r) => reportSection(title, r, byRef, paper));
   const alone = resources.filter((r): r is Observation => r.resourceType === 'Observation' && !tabled.has(`Observation/${r.id}`));
   if (alone.length) {
     sections.push({ heading: `${title} · 其他结果 Results`, lines: [versionsLine(alone)], figure: tableFigure(COLUMNS, alone.flatMap((o) => resultRows(o))) });
   }
-  for (const study of resources.filter((r): r is ImagingStudy => r.resourceType === 'ImagingStudy')) sections.push(studySection(study));
+  for (const study of resources.filter((r): r is ImagingStudy => r.resourceType === 'ImagingStudy')) sections.push(studySection(study, paper));
   return sections;
 }
 
-function reportSection(title: string, r: DiagnosticReport, byRef: ReadonlyMap<string, Resource>): PdfSection {
+function reportSection(title: string, r: DiagnosticReport, byRef: ReadonlyMap<string, Resource>, paper: Paper): PdfSection {
   const lines = [
     versionsLine([r]),
     field('报告名称', concept(r.code)),
     field('标本', (r.specimen ?? []).map(referenceText).join(', ')),
-    field('采集时间', beijingTime(r.effectiveDateTime ?? r.effectivePeriod?.start)),
-    field('报告时间', beijingTime(r.issued)),
-    field('检验/检查者', (r.performer ?? []).map(referenceText).join(', ')),
-    field('审核者', (r.resultsInterpreter ?? []).map(referenceText).join(', ')),
+    field('采集时间', paperTime(r.effectiveDateTime ?? r.effectivePeriod?.start, paper)),
+    field('报告时间', paperTime(r.issued, paper)),
+    field('检验/检查者', (r.performer ?? []).map((x) => nameOf(x, paper, r)).join(', ')),
+    field('审核者', (r.resultsInterpreter ?? []).map((x) => nameOf(x, paper, r)).join(', ')),
     field('状态', r.status),
     field('结论', r.conclusion),
     field('结论编码', (r.conclusionCode ?? []).map(concept).join(', ')),
@@ -90,12 +91,12 @@ function rangeOf(r: ObservationReferenceRange, bound: (end: 'low' | 'high') => s
   return r.text ?? (r.low || r.high ? `${bound('low') ?? ''}–${bound('high') ?? ''}` : '');
 }
 
-function studySection(s: ImagingStudy): PdfSection {
+function studySection(s: ImagingStudy, paper: Paper): PdfSection {
   return {
     heading: `检查 Imaging study · ${s.description ?? (s.modality ?? []).map((m) => m.code).join('/')}`,
     lines: [
       versionsLine([s]),
-      field('检查时间', beijingTime(s.started)),
+      field('检查时间', paperTime(s.started, paper)),
       field('设备类型 modality', (s.modality ?? []).map((m) => m.display ?? m.code).join(', ')),
       field('状态', s.status),
       field('检查号', (s.identifier ?? []).map((i) => i.value).join(', ')),

@@ -1,10 +1,16 @@
 import type { Basic, Composition, DocumentReference, Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
-import { concept, decodeEntities, quantity, resourceSection, xhtmlText } from './resource-text.js';
+import { withStoredText } from '../common/fhir-json-text.js';
+import type { Paper } from './paper.js';
+import { concept, quantity, resourceSection } from './resource-text.js';
+import { decodeEntities, xhtmlText } from './xhtml-text.js';
+
+/** The hospital's zone; one practitioner the store knows by name. */
+const paper: Paper = { timeZone: 'Asia/Shanghai', names: new Map([['Practitioner/p2', '钱建国']]) };
 
 const base64 = (text: string, encoding: BufferEncoding = 'utf8') => Buffer.from(text, encoding).toString('base64');
 
 describe('resourceSection (R-31 certified copy text)', () => {
-  it('R-31: a Composition prints its version, title, author and each section narrative as plain text', () => {
+  it('R-31: a Composition prints its version, title, authors by name, times in the hospital\'s zone and each section narrative as plain text', () => {
     const composition: Composition = {
       resourceType: 'Composition',
       id: 'c1',
@@ -13,7 +19,8 @@ describe('resourceSection (R-31 certified copy text)', () => {
       type: { coding: [{ system: 'http://loinc.org', code: '34117-2', display: 'History and physical note' }] },
       date: '2026-11-28T09:00:00+08:00',
       title: '入院记录',
-      author: [{ reference: 'Practitioner/p1', display: '赵医生' }, { reference: 'Practitioner/p2' }],
+      author: [{ reference: 'Practitioner/p1', display: '赵医生' }, { reference: 'Practitioner/p2' }, { reference: 'Practitioner/p3' }],
+      attester: [{ mode: 'legal', time: '2026-11-28T02:30:00Z', party: { reference: 'Practitioner/p2' } }],
       section: [
         {
           title: '主诉',
@@ -22,21 +29,23 @@ describe('resourceSection (R-31 certified copy text)', () => {
         },
       ],
     };
-    expect(resourceSection(composition)).toEqual({
+    expect(resourceSection(composition, paper)).toEqual({
       heading: 'Composition/c1 v3 · 入院记录',
       lines: [
         '类型 type: History and physical note',
         '标题 title: 入院记录',
-        '日期 date: 2026-11-28T09:00:00+08:00',
+        '日期 date: 2026-11-28 09:00',
         '状态 status: final',
-        '作者 author: 赵医生; Practitioner/p2',
+        // As written, else the store's name, else the reference: never nothing.
+        '作者 author: 赵医生; 钱建国; Practitioner/p3',
+        '签署 attester: 法定签名 钱建国 2026-11-28 10:30',
         '【主诉】',
         '胸闷 气短 <3年>',
         '加重&伴呼吸困难',
         '【现病史】',
         '第一行',
         '第二行',
-        '更新时间 lastUpdated: 2026-11-28T01:00:00Z',
+        '更新时间 lastUpdated: 2026-11-28 09:00',
       ],
     });
   });
@@ -65,12 +74,12 @@ describe('resourceSection (R-31 certified copy text)', () => {
         { attachment: { contentType: 'application/pdf', title: '扫描件', size: 20480, url: 'Binary/b1' } },
       ],
     };
-    expect(resourceSection(doc)).toEqual({
+    expect(resourceSection(doc, paper)).toEqual({
       heading: 'DocumentReference/d1 v1 · 出院小结',
       lines: [
         '类型 type: http://loinc.org|18842-5',
         '描述 description: 出院小结',
-        '日期 date: 2026-11-29T08:00:00Z',
+        '日期 date: 2026-11-29 16:00',
         '状态 status: current',
         '文档状态 docStatus: final',
         '附件 attachment: 小结 · text/plain; charset=utf-8',
@@ -95,13 +104,13 @@ describe('resourceSection (R-31 certified copy text)', () => {
       effectiveDateTime: '2026-11-29T07:30:00+08:00',
       component: [{ code: { coding: [{ code: '8480-6', display: '收缩压' }] }, valueQuantity: { value: 120, code: 'mm[Hg]' } }],
     };
-    expect(resourceSection(obs)).toEqual({
+    expect(resourceSection(obs, paper)).toEqual({
       heading: 'Observation/o1 v2 · 空腹血糖',
       lines: [
         '项目 code: 空腹血糖',
         '结果 value: 7.2 mmol/L',
         '参考范围 referenceRange: 3.9 mmol/L – 6.1 mmol/L',
-        '时间 effective: 2026-11-29T07:30:00+08:00',
+        '时间 effective: 2026-11-29 07:30',
         '状态 status: final',
         '  收缩压: 120 mm[Hg]',
       ],
@@ -120,11 +129,11 @@ describe('resourceSection (R-31 certified copy text)', () => {
 
   it('Patient and Encounter: a Chinese name is family then given, unspaced; class and period print', () => {
     const patient: Patient = { resourceType: 'Patient', id: 'p1', meta: { versionId: '1' }, name: [{ family: '王', given: ['小明'] }], gender: 'male', birthDate: '1981-05-02' };
-    expect(resourceSection(patient)).toEqual({
+    expect(resourceSection(patient, paper)).toEqual({
       heading: 'Patient/p1 v1 · 王小明',
       lines: ['姓名 name: 王小明', '性别 gender: male', '出生日期 birthDate: 1981-05-02'],
     });
-    expect(resourceSection({ resourceType: 'Patient', id: 'p2', name: [{ family: 'Smith', given: ['John', 'Q'] }] }).heading).toBe('Patient/p2 · John Q Smith');
+    expect(resourceSection({ resourceType: 'Patient', id: 'p2', name: [{ family: 'Smith', given: ['John', 'Q'] }] }, paper).heading).toBe('Patient/p2 · John Q Smith');
     const encounter: Encounter = {
       resourceType: 'Encounter',
       id: 'e1',
@@ -133,18 +142,31 @@ describe('resourceSection (R-31 certified copy text)', () => {
       type: [{ text: '住院' }],
       period: { start: '2026-11-20', end: '2026-11-28' },
     };
-    expect(resourceSection(encounter).lines).toEqual(['类别 class: inpatient encounter', '类型 type: 住院', '时间 period: 2026-11-20 – 2026-11-28', '状态 status: finished']);
+    expect(resourceSection(encounter, paper).lines).toEqual(['类别 class: inpatient encounter', '类型 type: 住院', '时间 period: 2026-11-20 – 2026-11-28', '状态 status: finished']);
   });
 
   it('any other type: its narrative when it has one, else its JSON (without meta) in short lines', () => {
     const narrated: Basic = { resourceType: 'Basic', id: 'b1', code: { text: 'x' }, text: { status: 'generated', div: '<div><p>一</p><p>二</p></div>' } };
-    expect(resourceSection(narrated)).toEqual({ heading: 'Basic/b1', lines: ['一', '二'] });
+    expect(resourceSection(narrated, paper)).toEqual({ heading: 'Basic/b1', lines: ['一', '二'] });
 
     const bare: Resource = { resourceType: 'Basic', id: 'b2', meta: { versionId: '4' }, code: { text: '长'.repeat(150) } };
-    const section = resourceSection(bare);
+    const section = resourceSection(bare, paper);
     expect(section.heading).toBe('Basic/b2 v4');
     expect(section.lines.length).toBeGreaterThan(1);
     expect(section.lines.every((l) => Array.from(l).length <= 96)).toBe(true);
     expect(JSON.parse(section.lines.join(''))).toEqual({ resourceType: 'Basic', id: 'b2', code: { text: '长'.repeat(150) } });
+  });
+
+  it('R-31: the same record printed for a hospital in another zone reads its wall clock; a date without a time is printed as sent', () => {
+    const obs: Observation = { resourceType: 'Observation', id: 'o2', status: 'final', code: { text: '体温' }, effectiveDateTime: '2026-03-01T00:29:15Z', note: [{ time: '2026-07-01T12:00:00Z', text: '复测' }] };
+    expect(resourceSection(obs, { timeZone: 'Europe/Berlin', names: new Map() }).lines).toEqual(['项目 code: 体温', '时间 effective: 2026-03-01 01:29', '状态 status: final', '备注 note: 2026-07-01 14:00 复测']);
+    expect(resourceSection(obs, paper).lines).toContain('时间 effective: 2026-03-01 08:29');
+    expect(resourceSection({ ...obs, effectiveDateTime: '2026-03' }, paper).lines).toContain('时间 effective: 2026-03');
+  });
+
+  it('R-31 (decision 0014): numbers print as the sender wrote them; a contained performer prints by its name', () => {
+    const text = '{"resourceType":"Observation","id":"g","meta":{"versionId":"1"},"status":"final","contained":[{"resourceType":"Practitioner","id":"nurse","name":[{"text":"李护士"}]}],"code":{"text":"血糖"},"performer":[{"reference":"#nurse"}],"valueQuantity":{"value":1.50,"unit":"mmol/L"},"referenceRange":[{"low":{"value":3.90},"high":{"value":6.10}}],"component":[{"code":{"text":"一"},"valueQuantity":{"value":1.0}},{"code":{"text":"二"},"valueRatio":{"numerator":{"value":2.50},"denominator":{"value":1.0}}}]}';
+    const lines = resourceSection(withStoredText(JSON.parse(text) as Observation, text), paper).lines;
+    expect(lines).toEqual(['项目 code: 血糖', '结果 value: 1.50 mmol/L', '参考范围 referenceRange: 3.90 – 6.10', '执行者 performer: 李护士', '状态 status: final', '  一: 1.0', '  二: 2.50 / 1.0']);
   });
 });

@@ -4,7 +4,6 @@ import type {
   Coding,
   CompositionSection,
   ExtractResource,
-  HumanName,
   Period,
   Quantity,
   Range,
@@ -14,35 +13,43 @@ import type {
   ResourceType,
   SampledData,
 } from '@medplum/fhirtypes';
+import { humanName, nameOf, paperTime, type Paper } from './paper.js';
 import type { PdfSection } from './pdf-renderer.js';
+import { writtenNumber } from './written-number.js';
+import { xhtmlText } from './xhtml-text.js';
 
 /**
  * The printed form of one resource in a certified copy (R-31): a heading naming the exact
  * version copied (`Composition/c1 v3 · 入院记录`) and the lines a reader needs, in the order a
- * clinician reads them. Each type a copy commonly holds has a layout below; any other type
- * prints its narrative (`text.div`) or, without one, its JSON: a copy may be plain, never
- * incomplete.
+ * clinician reads them: times in the hospital's zone and the people it names by name
+ * (`paper`). Each type a copy commonly holds has a layout below; any other type prints its
+ * narrative (`text.div`) or, without one, its JSON: a copy may be plain, never incomplete.
  */
-export function resourceSection(resource: Resource): PdfSection {
+export function resourceSection(resource: Resource, paper: Paper): PdfSection {
   // One layout per type: the map's type ties each layout to its own resource type.
   const layout = LAYOUTS[resource.resourceType] as Layout<Resource> | undefined;
   const version = resource.meta?.versionId ? ` v${resource.meta.versionId}` : '';
-  const title = layout?.title?.(resource);
+  const title = resourceTitle(resource);
   const heading = `${resource.resourceType}/${resource.id ?? '-'}${version}${title ? ` · ${title}` : ''}`;
-  const lines = layout ? fieldLines(resource, layout) : fallbackLines(resource);
-  if (resource.meta?.lastUpdated) lines.push(`更新时间 lastUpdated: ${resource.meta.lastUpdated}`);
+  const lines = layout ? fieldLines(resource, layout, paper) : fallbackLines(resource);
+  if (resource.meta?.lastUpdated) lines.push(`更新时间 lastUpdated: ${paperTime(resource.meta.lastUpdated, paper)}`);
   return { heading, lines };
 }
 
+/** The human title of a record, as its heading shows it beside the id (a document's title, a result's name); undefined for a type without one. */
+export function resourceTitle(resource: Resource): string | undefined {
+  return (LAYOUTS[resource.resourceType] as Layout<Resource> | undefined)?.title?.(resource);
+}
+
 /** A labelled line: the label, and the value it shows (absent values print no line). */
-type Field<T> = readonly [label: string, value: (resource: T) => string | undefined];
+type Field<T> = readonly [label: string, value: (resource: T, paper: Paper) => string | undefined];
 
 interface Layout<T> {
   /** The human title shown in the heading beside the id. */
   title?: (resource: T) => string | undefined;
   fields: readonly Field<T>[];
   /** Lines after the fields: narrative sections, attachments, components, notes. */
-  more?: (resource: T) => string[];
+  more?: (resource: T, paper: Paper) => string[];
 }
 
 type Layouts = { [K in ResourceType]?: Layout<ExtractResource<K>> };
@@ -55,11 +62,11 @@ const LAYOUTS: Layouts = {
     fields: [
       ['类型 type', (r) => concept(r.type)],
       ['标题 title', (r) => r.title],
-      ['日期 date', (r) => r.date],
+      ['日期 date', (r, p) => paperTime(r.date, p)],
       STATUS,
-      ['作者 author', (r) => references(r.author)],
-      ['患者 subject', (r) => reference(r.subject)],
-      ['签署 attester', (r) => list(r.attester?.map((a) => [a.mode, reference(a.party), a.time].filter(Boolean).join(' ')))],
+      ['作者 author', (r, p) => people(r.author, p, r)],
+      ['患者 subject', (r, p) => nameOf(r.subject, p, r)],
+      ['签署 attester', (r, p) => list(r.attester?.map((a) => [ATTESTATION[a.mode] ?? a.mode, nameOf(a.party, p, r), paperTime(a.time, p)].filter(Boolean).join(' ')))],
     ],
     more: (r) => sectionLines(r.section),
   },
@@ -68,10 +75,11 @@ const LAYOUTS: Layouts = {
     fields: [
       ['类型 type', (r) => concept(r.type)],
       ['描述 description', (r) => r.description],
-      ['日期 date', (r) => r.date],
+      ['日期 date', (r, p) => paperTime(r.date, p)],
       STATUS,
       ['文档状态 docStatus', (r) => r.docStatus],
-      ['作者 author', (r) => references(r.author)],
+      ['作者 author', (r, p) => people(r.author, p, r)],
+      ['审核签名 authenticator', (r, p) => nameOf(r.authenticator, p, r)],
     ],
     more: (r) => (r.content ?? []).flatMap((c) => attachmentLines(c.attachment)),
   },
@@ -79,23 +87,27 @@ const LAYOUTS: Layouts = {
     title: (r) => concept(r.code),
     fields: [
       ['项目 code', (r) => concept(r.code)],
-      ['结果 value', (r) => choice(r, 'value') ?? concept(r.dataAbsentReason)],
-      ['参考范围 referenceRange', (r) => list(r.referenceRange?.map((rr) => rr.text ?? range(rr)))],
+      ['结果 value', (r, p) => choice(r, 'value', p, rootOf(r)) ?? concept(r.dataAbsentReason)],
+      ['参考范围 referenceRange', (r) => list(r.referenceRange?.map((rr, i) => rr.text ?? range(rr, rootOf(r, `/referenceRange/${i}`))))],
       ['判读 interpretation', (r) => concepts(r.interpretation)],
-      ['时间 effective', (r) => choice(r, 'effective')],
+      ['时间 effective', (r, p) => choice(r, 'effective', p, rootOf(r))],
+      ['执行者 performer', (r, p) => people(r.performer, p, r)],
       STATUS,
     ],
-    more: (r) => [
-      ...(r.component ?? []).map((c) => `  ${concept(c.code) ?? ''}: ${choice(c, 'value') ?? concept(c.dataAbsentReason) ?? ''}`),
-      ...notes(r.note),
+    more: (r, p) => [
+      ...(r.component ?? []).map((c, i) => `  ${concept(c.code) ?? ''}: ${choice(c, 'value', p, rootOf(r, `/component/${i}`)) ?? concept(c.dataAbsentReason) ?? ''}`),
+      ...notes(r.note, p),
     ],
   },
   DiagnosticReport: {
     title: (r) => concept(r.code),
     fields: [
       ['项目 code', (r) => concept(r.code)],
-      ['时间 effective', (r) => choice(r, 'effective')],
+      ['时间 effective', (r, p) => choice(r, 'effective', p, rootOf(r))],
+      ['报告时间 issued', (r, p) => paperTime(r.issued, p)],
       STATUS,
+      ['检验/检查者 performer', (r, p) => people(r.performer, p, r)],
+      ['审核者 resultsInterpreter', (r, p) => people(r.resultsInterpreter, p, r)],
       ['结论 conclusion', (r) => r.conclusion],
       ['结论编码 conclusionCode', (r) => concepts(r.conclusionCode)],
       ['结果 result', (r) => references(r.result)],
@@ -107,9 +119,10 @@ const LAYOUTS: Layouts = {
     fields: [
       ['类别 class', (r) => coding(r.class)],
       ['类型 type', (r) => concepts(r.type)],
-      ['时间 period', (r) => period(r.period)],
+      ['时间 period', (r, p) => period(r.period, p)],
       STATUS,
       ['原因 reason', (r) => concepts(r.reasonCode)],
+      ['科室 serviceProvider', (r, p) => nameOf(r.serviceProvider, p, r)],
     ],
   },
   Patient: {
@@ -124,12 +137,12 @@ const LAYOUTS: Layouts = {
     title: (r) => concept(r.code),
     fields: [
       ['项目 code', (r) => concept(r.code)],
-      ['时间 performed', (r) => choice(r, 'performed')],
+      ['时间 performed', (r, p) => choice(r, 'performed', p, rootOf(r))],
       STATUS,
-      ['执行者 performer', (r) => list(r.performer?.map((p) => reference(p.actor)))],
+      ['执行者 performer', (r, p) => list(r.performer?.map((x) => nameOf(x.actor, p, r)))],
       ['结果 outcome', (r) => concept(r.outcome)],
     ],
-    more: (r) => notes(r.note),
+    more: (r, p) => notes(r.note, p),
   },
   Condition: {
     title: (r) => concept(r.code),
@@ -138,10 +151,11 @@ const LAYOUTS: Layouts = {
       ['临床状态 clinicalStatus', (r) => concept(r.clinicalStatus)],
       ['确认状态 verificationStatus', (r) => concept(r.verificationStatus)],
       ['分类 category', (r) => concepts(r.category)],
-      ['发病 onset', (r) => choice(r, 'onset')],
-      ['记录日期 recordedDate', (r) => r.recordedDate],
+      ['发病 onset', (r, p) => choice(r, 'onset', p, rootOf(r))],
+      ['记录日期 recordedDate', (r, p) => paperTime(r.recordedDate, p)],
+      ['记录者 recorder', (r, p) => nameOf(r.recorder, p, r)],
     ],
-    more: (r) => notes(r.note),
+    more: (r, p) => notes(r.note, p),
   },
   MedicationRequest: {
     title: (r) => concept(r.medicationCodeableConcept) ?? reference(r.medicationReference),
@@ -149,10 +163,10 @@ const LAYOUTS: Layouts = {
       ['药品 medication', (r) => concept(r.medicationCodeableConcept) ?? reference(r.medicationReference)],
       STATUS,
       ['意图 intent', (r) => r.intent],
-      ['开立时间 authoredOn', (r) => r.authoredOn],
-      ['开立者 requester', (r) => reference(r.requester)],
+      ['开立时间 authoredOn', (r, p) => paperTime(r.authoredOn, p)],
+      ['开立者 requester', (r, p) => nameOf(r.requester, p, r)],
     ],
-    more: (r) => [...(r.dosageInstruction ?? []).flatMap((d) => (d.text ? [`用法 dosage: ${d.text}`] : [])), ...notes(r.note)],
+    more: (r, p) => [...(r.dosageInstruction ?? []).flatMap((d) => (d.text ? [`用法 dosage: ${d.text}`] : [])), ...notes(r.note, p)],
   },
   AllergyIntolerance: {
     title: (r) => concept(r.code),
@@ -161,22 +175,26 @@ const LAYOUTS: Layouts = {
       ['临床状态 clinicalStatus', (r) => concept(r.clinicalStatus)],
       ['确认状态 verificationStatus', (r) => concept(r.verificationStatus)],
       ['严重程度 criticality', (r) => r.criticality],
-      ['记录日期 recordedDate', (r) => r.recordedDate],
+      ['记录日期 recordedDate', (r, p) => paperTime(r.recordedDate, p)],
+      ['记录者 recorder', (r, p) => nameOf(r.recorder, p, r)],
     ],
-    more: (r) => [
+    more: (r, p) => [
       ...(r.reaction ?? []).map((x) => `反应 reaction: ${[concepts(x.manifestation), x.severity].filter(Boolean).join(' · ')}`),
-      ...notes(r.note),
+      ...notes(r.note, p),
     ],
   },
 };
 
-function fieldLines<T extends Resource>(resource: T, layout: Layout<T>): string[] {
+/** How a Composition's attester attested (FHIR composition-attestation-mode), as a hospital words it. */
+const ATTESTATION: Readonly<Record<string, string>> = { personal: '本人签名', professional: '执业签名', legal: '法定签名', official: '机构签章' };
+
+function fieldLines<T extends Resource>(resource: T, layout: Layout<T>, paper: Paper): string[] {
   const lines: string[] = [];
   for (const [label, value] of layout.fields) {
-    const text = value(resource);
+    const text = value(resource, paper);
     if (text !== undefined && text !== '') lines.push(`${label}: ${text}`);
   }
-  return [...lines, ...(layout.more?.(resource) ?? [])];
+  return [...lines, ...(layout.more?.(resource, paper) ?? [])];
 }
 
 /** Longest line of the JSON fallback, in characters: short enough to read, and to wrap even where a renderer would not break. */
@@ -229,77 +247,6 @@ function decodeText(bytes: Buffer, charset: string | undefined): string {
   }
 }
 
-/** Elements that start and end a line of their own. */
-const BLOCK = /^(p|div|li|tr|table|thead|tbody|tfoot|ul|ol|dl|dt|dd|h[1-6]|blockquote|pre|hr|caption)$/i;
-
-/**
- * The readable text of an XHTML narrative (FHIR `Narrative.div`), one array entry per line:
- * tags are removed; `<br>` and block elements (`<p>`, `<div>`, `<li>`, `<tr>`, headings…)
- * break lines, list items start with `- `, table cells are separated by ` | `; whitespace of
- * the source is collapsed as a browser would; entities are decoded after the tags are gone,
- * so an escaped `&lt;b&gt;` stays text.
- */
-export function xhtmlText(div: string): string[] {
-  const marked = div
-    .replace(/<!--[\s\S]*?-->/g, '')
-    .replace(/\s+/g, ' ')
-    .replace(/<(\/?)([a-z][a-z0-9]*)\b[^>]*>/gi, (_tag, close: string, name: string) => {
-      const n = name.toLowerCase();
-      if (n === 'br') return '\n';
-      if (n === 'li' && !close) return '\n- ';
-      if ((n === 'td' || n === 'th') && close) return '\t';
-      return BLOCK.test(n) ? '\n' : '';
-    })
-    .replace(/<[^>]*>/g, '');
-  return decodeEntities(marked)
-    .split('\n')
-    .map((line) =>
-      line
-        .split('\t')
-        .map((cell) => cell.replace(/[ \u00a0]+/g, ' ').trim())
-        .filter((cell) => cell !== '')
-        .join(' | '),
-    )
-    .filter((line) => line !== '' && line !== '-');
-}
-
-const ENTITIES: Readonly<Record<string, string>> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: '\u00a0',
-  middot: '·',
-  times: '×',
-  divide: '÷',
-  deg: '°',
-  plusmn: '±',
-  micro: 'µ',
-  le: '≤',
-  ge: '≥',
-  ndash: '–',
-  mdash: '—',
-  hellip: '…',
-  lsquo: '‘',
-  rsquo: '’',
-  ldquo: '“',
-  rdquo: '”',
-  copy: '©',
-  reg: '®',
-};
-
-/** Named (the common ones), decimal and hexadecimal entities, in one pass: `&amp;lt;` is `&lt;`, not `<`. Unknown ones stay as written. */
-export function decodeEntities(text: string): string {
-  return text.replace(/&(#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][a-zA-Z0-9]*);/g, (entity, body: string) => {
-    if (body.startsWith('#')) {
-      const code = /^#x/i.test(body) ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : entity;
-    }
-    return ENTITIES[body] ?? entity;
-  });
-}
-
 /** A CodeableConcept as a reader knows it: its text, else a coding's display, else `system|code`. */
 export function concept(cc: CodeableConcept | undefined): string | undefined {
   if (!cc) return undefined;
@@ -319,6 +266,11 @@ function reference(r: Reference | undefined): string | undefined {
   return r?.display ?? r?.reference;
 }
 
+/** The people (or departments) references name, by name where the paper knows it (or `container` holds them). */
+function people(rs: readonly Reference[] | undefined, paper: Paper, container?: Resource): string | undefined {
+  return list(rs?.map((r) => nameOf(r, paper, container)));
+}
+
 function references(rs: readonly Reference[] | undefined): string | undefined {
   return list(rs?.map(reference));
 }
@@ -334,59 +286,70 @@ export function quantity(q: Quantity | undefined, value?: string): string | unde
   return `${q.comparator ?? ''}${value ?? q.value}${q.unit ?? q.code ? ` ${q.unit ?? q.code}` : ''}`;
 }
 
-function range(r: Range | undefined): string | undefined {
+/** Where a value is in its record (an RFC 6901 pointer), and how the record wrote its numbers there. */
+interface At {
+  pointer: string;
+  written: (pointer: string, value: number | undefined) => string | undefined;
+}
+
+/** The place `pointer` in `record`, whose numbers print as the sender wrote them (docs/decisions/0014: `1.50` stays `1.50`). */
+function rootOf(record: Resource, pointer = ''): At {
+  return { pointer, written: (at, value) => writtenNumber(record, at, value) };
+}
+
+function inside(at: At, key: string): At {
+  return { ...at, pointer: `${at.pointer}/${key}` };
+}
+
+/** A quantity at `at`, its number as written. */
+function writtenQuantity(q: Quantity | undefined, at: At): string | undefined {
+  return quantity(q, at.written(`${at.pointer}/value`, q?.value));
+}
+
+function range(r: Range | undefined, at: At): string | undefined {
   if (!r?.low && !r?.high) return undefined;
-  return `${quantity(r.low) ?? ''} – ${quantity(r.high) ?? ''}`.trim();
+  return `${writtenQuantity(r.low, inside(at, 'low')) ?? ''} – ${writtenQuantity(r.high, inside(at, 'high')) ?? ''}`.trim();
 }
 
-function period(p: Period | undefined): string | undefined {
+function period(p: Period | undefined, paper: Paper): string | undefined {
   if (!p?.start && !p?.end) return undefined;
-  return `${p.start ?? ''} – ${p.end ?? ''}`.trim();
+  return `${paperTime(p.start, paper) ?? ''} – ${paperTime(p.end, paper) ?? ''}`.trim();
 }
 
-export function humanName(n: HumanName | undefined): string | undefined {
-  if (!n) return undefined;
-  if (n.text) return n.text;
-  const given = (n.given ?? []).join(' ');
-  // Chinese names are written family name first, without a space (王 + 小明 = 王小明).
-  const han = /\p{Script=Han}/u.test(`${n.family ?? ''}${given}`);
-  return (han ? `${n.family ?? ''}${(n.given ?? []).join('')}` : `${given} ${n.family ?? ''}`).trim() || undefined;
+function notes(annotations: readonly { text: string; time?: string }[] | undefined, paper: Paper): string[] {
+  return (annotations ?? []).map((a) => `备注 note: ${a.time ? `${paperTime(a.time, paper)} ` : ''}${a.text}`);
 }
 
-function notes(annotations: readonly { text: string; time?: string }[] | undefined): string[] {
-  return (annotations ?? []).map((a) => `备注 note: ${a.time ? `${a.time} ` : ''}${a.text}`);
-}
-
-/** How each FHIR data type a choice element (`value[x]`, `effective[x]`, `onset[x]`…) can take is printed, by its type suffix. */
-const CHOICE_TYPES: Readonly<Record<string, (value: unknown) => string | undefined>> = {
-  Quantity: (v) => quantity(v as Quantity),
-  Age: (v) => quantity(v as Quantity),
-  Duration: (v) => quantity(v as Quantity),
+/** How each FHIR data type a choice element (`value[x]`, `effective[x]`, `onset[x]`…) can take is printed, by its type suffix; times in the paper's zone. */
+const CHOICE_TYPES: Readonly<Record<string, (value: unknown, paper: Paper, at: At) => string | undefined>> = {
+  Quantity: (v, _paper, at) => writtenQuantity(v as Quantity, at),
+  Age: (v, _paper, at) => writtenQuantity(v as Quantity, at),
+  Duration: (v, _paper, at) => writtenQuantity(v as Quantity, at),
   CodeableConcept: (v) => concept(v as CodeableConcept),
   Coding: (v) => coding(v as Coding),
-  Range: (v) => range(v as Range),
-  Ratio: (v) => {
+  Range: (v, _paper, at) => range(v as Range, at),
+  Ratio: (v, _paper, at) => {
     const r = v as Ratio;
-    return `${quantity(r.numerator) ?? ''} / ${quantity(r.denominator) ?? ''}`;
+    return `${writtenQuantity(r.numerator, inside(at, 'numerator')) ?? ''} / ${writtenQuantity(r.denominator, inside(at, 'denominator')) ?? ''}`;
   },
-  Period: (v) => period(v as Period),
+  Period: (v, paper) => period(v as Period, paper),
   SampledData: (v) => `sampled data (${(v as SampledData).dimensions} dimensions)`,
-  Reference: (v) => reference(v as Reference),
+  Reference: (v, paper) => nameOf(v as Reference, paper),
   String: String,
   Boolean: String,
   Integer: String,
-  Decimal: String,
-  DateTime: String,
+  Decimal: (v, _paper, at) => at.written(at.pointer, v as number),
+  DateTime: (v, paper) => paperTime(String(v), paper),
   Date: String,
   Time: String,
-  Instant: String,
+  Instant: (v, paper) => paperTime(String(v), paper),
 };
 
-/** The printed value of a choice element: the first `<prefix><Type>` key the element carries. */
-function choice(element: object, prefix: string): string | undefined {
+/** The printed value of a choice element: the first `<prefix><Type>` key the element (at `at` in its record) carries. */
+function choice(element: object, prefix: string, paper: Paper, at: At): string | undefined {
   for (const [key, value] of Object.entries(element)) {
     const format = key.startsWith(prefix) ? CHOICE_TYPES[key.slice(prefix.length)] : undefined;
-    if (format && value !== undefined && value !== null) return format(value);
+    if (format && value !== undefined && value !== null) return format(value, paper, inside(at, key));
   }
   return undefined;
 }

@@ -2,12 +2,14 @@ import type { ChargeItem, DiagnosticReport, Invoice, MedicationAdministration, M
 import { withStoredText } from '../common/fhir-json-text.js';
 import { pdfPages } from '../../test/support/pdf-text.js';
 import { costLines } from './cost-sheet.js';
+import type { Paper } from './paper.js';
 import { renderPdf } from './pdf-renderer.js';
 import { partSections } from './record-parts.js';
 
 /** The text of a copy holding `resources` under part `code`, as a reader copies it out (no white space). */
 async function printed(code: string, resources: Resource[]): Promise<string> {
-  const sections = partSections([{ code, title: code, resources }], { name: '王小明', number: { label: '患者ID', value: 'p1' }, stays: new Map() });
+  const paper: Paper = { timeZone: 'Asia/Shanghai', names: new Map() };
+  const sections = partSections([{ code, title: code, resources }], { header: { name: '王小明', number: { label: '患者ID', value: 'p1' } }, stays: new Map() }, paper);
   const pdf = await renderPdf({ title: '病历复印件', reference: 'CR-1', createdAt: new Date('2026-03-05T00:00:00Z'), sections });
   return (await pdfPages(pdf.bytes)).join('').replace(/\s+/g, '');
 }
@@ -87,7 +89,7 @@ describe('the cost record adds up (R-31)', () => {
   });
 
   it('R-31: an invoice line billing a charge the copy does not hold is printed and marked, so the total equals the invoiced total', async () => {
-    const { lines, totals, invoiced } = costLines([charge('c1', 150), invoice(259)]);
+    const { lines, totals, invoiced } = costLines([charge('c1', 150), invoice(259)], 'Asia/Shanghai');
     expect(lines.map((l) => [l.item, l.amount, l.notInCopy ?? false])).toEqual([
       ['项目c1', 15000, false],
       ['注射费', 9900, true],
@@ -102,7 +104,7 @@ describe('the cost record adds up (R-31)', () => {
   it('R-31: a total that still differs from the invoices says by how much; an amount in USD is printed and totalled as USD, never added into ¥', async () => {
     const text = await printed('cost-record', [charge('c1', 150), charge('usd', 12, 'USD'), invoice(300)]);
     for (const t of ['项目usd1USD12.00USD12.00', '合计Total¥259.00', '合计Total(USD)USD12.00', '合计与发票合计相差Totalandinvoicedtotaldifferby¥41.00']) expect(text).toContain(t);
-    expect(costLines([charge('c1', 150), charge('usd', 12, 'USD')]).totals).toEqual(
+    expect(costLines([charge('c1', 150), charge('usd', 12, 'USD')], 'Asia/Shanghai').totals).toEqual(
       new Map([
         ['CNY', 15000],
         ['USD', 1200],

@@ -1,12 +1,13 @@
 import type { Observation, Quantity } from '@medplum/fhirtypes';
-import { addDays, beijingClock, daysBetween } from './beijing-time.js';
+import { addDays, daysBetween, hospitalClock, zoneLabel } from '../common/hospital-time.js';
+import type { PatientBlock } from './patient-block.js';
 import { MARGINS, PAGE, printable, type PdfFigure } from './pdf-renderer.js';
 import { concept, quantity } from './resource-text.js';
 import { writtenNumber } from './written-number.js';
 
 /**
  * The temperature chart (体温单, R-31) as a ward prints it: one sheet per week, a column per
- * day split into six 4-hourly slots (2, 6, 10, 14, 18, 22 o'clock, Beijing time), a row per
+ * day split into six 4-hourly slots (2, 6, 10, 14, 18, 22 o'clock, the hospital's wall clock), a row per
  * 0.2 °C from 35 to 42 °C; temperature plotted as blue ×, pulse as red ● on the shared scale
  * (1 °C = 20 次/分, 35 °C = 40), each joined by lines; respiration (次/分) written in its row
  * slot by slot, blood pressure and the other vital signs in theirs, day by day; numbers as the
@@ -57,7 +58,7 @@ export function pulseAsCelsius(rate: number): number {
   return SCALE.low + (rate - SCALE.pulseAtLow) / SCALE.pulsePerDegree;
 }
 
-/** A reading placed on the chart: its Beijing day, its slot (0–5), its value (°C for a temperature), and the number as written. */
+/** A reading placed on the chart: its local day, its slot (0–5), its value (°C for a temperature), and the number as written. */
 export interface Reading {
   date: string;
   slot: number;
@@ -70,20 +71,20 @@ export interface ChartData {
   temperature: Reading[];
   pulse: Reading[];
   respiration: Reading[];
-  /** Per Beijing day: blood pressures (`120/80`) and other vital signs (`体重 65 kg`), as printed. */
+  /** Per local day: blood pressures (`120/80`) and other vital signs (`体重 65 kg`), as printed. */
   bloodPressure: Map<string, string[]>;
   other: Map<string, string[]>;
   /** Readings with no time, or with no value the chart can show: listed under the chart, never dropped. */
   unplaced: Observation[];
 }
 
-/** Sorts a sheet's vital signs onto the chart; the sheet's days come from its stay (`chart-sheets.ts`). */
-export function chartData(observations: readonly Observation[]): ChartData {
+/** Sorts a sheet's vital signs onto the chart, by their day and hour in `timeZone`; the sheet's days come from its stay (`chart-sheets.ts`). */
+export function chartData(observations: readonly Observation[], timeZone: string): ChartData {
   const data: ChartData = { temperature: [], pulse: [], respiration: [], bloodPressure: new Map(), other: new Map(), unplaced: [] };
   const push = <K>(map: Map<K, string[]>, key: K, text: string) => map.set(key, [...(map.get(key) ?? []), text]);
   const sorted = [...observations].sort((a, b) => Date.parse(effective(a) ?? '') - Date.parse(effective(b) ?? ''));
   for (const o of sorted) {
-    const clock = beijingClock(effective(o));
+    const clock = hospitalClock(effective(o), timeZone);
     if (!clock) {
       data.unplaced.push(o);
       continue;
@@ -102,17 +103,20 @@ export function chartData(observations: readonly Observation[]): ChartData {
 
 /**
  * The block printed at the top of a sheet: the patient, the number the hospital files the
- * record under (病案号, else the record's id as 患者ID), and the day the stay began, from which
- * 住院天数 counts.
+ * record under (病案号, else the record's id as 患者ID), the stay's department, and the day the
+ * stay began, from which 住院天数 counts; `timeZone`: the zone its hours are read in.
  */
 export interface SheetHeader {
   name: string;
   gender?: string;
-  number: { label: '病案号' | '患者ID'; value: string };
+  age?: string;
+  number: PatientBlock['recordNumber'];
+  department?: string;
   admitted?: string;
+  timeZone: string;
 }
 
-/** One sheet: the week of `data` from `from` (`YYYY-MM-DD`, Beijing) on the grid. */
+/** One sheet: the week of `data` from `from` (`YYYY-MM-DD`, local) on the grid. */
 export function chartSheet(data: ChartData, header: SheetHeader, from: string): PdfFigure {
   return {
     draw(doc) {
@@ -124,8 +128,19 @@ export function chartSheet(data: ChartData, header: SheetHeader, from: string): 
         doc.text(printable(text), x, y + (height - size * 1.2) / 2, { width, align: 'center', lineBreak: false, height });
       };
       const { admitted } = header;
-      const block = [`姓名 ${header.name}`, header.gender ? `性别 ${header.gender}` : '', `${header.number.label} ${header.number.value}`, admitted ? `入院日期 ${admitted}` : ''];
-      doc.font('regular').fontSize(9).fillColor('black').text(printable(block.filter(Boolean).join('　　')), c.left, c.top, { lineBreak: false });
+      const block = [
+        `姓名 ${header.name}`,
+        header.gender ? `性别 ${header.gender}` : '',
+        header.age ? `年龄 ${header.age}` : '',
+        header.department ? `科室 ${header.department}` : '',
+        admitted ? `入院日期 ${admitted}` : '',
+        `${header.number.label} ${header.number.value}`,
+      ];
+      // One line above the grid: a long name or department shrinks the line (to 6 pt at most) rather than running off the sheet.
+      const line = printable(block.filter(Boolean).join('　　'));
+      doc.font('regular').fontSize(9);
+      const size = Math.max(6, Math.min(9, (9 * c.width) / doc.widthOfString(line)));
+      doc.fontSize(size).fillColor('black').text(line, c.left, c.top, { lineBreak: false });
 
       // Header rows: date, day of stay, the slots' hours (afternoon and night in red, as printed forms do).
       const headerTop = c.top + 18;
@@ -176,7 +191,7 @@ export function chartSheet(data: ChartData, header: SheetHeader, from: string): 
         cell((data.bloodPressure.get(day) ?? []).join(' '), x, c.gridBottom + c.headerRow, dayWidth, c.headerRow, 5);
         cell((data.other.get(day) ?? []).join(' '), x, c.gridBottom + 2 * c.headerRow, dayWidth, c.headerRow, 5);
       });
-      cell('体温 × (蓝)　脉搏 ● (红)　时间为北京时间 Beijing time', c.left, c.gridBottom + 3 * c.headerRow + 4, c.width, 10, 7);
+      cell(`体温 × (蓝)\u3000脉搏 ● (红)\u3000时间为${zoneLabel(header.timeZone)}`, c.left, c.gridBottom + 3 * c.headerRow + 4, c.width, 10, 7);
       doc.x = c.left;
       doc.y = c.gridBottom + 3 * c.headerRow + 18;
     },

@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { subject } from '@casl/ability';
+import { Clock } from '../common/clock.js';
+import { hospitalTimeOf, zoneLabel } from '../common/hospital-time.js';
 import type { Actor } from '../identity/actor.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { AccessFacts } from '../store/access-facts.js';
 import { AccessPolicyService, type Decision } from './access-policy.service.js';
+import { ActiveAccessSource } from './active-access.port.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import type { Action } from './domain/actions.js';
 import { LoadedPolicy } from './loaded-policy.js';
@@ -73,7 +76,8 @@ const WORDS: ReadonlyMap<string, string> = new Map([
  * that concerns the action. The facts behind it go only to a caller who may read the record
  * (R-02: an explanation is no way around the policy); a record that does not exist is
  * explained as a record without facts, exactly as one the caller may not read. The trail
- * names the record's patient either way (R-20).
+ * names the record's patient either way (R-20). A decision resting on a grant (R-05) or a
+ * break-the-glass (R-04) says until when, as the hospital's clock reads it (policy `timeZone`).
  */
 @Injectable()
 export class ExplainService {
@@ -81,6 +85,8 @@ export class ExplainService {
     private readonly decisions: AccessPolicyService,
     private readonly policy: LoadedPolicy,
     private readonly store: FhirStore,
+    private readonly activeAccess: ActiveAccessSource,
+    private readonly clock: Clock,
   ) {}
 
   /** The roles an explanation may name (the policy's): anything else is refused with this list. */
@@ -114,7 +120,7 @@ export class ExplainService {
       decidedBy: shown.rule,
       policyVersion: shown.policyVersion,
       // Worded from the decision and the policy's rules only, never from the facts: the same for both kinds of answer.
-      explanation: this.words(shown, target, action, resourceType, id, traces),
+      explanation: this.words(shown, target, action, resourceType, id, traces) + (await this.lasting(target, shown)),
     };
     if (!full) return { ...answer, detail: 'decision-only', rules: traces.map(({ rule, effect }) => ({ rule, effect })) };
     return { ...answer, detail: 'full', facts: stored, rules: traces };
@@ -128,6 +134,22 @@ export class ExplainService {
       if (e instanceof StoreError && e.code === StoreErrorCode.NotFound) return undefined;
       throw e;
     }
+  }
+
+  /**
+   * For an access resting on a grant or a break-the-glass: ` It lasts until <time> <zone>.`, its
+   * end on the hospital's clock; empty otherwise. Read from the target's active access, like the
+   * decision.
+   */
+  private async lasting(target: Actor, d: Decision): Promise<string> {
+    const id = d.allowed ? (d.grantId ?? d.breakGlassId) : undefined;
+    if (!id) return '';
+    const active = await this.activeAccess.activeFor(target.id, this.clock.now());
+    const held = [...active.grants, ...active.breakGlass].find((a) => a.id === id);
+    if (!held) return '';
+    const zone = this.policy.timeZone;
+    const what = d.grantId ? 'The grant' : 'The break-the-glass access';
+    return ` ${what} lasts until ${hospitalTimeOf(held.until, zone)} ${zoneLabel(zone)}.`;
   }
 
   private words(d: Decision, actor: Actor, action: string, type: string, id: string, rules: readonly Required<RuleTrace>[]): string {

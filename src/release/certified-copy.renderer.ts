@@ -1,9 +1,16 @@
 import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import { hospitalTime, hospitalTimeOf, zoneLabel } from '../common/hospital-time.js';
+import { chartPatient } from '../copies/chart-sheets.js';
 import { canonicalBundle, documentBundle } from '../copies/document-bundle.js';
-import { beijingTime } from '../copies/beijing-time.js';
-import { chartPatient } from '../copies/patient-record.js';
+import { namesFor, nameOf, type Paper } from '../copies/paper.js';
+import { patientBlockSection, patientOnPaper } from '../copies/patient-block.js';
 import { renderPdf, type PdfSection, type RenderedPdf } from '../copies/pdf-renderer.js';
+import { tableFigure } from '../copies/pdf-table.js';
+import { recordDate } from '../copies/record-date.js';
 import { partSections, type CopiedPart } from '../copies/record-parts.js';
+import { recordEncounters } from '../copies/reference-key.js';
+import { resourceTitle } from '../copies/resource-text.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
@@ -22,10 +29,13 @@ const TITLE = '病历复印件 Certified copy of medical records';
 
 /**
  * Renders copy `n` of a request (R-32, R-33) with `copies/`: the FHIR `document` Bundle of the
- * copied versions (pending ones listed), each under its part, and the PDF stamped with the
- * hospital's record-room seal on every page, its footer carrying the Bundle's hash; its first
- * pages name the request, the patient and the requester, and the manifest with every version's
- * hash; then the record part by part (R-31), each printed as the hospital prints it.
+ * copied versions (pending ones listed), each under its part, and the PDF headed with the
+ * hospital's name and stamped with its record-room seal on every page (words and ink from
+ * policy `settings.stamp`), its footer carrying the Bundle's hash. Its first page prints the
+ * patient block (姓名, 性别, 年龄, 病案号, 科室, 入院/出院日期 of the visits copied), the request
+ * and the manifest, each record by its Chinese document-type name with its date, version and
+ * hash; then the record part by part (R-31), each printed as the hospital prints it. Every time
+ * is in the hospital's zone (policy `settings.timeZone`) and every signer is named.
  */
 @Injectable()
 export class CertifiedCopyRenderer {
@@ -34,7 +44,7 @@ export class CertifiedCopyRenderer {
     private readonly policy: LoadedPolicy,
   ) {}
 
-  /** The patient (and the stays the charts name) are read in `unit`, with the versions the copy holds. */
+  /** The patient, the visits and the people the copy names are read in `unit`, with the versions the copy holds. */
   async render(ctx: FhirContext, request: CopyRequestRecord, n: number, selection: CopySelection, at: Date, unit: UnitOfWork): Promise<CertifiedCopy> {
     const titles = new Map(selection.manifest.map((m) => [m.documentType, this.partTitle(m.documentType)]));
     const bundle = canonicalBundle(
@@ -49,18 +59,26 @@ export class CertifiedCopyRenderer {
         pending: selection.pending.map((p) => p.ref),
       }),
     );
-    const patient = await chartPatient(this.store.within(unit).records, request.patient, selection.included);
+    const records = this.store.within(unit).records;
+    const timeZone = this.policy.timeZone;
+    // The visits of the copy: those the request names, and those its records are filed under.
+    const visits = [...(request.scope.encounters ?? []), ...selection.included.flatMap(recordEncounters)];
+    const { block, stays } = await patientOnPaper(records, request.patient, visits, { at, timeZone, recordNumberSystems: this.policy.medicalRecordNumberSystems });
+    const paper: Paper = { timeZone, names: await namesFor(records, selection.included, [ctx.actor.practitioner]) };
+    const stamp = this.policy.stamp;
     const pdf = await renderPdf({
-      title: TITLE,
+      title: `${this.policy.hospitalName} ${TITLE}`,
       reference: `CopyRequest ${request.id} #${n}`,
-      stamp: `${this.policy.hospitalName} 病案管理专用章`,
+      stamp: `${this.policy.hospitalName} ${stamp.copy}`,
+      stampColour: stamp.colour,
       footerHash: bundle.sha256,
       createdAt: at,
       author: ctx.actor.practitioner,
       sections: [
-        requestSection(request, patient.name, at, bundle.sha256),
-        manifestSection(selection.manifest, selection.pending, titles),
-        ...partSections(partsOf(selection, titles), patient),
+        patientBlockSection(block),
+        requestSection(request, nameOf({ reference: ctx.actor.practitioner }, paper) ?? ctx.actor.practitioner, at, paper, bundle.sha256),
+        ...manifestSections(selection, paper, (code) => this.policy.documentTypes.get(code)?.zh ?? code),
+        ...partSections(partsOf(selection, titles), chartPatient(block, stays), paper),
       ],
     });
     return { bundle, pdf };
@@ -97,27 +115,56 @@ const REQUESTER_LABELS: Record<RequesterType, string> = {
   'commercial-insurer': '商业保险机构 commercial insurer',
 };
 
-function requestSection(r: CopyRequestRecord, patientName: string, at: Date, bundleSha: string): PdfSection {
+function requestSection(r: CopyRequestRecord, producedBy: string, at: Date, paper: Paper, bundleSha: string): PdfSection {
+  const zone = zoneLabel(paper.timeZone);
   return {
     heading: '复印申请 Request',
     lines: [
       `申请编号 Request: ${r.id}`,
-      `患者 Patient: ${patientName} (Patient/${r.patient})`,
       `申请人 Requester: ${r.requester.name} · ${REQUESTER_LABELS[r.requesterType]}${r.requester.organization ? ` · ${r.requester.organization}` : ''}`,
       `用途 Purpose: ${r.purpose}`,
-      `复印时间 Produced: ${beijingTime(at.toISOString())} (北京时间 Beijing time)`,
+      `复印时间 Produced: ${hospitalTimeOf(at, paper.timeZone)} ${zone}`,
+      `经办人 Produced by: ${producedBy}`,
       `电子副本 Electronic copy SHA-256: ${bundleSha}`,
+      `本复印件所列时间均为${zone} (times in this copy are ${paper.timeZone})`,
       '申请人核对签字 Checked by the requester: ____________',
     ],
   };
 }
 
-function manifestSection(manifest: readonly ManifestLine[], pending: readonly LeftOut[], titles: ReadonlyMap<string, string>): PdfSection {
-  return {
-    heading: `复印清单 Manifest (${manifest.length} records${pending.length ? `, ${pending.length} pending` : ''})`,
-    lines: [
-      ...manifest.map((m) => `${titles.get(m.documentType) ?? m.documentType}: ${m.type}/${m.id} v${m.version} SHA-256 ${m.sha256}`),
-      ...pending.map((p) => `待完成 pending: ${p.ref} (${p.documentType})`),
-    ],
+/**
+ * The manifest as a table a requester checks the paper against: each copied record by its
+ * document type's Chinese name (and its own title), its date in the hospital's zone, the version
+ * copied, its reference and hash; then what is pending (R-32), by name.
+ */
+function manifestSections(selection: CopySelection, paper: Paper, typeName: (code: string) => string): PdfSection[] {
+  const { manifest, included, pending } = selection;
+  const rows = manifest.map((m: ManifestLine, i: number) => {
+    const resource: Resource = included[i];
+    const title = resourceTitle(resource);
+    return { cells: [String(i + 1), `${typeName(m.documentType)}${title ? ` · ${title}` : ''}`, hospitalTime(recordDate(resource), paper.timeZone) ?? '—', `v${m.version}`, `${m.type}/${m.id}`, m.sha256] };
+  });
+  const table: PdfSection = {
+    heading: `复印清单 Manifest（共 ${manifest.length} 份${pending.length ? `，另有 ${pending.length} 份待完成` : ''}）`,
+    lines: [],
+    figure: tableFigure(
+      [
+        { header: '序号', weight: 5, align: 'right' },
+        { header: '文书名称', weight: 24 },
+        { header: '日期', weight: 14 },
+        { header: '版本', weight: 6 },
+        { header: '记录', weight: 22 },
+        { header: 'SHA-256', weight: 29 },
+      ],
+      rows,
+    ),
   };
+  if (pending.length === 0) return [table];
+  return [
+    table,
+    {
+      heading: '待完成 Pending (R-32)',
+      lines: ['以下病历尚未完成，完成后另行复印 (not yet complete: copied once complete):', ...pending.map((p: LeftOut) => `待完成 pending: ${p.ref}${p.documentType ? ` · ${typeName(p.documentType)}` : ''}`)],
+    },
+  ];
 }

@@ -20,12 +20,16 @@ import { startTestServer, testDatabaseUrl, type TestServer } from '../support/te
 const run = randomUUID().slice(0, 8);
 const DEPT = `cw-copy-${run}`;
 const DR = `Practitioner/dr-copy-${run}`;
+/** The attending as the store knows them: papers print this name, never the reference (issue #18). */
+const DR_NAME = '王建国';
 const LOINC = 'http://loinc.org';
 /** Smallest valid files of each kind the desk scans. */
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
 const JPEG = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n', 'latin1');
 const ID_NUMBER = '110101198801015678';
+/** Beijing's wall clock of an instant, computed here without the server's code: UTC+8, no daylight saving. */
+const beijing = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', '');
 
 describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () => {
   let server: TestServer;
@@ -101,6 +105,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     attending = await server.token({ sub: `dr-copy-${run}`, roles: ['attending'], department: DEPT, licence: 'licensed', fhirUser: DR });
     nurse = await server.token({ sub: `nurse-copy-${run}`, roles: ['nurse'], department: DEPT });
     expectStatus(await fhir(his, 'PUT', `Organization/${DEPT}`, { resourceType: 'Organization', id: DEPT, name: DEPT }), 201);
+    expectStatus(await fhir(his, 'PUT', DR, { resourceType: 'Practitioner', id: DR.split('/')[1], name: [{ family: '王', given: ['建国'] }] }), 201);
   });
   afterAll(async () => {
     await db?.end();
@@ -215,7 +220,7 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(produced.excluded).toEqual([{ ref: `Composition/${r.progress.id}`, documentType: 'daily-progress-note', reason: expect.stringContaining('subjective: not copied for requesters (R-31)') }]);
   });
 
-  it('R-32/R-33: a partly completed record is produced in two steps; the PDF is stamped on every page and the Bundle\'s hashes match the store', async () => {
+  it('R-32/R-33: a partly completed record is produced in two steps; the PDF is stamped on every page (R-33\'s words) and the Bundle\'s hashes match the store', async () => {
     const r = await record();
     const request = await open(r.patient, 'patient', { documentTypes: ['admission-record', 'operation-record', 'discharge-record'] });
     await upload(request.id, 'id-card');
@@ -241,7 +246,9 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(pages.length).toBe(first.body.pages);
     pages.forEach((page, i) => {
       const flat = page.replace(/\s+/g, '');
-      expect(flat).toContain('病案管理专用章');
+      // The stamp as R-33 words it (policy settings.stamp.copy), with the hospital's name (settings.hospitalName).
+      expect(flat).toContain('ChartWarden示例医院病历管理专用章');
+      expect(flat).not.toContain('病案管理专用章');
       expect(flat).toContain(request.id);
       expect(flat).toContain(`第${i + 1}/${pages.length}页`);
       expect(flat).toContain(first.body.bundleSha256);
@@ -250,6 +257,14 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     expect(text).toContain('王小明');
     expect(text).toContain('入院记录');
     expect(text).not.toContain('日常病程记录');
+    // Issue #18: the patient block, the time on Beijing's clock (API JSON keeps ISO 8601), the manifest by Chinese names, signers by name.
+    expect(first.body.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+    for (const t of ['患者信息', '姓名王小明', '性别男', `患者ID${r.patient}`, `科室${DEPT}`, `复印时间Produced:${beijing(Date.parse(first.body.createdAt))}北京时间`, '文书名称', `出院记录·出院记录`, `待完成pending:Composition/${r.operation.id}·手术记录`]) {
+      expect(text).toContain(t);
+    }
+    expect(text).toContain(`作者author:${DR_NAME}`);
+    expect(text).toContain(`签署attester:法定签名${DR_NAME}`);
+    expect(text).not.toContain(DR);
 
     // The electronic copy: a document Bundle whose every entry hashes as the store's version does.
     const json = await fetch(first.body.json, { headers: { authorization: `Bearer ${recordRoom}` } });
@@ -428,14 +443,16 @@ describe('Copy requests, printing and export (e2e, real HTTP + PostgreSQL)', () 
     );
   });
 
-  it('R-20: a clinician prints a record as a PDF watermarked with who and when; a nurse may not; the print is a disclosure', async () => {
+  it('R-20: a clinician prints a record as a PDF watermarked with who (by name) and when; a nurse may not; the print is a disclosure', async () => {
     const r = await record();
     const res = await fetch(`${server.fhirBase}/Composition/${r.discharge.id}/$print`, { headers: { authorization: `Bearer ${attending}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/pdf');
     const pages = await pdfPages(Buffer.from(await res.arrayBuffer()));
     const text = pages.join('').replace(/\s+/g, '');
-    expect(text).toContain(`${DR}打印`);
+    // Who printed it by name (issue #18), never the reference.
+    expect(text).toContain(`${DR_NAME}打印`);
+    expect(text).not.toContain(DR);
     expect(text).toContain('出院记录');
     expect(text).toContain(contentSha256((await fhir<Resource>(his, 'GET', `Composition/${r.discharge.id}`)).body));
     const [entry] = await auditOf(res.headers.get('x-request-id'));

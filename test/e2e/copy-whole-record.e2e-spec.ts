@@ -306,6 +306,14 @@ describe('A copy holds the whole objective record (e2e, real HTTP + PostgreSQL, 
     const pages = await pdfPages(pdf);
     const flat = pages.map((p) => p.replace(/\s+/g, ''));
     const text = flat.join('');
+    // Issue #18: the patient block on the first page — no 病案号 on this record, so its id, labelled as such; the stay's department and days.
+    const producedAt = new Date(Date.parse(copy.createdAt) + 8 * 3_600_000);
+    const age = producedAt.getUTCFullYear() - 1990 - (producedAt.toISOString().slice(5, 10) < '05-01' ? 1 : 0);
+    for (const t of ['患者信息', '姓名王小明', '性别男', `年龄${age}岁`, `患者ID${s.patient.id}`, '科室呼吸内科', '入院日期2025-03-01', '出院日期2025-03-03']) expect(flat[0]).toContain(t);
+    // The manifest names each record by its part's Chinese name and its own title, with its date on Beijing's clock and its version.
+    for (const t of [`检验报告·血常规2025-03-0109:00v1DiagnosticReport/${s.cbc.id}`, `医嘱单·注射用头孢曲松钠2025-03-0109:00v1MedicationRequest/${s.longTerm.id}`, `费用清单2025-03-0310:00v1ChargeItem/${s.charges[0].id}`, `医学影像检查报告·胸部X线检查报告`]) {
+      expect(text).toContain(t);
+    }
     // Discharge record and the lab report DocumentReference, as written.
     for (const t of ['出院记录', '社区获得性肺炎，治愈出院。', '痰培养：肺炎链球菌（+）']) expect(text).toContain(t);
     // Orders: two sheets, each row with its times (Beijing), order, usage, doctor and nurse.
@@ -328,7 +336,7 @@ describe('A copy holds the whole objective record (e2e, real HTTP + PostgreSQL, 
     // The temperature chart: its own page, the plotted marks where the grid puts each reading.
     const sheet = flat.findIndex((p) => p.includes('体温单Temperaturechart'));
     expect(sheet).toBeGreaterThan(0);
-    for (const t of ['姓名王小明', '性别男', '入院日期2025-03-01', '脉搏', '体温', '呼吸(次/分)', '24', '132/84']) expect(flat[sheet]).toContain(t);
+    for (const t of ['姓名王小明', '性别男', `年龄${age}岁`, '科室呼吸内科', '入院日期2025-03-01', `患者ID${s.patient.id}`, '脉搏', '体温', '呼吸(次/分)', '24', '132/84', '时间为北京时间']) expect(flat[sheet]).toContain(t);
     const scale = 2;
     const pixmap = mupdf.Document.openDocument(pdf, 'application/pdf').loadPage(sheet).toPixmap(mupdf.Matrix.scale(scale, scale), mupdf.ColorSpace.DeviceRGB);
     // For a reader to look at the sheet: CHARTWARDEN_CHART_PNG=/path/chart.png keeps the rendered page.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import { fhirApi } from '../support/http.js';
+import { pdfPages } from '../support/pdf-text.js';
 import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
@@ -242,5 +243,19 @@ describe('Fidelity: a resource comes back as it was sent (issue #16)', () => {
     expect(summarized.meta?.tag).toEqual([SUBSETTED]);
     expect(summary.text).toContain('"value":1.50,');
     expect((await fhir(his, 'GET', `Observation/${observation.id}`)).text).toBe(observationText);
+  });
+
+  it('R-20/R-31 (issue #18): a clinician\'s print of the record prints its numbers as sent and its contained performer by name', async () => {
+    const doctor = `Practitioner/fidelity-dr-${randomUUID().slice(0, 8)}`;
+    const team = await fhir(his, 'POST', 'CareTeam', { resourceType: 'CareTeam', status: 'active', subject: { reference: `Patient/${patient.id}` }, participant: [{ member: { reference: doctor } }] });
+    expect(team.status).toBe(201);
+    const attending = await server.token({ sub: doctor.split('/')[1], roles: ['attending'], licence: 'licensed', fhirUser: doctor });
+    const res = await fetch(`${server.fhirBase}/Observation/${observation.id}/$print`, { headers: { authorization: `Bearer ${attending}` } });
+    expect(res.status).toBe(200);
+    const text = (await pdfPages(Buffer.from(await res.arrayBuffer()))).join('').replace(/\s+/g, '');
+    for (const t of ['结果value:1.50mmol/L', '执行者performer:李护士', '一:1.0', '二:1e-30', '三:100', '四:-0.0', '五:1E-30']) expect(text).toContain(t);
+    expect(text).not.toContain('#nurse');
+    const { rows } = await db.query<{ subtype: string; outcome: number; patient: string }>('SELECT subtype, outcome, patient FROM audit_entry WHERE request_id = $1', [res.headers.get('x-request-id')]);
+    expect(rows).toEqual([{ subtype: 'print', outcome: 0, patient: patient.id }]);
   });
 });
