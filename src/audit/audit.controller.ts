@@ -1,5 +1,7 @@
 import { Controller, Get, Param, Post, Put, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, POLICY_REFUSAL } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { formText, type FhirContext } from '../fhir/fhir-request.js';
@@ -76,6 +78,19 @@ export class AuditController {
   /** "Who looked at my record" (R-20): JSON, or CSV with `Accept: text/csv` or `_format=csv`. */
   @Get('audit/access-report')
   @Permission.record(DECIDED_BY)
+  // The one workflow route here (the AuditEvent routes are the FHIR API, described by the CapabilityStatement).
+  @ApiTags('audit')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: '"Who looked at my record" (R-20): accesses to one patient\'s records per actor and day; auditors, or the record room for one patient' })
+  @ApiQuery({ name: 'patient', required: true, example: 'Patient/p1' })
+  @ApiQuery({ name: 'from', required: false, description: 'A date (YYYY-MM-DD) or an instant' })
+  @ApiQuery({ name: 'to', required: false, description: 'A date (YYYY-MM-DD) or an instant' })
+  @ApiQuery({ name: '_format', required: false, enum: ['json', 'csv'] })
+  @ApiSuccess(200, 'The report as JSON, or CSV with Accept: text/csv or _format=csv', {
+    'application/fhir+json': ANSWER_SCHEMA.object,
+    'text/csv': { type: 'string' },
+  })
+  @ApiErrors(errorsOf(FhirRequestError, FhirRequestErrorCode.InvalidRequest), POLICY_REFUSAL)
   async accessReport(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
     const input = parseAccessReportQuery(query);
     const ctx = this.ctx(req);

@@ -6,7 +6,7 @@ import { DisputeCaseAccess, onTeam } from './dispute-case-access.js';
 import { DisputeSteps } from './dispute-steps.js';
 import type { DisputeRequest } from './domain/dispute-case.js';
 import { hospitalSide, type DisputeCase } from './domain/dispute-records.js';
-import { currentView, type DisputeView } from './dto/dispute.view.js';
+import type { DisputeView } from './dto/dispute.view.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
@@ -63,18 +63,18 @@ export class DisputeCasesService {
       },
       { withheld: immediate, locksScope: true },
     );
-    return currentView(this.cases, ctx, id);
+    return this.access.view(ctx, id);
   }
 
   /** `GET /disputes/{id}`: one case with its sealed copies. */
   async get(ctx: FhirContext, id: string): Promise<DisputeView> {
     const c = await this.access.requireVisibleCase(ctx, id);
-    return currentView(this.cases, ctx, c.id);
+    return this.access.view(ctx, c.id);
   }
 
   /** `GET /disputes?patient=&status=`: newest first; a public incident's case only for its team (R-44). */
   async list(ctx: FhirContext, filter: { patient?: string; status?: string }): Promise<DisputeView[]> {
     const found = await this.cases.list(filter, LIST_LIMIT);
-    return Promise.all(found.filter((c) => onTeam(ctx, c)).map((c) => currentView(this.cases, ctx, c.id)));
+    return Promise.all(found.filter((c) => onTeam(ctx, c)).map((c) => this.access.view(ctx, c.id)));
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilte
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditInterceptor } from '../audit/audit.interceptor.js';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, RECORD_ACCESS } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
@@ -13,10 +14,15 @@ import { DisputeConfirmationsService } from './dispute-confirmations.service.js'
 import { DisputeSealingService } from './dispute-sealing.service.js';
 import { RELATIONSHIPS } from './domain/dispute-case.js';
 import { confirmationSchema, listQuerySchema, parseDisputeInput, parseDisputeRequest, sealSchema, unsealSchema } from './dto/dispute.dto.js';
-import { casesRefused } from './disputes.errors.js';
+import { casesRefused, DisputeError, DisputeErrorCode as D } from './disputes.errors.js';
 
 /** Who decides the steps whose answer depends on the case: its patient, its team, its officer (R-40…R-44). */
 const BY_CASE = 'DisputeCaseAccess';
+
+/** What the disputes office's use cases refuse, by their codes (`disputes.errors.ts`); a route's workflow permission adds its own 403. */
+const refusals = (...codes: D[]) => errorsOf(DisputeError, ...codes);
+/** The case as the API shows it (its sealed copies' witnesses with ID numbers masked for roles that do not need them). */
+const CASE = { 'application/json': ANSWER_SCHEMA.object };
 
 const PATIENT_WITNESS = {
   type: 'object',
@@ -52,6 +58,8 @@ export class DisputesController {
 
   @Post()
   @Permission.record(BY_CASE)
+  @ApiSuccess(201, 'The case (Location: /disputes/{id}); a public-opinion incident\'s is sealed already', CASE)
+  @ApiErrors(refusals(D.Invalid), RECORD_ACCESS)
   @ApiOperation({ summary: 'Open a dispute case (a public-incident case is sealed at once, R-44)' })
   @ApiBody({
     schema: {
@@ -80,6 +88,8 @@ export class DisputesController {
 
   @Get()
   @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiSuccess(200, 'Cases, newest first (a public incident\'s only for its team, R-44)', { 'application/json': ANSWER_SCHEMA.list })
+  @ApiErrors(refusals(D.Invalid))
   @ApiOperation({ summary: 'Cases, newest first' })
   @ApiQuery({ name: 'patient', required: false })
   @ApiQuery({ name: 'status', required: false, enum: ['open', 'sealed', 'unsealed'] })
@@ -89,6 +99,8 @@ export class DisputesController {
 
   @Get(':id')
   @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiSuccess(200, 'The case', CASE)
+  @ApiErrors(refusals(D.NotFound, D.Forbidden))
   @ApiOperation({ summary: 'One case with its sealed copies' })
   get(@Req() req: Request, @Param('id') id: string) {
     return this.cases.get(this.ctx(req), id);
@@ -96,6 +108,8 @@ export class DisputesController {
 
   @Post(':id/confirmations')
   @Permission.record(BY_CASE)
+  @ApiSuccess(201, 'The confirmation, with until when the officer\'s step may use it', { 'application/json': ANSWER_SCHEMA.object })
+  @ApiErrors(refusals(D.Invalid, D.SelfWitness, D.WitnessRejected, D.Forbidden, D.NotFound, D.WrongState))
   @ApiOperation({
     summary:
       "A person at the table confirms with their own request: the hospital side's witness (policy: witness on Dispute) a seal (of the inventory digest shown) or an unseal; " +
@@ -121,6 +135,8 @@ export class DisputesController {
   @Post(':id/seal')
   @HttpCode(200)
   @Permission.record(BY_CASE)
+  @ApiSuccess(200, 'The case, sealed, with its sealed copy', CASE)
+  @ApiErrors(refusals(D.Invalid, D.NotFound, D.WrongState, D.ConfirmationMissing, D.InventoryChanged), RECORD_ACCESS)
   @ApiOperation({ summary: "Seal with both sides present (R-40): the patient side's confirmation here, the hospital witness's given before; inventory with hashes, sealed copy (Bundle + PDF)" })
   @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
   seal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
@@ -130,6 +146,8 @@ export class DisputesController {
   @Post(':id/supplement')
   @HttpCode(200)
   @Permission.record(BY_CASE)
+  @ApiSuccess(200, 'The case with its further sealed copy, and the records it supplemented', CASE)
+  @ApiErrors(refusals(D.NotFound, D.Forbidden, D.WrongState), RECORD_ACCESS)
   @ApiOperation({ summary: 'Seal records completed since sealing (R-41), as a further sealed copy' })
   supplement(@Req() req: Request, @Param('id') id: string) {
     return this.sealing.supplement(this.ctx(req), id);
@@ -138,6 +156,8 @@ export class DisputesController {
   @Post(':id/unseal')
   @HttpCode(200)
   @Permission.record(BY_CASE)
+  @ApiSuccess(200, 'The case, unsealed, with how it was justified', CASE)
+  @ApiErrors(refusals(D.Invalid, D.NotFound, D.Forbidden, D.WrongState, D.ConfirmationMissing, D.UnsealNotAllowed), RECORD_ACCESS)
   @ApiOperation({ summary: "Unseal (R-43): both sides again (the hospital witness's confirmation given before), or resolved / no-claim (after the policy's years) with medical affairs' approval given before" })
   @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
   unseal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {

@@ -1,12 +1,15 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, POLICY_REFUSAL, RECORD_ACCESS, RECORD_WRITE } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { jsonResponse, sendRecorded, type FhirResponse } from '../fhir/fhir-response.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { Permission } from '../fhir/route-permission.js';
+import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { AmendmentService } from './amendment.service.js';
 import { ArchiveService } from './archive.service.js';
@@ -18,11 +21,22 @@ import {
   parseQuery,
   versionRangeSchema,
 } from './dto/governance.dto.js';
+import { GovernanceError, GovernanceErrorCode as G } from './governance.errors.js';
 import { LedgerService } from './ledger.service.js';
 import { OverdueService } from './overdue.service.js';
 import { SigningService } from './signing.service.js';
 
 const ok = (body: unknown) => jsonResponse(200, body);
+
+/** What edit governance refuses, by its codes (`governance.errors.ts`). */
+const refusals = (...codes: G[]) => errorsOf(GovernanceError, ...codes);
+/** A department's list (`departmentToList`): no department named or in the token (400), not the operator's to read (403). */
+const DEPARTMENT_LIST = [...refusals(G.NotGoverned), POLICY_REFUSAL];
+/** A decision on an amendment by someone who may decide it (403), known (404), still waiting (409). */
+const AMENDMENT_DECISION = refusals(G.AmendmentForbidden, G.AmendmentNotFound, G.AmendmentWrongState);
+const JSON_OBJECT = { 'application/json': ANSWER_SCHEMA.object };
+const JSON_LIST = { 'application/json': ANSWER_SCHEMA.list };
+const FHIR_RESOURCE = { 'application/fhir+json': ANSWER_SCHEMA.fhirResource };
 
 /**
  * Edit governance over HTTP (R-10…R-15): the edit ledger of a document, sign / co-sign /
@@ -30,6 +44,8 @@ const ok = (body: unknown) => jsonResponse(200, body);
  * body, one use case; the answer is recorded in the audit trail before it is sent (`sendRecorded`,
  * which keeps the FHIR operations' own headers). Registered before the FHIR controller.
  */
+@ApiTags('governance')
+@ApiBearerAuth()
 @Controller()
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
@@ -47,6 +63,11 @@ export class GovernanceController {
   /** Every version with editor, time, reason and what changed (R-12); `?from=&to=` diffs two versions. */
   @Get('fhir/:type/:id/$changes')
   @Permission.record('LedgerService')
+  @ApiOperation({ summary: 'The edit ledger of a document (R-12): every version with editor, time, reason and what changed; from & to diff two versions' })
+  @ApiQuery({ name: 'from', required: false })
+  @ApiQuery({ name: 'to', required: false })
+  @ApiSuccess(200, 'The changes, or the diff of two versions', JSON_OBJECT)
+  @ApiErrors(RECORD_ACCESS, errorsOf(FhirRequestError, FhirRequestErrorCode.UnknownResourceType, FhirRequestErrorCode.InvalidRequest), refusals(G.VersionNotFound))
   async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query() query: unknown) {
     await this.send(res, this.ledger.changes(this.context(req), type, id, parseQuery(versionRangeSchema, query)).then(ok));
   }
@@ -54,6 +75,9 @@ export class GovernanceController {
   /** A licensed physician of the department co-signs an intern's, probationer's or visiting doctor's document (R-14). */
   @Post('fhir/:type/:id/$cosign')
   @Permission.record('SigningService')
+  @ApiOperation({ summary: "A licensed physician co-signs an intern's, probationer's or visiting doctor's document (R-14)" })
+  @ApiSuccess(200, 'The Provenance carrying the co-signature (Content-Location: the signed version)', FHIR_RESOURCE)
+  @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.CosignerNotLicensed, G.AlreadySigned, G.NotAwaitingCosign, G.Archived))
   async cosign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.signing.cosign(this.context(req), type, id));
   }
@@ -61,6 +85,10 @@ export class GovernanceController {
   /** What waits for a co-signature in a department, oldest first (R-14): its physicians who may co-sign, or medical affairs. */
   @Get('governance/pending-cosign')
   @Permission.record('SigningService')
+  @ApiOperation({ summary: 'What waits for a co-signature in a department, oldest first (R-14)' })
+  @ApiQuery({ name: 'dept', required: false, description: 'The department; default the operator\'s own' })
+  @ApiSuccess(200, 'Documents waiting for a co-signature', JSON_LIST)
+  @ApiErrors(DEPARTMENT_LIST)
   async pendingCosign(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
     await this.send(res, this.signing.pendingCosign(this.context(req), parseQuery(departmentQuerySchema, query).dept).then(ok));
   }
@@ -68,6 +96,10 @@ export class GovernanceController {
   /** The author asks to amend a document past its edit window, with a reason (R-11): 201 with the amendment. */
   @Post('fhir/:type/:id/$amend-request')
   @Permission.record('AmendmentService')
+  @ApiOperation({ summary: 'The author asks to amend a document past its edit window, with a reason (R-11)' })
+  @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
+  @ApiSuccess(201, 'The amendment, requested', JSON_OBJECT)
+  @ApiErrors(RECORD_ACCESS, refusals(G.ReasonMissing, G.NotGoverned, G.NotAuthor))
   async amendRequest(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.request(this.context(req), type, id, parseAmendmentRequest(body)).then((a) => jsonResponse(201, a)));
   }
@@ -75,6 +107,10 @@ export class GovernanceController {
   /** A chief physician or medical affairs approves an amendment (R-11); nobody their own. */
   @Post('governance/amendments/:id/approve')
   @Permission.record('AmendmentService')
+  @ApiOperation({ summary: 'A chief physician or medical affairs approves an amendment (R-11); nobody their own' })
+  @ApiBody({ schema: { type: 'object', properties: { note: { type: 'string' } } } })
+  @ApiSuccess(200, 'The amendment, approved: a one-time permit for its author', JSON_OBJECT)
+  @ApiErrors(AMENDMENT_DECISION)
   async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.decide(this.context(req), id, true, parseAmendmentDecision(true, body)).then(ok));
   }
@@ -82,6 +118,10 @@ export class GovernanceController {
   /** A chief physician or medical affairs refuses an amendment, saying why (R-11). */
   @Post('governance/amendments/:id/refuse')
   @Permission.record('AmendmentService')
+  @ApiOperation({ summary: 'A chief physician or medical affairs refuses an amendment, saying why (R-11)' })
+  @ApiBody({ schema: { type: 'object', required: ['note'], properties: { note: { type: 'string' } } } })
+  @ApiSuccess(200, 'The amendment, refused', JSON_OBJECT)
+  @ApiErrors(AMENDMENT_DECISION, refusals(G.ReasonMissing))
   async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.decide(this.context(req), id, false, parseAmendmentDecision(false, body)).then(ok));
   }
@@ -89,6 +129,11 @@ export class GovernanceController {
   /** Amendments: every one to those who decide them, their own to authors. */
   @Get('governance/amendments')
   @Permission.record('AmendmentService')
+  @ApiOperation({ summary: 'Amendments: every one to those who decide them, their own to authors' })
+  @ApiQuery({ name: 'status', required: false })
+  @ApiSuccess(200, 'Amendments', JSON_LIST)
+  // The list refuses nobody (an author sees their own): only what every route answers.
+  @ApiErrors()
   async listAmendments(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
     await this.send(res, this.amendments.list(this.context(req), parseQuery(amendmentListSchema, query).status).then(ok));
   }
@@ -96,6 +141,10 @@ export class GovernanceController {
   /** Documents late or not yet written against the writing deadlines, per inpatient encounter of a department (R-10). */
   @Get('governance/overdue')
   @Permission.record('OverdueService')
+  @ApiOperation({ summary: 'Documents late or not yet written against the writing deadlines, per inpatient encounter of a department (R-10)' })
+  @ApiQuery({ name: 'dept', required: false, description: 'The department; default the operator\'s own' })
+  @ApiSuccess(200, 'Encounters with what is overdue', JSON_LIST)
+  @ApiErrors(DEPARTMENT_LIST)
   async overdue(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
     await this.send(res, this.deadlines.overdue(this.context(req), parseQuery(departmentQuerySchema, query).dept).then(ok));
   }
@@ -103,6 +152,9 @@ export class GovernanceController {
   /** Archives an encounter's record (R-15): read-only from now on. */
   @Post('fhir/:type/:id/$archive')
   @Permission.record('ArchiveService')
+  @ApiOperation({ summary: "Archives an encounter's record (R-15): read-only from then on" })
+  @ApiSuccess(200, 'The Encounter, archived', FHIR_RESOURCE)
+  @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.NotArchivable, G.SeniorReviewRequired))
   async archive(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.archives.archive(this.context(req), type, id));
   }
@@ -110,6 +162,9 @@ export class GovernanceController {
   /** The author confirms the document (R-13): final, attested, with a Provenance carrying the signature (returned). */
   @Post('fhir/:type/:id/$sign')
   @Permission.record('SigningService')
+  @ApiOperation({ summary: 'The author confirms the document (R-13): final, attested, with a Provenance carrying the signature' })
+  @ApiSuccess(200, 'The Provenance carrying the signature (Content-Location: the signed version)', FHIR_RESOURCE)
+  @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.NotAuthor, G.CosignRequired, G.AlreadySigned, G.AwaitingCosign, G.Archived))
   async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.signing.sign(this.context(req), type, id));
   }

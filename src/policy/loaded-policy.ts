@@ -121,6 +121,11 @@ export class LoadedPolicy {
     return { copy: s?.copy ?? '病历管理专用章', sealed: s?.sealed ?? '病历封存专用章', colour: s?.colour ?? '#d7261e' };
   }
 
+  /** Roles that read ID numbers whole in workflow JSON (policy `settings.idNumbersVisibleTo`, default record room and disputes office). */
+  get idNumbersVisibleTo(): readonly string[] {
+    return this.document.settings.idNumbersVisibleTo ?? ['record-room', 'disputes-officer'];
+  }
+
   /** Identifier systems whose value is the 病案号, tried in order (policy `settings.medicalRecordNumberSystems`). */
   get medicalRecordNumberSystems(): readonly string[] {
     return this.document.settings.medicalRecordNumberSystems ?? [];

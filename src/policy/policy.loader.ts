@@ -64,6 +64,7 @@ export function validatePolicy(raw: unknown, resourceTypes: ReadonlySet<string>,
     if (w.types !== '*') w.types.forEach((t, j) => known.has(t) || problems.push(`governance.editWindows[${i}].types[${j}]: ${notAType(t)}`));
   });
   policy.settings.breakGlass.roles.forEach((r, i) => roles.has(r) || problems.push(`settings.breakGlass.roles[${i}]: no role "${r}"`));
+  policy.settings.idNumbersVisibleTo?.forEach((r, i) => roles.has(r) || problems.push(`settings.idNumbersVisibleTo[${i}]: no role "${r}"`));
   if (problems.length) throw new PolicyLoadError(`Policy ${source} is invalid:\n  ${problems.join('\n  ')}`);
   return policy;
 }

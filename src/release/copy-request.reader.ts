@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { idNumbersShown } from '../common/id-masking.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { CopyRequestsRepository } from './copy-requests.repository.js';
@@ -26,14 +27,15 @@ export class CopyRequestReader {
     return request;
   }
 
-  /** The desk's view of the request as it now stands. */
+  /** The desk's view of the request as it now stands, its ID numbers whole only for the roles the policy names (`settings.idNumbersVisibleTo`). */
   async view(ctx: FhirContext, id: string): Promise<CopyRequestView> {
     const request = await this.requests.find(id);
     if (!request) throw new ReleaseError(ReleaseErrorCode.NotFound, `Copy request ${id} is not known`);
     const evidence = await this.requests.evidenceOf(id);
     const productions = await this.requests.productionsOf(id);
     const base = ctx.baseUrl.replace(/\/fhir$/, '');
-    return copyRequestView({ request, evidence, productions, checklist: this.policy.copyChecklist(request.requesterType), base });
+    const idNumbers = idNumbersShown(ctx.actor.roles, this.policy.idNumbersVisibleTo);
+    return copyRequestView({ request, evidence, productions, checklist: this.policy.copyChecklist(request.requesterType), base, idNumbers });
   }
 
   /** One request (R-34): its checklist, evidence, copies and whole life. */

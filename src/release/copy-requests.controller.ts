@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res,
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditInterceptor } from '../audit/audit.interceptor.js';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, RECORD_ACCESS } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
@@ -25,8 +26,15 @@ import {
   verificationSchema,
 } from './dto/copy-request.dto.js';
 import { RecordRoom } from './record-room.permission.js';
+import { ReleaseError, ReleaseErrorCode as R } from './release.errors.js';
 
 const REASON = { schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } };
+
+/** What the record room's use cases refuse, by their codes (`release.errors.ts`); the permission's 403 is added from `@RecordRoom`. */
+const refusals = (...codes: R[]) => errorsOf(ReleaseError, ...codes);
+/** A step on one request: the body or query parsed (400), the request known (404), in the state the step needs (409). */
+const STEP = refusals(R.Invalid, R.NotFound, R.WrongState);
+const VIEW = { 'application/json': ANSWER_SCHEMA.object };
 
 /**
  * The record room's release of information (issue #6, R-30…R-34), under `/copy-requests`: each
@@ -49,6 +57,8 @@ export class CopyRequestsController {
 
   @Post()
   @RecordRoom('request')
+  @ApiSuccess(201, 'The request as received, with its checklist (Location: /copy-requests/{id})', VIEW)
+  @ApiErrors(refusals(R.Invalid, R.RequesterMismatch, R.SubjectiveRefused), RECORD_ACCESS)
   @ApiOperation({ summary: 'Receive a copy request (R-30): patient, requester type and identity, purpose, scope' })
   @ApiBody({
     schema: {
@@ -81,6 +91,8 @@ export class CopyRequestsController {
 
   @Get()
   @RecordRoom('list')
+  @ApiSuccess(200, 'The queue, oldest first', { 'application/json': ANSWER_SCHEMA.list })
+  @ApiErrors(refusals(R.Invalid))
   @ApiOperation({ summary: "The record room's queue, oldest first" })
   @ApiQuery({ name: 'status', required: false, enum: [...COPY_REQUEST_STATUSES] })
   @ApiQuery({ name: 'patient', required: false })
@@ -90,6 +102,8 @@ export class CopyRequestsController {
 
   @Get(':id')
   @RecordRoom('list')
+  @ApiSuccess(200, 'The request as it stands', VIEW)
+  @ApiErrors(refusals(R.NotFound))
   @ApiOperation({ summary: 'One request: checklist, evidence (hashes), productions, its whole life (R-34)' })
   get(@Req() req: Request, @Param('id') id: string) {
     return this.requests.get(fhirContext(req, this.settings), id);
@@ -97,6 +111,8 @@ export class CopyRequestsController {
 
   @Post(':id/evidence')
   @RecordRoom('request')
+  @ApiSuccess(201, 'The request with the evidence kept (its SHA-256)', VIEW)
+  @ApiErrors(STEP, refusals(R.EvidenceType))
   @ApiOperation({ summary: 'Upload one presented document (PDF, JPEG or PNG, checked by its bytes) and what it proves' })
   @ApiConsumes('application/pdf', 'image/jpeg', 'image/png')
   @ApiQuery({ name: 'proves', required: true, enum: [...EVIDENCE_KINDS] })
@@ -110,6 +126,8 @@ export class CopyRequestsController {
   @Post(':id/verify')
   @HttpCode(200)
   @RecordRoom('request')
+  @ApiSuccess(200, 'The request, verified', VIEW)
+  @ApiErrors(STEP, refusals(R.EvidenceMissing))
   @ApiOperation({ summary: "Check the evidence against the requester type's checklist (R-30); 422 lists what is missing" })
   @ApiBody({ schema: { type: 'object', required: ['identityChecked'], properties: { identityChecked: { type: 'boolean', enum: [true] } } } })
   verify(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
@@ -119,6 +137,8 @@ export class CopyRequestsController {
   @Post(':id/approve')
   @HttpCode(200)
   @RecordRoom('approve')
+  @ApiSuccess(200, 'The request, approved', VIEW)
+  @ApiErrors(STEP, refusals(R.SeparationOfDuties))
   @ApiOperation({ summary: 'Approve a checked request' })
   approve(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
     return this.requests.decide(fhirContext(req, this.settings), id, true, parseInput(approvalSchema, body).reason);
@@ -127,6 +147,8 @@ export class CopyRequestsController {
   @Post(':id/refuse')
   @HttpCode(200)
   @RecordRoom('approve')
+  @ApiSuccess(200, 'The request, refused and closed', VIEW)
+  @ApiErrors(STEP)
   @ApiOperation({ summary: 'Refuse a request, with a reason' })
   @ApiBody(REASON)
   refuse(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
@@ -135,6 +157,8 @@ export class CopyRequestsController {
 
   @Post(':id/produce')
   @RecordRoom('request')
+  @ApiSuccess(201, 'The copy produced: its manifest, pending parts, hashes and where its two files are read', VIEW)
+  @ApiErrors(refusals(R.NotFound, R.WrongState, R.NothingToProduce))
   @ApiOperation({ summary: 'Produce a copy of objective, completed documents (R-31, R-32): certified PDF + document Bundle; unfinished parts pending' })
   produce(@Req() req: Request, @Param('id') id: string) {
     return this.production.produce(fhirContext(req, this.settings), id);
@@ -143,6 +167,8 @@ export class CopyRequestsController {
   @Post(':id/deliver')
   @HttpCode(200)
   @RecordRoom('request')
+  @ApiSuccess(200, 'The request, delivered (or partially delivered while parts are pending)', VIEW)
+  @ApiErrors(STEP, refusals(R.RecipientMismatch, R.Withheld))
   @ApiOperation({ summary: 'Hand the copies to the requester, identity checked again (R-33, R-34); closes the request unless parts are pending' })
   @ApiBody({
     schema: {
@@ -163,6 +189,8 @@ export class CopyRequestsController {
   @Post(':id/close')
   @HttpCode(200)
   @RecordRoom('request')
+  @ApiSuccess(200, 'The request, closed', VIEW)
+  @ApiErrors(STEP)
   @ApiOperation({ summary: 'Close an open request with a reason (withdrawn; pending parts that will not be completed)' })
   @ApiBody(REASON)
   close(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {

@@ -1,6 +1,8 @@
 import { Controller, Get, Param, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, RECORD_ACCESS } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { sendRecordedFile } from '../fhir/fhir-response.js';
@@ -10,6 +12,8 @@ import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { PrintService } from './print.service.js';
 
 /** `$print` of one record by a clinician (R-20, R-22): registered before the FHIR controller, so its route wins. */
+@ApiTags('print')
+@ApiBearerAuth()
 @Controller()
 @UseGuards(BearerAuthGuard)
 @UseFilters(FhirExceptionFilter)
@@ -22,6 +26,11 @@ export class PrintController {
 
   @Get('fhir/:type/:id/$print')
   @Permission.record('FhirAccess')
+  @ApiOperation({ summary: "A clinician's print of a record's current version (R-20, R-22): a PDF watermarked with who printed it and when; the policy's `print` decides" })
+  @ApiHeader({ name: 'Category', required: false, description: 'Break-the-glass (R-04): http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG; scheme="http://hl7.org/fhir/tag/security"' })
+  @ApiHeader({ name: 'X-Break-Glass-Reason', required: false, description: 'With the Category above: the emergency that justifies breaking the glass (R-04)' })
+  @ApiSuccess(200, 'The PDF (X-Content-SHA256: its SHA-256); recorded as a disclosure of the version printed', { 'application/pdf': ANSWER_SCHEMA.file })
+  @ApiErrors(RECORD_ACCESS)
   async print(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
     const pdf = await this.prints.print(fhirContext(req, this.settings), type, id);
     await sendRecordedFile(this.recorder, res, { body: pdf.bytes, sha256: pdf.sha256, contentType: 'application/pdf', filename: pdf.filename });

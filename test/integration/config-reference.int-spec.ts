@@ -100,6 +100,7 @@ describe('configuration reference (docs/configuration.md), generated from the sc
     delete bare.settings.timeZone;
     delete bare.settings.stamp;
     delete bare.settings.medicalRecordNumberSystems;
+    delete bare.settings.idNumbersVisibleTo;
     bare.governance = { resources: shipped.governance?.resources ?? ['Composition'] };
     delete bare.copyRequests;
     delete bare.disputes;
@@ -112,6 +113,7 @@ describe('configuration reference (docs/configuration.md), generated from the sc
       'settings.stamp.sealed': p.stamp.sealed,
       'settings.stamp.colour': p.stamp.colour,
       'settings.medicalRecordNumberSystems': p.medicalRecordNumberSystems,
+      'settings.idNumbersVisibleTo': p.idNumbersVisibleTo,
       'governance.copyPasteMinChars': p.copyPasteMinChars,
       'governance.archiveOutpatientOnSigning': p.archiveOutpatientOnSigning,
       'governance.archiveInpatientRoles': p.archiveInpatientRoles,

@@ -119,6 +119,13 @@ export const policySchema = z
           .strict()
           .optional()
           .describe('The stamp printed with `hospitalName` on every page of a copy or a sealed inventory (R-33, R-40).'),
+        /** Roles that read identity-document numbers whole in workflow JSON; every other role reads them masked (issue #18). */
+        idNumbersVisibleTo: z.array(z.string().min(1)).optional().meta({
+          description:
+            'Roles that read identity-document numbers (a copy requester\'s, a delivery recipient\'s, a dispute\'s patient side) whole in workflow JSON, ' +
+            'because they check or record them; every other role reads them masked as the papers print them (****1234).',
+          default: ['record-room', 'disputes-officer'],
+        }),
         /** Identifier systems whose value is the medical-record number (病案号) printed on papers; first match wins. */
         medicalRecordNumberSystems: z.array(z.string().min(1)).optional().meta({
           description:

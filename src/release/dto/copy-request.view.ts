@@ -1,4 +1,5 @@
-import type { CopyRequestRecord } from '../domain/copy-request.js';
+import { shownIdNumber, type IdNumberShown } from '../../common/id-masking.js';
+import type { CopyEvent, CopyRequestRecord } from '../domain/copy-request.js';
 import type { ChecklistItem } from '../../policy/domain/copy-checklists.js';
 import { missingEvidence } from '../domain/copy-request.js';
 import type { EvidenceRecord, ProductionRecord } from '../copy-requests.repository.js';
@@ -20,23 +21,28 @@ export type CopyRequestView = Omit<CopyRequestRecord, 'receivedAt' | 'closedAt'>
   productions: ProductionView[];
 };
 
-/** What a view is made of: the request, its evidence and productions, its requester type's checklist, and where copies are read (`…/copy-requests`' base). */
+/**
+ * What a view is made of: the request, its evidence and productions, its requester type's
+ * checklist, where copies are read (`…/copy-requests`' base), and how its reader sees ID numbers
+ * (the requester's, the recipient's at delivery): whole for the roles the policy names, else masked.
+ */
 export interface ViewParts {
   request: CopyRequestRecord;
   evidence: readonly EvidenceRecord[];
   productions: readonly ProductionRecord[];
   checklist: readonly ChecklistItem[];
   base: string;
+  idNumbers: IdNumberShown;
 }
 
 /** The desk's view of a request. */
-export function copyRequestView({ request: r, evidence, productions, checklist, base }: ViewParts): CopyRequestView {
+export function copyRequestView({ request: r, evidence, productions, checklist, base, idNumbers }: ViewParts): CopyRequestView {
   const presented = [...new Set(evidence.map((e) => e.proves))];
   return {
     id: r.id,
     patient: r.patient,
     requesterType: r.requesterType,
-    requester: r.requester,
+    requester: { ...r.requester, idNumber: shownIdNumber(r.requester.idNumber, idNumbers) },
     purpose: r.purpose,
     scope: r.scope,
     status: r.status,
@@ -66,6 +72,13 @@ export function copyRequestView({ request: r, evidence, productions, checklist, 
       pdf: `${base}/copy-requests/${r.id}/copies/${p.copyNo}.pdf`,
       json: `${base}/copy-requests/${r.id}/copies/${p.copyNo}.json`,
     })),
-    events: r.events,
+    events: r.events.map((e) => eventView(e, idNumbers)),
   };
+}
+
+/** A step of the request's life as its reader sees it: a delivery names the recipient's ID number, shown as the requester's is. */
+function eventView(event: CopyEvent, idNumbers: IdNumberShown): CopyEvent {
+  const to = event.to as { idNumber?: unknown } | undefined;
+  if (event.step !== 'delivered' || typeof to?.idNumber !== 'string') return event;
+  return { ...event, to: { ...to, idNumber: shownIdNumber(to.idNumber, idNumbers) } };
 }
