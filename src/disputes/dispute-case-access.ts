@@ -1,11 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { idNumbersShown, type IdNumberShown } from '../common/id-masking.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AccessPolicyService } from '../policy/access-policy.service.js';
+import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { onCaseTeam } from '../policy/withheld-records.port.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { DisputeCase } from './domain/dispute-records.js';
 import { DisputesRepository } from './disputes.repository.js';
+import { currentView, type DisputeView } from './dto/dispute.view.js';
+import { UnsealRecordRepository } from './unseal-record.repository.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 
 /**
@@ -23,7 +27,19 @@ export class DisputeCaseAccess {
     private readonly store: FhirStore,
     private readonly decisions: AccessPolicyService,
     private readonly cases: DisputesRepository,
+    private readonly policy: LoadedPolicy,
+    private readonly unsealRecords: UnsealRecordRepository,
   ) {}
+
+  /** The case as it now stands, as the operator sees it (their ID-number reading), after a step commits or for `GET /disputes/{id}`. */
+  view(ctx: FhirContext, id: string): Promise<DisputeView> {
+    return currentView({ cases: this.cases, unsealRecords: this.unsealRecords }, ctx, id, this.idNumbersShown(ctx));
+  }
+
+  /** How the operator reads the patient side's ID numbers: whole for the roles that record them (policy `settings.idNumbersVisibleTo`), else masked. */
+  idNumbersShown(ctx: FhirContext): IdNumberShown {
+    return idNumbersShown(ctx.actor.roles, this.policy.idNumbersVisibleTo);
+  }
 
   /** The case, or 404. */
   async requireCase(id: string): Promise<DisputeCase> {

@@ -5,7 +5,7 @@ import { DisputeConfirmationsService } from './dispute-confirmations.service.js'
 import { DisputeSteps } from './dispute-steps.js';
 import { hospitalSide } from './domain/dispute-records.js';
 import type { SealRequest, UnsealRequest } from './dto/dispute.dto.js';
-import { currentView, type DisputeView } from './dto/dispute.view.js';
+import type { DisputeView } from './dto/dispute.view.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
@@ -51,7 +51,7 @@ export class DisputeSealingService {
       },
       { withheld: true, locksScope: true },
     );
-    return currentView(this.cases, ctx, c.id);
+    return this.access.view(ctx, c.id);
   }
 
   /** `POST /disputes/{id}/supplement`: seals records completed since (R-41), as a further sealed copy. */
@@ -70,7 +70,7 @@ export class DisputeSealingService {
       },
       { withheld: true, locksScope: true },
     );
-    return { ...(await currentView(this.cases, ctx, c.id)), supplemented };
+    return { ...(await this.access.view(ctx, c.id)), supplemented };
   }
 
   /**
@@ -88,11 +88,12 @@ export class DisputeSealingService {
       ctx,
       c.patient,
       200,
-      async ({ unit, at }) => {
-        if (!(await this.cases.markUnsealed(c.id, at, unsealing, unit))) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
+      async (step) => {
+        // Unsealed with its unseal record (启封记录), or neither.
+        if (!(await this.inventory.unseal(step, ctx, c, unsealing))) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
       },
       { withheld: true },
     );
-    return currentView(this.cases, ctx, c.id);
+    return this.access.view(ctx, c.id);
   }
 }

@@ -15,6 +15,8 @@ import { HoldsRepository } from './holds.repository.js';
 import { SealedCopiesController } from './sealed-copies.controller.js';
 import { SealedCopiesService } from './sealed-copies.service.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
+import { UnsealRecordRepository } from './unseal-record.repository.js';
+import { UnsealRecordService } from './unseal-record.service.js';
 
 /**
  * Disputes (R-40…R-44): cases and their steps (open, confirm, seal, supplement, unseal), the
@@ -31,6 +33,8 @@ import { SealedInventoryService } from './sealed-inventory.service.js';
     DisputeWithholdings,
     DisputeSteps,
     DisputeCaseAccess,
+    UnsealRecordRepository,
+    UnsealRecordService,
     SealedInventoryService,
     SealedCopiesService,
     DisputeConfirmationsService,

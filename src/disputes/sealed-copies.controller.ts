@@ -2,6 +2,7 @@ import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
 import { COPY_CONTENT_TYPES, jsonResponse, sendRecorded, sendRecordedFile } from '../fhir/fhir-response.js';
@@ -9,14 +10,14 @@ import { FhirSettings } from '../fhir/fhir.settings.js';
 import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { inventoryQuerySchema, parseDisputeInput } from './dto/dispute.dto.js';
-import { casesRefused } from './disputes.errors.js';
+import { casesRefused, DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { SealedCopiesService, type SealedCopyFile } from './sealed-copies.service.js';
 
 /**
  * A case's inventory and sealed copies, read back exactly as sealed (R-40, R-42), under
- * `/disputes`: the inventory as JSON (or the latest sealed copy's PDF), and each copy's files,
- * sent once their reading is in the audit trail. Seeing cases is the policy's `list` on Dispute;
- * a public incident's are for its team alone (R-44).
+ * `/disputes`: the inventory as JSON (or the latest sealed copy's PDF), each copy's files and
+ * the unseal record (R-43), sent once their reading is in the audit trail. Seeing cases is the
+ * policy's `list` on Dispute; a public incident's are for its team alone (R-44).
  */
 @ApiTags('disputes')
 @ApiBearerAuth()
@@ -37,6 +38,8 @@ export class SealedCopiesController {
       'The inventory (封存清单) as JSON — for an open case, what sealing now would inventory, with the digest both sides confirm; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy',
   })
   @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
+  @ApiSuccess(200, 'The inventory with its digest (JSON), or the latest sealed copy (PDF)', { 'application/json': ANSWER_SCHEMA.object, 'application/pdf': ANSWER_SCHEMA.file })
+  @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.Invalid, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
   async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query() query: unknown) {
     const format = parseDisputeInput(inventoryQuerySchema, query)._format;
     const ctx = fhirContext(req, this.settings);
@@ -49,8 +52,14 @@ export class SealedCopiesController {
 
   @Get(':id/copies/:file')
   @Permission.workflow('list', 'Dispute', casesRefused)
-  @ApiOperation({ summary: 'A sealed copy exactly as sealed: `{n}.pdf` or `{n}.json` (the FHIR document Bundle)' })
-  @ApiParam({ name: 'file', example: '1.pdf' })
+  @ApiOperation({
+    summary:
+      'A sealed copy exactly as sealed: `{n}.pdf` (封存清单) or `{n}.json` (the FHIR document Bundle); `unseal-record.pdf`: the unseal record (启封记录, R-43) produced at unsealing. ' +
+      'Each with its SHA-256 in `X-Content-SHA256`',
+  })
+  @ApiParam({ name: 'file', examples: { copy: { value: '1.pdf' }, bundle: { value: '1.json' }, unsealRecord: { value: 'unseal-record.pdf' } } })
+  @ApiSuccess(200, 'The file exactly as sealed or produced (X-Content-SHA256: its SHA-256)', { 'application/pdf': ANSWER_SCHEMA.file, 'application/fhir+json': ANSWER_SCHEMA.fhirResource })
+  @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
   async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
     await this.send(res, await this.copies.copy(fhirContext(req, this.settings), id, file));
   }

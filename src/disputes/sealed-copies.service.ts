@@ -8,6 +8,10 @@ import type { InventoryView } from './dto/dispute.view.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
+import { UnsealRecordRepository } from './unseal-record.repository.js';
+
+/** The route name of a case's unseal record (启封记录) beside its sealed copies: `GET /disputes/{id}/copies/unseal-record.pdf`. */
+export const UNSEAL_RECORD_FILE = 'unseal-record.pdf';
 
 /** A sealed copy's file as handed out: its bytes exactly as sealed, and their SHA-256. */
 export interface SealedCopyFile {
@@ -19,9 +23,10 @@ export interface SealedCopyFile {
 
 /**
  * What the disputes office (and a public incident's team, R-44) reads of a case's inventory and
- * sealed copies (R-40, R-42): the inventory with its digest, and each sealed copy's PDF or
- * electronic Bundle exactly as sealed. Whoever takes a copy's file takes the versions it holds:
- * the audit entry names each (R-20). Seeing cases at all is the route's `list` on Dispute.
+ * sealed copies (R-40, R-42): the inventory with its digest, each sealed copy's PDF or
+ * electronic Bundle exactly as sealed, and the unseal record (启封记录, R-43) once unsealed.
+ * Whoever takes a copy's file takes the versions it holds: the audit entry names each (R-20).
+ * Seeing cases at all is the route's `list` on Dispute.
  */
 @Injectable()
 export class SealedCopiesService {
@@ -29,6 +34,7 @@ export class SealedCopiesService {
     private readonly access: DisputeCaseAccess,
     private readonly cases: DisputesRepository,
     private readonly inventory: SealedInventoryService,
+    private readonly unsealRecords: UnsealRecordRepository,
   ) {}
 
   /**
@@ -44,10 +50,14 @@ export class SealedCopiesService {
     return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines };
   }
 
-  /** A sealed copy by its route name (`{n}.pdf` or `{n}.json`), exactly as sealed. */
+  /**
+   * A sealed copy by its route name (`{n}.pdf` or `{n}.json`), exactly as sealed; or, named
+   * `unseal-record.pdf`, the unseal record (启封记录) exactly as produced at unsealing (R-43).
+   */
   async copy(ctx: FhirContext, id: string, file: string): Promise<SealedCopyFile> {
+    if (file === UNSEAL_RECORD_FILE) return this.unsealRecord(ctx, id, await this.access.requireVisibleCase(ctx, id));
     const name = copyFileName(file);
-    if (!name) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json`);
+    if (!name) throw new DisputeError(DisputeErrorCode.NotFound, `No sealed copy ${file}: copies are named {n}.pdf or {n}.json, the unseal record ${UNSEAL_RECORD_FILE}`);
     return this.file(ctx, id, await this.access.requireVisibleCase(ctx, id), name.n, name.format);
   }
 
@@ -57,6 +67,14 @@ export class SealedCopiesService {
     const latest = (await this.cases.copies(c.id)).at(-1);
     if (!latest) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not sealed: there is no inventory PDF yet`);
     return this.file(ctx, id, c, latest.n, 'pdf');
+  }
+
+  /** The unseal record of `c` (`id` as asked for): it names no record's content, only the case, the people and the digest. */
+  private async unsealRecord(ctx: FhirContext, id: string, c: DisputeCase): Promise<SealedCopyFile> {
+    ctx.audit?.concerns([c.patient]);
+    const record = await this.unsealRecords.file(c.id);
+    if (!record) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is ${c.status}: it has no unseal record (one is produced when a sealed case is unsealed)`);
+    return { format: 'pdf', body: record.pdf, sha256: record.pdfSha256, filename: `dispute-${id}-unseal-record.pdf` };
   }
 
   /** `id` as asked for, `c` the case it names. */

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { ManifestEntry } from '../copies/document-bundle.js';
-import { encountersNotOf, patientName } from '../copies/patient-record.js';
+import { namesFor } from '../copies/paper.js';
+import { patientBlock, type PatientBlock } from '../copies/patient-block.js';
+import { encountersNotOf } from '../copies/patient-record.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { CLOSED_STATUSES } from '../policy/domain/document-status.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
@@ -9,10 +11,12 @@ import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../store/pati
 import { HOSPITAL_OFFSET } from '../store/search/date-range.js';
 import type { DisputeStep } from './dispute-steps.js';
 import { inventoryDigest, inventoryLine, scopePeriod, type InventoryLine } from './domain/dispute-case.js';
-import type { DisputeCase, InventoryItem, SealWitnesses } from './domain/dispute-records.js';
+import type { DisputeCase, InventoryItem, SealWitnesses, Unsealing } from './domain/dispute-records.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { sealedCopyPapers } from './sealed-copy.papers.js';
+import { paperSettings } from './dispute-paper-parts.js';
+import { UnsealRecordService } from './unseal-record.service.js';
 
 /** A sealing or a supplement: who was at the table, and for a seal the inventory digest both sides confirmed. */
 export interface Freezing {
@@ -33,6 +37,7 @@ export class SealedInventoryService {
     private readonly store: FhirStore,
     private readonly cases: DisputesRepository,
     private readonly policy: LoadedPolicy,
+    private readonly unsealRecords: UnsealRecordService,
   ) {}
 
   /** Of `encounters`, those that are not the patient's: a case seals its own patient's visits (R-40). */
@@ -88,21 +93,27 @@ export class SealedInventoryService {
     // For the first copy these are exactly the lines shown and confirmed: its digest is the confirmed one.
     const earlier = known.filter((i) => i.line.status === 'sealed');
     const digest = inventoryDigest([...earlier.map((i) => i.line), ...sealed, ...pending]);
+    // What the paper names: the records' authors and signers, and the people at the table; the earlier and pending lines' content, for their names and dates.
+    const contents = await records.versions([...earlier.map((i) => i.line), ...pending].map((l) => ({ type: l.type, id: l.id, version: String(l.version) })));
+    const w = freezing.witnesses.hospital;
     const papers = await sealedCopyPapers({
       dispute: c,
       n,
       kind: freezing.kind,
-      patientName: await patientName(records, c.patient),
+      patient: await this.patientOnPaper(records, c, encounters, step.at),
       author: ctx.actor.practitioner,
       at: step.at,
       baseUrl: ctx.baseUrl,
-      hospitalName: this.policy.hospitalName,
+      settings: paperSettings(this.policy),
+      names: await namesFor(records, [...entries.map((e) => e.resource), ...contents.values()], [ctx.actor.practitioner, w.practitioner, ...(w.officer ? [w.officer] : [])]),
       witnesses: freezing.witnesses,
       digest,
       earlier,
       entries,
       sealed,
       pending,
+      // Keyed `Type/id/version`, as the papers look them up (`versionKey`).
+      contents,
     });
     await this.cases.addCopy(
       c.id,
@@ -131,6 +142,30 @@ export class SealedInventoryService {
   async seal(step: DisputeStep, ctx: FhirContext, c: DisputeCase, witnesses: SealWitnesses, confirmedDigest?: string): Promise<void> {
     await this.freeze(step, ctx, c, { kind: 'seal', witnesses, ...(confirmedDigest === undefined ? {} : { confirmedDigest }) });
     await this.cases.markSealed(c.id, step.at, ctx.actor.id, step.unit);
+  }
+
+  /**
+   * Unseals a sealed case as `unsealing` justifies it (R-43) and produces its unseal record
+   * (启封记录) in the same unit; false, and nothing produced, when it is no longer sealed.
+   */
+  async unseal(step: DisputeStep, ctx: FhirContext, c: DisputeCase, unsealing: Unsealing): Promise<boolean> {
+    if (!(await this.cases.markUnsealed(c.id, step.at, unsealing, step.unit))) return false;
+    const records = this.store.within(step.unit).records;
+    await this.unsealRecords.produce(step, ctx, c, unsealing, await this.patientOnPaper(records, c, undefined, step.at));
+    return true;
+  }
+
+  /**
+   * The patient as the case's papers print them (R-40, R-43): 姓名, 性别, 年龄 at `at`, 病案号,
+   * and the departments and admission / discharge days of the visits in scope (`encounters`,
+   * else those the case covers now), read through `records` (a step's unit).
+   */
+  private async patientOnPaper(records: PatientRecordIndex, c: DisputeCase, encounters: readonly string[] | undefined, at: Date): Promise<PatientBlock> {
+    return patientBlock(records, c.patient, encounters ?? (await this.encounters(records, c)), {
+      at,
+      timeZone: this.policy.timeZone,
+      recordNumberSystems: this.policy.medicalRecordNumberSystems,
+    });
   }
 
   /** The encounters a case covers: listed, of the period (overlapping, in the hospital's time zone), or all of the patient's. */
@@ -164,3 +199,4 @@ function requireUnchanged(id: string, confirmed: string, now: string): void {
     `The inventory of dispute ${id} changed since it was shown and confirmed (confirmed ${confirmed}, now ${now}): nothing was sealed; show it again and confirm (R-40)`,
   );
 }
+

@@ -1,8 +1,10 @@
+import type { UnsealRecordRepository, UnsealRecordSummary } from '../unseal-record.repository.js';
+import { shownIdNumber, type IdNumberShown } from '../../common/id-masking.js';
 import type { FhirContext } from '../../fhir/fhir-request.js';
 import { DisputeError, DisputeErrorCode } from '../disputes.errors.js';
 import type { DisputesRepository } from '../disputes.repository.js';
-import type { DisputeStatus, InventoryLine } from '../domain/dispute-case.js';
-import type { Confirmation, DisputeCase, SealedCopySummary } from '../domain/dispute-records.js';
+import type { DisputeStatus, InventoryLine, PatientWitness } from '../domain/dispute-case.js';
+import type { Confirmation, DisputeCase, SealedCopySummary, SealWitnesses, Unsealing } from '../domain/dispute-records.js';
 
 /** A case as the API shows it: as kept, its instants as ISO 8601 text, with its inventory counts and sealed copies. */
 export type DisputeView = Omit<DisputeCase, 'openedAt' | 'sealedAt' | 'unsealedAt'> & {
@@ -11,6 +13,8 @@ export type DisputeView = Omit<DisputeCase, 'openedAt' | 'sealedAt' | 'unsealedA
   unsealedAt?: string;
   inventory: { sealed: number; pending: number };
   copies: CopyView[];
+  /** The 启封记录 made when the case was unsealed (R-43), with where to download it. */
+  unsealRecord?: UnsealRecordView;
 };
 
 /** A sealed copy as the API lists it: its creation instant as text, and where its two files are read. */
@@ -28,16 +32,23 @@ export interface InventoryView {
   lines: InventoryLine[];
 }
 
-/** What a case's view is made of: the case, its inventory counts and copies, and where the workflow APIs live (the FHIR base's parent). */
+/**
+ * What a case's view is made of: the case, its inventory counts and copies, where the workflow
+ * APIs live (the FHIR base's parent), and how its reader sees the patient side's ID numbers:
+ * whole for the roles the policy names (`settings.idNumbersVisibleTo`), else masked as the papers print them.
+ */
 export interface CaseViewParts {
   dispute: DisputeCase;
   inventory: { sealed: number; pending: number };
   copies: readonly SealedCopySummary[];
   base: string;
+  idNumbers: IdNumberShown;
+  /** The case's 启封记录, once unsealed. */
+  unsealRecord?: UnsealRecordSummary;
 }
 
 /** The API's view of a case. */
-export function disputeView({ dispute: c, inventory, copies, base }: CaseViewParts): DisputeView {
+export function disputeView({ dispute: c, inventory, copies, base, idNumbers, unsealRecord }: CaseViewParts): DisputeView {
   return {
     id: c.id,
     patient: c.patient,
@@ -49,14 +60,14 @@ export function disputeView({ dispute: c, inventory, copies, base }: CaseViewPar
     openedBy: c.openedBy,
     openedAt: c.openedAt.toISOString(),
     ...(c.sealedAt ? { sealedAt: c.sealedAt.toISOString(), sealedBy: c.sealedBy } : {}),
-    ...(c.unsealedAt ? { unsealedAt: c.unsealedAt.toISOString(), unsealing: c.unsealing } : {}),
+    ...(c.unsealedAt ? { unsealedAt: c.unsealedAt.toISOString(), unsealing: c.unsealing && unsealingView(c.unsealing, idNumbers) } : {}),
     inventory,
     copies: copies.map((k) => ({
       n: k.n,
       kind: k.kind,
       createdAt: k.createdAt.toISOString(),
       createdBy: k.createdBy,
-      witnesses: k.witnesses,
+      witnesses: witnessesView(k.witnesses, idNumbers),
       inventorySha256: k.inventorySha256,
       bundleSha256: k.bundleSha256,
       pdfSha256: k.pdfSha256,
@@ -64,8 +75,27 @@ export function disputeView({ dispute: c, inventory, copies, base }: CaseViewPar
       pdf: `${base}/disputes/${c.id}/copies/${k.n}.pdf`,
       json: `${base}/disputes/${c.id}/copies/${k.n}.json`,
     })),
+    ...(unsealRecord
+      ? { unsealRecord: { ...unsealRecord, createdAt: unsealRecord.createdAt.toISOString(), pdf: `${base}/disputes/${c.id}/copies/unseal-record.pdf` } }
+      : {}),
   };
 }
+
+/** The patient side as its reader sees it: the ID document's number whole or masked. */
+function patientView(p: PatientWitness, idNumbers: IdNumberShown): PatientWitness {
+  return { ...p, idDocument: { ...p.idDocument, number: shownIdNumber(p.idDocument.number, idNumbers) } };
+}
+
+function witnessesView(w: SealWitnesses, idNumbers: IdNumberShown): SealWitnesses {
+  return w.patient ? { ...w, patient: patientView(w.patient, idNumbers) } : w;
+}
+
+function unsealingView(u: Unsealing, idNumbers: IdNumberShown): Unsealing {
+  return u.basis === 'both-sides' ? { ...u, patient: patientView(u.patient, idNumbers) } : u;
+}
+
+/** The unseal record as the API shows it: its digests and pages, and the URL of its PDF. */
+export type UnsealRecordView = Omit<UnsealRecordSummary, 'createdAt'> & { createdAt: string; pdf: string };
 
 /** The API's view of a confirmation: usable until `minutes` after it was given. */
 export function confirmationView(c: Confirmation, minutes: number): ConfirmationView {
@@ -85,12 +115,19 @@ export function confirmationView(c: Confirmation, minutes: number): Confirmation
 
 /**
  * A case as it now stands, for the operator in `ctx` (who is told it concerns the case's
- * patient): read after a step commits, or for `GET /disputes/{id}`.
+ * patient): read after a step commits, or for `GET /disputes/{id}`, its ID numbers as the
+ * operator reads them (`DisputeCaseAccess.idNumbersShown`).
  */
-export async function currentView(cases: DisputesRepository, ctx: FhirContext, id: string): Promise<DisputeView> {
-  const parts = await cases.overview(id);
+export async function currentView(
+  repositories: { cases: DisputesRepository; unsealRecords: UnsealRecordRepository },
+  ctx: FhirContext,
+  id: string,
+  idNumbers: IdNumberShown,
+): Promise<DisputeView> {
+  const parts = await repositories.cases.overview(id);
   if (!parts) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} is not known`);
   ctx.audit?.concerns([parts.dispute.patient]);
+  const unsealRecord = parts.dispute.status === 'unsealed' ? await repositories.unsealRecords.summary(parts.dispute.id) : undefined;
   // The workflow APIs live beside the FHIR base (`…/fhir` → `…/disputes`).
-  return disputeView({ ...parts, base: ctx.baseUrl.replace(/\/fhir$/, '') });
+  return disputeView({ ...parts, base: ctx.baseUrl.replace(/\/fhir$/, ''), idNumbers, unsealRecord });
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { StoredCopyColumns } from '../../copies/stored-copy.columns.js';
+import { DisputeUnsealRecordEntity } from '../unseal-record.entity.js';
 
 /**
  * A dispute case (R-40…R-44): the patient, what is in scope, why, and where it stands
@@ -172,4 +173,4 @@ export class DisputeConfirmationEntity {
 }
 
 /** The disputes' tables, for the DataSource. */
-export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity];
+export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity, DisputeUnsealRecordEntity];
