@@ -22,43 +22,77 @@ export interface VerifyReport {
   ms: number;
 }
 
+/** What the chains are read through: a pool, or one connection (in whatever transaction its caller began on it). */
+export type ChainReader = Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>;
+
 /**
  * Recomputes every audit chain (R-21) and reports the first broken link of each: an entry
  * whose content no longer matches its hash (edited), one that does not point to its
  * predecessor's hash (edited and re-hashed, or inserted), a gap in the sequence (deleted),
  * or a head that is not the last entry (deleted at the end). The hash covers the content and
  * the searchable columns, so a column edited alone shows too. The hashes are recomputed by
- * PostgreSQL (`sha256`) next to the data, one chain per connection, chains in parallel.
+ * PostgreSQL (`sha256`) next to the data. `database`: a URL (a pool of `concurrency`
+ * connections is opened and closed: one chain per connection, chains in parallel), or a
+ * connection the caller opened (the server's integrity runs: one read-only snapshot, chains
+ * one after another), left open.
  */
 export async function verifyAuditChains(
-  databaseUrl: string,
+  database: string | ChainReader,
   options: { since?: Date; concurrency?: number; progress?: Progress } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.concurrency ?? 4, application_name: 'chartwarden-audit-verify', options: '-c jit=off' });
+  const own =
+    typeof database === 'string'
+      ? new pg.Pool({ connectionString: database, max: options.concurrency ?? 4, application_name: 'chartwarden-audit-verify', options: '-c jit=off' })
+      : undefined;
   // An idle connection closed by the server (a drill dropping its scratch database) is not a failure of the check.
-  pool.on('error', () => undefined);
+  own?.on('error', () => undefined);
+  // Only `query` is used, which a client and a pool both have.
+  const pool = (own ?? database) as Pick<pg.Pool, 'query'>;
   try {
     const chains = (
       await pool.query<{ chain: number }>('SELECT chain FROM audit_chain UNION SELECT DISTINCT chain FROM audit_entry ORDER BY chain')
     ).rows.map((r) => r.chain);
     const progress = options.progress ?? NO_PROGRESS;
     progress.start(chains.length);
-    const reports = await Promise.all(
-      chains.map((chain) =>
-        verifyChain(pool, chain, options.since).then((r) => {
-          progress.advance(1);
-          return r;
-        }),
-      ),
+    const verify = (chain: number) =>
+      (own ? inSnapshot(own, (client) => verifyChain(client, chain, options.since)) : verifyChain(pool, chain, options.since)).then((r) => {
+        progress.advance(1);
+        return r;
+      });
+    // Our pool: chains in parallel. A caller's connection runs one query at a time: chains one after another.
+    const reports = await (own
+      ? Promise.all(chains.map(verify))
+      : chains.reduce(async (done: Promise<ChainReport[]>, chain) => [...(await done), await verify(chain)], Promise.resolve([]))
     ).finally(() => progress.stop());
     return { chains: reports, entries: reports.reduce((n, r) => n + r.entries, 0), broken: reports.find((r) => r.broken)?.broken, ms: Date.now() - started };
   } finally {
-    await pool.end();
+    await own?.end();
   }
 }
 
-async function verifyChain(pool: pg.Pool, chain: number, since: Date | undefined): Promise<ChainReport> {
+/**
+ * `work` on one connection of `pool` inside one read-only REPEATABLE READ transaction: a chain's
+ * head and its entries are read from the same snapshot, so an entry appended by a live server
+ * between the two reads cannot make an intact chain look cut (a caller's own connection is
+ * already in one snapshot: `IntegrityChecks`).
+ */
+async function inSnapshot<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+async function verifyChain(pool: Pick<pg.Pool, 'query'>, chain: number, since: Date | undefined): Promise<ChainReport> {
   const [head] = (await pool.query<{ seq: string; head: Buffer }>('SELECT seq, head FROM audit_chain WHERE chain = $1', [chain])).rows;
   // Where to start: the genesis, or (with --since) the first entry recorded since then, trusting the link it carries.
   let from: { seq: number; hash: Buffer } = { seq: 0, hash: GENESIS };
@@ -113,7 +147,7 @@ function missing(first: number, last: number): string {
 }
 
 /** What is wrong with the first bad link `seq`: a gap before it, a link to the wrong hash, or its own hash. */
-async function classify(pool: pg.Pool, chain: number, seq: number, from: { seq: number; hash: Buffer }): Promise<ChainBreak> {
+async function classify(pool: Pick<pg.Pool, 'query'>, chain: number, seq: number, from: { seq: number; hash: Buffer }): Promise<ChainBreak> {
   const rows = (
     await pool.query<{ seq: string; prev_hash: Buffer; hash: Buffer }>(
       `SELECT seq, prev_hash, hash

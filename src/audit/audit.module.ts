@@ -9,12 +9,15 @@ import { AuditTrailRepository } from './audit-trail.repository.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { AuditWriteJournal } from './audit-write-journal.js';
 import { AuditController } from './audit.controller.js';
+import { IntegrityController } from './integrity.controller.js';
+import { IntegrityRunRepository } from './integrity-run.repository.js';
+import { IntegrityRunService } from './integrity-run.service.js';
 import { AuditCheckpointScheduler } from './checkpoint-scheduler.js';
 import { LedgerHeads } from './ledger-heads.port.js';
 
 /** The append-only, hash-chained audit trail (R-20…R-22): recording every request, reading it back, signed checkpoints. */
 @Module({
-  controllers: [AuditController],
+  controllers: [AuditController, IntegrityController],
   providers: [
     {
       provide: AuditLog,
@@ -26,6 +29,9 @@ import { LedgerHeads } from './ledger-heads.port.js';
     AuditReaderService,
     AuditTrailRepository,
     AuditWriteJournal,
+    // The state of `audit verify` / `ledger verify` and runs started by auditors (issue #18); the checks: the root's `IntegrityChecks`.
+    IntegrityRunRepository,
+    IntegrityRunService,
     {
       provide: AuditCheckpointScheduler,
       // The ledger's heads through audit's port: governance implements it, the root module binds it.

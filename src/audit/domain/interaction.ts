@@ -36,6 +36,7 @@ export function interactionOf(method: string, path: string): Interaction | undef
   if (disputes >= 0) return disputeInteraction(method, parts.slice(disputes + 1));
   const audit = parts.indexOf('audit');
   if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
+  if (audit >= 0 && parts[audit + 1] === 'integrity') return integrityInteraction(method, parts.slice(audit + 2));
   return { action: 'E', subtype: 'http-request' };
 }
 
@@ -102,6 +103,14 @@ function disputeInteraction(method: string, p: string[]): Interaction {
   if (method === 'POST' && step === 'unseal') return { action: 'U', subtype: 'dispute-unseal', lifecycle: 'unhold', entity };
   if (method === 'POST' && step === 'confirmations') return { action: 'C', subtype: 'dispute-confirm', entity };
   return { action: 'R', subtype: step ? `dispute-${step}` : 'dispute-read', lifecycle: 'access', entity };
+}
+
+/** Integrity runs (issue #18, R-21): the state of `audit verify` / `ledger verify`, starting a run, one run. */
+function integrityInteraction(method: string, p: string[]): Interaction {
+  const [what, id] = p;
+  if (what === 'runs' && id) return { action: 'R', subtype: 'integrity-run-read', entity: { type: 'IntegrityRun', id } };
+  if (what === 'runs' && method === 'POST') return { action: 'E', subtype: 'integrity-run-start', entity: { type: 'IntegrityRun' } };
+  return { action: 'E', subtype: 'integrity-state', entity: { type: 'IntegrityRun' } };
 }
 
 function safeDecode(s: string): string {

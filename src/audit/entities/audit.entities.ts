@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { IntegrityRunEntity } from './integrity-run.entity.js';
 
 /**
  * One audit entry (R-20, R-21): a link of one of the hash chains. The columns a reader
@@ -70,4 +71,4 @@ export class AuditChainEntity {
   head!: Buffer;
 }
 
-export const AUDIT_ENTITIES = [AuditEntryEntity, AuditChainEntity];
+export const AUDIT_ENTITIES = [AuditEntryEntity, AuditChainEntity, IntegrityRunEntity];
