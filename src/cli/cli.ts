@@ -10,6 +10,8 @@ import { PolicyLoadError } from '../policy/policy.errors.js';
 import { settingsFromEnv, type ServerSettings } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
 import { writeCheckpoint } from '../audit/checkpoint.js';
+import { cliStarter, recordRun } from '../audit/integrity-runs.js';
+import { IntegrityRunError } from '../audit/integrity.errors.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
@@ -19,6 +21,8 @@ import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
+import { DemoSeedError } from '../demo/demo-api.js';
+import { seedDemoHospital, seedSummary } from '../demo/demo.command.js';
 
 /**
  * `npx chartwarden <command>`: the admin CLI. Reads the same environment as the server
@@ -100,7 +104,15 @@ export function buildCli(): Command {
       const against = o.checkpoint ? await verifyCheckpointOf(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
       const signature = against?.problems.find((p) => p.problem === 'signature');
       if (signature) throw new CliFailure(`audit verify: checkpoint ${o.checkpoint} REJECTED — ${signature.detail}`);
-      const report = await verifyAuditChains(url, { since: o.since, progress: progressBar('audit verify', 'chains') });
+      // Recorded as an integrity run (issue #18): the auditors' console shows when the trail was last verified and how it ended.
+      let report!: Awaited<ReturnType<typeof verifyAuditChains>>;
+      const scope = o.since ? `since ${o.since.toISOString()}` : undefined;
+      await recordRun(url, 'audit', cliStarter(), async () => {
+        report = await verifyAuditChains(url, { since: o.since, progress: progressBar('audit verify', 'chains') });
+        // A difference from the checkpoint breaks the run as it breaks the command.
+        const off = report.broken ? undefined : against?.problems[0];
+        return off ? { ...report, broken: { ...off, detail: `against checkpoint ${o.checkpoint} of ${against?.taken}: ${off.detail}` } } : report;
+      }, { scope }).catch(refusedRun('audit verify'));
       const rate = report.ms > 0 ? Math.round((report.entries / report.ms) * 1000) : report.entries;
       if (report.broken) {
         for (const c of report.chains.filter((x) => x.broken && x.broken !== report.broken)) process.stderr.write(`  also broken: ${c.broken?.detail}\n`);
@@ -137,7 +149,11 @@ export function buildCli(): Command {
       return v;
     })
     .action(async (o: { document?: string }) => {
-      const report = await verifyLedger(await databaseUrl(), { document: o.document, progress: progressBar('ledger verify', 'versions') });
+      const url = await databaseUrl();
+      // Recorded as an integrity run (issue #18), like `audit verify`.
+      const report = await recordRun(url, 'ledger', cliStarter(), () => verifyLedger(url, { document: o.document, progress: progressBar('ledger verify', 'versions') }), {
+        scope: o.document,
+      }).catch(refusedRun('ledger verify'));
       if (o.document && report.documents === 0) throw new CliFailure(`ledger verify: unknown document ${o.document}: the edit ledger holds no version of it`);
       if (report.broken) {
         for (const b of report.breaks.slice(1)) process.stderr.write(`  also broken: ${b.detail}\n`);
@@ -242,7 +258,32 @@ export function buildCli(): Command {
       );
     });
 
+  const demo = program.command('demo').description('A small demo hospital for newcomers (issue #18)');
+  demo
+    .command('seed')
+    .description(
+      'Fill a fresh data dir (or DATABASE_URL) with a demo hospital through the API: staff, patients, records, a copy request in each status, ' +
+        'a sealed case and a public incident. Refuses while a server runs on the data dir, and on a database already seeded or holding patients',
+    )
+    .action(async () => {
+      const settings = settingsFromEnv();
+      const progress = (line: string) => {
+        if (process.stderr.isTTY) process.stderr.write(`demo seed: ${line}…\n`);
+      };
+      const report = await seedDemoHospital(settings, progress).catch((e: unknown) => {
+        throw e instanceof DemoSeedError ? new CliFailure(`demo seed: ${e.message}`) : e;
+      });
+      process.stdout.write(seedSummary(report, settings.port));
+    });
+
   return program;
+}
+
+/** A run of the same kind in progress (issue #18: one at a time) is the command's verdict, printed as it is. */
+function refusedRun(command: string): (e: unknown) => never {
+  return (e) => {
+    throw e instanceof IntegrityRunError ? new CliFailure(`${command}: ${e.message}`) : e;
+  };
 }
 
 /** A backup file problem is the command's verdict, printed as it is. */
