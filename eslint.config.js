@@ -14,4 +14,11 @@ export default tseslint.config(
     },
   },
   { files: ['bin/**', 'scripts/**', 'test/setup/**', 'bench/**', 'src/cli/**'], rules: { 'no-console': 'off' } },
+  // The staff console (issue #18) runs in the browser: browser globals, not Node's (its vite.config.ts and unit specs run in Node).
+  {
+    files: ['console/src/**/*.{ts,tsx}', 'test/browser/support/in-page/**/*.js'],
+    ignores: ['console/src/**/*.spec.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  { files: ['console/src/**/*.{ts,tsx}'], ignores: ['console/src/**/*.spec.ts'], rules: { 'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname'] } },
 );

@@ -1,8 +1,10 @@
 /**
  * Projects: `unit` (pure logic beside the code, no database), `architecture` (static and
  * reflective checks over src/: layers, the store boundary, sizes, route permissions; no
- * database), and `integration` / `e2e` / `contract` which share one real PostgreSQL provided
- * by the global setup (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL).
+ * database), `console` (the console's pure browser code, in Node), and `integration` / `e2e` /
+ * `contract` / `browser` which share one real PostgreSQL provided by the global setup
+ * (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL). `browser`
+ * drives Debian's Chromium (/usr/bin/chromium) through playwright-core.
  */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -24,5 +26,9 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts', '<rootDir>/test/contract/**/*.contract-spec.ts'],
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // The staff console in Debian's Chromium (playwright-core) against a real server; builds dist/console when stale.
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'] },
+    // The console's pure browser code (PKCE…), run in Node.
+    { ...common, displayName: 'console', testMatch: ['<rootDir>/console/src/**/*.spec.ts'] },
   ],
 };

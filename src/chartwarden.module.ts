@@ -8,7 +8,10 @@ import { AuditModule } from './audit/audit.module.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
 import { AuditTrailAccess } from './audit/audit-trail-access.port.js';
 import { AuditWriteJournal } from './audit/audit-write-journal.js';
+import { verifyAuditChains } from './audit/audit-verifier.js';
+import { IntegrityChecks, SnapshotIntegrityChecks } from './audit/integrity-checks.port.js';
 import { ClusterEvents } from './cluster/cluster-events.js';
+import { ConsoleModule } from './console/console.module.js';
 import { Clock, SystemClock } from './common/clock.js';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, type ChartWardenOptions } from './config/chartwarden.options.js';
 import { CHARTWARDEN_OPTIONS, ChartWardenConfigurableModule } from './config/module-options.js';
@@ -26,7 +29,9 @@ import { InputGuard } from './fhir/input-guard.middleware.js';
 import { WRITE_GUARDS, WRITE_RECORDERS, type WriteGuard, type WriteRecorder } from './fhir/write-chain.port.js';
 import { WriteChain } from './fhir/write-chain.js';
 import { LedgerHeads } from './audit/ledger-heads.port.js';
-import { LedgerCheckpointHeads } from './governance/ledger-verifier.js';
+import { LedgerCheckpointHeads, LedgerVerifier } from './governance/ledger-verifier.js';
+import { NO_PROGRESS } from './common/progress.js';
+import { PostgresRecordIndex } from './store/postgres/postgres-record-index.js';
 import { LedgerReadsRepository } from './governance/ledger-reads.repository.js';
 import { ArchiveGuard } from './governance/archive.guard.js';
 import { CopyPasteGuard } from './governance/copy-paste.guard.js';
@@ -79,6 +84,8 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     FhirModule,
     // The actor-bound client a host injects instead of the store (`chartwarden.as(actor)`).
     EmbeddingModule,
+    // The staff console at /console (issue #18): the browser app, its configuration and the dev sign-in.
+    ConsoleModule,
     // Last: the generic /fhir/:type… routes after every feature's own /fhir routes.
     FhirRoutesModule,
   ],
@@ -131,6 +138,17 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     WriteChain,
     // The edit ledger's heads for the signed audit checkpoints (R-21): audit asks, governance answers.
     { provide: LedgerHeads, inject: [ChartWardenDatabase], useFactory: (db: ChartWardenDatabase) => new LedgerCheckpointHeads(LedgerReadsRepository.over(db)) },
+    // The checks of the integrity runs auditors start (issue #18): `audit verify` and `ledger verify` as the CLI runs them, each on a
+    // connection of its own as the application role (outside the request pool and its statement timeout), in one snapshot.
+    {
+      provide: IntegrityChecks,
+      inject: [ChartWardenDatabase],
+      useFactory: (db: ChartWardenDatabase) =>
+        new SnapshotIntegrityChecks(() => db.dedicatedClient('chartwarden-integrity-check'), {
+          audit: (connection) => verifyAuditChains(connection),
+          ledger: (connection) => new LedgerVerifier(LedgerReadsRepository.overClient(connection), PostgresRecordIndex.overClient(connection)).verify(undefined, NO_PROGRESS),
+        }),
+    },
   ],
   // Global: the shared bindings reach every feature module. A host gets the token verifier, the
   // policy's decisions and the actor-bound client, never the store itself (a write through it
@@ -149,6 +167,7 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     // The chain, not its lists: hosts add guards with `forRoot({ writeGuards })`.
     WriteChain,
     LedgerHeads,
+    IntegrityChecks,
     IdentityModule,
     PolicyModule,
     EmbeddingModule,

@@ -43,6 +43,11 @@ export interface ChartWardenOptions {
   /** The FHIR store ChartWarden guards. Unset: the embedded store (`{ kind: 'embedded' }`). */
   store?: StoreOptions;
   /**
+   * The staff console at `/console` (issue #18, decision 0019). Unset: not served (a host that
+   * embeds the module opts in); the standalone server serves it unless `CHARTWARDEN_CONSOLE=off`.
+   */
+  console?: ConsoleOptions;
+  /**
    * The hospital's own write guards, run before every write after ChartWarden's (the legal hold
    * R-41, archive R-15, edit window R-11, reason R-12, copy-paste R-16), inside the write's
    * transaction: a class (built by Nest's injector, so it may inject ChartWarden's exports)
@@ -81,6 +86,29 @@ export interface MetricsOptions {
   enabled?: boolean;
   /** When set, `/metrics` requires `Authorization: Bearer <token>` (compared in constant time); unset: open to whoever reaches the port. */
   token?: string;
+}
+
+/** The staff console (decision 0019): served or not, and how staff sign in to it. */
+export interface ConsoleOptions {
+  /** Serve `/console` (its page, files, config and, in dev key mode, the demo sign-in). */
+  enabled: boolean;
+  /** Send `GET /` to `/console/` (the standalone server does; a host keeps its own root). */
+  redirectRoot?: boolean;
+  /**
+   * The hospital's identity provider, where the console signs staff in (authorization code +
+   * PKCE, as a public client). Unset: only the dev sign-in, and only in dev key mode.
+   */
+  oidc?: ConsoleOidcOptions;
+}
+
+/** The console as an OpenID Connect public client of the hospital's identity provider. */
+export interface ConsoleOidcOptions {
+  /** The provider's issuer (https; http only on localhost): discovery is `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  /** The console's client id; its redirect URI is `<server>/console/callback`. */
+  clientId: string;
+  /** Scopes asked for (default `openid profile`; `openid` is always asked). */
+  scope?: string;
 }
 
 /**

@@ -131,6 +131,20 @@ export const envSchema = z.object({
     description: '`json` (one object per line) or `pretty`.',
     default: '`pretty` on a terminal, else `json`',
   }),
+  CHARTWARDEN_CONSOLE: z.enum(['off', 'on']).optional().meta({
+    description: 'The staff console at `/console` (and `GET /` sent there); `off`: not served.',
+    default: 'on',
+  }),
+  CHARTWARDEN_OIDC_ISSUER: z.string().url('a URL').optional().meta({
+    description: "The hospital identity provider's issuer URL, where the console signs staff in (authorization code + PKCE); https, http only on localhost. Needs CHARTWARDEN_OIDC_CLIENT_ID.",
+  }),
+  CHARTWARDEN_OIDC_CLIENT_ID: z.string().min(1).optional().meta({
+    description: "The console's client id (a public client) at the identity provider; its redirect URI is `<server>/console/callback`.",
+  }),
+  CHARTWARDEN_OIDC_SCOPE: z.string().min(1).optional().meta({
+    description: 'Scopes the console asks the identity provider for (`openid` is always asked).',
+    default: 'openid profile',
+  }),
   CHARTWARDEN_METRICS: z.enum(['off', 'on']).optional().meta({
     description: '`on`: serve `GET /metrics` (to whoever reaches the port unless a token is set).',
     default: 'off',
@@ -168,6 +182,12 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   if (e.CHARTWARDEN_METRICS === 'off' && e.CHARTWARDEN_METRICS_TOKEN) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_METRICS=off contradicts CHARTWARDEN_METRICS_TOKEN (unset one of them)');
   }
+  if (Boolean(e.CHARTWARDEN_OIDC_ISSUER) !== Boolean(e.CHARTWARDEN_OIDC_CLIENT_ID)) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_OIDC_ISSUER and CHARTWARDEN_OIDC_CLIENT_ID are set together (the console signs in at the issuer as the client)');
+  }
+  if (e.CHARTWARDEN_OIDC_ISSUER && !isSecureIssuer(e.CHARTWARDEN_OIDC_ISSUER)) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_OIDC_ISSUER is an https URL (http only on localhost)');
+  }
   const dataDir = resolve(e.CHARTWARDEN_DATA_DIR);
   return {
     port: e.PORT,
@@ -202,6 +222,20 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
       cors: e.CHARTWARDEN_CORS_ORIGINS ? { origins: e.CHARTWARDEN_CORS_ORIGINS } : undefined,
       // A token alone turns metrics on (behind it); `on` alone serves them to whoever reaches the port.
       metrics: { enabled: e.CHARTWARDEN_METRICS === 'on' || Boolean(e.CHARTWARDEN_METRICS_TOKEN), token: e.CHARTWARDEN_METRICS_TOKEN },
+      console: {
+        enabled: e.CHARTWARDEN_CONSOLE !== 'off',
+        redirectRoot: true,
+        oidc:
+          e.CHARTWARDEN_OIDC_ISSUER && e.CHARTWARDEN_OIDC_CLIENT_ID
+            ? { issuer: e.CHARTWARDEN_OIDC_ISSUER, clientId: e.CHARTWARDEN_OIDC_CLIENT_ID, scope: e.CHARTWARDEN_OIDC_SCOPE }
+            : undefined,
+      },
     },
   };
+}
+
+/** An identity provider the console may send staff to: https, or http on this machine (development). */
+function isSecureIssuer(issuer: string): boolean {
+  const url = new URL(issuer);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
 }

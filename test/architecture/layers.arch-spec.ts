@@ -17,8 +17,8 @@ import { featureOf, importsOf, productionFiles, ROOT, type ImportOf } from './so
  */
 
 /** Every folder of src/ the rules know; a new folder must take its place here (and in the decision note). */
-const FEATURES = ['identity', 'policy', 'store', 'fhir', 'audit', 'governance', 'copies', 'release', 'disputes', 'access', 'embedding'] as const;
-const SUPPORT = ['common', 'config', 'database', 'observability', 'cluster', 'cli', 'pdf'] as const;
+const FEATURES = ['identity', 'policy', 'store', 'fhir', 'audit', 'governance', 'copies', 'release', 'disputes', 'access', 'embedding', 'console'] as const;
+const SUPPORT = ['common', 'config', 'database', 'observability', 'cluster', 'cli', 'pdf', 'demo'] as const;
 
 type Folder = (typeof FEATURES)[number] | (typeof SUPPORT)[number];
 
@@ -53,6 +53,7 @@ const RULES: LayerRule[] = [
   { from: 'release',    mayNot: otherWorkflows('release', 'copies'),         why: 'release uses copies to render and meets other workflows only through fhir\'s ports; never disputes' },
   { from: 'disputes',   mayNot: otherWorkflows('disputes', 'copies'),        why: 'disputes uses copies to render and meets other workflows only through fhir\'s ports; never release' },
   { from: 'copies',     mayNot: otherWorkflows('copies'),                    why: 'copies renders a fixed set of versions and knows nothing of who asked for the copy' },
+  { from: 'console',    mayOnly: ['common', 'config', 'identity', 'policy', 'fhir', 'demo', 'observability'], why: 'the console is a client of the API (decision 0019): it serves its files, its settings and the dev sign-in, and decides nothing itself' },
 ];
 
 /** Packages pure domain code may not import: `domain/` folders are the regulation as functions, testable with no framework. */
