@@ -47,7 +47,7 @@ export function Shell({ current, children }: { current?: PageRoute; children: Re
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t('app.navigation')} component="nav">
         <Stack gap={4}>
-          {SECTIONS.map((section) => (
+          {SECTIONS.filter((section) => ROUTES.some((r) => r.section === section.id && r.nav)).map((section) => (
             <NavLink key={section.id} label={t(section.title)} defaultOpened childrenOffset={12}>
               {ROUTES.filter((r) => r.section === section.id && r.nav).map((r) => (
                 <NavLink key={r.path} component={Link} to={r.path} label={t(r.title)} active={path === r.path} aria-current={path === r.path ? 'page' : undefined} />

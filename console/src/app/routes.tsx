@@ -1,6 +1,9 @@
 import type { ComponentType } from 'react';
 import type { ParseKeys } from 'i18next';
 import { recordRoomRoutes } from '../record-room/routes';
+import { disputesOfficeRoutes } from '../disputes/routes';
+import { medicalAffairsRoutes } from '../affairs/routes';
+import { auditorsRoutes } from '../audit/routes';
 import { matchPath } from './router';
 
 /**
@@ -26,10 +29,15 @@ export interface PageRoute {
 }
 
 /** The offices of the console, in the navigation's order. */
-export const SECTIONS = [{ id: 'recordRoom', title: 'nav.recordRoom' }] as const satisfies readonly { id: string; title: ParseKeys }[];
+export const SECTIONS = [
+  { id: 'recordRoom', title: 'nav.recordRoom' },
+  { id: 'disputesOffice', title: 'disputesOffice.nav.section' },
+  { id: 'medicalAffairs', title: 'medicalAffairs.nav.section' },
+  { id: 'auditors', title: 'auditors.nav.section' },
+] as const satisfies readonly { id: string; title: ParseKeys }[];
 export type SectionId = (typeof SECTIONS)[number]['id'];
 
-export const ROUTES: readonly PageRoute[] = [...recordRoomRoutes];
+export const ROUTES: readonly PageRoute[] = [...recordRoomRoutes, ...disputesOfficeRoutes, ...medicalAffairsRoutes, ...auditorsRoutes];
 
 /** The page for an app path, with its parameters. */
 export function findRoute(path: string): { route: PageRoute; params: Record<string, string> } | undefined {

@@ -1,3 +1,6 @@
+import { disputesOfficeEn } from '../disputes/messages';
+import { medicalAffairsEn } from '../affairs/messages';
+import { auditorsEn } from '../audit/messages';
 import type { Messages } from './zh-CN';
 
 /** The console's every label in English: the keys of zh-CN.ts, no more, no fewer (it does not compile otherwise). */
@@ -279,4 +282,7 @@ export const en: Messages = {
       button: 'Deliver',
     },
   },
+  disputesOffice: disputesOfficeEn,
+  medicalAffairs: medicalAffairsEn,
+  auditors: auditorsEn,
 };

@@ -1,3 +1,7 @@
+import type { Catalogue } from './catalogue';
+import { disputesOfficeZh } from '../disputes/messages';
+import { medicalAffairsZh } from '../affairs/messages';
+import { auditorsZh } from '../audit/messages';
 /**
  * 控制台的全部文字（简体中文，默认语言）。en.ts 必须有同样的键：少一个键或多一个键都无法编译。
  * The console's every label, Simplified Chinese (the default). en.ts has exactly these keys.
@@ -279,8 +283,10 @@ export const zhCN = {
       button: '交付',
     },
   },
+  disputesOffice: disputesOfficeZh,
+  medicalAffairs: medicalAffairsZh,
+  auditors: auditorsZh,
 };
 
 /** The catalogue's shape: every key, each a string. en.ts is typed with it. */
-type Catalogue<T> = { [K in keyof T]: T[K] extends string ? string : Catalogue<T[K]> };
 export type Messages = Catalogue<typeof zhCN>;
