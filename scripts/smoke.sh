@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke run of the README quick start, as a newcomer would do it: `npm start` with no
 # DATABASE_URL (embedded PostgreSQL) on a fresh data dir, a token from the CLI, a create and
-# a read over HTTP, a clean stop on SIGTERM, and a restart that still has the data.
+# a read over HTTP, a clean stop on SIGTERM, and a restart that still has the data; then the
+# demo line (`npx chartwarden demo seed && npm start`) and the console on a fresh data dir.
 # Prints one line per step; exits non-zero at the first failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,25 @@ start_server
 read=$(curl -s -w '\n%{http_code}' "$BASE/Patient/$ID" -H "Authorization: Bearer $TOKEN")
 [ "$(echo "$read" | tail -n1)" = "200" ] || fail "read after restart: $read"
 echo "smoke: ok   restart kept the data (same token still accepted)"
+stop_server
+
+# The README's demo line on a fresh data dir: `npx chartwarden demo seed && npm start`, then the console.
+rm -rf "$DATA_DIR"; mkdir -p "$DATA_DIR"; chmod 755 "$DATA_DIR"
+t0=$(date +%s%N)
+seeded=$(env -u DATABASE_URL CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden demo seed 2>>"$LOG") || fail "demo seed: $seeded"
+echo "$seeded" | grep -q "is ready in" || fail "demo seed printed no summary: $seeded"
+echo "smoke: ok   npx chartwarden demo seed in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+again=$(env -u DATABASE_URL CHARTWARDEN_DATA_DIR="$DATA_DIR" npx --no-install chartwarden demo seed 2>>"$LOG") || fail "a second demo seed failed: $again"
+echo "$again" | grep -q "already seeded" || fail "a second demo seed did not say it was seeded already: $again"
+echo "smoke: ok   a second demo seed changes nothing and succeeds"
+start_server
+ROOT="http://127.0.0.1:$PORT"
+[ "$(curl -s -o /dev/null -w '%{redirect_url}' "$ROOT/")" = "$ROOT/console/" ] || fail "GET / does not send the browser to /console/"
+curl -sf "$ROOT/console/" | grep -q '<div id="root">' || fail "GET /console/ did not serve the console's page"
+CLERK=$(curl -sf -X POST "$ROOT/console/api/demo-users/clerk-liu/token" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).token))") || fail "the dev sign-in did not sign for clerk-liu"
+requests=$(curl -sf "$ROOT/copy-requests" -H "Authorization: Bearer $CLERK" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const b=JSON.parse(s);console.log((Array.isArray(b)?b:b.items??b.entry??[]).length)})")
+[ "${requests:-0}" -ge 8 ] || fail "the demo clerk sees ${requests:-no} copy requests, expected one in each of the 8 statuses"
+echo "smoke: ok   /console served; the demo clerk signs in and sees $requests copy requests"
 stop_server
 
 rm -rf "$DATA_DIR"

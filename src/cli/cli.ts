@@ -21,7 +21,7 @@ import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
-import { DemoSeedError } from '../demo/demo-api.js';
+import { DemoAlreadySeeded, DemoSeedError } from '../demo/demo-api.js';
 import { seedDemoHospital, seedSummary } from '../demo/demo.command.js';
 
 /**
@@ -263,7 +263,7 @@ export function buildCli(): Command {
     .command('seed')
     .description(
       'Fill a fresh data dir (or DATABASE_URL) with a demo hospital through the API: staff, patients, records, a copy request in each status, ' +
-        'a sealed case and a public incident. Refuses while a server runs on the data dir, and on a database already seeded or holding patients',
+        'a sealed case and a public incident. Refuses while a server runs on the data dir and on a database holding patients; a data dir seeded before is left as it is',
     )
     .action(async () => {
       const settings = settingsFromEnv();
@@ -271,9 +271,11 @@ export function buildCli(): Command {
         if (process.stderr.isTTY) process.stderr.write(`demo seed: ${line}…\n`);
       };
       const report = await seedDemoHospital(settings, progress).catch((e: unknown) => {
+        // Seeded before: said, and no failure, so `npx chartwarden demo seed && npm start` can be run again.
+        if (e instanceof DemoAlreadySeeded) return `demo seed: ${e.message}\n`;
         throw e instanceof DemoSeedError ? new CliFailure(`demo seed: ${e.message}`) : e;
       });
-      process.stdout.write(seedSummary(report, settings.port));
+      process.stdout.write(typeof report === 'string' ? report : seedSummary(report, settings.port));
     });
 
   return program;

@@ -5,6 +5,9 @@ import { DEMO_USERS, demoTokenRequest } from './demo-users.js';
 /** Why a demo seed stopped: the step and the server's answer, or the data dir's state. Printed as it is. */
 export class DemoSeedError extends Error {}
 
+/** The data dir holds the demo hospital already: nothing to do, which is not a failure (`demo seed && npm start` may be run again). */
+export class DemoAlreadySeeded extends DemoSeedError {}
+
 /** The HIS integration client that registers patients and sends the ancillary systems' results. */
 export const DEMO_HIS = 'his-demo';
 

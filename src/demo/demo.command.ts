@@ -2,7 +2,7 @@ import type { Bundle, Organization } from '@medplum/fhirtypes';
 import type { ServerSettings } from '../config/env.config.js';
 import { hospitalTime, zoneLabel } from '../common/hospital-time.js';
 import { maskedUrl } from '../database/database-unreachable.js';
-import { DEMO_HIS, DemoApi, DemoSeedError } from './demo-api.js';
+import { DEMO_HIS, DemoAlreadySeeded, DemoApi, DemoSeedError } from './demo-api.js';
 import { seedCopyRequests } from './demo-copy-requests.js';
 import { seedAccessRequests, seedDisputes, type SeededDisputes } from './demo-disputes.js';
 import { DEMO_HOSPITAL_ID, DEMO_SYSTEMS, organizations } from './demo-people.js';
@@ -28,8 +28,9 @@ export interface DemoSeedReport {
  * `npx chartwarden demo seed` (issue #18): fills a fresh data dir (or DATABASE_URL's database)
  * with a small hospital through ChartWarden's own API, on a server started in this process for
  * the purpose (`startDemoServer`). Refuses, changing nothing, when a server runs on the data
- * dir, when the database was seeded before (the hospital Organization marks it), or when it
- * already holds patients (a demo never mixes with real records).
+ * dir, when a seed began and did not finish, or when the database already holds patients (a
+ * demo never mixes with real records); a data dir seeded before is left as it is
+ * (`DemoAlreadySeeded`: the hospital Organization marks it), which is no failure.
  */
 export async function seedDemoHospital(settings: ServerSettings, progress: (line: string) => void = () => undefined): Promise<DemoSeedReport> {
   const started = Date.now();
@@ -70,7 +71,7 @@ async function refuseUnlessFresh(api: DemoApi, where: string, timeZone: string):
   const hospital = await api.find<Organization>(DEMO_HIS, `Organization/${DEMO_HOSPITAL_ID}`);
   const state = hospital?.identifier?.find((i) => i.system === DEMO_SYSTEMS.demoSeed)?.value;
   if (state === 'complete') {
-    throw new DemoSeedError(
+    throw new DemoAlreadySeeded(
       `${where} is already seeded (the demo hospital ${hospital?.name ?? ''}, seeded ${when(hospital)}); nothing was changed. ` +
         'Start the server (npm start) and open /console, or seed a fresh data dir (CHARTWARDEN_DATA_DIR)',
     );
