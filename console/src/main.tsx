@@ -8,6 +8,7 @@ import { App, queries } from './app/App';
 import { ConfigContext, loadConfig } from './app/config';
 import { cssVariablesResolver, theme } from './app/theme';
 import { initI18n } from './i18n';
+import { setNonce } from 'get-nonce';
 
 /**
  * Starts the console: reads config.json, sets the language (中文 unless this browser chose
@@ -15,6 +16,9 @@ import { initI18n } from './i18n';
  * puts it in `<meta name="csp-nonce">`): no inline script and no unsigned inline style.
  */
 const nonce = document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? '';
+// Mantine's Drawer and Modal lock scrolling with a style tag written by react-remove-scroll, which
+// takes its nonce from get-nonce: without it the CSP blocks the tag.
+setNonce(nonce);
 const root = createRoot(document.getElementById('root') as HTMLElement);
 initI18n();
 

@@ -15,6 +15,10 @@ export interface AccessReportRow {
   disclosures: number;
   /** What they handed out: each version `Type/id/_history/v`, once, sorted. */
   disclosed: string[];
+  /** The purposes of use they gave that day (v3 ActReason codes, e.g. `TREAT`, `BTG`), once each, sorted. */
+  purposes: string[];
+  /** Accesses that day made by breaking the glass (R-04: purpose `BTG`), allowed or not. */
+  breakGlass: number;
   first: string;
   last: string;
 }

@@ -84,6 +84,8 @@ export class AuditTrailRepository {
                 count(*) FILTER (WHERE e.action IN ('C', 'U', 'D') AND e.outcome = 0)::int AS writes,
                 count(*) FILTER (WHERE e.outcome <> 0)::int AS refused,
                 count(*) FILTER (WHERE e.outcome = 0 AND ${DISCLOSE_SQL})::int AS disclosures,
+                coalesce(array_agg(DISTINCT e.content::jsonb ->> 'purpose') FILTER (WHERE e.content::jsonb ? 'purpose'), '{}') AS purposes,
+                count(*) FILTER (WHERE e.content::jsonb ->> 'purpose' = 'BTG' OR e.content::jsonb ? 'breakGlass')::int AS "breakGlass",
                 min(e.recorded) AS first, max(e.recorded) AS last
            FROM audit_entry e WHERE ${where.join(' AND ')}
           GROUP BY 1, 5 ORDER BY 5, 1`,
@@ -117,6 +119,8 @@ export class AuditTrailRepository {
       refused: r.refused as number,
       disclosures: r.disclosures as number,
       disclosed: disclosed.get(`${r.actor as string}\u0000${r.day as string}`) ?? [],
+      purposes: r.purposes as string[],
+      breakGlass: r.breakGlass as number,
       first: (r.first as Date).toISOString(),
       last: (r.last as Date).toISOString(),
     }));

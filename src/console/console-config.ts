@@ -22,6 +22,10 @@ export interface ConsoleConfig {
     /** R-30 for each requester type: each item is one kind of evidence, or any one of several. */
     checklists: Record<RequesterType, EvidenceKind[][]>;
   };
+  /** how long a confirmation stays usable, and after how many years with no claim the hospital may unseal alone. */
+  disputes: { confirmationMinutes: number; unilateralUnsealAfterYears: number };
+  /** how long a grant lasts by default and at most, in days. */
+  grants: { defaultDays: number; maxDays: number };
 }
 
 export function consoleConfig(signIn: ConsoleSignIn, policy: LoadedPolicy): ConsoleConfig {
@@ -35,5 +39,7 @@ export function consoleConfig(signIn: ConsoleSignIn, policy: LoadedPolicy): Cons
     policyVersion: policy.version,
     documentTypes: policy.documentTypes.all().map(({ code, display, zh }) => ({ code, display, ...(zh ? { zh } : {}) })),
     copyRequests: { requesterTypes: REQUESTER_TYPES, evidenceKinds: EVIDENCE_KINDS, checklists },
+    disputes: { confirmationMinutes: policy.disputeConfirmationMinutes, unilateralUnsealAfterYears: policy.unilateralUnsealAfterYears },
+    grants: { defaultDays: policy.document.settings.grants.defaultDays, maxDays: policy.document.settings.grants.maxDays },
   };
 }

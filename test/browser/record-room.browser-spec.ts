@@ -23,7 +23,7 @@ import { ID_NUMBER, idCardPhoto, PNG, seedInpatientStay, seedStaff } from './sup
  * control named, one step done from the keyboard, text contrast AA. Times are shown in the
  * hospital's zone while the browser runs in New York's.
  */
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const HOSPITAL_ZONE = 'Asia/Shanghai';
 const shanghai = (iso: string) =>
@@ -80,7 +80,6 @@ describe('Console: the record room from intake to delivery (browser, real HTTP +
     await seedStaff(server, ['clerk-liu', 'clerk-sun', 'dr-wang']);
     browser = await launchChromium();
     ({ page, cspViolations, pageErrors } = await newPage(browser));
-    page.setDefaultTimeout(10_000);
     photoBytes = await idCardPhoto(page, stay.name, ID_NUMBER);
     writeFileSync(photo, photoBytes);
   });

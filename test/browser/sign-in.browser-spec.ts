@@ -16,7 +16,7 @@ import { FakeIdp } from './support/fake-idp.js';
  * server's words; signing out clears the session here and at the provider. Also how the
  * server serves the console: the root, deep links, files, and its CSP.
  */
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const CLIENT_ID = 'chartwarden-console';
 const SESSION = 'chartwarden.console.session';
@@ -41,7 +41,6 @@ describe('Console sign-in with the hospital\'s identity provider (browser, OIDC 
     await db.connect();
     browser = await launchChromium();
     ({ page, cspViolations, pageErrors } = await newPage(browser));
-    page.setDefaultTimeout(10_000);
   });
   afterAll(async () => {
     await browser?.close();

@@ -13,6 +13,10 @@ export interface ConsoleConfig {
     /** Each item: one kind of evidence, or any one of several. */
     checklists: Record<string, string[][]>;
   };
+  /** minutes a confirmation stays usable; years with no claim after which the hospital may unseal alone. */
+  disputes: { confirmationMinutes: number; unilateralUnsealAfterYears: number };
+  /** days a grant lasts by default and at most. */
+  grants: { defaultDays: number; maxDays: number };
 }
 
 /** Reads the console's configuration from the server that serves it. */

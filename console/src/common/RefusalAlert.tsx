@@ -16,7 +16,7 @@ export function RefusalAlert({ error }: { error: unknown }) {
   const refused = api && api.status >= 400 && api.status < 500;
   const explained = api?.code ? label('errorCodes', api.code) : undefined;
   return (
-    <Alert role="alert" color={refused ? 'orange' : 'red'} variant="light" title={refused ? t('errors.refused', { status: api.status }) : t('errors.failed')} data-testid="refusal">
+    <Alert role="alert" color={refused ? 'orange.9' : 'red.9'} variant="light" title={refused ? t('errors.refused', { status: api.status }) : t('errors.failed')} data-testid="refusal">
       {explained && explained !== api?.code ? <Text fw={600}>{explained}</Text> : null}
       <Text size="sm">
         {t('errors.serverSays')}

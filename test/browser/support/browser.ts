@@ -6,7 +6,7 @@ import { chromium, type Browser, type BrowserContextOptions, type Page } from 'p
 import { packageRoot } from '../../../src/common/package-root.js';
 
 /**
- * Debian's Chromium driven by playwright-core (no downloaded browser: docs STACK.md,
+ * Debian's Chromium driven by playwright-core (no downloaded browser: docs/stack.md,
  * `apt-get install chromium fonts-noto-cjk`). CHARTWARDEN_CHROMIUM overrides the path.
  */
 export function launchChromium(): Promise<Browser> {
@@ -18,9 +18,17 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /** A page as staff would have it: a laptop-sized window, in a zone other than the hospital's (so shown times prove they are converted). */
+/**
+ * How long a page waits for what the server does (a step, a produced PDF): generous, because the
+ * browser tests share two cores with the rest of the suite, and producing a copy then takes
+ * several seconds; a waiting test costs time only when something is wrong.
+ */
+export const PAGE_TIMEOUT_MS = 30_000;
+
 export async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page; cspViolations: string[]; pageErrors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: 'America/New_York', locale: 'zh-CN', ...options });
   const page = await context.newPage();
+  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
   const cspViolations: string[] = [];
   const pageErrors: string[] = [];
   page.on('console', (m) => {

@@ -1,0 +1,29 @@
+import { Stack, Text } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { ApiError } from '../api/client';
+import { RefusalAlert } from '../common/RefusalAlert';
+import { medicalAffairsZh } from './messages';
+
+/**
+ * A refusal in words: the console's RefusalAlert (the server's own text and code), preceded by
+ * medical affairs' explanation of codes the shared catalogue does not explain yet
+ * (`grant.*`, `governance.*`, `disputes.*`; see the helper's report).
+ */
+export function Refusal({ error }: { error: unknown }) {
+  const { t } = useTranslation();
+  if (!error) return null;
+  const code = error instanceof ApiError ? error.code : undefined;
+  const [prefix, rest] = code?.split(/\.(.*)/s) ?? [];
+  const group = (medicalAffairsZh.errorCodes as Record<string, Record<string, string>>)[prefix ?? ''];
+  const explained = group && rest && Object.hasOwn(group, rest) ? t(`medicalAffairs.errorCodes.${prefix}.${rest}` as never) : undefined;
+  return (
+    <Stack gap={4} data-testid="affairs-refusal">
+      {explained ? (
+        <Text fw={600} c="red.9" data-testid="refusal-explained">
+          {explained}
+        </Text>
+      ) : null}
+      <RefusalAlert error={error} />
+    </Stack>
+  );
+}
