@@ -6,6 +6,7 @@ import { AccessPolicyService } from '../policy/access-policy.service.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { onCaseTeam } from '../policy/withheld-records.port.js';
 import { FhirStore } from '../store/fhir-store.port.js';
+import { noClaimUnsealFrom } from './domain/dispute-case.js';
 import type { DisputeCase } from './domain/dispute-records.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { currentView, type DisputeView } from './dto/dispute.view.js';
@@ -32,8 +33,11 @@ export class DisputeCaseAccess {
   ) {}
 
   /** The case as it now stands, as the operator sees it (their ID-number reading), after a step commits or for `GET /disputes/{id}`. */
-  view(ctx: FhirContext, id: string): Promise<DisputeView> {
-    return currentView({ cases: this.cases, unsealRecords: this.unsealRecords }, ctx, id, this.idNumbersShown(ctx));
+  async view(ctx: FhirContext, id: string): Promise<DisputeView> {
+    const view = await currentView({ cases: this.cases, unsealRecords: this.unsealRecords }, ctx, id, this.idNumbersShown(ctx));
+    if (view.status !== 'sealed' || !view.sealedAt) return view;
+    // When the hospital may unseal alone without a claim (R-43): what the officer is told before asking for it.
+    return { ...view, unilateralUnsealFrom: noClaimUnsealFrom(new Date(view.sealedAt), this.policy.unilateralUnsealAfterYears).toISOString() };
   }
 
   /** How the operator reads the patient side's ID numbers: whole for the roles that record them (policy `settings.idNumbersVisibleTo`), else masked. */

@@ -4,7 +4,8 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DisputeCaseAccess } from './dispute-case-access.js';
 import { DisputeSteps } from './dispute-steps.js';
-import { noClaimUnsealFrom, patientWitness, patientWitnessProblems } from './domain/dispute-case.js';
+import { noClaimUnsealFrom, patientWitness, patientWitnessProblems, type PatientWitness } from './domain/dispute-case.js';
+import { signatureOnRecord, type DrawnSignature } from './domain/patient-signature.js';
 import { confirmedSide, hospitalSide, type Confirmation, type ConfirmationKind, type ConfirmationStep, type DisputeCase, type SealWitnesses, type Unsealing } from './domain/dispute-records.js';
 import type { ConfirmationRequest, SealRequest, UnsealRequest } from './dto/dispute.dto.js';
 import { confirmationView, type ConfirmationView } from './dto/dispute.view.js';
@@ -89,7 +90,7 @@ export class DisputeConfirmationsService {
       );
     }
     if (!witness || problems.length) throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `To seal, both sides are present and confirm (R-40); missing: ${problems.join('; ')}`);
-    const witnesses = { hospital: { ...confirmedSide(witness), officer: ctx.actor.practitioner }, patient: patientWitness(request.patientWitness) };
+    const witnesses = { hospital: { ...confirmedSide(witness), officer: ctx.actor.practitioner }, patient: patientSide(request.patientWitness, request.signature) };
     const confirmedDigest = digest ?? witness.inventoryDigest;
     return confirmedDigest === undefined ? { witnesses } : { witnesses, confirmedDigest };
   }
@@ -107,7 +108,7 @@ export class DisputeConfirmationsService {
       const witness = await this.usable(ctx, c, 'unseal', 'hospital-witness', () => true);
       if (!witness) problems.unshift(`the hospital side's witness confirms with their own request (POST /disputes/${c.id}/confirmations {"step":"unseal"}) within ${this.minutes} minutes`);
       if (!witness || problems.length) throw new DisputeError(DisputeErrorCode.ConfirmationMissing, `To unseal, both sides are present again (R-43); missing: ${problems.join('; ')}`);
-      return { basis, hospital: { ...confirmedSide(witness), officer: ctx.actor.practitioner }, patient: patientWitness(request.patientWitness) };
+      return { basis, hospital: { ...confirmedSide(witness), officer: ctx.actor.practitioner }, patient: patientSide(request.patientWitness, request.signature) };
     }
     const approval = await this.usable(ctx, c, 'unseal', 'unseal-approval', (a) => a.basis === basis);
     if (!approval) {
@@ -152,4 +153,9 @@ export class DisputeConfirmationsService {
   private get minutes(): number {
     return this.policy.disputeConfirmationMinutes;
   }
+}
+
+/** The patient side as the case records it: who they are, and the SHA-256 of the signature they drew, if they drew one (R-40). */
+function patientSide(value: unknown, signature: DrawnSignature | undefined): PatientWitness {
+  return { ...patientWitness(value), ...(signature ? { signature: signatureOnRecord(signature) } : {}) };
 }

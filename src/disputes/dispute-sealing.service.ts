@@ -9,6 +9,7 @@ import type { DisputeView } from './dto/dispute.view.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
+import { DisputeSignaturesRepository } from './signatures.repository.js';
 
 /**
  * Sealing and unsealing records under dispute (R-40…R-43). Sealing, with both sides present,
@@ -26,6 +27,7 @@ export class DisputeSealingService {
     private readonly inventory: SealedInventoryService,
     private readonly cases: DisputesRepository,
     private readonly steps: DisputeSteps,
+    private readonly signatures: DisputeSignaturesRepository,
   ) {}
 
   /**
@@ -47,7 +49,9 @@ export class DisputeSealingService {
       async (step) => {
         const current = await this.cases.lockStatus(c.id, step.unit);
         if (current !== 'open') throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is ${current ?? 'unknown'}; only an open case is sealed`);
-        await this.inventory.seal(step, ctx, c, witnesses, confirmedDigest);
+        await this.inventory.seal(step, ctx, c, witnesses, confirmedDigest, request.signature?.bytes);
+        // The patient side's drawn signature, kept with the seal or not at all (its hash is in the copy's witnesses).
+        if (request.signature) await this.signatures.add(c.id, 'seal', request.signature, step.at, ctx.actor.id, step.unit);
       },
       { withheld: true, locksScope: true },
     );
@@ -91,6 +95,7 @@ export class DisputeSealingService {
       async (step) => {
         // Unsealed with its unseal record (启封记录), or neither.
         if (!(await this.inventory.unseal(step, ctx, c, unsealing))) throw new DisputeError(DisputeErrorCode.WrongState, `Dispute ${id} is no longer sealed`);
+        if (request.signature) await this.signatures.add(c.id, 'unseal', request.signature, step.at, ctx.actor.id, step.unit);
       },
       { withheld: true },
     );

@@ -13,6 +13,7 @@ import { DisputeCasesService } from './dispute-cases.service.js';
 import { DisputeConfirmationsService } from './dispute-confirmations.service.js';
 import { DisputeSealingService } from './dispute-sealing.service.js';
 import { RELATIONSHIPS } from './domain/dispute-case.js';
+import { MAX_SIGNATURE_BYTES } from './domain/patient-signature.js';
 import { confirmationSchema, listQuerySchema, parseDisputeInput, parseDisputeRequest, sealSchema, unsealSchema } from './dto/dispute.dto.js';
 import { casesRefused, DisputeError, DisputeErrorCode as D } from './disputes.errors.js';
 
@@ -32,6 +33,12 @@ const PATIENT_WITNESS = {
     relationship: { type: 'string', enum: [...RELATIONSHIPS] },
     idDocument: { type: 'object', properties: { type: { type: 'string', example: 'resident-id-card' }, number: { type: 'string' } } },
     confirmed: { type: 'boolean', enum: [true] },
+    signature: {
+      type: 'object',
+      description: `The signature the patient side drew on the tablet: a PNG (checked by its bytes), at most ${MAX_SIGNATURE_BYTES} bytes; kept append-only, its SHA-256 recorded with the patient side`,
+      required: ['contentType', 'data'],
+      properties: { contentType: { type: 'string', enum: ['image/png'] }, data: { type: 'string', format: 'byte' } },
+    },
   },
 };
 
@@ -136,7 +143,7 @@ export class DisputesController {
   @HttpCode(200)
   @Permission.record(BY_CASE)
   @ApiSuccess(200, 'The case, sealed, with its sealed copy', CASE)
-  @ApiErrors(refusals(D.Invalid, D.NotFound, D.WrongState, D.ConfirmationMissing, D.InventoryChanged), RECORD_ACCESS)
+  @ApiErrors(refusals(D.Invalid, D.SignatureInvalid, D.SignatureTooLarge, D.NotFound, D.WrongState, D.ConfirmationMissing, D.InventoryChanged), RECORD_ACCESS)
   @ApiOperation({ summary: "Seal with both sides present (R-40): the patient side's confirmation here, the hospital witness's given before; inventory with hashes, sealed copy (Bundle + PDF)" })
   @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
   seal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
@@ -157,7 +164,7 @@ export class DisputesController {
   @HttpCode(200)
   @Permission.record(BY_CASE)
   @ApiSuccess(200, 'The case, unsealed, with how it was justified', CASE)
-  @ApiErrors(refusals(D.Invalid, D.NotFound, D.Forbidden, D.WrongState, D.ConfirmationMissing, D.UnsealNotAllowed), RECORD_ACCESS)
+  @ApiErrors(refusals(D.Invalid, D.SignatureInvalid, D.SignatureTooLarge, D.NotFound, D.Forbidden, D.WrongState, D.ConfirmationMissing, D.UnsealNotAllowed), RECORD_ACCESS)
   @ApiOperation({ summary: "Unseal (R-43): both sides again (the hospital witness's confirmation given before), or resolved / no-claim (after the policy's years) with medical affairs' approval given before" })
   @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
   unseal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {

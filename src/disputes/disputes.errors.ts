@@ -21,6 +21,10 @@ export enum DisputeErrorCode {
   /** The case is not in the state the step needs (sealing a sealed case, supplementing an open one): 409 `conflict`. */
   WrongState = 'disputes.wrong-state',
   NotFound = 'disputes.not-found',
+  /** The patient side's drawn signature is not a base64 PNG (checked by its bytes): 400 `invalid`, nothing stored. */
+  SignatureInvalid = 'disputes.signature-invalid',
+  /** The patient side's drawn signature is larger than `MAX_SIGNATURE_BYTES`: 413 `too-long`, nothing stored. */
+  SignatureTooLarge = 'disputes.signature-too-large',
 }
 
 /** How each disputes code answers. A sealed record answers 423 Locked, not 409: a HIS retries a 409 after re-reading, and no re-read lifts a legal hold (decision 0008). */
@@ -35,6 +39,8 @@ const DISPUTE_ANSWERS: ErrorAnswers<DisputeErrorCode> = {
   [DisputeErrorCode.WrongState]: { status: 409, issue: 'conflict' },
   [DisputeErrorCode.InventoryChanged]: { status: 409, issue: 'conflict' },
   [DisputeErrorCode.NotFound]: { status: 404, issue: 'not-found' },
+  [DisputeErrorCode.SignatureInvalid]: { status: 400, issue: 'invalid' },
+  [DisputeErrorCode.SignatureTooLarge]: { status: 413, issue: 'too-long' },
 };
 
 /** Thrown by the disputes workflow and its write guard. */

@@ -17,6 +17,7 @@ import { SealedCopiesService } from './sealed-copies.service.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
 import { UnsealRecordRepository } from './unseal-record.repository.js';
 import { UnsealRecordService } from './unseal-record.service.js';
+import { DisputeSignaturesRepository } from './signatures.repository.js';
 
 /**
  * Disputes (R-40…R-44): cases and their steps (open, confirm, seal, supplement, unseal), the
@@ -34,6 +35,7 @@ import { UnsealRecordService } from './unseal-record.service.js';
     DisputeSteps,
     DisputeCaseAccess,
     UnsealRecordRepository,
+    DisputeSignaturesRepository,
     UnsealRecordService,
     SealedInventoryService,
     SealedCopiesService,

@@ -64,6 +64,17 @@ export class SealedCopiesController {
     await this.send(res, await this.copies.copy(fhirContext(req, this.settings), id, file));
   }
 
+  @Get(':id/signatures/:file')
+  @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiOperation({ summary: "The patient side's drawn signature (`{sha256}.png`), exactly as received when sealing or unsealing with both sides (R-40, R-43); its SHA-256 in `X-Content-SHA256`" })
+  @ApiParam({ name: 'file', examples: { signature: { value: '<sha256>.png' } } })
+  @ApiSuccess(200, 'The PNG as received (X-Content-SHA256: its SHA-256, as the case records it)', { 'image/png': ANSWER_SCHEMA.file })
+  @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
+  async signature(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+    const signature = await this.copies.signature(fhirContext(req, this.settings), id, file);
+    await sendRecordedFile(this.recorder, res, { ...signature, contentType: 'image/png' });
+  }
+
   private send(res: Response, { format, ...file }: SealedCopyFile): Promise<void> {
     return sendRecordedFile(this.recorder, res, { ...file, contentType: COPY_CONTENT_TYPES[format] });
   }

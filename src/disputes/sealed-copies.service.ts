@@ -9,6 +9,7 @@ import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { SealedInventoryService } from './sealed-inventory.service.js';
 import { UnsealRecordRepository } from './unseal-record.repository.js';
+import { DisputeSignaturesRepository } from './signatures.repository.js';
 
 /** The route name of a case's unseal record (启封记录) beside its sealed copies: `GET /disputes/{id}/copies/unseal-record.pdf`. */
 export const UNSEAL_RECORD_FILE = 'unseal-record.pdf';
@@ -35,7 +36,21 @@ export class SealedCopiesService {
     private readonly cases: DisputesRepository,
     private readonly inventory: SealedInventoryService,
     private readonly unsealRecords: UnsealRecordRepository,
+    private readonly signatures: DisputeSignaturesRepository,
   ) {}
+
+  /**
+   * The patient side's drawn signature `{sha256}.png`, exactly as received at sealing or
+   * unsealing (R-40, R-43), for whoever reads the case's copies.
+   */
+  async signature(ctx: FhirContext, id: string, file: string): Promise<{ body: Buffer; sha256: string; filename: string }> {
+    const c = await this.access.requireVisibleCase(ctx, id);
+    ctx.audit?.concerns([c.patient]);
+    const sha256 = /^([0-9a-f]{64})\.png$/.exec(file)?.[1];
+    const stored = sha256 ? await this.signatures.file(c.id, sha256) : undefined;
+    if (!stored) throw new DisputeError(DisputeErrorCode.NotFound, `Dispute ${id} has no drawn signature ${file}: signatures are named {sha256}.png, as the case's witnesses record them`);
+    return { body: stored.content, sha256: stored.sha256, filename: `dispute-${id}-signature-${stored.step}.png` };
+  }
 
   /**
    * The inventory (封存清单), with its inventory digest over every line, sealed and pending.
@@ -47,7 +62,7 @@ export class SealedCopiesService {
     const c = await this.access.requireVisibleCase(ctx, id);
     ctx.audit?.concerns([c.patient]);
     const lines = c.status === 'open' ? await this.inventory.preview(c) : (await this.cases.items(c.id)).map((i) => i.line);
-    return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines };
+    return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines, described: await this.inventory.describe(lines, c.status === 'sealed') };
   }
 
   /**

@@ -52,6 +52,8 @@ export interface SealedCopyContent {
   pending: readonly InventoryLine[];
   /** The content of the earlier and pending lines at the version inventoried, keyed `Type/id/version`, for their names and dates. */
   contents: ReadonlyMap<string, Resource>;
+  /** The patient side's drawn signature (a PNG checked by its bytes), drawn beside their signature line. */
+  signaturePng?: Buffer;
 }
 
 /** A sealed copy's two files, identical for both sides (R-40): the electronic copy (canonical JSON of its Bundle) and the PDF. */
@@ -139,9 +141,12 @@ function pdfInput(c: SealedCopyContent, bundleSha: string, { pages, signaturesOn
       : digestSection('清单摘要 Inventory digest（截至本份 as of this copy）', c.digest, SUPPLEMENT_DIGEST_EXPLAINED),
     inventorySection(rows, c, pages),
     identifiersSection(rows),
-    signatureSection(
-      c.kind === 'seal' && c.witnesses.patient ? ['医方签字 Hospital side', '患方签字 Patient side'] : ['医方签字 Hospital side', '患方签字（如在场）Patient side, if present'],
-      signaturesOnOwnPage,
+    withDrawnSignature(
+      signatureSection(
+        c.kind === 'seal' && c.witnesses.patient ? ['医方签字 Hospital side', '患方签字 Patient side'] : ['医方签字 Hospital side', '患方签字（如在场）Patient side, if present'],
+        signaturesOnOwnPage,
+      ),
+      c.signaturePng,
     ),
   ];
   // Each record under its 序号 and Chinese name, as the table lists it, so a reader goes from a row to its pages and back.
@@ -199,6 +204,9 @@ function caseSection(c: SealedCopyContent, bundleSha: string): PdfSection {
       `医方 Hospital side: ${hospitalSideText(w.hospital, c.names, settings)}`,
       ...(officer && officer !== w.hospital.practitioner ? [`经办人 Officer: ${practitionerOnPaper(officer, c.names)}`] : []),
       `患方 Patient side: ${patientSide}`,
+      ...(w.patient?.signature
+        ? [`患方签名 SHA-256 Patient side's drawn signature: ${w.patient.signature.sha256}`, '  (患方在平板上手写的签名图片，原样保存，可向医患办调取核对 the PNG is kept as drawn)']
+        : []),
       `电子副本 Electronic copy SHA-256: ${bundleSha}`,
       "  (SHA-256 of this copy's electronic Bundle file: not the inventory digest)",
     ],
@@ -280,5 +288,25 @@ function identifiersSection(rows: readonly InventoryRow[]): PdfSection {
       const hash = `${ref} SHA-256 ${r.line.sha256 ?? ''}`;
       return r.state.kind === 'earlier' ? `${r.no}. ${hash}（已封存 第${r.state.copyNo}次 sealed by copy #${r.state.copyNo}）` : `${r.no}. ${hash}`;
     }),
+  };
+}
+
+/** Room the drawn signature takes under the signature lines, in points. */
+const DRAWN = { width: 180, height: 60, gap: 6 };
+
+/** The signature block with the patient side's drawn signature under it (R-40), as they drew it on the tablet. */
+function withDrawnSignature(section: PdfSection, png: Buffer | undefined): PdfSection {
+  if (!png) return section;
+  return {
+    ...section,
+    lines: [...(section.lines ?? []), '患方手写签名 Drawn by the patient side:'],
+    figure: {
+      draw(doc, frame) {
+        if (doc.y + DRAWN.height + 2 * DRAWN.gap > doc.page.maxY()) doc.addPage();
+        const y = doc.y + DRAWN.gap;
+        doc.image(png, frame.left, y, { fit: [DRAWN.width, DRAWN.height] });
+        doc.y = y + DRAWN.height + DRAWN.gap;
+      },
+    },
   };
 }

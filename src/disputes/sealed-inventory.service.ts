@@ -10,12 +10,14 @@ import { FhirStore } from '../store/fhir-store.port.js';
 import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../store/patient-record-index.port.js';
 import { HOSPITAL_OFFSET } from '../store/search/date-range.js';
 import type { DisputeStep } from './dispute-steps.js';
-import { inventoryDigest, inventoryLine, scopePeriod, type InventoryLine } from './domain/dispute-case.js';
+import { recordDate } from '../copies/record-date.js';
+import { inventoryDigest, inventoryLine, isComplete, scopePeriod, type InventoryLine } from './domain/dispute-case.js';
 import type { DisputeCase, InventoryItem, SealWitnesses, Unsealing } from './domain/dispute-records.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
 import { sealedCopyPapers } from './sealed-copy.papers.js';
-import { paperSettings } from './dispute-paper-parts.js';
+import { paperSettings, recordName } from './dispute-paper-parts.js';
+import type { InventoryLineDescription } from './dto/dispute.view.js';
 import { UnsealRecordService } from './unseal-record.service.js';
 
 /** A sealing or a supplement: who was at the table, and for a seal the inventory digest both sides confirmed. */
@@ -23,6 +25,8 @@ export interface Freezing {
   kind: 'seal' | 'supplement';
   witnesses: SealWitnesses;
   confirmedDigest?: string;
+  /** The patient side's drawn signature (PNG), drawn on the copy's signature line. */
+  signaturePng?: Buffer;
 }
 
 /**
@@ -50,6 +54,39 @@ export class SealedInventoryService {
     const records = this.store.records;
     const scoped = await this.scoped(records, c, await this.encounters(records, c), await this.cases.items(c.id), false);
     return scoped.map((r) => this.lineOf(r));
+  }
+
+  /**
+   * How people read each line (display only, outside the digest): its Chinese name (文书名称) as
+   * the sealed copy prints it, its own date (ISO 8601, as the record gives it; a visit's period),
+   * and for a pending line of a sealed case whether the record has since been completed, so a
+   * supplement would now seal it (R-41). Keyed `Type/id`.
+   */
+  async describe(lines: readonly InventoryLine[], sealedCase: boolean): Promise<Record<string, InventoryLineDescription>> {
+    const records = this.store.records;
+    const contents = await records.versions(lines.map((l) => ({ type: l.type, id: l.id, version: String(l.version) })));
+    const pending = sealedCase ? lines.filter((l) => l.status === 'pending') : [];
+    const current = pending.length ? await records.readMany(pending.map((l) => ({ type: l.type, id: l.id }))) : [];
+    const completed = new Set(current.filter((r) => this.complete(r.resource)).map((r) => `${r.resource.resourceType}/${r.resource.id}`));
+    const settings = paperSettings(this.policy);
+    const described: Record<string, InventoryLineDescription> = {};
+    for (const l of lines) {
+      const ref = `${l.type}/${l.id}`;
+      const resource = contents.get(`${ref}/${l.version}`);
+      const period = resource?.resourceType === 'Encounter' ? resource.period : undefined;
+      const date = period ? period.start : resource && recordDate(resource);
+      described[ref] = {
+        name: resource ? recordName(resource, settings) : l.type,
+        ...(date ? { date } : {}),
+        ...(period?.end ? { end: period.end } : {}),
+        ...(completed.has(ref) ? { completedSince: true } : {}),
+      };
+    }
+    return described;
+  }
+
+  private complete(resource: IndexedRecord['resource']): boolean {
+    return isComplete(resource, this.policy.governedResources, CLOSED_STATUSES);
   }
 
   /**
@@ -114,6 +151,7 @@ export class SealedInventoryService {
       pending,
       // Keyed `Type/id/version`, as the papers look them up (`versionKey`).
       contents,
+      ...(freezing.signaturePng ? { signaturePng: freezing.signaturePng } : {}),
     });
     await this.cases.addCopy(
       c.id,
@@ -139,8 +177,8 @@ export class SealedInventoryService {
   }
 
   /** Freezes an open case's scope into its first sealed copy and marks the case sealed by the officer (R-40, R-44). */
-  async seal(step: DisputeStep, ctx: FhirContext, c: DisputeCase, witnesses: SealWitnesses, confirmedDigest?: string): Promise<void> {
-    await this.freeze(step, ctx, c, { kind: 'seal', witnesses, ...(confirmedDigest === undefined ? {} : { confirmedDigest }) });
+  async seal(step: DisputeStep, ctx: FhirContext, c: DisputeCase, witnesses: SealWitnesses, confirmedDigest?: string, signaturePng?: Buffer): Promise<void> {
+    await this.freeze(step, ctx, c, { kind: 'seal', witnesses, ...(confirmedDigest === undefined ? {} : { confirmedDigest }), ...(signaturePng ? { signaturePng } : {}) });
     await this.cases.markSealed(c.id, step.at, ctx.actor.id, step.unit);
   }
 

@@ -114,6 +114,7 @@ function unsealingSection(c: UnsealRecordContent): PdfSection {
       `医方在场 Hospital side: ${hospitalSideText(u.hospital, names, settings)}`,
       ...(u.hospital.officer && u.hospital.officer !== u.hospital.practitioner ? [`启封经办人 Officer: ${practitionerOnPaper(u.hospital.officer, names)}`] : []),
       `患方在场 Patient side: ${patientSideText(u.patient)}`,
+      ...(u.patient.signature ? [`患方签名 SHA-256 Patient side's drawn signature: ${u.patient.signature.sha256}`] : []),
     );
   } else {
     const sealedDay = c.dispute.sealedAt ? hospitalDay(c.dispute.sealedAt.toISOString(), settings.timeZone) : undefined;

@@ -21,7 +21,7 @@ import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
  * reviews the break-the-glass from the keyboard, and refusing the amendment without a note is
  * refused in words. After each step the test reads what the API stored.
  */
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const MINUTE = 60_000;
 const HOSPITAL_ZONE = 'Asia/Shanghai';
@@ -121,7 +121,6 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
 
     browser = await launchChromium();
     ({ page, cspViolations, pageErrors } = await newPage(browser));
-    page.setDefaultTimeout(10_000);
     // The browser reads the inbox 14 minutes after the grant was asked for.
     await page.clock.install({ time: clock.now().getTime() + 14 * MINUTE + 20_000 });
   });

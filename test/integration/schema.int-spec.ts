@@ -11,10 +11,10 @@ import { testDatabaseUrl } from '../support/test-app.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000', 'TokenOwner1765410000000', 'DisputeUnsealRecord1765450000000', 'AuditIntegrityRuns1765480000000'];
-  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'audit_integrity_run', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'dispute_unseal_record', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_composite', 'fhir_search_date', 'fhir_search_number', 'fhir_search_quantity', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000', 'TokenOwner1765410000000', 'DisputeUnsealRecord1765450000000', 'AuditIntegrityRuns1765480000000', 'DisputeSignatures1765500000000'];
+  const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'audit_integrity_run', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'dispute_signature', 'dispute_unseal_record', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_composite', 'fhir_search_date', 'fhir_search_number', 'fhir_search_quantity', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'text_fingerprint'];
   /** The tables before SearchIndexKinds1765310000000 added the number, quantity and composite index. */
-  const BEFORE_SEARCH_KINDS = TABLES.filter((t) => !['fhir_search_composite', 'fhir_search_number', 'fhir_search_quantity', 'audit_integrity_run', 'dispute_unseal_record'].includes(t));
+  const BEFORE_SEARCH_KINDS = TABLES.filter((t) => !['fhir_search_composite', 'fhir_search_number', 'fhir_search_quantity', 'audit_integrity_run', 'dispute_unseal_record', 'dispute_signature'].includes(t));
   const created: string[] = [];
   const open: ChartWardenDatabase[] = [];
 
@@ -71,16 +71,22 @@ describe('Database schema (migrations on a fresh database)', () => {
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
-    // AuditIntegrityRuns (the newest): the runs' table and its trigger function go (issue #18).
+    // DisputeSignatures (the newest): the patient side's drawn signatures' table and its triggers go (issue #18, R-40).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'audit_integrity_run'));
-    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_integrity_run_once'`)).toHaveLength(0);
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'dispute_signature'));
+    expect(await db.query(`SELECT 1 FROM pg_trigger WHERE tgname LIKE 'dispute_signature%'`)).toHaveLength(0);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -1));
+
+    // AuditIntegrityRuns: the runs' table and its trigger function go (issue #18).
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'audit_integrity_run' && t !== 'dispute_signature'));
+    expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_integrity_run_once'`)).toHaveLength(0);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -2));
 
     // DisputeUnsealRecord: the unseal records' table goes (issue #18, R-43).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
-    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'audit_integrity_run' && t !== 'dispute_unseal_record'));
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -2));
+    expect(await tablesIn(db)).toEqual(TABLES.filter((t) => t !== 'audit_integrity_run' && t !== 'dispute_unseal_record' && t !== 'dispute_signature'));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -3));
 
     // TokenOwner, then RecordOwner: the owner columns go (decision 0018).
     const ownerColumns = `SELECT table_name FROM information_schema.columns WHERE column_name = 'owner' AND table_name LIKE 'fhir_%' ORDER BY 1`;
@@ -148,7 +154,7 @@ describe('Database schema (migrations on a fresh database)', () => {
     expect(await tablesIn(again)).toEqual(TABLES);
     expect(await pendingSchemaChanges(again)).toEqual([]);
     const triggers = await again.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname`);
-    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'audit_integrity_run_no_truncate', 'audit_integrity_run_once', 'copy_evidence_append_only', 'copy_evidence_no_truncate', 'copy_production_append_only', 'copy_production_no_truncate', 'copy_request_no_delete', 'copy_request_no_truncate', 'dispute_confirmation_append_only', 'dispute_confirmation_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_forward', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'dispute_unseal_record_append_only', 'dispute_unseal_record_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
+    expect(triggers.map((t) => t.tgname)).toEqual(['amendment_no_delete', 'amendment_no_truncate', 'audit_chain_forward', 'audit_chain_no_delete', 'audit_chain_no_truncate', 'audit_entry_append_only', 'audit_entry_no_truncate', 'audit_integrity_run_no_truncate', 'audit_integrity_run_once', 'copy_evidence_append_only', 'copy_evidence_no_truncate', 'copy_production_append_only', 'copy_production_no_truncate', 'copy_request_no_delete', 'copy_request_no_truncate', 'dispute_confirmation_append_only', 'dispute_confirmation_no_truncate', 'dispute_copy_append_only', 'dispute_copy_no_truncate', 'dispute_forward', 'dispute_item_no_truncate', 'dispute_item_sealed_once', 'dispute_no_delete', 'dispute_no_truncate', 'dispute_signature_append_only', 'dispute_signature_no_truncate', 'dispute_unseal_record_append_only', 'dispute_unseal_record_no_truncate', 'edit_ledger_append_only', 'edit_ledger_no_truncate', 'fhir_resource_no_delete', 'fhir_resource_no_truncate', 'fhir_resource_version_append_only', 'fhir_resource_version_no_truncate', 'fhir_resource_versioned_update']);
   });
 
   describe('R-17: stored versions cannot be altered or destroyed, even by a superuser', () => {

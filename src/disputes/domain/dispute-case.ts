@@ -4,6 +4,7 @@ import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtype
 import { z } from 'zod';
 import { documentStatus } from '../../policy/domain/document-status.js';
 import { contentSha256 } from '../../common/content-hash.js';
+import type { SignatureOnRecord } from './patient-signature.js';
 
 /** What a case seals (R-40): the whole record, some encounters (visits), or the encounters of a period. */
 export type DisputeScope =
@@ -32,6 +33,8 @@ export interface PatientWitness {
   relationship: (typeof RELATIONSHIPS)[number];
   idDocument: { type: string; number: string };
   confirmed: true;
+  /** The signature they drew on the tablet, by its SHA-256 (the PNG is kept append-only beside the case). */
+  signature?: SignatureOnRecord;
 }
 
 /** The hospital side: a practitioner who authenticated with their own token (never the officer alone). */

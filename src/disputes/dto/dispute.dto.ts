@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { queryText } from '../../fhir/fhir-request.js';
 import type { DisputeRequest, DisputeScope } from '../domain/dispute-case.js';
 import { DisputeError, DisputeErrorCode } from '../disputes.errors.js';
+import { readSignature, type DrawnSignature } from '../domain/patient-signature.js';
 
 /**
  * The disputes office's requests, parsed once at the edge (issue #15): every body and query a
@@ -120,22 +121,46 @@ export type ConfirmationRequest =
  */
 export const sealSchema = z
   .object({ inventoryDigest: shownDigest('the digest of GET /disputes/{id}/inventory'), patientWitness: z.unknown().optional() })
-  .transform((b): SealRequest => ({ ...(b.inventoryDigest ? { inventoryDigest: b.inventoryDigest } : {}), patientWitness: b.patientWitness }));
+  .transform((b): SealRequest => {
+    const signature = drawnSignature(b.patientWitness);
+    return { ...(b.inventoryDigest ? { inventoryDigest: b.inventoryDigest } : {}), patientWitness: b.patientWitness, ...(signature ? { signature } : {}) };
+  });
 
-/** A seal as asked for. */
+/** A seal as asked for: with the patient side's drawn signature, when they drew one. */
 export interface SealRequest {
   inventoryDigest?: string;
   patientWitness: unknown;
+  signature?: DrawnSignature;
+}
+
+/**
+ * The patient side's drawn signature (`patientWitness.signature`), read at the edge: a PNG by
+ * its bytes within the size limit, or the request is refused (400, or 413 too large) and
+ * nothing is stored. Absent: none (the typed confirmation stands alone).
+ */
+function drawnSignature(patientWitness: unknown): DrawnSignature | undefined {
+  const read = readSignature(patientWitness && typeof patientWitness === 'object' ? (patientWitness as { signature?: unknown }).signature : undefined);
+  if (!read || !('problem' in read)) return read;
+  throw new DisputeError(read.problem === 'too-large' ? DisputeErrorCode.SignatureTooLarge : DisputeErrorCode.SignatureInvalid, read.message);
 }
 
 /** `POST /disputes/{id}/unseal` (R-43): the basis, and for both sides the patient side's confirmation. */
-export const unsealSchema = z.object({
-  basis: z.enum(['both-sides', 'resolved', 'no-claim'], { message: 'both-sides, resolved or no-claim (R-43)' }),
-  patientWitness: z.unknown().optional(),
-});
+export const unsealSchema = z
+  .object({
+    basis: z.enum(['both-sides', 'resolved', 'no-claim'], { message: 'both-sides, resolved or no-claim (R-43)' }),
+    patientWitness: z.unknown().optional(),
+  })
+  .transform((b): UnsealRequest => {
+    const signature = b.basis === 'both-sides' ? drawnSignature(b.patientWitness) : undefined;
+    return { ...b, ...(signature ? { signature } : {}) };
+  });
 
-/** An unseal as asked for. */
-export type UnsealRequest = z.infer<typeof unsealSchema>;
+/** An unseal as asked for: for both sides, with the patient side's drawn signature when they drew one. */
+export interface UnsealRequest {
+  basis: 'both-sides' | 'resolved' | 'no-claim';
+  patientWitness?: unknown;
+  signature?: DrawnSignature;
+}
 
 /** A query parameter as text: absent, empty or repeated is none. */
 const queryParameter = z.unknown().optional().transform(queryText);

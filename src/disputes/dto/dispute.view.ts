@@ -15,7 +15,12 @@ export type DisputeView = Omit<DisputeCase, 'openedAt' | 'sealedAt' | 'unsealedA
   copies: CopyView[];
   /** The 启封记录 made when the case was unsealed (R-43), with where to download it. */
   unsealRecord?: UnsealRecordView;
+  /** While sealed: from when the hospital may unseal alone for want of a claim (policy `disputes.unilateralUnsealAfterYears`, R-43). */
+  unilateralUnsealFrom?: string;
 };
+
+/** A drawn signature as the view shows it: its hash, and where the officer downloads the PNG. */
+export type SignatureView = NonNullable<PatientWitness['signature']> & { url: string };
 
 /** A sealed copy as the API lists it: its creation instant as text, and where its two files are read. */
 export type CopyView = Omit<SealedCopySummary, 'createdAt'> & { createdAt: string; pdf: string; json: string };
@@ -30,6 +35,18 @@ export interface InventoryView {
   status: DisputeStatus;
   digest: string;
   lines: InventoryLine[];
+  /** How people read each line, keyed `Type/id`: display only, not part of the lines or the digest. */
+  described: Record<string, InventoryLineDescription>;
+}
+
+/** A line as people read it (文书名称, 日期), and for a sealed case's pending line whether it is now complete (R-41: a supplement would seal it). */
+export interface InventoryLineDescription {
+  name: string;
+  /** The record's own date (ISO 8601 as it gives it); a visit's admission. */
+  date?: string;
+  /** A visit's discharge. */
+  end?: string;
+  completedSince?: true;
 }
 
 /**
@@ -49,6 +66,7 @@ export interface CaseViewParts {
 
 /** The API's view of a case. */
 export function disputeView({ dispute: c, inventory, copies, base, idNumbers, unsealRecord }: CaseViewParts): DisputeView {
+  const shown: PatientShown = { idNumbers, signatureUrl: (sha256) => `${base}/disputes/${c.id}/signatures/${sha256}.png` };
   return {
     id: c.id,
     patient: c.patient,
@@ -60,14 +78,14 @@ export function disputeView({ dispute: c, inventory, copies, base, idNumbers, un
     openedBy: c.openedBy,
     openedAt: c.openedAt.toISOString(),
     ...(c.sealedAt ? { sealedAt: c.sealedAt.toISOString(), sealedBy: c.sealedBy } : {}),
-    ...(c.unsealedAt ? { unsealedAt: c.unsealedAt.toISOString(), unsealing: c.unsealing && unsealingView(c.unsealing, idNumbers) } : {}),
+    ...(c.unsealedAt ? { unsealedAt: c.unsealedAt.toISOString(), unsealing: c.unsealing && unsealingView(c.unsealing, shown) } : {}),
     inventory,
     copies: copies.map((k) => ({
       n: k.n,
       kind: k.kind,
       createdAt: k.createdAt.toISOString(),
       createdBy: k.createdBy,
-      witnesses: witnessesView(k.witnesses, idNumbers),
+      witnesses: witnessesView(k.witnesses, shown),
       inventorySha256: k.inventorySha256,
       bundleSha256: k.bundleSha256,
       pdfSha256: k.pdfSha256,
@@ -81,17 +99,25 @@ export function disputeView({ dispute: c, inventory, copies, base, idNumbers, un
   };
 }
 
-/** The patient side as its reader sees it: the ID document's number whole or masked. */
-function patientView(p: PatientWitness, idNumbers: IdNumberShown): PatientWitness {
-  return { ...p, idDocument: { ...p.idDocument, number: shownIdNumber(p.idDocument.number, idNumbers) } };
+/** How a reader sees the patient side: their ID-number reading, and where a drawn signature is downloaded. */
+interface PatientShown {
+  idNumbers: IdNumberShown;
+  signatureUrl: (sha256: string) => string;
 }
 
-function witnessesView(w: SealWitnesses, idNumbers: IdNumberShown): SealWitnesses {
-  return w.patient ? { ...w, patient: patientView(w.patient, idNumbers) } : w;
+/** The patient side as its reader sees it: the ID document's number whole or masked, a drawn signature with its URL. */
+function patientView(p: PatientWitness, shown: PatientShown): PatientWitness & { signature?: SignatureView } {
+  const { signature, ...rest } = p;
+  const view = { ...rest, idDocument: { ...p.idDocument, number: shownIdNumber(p.idDocument.number, shown.idNumbers) } };
+  return signature ? { ...view, signature: { ...signature, url: shown.signatureUrl(signature.sha256) } } : view;
 }
 
-function unsealingView(u: Unsealing, idNumbers: IdNumberShown): Unsealing {
-  return u.basis === 'both-sides' ? { ...u, patient: patientView(u.patient, idNumbers) } : u;
+function witnessesView(w: SealWitnesses, shown: PatientShown): SealWitnesses {
+  return w.patient ? { ...w, patient: patientView(w.patient, shown) } : w;
+}
+
+function unsealingView(u: Unsealing, shown: PatientShown): Unsealing {
+  return u.basis === 'both-sides' ? { ...u, patient: patientView(u.patient, shown) } : u;
 }
 
 /** The unseal record as the API shows it: its digests and pages, and the URL of its PDF. */

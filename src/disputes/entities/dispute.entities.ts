@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { StoredCopyColumns } from '../../copies/stored-copy.columns.js';
 import { DisputeUnsealRecordEntity } from '../unseal-record.entity.js';
+import { DisputeSignatureEntity } from './dispute-signature.entity.js';
 
 /**
  * A dispute case (R-40…R-44): the patient, what is in scope, why, and where it stands
@@ -173,4 +174,4 @@ export class DisputeConfirmationEntity {
 }
 
 /** The disputes' tables, for the DataSource. */
-export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity, DisputeUnsealRecordEntity];
+export const DISPUTE_ENTITIES = [DisputeEntity, DisputeItemEntity, DisputeCopyEntity, DisputeConfirmationEntity, DisputeUnsealRecordEntity, DisputeSignatureEntity];
