@@ -1,6 +1,7 @@
 import type { ConsoleConfig } from '../app/config';
 import { jwtClaims, randomToken, s256Challenge } from './pkce';
 import type { Session } from './session';
+import { handBackWitnessAnswer } from './witness-callback';
 
 /**
  * Sign-in at the hospital's identity provider: OpenID Connect authorization code with PKCE
@@ -9,7 +10,7 @@ import type { Session } from './session';
  * state and trades the code and verifier for tokens. The access token is what the API is
  * called with; the API decides what it allows.
  */
-type Oidc = NonNullable<ConsoleConfig['signIn']['oidc']>;
+export type Oidc = NonNullable<ConsoleConfig['signIn']['oidc']>;
 
 export interface Discovery {
   issuer: string;
@@ -54,8 +55,36 @@ export async function beginSignIn(oidc: Oidc, returnTo: string): Promise<void> {
   window.location.assign(url.toString());
 }
 
+/** What the token endpoint answers for a code. */
+export interface TokenAnswer {
+  access_token: string;
+  id_token?: string;
+  expires_in?: number;
+}
+
+/**
+ * Trades an authorization code and its PKCE verifier for tokens at the provider's token endpoint,
+ * and checks the ID token carries the request's nonce. Used by the officer's sign-in and by the
+ * witness who signs in on the officer's screen.
+ */
+export async function exchangeCode(oidc: Oidc, discovery: Discovery, code: string, verifier: string, nonce: string): Promise<{ tokens: TokenAnswer; idClaims: Record<string, unknown> }> {
+  const res = await fetch(discovery.token_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri(), client_id: oidc.clientId, code_verifier: verifier }),
+  });
+  const tokens = (await res.json().catch(() => ({}))) as Partial<TokenAnswer> & { error?: string; error_description?: string };
+  if (!res.ok || !tokens.access_token) throw new Error(tokens.error_description ?? tokens.error ?? `token endpoint: ${res.status}`);
+  const idClaims = tokens.id_token ? jwtClaims(tokens.id_token) : {};
+  if (tokens.id_token && idClaims.nonce !== nonce) throw new Error('The ID token does not carry this sign-in\'s nonce');
+  return { tokens: { access_token: tokens.access_token, id_token: tokens.id_token, expires_in: tokens.expires_in }, idClaims };
+}
+
 /** Back from the provider: checks the state, trades the code for tokens, and returns the session and where to go. */
 export async function completeSignIn(oidc: Oidc, search: URLSearchParams): Promise<{ session: Session; returnTo: string }> {
+  // A witness's sign-in in the popup the officer's screen opened: its answer goes back to that
+  // screen and this window closes; it never becomes this tab's session.
+  if (handBackWitnessAnswer(search)) return new Promise<never>(() => undefined);
   const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null') as { verifier: string; state: string; nonce: string; returnTo: string } | null;
   sessionStorage.removeItem(PENDING);
   const error = search.get('error');
@@ -63,15 +92,7 @@ export async function completeSignIn(oidc: Oidc, search: URLSearchParams): Promi
   const code = search.get('code');
   if (!pending || !code || search.get('state') !== pending.state) throw new Error('This sign-in answer does not belong to a sign-in begun here (state)');
   const discovery = await discover(oidc);
-  const res = await fetch(discovery.token_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri(), client_id: oidc.clientId, code_verifier: pending.verifier }),
-  });
-  const tokens = (await res.json().catch(() => ({}))) as { access_token?: string; id_token?: string; expires_in?: number; error?: string; error_description?: string };
-  if (!res.ok || !tokens.access_token) throw new Error(tokens.error_description ?? tokens.error ?? `token endpoint: ${res.status}`);
-  const idClaims = tokens.id_token ? jwtClaims(tokens.id_token) : {};
-  if (tokens.id_token && idClaims.nonce !== pending.nonce) throw new Error('The ID token does not carry this sign-in\'s nonce');
+  const { tokens, idClaims } = await exchangeCode(oidc, discovery, code, pending.verifier, pending.nonce);
   const access = jwtClaims(tokens.access_token);
   const exp = typeof access.exp === 'number' ? access.exp * 1000 : Date.now() + (tokens.expires_in ?? 300) * 1000;
   const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);

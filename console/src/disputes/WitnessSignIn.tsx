@@ -7,6 +7,7 @@ import { useConfig } from '../app/config';
 import { useSession } from '../auth/session';
 import { useTimes } from '../common/time';
 import { confirmAs, type Confirmation, type ConfirmationView } from './disputes.api';
+import { OidcWitness } from './OidcWitness';
 import { DisputeRefusal } from './parts';
 
 interface DemoUser {
@@ -25,9 +26,9 @@ export interface Confirmed {
 /**
  * The hospital side's witness (or medical affairs approving a unilateral unseal) confirms on the
  * officer's screen with THEIR OWN sign-in (R-40, R-43): in dev key mode they pick themselves from
- * the demo users and the server signs their token; the token is used for this one confirmation and
- * then forgotten (never stored, never the officer's session). With the hospital's identity provider
- * the witness confirms from their own signed-in console (this page, on their device). Whoever
+ * the demo users and the server signs their token; with the hospital's identity provider they sign
+ * in in a popup (OidcWitness). Either way the token is used for this one confirmation and then
+ * forgotten (never stored, never the officer's session). Whoever
  * confirms, the API decides: the officer who opened the case is refused (422 disputes.self-witness),
  * a role the policy does not name 403.
  */
@@ -82,7 +83,7 @@ export function WitnessConfirm({ caseId, confirmation, title, hint, confirmed, o
         <DisputeRefusal error={error} />
       </Stack>
       {/* lockScroll off: its scroll lock injects a <style> without the CSP nonce. */}
-      <Modal opened={opened} onClose={() => setOpened(false)} lockScroll={false} title={approval ? t('disputesOffice.witness.approverDialog') : t('disputesOffice.witness.dialog')} size="lg">
+      <Modal opened={opened} onClose={() => setOpened(false)} lockScroll={false} closeButtonProps={{ 'aria-label': t('disputesOffice.witness.closeDialog') }} title={approval ? t('disputesOffice.witness.approverDialog') : t('disputesOffice.witness.dialog')} size="lg">
         {signIn.dev ? (
           <DevWitness
             caseId={caseId}
@@ -92,11 +93,17 @@ export function WitnessConfirm({ caseId, confirmation, title, hint, confirmed, o
               setOpened(false);
             }}
           />
-        ) : (
-          <Alert color="orange" variant="light" title={t('disputesOffice.witness.oidcTitle')}>
-            {t('disputesOffice.witness.oidcHint')}
-          </Alert>
-        )}
+        ) : signIn.oidc ? (
+          <OidcWitness
+            oidc={signIn.oidc}
+            caseId={caseId}
+            confirmation={confirmation}
+            onConfirmed={(c) => {
+              onConfirmed(c);
+              setOpened(false);
+            }}
+          />
+        ) : null}
       </Modal>
     </Paper>
   );
