@@ -6,6 +6,8 @@
  * (DATABASE_URL's server with a fresh database per run, or embedded PostgreSQL). `browser`
  * drives Debian's Chromium (/usr/bin/chromium) through playwright-core.
  */
+import { availableParallelism } from 'node:os';
+
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
@@ -17,6 +19,12 @@ export default {
   globalSetup: './test/setup/global-setup.js',
   globalTeardown: './test/setup/global-teardown.js',
   testTimeout: 30000,
+  // Never in band: one process running every suite keeps each suite's ES modules (the VM-modules
+  // loader does not free them) and ran out of its 4 GB heap after ~100 suites, slowing to a crawl
+  // on the way. Test files run in at least two worker processes, each replaced once it holds more
+  // than 1 GB between files, also on a two-core machine (where Jest would otherwise use one).
+  maxWorkers: Math.max(2, availableParallelism() - 1),
+  workerIdleMemoryLimit: '1GB',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'architecture', testMatch: ['<rootDir>/test/architecture/**/*.arch-spec.ts'] },
