@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ClusterEvents, type ClusterTopic } from '../../src/cluster/cluster-events.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
-import { testDatabaseUrl } from '../support/test-app.js';
+import { sql, urlOf } from '../support/database-admin.js';
 import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 
 /**
@@ -9,8 +9,12 @@ import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
  * each connected as the application role the server runs as: an event reaches the other
  * instance within 100 ms, one sent inside a transaction only when it commits, and a lost
  * listening connection is restored and tells every subscriber that anything may have changed.
+ * On a database of its own: the suite counts and terminates the listening connections, which
+ * other suites' servers, running meanwhile on the shared test database, also hold.
  */
 describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
+  const database = `cw_cluster_${Date.now()}_${process.pid}`;
+  const url = urlOf(database);
   let dbA: ChartWardenDatabase;
   let dbB: ChartWardenDatabase;
   let a: ClusterEvents;
@@ -25,8 +29,9 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
   };
 
   beforeAll(async () => {
-    dbA = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
-    dbB = await ChartWardenDatabase.connect(testDatabaseUrl(), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
+    await sql(urlOf(), `CREATE DATABASE "${database}"`);
+    dbA = await ChartWardenDatabase.connect(url, 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
+    dbB = await ChartWardenDatabase.connect(url, 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES);
     a = new ClusterEvents(dbA);
     b = new ClusterEvents(dbB);
     for (const topic of ['withheld', 'access', 'policy'] as const) {
@@ -42,6 +47,7 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
     await b?.onApplicationShutdown();
     await dbA?.onApplicationShutdown();
     await dbB?.onApplicationShutdown();
+    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   });
 
   beforeEach(() => {
@@ -83,7 +89,7 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
   });
 
   it('a lost listening connection is restored with backoff; every topic is then refreshed, and events flow again', async () => {
-    const admin = new pg.Client({ connectionString: testDatabaseUrl() });
+    const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
       const listeners = await admin.query<{ pid: number }>(
