@@ -10,7 +10,7 @@ import { ConsoleExceptionFilter } from './console-exception.filter.js';
 import { CONSOLE_HEADERS, ConsoleFiles, consoleCsp, newNonce } from './console-files.js';
 import { ConsoleSignInSettings } from './console-sign-in.settings.js';
 import { ConsoleError, ConsoleErrorCode } from './console.errors.js';
-import { demoUsers, signInAsDemoUser } from './dev-sign-in.js';
+import { demoUsers, fromThisMachine, signInAsDemoUser } from './dev-sign-in.js';
 
 /**
  * The staff console (issue #18) under `/console`: the built app (one page for every path of
@@ -47,19 +47,24 @@ export class ConsoleController {
   }
 
   @Get('console/api/demo-users')
-  @Permission.public('the development sign-in lists the demo users (dev key mode only; absent with a JWKS)')
+  @Permission.public('the development sign-in lists the demo users (dev key mode only, to this machine; absent with a JWKS)')
   demoUsers(@Req() req: Request, @Res() res: Response) {
-    if (!this.options.console?.enabled || !this.signIn.value.dev) return notARoute(req, res);
+    if (!this.devSignIn(req)) return notARoute(req, res);
     res.set({ ...CONSOLE_HEADERS, 'Cache-Control': 'no-store' }).json(demoUsers());
   }
 
   @Post('console/api/demo-users/:id/token')
-  @Permission.public('the development sign-in: a short dev token for a listed demo user, with exactly their claims (dev key mode only; absent with a JWKS)')
+  @Permission.public('the development sign-in: a short dev token for a listed demo user, with exactly their claims (dev key mode only, to this machine; absent with a JWKS)')
   async demoToken(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
-    if (!this.options.console?.enabled || !this.signIn.value.dev) return notARoute(req, res);
+    if (!this.devSignIn(req)) return notARoute(req, res);
     const signed = await signInAsDemoUser(this.options, id);
     this.logger.log(`development sign-in: a token for demo user ${signed.user.id} (${signed.user.roles.join(', ')}) until ${signed.expiresAt}`);
     res.status(201).set({ ...CONSOLE_HEADERS, 'Cache-Control': 'no-store' }).json(signed);
+  }
+
+  /** The development sign-in exists with the console on, in dev key mode, for a browser on this machine only. */
+  private devSignIn(req: Request): boolean {
+    return Boolean(this.options.console?.enabled) && this.signIn.value.dev && fromThisMachine(req.socket.remoteAddress);
   }
 
   @Get('console/api/*path')

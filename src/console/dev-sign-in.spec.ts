@@ -5,7 +5,7 @@ import { decodeJwt, jwtVerify } from 'jose';
 import { DEMO_USERS } from '../demo/demo-users.js';
 import { loadOrCreateDevKey } from '../identity/dev-signing-key.js';
 import { ConsoleError } from './console.errors.js';
-import { demoUsers, signInAsDemoUser } from './dev-sign-in.js';
+import { demoUsers, fromThisMachine, signInAsDemoUser } from './dev-sign-in.js';
 
 describe('the console\'s development sign-in (issue #18, dev key mode)', () => {
   let dataDir: string;
@@ -34,5 +34,12 @@ describe('the console\'s development sign-in (issue #18, dev key mode)', () => {
     await expect(signInAsDemoUser({ databaseUrl: '', dataDir }, 'clerk-liu; roles=admin')).rejects.toThrow('is not a demo user');
     const short = decodeJwt((await signInAsDemoUser({ databaseUrl: '', dataDir, identity: { maxTokenLifetimeMinutes: 15 } }, 'clerk-sun')).token);
     expect((short.exp as number) - (short.iat as number)).toBe(900);
+  });
+
+  it('answers a browser on this machine only: a server left in dev key mode hands no token to the network', () => {
+    for (const local of ['127.0.0.1', '127.4.5.6', '::1', '::ffff:127.0.0.1']) expect({ local, ok: fromThisMachine(local) }).toEqual({ local, ok: true });
+    for (const remote of ['10.0.0.7', '192.168.1.20', '::ffff:10.0.0.7', 'fe80::1', '128.0.0.1', '127.0.0.1.evil', undefined]) {
+      expect({ remote, ok: fromThisMachine(remote) }).toEqual({ remote, ok: false });
+    }
   });
 });

@@ -35,3 +35,15 @@ export async function signInAsDemoUser(options: ChartWardenOptions, id: string, 
   const [view] = demoUsers().filter((u) => u.id === user.id);
   return { token, expiresAt: new Date(now + minutes * 60_000).toISOString(), user: view };
 }
+
+/** Loopback peers: the development sign-in answers only a browser on the server's own machine. */
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/**
+ * Whether a request's peer is this machine. In dev key mode anyone who reaches the sign-in could
+ * take any demo user's token, where `npx chartwarden token` needs the data dir's key: a server
+ * left in dev key mode on a network must not hand tokens to the network.
+ */
+export function fromThisMachine(remoteAddress: string | undefined): boolean {
+  return remoteAddress !== undefined && LOOPBACK.test(remoteAddress);
+}
