@@ -76,6 +76,22 @@ export class DisputeConfirmationsService {
   }
 
   /**
+   * `GET /disputes/{id}/confirmations`: the case's confirmations still usable, newest first: for
+   * the step the case awaits (an open case's seal, a sealed case's unseal), given since its last
+   * step and within the policy's minutes. A step's use ends them: once the case moves on they are
+   * no longer listed. Seen by whoever may see the case (`requireVisibleCase`, R-44).
+   */
+  async list(ctx: FhirContext, id: string): Promise<ConfirmationView[]> {
+    const c = await this.access.requireVisibleCase(ctx, id);
+    ctx.audit?.concerns([c.patient]);
+    const step = awaitedStep(c);
+    if (!step) return [];
+    const freshFrom = new Date(this.clock.now().getTime() - this.minutes * 60_000);
+    const found = await this.cases.openConfirmations({ dispute: c.id, step, since: stepSince(c, step), freshFrom });
+    return found.map((k) => confirmationView(k, this.minutes));
+  }
+
+  /**
    * Both sides for a seal (R-40): the patient side in the request, the hospital side's witness by
    * their own confirmation. A witness who confirmed a digest confirmed that inventory only; the
    * digest sealed is the one shown (`inventoryDigest`), else the one the witness confirmed.
@@ -144,7 +160,7 @@ export class DisputeConfirmationsService {
     kind: ConfirmationKind,
     matches: (confirmation: Confirmation) => boolean,
   ): Promise<Confirmation | undefined> {
-    const since = step === 'seal' ? c.openedAt : (c.sealedAt as Date);
+    const since = stepSince(c, step);
     const freshFrom = new Date(this.clock.now().getTime() - this.minutes * 60_000);
     const candidates = await this.cases.confirmations({ dispute: c.id, step, kind, since, freshFrom, notBy: ctx.actor.id });
     return candidates.find(matches);
@@ -158,4 +174,15 @@ export class DisputeConfirmationsService {
 /** The patient side as the case records it: who they are, and the SHA-256 of the signature they drew, if they drew one (R-40). */
 function patientSide(value: unknown, signature: DrawnSignature | undefined): PatientWitness {
   return { ...patientWitness(value), ...(signature ? { signature: signatureOnRecord(signature) } : {}) };
+}
+
+/** The step a case awaits, whose confirmations are still to be used: an open case's seal, a sealed case's unseal; none once unsealed. */
+function awaitedStep(c: DisputeCase): ConfirmationStep | undefined {
+  if (c.status === 'open') return 'seal';
+  return c.status === 'sealed' ? 'unseal' : undefined;
+}
+
+/** A step uses confirmations given since the case's last step: its opening for a seal, its sealing for an unseal. */
+function stepSince(c: DisputeCase, step: ConfirmationStep): Date {
+  return step === 'seal' ? c.openedAt : (c.sealedAt as Date);
 }

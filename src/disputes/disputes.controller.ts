@@ -113,6 +113,15 @@ export class DisputesController {
     return this.cases.get(this.ctx(req), id);
   }
 
+  @Get(':id/confirmations')
+  @Permission.workflow('list', 'Dispute', casesRefused)
+  @ApiSuccess(200, "The case's confirmations still usable by the step it awaits (not yet used, within the policy's minutes), newest first", { 'application/json': ANSWER_SCHEMA.list })
+  @ApiErrors(refusals(D.NotFound, D.Forbidden))
+  @ApiOperation({ summary: "Confirmations given for the case's next step (the hospital witness's, medical affairs' approval) and still usable (R-40, R-43)" })
+  listConfirmations(@Req() req: Request, @Param('id') id: string) {
+    return this.confirmations.list(this.ctx(req), id);
+  }
+
   @Post(':id/confirmations')
   @Permission.record(BY_CASE)
   @ApiSuccess(201, 'The confirmation, with until when the officer\'s step may use it', { 'application/json': ANSWER_SCHEMA.object })

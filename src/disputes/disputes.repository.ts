@@ -230,6 +230,16 @@ export class DisputesRepository {
     return rows.map((r) => ({ n: r.copy_no, bundle: r.bundle, bundleSha256: r.bundle_sha256, pdf: r.pdf, pdfSha256: r.pdf_sha256, inventorySha256: r.inventory_sha256 }));
   }
 
+  /** A case's confirmations for a step, of every kind and by anyone, given since `since` and `freshFrom`, newest first (what is still usable, R-40, R-43). */
+  async openConfirmations(q: Omit<ConfirmationQuery, 'kind' | 'notBy'>): Promise<Confirmation[]> {
+    const rows = await this.db.query<ConfirmationRow>(
+      `SELECT * FROM dispute_confirmation WHERE dispute_id = $1 AND step = $2 AND confirmed_at >= $3 AND confirmed_at >= $4
+        ORDER BY confirmed_at DESC, id`,
+      [q.dispute, q.step, q.since, q.freshFrom],
+    );
+    return rows.map(confirmationOf);
+  }
+
   /** Records a confirmation given now, as stored. */
   async addConfirmation(c: Omit<Confirmation, 'id'>, unit: UnitOfWork): Promise<Confirmation> {
     const [row] = await sqlOf(unit).query<ConfirmationRow>(

@@ -23,9 +23,9 @@ export const INTERACTIONS: ReadonlySet<string> = new Set([
   'copy-produce', 'copy-deliver', 'copy-close', 'copy-copies',
   // Disputes.
   'dispute-open', 'dispute-list', 'dispute-read', 'dispute-confirm', 'dispute-seal', 'dispute-supplement', 'dispute-unseal',
-  'dispute-inventory', 'dispute-copies',
+  'dispute-inventory', 'dispute-copies', 'dispute-confirmations',
   // Audit trail.
-  'access-report',
+  'access-report', 'integrity-state', 'integrity-run-start', 'integrity-run-read',
 ]);
 
 /**

@@ -187,6 +187,16 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
     await drawer().waitFor({ state: 'detached' });
     expect(await item(`unseal:${caseId}`).count()).toBe(0);
     await expect(page.getByTestId('recent-unseals').textContent()).resolves.toContain(`${names.sealed} · 纠纷已解决`);
+    // Issue #18: the approval is the API's (GET /disputes/{id}/confirmations), not this tab's memory: after a reload the case still does not wait.
+    const listed = await api<{ kind: string; basis: string; by: { id: string } }[]>(officer, 'GET', `/disputes/${caseId}/confirmations`);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([expect.objectContaining({ kind: 'unseal-approval', basis: 'resolved', by: expect.objectContaining({ id: 'affairs-wu' }) })]);
+    await page.evaluate('sessionStorage.removeItem("chartwarden.console.affairs.unseal-approvals")');
+    await page.reload();
+    await settled(page.getByTestId('recent-unseals').waitFor());
+    await item(`grant:${grantId}`).waitFor();
+    await expect(page.getByTestId('recent-unseals').textContent()).resolves.toContain(`${names.sealed} · 纠纷已解决`);
+    expect(await item(`unseal:${caseId}`).count()).toBe(0);
     // The officer now unseals alone on that basis, and the case names medical affairs' approval.
     const unsealed = await api<DisputeView>(officer, 'POST', `/disputes/${caseId}/unseal`, { basis: 'resolved' });
     expect(unsealed.status).toBe(200);

@@ -7,10 +7,9 @@ import { useDecision, type AccessGrant, type Confirmation, type Decision, type U
 import { askedUntil, grantCut, noClaimUnsealFrom, type InboxItem } from './inbox';
 import { Refusal } from './Refusal';
 
-/** What a decision the API accepted says, for the page to show; an unseal approval's confirmation to remember. */
+/** What a decision the API accepted says, for the page to show. */
 export interface Done {
   message: string;
-  confirmation?: Confirmation;
 }
 
 /** The words for a grant the API approved: until when, and whether the policy's limit cut it (R-05). */
@@ -137,7 +136,7 @@ function UnsealApproval({ item, onDone }: { item: Extract<InboxItem, { kind: 'un
   const notYet = from !== undefined && from.getTime() > Date.now();
   const form = useForm(onDone, (answer) => {
     const c = answer as Confirmation;
-    return { message: t('medicalAffairs.unseal.approved', { basis: t(`medicalAffairs.unseal.bases.${basis}`), id: c.id, until: times.dateTime(c.validUntil) }), confirmation: { ...c, patient: item.patient } };
+    return { message: t('medicalAffairs.unseal.approved', { basis: t(`medicalAffairs.unseal.bases.${basis}`), id: c.id, until: times.dateTime(c.validUntil) }) };
   });
   return (
     <DecisionForm

@@ -4,8 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { nameOf, usePatients, usePeopleNames } from '../api/names';
 import { navigate, useSearchParams } from '../app/router';
 import { useTimes } from '../common/time';
-import { useUnsealApprovals } from './affairs-settings';
-import { useAmendments, useBreakGlass, useDecision, useDocuments, useGrants, useSealedCases, type AccessGrant, type Confirmation } from './approvals.api';
+import { useAmendments, useBreakGlass, useDecision, useDocuments, useGrants, useSealedCases, useUnsealApprovals, type AccessGrant, type Confirmation } from './approvals.api';
 import { Decisions, useGrantApprovedText, type Done } from './Decisions';
 import { buildInbox, findItem, INBOX_KINDS, askedUntil, type InboxItem, type InboxKind } from './inbox';
 import { ItemDetails, useKindLabel, type Names } from './ItemDetails';
@@ -19,7 +18,8 @@ const COLOURS: Record<InboxKind, string> = { grant: 'blue.8', amendment: 'violet
  * raised it, for which patient, when (hospital time) and how long it has waited, its quick
  * action, and a drawer with everything the API says and every decision it can take. What the API
  * refuses is shown in its words; after a decision the item leaves the list (the API's lists no
- * longer hold it; an unseal approval, which no list shows, is remembered in this tab).
+ * longer hold it; a sealed case leaves while an unseal approval of it is still usable, as
+ * `GET /disputes/{id}/confirmations` lists it).
  */
 export function InboxPage() {
   const { t } = useTranslation();
@@ -31,11 +31,12 @@ export function InboxPage() {
   const breakGlass = useBreakGlass();
   const sealed = useSealedCases();
   const documents = useDocuments((amendments.data ?? []).filter((a) => a.status === 'requested').map((a) => a.document));
-  const approvals = useUnsealApprovals();
-  const hidden = new Set(approvals.given.map((c) => `unseal:${c.dispute}`));
+  // A sealed case whose unseal a colleague (or this person) already approved no longer waits.
+  const given = useUnsealApprovals(sealed.data);
+  const hidden = new Set(given.map((c) => `unseal:${c.dispute}`));
   const all = buildInbox({ grants: grants.data, amendments: amendments.data, breakGlass: breakGlass.data, sealed: sealed.data, documents: documents.data, hidden });
   const shown = kind === 'all' ? all : all.filter((i) => i.kind === kind);
-  const patients = usePatients([...all.map((i) => i.patient ?? ''), ...approvals.given.map((c) => c.patient ?? '')]);
+  const patients = usePatients([...all.map((i) => i.patient ?? ''), ...given.map((c) => c.patient ?? '')]);
   const person = usePeopleNames(all.flatMap((i) => [i.requester, ...(i.kind === 'grant' ? [i.grant.grantee] : []), ...(i.kind === 'unseal' ? [i.dispute.openedBy] : [])]));
   const names: Names = { patient: (id) => (id ? (nameOf(patients.data?.get(id)) ?? id) : '—'), person };
   const sources = [
@@ -76,7 +77,7 @@ export function InboxPage() {
         ) : null,
       )}
       {notice ? <Decided testId="notice">{notice}</Decided> : null}
-      <RecentUnseals given={approvals.given} names={names} />
+      <RecentUnseals given={given} names={names} />
       {loading ? <Text c="dimmed">{t('medicalAffairs.inbox.loading')}</Text> : null}
       {!loading && shown.length === 0 ? <Text c="dimmed">{t('medicalAffairs.inbox.empty')}</Text> : null}
       {shown.length > 0 ? <InboxTable items={shown} names={names} onOpen={open} onNotice={setNotice} /> : null}
@@ -85,10 +86,7 @@ export function InboxPage() {
         selected={selected}
         names={names}
         onClose={() => open()}
-        onDone={(done) => {
-          if (done.confirmation) approvals.remember(done.confirmation);
-          setNotice(done.message);
-        }}
+        onDone={(done) => setNotice(done.message)}
       />
     </Stack>
   );

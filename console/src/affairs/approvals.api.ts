@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useApi } from '../api/ApiProvider';
 import type { ApiClient } from '../api/client';
 import { resourcesOf, type Bundle } from '../api/fhir';
@@ -66,7 +66,7 @@ export interface DisputeCase {
 
 export type UnsealBasis = 'resolved' | 'no-claim';
 
-/** A confirmation as `POST /disputes/{id}/confirmations` answers it (R-43): usable by the officer until `validUntil`. */
+/** A confirmation as `POST /disputes/{id}/confirmations` answers it and `GET` lists it (R-43): usable by the officer until `validUntil`. */
 export interface Confirmation {
   id: string;
   dispute: string;
@@ -77,7 +77,7 @@ export interface Confirmation {
   reason?: string;
   confirmedAt: string;
   validUntil: string;
-  /** Not sent by the server: the case's patient, kept with an approval this tab remembers. */
+  /** Not sent by the server: the case's patient, added from the case the approval is for. */
   patient?: string;
 }
 
@@ -112,6 +112,25 @@ export function useBreakGlass() {
 export function useSealedCases() {
   const api = useApi();
   return useQuery({ queryKey: keys.sealed, queryFn: () => api.get<DisputeCase[]>('/disputes?status=sealed') });
+}
+
+/**
+ * The unseal approvals still usable by the disputes office (R-43), given by anyone in medical
+ * affairs: `GET /disputes/{id}/confirmations` for each sealed case (the server lists only what is
+ * unused and within the policy's minutes), each with its case's patient. Kept under the sealed
+ * cases' key, so that a decision refreshes them with the list.
+ */
+export function useUnsealApprovals(cases: readonly DisputeCase[] | undefined): Confirmation[] {
+  const api = useApi();
+  const sealed = (cases ?? []).filter((c) => c.status === 'sealed');
+  return useQueries({
+    queries: sealed.map((c) => ({
+      queryKey: [...keys.sealed, 'confirmations', c.id],
+      queryFn: () => api.get<Confirmation[]>(`/disputes/${encodeURIComponent(c.id)}/confirmations`),
+    })),
+    combine: (results) =>
+      results.flatMap((r, i) => (r.data ?? []).filter((k) => k.kind === 'unseal-approval' && Date.parse(k.validUntil) > Date.now()).map((k) => ({ ...k, patient: sealed[i]?.patient }))),
+  });
 }
 
 /** `Composition/a`, `DocumentReference/b` → their patients and titles, one `_id` search per type (only the elements needed). */

@@ -53,7 +53,7 @@ describe('medical affairs inbox', () => {
     ]);
   });
 
-  it('leaves out what no longer waits: decided grants, decided amendments, reviewed uses, unsealed cases, and approvals given in this tab', () => {
+  it('leaves out what no longer waits: decided grants, decided amendments, reviewed uses, unsealed cases, and cases with a usable unseal approval', () => {
     const items = buildInbox({
       grants: [grant({ status: 'approved', validUntil: '2027-01-01T00:00:00.000Z' }), grant({ id: 'g2', status: 'refused' })],
       amendments: [{ ...amendment, status: 'approved' }],

@@ -35,7 +35,7 @@ export interface InboxSources {
   breakGlass?: readonly AccessGrant[];
   sealed?: readonly DisputeCase[];
   documents?: ReadonlyMap<string, DocumentSummary>;
-  /** Keys to leave out (unseal approvals given in this session and still usable). */
+  /** Keys to leave out (sealed cases with an unseal approval still usable, `GET /disputes/{id}/confirmations`). */
   hidden?: ReadonlySet<string>;
 }
 

@@ -116,7 +116,7 @@ export const medicalAffairsZh = {
     reason: '说明（如何解决，或为何预计不会起诉）',
     approve: '批准启封',
     approved: '已批准启封（{{basis}}），批准编号 {{id}}；医患办须在 {{until}} 前办理启封。',
-    recent: '本次登录已批准、待医患办启封',
+    recent: '已批准启封、待医患办办理（批准仍有效）',
     recentItem: '{{patient}} · {{basis}} · 有效至 {{until}}',
   },
   errorCodes: {
@@ -254,7 +254,7 @@ export const medicalAffairsEn: Catalogue<typeof medicalAffairsZh> = {
     reason: 'Reason (how it was resolved, or why no claim is expected)',
     approve: 'Approve unsealing',
     approved: 'Unsealing approved ({{basis}}), approval {{id}}; the disputes office unseals before {{until}}.',
-    recent: 'Approved in this session, waiting for the disputes office',
+    recent: 'Unseals approved, waiting for the disputes office (approval still valid)',
     recentItem: '{{patient}} · {{basis}} · valid until {{until}}',
   },
   errorCodes: {
