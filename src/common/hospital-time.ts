@@ -78,6 +78,11 @@ export function hospitalTimeOf(at: Date, timeZone: string): string {
   return `${c.date} ${pad(c.hour)}:${pad(c.minute)}`;
 }
 
+/** `YYYY-MM-DD HH:mm 北京时间` (or the zone's IANA name): an instant as a line of a paper or an explanation states it, zone named. */
+export function hospitalTimeNamed(at: Date, timeZone: string): string {
+  return `${hospitalTimeOf(at, timeZone)} ${zoneLabel(timeZone)}`;
+}
+
 /** How a paper names the zone its times are in: `北京时间` for China's zone, else the IANA name. */
 export function zoneLabel(timeZone: string): string {
   return CHINA_ZONES.has(timeZone) ? '北京时间' : timeZone;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { subject } from '@casl/ability';
 import { Clock } from '../common/clock.js';
-import { hospitalTimeOf, zoneLabel } from '../common/hospital-time.js';
+import { hospitalTimeNamed } from '../common/hospital-time.js';
 import type { Actor } from '../identity/actor.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { AccessFacts } from '../store/access-facts.js';
@@ -149,7 +149,7 @@ export class ExplainService {
     if (!held) return '';
     const zone = this.policy.timeZone;
     const what = d.grantId ? 'The grant' : 'The break-the-glass access';
-    return ` ${what} lasts until ${hospitalTimeOf(held.until, zone)} ${zoneLabel(zone)}.`;
+    return ` ${what} lasts until ${hospitalTimeNamed(held.until, zone)}.`;
   }
 
   private words(d: Decision, actor: Actor, action: string, type: string, id: string, rules: readonly Required<RuleTrace>[]): string {

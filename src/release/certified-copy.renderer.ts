@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
-import { hospitalTime, hospitalTimeOf, zoneLabel } from '../common/hospital-time.js';
+import { hospitalTime, hospitalTimeNamed, zoneLabel } from '../common/hospital-time.js';
 import { chartPatient } from '../copies/chart-sheets.js';
 import { canonicalBundle, documentBundle } from '../copies/document-bundle.js';
 import { namesFor, nameOf, type Paper } from '../copies/paper.js';
@@ -123,7 +123,7 @@ function requestSection(r: CopyRequestRecord, producedBy: string, at: Date, pape
       `申请编号 Request: ${r.id}`,
       `申请人 Requester: ${r.requester.name} · ${REQUESTER_LABELS[r.requesterType]}${r.requester.organization ? ` · ${r.requester.organization}` : ''}`,
       `用途 Purpose: ${r.purpose}`,
-      `复印时间 Produced: ${hospitalTimeOf(at, paper.timeZone)} ${zone}`,
+      `复印时间 Produced: ${hospitalTimeNamed(at, paper.timeZone)}`,
       `经办人 Produced by: ${producedBy}`,
       `电子副本 Electronic copy SHA-256: ${bundleSha}`,
       `本复印件所列时间均为${zone} (times in this copy are ${paper.timeZone})`,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
-import { hospitalTimeOf, zoneLabel } from '../common/hospital-time.js';
+import { hospitalTimeNamed } from '../common/hospital-time.js';
 import { FhirAccess } from '../fhir/fhir-access.port.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { contentSha256 } from '../common/content-hash.js';
@@ -45,7 +45,7 @@ export class PrintService {
     const pdf = await renderPdf({
       title: `${this.policy.hospitalName} 打印件 Print`,
       reference: `${type}/${id}/_history/${stored.versionId}`,
-      watermark: `${printedBy} 打印 ${hospitalTimeOf(now, timeZone)} ${zoneLabel(timeZone)}`,
+      watermark: `${printedBy} 打印 ${hospitalTimeNamed(now, timeZone)}`,
       footerHash: contentSha256(resource),
       createdAt: now,
       author: ctx.actor.practitioner,
