@@ -85,10 +85,19 @@ function postmasterPid(dataDir: string): number {
   return Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/**
+ * Whether the process still runs. A zombie (exited, not yet reaped by its parent: for npm,
+ * this test's own event loop) has stopped running, though signal 0 still reaches it.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -283,6 +292,7 @@ describe('Operations: start, stop and recover as an operator would (issue #14, R
     expect(left).toEqual([]);
     expect(took).toBeLessThan(SIGTERM_BUDGET_MS);
     for (const p of running) expect(isAlive(p.pid)).toBe(false);
+    expect(await exitWithin(npm, 1_000)).toEqual({ code: 0, signal: null });
     expect(npm.output()).toMatch(/SIGTERM received: stopping/);
     expect(npm.output()).toMatch(/Stopped cleanly/);
     expect(existsSync(join(dataDir, SERVER_LOCK_FILE))).toBe(false);
