@@ -7,6 +7,7 @@ import { EditLedgerEntity } from './governance/entities/edit-ledger.entity.js';
 import { TextFingerprintEntity } from './governance/entities/text-fingerprint.entity.js';
 import { RELEASE_ENTITIES } from './release/entities/copy-request.entities.js';
 import { FHIR_STORE_ENTITIES } from './store/postgres/entities/index.js';
+import { REMOTE_STORE_ENTITIES } from './store/remote/remote.entities.js';
 
 /**
  * Every table of ChartWarden's, as the features' TypeORM entities, in load order (referenced
@@ -18,6 +19,7 @@ import { FHIR_STORE_ENTITIES } from './store/postgres/entities/index.js';
  */
 export const CHARTWARDEN_ENTITIES: EntityList = [
   ...FHIR_STORE_ENTITIES,
+  ...REMOTE_STORE_ENTITIES,
   AccessGrantEntity,
   ...AUDIT_ENTITIES,
   EditLedgerEntity,

@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { WriteGuard } from '../fhir/write-chain.port.js';
 import type { FhirStore } from '../store/fhir-store.port.js';
+import type { UpstreamAuth } from '../store/remote/upstream-auth.js';
 
 /**
  * Everything a host application (or the standalone server) tells ChartWarden. Passed to
@@ -58,10 +59,30 @@ export interface ChartWardenOptions {
 
 /**
  * Which FHIR store ChartWarden wraps. `embedded`: its own tables in `databaseUrl` (the default).
- * `custom`: an adapter of your own, a `FhirStore` subclass (built by Nest's injector) or instance;
- * it must pass `test/contract/fhir-store.contract.ts`. A remote FHIR server adapter is issue #17.
+ * `remote`: a hospital's existing FHIR R4 server (issue #17, decision 0017). `custom`: an adapter
+ * of your own, a `FhirStore` subclass (built by Nest's injector) or instance; it must pass
+ * `test/contract/fhir-store.contract.ts`.
  */
-export type StoreOptions = { kind: 'embedded' } | { kind: 'custom'; store: Type<FhirStore> | FhirStore };
+export type StoreOptions = { kind: 'embedded' } | RemoteStoreOptions | { kind: 'custom'; store: Type<FhirStore> | FhirStore };
+
+/**
+ * ChartWarden in front of an existing FHIR server. Its own database still holds every version
+ * ChartWarden wrote or adopted with its index, the grants, ledger, audit, copies and disputes.
+ */
+export interface RemoteStoreOptions {
+  kind: 'remote';
+  /** The upstream's FHIR base URL (`https://fhir.example/fhir`). */
+  url: string;
+  /** How ChartWarden authenticates to it. Default: none. */
+  auth?: UpstreamAuth;
+  /** Seconds between syncs from the upstream's history (writes that bypass ChartWarden). Default 60; 0: no sync. */
+  syncIntervalSeconds?: number;
+  /** Longest an upstream request may take, in milliseconds. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Defaults of `RemoteStoreOptions`. */
+export const REMOTE_DEFAULTS = { syncIntervalSeconds: 60, timeoutMs: 10_000 } as const;
 
 /** pino's levels; `silent` writes nothing. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -9,8 +9,11 @@ import {
   DEV_ISSUER,
   FHIR_DEFAULTS,
   OAUTH_GRANT_TYPES,
+  REMOTE_DEFAULTS,
   type ChartWardenOptions,
+  type RemoteStoreOptions,
 } from './chartwarden.options.js';
+import type { UpstreamAuth } from '../store/remote/upstream-auth.js';
 
 /**
  * The standalone server's and CLI's settings, read from the environment. Every variable is
@@ -145,6 +148,26 @@ export const envSchema = z.object({
     description: 'Scopes the console asks the identity provider for (`openid` is always asked).',
     default: 'openid profile',
   }),
+  CHARTWARDEN_UPSTREAM_FHIR_URL: z.string().url('a URL').optional().meta({
+    description: "An existing FHIR R4 server's base URL: ChartWarden stands in front of it (the remote store, issue #17) instead of its embedded store.",
+  }),
+  CHARTWARDEN_UPSTREAM_TOKEN: z.string().min(1).optional().meta({
+    description: 'A static bearer token ChartWarden sends the upstream FHIR server.',
+  }),
+  CHARTWARDEN_UPSTREAM_TOKEN_URL: z.string().url('a URL').optional().meta({
+    description: "The upstream's OAuth2 token endpoint: ChartWarden signs in with client credentials and refreshes the token before it expires. Needs the client id and secret.",
+  }),
+  CHARTWARDEN_UPSTREAM_CLIENT_ID: z.string().min(1).optional().meta({ description: "ChartWarden's client id at the upstream's token endpoint." }),
+  CHARTWARDEN_UPSTREAM_CLIENT_SECRET: z.string().min(1).optional().meta({ description: "ChartWarden's client secret at the upstream's token endpoint." }),
+  CHARTWARDEN_UPSTREAM_SCOPE: z.string().min(1).optional().meta({ description: 'Scopes asked of the upstream\'s token endpoint (none when unset).' }),
+  CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).optional().meta({
+    description: "Seconds between syncs from the upstream's history (writes that bypass ChartWarden); 0: no sync.",
+    default: REMOTE_DEFAULTS.syncIntervalSeconds,
+  }),
+  CHARTWARDEN_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).optional().meta({
+    description: 'Longest an upstream request may take, in milliseconds.',
+    default: REMOTE_DEFAULTS.timeoutMs,
+  }),
   CHARTWARDEN_METRICS: z.enum(['off', 'on']).optional().meta({
     description: '`on`: serve `GET /metrics` (to whoever reaches the port unless a token is set).',
     default: 'off',
@@ -189,6 +212,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_OIDC_ISSUER is an https URL (http only on localhost)');
   }
   const dataDir = resolve(e.CHARTWARDEN_DATA_DIR);
+  const store = upstreamStoreOf(e);
   return {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
@@ -220,6 +244,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
       policy: e.CHARTWARDEN_POLICY ? resolve(e.CHARTWARDEN_POLICY) : undefined,
       logging: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
       cors: e.CHARTWARDEN_CORS_ORIGINS ? { origins: e.CHARTWARDEN_CORS_ORIGINS } : undefined,
+      store,
       // A token alone turns metrics on (behind it); `on` alone serves them to whoever reaches the port.
       metrics: { enabled: e.CHARTWARDEN_METRICS === 'on' || Boolean(e.CHARTWARDEN_METRICS_TOKEN), token: e.CHARTWARDEN_METRICS_TOKEN },
       console: {
@@ -232,6 +257,38 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
       },
     },
   };
+}
+
+/** The remote store the `CHARTWARDEN_UPSTREAM_*` variables describe (none without the URL); contradictions are refused. */
+function upstreamStoreOf(e: z.infer<typeof envSchema>): RemoteStoreOptions | undefined {
+  const client = [e.CHARTWARDEN_UPSTREAM_TOKEN_URL, e.CHARTWARDEN_UPSTREAM_CLIENT_ID, e.CHARTWARDEN_UPSTREAM_CLIENT_SECRET];
+  const named = ['CHARTWARDEN_UPSTREAM_TOKEN', 'CHARTWARDEN_UPSTREAM_TOKEN_URL', 'CHARTWARDEN_UPSTREAM_CLIENT_ID', 'CHARTWARDEN_UPSTREAM_CLIENT_SECRET', 'CHARTWARDEN_UPSTREAM_SCOPE', 'CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS', 'CHARTWARDEN_UPSTREAM_TIMEOUT_MS'] as const;
+  if (!e.CHARTWARDEN_UPSTREAM_FHIR_URL) {
+    const stray = named.filter((n) => e[n] !== undefined);
+    if (stray.length > 0) throw new ConfigurationError(`Invalid configuration: ${stray.join(', ')} need CHARTWARDEN_UPSTREAM_FHIR_URL`);
+    return undefined;
+  }
+  if (client.some(Boolean) && !client.every(Boolean)) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_TOKEN_URL, CHARTWARDEN_UPSTREAM_CLIENT_ID and CHARTWARDEN_UPSTREAM_CLIENT_SECRET are set together (OAuth2 client credentials)');
+  }
+  if (e.CHARTWARDEN_UPSTREAM_TOKEN && client.some(Boolean)) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_TOKEN (a static token) contradicts CHARTWARDEN_UPSTREAM_TOKEN_URL (client credentials): unset one');
+  }
+  if (e.CHARTWARDEN_UPSTREAM_SCOPE && !e.CHARTWARDEN_UPSTREAM_TOKEN_URL) {
+    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_SCOPE is asked of the token endpoint and needs CHARTWARDEN_UPSTREAM_TOKEN_URL');
+  }
+  const auth: UpstreamAuth = e.CHARTWARDEN_UPSTREAM_TOKEN
+    ? { kind: 'bearer', token: e.CHARTWARDEN_UPSTREAM_TOKEN }
+    : e.CHARTWARDEN_UPSTREAM_TOKEN_URL
+      ? {
+          kind: 'client-credentials',
+          tokenUrl: e.CHARTWARDEN_UPSTREAM_TOKEN_URL,
+          clientId: e.CHARTWARDEN_UPSTREAM_CLIENT_ID as string,
+          clientSecret: e.CHARTWARDEN_UPSTREAM_CLIENT_SECRET as string,
+          scope: e.CHARTWARDEN_UPSTREAM_SCOPE,
+        }
+      : { kind: 'none' };
+  return { kind: 'remote', url: e.CHARTWARDEN_UPSTREAM_FHIR_URL, auth, syncIntervalSeconds: e.CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS, timeoutMs: e.CHARTWARDEN_UPSTREAM_TIMEOUT_MS };
 }
 
 /** An identity provider the console may send staff to: https, or http on this machine (development). */

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AuditLog, type AuditCommitOutcome } from '../audit/audit-log.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
+import { StoreAlarms } from '../store/store-alarms.js';
 import { MetricsSettings } from './metrics.settings.js';
 import { OperationalCounts } from './operational-counts.js';
 
@@ -28,7 +29,7 @@ export class ChartWardenMetrics implements OnModuleDestroy {
   private readonly commitLatency: Histogram;
   private readonly tripwire: Counter;
 
-  constructor(audit: AuditLog, db: ChartWardenDatabase, counts: OperationalCounts, settings: MetricsSettings) {
+  constructor(audit: AuditLog, db: ChartWardenDatabase, counts: OperationalCounts, settings: MetricsSettings, alarms: StoreAlarms) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'chartwarden_http_requests_total',
@@ -109,6 +110,7 @@ export class ChartWardenMetrics implements OnModuleDestroy {
       help: 'Tripwire alarms raised by the remote store (0 with the embedded store)',
       registers,
     });
+    alarms.observe(() => this.tripwire.inc());
     audit.observe((o: AuditCommitOutcome) => {
       this.commits.inc({ outcome: o.ok ? 'ok' : 'failed' });
       this.commitLatency.observe(o.durationMs / 1000);
@@ -127,11 +129,6 @@ export class ChartWardenMetrics implements OnModuleDestroy {
   /** The decision that explains a request's outcome: `rule` from `ruleLabel`. */
   decided(rule: string, allowed: boolean): void {
     this.decisions.inc({ rule, outcome: allowed ? 'allow' : 'deny' });
-  }
-
-  /** A tripwire alarm of the remote store (a record changed behind ChartWarden's back). */
-  tripwireAlarm(): void {
-    this.tripwire.inc();
   }
 
   /** The exposition text (Prometheus text format 0.0.4). */

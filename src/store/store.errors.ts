@@ -29,6 +29,15 @@ export enum StoreErrorCode {
    * naming the parameter. Such a resource could block the server while it is indexed.
    */
   IndexTooLarge = 'store.index-too-large',
+  /**
+   * The upstream FHIR server (the remote store, issue #17) lacks what the request needs, as its
+   * CapabilityStatement says (a transaction): refused rather than degraded (a batch).
+   */
+  UpstreamNotSupported = 'store.upstream-not-supported',
+  /** The upstream FHIR server did not answer, or answered with a server error: 503, try again. */
+  UpstreamUnavailable = 'store.upstream-unavailable',
+  /** The upstream FHIR server refused a write ChartWarden allowed (its own validation or rules): 422 with its words. */
+  UpstreamRefused = 'store.upstream-refused',
 }
 
 /** How each store code answers (R4 http.html#return, search.html#errors). */
@@ -43,6 +52,9 @@ const STORE_ANSWERS: ErrorAnswers<StoreErrorCode> = {
   [StoreErrorCode.SearchTooCostly]: { status: 400, issue: 'too-costly' },
   [StoreErrorCode.SpansPatients]: { status: 422, issue: 'business-rule' },
   [StoreErrorCode.IndexTooLarge]: { status: 422, issue: 'too-costly' },
+  [StoreErrorCode.UpstreamNotSupported]: { status: 400, issue: 'not-supported' },
+  [StoreErrorCode.UpstreamUnavailable]: { status: 503, issue: 'transient' },
+  [StoreErrorCode.UpstreamRefused]: { status: 422, issue: 'processing' },
 };
 
 /** Thrown by `FhirStore` adapters. */
