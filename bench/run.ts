@@ -19,7 +19,7 @@ import type { AccessFacts } from '../src/store/access-facts.js';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { verifyAuditChains } from '../src/audit/audit-verifier.js';
 import type { AuditEntry } from '../src/audit/domain/audit-entry.js';
-import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
+import { AUDIT_DEFAULTS, FHIR_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 import { CopyPasteGuard } from '../src/governance/copy-paste.guard.js';
 import { FingerprintRecorder } from '../src/governance/fingerprint.recorder.js';
@@ -54,6 +54,7 @@ import {
   type ScenarioKey,
   type ScenarioReport,
   type StartReport,
+  type Target,
 } from './lib/report.js';
 import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
 import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from './lib/scaling.js';
@@ -65,7 +66,8 @@ import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from '.
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
  * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale; the baseline runs with any
- * load part) to measure a part only, e.g. to profile the read path.
+ * load part, the bare search with search or policy) to measure a part only, e.g. to profile the read path,
+ * BENCH_TARGET_OBSERVATIONS (20: the searched patient's Observations; the page is 20 of them, 200 gives issue #13's "20 of 200"; at most 500, the default total's cap).
  */
 
 const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale'] as const;
@@ -85,9 +87,12 @@ const config = {
   only: parts(process.env.BENCH_ONLY),
   /** ChartWarden's default pool size, so the baseline gets as many connections. */
   poolSize: settingsFromEnv({}).options.databasePoolSize,
+  /** ChartWarden's default page (`_count` absent) and default total's cap (decision 0018), which the bare search answers alike. */
+  pageSize: FHIR_DEFAULTS.defaultPageSize,
+  totalUpTo: FHIR_DEFAULTS.countTotalUpTo,
   seed: {
     patients: 200,
-    targetObservations: 20,
+    targetObservations: positive('BENCH_TARGET_OBSERVATIONS', 20),
     noiseObservations: 2000,
     bundleSize: 100,
     parallel: 2,
@@ -175,8 +180,8 @@ async function bench(cleanup: Cleanup): Promise<number> {
   if (decision) log(`decision time, cached ability (in process, ${fmtInt(decision.calls)} calls): p50 ${decision.p50Us} µs, p99 ${decision.p99Us} µs`);
 
   const scenarios = load?.scenarios ?? [];
-  const byKey: Partial<Record<ScenarioKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...scaleTargets(scale)];
+  const byKey: Partial<Record<RunKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
+  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...bareSearchTargets(byKey), ...scaleTargets(scale)];
   const problems = [...scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`)), ...(scale?.problems ?? [])];
   const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
   console.log('');
@@ -184,7 +189,10 @@ async function bench(cleanup: Cleanup): Promise<number> {
     `ChartWarden benchmark${commit ? ` @ ${commit}` : ''} — ${machine.nproc} cores, Node ${machine.node}, ${dbLabel}, ` +
       `${config.connections} connections, ${config.durationSec} s each`,
   );
-  if (scenarios.length) console.log(`\n${scenarioTable(scenarios)}`);
+  if (scenarios.length) {
+    console.log(`\n${scenarioTable(scenarios)}`);
+    if (byKey.baselineSearch) console.log('× baseline: searches (b2, c, h, i) against the bare search (b2), every other scenario against the bare read (a).');
+  }
   if (cold && warm) console.log(`\n${startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]])}`);
   if (scale) console.log(`\n${scaleTable(scale)}`);
   console.log(`\n${targetTable(targets)}\n`);
@@ -248,7 +256,7 @@ async function measureLoad(
     cleanup,
     'bare-server',
     BARE_JS,
-    { PORT: new URL(bareOrigin).port, DATABASE_URL: db.url, BARE_POOL_SIZE: String(config.poolSize) },
+    { PORT: new URL(bareOrigin).port, DATABASE_URL: db.url, BARE_POOL_SIZE: String(config.poolSize), BARE_TOTAL_UP_TO: String(config.totalUpTo) },
     nodeArgs,
   );
   await waitForHttp(`${bareOrigin}/Patient/${seeded.patientIds[0]}`, bare, 30_000, 50);
@@ -287,6 +295,7 @@ async function measureLoad(
   await s.checkSameRows();
   await s.baseline();
   if (want('read')) await s.read();
+  if (want('search') || want('policy')) await s.baselineSearch();
   if (want('search')) await s.search();
   if (want('create')) await s.create();
   if (want('update')) await s.update();
@@ -535,7 +544,8 @@ class Scenarios {
   private readonly getHeaders: Record<string, string>;
   private readonly ids: string[];
   private readonly base = { connections: config.connections, durationSec: config.durationSec, warmupSec: config.warmupSec };
-  private baselineRps = 0;
+  /** Same-run req/s of the bare read (a) and the bare search (b2): what ChartWarden's reads and searches are divided by. */
+  private readonly baselineRps = { read: 0, search: 0 };
 
   constructor(
     private readonly servers: { cw: NodeChild; bare: NodeChild; open?: NodeChild; unaudited?: NodeChild },
@@ -575,6 +585,47 @@ class Scenarios {
     });
   }
 
+  /**
+   * (b2) issue #13: bare node:http + pg answering the page (c) and (h) answer — the target
+   * patient's first page of Observations with ChartWarden's default total — after checking that
+   * ChartWarden's pages, for the HIS and for the treating doctor, hold the same resources in the
+   * same order with the same total.
+   */
+  async baselineSearch(): Promise<void> {
+    const path = `/Observation?patient=${this.seeded.targetPatientId}&_count=${config.pageSize}`;
+    const bare = await call<Bundle>('GET', `${this.bareOrigin}${path}`, this.getHeaders, undefined, [200]);
+    const clinician = { authorization: `Bearer ${this.policyRun.clinician}`, accept: 'application/fhir+json' };
+    const pages: [string, string, Record<string, string>][] = [
+      ['(c) the HIS', this.cwOrigin, this.getHeaders],
+      ['(h) the treating doctor', this.cwOrigin, clinician],
+    ];
+    if (want('policy')) pages.push(['(i) the doctor, open policy', this.policyRun.origin as string, clinician]);
+    for (const [who, origin, headers] of pages) {
+      const cw = await call<Bundle>('GET', `${origin}/fhir${this.searchPath()}`, headers, undefined, [200]);
+      const difference = pageDifference(cw.body, bare.body);
+      if (difference) throw new Error(`the bare search's page differs from ChartWarden's for ${who}: ${difference}`);
+    }
+    const expected = Math.min(config.pageSize, config.seed.targetObservations);
+    if (bare.body.entry?.length !== expected) throw new Error(`the bare search answered ${bare.body.entry?.length} entries, expected ${expected}`);
+    await this.run('baselineSearch', '(b2) baseline bare search', `GET ${path.replace(this.seeded.targetPatientId, 'X')} (node:http + pg)`, {
+      ...this.base,
+      origin: this.bareOrigin,
+      method: 'GET',
+      path,
+      headers: this.getHeaders,
+    });
+  }
+
+  /** The search (c), (h) and (i) make: the target patient's Observations, ChartWarden's default page and total. */
+  private searchPath(): string {
+    return `/Observation?patient=${this.seeded.targetPatientId}`;
+  }
+
+  /** The page those searches answer, for labels: "20 of 200". */
+  private pageLabel(): string {
+    return `${Math.min(config.pageSize, config.seed.targetObservations)} of ${config.seed.targetObservations}`;
+  }
+
   /** (b) ChartWarden read by id, the same Patients in the same order. */
   async read(): Promise<void> {
     const next = cycle(this.ids);
@@ -590,14 +641,14 @@ class Scenarios {
 
   /** (c) one patient's Observations: one full default page (20) with its total. */
   async search(): Promise<void> {
-    const path = `/fhir/Observation?patient=${this.seeded.targetPatientId}`;
+    const path = `/fhir${this.searchPath()}`;
     const expected = config.seed.targetObservations;
     const found = await call<Bundle>('GET', `${this.cwOrigin}${path}`, this.getHeaders, undefined, [200]);
     const hits = (found.body.entry ?? []).filter((e) => e.search?.mode !== 'include').length;
-    if (hits !== expected || found.body.total !== expected) {
-      throw new Error(`${path} found ${hits} entries (total ${found.body.total}), expected ${expected}`);
+    if (hits !== Math.min(config.pageSize, expected) || found.body.total !== expected) {
+      throw new Error(`${path} found ${hits} entries (total ${found.body.total}), expected ${Math.min(config.pageSize, expected)} of ${expected}`);
     }
-    await this.run('search', '(c) search Observation?patient=X', `GET /fhir/Observation?patient=X (${hits} hits)`, {
+    await this.run('search', '(c) search Observation?patient=X', `GET /fhir/Observation?patient=X (${this.pageLabel()})`, {
       ...this.base,
       origin: this.cwOrigin,
       method: 'GET',
@@ -676,11 +727,11 @@ class Scenarios {
       });
     };
     const search = (key: 'policySearch' | 'openSearch', origin: string, label: string) =>
-      this.run(key, label, `GET /fhir/Observation?patient=X (attending, ${config.seed.targetObservations} hits)`, {
+      this.run(key, label, `GET /fhir/Observation?patient=X (attending, ${this.pageLabel()})`, {
         ...this.base,
         origin,
         method: 'GET',
-        path: `/fhir/Observation?patient=${this.seeded.targetPatientId}`,
+        path: `/fhir${this.searchPath()}`,
         headers,
       });
     await read('policyRead', this.cwOrigin, '(f) read, default policy');
@@ -703,10 +754,10 @@ class Scenarios {
     });
   }
 
-  private async run(key: ScenarioKey, label: string, request: string, spec: LoadSpec): Promise<ScenarioReport> {
+  private async run(key: RunKey, label: string, request: string, spec: LoadSpec): Promise<ScenarioReport> {
     log(`${label}: ${request} …`);
     const server =
-      key === 'baselineRead'
+      key === 'baselineRead' || key === 'baselineSearch'
         ? this.servers.bare
         : key === 'unauditedRead'
           ? (this.servers.unaudited as NodeChild)
@@ -758,8 +809,10 @@ class Scenarios {
     if (r.errors > 0) problems.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
     if (r.warmup.non2xx > 0 || r.warmup.errors > 0) problems.push(`warm-up: ${r.warmup.non2xx} non-2xx, ${r.warmup.errors} errors`);
     await server.assertRunning();
-    if (key === 'baselineRead') this.baselineRps = r.reqPerSec;
-    const ratioToBaseline = this.baselineRps > 0 ? round3(r.reqPerSec / this.baselineRps) : 0;
+    // Searches are divided by the bare search, everything else by the bare read (issue #13).
+    const against = SEARCHES.has(key) ? 'search' : 'read';
+    if (key === 'baselineRead' || key === 'baselineSearch') this.baselineRps[against] = r.reqPerSec;
+    const ratioToBaseline = this.baselineRps[against] > 0 ? round3(r.reqPerSec / this.baselineRps[against]) : 0;
     const report: ScenarioReport = {
       key,
       label,
@@ -776,7 +829,7 @@ class Scenarios {
     this.results.push(report);
     log(
       `  ${fmtInt(r.reqPerSec)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, ` +
-        `${ratioToBaseline.toFixed(2)} × baseline` +
+        `${ratioToBaseline.toFixed(2)} × bare ${against}` +
         (serverCpuPerRequestMs ? `; CPU per request: server ${serverCpuPerRequestMs.total} ms (user ${serverCpuPerRequestMs.user}, sys ${serverCpuPerRequestMs.sys})` : '') +
         (dbCpuPerRequestMs ? `, PostgreSQL ${dbCpuPerRequestMs.total} ms` : '') +
         (clientCpuPerRequestMs ? `, load generator ${clientCpuPerRequestMs.total} ms` : '') +
@@ -915,6 +968,45 @@ async function busyShare(ms: number): Promise<number | undefined> {
   await new Promise((r) => setTimeout(r, ms));
   const b = machineCpuMs();
   return a && b && b.total > a.total ? round3((b.busy + b.irq - a.busy - a.irq) / (b.total - a.total)) : undefined;
+}
+
+/** The scenarios' keys (bench/lib/report.ts). */
+type RunKey = ScenarioKey;
+
+/** The searches, each reported as a ratio of the bare search (b2) rather than of the bare read. */
+const SEARCHES: ReadonlySet<RunKey> = new Set<RunKey>(['baselineSearch', 'search', 'policySearch', 'openSearch']);
+
+/**
+ * Issue #13: "Search (20 of 200, treating doctor): ≥ 0.5 of a bare search reading the same 20
+ * rows", judged on (h), the attending on the patient's care team under the default policy;
+ * the HIS's (c) is shown beside it.
+ */
+function bareSearchTargets(s: Partial<Record<RunKey, ScenarioReport>>): Target[] {
+  const doctor = s.baselineSearch ? s.policySearch : undefined;
+  const his = s.baselineSearch && s.search ? `; (c) HIS ${s.search.ratioToBaseline.toFixed(2)}` : '';
+  return [
+    {
+      name: `search ${Math.min(config.pageSize, config.seed.targetObservations)} of ${config.seed.targetObservations}, treating doctor / bare search`,
+      goal: '≥ 0.50',
+      measured: doctor ? `(h) ${doctor.ratioToBaseline.toFixed(2)}${his}` : `not measured${his}`,
+      pass: doctor ? doctor.ratioToBaseline >= 0.5 : undefined,
+    },
+  ];
+}
+
+/**
+ * Where ChartWarden's searchset and the bare one differ, if they do: the matches' ids and
+ * order, each resource's content and the total. The bare page must be the same answer.
+ */
+function pageDifference(cw: Bundle, bare: Bundle): string | undefined {
+  const matches = (b: Bundle) => (b.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as Resource);
+  const [ours, theirs] = [matches(cw), matches(bare)];
+  const ids = (rs: Resource[]) => rs.map((r) => r.id).join(',');
+  if (ids(ours) !== ids(theirs)) return `ids ${ids(ours)} against ${ids(theirs)}`;
+  const changed = ours.findIndex((r, i) => canonical(r) !== canonical(theirs[i]));
+  if (changed >= 0) return `Observation/${ours[changed].id}:\n  ${canonical(ours[changed])}\n  ${canonical(theirs[changed])}`;
+  if (cw.total !== bare.total) return `total ${cw.total} against ${bare.total}`;
+  return undefined;
 }
 
 function cycle<T>(items: T[]): () => T {

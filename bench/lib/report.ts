@@ -2,6 +2,7 @@ import type { LoadResult } from './load.js';
 
 export type ScenarioKey =
   | 'baselineRead'
+  | 'baselineSearch'
   | 'read'
   | 'search'
   | 'create'
@@ -63,7 +64,7 @@ export interface ScenarioReport extends LoadResult {
   key: ScenarioKey;
   label: string;
   request: string;
-  /** This scenario's req/s divided by the baseline read's, same run. */
+  /** This scenario's req/s divided by the same-run bare read's (searches: the bare search's). */
   ratioToBaseline: number;
   /** Server process CPU time per answered request, measured window only (Linux). */
   serverCpuPerRequestMs?: { user: number; sys: number; total: number };
