@@ -23,6 +23,7 @@ import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
 import { DemoAlreadySeeded, DemoSeedError } from '../demo/demo-api.js';
 import { seedDemoHospital, seedSummary } from '../demo/demo.command.js';
+import { registerSyncCommands } from './sync-commands.js';
 
 /**
  * `npx chartwarden <command>`: the admin CLI. Reads the same environment as the server
@@ -277,6 +278,8 @@ export function buildCli(): Command {
       });
       process.stdout.write(typeof report === 'string' ? report : seedSummary(report, settings.port));
     });
+
+  registerSyncCommands(program, databaseUrl, (message) => new CliFailure(message));
 
   return program;
 }

@@ -1,3 +1,4 @@
+import { REMOTE_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +78,9 @@ describe('configuration reference (docs/configuration.md), generated from the sc
       CHARTWARDEN_MAX_SEARCH_PARAMETERS: fhir.maxSearchParameters,
       CHARTWARDEN_MAX_JSON_DEPTH: fhir.maxJsonDepth,
       LOG_LEVEL: s.options.logging?.level,
+      // Applied by the remote store when the options leave them out (src/store/remote/remote-store.factory.ts, store.module.ts).
+      CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS: REMOTE_DEFAULTS.syncIntervalSeconds,
+      CHARTWARDEN_UPSTREAM_TIMEOUT_MS: REMOTE_DEFAULTS.timeoutMs,
     }).toEqual({
       PORT: documented.PORT,
       CHARTWARDEN_DATA_DIR: documented.CHARTWARDEN_DATA_DIR,
@@ -87,6 +91,8 @@ describe('configuration reference (docs/configuration.md), generated from the sc
       CHARTWARDEN_MAX_SEARCH_PARAMETERS: documented.CHARTWARDEN_MAX_SEARCH_PARAMETERS,
       CHARTWARDEN_MAX_JSON_DEPTH: documented.CHARTWARDEN_MAX_JSON_DEPTH,
       LOG_LEVEL: documented.LOG_LEVEL,
+      CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS: documented.CHARTWARDEN_UPSTREAM_SYNC_INTERVAL_SECONDS,
+      CHARTWARDEN_UPSTREAM_TIMEOUT_MS: documented.CHARTWARDEN_UPSTREAM_TIMEOUT_MS,
     });
     expect(s.dataDir).toBe(join(process.cwd(), '.data'));
   });
