@@ -1,7 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { WriteGuard } from '../fhir/write-chain.port.js';
 import type { FhirStore } from '../store/fhir-store.port.js';
-import type { UpstreamAuth } from '../store/remote/upstream-auth.js';
 
 /**
  * Everything a host application (or the standalone server) tells ChartWarden. Passed to
@@ -80,6 +79,15 @@ export interface RemoteStoreOptions {
   /** Longest an upstream request may take, in milliseconds. Default 10000. */
   timeoutMs?: number;
 }
+
+/**
+ * How ChartWarden authenticates to the upstream FHIR server (issue #17). Secrets come from the
+ * environment or the host's own options, never from the repository.
+ */
+export type UpstreamAuth =
+  | { kind: 'none' }
+  | { kind: 'bearer'; token: string }
+  | { kind: 'client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string };
 
 /** Defaults of `RemoteStoreOptions`. */
 export const REMOTE_DEFAULTS = { syncIntervalSeconds: 60, timeoutMs: 10_000 } as const;

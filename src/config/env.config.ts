@@ -12,8 +12,8 @@ import {
   REMOTE_DEFAULTS,
   type ChartWardenOptions,
   type RemoteStoreOptions,
+  type UpstreamAuth,
 } from './chartwarden.options.js';
-import type { UpstreamAuth } from '../store/remote/upstream-auth.js';
 
 /**
  * The standalone server's and CLI's settings, read from the environment. Every variable is

@@ -1,13 +1,7 @@
+import type { UpstreamAuth } from '../../config/chartwarden.options.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 
-/**
- * How ChartWarden authenticates to the upstream FHIR server (issue #17). Secrets come from the
- * environment or the host's own options, never from the repository.
- */
-export type UpstreamAuth =
-  | { kind: 'none' }
-  | { kind: 'bearer'; token: string }
-  | { kind: 'client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string };
+export type { UpstreamAuth };
 
 /** A token this close to its expiry is refreshed before it is sent. */
 const REFRESH_MARGIN_MS = 60_000;
