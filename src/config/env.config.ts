@@ -148,13 +148,13 @@ export const envSchema = z.object({
     description: 'Scopes the console asks the identity provider for (`openid` is always asked).',
     default: 'openid profile',
   }),
-  CHARTWARDEN_UPSTREAM_FHIR_URL: z.string().url('a URL').optional().meta({
+  CHARTWARDEN_UPSTREAM_FHIR_URL: z.string().url({ protocol: /^https?$/, message: 'an http(s) URL' }).optional().meta({
     description: "An existing FHIR R4 server's base URL: ChartWarden stands in front of it (the remote store, issue #17) instead of its embedded store.",
   }),
   CHARTWARDEN_UPSTREAM_TOKEN: z.string().min(1).optional().meta({
     description: 'A static bearer token ChartWarden sends the upstream FHIR server.',
   }),
-  CHARTWARDEN_UPSTREAM_TOKEN_URL: z.string().url('a URL').optional().meta({
+  CHARTWARDEN_UPSTREAM_TOKEN_URL: z.string().url({ protocol: /^https?$/, message: 'an http(s) URL' }).optional().meta({
     description: "The upstream's OAuth2 token endpoint: ChartWarden signs in with client credentials and refreshes the token before it expires. Needs the client id and secret.",
   }),
   CHARTWARDEN_UPSTREAM_CLIENT_ID: z.string().min(1).optional().meta({ description: "ChartWarden's client id at the upstream's token endpoint." }),
@@ -268,11 +268,13 @@ function upstreamStoreOf(e: z.infer<typeof envSchema>): RemoteStoreOptions | und
     if (stray.length > 0) throw new ConfigurationError(`Invalid configuration: ${stray.join(', ')} need CHARTWARDEN_UPSTREAM_FHIR_URL`);
     return undefined;
   }
+  const clientSet = (['CHARTWARDEN_UPSTREAM_TOKEN_URL', 'CHARTWARDEN_UPSTREAM_CLIENT_ID', 'CHARTWARDEN_UPSTREAM_CLIENT_SECRET'] as const).filter((n) => e[n] !== undefined);
+  // The contradiction first: asked to complete the client credentials, the operator would then be told they contradict the token.
+  if (e.CHARTWARDEN_UPSTREAM_TOKEN && clientSet.length > 0) {
+    throw new ConfigurationError(`Invalid configuration: CHARTWARDEN_UPSTREAM_TOKEN (a static token) contradicts ${clientSet.join(', ')} (client credentials): unset one`);
+  }
   if (client.some(Boolean) && !client.every(Boolean)) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_TOKEN_URL, CHARTWARDEN_UPSTREAM_CLIENT_ID and CHARTWARDEN_UPSTREAM_CLIENT_SECRET are set together (OAuth2 client credentials)');
-  }
-  if (e.CHARTWARDEN_UPSTREAM_TOKEN && client.some(Boolean)) {
-    throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_TOKEN (a static token) contradicts CHARTWARDEN_UPSTREAM_TOKEN_URL (client credentials): unset one');
   }
   if (e.CHARTWARDEN_UPSTREAM_SCOPE && !e.CHARTWARDEN_UPSTREAM_TOKEN_URL) {
     throw new ConfigurationError('Invalid configuration: CHARTWARDEN_UPSTREAM_SCOPE is asked of the token endpoint and needs CHARTWARDEN_UPSTREAM_TOKEN_URL');

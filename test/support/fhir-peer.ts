@@ -261,7 +261,9 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     const text = await readBody(req);
     let body: unknown;
     try {
-      body = text ? JSON.parse(text) : undefined;
+      // A search by POST (`Type/_search`) sends its parameters as a form; every other body is JSON.
+      const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded');
+      body = form ? Object.fromEntries(new URLSearchParams(text)) : text ? JSON.parse(text) : undefined;
     } catch {
       send(res, 400, badRequest('Request body is not JSON'));
       return;

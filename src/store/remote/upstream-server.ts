@@ -63,7 +63,12 @@ export class UpstreamFhirServer {
       customHeaders: { accept: 'application/fhir+json' },
       requestSigner: async (_url: string, init: RequestInit) => {
         const header = await this.credentials.header();
-        if (header) init.headers = { ...(init.headers as Record<string, string>), authorization: header };
+        // fhir-kit-client hands a `Headers` object (a spread of it copies nothing): set the one header on it, keeping If-Match and the media types.
+        if (header) {
+          const headers = new Headers(init.headers);
+          headers.set('authorization', header);
+          init.headers = headers;
+        }
       },
     });
   }
