@@ -186,7 +186,8 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
     await page.getByRole('button', { name: '关闭详情' }).click();
     await drawer().waitFor({ state: 'detached' });
     expect(await item(`unseal:${caseId}`).count()).toBe(0);
-    await expect(page.getByTestId('recent-unseals').textContent()).resolves.toContain(`${names.sealed} · 纠纷已解决`);
+    // The patient's name comes with its own request: waited for, as a person would.
+    await page.getByTestId('recent-unseals').getByText(`${names.sealed} · 纠纷已解决`).waitFor();
     // Issue #18: the approval is the API's (GET /disputes/{id}/confirmations), not this tab's memory: after a reload the case still does not wait.
     const listed = await api<{ kind: string; basis: string; by: { id: string } }[]>(officer, 'GET', `/disputes/${caseId}/confirmations`);
     expect(listed.status).toBe(200);
@@ -195,7 +196,7 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
     await page.reload();
     await settled(page.getByTestId('recent-unseals').waitFor());
     await item(`grant:${grantId}`).waitFor();
-    await expect(page.getByTestId('recent-unseals').textContent()).resolves.toContain(`${names.sealed} · 纠纷已解决`);
+    await page.getByTestId('recent-unseals').getByText(`${names.sealed} · 纠纷已解决`).waitFor();
     expect(await item(`unseal:${caseId}`).count()).toBe(0);
     // The officer now unseals alone on that basis, and the case names medical affairs' approval.
     const unsealed = await api<DisputeView>(officer, 'POST', `/disputes/${caseId}/unseal`, { basis: 'resolved' });
