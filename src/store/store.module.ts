@@ -50,7 +50,8 @@ class RemoteSyncSchedule implements OnApplicationBootstrap, OnModuleDestroy {
       },
     },
     { provide: PatientCompartment, useFactory: () => PatientCompartment.fromProfiles() },
-    { provide: StoreAlarms, useValue: new StoreAlarms() },
+    // One per application: another ChartWarden in the same process counts its own alarms.
+    { provide: StoreAlarms, useFactory: () => new StoreAlarms() },
     {
       provide: REMOTE_STORE,
       inject: [CHARTWARDEN_OPTIONS, ChartWardenDatabase, SearchParameterRegistry, PatientCompartment, Clock, StoreAlarms],
