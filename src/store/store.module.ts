@@ -55,8 +55,16 @@ class RemoteSyncSchedule implements OnApplicationBootstrap, OnModuleDestroy {
     {
       provide: REMOTE_STORE,
       inject: [CHARTWARDEN_OPTIONS, ChartWardenDatabase, SearchParameterRegistry, PatientCompartment, Clock, StoreAlarms],
-      useFactory: async (o: ChartWardenOptions, db: ChartWardenDatabase, registry: SearchParameterRegistry, compartment: PatientCompartment, clock: Clock, alarms: StoreAlarms) =>
-        o.store?.kind === 'remote' ? openRemoteStore(o.store, new PostgresFhirStore(db, registry, compartment, clock), db, clock, alarms) : null,
+      useFactory: async (o: ChartWardenOptions, db: ChartWardenDatabase, registry: SearchParameterRegistry, compartment: PatientCompartment, clock: Clock, alarms: StoreAlarms) => {
+        if (o.store?.kind !== 'remote') return null;
+        try {
+          return await openRemoteStore(o.store, new PostgresFhirStore(db, registry, compartment, clock), db, clock, alarms);
+        } catch (e) {
+          // Nest shuts down nothing of a module that failed to build: the pool opened for it would keep the process alive.
+          await db.onApplicationShutdown();
+          throw e;
+        }
+      },
     },
     {
       provide: FhirStore,

@@ -16,6 +16,7 @@ import {
 } from '../fhir-store.port.js';
 import type { PatientRecordIndex, RecordRef, WriteScope } from '../patient-record-index.port.js';
 import type { StoreAlarms } from '../store-alarms.js';
+import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchRequest } from '../search/search-request.js';
 import type { UpstreamFreshness } from './upstream-freshness.js';
 import type { UpstreamWrites } from './upstream-writes.js';
@@ -115,14 +116,23 @@ export class RemoteFhirStore extends FhirStore {
     return this.local.check(resourceType, id, conditions, options, withContent);
   }
 
-  /** History pages and `$changes`: decided on the versions ChartWarden holds. */
-  checkMany(
+  /**
+   * History pages and `$changes`: each record's current version is decided on what the upstream
+   * holds now (one `_id` search per type), as a read is: a record moved to another patient
+   * upstream is judged on its new patient; one the upstream no longer has is left out.
+   */
+  async checkMany(
     resourceType: string,
     ids: readonly string[],
     conditions: readonly AccessCondition[],
     options: AccessFactOptions,
   ): Promise<Map<string, { patient?: string; firstMatch: number }>> {
-    return this.local.checkMany(resourceType, ids, conditions, options);
+    const tx = this.tx;
+    const refs = ids.map((id) => ({ type: resourceType, id })).filter((r) => !tx || !this.parts.writes.has(tx, `${r.type}/${r.id}`));
+    const { gone } = refs.length > 0 ? await this.parts.freshness.many(this.local, refs) : { gone: new Set<string>() };
+    const rows = await this.local.checkMany(resourceType, ids, conditions, options);
+    for (const key of gone) rows.delete(key.slice(resourceType.length + 1));
+    return rows;
   }
 
   accessFactsOf(resource: Resource, options: AccessFactOptions): Promise<AccessFacts> {
@@ -162,8 +172,12 @@ export class RemoteFhirStore extends FhirStore {
   private async refresh(ref: RecordRef, purpose: 'read' | 'write' = 'read'): Promise<void> {
     const key = `${ref.type}/${ref.id}`;
     if (this.fresh.has(key) || (this.tx && this.parts.writes.has(this.tx, key))) return;
-    const { gone } = await this.parts.freshness.one(this.local, ref);
+    const { gone, deleted } = await this.parts.freshness.one(this.local, ref);
     if (purpose === 'read' && gone.has(key)) throw notFound(ref.type, ref.id);
+    // A record ChartWarden holds and the upstream no longer has: a write would re-create what another client deleted.
+    if (deleted.has(key)) {
+      throw new StoreError(StoreErrorCode.Conflict, `${key} was deleted on the upstream FHIR server past ChartWarden; ChartWarden keeps its versions (R-17) but does not re-create it there`);
+    }
     if (this.tx) this.fresh.add(key);
   }
 

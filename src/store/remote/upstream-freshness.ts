@@ -13,6 +13,8 @@ export interface Refreshed {
   gone: Set<string>;
   /** How many records had a version ChartWarden did not hold (now adopted). */
   adopted: number;
+  /** Of `gone`, the records ChartWarden holds (wrote or adopted): deleted on the upstream past it. */
+  deleted: Set<string>;
 }
 
 const keyOf = (r: RecordRef): string => `${r.type}/${r.id}`;
@@ -59,13 +61,14 @@ export class UpstreamFreshness {
     return store.transaction(async (tx, unit) => {
       const versions = new RemoteVersions(sqlOf(unit));
       const known = await versions.latest(refs);
-      for (const key of gone) {
+      const deleted = new Set([...gone].filter((key) => known.has(key)));
+      for (const key of deleted) {
         const [type, id] = key.split('/');
-        if (known.has(key)) this.alarms.raise({ kind: 'deleted-upstream', record: { type, id }, detail: 'the upstream FHIR server no longer has it; ChartWarden keeps its versions and answers it as not found' });
+        this.alarms.raise({ kind: 'deleted-upstream', record: { type, id }, detail: 'the upstream FHIR server no longer has it; ChartWarden keeps its versions and answers it as not found' });
       }
       let adopted = 0;
       for (const resource of fetched) if (await this.adopt(tx, versions, resource, known.get(`${resource.resourceType}/${resource.id}`))) adopted++;
-      return { gone, adopted };
+      return { gone, adopted, deleted };
     });
   }
 

@@ -75,7 +75,9 @@ export class UpstreamFhirServer {
 
   /** The upstream's CapabilityStatement, read as what ChartWarden relies on. */
   async capabilities(): Promise<UpstreamCapabilities> {
-    const statement = (await this.call('GET metadata', () => this.client.request('metadata', { options: this.options() }))) as Resource;
+    const statement = (await this.call('GET metadata', () => this.client.request('metadata', { options: this.options() }), 'caller').catch((e: unknown) => {
+      throw e instanceof UpstreamStatus ? new StoreError(StoreErrorCode.UpstreamNotSupported, `${this.baseUrl}/metadata answered HTTP ${e.status}: no CapabilityStatement`) : e;
+    })) as Resource;
     if (statement?.resourceType !== 'CapabilityStatement') {
       throw new StoreError(StoreErrorCode.UpstreamNotSupported, `${this.baseUrl}/metadata is not a CapabilityStatement (it answered a ${statement?.resourceType ?? 'non-FHIR body'})`);
     }
@@ -93,7 +95,7 @@ export class UpstreamFhirServer {
   /** The current version, or undefined when the upstream has none (404, 410: deleted). */
   async read(type: string, id: string): Promise<Resource | undefined> {
     try {
-      return (await this.call(`GET ${type}/${id}`, () => this.client.read({ resourceType: type, id, options: this.options() }))) as Resource;
+      return (await this.call(`GET ${type}/${id}`, () => this.client.read({ resourceType: type, id, options: this.options() }), 'caller')) as Resource;
     } catch (e) {
       if (e instanceof UpstreamStatus && (e.status === 404 || e.status === 410)) return undefined;
       throw e;
@@ -160,7 +162,9 @@ export class UpstreamFhirServer {
     let url: string | undefined = `_history?${new URLSearchParams({ _count: String(pageSize), ...(since ? { _since: since } : {}) })}`;
     while (url && changes.length < limit) {
       const path = url;
-      const page = (await this.call('GET _history', () => this.client.request(path, { options: this.options() }))) as unknown as Bundle;
+      const page = (await this.call('GET _history', () => this.client.request(path, { options: this.options() }), 'caller').catch((e: unknown) => {
+        throw e instanceof UpstreamStatus ? new StoreError(StoreErrorCode.UpstreamNotSupported, `${this.baseUrl}/_history answered HTTP ${e.status}: the upstream keeps no system history`) : e;
+      })) as unknown as Bundle;
       changes.push(...(page.entry ?? []).map(changeOf).filter((c): c is UpstreamChange => c !== undefined));
       url = page.link?.find((l) => l.relation === 'next')?.url;
     }
@@ -171,12 +175,20 @@ export class UpstreamFhirServer {
     return { headers, signal: AbortSignal.timeout(this.timeoutMs) };
   }
 
-  /** Runs one upstream call; its failures become `StoreError`s (`UpstreamStatus` for statuses a caller handles). */
-  private async call(what: string, request: () => Promise<FhirResource>): Promise<FhirResource> {
+  /**
+   * Runs one upstream call; its failures become `StoreError`s. `absent`: a 404 or 410 is the
+   * caller's to answer (`UpstreamStatus`, a read); for any other call the record is gone under a
+   * write or a search, a conflict, never an unexplained error.
+   */
+  private async call(what: string, request: () => Promise<FhirResource>, absent: 'caller' | 'conflict' = 'conflict'): Promise<FhirResource> {
     try {
       return await request();
     } catch (e) {
-      throw this.failure(what, e);
+      const failure = this.failure(what, e);
+      if (failure instanceof UpstreamStatus && absent === 'conflict') {
+        throw new StoreError(StoreErrorCode.Conflict, `the upstream FHIR server answered ${what} with HTTP ${failure.status}: the record is gone there`);
+      }
+      throw failure;
     }
   }
 
