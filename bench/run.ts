@@ -34,10 +34,11 @@ import { renderPdf } from '../src/copies/pdf-renderer.js';
 import { resourceSection } from '../src/copies/resource-text.js';
 import type { FhirContext } from '../src/fhir/fhir-request.js';
 import { Cleanup, installSignalHandlers } from './lib/cleanup.js';
-import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp, type CpuTime } from './lib/children.js';
-import { backendCpu, cpuDelta, openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
+import { ExternalSignalError, freePort, machineCpuMs, NodeChild, tempDir, waitForHttp } from './lib/children.js';
+import { openBenchDatabase, queryOnce, stopOrphanPostgres, type BenchDatabase } from './lib/database.js';
 import { heartRate, updatedPatient } from './lib/fixtures.js';
-import { runLoad, type LoadSpec } from './lib/load.js';
+import type { LoadSpec } from './lib/load.js';
+import { measuredRun, NOISY, runSummary, warnAbout } from './lib/measure.js';
 import { sqlOf, UnitOfWork } from '../src/database/unit-of-work.js';
 import {
   evaluateTargets,
@@ -58,6 +59,7 @@ import {
 } from './lib/report.js';
 import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
 import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from './lib/scaling.js';
+import { measureRemote, remoteTargets } from './lib/remote.js';
 
 /**
  * `npm run bench`: ChartWarden's throughput, latency and start-up, against a bare
@@ -65,18 +67,20 @@ import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from '.
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
- * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale; the baseline runs with any
- * load part, the bare search with search or policy) to measure a part only, e.g. to profile the read path,
+ * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale, remote; the baseline runs with any
+ * load part, the bare search with search or policy; remote is issue #17's remote store against its upstream, with servers and a database
+ * of its own) to measure a part only, e.g. to profile the read path,
  * BENCH_TARGET_OBSERVATIONS (20: the searched patient's Observations; the page is 20 of them, 200 gives issue #13's "20 of 200"; at most 500, the default total's cap).
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale', 'remote'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
 const MAIN_JS = join(ROOT, 'dist/src/main.js');
 const BARE_JS = join(ROOT, 'dist/bench/bare-server.js');
 const UNAUDITED_JS = join(ROOT, 'dist/bench/unaudited-server.js');
+const PEER_JS = join(ROOT, 'dist/bench/peer-server.js');
 const RESULTS_DIR = join(ROOT, 'bench/results');
 
 const config = {
@@ -101,11 +105,11 @@ const config = {
   },
   /** PUT cycles over this many Patients (not the search target): the ones in flight are distinct. */
   updatePatients: 50,
+  /** Issue #17: what the remote store's part seeds through ChartWarden (into the upstream and its index), and the page it searches. */
+  remote: { patients: 200, observations: 200, pageSize: FHIR_DEFAULTS.defaultPageSize },
 };
 const want = (part: Part) => config.only.includes(part);
 const log = (m: string) => console.log(`[bench] ${m}`);
-/** Share of the machine's CPU used by other processes above which a scenario's figures are flagged as disturbed. */
-const NOISY = 0.1;
 const round2 = (n: number) => Number(n.toFixed(2));
 const round3 = (n: number) => Number(n.toFixed(3));
 
@@ -154,8 +158,20 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   // Issue #13's part reads its own options now, so a bad BENCH_SCALE_* fails before minutes of measuring.
   const scaleOptions = want('scale') ? scaleOptionsFromEnv(MAIN_JS, config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : []) : undefined;
-  const loadParts = config.only.filter((p) => p !== 'start' && p !== 'scale');
+  const loadParts = config.only.filter((p) => p !== 'start' && p !== 'scale' && p !== 'remote');
   const load = loadParts.length ? await measureLoad(cleanup) : undefined;
+  // Issue #17: the remote store against its upstream, on a database of its own on the same server.
+  const remote = want('remote')
+    ? await measureRemote(cleanup, {
+        mainJs: MAIN_JS,
+        peerJs: PEER_JS,
+        nodeArgs: config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : [],
+        adminUrl: load?.db.adminUrl ?? (process.env.DATABASE_URL || undefined),
+        load: { connections: config.connections, durationSec: config.durationSec, warmupSec: config.warmupSec },
+        ...config.remote,
+        log,
+      })
+    : undefined;
 
   let cold: StartReport | undefined;
   let warm: StartReport | undefined;
@@ -179,11 +195,12 @@ async function bench(cleanup: Cleanup): Promise<number> {
   }
   if (decision) log(`decision time, cached ability (in process, ${fmtInt(decision.calls)} calls): p50 ${decision.p50Us} µs, p99 ${decision.p99Us} µs`);
 
-  const scenarios = load?.scenarios ?? [];
+  const scenarios = [...(load?.scenarios ?? []), ...(remote?.scenarios ?? [])];
   const byKey: Partial<Record<RunKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...bareSearchTargets(byKey), ...scaleTargets(scale)];
+  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...bareSearchTargets(byKey), ...remoteTargets(byKey), ...scaleTargets(scale)];
   const problems = [...scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`)), ...(scale?.problems ?? [])];
-  const dbLabel = load ? `PostgreSQL ${load.db.serverVersion} (${load.db.mode})` : 'embedded PostgreSQL';
+  const db = load?.db ?? remote?.db;
+  const dbLabel = db ? `PostgreSQL ${db.serverVersion} (${db.mode})` : 'embedded PostgreSQL';
   console.log('');
   console.log(
     `ChartWarden benchmark${commit ? ` @ ${commit}` : ''} — ${machine.nproc} cores, Node ${machine.node}, ${dbLabel}, ` +
@@ -192,6 +209,13 @@ async function bench(cleanup: Cleanup): Promise<number> {
   if (scenarios.length) {
     console.log(`\n${scenarioTable(scenarios)}`);
     if (byKey.baselineSearch) console.log('× baseline: searches (b2, c, h, i) against the bare search (b2), every other scenario against the bare read (a).');
+    if (remote) {
+      console.log(
+        '× baseline of (r1)–(r4): through ChartWarden (r2, r4) against the upstream called directly (r1, r3). "server" is the process the load hits ' +
+          '(the upstream itself in r1, r3); "upstream" is the upstream\'s CPU behind ChartWarden. ' +
+          `(r3) and (r4) hold the same ${config.remote.observations} matches as sets${remote.samePageIds ? ' and the same page' : '; each page is its server\'s own first ' + config.remote.pageSize}.`,
+      );
+    }
   }
   if (cold && warm) console.log(`\n${startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]])}`);
   if (scale) console.log(`\n${scaleTable(scale)}`);
@@ -208,9 +232,10 @@ async function bench(cleanup: Cleanup): Promise<number> {
     command: 'npm run bench',
     commit,
     machine: { ...machine, busyShareBeforeRun: busyBefore, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map(round2) },
-    database: load ? { mode: load.db.mode, serverVersion: load.db.serverVersion } : undefined,
+    database: db ? { mode: db.mode, serverVersion: db.serverVersion } : undefined,
     config,
     seed: load ? { patients: load.seeded.patientIds.length, observations: load.seeded.observations, ms: load.seeded.ms } : undefined,
+    remote: remote ? { database: remote.db.name, seed: remote.seed, samePageIds: remote.samePageIds } : undefined,
     scenarios: byKey,
     decision,
     audit,
@@ -764,81 +789,15 @@ class Scenarios {
           : key.startsWith('open')
             ? (this.servers.open as NodeChild)
             : this.servers.cw;
-    let cpuBefore: CpuTime | undefined;
-    let cpuAfter: CpuTime | undefined;
-    let dbBefore: Map<number, CpuTime> | undefined;
-    let dbAfter: Map<number, CpuTime> | undefined;
-    let clientBefore: NodeJS.CpuUsage | undefined;
-    let client: NodeJS.CpuUsage | undefined;
-    let machineBefore: ReturnType<typeof machineCpuMs>;
-    let machineAfter: ReturnType<typeof machineCpuMs>;
-    const r = await runLoad(spec, {
-      before: async () => {
-        dbBefore = await backendCpu(this.db.url, this.db.name);
-        cpuBefore = server.cpuTimeMs();
-        clientBefore = process.cpuUsage();
-        machineBefore = machineCpuMs();
-      },
-      after: async () => {
-        machineAfter = machineCpuMs();
-        client = process.cpuUsage(clientBefore);
-        cpuAfter = server.cpuTimeMs();
-        dbAfter = await backendCpu(this.db.url, this.db.name);
-      },
-    });
-    const perRequest = (d: CpuTime) => ({
-      user: round3(d.user / r.requests),
-      sys: round3(d.sys / r.requests),
-      total: round3((d.user + d.sys) / r.requests),
-    });
-    const serverCpuPerRequestMs =
-      cpuBefore && cpuAfter && r.requests > 0 ? perRequest({ user: cpuAfter.user - cpuBefore.user, sys: cpuAfter.sys - cpuBefore.sys }) : undefined;
-    const dbCpuPerRequestMs = dbBefore && dbAfter && r.requests > 0 ? perRequest(cpuDelta(dbBefore, dbAfter)) : undefined;
-    const clientCpuPerRequestMs = client && r.requests > 0 ? perRequest({ user: client.user / 1000, sys: client.system / 1000 }) : undefined;
-    // The machine's process time not spent by the three processes measured: other work sharing the cores.
-    let otherCpuShare: number | undefined;
-    let irqCpuShare: number | undefined;
-    if (machineBefore && machineAfter && serverCpuPerRequestMs && dbCpuPerRequestMs && clientCpuPerRequestMs) {
-      const ours = (serverCpuPerRequestMs.total + dbCpuPerRequestMs.total + clientCpuPerRequestMs.total) * r.requests;
-      const total = machineAfter.total - machineBefore.total;
-      otherCpuShare = Math.max(0, round3((machineAfter.busy - machineBefore.busy - ours) / total));
-      irqCpuShare = round3((machineAfter.irq - machineBefore.irq) / total);
-    }
-    const problems: string[] = [];
-    if (r.non2xx > 0) problems.push(`${r.non2xx} non-2xx responses (${JSON.stringify(r.statusCodes)})`);
-    if (r.errors > 0) problems.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
-    if (r.warmup.non2xx > 0 || r.warmup.errors > 0) problems.push(`warm-up: ${r.warmup.non2xx} non-2xx, ${r.warmup.errors} errors`);
-    await server.assertRunning();
+    const figures = await measuredRun(spec, { server, db: this.db });
     // Searches are divided by the bare search, everything else by the bare read (issue #13).
     const against = SEARCHES.has(key) ? 'search' : 'read';
-    if (key === 'baselineRead' || key === 'baselineSearch') this.baselineRps[against] = r.reqPerSec;
-    const ratioToBaseline = this.baselineRps[against] > 0 ? round3(r.reqPerSec / this.baselineRps[against]) : 0;
-    const report: ScenarioReport = {
-      key,
-      label,
-      request,
-      ...r,
-      ratioToBaseline,
-      serverCpuPerRequestMs,
-      dbCpuPerRequestMs,
-      clientCpuPerRequestMs,
-      otherCpuShare,
-      irqCpuShare,
-      problems,
-    };
+    if (key === 'baselineRead' || key === 'baselineSearch') this.baselineRps[against] = figures.reqPerSec;
+    const ratioToBaseline = this.baselineRps[against] > 0 ? round3(figures.reqPerSec / this.baselineRps[against]) : 0;
+    const report: ScenarioReport = { key, label, request, ...figures, ratioToBaseline };
     this.results.push(report);
-    log(
-      `  ${fmtInt(r.reqPerSec)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}, ` +
-        `${ratioToBaseline.toFixed(2)} × bare ${against}` +
-        (serverCpuPerRequestMs ? `; CPU per request: server ${serverCpuPerRequestMs.total} ms (user ${serverCpuPerRequestMs.user}, sys ${serverCpuPerRequestMs.sys})` : '') +
-        (dbCpuPerRequestMs ? `, PostgreSQL ${dbCpuPerRequestMs.total} ms` : '') +
-        (clientCpuPerRequestMs ? `, load generator ${clientCpuPerRequestMs.total} ms` : '') +
-        (otherCpuShare !== undefined ? `; other processes used ${Math.round(otherCpuShare * 100)} % of the machine` : ''),
-    );
-    if (problems.length) console.warn(loudWarning([`${label}: results not valid`, ...problems]));
-    if (otherCpuShare !== undefined && otherCpuShare > NOISY) {
-      console.warn(`[bench]   NOTE: other processes used ${Math.round(otherCpuShare * 100)} % of the machine's CPU during this run: its figures are low.`);
-    }
+    log(runSummary(report, `bare ${against}`));
+    warnAbout(report);
     return report;
   }
 

@@ -232,6 +232,25 @@ export async function waitForHttp(url: string, child: NodeChild, timeoutMs: numb
 }
 
 /**
+ * Waits until `child` prints a line matching `re` (or exits, or `timeoutMs` passes): how a child
+ * listening on a port it chose says where it is. Returns the line.
+ */
+export async function waitForLine(child: NodeChild, re: RegExp, timeoutMs: number): Promise<LogLine> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const line = child.firstLine(re);
+    if (line) return line;
+    if (!child.running) {
+      const exit = await child.exited;
+      const message = `${child.describeExit(exit)} before printing ${re}${child.tail()}`;
+      throw child.killedByOthers(exit) ? new ExternalSignalError(message) : new Error(message);
+    }
+    if (performance.now() > deadline) throw new Error(`${child.name} did not print ${re} within ${timeoutMs} ms${child.tail()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * A fresh temp dir, mode 755 (embedded PostgreSQL runs as `postgres` when we are root and
  * must be able to enter it), removed at cleanup.
  */

@@ -12,14 +12,16 @@ export interface BenchDatabase {
   url: string;
   name: string;
   serverVersion: string;
+  /** The server's URL the database was created through: another part's database goes on the same server. */
+  adminUrl: string;
 }
 
 /**
- * With DATABASE_URL: creates `chartwarden_bench_<timestamp>` on that server (dropped at
+ * With DATABASE_URL: creates `chartwarden_<purpose>_<timestamp>` on that server (dropped at
  * cleanup). Without: starts embedded PostgreSQL in a temp dir (stopped and removed at
  * cleanup) and creates the bench database there.
  */
-export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | undefined): Promise<BenchDatabase> {
+export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | undefined, purpose = 'bench'): Promise<BenchDatabase> {
   let adminUrl = databaseUrl;
   let mode: BenchDatabase['mode'] = 'external';
   if (!adminUrl) {
@@ -34,7 +36,7 @@ export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | 
     cleanup.add('stop embedded PostgreSQL', () => launcher.stop());
     adminUrl = await launcher.start();
   }
-  const name = `chartwarden_bench_${Date.now()}`;
+  const name = `chartwarden_${purpose}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: adminUrl, application_name: 'chartwarden-bench' });
   await admin.connect();
   let serverVersion: string;
@@ -55,7 +57,7 @@ export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | 
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  return { mode, url: url.toString(), name, serverVersion };
+  return { mode, url: url.toString(), name, serverVersion, adminUrl };
 }
 
 /** Runs one statement on a short-lived connection (row counts for the integrity checks). */

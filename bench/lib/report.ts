@@ -11,7 +11,11 @@ export type ScenarioKey =
   | 'openRead'
   | 'policySearch'
   | 'openSearch'
-  | 'unauditedRead';
+  | 'unauditedRead'
+  | 'upstreamRead'
+  | 'remoteRead'
+  | 'upstreamSearch'
+  | 'remoteSearch';
 
 /** The copy-paste check (issue #4, R-16): time added to a write of a 10 KB note. */
 export interface CopyPasteTiming {
@@ -64,15 +68,20 @@ export interface ScenarioReport extends LoadResult {
   key: ScenarioKey;
   label: string;
   request: string;
-  /** This scenario's req/s divided by the same-run bare read's (searches: the bare search's). */
+  /**
+   * This scenario's req/s divided by the same-run bare read's (searches: the bare search's; the
+   * remote store's (r2), (r4): the upstream called directly, (r1), (r3)).
+   */
   ratioToBaseline: number;
-  /** Server process CPU time per answered request, measured window only (Linux). */
+  /** CPU time per answered request of the process the load hits (ChartWarden, a baseline, or the upstream called directly), measured window only (Linux). */
   serverCpuPerRequestMs?: { user: number; sys: number; total: number };
+  /** The remote store's runs through ChartWarden: CPU time per answered request of the upstream FHIR server behind it (the test peer's process). */
+  upstreamCpuPerRequestMs?: { user: number; sys: number; total: number };
   /** CPU time of the PostgreSQL backends serving the bench database, per answered request (local server only). */
   dbCpuPerRequestMs?: { user: number; sys: number; total: number };
   /** CPU time of this process (autocannon) per answered request: it shares the machine too. */
   clientCpuPerRequestMs?: { user: number; sys: number; total: number };
-  /** Share (0–1) of the machine's CPU used by processes other than the three measured, during the run. */
+  /** Share (0–1) of the machine's CPU used by processes other than those measured, during the run. */
   otherCpuShare?: number;
   /** Share (0–1) of the machine's CPU spent in interrupts/softirqs (mostly this run's loopback traffic). */
   irqCpuShare?: number;
@@ -161,9 +170,12 @@ export function evaluateTargets(
   ];
 }
 
+/** One row per scenario; the "upstream" column only when a run went through the remote store. */
 export function scenarioTable(rows: ScenarioReport[]): string {
+  const upstream = rows.some((r) => r.upstreamCpuPerRequestMs);
+  const ms = (cpu: { total: number } | undefined) => (cpu ? `${cpu.total.toFixed(3)} ms` : '-');
   return table(
-    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests', '× baseline', 'CPU/req: server', 'DB', 'autocannon', 'others'],
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests', '× baseline', 'CPU/req: server', ...(upstream ? ['upstream'] : []), 'DB', 'autocannon', 'others'],
     rows.map((r) => [
       r.label,
       fmtInt(r.reqPerSec),
@@ -173,12 +185,13 @@ export function scenarioTable(rows: ScenarioReport[]): string {
       String(r.errors),
       fmtInt(r.requests),
       r.ratioToBaseline.toFixed(2),
-      r.serverCpuPerRequestMs ? `${r.serverCpuPerRequestMs.total.toFixed(3)} ms` : '-',
-      r.dbCpuPerRequestMs ? `${r.dbCpuPerRequestMs.total.toFixed(3)} ms` : '-',
-      r.clientCpuPerRequestMs ? `${r.clientCpuPerRequestMs.total.toFixed(3)} ms` : '-',
+      ms(r.serverCpuPerRequestMs),
+      ...(upstream ? [ms(r.upstreamCpuPerRequestMs)] : []),
+      ms(r.dbCpuPerRequestMs),
+      ms(r.clientCpuPerRequestMs),
       r.otherCpuShare === undefined ? '-' : `${Math.round(r.otherCpuShare * 100)} %`,
     ]),
-    [false, true, true, true, true, true, true, true, true, true, true, true],
+    [false, true, true, true, true, true, true, true, true, ...(upstream ? [true] : []), true, true, true],
   );
 }
 
