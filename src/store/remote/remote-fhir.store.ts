@@ -24,6 +24,8 @@ import type { UpstreamWrites } from './upstream-writes.js';
 /** What every store of one remote adapter shares: the upstream's two directions and the alarms. */
 export interface RemoteParts {
   freshness: UpstreamFreshness;
+  /** ChartWarden's database, where a read outside a transaction looks up the versions it holds. */
+  db: Queryable;
   writes: UpstreamWrites;
   alarms: StoreAlarms;
 }
@@ -129,7 +131,7 @@ export class RemoteFhirStore extends FhirStore {
   ): Promise<Map<string, { patient?: string; firstMatch: number }>> {
     const tx = this.tx;
     const refs = ids.map((id) => ({ type: resourceType, id })).filter((r) => !tx || !this.parts.writes.has(tx, `${r.type}/${r.id}`));
-    const { gone } = refs.length > 0 ? await this.parts.freshness.many(this.local, refs) : { gone: new Set<string>() };
+    const { gone } = refs.length > 0 ? await this.parts.freshness.many(this.local, refs, this.tx ?? this.parts.db) : { gone: new Set<string>() };
     const rows = await this.local.checkMany(resourceType, ids, conditions, options);
     for (const key of gone) rows.delete(key.slice(resourceType.length + 1));
     return rows;
@@ -172,7 +174,7 @@ export class RemoteFhirStore extends FhirStore {
   private async refresh(ref: RecordRef, purpose: 'read' | 'write' = 'read'): Promise<void> {
     const key = `${ref.type}/${ref.id}`;
     if (this.fresh.has(key) || (this.tx && this.parts.writes.has(this.tx, key))) return;
-    const { gone, deleted } = await this.parts.freshness.one(this.local, ref);
+    const { gone, deleted } = await this.parts.freshness.one(this.local, ref, this.tx ?? this.parts.db);
     if (purpose === 'read' && gone.has(key)) throw notFound(ref.type, ref.id);
     // A record ChartWarden holds and the upstream no longer has: a write would re-create what another client deleted.
     if (deleted.has(key)) {
@@ -189,7 +191,7 @@ export class RemoteFhirStore extends FhirStore {
       .map((r) => ({ type: r.resourceType, id: r.id as string }))
       .filter((r) => !tx || !this.parts.writes.has(tx, `${r.type}/${r.id}`));
     if (refs.length === 0) return first;
-    const { gone, adopted } = await this.parts.freshness.many(this.local, refs);
+    const { gone, adopted } = await this.parts.freshness.many(this.local, refs, this.tx ?? this.parts.db);
     const result = adopted > 0 ? await page() : first;
     if (adopted > 0) {
       const kept = new Set(result.matches.map((r) => `${r.resourceType}/${r.id}`));

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Clock } from '../../common/clock.js';
 import { REMOTE_DEFAULTS, type RemoteStoreOptions } from '../../config/chartwarden.options.js';
+import type { Queryable } from '../../database/chartwarden-database.js';
 import type { FhirStore } from '../fhir-store.port.js';
 import type { StoreAlarms } from '../store-alarms.js';
 import { StoreError } from '../store.errors.js';
@@ -29,7 +30,7 @@ const logger = new Logger('RemoteStore');
  * records at once (transaction Bundles, a signature with its Provenance) are refused; without
  * system history, writes that bypass ChartWarden are seen only when a record is read or found.
  */
-export async function openRemoteStore(options: RemoteStoreOptions, local: FhirStore, db: SyncDatabase, clock: Clock, alarms: StoreAlarms): Promise<RemoteStore> {
+export async function openRemoteStore(options: RemoteStoreOptions, local: FhirStore, db: SyncDatabase & Queryable, clock: Clock, alarms: StoreAlarms): Promise<RemoteStore> {
   const url = options.url.replace(/\/+$/, '');
   const upstream = new UpstreamFhirServer(url, options.auth ?? { kind: 'none' }, options.timeoutMs ?? REMOTE_DEFAULTS.timeoutMs);
   let capabilities: UpstreamCapabilities;
@@ -49,7 +50,7 @@ export async function openRemoteStore(options: RemoteStoreOptions, local: FhirSt
   ].filter((l): l is string => l !== undefined);
   logger.log(`FHIR store: the upstream server ${url}${capabilities.software ? ` (${capabilities.software})` : ''}${lacks.length ? `; it lacks ${lacks.join('; ')}` : ''}`);
   const freshness = new UpstreamFreshness(upstream, alarms, clock);
-  const store = new RemoteFhirStore(local, { freshness, writes: new UpstreamWrites(upstream, capabilities, clock), alarms });
+  const store = new RemoteFhirStore(local, { freshness, db, writes: new UpstreamWrites(upstream, capabilities, clock), alarms });
   const sync = capabilities.systemHistory ? new UpstreamSync(upstream, freshness, local, db, alarms, clock) : undefined;
   return { store, capabilities, sync };
 }

@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Clock } from '../../common/clock.js';
+import type { Queryable } from '../../database/chartwarden-database.js';
 import { sqlOf } from '../../database/unit-of-work.js';
 import type { FhirStore } from '../fhir-store.port.js';
 import type { RecordRef } from '../patient-record-index.port.js';
@@ -34,19 +35,19 @@ export class UpstreamFreshness {
     private readonly clock: Clock,
   ) {}
 
-  /** One record, by a read. */
-  async one(store: FhirStore, ref: RecordRef): Promise<Refreshed> {
+  /** One record, by a read. `lookup`: where ChartWarden's versions are read first (see `reconcile`). */
+  async one(store: FhirStore, ref: RecordRef, lookup?: Queryable): Promise<Refreshed> {
     const current = await this.upstream.read(ref.type, ref.id);
-    return this.reconcile(store, [ref], current ? [current] : []);
+    return this.reconcile(store, [ref], current ? [current] : [], lookup);
   }
 
   /** Many records, by one search per type. */
-  async many(store: FhirStore, refs: readonly RecordRef[]): Promise<Refreshed> {
+  async many(store: FhirStore, refs: readonly RecordRef[], lookup?: Queryable): Promise<Refreshed> {
     const byType = new Map<string, string[]>();
     for (const r of refs) byType.set(r.type, [...(byType.get(r.type) ?? []), r.id]);
     const fetched: Resource[] = [];
     for (const [type, ids] of byType) fetched.push(...(await this.upstream.readMany(type, [...new Set(ids)])));
-    return this.reconcile(store, refs, fetched);
+    return this.reconcile(store, refs, fetched, lookup);
   }
 
   /**
@@ -54,10 +55,17 @@ export class UpstreamFreshness {
    * database (joined when `store` is in one), and names the records the upstream lacks. `store` is
    * the local (embedded) store: an adopted version is ChartWarden's copy of what the upstream holds, never sent back to it.
    */
-  async reconcile(store: FhirStore, asked: readonly RecordRef[], fetched: readonly Resource[]): Promise<Refreshed> {
+  async reconcile(store: FhirStore, asked: readonly RecordRef[], fetched: readonly Resource[], lookup?: Queryable): Promise<Refreshed> {
     const present = new Set(fetched.map((r) => `${r.resourceType}/${r.id}`));
     const gone = new Set(asked.map(keyOf).filter((k) => !present.has(k)));
     const refs = [...asked, ...fetched.map((r) => ({ type: r.resourceType, id: r.id as string }))];
+    // The usual case, every upstream version one ChartWarden holds, answered by one statement: no transaction to open.
+    if (lookup && gone.size === 0) {
+      const known = await new RemoteVersions(lookup).latest(refs);
+      if (fetched.every((r) => r.meta?.versionId !== undefined && known.get(`${r.resourceType}/${r.id}`)?.upstream === r.meta.versionId)) {
+        return { gone, adopted: 0, deleted: new Set() };
+      }
+    }
     return store.transaction(async (tx, unit) => {
       const versions = new RemoteVersions(sqlOf(unit));
       const known = await versions.latest(refs);
