@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Patient } from '@medplum/fhirtypes';
 import { UpstreamFhirServer } from '../../src/store/remote/upstream-server.js';
 import { startFhirPeer, type FhirPeer } from '../support/fhir-peer.js';
@@ -39,5 +41,21 @@ describe('UpstreamFhirServer.readMany over HTTP (issue #17)', () => {
     const found = await upstream.readMany('Patient', [...ids, 'no-such-patient']);
     expect(found.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(peer.requests.slice(mark)).toEqual([{ method: 'POST', url: '/Patient/_search' }]);
+  });
+
+  it('an upstream that answers a read with another record is refused, never adopted under the asked name', async () => {
+    // A server answering GET Patient/asked with Patient/other (a broken proxy, a cache keyed wrongly).
+    const liar = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json' });
+      res.end(JSON.stringify({ resourceType: 'Patient', id: 'other', meta: { versionId: '1' } }));
+    });
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    try {
+      const confused = new UpstreamFhirServer(`http://127.0.0.1:${(liar.address() as AddressInfo).port}`, { kind: 'none' }, 5_000);
+      await expect(confused.read('Patient', 'asked')).rejects.toMatchObject({ code: 'store.upstream-refused', message: expect.stringContaining('answered GET Patient/asked with Patient/other') });
+    } finally {
+      liar.closeAllConnections();
+      await new Promise((resolve) => liar.close(resolve));
+    }
   });
 });

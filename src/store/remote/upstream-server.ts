@@ -94,12 +94,18 @@ export class UpstreamFhirServer {
 
   /** The current version, or undefined when the upstream has none (404, 410: deleted). */
   async read(type: string, id: string): Promise<Resource | undefined> {
+    let answer: Resource;
     try {
-      return (await this.call(`GET ${type}/${id}`, () => this.client.read({ resourceType: type, id, options: this.options() }), 'caller')) as Resource;
+      answer = (await this.call(`GET ${type}/${id}`, () => this.client.read({ resourceType: type, id, options: this.options() }), 'caller')) as Resource;
     } catch (e) {
       if (e instanceof UpstreamStatus && (e.status === 404 || e.status === 410)) return undefined;
       throw e;
     }
+    // Never adopted under another name: what comes back must be the record asked for.
+    if (answer?.resourceType !== type || answer.id !== id) {
+      throw new StoreError(StoreErrorCode.UpstreamRefused, `the upstream FHIR server answered GET ${type}/${id} with ${answer?.resourceType ?? 'no resource'}/${answer?.id ?? ''}`);
+    }
+    return answer;
   }
 
   /** The current versions of these records of one type, in one search (`_id`); missing ones are left out. */
