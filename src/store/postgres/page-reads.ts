@@ -7,7 +7,9 @@ import type { SearchParameterRegistry } from '../search/search-parameter.registr
 import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } from '../fhir-store.port.js';
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import type { ResourceRef } from './access-sql.js';
-import { accessSql, atInstant, datedPageSql, searchSql, SqlParams, type Sql } from './search-sql.js';
+import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
+import { PatientLevelFacts } from './patient-level-facts.js';
+import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns, storedResource, type StoredRow } from './stored-content.js';
 
 /*
@@ -193,7 +195,7 @@ class CompartmentReads {
 
   /** The Patient itself, when the caller sees it (and an earlier page did not show it). */
   async patient(skip: number): Promise<StreamPart> {
-    const rows = await this.run<StoredRow>((p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.resource_type = 'Patient' AND r.id = ${owner}${this.filters(p, owner)}`);
+    const rows = await this.run<StoredRow>((p, owner, once) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.resource_type = 'Patient' AND r.id = ${owner}${this.filters(p, owner, once)}`);
     return { rows: skip > 0 ? [] : rows, size: rows.length };
   }
 
@@ -214,7 +216,7 @@ class CompartmentReads {
       const need = want - rows.length;
       if (need <= 0) return { rows };
       const part = await this.run<StoredRow>(
-        (p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner)}
+        (p, owner, once) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner, once)}
           ORDER BY r.last_updated, r.id LIMIT ${p.add(need)} OFFSET ${p.add(skip)}`,
       );
       rows.push(...part);
@@ -239,8 +241,8 @@ class CompartmentReads {
   /** The compartment's size up to `cap` (undefined beyond): what a page's `total` says. */
   async countUpTo(cap: number): Promise<number | undefined> {
     const [{ n }] = await this.run<{ n: number }>(
-      (p, owner) => `SELECT count(*)::int AS n FROM (
-          SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner)}
+      (p, owner, once) => `SELECT count(*)::int AS n FROM (
+          SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner, once)}
           UNION ALL SELECT 1 FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)} LIMIT ${p.add(cap + 1)}) AS c`,
     );
     return n <= cap ? n : undefined;
@@ -248,14 +250,24 @@ class CompartmentReads {
 
   private async countOfType(type: string, upTo: number): Promise<number> {
     const [{ n }] = await this.run<{ n: number }>(
-      (p, owner) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner)} LIMIT ${p.add(upTo)}) AS c`,
+      (p, owner, once) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner, once, type)} LIMIT ${p.add(upTo)}) AS c`,
     );
     return n;
   }
 
-  /** `_since` and the access policy; every row here is the patient's, so its patient-level conditions are evaluated once. */
-  private filters(p: SqlParams, owner: string): string {
-    return this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: owner });
+  /**
+   * `_since` and the access policy; every row here is the patient's, so its patient-level
+   * conditions are computed once (`once`, the statement's CTE), and first: a caller with no way
+   * to the patient reads none of its rows (`patientGateSql`). `type`, for a count of the rows of
+   * one type: the patient's labelled records of it are looked up once (`ResourceRef.onePatient`;
+   * a page's rows cost about as much to probe); a signature's token rows carry no owner, so its
+   * labels stay probed.
+   */
+  private filters(p: SqlParams, owner: string, once: PatientLevelFacts, type?: string): string {
+    if (!this.page.access) return this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: owner });
+    const onePatient = type === undefined || type === SIGNATURE_TYPE ? undefined : { resourceType: type, owner: 'r.owner' };
+    const gate = ` AND ${patientGateSql(this.page.access, p, owner, once)}`;
+    return `${gate}${this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: owner, onePatient, patientLevel: once })}`;
   }
 
   /** `_since` and the access policy over rows whose patient is `ref.patient`. */
@@ -271,10 +283,11 @@ class CompartmentReads {
       AND r.owner IS DISTINCT FROM ${owner} AND r.resource_type <> 'Patient'${this.rowFilters(p, { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true })}`;
   }
 
-  private run<T extends QueryResultRow>(build: (p: SqlParams, owner: string) => string): Promise<T[]> {
+  private run<T extends QueryResultRow>(build: (p: SqlParams, owner: string, once: PatientLevelFacts) => string): Promise<T[]> {
     const p = new SqlParams();
     const owner = `${p.add(this.patientId)}::text`;
-    const text = build(p, owner);
-    return this.q.query<T>(text, atInstant(p.values, this.now), PREPARED);
+    const once = new PatientLevelFacts();
+    const text = build(p, owner, once);
+    return this.q.query<T>(`${once.withClause()}${text}`, atInstant(p.values, this.now), PREPARED);
   }
 }

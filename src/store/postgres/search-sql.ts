@@ -5,6 +5,7 @@ import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
 import { accessConditionSql, encounterOf, patientLevelPart, type ResourceRef } from './access-sql.js';
 import { INDEX_TABLES } from './index-tables.js';
+import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { dateSql, valueSql } from './search-value-sql.js';
 import { storedColumns } from './stored-content.js';
@@ -32,9 +33,13 @@ const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
 
 /**
  * The WHERE clause (over `fhir_resource r`) for a search's criteria: every criterion is an
- * EXISTS over its index table, so the planner can drive from the most selective index.
+ * EXISTS over its index table, so the planner can drive from the most selective index. On one
+ * patient's page it may read `once`, whose `withClause()` the statement must then begin with.
+ * `reads`: a `count` reads up to `countUpTo` rows, and looks up the patient's labelled records
+ * once (`ResourceRef.onePatient`); a `page` reads a page's rows, which cost about as much to
+ * probe as that lookup does.
  */
-export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates' = 'rows'): string {
+export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates', once: PatientLevelFacts, reads: 'page' | 'count'): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   // One patient's page is read from the patient's own index (decision 0018): each criterion is
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
@@ -47,13 +52,21 @@ export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'row
       parts.push(accessSql(request.access, p, ACCESS_REF));
     } else {
       // One patient for every row (`patient=X`): the policy's patient-level conditions (care
-      // team, departments…) no longer depend on the row, so PostgreSQL evaluates them once
-      // (InitPlans) instead of once per row. Rows whose own patient is not X are left out:
-      // a stricter answer, never a wider one.
+      // team, departments, grants, break-the-glass) no longer depend on the row. Each is computed
+      // once per statement (`once`, the `patient_level` CTE) and read by a one-time gate, before
+      // any row, and by each row's full condition (`patientGateSql`). Rows whose own patient is
+      // not X are left out: a stricter answer, never a wider one. Row facts stay judged on each
+      // row; in a count, the label, which most records lack, from the patient's labelled records
+      // (`labelIn`).
       const x = `${p.add(patient)}::text`;
-      // Read from the patient's dates, a row is the patient's already: no second index on `r` to choose.
-      parts.push(drivenBy === 'rows' ? `r.owner = ${x}` : `${x} IS NOT NULL`);
-      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x, manyPatients: false }));
+      // Read from the patient's dates, a row is the patient's already: no second index on `r` to
+      // choose. Its owner is still compared, as a filter no index can serve (`COLLATE "C"`: the
+      // same equality), so that every row judged as the patient's is filed under the patient.
+      parts.push(drivenBy === 'rows' ? `r.owner = ${x}` : `r.owner COLLATE "C" = ${x}`);
+      parts.push(patientGateSql(request.access, p, x, once));
+      // A Provenance's token rows carry no owner (its owner may follow its records): probed.
+      const onePatient = reads === 'page' || request.resourceType === SIGNATURE_TYPE ? undefined : { resourceType: request.resourceType, owner: 'r.owner' };
+      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x, manyPatients: false, onePatient, patientLevel: once }));
     }
   }
   return parts.join(' AND ');
@@ -88,6 +101,22 @@ export function accessSql(access: AccessFilter, p: SqlParams, r: ResourceRef = {
 }
 
 /**
+ * For rows all filed under one patient (`patient`, a bound value): what the policy asks of that
+ * patient alone (`patientLevelPart`: every row the policy allows is of a patient this allows),
+ * once per statement. It reads no column of the row, so PostgreSQL evaluates it before it reads
+ * any row (a one-time filter on top of the plan, whatever the statistics): a caller the policy
+ * gives no way to the patient reads none of the patient's rows instead of judging each of them.
+ * The full condition still judges each row; both read the patient's conditions from `once`, the
+ * statement's `patient_level` CTE, so each is computed once. `TRUE` when the policy asks nothing
+ * of the patient.
+ */
+export function patientGateSql(access: AccessFilter, p: SqlParams, patient: string, once: PatientLevelFacts): string {
+  const part = access.condition && patientLevelPart(access.condition);
+  const ref = { type: 'r.resource_type', id: 'r.id', patient, manyPatients: false, patientLevel: once };
+  return part ? `COALESCE(${accessConditionSql(part, ref, p, access.options)}, FALSE)` : 'TRUE';
+}
+
+/**
  * For a search across patients under a policy with patient-level conditions (a department, a
  * care team, grants): those conditions over an index row's `owner`, so the token rows of
  * patients the caller may not see are dropped before any resource is read (decision 0018).
@@ -110,6 +139,15 @@ function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilter?: (p
   // `:text` searches a token's text, indexed with the strings (`code:text`).
   const [kind, param] = c.modifier === 'text' ? (['strings', tokenTextParam(c.param.code)] as const) : [INDEX_KIND[c.param.type], c.param.code];
   const { table } = INDEX_TABLES[kind];
+  const one = c.values[0];
+  if (probe && kind === 'references' && !c.modifier && c.values.length === 1 && one.kind === 'reference' && one.targetType) {
+    // One typed reference (`patient=Patient/X`, the criterion that fixes the page): the row's own
+    // index row by its whole primary key, one index tuple per row. The target is compared
+    // `COLLATE "C"` (the same equality) so that `ix_fhir_search_reference_target`, led by it,
+    // cannot serve the probe (its rows of X are every record of X); the fence keeps it a probe.
+    return `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(param)}
+      AND x.target_type COLLATE "C" = ${p.add(one.targetType)} AND x.target_id COLLATE "C" = ${p.add(one.targetId)} OFFSET 0)`;
+  }
   // A probe reads the row's own index rows by primary key, fenced (`OFFSET 0`) so that PostgreSQL
   // cannot turn it into a scan of everything the value matches (on a fresh database it did).
   const rows = probe ? `(SELECT * FROM ${table} x0 WHERE x0.resource_type = r.resource_type AND x0.resource_id = r.id OFFSET 0) x` : `${table} x`;
@@ -151,18 +189,23 @@ function tieOrder(sort: SortRule[]): 'ASC' | 'DESC' {
 
 /** The page query (one row more than a page: whether there is more, without counting) and, separately, its count. */
 export function searchSql(request: SearchRequest): { page: Sql; count: Sql; countUpTo: (cap: number) => Sql } {
-  const p = new SqlParams();
-  const where = whereClause(request, p);
-  const countParams = [...p.values];
-  const order = orderByClause(request.sort, p);
+  const statement = (reads: 'page' | 'count') => {
+    const p = new SqlParams();
+    const once = new PatientLevelFacts();
+    const where = whereClause(request, p, 'rows', once, reads);
+    return { p, where, w: once.withClause() };
+  };
+  const [page, count] = [statement('page'), statement('count')];
+  const order = orderByClause(request.sort, page.p);
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
-  const page = `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  const pageText = `${page.w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${page.where} ORDER BY ${order} LIMIT ${page.p.add(request.count + 1)} OFFSET ${page.p.add(request.offset)}`;
+  const countParams = count.p.values;
   return {
-    page: { text: page, params: p.values },
-    count: { text: `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params: countParams },
+    page: { text: pageText, params: page.p.values },
+    count: { text: `${count.w}SELECT count(*)::int AS n FROM ${from} WHERE ${count.where}`, params: countParams },
     countUpTo: (cap) => ({
-      text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT $${countParams.length + 1}) AS c`,
+      text: `${count.w}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${count.where} LIMIT $${countParams.length + 1}) AS c`,
       params: [...countParams, cap + 1],
     }),
   };
@@ -181,13 +224,15 @@ export function datedPageSql(request: SearchRequest): { dated: (limit: number, o
   if (!rule || more.length || typeof rule.key !== 'object' || !request.access || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) === undefined) return undefined;
   const build = (dated: boolean, limit?: number, offset?: number): Sql => {
     const p = new SqlParams();
-    const where = whereClause(request, p, dated ? 'dates' : 'rows');
+    const once = new PatientLevelFacts();
+    const where = whereClause(request, p, dated ? 'dates' : 'rows', once, limit === undefined ? 'count' : 'page');
+    const w = once.withClause();
     const param = p.add((rule.key as SearchParamDef).code);
     const from = fromClause(request);
     const tail = limit === undefined ? '' : ` LIMIT ${p.add(limit)} OFFSET ${p.add(offset)}`;
     if (!dated) {
       return {
-        text: `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where}
+        text: `${w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where}
           AND NOT EXISTS (SELECT 1 FROM ${INDEX_TABLES.dates.table} e WHERE e.resource_type = r.resource_type AND e.resource_id = r.id AND e.param COLLATE "C" = ${param})
           ORDER BY r.id ${rule.descending ? 'DESC' : 'ASC'}${tail}`,
         params: p.values,
@@ -198,7 +243,7 @@ export function datedPageSql(request: SearchRequest): { dated: (limit: number, o
     const select = limit === undefined ? 'count(*)::int AS n' : `${storedColumns('r')}, r.owner AS patient`;
     const owner = `${p.add(fixedPatient(request))}::text`;
     return {
-      text: `SELECT ${select} FROM ${INDEX_TABLES.dates.table} d JOIN fhir_resource r ON r.resource_type = d.resource_type AND r.id = d.resource_id${lateralClause(request)}
+      text: `${w}SELECT ${select} FROM ${INDEX_TABLES.dates.table} d JOIN fhir_resource r ON r.resource_type = d.resource_type AND r.id = d.resource_id${lateralClause(request)}
         WHERE d.resource_type = ${p.add(request.resourceType)} AND d.param = ${param} AND d.owner = ${owner}
           AND NOT EXISTS (SELECT 1 FROM ${INDEX_TABLES.dates.table} e WHERE e.resource_type = d.resource_type AND e.resource_id = d.resource_id
                             AND e.param COLLATE "C" = d.param AND (e.${key}, e.${other}) ${cmp} (d.${key}, d.${other}))
