@@ -58,4 +58,15 @@ describe('UpstreamFhirServer.readMany over HTTP (issue #17)', () => {
       await new Promise((resolve) => liar.close(resolve));
     }
   });
+
+  it('an id that is not a FHIR id never reaches an upstream URL: refused on a read and a write, left out of a page', async () => {
+    const mark = peer.requests.length;
+    for (const id of ['../metadata', 'a/b', 'a?x=1', '..', 'a,b']) {
+      await expect(upstream.read('Patient', id)).rejects.toMatchObject({ code: 'store.invalid-resource' });
+      await expect(upstream.put({ resource: { resourceType: 'Patient', id } as Patient & { id: string } })).rejects.toMatchObject({ code: 'store.invalid-resource' });
+    }
+    await expect(upstream.read('../Patient', 'x')).rejects.toMatchObject({ code: 'store.invalid-resource' });
+    expect(peer.requests.slice(mark)).toEqual([]);
+    expect((await upstream.readMany('Patient', ['a,b', ids[0]])).map((r) => r.id)).toEqual([ids[0]]);
+  });
 });

@@ -39,6 +39,18 @@ export interface UpstreamChange {
   resource?: Resource;
 }
 
+/** A FHIR id and a resource type's name: nothing else is ever put in an upstream URL (no `../`, no query). */
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const TYPE_NAME = /^[A-Z][A-Za-z]{1,63}$/;
+
+/** `Type/id` for an upstream URL; anything else is refused before it is sent. */
+function recordPath(type: string, id: string): string {
+  if (!TYPE_NAME.test(type) || !FHIR_ID.test(id) || id === '.' || id === '..') {
+    throw new StoreError(StoreErrorCode.InvalidResource, `"${type}/${id}" is not a FHIR resource type and id`);
+  }
+  return `${type}/${id}`;
+}
+
 /** Longest query string sent as GET; a longer `_id` list goes as POST `_search`. */
 const MAX_GET_QUERY = 1500;
 
@@ -94,9 +106,10 @@ export class UpstreamFhirServer {
 
   /** The current version, or undefined when the upstream has none (404, 410: deleted). */
   async read(type: string, id: string): Promise<Resource | undefined> {
+    const path = recordPath(type, id);
     let answer: Resource;
     try {
-      answer = (await this.call(`GET ${type}/${id}`, () => this.client.read({ resourceType: type, id, options: this.options() }), 'caller')) as Resource;
+      answer = (await this.call(`GET ${path}`, () => this.client.request(path, { options: this.options() }), 'caller')) as Resource;
     } catch (e) {
       if (e instanceof UpstreamStatus && (e.status === 404 || e.status === 410)) return undefined;
       throw e;
@@ -109,7 +122,10 @@ export class UpstreamFhirServer {
   }
 
   /** The current versions of these records of one type, in one search (`_id`); missing ones are left out. */
-  async readMany(type: string, ids: readonly string[]): Promise<Resource[]> {
+  async readMany(type: string, asked: readonly string[]): Promise<Resource[]> {
+    if (!TYPE_NAME.test(type)) throw new StoreError(StoreErrorCode.InvalidResource, `"${type}" is not a FHIR resource type`);
+    // An id that is not a FHIR id names nothing upstream (and a comma in one would split the list).
+    const ids = asked.filter((id) => FHIR_ID.test(id));
     if (ids.length === 0) return [];
     const query = new URLSearchParams({ _id: ids.join(','), _count: String(ids.length) });
     const long = query.toString().length > MAX_GET_QUERY;
@@ -125,10 +141,9 @@ export class UpstreamFhirServer {
   /** One write: `PUT Type/id` (a new record is created with ChartWarden's id), `If-Match` when it replaces a version. */
   async put(write: UpstreamWrite): Promise<UpstreamVersion> {
     const { resource } = write;
+    const path = recordPath(resource.resourceType, resource.id);
     const headers = { 'content-type': 'application/fhir+json', ...(write.ifMatch ? { 'if-match': `W/"${write.ifMatch}"` } : {}) };
-    const answer = await this.call(`PUT ${resource.resourceType}/${resource.id}`, () =>
-      this.client.request(`${resource.resourceType}/${resource.id}`, { method: 'PUT', body: upstreamText(write), options: this.options(headers) }),
-    );
+    const answer = await this.call(`PUT ${path}`, () => this.client.request(path, { method: 'PUT', body: upstreamText(write), options: this.options(headers) }));
     const etag = Client.httpFor(answer).response?.headers.get('etag') ?? undefined;
     const meta = (answer as Resource).meta;
     const versionId = meta?.versionId ?? versionOfEtag(etag);
@@ -140,7 +155,7 @@ export class UpstreamFhirServer {
   async transaction(writes: readonly UpstreamWrite[]): Promise<UpstreamVersion[]> {
     const body = `{"resourceType":"Bundle","type":"transaction","entry":[${writes
       .map((w) => {
-        const url = `${w.resource.resourceType}/${w.resource.id}`;
+        const url = recordPath(w.resource.resourceType, w.resource.id);
         const request = JSON.stringify({ method: 'PUT', url, ...(w.ifMatch ? { ifMatch: `W/"${w.ifMatch}"` } : {}) });
         return `{"fullUrl":${JSON.stringify(`${this.baseUrl}/${url}`)},"resource":${upstreamText(w)},"request":${request}}`;
       })
