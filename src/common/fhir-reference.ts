@@ -5,6 +5,9 @@ export interface FhirReference {
   version?: string;
 }
 
+/** A FHIR id (R4 datatypes.html#id): what a store accepts as an id, and all that may go into a URL as one. */
+export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
 /** `Type/id`, optionally `/_history/version`, at the end of the reference (R4 references.html#literal; ids per datatypes.html#id). */
 const LITERAL = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([^/]+))?$/;
 

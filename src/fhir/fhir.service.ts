@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { FHIR_ID } from '../common/fhir-reference.js';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { FhirStore, type HistoryPage, type StoredJson } from '../store/fhir-store.port.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
@@ -19,8 +20,6 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { validatedResource, validationOutcome } from './validate-operation.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { CarriedTotals } from './paging-total.js';
-
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** Versions of one resource judged at once for instance history (beyond: the newest this many). */
 const INSTANCE_HISTORY_LIMIT = 1000;
@@ -330,7 +329,7 @@ export class FhirService {
   }
 
   checkId(id: string): string {
-    if (!ID.test(id)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `"${id}" is not a valid FHIR id`);
+    if (!FHIR_ID.test(id)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `"${id}" is not a valid FHIR id`);
     return id;
   }
 

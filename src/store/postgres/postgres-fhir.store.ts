@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FHIR_ID } from '../../common/fhir-reference.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { NumberLexemes } from '../../common/fhir-json-text.js';
 import type { Clock } from '../../common/clock.js';
@@ -34,8 +35,6 @@ import { lockScope, scopeOf, type LockedVersion } from './write-scope.js';
 export interface StoreDatabase extends Queryable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
 }
-
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** Reads and writes are hot and plan in about the time they run: prepared once per connection (`Queryable.query`). */
 const PREPARED = { prepare: true };

@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry, CapabilityStatement, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { FHIR_ID } from '../../common/fhir-reference.js';
 import { Client, type FhirResource } from 'fhir-kit-client';
 import { resourceText, type NumberLexemes } from '../../common/fhir-json-text.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
@@ -39,8 +40,7 @@ export interface UpstreamChange {
   resource?: Resource;
 }
 
-/** A FHIR id and a resource type's name: nothing else is ever put in an upstream URL (no `../`, no query). */
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** A resource type's name; with a FHIR id (`FHIR_ID`), all that is ever put in an upstream URL (no `../`, no query). */
 const TYPE_NAME = /^[A-Z][A-Za-z]{1,63}$/;
 
 /** `Type/id` for an upstream URL; anything else is refused before it is sent. */
