@@ -14,7 +14,7 @@ export interface SyncDatabase {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
-/** What one run did. `skipped`: another instance was syncing. */
+/** What one run did. `skipped`: another instance was syncing, or synced meanwhile. */
 export interface SyncRun {
   skipped: boolean;
   seen: number;
@@ -55,12 +55,18 @@ export class UpstreamSync {
   async runOnce(): Promise<SyncRun> {
     const at = this.clock.now();
     try {
+      // The history is read before the transaction opens: paging through it may take a while, and no
+      // connection should sit idle in a transaction meanwhile.
+      const from = (await this.db.transaction((tx) => new RemoteVersions(tx).syncState())).cursor;
+      const { changes, complete } = await this.upstream.history(from?.toISOString(), PAGE_SIZE, RUN_LIMIT);
       return await this.db.transaction(async (tx) => {
+        const skipped = { skipped: true, seen: 0, adopted: 0, complete: true };
         const [{ locked }] = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [LOCK_KEY]);
-        if (!locked) return { skipped: true, seen: 0, adopted: 0, complete: true };
+        if (!locked) return skipped;
         const versions = new RemoteVersions(tx);
         const state = await versions.syncState();
-        const { changes, complete } = await this.upstream.history(state.cursor?.toISOString(), PAGE_SIZE, RUN_LIMIT);
+        // Another instance's run moved the cursor since it was read: that run stands, and this one's history may be behind it.
+        if (state.cursor?.getTime() !== from?.getTime()) return skipped;
         const settled = at.getTime() - SETTLE_MS;
         const due = changes
           .filter((c) => c.lastUpdated === undefined || Date.parse(c.lastUpdated) <= settled)
