@@ -7,7 +7,7 @@ import type { DisputeView } from '../../src/disputes/dto/dispute.view.js';
 import type { Amendment } from '../../src/governance/amendment.service.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, TestClock, type TestServer } from '../support/test-app.js';
-import { controlCount, launchChromium, lowContrastText, newPage, screenshot, unnamedControls } from './support/browser.js';
+import { controlCount, launchChromium, lowContrastText, newPage, screenshot, shanghai, unnamedControls } from './support/browser.js';
 import { ensureConsoleBuilt } from './support/console-build.js';
 import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
 
@@ -24,9 +24,6 @@ import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
 jest.setTimeout(120_000);
 
 const MINUTE = 60_000;
-const HOSPITAL_ZONE = 'Asia/Shanghai';
-const shanghai = (iso: string) =>
-  new Intl.DateTimeFormat('zh-CN', { timeZone: HOSPITAL_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 const PATIENT_SIDE = { name: '王小明', relationship: 'spouse', idDocument: { type: 'resident-id-card', number: '110101199001011234' }, confirmed: true };
 const BTG = { category: 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG; scheme="http://hl7.org/fhir/tag/security"' };
 

@@ -9,7 +9,7 @@ import { DEMO_DEPARTMENTS, demoTokenRequest, demoUser } from '../../src/demo/dem
 import { sql, urlOf } from '../support/database-admin.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
-import { controlCount, launchChromium, lowContrastText, newPage, screenshot, unnamedControls } from './support/browser.js';
+import { controlCount, launchChromium, lowContrastText, newPage, screenshot, shanghai, unnamedControls } from './support/browser.js';
 import { ensureConsoleBuilt } from './support/console-build.js';
 import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
 
@@ -24,10 +24,7 @@ import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
  */
 jest.setTimeout(120_000);
 
-const HOSPITAL_ZONE = 'Asia/Shanghai';
 const BTG_CATEGORY = 'http://terminology.hl7.org/CodeSystem/v3-ActReason#BTG; scheme="http://hl7.org/fhir/tag/security"';
-const shanghai = (iso: string) =>
-  new Intl.DateTimeFormat('zh-CN', { timeZone: HOSPITAL_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 
 type IntegrityState = Record<'audit' | 'ledger', IntegrityKindState>;
 

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { DisputeView, InventoryView } from '../../src/disputes/dto/dispute.view.js';
 import { httpRequest, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
-import { controlCount, launchChromium, lowContrastText, newPage, screenshot, unnamedControls } from './support/browser.js';
+import { controlCount, launchChromium, lowContrastText, newPage, screenshot, shanghai, unnamedControls } from './support/browser.js';
 import { ensureConsoleBuilt } from './support/console-build.js';
 import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
 
@@ -39,9 +39,6 @@ async function chooseWitness(page: Page, dialog: ReturnType<Page['getByRole']>, 
  */
 jest.setTimeout(120_000);
 
-const HOSPITAL_ZONE = 'Asia/Shanghai';
-const shanghai = (iso: string) =>
-  new Intl.DateTimeFormat('zh-CN', { timeZone: HOSPITAL_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const ID_NUMBER = '110101199001011234';
 

@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { CopyRequestView } from '../../src/release/dto/copy-request.view.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
-import { launchChromium, lowContrastText, newPage, controlCount, screenshot, unnamedControls } from './support/browser.js';
+import { controlCount, launchChromium, lowContrastText, newPage, screenshot, shanghai, unnamedControls } from './support/browser.js';
 import { ensureConsoleBuilt } from './support/console-build.js';
 import { ID_NUMBER, idCardPhoto, PNG, seedInpatientStay, seedStaff } from './support/record-room-data.js';
 
@@ -25,9 +25,6 @@ import { ID_NUMBER, idCardPhoto, PNG, seedInpatientStay, seedStaff } from './sup
  */
 jest.setTimeout(120_000);
 
-const HOSPITAL_ZONE = 'Asia/Shanghai';
-const shanghai = (iso: string) =>
-  new Intl.DateTimeFormat('zh-CN', { timeZone: HOSPITAL_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 
 describe('Console: the record room from intake to delivery (browser, real HTTP + PostgreSQL)', () => {
   let server: TestServer;

@@ -94,3 +94,10 @@ export async function controlCount(page: Page): Promise<number> {
 export function lowContrastText(page: Page): Promise<string[]> {
   return page.evaluate(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'in-page', 'low-contrast-text.js'), 'utf8')) as Promise<string[]>;
 }
+
+/**
+ * An instant as the console shows it: the default policy's hospital time zone (Asia/Shanghai),
+ * `YYYY/MM/DD HH:mm`, as `Intl` formats zh-CN. Tests compare what a page says with it.
+ */
+export const shanghai = (iso: string): string =>
+  new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
