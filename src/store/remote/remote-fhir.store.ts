@@ -18,6 +18,7 @@ import type { PatientRecordIndex, RecordRef, WriteScope } from '../patient-recor
 import type { StoreAlarms } from '../store-alarms.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import type { SearchRequest } from '../search/search-request.js';
+import { RemoteVersions } from './remote-versions.js';
 import type { UpstreamFreshness } from './upstream-freshness.js';
 import type { UpstreamWrites } from './upstream-writes.js';
 
@@ -76,6 +77,7 @@ export class RemoteFhirStore extends FhirStore {
 
   async update<T extends Resource>(resource: T & { id: string }, options: UpdateOptions = {}): Promise<WriteOutcome<T>> {
     if (!this.tx) return this.transaction((store) => store.update(resource, options));
+    await this.lockRecord({ type: resource.resourceType, id: resource.id });
     await this.refresh({ type: resource.resourceType, id: resource.id }, 'write');
     const outcome = await this.local.update(resource, options);
     if (!outcome.unchanged) this.queue(outcome.resource, options.numbers);
@@ -162,8 +164,19 @@ export class RemoteFhirStore extends FhirStore {
   }
 
   async lockForWrite(resource: Resource, mode: 'create' | 'update', options: { numbers?: NumberLexemes } = {}): Promise<WriteScope> {
-    if (mode === 'update' && resource.id) await this.refresh({ type: resource.resourceType, id: resource.id }, 'write');
+    if (mode === 'update' && resource.id) {
+      await this.lockRecord({ type: resource.resourceType, id: resource.id });
+      await this.refresh({ type: resource.resourceType, id: resource.id }, 'write');
+    }
     return this.local.lockForWrite(resource, mode, options);
+  }
+
+  /**
+   * A write's lock on the record's upstream versions (`RemoteVersions.lockRecords`), taken before
+   * its row lock, in the order a reader adopting a version takes them, so the two never deadlock.
+   */
+  private async lockRecord(ref: RecordRef): Promise<void> {
+    if (this.tx) await new RemoteVersions(this.tx).lockRecords([ref]);
   }
 
   /**

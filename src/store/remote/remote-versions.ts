@@ -59,6 +59,19 @@ export class RemoteVersions {
     return rows.length > 0;
   }
 
+  /**
+   * Serialises, until the transaction ends, everyone who maps a new upstream version of these
+   * records: a write sending them upstream, and a read or sync adopting what the upstream holds.
+   * Without it, a reader could see a write's upstream version before the write's mapping
+   * committed, and store it a second time as a version written past ChartWarden. Taken in a
+   * stable order; a transaction may take one again (advisory locks nest).
+   */
+  async lockRecords(refs: readonly RecordRef[]): Promise<void> {
+    for (const key of [...new Set(refs.map((r) => `${r.type}/${r.id}`))].sort()) {
+      await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`chartwarden:remote-record:${key}`], { prepare: true });
+    }
+  }
+
   /** Records the mappings (an upstream version seen twice keeps its first row). */
   async record(mappings: readonly VersionMapping[], at: Date): Promise<void> {
     if (mappings.length === 0) return;

@@ -89,10 +89,11 @@ export class UpstreamFreshness {
       this.alarms.raise({ kind: 'changed-upstream', record: ref, detail: 'the upstream served it without meta.versionId; ChartWarden cannot tell whether it changed' });
       return false;
     }
-    if (known?.upstream === upstream || (known && (await versions.knows(ref, upstream)))) return false;
-    const outcome = await tx.update({ ...resource, id: ref.id });
-    // ChartWarden's own write, sent upstream and committed while this waited for the record's lock: not past it.
+    if (known?.upstream === upstream) return false;
+    // ChartWarden's own write may have sent this version upstream and be committing its mapping: wait for it, then look.
+    await versions.lockRecords([ref]);
     if (await versions.knows(ref, upstream)) return false;
+    const outcome = await tx.update({ ...resource, id: ref.id });
     const version = Number(outcome.resource.meta?.versionId);
     await versions.record([{ ...ref, upstream, upstreamLastUpdated: resource.meta?.lastUpdated, version, origin: 'upstream' }], this.clock.now());
     if (known) {

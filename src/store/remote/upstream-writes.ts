@@ -61,6 +61,7 @@ export class UpstreamWrites {
       );
     }
     const versions = new RemoteVersions(tx);
+    await versions.lockRecords(records.map((w) => ({ type: w.resource.resourceType, id: w.resource.id })));
     const previous = await versions.latest(records.map((w) => ({ type: w.resource.resourceType, id: w.resource.id })));
     const sent: UpstreamWrite[] = records.map((w) => ({
       resource: w.resource,
