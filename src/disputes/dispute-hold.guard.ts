@@ -34,7 +34,15 @@ export class DisputeHoldGuard extends WriteGuard {
     if (scope.unchanged) return;
     // A new record of no visit that signs nothing has no line of its own and no sealed visit: nothing can hold it.
     if (attempt.creating && scope.encounters.length === 0 && scope.targets.length === 0) return;
-    const holds = await this.holds.on(unit, { type: resource.resourceType, id: resource.id, patients: scope.patients, encounters: scope.encounters, targets: scope.targets });
+    const holds = await this.holds.on(unit, {
+      type: resource.resourceType,
+      // An id ChartWarden minted for this create is on no inventory line.
+      ...(attempt.minted ? {} : { id: resource.id }),
+      patients: scope.patients,
+      encounters: scope.encounters,
+      targets: scope.targets,
+      lockedEncounters: scope.lockedEncounters ?? [],
+    });
     if (holds.length === 0) return;
     const own = holds.filter((h) => h.as === 'self');
     // Its own line decides: sealed refuses; pending lets the record be completed.

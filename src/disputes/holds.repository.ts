@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Queryable } from '../database/chartwarden-database.js';
 import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
 import type { RecordRef } from '../store/patient-record-index.port.js';
 
@@ -27,6 +28,12 @@ export interface HoldQuestion {
   encounters: readonly string[];
   /** For a Provenance: the records it signs. */
   targets: readonly RecordRef[];
+  /**
+   * Of `encounters`, those the write's unit holds `FOR KEY SHARE` (`WriteScope.lockedEncounters`):
+   * no seal of them can commit before the unit ends, so one found on no sealed case's inventory
+   * is not asked about again in that unit (the entries of a Bundle charting one visit).
+   */
+  lockedEncounters?: readonly string[];
 }
 
 /**
@@ -57,12 +64,30 @@ const RANK: Record<HeldAs, number> = { self: 0, encounter: 1, target: 2 };
  */
 @Injectable()
 export class HoldsRepository {
+  /** Per transaction, the visits it holds locked that no sealed case inventories (`HoldQuestion.lockedEncounters`). */
+  private readonly unsealedVisits = new WeakMap<Queryable, Set<string>>();
+
   async on(unit: UnitOfWork, write: HoldQuestion): Promise<Hold[]> {
+    const tx = sqlOf(unit);
+    const known = this.unsealedVisits.get(tx);
     const self = write.id === undefined ? [] : [{ type: write.type, id: write.id }];
-    const refs = [...self, ...write.encounters.map((id) => ({ type: 'Encounter', id })), ...write.targets.map(({ type, id }) => ({ type, id }))];
+    const encounters = known ? write.encounters.filter((id) => !known.has(id)) : write.encounters;
+    const refs = [...self, ...encounters.map((id) => ({ type: 'Encounter', id })), ...write.targets.map(({ type, id }) => ({ type, id }))];
     if (refs.length === 0) return [];
-    const lines = await sqlOf(unit).query<SealedLine>(SEALED_LINES, [JSON.stringify(refs)], { prepare: true });
+    const lines = await tx.query<SealedLine>(SEALED_LINES, [JSON.stringify(refs)], { prepare: true });
+    this.remember(tx, write, encounters, lines);
     return holdsOf(write, lines);
+  }
+
+  /** The locked visits asked about that no sealed case has a line for, whatever its status. */
+  private remember(tx: Queryable, write: HoldQuestion, asked: readonly string[], lines: readonly SealedLine[]): void {
+    const locked = new Set(write.lockedEncounters ?? []);
+    const lined = new Set(lines.filter((l) => l.resource_type === 'Encounter').map((l) => l.resource_id));
+    const unsealed = asked.filter((id) => locked.has(id) && !lined.has(id));
+    if (unsealed.length === 0) return;
+    let known = this.unsealedVisits.get(tx);
+    if (!known) this.unsealedVisits.set(tx, (known = new Set()));
+    for (const id of unsealed) known.add(id);
   }
 }
 

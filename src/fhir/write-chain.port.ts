@@ -12,6 +12,11 @@ export interface WriteAttempt {
   resource: Resource;
   /** True for a create (POST, or a PUT to an id that does not exist yet). */
   creating: boolean;
+  /**
+   * True for a create whose id ChartWarden mints (a POST, a transaction entry's `urn:uuid`): no
+   * record ever had it, so nothing (an inventory line, a grant) can name it yet.
+   */
+  minted?: boolean;
   step?: WriteStep;
   /** What the store resolved and locked for it: the current version, patient, encounters, signed records. */
   scope: WriteScope;

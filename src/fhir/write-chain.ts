@@ -54,7 +54,7 @@ export class WriteChain {
     const judged = frozenCopy(store.assignedId ? { ...resource, id: store.assignedId } : resource);
     const scope = deepFreeze(await tx.lockForWrite(judged, 'create'));
     const own = ownContext(ctx);
-    await this.check(own, { resource: judged, creating: true, scope }, unit);
+    await this.check(own, { resource: judged, creating: true, minted: true, scope }, unit);
     const written = await tx.create(resource, store);
     // A concurrent create matched the condition meanwhile (the store serialises on it): answered with it, nothing written.
     if (!written.created) return written;

@@ -55,6 +55,12 @@ export interface WriteScope {
   storedEncounters: string[];
   /** For a Provenance: the records it signs (`target`). */
   targets: RecordRef[];
+  /**
+   * Of `encounters`, those the write's transaction holds `FOR KEY SHARE` (a create's visits that
+   * exist, decision 0008): no seal of them can commit before the transaction ends, so what a
+   * guard learns of them holds for its later writes too. Absent when none is held.
+   */
+  lockedEncounters?: string[];
 }
 
 /**

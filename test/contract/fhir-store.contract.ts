@@ -279,7 +279,13 @@ export function fhirStoreContract(adapter: string, open: () => Promise<StoreUnde
       };
       await expect(store.lockForWrite(document, 'create')).rejects.toThrow(/transaction/);
       const scope = await store.transaction((tx) => tx.lockForWrite(document, 'create'));
-      expect(scope).toEqual({ patient: p.id, patients: [p.id], encounters: [e1.id as string, e2.id as string].sort(byCodeUnit), storedEncounters: [], targets: [], unchanged: false });
+      const visits = [e1.id as string, e2.id as string].sort(byCodeUnit);
+      // A create's visits are held FOR KEY SHARE until its transaction ends, and said so (a guard may rely on what it learnt of them).
+      expect(scope).toEqual({ patient: p.id, patients: [p.id], encounters: visits, storedEncounters: [], targets: [], unchanged: false, lockedEncounters: visits });
+      // A visit that does not exist is locked by no one: not reported as held.
+      const missing = `lfw-missing-${e1.id}`;
+      const dangling = await store.transaction((tx) => tx.lockForWrite({ ...document, context: { encounter: [{ reference: `Encounter/${missing}` }, { reference: `Encounter/${e1.id}` }] } }, 'create'));
+      expect(dangling).toMatchObject({ encounters: [e1.id as string, missing].sort(byCodeUnit), lockedEncounters: [e1.id] });
       const signature: Provenance = {
         resourceType: 'Provenance',
         target: [{ reference: `Encounter/${e1.id}` }, { reference: `Patient/${p.id}` }],

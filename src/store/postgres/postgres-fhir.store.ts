@@ -28,6 +28,7 @@ import { OWNER_PARAM, type PatientCompartment } from '../patient-compartment.js'
 import { PostgresRecordIndex } from './postgres-record-index.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 import { sameContent, STORED_COLUMNS, storedResource, type StoredRow } from './stored-content.js';
+import { DeferredFirstVersions } from './first-versions.js';
 import { insertFirstVersion, writeNextVersion, type Ownership } from './version-writes.js';
 import { lockScope, scopeOf, type LockedVersion } from './write-scope.js';
 
@@ -55,6 +56,8 @@ export class PostgresFhirStore extends FhirStore {
    * change under our `FOR UPDATE`, so the update uses it instead of reading (and parsing) it again.
    */
   private readonly locked = new Map<string, LockedVersion>();
+  /** Encounters this transaction's creates locked `FOR KEY SHARE` (`lockScope`): held until it ends, so taken once. */
+  private readonly keyShared = new Set<string>();
   /** Shared by the store and the stores of its transactions: a write's facts are read on the one, its version written on the other. */
   private readonly memo: SearchIndexMemo;
 
@@ -100,7 +103,13 @@ export class PostgresFhirStore extends FhirStore {
     const id = options.assignedId ?? randomUUID();
     const stored = this.stamp(resource, id, 1);
     const index = this.index(stored);
-    if (!(await insertFirstVersion(this.q, stored, index, 'POST', ownershipOf(stored.resourceType, index), options.numbers))) {
+    const ownership = ownershipOf(stored.resourceType, index);
+    // A minted id nobody else knows yet, of a record that signs nothing: written with the transaction's other creates (first-versions.ts).
+    if (this.tx instanceof DeferredFirstVersions && stored.resourceType !== SIGNATURE_TYPE) {
+      await this.tx.defer({ resource: stored, index, own: ownership.own, numbers: options.numbers });
+      return { resource: stored, created: true };
+    }
+    if (!(await insertFirstVersion(this.q, stored, index, 'POST', ownership, options.numbers))) {
       throw new StoreError(StoreErrorCode.Conflict, `${resource.resourceType}/${id} already exists`);
     }
     return { resource: stored, created: true };
@@ -218,7 +227,11 @@ export class PostgresFhirStore extends FhirStore {
 
   async transaction<T>(work: (store: FhirStore, unit: UnitOfWork) => Promise<T>): Promise<T> {
     if (this.tx) return work(this, UnitOfWork.over(this.tx));
-    return this.db.transaction((tx) => work(this.on(tx), UnitOfWork.over(tx)));
+    return this.db.transaction((opened) => {
+      // Its creates are written together, before its next statement or its commit (first-versions.ts).
+      const tx = DeferredFirstVersions.over(opened);
+      return work(this.on(tx), UnitOfWork.over(tx));
+    });
   }
 
   within(unit: UnitOfWork): FhirStore {
@@ -236,7 +249,7 @@ export class PostgresFhirStore extends FhirStore {
     const index = this.memo.recall(resource) ?? extractSearchIndex(resource, scopeParams(this.registry, this.compartment, resource.resourceType));
     const scope = scopeOf(resource, index, this.compartment);
     const onLocked = (current: LockedVersion) => this.locked.set(`${resource.resourceType}/${resource.id}`, current);
-    return lockScope(this.tx, resource, mode, scope, { numbers: options.numbers, onLocked });
+    return lockScope(this.tx, resource, mode, scope, { numbers: options.numbers, onLocked, keyShared: this.keyShared });
   }
 
   /** This store with its statements on `tx`. */

@@ -84,12 +84,16 @@ export async function lockScope(
       return { ...signed, stored, storedEncounters: row.encounters, unchanged };
     }
   }
-  if (scope.encounters.length) {
-    await tx.query(
-      `SELECT 1 FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = ANY($1::text[]) ORDER BY r.id FOR KEY SHARE`,
-      [scope.encounters],
+  // An encounter this transaction locked already stays locked until it ends: the lock is not taken again.
+  const keyShared = options.keyShared ?? new Set<string>();
+  const encounters = scope.encounters.filter((e) => !keyShared.has(e));
+  if (encounters.length) {
+    const locked = await tx.query<{ id: string }>(
+      `SELECT r.id FROM fhir_resource r WHERE r.resource_type = 'Encounter' AND r.id = ANY($1::text[]) ORDER BY r.id FOR KEY SHARE`,
+      [encounters],
       { prepare: true },
     );
+    for (const { id } of locked) keyShared.add(id);
   }
   if (scope.targets.length) {
     await tx.query(
@@ -99,7 +103,8 @@ export async function lockScope(
       { prepare: true },
     );
   }
-  return { ...(await withSignedPatients(tx, scope)), storedEncounters: [], unchanged: false };
+  const lockedEncounters = scope.encounters.filter((e) => keyShared.has(e));
+  return { ...(await withSignedPatients(tx, scope)), storedEncounters: [], unchanged: false, ...(lockedEncounters.length ? { lockedEncounters } : {}) };
 }
 
 /** What `lockScope` takes besides the write: how to judge `unchanged`, and who keeps the locked version. */
@@ -108,6 +113,11 @@ export interface LockOptions {
   numbers?: NumberLexemes;
   /** Told the current version an update locked, built once (`storedResource`): the update that follows uses it. */
   onLocked?: (current: LockedVersion) => void;
+  /**
+   * The encounters transaction `tx` holds `FOR KEY SHARE` already (a Bundle's entries of one visit):
+   * those are not locked again, and those this call locks (the ones that exist) are added.
+   */
+  keyShared?: Set<string>;
 }
 
 /** A record's current version as `lockScope` locked it (`FOR UPDATE`): it cannot change until the transaction ends. */
