@@ -79,9 +79,9 @@ describe('The creates of one transaction, written together (issue #13)', () => {
   it('writes every row exactly as a create on its own writes it: current row, version, owner and every index table', async () => {
     // Both records name one visit by the same reference (the store mints each Encounter's own id).
     const visit = randomUUID();
-    const direct = [await opened.create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], birthDate: '1950-01-02', gender: 'male' })];
+    const direct: Resource[] = [await opened.create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], birthDate: '1950-01-02', gender: 'male' })];
     // Outside a transaction each create is its own statement: the oracle.
-    for (const r of record(direct[0].id, visit)) direct.push(await opened.create(r));
+    for (const r of record(direct[0].id as string, visit)) direct.push(await opened.create(r));
     const batched = await opened.store.transaction(async (tx) => {
       const out: Resource[] = [(await tx.create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], birthDate: '1950-01-02', gender: 'male' })).resource];
       for (const r of record(out[0].id as string, visit)) out.push((await tx.create(r)).resource);
@@ -144,7 +144,7 @@ describe('The creates of one transaction, written together (issue #13)', () => {
     await expect(failed).rejects.toBeInstanceOf(StoreError);
     await expect(failed).rejects.toMatchObject({ code: StoreErrorCode.Conflict });
     expect(await opened.db.query('SELECT 1 FROM fhir_resource WHERE resource_type = $1 AND id = $2', ['Patient', fresh])).toEqual([]);
-    expect((await opened.store.read('Patient', taken.id)).name).toEqual([{ text: '赵六' }]);
+    expect(((await opened.store.read('Patient', taken.id)) as Patient).name).toEqual([{ text: '赵六' }]);
   });
 
   it('a transaction that fails after its creates leaves none of them (R-51)', async () => {
