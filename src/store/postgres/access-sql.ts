@@ -251,6 +251,21 @@ function departmentsHave(many: boolean, patient: string, departments: string[], 
   return patientHolds(many, patient, ofOne, ofMany);
 }
 
+/** Facts read from the resource's encounter. */
+const ENCOUNTER_LEVEL = new Set(['encounter', 'encounterClass', 'department', 'withinCareWindow']);
+
+/** Whether a condition reads the resource's encounter (so a search computes it once per row). */
+export function readsEncounter(c: AccessCondition): boolean {
+  switch (c.operator) {
+    case 'and':
+    case 'or':
+    case 'not':
+      return c.value.some(readsEncounter);
+    default:
+      return ENCOUNTER_LEVEL.has(c.field);
+  }
+}
+
 /** Facts that depend on the patient alone (not on the row, its encounter or its labels). */
 const PATIENT_LEVEL = new Set(['patient', 'careTeam', 'departments']);
 

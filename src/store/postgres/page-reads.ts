@@ -8,6 +8,7 @@ import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } 
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
+import { codeKeyedSql, KEYED_UP_TO, type KeyedPage } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns, storedResource, type StoredRow } from './stored-content.js';
@@ -53,30 +54,48 @@ export async function historyPage(q: Queryable, now: Date, resourceType: string,
 /** One page of a search, the total when asked, and what `_include` / `_revinclude` bring. */
 export async function searchPage(q: Queryable, now: Date, request: SearchRequest): Promise<SearchResult> {
   const sql = searchSql(request);
+  // A patient's search by a code counts from the patient's rows of that code (`codeKeyedSql`).
+  const keyed = codeKeyedSql(request);
+  const counts = keyed ?? sql;
   const run = async <T extends QueryResultRow>(s: Sql) => q.query<T>(s.text, atInstant(s.params, now), PREPARED);
+  const cap = request.countUpTo ?? DEFAULT_COUNT_UP_TO;
+  // `estimate` (decision 0018): exact up to the cap, left out beyond it; never a scan of everything.
+  const upToCap = (n: number) => (request.total === 'accurate' || n <= cap ? n : undefined);
   const counted = async (): Promise<number | undefined> => {
     if (request.knownTotal !== undefined) return request.knownTotal;
-    if (request.total === 'accurate') return (await run<{ n: number }>(sql.count))[0].n;
-    // `estimate` (decision 0018): exact up to the cap, left out beyond it; never a scan of everything.
-    const cap = request.countUpTo ?? DEFAULT_COUNT_UP_TO;
-    const [{ n }] = await run<{ n: number }>(sql.countUpTo(cap));
-    return n <= cap ? n : undefined;
+    if (request.total === 'accurate') return (await run<{ n: number }>(counts.count))[0].n;
+    return upToCap((await run<{ n: number }>(counts.countUpTo(cap)))[0].n);
   };
-  if (request.countOnly) return { matches: [], included: [], total: (await run<{ n: number }>(sql.count))[0].n };
-  const rows = await pageRows(request, sql.page, run);
+  if (request.countOnly) return { matches: [], included: [], total: (await run<{ n: number }>(counts.count))[0].n };
+  const rows = (keyed && (await keyedRows(keyed, run))) || (await pageRows(request, sql.page, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
   const patients = page.map((r) => r.patient ?? undefined);
-  // The total is known without counting when this page reaches the end of the results.
+  // The total is known without counting when this page reaches the end of the results, or when it read every match (`matched`).
   let total: number | undefined;
   if (request.total !== 'none') {
-    total = !more && (matches.length > 0 || request.offset === 0) ? request.offset + matches.length : await counted();
+    const matched = rows[0]?.matched;
+    if (!more && (matches.length > 0 || request.offset === 0)) total = request.offset + matches.length;
+    else if (request.knownTotal === undefined && matched !== undefined) total = upToCap(matched);
+    else total = await counted();
   }
   return { matches, patients, included: await included(q, request, matches), total };
 }
 
-type PageRow = StoredRow & { patient: string | null };
+/**
+ * The page read from the patient's rows of a code, when there are at most `KEYED_UP_TO` of
+ * them (each row then says how many the caller sees in all); undefined when there are more:
+ * the code is common in the record, and walking the record in the order asked for finds a
+ * page sooner (`pageRows`).
+ */
+async function keyedRows(keyed: KeyedPage, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[] | undefined> {
+  const [{ n }] = await run<{ n: number }>(keyed.matchesUpTo(KEYED_UP_TO));
+  return n <= KEYED_UP_TO ? run<PageRow>(keyed.page) : undefined;
+}
+
+/** A page's row: its patient and, read from a code's rows, how many the caller sees in all. */
+type PageRow = StoredRow & { patient: string | null; matched?: number };
 
 /**
  * One row more than the page, in the order asked for. A patient's page sorted by a date reads

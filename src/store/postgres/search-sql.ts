@@ -3,7 +3,7 @@ import type { AccessFilter } from '../access-facts.js';
 import { tokenTextParam, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
-import { accessConditionSql, encounterOf, patientLevelPart, type ResourceRef } from './access-sql.js';
+import { accessConditionSql, encounterOf, patientLevelPart, readsEncounter, type ResourceRef } from './access-sql.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -37,19 +37,21 @@ const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
  * patient's page it may read `once`, whose `withClause()` the statement must then begin with.
  * `reads`: a `count` reads up to `countUpTo` rows, and looks up the patient's labelled records
  * once (`ResourceRef.onePatient`); a `page` reads a page's rows, which cost about as much to
- * probe as that lookup does.
+ * probe as that lookup does. `drivenBy`: `rows` when a patient's rows come from its owner index;
+ * otherwise (its dates, its rows of a code) the owner is a filter only. `keyedBy`: the criterion
+ * whose index rows drive the statement (`codeKeyedSql`), not probed again.
  */
-export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates', once: PatientLevelFacts, reads: 'page' | 'count'): string {
+export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates', once: PatientLevelFacts, reads: 'page' | 'count', keyedBy?: Criterion): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   // One patient's page is read from the patient's own index (decision 0018): each criterion is
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
   const probe = request.access !== undefined && fixedPatient(request) !== undefined;
   const prefilter = probe ? undefined : ownerPrefilter(request);
-  for (const c of request.criteria) parts.push(criterionSql(c, p, probe, prefilter));
+  for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
-      parts.push(accessSql(request.access, p, ACCESS_REF));
+      parts.push(accessSql(request.access, p, accessRef(request)));
     } else {
       // One patient for every row (`patient=X`): the policy's patient-level conditions (care
       // team, departments, grants, break-the-glass) no longer depend on the row. Each is computed
@@ -66,14 +68,14 @@ export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'row
       parts.push(patientGateSql(request.access, p, x, once));
       // A Provenance's token rows carry no owner (its owner may follow its records): probed.
       const onePatient = reads === 'page' || request.resourceType === SIGNATURE_TYPE ? undefined : { resourceType: request.resourceType, owner: 'r.owner' };
-      parts.push(accessSql(request.access, p, { ...ACCESS_REF, patient: x, manyPatients: false, onePatient, patientLevel: once }));
+      parts.push(accessSql(request.access, p, { ...accessRef(request), patient: x, manyPatients: false, onePatient, patientLevel: once }));
     }
   }
   return parts.join(' AND ');
 }
 
 /** The single Patient id a search is restricted to by `patient=` / `subject=Patient/…`, if any. */
-function fixedPatient(request: SearchRequest): string | undefined {
+export function fixedPatient(request: SearchRequest): string | undefined {
   for (const c of request.criteria) {
     if (typeof c.param === 'string' || c.modifier || (c.param.code !== 'patient' && c.param.code !== 'subject')) continue;
     if (c.values.length !== 1) continue;
@@ -83,16 +85,32 @@ function fixedPatient(request: SearchRequest): string | undefined {
   return undefined;
 }
 
-/** With an access filter, each row's encounter is computed once, in a LATERAL (see `fromClause`); its patient is its `owner`. */
-const ACCESS_REF = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', encounter: 'f.encounter', manyPatients: true };
+/**
+ * How the access filter reads a row: its patient is its `owner`; its encounter, when the policy
+ * asks for it, is computed once per row in a LATERAL (see `fromClause`).
+ */
+function accessRef(request: SearchRequest): ResourceRef {
+  const ref = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true };
+  return lateralClause(request) ? { ...ref, encounter: 'f.encounter' } : ref;
+}
 
 /** `FROM fhir_resource r`, plus the LATERAL the access filter reads when there is one. */
 function fromClause(request: SearchRequest): string {
   return `fhir_resource r${lateralClause(request)}`;
 }
 
-function lateralClause(request: SearchRequest): string {
-  return request.access ? ` CROSS JOIN LATERAL (SELECT ${encounterOf({ type: 'r.resource_type', id: 'r.id' })} AS encounter) f` : '';
+/**
+ * The row's encounter, for a policy that reads it (care window, encounter class, department),
+ * fenced (`OFFSET 0`): a plain column of each row, which the per-row probes of the encounter's
+ * facts take as a key of the primary key. Pulled up into the statement, it stayed an
+ * expression with a subquery, which no index condition takes: on a fresh database each row's
+ * care-window probe then read every Encounter's status rows (a nurse's page, 0.5 s at 2,000
+ * patients; issue #13). A policy that never reads the encounter reads none.
+ */
+export function lateralClause(request: SearchRequest): string {
+  const condition = request.access?.condition;
+  if (!condition || !readsEncounter(condition)) return '';
+  return ` CROSS JOIN LATERAL (SELECT ${encounterOf({ type: 'r.resource_type', id: 'r.id' })} AS encounter OFFSET 0) f`;
 }
 
 /** The access policy's filter over `r`; `FALSE` when the caller may see nothing (issue #3). */
