@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { TypedValue } from '@medplum/core';
-import { dateRangeOf, evaluate, fitsIndex, indexedString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import { dateRangeOf, evaluate, fitsIndex, indexedString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf, type QuantityMemo } from './index-values.js';
 import { INDEX_LIMITS, indexTooLarge } from './index-limits.js';
 import type { ComponentParamType, CompositeComponentDef, SearchParamDef } from './search-parameter.registry.js';
 import type { UnitBudget } from './ucum.js';
@@ -46,35 +46,64 @@ export type ComponentCache = Map<unknown, Map<string, unknown[]>>;
  * (`INDEX_LIMITS.compositeRowsPerElement`, 422 beyond). Values too long for an index row are
  * left out, as in the rows of their kinds (`fitsIndex`).
  */
-export function compositeRowsOf(def: SearchParamDef, element: TypedValue, cache: ComponentCache, units: UnitBudget, defaultOffset?: string): CompositeRow[] {
+export function compositeRowsOf(
+  def: SearchParamDef,
+  element: TypedValue,
+  cache: ComponentCache,
+  units: UnitBudget,
+  defaultOffset?: string,
+  quantities?: QuantityMemo,
+): CompositeRow[] {
   const [first, second] = def.components ?? [];
   if (!first || !second) return [];
-  const firsts = cached(cache, element, first, `1${first.type}`, (v) => firstPartsOf(first.type, v)).filter((f) => fitsIndex(f.system, f.code));
+  const keys = keysOf(first, second);
+  const firsts = cached(cache, element, first, keys.first, (v) => firstPartsOf(first.type, v), (f) => fitsIndex(f.system, f.code));
   if (firsts.length === 0) return [];
-  const seconds = cached(cache, element, second, `2${second.type}`, (v) => secondPartsOf(second.type, v, units, defaultOffset)).filter((s) =>
-    fitsIndex(s.valueSystem, s.valueCode, s.canonicalCode),
+  const seconds = cached(
+    cache,
+    element,
+    second,
+    keys.second,
+    (v) => secondPartsOf(second.type, v, units, defaultOffset, quantities),
+    (s) => fitsIndex(s.valueSystem, s.valueCode, s.canonicalCode),
   );
   const max = INDEX_LIMITS.compositeRowsPerElement;
   if (firsts.length * seconds.length > max) {
     throw indexTooLarge(def.code, `one element gives ${firsts.length} × ${seconds.length} combinations of its components, more than ${max}`);
   }
-  const rows: CompositeRow[] = [];
-  for (const f of firsts) {
-    for (const s of seconds) {
-      const values = [f.system, f.code, ...Object.values(s)];
-      const tuple = createHash('sha256').update(JSON.stringify(values)).digest('base64url');
-      rows.push({ param: def.code, tuple, ...f, ...s });
-    }
+  // Composites with the same components (`code-value-quantity`, `combo-code-value-quantity`) share the combinations' digests.
+  const byComponent = cache.get(element.value) as Map<string, unknown[]>;
+  let tuples = byComponent.get(keys.pair) as string[] | undefined;
+  if (!tuples) {
+    tuples = [];
+    for (const f of firsts) for (const s of seconds) tuples.push(hash('sha256', JSON.stringify([f.system, f.code, ...Object.values(s)]), 'base64url'));
+    byComponent.set(keys.pair, tuples);
   }
+  const rows: CompositeRow[] = [];
+  let n = 0;
+  for (const f of firsts) for (const s of seconds) rows.push({ param: def.code, tuple: tuples[n++], ...f, ...s });
   return rows;
 }
 
-function cached<T>(cache: ComponentCache, element: TypedValue, component: CompositeComponentDef, role: string, parts: (v: TypedValue) => T[]): T[] {
+/** The cache keys of a composite's components (its role, type and expression) and of their pair, per definition. */
+const componentKeys = new WeakMap<CompositeComponentDef, { first: string; second: string; pair: string }>();
+
+function keysOf(first: CompositeComponentDef, second: CompositeComponentDef): { first: string; second: string; pair: string } {
+  let keys = componentKeys.get(second);
+  if (!keys) {
+    const f = `1${first.type}\u0000${first.expression}`;
+    const s = `2${second.type}\u0000${second.expression}`;
+    componentKeys.set(second, (keys = { first: f, second: s, pair: `${f}\u0001${s}` }));
+  }
+  return keys;
+}
+
+/** A component's values on one element (those that fit an index row), computed once per extraction. */
+function cached<T>(cache: ComponentCache, element: TypedValue, component: CompositeComponentDef, key: string, parts: (v: TypedValue) => T[], fits: (part: T) => boolean): T[] {
   let byComponent = cache.get(element.value);
   if (!byComponent) cache.set(element.value, (byComponent = new Map()));
-  const key = `${role}\u0000${component.expression}`;
   let out = byComponent.get(key) as T[] | undefined;
-  if (!out) byComponent.set(key, (out = evaluate(component.atoms, [element]).flatMap(parts)));
+  if (!out) byComponent.set(key, (out = evaluate(component.atoms, [element]).flatMap(parts).filter(fits)));
   return out;
 }
 
@@ -86,7 +115,7 @@ function firstPartsOf(type: ComponentParamType, v: TypedValue): { system: string
   return tokensOf(v);
 }
 
-function secondPartsOf(type: ComponentParamType, v: TypedValue, units: UnitBudget, defaultOffset?: string): SecondPart[] {
+function secondPartsOf(type: ComponentParamType, v: TypedValue, units: UnitBudget, defaultOffset?: string, quantities?: QuantityMemo): SecondPart[] {
   switch (type) {
     case 'token':
     case 'uri':
@@ -106,7 +135,7 @@ function secondPartsOf(type: ComponentParamType, v: TypedValue, units: UnitBudge
       return r ? [{ ...NONE, low: epochMs(r.low), high: epochMs(r.high) }] : [];
     }
     case 'quantity':
-      return quantitiesOf(v, units).map((q) => ({
+      return quantitiesOf(v, units, quantities).map((q) => ({
         valueSystem: q.system,
         valueCode: q.code !== '' ? q.code : q.unit,
         low: q.low,

@@ -1,5 +1,6 @@
-import { evalFhirPathTyped, type FhirPathAtom, type TypedValue } from '@medplum/core';
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
 import { parseReference } from '../../common/fhir-reference.js';
+import { compiledPath } from './compiled-path.js';
 import { dateRange, type DateRange } from './date-range.js';
 import { exactRange, type NumberRange } from './number-range.js';
 import { canonicalRange, UCUM_SYSTEM, type CanonicalRange, type UnitBudget } from './ucum.js';
@@ -24,18 +25,22 @@ export interface QuantityValue extends NumberRange {
  * alternatives (the registry parses each text once), so each is evaluated once.
  */
 export function evaluate(atoms: readonly FhirPathAtom[], input: TypedValue[], memo?: Map<FhirPathAtom, TypedValue[]>): TypedValue[] {
-  const one = (atom: FhirPathAtom): TypedValue[] => {
-    if (!memo) return tryEvaluate(atom, input);
-    let values = memo.get(atom);
-    if (!values) memo.set(atom, (values = tryEvaluate(atom, input)));
-    return values;
-  };
-  return atoms.length === 1 ? one(atoms[0]) : atoms.flatMap(one);
+  if (atoms.length === 1) return valuesOf(atoms[0], input, memo);
+  const out: TypedValue[] = [];
+  for (const atom of atoms) for (const v of valuesOf(atom, input, memo)) out.push(v);
+  return out;
+}
+
+function valuesOf(atom: FhirPathAtom, input: TypedValue[], memo?: Map<FhirPathAtom, TypedValue[]>): TypedValue[] {
+  if (!memo) return tryEvaluate(atom, input);
+  let values = memo.get(atom);
+  if (!values) memo.set(atom, (values = tryEvaluate(atom, input)));
+  return values;
 }
 
 function tryEvaluate(atom: FhirPathAtom, input: TypedValue[]): TypedValue[] {
   try {
-    return evalFhirPathTyped(atom, input);
+    return compiledPath(atom)(input);
   } catch {
     return [];
   }
@@ -184,11 +189,30 @@ export function numberRangeOf(v: TypedValue): NumberRange | undefined {
 
 const MONEY_SYSTEM = 'urn:iso:std:iso:4217';
 
-/** Quantities (Age, Duration, Money… and both ends of a Range) as indexed (R4 search.html#quantity). */
-export function quantitiesOf(v: TypedValue, units?: UnitBudget): QuantityValue[] {
+/**
+ * The quantities of one extraction, by value: a value is read by several parameters
+ * (`value-quantity`, `combo-value-quantity`, the composites), each of which would convert it.
+ */
+export type QuantityMemo = Map<object, { type: string; values: QuantityValue[] }>;
+
+/**
+ * Quantities (Age, Duration, Money… and both ends of a Range) as indexed (R4 search.html#quantity).
+ * With `memo`, a value already converted (as the same type) is not converted again; its units
+ * were counted by `units` then.
+ */
+export function quantitiesOf(v: TypedValue, units?: UnitBudget, memo?: QuantityMemo): QuantityValue[] {
   const o = v.value as Record<string, unknown> | null | undefined;
   if (!o || typeof o !== 'object') return [];
-  if (v.type === 'Range') {
+  if (!memo) return quantitiesOfObject(v.type, o, units);
+  const kept = memo.get(o);
+  if (kept?.type === v.type) return kept.values;
+  const values = quantitiesOfObject(v.type, o, units);
+  memo.set(o, { type: v.type, values });
+  return values;
+}
+
+function quantitiesOfObject(type: string, o: Record<string, unknown>, units?: UnitBudget): QuantityValue[] {
+  if (type === 'Range') {
     const low = quantityOf(o.low as Record<string, unknown> | undefined, units);
     const high = quantityOf(o.high as Record<string, unknown> | undefined, units);
     const unitOf = low ?? high;
@@ -198,7 +222,7 @@ export function quantitiesOf(v: TypedValue, units?: UnitBudget): QuantityValue[]
     const { system, code, unit } = unitOf;
     return [withCanonical({ system, code, unit, low: low?.low ?? '-Infinity', high: high?.high ?? 'Infinity' }, units)];
   }
-  if (v.type === 'Money') {
+  if (type === 'Money') {
     const m = quantityOf({ value: o.value, system: MONEY_SYSTEM, code: o.currency }, units);
     return m ? [m] : [];
   }

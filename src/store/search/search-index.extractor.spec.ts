@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChargeItem, Encounter, Observation, Patient, RiskAssessment } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../fhir-definitions.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
@@ -89,6 +90,27 @@ describe('extractSearchIndex', () => {
       const combo = index.composites.filter((c) => c.param === 'combo-code-value-quantity').map((c) => `${c.code}=${c.low}`);
       expect(combo.sort()).toEqual(['8462-4=80', '8480-6=120', '85354-9=5.5']);
       expect(index.quantities.filter((q) => q.param === 'component-value-quantity').map((q) => q.low).sort()).toEqual(['120', '80']);
+    });
+
+    it('gives a value read by several parameters the same rows in each, and identical combinations the same digest', () => {
+      const temperature: Observation = {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
+        valueQuantity: { value: 37.2, unit: '°C', system: UCUM, code: 'Cel' },
+      };
+      const index = extractSearchIndex(temperature, registry.forType('Observation'));
+      const quantity = (param: string) => index.quantities.filter((q) => q.param === param).map(({ param: _, ...q }) => q);
+      const kelvin = { canonicalCode: 'K', canonicalLow: '310.35', canonicalHigh: '310.35' };
+      expect(quantity('value-quantity')).toEqual([{ system: UCUM, code: 'Cel', unit: '°C', low: '37.2', high: '37.2', ...kelvin }]);
+      expect(quantity('combo-value-quantity')).toEqual(quantity('value-quantity'));
+      const composite = (param: string) => index.composites.filter((c) => c.param === param).map(({ param: _, ...c }) => c);
+      const [row] = composite('code-value-quantity');
+      expect(row).toMatchObject({ system: 'http://loinc.org', code: '8310-5', valueSystem: UCUM, valueCode: 'Cel', low: '37.2', high: '37.2', ...kelvin });
+      // The tuple is the digest of the row's values, whichever composite the row is of.
+      const values = [row.system, row.code, row.valueSystem, row.valueCode, row.low, row.high, row.canonicalCode, row.canonicalLow, row.canonicalHigh];
+      expect(row.tuple).toBe(createHash('sha256').update(JSON.stringify(values)).digest('base64url'));
+      expect(composite('combo-code-value-quantity')).toEqual([row]);
     });
 
     it('indexes a quantity in canonical units only when its system is UCUM and its code converts', () => {

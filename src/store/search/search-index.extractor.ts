@@ -3,7 +3,19 @@ import type { Resource } from '@medplum/fhirtypes';
 import { compositeRowsOf, type ComponentCache, type CompositeRow } from './composite.js';
 import type { DateRange } from './date-range.js';
 import { INDEX_LIMITS, indexTooLarge } from './index-limits.js';
-import { dateRangeOf, displaysOf, evaluate, fitsIndex, indexedString, numberRangeOf, quantitiesOf, referenceOf, stringsOf, tokensOf } from './index-values.js';
+import {
+  dateRangeOf,
+  displaysOf,
+  evaluate,
+  fitsIndex,
+  indexedString,
+  numberRangeOf,
+  quantitiesOf,
+  referenceOf,
+  stringsOf,
+  tokensOf,
+  type QuantityMemo,
+} from './index-values.js';
 import type { NumberRange } from './number-range.js';
 import type { SearchParamDef } from './search-parameter.registry.js';
 import { UnitBudget } from './ucum.js';
@@ -47,6 +59,7 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
   const seen = new Set<string>();
   const components: ComponentCache = new Map();
   const memo = new Map<FhirPathAtom, TypedValue[]>();
+  const quantities: QuantityMemo = new Map();
   let current = '';
   const units = new UnitBudget(INDEX_LIMITS.unitsPerResource, (max) => indexTooLarge(current, `the resource carries more than ${max} distinct UCUM units`));
   // Rows are told apart as their table's primary key tells them (version-writes.ts inserts a
@@ -54,7 +67,8 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
   // composite the key determines (canonical values follow from the unit and value, a tuple is a
   // digest of the rest), and for a string by its indexed value without `exact`: of two texts
   // normalised or cut alike ("Café" and "cafe"), the first is kept, as the table kept it.
-  const add = <K extends keyof SearchIndex>(kind: K, row: SearchIndex[K][number], key = `${kind}\u0000${Object.values(row).join('\u0000')}`) => {
+  // Each key is the kind and the row's values joined by NUL, a null as '' (spelt out per kind: joining `Object.values` cost more).
+  const add = <K extends keyof SearchIndex>(kind: K, row: SearchIndex[K][number], key: string) => {
     if (seen.has(key)) return;
     if (seen.size >= INDEX_LIMITS.rowsPerResource) {
       throw indexTooLarge(row.param, `the resource gives more than ${INDEX_LIMITS.rowsPerResource} index rows`);
@@ -64,7 +78,7 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
   };
   // Codes too long for an index row are left out (`fitsIndex`); strings are cut (`indexedString`).
   const token = (param: string, t: { system: string; code: string }) => {
-    if (fitsIndex(t.system, t.code)) add('tokens', { param, ...t });
+    if (fitsIndex(t.system, t.code)) add('tokens', { param, ...t }, `tokens\u0000${param}\u0000${t.system}\u0000${t.code}`);
   };
   const text = (param: string, s: string) => {
     const value = indexedString(s);
@@ -86,24 +100,24 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
           break;
         case 'reference': {
           const ref = referenceOf(v);
-          if (ref) add('references', { param: p.code, ...ref });
+          if (ref) add('references', { param: p.code, ...ref }, `references\u0000${p.code}\u0000${ref.targetType}\u0000${ref.targetId}`);
           break;
         }
         case 'date': {
           const range = dateRangeOf(v, defaultOffset);
-          if (range) add('dates', { param: p.code, ...range });
+          if (range) add('dates', { param: p.code, ...range }, `dates\u0000${p.code}\u0000${range.low}\u0000${range.high}`);
           break;
         }
         case 'number': {
           const range = numberRangeOf(v);
-          if (range) add('numbers', { param: p.code, ...range });
+          if (range) add('numbers', { param: p.code, ...range }, `numbers\u0000${p.code}\u0000${range.low}\u0000${range.high}`);
           break;
         }
         case 'quantity':
-          for (const q of quantitiesOf(v, units)) {
+          for (const q of quantitiesOf(v, units, quantities)) {
             if (!fitsIndex(q.system, q.code, q.unit, q.canonical?.code)) continue;
             const c = q.canonical;
-            add('quantities', {
+            const row = {
               param: p.code,
               system: q.system,
               code: q.code,
@@ -113,16 +127,25 @@ export function extractSearchIndex(resource: Resource, params: readonly SearchPa
               canonicalCode: c?.code ?? null,
               canonicalLow: c?.low ?? null,
               canonicalHigh: c?.high ?? null,
-            });
+            };
+            const canonicalKey = c ? `${c.code}\u0000${c.low}\u0000${c.high}` : '\u0000\u0000';
+            add('quantities', row, `quantities\u0000${p.code}\u0000${q.system}\u0000${q.code}\u0000${q.unit}\u0000${q.low}\u0000${q.high}\u0000${canonicalKey}`);
           }
           break;
         case 'composite':
-          for (const row of compositeRowsOf(p, v, components, units, defaultOffset)) add('composites', row);
+          for (const row of compositeRowsOf(p, v, components, units, defaultOffset, quantities)) add('composites', row, compositeKey(row));
           break;
       }
     }
   }
   return index;
+}
+
+/** A composite row's key in `add`: its values joined by NUL, a null as ''. */
+function compositeKey(r: CompositeRow): string {
+  const second = `${r.valueSystem ?? ''}\u0000${r.valueCode ?? ''}\u0000${r.low ?? ''}\u0000${r.high ?? ''}`;
+  const canonical = `${r.canonicalCode ?? ''}\u0000${r.canonicalLow ?? ''}\u0000${r.canonicalHigh ?? ''}`;
+  return `composites\u0000${r.param}\u0000${r.tuple}\u0000${r.system}\u0000${r.code}\u0000${second}\u0000${canonical}`;
 }
 
 /**

@@ -1,5 +1,11 @@
+import { createRequire } from 'node:module';
 import { jest } from '@jest/globals';
 import { canonicalRange, UnitBudget } from './ucum.js';
+
+/** The library itself, as the oracle of a special unit's conversion. */
+const library = (createRequire(import.meta.url)('@lhncbc/ucum-lhc') as {
+  UcumLhcUtils: { getInstance(): { convertToBaseUnits(unit: string, value: number): { magnitude?: number } } };
+}).UcumLhcUtils.getInstance();
 
 describe('canonical UCUM ranges (R4 search.html#quantity)', () => {
   it('puts units of one dimension on one scale: mg/dL, g/L and kg/m3 agree bound for bound', () => {
@@ -17,6 +23,20 @@ describe('canonical UCUM ranges (R4 search.html#quantity)', () => {
     expect(canonicalRange('mm[Hg]', { low: '119.5', high: '120.5' })?.code).toBe('g.m-1.s-2');
     expect(canonicalRange('%', { low: '95', high: '96' })).toEqual({ code: '1', low: '0.95', high: '0.96' });
     expect(canonicalRange('beats per minute', { low: '1', high: '2' })).toBeUndefined();
+  });
+
+  it('converts each value of a special unit as the library does, however often it is asked and however many values it met', () => {
+    const inKelvin = (unit: string, x: number) => String(Number((library.convertToBaseUnits(unit, x).magnitude as number).toPrecision(12)));
+    // More values than are kept (4,000), asked twice: the second round partly from what was kept, partly converted again.
+    const values = Array.from({ length: 4500 }, (_, n) => (n - 300) / 10);
+    for (let round = 0; round < 2; round++) {
+      for (const x of values) {
+        const unit = x % 2 === 0 ? 'Cel' : '[degF]';
+        expect(canonicalRange(unit, { low: String(x), high: String(x) })).toEqual({ code: 'K', low: inKelvin(unit, x), high: inKelvin(unit, x) });
+      }
+    }
+    expect(canonicalRange('Cel', { low: '-0', high: '0' })).toEqual({ code: 'K', low: inKelvin('Cel', -0), high: inKelvin('Cel', 0) });
+    expect(canonicalRange('Cel', { low: '36', high: '38' })).toEqual({ code: 'K', low: '309.15', high: '311.15' });
   });
 });
 

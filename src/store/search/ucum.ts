@@ -145,12 +145,34 @@ export function canonicalRange(code: string, range: NumberRange, budget?: UnitBu
     a = low * c.factor;
     b = high * c.factor;
   } else {
-    const from = quietly(() => library().convertToBaseUnits(code, low));
-    const to = quietly(() => library().convertToBaseUnits(code, high));
-    if (typeof from.magnitude !== 'number' || typeof to.magnitude !== 'number') return undefined;
-    a = from.magnitude;
-    b = to.magnitude;
+    const from = specialMagnitude(code, low);
+    const to = high === low ? from : specialMagnitude(code, high);
+    if (from === undefined || to === undefined) return undefined;
+    a = from;
+    b = to;
   }
   // A decreasing conversion (a negative factor, a logarithmic unit) swaps the bounds.
-  return { code: c.code, low: rounded(Math.min(a, b)), high: rounded(Math.max(a, b)) };
+  const lower = rounded(Math.min(a, b));
+  // A point (every stored value) rounds once.
+  return { code: c.code, low: lower, high: a === b ? lower : rounded(Math.max(a, b)) };
+}
+
+/**
+ * Values of special units (temperatures, logarithmic units) converted, by unit and value: each
+ * is a parse and a conversion by the library, and a ward's values repeat (36.5 Cel, 37.2 Cel…).
+ * Bounded like `conversions`; emptied when full (a hit only saves time, a miss converts again).
+ */
+const specialValues = new Map<string, number | undefined>();
+const MAX_CACHED_SPECIAL_VALUES = 4000;
+
+/** The magnitude of `value` `code` in base units, or undefined when the library gives none. */
+function specialMagnitude(code: string, value: number): number | undefined {
+  // `-0` apart from `0`: the library gets the number itself.
+  const key = `${code}\u0000${Object.is(value, -0) ? '-0' : String(value)}`;
+  if (specialValues.has(key)) return specialValues.get(key);
+  const r = quietly(() => library().convertToBaseUnits(code, value));
+  const magnitude = typeof r.magnitude === 'number' ? r.magnitude : undefined;
+  if (specialValues.size >= MAX_CACHED_SPECIAL_VALUES) specialValues.clear();
+  specialValues.set(key, magnitude);
+  return magnitude;
 }
