@@ -47,6 +47,7 @@ import { RequestObserver } from './observability/access-log.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { ActiveAccessSource } from './policy/active-access.port.js';
 import { LoadedPolicy } from './policy/loaded-policy.js';
+import { HospitalTimeZone } from './common/hospital-time.js';
 import { defaultPolicyPath, loadPolicy, validatePolicy } from './policy/policy.loader.js';
 import { PolicyModule } from './policy/policy.module.js';
 import { WithheldRecordsSource } from './policy/withheld-records.port.js';
@@ -115,6 +116,9 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     { provide: ActiveAccessSource, useExisting: AccessGrantRepository },
     { provide: WithheldRecordsSource, useExisting: DisputeWithholdings },
     { provide: FhirAccess, useExisting: PolicyFhirAccess },
+    // The days of audit's access report and the times in its messages: the hospital's zone in force (policy settings.timeZone),
+    // through audit's port, so the trail's code never reads the policy.
+    { provide: HospitalTimeZone, useExisting: LoadedPolicy },
     { provide: AuditTrailAccess, useExisting: PolicyAuditTrailAccess },
     // The write chain (decision 0013): before the write, the legal hold first, then archive, the
     // edit window, the reason, copy-paste, then the hospital's own guards; after it, the
@@ -167,6 +171,7 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     // The chain, not its lists: hosts add guards with `forRoot({ writeGuards })`.
     WriteChain,
     LedgerHeads,
+    HospitalTimeZone,
     IntegrityChecks,
     IdentityModule,
     PolicyModule,

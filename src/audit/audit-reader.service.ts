@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
+import { HospitalTimeZone } from '../common/hospital-time.js';
 import { pagingLinks } from '../fhir/bundle.builder.js';
 import { queryPairs, type FhirContext } from '../fhir/fhir-request.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { checkSearchCost } from '../store/search/search-request.js';
-import { HOSPITAL_OFFSET, offsetToMs } from '../store/search/date-range.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import type { AccessReport } from './access-report.js';
 import { assertAuditSearchParameters, parseAuditSearch, patientsNamed, reportBoundary, stripType } from './audit-search.js';
@@ -29,6 +29,7 @@ export class AuditReaderService {
   constructor(
     private readonly entries: AuditTrailRepository,
     private readonly settings: FhirSettings,
+    private readonly zone: HospitalTimeZone,
   ) {}
 
   async search(ctx: FhirContext, query: string, scope: AuditTrailScope): Promise<Bundle> {
@@ -37,7 +38,7 @@ export class AuditReaderService {
     assertAuditSearchParameters(pairs);
     const patients = patientsNamed(pairs);
     admit(ctx, scope, patients);
-    const { criteria, count, offset } = parseAuditSearch(pairs, this.settings);
+    const { criteria, count, offset } = parseAuditSearch(pairs, this.settings, this.zone.timeZone);
     const { entries, total } = await this.entries.search(criteria, count, offset);
     ctx.audit?.concerns(patients);
     const base = ctx.baseUrl;
@@ -82,14 +83,15 @@ export class AuditReaderService {
     return eventOf(id, row);
   }
 
-  /** "Who looked at my record": accesses to one patient's records, per actor and day (R-20). */
+  /** "Who looked at my record": accesses to one patient's records, per actor and day of the hospital's clock (R-20). */
   async accessReport(ctx: FhirContext, patient: string, period: { from?: string; to?: string }, scope: AuditTrailScope): Promise<AccessReport> {
     const id = stripType(patient, 'Patient');
     const { from, to } = period;
     admit(ctx, scope, [id]);
     ctx.audit?.concerns([id]);
-    const bounds = { ...(from ? { from: reportBoundary(from, 'from') } : {}), ...(to ? { to: reportBoundary(to, 'to') } : {}) };
-    const rows = await this.entries.accessReport(id, bounds, offsetToMs(HOSPITAL_OFFSET) / 60_000);
+    const timeZone = this.zone.timeZone;
+    const bounds = { ...(from ? { from: reportBoundary(from, 'from', timeZone) } : {}), ...(to ? { to: reportBoundary(to, 'to', timeZone) } : {}) };
+    const rows = await this.entries.accessReport(id, bounds, timeZone);
     return { patient: `Patient/${id}`, ...(from ? { from } : {}), ...(to ? { to } : {}), rows };
   }
 }

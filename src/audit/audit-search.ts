@@ -1,4 +1,5 @@
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
+import { instantOfWall } from '../common/hospital-time.js';
 import { dateRange, type DateRange } from '../store/search/date-range.js';
 
 /** The search parameters of `GET /fhir/AuditEvent` (IHE BALP, R-22), with paging and format. */
@@ -53,11 +54,15 @@ export function patientsNamed(pairs: readonly [string, string][]): string[] {
   return pairs.filter(([k]) => k === 'patient').map(([, v]) => stripType(v, 'Patient'));
 }
 
-/** Parses a trail search's values (the parameters were checked by `assertAuditSearchParameters`); each bad value is a 400 naming it. */
-export function parseAuditSearch(pairs: readonly [string, string][], paging: AuditPaging): AuditSearch {
+/**
+ * Parses a trail search's values (the parameters were checked by `assertAuditSearchParameters`);
+ * each bad value is a 400 naming it. A date or time sent without an offset is the hospital's
+ * (`timeZone`, policy `settings.timeZone`).
+ */
+export function parseAuditSearch(pairs: readonly [string, string][], paging: AuditPaging, timeZone: string): AuditSearch {
   const criteria: AuditCriterion[] = [];
   for (const [k, v] of pairs) {
-    const criterion = criterionOf(k, v);
+    const criterion = criterionOf(k, v, timeZone);
     if (criterion) criteria.push(criterion);
   }
   return {
@@ -67,9 +72,12 @@ export function parseAuditSearch(pairs: readonly [string, string][], paging: Aud
   };
 }
 
-/** `from`/`to` of the access report: a date or an instant, inclusive at both ends (400 naming it otherwise). */
-export function reportBoundary(value: string, name: string): DateRange {
-  const range = dateRange(value);
+/**
+ * `from`/`to` of the access report: a date or an instant, inclusive at both ends (400 naming it
+ * otherwise); a date is the hospital's day (`timeZone`).
+ */
+export function reportBoundary(value: string, name: string, timeZone: string): DateRange {
+  const range = hospitalDateRange(value, timeZone);
   if (!range) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, `${name} must be a date (YYYY-MM-DD) or an instant, not ${value}`, [name]);
   return range;
 }
@@ -79,7 +87,20 @@ export function stripType(v: string, type: string): string {
   return v.startsWith(`${type}/`) ? v.slice(type.length + 1) : v;
 }
 
-function criterionOf(k: string, v: string): AuditCriterion | undefined {
+/**
+ * The instants a FHIR date, dateTime or instant covers (`dateRange`), a value sent without an
+ * offset read on the hospital's clock (`timeZone`): `2026-11-30` is that day in the hospital,
+ * 23 or 25 hours long when the clocks change. A value with an offset or `Z` is read as sent.
+ */
+export function hospitalDateRange(value: string, timeZone: string): DateRange | undefined {
+  // Read as UTC, the range's ends are the wall-clock readings; an offset sent overrides it.
+  const wall = dateRange(value, '+00:00');
+  if (!wall || /T.*(Z|[+-]\d{2}:\d{2})$/.test(value.trim())) return wall;
+  const at = (iso: string) => new Date(instantOfWall(Date.parse(iso), timeZone)).toISOString();
+  return { low: at(wall.low), high: at(wall.high) };
+}
+
+function criterionOf(k: string, v: string, timeZone: string): AuditCriterion | undefined {
   const codes = () => v.split(',').map((c) => c.slice(c.indexOf('|') + 1));
   switch (k) {
     case 'patient':
@@ -87,7 +108,7 @@ function criterionOf(k: string, v: string): AuditCriterion | undefined {
     case 'agent':
       return v.startsWith('Practitioner/') ? { on: 'practitioner', reference: v } : { on: 'actor', ids: v.split(',') };
     case 'date':
-      return dateCriterion(v);
+      return dateCriterion(v, timeZone);
     case 'action':
       return { on: 'action', codes: v.split(',') };
     case 'subtype':
@@ -107,9 +128,9 @@ function criterionOf(k: string, v: string): AuditCriterion | undefined {
 }
 
 /** A date range is inclusive at both ends: `high` is the last instant it covers (see `dateRange`). */
-function dateCriterion(value: string): AuditCriterion {
+function dateCriterion(value: string, timeZone: string): AuditCriterion {
   const prefix = PREFIXES.find((x) => value.startsWith(x));
-  const range = dateRange(prefix ? value.slice(2) : value);
+  const range = hospitalDateRange(prefix ? value.slice(2) : value, timeZone);
   if (!range) {
     const problem = `date must be a FHIR date or instant with an optional prefix (ge, gt, le, lt, eq), not ${value}`;
     throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, problem, ['date']);

@@ -61,15 +61,16 @@ export class AuditTrailRepository {
 
   /**
    * Accesses to `patient`'s records in `period`, one row per actor and calendar day, the day
-   * taken at `offsetMinutes` from UTC (the hospital's zone), with what each one's disclosures
+   * as the clock of `timeZone` reads it (the hospital's zone), with what each one's disclosures
    * handed out.
    */
-  async accessReport(patient: string, period: ReportPeriod, offsetMinutes: number): Promise<AccessReportRow[]> {
+  async accessReport(patient: string, period: ReportPeriod, timeZone: string): Promise<AccessReportRow[]> {
     const p = new SqlParams();
     const where = [`e.patient = ${p.add(patient)}`];
     if (period.from) where.push(`e.recorded >= ${p.add(period.from.low)}::timestamptz`);
     if (period.to) where.push(`e.recorded <= ${p.add(period.to.high)}::timestamptz`);
-    const day = `to_char((e.recorded AT TIME ZONE 'UTC') + make_interval(mins => ${p.add(offsetMinutes)}::int), 'YYYY-MM-DD')`;
+    // The hospital's calendar day (an IANA zone, as PostgreSQL's time zone database names it; daylight saving included).
+    const day = `to_char(e.recorded AT TIME ZONE ${p.add(timeZone)}::text, 'YYYY-MM-DD')`;
     const [rows, handedOut] = await Promise.all([
       this.db.query<Record<string, unknown>>(
         `SELECT coalesce(e.actor, '(unidentified)') AS actor,

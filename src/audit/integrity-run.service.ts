@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { HospitalTimeZone } from '../common/hospital-time.js';
 import { ChartWardenDatabase } from '../database/chartwarden-database.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { AuditTrailAccess } from './audit-trail-access.port.js';
@@ -40,6 +41,7 @@ export class IntegrityRunService implements OnApplicationShutdown {
     private readonly checks: IntegrityChecks,
     private readonly access: AuditTrailAccess,
     private readonly clock: Clock,
+    private readonly zone: HospitalTimeZone,
   ) {}
 
   /** `GET /audit/integrity`: for each kind, the run in progress, the last run and the last intact run over everything. */
@@ -87,7 +89,7 @@ export class IntegrityRunService implements OnApplicationShutdown {
     let run: IntegrityRun;
     try {
       const startedBy = { via: 'api' as const, id: ctx.actor.id, practitioner: ctx.actor.practitioner, ...(ctx.audit ? { requestId: ctx.audit.requestId } : {}) };
-      run = await beginRun(runs, kind, startedBy, undefined, this.clock.now());
+      run = await beginRun(runs, kind, startedBy, undefined, this.clock.now(), this.zone.timeZone);
     } catch (e) {
       await client.end().catch(() => undefined);
       throw e;

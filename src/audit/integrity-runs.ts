@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { hospitalTimeNamed } from '../common/hospital-time.js';
 import { withOfflineClient } from '../database/offline-connection.js';
 import { failedResult, resultOf, type IntegrityKind, type IntegrityRun, type IntegrityStarter, type VerificationOf } from './domain/integrity-run.js';
 import { IntegrityRunRepository } from './integrity-run.repository.js';
@@ -18,15 +19,23 @@ const VERIFY: Record<IntegrityKind, string> = { audit: 'audit verify', ledger: '
 /**
  * Starts a run on `runs`' session: takes the kind's lock (held until the session ends), closes
  * runs of the kind whose process died, and records this one unfinished. Throws
- * `IntegrityRunError` `integrity.running` when a run of the kind is in progress elsewhere.
+ * `IntegrityRunError` `integrity.running` when a run of the kind is in progress elsewhere,
+ * saying when that one started on the clock of `timeZone` (people read it: the auditors' console shows it).
  */
-export async function beginRun(runs: IntegrityRunRepository, kind: IntegrityKind, startedBy: IntegrityStarter, scope: string | undefined, now: Date): Promise<IntegrityRun> {
+export async function beginRun(
+  runs: IntegrityRunRepository,
+  kind: IntegrityKind,
+  startedBy: IntegrityStarter,
+  scope: string | undefined,
+  now: Date,
+  timeZone: string,
+): Promise<IntegrityRun> {
   if (!(await runs.tryLock(kind))) {
     const other = await runs.unfinished(kind);
     throw new IntegrityRunError(
       IntegrityRunErrorCode.Running,
       `Another ${VERIFY[kind]} run is in progress` +
-        (other ? ` (run ${other.id}, started ${other.startedAt.toISOString()} by ${other.startedBy.id} from the ${other.startedBy.via})` : '') +
+        (other ? ` (run ${other.id}, started ${hospitalTimeNamed(other.startedAt, timeZone)} by ${other.startedBy.id} from the ${other.startedBy.via})` : '') +
         ': one run of a kind at a time; wait for it to finish',
     );
   }
@@ -67,18 +76,19 @@ export async function completeRun<K extends IntegrityKind, R extends Verificatio
  * starts and finished with its outcome. Returns `run`'s report unchanged; a failed check is
  * recorded as failed and its error thrown on. Throws `IntegrityRunError` (`integrity.running`)
  * without checking when a run of the kind is in progress. `scope`: what the command verifies when
- * not everything (`since 2026-11-01T00:00:00.000Z`, `Composition/123`).
+ * not everything (`since 2026-11-01T00:00:00.000Z`, `Composition/123`); `timeZone`: the clock
+ * a refusal states the other run's start on (default UTC, named as such: the CLI need not load the policy).
  */
 export async function recordRun<K extends IntegrityKind, R extends VerificationOf<K>>(
   url: string,
   kind: K,
   startedBy: IntegrityStarter,
   run: () => Promise<R>,
-  options: { scope?: string } = {},
+  options: { scope?: string; timeZone?: string } = {},
 ): Promise<R> {
   return withOfflineClient(url, `chartwarden-${kind}-verify-run`, async (client) => {
     const runs = IntegrityRunRepository.overClient(client);
-    const begun = await beginRun(runs, kind, startedBy, options.scope, new Date());
+    const begun = await beginRun(runs, kind, startedBy, options.scope, new Date(), options.timeZone ?? 'UTC');
     return completeRun(runs, { ...begun, kind }, run, () => new Date());
   });
 }

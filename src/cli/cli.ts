@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { dayEndsAt, hospitalDay } from '../common/hospital-time.js';
 import { packageRoot } from '../common/package-root.js';
 import { DataDirLock, ensureWritableDir } from '../database/data-dir-lock.js';
 import { probeDatabase } from '../database/database-unreachable.js';
@@ -182,20 +183,23 @@ export function buildCli(): Command {
   retention
     .command('report')
     .description("Patients whose records have reached the policy's retention (15 years after the last visit, 30 after the last discharge); reads only, deletes nothing")
-    .option('--as-of <date>', 'the day to judge on (YYYY-MM-DD; default today)', (v) => {
+    .option('--as-of <date>', "the hospital's day to judge on (YYYY-MM-DD, in the policy's settings.timeZone; default now)", (v) => {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(v))) throw new InvalidArgumentError('use YYYY-MM-DD');
       return v;
     })
     .action(async (o: { asOf?: string }) => {
       const policy = loadServerPolicy(settingsFromEnv());
-      const asOf = o.asOf ? new Date(`${o.asOf}T23:59:59.999+08:00`) : new Date();
-      const report = await retentionReport(await databaseUrl(), policy.recordRetention, asOf);
+      // The hospital's day (policy settings.timeZone), to its last instant; its calendar counts the years.
+      const { timeZone } = policy;
+      const asOf = o.asOf ? dayEndsAt(o.asOf, timeZone) : new Date();
+      const report = await retentionReport(await databaseUrl(), policy.recordRetention, asOf, timeZone);
+      const day = (instant: string | undefined) => hospitalDay(instant, timeZone) ?? '—';
       process.stdout.write(
         `retention report as of ${report.asOf}: ${report.reached.length} of ${report.patients} patients have reached their retention ` +
           `(${report.outpatientYears} years after the last outpatient visit, ${report.inpatientYears} after the last discharge); nothing was deleted (${report.ms} ms)\n`,
       );
       for (const r of report.reached) {
-        process.stdout.write(`  ${r.patient}  kept until ${r.keptUntil.slice(0, 10)}  (last visit ${r.lastOutpatientVisit?.slice(0, 10) ?? '—'}, last discharge ${r.lastDischarge?.slice(0, 10) ?? '—'})\n`);
+        process.stdout.write(`  ${r.patient}  kept until ${day(r.keptUntil)}  (last visit ${day(r.lastOutpatientVisit)}, last discharge ${day(r.lastDischarge)})\n`);
       }
     });
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { takeCheckpoint, verifyCheckpoint, type Checkpoint, type CheckpointDatabase, type CheckpointReport } from '../audit/checkpoint.js';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
-import { queryableOf, sessionTimeZone, withOfflineClient } from '../database/offline-connection.js';
+import { queryableOf, withOfflineClient } from '../database/offline-connection.js';
 import { UnitOfWork } from '../database/unit-of-work.js';
 import { DisputesRepository } from '../disputes/disputes.repository.js';
 import { checkSeal, type SealReport } from '../disputes/seal-verifier.js';
@@ -41,11 +41,11 @@ export async function verifySeal(databaseUrl: string, disputeId: string): Promis
   });
 }
 
-/** `chartwarden retention report` (R-18): `retained` on the database's calendar (its time zone, as PostgreSQL counts years). */
-export async function retentionReport(databaseUrl: string, years: { outpatientYears: number; inpatientYears: number }, asOf: Date): Promise<RetentionReport> {
+/** `chartwarden retention report` (R-18): `retained` on the hospital's calendar (`timeZone`, policy `settings.timeZone`). */
+export async function retentionReport(databaseUrl: string, years: { outpatientYears: number; inpatientYears: number }, asOf: Date, timeZone: string): Promise<RetentionReport> {
   const started = Date.now();
   return withOfflineClient(databaseUrl, 'chartwarden-retention-report', async (client) => {
-    const report = await retained(PostgresRecordIndex.overClient(client), years, asOf, await sessionTimeZone(queryableOf(client)));
+    const report = await retained(PostgresRecordIndex.overClient(client), years, asOf, timeZone);
     return { asOf: asOf.toISOString(), ...years, ...report, ms: Date.now() - started };
   });
 }

@@ -1,4 +1,4 @@
-import { addDays, clockAt, daysBetween, hospitalClock, hospitalDay, hospitalTime, hospitalTimeOf, zoneLabel } from './hospital-time.js';
+import { addDays, clockAt, dayEndsAt, dayStartsAt, daysBetween, hospitalClock, hospitalDay, hospitalTime, hospitalTimeOf, instantOfWall, offsetAt, zoneLabel } from './hospital-time.js';
 
 describe('times as people in the hospital read them (policy settings.timeZone)', () => {
   it('an instant reads as the wall clock of the zone, whatever offset the sender wrote', () => {
@@ -44,6 +44,30 @@ describe('times as people in the hospital read them (policy settings.timeZone)',
     expect(zoneLabel('Asia/Shanghai')).toBe('北京时间');
     expect(zoneLabel('PRC')).toBe('北京时间');
     expect(zoneLabel('Europe/Berlin')).toBe('Europe/Berlin');
+  });
+
+  it("a local day's first and last instant in the zone: 24 hours, 23 when the clocks go forward, 25 when they go back", () => {
+    expect(dayStartsAt('2026-03-01', 'Asia/Shanghai').toISOString()).toBe('2026-02-28T16:00:00.000Z');
+    expect(dayEndsAt('2026-03-01', 'Asia/Shanghai').toISOString()).toBe('2026-03-01T15:59:59.999Z');
+    expect(dayStartsAt('2026-01-15', 'Europe/Berlin').toISOString()).toBe('2026-01-14T23:00:00.000Z');
+    expect(dayStartsAt('2026-07-15', 'Europe/Berlin').toISOString()).toBe('2026-07-14T22:00:00.000Z');
+    // Berlin: forward on 29 March 2026, back on 25 October 2026.
+    expect(dayEndsAt('2026-03-29', 'Europe/Berlin').getTime() + 1 - dayStartsAt('2026-03-29', 'Europe/Berlin').getTime()).toBe(23 * 3_600_000);
+    expect(dayEndsAt('2026-10-25', 'Europe/Berlin').getTime() + 1 - dayStartsAt('2026-10-25', 'Europe/Berlin').getTime()).toBe(25 * 3_600_000);
+    expect(dayStartsAt('2026-03-01', 'UTC').toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect(dayStartsAt('2026-03-01', 'America/New_York').toISOString()).toBe('2026-03-01T05:00:00.000Z');
+    // Santiago's clocks jump at midnight (6 September 2026): the day starts at 01:00, when they jump.
+    expect(dayStartsAt('2026-09-06', 'America/Santiago').toISOString()).toBe('2026-09-06T04:00:00.000Z');
+    expect(clockAt(dayStartsAt('2026-09-06', 'America/Santiago').getTime(), 'America/Santiago')).toMatchObject({ date: '2026-09-06', hour: 1, minute: 0 });
+  });
+
+  it("a wall-clock reading's instant and the zone's offset; a repeated hour reads its first instant", () => {
+    expect(offsetAt(Date.parse('2026-07-01T00:00:00Z'), 'Europe/Berlin')).toBe(2 * 3_600_000);
+    expect(offsetAt(Date.parse('2026-01-01T00:00:00Z'), 'Europe/Berlin')).toBe(3_600_000);
+    expect(offsetAt(Date.parse('2026-01-01T00:00:00Z'), 'Asia/Shanghai')).toBe(8 * 3_600_000);
+    expect(new Date(instantOfWall(Date.parse('2026-07-01T12:30:15.250Z'), 'Europe/Berlin')).toISOString()).toBe('2026-07-01T10:30:15.250Z');
+    // 02:30 happens twice in Berlin on 25 October 2026 (at 00:30Z and at 01:30Z).
+    expect(new Date(instantOfWall(Date.parse('2026-10-25T02:30:00Z'), 'Europe/Berlin')).toISOString()).toBe('2026-10-25T00:30:00.000Z');
   });
 
   it('calendar days: adding and counting across months, leap days and years', () => {

@@ -95,6 +95,55 @@ function pad(n: number): string {
   return String(n).padStart(2, '0');
 }
 
+/**
+ * Port: the hospital's time zone in force (policy `settings.timeZone`), for a feature that
+ * states times to people but knows nothing of the policy (the audit trail). Bound to the
+ * policy in force, so a reloaded zone applies at once.
+ */
+export abstract class HospitalTimeZone {
+  /** An IANA zone name, e.g. Asia/Shanghai. */
+  abstract readonly timeZone: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The wall clock in `timeZone` at `ms`, as the UTC instant with the same fields (milliseconds kept). */
+function wallAt(ms: number, timeZone: string): number {
+  const c = clockAt(ms, timeZone);
+  const [year, month, day] = c.date.split('-').map(Number);
+  // setUTCFullYear, not Date.UTC (which reads years 0–99 as 1900–1999); a five-digit year too.
+  const midnight = new Date(0);
+  midnight.setUTCFullYear(year, month - 1, day);
+  return midnight.getTime() + ((c.hour * 60 + c.minute) * 60 + c.second) * 1000 + (((ms % 1000) + 1000) % 1000);
+}
+
+/** `timeZone`'s offset from UTC at the instant `ms`, in ms (positive east of Greenwich). */
+export function offsetAt(ms: number, timeZone: string): number {
+  return wallAt(ms, timeZone) - ms;
+}
+
+/**
+ * The instant (ms) a wall-clock reading in `timeZone` names (`wall`: the UTC instant with the
+ * same fields): the earlier of the two in an hour the clocks repeat; in an hour they skip, the
+ * instant read that much later (as Temporal's `compatible`), so a day starting in a skipped hour
+ * starts when the clocks jump.
+ */
+export function instantOfWall(wall: number, timeZone: string): number {
+  // The zone's offsets a day either side: a transition between them lies within (zones change at most once a day).
+  const candidates = [...new Set([wall - offsetAt(wall - DAY_MS, timeZone), wall - offsetAt(wall + DAY_MS, timeZone)])].filter(Number.isFinite).sort((a, b) => a - b);
+  return candidates.find((t) => wallAt(t, timeZone) === wall) ?? candidates.find((t) => wallAt(t, timeZone) > wall) ?? wall - offsetAt(wall, timeZone);
+}
+
+/** The first instant of the local day `date` (`YYYY-MM-DD`) in `timeZone`. */
+export function dayStartsAt(date: string, timeZone: string): Date {
+  return new Date(instantOfWall(Date.parse(`${date}T00:00:00Z`), timeZone));
+}
+
+/** The last millisecond of the local day `date` (`YYYY-MM-DD`) in `timeZone`: a day is 23, 24 or 25 hours long. */
+export function dayEndsAt(date: string, timeZone: string): Date {
+  return new Date(dayStartsAt(addDays(date, 1), timeZone).getTime() - 1);
+}
+
 /** The calendar day `days` after `date` (`YYYY-MM-DD`). */
 export function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { hospitalTimeNamed } from '../common/hospital-time.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { DisputeCaseAccess } from './dispute-case-access.js';
@@ -143,9 +144,12 @@ export class DisputeConfirmationsService {
     const years = this.policy.unilateralUnsealAfterYears;
     const opensAt = noClaimUnsealFrom(sealedAt, years);
     if (this.clock.now() >= opensAt) return;
+    // People read the refusal (the console shows it): the instants on the hospital's clock, zone named.
+    const zone = this.policy.timeZone;
     throw new DisputeError(
       DisputeErrorCode.UnsealNotAllowed,
-      `Dispute ${c.id} was sealed on ${sealedAt.toISOString()}: without a claim the hospital may unseal alone from ${opensAt.toISOString()} (${years} years, R-43); before that both sides are present`,
+      `Dispute ${c.id} was sealed on ${hospitalTimeNamed(sealedAt, zone)}: without a claim the hospital may unseal alone from ${hospitalTimeNamed(opensAt, zone)} ` +
+        `(${years} years, R-43); before that both sides are present`,
     );
   }
 

@@ -200,10 +200,36 @@ export class DisputesRepository {
 
   async addCopy(id: string, copy: NewSealedCopy, unit: UnitOfWork): Promise<void> {
     await sqlOf(unit).query(
-      `INSERT INTO dispute_copy (dispute_id, copy_no, kind, created_at, created_by, witnesses, inventory_sha256, bundle, bundle_sha256, pdf, pdf_sha256, pages)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [id, copy.n, copy.kind, copy.createdAt, copy.createdBy, JSON.stringify(copy.witnesses), copy.inventorySha256, copy.bundle, copy.bundleSha256, copy.pdf, copy.pdfSha256, copy.pages],
+      `INSERT INTO dispute_copy (dispute_id, copy_no, kind, created_at, created_by, witnesses, inventory_sha256, bundle, bundle_sha256, pdf, pdf_sha256, pages, record_pages)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        id,
+        copy.n,
+        copy.kind,
+        copy.createdAt,
+        copy.createdBy,
+        JSON.stringify(copy.witnesses),
+        copy.inventorySha256,
+        copy.bundle,
+        copy.bundleSha256,
+        copy.pdf,
+        copy.pdfSha256,
+        copy.pages,
+        JSON.stringify(copy.recordPages),
+      ],
     );
+  }
+
+  /**
+   * Per sealed copy (by number), the pages each record it seals occupies in its PDF (页数), keyed
+   * `Type/id`; copies sealed before the pages were kept are absent.
+   */
+  async recordPages(id: string): Promise<Map<number, Record<string, number>>> {
+    const rows = await this.db.query<{ copy_no: number; record_pages: Record<string, number> }>(
+      `SELECT copy_no, record_pages FROM dispute_copy WHERE dispute_id = $1 AND record_pages IS NOT NULL`,
+      [uuidOr(id)],
+    );
+    return new Map(rows.map((r) => [r.copy_no, r.record_pages]));
   }
 
   /** The case's sealed copies, in order, without their files. */

@@ -38,7 +38,7 @@ export class SealedCopiesController {
       'The inventory (封存清单) as JSON — for an open case, what sealing now would inventory, with the digest both sides confirm; `_format=pdf` (or Accept: application/pdf) gives the latest sealed copy',
   })
   @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
-  @ApiSuccess(200, 'The inventory with its digest (JSON), or the latest sealed copy (PDF)', { 'application/json': ANSWER_SCHEMA.object, 'application/pdf': ANSWER_SCHEMA.file })
+  @ApiSuccess(200, 'The inventory with its digest (JSON; each line sealed by a copy states `pages`, 页数: the pages it takes in that copy\'s PDF), or the latest sealed copy (PDF)', { 'application/json': ANSWER_SCHEMA.object, 'application/pdf': ANSWER_SCHEMA.file })
   @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.Invalid, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
   async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query() query: unknown) {
     const format = parseDisputeInput(inventoryQuerySchema, query)._format;

@@ -3,7 +3,7 @@ import type { FhirContext } from '../fhir/fhir-request.js';
 import { copyFileName } from '../fhir/fhir-response.js';
 import { DisputeCaseAccess } from './dispute-case-access.js';
 import { inventoryDigest } from './domain/dispute-case.js';
-import type { DisputeCase } from './domain/dispute-records.js';
+import type { DisputeCase, InventoryItem } from './domain/dispute-records.js';
 import type { InventoryView } from './dto/dispute.view.js';
 import { DisputeError, DisputeErrorCode } from './disputes.errors.js';
 import { DisputesRepository } from './disputes.repository.js';
@@ -55,14 +55,23 @@ export class SealedCopiesService {
   /**
    * The inventory (封存清单), with its inventory digest over every line, sealed and pending.
    * Open: what sealing now would inventory, as both sides are shown it and confirm it. Sealed or
-   * unsealed: the lines as stored, each with its version and (sealed) hash; `digest` is then the
+   * unsealed: the lines as stored, each with its version and (sealed) hash and the pages it takes
+   * in the copy that sealed it (`pages`, 页数); `digest` is then the
    * one printed on the latest sealed copy, unless a supplement has since inventoried new pending lines.
    */
   async lines(ctx: FhirContext, id: string): Promise<InventoryView> {
     const c = await this.access.requireVisibleCase(ctx, id);
     ctx.audit?.concerns([c.patient]);
-    const lines = c.status === 'open' ? await this.inventory.preview(c) : (await this.cases.items(c.id)).map((i) => i.line);
-    return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines, described: await this.inventory.describe(lines, c.status === 'sealed') };
+    const items: Pick<InventoryItem, 'line' | 'copyNo'>[] = c.status === 'open' ? (await this.inventory.preview(c)).map((line) => ({ line })) : await this.cases.items(c.id);
+    const lines = items.map((i) => i.line);
+    const described = await this.inventory.describe(lines, c.status === 'sealed');
+    // 页数 (R-40): known once a copy has sealed the line, as its PDF prints it; a pending line, or an open case's, has none.
+    const pages = c.status === 'open' ? new Map<number, Record<string, number>>() : await this.cases.recordPages(c.id);
+    const paged = items.map(({ line, copyNo }) => {
+      const n = line.status === 'sealed' && copyNo !== undefined ? pages.get(copyNo)?.[`${line.type}/${line.id}`] : undefined;
+      return n === undefined ? line : { ...line, pages: n };
+    });
+    return { dispute: id, patient: c.patient, status: c.status, digest: inventoryDigest(lines), lines: paged, described };
   }
 
   /**

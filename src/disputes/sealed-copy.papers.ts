@@ -56,10 +56,15 @@ export interface SealedCopyContent {
   signaturePng?: Buffer;
 }
 
-/** A sealed copy's two files, identical for both sides (R-40): the electronic copy (canonical JSON of its Bundle) and the PDF. */
+/**
+ * A sealed copy's two files, identical for both sides (R-40): the electronic copy (canonical JSON
+ * of its Bundle) and the PDF; and where each record it seals is printed in the PDF, in the order
+ * of `sealed` (the pages its inventory table states: 页数).
+ */
 export interface SealedCopyPapers {
   bundle: { text: string; sha256: string };
   pdf: RenderedPdf;
+  recordPages: RecordPages[];
 }
 
 /** The key of an inventoried version's content. */
@@ -87,7 +92,7 @@ export async function sealedCopyPapers(c: SealedCopyContent): Promise<SealedCopy
     pending: c.pending.map((p) => `${p.type}/${p.id} v${p.version}`),
   });
   const bundle = canonicalBundle(withSealedInventory(document, c.digest, c.pending));
-  return { bundle, pdf: await renderWithPages((layout) => pdfInput(c, bundle.sha256, layout)) };
+  return { bundle, ...(await renderWithPages((layout) => pdfInput(c, bundle.sha256, layout))) };
 }
 
 /** Where a sealed record is printed in the PDF: the 1-based page its section starts on, and how many pages it spans. */
@@ -114,9 +119,10 @@ interface Layout {
  * Renders until the pages the inventory table states for each record are the pages the records
  * are printed on: once with placeholders of the same shape, then with the pages found (the
  * table's height does not change with them, so this settles at the second rendering), and with
- * the signature block on a page of its own when it would be split across two.
+ * the signature block on a page of its own when it would be split across two. Returns the PDF and
+ * the pages it states.
  */
-async function renderWithPages(build: (layout: Layout) => PagedInput): Promise<RenderedPdf> {
+async function renderWithPages(build: (layout: Layout) => PagedInput): Promise<{ pdf: RenderedPdf; recordPages: RecordPages[] }> {
   let layout: Layout = { signaturesOnOwnPage: false };
   for (let attempt = 0; attempt < 5; attempt++) {
     const { input, firstRecordSection, records, signatures } = build(layout);
@@ -124,7 +130,7 @@ async function renderWithPages(build: (layout: Layout) => PagedInput): Promise<R
     const found = pdf.sectionPages.slice(firstRecordSection, firstRecordSection + records);
     const split = !layout.signaturesOnOwnPage && (pdf.sectionPages[signatures]?.count ?? 1) > 1;
     const settled = layout.pages !== undefined && found.every((p, i) => p.first === layout.pages?.[i].first && p.count === layout.pages[i].count);
-    if (settled && !split) return pdf;
+    if (settled && !split) return { pdf, recordPages: found };
     layout = { pages: found, signaturesOnOwnPage: layout.signaturesOnOwnPage || split };
   }
   throw new Error('the sealed inventory: the pages of its records did not settle');

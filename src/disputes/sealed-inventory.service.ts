@@ -8,7 +8,6 @@ import { CLOSED_STATUSES } from '../policy/domain/document-status.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { FhirStore } from '../store/fhir-store.port.js';
 import type { IndexedRecord, PatientRecordIndex, RecordRef } from '../store/patient-record-index.port.js';
-import { HOSPITAL_OFFSET } from '../store/search/date-range.js';
 import type { DisputeStep } from './dispute-steps.js';
 import { recordDate } from '../copies/record-date.js';
 import { inventoryDigest, inventoryLine, isComplete, scopePeriod, type InventoryLine } from './domain/dispute-case.js';
@@ -167,6 +166,7 @@ export class SealedInventoryService {
         pdf: papers.pdf.bytes,
         pdfSha256: papers.pdf.sha256,
         pages: papers.pdf.pages,
+        recordPages: Object.fromEntries(sealed.map((l, i) => [`${l.type}/${l.id}`, papers.recordPages[i].count])),
       },
       step.unit,
     );
@@ -209,7 +209,7 @@ export class SealedInventoryService {
   /** The encounters a case covers: listed, of the period (overlapping, in the hospital's time zone), or all of the patient's. */
   private encounters(records: PatientRecordIndex, c: DisputeCase): Promise<string[]> {
     if (c.scope.kind === 'encounters') return Promise.resolve(c.scope.encounters);
-    return records.encountersOfPatient(c.patient, scopePeriod(c.scope, HOSPITAL_OFFSET));
+    return records.encountersOfPatient(c.patient, scopePeriod(c.scope, this.policy.timeZone));
   }
 
   /**

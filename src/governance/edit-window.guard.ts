@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { Clock } from '../common/clock.js';
+import { hospitalTimeNamed } from '../common/hospital-time.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import type { FhirContext } from '../fhir/fhir-request.js';
 import { WriteGuard, type WriteAttempt } from '../fhir/write-chain.port.js';
@@ -45,16 +46,17 @@ export class EditWindowGuard extends WriteGuard {
     const decision = editWindow(rules, ctx.actor.roles, docType?.code, { created: times.created, signed: times.reached }, this.clock.now());
     if (decision.open) return;
     if (await this.amendments.take(unit, ctx, ref)) return;
-    throw closed(ctx, stored, docType, decision);
+    throw closed(ctx, stored, docType, decision, this.policy.timeZone);
   }
 }
 
-/** The refusal, saying which window closed when (or that none applies) and how to amend instead. */
+/** The refusal, saying which window closed when (on the hospital's clock, `timeZone`, as people read it; or that none applies) and how to amend instead. */
 function closed(
   ctx: FhirContext,
   stored: Resource,
   docType: DocumentType | undefined,
   decision: Exclude<WindowDecision, { open: true }>,
+  timeZone: string,
 ): GovernanceError {
   const what = `${stored.resourceType}/${stored.id}${docType ? ` (${docType.display}${docType.zh ? ` ${docType.zh}` : ''})` : ''}`;
   const amend = `after its edit window a record changes only by a formal amendment: POST ${stored.resourceType}/${stored.id}/$amend-request with a reason, approved by a chief physician or medical affairs (R-11)`;
@@ -66,7 +68,8 @@ function closed(
   }
   return new GovernanceError(
     GovernanceErrorCode.EditWindowClosed,
-    `The edit window for ${what} closed at ${decision.closedAt.toISOString()} (${decision.rule.hours} h after its ${decision.rule.from === 'signed' ? 'signing' : 'creation'} at ${decision.anchor.toISOString()}, ` +
+    `The edit window for ${what} closed at ${hospitalTimeNamed(decision.closedAt, timeZone)} ` +
+      `(${decision.rule.hours} h after its ${decision.rule.from === 'signed' ? 'signing' : 'creation'} at ${hospitalTimeNamed(decision.anchor, timeZone)}, ` +
       `rule for ${decision.rule.roles.join('/')}): ${amend}; nothing was changed`,
   );
 }

@@ -229,6 +229,21 @@ describe('Dispute papers: the sealed inventory and the unseal record (e2e, real 
     expect(all).toContain(`${encounter.version}${cell(encounterFirst, encounterFirst)}${encounter.sha256?.slice(0, 16)}`);
     expect(all).toContain(`${lab.version}${cell(labFirst, labFirst)}${lab.sha256?.slice(0, 16)}`);
 
+    // R-40 (G3): the inventory as the console shows it states each sealed line's 页数, the pages the PDF shows it taking; shown before sealing, no line had any.
+    expect(shown.lines.filter((l) => 'pages' in l)).toEqual([]);
+    const onScreen = await disputes<{ digest: string; lines: (InventoryLine & { pages?: number })[] }>(officer, 'GET', `/${c.id}/inventory`);
+    expectStatus(onScreen, 200);
+    expect(onScreen.body.digest).toBe(shown.digest);
+    const pagesOf = new Map(onScreen.body.lines.map((l) => [`${l.type}/${l.id}`, l.pages]));
+    expect({
+      discharge: pagesOf.get(`Composition/${r.discharge.id}`),
+      encounter: pagesOf.get(`Encounter/${r.encounter}`),
+      lab: pagesOf.get(`Observation/${r.lab.id}`),
+      draft: pagesOf.get(`Composition/${r.draft.id}`),
+    }).toEqual({ discharge: dischargeLast - dischargeFirst + 1, encounter: 1, lab: 1, draft: undefined });
+    expect(dischargeLast - dischargeFirst + 1).toBeGreaterThan(1);
+    for (const l of onScreen.body.lines.filter((x) => x.status === 'sealed')) expect({ line: l.id, pages: Number.isInteger(l.pages) && (l.pages as number) > 0 }).toEqual({ line: l.id, pages: true });
+
     // The digest both sides confirmed, set apart with what it means, and in every page's footer; the stamp on every page.
     expect(all).toContain(flat(`SHA-256 ${shown.digest}`));
     expect(all).toContain('医患双方核对并确认的数值');
@@ -268,6 +283,11 @@ describe('Dispute papers: the sealed inventory and the unseal record (e2e, real 
     const first = pages.findIndex((p) => flat(p).includes(heading)) + 1;
     expect(first).toBeGreaterThan(1);
     expect(all).toContain(`日常病程记录2026-02-2810:00${note.version}1（第${first}页）${note.sha256?.slice(0, 16)}`);
+    // R-41 (G3): on screen the note takes the page copy 2 gives it; the lines of copy 1 keep the pages copy 1 gave them.
+    const onScreen = inventory.lines as (InventoryLine & { pages?: number })[];
+    expect(onScreen.find((l) => l.id === r.draft.id)?.pages).toBe(1);
+    expect(onScreen.find((l) => l.id === r.discharge.id)?.pages).toBeGreaterThan(1);
+    expect(onScreen.filter((l) => l.status === 'sealed').every((l) => Number.isInteger(l.pages) && (l.pages as number) > 0)).toBe(true);
   });
 
   it('R-43: unsealing with both sides produces the 启封记录, kept with its SHA-256, served to the disputes office only, and in the audit trail', async () => {

@@ -178,15 +178,18 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     expect(copy).toMatchObject({ n: 1, kind: 'seal', witnesses: { hospital: { practitioner: `Practitioner/witness-${run}` }, patient: { name: '王小明', relationship: 'spouse' } } });
 
     // The inventory: each sealed line's hash is the stored version's canonical SHA-256.
-    const inventory = await disputes<{ digest: string; lines: InventoryLine[] }>(officer, 'GET', `/${c.id}/inventory`);
+    const inventory = await disputes<{ digest: string; lines: (InventoryLine & { pages?: number })[] }>(officer, 'GET', `/${c.id}/inventory`);
     expectStatus(inventory, 200);
     expect(inventory.body.digest).toBe(copy.inventorySha256);
     const lines = new Map(inventory.body.lines.map((l) => [`${l.type}/${l.id}`, l]));
     for (const ref of [`Encounter/${r.encounter}`, `Composition/${r.signed.id}`, `Observation/${r.lab.id}`]) {
       const [type, id] = ref.split('/');
       const stored = (await fhir<Resource>(his, 'GET', ref)).body;
-      expect(lines.get(ref)).toEqual({ type, id, version: Number(stored.meta?.versionId), status: 'sealed', sha256: contentSha256(stored) });
+      expect(lines.get(ref)).toEqual({ type, id, version: Number(stored.meta?.versionId), status: 'sealed', sha256: contentSha256(stored), pages: expect.any(Number) });
     }
+    // 页数 (G3): each line states the pages its record takes in the sealed PDF: at least one, fewer than the copy's (the inventory table comes first).
+    const pages = inventory.body.lines.map((l) => l.pages as number);
+    expect(pages.every((n) => Number.isInteger(n) && n >= 1 && n < copy.pages)).toBe(true);
     expect(lines.get(`Composition/${r.draft.id}`)).toMatchObject({ status: 'sealed' });
     expect([...lines.keys()].filter((k) => k.startsWith('Provenance/'))).toHaveLength(1);
     expect(lines.has(`Patient/${r.patient}`)).toBe(false);
@@ -321,7 +324,8 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
   it('R-43: the hospital unseals alone only with medical affairs\' approval, and for no claim only after the policy\'s 3 years', async () => {
     const r = await record();
     const c = await open(r.patient);
-    expectStatus(await seal(c.id), 200);
+    const sealed = await seal(c.id);
+    expectStatus(sealed, 200);
     const approve = (token: string, id: string, basis: string, reason = '三年内未提起诉讼') => confirm(token, id, { step: 'unseal', basis, reason });
     const alone = (basis: string) => disputes(officer, 'POST', `/${c.id}/unseal`, { basis });
     expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.confirmation-missing');
@@ -331,6 +335,13 @@ describe('Disputes: seal and unseal (e2e, real HTTP + PostgreSQL)', () => {
     expectStatus(await approve(medicalAffairs, c.id, 'no-claim'), 201);
     const early = expectOutcome(await alone('no-claim'), 422, 'business-rule', 'disputes.unseal-not-allowed');
     expect(early.issue?.[0].details?.text).toContain('3 years');
+    // G6: the refusal states the sealing and the day the hospital may unseal alone on the hospital's clock (Beijing time), not in UTC.
+    const sealedMs = Date.parse(sealed.body.sealedAt as string);
+    const beijing = (ms: number) => `${new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')} 北京时间`;
+    const threeYears = new Date(sealedMs);
+    threeYears.setUTCFullYear(threeYears.getUTCFullYear() + 3);
+    expect(early.issue?.[0].details?.text).toContain(`was sealed on ${beijing(sealedMs)}: without a claim the hospital may unseal alone from ${beijing(threeYears.getTime())} (3 years, R-43)`);
+    expect(early.issue?.[0].details?.text).not.toMatch(/\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z/);
     // An approval of one basis is not one of another.
     expectOutcome(await alone('resolved'), 422, 'business-rule', 'disputes.confirmation-missing');
     clock.advance(2.9 * YEAR_MS);

@@ -47,7 +47,8 @@ type Doc = (Composition | DocumentReference) & { id: string };
 
 const narrative = (text: string) => ({ status: 'generated' as const, div: `<div xmlns="http://www.w3.org/1999/xhtml">${text}</div>` });
 const reason = (text: string) => ({ 'x-edit-reason': encodeURIComponent(text) });
-const iso = (ms: number) => new Date(ms).toISOString();
+/** An instant as the refusal states it to people (G6): the hospital's clock (the shipped policy: Beijing time, UTC+8 all year), to the minute, zone named. */
+const beijing = (ms: number) => `${new Date(ms + 8 * HOUR).toISOString().slice(0, 16).replace('T', ' ')} 北京时间`;
 
 /** The refusal text: exactly `head` (what closed, when, why), then the amendment tail. */
 function expectRefusalText(text: string, head: string): void {
@@ -229,9 +230,11 @@ describe('R-10 / R-11 edit windows (e2e, real HTTP + PostgreSQL, TestClock)', ()
       const text = await f.expectRefusedUnchanged(late, doc, before, ATTENDING);
       expectRefusalText(
         text,
-        `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${iso(created + 72 * HOUR)} ` +
-          `(72 h after its creation at ${iso(created)}, rule for attending/chief/resident): `,
+        `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${beijing(created + 72 * HOUR)} ` +
+          `(72 h after its creation at ${beijing(created)}, rule for attending/chief/resident): `,
       );
+      // G6: people read it on the hospital's clock; no UTC instant is left in the refusal.
+      expect(text).not.toMatch(/\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z/);
       expect((await f.read<Composition>('Composition', doc.id)).title).toBe(`${doc.title}（71 h 补充）`);
     }
 
@@ -266,8 +269,8 @@ describe('R-10 / R-11 edit windows (e2e, real HTTP + PostgreSQL, TestClock)', ()
     const text = await f.expectRefusedUnchanged(late, doc, before, ATTENDING);
     expectRefusalText(
       text,
-      `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${iso(signedAt + 24 * HOUR)} ` +
-        `(24 h after its signing at ${iso(signedAt)}, rule for attending/chief/resident): `,
+      `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${beijing(signedAt + 24 * HOUR)} ` +
+        `(24 h after its signing at ${beijing(signedAt)}, rule for attending/chief/resident): `,
     );
   });
 
@@ -283,7 +286,7 @@ describe('R-10 / R-11 edit windows (e2e, real HTTP + PostgreSQL, TestClock)', ()
     const before = await f.snapshot(doc);
     const late = await f.put(f.tokens.intern, { ...within.body, title: '首次病程记录（实习医师，25 h）' });
     const text = await f.expectRefusedUnchanged(late, doc, before, INTERN);
-    expectRefusalText(text, `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${iso(created + 24 * HOUR)} (24 h after its creation at ${iso(created)}, rule for intern): `);
+    expectRefusalText(text, `The edit window for Composition/${doc.id} (Daily progress note 日常病程记录) closed at ${beijing(created + 24 * HOUR)} (24 h after its creation at ${beijing(created)}, rule for intern): `);
   });
 
   it('R-11: the window applies to DocumentReference as well: an intern\'s discharge summary, 25 h after creation → 422', async () => {
@@ -293,7 +296,7 @@ describe('R-10 / R-11 edit windows (e2e, real HTTP + PostgreSQL, TestClock)', ()
     const before = await f.snapshot(doc);
     const late = await f.put(f.tokens.intern, { ...doc, description: '出院记录（修改）' });
     const text = await f.expectRefusedUnchanged(late, doc, before, INTERN);
-    expect(text).toContain(`The edit window for DocumentReference/${doc.id} (Discharge record 出院记录) closed at ${iso(created + 24 * HOUR)}`);
+    expect(text).toContain(`The edit window for DocumentReference/${doc.id} (Discharge record 出院记录) closed at ${beijing(created + 24 * HOUR)}`);
   });
 
   it('R-02 / R-11: with the shipped policy a nurse may not update a Composition at all (403 access.forbidden), whether a nursing record or a progress note; nothing changes', async () => {
@@ -364,7 +367,7 @@ describe('R-10 / R-11 edit windows (e2e, real HTTP + PostgreSQL, TestClock)', ()
       const late = await f.put(f.tokens.his, changed as Doc);
       const text = await f.expectRefusedUnchanged(late, doc, before, HIS);
       expect(text).toContain(`The edit window for ${label}/${doc.id}`);
-      expect(text).toContain(`closed at ${iso(created + 720 * HOUR)} (720 h after its creation at ${iso(created)}, rule for his-system)`);
+      expect(text).toContain(`closed at ${beijing(created + 720 * HOUR)} (720 h after its creation at ${beijing(created)}, rule for his-system)`);
     }
   });
 });
@@ -394,7 +397,7 @@ describe('R-11 nurse edit windows, under a policy that lets nurses update Compos
     const before = await f.snapshot(doc);
     const late = await f.put(f.tokens.nurse, { ...within.body, title: '一般护理记录（25 h）' });
     const text = await f.expectRefusedUnchanged(late, doc, before, NURSE);
-    expectRefusalText(text, `The edit window for Composition/${doc.id} (Nursing record 护理记录) closed at ${iso(created + 24 * HOUR)} (24 h after its creation at ${iso(created)}, rule for nurse): `);
+    expectRefusalText(text, `The edit window for Composition/${doc.id} (Nursing record 护理记录) closed at ${beijing(created + 24 * HOUR)} (24 h after its creation at ${beijing(created)}, rule for nurse): `);
   });
 
   it('R-11: a nurse has no edit window on a progress note (LOINC 11506-3): 422 naming the missing window, even a minute after creation; nothing changed', async () => {

@@ -24,10 +24,15 @@ const DR = `Practitioner/dr-hd-${run}`;
 const DEPT = `cw-hd-${run}`;
 const PATIENT_SIDE = { name: '张三', relationship: 'self', idDocument: { type: 'resident-id-card', number: '110101198001011234' }, confirmed: true };
 
-/** The inventory digest as the README states it, restated here rather than imported: SHA-256 of RFC 8785 JSON of the lines by type and id. */
+/**
+ * The inventory digest as the disputes guide states it, restated here rather than imported: SHA-256 of RFC 8785 JSON of the lines
+ * by type and id, each line its type, id, version, status and (complete) the version's SHA-256. What a line also says for people
+ * to read (`pages`, 页数 in the sealed copy) is not inventoried.
+ */
 const digestOf = (lines: readonly InventoryLine[]): string => {
   const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-  const ordered = [...lines].sort((a, b) => order(a.type, b.type) || order(a.id, b.id));
+  const inventoried = lines.map(({ type, id, version, status, sha256 }) => ({ type, id, version, status, ...(sha256 === undefined ? {} : { sha256 }) }));
+  const ordered = inventoried.sort((a, b) => order(a.type, b.type) || order(a.id, b.id));
   return createHash('sha256').update(canonicalize(ordered), 'utf8').digest('hex');
 };
 
@@ -250,10 +255,12 @@ describe('Hardening: who confirms a seal or unseal, and which digest the sealed 
     expect(copy.inventorySha256).toBe(shown.digest);
     const [row] = (await db.query<{ inventory_sha256: string }>('SELECT inventory_sha256 FROM dispute_copy WHERE dispute_id = $1 AND copy_no = 1', [c.id])).rows;
     expect(row.inventory_sha256).toBe(shown.digest);
-    // After sealing, the inventory shows the same lines and digest as were confirmed.
+    // After sealing, the inventory shows the same lines and digest as were confirmed; a sealed line also says its 页数 in the copy, a pending one none.
     const after = await preview(c.id);
-    expect({ digest: after.digest, lines: after.lines }).toEqual({ digest: shown.digest, lines: expect.arrayContaining(shown.lines) });
+    const pagesOf = (l: InventoryLine & { pages?: number }) => ({ ...l, ...(l.status === 'sealed' ? { pages: expect.any(Number) } : {}) });
+    expect({ digest: after.digest, lines: after.lines }).toEqual({ digest: shown.digest, lines: expect.arrayContaining(shown.lines.map(pagesOf)) });
     expect(after.lines).toHaveLength(shown.lines.length);
+    expect(digestOf(after.lines)).toBe(shown.digest);
 
     // The PDF prints that digest on every page, labelled, and never the sealed-lines-only digest; the Bundle's hash is labelled apart.
     const pdf = await fetch(copy.pdf, { headers: { authorization: `Bearer ${officer}` } });

@@ -192,7 +192,9 @@ describe('Integrity runs (issue #18): the state of audit verify and ledger verif
       expect(during.body.ledger).toMatchObject({ inProgress: true, running: { id: won.body.id, status: 'running' }, lastRun: { id: intact.ledger, status: 'intact' } });
       const again = await start('ledger');
       expectRefused(again, 409, 'conflict', 'integrity.running');
-      expect(again.body.issue?.[0]?.diagnostics).toContain(`run ${won.body.id}, started ${won.body.startedAt} by ${AUDITOR} from the api`);
+      // G6: the console shows this text; the other run's start reads on the hospital's clock (the shipped policy: Beijing time).
+      const startedBeijing = `${new Date(Date.parse(won.body.startedAt as string) + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')} 北京时间`;
+      expect(again.body.issue?.[0]?.diagnostics).toContain(`run ${won.body.id}, started ${startedBeijing} by ${AUDITOR} from the api`);
       // The CLI's `ledger verify` meets the same lock (another process).
       await expect(recordRun(url, 'ledger', cliStarter(), () => verifyLedger(url))).rejects.toMatchObject({ code: 'integrity.running' });
       expect(await runCount()).toBe(rows + 1);

@@ -178,7 +178,7 @@ describe('Integrity runs from the CLI (issue #18): R-21, R-12 recorded, one at a
     const held = new pg.Client({ connectionString: url });
     await held.connect();
     try {
-      await beginRun(IntegrityRunRepository.overClient(held), 'ledger', { via: 'cli', id: 'ops@elsewhere' }, undefined, new Date());
+      await beginRun(IntegrityRunRepository.overClient(held), 'ledger', { via: 'cli', id: 'ops@elsewhere' }, undefined, new Date(), 'Asia/Shanghai');
       const cli = await runCliOn(url, ['ledger', 'verify']);
       expect(cli.error).toBeInstanceOf(CliFailure);
       expect((cli.error as Error).message).toMatch(/^ledger verify: Another ledger verify run is in progress \(run .* by ops@elsewhere from the cli\): one run of a kind at a time/);
@@ -191,7 +191,7 @@ describe('Integrity runs from the CLI (issue #18): R-21, R-12 recorded, one at a
     const url = await copy();
     const dead = new pg.Client({ connectionString: url });
     await dead.connect();
-    const begun = await beginRun(IntegrityRunRepository.overClient(dead), 'audit', { via: 'cli', id: 'ops@crashed' }, undefined, new Date());
+    const begun = await beginRun(IntegrityRunRepository.overClient(dead), 'audit', { via: 'cli', id: 'ops@crashed' }, undefined, new Date(), 'Asia/Shanghai');
     await dead.end();
     // The server ends the session (and its lock) a moment after the client has gone.
     const probe = new IntegrityRunRepository({ query: (text, values) => sql(url, text, values) as never });
@@ -219,7 +219,7 @@ describe('Integrity runs from the CLI (issue #18): R-21, R-12 recorded, one at a
     await open.connect();
     try {
       const repo = IntegrityRunRepository.overClient(open);
-      const begun = await beginRun(repo, 'ledger', cliStarter(), undefined, new Date());
+      const begun = await beginRun(repo, 'ledger', cliStarter(), undefined, new Date(), 'Asia/Shanghai');
       await expect(sql(url, "UPDATE audit_integrity_run SET finished_at = now(), outcome = 'intact', units_checked = 1, entries_checked = 1, first_break = '{}' WHERE id = $1", [begun.id])).rejects.toThrow(refused);
       await expect(sql(url, "UPDATE audit_integrity_run SET finished_at = now(), outcome = 'broken', units_checked = 1, entries_checked = 1, breaks = 1 WHERE id = $1", [begun.id])).rejects.toThrow(refused);
       await expect(sql(url, "UPDATE audit_integrity_run SET finished_at = now(), outcome = 'failed', failure = 'x', started_by = 'mallory' WHERE id = $1", [begun.id])).rejects.toThrow(refused);

@@ -2,7 +2,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { CLOSED_STATUSES } from '../../policy/domain/document-status.js';
 import { DisputeError } from '../disputes.errors.js';
 import { parseDisputeRequest } from '../dto/dispute.dto.js';
-import { inventoryDigest, isComplete, patientWitnessProblems, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';
+import { inventoryDigest, isComplete, patientWitnessProblems, scopePeriod, statedInventory, withSealedInventory, type InventoryLine } from './dispute-case.js';
 
 const GOVERNED = ['Composition', 'DocumentReference'];
 const complete = (r: Record<string, unknown>) => isComplete(r as unknown as Resource, GOVERNED, CLOSED_STATUSES);
@@ -62,5 +62,13 @@ describe('dispute case domain (R-40…R-44)', () => {
     expect(statedInventory(bundle)).toBeUndefined();
     const forged = JSON.parse(JSON.stringify(stated).replace('/_history/3', '/_history/x')) as Bundle;
     expect(statedInventory(forged)).toBeUndefined();
+  });
+  it("R-40: a date-range scope covers its first and last day whole as the hospital's days (policy settings.timeZone), daylight saving included", () => {
+    const range = { kind: 'date-range' as const, from: '2026-03-28', to: '2026-03-29' };
+    expect(scopePeriod(range, 'Asia/Shanghai')).toEqual({ from: '2026-03-27T16:00:00.000Z', to: '2026-03-29T15:59:59.999Z' });
+    // Berlin: UTC+1 on the 28th, UTC+2 from 03:00 on the 29th.
+    expect(scopePeriod(range, 'Europe/Berlin')).toEqual({ from: '2026-03-27T23:00:00.000Z', to: '2026-03-29T21:59:59.999Z' });
+    expect(scopePeriod({ kind: 'whole-record' }, 'Europe/Berlin')).toBeUndefined();
+    expect(scopePeriod({ kind: 'encounters', encounters: ['e1'] }, 'Europe/Berlin')).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtype
 import { z } from 'zod';
 import { documentStatus } from '../../policy/domain/document-status.js';
 import { contentSha256 } from '../../common/content-hash.js';
+import { dayEndsAt, dayStartsAt } from '../../common/hospital-time.js';
 import type { SignatureOnRecord } from './patient-signature.js';
 
 /** What a case seals (R-40): the whole record, some encounters (visits), or the encounters of a period. */
@@ -178,11 +179,12 @@ export function inventoryLine(resource: Resource, version: number, governed: rea
 }
 
 /**
- * The instants a case's scope covers, for a period (R-40): its first and last day whole, in the
- * hospital's time zone (`offset`, e.g. `+08:00`); none for the other scopes.
+ * The instants a case's scope covers, for a period (R-40): its first and last day whole, as the
+ * hospital's days (`timeZone`, policy `settings.timeZone`: from the first instant of `from` to
+ * the last of `to`, daylight saving included); none for the other scopes.
  */
-export function scopePeriod(scope: DisputeScope, offset: string): { from: string; to: string } | undefined {
-  return scope.kind === 'date-range' ? { from: `${scope.from}T00:00:00${offset}`, to: `${scope.to}T23:59:59.999${offset}` } : undefined;
+export function scopePeriod(scope: DisputeScope, timeZone: string): { from: string; to: string } | undefined {
+  return scope.kind === 'date-range' ? { from: dayStartsAt(scope.from, timeZone).toISOString(), to: dayEndsAt(scope.to, timeZone).toISOString() } : undefined;
 }
 
 /**

@@ -68,8 +68,11 @@ export interface SealedCopyFiles {
   pdfSha256: string;
 }
 
-/** A sealed copy as written by a seal or a supplement: what is listed of it, and its files. */
-export type NewSealedCopy = SealedCopySummary & SealedCopyFiles;
+/**
+ * A sealed copy as written by a seal or a supplement: what is listed of it, its files, and the
+ * pages each record it seals occupies in its PDF (`{"Type/id": count}`, 页数).
+ */
+export type NewSealedCopy = SealedCopySummary & SealedCopyFiles & { recordPages: Record<string, number> };
 
 /** The step a confirmation is for: sealing the case, or unsealing it. */
 export type ConfirmationStep = 'seal' | 'unseal';

@@ -34,7 +34,8 @@ export interface InventoryView {
   patient: string;
   status: DisputeStatus;
   digest: string;
-  lines: InventoryLine[];
+  /** The lines the digest covers; a line sealed by a copy carries `pages` (页数): how many pages the record takes in that copy's PDF. */
+  lines: (InventoryLine & { pages?: number })[];
   /** How people read each line, keyed `Type/id`: display only, not part of the lines or the digest. */
   described: Record<string, InventoryLineDescription>;
 }

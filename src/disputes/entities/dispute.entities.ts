@@ -124,6 +124,10 @@ export class DisputeCopyEntity {
 
   @Column(() => StoredCopyColumns, { prefix: false })
   copy!: StoredCopyColumns;
+
+  /** The pages each record this copy seals occupies in its PDF, `{"Type/id": count}` (页数, R-40); none on copies sealed before it was kept. */
+  @Column({ name: 'record_pages', type: 'jsonb', nullable: true })
+  recordPages!: Record<string, number> | null;
 }
 
 /**
