@@ -26,6 +26,12 @@ export interface ConsoleConfig {
   disputes: { confirmationMinutes: number; unilateralUnsealAfterYears: number };
   /** R-05: how long a grant lasts by default and at most, in days. */
   grants: { defaultDays: number; maxDays: number };
+  /**
+   * How staff know a patient: the identifier systems whose value is the 病案号 (policy
+   * `settings.medicalRecordNumberSystems`, first match wins, as on the papers), for finding a
+   * patient by it and showing it instead of the record's id.
+   */
+  patients: { medicalRecordNumberSystems: readonly string[] };
 }
 
 export function consoleConfig(signIn: ConsoleSignIn, policy: LoadedPolicy): ConsoleConfig {
@@ -41,5 +47,6 @@ export function consoleConfig(signIn: ConsoleSignIn, policy: LoadedPolicy): Cons
     copyRequests: { requesterTypes: REQUESTER_TYPES, evidenceKinds: EVIDENCE_KINDS, checklists },
     disputes: { confirmationMinutes: policy.disputeConfirmationMinutes, unilateralUnsealAfterYears: policy.unilateralUnsealAfterYears },
     grants: { defaultDays: policy.document.settings.grants.defaultDays, maxDays: policy.document.settings.grants.maxDays },
+    patients: { medicalRecordNumberSystems: policy.medicalRecordNumberSystems },
   };
 }

@@ -156,17 +156,14 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
     expect(details).toContain(`封存时间${shanghai(sealedAt)}`);
     expect(details).toContain('封存经办人周伟');
     expect(details).toContain('案件事由患方对手术结果有异议');
-    // The date from which no claim is a basis: shown when the server states the policy's years, otherwise said to be unknown.
+    // The date from which no claim is a basis (R-43): the server states the default policy's 3 years, and the drawer shows the date they end.
     const config = (await httpRequest<{ disputes?: { unilateralUnsealAfterYears?: number } }>(`${server.root}/console/config.json`, 'GET', { headers: { accept: 'application/json' } })).body;
     const years = config.disputes?.unilateralUnsealAfterYears;
-    if (years) {
-      const from = new Date(sealedAt);
-      from.setUTCFullYear(from.getUTCFullYear() + years);
-      await expect(drawer().getByTestId('no-claim-from').textContent()).resolves.toContain(shanghai(from.toISOString()));
-      await expect(drawer().getByRole('radio', { name: /未提起诉讼/ }).isDisabled()).resolves.toBe(true);
-    } else {
-      expect(details).toContain('服务器未提供单方启封年限');
-    }
+    expect(years).toBe(3);
+    const from = new Date(sealedAt);
+    from.setUTCFullYear(from.getUTCFullYear() + 3);
+    await expect(drawer().getByTestId('no-claim-from').textContent()).resolves.toContain(shanghai(from.toISOString()));
+    await expect(drawer().getByRole('radio', { name: /未提起诉讼/ }).isDisabled()).resolves.toBe(true);
     await drawer().getByRole('radio', { name: /纠纷已解决/ }).check();
     await drawer().getByLabel('说明（如何解决，或为何预计不会起诉）').fill('双方经人民调解委员会调解达成协议，已结案');
     await expectAccessible();

@@ -116,9 +116,9 @@ describe('Console: the record room from intake to delivery (browser, real HTTP +
     await expect(page.getByTestId('signed-in-as').textContent()).resolves.toBe('刘芳（病案室）');
     await page.getByRole('link', { name: '受理新申请' }).click();
     await page.getByRole('heading', { name: '受理复印申请' }).waitFor();
-    await page.getByLabel('查找患者（姓名或 ID）').fill(stay.name);
+    await page.getByLabel('查找患者（姓名、病案号或 ID）').fill(stay.name);
     await page.getByRole('button', { name: '查找', exact: true }).click();
-    await page.getByRole('radio', { name: new RegExp(stay.patient.id) }).check();
+    await page.getByRole('radio', { name: new RegExp(`病案号 ${stay.recordNumber}`) }).check();
     await page.getByLabel('申请人姓名').fill(stay.name);
     await page.getByLabel('申请人证件号码').fill(ID_NUMBER);
     await page.getByLabel('复印用途').fill('医保报销');

@@ -1,13 +1,14 @@
-import { Stack, Text } from '@mantine/core';
+import { Stack } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
 import { RefusalAlert } from '../common/RefusalAlert';
 import { medicalAffairsZh } from './messages';
 
 /**
- * A refusal in words: the console's RefusalAlert (the server's own text and code), preceded by
- * medical affairs' explanation of codes the shared catalogue does not explain yet
- * (`grant.*`, `governance.*`, `disputes.*`; see the helper's report).
+ * A refusal in words: the console's RefusalAlert (the server's own text and code), with medical
+ * affairs' explanation of the code where it has one: `grant.*` and `governance.*`, which the
+ * shared catalogue does not explain yet, and `disputes.*` as they read at an unseal approval
+ * (the shared explanations are the disputes office's).
  */
 export function Refusal({ error }: { error: unknown }) {
   const { t } = useTranslation();
@@ -18,12 +19,7 @@ export function Refusal({ error }: { error: unknown }) {
   const explained = group && rest && Object.hasOwn(group, rest) ? t(`medicalAffairs.errorCodes.${prefix}.${rest}` as never) : undefined;
   return (
     <Stack gap={4} data-testid="affairs-refusal">
-      {explained ? (
-        <Text fw={600} c="red.9" data-testid="refusal-explained">
-          {explained}
-        </Text>
-      ) : null}
-      <RefusalAlert error={error} />
+      <RefusalAlert error={error} explanation={explained} />
     </Stack>
   );
 }

@@ -14,7 +14,7 @@ export interface Patient {
   birthDate?: string;
   deceasedBoolean?: boolean;
   deceasedDateTime?: string;
-  identifier?: { system?: string; value?: string; type?: { coding?: { code?: string }[] } }[];
+  identifier?: { use?: string; system?: string; value?: string; type?: { coding?: { system?: string; code?: string }[] } }[];
 }
 
 export interface Encounter {

@@ -1,7 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { useConfig } from '../app/config';
 import { useApi } from './ApiProvider';
 import type { ApiClient } from './client';
-import { nameOf, resourcesOf, type Bundle, type HumanName } from './fhir';
+import { nameOf, resourcesOf, type Bundle, type HumanName, type Patient } from './fhir';
+import { recordNumberOf } from './record-number';
 
 /**
  * Names for the ids a page lists (patients; staff, whose token subject is their Practitioner's
@@ -29,6 +32,7 @@ export interface PatientSummary {
   name?: HumanName[];
   gender?: string;
   birthDate?: string;
+  identifier?: Patient['identifier'];
 }
 
 /** The patients of `ids`, by id. */
@@ -40,6 +44,16 @@ export function usePatients(ids: readonly string[]) {
 export function usePeopleNames(ids: readonly string[]): (id: string) => string {
   const people = useResources<{ resourceType: 'Practitioner'; id: string; name?: HumanName[] }>('Practitioner', ids);
   return (id) => nameOf(people.data?.get(id)) ?? id;
+}
+
+/** How a page shows which patient: `病案号 MR-42`, from the policy's systems the console is served; undefined without one. */
+export function useRecordNumber(): (patient: Pick<Patient, 'identifier'> | undefined) => string | undefined {
+  const { t } = useTranslation();
+  const systems = useConfig().patients?.medicalRecordNumberSystems ?? [];
+  return (patient) => {
+    const value = recordNumberOf(patient, systems);
+    return value === undefined ? undefined : t('intake.recordNumber', { value });
+  };
 }
 
 export { nameOf };

@@ -17,6 +17,8 @@ export interface ConsoleConfig {
   disputes: { confirmationMinutes: number; unilateralUnsealAfterYears: number };
   /** days a grant lasts by default and at most. */
   grants: { defaultDays: number; maxDays: number };
+  /** The identifier systems whose value is the 病案号, first match wins (absent from an older server). */
+  patients?: { medicalRecordNumberSystems: string[] };
 }
 
 /** Reads the console's configuration from the server that serves it. */

@@ -1,6 +1,6 @@
 import { Anchor, Grid, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { nameOf, usePatients, usePeopleNames } from '../api/names';
+import { nameOf, usePatients, usePeopleNames, useRecordNumber } from '../api/names';
 import { Link } from '../app/router';
 import { useTimes } from '../common/time';
 import { CopiesCard } from './CopiesCard';
@@ -14,6 +14,7 @@ export function CasePage({ params }: { params: Record<string, string> }) {
   const { t } = useTranslation();
   const dispute = useDispute(params.id);
   const patients = usePatients(dispute.data ? [dispute.data.patient] : []);
+  const recordNumber = useRecordNumber();
   if (dispute.error) {
     return (
       <Stack>
@@ -25,6 +26,8 @@ export function CasePage({ params }: { params: Record<string, string> }) {
   if (!dispute.data) return <Text>{t('app.loading')}</Text>;
   const c = dispute.data;
   const patientName = nameOf(patients.data?.get(c.patient)) ?? c.patient;
+  // Known by their 病案号 at the desk; by the record's id only when they have none.
+  const patientShown = `${patientName} (${recordNumber(patients.data?.get(c.patient)) ?? c.patient})`;
   return (
     <Stack gap="md">
       <BackLink />
@@ -35,7 +38,7 @@ export function CasePage({ params }: { params: Record<string, string> }) {
       <Grid gap="md">
         <Grid.Col span={{ base: 12, lg: 7 }}>
           <Stack gap="md">
-            <SummaryCard dispute={c} patientName={patientName} />
+            <SummaryCard dispute={c} patient={patientShown} />
             <InventoryCard dispute={c} />
             <CopiesCard dispute={c} />
           </Stack>
@@ -59,7 +62,7 @@ function BackLink() {
   );
 }
 
-function SummaryCard({ dispute: c, patientName }: { dispute: DisputeView; patientName: string }) {
+function SummaryCard({ dispute: c, patient }: { dispute: DisputeView; patient: string }) {
   const { t } = useTranslation();
   const label = useDisputeLabel();
   const times = useTimes();
@@ -71,7 +74,7 @@ function SummaryCard({ dispute: c, patientName }: { dispute: DisputeView; patien
         ? t('disputesOffice.case.scopePeriod', { from: c.scope.from, to: c.scope.to })
         : label('scope', 'whole-record');
   const rows: [string, string][] = [
-    [t('disputesOffice.case.patient'), `${patientName} (${c.patient})`],
+    [t('disputesOffice.case.patient'), patient],
     [t('disputesOffice.case.trigger'), label('trigger', c.trigger)],
     [t('disputesOffice.case.scope'), scope],
     [t('disputesOffice.case.reason'), c.reason],

@@ -1,4 +1,4 @@
-import { Alert, Button, List, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Button, List, Paper, Stack, Table, Text, Title, VisuallyHidden } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { useTimes } from '../common/time';
 import { useDisputeStep, useInventory, type DisputeView, type InventoryLine, type InventoryView } from './disputes.api';
@@ -13,7 +13,7 @@ function useRecordDate() {
 
 /**
  * The inventory (封存清单) as both sides read it before sealing, and as it stands after (R-40,
- * R-41): 文书名称, 日期, 版本, 页数 (on the sealed copy: the PDF states each record's pages), its state, and the
+ * R-41): 文书名称, 日期, 版本, 页数 (of a sealed record: its pages on the sealed copy), its state, and the
  * start of each version's SHA-256; then the digest both sides compare digit by digit. For a
  * sealed case, pending records completed since are named, with the supplement that seals them.
  */
@@ -31,7 +31,7 @@ export function InventoryCard({ dispute }: { dispute: DisputeView }) {
           {dispute.status === 'open' ? t('disputesOffice.inventory.titleOpen') : t('disputesOffice.inventory.title')}
         </Title>
         <Text size="sm">{t('disputesOffice.inventory.counts', { sealed: inv.lines.filter((l) => l.status === 'sealed').length, pending: inv.lines.filter((l) => l.status === 'pending').length })}</Text>
-        <InventoryTable inventory={inv} />
+        <InventoryTable inventory={inv} sealed={dispute.status !== 'open'} />
         <Text size="sm" fw={600}>
           {dispute.status === 'open' ? t('disputesOffice.inventory.digestOpen') : t('disputesOffice.inventory.digest')}
         </Text>
@@ -42,7 +42,7 @@ export function InventoryCard({ dispute }: { dispute: DisputeView }) {
   );
 }
 
-function InventoryTable({ inventory: inv }: { inventory: InventoryView }) {
+function InventoryTable({ inventory: inv, sealed }: { inventory: InventoryView; sealed: boolean }) {
   const { t } = useTranslation();
   const date = useRecordDate();
   return (
@@ -53,8 +53,8 @@ function InventoryTable({ inventory: inv }: { inventory: InventoryView }) {
             <Table.Th>{t('disputesOffice.inventory.columns.no')}</Table.Th>
             <Table.Th>{t('disputesOffice.inventory.columns.name')}</Table.Th>
             <Table.Th>{t('disputesOffice.inventory.columns.date')}</Table.Th>
-            <Table.Th>{t('disputesOffice.inventory.columns.version')}</Table.Th>
-            <Table.Th>{t('disputesOffice.inventory.columns.pages')}</Table.Th>
+            <Table.Th style={{ whiteSpace: 'nowrap' }}>{t('disputesOffice.inventory.columns.version')}</Table.Th>
+            <Table.Th style={{ whiteSpace: 'nowrap' }}>{t('disputesOffice.inventory.columns.pages')}</Table.Th>
             <Table.Th>{t('disputesOffice.inventory.columns.state')}</Table.Th>
             <Table.Th>{t('disputesOffice.inventory.columns.hash')}</Table.Th>
           </Table.Tr>
@@ -68,7 +68,9 @@ function InventoryTable({ inventory: inv }: { inventory: InventoryView }) {
                 <Table.Td title={`${l.type}/${l.id}`}>{d?.name ?? l.type}</Table.Td>
                 <Table.Td>{date(d)}</Table.Td>
                 <Table.Td>{l.version}</Table.Td>
-                <Table.Td style={{ whiteSpace: 'nowrap' }}>{l.status === 'sealed' ? t('disputesOffice.inventory.pagesOnPaper') : '—'}</Table.Td>
+                <Table.Td style={{ whiteSpace: 'nowrap' }} data-column="pages">
+                  <Pages line={l} sealed={sealed} />
+                </Table.Td>
                 <Table.Td miw={72}>
                   <LineState line={l} completed={Boolean(d?.completedSince)} />
                 </Table.Td>
@@ -83,6 +85,24 @@ function InventoryTable({ inventory: inv }: { inventory: InventoryView }) {
         </Table.Tbody>
       </Table>
     </Table.ScrollContainer>
+  );
+}
+
+/**
+ * 页数: the pages a sealed record occupies on its sealed copy, as the API states them; a record
+ * not sealed yet (the case still open, or a pending line) has none: they are counted when its
+ * copy is made, which the dash says to a pointer (title) and to a screen reader (hidden text).
+ */
+function Pages({ line, sealed }: { line: InventoryLine; sealed: boolean }) {
+  const { t } = useTranslation();
+  if (line.pages !== undefined) return <>{line.pages}</>;
+  // A line of a sealed case with no count is a server that does not state them: the PDF does.
+  const why = sealed && line.status === 'sealed' ? t('disputesOffice.inventory.pagesOnPaper') : t('disputesOffice.inventory.pagesAtSealing');
+  return (
+    <span title={why} data-testid="pages-unknown">
+      <span aria-hidden>—</span>
+      <VisuallyHidden>{why}</VisuallyHidden>
+    </span>
   );
 }
 

@@ -15,7 +15,14 @@ export interface PatientSideDraft {
   signature?: string;
 }
 
-export const EMPTY_PATIENT_SIDE: PatientSideDraft = { name: '', relationship: 'self', idType: 'resident-id-card', idNumber: '', confirmed: false };
+/**
+ * Nothing is assumed of who stands at the table: the relationship has no default (a default of
+ * 本人 put a spouse on the legal papers as the patient), and the step waits until it is chosen.
+ */
+export const EMPTY_PATIENT_SIDE: PatientSideDraft = { name: '', relationship: '', idType: 'resident-id-card', idNumber: '', confirmed: false };
+
+/** Whether the patient side said how they are related to the patient (the step's button waits for it). */
+export const relationshipChosen = (d: PatientSideDraft): boolean => d.relationship !== '';
 
 /** The patient side as sent: whatever was filled in; the API lists what is missing (422). */
 export function patientWitnessOf(d: PatientSideDraft): PatientWitnessInput {
@@ -47,9 +54,11 @@ export function PatientSideForm({ value, onChange, confirmText }: { value: Patie
           <Select
             label={t('disputesOffice.patientSide.relationship')}
             data={RELATIONSHIPS.map((r) => ({ value: r, label: label('relationship', r) }))}
-            value={value.relationship}
-            onChange={(v) => set({ relationship: v ?? 'self' })}
+            value={value.relationship || null}
+            onChange={(v) => set({ relationship: v ?? '' })}
+            placeholder={t('disputesOffice.patientSide.relationshipPlaceholder')}
             allowDeselect={false}
+            required
           />
           <Select
             label={t('disputesOffice.patientSide.idType')}

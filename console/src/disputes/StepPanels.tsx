@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { useTimes } from '../common/time';
 import { useDisputeStep, useInventory, type DisputeView } from './disputes.api';
 import { DisputeRefusal, useDisputeLabel } from './parts';
-import { EMPTY_PATIENT_SIDE, PatientSideForm, patientWitnessOf, type PatientSideDraft } from './PatientSideForm';
+import { EMPTY_PATIENT_SIDE, PatientSideForm, patientWitnessOf, relationshipChosen, type PatientSideDraft } from './PatientSideForm';
 import { WitnessConfirm, type Confirmed } from './WitnessSignIn';
 
 /**
@@ -43,12 +43,24 @@ export function SealPanel({ dispute }: { dispute: DisputeView }) {
         <Stack gap="sm">
           <Text size="sm">{t('disputesOffice.seal.hint')}</Text>
           <DisputeRefusal error={step.error} />
-          <Button type="submit" color="red.9" loading={step.isPending}>
+          <RelationshipMissing draft={patientSide} id="seal-waits" />
+          <Button type="submit" color="red.9" loading={step.isPending} disabled={!relationshipChosen(patientSide)} aria-describedby={relationshipChosen(patientSide) ? undefined : 'seal-waits'}>
             {t('disputesOffice.seal.button')}
           </Button>
         </Stack>
       </Paper>
     </Stack>
+  );
+}
+
+/** Why the step's button waits: the patient side has not said how they are related to the patient (G1: no 本人 by default). */
+function RelationshipMissing({ draft, id }: { draft: PatientSideDraft; id: string }) {
+  const { t } = useTranslation();
+  if (relationshipChosen(draft)) return null;
+  return (
+    <Text size="sm" id={id} data-testid="relationship-missing">
+      {t('disputesOffice.patientSide.relationshipMissing')}
+    </Text>
   );
 }
 
@@ -70,6 +82,7 @@ export function UnsealPanel({ dispute }: { dispute: DisputeView }) {
   const [confirmed, setConfirmed] = useState<Partial<Record<Basis, Confirmed>>>({});
   const [patientSide, setPatientSide] = useState<PatientSideDraft>(EMPTY_PATIENT_SIDE);
   const both = basis === 'both-sides';
+  const waits = both && !relationshipChosen(patientSide);
   return (
     <Stack gap="md" data-testid="unseal-panel">
       <Title order={3} size="h4">
@@ -105,7 +118,8 @@ export function UnsealPanel({ dispute }: { dispute: DisputeView }) {
       }}>
         <Stack gap="sm">
           <DisputeRefusal error={step.error} />
-          <Button type="submit" loading={step.isPending}>
+          {both ? <RelationshipMissing draft={patientSide} id="unseal-waits" /> : null}
+          <Button type="submit" loading={step.isPending} disabled={waits} aria-describedby={waits ? 'unseal-waits' : undefined}>
             {t('disputesOffice.unseal.button')}
           </Button>
         </Stack>

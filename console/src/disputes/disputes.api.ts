@@ -81,6 +81,8 @@ export interface InventoryLine {
   version: number;
   status: 'sealed' | 'pending';
   sha256?: string;
+  /** Sealed lines: the pages the record occupies on its sealed copy's PDF (counted at sealing). */
+  pages?: number;
 }
 
 export interface InventoryView {
@@ -181,10 +183,11 @@ export function confirmAs(token: string, id: string, confirmation: Confirmation)
   return client.post<ConfirmationView>(`/disputes/${encodeURIComponent(id)}/confirmations`, confirmation);
 }
 
-/** The people a case names (opened, sealed, witnessed, approved), for their names. */
+/** The people a case names (opened, sealed, witnessed, approved, its team), for their names. */
 export function peopleOf(c: DisputeView): string[] {
   const sides = c.copies.flatMap((k) => [k.createdBy, k.witnesses.hospital.id]);
   const u = c.unsealing;
   const unsealers = u ? (u.basis === 'both-sides' ? [u.hospital.id] : [u.approvedBy.id, u.officer.id]) : [];
-  return [c.openedBy, ...(c.sealedBy ? [c.sealedBy] : []), ...sides, ...unsealers];
+  const team = c.team.map((p) => p.replace(/^Practitioner\//, ''));
+  return [c.openedBy, ...(c.sealedBy ? [c.sealedBy] : []), ...sides, ...unsealers, ...team];
 }

@@ -1,10 +1,8 @@
-import { Badge, Button, Code, Stack, Text } from '@mantine/core';
+import { Badge, Button, Code, Stack } from '@mantine/core';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useApi } from '../api/ApiProvider';
-import { ApiError } from '../api/client';
 import { RefusalAlert } from '../common/RefusalAlert';
-import { useLabel } from '../i18n';
 import { disputesOfficeEn, disputesOfficeZh } from './messages';
 import { pathOf, type DisputeStatus } from './disputes.api';
 
@@ -31,26 +29,11 @@ export function DisputeStatusBadge({ status }: { status: DisputeStatus }) {
   );
 }
 
-/**
- * A refusal in words: this office's explanation of the disputes code (until the shared catalogue
- * has `errorCodes.disputes`, which then explains it itself), then the shared alert with the
- * server's own text and the code.
- */
+/** A refusal on the disputes office's pages: the shared alert (the catalogue's `errorCodes.disputes`, the server's own text, the code). */
 export function DisputeRefusal({ error }: { error: unknown }) {
-  const { i18n } = useTranslation();
-  const label = useLabel();
   if (!error) return null;
-  const code = error instanceof ApiError ? error.code : undefined;
-  const part = code?.startsWith('disputes.') ? code.slice('disputes.'.length) : undefined;
-  const explanations = (i18n.language === 'en' ? disputesOfficeEn : disputesOfficeZh).errorCodes as Record<string, string>;
-  const own = part && Object.hasOwn(explanations, part) && label('errorCodes', code as string) === code ? explanations[part] : undefined;
   return (
     <Stack gap={4} data-testid="dispute-refusal">
-      {own ? (
-        <Text fw={700} c="red.9" data-testid="refusal-explained">
-          {own}
-        </Text>
-      ) : null}
       <RefusalAlert error={error} />
     </Stack>
   );

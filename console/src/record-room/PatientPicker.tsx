@@ -3,11 +3,16 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useApi } from '../api/ApiProvider';
 import { nameOf, resourcesOf, type Bundle, type Patient } from '../api/fhir';
+import { useRecordNumber } from '../api/names';
+import { recordNumberSearch } from '../api/record-number';
+import { useConfig } from '../app/config';
 import { RefusalAlert } from '../common/RefusalAlert';
 
 /**
- * Finds the patient a request is for: a FHIR search by name (or by id), as the signed-in
- * clerk (the policy decides what the record room may search; the search is in the audit trail).
+ * Finds the patient a request is for: a FHIR search by name, else by 病案号 (the policy's
+ * medical-record-number systems), else by id, as the signed-in clerk (the policy decides what
+ * the record room may search; the search is in the audit trail). Each patient found is shown
+ * with their 病案号, as desk staff know them; the record's id only when they have none.
  */
 export function PatientPicker({ value, onChange }: { value?: Patient; onChange: (patient: Patient | undefined) => void }) {
   const { t } = useTranslation();
@@ -16,6 +21,8 @@ export function PatientPicker({ value, onChange }: { value?: Patient; onChange: 
   const [found, setFound] = useState<Patient[] | undefined>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const systems = useConfig().patients?.medicalRecordNumberSystems ?? [];
+  const recordNumber = useRecordNumber();
 
   const search = async (e?: { preventDefault(): void }) => {
     e?.preventDefault();
@@ -25,6 +32,8 @@ export function PatientPicker({ value, onChange }: { value?: Patient; onChange: 
     setError(undefined);
     try {
       let patients = resourcesOf(await api.fhir<Bundle<Patient>>(`Patient?name=${encodeURIComponent(q)}&_count=20`), 'Patient');
+      const byNumber = recordNumberSearch(q, systems);
+      if (patients.length === 0 && byNumber) patients = resourcesOf(await api.fhir<Bundle<Patient>>(byNumber), 'Patient');
       if (patients.length === 0 && /^[A-Za-z0-9\-.]{1,64}$/.test(q)) patients = resourcesOf(await api.fhir<Bundle<Patient>>(`Patient?_id=${encodeURIComponent(q)}`), 'Patient');
       setFound(patients);
       if (patients.length === 1) onChange(patients[0]);
@@ -58,7 +67,7 @@ export function PatientPicker({ value, onChange }: { value?: Patient; onChange: 
         <Radio.Group label={t('intake.choosePatient')} value={value?.id ?? null} onChange={(id) => onChange(found.find((p) => p.id === id))}>
           <Stack gap={4} mt={4}>
             {found.map((p) => (
-              <Radio key={p.id} value={p.id} label={`${nameOf(p) ?? '?'} · ${p.gender ? t(`gender.${p.gender === 'male' || p.gender === 'female' ? p.gender : 'other'}`) : ''} · ${p.birthDate ?? ''} · ${p.id}`} />
+              <Radio key={p.id} value={p.id} data-patient={p.id} label={`${nameOf(p) ?? '?'} · ${p.gender ? t(`gender.${p.gender === 'male' || p.gender === 'female' ? p.gender : 'other'}`) : ''} · ${p.birthDate ?? ''} · ${recordNumber(p) ?? p.id}`} />
             ))}
           </Stack>
         </Radio.Group>

@@ -8,16 +8,19 @@ import { packageRoot } from '../../../src/common/package-root.js';
 /**
  * Debian's Chromium driven by playwright-core (no downloaded browser: docs/stack.md,
  * `apt-get install chromium fonts-noto-cjk`). CHARTWARDEN_CHROMIUM overrides the path.
+ * Its own language is Chinese (`--lang=zh-CN`), as on the hospital's machines, so native controls
+ * the page does not draw (a date input's 年/月/日) read as staff see them. Debian ships Chromium's
+ * language packs apart (`chromium-l10n`): without it the flag finds no zh-CN pack and those
+ * controls stay `mm/dd/yyyy`.
  */
 export function launchChromium(): Promise<Browser> {
   const executablePath = process.env.CHARTWARDEN_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) {
     throw new Error(`No Chromium at ${executablePath}: the browser tests drive Debian's (apt-get install -y chromium fonts-noto-cjk), or set CHARTWARDEN_CHROMIUM to another Chromium`);
   }
-  return chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  return chromium.launch({ executablePath, args: ['--no-sandbox', '--lang=zh-CN'] });
 }
 
-/** A page as staff would have it: a laptop-sized window, in a zone other than the hospital's (so shown times prove they are converted). */
 /**
  * How long a page waits for what the server does (a step, a produced PDF): generous, because the
  * browser tests share two cores with the rest of the suite, and producing a copy then takes
@@ -25,6 +28,7 @@ export function launchChromium(): Promise<Browser> {
  */
 export const PAGE_TIMEOUT_MS = 30_000;
 
+/** A page as staff would have it: a laptop-sized window, in a zone other than the hospital's (so shown times prove they are converted). */
 export async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page; cspViolations: string[]; pageErrors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: 'America/New_York', locale: 'zh-CN', ...options });
   const page = await context.newPage();
@@ -36,6 +40,25 @@ export async function newPage(browser: Browser, options: BrowserContextOptions =
   });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   return { page, cspViolations, pageErrors };
+}
+
+/** The tablet at the table where both sides seal (R-40): a 10-inch screen held landscape, touched with a finger. */
+export const TABLET: BrowserContextOptions = { viewport: { width: 1024, height: 768 }, hasTouch: true };
+
+/**
+ * A stroke drawn with a finger: touch events sent through the DevTools protocol (Playwright's
+ * touchscreen only taps), which Chromium turns into the pointer events (`pointerType` "touch")
+ * a tablet's screen gives. Points are in the page's CSS pixels.
+ */
+export async function drawByTouch(page: Page, points: readonly { x: number; y: number }[]): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [points[0]] });
+    for (const p of points.slice(1)) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [p] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  } finally {
+    await cdp.detach();
+  }
 }
 
 /**

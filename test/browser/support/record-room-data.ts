@@ -39,14 +39,27 @@ function uniqueName(): string {
 }
 
 /**
- * What the record room copies, seeded by the HIS: a patient, an inpatient stay, the admission and discharge records signed, the operation record still a draft
- * (so a copy leaves a part pending, R-32).
+ * What the record room copies, seeded by the HIS: a patient, an inpatient stay (of `department` when given), the admission and discharge records signed, the
+ * operation record still a draft (so a copy leaves a part pending, R-32). `recordNumber` is the patient's 病案号; `documents` are the
+ * records' ids, in that order.
  */
-export async function seedInpatientStay(server: TestServer, doctor: string): Promise<{ patient: Patient & { id: string }; name: string; encounter: string }> {
+export async function seedInpatientStay(
+  server: TestServer,
+  doctor: string,
+  options: { department?: string } = {},
+): Promise<{ patient: Patient & { id: string }; name: string; recordNumber: string; encounter: string; documents: string[] }> {
   const his = await server.token();
   const seed = <T extends { resourceType: string }>(r: T) => seedAs(server.fhirBase, his, r as never) as Promise<T & { id: string }>;
   const name = uniqueName();
-  const patient = await seed<Patient>({ resourceType: 'Patient', name: [{ text: name, family: name.slice(0, 1), given: [name.slice(1)] }], gender: 'male', birthDate: '1988-01-01' });
+  // The 病案号, an identifier of type MR (v2-0203) in the hospital's own system, as desk staff know the patient.
+  const recordNumber = `MR${randomInt(10_000_000, 99_999_999)}`;
+  const patient = await seed<Patient>({
+    resourceType: 'Patient',
+    identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:chartwarden-test:mrn', value: recordNumber }],
+    name: [{ text: name, family: name.slice(0, 1), given: [name.slice(1)] }],
+    gender: 'male',
+    birthDate: '1988-01-01',
+  });
   const encounter = await seed<Encounter>({
     resourceType: 'Encounter',
     status: 'finished',
@@ -54,6 +67,7 @@ export async function seedInpatientStay(server: TestServer, doctor: string): Pro
     subject: { reference: `Patient/${patient.id}` },
     period: { start: new Date(Date.now() - 5 * 86_400_000).toISOString(), end: new Date(Date.now() - 86_400_000).toISOString() },
     participant: [{ individual: { reference: doctor } }],
+    ...(options.department ? { serviceProvider: { reference: `Organization/${options.department}` } } : {}),
   });
   const doc = (code: string, title: string, status: Composition['status']): Composition => ({
     resourceType: 'Composition',
@@ -67,10 +81,8 @@ export async function seedInpatientStay(server: TestServer, doctor: string): Pro
     title,
     section: [{ title, text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${title}：${name}，男，38岁。</div>` } }],
   });
-  await seed(doc('34117-2', '入院记录', 'final'));
-  await seed(doc('18842-5', '出院记录', 'final'));
-  await seed(doc('11504-8', '手术记录', 'preliminary'));
-  return { patient, name, encounter: encounter.id };
+  const documents = [await seed(doc('34117-2', '入院记录', 'final')), await seed(doc('18842-5', '出院记录', 'final')), await seed(doc('11504-8', '手术记录', 'preliminary'))];
+  return { patient, name, recordNumber, encounter: encounter.id, documents: documents.map((d) => d.id) };
 }
 
 /** The demo users as the HIS files them (`Practitioner/<id>`, named), so pages can show who took each step by name. */
