@@ -391,7 +391,8 @@ async function buildWorld(store: PostgresFhirStore, spec: WorldSpec): Promise<Wo
       meta: securityOf(o.labels),
       identifier: identifier(w.observations[i]),
       status: o.status,
-      code: { text: 'property test' },
+      // Coded under the world's own system: the code searches (the code-keyed and broad plans) find this world's only.
+      code: { coding: [{ system, code: 'vital' }], text: 'property test' },
       subject: { reference: o.patient === null ? `Group/${tag}-group` : `Patient/${pick(w.patients, o.patient)}` },
       ...(encounter ? { encounter: { reference: `Encounter/${encounter}` } } : {}),
       ...(o.effectiveDays === null ? {} : { effectiveDateTime: new Date(now + o.effectiveDays * DAY_MS).toISOString() }),
@@ -508,6 +509,9 @@ describe('Access policy: search pushdown equals single decisions (property-based
   const searchOf = (type: string, system: string, extra: [string, string][] = []): SearchRequest =>
     parseSearchRequest(type, [['identifier', `${system}|`], ['_count', '1000'], ...extra], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
 
+  const codeSearchOf = (system: string, extra: [string, string][] = []): SearchRequest =>
+    parseSearchRequest('Observation', [['code', `${system}|vital`], ['_count', '20'], ...extra], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
+
   const keys = (resources: Resource[]) => resources.map((r) => `${r.resourceType}/${r.id}`);
 
   /** The facts of each resource, as single decisions read them (they do not depend on the actor). */
@@ -578,6 +582,20 @@ describe('Access policy: search pushdown equals single decisions (property-based
           const filter = await c.service.filter(who.actor, 'search', ['Observation']);
           const found = await store.search({ ...searchOf('Observation', c.world.system), access: filter });
           assertSame('Observation?identifier (search)', c, who, filter, decided, keys(found.matches), found.total);
+          // By a code, across patients (read one visible patient at a time) and for each patient (from the patient's rows of the code).
+          const byCode = await store.search({ ...codeSearchOf(c.world.system), access: filter });
+          assertSame('Observation?code (search)', c, who, filter, decided, keys(byCode.matches), byCode.total);
+          // Paged by 3: each page merged again from the visible patients' first rows.
+          const paged: string[] = [];
+          for (let offset = 0; offset <= 15; offset += 3) paged.push(...keys((await store.search({ ...codeSearchOf(c.world.system), count: 3, offset, total: 'none', access: filter })).matches));
+          assertSame('Observation?code&_count=3 (pages)', c, who, filter, decided, paged, decided.allowed.size);
+          expect(new Set(paged).size).toBe(paged.length);
+          for (const patient of c.world.patients) {
+            const hers = [...decided.why].filter(([, d]) => d.facts.patient === patient);
+            const own = { allowed: new Set(hers.filter(([, d]) => d.allowed).map(([k]) => k)), why: new Map(hers) };
+            const keyed = await store.search({ ...codeSearchOf(c.world.system, [['patient', patient]]), access: filter });
+            assertSame(`Observation?patient=${patient}&code (search)`, c, who, filter, own, keys(keyed.matches), keyed.total);
+          }
         }
       }),
       { numRuns: 25 },

@@ -203,15 +203,16 @@ function memberList(values: unknown): { types: string[]; ids: string[] } {
  * A patient-level condition over `patient`: for one patient (a patient's page, a single
  * decision) an EXISTS probing that patient's rows; over `many` patients (a search across
  * patients) the set of patients it holds for, computed once and hashed (`patient IN (…)`), so
- * it is not evaluated again for every row (issue #13).
+ * it is not evaluated again for every row (issue #13); `set`: that set itself.
  */
-function patientHolds(many: boolean, patient: string, exists: (patient: string) => string, patients: () => string): string {
+function patientHolds(many: Many, patient: string, exists: (patient: string) => string, patients: () => string): string {
   // Only one form is built: each binds its own parameters.
+  if (many === 'set') return patients();
   return many ? `COALESCE(${patient} IN (${patients()}), FALSE)` : exists(patient);
 }
 
 /** One of `members` takes part in an encounter of `patient` inside the care window, or in an active CareTeam of theirs. */
-function careTeamHas(many: boolean, patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
+function careTeamHas(many: Many, patient: string, members: { types: string[]; ids: string[] }, p: SqlParams, o: AccessFactOptions): string {
   // One member (the usual `careTeam = me`): plain equalities, which a prepared statement's generic plan can still use an index for.
   const who = (alias: string) =>
     members.ids.length === 1
@@ -235,7 +236,7 @@ function careTeamHas(many: boolean, patient: string, members: { types: string[];
 }
 
 /** `patient` has an encounter inside the care window in one of `departments`. */
-function departmentsHave(many: boolean, patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
+function departmentsHave(many: Many, patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
   const inDepartments = (alias: string) =>
     departments.length === 1 ? `${alias}.target_id = ${p.add(departments[0])}` : `${alias}.target_id = ANY(${p.add(departments)}::text[])`;
   // One patient: from the patient's encounters. Many: from the departments' encounters
@@ -251,56 +252,22 @@ function departmentsHave(many: boolean, patient: string, departments: string[], 
   return patientHolds(many, patient, ofOne, ofMany);
 }
 
-/** Facts read from the resource's encounter. */
-const ENCOUNTER_LEVEL = new Set(['encounter', 'encounterClass', 'department', 'withinCareWindow']);
-
-/** Whether a condition reads the resource's encounter (so a search computes it once per row). */
-export function readsEncounter(c: AccessCondition): boolean {
-  switch (c.operator) {
-    case 'and':
-    case 'or':
-    case 'not':
-      return c.value.some(readsEncounter);
-    default:
-      return ENCOUNTER_LEVEL.has(c.field);
-  }
-}
-
 /** Facts that depend on the patient alone (not on the row, its encounter or its labels). */
-const PATIENT_LEVEL = new Set(['patient', 'careTeam', 'departments']);
+export const PATIENT_LEVEL = new Set(['patient', 'careTeam', 'departments']);
+
+/** How a patient-level condition is built: for one patient (false), many (true), or as its set of patients. */
+type Many = boolean | 'set';
 
 /**
- * What a condition asks of the patient alone: every row it allows is of a patient this allows
- * (`null`: any patient). Row facts are dropped (taken as true), a negation is kept only when
- * it reads the patient alone. A search across patients filters the criterion's index rows by
- * it (their `owner`) before reading any resource; the full condition still judges each row.
+ * The patients a patient-level condition (`careTeam` or `departments`, `eq` or `in`) holds for,
+ * as a query of one column (duplicates possible): every patient for whom it is true is in it, and
+ * no other. Undefined for any other field or operator.
  */
-export function patientLevelPart(c: AccessCondition): AccessCondition | null {
-  switch (c.operator) {
-    case 'and': {
-      const parts = c.value.map(patientLevelPart).filter((v): v is AccessCondition => v !== null);
-      return parts.length ? { operator: 'and', value: parts } : null;
-    }
-    case 'or': {
-      const parts = c.value.map(patientLevelPart);
-      return parts.some((v) => v === null) ? null : { operator: 'or', value: parts as AccessCondition[] };
-    }
-    case 'not':
-      return onlyPatientLevel(c.value[0]) ? c : null;
-    default:
-      return PATIENT_LEVEL.has(c.field) ? c : null;
-  }
-}
-
-function onlyPatientLevel(c: AccessCondition): boolean {
-  switch (c.operator) {
-    case 'and':
-    case 'or':
-    case 'not':
-      return c.value.every(onlyPatientLevel);
-    default:
-      return PATIENT_LEVEL.has(c.field);
-  }
+export function patientSetSql(field: string, op: string, value: unknown, p: SqlParams, o: AccessFactOptions): string | undefined {
+  if (op !== 'eq' && op !== 'in') return undefined;
+  if (field === 'careTeam') return careTeamHas('set', '', memberList(op === 'eq' ? [value] : value), p, o);
+  if (field === 'departments') return departmentsHave('set', '', op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
+  return undefined;
 }
 
 /** Thrown for a condition the SQL translation does not know: refused, never widened. */

@@ -58,7 +58,7 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
     const p = new SqlParams();
     const once = new PatientLevelFacts();
     // The resources the code's rows name; once per resource (`first`) when one may have two matching rows.
-    const rows = matchingRows(request, key, patient, p);
+    const rows = matchingRows(request, key, `${p.add(patient)}::text`, p);
     const where = whereClause(request, p, 'dates', once, 'count', key);
     const first = onePerResource(key) ? '' : ` AND ${firstMatchSql(key, p)}`;
     const select = shape === 'page' ? `${storedColumns('r')}, r.owner AS patient, (count(*) OVER ())::int AS matched` : '1';
@@ -70,7 +70,7 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
   return {
     matchesUpTo: (limit) => {
       const p = new SqlParams();
-      const rows = matchingRows(request, key, patient, p);
+      const rows = matchingRows(request, key, `${p.add(patient)}::text`, p);
       return { text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} LIMIT ${p.add(limit + 1)}) AS c`, params: p.values };
     },
     page: build('page', (p, body) => `${body} ORDER BY ${orderByClause(request.sort, p)} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`),
@@ -80,7 +80,7 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
 }
 
 /** A criterion the patient's token rows can be read by: a token parameter, no modifier, a code in every value. */
-function keyable(c: Criterion): boolean {
+export function keyable(c: Criterion): boolean {
   return typeof c.param === 'object' && c.param.type === 'token' && !c.modifier && c.values.length > 0 && c.values.every((v) => v.kind === 'token' && v.code !== undefined);
 }
 
@@ -89,20 +89,20 @@ const tokenOf = (c: Criterion) => c.values as { kind: 'token'; system?: string; 
 
 /**
  * `fhir_search_token x` and the conditions that make its rows the patient's rows matching the
- * criterion: the lookup index's four columns by equality (one code as `=`: as `= ANY` a
+ * criterion (`owner`: the patient, as SQL): the lookup index's four columns by equality (one code as `=`: as `= ANY` a
  * PostgreSQL with statistics may read every row of the type's param), then each value's own
  * condition (its system).
  */
-function matchingRows(request: SearchRequest, key: Criterion, patient: string, p: SqlParams): string {
+export function matchingRows(request: SearchRequest, key: Criterion, owner: string, p: SqlParams): string {
   const codes = [...new Set(tokenOf(key).map((v) => v.code))];
   const code = codes.length === 1 ? `x.code = ${p.add(codes[0])}` : `x.code = ANY(${p.add(codes)}::text[])`;
   const param = (key.param as { code: string }).code;
   return `${INDEX_TABLES.tokens.table} x WHERE x.resource_type = ${p.add(request.resourceType)} AND x.param = ${p.add(param)} AND ${code}
-    AND x.owner = ${p.add(patient)}::text AND (${key.values.map((v) => valueSql(v, undefined, p)).join(' OR ')})`;
+    AND x.owner = ${owner} AND (${key.values.map((v) => valueSql(v, undefined, p)).join(' OR ')})`;
 }
 
 /** One value with its system: the primary key (type, id, param, system, code) allows one matching row per resource. */
-function onePerResource(key: Criterion): boolean {
+export function onePerResource(key: Criterion): boolean {
   return key.values.length === 1 && tokenOf(key)[0].system !== undefined;
 }
 
@@ -111,7 +111,7 @@ function onePerResource(key: Criterion): boolean {
  * with two (a code under two systems, or two of the codes asked for) is read once. A probe of
  * the resource's own token rows by primary key, fenced as a criterion's probe is.
  */
-function firstMatchSql(key: Criterion, p: SqlParams): string {
+export function firstMatchSql(key: Criterion, p: SqlParams): string {
   const param = (key.param as { code: string }).code;
   return `NOT EXISTS (SELECT 1 FROM (SELECT * FROM ${INDEX_TABLES.tokens.table} x0 WHERE x0.resource_type = r.resource_type AND x0.resource_id = r.id OFFSET 0) x
     WHERE x.param = ${p.add(param)} AND (x.system COLLATE "C", x.code COLLATE "C") < (m.system COLLATE "C", m.code COLLATE "C")

@@ -8,6 +8,7 @@ import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } 
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
+import { broadPageSql } from './broad-page-sql.js';
 import { codeKeyedSql, KEYED_UP_TO, type KeyedPage } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -67,7 +68,9 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
     return upToCap((await run<{ n: number }>(counts.countUpTo(cap)))[0].n);
   };
   if (request.countOnly) return { matches: [], included: [], total: (await run<{ n: number }>(counts.count))[0].n };
-  const rows = (keyed && (await keyedRows(keyed, run))) || (await pageRows(request, sql.page, run));
+  // A search across patients by a code reads each visible patient's first rows (`broadPageSql`).
+  const broad = keyed ? undefined : broadPageSql(request);
+  const rows = (keyed && (await keyedRows(keyed, run))) || (await pageRows(request, broad ?? sql.page, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);

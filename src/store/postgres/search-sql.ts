@@ -3,7 +3,8 @@ import type { AccessFilter } from '../access-facts.js';
 import { tokenTextParam, type SearchIndex } from '../search/search-index.extractor.js';
 import type { SearchParamDef } from '../search/search-parameter.registry.js';
 import type { Criterion, SearchRequest, SortRule } from '../search/search-request.js';
-import { accessConditionSql, encounterOf, patientLevelPart, readsEncounter, type ResourceRef } from './access-sql.js';
+import { accessConditionSql, encounterOf, type ResourceRef } from './access-sql.js';
+import { patientLevelPart, readsEncounter } from './condition-parts.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -89,7 +90,7 @@ export function fixedPatient(request: SearchRequest): string | undefined {
  * How the access filter reads a row: its patient is its `owner`; its encounter, when the policy
  * asks for it, is computed once per row in a LATERAL (see `fromClause`).
  */
-function accessRef(request: SearchRequest): ResourceRef {
+export function accessRef(request: SearchRequest): ResourceRef {
   const ref = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true };
   return lateralClause(request) ? { ...ref, encounter: 'f.encounter' } : ref;
 }
@@ -149,7 +150,12 @@ function ownerPrefilter(request: SearchRequest): ((p: SqlParams) => string) | un
   return (p) => `COALESCE(${accessConditionSql(part, { type: 'x.resource_type', id: 'x.resource_id', patient: 'x.owner', manyPatients: true }, p, options)}, FALSE)`;
 }
 
-function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilter?: (p: SqlParams) => string): string {
+/**
+ * One criterion over `r`: an EXISTS over its index table; `probe`, a fenced read of the row's own
+ * index rows by primary key (never a scan of what the value matches); `prefilter`, the policy's
+ * patient-level conditions over the index rows' owner.
+ */
+export function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilter?: (p: SqlParams) => string): string {
   if (c.param === '_id') return `r.id = ANY(${p.add(c.values.map((v) => (v as { id: string }).id))}::text[])`;
   if (c.param === '_lastUpdated') {
     return `(${c.values.map((v) => dateSql(v, 'r.last_updated', 'r.last_updated', p)).join(' OR ')})`;

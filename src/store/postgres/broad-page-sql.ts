@@ -1,0 +1,78 @@
+import type { SearchRequest } from '../search/search-request.js';
+import { visiblePatientsSql } from './condition-parts.js';
+import { firstMatchSql, keyable, KEYED_UP_TO, matchingRows, onePerResource } from './keyed-page-sql.js';
+import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, SqlParams, type Sql } from './search-sql.js';
+import { SIGNATURE_TYPE } from './signed-records.js';
+import { storedColumns } from './stored-content.js';
+
+/**
+ * A search across patients by a code, in the default order (`Observation?code=s|c`, issue #13,
+ * decision 0018), read one visible patient at a time so that a page reads about a page of rows
+ * per patient instead of judging and sorting every visible match.
+ *
+ * The patients come from the policy's own patient sets (`visiblePatientsSql`: a department's
+ * patients, a care team's, the grants'), listed once per statement in a materialized CTE; each
+ * row's owner is one of them, and a resource is read under its owner only, so once. For each
+ * patient, one of two reads gives its first `offset + count + 1` allowed matches in
+ * `(last_updated, id)` order:
+ * - at most `KEYED_UP_TO` of its index rows match the code: those rows (the lookup index by
+ *   type, param, code and owner, fenced), each resource by its primary key, sorted, then judged
+ *   in that order until enough are found;
+ * - more: its resources of the type in that order (`ix_fhir_resource_owner`, one row at a time
+ *   by keyset), each criterion a probe of the row's own index rows, judged until enough are found (about `page × record ÷
+ *   matches` rows, as on the patient's own page).
+ * The per-patient lists are then merged (sorted, at most `patients × page` rows). The global
+ * first rows are among each patient's first rows, so the page is the one the general plan
+ * gives; every row is still judged by the full condition (`accessSql`), as there.
+ *
+ * Undefined when the search is not of that shape: no policy, a policy whose patients cannot be
+ * listed (a negation, a rule for any patient), one patient (`codeKeyedSql` and the patient's
+ * page), a Provenance (its token rows carry no owner), no token criterion with a code in each
+ * value, another order, or a page deeper than `KEYED_UP_TO`.
+ *
+ * Why the plan stays the same whatever the statistics: the patients are a MATERIALIZED CTE; each
+ * patient's reads are LATERAL subqueries (nested loops by construction) whose choice is a
+ * one-time filter on the patient's count of matching rows; the code's rows are read by equality on
+ * the lookup index's four columns and fenced, each resource by a fenced primary-key read.
+ */
+export function broadPageSql(request: SearchRequest): Sql | undefined {
+  const access = request.access;
+  const [rule, ...more] = request.sort;
+  if (!access?.condition || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) !== undefined) return undefined;
+  if (!rule || more.length || rule.key !== '_lastUpdated' || rule.descending) return undefined;
+  const key = request.criteria.find(keyable);
+  const want = request.offset + request.count + 1;
+  if (!key || want > KEYED_UP_TO) return undefined;
+  const p = new SqlParams();
+  const patients = visiblePatientsSql(access.condition, p, access.options);
+  if (patients === undefined) return undefined;
+  const type = p.add(request.resourceType);
+  const owner = 'v.patient';
+  const judged = (keyedBy: typeof key | undefined) =>
+    [`r.owner = ${owner}`, ...request.criteria.filter((c) => c !== keyedBy).map((c) => criterionSql(c, p, true)), accessSql(access, p, accessRef(request))].join(' AND ');
+  const lateral = lateralClause(request);
+  const columns = 'r.resource_type, r.id, r.last_updated, r.owner, r.content_text, r.content';
+  const limit = p.add(want);
+  const first = onePerResource(key) ? '' : ` WHERE ${firstMatchSql(key, p)}`;
+  // The patient's rows of the code, each resource once, in the order asked for; judged after.
+  const keyedRows = `(SELECT r.* FROM (SELECT x.resource_id, x.system, x.code FROM ${matchingRows(request, key, owner, p)} OFFSET 0) m
+      CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${type} AND r0.id = m.resource_id OFFSET 0) r${first}
+      ORDER BY r.last_updated, r.id OFFSET 0) r`;
+  const upTo = p.add(KEYED_UP_TO);
+  const keyed = `SELECT ${columns} FROM ${keyedRows}${lateral} WHERE k.n <= ${upTo} AND ${judged(key)} ORDER BY r.last_updated, r.id LIMIT ${limit}`;
+  // The patient's resources of the type one at a time in the order asked for, each the next by
+  // keyset (`LIMIT 1`: an ordered index read whatever the statistics; a plain ORDER BY … LIMIT
+  // may become a read and sort of the whole record once analysed), judged as they come.
+  const next = (after: string) => `(SELECT r0.last_updated, r0.id FROM fhir_resource r0 WHERE r0.owner = ${owner} AND r0.resource_type = ${type}${after}
+      ORDER BY r0.last_updated, r0.id LIMIT 1)`;
+  const walk = `WITH RECURSIVE w AS (${next('')} UNION ALL SELECT n.last_updated, n.id FROM w CROSS JOIN LATERAL ${next(' AND (r0.last_updated, r0.id) > (w.last_updated, w.id)')} n)`;
+  const walked = `${walk} SELECT ${columns} FROM w CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${type} AND r0.id = w.id OFFSET 0) r${lateral}
+      WHERE k.n > ${upTo} AND ${judged(undefined)} LIMIT ${limit}`;
+  const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${matchingRows(request, key, owner, p)} LIMIT ${upTo} + 1) AS c`;
+  const text = `WITH visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)
+    SELECT ${storedColumns('r')}, r.owner AS patient FROM visible v
+      CROSS JOIN LATERAL (${count}) k
+      CROSS JOIN LATERAL ((${keyed}) UNION ALL (${walked})) r
+    ORDER BY r.last_updated, r.id LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+  return { text, params: p.values };
+}

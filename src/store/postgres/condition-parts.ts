@@ -1,0 +1,89 @@
+import type { AccessCondition, AccessFactOptions } from '../access-facts.js';
+import { PATIENT_LEVEL, patientSetSql } from './access-sql.js';
+import type { SqlParams } from './search-sql.js';
+
+/*
+ * What parts of an access condition read (issue #13, decision 0018): the row's encounter, the
+ * patient alone, and the patients a condition can hold for at all.
+ */
+
+/** Facts read from the resource's encounter. */
+const ENCOUNTER_LEVEL = new Set(['encounter', 'encounterClass', 'department', 'withinCareWindow']);
+
+/** Whether a condition reads the resource's encounter (so a search computes it once per row). */
+export function readsEncounter(c: AccessCondition): boolean {
+  switch (c.operator) {
+    case 'and':
+    case 'or':
+    case 'not':
+      return c.value.some(readsEncounter);
+    default:
+      return ENCOUNTER_LEVEL.has(c.field);
+  }
+}
+
+/**
+ * What a condition asks of the patient alone: every row it allows is of a patient this allows
+ * (`null`: any patient). Row facts are dropped (taken as true), a negation is kept only when
+ * it reads the patient alone. A search across patients filters the criterion's index rows by
+ * it (their `owner`) before reading any resource; the full condition still judges each row.
+ */
+export function patientLevelPart(c: AccessCondition): AccessCondition | null {
+  switch (c.operator) {
+    case 'and': {
+      const parts = c.value.map(patientLevelPart).filter((v): v is AccessCondition => v !== null);
+      return parts.length ? { operator: 'and', value: parts } : null;
+    }
+    case 'or': {
+      const parts = c.value.map(patientLevelPart);
+      return parts.some((v) => v === null) ? null : { operator: 'or', value: parts as AccessCondition[] };
+    }
+    case 'not':
+      return onlyPatientLevel(c.value[0]) ? c : null;
+    default:
+      return PATIENT_LEVEL.has(c.field) ? c : null;
+  }
+}
+
+function onlyPatientLevel(c: AccessCondition): boolean {
+  switch (c.operator) {
+    case 'and':
+    case 'or':
+    case 'not':
+      return c.value.every(onlyPatientLevel);
+    default:
+      return PATIENT_LEVEL.has(c.field);
+  }
+}
+
+/**
+ * A query of one column listing every patient the condition `c` can hold for (a superset, with
+ * duplicates possible: each row allowed is filed under one of them, and a row filed under no
+ * patient is allowed by none), computed from the same sets a search across patients hashes
+ * (`patientSetSql`). Undefined when the condition cannot be enumerated so: a negation, a `ne` or
+ * `nin`, or a branch of an `or` that reads only the row. A search reads the patients' rows one
+ * patient at a time from it (`broadPageSql`); the full condition still judges each row.
+ */
+export function visiblePatientsSql(c: AccessCondition, p: SqlParams, o: AccessFactOptions): string | undefined {
+  switch (c.operator) {
+    case 'and':
+      // Every row allowed satisfies each part: any part that can be enumerated bounds them.
+      for (const part of c.value) {
+        const set = visiblePatientsSql(part, p, o);
+        if (set !== undefined) return set;
+      }
+      return undefined;
+    case 'or': {
+      if (c.value.length === 0) return 'SELECT NULL::text WHERE FALSE';
+      const sets = c.value.map((part) => visiblePatientsSql(part, p, o));
+      return sets.every((s) => s !== undefined) ? sets.map((s) => `(${s})`).join(' UNION ALL ') : undefined;
+    }
+    case 'not':
+      return undefined;
+    default:
+      if (c.field !== 'patient') return patientSetSql(c.field, c.operator, c.value, p, o);
+      if (c.operator === 'eq') return `SELECT ${p.add(String(c.value))}::text`;
+      if (c.operator === 'in' && Array.isArray(c.value)) return `SELECT unnest(${p.add(c.value.map(String))}::text[])`;
+      return undefined;
+  }
+}

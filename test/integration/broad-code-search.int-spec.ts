@@ -1,0 +1,197 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import { SystemClock } from '../../src/common/clock.js';
+import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
+import type { Actor } from '../../src/identity/actor.js';
+import { AccessPolicyService } from '../../src/policy/access-policy.service.js';
+import { ActiveAccessSource, type ActiveAccess } from '../../src/policy/active-access.port.js';
+import { LoadedPolicy } from '../../src/policy/loaded-policy.js';
+import { defaultPolicyPath, loadPolicy } from '../../src/policy/policy.loader.js';
+import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
+import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
+import { PatientCompartment } from '../../src/store/patient-compartment.js';
+import { broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
+import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
+import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
+import { atInstant } from '../../src/store/postgres/search-sql.js';
+import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
+import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
+import { sql, urlOf } from '../support/database-admin.js';
+
+/*
+ * Issue #13: a search across patients by a code, in the default order, reads each visible
+ * patient's first rows (`broadPageSql`): the code's rows of a patient with few of them, a walk of
+ * the record of one with many (past KEYED_UP_TO). These tests hold its pages and totals to what
+ * single decisions allow for a department's doctor and nurse, a care-team doctor and a stranger,
+ * then check that the page reads about a page per patient, without statistics and after ANALYZE.
+ */
+
+const registry = SearchParameterRegistry.fromProfiles();
+const STORE_TABLES = ['fhir_resource', 'fhir_search_token', 'fhir_search_reference', 'fhir_search_date'];
+const LOINC = 'http://loinc.org';
+const LOCAL = 'urn:test:local';
+
+class NoHeldAccess extends ActiveAccessSource {
+  activeFor(): Promise<ActiveAccess> {
+    return Promise.resolve({ grants: [], breakGlass: [] });
+  }
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Actual Loops': number;
+  'Actual Rows': number;
+  Plans?: PlanNode[];
+}
+const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+
+describe('A search across patients by a code, read one visible patient at a time (issue #13)', () => {
+  const database = `chartwarden_broad_code_${Date.now()}_${process.pid}`;
+  let db: ChartWardenDatabase;
+  let store: PostgresFhirStore;
+  const service = new AccessPolicyService(new LoadedPolicy(loadPolicy(defaultPolicyPath(), loadR4Definitions())), new NoHeldAccess(), new SystemClock());
+
+  beforeAll(async () => {
+    await sql(urlOf(), `CREATE DATABASE "${database}"`);
+    db = await ChartWardenDatabase.connect(urlOf(database), 4);
+    for (const table of STORE_TABLES) await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+    store = new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock());
+  });
+  afterAll(async () => {
+    await db?.onApplicationShutdown();
+    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  });
+
+  const request = (query: string): SearchRequest =>
+    parseSearchRequest('Observation', [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
+  const key = (r: Resource) => `${r.resourceType}/${r.id}`;
+  const put = async <T extends Resource>(r: T) => (await store.create(r)).resource as T & { id: string };
+
+  /**
+   * A ward: a long stay with `common` heart rates (1 in 9 labelled R, hidden from staff by R-07),
+   * four inpatients with a few each (one labelled R, one matching under two systems), an
+   * outpatient of the ward whose visit ended long ago (outside the care window), and a patient
+   * of another ward under the care-team doctor; plus a patient no one here may see.
+   */
+  async function ward(common: number) {
+    const tag = randomUUID().slice(0, 8);
+    const dept = `${tag}-ward`;
+    const patient = async () => (await put<Patient>({ resourceType: 'Patient' })).id;
+    const visit = async (p: string, where: string, status: 'in-progress' | 'finished', who?: string) =>
+      put<Encounter>({
+        resourceType: 'Encounter',
+        status,
+        class: { code: 'IMP' },
+        subject: { reference: `Patient/${p}` },
+        serviceProvider: { reference: `Organization/${where}` },
+        ...(status === 'finished' ? { period: { start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z' } } : {}),
+        ...(who ? { participant: [{ individual: { reference: `Practitioner/${who}` } }] } : {}),
+      });
+    const obs = (p: string, e: string, codes: { system: string; code: string }[], n: number, restricted = false): Observation => ({
+      resourceType: 'Observation',
+      status: 'final',
+      ...(restricted ? { meta: { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R' }] } } : {}),
+      code: { coding: codes },
+      subject: { reference: `Patient/${p}` },
+      encounter: { reference: `Encounter/${e}` },
+      effectiveDateTime: new Date(Date.UTC(2026, 10, 1) + n * 60_000).toISOString(),
+    });
+    const hr = [{ system: LOINC, code: '8867-4' }];
+    const long = await patient();
+    const stay = await visit(long, dept, 'in-progress');
+    for (let n = 0; n < common; n += 25) {
+      await Promise.all(Array.from({ length: Math.min(25, common - n) }, (_, k) => put(obs(long, stay.id, hr, n + k, (n + k) % 9 === 4))));
+    }
+    for (let i = 0; i < 4; i++) {
+      const p = await patient();
+      const e = await visit(p, dept, 'in-progress');
+      await put(obs(p, e.id, hr, 1000 + i, i === 1));
+      await put(obs(p, e.id, i === 2 ? [...hr, { system: LOCAL, code: '8867-4' }] : hr, 2000 + i));
+      await put(obs(p, e.id, [{ system: LOINC, code: '8310-5' }], 3000 + i));
+    }
+    const past = await patient();
+    await put(obs(past, (await visit(past, dept, 'finished')).id, hr, 4000));
+    const cared = await patient();
+    await put(obs(cared, (await visit(cared, `${tag}-elsewhere`, 'in-progress', `${tag}-team`)).id, hr, 5000));
+    const far = await patient();
+    await put(obs(far, (await visit(far, `${tag}-far`, 'in-progress')).id, hr, 6000));
+    const staff = {
+      doctor: { id: `${tag}-dr`, practitioner: `Practitioner/${tag}-dr`, roles: ['attending'], department: dept, scopes: [] },
+      nurse: { id: `${tag}-rn`, practitioner: `Practitioner/${tag}-rn`, roles: ['nurse'], department: dept, scopes: [] },
+      team: { id: `${tag}-team`, practitioner: `Practitioner/${tag}-team`, roles: ['attending'], department: `${tag}-none`, scopes: [] },
+      stranger: { id: `${tag}-far`, practitioner: `Practitioner/${tag}-stranger`, roles: ['attending'], department: `${tag}-none`, scopes: [] },
+    } satisfies Record<string, Actor>;
+    return { staff };
+  }
+
+  /** What single decisions allow of the search without a policy, in its order; then every page under the policy against it. */
+  async function expectPagesAsSingleReads(who: Actor, query: string, count: number): Promise<string[]> {
+    const everyMatch = (await store.search({ ...request(query), count: 1000 })).matches;
+    const allowed: string[] = [];
+    for (const r of everyMatch) {
+      const facts = await store.accessFacts(r.resourceType, r.id as string, { careWindowDays: 30 });
+      if ((await service.decide(who, 'search', facts)).allowed) allowed.push(key(r));
+    }
+    const access = await service.filter(who, 'search', ['Observation']);
+    expect(broadPageSql({ ...request(query), access })).toBeDefined();
+    const collected: string[] = [];
+    for (let offset = 0; offset <= allowed.length; offset += count) {
+      const page = await store.search({ ...request(query), count, offset, access });
+      // `estimate`: exact up to 500, or on the page that reaches the end; never counting a record the caller may not see.
+      const size = Math.min(count, allowed.length - offset);
+      const expected = { total: allowed.length <= 500 || (size > 0 && offset + count >= allowed.length) ? allowed.length : undefined, size };
+      expect({ query, offset, total: page.total, size: page.matches.length }).toEqual({ query, offset, ...expected });
+      collected.push(...page.matches.map(key));
+    }
+    expect({ query, collected }).toEqual({ query, collected: allowed });
+    const accurate = await store.search({ ...request(`${query}&_total=accurate`), count, access });
+    expect({ query, accurate: accurate.total }).toEqual({ query, accurate: allowed.length });
+    return allowed;
+  }
+
+  it('R-03/R-04/R-05/R-07: each page and total is what single reads allow, the long stay past KEYED_UP_TO walked, each record once', async () => {
+    const { staff } = await ward(KEYED_UP_TO + 40);
+    const seen: Record<string, number> = {};
+    for (const [name, who] of Object.entries(staff)) {
+      seen[`${name} common`] = (await expectPagesAsSingleReads(who, `code=8867-4`, 150)).length;
+      seen[`${name} loinc`] = (await expectPagesAsSingleReads(who, `code=${LOINC}|8867-4`, 7)).length;
+      seen[`${name} either`] = (await expectPagesAsSingleReads(who, `code=${LOCAL}|8867-4,${LOINC}|8310-5`, 3)).length;
+    }
+    // Of the long stay's 540 heart rates 60 are R; the inpatients add 7 (one R); the care-team patient 1.
+    expect(seen).toEqual({
+      'doctor common': 480 + 7,
+      'doctor loinc': 480 + 7,
+      'doctor either': 5,
+      'nurse common': 480 + 7,
+      'nurse loinc': 480 + 7,
+      'nurse either': 5,
+      'team common': 1,
+      'team loinc': 1,
+      'team either': 0,
+      'stranger common': 0,
+      'stranger loinc': 0,
+      'stranger either': 0,
+    });
+  }, 300_000);
+
+  it('reads about a page per visible patient (the long stay walked as far as the page), without statistics and after ANALYZE', async () => {
+    const { staff } = await ward(KEYED_UP_TO + 40);
+    for (const analysed of [false, true]) {
+      if (analysed) for (const table of STORE_TABLES) await db.query(`ANALYZE ${table}`);
+      for (const who of [staff.doctor, staff.nurse]) {
+        const statement = broadPageSql({ ...request(`code=${LOINC}|8867-4`), access: await service.filter(who, 'search', ['Observation']) })!;
+        const rows = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, atInstant(statement.params, new Date()));
+        const nodes = nodesOf(rows[0]['QUERY PLAN'][0].Plan);
+        // The long stay's record walked one row at a time, as far as 21 allowed rows (24 with the R ones), never the 541 of it.
+        const walks = nodes.filter((n) => n['Index Name'] === 'ix_fhir_resource_owner');
+        const walked = walks.reduce((sum, n) => sum + n['Actual Loops'] * n['Actual Rows'], 0);
+        expect({ analysed, walks: walks.length, oneAtATime: walks.every((n) => n['Actual Rows'] <= 1), walkedPastAPage: walked > 30 }).toEqual({ analysed, walks: 2, oneAtATime: true, walkedPastAPage: false });
+        // Resources read by primary key: the inpatients' 8 rows of the code and the long stay's rows walked, never its 541.
+        const byKey = nodes.filter((n) => n['Index Name'] === 'PK_41a4f766897384573329b5a5989');
+        expect({ analysed, readByKey: byKey.reduce((sum, n) => sum + n['Actual Loops'] * n['Actual Rows'], 0) <= 8 + 30 }).toEqual({ analysed, readByKey: true });
+      }
+    }
+  }, 300_000);
+});
