@@ -160,6 +160,25 @@ function withinWindow(ref: ResourceRef, patient: string, encounter: string, p: S
 }
 
 /**
+ * `withinWindow` in a statement over one patient's rows (`PatientLevelFacts`): the patient's
+ * encounters, and those inside the care window, are listed once per statement, so each row's
+ * encounter is looked up in a list rather than probed (on a fresh database PostgreSQL read every
+ * Encounter's status rows once per statement instead: a nurse's page cost grew with the
+ * hospital's visits). An encounter of another patient (a record filed under a visit not its
+ * patient's) is probed as before; a row of no encounter asks whether any encounter of the
+ * patient is inside the window, once.
+ */
+function withinPatientsWindow(once: PatientLevelFacts, patient: string, encounter: string, p: SqlParams, o: AccessFactOptions): string {
+  const all = once.of('encounters', () => `ARRAY(SELECT ep.resource_id FROM fhir_search_reference ep
+      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient})::text[]`);
+  const open = once.of(`open-encounters|${o.careWindowDays}`, () => `ARRAY(${openEncountersOf(patient, p, o)})::text[]`);
+  // `= ANY(<an array expression>)`: over a bare subquery, ANY would compare with its rows (each an array).
+  return `(CASE WHEN ${encounter} IS NULL THEN COALESCE(cardinality(${open}::text[]) > 0, FALSE)
+    WHEN ${encounter} = ANY(${all}::text[]) THEN ${encounter} = ANY(${open}::text[])
+    ELSE ${encounterOpen(encounter, p, o)} END)`;
+}
+
+/**
  * Every fact of one stored resource, as one row (`patient`, `encounter`, … with arrays as
  * text[]). Used for single decisions; the same expressions build search filters below.
  */
@@ -343,7 +362,7 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
       return scalar(labelOf(r, p));
     case 'withinCareWindow':
       if (op !== 'eq' || typeof value !== 'boolean') throw new UntranslatableConditionError('withinCareWindow takes eq true/false');
-      return `${value ? '' : 'NOT '}${withinWindow(r, patient, encounter, p, o)}`;
+      return `${value ? '' : 'NOT '}${r.patientLevel ? withinPatientsWindow(r.patientLevel, patient, encounter, p, o) : withinWindow(r, patient, encounter, p, o)}`;
     case 'careTeam':
       // Driven from the member's own participations (a few index rows), not from the whole team.
       if (op === 'eq' || op === 'in') return careTeamHas(r.manyPatients === true, patient, memberList(op === 'eq' ? [value] : value), p, o);
