@@ -1,23 +1,14 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
-import { SystemClock } from '../../src/common/clock.js';
-import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import type { Actor } from '../../src/identity/actor.js';
-import { AccessPolicyService } from '../../src/policy/access-policy.service.js';
-import { ActiveAccessSource, type ActiveAccess } from '../../src/policy/active-access.port.js';
-import { LoadedPolicy } from '../../src/policy/loaded-policy.js';
-import { defaultPolicyPath, loadPolicy } from '../../src/policy/policy.loader.js';
 import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
-import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
-import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
-import { atInstant } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
-import { sql, urlOf } from '../support/database-admin.js';
+import { defaultPolicyService, openUnanalysedStore, type UnanalysedStore } from '../support/unanalysed-store.js';
 
 /*
  * Issue #13: a search across patients by a code, in the default order, reads each visible
@@ -28,41 +19,19 @@ import { sql, urlOf } from '../support/database-admin.js';
  */
 
 const registry = SearchParameterRegistry.fromProfiles();
-const STORE_TABLES = ['fhir_resource', 'fhir_search_token', 'fhir_search_reference', 'fhir_search_date'];
 const LOINC = 'http://loinc.org';
 const LOCAL = 'urn:test:local';
 
-class NoHeldAccess extends ActiveAccessSource {
-  activeFor(): Promise<ActiveAccess> {
-    return Promise.resolve({ grants: [], breakGlass: [] });
-  }
-}
-
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Actual Loops': number;
-  'Actual Rows': number;
-  Plans?: PlanNode[];
-}
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-
 describe('A search across patients by a code, read one visible patient at a time (issue #13)', () => {
-  const database = `chartwarden_broad_code_${Date.now()}_${process.pid}`;
-  let db: ChartWardenDatabase;
+  let opened: UnanalysedStore;
   let store: PostgresFhirStore;
-  const service = new AccessPolicyService(new LoadedPolicy(loadPolicy(defaultPolicyPath(), loadR4Definitions())), new NoHeldAccess(), new SystemClock());
+  const service = defaultPolicyService();
 
   beforeAll(async () => {
-    await sql(urlOf(), `CREATE DATABASE "${database}"`);
-    db = await ChartWardenDatabase.connect(urlOf(database), 4);
-    for (const table of STORE_TABLES) await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
-    store = new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock());
+    opened = await openUnanalysedStore('broad_code', registry);
+    ({ store } = opened);
   });
-  afterAll(async () => {
-    await db?.onApplicationShutdown();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  });
+  afterAll(() => opened?.close());
 
   const request = (query: string): SearchRequest =>
     parseSearchRequest('Observation', [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
@@ -179,11 +148,10 @@ describe('A search across patients by a code, read one visible patient at a time
   it('reads about a page per visible patient (the long stay walked as far as the page), without statistics and after ANALYZE', async () => {
     const { staff } = await ward(KEYED_UP_TO + 40);
     for (const analysed of [false, true]) {
-      if (analysed) for (const table of STORE_TABLES) await db.query(`ANALYZE ${table}`);
+      if (analysed) await opened.analyse();
       for (const who of [staff.doctor, staff.nurse]) {
         const statement = broadPageSql({ ...request(`code=${LOINC}|8867-4`), access: await service.filter(who, 'search', ['Observation']) })!;
-        const rows = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, atInstant(statement.params, new Date()));
-        const nodes = nodesOf(rows[0]['QUERY PLAN'][0].Plan);
+        const nodes = await opened.plan(statement);
         // The long stay's record walked one row at a time, as far as 21 allowed rows (24 with the R ones), never the 541 of it.
         const walks = nodes.filter((n) => n['Index Name'] === 'ix_fhir_resource_owner');
         const walked = walks.reduce((sum, n) => sum + n['Actual Loops'] * n['Actual Rows'], 0);
