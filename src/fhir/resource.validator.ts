@@ -5,6 +5,7 @@ import { loadR4Definitions } from '../store/fhir-definitions.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { RequiredBindings } from './required-bindings.js';
 import { csd1Issues, isEngineCsd1 } from './code-system-codes.js';
+import { referenceFormatIssues } from './reference-format.js';
 
 /**
  * Validates incoming resources against FHIR R4 before anything is stored (R-17: a record is
@@ -12,12 +13,14 @@ import { csd1Issues, isEngineCsd1 } from './code-system-codes.js';
  * validator: cardinality, types, unknown elements, choice types, primitive formats), then what
  * it leaves out, with {@link RequiredBindings}: every required terminology binding, and unknown
  * elements it mistakes for known ones (`__proto__`, `constructor`, …), and the invariants its
- * FHIRPath engine gets wrong, evaluated here instead (csd-1, `code-system-codes.ts`). Every
+ * FHIRPath engine gets wrong, evaluated here instead (csd-1, `code-system-codes.ts`), and
+ * relative references that name no record (`reference-format.ts`). Every
  * problem is reported at once, each with its element path; nothing is stored.
  */
 @Injectable()
 export class ResourceValidator {
-  private readonly bindings = new RequiredBindings(loadR4Definitions());
+  private readonly resourceTypes = loadR4Definitions();
+  private readonly bindings = new RequiredBindings(this.resourceTypes);
 
   validate(resource: Resource): void {
     const issues = this.issues(resource);
@@ -29,7 +32,7 @@ export class ResourceValidator {
   /** Every issue found, whatever its severity (`$validate` answers them as they are). */
   issues(resource: Resource): OperationOutcomeIssue[] {
     const structural = this.structuralIssues(resource).filter((i) => !isEngineCsd1(i));
-    return [...structural, ...csd1Issues(resource), ...this.bindings.check(resource)];
+    return [...structural, ...csd1Issues(resource), ...this.bindings.check(resource), ...referenceFormatIssues(resource, this.resourceTypes)];
   }
 
   private structuralIssues(resource: Resource): OperationOutcomeIssue[] {

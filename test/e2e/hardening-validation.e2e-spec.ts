@@ -53,7 +53,7 @@ describe('R-17 hardening: invalid codes and prototype-named elements are refused
    * A 400 ValidationFailed naming `expression` with issue code `code` (and, for codes, the allowed
    * ones), every issue carrying ChartWarden's code; and the refusal is in the audit trail.
    */
-  async function expectRefused(res: HttpResult<unknown> & { rid: string }, code: 'code-invalid' | 'structure', expression: string, allowed: string[] = []) {
+  async function expectRefused(res: HttpResult<unknown> & { rid: string }, code: 'code-invalid' | 'structure' | 'value', expression: string, allowed: string[] = []) {
     expectStatus(res, 400);
     const outcome = res.body as OperationOutcome;
     expect(outcome.resourceType).toBe('OperationOutcome');
@@ -95,6 +95,27 @@ describe('R-17 hardening: invalid codes and prototype-named elements are refused
     await expectRefused(await send('POST', 'Observation', observation(value, subject, { status: 'whatever' })), 'code-invalid', 'Observation.status', [
       'registered', 'preliminary', 'final', 'amended', 'entered-in-error',
     ]);
+    expect(await stored('Observation', value)).toBe(0);
+    expectStatus(await send('POST', 'Observation', observation(value, subject)), 201);
+    expect(await stored('Observation', value)).toBe(1);
+  });
+
+  it('R-17 / R-03: a relative reference that names no record ("Patient/") is 400 naming the element; nothing is stored, in a transaction neither', async () => {
+    const value = `reference-${randomUUID()}`;
+    // Stored, it would be the record of no patient: outside every decision, seal and copy of the patient's record.
+    const issue = await expectRefused(await send('POST', 'Observation', observation(value, 'Patient/')), 'value', 'Observation.subject.reference', ['"Patient/"', 'Type/id']);
+    expect(issue.severity).toBe('error');
+    await expectRefused(await send('POST', 'Observation', observation(value, subject, { performer: [{ reference: 'Practitioner/dr wang' }] })), 'value', 'Observation.performer[0].reference', ['"Practitioner/dr wang"']);
+    const bundle = await send('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { request: { method: 'POST', url: 'Observation' }, resource: observation(value, subject) },
+        { request: { method: 'POST', url: 'Observation' }, resource: observation(value, 'Patient/1/2') },
+      ],
+    });
+    expect(bundle.status).toBe(400);
+    expect(JSON.stringify(bundle.body)).toContain('Observation.subject.reference');
     expect(await stored('Observation', value)).toBe(0);
     expectStatus(await send('POST', 'Observation', observation(value, subject)), 201);
     expect(await stored('Observation', value)).toBe(1);
