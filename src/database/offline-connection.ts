@@ -22,9 +22,3 @@ export async function withOfflineClient<T>(url: string, applicationName: string,
 export function queryableOf(client: Pick<pg.ClientBase, 'query'> | pg.Pool): Queryable {
   return { query: async <T>(sql: string, parameters?: unknown[]) => (await client.query(sql, parameters)).rows as T[] };
 }
-
-/** The database session's time zone (`SHOW TimeZone`): the calendar PostgreSQL counts years on. */
-export async function sessionTimeZone(q: Queryable): Promise<string> {
-  const [{ TimeZone: timeZone }] = await q.query<{ TimeZone: string }>('SHOW TimeZone');
-  return timeZone;
-}

@@ -11,7 +11,13 @@ export interface DateRange {
   high: string;
 }
 
-/** The hospital's UTC offset, for dates written without a zone and for calendar days in reports. */
+/**
+ * The offset the search index reads a date written without a zone in (`2024-03-05`: that day's
+ * instants at +08:00), at write and at search alike. A fixed convention of the stored rows, not
+ * the hospital's `settings.timeZone`: rows must not change meaning when the policy does. Every
+ * day a person reads (papers, reports, a case's date range) uses the policy's zone instead
+ * (`common/hospital-time.ts`).
+ */
 export const HOSPITAL_OFFSET = '+08:00';
 
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
