@@ -4,6 +4,7 @@ import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtyp
 import type { Actor } from '../../src/identity/actor.js';
 import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
 import { codeKeyedSql, KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
+import { atInstant } from '../../src/store/postgres/search-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
@@ -132,6 +133,14 @@ describe('A patient\'s search by a code, read from the patient\'s rows of that c
       'stranger rare': 0,
       'stranger either': 0,
     });
+    // Which plan answers is chosen by counting the patient's rows of the code: behind the patient gate, so a caller with no
+    // way to the patient counts none (the plan and its timing say nothing of the record), the ward's staff all 543.
+    const counted = async (who: Actor) => {
+      const keyed = codeKeyedSql({ ...request(`patient=${x}&code=8867-4`), access: await service.filter(who, 'search', ['Observation']) });
+      const statement = keyed!.matchesUpTo(KEYED_UP_TO);
+      return (await opened.db.query<{ n: number }>(statement.text, atInstant(statement.params, new Date())))[0].n;
+    };
+    expect({ stranger: await counted(staff.stranger), nurse: await counted(staff.nurse) }).toEqual({ stranger: 0, nurse: KEYED_UP_TO + 1 });
   }, 240_000);
 
   it('reads the patient\'s rows of the code from the lookup index, each resource by its primary key, without statistics and after ANALYZE', async () => {

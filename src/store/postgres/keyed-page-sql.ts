@@ -1,7 +1,8 @@
+import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, SearchRequest } from '../search/search-request.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { fixedPatient, lateralClause, orderByClause, SqlParams, whereClause, type Sql } from './search-sql.js';
+import { fixedPatient, lateralClause, orderByClause, patientGateSql, SqlParams, whereClause, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
 import { valueSql } from './search-value-sql.js';
@@ -19,7 +20,7 @@ export const KEYED_UP_TO = 500;
 
 /** The statements of a patient's search read from its rows of one code (`codeKeyedSql`). */
 export interface KeyedPage {
-  /** How many of the patient's index rows match the code, up to `limit + 1`: whether the page reads them all. */
+  /** How many of the patient's index rows match the code, up to `limit + 1` (none for a caller with no way to the patient): whether the page reads them all. */
   matchesUpTo: (limit: number) => Sql;
   /** The page, in the order asked for, each row with `matched`: how many the caller sees in all. */
   page: Sql;
@@ -68,10 +69,15 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
     return { text: `${once.withClause()}${tail(p, body)}`, params: p.values };
   };
   return {
+    // Behind the patient gate, as the page is: a caller the policy gives no way to the patient
+    // counts none, so which plan answers them (and how long it takes) says nothing of the record.
     matchesUpTo: (limit) => {
       const p = new SqlParams();
-      const rows = matchingRows(request, key, `${p.add(patient)}::text`, p);
-      return { text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} LIMIT ${p.add(limit + 1)}) AS c`, params: p.values };
+      const once = new PatientLevelFacts();
+      const x = `${p.add(patient)}::text`;
+      const gate = patientGateSql(request.access as AccessFilter, p, x, once);
+      const rows = matchingRows(request, key, x, p);
+      return { text: `${once.withClause()}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} AND ${gate} LIMIT ${p.add(limit + 1)}) AS c`, params: p.values };
     },
     page: build('page', (p, body) => `${body} ORDER BY ${orderByClause(request.sort, p)} LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`),
     count: build('count', (_p, body) => `SELECT count(*)::int AS n FROM (${body}) AS c`),
