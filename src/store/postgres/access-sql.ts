@@ -125,10 +125,15 @@ function encounterOpen(eid: string, p: SqlParams, o: AccessFactOptions): string 
       AND d.high <> 'infinity' AND d.high >= ${p.now()} - make_interval(days => ${p.add(o.careWindowDays)}::int)))`;
 }
 
+/** Encounters (alias `ep.resource_id`) of the patient `patient`. */
+function encountersOf(patient: string): string {
+  return `SELECT ep.resource_id FROM fhir_search_reference ep
+    WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}`;
+}
+
 /** Encounters (alias `ep.resource_id`) of the patient `patient`, inside the care window. */
 function openEncountersOf(patient: string, p: SqlParams, o: AccessFactOptions, extra = ''): string {
-  return `SELECT ep.resource_id FROM fhir_search_reference ep
-    WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient}
+  return `${encountersOf(patient)}
       AND ${encounterOpen('ep.resource_id', p, o)} ${extra}`;
 }
 
@@ -169,8 +174,7 @@ function withinWindow(ref: ResourceRef, patient: string, encounter: string, p: S
  * patient is inside the window, once.
  */
 function withinPatientsWindow(once: PatientLevelFacts, patient: string, encounter: string, p: SqlParams, o: AccessFactOptions): string {
-  const all = once.of('encounters', () => `ARRAY(SELECT ep.resource_id FROM fhir_search_reference ep
-      WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${patient})::text[]`);
+  const all = once.of('encounters', () => `ARRAY(${encountersOf(patient)})::text[]`);
   const open = once.of(`open-encounters|${o.careWindowDays}`, () => `ARRAY(${openEncountersOf(patient, p, o)})::text[]`);
   // `= ANY(<an array expression>)`: over a bare subquery, ANY would compare with its rows (each an array).
   return `(CASE WHEN ${encounter} IS NULL THEN COALESCE(cardinality(${open}::text[]) > 0, FALSE)

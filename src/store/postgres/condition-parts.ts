@@ -10,16 +10,21 @@ import type { SqlParams } from './search-sql.js';
 /** Facts read from the resource's encounter. */
 const ENCOUNTER_LEVEL = new Set(['encounter', 'encounterClass', 'department', 'withinCareWindow']);
 
-/** Whether a condition reads the resource's encounter (so a search computes it once per row). */
-export function readsEncounter(c: AccessCondition): boolean {
+/** The facts a condition reads, one per comparison in it. */
+function fieldsOf(c: AccessCondition): string[] {
   switch (c.operator) {
     case 'and':
     case 'or':
     case 'not':
-      return c.value.some(readsEncounter);
+      return c.value.flatMap(fieldsOf);
     default:
-      return ENCOUNTER_LEVEL.has(c.field);
+      return [c.field];
   }
+}
+
+/** Whether a condition reads the resource's encounter (so a search computes it once per row). */
+export function readsEncounter(c: AccessCondition): boolean {
+  return fieldsOf(c).some((f) => ENCOUNTER_LEVEL.has(f));
 }
 
 /**
@@ -39,20 +44,9 @@ export function patientLevelPart(c: AccessCondition): AccessCondition | null {
       return parts.some((v) => v === null) ? null : { operator: 'or', value: parts as AccessCondition[] };
     }
     case 'not':
-      return onlyPatientLevel(c.value[0]) ? c : null;
+      return fieldsOf(c.value[0]).every((f) => PATIENT_LEVEL.has(f)) ? c : null;
     default:
       return PATIENT_LEVEL.has(c.field) ? c : null;
-  }
-}
-
-function onlyPatientLevel(c: AccessCondition): boolean {
-  switch (c.operator) {
-    case 'and':
-    case 'or':
-    case 'not':
-      return c.value.every(onlyPatientLevel);
-    default:
-      return PATIENT_LEVEL.has(c.field);
   }
 }
 

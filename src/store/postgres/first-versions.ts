@@ -7,6 +7,7 @@ import type { SearchIndex } from '../search/search-index.extractor.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
+import { RETURNED } from './version-writes.js';
 
 /*
  * The creates of one transaction, written together (issue #13, bulk load): a transaction
@@ -109,7 +110,7 @@ async function insertFirstVersions(q: Queryable, versions: readonly Waiting[]): 
        SELECT resource_type, id, 1, last_updated, content_text::jsonb, content_text, COALESCE(CASE WHEN resource_type = 'Patient' THEN id END, own)
          FROM input ORDER BY n
        ON CONFLICT DO NOTHING
-       RETURNING resource_type, id, CASE WHEN resource_type = '${SIGNATURE_TYPE}' THEN NULL ELSE owner END AS row_owner),
+       RETURNING ${RETURNED}),
      w AS (SELECT r.resource_type, r.id, r.row_owner, input.n, input.own, input.last_updated, input.content_text FROM r JOIN input USING (resource_type, id)),
      v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content, content_text)
        SELECT resource_type, id, 1, last_updated, 'POST', content_text::jsonb, content_text FROM w)

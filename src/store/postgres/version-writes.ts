@@ -162,7 +162,7 @@ function keptKeys(index: SearchIndex, p: SqlParams): KeptKeys {
  * What `r` returns: its key, and the owner its index rows carry (`row_owner`): none for a
  * signature, whose owner may change with its records' (decision 0018).
  */
-const RETURNED = `resource_type, id, CASE WHEN resource_type = '${SIGNATURE_TYPE}' THEN NULL ELSE owner END AS row_owner`;
+export const RETURNED = `resource_type, id, CASE WHEN resource_type = '${SIGNATURE_TYPE}' THEN NULL ELSE owner END AS row_owner`;
 
 /** The version's own patient, bound once (`$n::text`, NULL when it names none). */
 function ownSql(owner: Ownership, p: SqlParams): string {
