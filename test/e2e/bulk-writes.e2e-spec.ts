@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Bundle, BundleEntry, Encounter, Observation, OperationOutcome, Patient, Provenance } from '@medplum/fhirtypes';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
 import { httpRequest, type HttpResult, seedAs } from '../support/http.js';
-import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
 
 /**
  * Bulk writes (issue #13): a transaction Bundle's creates are written together at its commit,
@@ -69,9 +69,8 @@ describe('Bulk writes in transaction Bundles (issue #13, e2e)', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    root = server.fhirBase.replace(/\/fhir$/, '');
-    db = new pg.Client({ connectionString: testDatabaseUrl() });
-    await db.connect();
+    root = server.root;
+    db = await connectTestDatabase();
     his = await server.token();
     officer = await server.token({ sub: `officer-bulk-${run}`, roles: ['disputes-officer'] });
     witness = await server.token({ sub: `witness-bulk-${run}`, roles: ['medical-affairs'], fhirUser: `Practitioner/witness-bulk-${run}` });

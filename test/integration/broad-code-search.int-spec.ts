@@ -7,7 +7,7 @@ import { broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
-import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
+import { keyOf } from '../support/fhir-builders.js';
 import { defaultPolicyService, openUnanalysedStore, type UnanalysedStore } from '../support/unanalysed-store.js';
 
 /*
@@ -33,10 +33,9 @@ describe('A search across patients by a code, read one visible patient at a time
   });
   afterAll(() => opened?.close());
 
-  const request = (query: string): SearchRequest =>
-    parseSearchRequest('Observation', [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
-  const key = (r: Resource) => `${r.resourceType}/${r.id}`;
-  const put = async <T extends Resource>(r: T) => (await store.create(r)).resource as T & { id: string };
+  const request = (query: string) => opened.observations(query);
+  const key = keyOf;
+  const put = <T extends Resource>(r: T) => opened.put(r);
 
   /**
    * A ward: a long stay with `common` heart rates (1 in 9 labelled R, hidden from staff by R-07),

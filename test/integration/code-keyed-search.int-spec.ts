@@ -7,7 +7,7 @@ import { codeKeyedSql, KEYED_UP_TO } from '../../src/store/postgres/keyed-page-s
 import { atInstant } from '../../src/store/postgres/search-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
-import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
+import { keyOf } from '../support/fhir-builders.js';
 import { defaultPolicyService, openUnanalysedStore, type UnanalysedStore } from '../support/unanalysed-store.js';
 
 /*
@@ -35,10 +35,9 @@ describe('A patient\'s search by a code, read from the patient\'s rows of that c
   });
   afterAll(() => opened?.close());
 
-  const request = (query: string): SearchRequest =>
-    parseSearchRequest('Observation', [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false });
-  const key = (r: Resource) => `${r.resourceType}/${r.id}`;
-  const put = async <T extends Resource>(r: T) => (await store.create(r)).resource as T & { id: string };
+  const request = (query: string) => opened.observations(query);
+  const key = keyOf;
+  const put = <T extends Resource>(r: T) => opened.put(r);
 
   /**
    * A ward's inpatient: `common` heart rates, 1 in 9 labelled R (hidden from the ward's staff,

@@ -9,6 +9,8 @@ import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { atInstant, type Sql } from '../../src/store/postgres/search-sql.js';
 import type { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
+import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
+import type { Resource } from '@medplum/fhirtypes';
 import { sql, urlOf } from './database-admin.js';
 
 /*
@@ -45,6 +47,10 @@ export interface PlanNode {
 export interface UnanalysedStore {
   db: ChartWardenDatabase;
   store: PostgresFhirStore;
+  /** Creates `resource` and returns it as stored. */
+  put<T extends Resource>(resource: T): Promise<T & { id: string }>;
+  /** An Observation search as a client writes its query string (pages up to 1,000). */
+  observations(query: string): SearchRequest;
   /** ANALYZE the store's tables. */
   analyse(): Promise<void>;
   /** Every node of the plan `statement` runs with now. */
@@ -59,9 +65,12 @@ export async function openUnanalysedStore(name: string, registry: SearchParamete
   const db = await ChartWardenDatabase.connect(urlOf(database), 4);
   for (const table of STORE_TABLES) await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
   const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+  const store = new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock());
   return {
     db,
-    store: new PostgresFhirStore(db, registry, PatientCompartment.fromProfiles(), new SystemClock()),
+    store,
+    put: async <T extends Resource>(resource: T) => (await store.create(resource)).resource as T & { id: string },
+    observations: (query) => parseSearchRequest('Observation', [...new URLSearchParams(query).entries()], registry, { defaultCount: 20, maxCount: 1000, lenient: false }),
     analyse: async () => {
       for (const table of STORE_TABLES) await db.query(`ANALYZE ${table}`);
     },
