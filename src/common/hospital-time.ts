@@ -14,20 +14,24 @@ export interface WallClock {
 
 const formats = new Map<string, Intl.DateTimeFormat>();
 
-/** One formatter per zone, made once: building an Intl format is far dearer than using it. */
+/** One formatter per zone, made once: building an Intl format is far dearer than using it. A zone the runtime does not know is refused by name. */
 function formatIn(timeZone: string): Intl.DateTimeFormat {
   let f = formats.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
+    try {
+      f = new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      });
+    } catch (e) {
+      throw new RangeError(`time zone ${JSON.stringify(timeZone)} is not one this runtime knows (an IANA name such as Asia/Shanghai)`, { cause: e });
+    }
     formats.set(timeZone, f);
   }
   return f;

@@ -1,3 +1,5 @@
+import { offsetAt } from '../../common/hospital-time.js';
+
 /**
  * Record retention (R-18) as calendar arithmetic: a record is kept until the later of its last
  * outpatient visit + the outpatient years and its last discharge + the inpatient years.
@@ -13,7 +15,6 @@ const MAX_TIME = 8.64e15;
 
 const DAY = 86_400_000;
 
-const formats = new Map<string, Intl.DateTimeFormat>();
 
 /** The day the record may leave the archive (undefined when there is no finished visit to count from, or never). */
 export function keptUntil(
@@ -40,7 +41,8 @@ export function addCalendarYears(instant: number, years: number, timeZone: strin
   if (instant <= -MAX_TIME) return -Infinity;
   if (isUtc(timeZone)) return shiftYears(instant, years);
   const fraction = mod(instant, 1000);
-  const local = shiftYears(wallClock(instant - fraction, timeZone), years);
+  const whole = instant - fraction;
+  const local = shiftYears(whole + offsetAt(whole, timeZone), years);
   return instantOfWallClock(local, timeZone) + fraction;
 }
 
@@ -81,46 +83,6 @@ function transitionBetween(from: number, to: number, offset: number, timeZone: s
     else hi = mid;
   }
   return hi;
-}
-
-/** `timeZone`'s offset from UTC at `instant` (ms, whole seconds). */
-function offsetAt(instant: number, timeZone: string): number {
-  const whole = instant - mod(instant, 1000);
-  return wallClock(whole, timeZone) - whole;
-}
-
-/** The wall-clock time in `timeZone` at `instant` (whole seconds), as the UTC instant with the same fields. */
-function wallClock(instant: number, timeZone: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of format(timeZone).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const d = new Date(0);
-  d.setUTCFullYear(parts.year, parts.month - 1, parts.day);
-  d.setUTCHours(parts.hour, parts.minute, parts.second, 0);
-  return d.getTime();
-}
-
-function format(timeZone: string): Intl.DateTimeFormat {
-  let f = formats.get(timeZone);
-  if (!f) {
-    try {
-      f = new Intl.DateTimeFormat('en-US', {
-        timeZone,
-        calendar: 'gregory',
-        numberingSystem: 'latn',
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-        hour: 'numeric',
-        minute: 'numeric',
-        second: 'numeric',
-      });
-    } catch (e) {
-      throw new RangeError(`time zone ${JSON.stringify(timeZone)} is not one this runtime knows (an IANA name such as Asia/Shanghai)`, { cause: e });
-    }
-    formats.set(timeZone, f);
-  }
-  return f;
 }
 
 function isUtc(timeZone: string): boolean {
