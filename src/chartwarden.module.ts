@@ -10,6 +10,8 @@ import { AuditTrailAccess } from './audit/audit-trail-access.port.js';
 import { AuditWriteJournal } from './audit/audit-write-journal.js';
 import { verifyAuditChains } from './audit/audit-verifier.js';
 import { IntegrityChecks, SnapshotIntegrityChecks } from './audit/integrity-checks.port.js';
+import { PatientsByRecordNumber } from './audit/patient-lookup.port.js';
+import { patientsWithRecordNumber } from './copies/record-number-lookup.js';
 import { ClusterEvents } from './cluster/cluster-events.js';
 import { ConsoleModule } from './console/console.module.js';
 import { Clock, SystemClock } from './common/clock.js';
@@ -55,6 +57,7 @@ import { ReleaseModule } from './release/release.module.js';
 import { CHARTWARDEN_ENTITIES } from './schema.js';
 import { loadR4Definitions } from './store/fhir-definitions.js';
 import { StoreModule } from './store/store.module.js';
+import { FhirStore } from './store/fhir-store.port.js';
 
 export { CHARTWARDEN_OPTIONS, ChartWardenConfigurableModule };
 
@@ -142,6 +145,15 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     WriteChain,
     // The edit ledger's heads for the signed audit checkpoints (R-21): audit asks, governance answers.
     { provide: LedgerHeads, inject: [ChartWardenDatabase], useFactory: (db: ChartWardenDatabase) => new LedgerCheckpointHeads(LedgerReadsRepository.over(db)) },
+    // The access report by 病案号 (R-20): the store's patients, the papers' definition of the number (copies) under the policy's systems
+    // in force (read at each lookup, so a policy reload counts); audit asks, knowing neither the store nor the policy.
+    {
+      provide: PatientsByRecordNumber,
+      inject: [FhirStore, LoadedPolicy],
+      useFactory: (store: FhirStore, policy: LoadedPolicy): PatientsByRecordNumber => ({
+        patientsWith: (recordNumber) => patientsWithRecordNumber(store.records, recordNumber, policy.medicalRecordNumberSystems),
+      }),
+    },
     // The checks of the integrity runs auditors start (issue #18): `audit verify` and `ledger verify` as the CLI runs them, each on a
     // connection of its own as the application role (outside the request pool and its statement timeout), in one snapshot.
     {
@@ -173,6 +185,7 @@ const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path',
     LedgerHeads,
     HospitalTimeZone,
     IntegrityChecks,
+    PatientsByRecordNumber,
     IdentityModule,
     PolicyModule,
     EmbeddingModule,

@@ -1,3 +1,5 @@
+import { ChartWardenError, type ErrorAnswer, type ErrorAnswers } from '../common/chartwarden.error.js';
+
 /** One row of the "who looked at my record" report: one actor, one day (R-20). */
 export interface AccessReportRow {
   actor: string;
@@ -26,6 +28,8 @@ export interface AccessReportRow {
 /** "Who looked at my record" (R-20): accesses to one patient's records, per actor and day. */
 export interface AccessReport {
   patient: string;
+  /** The 病案号 the patient was looked up by (`recordNumber=`), when they were. */
+  recordNumber?: string;
   from?: string;
   to?: string;
   rows: AccessReportRow[];
@@ -46,4 +50,28 @@ export function toCsv(report: AccessReport): string {
 /** The file name a CSV report is offered under. */
 export function csvFileName(report: AccessReport): string {
   return `access-report-${report.patient.replace('/', '-')}.csv`;
+}
+
+/** Why a report asked for by 病案号 (`recordNumber=`) names no one patient (R-20). */
+export enum AccessReportErrorCode {
+  /** No patient has that 病案号 (an ID-card or insurance number is no 病案号, and finds nobody). */
+  UnknownRecordNumber = 'audit.record-number-unknown',
+  /** More than one patient has that 病案号: the report is asked for by the patient's id instead. */
+  AmbiguousRecordNumber = 'audit.record-number-ambiguous',
+}
+
+const ANSWERS: ErrorAnswers<AccessReportErrorCode> = {
+  [AccessReportErrorCode.UnknownRecordNumber]: { status: 404, issue: 'not-found' },
+  [AccessReportErrorCode.AmbiguousRecordNumber]: { status: 409, issue: 'multiple-matches' },
+};
+
+/** Thrown by the access report when its 病案号 names no patient, or several. */
+export class AccessReportError extends ChartWardenError<AccessReportErrorCode> {
+  constructor(code: AccessReportErrorCode, message: string) {
+    super(code, message, ['recordNumber']);
+  }
+
+  override get answer(): ErrorAnswer {
+    return ANSWERS[this.code];
+  }
 }

@@ -6,12 +6,14 @@ import { queryPairs, type FhirContext } from '../fhir/fhir-request.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
 import { checkSearchCost } from '../store/search/search-request.js';
 import { StoreError, StoreErrorCode } from '../store/store.errors.js';
-import type { AccessReport } from './access-report.js';
+import { AccessReportError, AccessReportErrorCode, type AccessReport } from './access-report.js';
 import { assertAuditSearchParameters, parseAuditSearch, patientsNamed, reportBoundary, stripType } from './audit-search.js';
 import type { AuditTrailScope } from './audit-trail-access.port.js';
 import { AuditTrailRepository } from './audit-trail.repository.js';
 import type { AuditEntry } from './domain/audit-entry.js';
 import { toAuditEvent } from './domain/balp.js';
+import type { ReportSubject } from './dto/access-report.dto.js';
+import { PatientsByRecordNumber } from './patient-lookup.port.js';
 
 export type { AccessReport, AccessReportRow } from './access-report.js';
 
@@ -30,6 +32,7 @@ export class AuditReaderService {
     private readonly entries: AuditTrailRepository,
     private readonly settings: FhirSettings,
     private readonly zone: HospitalTimeZone,
+    private readonly byRecordNumber: PatientsByRecordNumber,
   ) {}
 
   async search(ctx: FhirContext, query: string, scope: AuditTrailScope): Promise<Bundle> {
@@ -83,16 +86,38 @@ export class AuditReaderService {
     return eventOf(id, row);
   }
 
-  /** "Who looked at my record": accesses to one patient's records, per actor and day of the hospital's clock (R-20). */
-  async accessReport(ctx: FhirContext, patient: string, period: { from?: string; to?: string }, scope: AuditTrailScope): Promise<AccessReport> {
-    const id = stripType(patient, 'Patient');
+  /**
+   * "Who looked at my record": accesses to one patient's records, per actor and day of the
+   * hospital's clock (R-20). The patient is named by id, or by 病案号 (looked up through
+   * `PatientsByRecordNumber`; the report then says the number it was asked for by).
+   */
+  async accessReport(ctx: FhirContext, subject: ReportSubject, period: { from?: string; to?: string }, scope: AuditTrailScope): Promise<AccessReport> {
+    const id = 'patient' in subject ? stripType(subject.patient, 'Patient') : await this.patientOf(ctx, subject.recordNumber, scope);
     const { from, to } = period;
     admit(ctx, scope, [id]);
     ctx.audit?.concerns([id]);
     const timeZone = this.zone.timeZone;
     const bounds = { ...(from ? { from: reportBoundary(from, 'from', timeZone) } : {}), ...(to ? { to: reportBoundary(to, 'to', timeZone) } : {}) };
     const rows = await this.entries.accessReport(id, bounds, timeZone);
-    return { patient: `Patient/${id}`, ...(from ? { from } : {}), ...(to ? { to } : {}), rows };
+    const asked = 'recordNumber' in subject ? { recordNumber: subject.recordNumber } : {};
+    return { patient: `Patient/${id}`, ...asked, ...(from ? { from } : {}), ...(to ? { to } : {}), rows };
+  }
+
+  /**
+   * The one patient whose 病案号 is `recordNumber`. An operator who reads nothing of the trail is
+   * refused before the lookup (they learn nothing of who has the number); a lookup that finds
+   * nobody, or several, answers 404 or 409 naming no patient, recorded under the scope's decision.
+   */
+  private async patientOf(ctx: FhirContext, recordNumber: string, scope: AuditTrailScope): Promise<string> {
+    if (scope.reads === 'nothing') admit(ctx, scope, []);
+    const found = await this.byRecordNumber.patientsWith(recordNumber);
+    if (found.length === 1) return found[0];
+    ctx.audit?.decided(scope.reads === 'all' ? scope.wholeTrail : scope.accounting, undefined);
+    if (found.length === 0) throw new AccessReportError(AccessReportErrorCode.UnknownRecordNumber, 'No patient has this 病案号 (recordNumber)');
+    throw new AccessReportError(
+      AccessReportErrorCode.AmbiguousRecordNumber,
+      'More than one patient has this 病案号 (recordNumber): it does not say whose report to give; ask for it by the patient id (patient=Patient/<id>)',
+    );
   }
 }
 

@@ -11,11 +11,12 @@ import { FhirSettings } from '../fhir/fhir.settings.js';
 import { queryString } from '../fhir/fhir-http.js';
 import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
-import { csvFileName, toCsv } from './access-report.js';
+import { AccessReportError, AccessReportErrorCode, csvFileName, toCsv } from './access-report.js';
 import { AuditReaderService } from './audit-reader.service.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { AuditTrailAccess } from './audit-trail-access.port.js';
-import { parseAccessReportQuery, wantsCsv } from './dto/access-report.dto.js';
+import { parseAccessReportQuery, RECORD_NUMBER_MAX_LENGTH, wantsCsv } from './dto/access-report.dto.js';
+import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 
 /** Who decides a read of the trail: the policy, through the port, entry by entry (an entry's patient counts). */
 const DECIDED_BY = 'AuditTrailAccess';
@@ -75,14 +76,25 @@ export class AuditController {
     return refuseWrite();
   }
 
-  /** "Who looked at my record" (R-20): JSON, or CSV with `Accept: text/csv` or `_format=csv`. */
+  /** "Who looked at my record" (R-20), by the patient's id or 病案号: JSON, or CSV with `Accept: text/csv` or `_format=csv`. */
   @Get('audit/access-report')
   @Permission.record(DECIDED_BY)
   // The one workflow route here (the AuditEvent routes are the FHIR API, described by the CapabilityStatement).
   @ApiTags('audit')
   @ApiBearerAuth()
-  @ApiOperation({ summary: '"Who looked at my record" (R-20): accesses to one patient\'s records per actor and day; auditors, or the record room for one patient' })
-  @ApiQuery({ name: 'patient', required: true, example: 'Patient/p1' })
+  @ApiOperation({
+    summary: '"Who looked at my record" (R-20): accesses to one patient\'s records per actor and day; auditors, or the record room for one patient',
+    description: 'The patient is named by id (`patient`) or by 病案号 (`recordNumber`), never both; the JSON report then also says the 病案号 it was asked for by.',
+  })
+  @ApiQuery({ name: 'patient', required: false, example: 'Patient/p1', description: 'The patient (`Patient/<id>` or `<id>`); exactly one of patient and recordNumber' })
+  @ApiQuery({
+    name: 'recordNumber',
+    required: false,
+    example: 'MR20240001',
+    description:
+      `The patient's 病案号 (medical-record number): an identifier in one of the policy's settings.medicalRecordNumberSystems, or of type MR (v2-0203); ` +
+      `at most ${RECORD_NUMBER_MAX_LENGTH} characters; exactly one of patient and recordNumber. No patient with it: 404; several: 409 (ask by patient id)`,
+  })
   @ApiQuery({ name: 'from', required: false, description: 'A date (YYYY-MM-DD) or an instant' })
   @ApiQuery({ name: 'to', required: false, description: 'A date (YYYY-MM-DD) or an instant' })
   @ApiQuery({ name: '_format', required: false, enum: ['json', 'csv'] })
@@ -90,11 +102,16 @@ export class AuditController {
     'application/fhir+json': ANSWER_SCHEMA.object,
     'text/csv': { type: 'string' },
   })
-  @ApiErrors(errorsOf(FhirRequestError, FhirRequestErrorCode.InvalidRequest), POLICY_REFUSAL)
+  @ApiErrors(
+    errorsOf(FhirRequestError, FhirRequestErrorCode.InvalidRequest),
+    errorsOf(AccessReportError, AccessReportErrorCode.UnknownRecordNumber, AccessReportErrorCode.AmbiguousRecordNumber),
+    errorsOf(StoreError, StoreErrorCode.SearchTooCostly),
+    POLICY_REFUSAL,
+  )
   async accessReport(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
     const input = parseAccessReportQuery(query);
     const ctx = this.ctx(req);
-    const report = await this.reader.accessReport(ctx, input.patient, input, this.access.scopeOf(ctx.actor));
+    const report = await this.reader.accessReport(ctx, input.subject, input, this.access.scopeOf(ctx.actor));
     if (!wantsCsv(input, req.get('accept'))) {
       await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(report) });
       return;

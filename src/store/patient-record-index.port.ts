@@ -107,6 +107,14 @@ export abstract class PatientRecordIndex {
   /** Per patient: the ends of the last outpatient visit (`outpatientClasses`) and inpatient stay, and whether one is open (R-18). */
   abstract lastVisits(outpatientClasses: readonly string[]): Promise<PatientVisits[]>;
 
+  /**
+   * Patients (ids, sorted) with a current `identifier` whose value is exactly `value`, in any
+   * system, as the search index holds it: at most `page.limit`, those after the id `page.after`
+   * when given (keyset paging). Candidates only: the caller reads them and decides which
+   * identifier it means (a 病案号 lookup keeps the patients whose 病案号 it is).
+   */
+  abstract patientsWithIdentifierValue(value: string, page: { limit: number; after?: string }): Promise<string[]>;
+
   /** The current versions of these records (unknown ones are left out), in no particular order. */
   abstract readMany(refs: readonly RecordRef[]): Promise<IndexedRecord[]>;
 

@@ -5,7 +5,7 @@ import { usePatients, usePeopleNames, nameOf } from '../api/names';
 import { Link, navigate, useSearchParams } from '../app/router';
 import { RefusalAlert } from '../common/RefusalAlert';
 import { useTimes } from '../common/time';
-import { patientId, useAccessReport, useReportCsv, type AccessReportRow } from './audit.api';
+import { patientId, RECORD_NUMBER_MAX_LENGTH, useAccessReport, useReportCsv, type AccessReportRow, type ReportSubject } from './audit.api';
 import { useDepartmentNames } from './departments';
 import { useAuditLabel } from './labels';
 
@@ -16,24 +16,28 @@ const personOf = (r: AccessReportRow) => (r.practitioner?.startsWith('Practition
  * "Who looked at my record" (R-20) for auditors: the patient's access report as a timeline,
  * one item per person and day — who (by name where the signed-in person may read it), when (in
  * the hospital's zone), what, why (purposes of use), allowed or refused, break-the-glass marked —
- * and the API's CSV. The patient is typed in: the auditor's policy has no patient search.
+ * and the API's CSV. The auditor's policy has no patient search: the patient is typed in, by the
+ * 病案号 a complaint arrives with (the server looks it up: `recordNumber=`) or by the record's id.
  */
 export function AccessReportPage() {
   const { t } = useTranslation();
   const params = useSearchParams();
-  const patient = patientId(params.get('patient') ?? '');
+  const subject = subjectOf(params.get('patient') ?? '', params.get('recordNumber') ?? '');
   const from = params.get('from') ?? undefined;
   const to = params.get('to') ?? undefined;
   const [typed, setTyped] = useState(params.get('patient') ?? '');
+  const [typedNumber, setTypedNumber] = useState(params.get('recordNumber') ?? '');
   const [fromInput, setFrom] = useState(from ?? '');
   const [toInput, setTo] = useState(to ?? '');
-  const [missing, setMissing] = useState(false);
+  const [problem, setProblem] = useState<'required' | 'onlyOne' | undefined>();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const id = patientId(typed);
-    setMissing(!id);
-    if (!id) return;
-    const q = new URLSearchParams({ patient: id });
+    const recordNumber = typedNumber.trim();
+    const wrong = id && recordNumber ? 'onlyOne' : !id && !recordNumber ? 'required' : undefined;
+    setProblem(wrong);
+    if (wrong) return;
+    const q = new URLSearchParams(recordNumber ? { recordNumber } : { patient: id });
     if (fromInput) q.set('from', fromInput);
     if (toInput) q.set('to', toInput);
     navigate(`/audit/access-report?${q.toString()}`);
@@ -46,12 +50,21 @@ export function AccessReportPage() {
         <Stack gap="sm">
           <Group align="flex-end" gap="sm" wrap="wrap">
             <TextInput
+              label={t('auditors.patient.recordNumber')}
+              placeholder={t('auditors.patient.recordNumberPlaceholder')}
+              value={typedNumber}
+              onChange={(e) => setTypedNumber(e.currentTarget.value)}
+              maxLength={RECORD_NUMBER_MAX_LENGTH}
+              error={problem ? t(`auditors.patient.${problem}`) : undefined}
+              w={220}
+            />
+            <TextInput
               label={t('auditors.patient.label')}
               placeholder={t('auditors.patient.placeholder')}
               value={typed}
               onChange={(e) => setTyped(e.currentTarget.value)}
-              error={missing ? t('auditors.patient.required') : undefined}
-              w={260}
+              error={problem ? t(`auditors.patient.${problem}`) : undefined}
+              w={220}
             />
             <TextInput type="date" label={t('auditors.report.from')} value={fromInput} onChange={(e) => setFrom(e.currentTarget.value)} />
             <TextInput type="date" label={t('auditors.report.to')} value={toInput} onChange={(e) => setTo(e.currentTarget.value)} />
@@ -62,15 +75,25 @@ export function AccessReportPage() {
           </Text>
         </Stack>
       </Paper>
-      {patient ? <Report patient={patient} from={from} to={to} /> : null}
+      {subject ? <Report subject={subject} from={from} to={to} /> : null}
     </Stack>
   );
 }
 
-function Report({ patient, from, to }: { patient: string; from?: string; to?: string }) {
+/** Whom the page's URL asks the report for: the 病案号 when it names one, else the patient id; none when neither. */
+function subjectOf(patient: string, recordNumber: string): ReportSubject | undefined {
+  const number = recordNumber.trim();
+  if (number) return { recordNumber: number };
+  const id = patientId(patient);
+  return id ? { patient: id } : undefined;
+}
+
+function Report({ subject, from, to }: { subject: ReportSubject; from?: string; to?: string }) {
   const { t } = useTranslation();
-  const report = useAccessReport(patient, from, to);
-  const patients = usePatients([patient]);
+  const report = useAccessReport(subject, from, to);
+  // The patient the report is about: as typed, or as the server found them by their 病案号.
+  const patient = 'patient' in subject ? subject.patient : patientId(report.data?.patient ?? '');
+  const patients = usePatients(patient ? [patient] : []);
   const csv = useReportCsv();
   const rows = [...(report.data?.rows ?? [])].sort((a, b) => a.first.localeCompare(b.first));
   const name = nameOf(patients.data?.get(patient));
@@ -86,7 +109,7 @@ function Report({ patient, from, to }: { patient: string; from?: string; to?: st
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
   if (report.error) return <RefusalAlert error={report.error} />;
-  if (!report.data) return <Text c="dimmed">…</Text>;
+  if (!report.data || !patient) return <Text c="dimmed">…</Text>;
   return (
     <Paper withBorder p="md">
       <Group justify="space-between" mb="sm">
@@ -94,7 +117,13 @@ function Report({ patient, from, to }: { patient: string; from?: string; to?: st
           <Title order={3} size="h4">
             {t('auditors.report.timeline')}
           </Title>
-          <Text data-testid="report-patient">{t('auditors.report.patientLine', { name: name ? `${name}（Patient/${patient}）` : `Patient/${patient}` })}</Text>
+          {/* Asked for by 病案号: the number and the id the server found (the name too, where the signed-in person may read it). */}
+          {!report.data.recordNumber || name ? (
+            <Text data-testid="report-patient">{t('auditors.report.patientLine', { name: name ? `${name}（Patient/${patient}）` : `Patient/${patient}` })}</Text>
+          ) : null}
+          {report.data.recordNumber ? (
+            <Text data-testid="report-record-number">{t('auditors.report.recordNumberLine', { recordNumber: report.data.recordNumber, patient: `Patient/${patient}` })}</Text>
+          ) : null}
         </Stack>
         <Button variant="outline" onClick={() => void download().catch(() => undefined)} loading={csv.isPending}>
           {t('auditors.report.csv')}

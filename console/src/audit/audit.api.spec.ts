@@ -1,3 +1,4 @@
+import { reportQuery } from './report-query';
 import { agentOf, auditSearchQuery, detailOf, entitiesOf, patientId, type AuditEvent } from './trail';
 
 /** The auditors' API helpers: the search the form sends (src/audit/audit-search.ts's parameters) and what a page reads from an AuditEvent. */
@@ -19,6 +20,13 @@ describe('audit.api', () => {
     ]);
     expect(auditSearchQuery({})).toBe('_count=20');
     expect([patientId('Patient/abc'), patientId(' abc '), patientId('')]).toEqual(['abc', 'abc', '']);
+  });
+
+  it('asks for the access report by patient id or by 病案号 (R-20), never both; the CSV adds _format', () => {
+    expect(reportQuery({ patient: 'p1' }, '2026-12-01', '2026-12-06')).toBe('/audit/access-report?patient=Patient%2Fp1&from=2026-12-01&to=2026-12-06');
+    expect(reportQuery({ recordNumber: 'MR 42&x=1' })).toBe('/audit/access-report?recordNumber=MR+42%26x%3D1');
+    expect(new URLSearchParams(reportQuery({ recordNumber: '病案-7' }, undefined, undefined, true).split('?')[1]).get('recordNumber')).toBe('病案-7');
+    expect(reportQuery({ patient: 'p1' }, undefined, undefined, true)).toBe('/audit/access-report?patient=Patient%2Fp1&_format=csv');
   });
 
   it('reads who, why, the patient, the records and ChartWarden details from a BALP AuditEvent', () => {

@@ -1,7 +1,9 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useApi } from '../api/ApiProvider';
+import { reportQuery, type ReportSubject } from './report-query';
 import { auditSearchQuery, type AuditBundle, type AuditCriteria, type AuditEvent } from './trail';
 
+export * from './report-query';
 export * from './trail';
 
 /**
@@ -31,33 +33,29 @@ export interface AccessReportRow {
 }
 
 export interface AccessReport {
+  /** `Patient/<id>`: the patient the report is about (found by 病案号 when it was asked for by one). */
   patient: string;
+  /** The 病案号 the report was asked for by (absent from a report asked for by id). */
+  recordNumber?: string;
   from?: string;
   to?: string;
   rows: AccessReportRow[];
 }
 
-function reportQuery(patient: string, from?: string, to?: string, csv = false): string {
-  const q = new URLSearchParams({ patient: `Patient/${patient}` });
-  if (from) q.set('from', from);
-  if (to) q.set('to', to);
-  if (csv) q.set('_format', 'csv');
-  return `/audit/access-report?${q.toString()}`;
-}
-
-export function useAccessReport(patient: string, from?: string, to?: string) {
+export function useAccessReport(subject: ReportSubject, from?: string, to?: string) {
   const api = useApi();
+  const key = 'patient' in subject ? subject.patient : subject.recordNumber;
   return useQuery({
-    queryKey: ['access-report', patient, from, to],
-    enabled: Boolean(patient),
-    queryFn: () => api.get<AccessReport>(reportQuery(patient, from, to)),
+    queryKey: ['access-report', 'patient' in subject ? 'patient' : 'recordNumber', key, from, to],
+    enabled: Boolean(key),
+    queryFn: () => api.get<AccessReport>(reportQuery(subject, from, to)),
   });
 }
 
-/** The report as the API's CSV, read with the token (the bytes as sent, BOM included). */
+/** The report as the API's CSV, read with the token (the bytes as sent, BOM included), by the patient's id. */
 export function useReportCsv() {
   const api = useApi();
-  return useMutation({ mutationFn: (p: { patient: string; from?: string; to?: string }) => api.blob(reportQuery(p.patient, p.from, p.to, true)) });
+  return useMutation({ mutationFn: (p: { patient: string; from?: string; to?: string }) => api.blob(reportQuery({ patient: p.patient }, p.from, p.to, true)) });
 }
 
 /* ---- The trail as FHIR AuditEvents (types and readers: trail.ts) ---- */

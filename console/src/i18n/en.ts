@@ -91,6 +91,10 @@ export const en: Messages = {
       'signature-too-large': 'The signature image is too large: clear it and sign again.',
     },
     access: { forbidden: 'Your role may not do this.', hidden: 'Not found, or not yours to see.' },
+    audit: {
+      'record-number-unknown': 'No patient has this medical record number. Check the number: an ID-card or insurance number is not a medical record number and finds nobody.',
+      'record-number-ambiguous': 'More than one patient has this medical record number, so it does not say whose report to show. Ask the record room for the patient ID and show the report by ID.',
+    },
     identity: {
       'missing-token': 'You need to sign in.',
       'invalid-token': 'The sign-in token is not valid.',

@@ -93,6 +93,10 @@ export const zhCN = {
       'signature-too-large': '签名图片太大，请清除后重新签名。',
     },
     access: { forbidden: '您的角色无权执行此操作。', hidden: '没有找到，或您无权查看。' },
+    audit: {
+      'record-number-unknown': '没有患者使用这个病案号。请核对号码：身份证号、医保卡号等不是病案号，不能用来查找患者。',
+      'record-number-ambiguous': '有不止一位患者使用这个病案号，无法确定是哪一位。请向病案室确认患者 ID，再按患者 ID 查看报告。',
+    },
     identity: {
       'missing-token': '需要登录。',
       'invalid-token': '登录凭据无效。',

@@ -187,6 +187,18 @@ export class PostgresRecordIndex extends PatientRecordIndex {
     }));
   }
 
+  async patientsWithIdentifierValue(value: string, page: { limit: number; after?: string }): Promise<string[]> {
+    // The token lookup index (resource_type, param, code); a current version's rows only (a write replaces them).
+    const rows = await this.q.query<{ id: string }>(
+      `SELECT DISTINCT t.resource_id AS id FROM fhir_search_token t
+        WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.code = $1
+          AND ($2::text IS NULL OR t.resource_id > $2::text)
+        ORDER BY 1 LIMIT $3`,
+      [value, page.after ?? null, page.limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async readMany(refs: readonly RecordRef[]): Promise<IndexedRecord[]> {
     if (refs.length === 0) return [];
     const rows = await this.q.query<RecordRow>(
