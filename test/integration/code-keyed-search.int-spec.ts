@@ -157,7 +157,8 @@ describe('A patient\'s search by a code, read from the patient\'s rows of that c
     for (const analysed of [false, true]) {
       if (analysed) await opened.analyse();
       const keyed = codeKeyedSql({ ...request(`patient=${x}&code=${LOINC}|8867-4`), access: await service.filter(staff.nurse, 'search', ['Observation']) })!;
-      for (const statement of [keyed.page, keyed.countUpTo(500)]) {
+      // The page reads each resource by its primary key, once per driving row; the count judges the token rows themselves.
+      for (const [statement, resourceLoops] of [[keyed.page, [61]], [keyed.countUpTo(500), []]] as const) {
         const nodes = await opened.plan(statement);
         // The driving rows: one scan of the lookup index (plain, or as a bitmap once analysed) by code and owner: x's
         // 63 heart-rate rows, of which 61 are LOINC's (60, and one of those that match twice); nothing else of the index.
@@ -166,9 +167,9 @@ describe('A patient\'s search by a code, read from the patient\'s rows of that c
           analysed,
           driver: [[expect.stringMatching(/^(Index Scan|Bitmap Index Scan)$/), true, 1]],
         });
-        // Each resource read by its primary key, once per driving row; never the patient's whole record.
+        // Never the patient's whole record.
         expect(nodes.some((n) => n['Index Name'] === 'ix_fhir_resource_owner')).toBe(false);
-        expect(nodes.filter((n) => n['Index Name'] === 'PK_41a4f766897384573329b5a5989').map((n) => n['Actual Loops'])).toEqual([61]);
+        expect(nodes.filter((n) => n['Index Name'] === 'PK_41a4f766897384573329b5a5989').map((n) => n['Actual Loops'])).toEqual(resourceLoops);
       }
     }
   }, 120_000);

@@ -63,8 +63,9 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
     const where = whereClause(request, p, 'dates', once, 'count', key);
     const first = onePerResource(key) ? '' : ` AND ${firstMatchSql(key, p)}`;
     const select = shape === 'page' ? `${storedColumns('r')}, r.owner AS patient, (count(*) OVER ())::int AS matched` : '1';
-    const from = `(SELECT x.resource_id, x.system, x.code FROM ${rows} OFFSET 0) m
-      CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${p.add(request.resourceType)} AND r0.id = m.resource_id OFFSET 0) r${lateralClause(request)}`;
+    const resources = shape === 'page' || readsResourceRow(request) ? resourceRows(request, p) : TOKEN_ROW_AS_RESOURCE;
+    const from = `(SELECT x.resource_id, x.system, x.code, x.resource_type, x.owner FROM ${rows} OFFSET 0) m
+      ${resources}${lateralClause(request)}`;
     const body = `SELECT ${select} FROM ${from} WHERE ${where}${first}`;
     return { text: `${once.withClause()}${tail(p, body)}`, params: p.values };
   };
@@ -83,6 +84,26 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
     count: build('count', (_p, body) => `SELECT count(*)::int AS n FROM (${body}) AS c`),
     countUpTo: (cap) => build('count', (p, body) => `SELECT count(*)::int AS n FROM (${body} LIMIT ${p.add(cap + 1)}) AS c`),
   };
+}
+
+/** Each driving row's resource, read by its primary key (fenced: a nested loop by construction). */
+function resourceRows(request: SearchRequest, p: SqlParams): string {
+  return `CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${p.add(request.resourceType)} AND r0.id = m.resource_id OFFSET 0) r`;
+}
+
+/**
+ * A count judges each driving row without reading its resource (issue #13): every fact the
+ * count's conditions read of `r` is its type, its id (their facts are probes of its own index
+ * rows) and its owner, and the token row carries all three. A token row exists only with its
+ * resource (written and replaced in the version's statement; `fhir_resource` refuses deletes)
+ * and carries its owner (`INDEX_TABLES.owned`, kept by every write, the same column the driving
+ * rows are read by). Half of a count's reads were the resources' rows.
+ */
+const TOKEN_ROW_AS_RESOURCE = 'CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner) r';
+
+/** Whether a count must still read the resource's row: a criterion on `_lastUpdated` compares its column. */
+function readsResourceRow(request: SearchRequest): boolean {
+  return request.criteria.some((c) => c.param === '_lastUpdated');
 }
 
 /** A criterion the patient's token rows can be read by: a token parameter, no modifier, a code in every value. */
