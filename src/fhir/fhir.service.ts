@@ -20,6 +20,7 @@ import { StoreError, StoreErrorCode } from '../store/store.errors.js';
 import { validatedResource, validationOutcome } from './validate-operation.js';
 import { AccessError, AccessErrorCode } from '../policy/policy.errors.js';
 import { CarriedTotals } from './paging-total.js';
+import { copyJson } from './json-copy.js';
 
 /** Versions of one resource judged at once for instance history (beyond: the newest this many). */
 const INSTANCE_HISTORY_LIMIT = 1000;
@@ -347,7 +348,8 @@ export class FhirService {
         ['resourceType'],
       );
     }
-    return structuredClone(body) as Resource;
+    // A copy the write may change (ids, meta), as `structuredClone` makes it (`copyJson`: the same copy, made faster for JSON).
+    return copyJson(body) as Resource;
   }
 
   /** Whether the record exists for this caller: throws as `requireStored` when they may not `action` it (404 where the policy hides it). */
