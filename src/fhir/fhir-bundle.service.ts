@@ -14,7 +14,9 @@ import { FhirService } from './fhir.service.js';
 import { FhirPatchService } from './fhir-patch.service.js';
 import { toErrorResponse } from './operation-outcome.mapper.js';
 import { bodyNumbers } from './json-body.js';
-import { lexemesUnder, withStoredText, type NumberLexemes } from '../common/fhir-json-text.js';
+import { rewriteReferences, withReferencesRewritten } from './bundle-references.js';
+import { entryLexemes, type EntryLexemes } from './entry-lexemes.js';
+import { withStoredText, type NumberLexemes } from '../common/fhir-json-text.js';
 
 /** One Bundle entry's request, parsed. */
 interface EntryPlan {
@@ -67,7 +69,7 @@ export class FhirBundleService {
     const entries = bundle.entry ?? [];
     if (!Array.isArray(entries)) throw new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'Bundle.entry must be an array', ['Bundle.entry']);
     ctx.audit?.as({ subtype: bundle.type });
-    const numbers = bodyNumbers(body);
+    const numbers = entryLexemes(bodyNumbers(body));
     return bundle.type === 'transaction' ? this.transaction(ctx, entries, numbers) : this.batch(ctx, entries, numbers);
   }
 
@@ -82,7 +84,7 @@ export class FhirBundleService {
    * refused (400: conditions overlap, R4 http.html#trules); one matched by another request's
    * record committed meanwhile fails the transaction with 409, to be retried.
    */
-  private async transaction(ctx: FhirContext, entries: BundleEntry[], numbers?: NumberLexemes): Promise<FhirResponse> {
+  private async transaction(ctx: FhirContext, entries: BundleEntry[], numbers: EntryLexemes): Promise<FhirResponse> {
     const plans = entries.map((e, i) => this.plan(ctx, e, i, numbers));
     const responses = await this.store.transaction(async (tx) => {
       const targets = new Map<string, string>(); // urn:uuid -> Type/id
@@ -97,7 +99,8 @@ export class FhirBundleService {
         if (p.method === 'PUT' && p.id === undefined) {
           const { id, condition } = await this.run(p, () => this.fhir.conditionalTarget(ctx, p.type, p.query, this.fhir.checkBody(p.type, p.resource), tx));
           if (id === undefined) [p.ifNoneExist, unmatched] = [p.query, condition];
-          else if (p.resource) p.id = p.resource.id = id;
+          // The plan's resource is the request's own (`plan`): the id goes on a copy.
+          else if (p.resource) p.resource = { ...p.resource, id: (p.id = id) };
         }
         if (p.ifNoneExist) {
           // Under the caller's search filter, as a conditional create on its own: a hidden record never matches.
@@ -133,7 +136,10 @@ export class FhirBundleService {
         const id = assigned.get(p.index) ?? p.id;
         if (p.fullUrl?.startsWith('urn:uuid:') && id !== undefined) targets.set(p.fullUrl, `${p.type}/${id}`);
       }
-      for (const p of plans) if (p.resource || p.patch) rewriteReferences(p.resource ?? p.patch, targets);
+      for (const p of plans) {
+        if (p.resource) p.resource = withReferencesRewritten(p.resource, targets);
+        else if (p.patch) rewriteReferences(p.patch, targets);
+      }
       const out = new Map<number, BundleEntry>();
       const createdBy = new Map<string, number>(); // Type/id -> the entry that created it
       for (const p of [...plans].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
@@ -156,7 +162,7 @@ export class FhirBundleService {
     return { status: 200, body: { resourceType: 'Bundle', type: 'transaction-response', entry: responses } };
   }
 
-  private async batch(ctx: FhirContext, entries: BundleEntry[], numbers?: NumberLexemes): Promise<FhirResponse> {
+  private async batch(ctx: FhirContext, entries: BundleEntry[], numbers: EntryLexemes): Promise<FhirResponse> {
     const out: BundleEntry[] = [];
     for (let i = 0; i < entries.length; i++) {
       try {
@@ -197,7 +203,7 @@ export class FhirBundleService {
     }
   }
 
-  private plan(ctx: FhirContext, entry: BundleEntry, index: number, numbers?: NumberLexemes): EntryPlan {
+  private plan(ctx: FhirContext, entry: BundleEntry, index: number, numbers: EntryLexemes): EntryPlan {
     try {
       const request = entry?.request;
       if (!request?.method || !request.url) {
@@ -232,9 +238,10 @@ export class FhirBundleService {
         id,
         versionId,
         query,
-        resource: entry.resource && !patch ? (structuredClone(entry.resource) as Resource) : undefined,
+        // The request's own object, never changed here: a rewrite or an id goes on a copy, and the writes copy what they take (`FhirService.checkBody`).
+        resource: entry.resource && !patch ? entry.resource : undefined,
         fullUrl: entry.fullUrl,
-        numbers: lexemesUnder(numbers, `/entry/${index}/resource`),
+        numbers: numbers(index),
         ifMatch: request.ifMatch,
         ifNoneExist: method === 'POST' ? request.ifNoneExist : undefined,
         patch,
@@ -281,18 +288,4 @@ function responseEntry(ctx: FhirContext, r: FhirResponse): BundleEntry {
       ...(resource?.meta?.lastUpdated && resource.resourceType !== 'Bundle' ? { lastModified: resource.meta.lastUpdated } : {}),
     },
   };
-}
-
-/** Replaces every `reference` that names a transaction entry's `urn:uuid` with the entry's real `Type/id`. */
-function rewriteReferences(node: unknown, targets: Map<string, string>): void {
-  if (targets.size === 0 || !node || typeof node !== 'object') return;
-  if (Array.isArray(node)) {
-    for (const item of node) rewriteReferences(item, targets);
-    return;
-  }
-  const o = node as Record<string, unknown>;
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'reference' && typeof v === 'string' && targets.has(v)) o[k] = targets.get(v);
-    else if (v && typeof v === 'object') rewriteReferences(v, targets);
-  }
 }
