@@ -5,6 +5,7 @@ import { SqlParams } from '../../database/sql-params.js';
 import { OWNER_PARAM } from '../patient-compartment.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
+import { arrayParam } from './array-param.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 import { RETURNED } from './version-writes.js';
@@ -99,7 +100,7 @@ export class DeferredFirstVersions implements Queryable {
  */
 async function insertFirstVersions(q: Queryable, versions: readonly Waiting[]): Promise<void> {
   const p = new SqlParams();
-  const column = <T>(pick: (v: Waiting) => T) => p.add(versions.map(pick));
+  const column = <T>(pick: (v: Waiting) => T) => p.add(arrayParam(versions.map(pick)));
   const input = `unnest(${column((v) => v.resource.resourceType)}::text[], ${column((v) => v.resource.id)}::text[],
       ${column((v) => v.resource.meta?.lastUpdated)}::timestamptz[], ${column((v) => v.text)}::text[],
       ${column((v) => v.own ?? null)}::text[]) WITH ORDINALITY AS u(resource_type, id, last_updated, content_text, own, n)`;
@@ -138,7 +139,7 @@ function indexRows(versions: readonly FirstVersion[], p: SqlParams): string {
         fields.forEach((f, c) => arrays[c].push(row[f]));
       }
     });
-    const unnest = [`${p.add(ordinals)}::int[]`, ...arrays.map((a, c) => `${p.add(a)}::${types[c]}[]`)].join(', ');
+    const unnest = [`${p.add(arrayParam(ordinals))}::int[]`, ...arrays.map((a, c) => `${p.add(arrayParam(a))}::${types[c]}[]`)].join(', ');
     sql += `, ins_${kind} AS (INSERT INTO ${table} (resource_type, resource_id, ${cols.join(', ')}${owned ? ', owner' : ''})
       SELECT w.resource_type, w.id, ${cols.map((c) => `x.${c}`).join(', ')}${owned ? ', w.row_owner' : ''}
         FROM unnest(${unnest}) AS x(n, ${cols.join(', ')}) JOIN w ON w.n = x.n)`;
