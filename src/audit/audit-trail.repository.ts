@@ -42,7 +42,7 @@ export class AuditTrailRepository {
     const [entries, [{ n }]] = await Promise.all([
       this.db.query<StoredAuditEntry>(
         `SELECT e.chain, e.seq, e.content, e.hash FROM audit_entry e ${clause} ORDER BY e.recorded DESC, e.chain, e.seq DESC
-         LIMIT ${p.add(count)} OFFSET ${p.add(offset)}`,
+         ${p.page(count, offset)}`,
         p.values,
       ),
       this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_entry e ${clause}`, countParams),

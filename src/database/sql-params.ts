@@ -20,6 +20,16 @@ export class SqlParams {
     return `$${this.values.length}`;
   }
 
+  /**
+   * `LIMIT $n`, and `OFFSET $m` only past the first page. A prepared statement with `OFFSET $m`
+   * is never kept by PostgreSQL for reuse (a kept plan must assume it skips rows, a plan made for
+   * `0` does not, so the kept one always costs more): the first page, most pages asked for, was
+   * planned again on every execution, often longer than it ran (issue #13).
+   */
+  page(limit: number, offset: number): string {
+    return `LIMIT ${this.add(limit)}${offset > 0 ? ` OFFSET ${this.add(offset)}` : ''}`;
+  }
+
   /** The placeholder of "now" (one per statement, `timestamptz`); bind it with `atInstant`. */
   now(): string {
     this.nowPlaceholder ??= `${this.add(NOW)}::timestamptz`;

@@ -83,6 +83,18 @@ describe('A clinician\'s search statements keep their plan across executions (is
     return { generic: Number(plans[0].generic), custom: Number(plans[0].custom), rows };
   }
 
+  it('R-02: a HIS page is planned once, then reused, and a later page too (OFFSET bound only past the first page)', async () => {
+    const { patient } = await ward();
+    const his: Actor = { id: 'his-plan', roles: ['his-system'], scopes: [] };
+    const access = await service.filter(his, 'search', ['Observation']);
+    const first = searchSql({ ...opened.observations(`patient=Patient/${patient}`), access });
+    const second = searchSql({ ...opened.observations(`patient=Patient/${patient}`), access, offset: 20 });
+    // The HIS sees all 30 heart rates (R-R included): 21 rows of the first page (one more tells of a next), 10 of the second.
+    const a = await prepared('his_page_1', first.page);
+    const b = await prepared('his_page_2', second.page);
+    expect({ first: a.rows, second: b.rows, firstKept: a.generic > 0 }).toEqual({ first: 21, second: 10, firstKept: true });
+  }, 120_000);
+
   it('R-04/R-05/R-07: a doctor\'s and a nurse\'s page, count and search across patients are planned once, then reused', async () => {
     const { patient, staff } = await ward();
     const kept: Record<string, boolean> = {};

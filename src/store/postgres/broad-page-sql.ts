@@ -73,6 +73,6 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
     SELECT ${storedColumns('r')}, r.owner AS patient FROM visible v
       CROSS JOIN LATERAL (${count}) k
       CROSS JOIN LATERAL ((${keyed}) UNION ALL (${walked})) r
-    ORDER BY r.last_updated, r.id LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(request.offset)}`;
+    ORDER BY r.last_updated, r.id ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
 }

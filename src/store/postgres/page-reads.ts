@@ -43,7 +43,7 @@ export async function historyPage(q: Queryable, now: Date, resourceType: string,
   const order = id !== undefined ? 'version_id DESC' : 'last_updated DESC, id, version_id DESC';
   const [rows, count] = await Promise.all([
     q.query<StoredRow & { method: 'POST' | 'PUT' }>(
-      `SELECT ${storedColumns('v')}, method FROM fhir_resource_version v WHERE ${where} ORDER BY ${order} LIMIT ${p.add(page.count)} OFFSET ${p.add(page.offset)}`,
+      `SELECT ${storedColumns('v')}, method FROM fhir_resource_version v WHERE ${where} ORDER BY ${order} ${p.page(page.count, page.offset)}`,
       atInstant(p.values, now),
     ),
     q.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir_resource_version v WHERE ${where}`, atInstant(countParams, now)),
@@ -239,7 +239,7 @@ class CompartmentReads {
       if (need <= 0) return { rows };
       const part = await this.run<StoredRow>(
         (p, owner, once) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner, once)}
-          ORDER BY r.last_updated, r.id LIMIT ${p.add(need)} OFFSET ${p.add(skip)}`,
+          ORDER BY r.last_updated, r.id ${p.page(need, skip)}`,
       );
       rows.push(...part);
       // How many of this type the caller sees: known when this part holds some or started at the first; counted (up to the skip) otherwise.
@@ -255,7 +255,7 @@ class CompartmentReads {
   async linked(want: number, skip: number): Promise<StreamPart> {
     const rows = await this.run<StoredRow>(
       (p, owner) => `SELECT ${storedColumns('r')} FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)}
-        ORDER BY r.resource_type COLLATE "C", r.last_updated, r.id LIMIT ${p.add(want)} OFFSET ${p.add(skip)}`,
+        ORDER BY r.resource_type COLLATE "C", r.last_updated, r.id ${p.page(want, skip)}`,
     );
     return rows.length === want ? { rows } : { rows, size: skip + rows.length };
   }

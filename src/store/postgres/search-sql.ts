@@ -223,7 +223,7 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
   const order = orderByClause(request.sort, page.p);
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
-  const pageText = `${page.w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${page.where} ORDER BY ${order} LIMIT ${page.p.add(request.count + 1)} OFFSET ${page.p.add(request.offset)}`;
+  const pageText = `${page.w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${page.where} ORDER BY ${order} ${page.p.page(request.count + 1, request.offset)}`;
   const countParams = count.p.values;
   return {
     page: { text: pageText, params: page.p.values },
@@ -253,7 +253,7 @@ export function datedPageSql(request: SearchRequest): { dated: (limit: number, o
     const w = once.withClause();
     const param = p.add((rule.key as SearchParamDef).code);
     const from = fromClause(request);
-    const tail = limit === undefined ? '' : ` LIMIT ${p.add(limit)} OFFSET ${p.add(offset)}`;
+    const tail = limit === undefined ? '' : ` ${p.page(limit, offset ?? 0)}`;
     if (!dated) {
       return {
         text: `${w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where}
