@@ -18,7 +18,12 @@ export interface EntryFocus {
 }
 
 const ERROR_CODE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/error-code';
-const SEARCHES = new Set(['search-type', 'history-type', 'everything', 'transaction', 'batch']);
+/**
+ * Interactions whose query string the entry keeps (BALP `entity.query`): what was searched for, and
+ * for an access report which patient or 病案号 was asked about, found or not (R-20: an auditor's
+ * lookups are themselves on the record, a number probed included).
+ */
+const SEARCHES = new Set(['search-type', 'history-type', 'everything', 'transaction', 'batch', 'access-report']);
 
 /** R4 AuditEvent.outcome for an HTTP status: 0 success, 4 minor failure (refused, invalid), 8 serious failure. */
 export function outcomeOf(status: number): AuditOutcome {

@@ -143,6 +143,8 @@ describe('R-20: the access report by 病案号 (recordNumber)', () => {
     const entries = await entriesOf(res);
     expect(entries.map(({ row }) => [row.actor, row.patient, row.subtype, row.outcome])).toEqual([[`rn-auditor-${run}`, null, 'access-report', 4]]);
     expect(entries[0].entry).toMatchObject({ status: 404, error: 'audit.record-number-unknown', rule: 'auditor.audit' });
+    // The number asked about is on the record (R-20): an auditor probing numbers leaves each one in the trail.
+    expect((entries[0].entry as { entity?: { query?: string } }).entity?.query).toBe(`recordNumber=MR-NOBODY-${run}`);
   });
 
   it('R-20: an ID-card number is no 病案号: 404 whether or not a patient holds it (an auditor cannot probe ID numbers); an old 病案号 finds nobody either', async () => {
