@@ -85,7 +85,7 @@ describe('A clinician\'s search statements keep their plan across executions (is
 
   it('R-02: a HIS page is planned once, then reused, and a later page too (OFFSET bound only past the first page)', async () => {
     const { patient } = await ward();
-    const his: Actor = { id: 'his-plan', roles: ['his-system'], scopes: [] };
+    const his: Actor = { id: 'his-plan', practitioner: 'Practitioner/his-plan', roles: ['his-system'], scopes: [] };
     const access = await service.filter(his, 'search', ['Observation']);
     const first = searchSql({ ...opened.observations(`patient=Patient/${patient}`), access });
     const second = searchSql({ ...opened.observations(`patient=Patient/${patient}`), access, offset: 20 });
