@@ -134,7 +134,8 @@ describe('Console: medical affairs approves from one inbox (browser, real HTTP +
     expect(new URL(page.url()).pathname).toBe('/console/approvals');
     await page.getByRole('heading', { name: '医务处审批待办' }).waitFor();
     const mine = [`unseal:${caseId}`, `break-glass:${btgId}`, `amendment:${amendmentId}`, `grant:${grantId}`];
-    await item(mine[3]).waitFor();
+    // The inbox shows each list as it arrives (unseal approvals, break-the-glass, amendments, grants): wait for every item.
+    for (const key of mine) await item(key).waitFor();
     // Names are read from FHIR after the lists: wait for the last patient's.
     await item(mine[2]).getByText(names.amended, { exact: true }).waitFor();
     const order = await page.locator('tr[data-item]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-item')));
