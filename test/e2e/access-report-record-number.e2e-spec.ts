@@ -234,6 +234,15 @@ describe('R-20: the access report by 病案号 (recordNumber)', () => {
     // 64 characters is within bounds: looked up, and nobody has it.
     expect((await byNumber(auditor, '9'.repeat(64))).status).toBe(404);
     expect((await byNumber(auditor, '病'.repeat(64))).status).toBe(404);
+    // A lone surrogate (invalid UTF-8 percent-encoded) is refused by the input guard; a hundred values are a repeat,
+    // and a thousand make a request line longer than the server reads (431, before any lookup).
+    const surrogate = await report(auditor, 'recordNumber=MR%ED%A0%80');
+    expect([surrogate.status, issueOf(surrogate).error]).toEqual([400, 'fhir.invalid-characters']);
+    await invalid(Array.from({ length: 100 }, (_, i) => `recordNumber=MR-${i}`).join('&'), both);
+    const thousand = await report(auditor, Array.from({ length: 1000 }, (_, i) => `recordNumber=MR-${i}`).join('&'));
+    expect([thousand.status, issueOf(thousand).error]).toEqual([431, 'fhir.headers-too-large']);
+    // Prototype keys are values like any other: looked up, nobody has them.
+    for (const value of ['__proto__', 'constructor', 'toString']) expect([value, (await byNumber(auditor, value)).status]).toEqual([value, 404]);
     for (const value of ["' OR 1=1 --", 'a|b', 'a,b', 'a\\b', '%', '$', 'MR*', '\u{1F600}', '\u00A0']) {
       const res = await byNumber(auditor, value);
       expect([value, res.status]).toEqual([value, value === '\u00A0' ? 400 : 404]);
