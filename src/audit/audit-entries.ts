@@ -23,7 +23,7 @@ const ERROR_CODE_SYSTEM = 'https://chartwarden.dev/fhir/CodeSystem/error-code';
  * for an access report which patient or 病案号 was asked about, found or not (R-20: an auditor's
  * lookups are themselves on the record, a number probed included).
  */
-const SEARCHES = new Set(['search-type', 'history-type', 'everything', 'transaction', 'batch', 'access-report']);
+const KEEPS_QUERY = new Set(['search-type', 'history-type', 'everything', 'transaction', 'batch', 'access-report']);
 
 /** R4 AuditEvent.outcome for an HTTP status: 0 success, 4 minor failure (refused, invalid), 8 serious failure. */
 export function outcomeOf(status: number): AuditOutcome {
@@ -52,7 +52,7 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
   const actor = audit.actor;
   const decision = audit.decision;
   const entity = interaction.entity ? clipEntity({ ...interaction.entity, ...written(response.headers) }) : undefined;
-  if (entity && SEARCHES.has(interaction.subtype) && audit.query) Object.assign(entity, { query: audit.query });
+  if (entity && KEEPS_QUERY.has(interaction.subtype) && audit.query) Object.assign(entity, { query: audit.query });
   const entry: AuditEntry = {
     recorded: now.toISOString(),
     requestId: audit.requestId,
