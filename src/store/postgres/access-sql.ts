@@ -30,6 +30,8 @@ export interface ResourceRef {
   onePatient?: { resourceType: string; owner: string };
   /** Every row judged is of the one patient `patient` (bound): its patient-level conditions are computed once per statement. */
   patientLevel?: PatientLevelFacts;
+  /** With `manyPatients`: each set of patients is listed once per statement, in a CTE of the statement's (`PatientLevelFacts.patients`). */
+  patientSets?: PatientLevelFacts;
 }
 
 const CLOSED_STATUSES = `('finished', 'cancelled', 'entered-in-error')`;
@@ -290,13 +292,18 @@ type Many = boolean | 'set';
 /**
  * The patients a patient-level condition (`careTeam` or `departments`, `eq` or `in`) holds for,
  * as a query of one column (duplicates possible): every patient for whom it is true is in it, and
- * no other. Undefined for any other field or operator.
+ * no other. Undefined for any other field or operator. With `sets`, a read of the statement's CTE
+ * of that set, listed once however many conditions of the statement ask for it.
  */
-export function patientSetSql(field: string, op: string, value: unknown, p: SqlParams, o: AccessFactOptions): string | undefined {
+export function patientSetSql(field: string, op: string, value: unknown, p: SqlParams, o: AccessFactOptions, sets?: PatientLevelFacts): string | undefined {
   if (op !== 'eq' && op !== 'in') return undefined;
-  if (field === 'careTeam') return careTeamHas('set', '', memberList(op === 'eq' ? [value] : value), p, o);
-  if (field === 'departments') return departmentsHave('set', '', op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
-  return undefined;
+  if (field !== 'careTeam' && field !== 'departments') return undefined;
+  const build = () =>
+    field === 'careTeam'
+      ? careTeamHas('set', '', memberList(op === 'eq' ? [value] : value), p, o)
+      : departmentsHave('set', '', op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
+  // Listed once per statement when the statement keeps its sets (`PatientLevelFacts.patients`).
+  return sets ? `SELECT s.patient FROM ${sets.patients(JSON.stringify([field, op, value]), build)} s` : build();
 }
 
 /** Thrown for a condition the SQL translation does not know: refused, never widened. */
@@ -374,10 +381,12 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
       if (op !== 'eq' || typeof value !== 'boolean') throw new UntranslatableConditionError('withinCareWindow takes eq true/false');
       return `${value ? '' : 'NOT '}${r.patientLevel ? withinPatientsWindow(r.patientLevel, patient, encounter, p, o) : withinWindow(r, patient, encounter, p, o)}`;
     case 'careTeam':
+      if (r.manyPatients && r.patientSets && (op === 'eq' || op === 'in')) return `COALESCE(${patient} IN (${patientSetSql(field, op, value, p, o, r.patientSets)}), FALSE)`;
       // Driven from the member's own participations (a few index rows), not from the whole team.
       if (op === 'eq' || op === 'in') return careTeamHas(r.manyPatients === true, patient, memberList(op === 'eq' ? [value] : value), p, o);
       return array(careTeamRows(patient, p, o));
     case 'departments':
+      if (r.manyPatients && r.patientSets && (op === 'eq' || op === 'in')) return `COALESCE(${patient} IN (${patientSetSql(field, op, value, p, o, r.patientSets)}), FALSE)`;
       if (op === 'eq' || op === 'in') return departmentsHave(r.manyPatients === true, patient, op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
       return array(departmentRows(patient, p, o));
     case 'authors':

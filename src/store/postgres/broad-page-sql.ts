@@ -1,5 +1,6 @@
 import type { SearchRequest } from '../search/search-request.js';
 import { visiblePatientsSql } from './condition-parts.js';
+import { PatientLevelFacts } from './patient-level-facts.js';
 import { firstMatchSql, keyable, KEYED_UP_TO, matchingRows, onePerResource } from './keyed-page-sql.js';
 import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, SqlParams, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -44,12 +45,14 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
   const want = request.offset + request.count + 1;
   if (!key || want > KEYED_UP_TO) return undefined;
   const p = new SqlParams();
-  const patients = visiblePatientsSql(access.condition, p, access.options);
+  // The policy's sets of patients, listed once: the patients visited and each row's judgement read the same CTEs.
+  const sets = new PatientLevelFacts();
+  const patients = visiblePatientsSql(access.condition, p, access.options, sets);
   if (patients === undefined) return undefined;
   const type = p.add(request.resourceType);
   const owner = 'v.patient';
   const judged = (keyedBy: typeof key | undefined) =>
-    [`r.owner = ${owner}`, ...request.criteria.filter((c) => c !== keyedBy).map((c) => criterionSql(c, p, true)), accessSql(access, p, accessRef(request))].join(' AND ');
+    [`r.owner = ${owner}`, ...request.criteria.filter((c) => c !== keyedBy).map((c) => criterionSql(c, p, true)), accessSql(access, p, accessRef(request, sets))].join(' AND ');
   const lateral = lateralClause(request);
   const columns = 'r.resource_type, r.id, r.last_updated, r.owner, r.content_text, r.content';
   const limit = p.add(want);
@@ -69,7 +72,7 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
   const walked = `${walk} SELECT ${columns} FROM w CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${type} AND r0.id = w.id OFFSET 0) r${lateral}
       WHERE k.n > ${upTo} AND ${judged(undefined)} LIMIT ${limit}`;
   const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${matchingRows(request, key, owner, p)} LIMIT ${upTo} + 1) AS c`;
-  const text = `WITH visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)
+  const text = `WITH ${sets.definitions()}visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)
     SELECT ${storedColumns('r')}, r.owner AS patient FROM visible v
       CROSS JOIN LATERAL (${count}) k
       CROSS JOIN LATERAL ((${keyed}) UNION ALL (${walked})) r

@@ -1,5 +1,6 @@
 import type { AccessCondition, AccessFactOptions } from '../access-facts.js';
 import { PATIENT_LEVEL, patientSetSql } from './access-sql.js';
+import type { PatientLevelFacts } from './patient-level-facts.js';
 import type { SqlParams } from './search-sql.js';
 
 /*
@@ -59,26 +60,27 @@ const NO_PATIENT = 'SELECT NULL::text WHERE FALSE';
  * patient is allowed by none), computed from the same sets a search across patients hashes
  * (`patientSetSql`). Undefined when the condition cannot be enumerated so: a negation, a `ne` or
  * `nin`, or a branch of an `or` that reads only the row. A search reads the patients' rows one
- * patient at a time from it (`broadPageSql`); the full condition still judges each row.
+ * patient at a time from it (`broadPageSql`); the full condition still judges each row. With
+ * `sets`, each set is the statement's CTE, which the row's judgement reads too.
  */
-export function visiblePatientsSql(c: AccessCondition, p: SqlParams, o: AccessFactOptions): string | undefined {
+export function visiblePatientsSql(c: AccessCondition, p: SqlParams, o: AccessFactOptions, sets?: PatientLevelFacts): string | undefined {
   switch (c.operator) {
     case 'and':
       // Every row allowed satisfies each part: any part that can be enumerated bounds them.
       for (const part of c.value) {
-        const set = visiblePatientsSql(part, p, o);
+        const set = visiblePatientsSql(part, p, o, sets);
         if (set !== undefined) return set;
       }
       return undefined;
     case 'or': {
       if (c.value.length === 0) return NO_PATIENT;
-      const sets = c.value.map((part) => visiblePatientsSql(part, p, o));
-      return sets.every((s) => s !== undefined) ? sets.map((s) => `(${s})`).join(' UNION ALL ') : undefined;
+      const parts = c.value.map((part) => visiblePatientsSql(part, p, o, sets));
+      return parts.every((s) => s !== undefined) ? parts.map((s) => `(${s})`).join(' UNION ALL ') : undefined;
     }
     case 'not':
       return undefined;
     default:
-      if (c.field !== 'patient') return patientSetSql(c.field, c.operator, c.value, p, o);
+      if (c.field !== 'patient') return patientSetSql(c.field, c.operator, c.value, p, o, sets);
       if (c.operator === 'eq') return `SELECT ${p.add(String(c.value))}::text`;
       // An empty list lists no one, as a constant (an `unnest` of it is estimated at 10 patients in a reused plan).
       if (c.operator === 'in' && Array.isArray(c.value)) return c.value.length === 0 ? NO_PATIENT : `SELECT unnest(${p.add(c.value.map(String))}::text[])`;

@@ -47,12 +47,12 @@ export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'row
   // One patient's page is read from the patient's own index (decision 0018): each criterion is
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
   const probe = request.access !== undefined && fixedPatient(request) !== undefined;
-  const prefilter = probe ? undefined : ownerPrefilter(request);
+  const prefilter = probe ? undefined : ownerPrefilter(request, once);
   for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
-      parts.push(accessSql(request.access, p, accessRef(request)));
+      parts.push(accessSql(request.access, p, accessRef(request, once)));
     } else {
       // One patient for every row (`patient=X`): the policy's patient-level conditions (care
       // team, departments, grants, break-the-glass) no longer depend on the row. Each is computed
@@ -90,8 +90,8 @@ export function fixedPatient(request: SearchRequest): string | undefined {
  * How the access filter reads a row: its patient is its `owner`; its encounter, when the policy
  * asks for it, is computed once per row in a LATERAL (see `fromClause`).
  */
-export function accessRef(request: SearchRequest): ResourceRef {
-  const ref = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true };
+export function accessRef(request: SearchRequest, sets?: PatientLevelFacts): ResourceRef {
+  const ref = { type: 'r.resource_type', id: 'r.id', patient: 'r.owner', manyPatients: true, patientSets: sets };
   return lateralClause(request) ? { ...ref, encounter: 'f.encounter' } : ref;
 }
 
@@ -141,13 +141,14 @@ export function patientGateSql(access: AccessFilter, p: SqlParams, patient: stri
  * patients the caller may not see are dropped before any resource is read (decision 0018).
  * Not for a Provenance, whose index rows carry no owner.
  */
-function ownerPrefilter(request: SearchRequest): ((p: SqlParams) => string) | undefined {
+function ownerPrefilter(request: SearchRequest, sets: PatientLevelFacts): ((p: SqlParams) => string) | undefined {
   const condition = request.access?.condition;
   if (!condition || request.resourceType === SIGNATURE_TYPE) return undefined;
   const part = patientLevelPart(condition);
   if (!part) return undefined;
   const options = request.access!.options;
-  return (p) => `COALESCE(${accessConditionSql(part, { type: 'x.resource_type', id: 'x.resource_id', patient: 'x.owner', manyPatients: true }, p, options)}, FALSE)`;
+  const ref = { type: 'x.resource_type', id: 'x.resource_id', patient: 'x.owner', manyPatients: true, patientSets: sets };
+  return (p) => `COALESCE(${accessConditionSql(part, ref, p, options)}, FALSE)`;
 }
 
 /**
