@@ -590,6 +590,13 @@ describe('Access policy: search pushdown equals single decisions (property-based
           for (let offset = 0; offset <= 15; offset += 3) paged.push(...keys((await store.search({ ...codeSearchOf(c.world.system), count: 3, offset, total: 'none', access: filter })).matches));
           assertSame('Observation?code&_count=3 (pages)', c, who, filter, decided, paged, decided.allowed.size);
           expect(new Set(paged).size).toBe(paged.length);
+          // Newest first, one by one: walked from the newest records (this world's) whenever two are visible past the offset, else the general plan; in order.
+          const newest: Resource[] = [];
+          const newestFirst = codeSearchOf(c.world.system, [['_sort', '-_lastUpdated']]);
+          for (let offset = 0; offset <= decided.allowed.size; offset++) newest.push(...(await store.search({ ...newestFirst, count: 1, offset, total: 'none', access: filter })).matches);
+          assertSame('Observation?code&_sort=-_lastUpdated&_count=1 (pages)', c, who, filter, decided, keys(newest), decided.allowed.size);
+          const order = newest.map((r) => [Date.parse(r.meta?.lastUpdated ?? ''), r.id ?? ''] as const);
+          expect(order.every(([at, id], i) => i === 0 || order[i - 1][0] > at || (order[i - 1][0] === at && order[i - 1][1] < id))).toBe(true);
           for (const patient of c.world.patients) {
             const hers = [...decided.why].filter(([, d]) => d.facts.patient === patient);
             const own = { allowed: new Set(hers.filter(([, d]) => d.allowed).map(([k]) => k)), why: new Map(hers) };

@@ -4,6 +4,7 @@ import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtyp
 import type { Actor } from '../../src/identity/actor.js';
 import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
 import { broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
+import { broadWalkSql, WALK_READS_PER_ROW } from '../../src/store/postgres/broad-walk-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { searchSql } from '../../src/store/postgres/search-sql.js';
@@ -96,7 +97,7 @@ describe('A search across patients by a code, read one visible patient at a time
   }
 
   /** What single decisions allow of the search without a policy, in its order; then every page under the policy against it. */
-  async function expectPagesAsSingleReads(who: Actor, query: string, count: number): Promise<string[]> {
+  async function expectPagesAsSingleReads(who: Actor, query: string, count: number, perPatientPlan = true): Promise<string[]> {
     const everyMatch = (await store.search({ ...request(query), count: 1000 })).matches;
     const allowed: string[] = [];
     for (const r of everyMatch) {
@@ -104,7 +105,7 @@ describe('A search across patients by a code, read one visible patient at a time
       if ((await service.decide(who, 'search', facts)).allowed) allowed.push(key(r));
     }
     const access = await service.filter(who, 'search', ['Observation']);
-    expect(broadPageSql({ ...request(query), access })).toBeDefined();
+    if (perPatientPlan) expect(broadPageSql({ ...request(query), access })).toBeDefined();
     const collected: string[] = [];
     for (let offset = 0; offset <= allowed.length; offset += count) {
       const page = await store.search({ ...request(query), count, offset, access });
@@ -187,5 +188,61 @@ describe('A search across patients by a code, read one visible patient at a time
       }
     }
     // The answers stay those of single decisions: the first test of this file, and the access property test.
+  }, 300_000);
+
+  it('R-03/R-04/R-07: walks the records newest first while that finds the page, gives up after its reads, and pages as single decisions either way', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const code = `${tag}-hr`;
+    const query = `code=${LOCAL}|${code}&_sort=-_lastUpdated`;
+    const patient = async () => (await put<Patient>({ resourceType: 'Patient' })).id;
+    const visit = async (p: string, where: string) =>
+      put<Encounter>({ resourceType: 'Encounter', status: 'in-progress', class: { code: 'IMP' }, subject: { reference: `Patient/${p}` }, serviceProvider: { reference: `Organization/${where}` } });
+    const obs = (p: string, e: string, restricted: boolean): Observation => ({
+      resourceType: 'Observation',
+      status: 'final',
+      ...(restricted ? { meta: { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R' }] } } : {}),
+      code: { coding: [{ system: LOCAL, code }] },
+      subject: { reference: `Patient/${p}` },
+      encounter: { reference: `Encounter/${e}` },
+    });
+    // Three inpatients of the ward, four heart rates each (one labelled R: hidden from staff by R-07).
+    for (let i = 0; i < 3; i++) {
+      const p = await patient();
+      const e = await visit(p, `${tag}-ward`);
+      for (let k = 0; k < 4; k++) await put(obs(p, e.id, k === 1));
+    }
+    const doctor: Actor = { id: `${tag}-dr`, practitioner: `Practitioner/${tag}-dr`, roles: ['attending'], department: `${tag}-ward`, scopes: [] };
+    const stranger: Actor = { id: `${tag}-far`, practitioner: `Practitioner/${tag}-far`, roles: ['attending'], department: `${tag}-none`, scopes: [] };
+    const walkOf = async (who: Actor) => broadWalkSql({ ...request(query), count: 2, access: await service.filter(who, 'search', ['Observation']) })!;
+    // A page of 2 needs 3 rows: the walk reads 300 records, and the sort's last batch of ties (up to 32) past them.
+    const limit = 3 * WALK_READS_PER_ROW;
+    /** Rows the walk answered and records it read (the type's `last_updated` index). */
+    const walked = async (who: Actor) => {
+      const nodes = await opened.plan(await walkOf(who));
+      const reads = nodes.filter((n) => n['Index Name'] === 'ix_fhir_resource_type_updated').reduce((sum, n) => sum + n['Actual Rows'], 0);
+      return { rows: nodes[0]['Actual Rows'], reads };
+    };
+
+    // The newest records are the ward's: the walk finds the doctor's page (3 rows: 2 and one more) within a few reads
+    // (the order's ties by id are sorted in batches of at least 32 records, PostgreSQL's incremental sort).
+    const first = await walked(doctor);
+    expect({ rows: first.rows, fewReads: first.reads <= 40 }).toEqual({ rows: 3, fewReads: true });
+    expect(await expectPagesAsSingleReads(doctor, query, 2, false)).toHaveLength(9);
+    // A stranger's walk finds nothing, never reading past its limit; the general plan answers: none.
+    const nothing = await walked(stranger);
+    expect({ rows: nothing.rows, withinLimit: nothing.reads <= limit + 40 }).toEqual({ rows: 0, withinLimit: true });
+    expect(await expectPagesAsSingleReads(stranger, query, 2, false)).toHaveLength(0);
+
+    // Newer records of a patient of another ward, more than the walk reads: it gives up, and the doctor's pages are the same.
+    const far = await patient();
+    const farVisit = await visit(far, `${tag}-far`);
+    for (let n = 0; n < 3 * WALK_READS_PER_ROW + 10; n += 25) {
+      await Promise.all(Array.from({ length: 25 }, () => put(obs(far, farVisit.id, false))));
+    }
+    const gaveUp = await walked(doctor);
+    expect({ rows: gaveUp.rows, atItsLimit: gaveUp.reads >= limit && gaveUp.reads <= limit + 40 }).toEqual({ rows: 0, atItsLimit: true });
+    expect(await expectPagesAsSingleReads(doctor, query, 2, false)).toHaveLength(9);
+    // In ascending order the walk starts at the oldest records (this file's other wards, or these): the same pages.
+    expect(await expectPagesAsSingleReads(doctor, `code=${LOCAL}|${code}`, 4)).toHaveLength(9);
   }, 300_000);
 });

@@ -72,10 +72,15 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
   const walked = `${walk} SELECT ${columns} FROM w CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${type} AND r0.id = w.id OFFSET 0) r${lateral}
       WHERE k.n > ${upTo} AND ${judged(undefined)} LIMIT ${limit}`;
   const count = `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${matchingRows(request, key, owner, p)} LIMIT ${upTo} + 1) AS c`;
-  const text = `WITH ${sets.definitions()}visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)
+  const text = `${visibleClause(sets, patients)}
     SELECT ${storedColumns('r')}, r.owner AS patient FROM visible v
       CROSS JOIN LATERAL (${count}) k
       CROSS JOIN LATERAL ((${keyed}) UNION ALL (${walked})) r
     ORDER BY r.last_updated, r.id ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
+}
+
+/** `WITH <the statement's sets>, visible AS MATERIALIZED (…)`: the patients the caller may see, each once, from the policy's sets. */
+export function visibleClause(sets: PatientLevelFacts, patients: string): string {
+  return `WITH ${sets.definitions()}visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)`;
 }

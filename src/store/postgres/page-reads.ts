@@ -9,6 +9,7 @@ import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-reques
 import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
 import { broadPageSql } from './broad-page-sql.js';
+import { broadWalkSql } from './broad-walk-sql.js';
 import { codeKeyedSql, KEYED_UP_TO, type KeyedPage } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -68,9 +69,10 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
     return upToCap((await run<{ n: number }>(counts.countUpTo(cap)))[0].n);
   };
   if (request.countOnly) return { matches: [], included: [], total: (await run<{ n: number }>(counts.count))[0].n };
-  // A search across patients by a code reads each visible patient's first rows (`broadPageSql`).
+  // A search across patients by a code walks the type's records in the page's order while that finds
+  // the page soon (`broadWalkSql`), else reads each visible patient's first rows (`broadPageSql`).
   const broad = keyed ? undefined : broadPageSql(request);
-  const rows = (keyed && (await keyedRows(keyed, run))) || (await pageRows(request, broad ?? sql.page, run));
+  const rows = (keyed && (await keyedRows(keyed, run))) || (!keyed && (await walkedRows(request, run))) || (await pageRows(request, broad ?? sql.page, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
@@ -95,6 +97,18 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
 async function keyedRows(keyed: KeyedPage, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[] | undefined> {
   const [{ n }] = await run<{ n: number }>(keyed.matchesUpTo(KEYED_UP_TO));
   return n <= KEYED_UP_TO ? run<PageRow>(keyed.page) : undefined;
+}
+
+/**
+ * The page read by a walk of the type's records in its order (`broadWalkSql`), when the walk found
+ * every row the page needs (one more than the page: there is more, and the total is counted);
+ * undefined when it gave up or the search is not of that shape.
+ */
+async function walkedRows(request: SearchRequest, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[] | undefined> {
+  const walk = broadWalkSql(request);
+  if (!walk) return undefined;
+  const rows = await run<PageRow>(walk);
+  return rows.length > request.count ? rows : undefined;
 }
 
 /** A page's row: its patient and, read from a code's rows, how many the caller sees in all. */

@@ -1,0 +1,73 @@
+import type { SearchRequest } from '../search/search-request.js';
+import { visibleClause } from './broad-page-sql.js';
+import { visiblePatientsSql } from './condition-parts.js';
+import { keyable } from './keyed-page-sql.js';
+import { PatientLevelFacts } from './patient-level-facts.js';
+import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
+import { SIGNATURE_TYPE } from './signed-records.js';
+import { storedColumns } from './stored-content.js';
+
+/**
+ * How many of the type's records a walk reads per row it must find (`broadWalkSql`): 21 rows
+ * found within 2,100 read, or the walk gives up. Each record read costs about one buffer (its
+ * row by the type's `last_updated` index) and the owner's look-up in the hashed set of visible
+ * patients; only a visible patient's record is probed further. A walk that gives up has cost a
+ * few milliseconds before the per-patient plan answers.
+ */
+export const WALK_READS_PER_ROW = 100;
+
+/** The most records one walk reads, whatever the page: deep pages go to the per-patient plan. */
+export const WALK_READS_AT_MOST = 10_000;
+
+/**
+ * A search across patients by a code, sorted by `_lastUpdated` either way (issue #13, decision
+ * 0018), read by walking the type's records in that order (`ix_fhir_resource_type_updated`) and
+ * keeping a row only if its owner is a patient the caller may see (the policy's sets, listed once
+ * per statement and hashed), its criteria hold (each a probe of its own index rows) and the full
+ * condition allows it. The walk reads at most `WALK_READS_PER_ROW` records per row the page needs
+ * (`offset + count + 1`), and stops as soon as it has them.
+ *
+ * The page is the right one only when the walk found every row it needed: the first rows of a
+ * walk in the page's order are the first rows of the result. So the caller keeps the answer only
+ * when it holds `count + 1` rows (`walkedRows` in `page-reads.ts`), and otherwise asks the
+ * per-patient plan (`broadPageSql`, ascending) or the general one. A walk finds its rows soon when
+ * the caller's patients' records are spread through the order: the newest records, walked
+ * backwards (`_sort=-_lastUpdated`, a ward's latest heart rates), are mostly of today's
+ * inpatients; in ascending order a ward's patients are usually the last ones, and the walk gives up.
+ *
+ * Undefined when the search is not of that shape: no policy, a policy whose patients cannot be
+ * listed, one patient, a Provenance (its owner may follow its records), no token criterion with a
+ * code, another order, or a page deeper than the walk's limit allows.
+ *
+ * Why the plan stays the same whatever the statistics: the walk is a fenced subquery with its own
+ * `ORDER BY … LIMIT` on the type's `(last_updated, id)` index, which PostgreSQL does not pull up
+ * and reads in order; the owner's test is `COALESCE(owner IN (SELECT … FROM visible), FALSE)`, a
+ * hashed subplan that is never a join; every other test is a probe of the row's own index rows.
+ * The outer `ORDER BY` is the walk's own order, so nothing is sorted, and the outer `LIMIT` stops
+ * the walk when the page is full.
+ */
+export function broadWalkSql(request: SearchRequest): Sql | undefined {
+  const access = request.access;
+  const [rule, ...more] = request.sort;
+  if (!access?.condition || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) !== undefined) return undefined;
+  if (!rule || more.length || rule.key !== '_lastUpdated' || !request.criteria.some(keyable)) return undefined;
+  const want = request.offset + request.count + 1;
+  const reads = want * WALK_READS_PER_ROW;
+  if (reads > WALK_READS_AT_MOST) return undefined;
+  const p = new SqlParams();
+  const sets = new PatientLevelFacts();
+  const patients = visiblePatientsSql(access.condition, p, access.options, sets);
+  if (patients === undefined) return undefined;
+  const order = orderByClause(request.sort, p);
+  const walk = `SELECT * FROM fhir_resource r WHERE r.resource_type = ${p.add(request.resourceType)} ORDER BY ${order} LIMIT ${p.add(reads)}`;
+  const judged = [
+    'COALESCE(r.owner IN (SELECT v.patient FROM visible v), FALSE)',
+    ...request.criteria.map((c) => criterionSql(c, p, true)),
+    accessSql(access, p, accessRef(request, sets)),
+  ].join(' AND ');
+  const text = `${visibleClause(sets, patients)}
+    SELECT ${storedColumns('r')}, r.owner AS patient FROM (${walk}) r${lateralClause(request)}
+    WHERE ${judged}
+    ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
+  return { text, params: p.values };
+}
