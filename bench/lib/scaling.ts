@@ -222,6 +222,8 @@ function queryRows(patientId: string): QueryRow[] {
   rows.push({ key: 'accurate', role: 'doctor', request: 'Observation?patient=X&_count=20&_total=accurate' });
   rows.push({ key: 'next', role: 'doctor', request: 'Observation?patient=X&_count=20 → next link, pages 2–4' });
   rows.push({ key: 'broad', role: 'doctor', request: `Observation?${code}&_count=20 (no patient)` });
+  // The same, newest first: a ward's latest heart rates (the long stay's, loaded last).
+  rows.push({ key: 'broad-newest', role: 'doctor', request: `Observation?${code}&_count=20&_sort=-_lastUpdated (no patient)` });
   return rows.map((r) => ({
     ...r,
     path: r.request
@@ -229,7 +231,7 @@ function queryRows(patientId: string): QueryRow[] {
       .replace('patient=X', `patient=${patientId}`)
       .replace('Patient/X/', `Patient/${patientId}/`)
       .replace('|', '%7C'),
-    patientQuery: r.key !== 'broad',
+    patientQuery: r.key !== 'broad' && r.key !== 'broad-newest',
     figures: [],
   }));
 }
