@@ -355,6 +355,9 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
   };
   const patient = r.patient ?? patientOf(r);
   const encounter = r.encounter ?? encounterOf(r);
+  // Across patients, a set the statement keeps is read from its CTE (listed once per statement).
+  const listed = r.manyPatients && r.patientSets ? patientSetSql(field, op, value, p, o, r.patientSets) : undefined;
+  if (listed !== undefined) return `COALESCE(${patient} IN (${listed}), FALSE)`;
   switch (field) {
     case 'type':
       return scalar(r.type);
@@ -381,12 +384,10 @@ function fieldSql(field: string, op: 'eq' | 'ne' | 'in' | 'nin', value: unknown,
       if (op !== 'eq' || typeof value !== 'boolean') throw new UntranslatableConditionError('withinCareWindow takes eq true/false');
       return `${value ? '' : 'NOT '}${r.patientLevel ? withinPatientsWindow(r.patientLevel, patient, encounter, p, o) : withinWindow(r, patient, encounter, p, o)}`;
     case 'careTeam':
-      if (r.manyPatients && r.patientSets && (op === 'eq' || op === 'in')) return `COALESCE(${patient} IN (${patientSetSql(field, op, value, p, o, r.patientSets)}), FALSE)`;
       // Driven from the member's own participations (a few index rows), not from the whole team.
       if (op === 'eq' || op === 'in') return careTeamHas(r.manyPatients === true, patient, memberList(op === 'eq' ? [value] : value), p, o);
       return array(careTeamRows(patient, p, o));
     case 'departments':
-      if (r.manyPatients && r.patientSets && (op === 'eq' || op === 'in')) return `COALESCE(${patient} IN (${patientSetSql(field, op, value, p, o, r.patientSets)}), FALSE)`;
       if (op === 'eq' || op === 'in') return departmentsHave(r.manyPatients === true, patient, op === 'eq' ? [String(value)] : (value as unknown[]).map(String), p, o);
       return array(departmentRows(patient, p, o));
     case 'authors':

@@ -72,7 +72,7 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
   // A search across patients by a code walks the type's records in the page's order while that finds
   // the page soon (`broadWalkSql`), else reads each visible patient's first rows (`broadPageSql`).
   const broad = keyed ? undefined : broadPageSql(request);
-  const rows = (keyed && (await keyedRows(keyed, run))) || (!keyed && (await walkedRows(request, run))) || (await pageRows(request, broad ?? sql.page, run));
+  const rows = (keyed && (await keyedRows(keyed, run))) || (await walkedRows(request, run)) || (await pageRows(request, broad ?? sql.page, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
