@@ -1,9 +1,9 @@
-import type { SearchRequest } from '../search/search-request.js';
+import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import { visibleClause } from './broad-page-sql.js';
 import { visiblePatientsSql } from './condition-parts.js';
 import { keyable } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
+import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, whereClause, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
 
@@ -25,7 +25,9 @@ export const WALK_READS_AT_MOST = 10_000;
  * keeping a row only if its owner is a patient the caller may see (the policy's sets, listed once
  * per statement and hashed), its criteria hold (each a probe of its own index rows) and the full
  * condition allows it. The walk reads at most `WALK_READS_PER_ROW` records per row the page needs
- * (`offset + count + 1`), and stops as soon as it has them.
+ * (`offset + count + 1`), and stops as soon as it has them. When it has them, the same
+ * statement counts the total asked for (`matched` on each row), reading the same sets of patients:
+ * listed once for the page and its total, where a second statement listed them again.
  *
  * The page is the right one only when the walk found every row it needed: the first rows of a
  * walk in the page's order are the first rows of the result. So the caller keeps the answer only
@@ -43,8 +45,9 @@ export const WALK_READS_AT_MOST = 10_000;
  * `ORDER BY … LIMIT` on the type's `(last_updated, id)` index, which PostgreSQL does not pull up
  * and reads in order; the owner's test is `COALESCE(owner IN (SELECT … FROM visible), FALSE)`, a
  * hashed subplan that is never a join; every other test is a probe of the row's own index rows.
- * The outer `ORDER BY` is the walk's own order, so nothing is sorted, and the outer `LIMIT` stops
- * the walk when the page is full.
+ * The rows found are a materialized CTE whose `LIMIT` stops the walk when the page is full; the
+ * page is cut from them (at most 10,000 / 100 rows, sorted again). The total is a scalar subquery
+ * inside a `CASE` on their number, so PostgreSQL runs it only when the walk found them all.
  */
 export function broadWalkSql(request: SearchRequest): Sql | undefined {
   const access = request.access;
@@ -65,9 +68,25 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
     ...request.criteria.map((c) => criterionSql(c, p, true)),
     accessSql(access, p, accessRef(request, sets)),
   ].join(' AND ');
-  const text = `${visibleClause(sets, patients)}
-    SELECT ${storedColumns('r')}, r.owner AS patient FROM (${walk}) r${lateralClause(request)}
-    WHERE ${judged}
-    ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
+  const found = `SELECT ${storedColumns('r')}, r.owner AS patient, r.last_updated, r.id FROM (${walk}) r${lateralClause(request)}
+      WHERE ${judged} ORDER BY ${order} LIMIT ${p.add(want)}`;
+  const total = totalSql(request, p, sets);
+  // The total only when the walk found every row it needed: a walk that gave up is answered again, and counted, by another plan.
+  const matched = total ? `, CASE WHEN (SELECT count(*) FROM walked) = ${p.add(want)} THEN (${total}) END AS matched` : '';
+  const text = `${visibleClause(sets, patients)}, walked AS MATERIALIZED (${found})
+    SELECT ${storedColumns('r')}, r.patient${matched} FROM walked r ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
+}
+
+/**
+ * The search's total as the page's statement counts it, reading the statement's own sets (listed
+ * once for the page and the total): every match when `_total=accurate`, else up to the cap and one
+ * more (decision 0018: exact up to the cap, left out beyond it). None when the total is not asked
+ * for, or is known already (`knownTotal`, from the paging token).
+ */
+function totalSql(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts): string | undefined {
+  if (request.total === 'none' || request.knownTotal !== undefined) return undefined;
+  const rows = `SELECT 1 FROM fhir_resource r${lateralClause(request)} WHERE ${whereClause(request, p, 'rows', sets, 'count')}`;
+  if (request.total === 'accurate') return `SELECT count(*)::int FROM (${rows}) c`;
+  return `SELECT count(*)::int FROM (${rows} LIMIT ${p.add((request.countUpTo ?? DEFAULT_COUNT_UP_TO) + 1)}) c`;
 }
