@@ -3,7 +3,7 @@ import { visibleClause } from './broad-page-sql.js';
 import { visiblePatientsSql } from './condition-parts.js';
 import { keyable } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, whereClause, type Sql } from './search-sql.js';
+import { accessRef, accessSql, criterionSql, fixedPatient, fromClause, lateralClause, orderByClause, SqlParams, whereClause, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
 
@@ -86,7 +86,7 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
  */
 function totalSql(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts): string | undefined {
   if (request.total === 'none' || request.knownTotal !== undefined) return undefined;
-  const rows = `SELECT 1 FROM fhir_resource r${lateralClause(request)} WHERE ${whereClause(request, p, 'rows', sets, 'count')}`;
+  const rows = `SELECT 1 FROM ${fromClause(request)} WHERE ${whereClause(request, p, 'rows', sets, 'count')}`;
   if (request.total === 'accurate') return `SELECT count(*)::int FROM (${rows}) c`;
   return `SELECT count(*)::int FROM (${rows} LIMIT ${p.add((request.countUpTo ?? DEFAULT_COUNT_UP_TO) + 1)}) c`;
 }
