@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { Actor } from '../../src/identity/actor.js';
 import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
-import { broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
+import { broadCountSql, broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
 import { broadWalkSql, WALK_READS_PER_ROW } from '../../src/store/postgres/broad-walk-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { searchSql } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { keyOf } from '../support/fhir-builders.js';
-import { defaultPolicyService, openUnanalysedStore, type UnanalysedStore } from '../support/unanalysed-store.js';
+import { defaultPolicyService, openUnanalysedStore, type PlanNode, type UnanalysedStore } from '../support/unanalysed-store.js';
 
 /*
  * Issue #13: a search across patients by a code, in the default order, reads each visible
@@ -23,6 +23,7 @@ import { defaultPolicyService, openUnanalysedStore, type UnanalysedStore } from 
 const registry = SearchParameterRegistry.fromProfiles();
 const LOINC = 'http://loinc.org';
 const LOCAL = 'urn:test:local';
+const FHIR_RESOURCE_PK = 'PK_41a4f766897384573329b5a5989';
 
 describe('A search across patients by a code, read one visible patient at a time (issue #13)', () => {
   let opened: UnanalysedStore;
@@ -175,7 +176,7 @@ describe('A search across patients by a code, read one visible patient at a time
         const access = await service.filter(who, 'search', ['Observation']);
         const statements = {
           'broad page': broadPageSql({ ...request(`code=${LOINC}|8867-4`), access })!,
-          'default total': searchSql({ ...request(`code=${LOINC}|8867-4`), access }).countUpTo(500),
+          'default total': broadCountSql({ ...request(`code=${LOINC}|8867-4`), access })!.countUpTo(500),
           'page by status': searchSql({ ...request('status=final'), access }).page,
           'count by status': searchSql({ ...request('status=final'), access }).count,
         };
@@ -188,6 +189,41 @@ describe('A search across patients by a code, read one visible patient at a time
       }
     }
     // The answers stay those of single decisions: the first test of this file, and the access property test.
+  }, 300_000);
+
+  it('R-03/R-07: counts across patients from the code\'s rows without reading the resources\' rows, unless a criterion compares one of their columns; each count as single decisions', async () => {
+    const { staff } = await ward(30);
+    const queries = [`code=${LOINC}|8867-4`, 'code=8867-4', `code=${LOINC}|8867-4&_lastUpdated=ge2000-01-01`, `code=${LOINC}|8867-4&_lastUpdated=lt2000-01-01`];
+    const counted: Record<string, number> = {};
+    for (const [name, who] of Object.entries(staff)) {
+      const access = await service.filter(who, 'search', ['Observation']);
+      for (const query of queries) {
+        let allowed = 0;
+        for (const r of (await store.search({ ...request(query), count: 1000 })).matches) {
+          const facts = await store.accessFacts(r.resourceType, r.id as string, { careWindowDays: 30 });
+          if ((await service.decide(who, 'search', facts)).allowed) allowed++;
+        }
+        const asked = { ...request(query), access };
+        expect(broadCountSql(asked)).toBeDefined();
+        const summary = await store.search({ ...asked, countOnly: true });
+        const accurate = await store.search({ ...asked, total: 'accurate', count: 1, offset: 1 });
+        // Past the end: the page is empty, so the default total is counted (`countUpTo`).
+        const pastEnd = await store.search({ ...asked, count: 5, offset: 100 });
+        expect({ name, query, summary: summary.total, accurate: accurate.total, pastEnd: pastEnd.total }).toEqual({ name, query, summary: allowed, accurate: allowed, pastEnd: allowed });
+        counted[`${name} ${query}`] = allowed;
+      }
+    }
+    // Named: the long stay's 30 less 3 R (hidden from staff by R-07), the inpatients' 8 less 1 R (one matches under two systems, counted once), the care-team patient's 1.
+    expect(Object.values(counted)).toEqual([27 + 7, 27 + 7, 27 + 7, 0, 27 + 7, 27 + 7, 27 + 7, 0, 1, 1, 1, 0, 0, 0, 0, 0]);
+    const access = await service.filter(staff.doctor, 'search', ['Observation']);
+    const readsResources = async (query: string) => {
+      const counts = broadCountSql({ ...request(query), access })!;
+      const reads = async (statement: { text: string; params: unknown[] }) =>
+        (await opened.plan(statement)).some((n: PlanNode & { 'Relation Name'?: string }) => n['Relation Name'] === 'fhir_resource' || n['Index Name'] === FHIR_RESOURCE_PK);
+      return { count: await reads(counts.count), countUpTo: await reads(counts.countUpTo(500)) };
+    };
+    expect(await readsResources(`code=${LOINC}|8867-4`)).toEqual({ count: false, countUpTo: false });
+    expect(await readsResources(`code=${LOINC}|8867-4&_lastUpdated=ge2000-01-01`)).toEqual({ count: true, countUpTo: true });
   }, 300_000);
 
   it('R-03/R-04/R-07: walks the records newest first while that finds the page, gives up after its reads, and pages as single decisions either way', async () => {

@@ -1,9 +1,9 @@
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
-import { visibleClause } from './broad-page-sql.js';
+import { broadCountedRows, visibleClause } from './broad-page-sql.js';
 import { visiblePatientsSql } from './condition-parts.js';
 import { keyable } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { accessRef, accessSql, criterionSql, fixedPatient, fromClause, lateralClause, orderByClause, SqlParams, whereClause, type Sql } from './search-sql.js';
+import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
 
@@ -79,14 +79,16 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
 }
 
 /**
- * The search's total as the page's statement counts it, reading the statement's own sets (listed
- * once for the page and the total): every match when `_total=accurate`, else up to the cap and one
- * more (decision 0018: exact up to the cap, left out beyond it). None when the total is not asked
- * for, or is known already (`knownTotal`, from the paging token).
+ * The search's total as the page's statement counts it, from the visible patients' rows of the
+ * code (`broadCountedRows`), reading the statement's own sets (listed once for the page and the
+ * total): every match when `_total=accurate`, else up to the cap and one more (decision 0018:
+ * exact up to the cap, left out beyond it). None when the total is not asked for, or is known
+ * already (`knownTotal`, from the paging token).
  */
 function totalSql(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts): string | undefined {
   if (request.total === 'none' || request.knownTotal !== undefined) return undefined;
-  const rows = `SELECT 1 FROM ${fromClause(request)} WHERE ${whereClause(request, p, 'rows', sets, 'count')}`;
+  const rows = broadCountedRows(request, p, sets);
+  if (rows === undefined) return undefined;
   if (request.total === 'accurate') return `SELECT count(*)::int FROM (${rows}) c`;
   return `SELECT count(*)::int FROM (${rows} LIMIT ${p.add((request.countUpTo ?? DEFAULT_COUNT_UP_TO) + 1)}) c`;
 }

@@ -87,7 +87,7 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
 }
 
 /** Each driving row's resource, read by its primary key (fenced: a nested loop by construction). */
-function resourceRows(request: SearchRequest, p: SqlParams): string {
+export function resourceRows(request: SearchRequest, p: SqlParams): string {
   return `CROSS JOIN LATERAL (SELECT * FROM fhir_resource r0 WHERE r0.resource_type = ${p.add(request.resourceType)} AND r0.id = m.resource_id OFFSET 0) r`;
 }
 
@@ -99,10 +99,10 @@ function resourceRows(request: SearchRequest, p: SqlParams): string {
  * and carries its owner (`INDEX_TABLES.owned`, kept by every write, the same column the driving
  * rows are read by). Half of a count's reads were the resources' rows.
  */
-const TOKEN_ROW_AS_RESOURCE = 'CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner) r';
+export const TOKEN_ROW_AS_RESOURCE = 'CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner) r';
 
 /** Whether a count must still read the resource's row: a criterion on `_lastUpdated` compares its column. */
-function readsResourceRow(request: SearchRequest): boolean {
+export function readsResourceRow(request: SearchRequest): boolean {
   return request.criteria.some((c) => c.param === '_lastUpdated');
 }
 

@@ -8,7 +8,7 @@ import { notFoundError, type HistoryPage, type PageRequest, type SearchResult } 
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
-import { broadPageSql } from './broad-page-sql.js';
+import { broadCountSql, broadPageSql } from './broad-page-sql.js';
 import { broadWalkSql } from './broad-walk-sql.js';
 import { codeKeyedSql, KEYED_UP_TO, type KeyedPage } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
@@ -56,9 +56,9 @@ export async function historyPage(q: Queryable, now: Date, resourceType: string,
 /** One page of a search, the total when asked, and what `_include` / `_revinclude` bring. */
 export async function searchPage(q: Queryable, now: Date, request: SearchRequest): Promise<SearchResult> {
   const sql = searchSql(request);
-  // A patient's search by a code counts from the patient's rows of that code (`codeKeyedSql`).
+  // A search by a code counts from its rows of that code: the patient's (`codeKeyedSql`), or each visible patient's (`broadCountSql`).
   const keyed = codeKeyedSql(request);
-  const counts = keyed ?? sql;
+  const counts = keyed ?? broadCountSql(request) ?? sql;
   const run = async <T extends QueryResultRow>(s: Sql) => q.query<T>(s.text, atInstant(s.params, now), PREPARED);
   const cap = request.countUpTo ?? DEFAULT_COUNT_UP_TO;
   // `estimate` (decision 0018): exact up to the cap, left out beyond it; never a scan of everything.
