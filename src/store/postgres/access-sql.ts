@@ -57,10 +57,16 @@ export function patientOf(ref: ResourceRef): string {
   return ref.patient ?? `(SELECT o.owner FROM fhir_resource o WHERE o.resource_type = ${ref.type} AND o.id = ${ref.id})`;
 }
 
-/** The Encounter a resource was recorded in. */
+/**
+ * The Encounter a resource was recorded in: a probe of the resource's own reference rows (the
+ * primary key's first two columns). Its `param` and `target_type` are compared `COLLATE "C"` (the
+ * same equalities) so that `ix_fhir_search_reference_target`, led by the target's type, cannot
+ * serve it: on a new database's small tables PostgreSQL chose that index for a nurse's page, which
+ * reads every reference to any Encounter for each row (issue #13).
+ */
 export function encounterOf(ref: ResourceRef): string {
   return `(CASE WHEN ${ref.type} = 'Encounter' THEN ${ref.id} ELSE (SELECT min(x.target_id COLLATE "C") FROM fhir_search_reference x
-    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" IN ('encounter', 'context') AND x.target_type = 'Encounter') END)`;
+    WHERE x.resource_type = ${ref.type} AND x.resource_id = ${ref.id} AND x.param COLLATE "C" IN ('encounter', 'context') AND x.target_type COLLATE "C" = 'Encounter') END)`;
 }
 
 /** The most restrictive confidentiality label, `N` when there is none (R-07). */
@@ -249,21 +255,38 @@ function careTeamHas(many: Many, patient: string, members: { types: string[]; id
     members.ids.length === 1
       ? `${alias}.target_type = ${p.add(members.types[0])} AND ${alias}.target_id = ${p.add(members.ids[0])}`
       : `(${alias}.target_type, ${alias}.target_id) IN (SELECT * FROM unnest(${p.add(members.types)}::text[], ${p.add(members.ids)}::text[]))`;
-  const encounters = (of: string) => `SELECT ep.target_id FROM fhir_search_reference pp
+  // Many patients: the member's open encounters and active care teams, each with its patient.
+  const encounters = () => `SELECT ep.target_id FROM fhir_search_reference pp
         JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = pp.resource_id AND ep.param = 'patient'
-          AND ep.target_type = 'Patient'${of}
+          AND ep.target_type = 'Patient'
         WHERE pp.resource_type = 'Encounter' AND pp.param = 'participant' AND ${who('pp')} AND ${encounterOpen('pp.resource_id', p, o)}`;
-  const teams = (of: string) => `SELECT ct.target_id FROM fhir_search_reference cm
+  const teams = () => `SELECT ct.target_id FROM fhir_search_reference cm
         JOIN fhir_search_reference ct ON ct.resource_type = 'CareTeam' AND ct.resource_id = cm.resource_id AND ct.param = 'patient'
-          AND ct.target_type = 'Patient'${of}
+          AND ct.target_type = 'Patient'
         WHERE cm.resource_type = 'CareTeam' AND cm.param = 'participant' AND ${who('cm')}
           AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = cm.resource_id AND s.param COLLATE "C" = 'status' AND s.code COLLATE "C" = 'active')`;
-  return patientHolds(
-    many,
-    patient,
-    (one) => `(EXISTS (${encounters(` AND ep.target_id = ${one}`)}) OR EXISTS (${teams(` AND ct.target_id = ${one}`)}))`,
-    () => `${encounters('')} UNION ALL ${teams('')}`,
-  );
+  // One patient: from the patient's own encounters and care teams (a few), each probed for the
+  // member among its own rows; not from every visit the member ever took part in, which grows
+  // with the member's years in the hospital.
+  const ofOne = (one: string) => `(EXISTS (SELECT 1 FROM fhir_search_reference ep
+        WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${one}
+          AND EXISTS (SELECT 1 FROM ${ownRows('pp', 'Encounter', 'ep.resource_id')} WHERE pp.param COLLATE "C" = 'participant' AND ${who('pp')})
+          AND ${encounterOpen('ep.resource_id', p, o)})
+      OR EXISTS (SELECT 1 FROM fhir_search_reference ct
+        WHERE ct.resource_type = 'CareTeam' AND ct.param = 'patient' AND ct.target_type = 'Patient' AND ct.target_id = ${one}
+          AND EXISTS (SELECT 1 FROM ${ownRows('cm', 'CareTeam', 'ct.resource_id')} WHERE cm.param COLLATE "C" = 'participant' AND ${who('cm')})
+          AND EXISTS (SELECT 1 FROM fhir_search_token s WHERE s.resource_type = 'CareTeam' AND s.resource_id = ct.resource_id AND s.param COLLATE "C" = 'status' AND s.code COLLATE "C" = 'active')))`;
+  return patientHolds(many, patient, ofOne, () => `${encounters()} UNION ALL ${teams()}`);
+}
+
+/**
+ * The reference rows of one resource (`type`, `id`), read by the primary key's first two columns
+ * and fenced (`OFFSET 0`): a probe of a few rows, which no other index can serve and no plan can
+ * turn into a scan of everything a value matches (decision 0018). The caller compares `param`
+ * `COLLATE "C"` (the same equality) on them.
+ */
+function ownRows(alias: string, type: 'Encounter' | 'CareTeam', id: string): string {
+  return `(SELECT * FROM fhir_search_reference ${alias}0 WHERE ${alias}0.resource_type = '${type}' AND ${alias}0.resource_id = ${id} OFFSET 0) ${alias}`;
 }
 
 /** `patient` has an encounter inside the care window in one of `departments`. */
@@ -272,9 +295,12 @@ function departmentsHave(many: Many, patient: string, departments: string[], p: 
     departments.length === 1 ? `${alias}.target_id = ${p.add(departments[0])}` : `${alias}.target_id = ANY(${p.add(departments)}::text[])`;
   // One patient: from the patient's encounters. Many: from the departments' encounters
   // (`ix_fhir_search_reference_department`), not from every encounter of the hospital.
+  // One patient: each of the patient's encounters probed for its department among its own rows.
+  // Joined to the department's rows, PostgreSQL read every encounter the department ever had
+  // (915 at the scale bench's 10,000 patients, on every doctor's request of one patient).
   const ofOne = (one: string) => `EXISTS (SELECT 1 FROM fhir_search_reference ep
-      JOIN fhir_search_reference sp ON sp.resource_type = 'Encounter' AND sp.resource_id = ep.resource_id AND sp.param = 'service-provider' AND ${inDepartments('sp')}
       WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${one}
+        AND EXISTS (SELECT 1 FROM ${ownRows('sp', 'Encounter', 'ep.resource_id')} WHERE sp.param COLLATE "C" = 'service-provider' AND ${inDepartments('sp')})
         AND ${encounterOpen('ep.resource_id', p, o)})`;
   const ofMany = () => `SELECT ep.target_id FROM fhir_search_reference sp
       JOIN fhir_search_reference ep ON ep.resource_type = 'Encounter' AND ep.resource_id = sp.resource_id AND ep.param COLLATE "C" = 'patient' AND ep.target_type = 'Patient'
