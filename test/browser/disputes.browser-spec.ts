@@ -211,8 +211,7 @@ describe('Console: the disputes office from opening a case to sealing it (browse
     const witness = page.getByTestId('witness-seal');
     await witness.getByRole('button', { name: '见证人登录并确认' }).click();
     const dialog = page.getByRole('dialog', { name: '见证人登录' });
-    await dialog.getByLabel('见证人', { exact: true }).fill('周伟');
-    await page.getByRole('option', { name: /周伟/ }).click();
+    await chooseWitness(page, dialog, '周伟');
     await dialog.getByRole('button', { name: '登录并确认' }).click();
     const refusal = dialog.getByTestId('dispute-refusal');
     await refusal.waitFor();
