@@ -1,5 +1,5 @@
 import type { AccessCondition, AccessFactOptions } from '../access-facts.js';
-import { PATIENT_LEVEL, patientSetSql } from './access-sql.js';
+import { PATIENT_LEVEL, patientSetSql } from './care-relations-sql.js';
 import type { PatientLevelFacts } from './patient-level-facts.js';
 import type { SqlParams } from './search-sql.js';
 
