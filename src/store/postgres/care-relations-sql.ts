@@ -114,11 +114,11 @@ function ownRows(alias: string, type: 'Encounter' | 'CareTeam', id: string): str
 export function departmentsHave(many: Many, patient: string, departments: string[], p: SqlParams, o: AccessFactOptions): string {
   const inDepartments = (alias: string) =>
     departments.length === 1 ? `${alias}.target_id = ${p.add(departments[0])}` : `${alias}.target_id = ANY(${p.add(departments)}::text[])`;
-  // One patient: from the patient's encounters. Many: from the departments' encounters
-  // (`ix_fhir_search_reference_department`), not from every encounter of the hospital.
   // One patient: each of the patient's encounters probed for its department among its own rows.
   // Joined to the department's rows, PostgreSQL read every encounter the department ever had
   // (915 at the scale bench's 10,000 patients, on every doctor's request of one patient).
+  // Many: from the departments' encounters (`ix_fhir_search_reference_department`), not from
+  // every encounter of the hospital.
   const ofOne = (one: string) => `EXISTS (SELECT 1 FROM fhir_search_reference ep
       WHERE ep.resource_type = 'Encounter' AND ep.param = 'patient' AND ep.target_type = 'Patient' AND ep.target_id = ${one}
         AND EXISTS (SELECT 1 FROM ${ownRows('sp', 'Encounter', 'ep.resource_id')} WHERE sp.param COLLATE "C" = 'service-provider' AND ${inDepartments('sp')})
