@@ -1,4 +1,4 @@
-import type { SearchRequest } from '../search/search-request.js';
+import type { Criterion, SearchRequest } from '../search/search-request.js';
 import { visiblePatientsSql } from './condition-parts.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { firstMatchSql, keyable, KEYED_UP_TO, matchingRows, onePerResource, readsResourceRow, resourceRows, TOKEN_ROW_AS_RESOURCE } from './keyed-page-sql.js';
@@ -39,11 +39,11 @@ import { storedColumns } from './stored-content.js';
 export function broadPageSql(request: SearchRequest): Sql | undefined {
   const access = request.access;
   const [rule, ...more] = request.sort;
-  if (!access?.condition || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) !== undefined) return undefined;
+  const key = acrossPatientsByCode(request);
+  if (!access?.condition || !key) return undefined;
   if (!rule || more.length || rule.key !== '_lastUpdated' || rule.descending) return undefined;
-  const key = request.criteria.find(keyable);
   const want = request.offset + request.count + 1;
-  if (!key || want > KEYED_UP_TO) return undefined;
+  if (want > KEYED_UP_TO) return undefined;
   const p = new SqlParams();
   // The policy's sets of patients, listed once: the patients visited and each row's judgement read the same CTEs.
   const sets = new PatientLevelFacts();
@@ -101,7 +101,7 @@ export function visibleClause(sets: PatientLevelFacts, patients: string): string
  */
 export function broadCountedRows(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts): string | undefined {
   const access = request.access;
-  const key = countedByCode(request);
+  const key = acrossPatientsByCode(request);
   if (!access || !key) return undefined;
   const judged = [...request.criteria.filter((c) => c !== key).map((c) => criterionSql(c, p, true)), accessSql(access, p, accessRef(request, sets))];
   if (!onePerResource(key)) judged.push(firstMatchSql(key, p));
@@ -117,7 +117,7 @@ export function broadCountedRows(request: SearchRequest, p: SqlParams, sets: Pat
  */
 export function broadCountSql(request: SearchRequest): { count: Sql; countUpTo: (cap: number) => Sql } | undefined {
   const access = request.access;
-  if (!access?.condition || !countedByCode(request)) return undefined;
+  if (!access?.condition || !acrossPatientsByCode(request)) return undefined;
   const condition = access.condition;
   const build = (cap?: number): Sql | undefined => {
     const p = new SqlParams();
@@ -125,15 +125,27 @@ export function broadCountSql(request: SearchRequest): { count: Sql; countUpTo: 
     const patients = visiblePatientsSql(condition, p, access.options, sets);
     const rows = patients === undefined ? undefined : broadCountedRows(request, p, sets);
     if (patients === undefined || rows === undefined) return undefined;
-    const limit = cap === undefined ? '' : ` LIMIT ${p.add(cap + 1)}`;
-    return { text: `${visibleClause(sets, patients)} SELECT count(*)::int AS n FROM (${rows}${limit}) AS c`, params: p.values };
+    return { text: `${visibleClause(sets, patients)} SELECT ${countOfRows(rows, cap, p)} AS n`, params: p.values };
   };
   const count = build();
   return count && { count, countUpTo: (cap) => build(cap) as Sql };
 }
 
-/** The criterion whose rows a search across patients is counted by (`broadCountedRows`), when it has that shape. */
-function countedByCode(request: SearchRequest) {
+/**
+ * `(SELECT count(*) …)` of `rows`, up to `cap` and one more when a cap is given (the default total:
+ * exact up to the cap, left out beyond it), every row otherwise.
+ */
+export function countOfRows(rows: string, cap: number | undefined, p: SqlParams): string {
+  return `(SELECT count(*)::int FROM (${rows}${cap === undefined ? '' : ` LIMIT ${p.add(cap + 1)}`}) c)`;
+}
+
+/**
+ * The shape every plan across patients by a code starts from (the per-patient page, the walk, the
+ * count): an access policy, no single patient (`codeKeyedSql` and the patient's page), not a
+ * Provenance (its token rows carry no owner), and a token criterion with a code in each value,
+ * which is returned: the criterion whose rows are read.
+ */
+export function acrossPatientsByCode(request: SearchRequest): Criterion | undefined {
   if (!request.access?.condition || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) !== undefined) return undefined;
   return request.criteria.find(keyable);
 }

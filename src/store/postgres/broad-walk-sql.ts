@@ -1,10 +1,8 @@
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
-import { broadCountedRows, visibleClause } from './broad-page-sql.js';
+import { acrossPatientsByCode, broadCountedRows, countOfRows, visibleClause } from './broad-page-sql.js';
 import { visiblePatientsSql } from './condition-parts.js';
-import { keyable } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
-import { SIGNATURE_TYPE } from './signed-records.js';
+import { accessRef, accessSql, criterionSql, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
 import { storedColumns } from './stored-content.js';
 
 /**
@@ -52,8 +50,8 @@ export const WALK_READS_AT_MOST = 10_000;
 export function broadWalkSql(request: SearchRequest): Sql | undefined {
   const access = request.access;
   const [rule, ...more] = request.sort;
-  if (!access?.condition || request.resourceType === SIGNATURE_TYPE || fixedPatient(request) !== undefined) return undefined;
-  if (!rule || more.length || rule.key !== '_lastUpdated' || !request.criteria.some(keyable)) return undefined;
+  if (!access?.condition || !acrossPatientsByCode(request)) return undefined;
+  if (!rule || more.length || rule.key !== '_lastUpdated') return undefined;
   const want = request.offset + request.count + 1;
   const reads = want * WALK_READS_PER_ROW;
   if (reads > WALK_READS_AT_MOST) return undefined;
@@ -72,7 +70,7 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
       WHERE ${judged} ORDER BY ${order} LIMIT ${p.add(want)}`;
   const total = totalSql(request, p, sets);
   // The total only when the walk found every row it needed: a walk that gave up is answered again, and counted, by another plan.
-  const matched = total ? `, CASE WHEN (SELECT count(*) FROM walked) = ${p.add(want)} THEN (${total}) END AS matched` : '';
+  const matched = total ? `, CASE WHEN (SELECT count(*) FROM walked) = ${p.add(want)} THEN ${total} END AS matched` : '';
   const text = `${visibleClause(sets, patients)}, walked AS MATERIALIZED (${found})
     SELECT ${storedColumns('r')}, r.patient${matched} FROM walked r ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
@@ -89,6 +87,5 @@ function totalSql(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts)
   if (request.total === 'none' || request.knownTotal !== undefined) return undefined;
   const rows = broadCountedRows(request, p, sets);
   if (rows === undefined) return undefined;
-  if (request.total === 'accurate') return `SELECT count(*)::int FROM (${rows}) c`;
-  return `SELECT count(*)::int FROM (${rows} LIMIT ${p.add((request.countUpTo ?? DEFAULT_COUNT_UP_TO) + 1)}) c`;
+  return countOfRows(rows, request.total === 'accurate' ? undefined : (request.countUpTo ?? DEFAULT_COUNT_UP_TO), p);
 }

@@ -96,7 +96,7 @@ export function accessRef(request: SearchRequest, sets?: PatientLevelFacts): Res
 }
 
 /** `FROM fhir_resource r`, plus the LATERAL the access filter reads when there is one. */
-export function fromClause(request: SearchRequest): string {
+function fromClause(request: SearchRequest): string {
   return `fhir_resource r${lateralClause(request)}`;
 }
 
