@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { dropThrowawayDatabase } from '../../test/support/throwaway-database.js';
 import type { Cleanup } from './cleanup.js';
 import { processCpuMs, tempDir, type CpuTime } from './children.js';
 
@@ -18,8 +19,9 @@ export interface BenchDatabase {
 
 /**
  * With DATABASE_URL: creates `chartwarden_<purpose>_<timestamp>` on that server (dropped at
- * cleanup). Without: starts embedded PostgreSQL in a temp dir (stopped and removed at
- * cleanup) and creates the bench database there.
+ * cleanup, with the `<database>_app` role the servers under test provisioned on it). Without:
+ * starts embedded PostgreSQL in a temp dir (stopped and removed at cleanup) and creates the
+ * bench database there.
  */
 export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | undefined, purpose = 'bench'): Promise<BenchDatabase> {
   let adminUrl = databaseUrl;
@@ -46,15 +48,7 @@ export async function openBenchDatabase(cleanup: Cleanup, databaseUrl: string | 
   } finally {
     await admin.end();
   }
-  cleanup.add(`drop database ${name}`, async () => {
-    const c = new pg.Client({ connectionString: adminUrl, application_name: 'chartwarden-bench' });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  });
+  cleanup.add(`drop database ${name}`, () => dropThrowawayDatabase({ connectionString: adminUrl, application_name: 'chartwarden-bench' }, name));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return { mode, url: url.toString(), name, serverVersion, adminUrl };

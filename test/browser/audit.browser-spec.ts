@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../support/test-app.js';
 import { controlCount, launchChromium, lowContrastText, newPage, screenshot, shanghai, unnamedControls } from './support/browser.js';
 import { ensureConsoleBuilt } from './support/console-build.js';
 import { seedInpatientStay, seedStaff } from './support/record-room-data.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The auditors (审计) in the staff console, in Debian's Chromium against a real server and a
@@ -87,7 +88,7 @@ describe('Console: an auditor reading a patient\'s access report, searching the 
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
+    await dropThrowawayDatabase(urlOf(), database).catch(() => undefined);
   });
 
   it('R-20/R-04: the auditor lands on the access report, types the patient ID and sees who, when, why, allowed/refused and break-the-glass as the API reports it', async () => {

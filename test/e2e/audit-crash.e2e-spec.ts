@@ -10,6 +10,7 @@ import { verifyAuditChains, type VerifyReport } from '../../src/audit/audit-veri
 import { packageRoot } from '../../src/common/package-root.js';
 import { freePort } from '../../src/database/embedded-postgres.launcher.js';
 import { devToken, testDatabaseUrl } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * R-20 / R-51 under a crash: the standalone server (`node dist/src/main.js`, as deployed)
@@ -134,7 +135,7 @@ describe('Audit trail survives a crash under load (e2e, standalone server killed
   afterAll(async () => {
     if (alive(child)) child.kill('SIGKILL');
     await exited;
-    if (databaseCreated) await sql(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+    if (databaseCreated) await dropThrowawayDatabase(urlOf(), databaseName);
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

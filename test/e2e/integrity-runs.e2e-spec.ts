@@ -10,6 +10,7 @@ import { asReplica, sql, urlOf } from '../support/database-admin.js';
 import type { AuditRow } from '../support/database-rows.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * Integrity runs over real HTTP (issue #18): the auditors' console shows the state of `audit
@@ -96,7 +97,7 @@ describe('Integrity runs (issue #18): the state of audit verify and ledger verif
   afterAll(async () => {
     await ground?.end();
     await server?.close();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   it('R-21: an auditor starts an audit run: 202 with its Location; it finishes intact with the chains and entries the trail holds', async () => {

@@ -9,6 +9,7 @@ import { freePort } from '../../src/database/embedded-postgres.launcher.js';
 import { sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { devToken, startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * Issue #14, "Nothing to watch": health probes, Prometheus metrics and structured logs, as an
@@ -90,7 +91,7 @@ describe('Observability: health, metrics (e2e, real HTTP + PostgreSQL, a databas
 
   afterAll(async () => {
     await server?.close();
-    await sql(testDatabaseUrl(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(testDatabaseUrl(), database);
   });
 
   it('GET /health/live answers 200 without a token, with terminus\'s body', async () => {

@@ -19,6 +19,7 @@ import { startFhirPeer, type FhirPeer } from '../support/fhir-peer.js';
 import { inpatientStay, putDepartments } from '../support/fhir-builders.js';
 import { fhirApi, httpRequest, jsonApi, type HttpResult } from '../support/http.js';
 import { closeAll, startTestServer, type DevTokenRequest, type TestServer } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The differential test of issue #17 (decision 0017): the same hospital, loaded through
@@ -611,7 +612,7 @@ describe('issue #17: the embedded and the remote store give every role the same 
 
   afterAll(async () => {
     await closeAll(...sides.map((s) => s.server), peer);
-    for (const side of sides) await sql(urlOf(), `DROP DATABASE IF EXISTS "${side.database}" WITH (FORCE)`);
+    for (const side of sides) await dropThrowawayDatabase(urlOf(), side.database);
   }, 60_000);
 
   /** The two servers by what they are (`sides` holds them in the order they happened to start, for closing). */

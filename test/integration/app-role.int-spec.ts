@@ -12,6 +12,7 @@ import { runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, seedAs } from '../support/http.js';
 import { startTestServer, testDatabaseUrl, type TestServer } from '../support/test-app.js';
 import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * R-21 / R-17: the server runs its requests as a role that owns nothing and is no superuser,
@@ -58,7 +59,7 @@ describe('R-21: the application role (the request pool cannot disable the trail\
   afterAll(async () => {
     await server?.close();
     for (const d of open) await d.onApplicationShutdown();
-    for (const name of createdDatabases) await sql(urlOf(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    for (const name of createdDatabases) await dropThrowawayDatabase(urlOf(), name);
     for (const name of createdRoles) await sql(urlOf(), `DROP ROLE IF EXISTS "${name}"`);
   });
 
@@ -123,7 +124,6 @@ describe('R-21: the application role (the request pool cannot disable the trail\
 
   it('R-21: two instances starting at once on a fresh database agree on one role and both serve', async () => {
     const name = await freshDatabase();
-    createdRoles.push(applicationRoleName(name));
     const [a, b] = await Promise.all([
       ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES),
       ChartWardenDatabase.connect(urlOf(name), 2, 0, { as: 'application' }, CHARTWARDEN_ENTITIES),

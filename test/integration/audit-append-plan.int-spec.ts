@@ -7,6 +7,7 @@ import type { AuditEntry } from '../../src/audit/domain/audit-entry.js';
 import { AUDIT_DEFAULTS } from '../../src/config/chartwarden.options.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { sql, urlOf } from '../support/database-admin.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /*
  * Issue #13: the audit trail's append (R-20, R-21) runs on every create, in its transaction, and
@@ -49,7 +50,7 @@ describe('the audit append keeps its plan (issue #13)', () => {
   });
   afterAll(async () => {
     await db?.onApplicationShutdown();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   it('R-20/R-21: single entries appended one by one reuse one plan, and every entry is stored and chained', async () => {

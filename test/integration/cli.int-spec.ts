@@ -14,6 +14,7 @@ import { TokenVerifier } from '../../src/identity/token.verifier.js';
 import { packageRoot } from '../../src/common/package-root.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { runCliOn, urlOf, withClient } from '../support/database-admin.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /** What one CLI run printed, and how it ended. */
 interface CliRun {
@@ -276,7 +277,7 @@ describe('CLI: errors, --version, the running server (issue #14)', () => {
 
   afterAll(async () => {
     for (const h of holders) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
-    await withClient(urlOf(), (c) => c.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`));
+    await dropThrowawayDatabase(urlOf(), databaseName);
     for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
   });
 

@@ -3,6 +3,7 @@ import { ClusterEvents, type ClusterTopic } from '../../src/cluster/cluster-even
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { sql, urlOf } from '../support/database-admin.js';
 import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The cluster event bus (decision 0012) on real PostgreSQL, two instances on one database,
@@ -47,7 +48,7 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
     await b?.onApplicationShutdown();
     await dbA?.onApplicationShutdown();
     await dbB?.onApplicationShutdown();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   beforeEach(() => {

@@ -12,6 +12,7 @@ import { defaultPolicyPath } from '../../src/policy/policy.loader.js';
 import { runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest, type HttpResult } from '../support/http.js';
 import { devToken, type DevTokenRequest } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * Several instances on one PostgreSQL (issue 14, decision 0012), as a hospital runs them
@@ -184,7 +185,7 @@ describe('Three ChartWarden instances on one PostgreSQL (integration, spawned se
       await writeFile(join(process.env.CHARTWARDEN_CLUSTER_TEST_LOGS, 'figures.json'), JSON.stringify(figures, null, 2));
     }
     await Promise.all(instances.map(stop));
-    if (databaseCreated) await sql(urlOf(), `DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+    if (databaseCreated) await dropThrowawayDatabase(urlOf(), databaseName);
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }, 30_000);
 

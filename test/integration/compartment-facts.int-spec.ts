@@ -11,6 +11,7 @@ import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { sql, urlOf } from '../support/database-admin.js';
 import { testDatabaseUrl } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The owner row (decision 0016): each stored resource of the Patient compartment carries one
@@ -158,7 +159,7 @@ describe('Compartment facts: one owner row per resource (decision 0016)', () => 
     beforeAll(() => sql(urlOf(), `CREATE DATABASE "${name}"`));
     afterAll(async () => {
       for (const o of open) await o.onApplicationShutdown();
-      await sql(urlOf(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropThrowawayDatabase(urlOf(), name);
     });
 
     it('backfills, per resource, the owner row the write path writes, and drops chartwarden_holds; undoing it removes the rows', async () => {

@@ -15,6 +15,7 @@ import { runCliOn, sql, urlOf, type CliRun } from '../support/database-admin.js'
 import { expectStatus } from '../support/fhir-expect.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * `npx chartwarden demo seed` (issue #18) on databases made for this file alone: the demo
@@ -79,10 +80,7 @@ describe('demo seed: a small hospital through the API (issue #18)', () => {
     seconds = (Date.now() - started) / 1000;
   }, 180_000);
   afterAll(async () => {
-    for (const name of made) {
-      await sql(urlOf(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await sql(urlOf(), `DROP ROLE IF EXISTS "${name}_app"`).catch(() => undefined);
-    }
+    for (const name of made) await dropThrowawayDatabase(urlOf(), name);
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 

@@ -14,6 +14,7 @@ import { httpRequest } from '../support/http.js';
 import { startTestServer } from '../support/test-app.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 import type { LedgerRow } from '../support/database-rows.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The edit ledger's integrity on databases made for this file alone (rows are tampered with
@@ -146,7 +147,8 @@ describe('Edit ledger integrity: R-17 append-only, R-12 / R-17 tamper evidence, 
   }, 60_000);
 
   afterAll(async () => {
-    for (const name of created) await sql(urlOf(), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    // Copies before the seed: they hold the grants of the seed's role, which goes with the seed.
+    for (const name of [...created].reverse()) await dropThrowawayDatabase(urlOf(), name);
     for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
   });
 

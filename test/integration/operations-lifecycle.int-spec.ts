@@ -9,6 +9,7 @@ import { packageRoot } from '../../src/common/package-root.js';
 import { SERVER_LOCK_FILE, type LockOwner } from '../../src/database/data-dir-lock.js';
 import { EmbeddedPostgresLauncher, freePort } from '../../src/database/embedded-postgres.launcher.js';
 import { devToken, testDatabaseUrl } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * Operations as an operator runs them (issue #14), on real spawned processes: the built
@@ -392,8 +393,7 @@ describe('Operations: start, stop and recover as an operator would (issue #14, R
       expect(await exitWithin(server, 10_000)).toEqual({ code: 0, signal: null });
     } finally {
       await relay.down();
-      await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin(`DROP ROLE IF EXISTS "${database}_app"`).catch(() => undefined);
+      await dropThrowawayDatabase(base.toString(), database);
     }
   }, 90_000);
 

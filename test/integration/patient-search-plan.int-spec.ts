@@ -18,6 +18,7 @@ import { atInstant, datedPageSql, searchSql } from '../../src/store/postgres/sea
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
 import { sql, urlOf } from '../support/database-admin.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /*
  * Issue #13: a search fixed to one patient (`patient=X`, `subject=Patient/X`, `$everything`)
@@ -120,7 +121,7 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
   });
   afterAll(async () => {
     await db?.onApplicationShutdown();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   const request = (type: string, query: string): SearchRequest =>

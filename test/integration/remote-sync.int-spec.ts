@@ -13,6 +13,7 @@ import { SearchParameterRegistry } from '../../src/store/search/search-parameter
 import { StoreAlarms, type StoreAlarm } from '../../src/store/store-alarms.js';
 import { runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { startFhirPeer, type FhirPeer } from '../support/fhir-peer.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The remote store's sync from the upstream's system history (issue #17, decision 0017 F): writes
@@ -62,7 +63,7 @@ describe('the remote store\'s sync from the upstream history (issue #17)', () =>
   afterAll(async () => {
     await peer?.close();
     await db?.onApplicationShutdown();
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   it('R-12, R-17: adopts every version written past ChartWarden in order, alarms the ones that replace what it held, and skips its own writes', async () => {
@@ -138,7 +139,7 @@ describe('the remote store\'s sync from the upstream history (issue #17)', () =>
       expect(after.stdout).toContain('versions seen: 1; adopted (written past ChartWarden): 1');
       expect(after.stdout).toContain(`Patient/${late.id} version 1`);
     } finally {
-      await sql(urlOf(), `DROP DATABASE IF EXISTS "${fresh}" WITH (FORCE)`);
+      await dropThrowawayDatabase(urlOf(), fresh);
     }
 
     const unconfigured = await runCliOn(urlOf(database), ['sync', 'run']);

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import { CHARTWARDEN_ENTITIES } from '../../src/schema.js';
 import { testDatabaseUrl } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * The schema as the migrations build it, on databases created for this file alone (so the
@@ -56,7 +57,7 @@ describe('Database schema (migrations on a fresh database)', () => {
 
   afterAll(async () => {
     for (const db of open) await db.onApplicationShutdown();
-    for (const name of created) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    for (const name of created) await dropThrowawayDatabase(urlOf(), name);
   });
 
   it('the migrations build exactly the schema the entities describe (generating a migration yields nothing)', async () => {

@@ -8,6 +8,7 @@ import type { SealProblem } from '../../src/disputes/seal-verifier.js';
 import { asReplica, runCliOn, sql, urlOf } from '../support/database-admin.js';
 import { httpRequest } from '../support/http.js';
 import { startTestServer } from '../support/test-app.js';
+import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * R-42 on a database made for this file alone (rows are forged here): the sealed inventory
@@ -78,7 +79,7 @@ describe('Sealed records integrity: R-42 seal verify, R-17 append-only inventory
     }
   });
   afterAll(async () => {
-    await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await dropThrowawayDatabase(urlOf(), database);
   });
 
   it('R-42: an untouched case verifies, through the CLI too', async () => {

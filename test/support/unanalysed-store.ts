@@ -12,6 +12,7 @@ import type { SearchParameterRegistry } from '../../src/store/search/search-para
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
 import type { Resource } from '@medplum/fhirtypes';
 import { sql, urlOf } from './database-admin.js';
+import { dropThrowawayDatabase } from './throwaway-database.js';
 
 /*
  * The scaffolding of the search plan tests (issue #13): a store on a database of its own whose
@@ -80,7 +81,7 @@ export async function openUnanalysedStore(name: string, registry: SearchParamete
     },
     close: async () => {
       await db.onApplicationShutdown();
-      await sql(urlOf(), `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await dropThrowawayDatabase(urlOf(), database);
     },
   };
 }
