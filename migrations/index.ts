@@ -17,6 +17,7 @@ import { AuditIntegrityRuns1765480000000 } from './1765480000000-AuditIntegrityR
 import { DisputeSignatures1765500000000 } from './1765500000000-DisputeSignatures.js';
 import { RemoteStore1765600000000 } from './1765600000000-RemoteStore.js';
 import { DisputeCopyRecordPages1765700000000 } from './1765700000000-DisputeCopyRecordPages.js';
+import { PatientLinks1765800000000 } from './1765800000000-PatientLinks.js';
 
 /** Every migration, oldest first. Never edit one that has landed: add a new one. */
-export const MIGRATIONS = [InitialSchema1764400000000, AccessGrants1764500000000, AuditTrail1764600000000, EditLedger1764700000000, Amendments1764800000000, TextFingerprints1764900000000, Disputes1765000000000, CopyRequests1765100000000, AuditDisclosures1765200000000, CompartmentFacts1765300000000, SearchIndexKinds1765310000000, ResourceText1765320000000, RecordOwner1765400000000, TokenOwner1765410000000, DisputeUnsealRecord1765450000000, AuditIntegrityRuns1765480000000, DisputeSignatures1765500000000, RemoteStore1765600000000, DisputeCopyRecordPages1765700000000];
+export const MIGRATIONS = [InitialSchema1764400000000, AccessGrants1764500000000, AuditTrail1764600000000, EditLedger1764700000000, Amendments1764800000000, TextFingerprints1764900000000, Disputes1765000000000, CopyRequests1765100000000, AuditDisclosures1765200000000, CompartmentFacts1765300000000, SearchIndexKinds1765310000000, ResourceText1765320000000, RecordOwner1765400000000, TokenOwner1765410000000, DisputeUnsealRecord1765450000000, AuditIntegrityRuns1765480000000, DisputeSignatures1765500000000, RemoteStore1765600000000, DisputeCopyRecordPages1765700000000, PatientLinks1765800000000];

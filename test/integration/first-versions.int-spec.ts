@@ -25,8 +25,8 @@ describe('The creates of one transaction, written together (issue #13)', () => {
   /** Every row the store keeps of one record, its id and the instant left out: version, current row, each index table. */
   const rowsOf = async (type: string, id: string) => {
     const rows: Record<string, unknown[]> = {};
-    const current = await opened.db.query<{ version_id: number; owner: string | null; content: Resource; content_text: string }>(
-      'SELECT version_id, owner, content, content_text FROM fhir_resource WHERE resource_type = $1 AND id = $2',
+    const current = await opened.db.query<{ version_id: number; owner: string | null; patient_links: string[]; content: Resource; content_text: string }>(
+      'SELECT version_id, owner, patient_links, content, content_text FROM fhir_resource WHERE resource_type = $1 AND id = $2',
       [type, id],
     );
     rows.current = current.map((r) => ({ ...r, content: unstamped(r.content), content_text: unstamped(JSON.parse(r.content_text) as Resource) }));
@@ -76,7 +76,7 @@ describe('The creates of one transaction, written together (issue #13)', () => {
     } as DocumentReference,
   ];
 
-  it('writes every row exactly as a create on its own writes it: current row, version, owner and every index table', async () => {
+  it('writes every row exactly as a create on its own writes it: current row, version, owner, links to patients and every index table', async () => {
     // Both records name one visit by the same reference (the store mints each Encounter's own id).
     const visit = randomUUID();
     const direct: Resource[] = [await opened.create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], birthDate: '1950-01-02', gender: 'male' })];

@@ -12,7 +12,7 @@ import { dropThrowawayDatabase } from '../support/throwaway-database.js';
  * undone and redone, the append-only triggers hold (R-17), and concurrent start-ups are safe.
  */
 describe('Database schema (migrations on a fresh database)', () => {
-  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000', 'TokenOwner1765410000000', 'DisputeUnsealRecord1765450000000', 'AuditIntegrityRuns1765480000000', 'DisputeSignatures1765500000000', 'RemoteStore1765600000000', 'DisputeCopyRecordPages1765700000000'];
+  const MIGRATIONS = ['InitialSchema1764400000000', 'AccessGrants1764500000000', 'AuditTrail1764600000000', 'EditLedger1764700000000', 'Amendments1764800000000', 'TextFingerprints1764900000000', 'Disputes1765000000000', 'CopyRequests1765100000000', 'AuditDisclosures1765200000000', 'CompartmentFacts1765300000000', 'SearchIndexKinds1765310000000', 'ResourceText1765320000000', 'RecordOwner1765400000000', 'TokenOwner1765410000000', 'DisputeUnsealRecord1765450000000', 'AuditIntegrityRuns1765480000000', 'DisputeSignatures1765500000000', 'RemoteStore1765600000000', 'DisputeCopyRecordPages1765700000000', 'PatientLinks1765800000000'];
   const TABLES = ['access_grant', 'amendment', 'audit_chain', 'audit_entry', 'audit_integrity_run', 'copy_evidence', 'copy_production', 'copy_request', 'dispute', 'dispute_confirmation', 'dispute_copy', 'dispute_item', 'dispute_signature', 'dispute_unseal_record', 'edit_ledger', 'fhir_resource', 'fhir_resource_version', 'fhir_search_composite', 'fhir_search_date', 'fhir_search_number', 'fhir_search_quantity', 'fhir_search_reference', 'fhir_search_string', 'fhir_search_token', 'remote_sync', 'remote_version', 'text_fingerprint'];
   /** The tables before SearchIndexKinds1765310000000 added the number, quantity and composite index. */
   const BEFORE_SEARCH_KINDS = TABLES.filter((t) => !['fhir_search_composite', 'fhir_search_number', 'fhir_search_quantity', 'audit_integrity_run', 'dispute_unseal_record', 'dispute_signature', 'remote_sync', 'remote_version'].includes(t));
@@ -72,37 +72,45 @@ describe('Database schema (migrations on a fresh database)', () => {
     const db = await connect(name);
     expect(await tablesIn(db)).toEqual(TABLES);
 
-    // DisputeCopyRecordPages (the newest): the sealed copies' page map goes, the copies stay (issue #18, R-40 页数).
+    // PatientLinks (the newest): the resources' links to patients go (issue #13, decision 0018).
+    const patientLinks = `SELECT 1 FROM information_schema.columns WHERE table_name = 'fhir_resource' AND column_name = 'patient_links'`;
+    expect(await db.query(patientLinks)).toHaveLength(1);
+    await db.dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await db.query(patientLinks)).toHaveLength(0);
+    expect(await tablesIn(db)).toEqual(TABLES);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -1));
+
+    // DisputeCopyRecordPages: the sealed copies' page map goes, the copies stay (issue #18, R-40 页数).
     const recordPages = `SELECT 1 FROM information_schema.columns WHERE table_name = 'dispute_copy' AND column_name = 'record_pages'`;
     expect(await db.query(recordPages)).toHaveLength(1);
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await db.query(recordPages)).toHaveLength(0);
     expect(await tablesIn(db)).toEqual(TABLES);
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -1));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -2));
 
     // RemoteStore: the remote store's version map and sync state go (issue #17).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     const withoutRemote = TABLES.filter((t) => !t.startsWith('remote_'));
     expect(await tablesIn(db)).toEqual(withoutRemote);
     expect(await db.query(`SELECT 1 FROM pg_trigger WHERE tgname LIKE 'remote_version%'`)).toHaveLength(0);
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -2));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -3));
 
     // DisputeSignatures: the patient side's drawn signatures' table and its triggers go (issue #18, R-40).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(withoutRemote.filter((t) => t !== 'dispute_signature'));
     expect(await db.query(`SELECT 1 FROM pg_trigger WHERE tgname LIKE 'dispute_signature%'`)).toHaveLength(0);
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -3));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -4));
 
     // AuditIntegrityRuns: the runs' table and its trigger function go (issue #18).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(withoutRemote.filter((t) => t !== 'audit_integrity_run' && t !== 'dispute_signature'));
     expect(await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'chartwarden_integrity_run_once'`)).toHaveLength(0);
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -4));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -5));
 
     // DisputeUnsealRecord: the unseal records' table goes (issue #18, R-43).
     await db.dataSource.undoLastMigration({ transaction: 'all' });
     expect(await tablesIn(db)).toEqual(withoutRemote.filter((t) => t !== 'audit_integrity_run' && t !== 'dispute_unseal_record' && t !== 'dispute_signature'));
-    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -5));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, -6));
 
     // TokenOwner, then RecordOwner: the owner columns go (decision 0018).
     const ownerColumns = `SELECT table_name FROM information_schema.columns WHERE column_name = 'owner' AND table_name LIKE 'fhir_%' ORDER BY 1`;

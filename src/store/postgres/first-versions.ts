@@ -7,6 +7,7 @@ import type { SearchIndex } from '../search/search-index.extractor.js';
 import { StoreError, StoreErrorCode } from '../store.errors.js';
 import { arrayParam } from './array-param.js';
 import { INDEX_TABLES } from './index-tables.js';
+import { patientLinks } from './patient-links.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 import { RETURNED } from './version-writes.js';
 
@@ -103,12 +104,14 @@ async function insertFirstVersions(q: Queryable, versions: readonly Waiting[]): 
   const column = <T>(pick: (v: Waiting) => T) => p.add(arrayParam(versions.map(pick)));
   const input = `unnest(${column((v) => v.resource.resourceType)}::text[], ${column((v) => v.resource.id)}::text[],
       ${column((v) => v.resource.meta?.lastUpdated)}::timestamptz[], ${column((v) => v.text)}::text[],
-      ${column((v) => v.own ?? null)}::text[]) WITH ORDINALITY AS u(resource_type, id, last_updated, content_text, own, n)`;
+      ${column((v) => v.own ?? null)}::text[], ${column((v) => JSON.stringify(patientLinks(v.index)))}::text[])
+      WITH ORDINALITY AS u(resource_type, id, last_updated, content_text, own, links, n)`;
   const rows = await q.query<{ n: number }>(
     `WITH input AS (SELECT * FROM ${input}),
      r AS (
-       INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content, content_text, owner)
-       SELECT resource_type, id, 1, last_updated, content_text::jsonb, content_text, COALESCE(CASE WHEN resource_type = 'Patient' THEN id END, own)
+       INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content, content_text, owner, patient_links)
+       SELECT resource_type, id, 1, last_updated, content_text::jsonb, content_text, COALESCE(CASE WHEN resource_type = 'Patient' THEN id END, own),
+              ARRAY(SELECT jsonb_array_elements_text(links::jsonb))
          FROM input ORDER BY n
        ON CONFLICT DO NOTHING
        RETURNING ${RETURNED}),

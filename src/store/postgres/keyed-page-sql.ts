@@ -2,6 +2,7 @@ import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, SearchRequest } from '../search/search-request.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
+import { patientLinksSql } from './patient-links.js';
 import { fixedPatient, lateralClause, orderByClause, patientGateSql, SqlParams, whereClause, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
@@ -94,12 +95,14 @@ export function resourceRows(request: SearchRequest, p: SqlParams): string {
 /**
  * A count judges each driving row without reading its resource (issue #13): every fact the
  * count's conditions read of `r` is its type, its id (their facts are probes of its own index
- * rows) and its owner, and the token row carries all three. A token row exists only with its
+ * rows), its owner and its links to patients, and the token row gives all four: it carries the
+ * first three, and the links are read from the resource's own reference rows, as the row's
+ * `patient_links` were written from them (`patientLinksSql`). A token row exists only with its
  * resource (written and replaced in the version's statement; `fhir_resource` refuses deletes)
  * and carries its owner (`INDEX_TABLES.owned`, kept by every write, the same column the driving
  * rows are read by). Half of a count's reads were the resources' rows.
  */
-export const TOKEN_ROW_AS_RESOURCE = 'CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner) r';
+export const TOKEN_ROW_AS_RESOURCE = `CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner, ${patientLinksSql('m.resource_type', 'm.resource_id')} AS patient_links) r`;
 
 /** Whether a count must still read the resource's row: a criterion on `_lastUpdated` compares its column. */
 export function readsResourceRow(request: SearchRequest): boolean {

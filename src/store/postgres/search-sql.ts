@@ -7,6 +7,7 @@ import { accessConditionSql, encounterOf, type ResourceRef } from './access-sql.
 import { patientLevelPart, readsEncounter } from './condition-parts.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
+import { patientLink } from './patient-links.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { dateSql, valueSql } from './search-value-sql.js';
 import { storedColumns } from './stored-content.js';
@@ -166,10 +167,13 @@ export function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilt
   const { table } = INDEX_TABLES[kind];
   const one = c.values[0];
   if (probe && kind === 'references' && !c.modifier && c.values.length === 1 && one.kind === 'reference' && one.targetType) {
-    // One typed reference (`patient=Patient/X`, the criterion that fixes the page): the row's own
-    // index row by its whole primary key, one index tuple per row. The target is compared
-    // `COLLATE "C"` (the same equality) so that `ix_fhir_search_reference_target`, led by it,
-    // cannot serve the probe (its rows of X are every record of X); the fence keeps it a probe.
+    // A link to a Patient (`patient=Patient/X`, the criterion that fixes the page): the row's own
+    // `patient_links`, which list exactly its reference rows naming a Patient (`patient-links.ts`).
+    if (one.targetType === 'Patient') return `${p.add(patientLink(param, one.targetId))} = ANY(r.patient_links)`;
+    // Another typed reference (`encounter=Encounter/E`): the row's own index row by its whole
+    // primary key, one index tuple per row. The target is compared `COLLATE "C"` (the same
+    // equality) so that `ix_fhir_search_reference_target`, led by it, cannot serve the probe (its
+    // rows of E may be many); the fence keeps it a probe.
     return `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.param = ${p.add(param)}
       AND x.target_type COLLATE "C" = ${p.add(one.targetType)} AND x.target_id COLLATE "C" = ${p.add(one.targetId)} OFFSET 0)`;
   }

@@ -5,6 +5,7 @@ import { OWNER_PARAM } from '../patient-compartment.js';
 import type { RecordRef } from '../patient-record-index.port.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
 import { columnArrays, INDEX_TABLES } from './index-tables.js';
+import { patientLinks } from './patient-links.js';
 import { SqlParams } from './search-sql.js';
 import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
 
@@ -20,7 +21,8 @@ import { SIGNATURE_TYPE, SIGNED_PARAM } from './signed-records.js';
  *
  * Each statement also keeps whose record it is (`fhir_resource.owner`, decision 0018): the
  * version's own patient, or for a signature naming none the owners of the records it signs;
- * the date rows repeat it, and the signatures of a record that changes owner follow it.
+ * the date rows repeat it, and the signatures of a record that changes owner follow it. And its
+ * links to patients (`patient_links`), from the reference rows it writes (`patient-links.ts`).
  */
 
 /** Whose record a version is, as its index says: its own patient, and the records it signs. */
@@ -46,11 +48,12 @@ export async function insertFirstVersion(
   const text = resourceText(resource, numbers);
   const [t, i, u, c] = [p.add(resource.resourceType), p.add(resource.id), p.add(resource.meta?.lastUpdated), p.add(text)];
   const own = ownSql(owner, p);
+  const links = p.add(patientLinks(index));
   const rows = await q.query<{ n: number }>(
     `WITH o AS (${ownerSelect(own, t, i, owner, p)}),
      r AS (
-       INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content, content_text, owner)
-       VALUES (${t}, ${i}, 1, ${u}::timestamptz, ${c}::text::jsonb, ${c}::text, (SELECT owner FROM o)) ON CONFLICT DO NOTHING
+       INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content, content_text, owner, patient_links)
+       VALUES (${t}, ${i}, 1, ${u}::timestamptz, ${c}::text::jsonb, ${c}::text, (SELECT owner FROM o), ${links}::text[]) ON CONFLICT DO NOTHING
        RETURNING ${RETURNED}),
      v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content, content_text)
        SELECT resource_type, id, 1, ${u}::timestamptz, ${p.add(method)}, ${c}::text::jsonb, ${c}::text FROM r)
@@ -85,7 +88,7 @@ export async function writeNextVersion(
     `WITH o AS (${ownerSelect(own, t, i, owner, p)}),
      r AS (
        UPDATE fhir_resource SET version_id = ${next}, last_updated = ${u}::timestamptz, content = ${c}::text::jsonb, content_text = ${c}::text,
-         owner = (SELECT owner FROM o)
+         owner = (SELECT owner FROM o), patient_links = ${p.add(patientLinks(index))}::text[]
        WHERE resource_type = ${t} AND id = ${i} AND version_id = ${p.add(previous)} RETURNING ${RETURNED}),
      v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content, content_text)
        SELECT resource_type, id, ${next}, ${u}::timestamptz, 'PUT', ${c}::text::jsonb, ${c}::text FROM r)

@@ -32,6 +32,14 @@ export class FhirResourceEntity {
    */
   @Column({ name: 'owner', type: 'varchar', length: 64, nullable: true })
   owner!: string | null;
+
+  /**
+   * Its links to patients (issue #13, decision 0018): `<param>|<patient id>` for each of its
+   * reference index rows naming a Patient, written with them (`patient-links.ts`). A patient's
+   * page judges its `patient=` criterion from it.
+   */
+  @Column({ name: 'patient_links', type: 'text', array: true, default: () => "'{}'" })
+  patientLinks!: string[];
 }
 
 /**
