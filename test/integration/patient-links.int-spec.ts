@@ -4,7 +4,7 @@ import { MIGRATIONS } from '../../migrations/index.js';
 import { SystemClock } from '../../src/common/clock.js';
 import { ChartWardenDatabase } from '../../src/database/chartwarden-database.js';
 import type { AccessFilter } from '../../src/store/access-facts.js';
-import { PatientCompartment } from '../../src/store/patient-compartment.js';
+import { OWNER_PARAM, PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { searchSql } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
@@ -15,8 +15,9 @@ import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
  * Issue #13, decision 0018: each resource's links to patients on its own row
- * (`fhir_resource.patient_links`, `src/store/postgres/patient-links.ts`), so that a patient's
- * page judges its `patient=` criterion from the row instead of probing the row's reference rows.
+ * (`fhir_resource.patient_links`, `src/store/postgres/patient-links.ts`), so that a count of
+ * every match of a patient's search judges its `patient=` criterion from the row instead of
+ * probing the row's reference rows.
  * The column must say exactly what those rows say, after every kind of write and after the
  * migration fills it; and a criterion read from it must match exactly what the probe matched,
  * including a record filed under the patient by another link.
@@ -37,14 +38,17 @@ describe('A resource\'s links to patients on its row (issue #13, decision 0018)'
     ...parseSearchRequest(type, [...new URLSearchParams(query).entries()], registry, { defaultCount: 100, maxCount: 1000, lenient: false }),
     access: everyone,
   });
-  /** What a patient's search finds under a filter (the column's plan) and without one (the general plan's probes): ids and total. */
+  /**
+   * What a patient's search finds under a filter and without one (the general plan's probes): the
+   * ids of its page, and its count of every match (`_summary=count`: the statement that reads the
+   * column; a page that holds every match knows its total without counting).
+   */
   const bothWays = async (type: string, query: string) => {
-    const filtered = await opened.store.search({ ...request(type, query), total: 'accurate' });
-    const general = await opened.store.search({ ...request(type, query), access: undefined, total: 'accurate' });
-    return {
-      filtered: { ids: filtered.matches.map((r) => r.id).sort(), total: filtered.total },
-      general: { ids: general.matches.map((r) => r.id).sort(), total: general.total },
-    };
+    const found = async (access: AccessFilter | undefined) => ({
+      ids: (await opened.store.search({ ...request(type, query), access })).matches.map((r) => r.id).sort(),
+      total: (await opened.store.search({ ...request(type, query), access, countOnly: true })).total,
+    });
+    return { filtered: await found(everyone), general: await found(undefined) };
   };
   /** Rows whose `patient_links` differ from their reference rows naming a Patient (none, when the column holds). */
   const mismatched = (db: ChartWardenDatabase) =>
@@ -83,7 +87,14 @@ describe('A resource\'s links to patients on its row (issue #13, decision 0018)'
     expect(await mismatched(opened.db)).toEqual([]);
   });
 
-  it('a patient\'s search reads the criterion from the column and finds exactly what the probes find: a record filed under the patient by another link is no match for patient=', async () => {
+  it('no search parameter\'s code contains "|": an entry `<param>|<id>` names one (param, id) pair whatever the id holds', () => {
+    const codes = registry.indexedTypes().flatMap((type) => registry.forType(type).map((def) => def.code));
+    expect(codes.length).toBeGreaterThan(1000);
+    expect(codes.filter((code) => code.includes('|'))).toEqual([]);
+    expect(OWNER_PARAM).not.toContain('|');
+  });
+
+  it('a count of every match reads the criterion from the column and counts exactly what the probes find: a record filed under the patient by another link is no match for patient=', async () => {
     const [x, y] = [await patient(), await patient()];
     const group = await opened.create<Group>({ resourceType: 'Group', type: 'person', actual: true, member: [{ entity: { reference: `Patient/${x.id}` } }] });
     const bySubject = await opened.create(vital(`Patient/${x.id}`));
@@ -110,17 +121,20 @@ describe('A resource\'s links to patients on its row (issue #13, decision 0018)'
     expect((await bothWays('Observation', `performer=Patient/${x.id}`)).general.ids).toEqual([byPerformer.id]);
   });
 
-  it('the count of a patient\'s page reads no reference row of the rows it counts (the criterion is the row\'s own column)', async () => {
+  it('a count of every match reads no reference row of the rows it counts; a page and a capped count still probe them, walking the owner index as before', async () => {
     const x = await patient();
     for (let n = 0; n < 12; n++) await opened.create(vital(`Patient/${x.id}`));
-    for (const which of ['count', 'page'] as const) {
-      const built = searchSql(request('Observation', `patient=${x.id}`));
-      const statement = which === 'count' ? built.countUpTo(500) : built.page;
+    const built = searchSql(request('Observation', `patient=${x.id}`));
+    const plans = { every: built.count, capped: built.countUpTo(500), page: built.page };
+    for (const [which, statement] of Object.entries(plans)) {
       const [{ 'QUERY PLAN': [plan] }] = await opened.db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, statement.params);
-      const references = nodes(plan.Plan).filter((n) => n['Relation Name'] === 'fhir_search_reference');
-      expect({ which, references: references.map((n) => n['Index Name']) }).toEqual({ which, references: [] });
+      const probes = nodes(plan.Plan).filter((n) => n['Relation Name'] === 'fhir_search_reference').reduce((sum, n) => sum + n['Actual Loops'], 0);
+      expect({ which, probes }).toEqual({ which, probes: which === 'every' ? 0 : 12 });
       expect(nodes(plan.Plan).some((n) => n['Index Name'] === 'ix_fhir_resource_owner' && n['Actual Rows'] === 12)).toBe(true);
     }
+    // `_summary=count` and `_total=accurate` count with it, and find what the probes find.
+    const counted = await opened.store.search({ ...request('Observation', `patient=${x.id}`), countOnly: true });
+    expect(counted.total).toBe(12);
   });
 
   it('the migration fills the column from the reference rows: undone and run again, every row holds what its writes wrote', async () => {
@@ -155,6 +169,7 @@ interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Actual Rows': number;
+  'Actual Loops': number;
   Plans?: PlanNode[];
 }
 

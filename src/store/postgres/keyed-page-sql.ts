@@ -56,12 +56,12 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
   const patient = fixedPatient(request);
   const key = request.criteria.find(keyable);
   if (patient === undefined || !key) return undefined;
-  const build = (shape: 'page' | 'count', tail: (p: SqlParams, body: string) => string) => {
+  const build = (shape: 'page' | 'count' | 'every', tail: (p: SqlParams, body: string) => string) => {
     const p = new SqlParams();
     const once = new PatientLevelFacts();
     // The resources the code's rows name; once per resource (`first`) when one may have two matching rows.
     const rows = matchingRows(request, key, `${p.add(patient)}::text`, p);
-    const where = whereClause(request, p, 'dates', once, 'count', key);
+    const where = whereClause(request, p, 'dates', once, shape === 'every' ? 'every' : 'count', key);
     const first = onePerResource(key) ? '' : ` AND ${firstMatchSql(key, p)}`;
     const select = shape === 'page' ? `${storedColumns('r')}, r.owner AS patient, (count(*) OVER ())::int AS matched` : '1';
     const resources = shape === 'page' || readsResourceRow(request) ? resourceRows(request, p) : TOKEN_ROW_AS_RESOURCE;
@@ -82,7 +82,7 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
       return { text: `${once.withClause()}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} AND ${gate} LIMIT ${p.add(limit + 1)}) AS c`, params: p.values };
     },
     page: build('page', (p, body) => `${body} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`),
-    count: build('count', (_p, body) => `SELECT count(*)::int AS n FROM (${body}) AS c`),
+    count: build('every', (_p, body) => `SELECT count(*)::int AS n FROM (${body}) AS c`),
     countUpTo: (cap) => build('count', (p, body) => `SELECT count(*)::int AS n FROM (${body} LIMIT ${p.add(cap + 1)}) AS c`),
   };
 }
