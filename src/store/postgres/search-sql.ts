@@ -232,7 +232,7 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
     const where = whereClause(request, p, 'rows', once, reads);
     return { p, where, w: once.withClause() };
   };
-  const [page, count, every] = [statement('page'), statement('count'), statement('every')];
+  const [page, count] = [statement('page'), statement('count')];
   const order = orderByClause(request.sort, page.p);
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
@@ -240,7 +240,11 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
   const countParams = count.p.values;
   return {
     page: { text: pageText, params: page.p.values },
-    count: { text: `${every.w}SELECT count(*)::int AS n FROM ${from} WHERE ${every.where}`, params: every.p.values },
+    // A count of every match is asked for once per search at most (`_total=accurate`, `_summary=count`): built when asked.
+    get count() {
+      const every = statement('every');
+      return { text: `${every.w}SELECT count(*)::int AS n FROM ${from} WHERE ${every.where}`, params: every.p.values };
+    },
     countUpTo: (cap) => ({
       text: `${count.w}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${count.where} LIMIT $${countParams.length + 1}) AS c`,
       params: [...countParams, cap + 1],
