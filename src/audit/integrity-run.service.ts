@@ -49,7 +49,10 @@ export class IntegrityRunService implements OnApplicationShutdown {
     this.admit(ctx);
     const states = await Promise.all(
       INTEGRITY_KINDS.map(async (kind): Promise<[IntegrityKind, IntegrityKindState]> => {
-        const [latest, finished, intact] = await Promise.all([this.runs.latest(kind), this.runs.lastFinished(kind), this.runs.lastIntact(kind)]);
+        const read = () => Promise.all([this.runs.latest(kind), this.runs.lastFinished(kind), this.runs.lastIntact(kind)]);
+        let [latest, finished, intact] = await read();
+        // Unfinished with its lock free: abandoned, or finished since it was read (see `statusOf`).
+        if (latest && !latest.run.finishedAt && !latest.lockHeld) [latest, finished, intact] = await read();
         const running = latest && !latest.run.finishedAt && latest.lockHeld ? runView(latest.run, 'running') : null;
         // The newest run unless it is the one running: an abandoned run shows as the last one until the next run closes it.
         const last = running ? finished : latest?.run;
@@ -70,9 +73,13 @@ export class IntegrityRunService implements OnApplicationShutdown {
   /** `GET /audit/integrity/runs/{id}`: one run, running, finished or abandoned. */
   async one(ctx: FhirContext, id: string): Promise<IntegrityRunView> {
     this.admit(ctx);
-    const run = runIdSchema.safeParse(id).success ? await this.runs.byId(id) : undefined;
+    const read = async () => (runIdSchema.safeParse(id).success ? await this.runs.byId(id) : undefined);
+    let run = await read();
     if (!run) throw new IntegrityRunError(IntegrityRunErrorCode.NotFound, `No integrity run has the id ${JSON.stringify(id.slice(0, 80))}`);
-    return runView(run, statusOf(run, !run.finishedAt && (await this.runs.lockHeld(run.kind))));
+    const held = !run.finishedAt && (await this.runs.lockHeld(run.kind));
+    // Unfinished with its lock free: abandoned, or finished since it was read (see `statusOf`).
+    if (!run.finishedAt && !held) run = (await read()) ?? run;
+    return runView(run, statusOf(run, held));
   }
 
   /**
@@ -139,7 +146,13 @@ export class IntegrityRunService implements OnApplicationShutdown {
   }
 }
 
-/** A run's status: its outcome once finished; while unfinished, running when its lock is held, else abandoned. */
+/**
+ * A run's status: its outcome once finished; while unfinished, running when its lock is held, else
+ * abandoned. The row and the lock are read one after the other, and a run writes its result before
+ * it lets go of its lock: a run read unfinished whose lock is then found free may have finished in
+ * between, so its row is read once more before it is called abandoned (`settled` reads). Without
+ * that, a run finishing at the moment it was looked at showed as abandoned.
+ */
 function statusOf(run: IntegrityRun, lockHeld: boolean): RunStatus {
   if (run.result) return run.result.outcome;
   return lockHeld ? 'running' : 'abandoned';
