@@ -37,8 +37,9 @@ export interface KeyedPage {
  * param, code, owner) leads to them, since every token row carries its record's owner, kept by
  * every write (`INDEX_TABLES.owned`). Each row's resource is then read by its primary key and
  * judged as on the patient's page (the patient once, `patient_level`; its own facts on the row;
- * its `owner` still X and the `patient=` criterion still probed); the code criterion is the
- * driving row itself and is not probed again. Before, the code was a probe of each of the
+ * its `owner` still X and the `patient=` criterion read from its links, `patient_links`, which
+ * cannot change which rows drive); the code criterion is the driving row itself and is not
+ * probed again. Before, the code was a probe of each of the
  * patient's rows, and a page walked the record until it had found 20 and a count until 501.
  *
  * Undefined when the search is not of that shape: no access policy or no single patient (the

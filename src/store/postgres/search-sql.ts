@@ -37,10 +37,11 @@ const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
  * The WHERE clause (over `fhir_resource r`) for a search's criteria: every criterion is an
  * EXISTS over its index table, so the planner can drive from the most selective index. On one
  * patient's page it may read `once`, whose `withClause()` the statement must then begin with.
- * `reads`: a `count` reads up to `countUpTo` rows, and looks up the patient's labelled records
- * once (`ResourceRef.onePatient`); `every` is a count of every match (`_total=accurate`), which
- * does the same and reads a Patient criterion from the row's own links (`criterionSql`); a `page`
- * reads a page's rows, which cost about as much to probe as that lookup does. `drivenBy`: `rows` when a patient's rows come from its owner index;
+ * `reads`: a `count` reads up to `countUpTo` rows, `every` is a count of every match
+ * (`_total=accurate`); both look up the patient's labelled records once
+ * (`ResourceRef.onePatient`) and read a Patient criterion from the row's own links
+ * (`criterionSql`); a `page` reads a page's rows, which cost about as much to probe as that
+ * lookup does, and probes the criterion. `drivenBy`: `rows` when a patient's rows come from its owner index;
  * otherwise (its dates, its rows of a code) the owner is a filter only. `keyedBy`: the criterion
  * whose index rows drive the statement (`codeKeyedSql`), not probed again.
  */
@@ -50,7 +51,7 @@ export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'row
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
   const probe = request.access !== undefined && fixedPatient(request) !== undefined;
   const prefilter = probe ? undefined : ownerPrefilter(request, once);
-  for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter, reads === 'every'));
+  for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter, reads !== 'page'));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
@@ -159,10 +160,12 @@ function ownerPrefilter(request: SearchRequest, sets: PatientLevelFacts): ((p: S
  * patient-level conditions over the index rows' owner; `rowLinks`, a link to a Patient read from
  * the row's own `patient_links` instead of probed.
  *
- * `rowLinks` only for a count of every match: there the filter's cost changes nothing but its
- * own. Under a page's or a capped count's LIMIT, a filter this cheap let PostgreSQL 15, whose
- * statistics put a long stay's 100,000 records at a dozen, read them all through a bitmap and
- * sort them (248 ms for 20) instead of walking the owner index in order and stopping (12 ms).
+ * `rowLinks` for counts, of every match and up to the cap, not for a page. A count reads its rows
+ * in any order: with statistics that put a long stay's records at a dozen, PostgreSQL may count
+ * them through a bitmap of the owner index, with the probe as with the column (decision 0018
+ * measures both). A page reads them in its order under a LIMIT: with a filter this cheap,
+ * PostgreSQL 15 with those statistics read a long stay's 100,000 records through a bitmap and
+ * sorted them (248 ms for 20) instead of walking the owner index in order and stopping (12 ms).
  */
 export function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilter?: (p: SqlParams) => string, rowLinks = false): string {
   if (c.param === '_id') return `r.id = ANY(${p.add(c.values.map((v) => (v as { id: string }).id))}::text[])`;
