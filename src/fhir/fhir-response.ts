@@ -36,22 +36,54 @@ export function sendFhir(res: Response, response: FhirResponse): void {
  * Bundle's entries: `withStoredText`) written as that text, the sender's key order and number
  * lexemes kept (issue #16), instead of re-serialised: a Bundle is serialised around its entries'
  * texts, which are spliced in as they are.
+ *
+ * Each text is first put in as a placeholder string holding a nonce of this call, so no string of
+ * the data can be taken for one (`withPlaceholders`), and the Bundle is serialised without a
+ * replacer: a replacer is a call back into JavaScript for every key of the Bundle, which made this
+ * function 7.7 % of a search's server CPU (35 µs for 20 entries; 16 µs this way, issue #13).
  */
 export function fhirJson(body: unknown): string {
   const own = storedText(body);
   if (own !== undefined) return own;
   if ((body as { resourceType?: string } | undefined)?.resourceType !== 'Bundle') return JSON.stringify(body);
-  // Each text is first written as a placeholder string holding a nonce of this call, so no string of the data can be taken for one.
-  const mark = `cw-stored-text-${randomUUID()}-`;
+  const mark = `"cw-stored-text-${randomUUID()}-`;
   const texts: string[] = [];
-  const json = JSON.stringify(body, (_key, value: unknown) => {
-    const text = storedText(value);
-    if (text === undefined) return value;
-    texts.push(text);
-    return `${mark}${texts.length - 1}`;
-  });
-  if (texts.length === 0) return json;
-  return json.replace(new RegExp(`"${mark}(\\d+)"`, 'g'), (_m, n: string) => texts[Number(n)]);
+  const json = JSON.stringify(withPlaceholders(body, mark.slice(1), texts));
+  let out = '';
+  let at = 0;
+  for (let i = json.indexOf(mark); i >= 0; i = json.indexOf(mark, at)) {
+    // A placeholder is `"<mark><n>"`: JSON.stringify writes it as it is (it holds nothing to escape).
+    const end = json.indexOf('"', i + mark.length);
+    out += json.slice(at, i) + texts[Number(json.slice(i + mark.length, end))];
+    at = end + 1;
+  }
+  return at === 0 ? json : out + json.slice(at);
+}
+
+/**
+ * `value` with each object that carries its stored text replaced by `<mark><n>`, `texts[n]` being
+ * that text; the containers on the way to one are copied, nothing is changed in place. Walks own
+ * enumerable string keys, as JSON.stringify writes them.
+ */
+function withPlaceholders(value: unknown, mark: string, texts: string[]): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const text = storedText(value);
+  if (text !== undefined) return `${mark}${texts.push(text) - 1}`;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let n = 0; n < value.length; n++) {
+      const swapped = withPlaceholders(value[n], mark, texts);
+      if (swapped !== value[n]) (copy ??= [...value])[n] = swapped;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const swapped = withPlaceholders(record[key], mark, texts);
+    if (swapped !== record[key]) (copy ??= { ...record })[key] = swapped;
+  }
+  return copy ?? value;
 }
 
 /** Writes any error as its OperationOutcome response. */
