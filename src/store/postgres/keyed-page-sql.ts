@@ -2,7 +2,6 @@ import type { AccessFilter } from '../access-facts.js';
 import type { Criterion, SearchRequest } from '../search/search-request.js';
 import { INDEX_TABLES } from './index-tables.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
-import { patientLinksSql } from './patient-links.js';
 import { fixedPatient, lateralClause, orderByClause, patientGateSql, SqlParams, whereClause, type Sql } from './search-sql.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
 import { storedColumns } from './stored-content.js';
@@ -62,10 +61,12 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
     const once = new PatientLevelFacts();
     // The resources the code's rows name; once per resource (`first`) when one may have two matching rows.
     const rows = matchingRows(request, key, `${p.add(patient)}::text`, p);
-    const where = whereClause(request, p, 'dates', once, shape === 'every' ? 'every' : 'count', key);
+    // The resource's row when the statement needs it: `patient=` is then read from its links, else probed.
+    const rowRead = shape === 'page' || readsResourceRow(request);
+    const where = whereClause(request, p, 'dates', once, shape === 'every' ? 'every' : 'count', key, rowRead);
     const first = onePerResource(key) ? '' : ` AND ${firstMatchSql(key, p)}`;
     const select = shape === 'page' ? `${storedColumns('r')}, r.owner AS patient, (count(*) OVER ())::int AS matched` : '1';
-    const resources = shape === 'page' || readsResourceRow(request) ? resourceRows(request, p) : TOKEN_ROW_AS_RESOURCE;
+    const resources = rowRead ? resourceRows(request, p) : TOKEN_ROW_AS_RESOURCE;
     const from = `(SELECT x.resource_id, x.system, x.code, x.resource_type, x.owner FROM ${rows} OFFSET 0) m
       ${resources}${lateralClause(request)}`;
     const body = `SELECT ${select} FROM ${from} WHERE ${where}${first}`;
@@ -95,15 +96,15 @@ export function resourceRows(request: SearchRequest, p: SqlParams): string {
 
 /**
  * A count judges each driving row without reading its resource (issue #13): every fact the
- * count's conditions read of `r` is its type, its id (their facts are probes of its own index
- * rows), its owner and its links to patients, and the token row gives all four: it carries the
- * first three, and the links are read from the resource's own reference rows, as the row's
- * `patient_links` were written from them (`patientLinksSql`). A token row exists only with its
+ * count's conditions read of `r` is its type, its id (their facts, `patient=` among them, are
+ * probes of its own index rows) and its owner, and the token row carries all three. (Built
+ * from the reference rows, the links cost more than the probe of the one row `patient=` asks
+ * for: the keyed pages of the scale bench got 1–2 ms slower.) A token row exists only with its
  * resource (written and replaced in the version's statement; `fhir_resource` refuses deletes)
  * and carries its owner (`INDEX_TABLES.owned`, kept by every write, the same column the driving
  * rows are read by). Half of a count's reads were the resources' rows.
  */
-export const TOKEN_ROW_AS_RESOURCE = `CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner, ${patientLinksSql('m.resource_type', 'm.resource_id')} AS patient_links) r`;
+export const TOKEN_ROW_AS_RESOURCE = 'CROSS JOIN LATERAL (SELECT m.resource_type, m.resource_id AS id, m.owner) r';
 
 /** Whether a count must still read the resource's row: a criterion on `_lastUpdated` compares its column. */
 export function readsResourceRow(request: SearchRequest): boolean {

@@ -41,17 +41,26 @@ const INDEX_KIND: Record<SearchParamDef['type'], keyof SearchIndex> = {
  * (`_total=accurate`); both look up the patient's labelled records once
  * (`ResourceRef.onePatient`) and read a Patient criterion from the row's own links
  * (`criterionSql`); a `page` reads a page's rows, which cost about as much to probe as that
- * lookup does, and probes the criterion. `drivenBy`: `rows` when a patient's rows come from its owner index;
+ * lookup does, and probes the criterion (`rowLinks`: whether the criterion is read from the
+ * links; a statement whose `r` stands in for the resource's row has none). `drivenBy`: `rows` when a patient's rows come from its owner index;
  * otherwise (its dates, its rows of a code) the owner is a filter only. `keyedBy`: the criterion
  * whose index rows drive the statement (`codeKeyedSql`), not probed again.
  */
-export function whereClause(request: SearchRequest, p: SqlParams, drivenBy: 'rows' | 'dates', once: PatientLevelFacts, reads: 'page' | 'count' | 'every', keyedBy?: Criterion): string {
+export function whereClause(
+  request: SearchRequest,
+  p: SqlParams,
+  drivenBy: 'rows' | 'dates',
+  once: PatientLevelFacts,
+  reads: 'page' | 'count' | 'every',
+  keyedBy?: Criterion,
+  rowLinks = reads !== 'page',
+): string {
   const parts = [`r.resource_type = ${p.add(request.resourceType)}`];
   // One patient's page is read from the patient's own index (decision 0018): each criterion is
   // then a probe of the row's own index rows (`probe`), never a scan started from the criterion.
   const probe = request.access !== undefined && fixedPatient(request) !== undefined;
   const prefilter = probe ? undefined : ownerPrefilter(request, once);
-  for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter, reads !== 'page'));
+  for (const c of request.criteria) if (c !== keyedBy) parts.push(criterionSql(c, p, probe, prefilter, rowLinks));
   if (request.access) {
     const patient = fixedPatient(request);
     if (patient === undefined) {
