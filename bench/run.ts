@@ -70,7 +70,8 @@ import { measureRemote, remoteTargets } from './lib/remote.js';
  * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale, remote; the baseline runs with any
  * load part, the bare search with search or policy; remote is issue #17's remote store against its upstream, with servers and a database
  * of its own) to measure a part only, e.g. to profile the read path,
- * BENCH_TARGET_OBSERVATIONS (20: the searched patient's Observations; the page is 20 of them, 200 gives issue #13's "20 of 200"; at most 500, the default total's cap).
+ * BENCH_TARGET_OBSERVATIONS (20: the searched patient's Observations; the page is 20 of them, 200 gives issue #13's "20 of 200"; at most 500, the default total's cap),
+ * BENCH_PG_STATEMENTS (1: each load run's PostgreSQL time by statement, from pg_stat_statements, which the server must preload; `lib/statements.ts`).
  */
 
 const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale', 'remote'] as const;

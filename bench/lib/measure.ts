@@ -2,6 +2,7 @@ import { machineCpuMs, type CpuTime, type NodeChild } from './children.js';
 import { backendCpu, cpuDelta } from './database.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { fmtInt, loudWarning, type ScenarioReport } from './report.js';
+import { resetStatements, statementLines, statementsAsked, topStatements, type StatementFigure } from './statements.js';
 
 /** Share of the machine's CPU used by other processes above which a run's figures are flagged as disturbed. */
 export const NOISY = 0.1;
@@ -26,6 +27,8 @@ export interface RunFigures extends LoadResult {
   clientCpuPerRequestMs?: PerRequest;
   otherCpuShare?: number;
   irqCpuShare?: number;
+  /** With `BENCH_PG_STATEMENTS=1`: PostgreSQL's time by statement (`statements.ts`). */
+  statements?: StatementFigure[];
   problems: string[];
 }
 
@@ -51,6 +54,7 @@ export async function measuredRun(spec: LoadSpec, watched: Watched): Promise<Run
   let machineAfter: ReturnType<typeof machineCpuMs>;
   const r = await runLoad(spec, {
     before: async () => {
+      if (statementsAsked()) await resetStatements(db.url, db.name);
       dbBefore = await backendCpu(db.url, db.name);
       cpuBefore = server.cpuTimeMs();
       upstreamBefore = upstream?.cpuTimeMs();
@@ -65,6 +69,7 @@ export async function measuredRun(spec: LoadSpec, watched: Watched): Promise<Run
       dbAfter = await backendCpu(db.url, db.name);
     },
   });
+  const statements = statementsAsked() ? await topStatements(db.url, db.name, r.requests) : undefined;
   const perRequest = (d: CpuTime): PerRequest => ({
     user: round3(d.user / r.requests),
     sys: round3(d.sys / r.requests),
@@ -91,7 +96,7 @@ export async function measuredRun(spec: LoadSpec, watched: Watched): Promise<Run
   if (r.warmup.non2xx > 0 || r.warmup.errors > 0) problems.push(`warm-up: ${r.warmup.non2xx} non-2xx, ${r.warmup.errors} errors`);
   await server.assertRunning();
   await upstream?.assertRunning();
-  return { ...r, serverCpuPerRequestMs, upstreamCpuPerRequestMs, dbCpuPerRequestMs, clientCpuPerRequestMs, otherCpuShare, irqCpuShare, problems };
+  return { ...r, serverCpuPerRequestMs, upstreamCpuPerRequestMs, dbCpuPerRequestMs, clientCpuPerRequestMs, otherCpuShare, irqCpuShare, statements, problems };
 }
 
 /** The log line of a finished run; `against` names what its ratio divides by (`bare read`). */
@@ -104,7 +109,8 @@ export function runSummary(report: ScenarioReport, against: string): string {
     (upstream ? `, upstream ${upstream.total} ms` : '') +
     (db ? `, PostgreSQL ${db.total} ms` : '') +
     (client ? `, load generator ${client.total} ms` : '') +
-    (otherCpuShare !== undefined ? `; other processes used ${Math.round(otherCpuShare * 100)} % of the machine` : '')
+    (otherCpuShare !== undefined ? `; other processes used ${Math.round(otherCpuShare * 100)} % of the machine` : '') +
+    (report.statements ? `\n${statementLines(report.statements).join('\n')}` : '')
   );
 }
 

@@ -1,3 +1,4 @@
+import type { StatementFigure } from './statements.js';
 import type { LoadResult } from './load.js';
 
 export type ScenarioKey =
@@ -85,6 +86,8 @@ export interface ScenarioReport extends LoadResult {
   otherCpuShare?: number;
   /** Share (0–1) of the machine's CPU spent in interrupts/softirqs (mostly this run's loopback traffic). */
   irqCpuShare?: number;
+  /** With `BENCH_PG_STATEMENTS=1`: PostgreSQL's time by statement, per request (`statements.ts`). */
+  statements?: StatementFigure[];
   /** Problems that make the figure untrustworthy (non-2xx, errors, failed checks). */
   problems: string[];
 }
