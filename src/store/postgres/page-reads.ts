@@ -72,15 +72,17 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
   // A search across patients by a code walks the type's records in the page's order while that finds
   // the page soon (`broadWalkSql`), else reads each visible patient's first rows (`broadPageSql`).
   const broad = keyed ? undefined : broadPageSql(request);
-  const rows = (keyed && (await keyedRows(keyed, run))) || (await walkedRows(request, run)) || (await pageRows(request, broad ?? sql.page, run));
+  // The plain page with a default total to count: the page counts it in the same statement (`pageCountingUpTo`).
+  const plainPage = counts === sql && !broad && request.total === 'estimate' && request.knownTotal === undefined ? sql.pageCountingUpTo(cap) : sql.page;
+  const rows = (keyed && (await keyedRows(keyed, run))) || (await walkedRows(request, run)) || (await pageRows(request, broad ?? plainPage, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
   const patients = page.map((r) => r.patient ?? undefined);
-  // The total is known without counting when this page reaches the end of the results, or when it read every match (`matched`).
+  // The total is known without counting when this page reaches the end of the results, or when it read every match (`matched`), or counted them (`counted`).
   let total: number | undefined;
   if (request.total !== 'none') {
-    const matched = rows[0]?.matched;
+    const matched = rows[0]?.matched ?? (more ? rows[0]?.counted : undefined) ?? undefined;
     if (!more && (matches.length > 0 || request.offset === 0)) total = request.offset + matches.length;
     else if (request.knownTotal === undefined && matched !== undefined) total = upToCap(matched);
     else total = await counted();
@@ -111,8 +113,11 @@ async function walkedRows(request: SearchRequest, run: <T extends QueryResultRow
   return rows.length > request.count ? rows : undefined;
 }
 
-/** A page's row: its patient and, read from a code's rows, how many the caller sees in all. */
-type PageRow = StoredRow & { patient: string | null; matched?: number };
+/**
+ * A page's row: its patient and, read from a code's rows, how many the caller sees in all
+ * (`matched`); read by `pageCountingUpTo`, how many up to the cap when there is more (`counted`).
+ */
+type PageRow = StoredRow & { patient: string | null; matched?: number; counted?: number | null };
 
 /**
  * One row more than the page, in the order asked for. A patient's page sorted by a date reads

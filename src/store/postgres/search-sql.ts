@@ -236,8 +236,12 @@ function tieOrder(sort: SortRule[]): 'ASC' | 'DESC' {
   return last && typeof last.key === 'object' && last.descending ? 'DESC' : 'ASC';
 }
 
-/** The page query (one row more than a page: whether there is more, without counting) and, separately, its count. */
-export function searchSql(request: SearchRequest): { page: Sql; count: Sql; countUpTo: (cap: number) => Sql } {
+/**
+ * The page query (one row more than a page: whether there is more, without counting) and,
+ * separately, its count; `pageCountingUpTo`, the page with its count up to a cap in the same
+ * statement (`counted` on each row, null when the page shows there is no more).
+ */
+export function searchSql(request: SearchRequest): { page: Sql; count: Sql; countUpTo: (cap: number) => Sql; pageCountingUpTo: (cap: number) => Sql } {
   const statement = (reads: 'page' | 'count' | 'every') => {
     const p = new SqlParams();
     const once = new PatientLevelFacts();
@@ -261,6 +265,29 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
       text: `${count.w}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${count.where} LIMIT $${countParams.length + 1}) AS c`,
       params: [...countParams, cap + 1],
     }),
+    pageCountingUpTo: (cap) => pageCountingUpTo(request, from, cap),
+  };
+}
+
+/**
+ * A page and its default total in one statement (issue #13): a round trip less per search, and
+ * the patient's conditions (`patient_level`) computed once for both. The page is a
+ * MATERIALIZED CTE, planned as the page statement alone is (its own ORDER BY and LIMIT); the
+ * count is an uncorrelated subquery inside a CASE, which PostgreSQL runs once, and only when the
+ * CASE needs it: when the page holds one row more than asked for. The rows come out in the
+ * page's order: the CTE's rows are read as they were stored, and nothing else is joined.
+ */
+function pageCountingUpTo(request: SearchRequest, from: string, cap: number): Sql {
+  const p = new SqlParams();
+  const once = new PatientLevelFacts();
+  const pageWhere = whereClause(request, p, 'rows', once, 'page');
+  const page = `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${pageWhere} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`;
+  const countWhere = whereClause(request, p, 'rows', once, 'count');
+  const count = `SELECT count(*)::int FROM (SELECT 1 FROM ${from} WHERE ${countWhere} LIMIT ${p.add(cap + 1)}) AS c`;
+  return {
+    text: `WITH ${once.definitions()}page AS MATERIALIZED (${page})
+      SELECT page.*, CASE WHEN (SELECT count(*) FROM page) > ${p.add(request.count)} THEN (${count}) END AS counted FROM page`,
+    params: p.values,
   };
 }
 
