@@ -186,10 +186,13 @@ export function criterionSql(c: Criterion, p: SqlParams, probe: boolean, prefilt
   const { table } = INDEX_TABLES[kind];
   const one = c.values[0];
   if (probe && kind === 'references' && !c.modifier && c.values.length === 1 && one.kind === 'reference' && one.targetType) {
-    // A link to a Patient (`patient=Patient/X`, the criterion that fixes the page), in a count of
-    // every match: the row's own `patient_links`, which list exactly its reference rows naming a
-    // Patient (`patient-links.ts`).
-    if (rowLinks && one.targetType === 'Patient') return `${p.add(patientLink(param, one.targetId))} = ANY(r.patient_links)`;
+    // A link to a Patient (`patient=Patient/X`, the criterion that fixes the page), in a count:
+    // the row's own `patient_links`, which list exactly its reference rows naming a Patient
+    // (`patient-links.ts`). As `array_position(…) IS NOT NULL`, which PostgreSQL costs as nearly
+    // always true (it is, on the patient's own rows): `'P|X' = ANY(patient_links)` was costed from
+    // the links' statistics, and for a patient they did not know yet at about one row in 500,
+    // which made a capped count of a long stay read the whole stay through a bitmap.
+    if (rowLinks && one.targetType === 'Patient') return `array_position(r.patient_links, ${p.add(patientLink(param, one.targetId))}::text) IS NOT NULL`;
     // Otherwise (and for any other typed reference): the row's own index row by its whole primary
     // key, one index tuple per row. The target is compared `COLLATE "C"` (the same equality) so
     // that `ix_fhir_search_reference_target`, led by it, cannot serve the probe (its rows of X are
