@@ -82,7 +82,7 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
   // The total is known without counting when this page reaches the end of the results, or when it read every match (`matched`), or counted them (`counted`).
   let total: number | undefined;
   if (request.total !== 'none') {
-    const matched = rows[0]?.matched ?? (more ? rows[0]?.counted : undefined) ?? undefined;
+    const matched = rows[0]?.matched ?? (more ? (rows[0]?.counted ?? undefined) : undefined);
     if (!more && (matches.length > 0 || request.offset === 0)) total = request.offset + matches.length;
     else if (request.knownTotal === undefined && matched !== undefined) total = upToCap(matched);
     else total = await counted();

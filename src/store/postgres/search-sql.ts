@@ -251,46 +251,40 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
     const where = whereClause(request, p, 'rows', once, reads);
     return { p, where, w: once.withClause() };
   };
-  const [page, count] = [statement('page'), statement('count')];
-  const order = orderByClause(request.sort, page.p);
   const from = fromClause(request);
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
-  const pageText = `${page.w}SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${page.where} ORDER BY ${order} ${page.p.page(request.count + 1, request.offset)}`;
-  const countParams = count.p.values;
+  const pageOf = (p: SqlParams, where: string) =>
+    `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`;
+  const upTo = (p: SqlParams, where: string, cap: number) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ${p.add(cap + 1)}) AS c`;
+  const page = statement('page');
   return {
-    page: { text: pageText, params: page.p.values },
+    page: { text: `${page.w}${pageOf(page.p, page.where)}`, params: page.p.values },
     // A count of every match is asked for once per search at most (`_total=accurate`, `_summary=count`): built when asked.
     get count() {
       const every = statement('every');
       return { text: `${every.w}SELECT count(*)::int AS n FROM ${from} WHERE ${every.where}`, params: every.p.values };
     },
-    countUpTo: (cap) => ({
-      text: `${count.w}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${count.where} LIMIT $${countParams.length + 1}) AS c`,
-      params: [...countParams, cap + 1],
-    }),
-    pageCountingUpTo: (cap) => pageCountingUpTo(request, from, cap),
-  };
-}
-
-/**
- * A page and its default total in one statement (issue #13): a round trip less per search, and
- * the patient's conditions (`patient_level`) computed once for both. The page is a
- * MATERIALIZED CTE, planned as the page statement alone is (its own ORDER BY and LIMIT); the
- * count is an uncorrelated subquery inside a CASE, which PostgreSQL runs once, and only when the
- * CASE needs it: when the page holds one row more than asked for. The rows come out in the
- * page's order: the CTE's rows are read as they were stored, and nothing else is joined.
- */
-function pageCountingUpTo(request: SearchRequest, from: string, cap: number): Sql {
-  const p = new SqlParams();
-  const once = new PatientLevelFacts();
-  const pageWhere = whereClause(request, p, 'rows', once, 'page');
-  const page = `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${pageWhere} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`;
-  const countWhere = whereClause(request, p, 'rows', once, 'count');
-  const count = `SELECT count(*)::int FROM (SELECT 1 FROM ${from} WHERE ${countWhere} LIMIT ${p.add(cap + 1)}) AS c`;
-  return {
-    text: `WITH ${once.definitions()}page AS MATERIALIZED (${page})
-      SELECT page.*, CASE WHEN (SELECT count(*) FROM page) > ${p.add(request.count)} THEN (${count}) END AS counted FROM page`,
-    params: p.values,
+    countUpTo: (cap) => {
+      const count = statement('count');
+      return { text: `${count.w}${upTo(count.p, count.where, cap)}`, params: count.p.values };
+    },
+    // A page and its default total in one statement (issue #13): a round trip less per search,
+    // and the patient's conditions (`patient_level`) computed once for both. The page is a
+    // MATERIALIZED CTE, planned as the page statement alone is (its own ORDER BY and LIMIT); the
+    // count is an uncorrelated subquery inside a CASE, which PostgreSQL runs once, and only when
+    // the CASE needs it: when the page holds one row more than asked for. The rows come out in
+    // the page's order: the CTE's rows are read as they were stored, and nothing is joined to them.
+    pageCountingUpTo: (cap) => {
+      const p = new SqlParams();
+      const once = new PatientLevelFacts();
+      const rows = pageOf(p, whereClause(request, p, 'rows', once, 'page'));
+      const count = upTo(p, whereClause(request, p, 'rows', once, 'count'), cap);
+      return {
+        text: `WITH ${once.definitions()}page AS MATERIALIZED (${rows})
+          SELECT page.*, CASE WHEN (SELECT count(*) FROM page) > ${p.add(request.count)} THEN (${count}) END AS counted FROM page`,
+        params: p.values,
+      };
+    },
   };
 }
 
