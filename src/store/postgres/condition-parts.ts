@@ -11,21 +11,25 @@ import type { SqlParams } from './search-sql.js';
 /** Facts read from the resource's encounter. */
 const ENCOUNTER_LEVEL = new Set(['encounter', 'encounterClass', 'department', 'withinCareWindow']);
 
-/** The facts a condition reads, one per comparison in it. */
-function fieldsOf(c: AccessCondition): string[] {
+/**
+ * Whether some comparison of `c` reads one of `facts` (`every`: whether all of them do; a
+ * condition with none reads only `facts`). Walked without building lists: a search asks it of
+ * the caller's condition for every statement it builds.
+ */
+function readsFacts(c: AccessCondition, facts: ReadonlySet<string>, every: boolean): boolean {
   switch (c.operator) {
     case 'and':
     case 'or':
     case 'not':
-      return c.value.flatMap(fieldsOf);
+      return every ? c.value.every((v) => readsFacts(v, facts, true)) : c.value.some((v) => readsFacts(v, facts, false));
     default:
-      return [c.field];
+      return facts.has(c.field);
   }
 }
 
 /** Whether a condition reads the resource's encounter (so a search computes it once per row). */
 export function readsEncounter(c: AccessCondition): boolean {
-  return fieldsOf(c).some((f) => ENCOUNTER_LEVEL.has(f));
+  return readsFacts(c, ENCOUNTER_LEVEL, false);
 }
 
 /**
@@ -45,7 +49,7 @@ export function patientLevelPart(c: AccessCondition): AccessCondition | null {
       return parts.some((v) => v === null) ? null : { operator: 'or', value: parts as AccessCondition[] };
     }
     case 'not':
-      return fieldsOf(c.value[0]).every((f) => PATIENT_LEVEL.has(f)) ? c : null;
+      return readsFacts(c.value[0], PATIENT_LEVEL, true) ? c : null;
     default:
       return PATIENT_LEVEL.has(c.field) ? c : null;
   }
