@@ -38,8 +38,8 @@ export interface KeyedPage {
  * judged as on the patient's page (the patient once, `patient_level`; its own facts on the row;
  * its `owner` still X and the `patient=` criterion read from its links, `patient_links`, which
  * cannot change which rows drive); the code criterion is the driving row itself and is not
- * probed again. Before, the code was a probe of each of the
- * patient's rows, and a page walked the record until it had found 20 and a count until 501.
+ * probed again. Before, the code was a probe of each of the patient's rows, and a page walked
+ * the record until it had found 20 and a count until 501.
  *
  * Undefined when the search is not of that shape: no access policy or no single patient (the
  * general plans); a Provenance (its token rows carry no owner); no token criterion with a code

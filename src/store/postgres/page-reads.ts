@@ -73,8 +73,9 @@ export async function searchPage(q: Queryable, now: Date, request: SearchRequest
   // the page soon (`broadWalkSql`), else reads each visible patient's first rows (`broadPageSql`).
   const broad = keyed ? undefined : broadPageSql(request);
   // The plain page with a default total to count: the page counts it in the same statement (`pageCountingUpTo`).
-  const plainPage = counts === sql && !broad && request.total === 'estimate' && request.knownTotal === undefined ? sql.pageCountingUpTo(cap) : sql.page;
-  const rows = (keyed && (await keyedRows(keyed, run))) || (await walkedRows(request, run)) || (await pageRows(request, broad ?? plainPage, run));
+  const countsWithPage = counts === sql && request.total === 'estimate' && request.knownTotal === undefined;
+  const pageStatement = () => broad ?? (countsWithPage ? sql.pageCountingUpTo(cap) : sql.page);
+  const rows = (keyed && (await keyedRows(keyed, run))) || (await walkedRows(request, run)) || (await pageRows(request, pageStatement, run));
   const more = rows.length > request.count;
   const page = rows.slice(0, request.count);
   const matches = page.map(storedResource);
@@ -122,11 +123,12 @@ type PageRow = StoredRow & { patient: string | null; matched?: number; counted?:
 /**
  * One row more than the page, in the order asked for. A patient's page sorted by a date reads
  * the resources with a value from the patient's date index, then (sorted last) those without:
- * each part reads only as far as the page goes (`datedPageSql`).
+ * each part reads only as far as the page goes (`datedPageSql`). Otherwise `page`'s statement,
+ * built only then.
  */
-async function pageRows(request: SearchRequest, page: Sql, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[]> {
+async function pageRows(request: SearchRequest, page: () => Sql, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[]> {
   const split = datedPageSql(request);
-  if (!split) return run<PageRow>(page);
+  if (!split) return run<PageRow>(page());
   const want = request.count + 1;
   const dated = await run<PageRow>(split.dated(want, request.offset));
   if (dated.length === want) return dated;

@@ -256,9 +256,12 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
   const pageOf = (p: SqlParams, where: string) =>
     `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`;
   const upTo = (p: SqlParams, where: string, cap: number) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ${p.add(cap + 1)}) AS c`;
-  const page = statement('page');
+  // Each statement is built when asked: a search runs the page or the page counting its total, not both.
   return {
-    page: { text: `${page.w}${pageOf(page.p, page.where)}`, params: page.p.values },
+    get page() {
+      const page = statement('page');
+      return { text: `${page.w}${pageOf(page.p, page.where)}`, params: page.p.values };
+    },
     // A count of every match is asked for once per search at most (`_total=accurate`, `_summary=count`): built when asked.
     get count() {
       const every = statement('every');
