@@ -3,7 +3,9 @@ import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { ChartWardenModule } from '../src/chartwarden.module.js';
+import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
+import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 
 /**
  * The comparator for the audit benchmark (issue #5): the ChartWarden server, same build and
@@ -12,11 +14,13 @@ import { settingsFromEnv } from '../src/config/env.config.js';
  *
  * Env: as the server (PORT, DATABASE_URL, CHARTWARDEN_DATA_DIR).
  */
-class DiscardingAuditLog {
-  readonly chains = 16;
-  async onModuleInit(): Promise<void> {}
-  async append(): Promise<void> {}
-  async appendWithin(): Promise<void> {}
+class DiscardingAuditLog extends AuditLog {
+  // A subclass, not a look-alike: whatever else the module asks of the log (its observer, its
+  // health, its queue depth) is the real log's. A look-alike missed `observe` when the metrics
+  // began to call it, and the full bench stopped at this server's start.
+  override async onModuleInit(): Promise<void> {}
+  override async append(): Promise<void> {}
+  override async appendWithin(): Promise<void> {}
 }
 
 const settings = settingsFromEnv();
@@ -26,7 +30,7 @@ if (!settings.databaseUrl) {
 }
 const moduleRef = await Test.createTestingModule({ imports: [ChartWardenModule.forRoot({ ...settings.options, databaseUrl: settings.databaseUrl })] })
   .overrideProvider(AuditLog)
-  .useValue(new DiscardingAuditLog())
+  .useFactory({ factory: (db: ChartWardenDatabase) => new DiscardingAuditLog(db, AUDIT_DEFAULTS.chains, AUDIT_DEFAULTS.maxBatch), inject: [ChartWardenDatabase] })
   .compile();
 const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['warn', 'error'] });
 app.set('trust proxy', 'loopback');
