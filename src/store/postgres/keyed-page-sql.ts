@@ -81,11 +81,11 @@ export function codeKeyedSql(request: SearchRequest): KeyedPage | undefined {
       const x = `${p.add(patient)}::text`;
       const gate = patientGateSql(request.access as AccessFilter, p, x, once);
       const rows = matchingRows(request, key, x, p);
-      return { text: `${once.withClause()}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} AND ${gate} LIMIT ${p.add(limit + 1)}) AS c`, params: p.values };
+      return { text: `${once.withClause()}SELECT count(*)::int AS n FROM (SELECT 1 FROM ${rows} AND ${gate} ${p.countCap(limit + 1)}) AS c`, params: p.values };
     },
     page: build('page', (p, body) => `${body} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`),
     count: build('every', (_p, body) => `SELECT count(*)::int AS n FROM (${body}) AS c`),
-    countUpTo: (cap) => build('count', (p, body) => `SELECT count(*)::int AS n FROM (${body} LIMIT ${p.add(cap + 1)}) AS c`),
+    countUpTo: (cap) => build('count', (p, body) => `SELECT count(*)::int AS n FROM (${body} ${p.countCap(cap + 1)}) AS c`),
   };
 }
 

@@ -286,14 +286,14 @@ class CompartmentReads {
     const [{ n }] = await this.run<{ n: number }>(
       (p, owner, once) => `SELECT count(*)::int AS n FROM (
           SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner, once)}
-          UNION ALL SELECT 1 FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)} LIMIT ${p.add(cap + 1)}) AS c`,
+          UNION ALL SELECT 1 FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)} ${p.countCap(cap + 1)}) AS c`,
     );
     return n <= cap ? n : undefined;
   }
 
   private async countOfType(type: string, upTo: number): Promise<number> {
     const [{ n }] = await this.run<{ n: number }>(
-      (p, owner, once) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner, once, type)} LIMIT ${p.add(upTo)}) AS c`,
+      (p, owner, once) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = ${p.add(type)}${this.filters(p, owner, once, type)} ${p.countCap(upTo)}) AS c`,
     );
     return n;
   }

@@ -74,10 +74,10 @@ export function whereClause(
       // row; in a count, the label, which most records lack, from the patient's labelled records
       // (`labelIn`).
       const x = `${p.add(patient)}::text`;
-      // Read from the patient's dates, a row is the patient's already: no second index on `r` to
-      // choose. Its owner is still compared, as a filter no index can serve (`COLLATE "C"`: the
-      // same equality), so that every row judged as the patient's is filed under the patient.
-      parts.push(drivenBy === 'rows' ? `r.owner = ${x}` : `r.owner COLLATE "C" = ${x}`);
+      // Read from the patient's dates or rows of a code, a row is the patient's already: no second
+      // index on `r` to choose. Its owner is still compared, so that every row judged as the
+      // patient's is filed under the patient (`ownerStillSql`).
+      parts.push(drivenBy === 'rows' ? `r.owner = ${x}` : ownerStillSql(x));
       parts.push(patientGateSql(request.access, p, x, once));
       // A Provenance's token rows carry no owner (its owner may follow its records): probed.
       const onePatient = reads === 'page' || request.resourceType === SIGNATURE_TYPE ? undefined : { resourceType: request.resourceType, owner: 'r.owner' };
@@ -85,6 +85,20 @@ export function whereClause(
     }
   }
   return parts.join(' AND ');
+}
+
+/**
+ * `r.owner = x` on a row read from the patient's own index rows (its dates, its rows of a code),
+ * written so that no index can serve it and PostgreSQL costs it at 0.995 (a NULL test of an
+ * expression), whatever its statistics say. The driving rows were found by the same owner, so
+ * the two are one fact; as a plain equality, PostgreSQL counted the patient's share of the
+ * records twice (once for the driving rows, once here). On statistics taken while the record
+ * was small, that estimated a page's 100,000 rows at 6: the first executions on a connection
+ * read every date row of the stay through a bitmap and sorted them, 1.5–2.8 s a page (issue
+ * #13, decision 0018). True exactly when the equality is: a NULL owner or another is left out.
+ */
+export function ownerStillSql(x: string): string {
+  return `(CASE WHEN r.owner = ${x} THEN TRUE END) IS NOT NULL`;
 }
 
 /** The single Patient id a search is restricted to by `patient=` / `subject=Patient/…`, if any. */
@@ -255,7 +269,7 @@ export function searchSql(request: SearchRequest): { page: Sql; count: Sql; coun
   // Each row's patient comes along: the audit trail records one entry per patient found (R-22).
   const pageOf = (p: SqlParams, where: string) =>
     `SELECT ${storedColumns('r')}, r.owner AS patient FROM ${from} WHERE ${where} ORDER BY ${orderByClause(request.sort, p)} ${p.page(request.count + 1, request.offset)}`;
-  const upTo = (p: SqlParams, where: string, cap: number) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ${p.add(cap + 1)}) AS c`;
+  const upTo = (p: SqlParams, where: string, cap: number) => `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where} ${p.countCap(cap + 1)}) AS c`;
   // Each statement is built when asked: a search runs the page or the page counting its total, not both.
   return {
     get page() {
