@@ -60,6 +60,7 @@ import {
 import { call, fhirHeaders, seed, type Seeded } from './lib/seed.js';
 import { measureScaling, scaleOptionsFromEnv, scaleTable, scaleTargets } from './lib/scaling.js';
 import { measureRemote, remoteTargets } from './lib/remote.js';
+import { measureStale, staleOptionsFromEnv, staleTable, staleTargets } from './lib/stale.js';
 
 /**
  * `npm run bench`: ChartWarden's throughput, latency and start-up, against a bare
@@ -67,14 +68,15 @@ import { measureRemote, remoteTargets } from './lib/remote.js';
  *
  * Env: DATABASE_URL (else embedded PostgreSQL), BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_CPU_PROF (a dir: the load-test server runs with --cpu-prof),
- * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale, remote; the baseline runs with any
- * load part, the bare search with search or policy; remote is issue #17's remote store against its upstream, with servers and a database
- * of its own) to measure a part only, e.g. to profile the read path,
+ * BENCH_ONLY (comma list of read, search, create, update, policy, audit, copypaste, hold, pdf, start, scale, stale, remote; the baseline runs
+ * with any load part, the bare search with search or policy; remote is issue #17's remote store against its upstream, with servers and a
+ * database of its own; stale is issue #13's first executions of a patient's searches on stale statistics, on a database of its own on
+ * DATABASE_URL's server or embedded, sized by BENCH_STALE_SIZE and BENCH_STALE_PATIENTS) to measure a part only, e.g. to profile the read path,
  * BENCH_TARGET_OBSERVATIONS (20: the searched patient's Observations; the page is 20 of them, 200 gives issue #13's "20 of 200"; at most 500, the default total's cap),
  * BENCH_PG_STATEMENTS (1: each load run's PostgreSQL time by statement, from pg_stat_statements, which the server must preload; `lib/statements.ts`).
  */
 
-const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale', 'remote'] as const;
+const PARTS = ['read', 'search', 'create', 'update', 'policy', 'audit', 'copypaste', 'hold', 'pdf', 'start', 'scale', 'stale', 'remote'] as const;
 type Part = (typeof PARTS)[number];
 
 const ROOT = packageRoot(import.meta.url);
@@ -157,9 +159,11 @@ async function bench(cleanup: Cleanup): Promise<number> {
   log(`load: ${config.connections} connections, ${config.warmupSec} s warm-up + ${config.durationSec} s per scenario; DB pool ${config.poolSize} in both servers`);
   if (config.only.length < PARTS.length) log(`BENCH_ONLY: ${config.only.join(', ')}`);
 
-  // Issue #13's part reads its own options now, so a bad BENCH_SCALE_* fails before minutes of measuring.
-  const scaleOptions = want('scale') ? scaleOptionsFromEnv(MAIN_JS, config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : []) : undefined;
-  const loadParts = config.only.filter((p) => p !== 'start' && p !== 'scale' && p !== 'remote');
+  // Issue #13's parts read their own options now, so a bad BENCH_SCALE_* or BENCH_STALE_* fails before minutes of measuring.
+  const profArgs = config.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfDir}`] : [];
+  const scaleOptions = want('scale') ? scaleOptionsFromEnv(MAIN_JS, profArgs) : undefined;
+  const staleOptions = want('stale') ? staleOptionsFromEnv(MAIN_JS, profArgs) : undefined;
+  const loadParts = config.only.filter((p) => p !== 'start' && p !== 'scale' && p !== 'stale' && p !== 'remote');
   const load = loadParts.length ? await measureLoad(cleanup) : undefined;
   // Issue #17: the remote store against its upstream, on a database of its own on the same server.
   const remote = want('remote')
@@ -181,6 +185,9 @@ async function bench(cleanup: Cleanup): Promise<number> {
   }
   // Issue #13: single requests on a growing record, on its own fresh (embedded) database.
   const scale = scaleOptions ? await measureScaling(cleanup, scaleOptions) : undefined;
+  // Issue #13: a patient's first searches on a fresh server over stale statistics, on a database of its own on the same server.
+  const staleAdminUrl = load?.db.adminUrl ?? (process.env.DATABASE_URL || undefined);
+  const stale = staleOptions ? await measureStale(cleanup, { ...staleOptions, adminUrl: staleAdminUrl }) : undefined;
 
   const decision = want('policy') ? await timeDecisions() : undefined;
   const pdf = want('pdf') ? await timePdf() : undefined;
@@ -198,9 +205,15 @@ async function bench(cleanup: Cleanup): Promise<number> {
 
   const scenarios = [...(load?.scenarios ?? []), ...(remote?.scenarios ?? [])];
   const byKey: Partial<Record<RunKey, ScenarioReport>> = Object.fromEntries(scenarios.map((s) => [s.key, s]));
-  const targets = [...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf), ...bareSearchTargets(byKey), ...remoteTargets(byKey), ...scaleTargets(scale)];
-  const problems = [...scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`)), ...(scale?.problems ?? [])];
-  const db = load?.db ?? remote?.db;
+  const targets = [
+    ...evaluateTargets(byKey, cold, decision, audit, copyPaste, hold, pdf),
+    ...bareSearchTargets(byKey),
+    ...remoteTargets(byKey),
+    ...scaleTargets(scale),
+    ...staleTargets(stale),
+  ];
+  const problems = [...scenarios.flatMap((s) => s.problems.map((p) => `${s.label}: ${p}`)), ...(scale?.problems ?? []), ...(stale?.problems ?? [])];
+  const db = load?.db ?? remote?.db ?? stale?.db;
   const dbLabel = db ? `PostgreSQL ${db.serverVersion} (${db.mode})` : 'embedded PostgreSQL';
   console.log('');
   console.log(
@@ -220,6 +233,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
   }
   if (cold && warm) console.log(`\n${startTable([['cold start (fresh data dir)', cold], ['warm restart (same dir)', warm]])}`);
   if (scale) console.log(`\n${scaleTable(scale)}`);
+  if (stale) console.log(`\n${staleTable(stale)}`);
   console.log(`\n${targetTable(targets)}\n`);
   const missed = targets.filter((t) => t.pass === false);
   const measured = targets.filter((t) => t.pass !== undefined);
@@ -244,6 +258,7 @@ async function bench(cleanup: Cleanup): Promise<number> {
     hold,
     pdf,
     scale,
+    stale,
     start: { cold, warm, loadTestServerStopMs: load ? Math.round(load.serverStopMs) : undefined },
     targets,
     valid: problems.length === 0,

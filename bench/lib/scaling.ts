@@ -191,7 +191,7 @@ export async function measureScaling(cleanup: Cleanup, o: ScaleOptions): Promise
 }
 
 /** Rethrows a failed seed with what fetch hides (its cause) and, when the server is stopping, why. */
-async function explain(e: unknown, server: NodeChild): Promise<never> {
+export async function explain(e: unknown, server: NodeChild): Promise<never> {
   // A server shutting down refuses connections before it exits: give it a moment to say why.
   await Promise.race([server.exited, new Promise((r) => setTimeout(r, 3000))]);
   await assertServing(server);
@@ -203,14 +203,14 @@ async function explain(e: unknown, server: NodeChild): Promise<never> {
  * Throws unless the server still runs and was not told to stop: the bench stops it only at the
  * end, so a signal it logged before came from another process (seen: a `pkill -f dist/src/main.js`).
  */
-async function assertServing(server: NodeChild): Promise<void> {
+export async function assertServing(server: NodeChild): Promise<void> {
   const signal = server.firstLine(/(SIGTERM|SIGINT) received: stopping/);
   if (signal) throw new ExternalSignalError(`another process on this machine stopped the server (${signal.text.slice(0, 160)})${server.tail(6)}`);
   await server.assertRunning();
 }
 
 /** The queries, in table order; `request` shows the patient as X. */
-function queryRows(patientId: string): QueryRow[] {
+export function queryRows(patientId: string): QueryRow[] {
   const code = `code=http://loinc.org|${SEARCHED_CODE}`;
   const rows: Omit<QueryRow, 'figures' | 'patientQuery' | 'path'>[] = [];
   for (const role of ['HIS', 'doctor', 'nurse'] as const) {
@@ -245,7 +245,7 @@ interface Answer {
 }
 
 /** One GET, timed from sending to the whole body read (the client's wall time). */
-async function timedGet(url: string, token: string, timeoutMs: number): Promise<Answer> {
+export async function timedGet(url: string, token: string, timeoutMs: number): Promise<Answer> {
   const t0 = performance.now();
   try {
     const res = await fetch(url, { headers: fhirHeaders(token), signal: AbortSignal.timeout(timeoutMs) });
@@ -414,7 +414,7 @@ function onCpuNs(pid: number): number | undefined {
 }
 
 /** Nearest-rank percentile of sorted samples; null when it lands on a failed one (Infinity) or there are none. */
-function percentile(sorted: number[], p: number): number | null {
+export function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const v = sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
   return Number.isFinite(v) ? Number(v.toFixed(1)) : null;
@@ -442,7 +442,7 @@ function describeStep(s: BulkStep): string {
   return `+${fmtInt(s.to - s.from)} in Bundles of ${s.bundleSize}: ${fmtInt(rate(s.oneAtATime) ?? 0)} res/s one at a time` + (two ? `, ${fmtInt(two)} res/s two in flight` : '');
 }
 
-function sizeLabel(n: number): string {
+export function sizeLabel(n: number): string {
   return n % 1000 === 0 ? `${n / 1000}k` : fmtInt(n);
 }
 
@@ -554,7 +554,7 @@ export function scaleTargets(r: ScaleResult | undefined): Target[] {
   ];
 }
 
-function textTable(header: string[], rows: string[][]): string {
+export function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
