@@ -244,13 +244,16 @@ class CompartmentReads {
 
   /**
    * The resources filed under the patient, type by type: which types it has (one index probe
-   * per compartment type, in one statement), then each type's rows in time order.
+   * per compartment type, in one statement), then each type's rows in time order. The probe is
+   * fenced (`OFFSET 0`), so it stays one probe per type: as a semi-join, PostgreSQL's kept plan
+   * on statistics taken while the stay was small merged the type list with every index entry
+   * of the patient's, 100 ms at 100,000 Observations (issue #13).
    */
   async filed(want: number, skip: number): Promise<StreamPart> {
     const types = (
       await this.run<{ t: string }>(
         (p, owner) => `SELECT t FROM unnest(${p.add(this.filedTypes)}::text[]) AS t
-          WHERE EXISTS (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = t) ORDER BY t COLLATE "C"`,
+          WHERE EXISTS (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner} AND r.resource_type = t OFFSET 0) ORDER BY t COLLATE "C"`,
       )
     ).map((r) => r.t);
     const rows: StoredRow[] = [];
