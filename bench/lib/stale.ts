@@ -307,14 +307,41 @@ export function staleTable(r: StaleResult): string {
 
 /** The issue's target for stale statistics, judged at 100,000 Observations; `not measured` when the part did not run. */
 export function staleTargets(r: StaleResult | undefined): Target[] {
+  return [ratioTarget(r), slowestTarget(r)];
+}
+
+/** The connection's first executions against the plan it keeps, each query × role. */
+function ratioTarget(r: StaleResult | undefined): Target {
   const name = "stale statistics: a page's first executions / kept plan, 100k obs";
-  if (!r) return [{ name, goal: '≤ 5×', measured: 'not measured', pass: undefined }];
+  if (!r) return { name, goal: '≤ 5×', measured: 'not measured', pass: undefined };
   const ranked = [...r.rows].sort((a, b) => (b.ratio ?? Infinity) - (a.ratio ?? Infinity));
   const worst = ranked[0];
-  if (!worst) return [{ name, goal: '≤ 5×', measured: 'no rows measured', pass: false }];
+  if (!worst) return { name, goal: '≤ 5×', measured: 'no rows measured', pass: false };
   const over = ranked.filter((row) => !(row.ratio !== null && row.ratio <= 5)).length;
   const at100k = r.size === 100_000;
   const figures = `${msCell(worst.firstFiveMaxMs)} / ${msCell(worst.thenMedianMs)} ms`;
   const measured = `worst ${ratioCell(worst.ratio)} (${worst.role} ${worst.key}: ${figures}); ${over} of ${ranked.length} over`;
-  return [{ name, goal: '≤ 5×', measured: at100k ? measured : `${measured}; at ${sizeLabel(r.size)} obs, not judged`, pass: at100k ? over === 0 : undefined }];
+  return { name, goal: '≤ 5×', measured: at100k ? measured : `${measured}; at ${sizeLabel(r.size)} obs, not judged`, pass: at100k ? over === 0 : undefined };
 }
+
+/**
+ * The slowest request of all but each row's first (the server's warm-up): a ratio alone passes a
+ * kept plan as slow as the first ones (`$everything` once kept a plan of 110 ms on these
+ * statistics, against 30 ms for its first executions).
+ */
+function slowestTarget(r: StaleResult | undefined): Target {
+  const name = 'stale statistics: slowest request #2–12, 100k obs';
+  const goal = `≤ ${STALE_SLOWEST_MS} ms`;
+  if (!r) return { name, goal, measured: 'not measured', pass: undefined };
+  const slowest = r.rows
+    .map((row) => ({ row, ms: row.ms.slice(1).reduce<number | null>((max, ms) => (ms === null || max === null ? null : Math.max(max, ms)), 0) }))
+    .sort((a, b) => (b.ms ?? Infinity) - (a.ms ?? Infinity))[0];
+  if (!slowest) return { name, goal, measured: 'no rows measured', pass: false };
+  const at100k = r.size === 100_000;
+  const measured = `${msCell(slowest.ms)} ms (${slowest.row.role} ${slowest.row.key})`;
+  const pass = slowest.ms !== null && slowest.ms <= STALE_SLOWEST_MS;
+  return { name, goal, measured: at100k ? measured : `${measured}; at ${sizeLabel(r.size)} obs, not judged`, pass: at100k ? pass : undefined };
+}
+
+/** The slowest a request of the part may take (requests #2–12): the issue's 20 ms page at 10,000, with room for a first execution's planning. */
+const STALE_SLOWEST_MS = 50;
