@@ -8,7 +8,7 @@ import type { Cleanup } from './cleanup.js';
 import { ExternalSignalError, freePort, NodeChild, tempDir, waitForHttp } from './children.js';
 import { openBenchDatabase, queryOnce, stopOrphanPostgres } from './database.js';
 import { fmtInt, type Target } from './report.js';
-import { answerKey, loadLongStay, seedHospital, SEARCHED_CODE, wrongAnswer, type BulkStep, type Hospital, type ScaleQuery } from './scaling-seed.js';
+import { answerKey, loadLongStay, seedHospital, SEARCHED_CODE, wrongAnswer, type BulkStep, type Hospital, type HospitalPlan, type ScaleQuery } from './scaling-seed.js';
 import { fhirHeaders } from './seed.js';
 
 /**
@@ -106,8 +106,24 @@ export interface ScaleResult {
   problems: string[];
 }
 
-const DEPARTMENT = 'dept-scale';
+/** The ward the scale and stale parts' doctor and nurse work in, and the doctor. */
+export const DEPARTMENT = 'dept-scale';
 const CLINICIAN = 'dr-scale';
+
+/** The tokens of the parts' three callers: the HIS, the ward's attending and its nurse. */
+export async function roleTokens(dataDir: string): Promise<Record<Role, string>> {
+  const ttl = '12h';
+  return {
+    HIS: await issueDevToken(dataDir, { sub: 'his-scale', roles: ['his-system'], ttl }),
+    doctor: await issueDevToken(dataDir, { sub: CLINICIAN, roles: ['attending'], department: DEPARTMENT, ttl }),
+    nurse: await issueDevToken(dataDir, { sub: 'nurse-scale', roles: ['nurse'], department: DEPARTMENT, ttl }),
+  };
+}
+
+/** The hospital the parts seed: `patients` inpatients, one in ten in the ward, 3 vital signs each, Bundles of 100 patients, 2 in flight. */
+export function hospitalPlan(patients: number): HospitalPlan {
+  return { patients, department: DEPARTMENT, clinician: `Practitioner/${CLINICIAN}`, vitalsPerPatient: 3, patientsPerBundle: 100, parallel: 2 };
+}
 const log = (m: string) => console.log(`[bench] scale: ${m}`);
 
 /** Runs the part: server, hospital, then per size the long stay's next Observations and every query. */
@@ -133,22 +149,10 @@ export async function measureScaling(cleanup: Cleanup, o: ScaleOptions): Promise
   const database = o.databaseUrl ? `fresh database on BENCH_SCALE_DATABASE_URL` : 'embedded PostgreSQL (the default), fresh data dir';
   log(`ChartWarden (pid ${server.pid}) on ${database} answered ${fmtInt(ready - server.spawnedAt)} ms after spawn`);
 
-  const ttl = '12h';
-  const tokens: Record<Role, string> = {
-    HIS: await issueDevToken(dataDir, { sub: 'his-scale', roles: ['his-system'], ttl }),
-    doctor: await issueDevToken(dataDir, { sub: CLINICIAN, roles: ['attending'], department: DEPARTMENT, ttl }),
-    nurse: await issueDevToken(dataDir, { sub: 'nurse-scale', roles: ['nurse'], department: DEPARTMENT, ttl }),
-  };
+  const tokens = await roleTokens(dataDir);
   const fhirBase = `${origin}/fhir`;
   log(`seeding ${fmtInt(o.patients)} inpatients (one in ten in ${DEPARTMENT}), 3 vital signs each, Bundles of 100 patients, 2 in flight …`);
-  const hospital = await seedHospital(fhirBase, tokens.HIS, {
-    patients: o.patients,
-    department: DEPARTMENT,
-    clinician: `Practitioner/${CLINICIAN}`,
-    vitalsPerPatient: 3,
-    patientsPerBundle: 100,
-    parallel: 2,
-  }).catch((e: unknown) => explain(e, server));
+  const hospital = await seedHospital(fhirBase, tokens.HIS, hospitalPlan(o.patients)).catch((e: unknown) => explain(e, server));
   const hospitalRate = hospital.resources / (hospital.ms / 1000);
   log(`hospital: ${fmtInt(hospital.resources)} resources in ${fmtInt(hospital.ms)} ms (${fmtInt(hospitalRate)} res/s); long stay Patient/${hospital.longStay.patientId}`);
 

@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { issueDevToken } from '../../src/identity/dev-token.issuer.js';
 import type { Cleanup } from './cleanup.js';
 import { freePort, NodeChild, tempDir, waitForHttp } from './children.js';
 import { openBenchDatabase, queryOnce } from './database.js';
 import { fmtInt, type Target } from './report.js';
 import { answerKey, loadLongStay, seedHospital, wrongAnswer, type AnswerKey, type BulkStep, type ScaleQuery } from './scaling-seed.js';
-import { assertServing, explain, percentile, queryRows, sizeLabel, textTable, timedGet, type QueryRow } from './scaling.js';
+import { assertServing, DEPARTMENT, explain, hospitalPlan, percentile, queryRows, roleTokens, sizeLabel, textTable, timedGet, type QueryRow } from './scaling.js';
 
 /**
  * The stale-statistics part (issue #13, `BENCH_ONLY=stale`): a patient's page must not depend on
@@ -103,9 +102,6 @@ const STORE_TABLES = [
 ];
 /** Shown against the planner's row estimate. */
 const SHOWN_TABLES = ['fhir_resource', 'fhir_search_token'];
-/** The scaling part's department and clinician, which its hospital and answer keys expect. */
-const DEPARTMENT = 'dept-scale';
-const CLINICIAN = 'dr-scale';
 const log = (m: string) => console.log(`[bench] stale: ${m}`);
 
 /** Runs the part: database, server, hospital, the long stay analysed small then grown, a restart, and every query 12 times. */
@@ -122,21 +118,9 @@ export async function measureStale(cleanup: Cleanup, o: StaleOptions): Promise<S
   const seeding = await startServer(cleanup, o, env, 'seeding');
   const failedSeed = (e: unknown) => explain(e, seeding.child);
 
-  const ttl = '12h';
-  const tokens: Record<QueryRow['role'], string> = {
-    HIS: await issueDevToken(dataDir, { sub: 'his-scale', roles: ['his-system'], ttl }),
-    doctor: await issueDevToken(dataDir, { sub: CLINICIAN, roles: ['attending'], department: DEPARTMENT, ttl }),
-    nurse: await issueDevToken(dataDir, { sub: 'nurse-scale', roles: ['nurse'], department: DEPARTMENT, ttl }),
-  };
+  const tokens = await roleTokens(dataDir);
   log(`seeding ${fmtInt(o.patients)} inpatients (one in ten in ${DEPARTMENT}), 3 vital signs each, Bundles of 100 patients, 2 in flight …`);
-  const hospital = await seedHospital(seeding.fhirBase, tokens.HIS, {
-    patients: o.patients,
-    department: DEPARTMENT,
-    clinician: `Practitioner/${CLINICIAN}`,
-    vitalsPerPatient: 3,
-    patientsPerBundle: 100,
-    parallel: 2,
-  }).catch(failedSeed);
+  const hospital = await seedHospital(seeding.fhirBase, tokens.HIS, hospitalPlan(o.patients)).catch(failedSeed);
   const hospitalRate = hospital.resources / (hospital.ms / 1000);
   log(`hospital: ${fmtInt(hospital.resources)} resources in ${fmtInt(hospital.ms)} ms (${fmtInt(hospitalRate)} res/s)`);
   log(`long stay Patient/${hospital.longStay.patientId}`);

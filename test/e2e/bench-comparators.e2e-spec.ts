@@ -5,10 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Patient } from '@medplum/fhirtypes';
-import pg from 'pg';
 import { packageRoot } from '../../src/common/package-root.js';
 import { freePort } from '../../src/database/embedded-postgres.launcher.js';
-import { devToken, testDatabaseUrl } from '../support/test-app.js';
+import { sql, urlOf } from '../support/database-admin.js';
+import { devToken } from '../support/test-app.js';
 import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /**
@@ -51,22 +51,6 @@ describe('Benchmark comparators (e2e, the built unaudited and bare servers)', ()
   let token = '';
   /** The Patient the unaudited server created and read back, for the bare server to read. */
   let created: Patient | undefined;
-
-  const urlOf = (database?: string): string => {
-    const url = new URL(testDatabaseUrl());
-    if (database) url.pathname = `/${database}`;
-    return url.toString();
-  };
-  /** One statement on a fresh connection (the server's default database unless `database` is given). */
-  const sql = async <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = [], database?: string): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: urlOf(database) });
-    await client.connect();
-    try {
-      return (await client.query<T>(text, params)).rows;
-    } finally {
-      await client.end();
-    }
-  };
 
   /**
    * Starts `node <script>` with `vars` and resolves once `readyUrl` answers with a status
@@ -118,7 +102,7 @@ describe('Benchmark comparators (e2e, the built unaudited and bare servers)', ()
     for (const script of [UNAUDITED, BARE]) {
       if (!existsSync(script)) throw new Error(`${script} is missing: this test runs the built comparators. Run \`npm run build\` first.`);
     }
-    await sql(`CREATE DATABASE "${databaseName}"`);
+    await sql(urlOf(), `CREATE DATABASE "${databaseName}"`);
     databaseCreated = true;
     databaseUrl = urlOf(databaseName);
     dataDir = await mkdtemp(join(tmpdir(), 'chartwarden-bench-comparators-'));
@@ -176,9 +160,9 @@ describe('Benchmark comparators (e2e, the built unaudited and bare servers)', ()
     created = readBody;
 
     // The write reached the database (the control), and nothing was audited: what makes it the unaudited comparator.
-    const [{ stored }] = await sql<{ stored: number }>(`SELECT count(*)::int AS stored FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1`, [id], databaseName);
+    const [{ stored }] = await sql<{ stored: number }>(urlOf(databaseName), `SELECT count(*)::int AS stored FROM fhir_resource WHERE resource_type = 'Patient' AND id = $1`, [id]);
     expect(stored).toBeGreaterThan(0);
-    const [{ entries }] = await sql<{ entries: number }>('SELECT count(*)::int AS entries FROM audit_entry', [], databaseName);
+    const [{ entries }] = await sql<{ entries: number }>(urlOf(databaseName), 'SELECT count(*)::int AS entries FROM audit_entry');
     expect(entries).toBe(0);
   }, 30_000);
 
