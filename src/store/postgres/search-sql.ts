@@ -97,7 +97,7 @@ export function whereClause(
  * read every date row of the stay through a bitmap and sorted them, 1.5–2.8 s a page (issue
  * #13, decision 0018). True exactly when the equality is: a NULL owner or another is left out.
  */
-export function ownerStillSql(x: string): string {
+function ownerStillSql(x: string): string {
   return `(CASE WHEN r.owner = ${x} THEN TRUE END) IS NOT NULL`;
 }
 
