@@ -87,7 +87,8 @@ const BUNDLE_SIZE = 500;
 /** Requests per query × role, and how many of them PostgreSQL plans for their values (plan_cache_mode = auto). */
 const REQUESTS = 12;
 const CUSTOM_PLANS = 5;
-const QUERIES: readonly ScaleQuery[] = ['default', 'sorted', 'code', 'everything'];
+/** A patient's searches, and the doctor's ward-wide search by a code (decision 0018's walk, which is built not to lean on statistics). */
+const QUERIES: readonly ScaleQuery[] = ['default', 'sorted', 'code', 'everything', 'broad', 'broad-newest'];
 /** The store's tables: autovacuum stays off on them once the record has been analysed small. */
 const STORE_TABLES = [
   'fhir_resource',
