@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import type { AccessFilter } from '../../src/store/access-facts.js';
 import { codeKeyedSql } from '../../src/store/postgres/keyed-page-sql.js';
-import { atInstant, datedPageSql, searchSql } from '../../src/store/postgres/search-sql.js';
+import { atInstant, datedPageSql, searchSql, type Sql } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import type { SearchRequest } from '../../src/store/search/search-request.js';
 import { openUnanalysedStore, type PlanNode, type UnanalysedStore } from '../support/unanalysed-store.js';
@@ -57,6 +57,14 @@ describe('A patient\'s page and its capped total stop where they should on stale
   const readThrough = (nodes: PlanNode[], index: string) =>
     nodes.filter((n) => n['Index Name'] === index).reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
   const kinds = (nodes: PlanNode[]) => nodes.map((n) => n['Node Type']);
+  /** A capped count of 500 planned for its values: no bitmap, at most 501 entries read through `index`, and 501 counted. */
+  const expectStopsAtCap = async (count: Sql, index: string) => {
+    const nodes = await own.plan(count);
+    expect(kinds(nodes).filter((k) => k.startsWith('Bitmap'))).toEqual([]);
+    expect(readThrough(nodes, index)).toBeLessThanOrEqual(501);
+    const [{ n }] = await own.db.query<{ n: number }>(count.text, atInstant(count.params, new Date()));
+    expect(n).toBe(501);
+  };
 
   beforeAll(async () => {
     own = await openUnanalysedStore('stale_plans', registry);
@@ -89,16 +97,11 @@ describe('A patient\'s page and its capped total stop where they should on stale
   });
 
   it('the capped total stops one past the cap: no bitmap of the whole stay', async () => {
-    const count = searchSql(request(`patient=${x}`, 20)).countUpTo(500);
-    const nodes = await own.plan(count);
     // A bitmap reads every index entry of the patient's before the first row is counted: all 4,000
     // here. The patient's index walked in order stops at 501; on a table this small PostgreSQL may
     // scan it instead, which also stops there (at 100,000 Observations it walks the index: 0.75 ms
     // against 33 ms for the bitmap, decision 0018).
-    expect(kinds(nodes).filter((k) => k.startsWith('Bitmap'))).toEqual([]);
-    expect(readThrough(nodes, 'ix_fhir_resource_owner')).toBeLessThanOrEqual(501);
-    const [{ n }] = await own.db.query<{ n: number }>(count.text, atInstant(count.params, new Date()));
-    expect(n).toBe(501);
+    await expectStopsAtCap(searchSql(request(`patient=${x}`, 20)).countUpTo(500), 'ix_fhir_resource_owner');
   });
 
   it('so does the total counted in the page\'s own statement, whose page walks the patient\'s index', async () => {
@@ -112,18 +115,13 @@ describe('A patient\'s page and its capped total stop where they should on stale
   it('so does the total of the patient\'s rows of a code, counted from its token rows', async () => {
     const keyed = codeKeyedSql(request(`patient=${x}&code=http://loinc.org|8867-4`, 20));
     if (!keyed) throw new Error('a patient\'s search by a code under a policy reads the patient\'s rows of the code');
-    const count = keyed.countUpTo(500);
-    const nodes = await own.plan(count);
-    expect(kinds(nodes).filter((k) => k.startsWith('Bitmap'))).toEqual([]);
-    expect(readThrough(nodes, 'ix_fhir_search_token_lookup')).toBeLessThanOrEqual(501);
-    const [{ n }] = await own.db.query<{ n: number }>(count.text, atInstant(count.params, new Date()));
-    expect(n).toBe(501);
+    await expectStopsAtCap(keyed.countUpTo(500), 'ix_fhir_search_token_lookup');
   });
 
   it('$everything asks which types the patient has one probe per type, by construction, in the plan PostgreSQL keeps too', async () => {
     // The statement as the store runs it: taken from the store's own call.
     const spy = jest.spyOn(own.db, 'query');
-    let statement: { text: string; params: unknown[] } | undefined;
+    let statement: Sql | undefined;
     try {
       const page = await own.store.everything(x, { count: 50, offset: 0, access: everyone });
       expect(page.matches).toHaveLength(50);
@@ -133,21 +131,8 @@ describe('A patient\'s page and its capped total stop where they should on stale
       spy.mockRestore();
     }
     if (!statement) throw new Error('$everything asks which types the patient has in one statement');
-    // The kept (generic) plan, planned without the values, as a connection's sixth execution on: PostgreSQL 15 has no
-    // EXPLAIN (GENERIC_PLAN), so the statement is prepared on one connection and explained under force_generic_plan.
-    const nodes = await own.db.transaction(async (tx) => {
-      await tx.query('SET LOCAL plan_cache_mode = force_generic_plan');
-      await tx.query(`PREPARE types_of_record AS ${statement?.text}`);
-      // EXECUTE takes literals: the values are the store's own (type names, the patient's id), quoted as SQL quotes them.
-      const quoted = (v: unknown) => `'${String(v).replaceAll("'", "''")}'`;
-      const literal = (v: unknown) => (Array.isArray(v) ? `ARRAY[${v.map(quoted).join(', ')}]::text[]` : quoted(v));
-      const [{ 'QUERY PLAN': [plan] }] = await tx.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE types_of_record(${statement?.params.map(literal).join(', ')})`,
-      );
-      await tx.query('DEALLOCATE types_of_record');
-      const all = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(all)];
-      return all(plan.Plan);
-    });
+    // The plan PostgreSQL keeps (planned without the values), as a connection's sixth execution on.
+    const nodes = await own.keptPlan(statement);
     // One probe per type by construction (a fenced subquery, never a join the statistics could turn into
     // a merge with the patient's every index entry, 100 ms at 100,000 Observations): no join node at all.
     expect(kinds(nodes).filter((k) => k === 'Nested Loop' || k.includes('Merge') || k.includes('Hash'))).toEqual([]);

@@ -11,6 +11,7 @@ import { atInstant, type Sql } from '../../src/store/postgres/search-sql.js';
 import type { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
 import type { Resource } from '@medplum/fhirtypes';
+import pg from 'pg';
 import { sql, urlOf } from './database-admin.js';
 import { dropThrowawayDatabase } from './throwaway-database.js';
 
@@ -56,6 +57,13 @@ export interface UnanalysedStore {
   analyse(): Promise<void>;
   /** Every node of the plan `statement` runs with now. */
   plan(statement: Sql): Promise<PlanNode[]>;
+  /**
+   * Every node of the plan PostgreSQL keeps for `statement` (its generic plan, made without the
+   * values, as from a connection's sixth execution on), run with now. PostgreSQL 15 has no
+   * `EXPLAIN (GENERIC_PLAN)`: the statement is prepared in a transaction under
+   * `plan_cache_mode = force_generic_plan` and explained with its values as literals.
+   */
+  keptPlan(statement: Sql): Promise<PlanNode[]>;
   close(): Promise<void>;
 }
 
@@ -79,9 +87,26 @@ export async function openUnanalysedStore(name: string, registry: SearchParamete
       const rows = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, atInstant(statement.params, new Date()));
       return nodesOf(rows[0]['QUERY PLAN'][0].Plan);
     },
+    keptPlan: (statement) =>
+      db.transaction(async (tx) => {
+        await tx.query('SET LOCAL plan_cache_mode = force_generic_plan');
+        await tx.query(`PREPARE kept_plan AS ${statement.text}`);
+        const values = atInstant(statement.params, new Date()).map(literal).join(', ');
+        const rows = await tx.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE kept_plan(${values})`);
+        await tx.query('DEALLOCATE kept_plan');
+        return nodesOf(rows[0]['QUERY PLAN'][0].Plan);
+      }),
     close: async () => {
       await db.onApplicationShutdown();
       await dropThrowawayDatabase(urlOf(), database);
     },
   };
+}
+
+/** A bound value as an SQL literal for `EXECUTE` (which takes no parameters): text, a number, an instant, or a list of text. */
+function literal(value: unknown): string {
+  if (Array.isArray(value)) return `ARRAY[${value.map((v) => pg.escapeLiteral(String(v))).join(', ')}]::text[]`;
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  if (value === null) return 'NULL';
+  return pg.escapeLiteral(String(value));
 }
