@@ -223,6 +223,9 @@ async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Who asks: the HIS client (no per-patient conditions), or the department's attending or nurse. */
+export type ScaleRole = 'HIS' | 'doctor' | 'nurse';
+
 /** The searches the scaling part times, by what they ask for. */
 export type ScaleQuery = 'default' | 'sorted' | 'code' | 'everything' | 'accurate' | 'next' | 'broad' | 'broad-newest';
 
@@ -238,8 +241,8 @@ export interface AnswerKey {
   totalRequired?: boolean;
 }
 
-/** The answer key of `query` when the long stay has `size` vital signs. */
-export function answerKey(hospital: Hospital, department: string, size: number, query: ScaleQuery): AnswerKey {
+/** The answer key of `query` asked by `role` when the long stay has `size` vital signs. */
+export function answerKey(hospital: Hospital, department: string, size: number, query: ScaleQuery, role: ScaleRole): AnswerKey {
   const { patientId } = hospital.longStay;
   const isHeartRate = (r: Resource) => r.resourceType === 'Observation' && !!r.code?.coding?.some((c) => c.code === SEARCHED_CODE);
   const ofPatient = (r: Resource) => {
@@ -264,6 +267,10 @@ export function answerKey(hospital: Hospital, department: string, size: number, 
       };
     case 'broad':
     case 'broad-newest': {
+      if (role === 'HIS') {
+        // The HIS sees every patient's heart rates: the long stay's, and one per other inpatient.
+        return { pageSize: 20, total: hospital.patients - 1 + withSearchedCode(size), foreign: (r) => (isHeartRate(r) ? undefined : `${r.resourceType}/${r.id} is not a ${SEARCHED_CODE}`) };
+      }
       // The doctor sees the department's heart rates only: the long stay's, and one per other patient there.
       const inDepartment = hospital.departmentPatients;
       return {

@@ -150,7 +150,7 @@ export async function measureStale(cleanup: Cleanup, o: StaleOptions): Promise<S
 
   const rows: StaleRow[] = [];
   for (const q of queryRows(hospital.longStay.patientId).filter((r) => QUERIES.includes(r.key))) {
-    const expect = answerKey(hospital, DEPARTMENT, o.size, q.key);
+    const expect = answerKey(hospital, DEPARTMENT, o.size, q.key, q.role);
     const ms: (number | null)[] = [];
     const wrongs: string[] = [];
     // A failing or hanging query must not stall the run for minutes: 3 failures end its row.
