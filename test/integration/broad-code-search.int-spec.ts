@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { Actor } from '../../src/identity/actor.js';
-import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
+import { CONFIDENTIALITY_SYSTEM, type AccessFilter } from '../../src/store/access-facts.js';
 import { broadCountSql, broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
 import { broadWalkSql, WALK_READS_PER_ROW } from '../../src/store/postgres/broad-walk-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
-import { searchSql } from '../../src/store/postgres/search-sql.js';
+import { atInstant, searchSql } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { keyOf } from '../support/fhir-builders.js';
 import { defaultPolicyService, openUnanalysedStore, type PlanNode, type UnanalysedStore } from '../support/unanalysed-store.js';
@@ -93,12 +93,18 @@ describe('A search across patients by a code, read one visible patient at a time
       nurse: { id: `${tag}-rn`, practitioner: `Practitioner/${tag}-rn`, roles: ['nurse'], department: dept, scopes: [] },
       team: { id: `${tag}-team`, practitioner: `Practitioner/${tag}-team`, roles: ['attending'], department: `${tag}-none`, scopes: [] },
       stranger: { id: `${tag}-far`, practitioner: `Practitioner/${tag}-stranger`, roles: ['attending'], department: `${tag}-none`, scopes: [] },
+      // Policies whose patients cannot be listed: every patient, judged by the records' labels alone.
+      his: { id: `${tag}-his`, practitioner: `Practitioner/${tag}-his`, roles: ['his-system'], scopes: [] },
+      recordRoom: { id: `${tag}-mr`, practitioner: `Practitioner/${tag}-mr`, roles: ['record-room'], scopes: [] },
     } satisfies Record<string, Actor>;
     return { staff };
   }
 
+  /** The search's patients can be listed from the policy (a department, a care team, grants): the per-patient plan applies. */
+  const listsPatients = (who: Actor) => !who.roles.some((role) => role === 'his-system' || role === 'record-room');
+
   /** What single decisions allow of the search without a policy, in its order; then every page under the policy against it. */
-  async function expectPagesAsSingleReads(who: Actor, query: string, count: number, perPatientPlan = true): Promise<string[]> {
+  async function expectPagesAsSingleReads(who: Actor, query: string, count: number, perPatientPlan = listsPatients(who)): Promise<string[]> {
     const everyMatch = (await store.search({ ...request(query), count: 1000 })).matches;
     const allowed: string[] = [];
     for (const r of everyMatch) {
@@ -131,6 +137,7 @@ describe('A search across patients by a code, read one visible patient at a time
       seen[`${name} either`] = (await expectPagesAsSingleReads(who, `code=${LOCAL}|8867-4,${LOINC}|8310-5`, 3)).length;
     }
     // Of the long stay's 540 heart rates 60 are R; the inpatients add 7 (one R); the care-team patient 1.
+    // The HIS names every label and sees every patient: 540, 8, and the three others' 1 each; the record room all but R.
     expect(seen).toEqual({
       'doctor common': 480 + 7,
       'doctor loinc': 480 + 7,
@@ -144,6 +151,12 @@ describe('A search across patients by a code, read one visible patient at a time
       'stranger common': 0,
       'stranger loinc': 0,
       'stranger either': 0,
+      'his common': 540 + 8 + 3,
+      'his loinc': 540 + 8 + 3,
+      'his either': 5,
+      'recordRoom common': 480 + 7 + 3,
+      'recordRoom loinc': 480 + 7 + 3,
+      'recordRoom either': 5,
     });
   }, 300_000);
 
@@ -195,7 +208,8 @@ describe('A search across patients by a code, read one visible patient at a time
     const { staff } = await ward(30);
     const queries = [`code=${LOINC}|8867-4`, 'code=8867-4', `code=${LOINC}|8867-4&_lastUpdated=ge2000-01-01`, `code=${LOINC}|8867-4&_lastUpdated=lt2000-01-01`];
     const counted: Record<string, number> = {};
-    for (const [name, who] of Object.entries(staff)) {
+    // The staff whose patients are listed (every match in the database is judged below; the HIS's and the record room's counts are the last test's).
+    for (const [name, who] of Object.entries(staff).filter(([, who]) => listsPatients(who))) {
       const access = await service.filter(who, 'search', ['Observation']);
       for (const query of queries) {
         // Every match in the database (the file's other wards too), a thousand at a time, each judged alone.
@@ -231,7 +245,7 @@ describe('A search across patients by a code, read one visible patient at a time
     expect(await readsResources(`code=${LOINC}|8867-4&_lastUpdated=ge2000-01-01`)).toEqual({ count: true, countUpTo: true });
   }, 300_000);
 
-  it('R-03/R-04/R-07: walks the records newest first while that finds the page, gives up after its reads, and pages as single decisions either way', async () => {
+  it('R-03/R-04/R-07: walks the records newest first while that finds the page, gives up after its reads, and pages as single decisions either way, for a policy whose patients cannot be listed too', async () => {
     const tag = randomUUID().slice(0, 8);
     const code = `${tag}-hr`;
     const query = `code=${LOCAL}|${code}&_sort=-_lastUpdated`;
@@ -285,5 +299,47 @@ describe('A search across patients by a code, read one visible patient at a time
     expect(await expectPagesAsSingleReads(doctor, query, 2, false)).toHaveLength(9);
     // In ascending order the walk starts at the oldest records (this file's other wards, or these): the same pages.
     expect(await expectPagesAsSingleReads(doctor, `code=${LOCAL}|${code}`, 4)).toHaveLength(9);
+
+    // A policy whose patients cannot be listed (the HIS's, the record room's: every patient, by the records' labels) walks
+    // too, judging each record by the full condition: the far patient's newest heart rates are the HIS's page at once.
+    const his: Actor = { id: `${tag}-his`, practitioner: `Practitioner/${tag}-his`, roles: ['his-system'], scopes: [] };
+    const recordRoom: Actor = { id: `${tag}-mr`, practitioner: `Practitioner/${tag}-mr`, roles: ['record-room'], scopes: [] };
+    // The ward's 12 (3 labelled R) and the far patient's, 25 at a time past the walk's reads.
+    const seen = 12 + Math.ceil((3 * WALK_READS_PER_ROW + 10) / 25) * 25;
+    for (const who of [his, recordRoom]) {
+      // (How far it reads on a larger store whose statistics lag is the stale-statistics plan test's.)
+      expect({ who: who.id, rows: (await walked(who)).rows }).toEqual({ who: who.id, rows: 3 });
+      // Their counts read the code's rows of every patient, each judged: the record room's leave out the three labelled R.
+      const access = await service.filter(who, 'search', ['Observation']);
+      const asked = { ...request(query), access };
+      const capped = broadCountSql(asked)!.countUpTo(9);
+      const counts = {
+        summary: (await store.search({ ...asked, countOnly: true })).total,
+        accurate: (await store.search({ ...asked, total: 'accurate', count: 1, offset: 1 })).total,
+        pastEnd: (await store.search({ ...asked, count: 5, offset: 400 })).total,
+        capped: (await opened.db.query<{ n: number }>(capped.text, atInstant(capped.params, new Date())))[0].n,
+      };
+      const allowed = who === his ? seen : seen - 3;
+      expect({ who: who.id, ...counts }).toEqual({ who: who.id, summary: allowed, accurate: allowed, pastEnd: allowed, capped: 10 });
+      expect(await expectPagesAsSingleReads(who, query, 25)).toHaveLength(allowed);
+    }
+    // A condition one of whose branches lists patients (here the far patient; a grant, a care team) and another cannot:
+    // nothing of the listed branch is left in the statement (once its parameter, which PostgreSQL could not type, found
+    // by the access property test). The far patient's records are the record room's already: the same page and counts.
+    const roomAccess = await service.filter(recordRoom, 'search', ['Observation']);
+    const either: AccessFilter = { ...roomAccess, condition: { operator: 'or', value: [{ field: 'patient', operator: 'in', value: [far] }, roomAccess.condition!] } };
+    const eitherWalk = broadWalkSql({ ...request(query), count: 2, access: either })!;
+    const eitherRows = await opened.db.query<{ id: string }>(eitherWalk.text, atInstant(eitherWalk.params, new Date()));
+    const roomWalk = await walkOf(recordRoom);
+    expect(eitherRows.map((r) => r.id)).toEqual((await opened.db.query<{ id: string }>(roomWalk.text, atInstant(roomWalk.params, new Date()))).map((r) => r.id));
+    expect((await store.search({ ...request(query), access: either, countOnly: true })).total).toBe(seen - 3);
+
+    // Newer records of another code, more than the walk reads: the HIS's walk gives up, and the general plan gives the same pages.
+    const other = await visit(far, `${tag}-far`);
+    for (let n = 0; n < 3 * WALK_READS_PER_ROW + 10; n += 25) {
+      await Promise.all(Array.from({ length: 25 }, () => put({ ...obs(far, other.id, false), code: { coding: [{ system: LOCAL, code: `${tag}-rr` }] } })));
+    }
+    expect((await walked(his)).rows).toBe(0);
+    expect(await expectPagesAsSingleReads(his, query, 25)).toHaveLength(seen);
   }, 300_000);
 });

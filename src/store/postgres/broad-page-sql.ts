@@ -1,5 +1,5 @@
 import type { Criterion, SearchRequest } from '../search/search-request.js';
-import { visiblePatientsSql } from './condition-parts.js';
+import { listedPatientsSql } from './condition-parts.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { firstMatchSql, keyable, KEYED_UP_TO, matchingRows, onePerResource, readsResourceRow, resourceRows, TOKEN_ROW_AS_RESOURCE } from './keyed-page-sql.js';
 import { accessRef, accessSql, criterionSql, fixedPatient, lateralClause, SqlParams, type Sql } from './search-sql.js';
@@ -47,7 +47,7 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
   const p = new SqlParams();
   // The policy's sets of patients, listed once: the patients visited and each row's judgement read the same CTEs.
   const sets = new PatientLevelFacts();
-  const patients = visiblePatientsSql(access.condition, p, access.options, sets);
+  const patients = listedPatientsSql(access, p, sets);
   if (patients === undefined) return undefined;
   const type = p.add(request.resourceType);
   const owner = 'v.patient';
@@ -86,49 +86,58 @@ export function visibleClause(sets: PatientLevelFacts, patients: string): string
 }
 
 /**
- * The rows a search across patients by a code counts for its total (issue #13, decision 0018), in
- * a statement whose `visible` CTE lists the caller's patients (`visibleClause`, built from `sets`):
- * each visible patient's token rows of the code, read as its page reads them (the lookup index's
- * four columns by equality, fenced), each resource once, judged as the general count judges it but
- * without reading its resource row (`TOKEN_ROW_AS_RESOURCE`, as a patient's count by a code does:
- * the token row carries the type, the id and the owner). Every row the policy allows is filed under
- * a visible patient, and every token row of a resource carries the resource's owner, so each match
- * is counted once, under its owner. Before, the count read each of the code's rows, then its
+ * The rows a search across patients by a code counts for its total (issue #13, decision 0018): the
+ * code's token rows, each resource once, judged as the general count judges it but without reading
+ * its resource row (`TOKEN_ROW_AS_RESOURCE`, as a patient's count by a code does: the token row
+ * carries the type, the id and the owner). Before, the count read each of the code's rows, then its
  * resource, then judged it: about a third of a department doctor's broad search at 10,000 patients.
+ * - In a statement whose `visible` CTE lists the caller's patients (`visibleClause`, built from
+ *   `sets`): each visible patient's rows of the code, read as its page reads them (the lookup
+ *   index's four columns by equality, fenced). Every row the policy allows is filed under a
+ *   visible patient, and every token row of a resource carries the resource's owner, so each match
+ *   is counted once, under its owner.
+ * - `everyPatient`, for a policy whose patients cannot be listed (the HIS's, by the records'
+ *   labels): the code's rows of every patient, from the lookup index's first three columns, a
+ *   single relation read in the index's order, so a capped count stops at its cap (`countOfRows`).
  *
  * Undefined when the search is not of that shape: no policy, one patient (`codeKeyedSql`), a
  * Provenance (its token rows carry no owner), no token criterion with a code in each value.
  */
-export function broadCountedRows(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts): string | undefined {
+export function broadCountedRows(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts, everyPatient = false): string | undefined {
   const access = request.access;
   const key = acrossPatientsByCode(request);
   if (!access || !key) return undefined;
   const judged = [...request.criteria.filter((c) => c !== key).map((c) => criterionSql(c, p, true)), accessSql(access, p, accessRef(request, sets))];
   if (!onePerResource(key)) judged.push(firstMatchSql(key, p));
   const resources = readsResourceRow(request) ? resourceRows(request, p) : TOKEN_ROW_AS_RESOURCE;
-  return `SELECT 1 FROM visible v CROSS JOIN LATERAL (SELECT x.resource_id, x.system, x.code, x.resource_type, x.owner FROM ${matchingRows(request, key, 'v.patient', p)} OFFSET 0) m
-      ${resources}${lateralClause(request)} WHERE ${judged.join(' AND ')}`;
+  const columns = 'x.resource_id, x.system, x.code, x.resource_type, x.owner';
+  const rows = everyPatient
+    ? `(SELECT ${columns} FROM ${matchingRows(request, key, undefined, p)}) m`
+    : `visible v CROSS JOIN LATERAL (SELECT ${columns} FROM ${matchingRows(request, key, 'v.patient', p)} OFFSET 0) m`;
+  // Every patient's rows in the lookup index's order: a capped count stops at its cap whatever the statistics say of the code.
+  const order = everyPatient ? ' ORDER BY m.owner' : '';
+  return `SELECT 1 FROM ${rows}
+      ${resources}${lateralClause(request)} WHERE ${judged.join(' AND ')}${order}`;
 }
 
 /**
  * The count of a search across patients by a code (`_summary=count`, `_total=accurate`, the default
- * total past the page) from each visible patient's rows of the code (`broadCountedRows`); undefined
- * when the search is not of that shape or the policy's patients cannot be listed (the general count).
+ * total past the page) from the code's rows (`broadCountedRows`): each visible patient's, or every
+ * patient's when the policy's patients cannot be listed. Undefined when the search is not of that
+ * shape (the general count).
  */
 export function broadCountSql(request: SearchRequest): { count: Sql; countUpTo: (cap: number) => Sql } | undefined {
   const access = request.access;
   if (!access?.condition || !acrossPatientsByCode(request)) return undefined;
-  const condition = access.condition;
-  const build = (cap?: number): Sql | undefined => {
+  const build = (cap?: number): Sql => {
     const p = new SqlParams();
     const sets = new PatientLevelFacts();
-    const patients = visiblePatientsSql(condition, p, access.options, sets);
-    const rows = patients === undefined ? undefined : broadCountedRows(request, p, sets);
-    if (patients === undefined || rows === undefined) return undefined;
-    return { text: `${visibleClause(sets, patients)} SELECT ${countOfRows(rows, cap, p)} AS n`, params: p.values };
+    const patients = listedPatientsSql(access, p, sets);
+    const rows = broadCountedRows(request, p, sets, patients === undefined) as string;
+    const head = patients === undefined ? sets.withClause() : `${visibleClause(sets, patients)} `;
+    return { text: `${head}SELECT ${countOfRows(rows, cap, p)} AS n`, params: p.values };
   };
-  const count = build();
-  return count && { count, countUpTo: (cap) => build(cap) as Sql };
+  return { count: build(), countUpTo: (cap) => build(cap) };
 }
 
 /**

@@ -1,7 +1,7 @@
-import type { AccessCondition, AccessFactOptions } from '../access-facts.js';
+import { SqlParams } from '../../database/sql-params.js';
+import type { AccessCondition, AccessFactOptions, AccessFilter } from '../access-facts.js';
 import { PATIENT_LEVEL, patientSetSql } from './care-relations-sql.js';
-import type { PatientLevelFacts } from './patient-level-facts.js';
-import type { SqlParams } from './search-sql.js';
+import { PatientLevelFacts } from './patient-level-facts.js';
 
 /*
  * What parts of an access condition read (issue #13, decision 0018): the row's encounter, the
@@ -53,6 +53,18 @@ export function patientLevelPart(c: AccessCondition): AccessCondition | null {
     default:
       return PATIENT_LEVEL.has(c.field) ? c : null;
   }
+}
+
+/**
+ * The patients a statement may visit (`visiblePatientsSql` of the filter's condition), built into
+ * the statement's `p` and `sets`; undefined, adding nothing to either, when they cannot be listed.
+ * Built into scratch ones first: an `or` or an `and` may build some parts before it finds one that
+ * cannot be listed, and those parts' parameters would stay in the statement, unbound to any
+ * placeholder PostgreSQL can type.
+ */
+export function listedPatientsSql(access: AccessFilter, p: SqlParams, sets: PatientLevelFacts): string | undefined {
+  if (access.condition === null || visiblePatientsSql(access.condition, new SqlParams(), access.options, new PatientLevelFacts()) === undefined) return undefined;
+  return visiblePatientsSql(access.condition, p, access.options, sets);
 }
 
 /** A query of one column listing no patient. */

@@ -123,14 +123,14 @@ const tokenOf = (c: Criterion) => c.values as { kind: 'token'; system?: string; 
  * `fhir_search_token x` and the conditions that make its rows the patient's rows matching the
  * criterion (`owner`: the patient, as SQL): the lookup index's four columns by equality (one code as `=`: as `= ANY` a
  * PostgreSQL with statistics may read every row of the type's param), then each value's own
- * condition (its system).
+ * condition (its system). Without `owner`, every patient's rows: the index's first three columns.
  */
-export function matchingRows(request: SearchRequest, key: Criterion, owner: string, p: SqlParams): string {
+export function matchingRows(request: SearchRequest, key: Criterion, owner: string | undefined, p: SqlParams): string {
   const codes = [...new Set(tokenOf(key).map((v) => v.code))];
   const code = codes.length === 1 ? `x.code = ${p.add(codes[0])}` : `x.code = ANY(${p.add(codes)}::text[])`;
   const param = (key.param as { code: string }).code;
   return `${INDEX_TABLES.tokens.table} x WHERE x.resource_type = ${p.add(request.resourceType)} AND x.param = ${p.add(param)} AND ${code}
-    AND x.owner = ${owner} AND (${key.values.map((v) => valueSql(v, undefined, p)).join(' OR ')})`;
+    ${owner === undefined ? '' : `AND x.owner = ${owner} `}AND (${key.values.map((v) => valueSql(v, undefined, p)).join(' OR ')})`;
 }
 
 /** One value with its system: the primary key (type, id, param, system, code) allows one matching row per resource. */
