@@ -1,10 +1,11 @@
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Encounter, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { Actor } from '../../src/identity/actor.js';
 import { CONFIDENTIALITY_SYSTEM, type AccessFilter } from '../../src/store/access-facts.js';
 import { broadCountSql, broadPageSql } from '../../src/store/postgres/broad-page-sql.js';
-import { broadWalkSql, WALK_READS_PER_ROW } from '../../src/store/postgres/broad-walk-sql.js';
+import { broadWalkSql, everyPatientCodeRowsUpTo, WALK_READS_PER_ROW } from '../../src/store/postgres/broad-walk-sql.js';
 import { KEYED_UP_TO } from '../../src/store/postgres/keyed-page-sql.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
 import { atInstant, searchSql } from '../../src/store/postgres/search-sql.js';
@@ -100,6 +101,18 @@ describe('A search across patients by a code, read one visible patient at a time
     return { staff };
   }
 
+  /** Which of the broad plans' statements `search` ran: the walk, and the count of the code's rows that decides whether to walk. */
+  async function statementsOf(search: () => Promise<unknown>): Promise<{ walked: boolean; codeRowsCounted: boolean }> {
+    const spy = jest.spyOn(opened.db, 'query');
+    try {
+      await search();
+      const texts = spy.mock.calls.map(([text]) => String(text));
+      return { walked: texts.some((t) => t.includes('walked AS MATERIALIZED')), codeRowsCounted: texts.some((t) => t.includes('ORDER BY x.owner LIMIT')) };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
   /** The search's patients can be listed from the policy (a department, a care team, grants): the per-patient plan applies. */
   const listsPatients = (who: Actor) => !who.roles.some((role) => role === 'his-system' || role === 'record-room');
 
@@ -130,6 +143,9 @@ describe('A search across patients by a code, read one visible patient at a time
 
   it('R-03/R-04/R-05/R-07: each page and total is what single reads allow, the long stay past KEYED_UP_TO walked, each record once', async () => {
     const { staff } = await ward(KEYED_UP_TO + 40);
+    // The code has more than KEYED_UP_TO rows: the HIS's page of 7 is walked (the pages below hold its answers to single decisions).
+    const his = await service.filter(staff.his, 'search', ['Observation']);
+    expect(await statementsOf(() => store.search({ ...request(`code=${LOINC}|8867-4`), count: 7, access: his }))).toEqual({ walked: true, codeRowsCounted: true });
     const seen: Record<string, number> = {};
     for (const [name, who] of Object.entries(staff)) {
       seen[`${name} common`] = (await expectPagesAsSingleReads(who, `code=8867-4`, 150)).length;
@@ -306,6 +322,14 @@ describe('A search across patients by a code, read one visible patient at a time
     const recordRoom: Actor = { id: `${tag}-mr`, practitioner: `Practitioner/${tag}-mr`, roles: ['record-room'], scopes: [] };
     // The ward's 12 (3 labelled R) and the far patient's, 25 at a time past the walk's reads.
     const seen = 12 + Math.ceil((3 * WALK_READS_PER_ROW + 10) / 25) * 25;
+    // The code has at most KEYED_UP_TO rows in all: the HIS's search reads them (the general plan) and does not walk,
+    // which would probe each of up to 2,100 records for the code before giving up (20-30 ms at 100,000 Observations).
+    const hisAccess = await service.filter(his, 'search', ['Observation']);
+    const codeRows = everyPatientCodeRowsUpTo({ ...request(query), access: hisAccess }, KEYED_UP_TO)!;
+    expect((await opened.db.query<{ n: number }>(codeRows.text, codeRows.params))[0].n).toBe(seen);
+    expect(await statementsOf(() => store.search({ ...request(query), count: 2, access: hisAccess }))).toEqual({ walked: false, codeRowsCounted: true });
+    // A doctor's walk tests the owner first and probes only the department's records: it walks whatever the code's rows.
+    expect(everyPatientCodeRowsUpTo({ ...request(query), access: await service.filter(doctor, 'search', ['Observation']) }, KEYED_UP_TO)).toBeUndefined();
     for (const who of [his, recordRoom]) {
       // (How far it reads on a larger store whose statistics lag is the stale-statistics plan test's.)
       expect({ who: who.id, rows: (await walked(who)).rows }).toEqual({ who: who.id, rows: 3 });

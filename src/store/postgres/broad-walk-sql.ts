@@ -1,6 +1,7 @@
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import { acrossPatientsByCode, broadCountedRows, countOfRows, visibleClause } from './broad-page-sql.js';
 import { listedPatientsSql } from './condition-parts.js';
+import { matchingRows } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { accessRef, accessSql, criterionSql, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
 import { storedColumns } from './stored-content.js';
@@ -82,6 +83,21 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
   const text = `${head}walked AS MATERIALIZED (${found})
     SELECT ${storedColumns('r')}, r.patient${matched} FROM walked r ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
+}
+
+/**
+ * For a walk with no owner test (the policy's patients cannot be listed), how many index rows
+ * the code has across every patient, up to `limit` and one more; undefined for any other
+ * search. Such a walk probes every record it reads for the code (about 10 µs each), so a code
+ * with few rows would cost its whole reads, 20–30 ms at 2,100, before giving up: with at most
+ * `limit` rows, the page is read from them instead (the general plan: a patient's identifier, a
+ * rare lab). In the lookup index's order, so it stops at the cap whatever the statistics say.
+ */
+export function everyPatientCodeRowsUpTo(request: SearchRequest, limit: number): Sql | undefined {
+  const key = acrossPatientsByCode(request);
+  if (!key || !request.access || listedPatientsSql(request.access, new SqlParams(), new PatientLevelFacts()) !== undefined) return undefined;
+  const p = new SqlParams();
+  return { text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${matchingRows(request, key, undefined, p)} ORDER BY x.owner LIMIT ${p.add(limit + 1)}) c`, params: p.values };
 }
 
 /**

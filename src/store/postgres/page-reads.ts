@@ -9,7 +9,7 @@ import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-reques
 import type { ResourceRef } from './access-sql.js';
 import { accessSql, atInstant, datedPageSql, patientGateSql, searchSql, SqlParams, type Sql } from './search-sql.js';
 import { broadCountSql, broadPageSql } from './broad-page-sql.js';
-import { broadWalkSql } from './broad-walk-sql.js';
+import { broadWalkSql, everyPatientCodeRowsUpTo } from './broad-walk-sql.js';
 import { codeKeyedSql, KEYED_UP_TO, type KeyedPage } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { SIGNATURE_TYPE } from './signed-records.js';
@@ -105,11 +105,14 @@ async function keyedRows(keyed: KeyedPage, run: <T extends QueryResultRow>(s: Sq
 /**
  * The page read by a walk of the type's records in its order (`broadWalkSql`), when the walk found
  * every row the page needs (one more than the page: there is more, and the total is counted);
- * undefined when it gave up or the search is not of that shape.
+ * undefined when it gave up or the search is not of that shape, and, for a walk that probes every
+ * record (`everyPatientCodeRowsUpTo`), when the code has at most `KEYED_UP_TO` rows in all.
  */
 async function walkedRows(request: SearchRequest, run: <T extends QueryResultRow>(s: Sql) => Promise<T[]>): Promise<PageRow[] | undefined> {
   const walk = broadWalkSql(request);
   if (!walk) return undefined;
+  const few = everyPatientCodeRowsUpTo(request, KEYED_UP_TO);
+  if (few && (await run<{ n: number }>(few))[0].n <= KEYED_UP_TO) return undefined;
   const rows = await run<PageRow>(walk);
   return rows.length > request.count ? rows : undefined;
 }
