@@ -291,7 +291,8 @@ class CompartmentReads {
   async countUpTo(cap: number): Promise<number | undefined> {
     const [{ n }] = await this.run<{ n: number }>(
       (p, owner, once) => `SELECT count(*)::int AS n FROM (
-          SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner, once)}
+          (SELECT 1 FROM fhir_resource r WHERE r.owner = ${owner}${this.filters(p, owner, once)}
+            ORDER BY r.resource_type, r.last_updated, r.id ${p.countCap(cap + 1)})
           UNION ALL SELECT 1 FROM fhir_resource r WHERE ${this.linkedCondition(p, owner)} ${p.countCap(cap + 1)}) AS c`,
     );
     return n <= cap ? n : undefined;
