@@ -102,10 +102,11 @@ export function everyPatientCodeRowsUpTo(request: SearchRequest, limit: number):
 
 /**
  * The search's total as the page's statement counts it, from the visible patients' rows of the
- * code, or every patient's when they cannot be listed (`broadCountedRows`), reading the statement's
- * own sets (listed once for the page and the total): every match when `_total=accurate`, else up to the cap and one more (decision 0018:
- * exact up to the cap, left out beyond it). None when the total is not asked for, or is known
- * already (`knownTotal`, from the paging token).
+ * code, or every patient's when they cannot be listed (`broadCountedRows`), reading the
+ * statement's own sets (listed once for the page and the total): every match when
+ * `_total=accurate`, else up to the cap and one more (decision 0018: exact up to the cap, left out
+ * beyond it). None when the total is not asked for, or is known already (`knownTotal`, from the
+ * paging token).
  */
 function totalSql(request: SearchRequest, p: SqlParams, sets: PatientLevelFacts, everyPatient: boolean): string | undefined {
   if (request.total === 'none' || request.knownTotal !== undefined) return undefined;
