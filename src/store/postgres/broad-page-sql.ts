@@ -80,9 +80,15 @@ export function broadPageSql(request: SearchRequest): Sql | undefined {
   return { text, params: p.values };
 }
 
-/** `WITH <the statement's sets>, visible AS MATERIALIZED (…)`: the patients the caller may see, each once, from the policy's sets. */
-export function visibleClause(sets: PatientLevelFacts, patients: string): string {
-  return `WITH ${sets.definitions()}visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)`;
+/**
+ * `WITH <the statement's sets>, visible AS MATERIALIZED (…), <ctes> `: the patients the caller may
+ * see, each once, from the policy's sets (no `visible` when they cannot be listed,
+ * `listedPatientsSql`), then the statement's own CTEs. Empty when there is nothing to define.
+ */
+export function visibleClause(sets: PatientLevelFacts, patients: string | undefined, ...ctes: string[]): string {
+  const visible = patients === undefined ? [] : [`visible AS MATERIALIZED (SELECT DISTINCT s.patient FROM (${patients}) AS s(patient) WHERE s.patient IS NOT NULL)`];
+  const list = `${sets.definitions()}${[...visible, ...ctes].join(', ')}`.replace(/, $/, '');
+  return list ? `WITH ${list} ` : '';
 }
 
 /**
@@ -134,8 +140,7 @@ export function broadCountSql(request: SearchRequest): { count: Sql; countUpTo: 
     const sets = new PatientLevelFacts();
     const patients = listedPatientsSql(access, p, sets);
     const rows = broadCountedRows(request, p, sets, patients === undefined) as string;
-    const head = patients === undefined ? sets.withClause() : `${visibleClause(sets, patients)} `;
-    return { text: `${head}SELECT ${countOfRows(rows, cap, p)} AS n`, params: p.values };
+    return { text: `${visibleClause(sets, patients)}SELECT ${countOfRows(rows, cap, p)} AS n`, params: p.values };
   };
   return { count: build(), countUpTo: (cap) => build(cap) };
 }

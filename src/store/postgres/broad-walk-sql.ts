@@ -1,6 +1,6 @@
 import { DEFAULT_COUNT_UP_TO, type SearchRequest } from '../search/search-request.js';
 import { acrossPatientsByCode, broadCountedRows, countOfRows, visibleClause } from './broad-page-sql.js';
-import { listedPatientsSql } from './condition-parts.js';
+import { listedPatientsSql, listsPatients } from './condition-parts.js';
 import { matchingRows } from './keyed-page-sql.js';
 import { PatientLevelFacts } from './patient-level-facts.js';
 import { accessRef, accessSql, criterionSql, lateralClause, orderByClause, SqlParams, type Sql } from './search-sql.js';
@@ -79,8 +79,7 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
   const total = totalSql(request, p, sets, patients === undefined);
   // The total only when the walk found every row it needed: a walk that gave up is answered again, and counted, by another plan.
   const matched = total ? `, CASE WHEN (SELECT count(*) FROM walked) = ${p.add(want)} THEN ${total} END AS matched` : '';
-  const head = patients === undefined ? `WITH ${sets.definitions()}` : `${visibleClause(sets, patients)}, `;
-  const text = `${head}walked AS MATERIALIZED (${found})
+  const text = `${visibleClause(sets, patients, `walked AS MATERIALIZED (${found})`)}
     SELECT ${storedColumns('r')}, r.patient${matched} FROM walked r ORDER BY ${order} ${p.page(request.count + 1, request.offset)}`;
   return { text, params: p.values };
 }
@@ -95,7 +94,7 @@ export function broadWalkSql(request: SearchRequest): Sql | undefined {
  */
 export function everyPatientCodeRowsUpTo(request: SearchRequest, limit: number): Sql | undefined {
   const key = acrossPatientsByCode(request);
-  if (!key || !request.access || listedPatientsSql(request.access, new SqlParams(), new PatientLevelFacts()) !== undefined) return undefined;
+  if (!key || !request.access || listsPatients(request.access)) return undefined;
   const p = new SqlParams();
   return { text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${matchingRows(request, key, undefined, p)} ORDER BY x.owner LIMIT ${p.add(limit + 1)}) c`, params: p.values };
 }

@@ -63,8 +63,12 @@ export function patientLevelPart(c: AccessCondition): AccessCondition | null {
  * placeholder PostgreSQL can type.
  */
 export function listedPatientsSql(access: AccessFilter, p: SqlParams, sets: PatientLevelFacts): string | undefined {
-  if (access.condition === null || visiblePatientsSql(access.condition, new SqlParams(), access.options, new PatientLevelFacts()) === undefined) return undefined;
-  return visiblePatientsSql(access.condition, p, access.options, sets);
+  return access.condition !== null && listsPatients(access) ? visiblePatientsSql(access.condition, p, access.options, sets) : undefined;
+}
+
+/** Whether the filter's patients can be listed (`listedPatientsSql`): built into scratch parameters and sets, and dropped. */
+export function listsPatients(access: AccessFilter): boolean {
+  return access.condition !== null && visiblePatientsSql(access.condition, new SqlParams(), access.options, new PatientLevelFacts()) !== undefined;
 }
 
 /** A query of one column listing no patient. */
