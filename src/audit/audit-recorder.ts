@@ -1,15 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
+import { header, requestTarget, type HttpRequest } from '../common/http-exchange.js';
 import type { Actor } from '../identity/actor.js';
 import { entriesFor, type AuditedResponse } from './audit-entries.js';
 import { AuditLog } from './audit-log.js';
 import { interactionOf } from './domain/interaction.js';
 import { RequestAudit } from './request-audit.js';
 
-/** Express request as ChartWarden's middleware leaves it. */
-export type AuditedRequest = Request & { audit?: RequestAudit; actor?: Actor };
+/** A request as ChartWarden's middleware leaves it: its audit record, and its verified actor. */
+export type AuditedRequest = HttpRequest & { audit?: RequestAudit; actor?: Actor };
 
 /** A caller's `X-Request-Id` is kept when it is a sane token; otherwise the server makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -53,13 +53,13 @@ export class AuditRecorder {
 
   /** Middleware: gives the request its id (echoed as `X-Request-Id`) and its audit record. */
   readonly begin = (req: AuditedRequest, res: { setHeader(name: string, value: string): unknown }, next: () => void): void => {
-    const given = req.get('x-request-id');
+    const given = header(req, 'x-request-id');
     const id = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
-    const url = req.originalUrl;
+    const url = requestTarget(req);
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    req.audit = new RequestAudit(id, req.method, path, q < 0 ? '' : url.slice(q + 1), req.ip, req.get('user-agent'), interactionOf(req.method, path));
+    req.audit = new RequestAudit(id, req.method, path, q < 0 ? '' : url.slice(q + 1), req.ip, header(req, 'user-agent'), interactionOf(req.method, path));
     next();
   };
 

@@ -1,6 +1,6 @@
-import { Controller, Get, Param, Post, Put, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Post, Put, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, header, rawResponse, setHeaders, queryString, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, POLICY_REFUSAL } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -8,7 +8,6 @@ import { formText, type FhirContext } from '../fhir/fhir-request.js';
 import { sendRecorded } from '../fhir/fhir-response.js';
 import { FhirRequestError, FhirRequestErrorCode } from '../fhir/fhir.errors.js';
 import { FhirSettings } from '../fhir/fhir.settings.js';
-import { queryString } from '../fhir/fhir-http.js';
 import { Permission } from '../fhir/route-permission.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { AccessReportError, AccessReportErrorCode, csvFileName, toCsv } from './access-report.js';
@@ -42,14 +41,14 @@ export class AuditController {
 
   @Get('fhir/AuditEvent')
   @Permission.record(DECIDED_BY)
-  async search(@Req() req: Request, @Res() res: Response) {
+  async search(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse) {
     const ctx = this.ctx(req);
     await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, queryString(req), this.access.scopeOf(ctx.actor)) });
   }
 
   @Post('fhir/AuditEvent/_search')
   @Permission.record(DECIDED_BY)
-  async searchByPost(@Req() req: Request, @Res() res: Response) {
+  async searchByPost(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse) {
     const query = [queryString(req), formText(req.body)].filter(Boolean).join('&');
     const ctx = this.ctx(req);
     await sendRecorded(this.recorder, res, { status: 200, body: await this.reader.search(ctx, query, this.access.scopeOf(ctx.actor)) });
@@ -57,7 +56,7 @@ export class AuditController {
 
   @Get('fhir/AuditEvent/:id')
   @Permission.record(DECIDED_BY)
-  async read(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+  async read(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string) {
     const ctx = this.ctx(req);
     const event = await this.reader.read(ctx, id, this.access.scopeOf(ctx.actor));
     await sendRecorded(this.recorder, res, { status: 200, body: event, headers: { ETag: 'W/"1"' } });
@@ -108,23 +107,22 @@ export class AuditController {
     errorsOf(StoreError, StoreErrorCode.SearchTooCostly),
     POLICY_REFUSAL,
   )
-  async accessReport(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
+  async accessReport(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Query() query: unknown) {
     const input = parseAccessReportQuery(query);
     const ctx = this.ctx(req);
     const report = await this.reader.accessReport(ctx, input.subject, input, this.access.scopeOf(ctx.actor));
-    if (!wantsCsv(input, req.get('accept'))) {
+    if (!wantsCsv(input, header(req, 'accept'))) {
       await sendRecorded(this.recorder, res, { status: 200, json: JSON.stringify(report) });
       return;
     }
     await this.recorder.record(req, { status: 200 });
-    res
-      .status(200)
-      .set('Content-Type', 'text/csv; charset=utf-8')
-      .set('Content-Disposition', `attachment; filename="${csvFileName(report)}"`)
-      .end(toCsv(report));
+    const csv = rawResponse(res);
+    csv.statusCode = 200;
+    setHeaders(csv, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${csvFileName(report)}"` });
+    csv.end(toCsv(report));
   }
 
-  private ctx(req: Request): FhirContext {
+  private ctx(req: HttpRequest): FhirContext {
     return fhirContext(req, this.settings);
   }
 }

@@ -2,6 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, type Observable } from 'rxjs';
+import { requestOf } from '../common/http-exchange.js';
 import { AuditRecorder, type AuditedRequest } from './audit-recorder.js';
 
 /**
@@ -17,7 +18,7 @@ export class AuditInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const req = context.switchToHttp().getRequest<AuditedRequest>();
+    const req: AuditedRequest = requestOf(context);
     const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? 201 : 200);
     return next.handle().pipe(
       mergeMap((value: unknown) =>

@@ -1,4 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { requestOf } from '../common/http-exchange.js';
 import type { AuditedRequest } from './audit-recorder.js';
 import type { RequestAudit } from './request-audit.js';
 
@@ -8,5 +9,5 @@ import type { RequestAudit } from './request-audit.js';
  * Undefined on a route the audit middleware does not cover.
  */
 export const CurrentAudit = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): RequestAudit | undefined => context.switchToHttp().getRequest<AuditedRequest>().audit,
+  (_data: unknown, context: ExecutionContext): RequestAudit | undefined => (requestOf(context) as AuditedRequest).audit,
 );

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, setResponseHeader, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { ApiErrors, ApiSuccess, errorsOf } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -80,7 +80,7 @@ export class IntegrityController {
     'application/json': { type: 'object', properties: { audit: KIND_STATE, ledger: KIND_STATE } },
   })
   @ApiErrors(refusals(I.Forbidden))
-  state(@Req() req: Request) {
+  state(@HttpReq() req: HttpRequest) {
     return this.runs.state(fhirContext(req, this.settings));
   }
 
@@ -96,9 +96,9 @@ export class IntegrityController {
     content: { 'application/json': { schema: RUN_SCHEMA } },
   })
   @ApiErrors(refusals(I.Invalid, I.Forbidden, I.Running))
-  async start(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+  async start(@HttpReq() req: HttpRequest, @Res({ passthrough: true }) res: PlatformResponse, @Body() body: unknown) {
     const run = await this.runs.start(fhirContext(req, this.settings), parseIntegrityInput(startRunSchema, body).kind);
-    res.setHeader('Location', `/audit/integrity/runs/${run.id}`);
+    setResponseHeader(res, 'Location', `/audit/integrity/runs/${run.id}`);
     return run;
   }
 
@@ -108,7 +108,7 @@ export class IntegrityController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiSuccess(200, 'The run', { 'application/json': RUN_SCHEMA })
   @ApiErrors(refusals(I.NotFound, I.Forbidden))
-  one(@Req() req: Request, @Param('id') id: string) {
+  one(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.runs.one(fhirContext(req, this.settings), id);
   }
 }

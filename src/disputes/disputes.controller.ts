@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, setResponseHeader, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, RECORD_ACCESS } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
@@ -87,9 +87,9 @@ export class DisputesController {
       },
     },
   })
-  async open(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+  async open(@HttpReq() req: HttpRequest, @Res({ passthrough: true }) res: PlatformResponse, @Body() body: unknown) {
     const opened = await this.cases.open(this.ctx(req), parseDisputeRequest(body));
-    res.setHeader('Location', `/disputes/${opened.id}`);
+    setResponseHeader(res, 'Location', `/disputes/${opened.id}`);
     return opened;
   }
 
@@ -100,7 +100,7 @@ export class DisputesController {
   @ApiOperation({ summary: 'Cases, newest first' })
   @ApiQuery({ name: 'patient', required: false })
   @ApiQuery({ name: 'status', required: false, enum: ['open', 'sealed', 'unsealed'] })
-  list(@Req() req: Request, @Query() query: unknown) {
+  list(@HttpReq() req: HttpRequest, @Query() query: unknown) {
     return this.cases.list(this.ctx(req), parseDisputeInput(listQuerySchema, query));
   }
 
@@ -109,7 +109,7 @@ export class DisputesController {
   @ApiSuccess(200, 'The case', CASE)
   @ApiErrors(refusals(D.NotFound, D.Forbidden))
   @ApiOperation({ summary: 'One case with its sealed copies' })
-  get(@Req() req: Request, @Param('id') id: string) {
+  get(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.cases.get(this.ctx(req), id);
   }
 
@@ -118,7 +118,7 @@ export class DisputesController {
   @ApiSuccess(200, "The case's confirmations still usable by the step it awaits (not yet used, within the policy's minutes), newest first", { 'application/json': ANSWER_SCHEMA.list })
   @ApiErrors(refusals(D.NotFound, D.Forbidden))
   @ApiOperation({ summary: "Confirmations given for the case's next step (the hospital witness's, medical affairs' approval) and still usable (R-40, R-43)" })
-  listConfirmations(@Req() req: Request, @Param('id') id: string) {
+  listConfirmations(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.confirmations.list(this.ctx(req), id);
   }
 
@@ -144,7 +144,7 @@ export class DisputesController {
       },
     },
   })
-  confirm(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  confirm(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.confirmations.confirm(this.ctx(req), id, parseDisputeInput(confirmationSchema, body));
   }
 
@@ -155,7 +155,7 @@ export class DisputesController {
   @ApiErrors(refusals(D.Invalid, D.SignatureInvalid, D.SignatureTooLarge, D.NotFound, D.WrongState, D.ConfirmationMissing, D.InventoryChanged), RECORD_ACCESS)
   @ApiOperation({ summary: "Seal with both sides present (R-40): the patient side's confirmation here, the hospital witness's given before; inventory with hashes, sealed copy (Bundle + PDF)" })
   @ApiBody({ schema: { type: 'object', required: ['inventoryDigest', 'patientWitness'], properties: { inventoryDigest: { type: 'string' }, patientWitness: PATIENT_WITNESS } } })
-  seal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  seal(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.sealing.seal(this.ctx(req), id, parseDisputeInput(sealSchema, body));
   }
 
@@ -165,7 +165,7 @@ export class DisputesController {
   @ApiSuccess(200, 'The case with its further sealed copy, and the records it supplemented', CASE)
   @ApiErrors(refusals(D.NotFound, D.Forbidden, D.WrongState), RECORD_ACCESS)
   @ApiOperation({ summary: 'Seal records completed since sealing (R-41), as a further sealed copy' })
-  supplement(@Req() req: Request, @Param('id') id: string) {
+  supplement(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.sealing.supplement(this.ctx(req), id);
   }
 
@@ -176,11 +176,11 @@ export class DisputesController {
   @ApiErrors(refusals(D.Invalid, D.SignatureInvalid, D.SignatureTooLarge, D.NotFound, D.Forbidden, D.WrongState, D.ConfirmationMissing, D.UnsealNotAllowed), RECORD_ACCESS)
   @ApiOperation({ summary: "Unseal (R-43): both sides again (the hospital witness's confirmation given before), or resolved / no-claim (after the policy's years) with medical affairs' approval given before" })
   @ApiBody({ schema: { type: 'object', required: ['basis'], properties: { basis: { type: 'string', enum: ['both-sides', 'resolved', 'no-claim'] }, patientWitness: PATIENT_WITNESS } } })
-  unseal(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  unseal(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.sealing.unseal(this.ctx(req), id, parseDisputeInput(unsealSchema, body));
   }
 
-  private ctx(req: Request): FhirContext {
+  private ctx(req: HttpRequest): FhirContext {
     return fhirContext(req, this.settings);
   }
 }

@@ -1,6 +1,6 @@
-import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, header, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf } from '../common/api-errors.js';
 import { FhirExceptionFilter } from '../fhir/fhir-exception.filter.js';
@@ -40,10 +40,10 @@ export class SealedCopiesController {
   @ApiQuery({ name: '_format', required: false, enum: ['json', 'pdf'] })
   @ApiSuccess(200, 'The inventory with its digest (JSON; each line sealed by a copy states `pages`, 页数: the pages it takes in that copy\'s PDF), or the latest sealed copy (PDF)', { 'application/json': ANSWER_SCHEMA.object, 'application/pdf': ANSWER_SCHEMA.file })
   @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.Invalid, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
-  async inventory(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Query() query: unknown) {
+  async inventory(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Query() query: unknown) {
     const format = parseDisputeInput(inventoryQuerySchema, query)._format;
     const ctx = fhirContext(req, this.settings);
-    if (format === 'pdf' || (format === undefined && (req.get('accept') ?? '').includes('application/pdf'))) {
+    if (format === 'pdf' || (format === undefined && (header(req, 'accept') ?? '').includes('application/pdf'))) {
       await this.send(res, await this.copies.latestPdf(ctx, id));
       return;
     }
@@ -60,7 +60,7 @@ export class SealedCopiesController {
   @ApiParam({ name: 'file', examples: { copy: { value: '1.pdf' }, bundle: { value: '1.json' }, unsealRecord: { value: 'unseal-record.pdf' } } })
   @ApiSuccess(200, 'The file exactly as sealed or produced (X-Content-SHA256: its SHA-256)', { 'application/pdf': ANSWER_SCHEMA.file, 'application/fhir+json': ANSWER_SCHEMA.fhirResource })
   @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
-  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+  async copy(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Param('file') file: string) {
     await this.send(res, await this.copies.copy(fhirContext(req, this.settings), id, file));
   }
 
@@ -70,12 +70,12 @@ export class SealedCopiesController {
   @ApiParam({ name: 'file', examples: { signature: { value: '<sha256>.png' } } })
   @ApiSuccess(200, 'The PNG as received (X-Content-SHA256: its SHA-256, as the case records it)', { 'image/png': ANSWER_SCHEMA.file })
   @ApiErrors(errorsOf(DisputeError, DisputeErrorCode.NotFound, DisputeErrorCode.Forbidden))
-  async signature(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+  async signature(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Param('file') file: string) {
     const signature = await this.copies.signature(fhirContext(req, this.settings), id, file);
     await sendRecordedFile(this.recorder, res, { ...signature, contentType: 'image/png' });
   }
 
-  private send(res: Response, { format, ...file }: SealedCopyFile): Promise<void> {
+  private send(res: PlatformResponse, { format, ...file }: SealedCopyFile): Promise<void> {
     return sendRecordedFile(this.recorder, res, { ...file, contentType: COPY_CONTENT_TYPES[format] });
   }
 }

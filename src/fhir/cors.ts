@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CorsOptions as PreflightAnswer, CorsOptionsDelegate } from '@nestjs/common/interfaces/external/cors-options.interface.js';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { Request } from 'express';
+import cors, { type CorsOptions as PreflightAnswer } from 'cors';
+import vary from 'vary';
+import { requestPath, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import type { ChartWardenOptions } from '../config/chartwarden.options.js';
 import { CHARTWARDEN_OPTIONS } from '../config/module-options.js';
 import { CHARTWARDEN_PATHS } from './input-guard.middleware.js';
@@ -52,7 +53,9 @@ const underCorsPaths = (path: string) => CORS_PATHS.some((p) => path === p || pa
 
 /**
  * CORS for the configured origins (`ChartWardenOptions.cors`, `CHARTWARDEN_CORS_ORIGINS`), with
- * the `cors` middleware Nest's Express adapter carries. A preflight (`OPTIONS`) from an allowed
+ * the `cors` middleware (the one Nest's Express adapter carries), installed as ChartWarden's own
+ * middleware on node's request and response: the same answers on Express and on Fastify, whose
+ * `enableCors` is another plugin (decision 0021). A preflight (`OPTIONS`) from an allowed
  * origin is answered 204 here, before identity: it carries no token by design (Fetch §3.2.5), and
  * reads and records nothing. Any other request of an allowed origin goes on with the allow and
  * expose headers set, so a browser can read its answer, refusals included. An origin not listed,
@@ -75,14 +78,21 @@ export class CorsPolicy {
     this.origins = new Set(options.cors?.origins ?? []);
   }
 
-  /** The answer for one request: the allow headers for an allowed origin on ChartWarden's paths, else none (`origin: false`). */
-  readonly options: CorsOptionsDelegate<Request> = (req, callback) => {
-    const origin = req.headers.origin;
-    if (!underCorsPaths(req.path)) return callback(null, { origin: false });
+  private readonly cors = cors((req, callback) => callback(null, this.answer(req as HttpRequest)));
+
+  /** The middleware: CORS on ChartWarden's paths, nothing on a host's. */
+  readonly use = (req: HttpRequest, res: HttpResponse, next: Next): void => {
+    if (!underCorsPaths(requestPath(req))) return next();
     // The answer depends on Origin: a cache must not hand one origin's answer to another.
-    req.res?.vary('Origin');
-    if (origin === undefined || !this.origins.has(origin)) return callback(null, { origin: false });
-    const answer: PreflightAnswer = {
+    vary(res, 'Origin');
+    this.cors(req, res, next);
+  };
+
+  /** The answer for one request on ChartWarden's paths: the allow headers for an allowed origin, else none (`origin: false`). */
+  private answer(req: HttpRequest): PreflightAnswer {
+    const origin = req.headers.origin;
+    if (origin === undefined || !this.origins.has(origin)) return { origin: false };
+    return {
       origin,
       methods: CORS_METHODS,
       allowedHeaders: CORS_REQUEST_HEADERS,
@@ -90,13 +100,12 @@ export class CorsPolicy {
       maxAge: PREFLIGHT_MAX_AGE_SECONDS,
       optionsSuccessStatus: 204,
     };
-    callback(null, answer);
-  };
+  }
 
   /** Puts CORS in front of the HTTP application (nothing when no origin is configured, or there is no HTTP server). */
   install(): void {
     const adapter = this.adapterHost?.httpAdapter;
     if (!adapter || this.origins.size === 0) return;
-    adapter.enableCors(this.options);
+    adapter.use(this.use);
   }
 }

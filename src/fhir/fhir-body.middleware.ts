@@ -1,10 +1,11 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import bodyParser from 'body-parser';
 import { FhirSettings } from './fhir.settings.js';
 import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { sendRecordedError } from './fhir-response.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ChartWardenError } from '../common/chartwarden.error.js';
+import { requestPath, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { assertValidForm, invalidCharacters } from './input-characters.js';
 import { assertValidJsonValue, parseJsonBody } from './json-body.js';
@@ -30,13 +31,15 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
  * `Content-Encoding` gzip, deflate and br (and zstd where Node has it) are decoded, the limit
  * applying to the decoded size (a gzip bomb stops at `maxBodyBytes`: 413); a body that does
  * not decode is 400 `fhir.bad-encoding`; any other coding is 415 (RFC 9110 §15.5.16).
- * A body an embedding host's parser already read is checked as parsed.
+ * A body an embedding host's parser already read is checked as parsed. The bytes are read here,
+ * by body-parser on node's own request, never by the platform's parsers (decision 0021): the same
+ * limits and refusals on Express and on Fastify.
  */
 @Injectable()
 export class FhirBodyMiddleware implements NestMiddleware {
-  private readonly json: express.RequestHandler;
-  private readonly form: express.RequestHandler;
-  private readonly raw: express.RequestHandler;
+  private readonly json: BodyReader;
+  private readonly form: BodyReader;
+  private readonly raw: BodyReader;
 
   private readonly maxJsonDepth: number;
 
@@ -48,18 +51,18 @@ export class FhirBodyMiddleware implements NestMiddleware {
     this.maxJsonDepth = options.maxJsonDepth;
     // JSON is read as bytes and parsed here (`parseJsonBody`): strict UTF-8, depth checked before parsing.
     // A PATCH body (RFC 6902 JSON Patch, R4 http.html#patch) is JSON, read and checked as any JSON body.
-    this.json = express.raw({ type: [...JSON_MEDIA_TYPES, JSON_PATCH], limit: options.maxBodyBytes });
-    this.raw = express.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
+    this.json = bodyParser.raw({ type: [...JSON_MEDIA_TYPES, JSON_PATCH], limit: options.maxBodyBytes });
+    this.raw = bodyParser.raw({ type: EVIDENCE_TYPES, limit: policy.maxEvidenceBytes });
     // Kept as text: a parsed object would fold repeated parameters (AND) into one list (OR), and
     // body-parser's field limit would answer 500; the search parser bounds the parameters instead.
-    this.form = express.text({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, verify: verifyForm });
+    this.form = bodyParser.text({ type: 'application/x-www-form-urlencoded', limit: options.maxBodyBytes, verify: verifyForm });
   }
 
-  use(req: Request, res: Response, next: NextFunction): void {
+  use(req: HttpRequest, res: HttpResponse, next: Next): void {
     if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return next();
     const { type } = mediaType(req.headers['content-type'] ?? '');
     const json = JSON_MEDIA_TYPES.includes(type) || (req.method === 'PATCH' && type === JSON_PATCH);
-    if ((req as Request & { _body?: boolean })._body) {
+    if ((req as HttpRequest & { _body?: boolean })._body) {
       // Already parsed by the host application (body-parser 1.x marks it): checked as parsed.
       if (json) {
         try {
@@ -76,10 +79,11 @@ export class FhirBodyMiddleware implements NestMiddleware {
       return void sendRecordedError(this.recorder, res, error);
     }
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    const isSearch = req.path.endsWith('/_search');
-    let parser: express.RequestHandler | undefined;
+    const path = requestPath(req);
+    const isSearch = path.endsWith('/_search');
+    let parser: BodyReader | undefined;
     if (json) parser = this.json;
-    else if (EVIDENCE_PATH.test(req.path) && EVIDENCE_TYPES.includes(type)) parser = this.raw;
+    else if (EVIDENCE_PATH.test(path) && EVIDENCE_TYPES.includes(type)) parser = this.raw;
     else if (isSearch && type === 'application/x-www-form-urlencoded') parser = this.form;
     else if (!hasBody && (isSearch || type === '')) return next();
     if (!parser) {
@@ -108,6 +112,9 @@ export class FhirBodyMiddleware implements NestMiddleware {
     });
   }
 }
+
+/** One of body-parser's readers: reads the request's bytes into `req.body`, or calls back with why not. */
+type BodyReader = (req: HttpRequest, res: HttpResponse, next: (error?: unknown) => void) => void;
 
 /** A form body (`_search`) is decoded strictly before the parser sees it (body-parser keeps a bad escape as text). */
 function verifyForm(_req: unknown, _res: unknown, bytes: Buffer): void {

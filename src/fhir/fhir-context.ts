@@ -1,15 +1,15 @@
-import type { Request } from 'express';
+import { header, requestPath, type HttpRequest } from '../common/http-exchange.js';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
 import { parseBreakGlass, parseEditReason, type FhirContext } from './fhir-request.js';
 import type { FhirSettings } from './fhir.settings.js';
 
 /** The use cases' view of an HTTP request: its actor, base URL, break-the-glass and audit record. */
-export function fhirContext(req: Request, settings: FhirSettings): FhirContext {
+export function fhirContext(req: HttpRequest, settings: FhirSettings): FhirContext {
   let baseUrl: string | undefined;
   const { actor, audit } = req as AuditedRequest;
   if (!actor) throw new Error('fhirContext needs the verified actor (bearer middleware)');
   if (audit) audit.actor = actor;
-  const breakGlass = parseBreakGlass(req.get('category'), req.get('x-break-glass-reason'));
+  const breakGlass = parseBreakGlass(header(req, 'category'), header(req, 'x-break-glass-reason'));
   if (audit && breakGlass) audit.breakGlass = breakGlass;
   return {
     actor,
@@ -19,16 +19,16 @@ export function fhirContext(req: Request, settings: FhirSettings): FhirContext {
       return (baseUrl ??= fhirBaseUrl(req, settings));
     },
     breakGlass,
-    editReason: parseEditReason(req.get('x-edit-reason')),
+    editReason: parseEditReason(header(req, 'x-edit-reason')),
   };
 }
 
 /** The configured base, or this request's scheme, host and the path up to `/fhir`. */
-export function fhirBaseUrl(req: Request, settings: FhirSettings): string {
+export function fhirBaseUrl(req: HttpRequest, settings: FhirSettings): string {
   if (settings.baseUrl) return settings.baseUrl;
-  const path = req.originalUrl.split('?')[0];
+  const path = requestPath(req);
   const fhir = path.indexOf('/fhir');
   // Outside /fhir (the workflow APIs: /disputes, /governance…), the FHIR base sits beside them under the same mount.
   const mount = fhir >= 0 ? path.slice(0, fhir) : path.slice(0, Math.max(0, path.search(/\/(disputes|copy-requests|governance|access|audit)(\/|$)/)));
-  return `${req.protocol}://${req.get('host')}${mount}/fhir`;
+  return `${req.protocol ?? 'http'}://${header(req, 'host') ?? ''}${mount}/fhir`;
 }

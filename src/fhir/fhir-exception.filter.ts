@@ -1,6 +1,6 @@
 import { Catch, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { PlatformResponse } from '../common/http-exchange.js';
 import { sendRecordedError } from './fhir-response.js';
 
 /**
@@ -14,6 +14,6 @@ export class FhirExceptionFilter implements ExceptionFilter {
   constructor(private readonly recorder: AuditRecorder) {}
 
   catch(exception: unknown, host: ArgumentsHost): Promise<void> {
-    return sendRecordedError(this.recorder, host.switchToHttp().getResponse<Response>(), exception);
+    return sendRecordedError(this.recorder, host.switchToHttp().getResponse<PlatformResponse>(), exception);
   }
 }

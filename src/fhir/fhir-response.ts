@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuditRecorder, AuditedRequest } from '../audit/audit-recorder.js';
 import { storedText } from '../common/fhir-json-text.js';
+import { rawResponse, setHeaders, type PlatformResponse } from '../common/http-exchange.js';
 import { toErrorResponse } from './operation-outcome.mapper.js';
 
 /** What a FHIR use case answers: status, headers and a resource (or nothing). */
@@ -16,18 +16,21 @@ export interface FhirResponse {
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
-/** Writes a FHIR response (controllers use `@Res()` so status and headers are ours alone). */
-export function sendFhir(res: Response, response: FhirResponse): void {
-  res.status(response.status);
-  if (response.headers) res.set(response.headers);
+/**
+ * Writes a FHIR response (controllers use `@Res()` so status and headers are ours alone), on node's
+ * response under the platform's (`rawResponse`): every writer here takes either.
+ */
+export function sendFhir(platformResponse: PlatformResponse, response: FhirResponse): void {
+  const res = rawResponse(platformResponse);
+  res.statusCode = response.status;
+  if (response.headers) setHeaders(res, response.headers);
   if (response.body === undefined && response.json === undefined) {
     res.end();
     return;
   }
-  // res.end, not res.send: Express would add its own content-hash ETag, which is not a FHIR version.
   const json = Buffer.from(response.json ?? fhirJson(response.body));
-  if (!response.headers?.['Content-Type']) res.set('Content-Type', FHIR_JSON);
-  res.set('Content-Length', String(json.length));
+  if (!response.headers?.['Content-Type']) res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Length', String(json.length));
   res.end(json);
 }
 
@@ -87,7 +90,7 @@ function withPlaceholders(value: unknown, mark: string, texts: string[]): unknow
 }
 
 /** Writes any error as its OperationOutcome response. */
-export function sendError(res: Response, error: unknown): void {
+export function sendError(res: PlatformResponse, error: unknown): void {
   const { status, outcome, headers } = toErrorResponse(error);
   sendFhir(res, { status, body: outcome, headers });
 }
@@ -97,7 +100,8 @@ export function sendError(res: Response, error: unknown): void {
  * its entry is durable (R-20, R-51). When the trail cannot record, the answer is a 503
  * OperationOutcome instead of what the request would have returned.
  */
-export async function sendRecorded(recorder: AuditRecorder, res: Response, response: FhirResponse): Promise<void> {
+export async function sendRecorded(recorder: AuditRecorder, platformResponse: PlatformResponse, response: FhirResponse): Promise<void> {
+  const res = rawResponse(platformResponse);
   try {
     await recorder.record(res.req as AuditedRequest, { status: response.status, headers: response.headers, body: response.status >= 400 ? response.body : undefined });
   } catch (e) {
@@ -108,7 +112,7 @@ export async function sendRecorded(recorder: AuditRecorder, res: Response, respo
 }
 
 /** `sendRecorded` for an error. */
-export function sendRecordedError(recorder: AuditRecorder, res: Response, error: unknown): Promise<void> {
+export function sendRecordedError(recorder: AuditRecorder, res: PlatformResponse, error: unknown): Promise<void> {
   const { status, outcome, headers } = toErrorResponse(error);
   return sendRecorded(recorder, res, { status, body: outcome, headers });
 }
@@ -144,9 +148,10 @@ export function storedResponse(stored: { json: string; versionId: string; lastUp
 /** A file (a PDF, a sealed copy) as a response: recorded first like every response, then sent as is with its SHA-256. */
 export async function sendRecordedFile(
   recorder: AuditRecorder,
-  res: Response,
+  platformResponse: PlatformResponse,
   file: { body: Buffer | string; contentType: string; filename: string; sha256: string },
 ): Promise<void> {
+  const res = rawResponse(platformResponse);
   try {
     await recorder.record(res.req as AuditedRequest, { status: 200 });
   } catch (e) {
@@ -154,13 +159,14 @@ export async function sendRecordedFile(
     return;
   }
   const bytes = typeof file.body === 'string' ? Buffer.from(file.body, 'utf8') : file.body;
-  res
-    .status(200)
-    .set('Content-Type', file.contentType)
-    .set('Content-Disposition', `attachment; filename="${file.filename}"`)
-    .set('Content-Length', String(bytes.length))
+  res.statusCode = 200;
+  setHeaders(res, {
+    'Content-Type': file.contentType,
+    'Content-Disposition': `attachment; filename="${file.filename}"`,
+    'Content-Length': String(bytes.length),
     // The copy's own hash, so a recipient can compare it with the manifest without trusting the transport.
-    .set('Digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`)
-    .set('X-Content-SHA256', file.sha256)
-    .end(bytes);
+    Digest: `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`,
+    'X-Content-SHA256': file.sha256,
+  });
+  res.end(bytes);
 }

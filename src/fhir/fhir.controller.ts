@@ -1,5 +1,5 @@
-import { All, Controller, Delete, Get, Param, Patch, Post, Put, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { All, Controller, Delete, Get, Param, Patch, Post, Put, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { header, HttpReq, queryString, requestPath, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { BearerAuthGuard } from '../identity/bearer-auth.guard.js';
 import { FhirExceptionFilter } from './fhir-exception.filter.js';
 import { FhirBundleService } from './fhir-bundle.service.js';
@@ -8,7 +8,6 @@ import { sendRecorded, type FhirResponse } from './fhir-response.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { formText, type FhirContext, type FhirHeaders } from './fhir-request.js';
 import { fhirBaseUrl, fhirContext } from './fhir-context.js';
-import { queryString } from './fhir-http.js';
 import { FhirService } from './fhir.service.js';
 import { FhirPatchService } from './fhir-patch.service.js';
 import { mediaType } from './format-negotiation.js';
@@ -43,95 +42,95 @@ export class FhirController {
 
   @Get('metadata')
   @Permission.public('the CapabilityStatement describes the server, not any record (R4 http.html#capabilities)')
-  capabilities(@Req() req: Request, @Res() res: Response) {
+  capabilities(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse) {
     return this.reply(res, this.metadata.capabilities(this.baseUrl(req)));
   }
 
   @Post()
   @Permission.record(DECIDED_BY)
-  transaction(@Req() req: Request, @Res() res: Response) {
+  transaction(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse) {
     return this.reply(res, this.bundles.process(this.ctx(req), req.body));
   }
 
   /** `GET /fhir` is no FHIR interaction (system search and history are not supported). */
   @Get()
   @Permission.record(DECIDED_BY)
-  base(@Req() req: Request) {
+  base(@HttpReq() req: HttpRequest) {
     return this.unsupported(req);
   }
 
   @Get('Patient/:id/$everything')
   @Permission.record(DECIDED_BY)
-  everything(@Req() req: Request, @Res() res: Response, @Param('id') id: string) {
+  everything(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string) {
     return this.reply(res, this.fhir.everything(this.ctx(req), id, queryString(req)));
   }
 
   @Get(':type/_history')
   @Permission.record(DECIDED_BY)
-  typeHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  typeHistory(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.fhir.history(this.ctx(req), type, undefined, queryString(req)));
   }
 
   @Post(':type/_search')
   @Permission.record(DECIDED_BY)
-  searchByPost(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  searchByPost(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     const query = [queryString(req), formText(req.body)].filter(Boolean).join('&');
     return this.reply(res, this.fhir.search(this.ctx(req), type, query, headers(req)));
   }
 
   @Post(':type/$validate')
   @Permission.record(DECIDED_BY)
-  validateType(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  validateType(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.fhir.validate(this.ctx(req), type, undefined, req.body));
   }
 
   @Post(':type/:id/$validate')
   @Permission.record(DECIDED_BY)
-  validateInstance(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  validateInstance(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.validate(this.ctx(req), type, id, req.body));
   }
 
   @Get(':type/:id/_history/:vid')
   @Permission.record(DECIDED_BY)
-  vread(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
+  vread(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string) {
     return this.reply(res, this.fhir.vread(this.ctx(req), type, id, vid));
   }
 
   @Get(':type/:id/_history')
   @Permission.record(DECIDED_BY)
-  instanceHistory(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  instanceHistory(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.history(this.ctx(req), type, id, queryString(req)));
   }
 
   @Get(':type/:id')
   @Permission.record(DECIDED_BY)
-  read(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  read(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.read(this.ctx(req), type, id, undefined, queryString(req)));
   }
 
   @Put(':type/:id')
   @Permission.record(DECIDED_BY)
-  update(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  update(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.fhir.update(this.ctx(req), type, id, req.body, headers(req)));
   }
 
   @Patch(':type/:id')
   @Permission.record(DECIDED_BY)
-  patch(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  patch(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     return this.reply(res, this.patcher.patch(this.ctx(req), type, id, req.body, headers(req)));
   }
 
   /** Conditional patch: `PATCH /Type?identifier=…` (R4 http.html#patch). */
   @Patch(':type')
   @Permission.record(DECIDED_BY)
-  conditionalPatch(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  conditionalPatch(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.patcher.conditionalPatch(this.ctx(req), type, queryString(req), req.body, headers(req)));
   }
 
   /** Conditional update: `PUT /Type?identifier=…` (R4 http.html#cond-update). */
   @Put(':type')
   @Permission.record(DECIDED_BY)
-  conditionalUpdate(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  conditionalUpdate(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.fhir.conditionalUpdate(this.ctx(req), type, queryString(req), req.body, headers(req)));
   }
 
@@ -149,44 +148,44 @@ export class FhirController {
 
   @Get(':type')
   @Permission.record(DECIDED_BY)
-  search(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  search(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.fhir.search(this.ctx(req), type, queryString(req), headers(req)));
   }
 
   @Post(':type')
   @Permission.record(DECIDED_BY)
-  create(@Req() req: Request, @Res() res: Response, @Param('type') type: string) {
+  create(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string) {
     return this.reply(res, this.fhir.create(this.ctx(req), type, req.body, headers(req)));
   }
 
   /** Anything under /fhir that is not an interaction above (a conditional PATCH among them: 405). */
   @All('*path')
   @Permission.record(DECIDED_BY)
-  unsupported(@Req() req: Request) {
+  unsupported(@HttpReq() req: HttpRequest) {
     const method = req.method === 'PATCH' ? FhirRequestErrorCode.MethodNotSupported : FhirRequestErrorCode.RouteNotFound;
-    throw new FhirRequestError(method, `${req.method} ${req.path} is not a supported FHIR interaction on this server (see GET /fhir/metadata)`);
+    throw new FhirRequestError(method, `${req.method} ${requestPath(req)} is not a supported FHIR interaction on this server (see GET /fhir/metadata)`);
   }
 
   /** Sends the use case's response once the request's audit entries are durable (errors go through the filter). */
-  private async reply(res: Response, response: Promise<FhirResponse> | FhirResponse): Promise<void> {
+  private async reply(res: PlatformResponse, response: Promise<FhirResponse> | FhirResponse): Promise<void> {
     await sendRecorded(this.recorder, res, await response);
   }
 
-  private ctx(req: Request): FhirContext {
+  private ctx(req: HttpRequest): FhirContext {
     return fhirContext(req, this.settings);
   }
 
-  private baseUrl(req: Request): string {
+  private baseUrl(req: HttpRequest): string {
     return fhirBaseUrl(req, this.settings);
   }
 }
 
-function headers(req: Request): FhirHeaders {
-  const contentType = req.get('content-type');
+function headers(req: HttpRequest): FhirHeaders {
+  const contentType = header(req, 'content-type');
   return {
-    ifMatch: req.get('if-match'),
-    ifNoneExist: req.get('if-none-exist'),
-    prefer: req.get('prefer'),
+    ifMatch: header(req, 'if-match'),
+    ifNoneExist: header(req, 'if-none-exist'),
+    prefer: header(req, 'prefer'),
     contentType: contentType === undefined ? undefined : mediaType(contentType).type,
   };
 }

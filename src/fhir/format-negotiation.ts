@@ -1,7 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ChartWardenError, type ErrorAnswer } from '../common/chartwarden.error.js';
+import { header, requestPath, requestTarget, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import { sendRecordedError } from './fhir-response.js';
 
 /** The JSON media types ChartWarden reads and answers in; `application/json+fhir` is DSTU2's, still sent by older clients. */
@@ -87,9 +87,9 @@ export function formatParameters(url: string): string[] {
 export class FormatNegotiation implements NestMiddleware {
   constructor(private readonly recorder: AuditRecorder) {}
 
-  use(req: Request, res: Response, next: NextFunction): void {
-    // originalUrl: a middleware mounted on a path sees `req.path` relative to its mount.
-    const refusal = refusedFormat(req.originalUrl.split('?')[0], formatParameters(req.originalUrl), req.get('accept'));
+  use(req: HttpRequest, res: HttpResponse, next: Next): void {
+    // The target as sent: a middleware mounted on a path sees `url` relative to its mount.
+    const refusal = refusedFormat(requestPath(req), formatParameters(requestTarget(req)), header(req, 'accept'));
     if (refusal === undefined) return next();
     void sendRecordedError(this.recorder, res, new NotAcceptableError(refusal));
   }

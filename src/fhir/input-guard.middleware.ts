@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { NextFunction, Response } from 'express';
 import { AuditRecorder, type AuditedRequest } from '../audit/audit-recorder.js';
+import { requestTarget, type HttpResponse, type Next } from '../common/http-exchange.js';
 import { PERCENT_ENCODED_HEADERS } from './fhir-request.js';
 import { sendRecordedError } from './fhir-response.js';
 import { assertValidHeaders, assertValidRequestTarget } from './input-characters.js';
@@ -33,11 +33,11 @@ export class InputGuard {
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
-  readonly use = (req: AuditedRequest & { [CHECKED]?: true }, res: Response, next: NextFunction): void => {
+  readonly use = (req: AuditedRequest & { [CHECKED]?: true }, res: HttpResponse, next: Next): void => {
     if (req[CHECKED]) return next();
     req[CHECKED] = true;
     try {
-      assertValidRequestTarget(req.originalUrl);
+      assertValidRequestTarget(requestTarget(req));
       assertValidHeaders(req.rawHeaders, PERCENT_ENCODED_HEADERS);
     } catch (e) {
       // At the edge the audit record does not exist yet: start it, so the refusal is recorded.

@@ -1,6 +1,6 @@
 import { Injectable, SetMetadata, applyDecorators, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import { requestOf } from '../common/http-exchange.js';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
 import { Public } from '../identity/bearer-auth.guard.js';
 import type { ChartWardenError } from '../common/chartwarden.error.js';
@@ -55,7 +55,7 @@ export class RoutePermissionGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const permission = this.reflector.getAllAndOverride<RoutePermission | undefined>(ROUTE_PERMISSION, [context.getHandler(), context.getClass()]);
-    const req = context.switchToHttp().getRequest<Request & AuditedRequest>();
+    const req: AuditedRequest = requestOf(context);
     if (permission?.kind !== 'workflow') {
       const rule = `${context.getClass().name}.${context.getHandler().name} runs RoutePermissionGuard but declares no workflow permission`;
       req.audit?.decided({ allowed: false, rule, policyVersion: this.decisions.version }, undefined);

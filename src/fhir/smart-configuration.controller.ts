@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { type PlatformResponse } from '../common/http-exchange.js';
 import type { ChartWardenOptions } from '../config/chartwarden.options.js';
 import { CHARTWARDEN_OPTIONS } from '../config/module-options.js';
 import { jsonResponse, sendFhir } from './fhir-response.js';
@@ -22,7 +22,7 @@ export class SmartConfigurationController {
 
   @Get(['.well-known/smart-configuration', 'fhir/.well-known/smart-configuration'])
   @Permission.public('the SMART configuration describes the identity provider and the scopes understood, not any record (SMART App Launch 2, conformance)')
-  configurationDocument(@Res() res: Response): void {
+  configurationDocument(@Res() res: PlatformResponse): void {
     sendFhir(res, jsonResponse(200, this.configuration));
   }
 }

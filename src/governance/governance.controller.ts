@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, POLICY_REFUSAL, RECORD_ACCESS, RECORD_WRITE } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -68,7 +68,7 @@ export class GovernanceController {
   @ApiQuery({ name: 'to', required: false })
   @ApiSuccess(200, 'The changes, or the diff of two versions', JSON_OBJECT)
   @ApiErrors(RECORD_ACCESS, errorsOf(FhirRequestError, FhirRequestErrorCode.UnknownResourceType, FhirRequestErrorCode.InvalidRequest), refusals(G.VersionNotFound))
-  async changes(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Query() query: unknown) {
+  async changes(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string, @Query() query: unknown) {
     await this.send(res, this.ledger.changes(this.context(req), type, id, parseQuery(versionRangeSchema, query)).then(ok));
   }
 
@@ -78,7 +78,7 @@ export class GovernanceController {
   @ApiOperation({ summary: "A licensed physician co-signs an intern's, probationer's or visiting doctor's document (R-14)" })
   @ApiSuccess(200, 'The Provenance carrying the co-signature (Content-Location: the signed version)', FHIR_RESOURCE)
   @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.CosignerNotLicensed, G.AlreadySigned, G.NotAwaitingCosign, G.Archived))
-  async cosign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  async cosign(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.signing.cosign(this.context(req), type, id));
   }
 
@@ -89,7 +89,7 @@ export class GovernanceController {
   @ApiQuery({ name: 'dept', required: false, description: 'The department; default the operator\'s own' })
   @ApiSuccess(200, 'Documents waiting for a co-signature', JSON_LIST)
   @ApiErrors(DEPARTMENT_LIST)
-  async pendingCosign(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
+  async pendingCosign(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Query() query: unknown) {
     await this.send(res, this.signing.pendingCosign(this.context(req), parseQuery(departmentQuerySchema, query).dept).then(ok));
   }
 
@@ -100,7 +100,7 @@ export class GovernanceController {
   @ApiBody({ schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } })
   @ApiSuccess(201, 'The amendment, requested', JSON_OBJECT)
   @ApiErrors(RECORD_ACCESS, refusals(G.ReasonMissing, G.NotGoverned, G.NotAuthor))
-  async amendRequest(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string, @Body() body: unknown) {
+  async amendRequest(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.request(this.context(req), type, id, parseAmendmentRequest(body)).then((a) => jsonResponse(201, a)));
   }
 
@@ -111,7 +111,7 @@ export class GovernanceController {
   @ApiBody({ schema: { type: 'object', properties: { note: { type: 'string' } } } })
   @ApiSuccess(200, 'The amendment, approved: a one-time permit for its author', JSON_OBJECT)
   @ApiErrors(AMENDMENT_DECISION)
-  async approve(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Body() body: unknown) {
+  async approve(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.decide(this.context(req), id, true, parseAmendmentDecision(true, body)).then(ok));
   }
 
@@ -122,7 +122,7 @@ export class GovernanceController {
   @ApiBody({ schema: { type: 'object', required: ['note'], properties: { note: { type: 'string' } } } })
   @ApiSuccess(200, 'The amendment, refused', JSON_OBJECT)
   @ApiErrors(AMENDMENT_DECISION, refusals(G.ReasonMissing))
-  async refuse(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Body() body: unknown) {
+  async refuse(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Body() body: unknown) {
     await this.send(res, this.amendments.decide(this.context(req), id, false, parseAmendmentDecision(false, body)).then(ok));
   }
 
@@ -134,7 +134,7 @@ export class GovernanceController {
   @ApiSuccess(200, 'Amendments', JSON_LIST)
   // The list refuses nobody (an author sees their own): only what every route answers.
   @ApiErrors()
-  async listAmendments(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
+  async listAmendments(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Query() query: unknown) {
     await this.send(res, this.amendments.list(this.context(req), parseQuery(amendmentListSchema, query).status).then(ok));
   }
 
@@ -145,7 +145,7 @@ export class GovernanceController {
   @ApiQuery({ name: 'dept', required: false, description: 'The department; default the operator\'s own' })
   @ApiSuccess(200, 'Encounters with what is overdue', JSON_LIST)
   @ApiErrors(DEPARTMENT_LIST)
-  async overdue(@Req() req: Request, @Res() res: Response, @Query() query: unknown) {
+  async overdue(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Query() query: unknown) {
     await this.send(res, this.deadlines.overdue(this.context(req), parseQuery(departmentQuerySchema, query).dept).then(ok));
   }
 
@@ -155,7 +155,7 @@ export class GovernanceController {
   @ApiOperation({ summary: "Archives an encounter's record (R-15): read-only from then on" })
   @ApiSuccess(200, 'The Encounter, archived', FHIR_RESOURCE)
   @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.NotArchivable, G.SeniorReviewRequired))
-  async archive(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  async archive(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.archives.archive(this.context(req), type, id));
   }
 
@@ -165,16 +165,16 @@ export class GovernanceController {
   @ApiOperation({ summary: 'The author confirms the document (R-13): final, attested, with a Provenance carrying the signature' })
   @ApiSuccess(200, 'The Provenance carrying the signature (Content-Location: the signed version)', FHIR_RESOURCE)
   @ApiErrors(RECORD_ACCESS, RECORD_WRITE, refusals(G.NotGoverned, G.NotAuthor, G.CosignRequired, G.AlreadySigned, G.AwaitingCosign, G.Archived))
-  async sign(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  async sign(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     await this.send(res, this.signing.sign(this.context(req), type, id));
   }
 
-  private context(req: Request): FhirContext {
+  private context(req: HttpRequest): FhirContext {
     return fhirContext(req, this.settings);
   }
 
   /** Records the answer in the audit trail, then sends it (R-20): nothing leaves unrecorded. */
-  private async send(res: Response, answer: Promise<FhirResponse>): Promise<void> {
+  private async send(res: PlatformResponse, answer: Promise<FhirResponse>): Promise<void> {
     await sendRecorded(this.recorder, res, await answer);
   }
 }

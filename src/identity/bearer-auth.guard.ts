@@ -1,6 +1,6 @@
 import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext, type NestMiddleware } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { NextFunction, Request, Response } from 'express';
+import { requestOf, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import type { Actor } from './actor.js';
 import { IdentityError, IdentityErrorCode } from './identity.errors.js';
 import { TokenVerifier } from './token.verifier.js';
@@ -10,10 +10,10 @@ const PUBLIC = 'chartwarden:public';
 /** Marks a route that needs no token (only `GET /fhir/metadata`). */
 export const Public = () => SetMetadata(PUBLIC, true);
 
-type RequestWithActor = Request & { actor?: Actor };
+type RequestWithActor = HttpRequest & { actor?: Actor };
 
 /** Writes an error response for a request stopped before any handler (the FHIR module passes its OperationOutcome writer). */
-export type EarlyErrorWriter = (res: Response, error: unknown) => void;
+export type EarlyErrorWriter = (res: HttpResponse, error: unknown) => void;
 
 /**
  * Verifies the bearer token first thing, before the body is even read (R-01): an
@@ -21,7 +21,7 @@ export type EarlyErrorWriter = (res: Response, error: unknown) => void;
  * Sets `req.actor`; ends the request with 401 otherwise.
  */
 export function bearerAuthMiddleware(verifier: TokenVerifier, writeError: EarlyErrorWriter): NestMiddleware['use'] {
-  return (req: RequestWithActor, res: Response, next: NextFunction) => {
+  return (req: RequestWithActor, res: HttpResponse, next: Next) => {
     verifier.verifyAuthorization(req.headers.authorization).then(
       (actor) => {
         req.actor = actor;
@@ -43,7 +43,7 @@ export class BearerAuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    if (!context.switchToHttp().getRequest<RequestWithActor>().actor) {
+    if (!(requestOf(context) as RequestWithActor).actor) {
       throw new IdentityError(IdentityErrorCode.MissingToken, 'This request needs Authorization: Bearer <token>');
     }
     return true;
@@ -52,7 +52,7 @@ export class BearerAuthGuard implements CanActivate {
 
 /** The verified operator of this request. */
 export const CurrentActor = createParamDecorator((_data: unknown, context: ExecutionContext): Actor => {
-  const actor = context.switchToHttp().getRequest<RequestWithActor>().actor;
+  const actor = (requestOf(context) as RequestWithActor).actor;
   if (!actor) throw new IdentityError(IdentityErrorCode.MissingToken, 'This request needs Authorization: Bearer <token>');
   return actor;
 });

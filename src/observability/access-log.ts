@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpAdapterHost } from '@nestjs/core';
-import type { NextFunction, Request, Response } from 'express';
 import type { Logger as Pino } from 'pino';
 import type { AuditedRequest } from '../audit/audit-recorder.js';
+import { requestPath, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { interactionLabel, policyRuleIds, ruleLabel } from './metric-labels.js';
 import { ChartWardenMetrics } from './metrics.service.js';
@@ -55,8 +55,8 @@ export class RequestObserver {
     this.adapterHost?.httpAdapter?.use(this.use);
   }
 
-  /** Express middleware. */
-  readonly use = (req: Request, res: Response, next: NextFunction): void => {
+  /** The middleware (node's request and response, on either platform). */
+  readonly use = (req: HttpRequest, res: HttpResponse, next: Next): void => {
     const observed = req as ObservedRequest;
     observed[STARTED] = performance.now();
     requestIdOf(observed, res);
@@ -81,9 +81,7 @@ export class RequestObserver {
   }
 
   private describe(req: ObservedRequest, res: ServerResponse): AccessLine {
-    const url = req.originalUrl ?? req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const path = requestPath(req);
     const started = req[STARTED] ?? performance.now();
     const line: AccessLine = {
       requestId: req.audit?.requestId ?? String(res.getHeader('x-request-id') ?? ''),

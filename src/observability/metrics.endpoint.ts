@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { Request, Response } from 'express';
+import { rawRequest, rawResponse, sendJson, type HttpRequest, type HttpResponse, type PlatformRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { ChartWardenMetrics } from './metrics.service.js';
 import { MetricsSettings } from './metrics.settings.js';
 
@@ -25,22 +25,23 @@ export class MetricsEndpoint implements OnModuleInit {
   onModuleInit(): void {
     const adapter = this.adapterHost?.httpAdapter;
     if (!this.settings.enabled || !adapter) return;
-    adapter.get('/metrics', (req: Request, res: Response) => void this.scrape(req, res));
+    adapter.get('/metrics', (req: PlatformRequest, res: PlatformResponse) => void this.scrape(rawRequest(req), rawResponse(res)));
   }
 
-  private async scrape(req: Request, res: Response): Promise<void> {
+  private async scrape(req: HttpRequest, res: HttpResponse): Promise<void> {
     res.setHeader('Cache-Control', 'no-store');
     if (!this.settings.admits(req.headers.authorization)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="chartwarden-metrics"');
-      res.status(401).json({ statusCode: 401, error: 'Unauthorized', message: 'GET /metrics needs Authorization: Bearer <CHARTWARDEN_METRICS_TOKEN>' });
+      sendJson(res, 401, { statusCode: 401, error: 'Unauthorized', message: 'GET /metrics needs Authorization: Bearer <CHARTWARDEN_METRICS_TOKEN>' });
       return;
     }
     try {
       const text = await this.metrics.render();
-      res.status(200).setHeader('Content-Type', CONTENT_TYPE);
+      res.statusCode = 200;
+      res.setHeader('Content-Type', CONTENT_TYPE);
       res.end(text);
     } catch (e) {
-      res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: `metrics could not be collected: ${(e as Error).message}` });
+      sendJson(res, 500, { statusCode: 500, error: 'Internal Server Error', message: `metrics could not be collected: ${(e as Error).message}` });
     }
   }
 }

@@ -1,6 +1,6 @@
-import { Controller, Get, Param, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -34,7 +34,7 @@ export class CopyFilesController {
     'application/fhir+json': ANSWER_SCHEMA.fhirResource,
   })
   @ApiErrors(errorsOf(ReleaseError, ReleaseErrorCode.NotFound, ReleaseErrorCode.Withheld))
-  async copy(@Req() req: Request, @Res() res: Response, @Param('id') id: string, @Param('file') file: string) {
+  async copy(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('id') id: string, @Param('file') file: string) {
     const { format, ...copy } = await this.delivery.copy(fhirContext(req, this.settings), id, file);
     await sendRecordedFile(this.recorder, res, { ...copy, contentType: COPY_CONTENT_TYPES[format], filename: `copy-${id}-${file}` });
   }

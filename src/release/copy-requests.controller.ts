@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, setResponseHeader, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditInterceptor } from '../audit/audit.interceptor.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, errorsOf, RECORD_ACCESS } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -83,9 +83,9 @@ export class CopyRequestsController {
       },
     },
   })
-  async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+  async create(@HttpReq() req: HttpRequest, @Res({ passthrough: true }) res: PlatformResponse, @Body() body: unknown) {
     const created = await this.requests.create(fhirContext(req, this.settings), parseCopyRequest(body));
-    res.setHeader('Location', `/copy-requests/${created.id}`);
+    setResponseHeader(res, 'Location', `/copy-requests/${created.id}`);
     return created;
   }
 
@@ -96,7 +96,7 @@ export class CopyRequestsController {
   @ApiOperation({ summary: "The record room's queue, oldest first" })
   @ApiQuery({ name: 'status', required: false, enum: [...COPY_REQUEST_STATUSES] })
   @ApiQuery({ name: 'patient', required: false })
-  list(@Req() req: Request, @Query() query: unknown) {
+  list(@HttpReq() req: HttpRequest, @Query() query: unknown) {
     return this.requests.list(fhirContext(req, this.settings), parseInput(queueQuerySchema, query));
   }
 
@@ -105,7 +105,7 @@ export class CopyRequestsController {
   @ApiSuccess(200, 'The request as it stands', VIEW)
   @ApiErrors(refusals(R.NotFound))
   @ApiOperation({ summary: 'One request: checklist, evidence (hashes), productions, its whole life (R-34)' })
-  get(@Req() req: Request, @Param('id') id: string) {
+  get(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.requests.get(fhirContext(req, this.settings), id);
   }
 
@@ -118,7 +118,7 @@ export class CopyRequestsController {
   @ApiQuery({ name: 'proves', required: true, enum: [...EVIDENCE_KINDS] })
   @ApiQuery({ name: 'filename', required: false })
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
-  evidence(@Req() req: Request, @Param('id') id: string, @Query() query: unknown, @Headers('content-type') type: string | undefined, @Body() bytes: unknown) {
+  evidence(@HttpReq() req: HttpRequest, @Param('id') id: string, @Query() query: unknown, @Headers('content-type') type: string | undefined, @Body() bytes: unknown) {
     const { proves, filename } = parseInput(evidenceQuerySchema, query);
     return this.requests.addEvidence(fhirContext(req, this.settings), id, { proves, filename, declared: declaredType(type), bytes });
   }
@@ -130,7 +130,7 @@ export class CopyRequestsController {
   @ApiErrors(STEP, refusals(R.EvidenceMissing))
   @ApiOperation({ summary: "Check the evidence against the requester type's checklist (R-30); 422 lists what is missing" })
   @ApiBody({ schema: { type: 'object', required: ['identityChecked'], properties: { identityChecked: { type: 'boolean', enum: [true] } } } })
-  verify(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  verify(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.requests.verify(fhirContext(req, this.settings), id, parseInput(verificationSchema, body).identityChecked);
   }
 
@@ -140,7 +140,7 @@ export class CopyRequestsController {
   @ApiSuccess(200, 'The request, approved', VIEW)
   @ApiErrors(STEP, refusals(R.SeparationOfDuties))
   @ApiOperation({ summary: 'Approve a checked request' })
-  approve(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  approve(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.requests.decide(fhirContext(req, this.settings), id, true, parseInput(approvalSchema, body).reason);
   }
 
@@ -151,7 +151,7 @@ export class CopyRequestsController {
   @ApiErrors(STEP)
   @ApiOperation({ summary: 'Refuse a request, with a reason' })
   @ApiBody(REASON)
-  refuse(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  refuse(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.requests.decide(fhirContext(req, this.settings), id, false, parseInput(refusalSchema, body).reason);
   }
 
@@ -160,7 +160,7 @@ export class CopyRequestsController {
   @ApiSuccess(201, 'The copy produced: its manifest, pending parts, hashes and where its two files are read', VIEW)
   @ApiErrors(refusals(R.NotFound, R.WrongState, R.NothingToProduce))
   @ApiOperation({ summary: 'Produce a copy of objective, completed documents (R-31, R-32): certified PDF + document Bundle; unfinished parts pending' })
-  produce(@Req() req: Request, @Param('id') id: string) {
+  produce(@HttpReq() req: HttpRequest, @Param('id') id: string) {
     return this.production.produce(fhirContext(req, this.settings), id);
   }
 
@@ -182,7 +182,7 @@ export class CopyRequestsController {
       },
     },
   })
-  deliver(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  deliver(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.delivery.deliver(fhirContext(req, this.settings), id, parseInput(deliverySchema, body, 'A delivery names: '));
   }
 
@@ -193,7 +193,7 @@ export class CopyRequestsController {
   @ApiErrors(STEP)
   @ApiOperation({ summary: 'Close an open request with a reason (withdrawn; pending parts that will not be completed)' })
   @ApiBody(REASON)
-  close(@Req() req: Request, @Param('id') id: string, @Body() body: unknown) {
+  close(@HttpReq() req: HttpRequest, @Param('id') id: string, @Body() body: unknown) {
     return this.requests.close(fhirContext(req, this.settings), id, parseInput(closingSchema, body).reason);
   }
 }

@@ -1,6 +1,6 @@
-import { Controller, Get, Param, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { HttpReq, type HttpRequest, type PlatformResponse } from '../common/http-exchange.js';
 import { AuditRecorder } from '../audit/audit-recorder.js';
 import { ANSWER_SCHEMA, ApiErrors, ApiSuccess, RECORD_ACCESS } from '../common/api-errors.js';
 import { fhirContext } from '../fhir/fhir-context.js';
@@ -31,7 +31,7 @@ export class PrintController {
   @ApiHeader({ name: 'X-Break-Glass-Reason', required: false, description: 'With the Category above: the emergency that justifies breaking the glass (R-04)' })
   @ApiSuccess(200, 'The PDF (X-Content-SHA256: its SHA-256); recorded as a disclosure of the version printed', { 'application/pdf': ANSWER_SCHEMA.file })
   @ApiErrors(RECORD_ACCESS)
-  async print(@Req() req: Request, @Res() res: Response, @Param('type') type: string, @Param('id') id: string) {
+  async print(@HttpReq() req: HttpRequest, @Res() res: PlatformResponse, @Param('type') type: string, @Param('id') id: string) {
     const pdf = await this.prints.print(fhirContext(req, this.settings), type, id);
     await sendRecordedFile(this.recorder, res, { body: pdf.bytes, sha256: pdf.sha256, contentType: 'application/pdf', filename: pdf.filename });
   }
