@@ -1,5 +1,5 @@
 import { Module, RequestMethod, type MiddlewareConsumer, type NestModule, type Type } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { AccessModule } from './access/access.module.js';
 import { PolicyAuditTrailAccess } from './access/policy-audit-trail-access.js';
 import { PolicyFhirAccess } from './access/policy-fhir-access.js';
@@ -13,8 +13,10 @@ import { IntegrityChecks, SnapshotIntegrityChecks } from './audit/integrity-chec
 import { PatientsByRecordNumber } from './audit/patient-lookup.port.js';
 import { patientsWithRecordNumber } from './copies/record-number-lookup.js';
 import { ClusterEvents } from './cluster/cluster-events.js';
+import { ConsoleController } from './console/console.controller.js';
 import { ConsoleModule } from './console/console.module.js';
 import { Clock, SystemClock } from './common/clock.js';
+import { fitBodyParsing, fitWildcardRoutes } from './common/http-platform.js';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, type ChartWardenOptions } from './config/chartwarden.options.js';
 import { CHARTWARDEN_OPTIONS, ChartWardenConfigurableModule } from './config/module-options.js';
 import { ChartWardenDatabase } from './database/chartwarden-database.js';
@@ -25,6 +27,7 @@ import { FhirBodyMiddleware } from './fhir/fhir-body.middleware.js';
 import { FhirAccess } from './fhir/fhir-access.port.js';
 import { sendRecordedError } from './fhir/fhir-response.js';
 import { EmbeddingModule } from './embedding/embedding.module.js';
+import { FhirController } from './fhir/fhir.controller.js';
 import { FhirModule, FhirRoutesModule } from './fhir/fhir.module.js';
 import { FhirSettings } from './fhir/fhir.settings.js';
 import { InputGuard } from './fhir/input-guard.middleware.js';
@@ -65,6 +68,12 @@ export { CHARTWARDEN_OPTIONS, ChartWardenConfigurableModule };
 const ROUTES: { path: string; method: RequestMethod }[] = ['fhir', 'fhir/*path', 'access/*path', 'audit/*path', 'governance/*path', 'disputes', 'disputes/*path', 'copy-requests', 'copy-requests/*path'].map(
   (path) => ({ path, method: RequestMethod.ALL }),
 );
+
+/**
+ * The controllers whose routes end in a wildcard (`*path`), fitted to the platform's router
+ * (`fitWildcardRoutes`); test/architecture/route-permissions.arch-spec.ts holds every other to none.
+ */
+export const WILDCARD_CONTROLLERS: readonly Type[] = [FhirController, ConsoleController];
 
 /**
  * ChartWarden as a Nest module: one module per feature (docs/decisions/0013), composed here.
@@ -197,11 +206,16 @@ export class ChartWardenModule extends ChartWardenConfigurableModule implements 
     private readonly recorder: AuditRecorder,
     private readonly inputGuard: InputGuard,
     private readonly requests: RequestObserver,
+    private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // Express or Fastify, as the host chose (decision 0021): route wildcards and body parsing fitted to it.
+    const adapter = this.adapterHost.httpAdapter as HttpAdapterHost['httpAdapter'] | undefined;
+    fitWildcardRoutes(adapter?.getType(), WILDCARD_CONTROLLERS);
+    fitBodyParsing(adapter);
     // The access log and request metrics first of all, so they see the requests the input guard refuses too;
     // then bad characters in the URL or headers are refused, ahead of the router (input-guard.middleware.ts).
     this.requests.install();

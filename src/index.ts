@@ -23,6 +23,8 @@ export { PolicyReloader } from './policy/policy-reloader.js';
 export { ApplicationRoleError } from './database/application-role.js';
 export { EmbeddedPostgresLauncher } from './database/embedded-postgres.launcher.js';
 export { setupOpenApi } from './openapi.js';
+/** Fastify's server options for a host that embeds the module on Fastify (decision 0021). */
+export { FASTIFY_SERVER_OPTIONS } from './fhir/fastify-server.js';
 export { Clock, SystemClock } from './common/clock.js';
 
 // Who acts: identity, and how a host's routes declare and check it.

@@ -29,9 +29,11 @@ const WORKFLOW_TAGS = ['copy-requests', 'disputes', 'access', 'governance', 'aud
  * `$changes`) as OpenAPI 3, served at `/docs` (Swagger UI) and `/docs-json`, every error each
  * route can answer listed with the OperationOutcome schema (issue #18). The FHIR REST API is
  * described by its CapabilityStatement (`/fhir/metadata`), not here. A host application
- * embedding the module calls this on its own app if it wants the page.
+ * embedding the module calls this on its own app if it wants the page. `ui: false` serves the
+ * documents only (on Fastify the page's files need `@fastify/static`, which jest on Node 20
+ * cannot load: its `content-disposition` is ES modules only).
  */
-export function setupOpenApi(app: INestApplication, path = 'docs'): OpenAPIObject {
+export function setupOpenApi(app: INestApplication, path = 'docs', { ui = true }: { ui?: boolean } = {}): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('ChartWarden workflow API')
     .setDescription(
@@ -53,7 +55,7 @@ export function setupOpenApi(app: INestApplication, path = 'docs'): OpenAPIObjec
     }),
   );
   document.components = { ...document.components, schemas: { ...document.components?.schemas, [OPERATION_OUTCOME_SCHEMA_NAME]: OPERATION_OUTCOME_SCHEMA } };
-  SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}-json` });
+  SwaggerModule.setup(path, app, document, { jsonDocumentUrl: `${path}-json`, ui });
   return document;
 }
 

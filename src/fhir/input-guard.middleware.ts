@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AuditRecorder, type AuditedRequest } from '../audit/audit-recorder.js';
-import { requestTarget, type HttpResponse, type Next } from '../common/http-exchange.js';
+import { requestPath, requestTarget, type HttpResponse, type Next } from '../common/http-exchange.js';
+import { answerBadUrls } from '../common/http-platform.js';
 import { PERCENT_ENCODED_HEADERS } from './fhir-request.js';
 import { sendRecordedError } from './fhir-response.js';
+import { FhirRequestError, FhirRequestErrorCode } from './fhir.errors.js';
 import { assertValidHeaders, assertValidRequestTarget } from './input-characters.js';
 
 /** ChartWarden's route prefixes: the guard runs for these and nothing of the host's. */
@@ -53,5 +55,11 @@ export class InputGuard {
     const adapter = this.adapterHost?.httpAdapter;
     if (!adapter) return;
     adapter.use(CHARTWARDEN_PATHS, this.use);
+    // On Fastify, a URL its router cannot decode never reaches a middleware: it comes here instead.
+    answerBadUrls(adapter, {
+      applies: (req) => CHARTWARDEN_PATHS.some((p) => requestPath(req) === p || requestPath(req).startsWith(`${p}/`)),
+      answer: (req, res) =>
+        this.use(req, res, () => void sendRecordedError(this.recorder, res, new FhirRequestError(FhirRequestErrorCode.InvalidRequest, 'The request URL could not be decoded'))),
+    });
   }
 }
