@@ -8,6 +8,28 @@
  */
 import { availableParallelism } from 'node:os';
 
+/** The e2e suites also run on Express (`e2e-express`). */
+const EXPRESS_SUITES = [
+  'http-surface',
+  'fhir-rest',
+  'patch',
+  'conditional-update',
+  'validate-operation',
+  'hardening-input',
+  'hardening-identity',
+  'hardening-validation',
+  'hardening-versions',
+  'hardening-release',
+  'audit-trail',
+  'audit-console-api',
+  'observability',
+  'copy-requests',
+  'copy-papers',
+  'console-serving',
+  'openapi-errors',
+  'integrity-runs',
+];
+
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
@@ -34,6 +56,14 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts', '<rootDir>/test/contract/**/*.contract-spec.ts'],
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // The same module on Express (decision 0021): the suites that pin what the HTTP seam carries (bodies
+    // and their refusals, headers, CORS, files, the access log, the audit of refusals); `e2e` runs all on Fastify.
+    {
+      ...common,
+      displayName: 'e2e-express',
+      setupFiles: ['<rootDir>/test/setup/express-platform.js'],
+      testMatch: EXPRESS_SUITES.map((name) => `<rootDir>/test/e2e/${name}.e2e-spec.ts`),
+    },
     // The staff console in Debian's Chromium (playwright-core) against a real server; builds dist/console when stale.
     { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'] },
     // The console's pure browser code (PKCE…), run in Node.

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AuditLog } from '../src/audit/audit-log.js';
 import { ChartWardenModule } from '../src/chartwarden.module.js';
 import { AUDIT_DEFAULTS } from '../src/config/chartwarden.options.js';
 import { settingsFromEnv } from '../src/config/env.config.js';
+import { FASTIFY_SERVER_OPTIONS } from '../src/fhir/fastify-server.js';
 import { ChartWardenDatabase } from '../src/database/chartwarden-database.js';
 
 /**
@@ -32,8 +33,8 @@ const moduleRef = await Test.createTestingModule({ imports: [ChartWardenModule.f
   .overrideProvider(AuditLog)
   .useFactory({ factory: (db: ChartWardenDatabase) => new DiscardingAuditLog(db, AUDIT_DEFAULTS.chains, AUDIT_DEFAULTS.maxBatch), inject: [ChartWardenDatabase] })
   .compile();
-const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: ['warn', 'error'] });
-app.set('trust proxy', 'loopback');
-await app.listen(settings.port);
+// The platform the server runs on (src/main.ts), so that the comparison is of the audit alone.
+const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(FASTIFY_SERVER_OPTIONS), { bodyParser: false, logger: ['warn', 'error'] });
+await app.listen(settings.port, '127.0.0.1');
 console.log(`unaudited ChartWarden listening on ${settings.port}`);
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

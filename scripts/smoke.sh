@@ -100,6 +100,11 @@ CLERK=$(curl -sf -X POST "$ROOT/console/api/demo-users/clerk-liu/token" | node -
 requests=$(curl -sf "$ROOT/copy-requests" -H "Authorization: Bearer $CLERK" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const b=JSON.parse(s);console.log((Array.isArray(b)?b:b.items??b.entry??[]).length)})")
 [ "${requests:-0}" -ge 8 ] || fail "the demo clerk sees ${requests:-no} copy requests, expected one in each of the 8 statuses"
 echo "smoke: ok   /console served; the demo clerk signs in and sees $requests copy requests"
+# The workflow API's page and document (Swagger UI: on Fastify its files come through @fastify/static, which only a real node loads).
+curl -sf "$ROOT/docs" | grep -q 'swagger-ui' || fail "GET /docs did not serve the Swagger UI page"
+curl -sf "$ROOT/docs/swagger-ui.css" -o /dev/null || fail "GET /docs/swagger-ui.css did not serve the page's styles"
+curl -sf "$ROOT/docs-json" | grep -q '"/copy-requests"' || fail "GET /docs-json did not list the workflow API"
+echo "smoke: ok   /docs (Swagger UI, its files) and /docs-json"
 stop_server
 
 rm -rf "$DATA_DIR"

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ChartWardenModule } from './chartwarden.module.js';
+import { FASTIFY_SERVER_OPTIONS } from './fhir/fastify-server.js';
 import { ConfigurationError, settingsFromEnv, type ServerSettings } from './config/env.config.js';
 import { DataDirInUseError, DataDirLock, DataDirUnusableError } from './database/data-dir-lock.js';
 import { DatabaseUnreachableError, explainConnectionError, probeDatabase } from './database/database-unreachable.js';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const lock = await lockDataDir(settings, logger);
   let launcher: EmbeddedPostgresLauncher | undefined;
   let databaseUrl = settings.databaseUrl;
-  let app: NestExpressApplication | undefined;
+  let app: NestFastifyApplication | undefined;
   const stop = async (reason: string) => {
     logger.log(`${reason}: stopping`);
     await app?.close().catch((e: unknown) => logger.error(`while closing: ${String(e)}`));
@@ -76,13 +77,14 @@ async function main(): Promise<void> {
       await probeDatabase(databaseUrl, 'DATABASE_URL');
     }
     // abortOnError false: a failure reaches the catch below (which stops PostgreSQL) instead of process.abort().
-    app = await NestFactory.create<NestExpressApplication>(
+    // On Fastify (decision 0021): the module is the same on Express, where most hosts embed it.
+    app = await NestFactory.create<NestFastifyApplication>(
       ChartWardenModule.forRoot({ ...settings.options, databaseUrl }),
+      new FastifyAdapter(FASTIFY_SERVER_OPTIONS),
       { bodyParser: false, logger: new PinoNestLogger(root), abortOnError: false },
     );
-    app.set('trust proxy', 'loopback');
     setupOpenApi(app);
-    await app.listen(settings.port);
+    await listenOnEveryAddress(app, settings.port);
   } catch (e) {
     launcher?.expectStop();
     await launcher?.stop();
@@ -107,6 +109,20 @@ async function lockDataDir(settings: ServerSettings, logger: Logger): Promise<Da
     if (!(e instanceof DataDirInUseError) || !settings.databaseUrl || e.owner.mode !== 'external') throw e;
     logger.log(`The data dir ${settings.dataDir} is shared with the server pid ${e.owner.pid}, which holds its lock (both use DATABASE_URL)`);
     return undefined;
+  }
+}
+
+/**
+ * Listens on every address, as node's own `listen(port)` does (and the server on Express did):
+ * IPv6 and IPv4 where the machine has IPv6, IPv4 alone where it has not. Fastify would listen on
+ * `localhost` only.
+ */
+async function listenOnEveryAddress(app: NestFastifyApplication, port: number): Promise<void> {
+  try {
+    await app.listen(port, '::');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (e as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw e;
+    await app.listen(port, '0.0.0.0');
   }
 }
 

@@ -336,6 +336,23 @@ describe('OpenAPI: every error response of the workflow routes (issue #18, e2e)'
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown, text };
   }
+
+  it('the page at /docs is Swagger UI over the same document (a server on Express; the Fastify server\'s page: scripts/smoke.sh)', async () => {
+    // Jest on Node 20 cannot load @fastify/static (its content-disposition is ES modules only): the suites' Fastify servers serve the documents alone.
+    const express = await startTestServer({ platform: 'express' });
+    try {
+      const page = await fetch(`${express.root}/docs`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await page.text()).toContain('swagger-ui');
+      const styles = await fetch(`${express.root}/docs/swagger-ui.css`);
+      expect(styles.status).toBe(200);
+      const same = await httpRequest<OpenApi>(`${express.root}/docs-json`, 'GET', { headers: { accept: 'application/json' } });
+      expect(Object.keys(same.body.paths).sort()).toEqual(Object.keys(doc.paths).sort());
+    } finally {
+      await express.close();
+    }
+  });
 });
 
 /** The ChartWarden code of an OperationOutcome answer. */

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { ChartWardenModule } from '../../src/chartwarden.module.js';
 import type { ChartWardenOptions } from '../../src/config/chartwarden.options.js';
 import { issueDevToken, type DevTokenRequest } from '../../src/identity/dev-token.issuer.js';
 import { Clock } from '../../src/common/clock.js';
+import { FASTIFY_SERVER_OPTIONS } from '../../src/fhir/fastify-server.js';
 import { setupOpenApi } from '../../src/openapi.js';
 
 /** The run's PostgreSQL, provided by `test/setup/global-setup.js`. */
@@ -51,6 +53,15 @@ export async function closeAll(...opened: (Closable | undefined)[]): Promise<voi
   }
 }
 
+/**
+ * The HTTP platform the suites' servers run on (decision 0021): Fastify, as `npm start` serves,
+ * unless the jest project says Express (`CHARTWARDEN_TEST_PLATFORM=express`, the `e2e-express`
+ * project: the module as most hosts embed it).
+ */
+export function testPlatform(): 'express' | 'fastify' {
+  return process.env.CHARTWARDEN_TEST_PLATFORM === 'express' ? 'express' : 'fastify';
+}
+
 /** A running ChartWarden on a random port, over real HTTP, with its own data dir (and dev key). */
 export interface TestServer {
   app: INestApplication;
@@ -67,16 +78,20 @@ export interface TestServer {
  * `clock`: the server's "now" (edit windows, grant expiry, versions' lastUpdated), for tests
  * that move time instead of waiting for it.
  */
-export async function startTestServer(options: Partial<ChartWardenOptions> & { clock?: Clock } = {}): Promise<TestServer> {
-  const { clock, ...moduleOptions } = options;
+export async function startTestServer(options: Partial<ChartWardenOptions> & { clock?: Clock; platform?: 'express' | 'fastify' } = {}): Promise<TestServer> {
+  const { clock, platform = testPlatform(), ...moduleOptions } = options;
   const dataDir = moduleOptions.dataDir ?? (await mkdtemp(join(tmpdir(), 'chartwarden-test-')));
   let builder = Test.createTestingModule({
     imports: [ChartWardenModule.forRoot({ databaseUrl: testDatabaseUrl(), dataDir, databasePoolSize: 5, ...moduleOptions })],
   });
   if (clock) builder = builder.overrideProvider(Clock).useValue(clock);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
-  setupOpenApi(app);
+  const app =
+    platform === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(FASTIFY_SERVER_OPTIONS), { bodyParser: false, logger: ['error'] })
+      : moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
+  // The documents only on Fastify: its Swagger UI files need @fastify/static, which jest on Node 20 cannot load (the server smoke test reads the page).
+  setupOpenApi(app, 'docs', { ui: platform === 'express' });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
