@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { Bundle, Patient } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { rawRequest, seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
@@ -193,6 +193,19 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
       const outcome = expectOutcome(res, 400, 'structure', ERR.deep);
       expect(outcome.issue?.[0].diagnostics).toContain('64');
       await expectAudited(res, 400, ERR.deep);
+    });
+
+    it.each([
+      ['POST', '/fhir/Patient'],
+      ['POST', '/fhir'],
+      ['POST', '/disputes'],
+    ])('R-51: %s %s with an empty FHIR JSON body (Content-Length: 0) → 400 OperationOutcome, recorded; nothing stored', async (method, path) => {
+      const before = await count(`SELECT count(*)::int AS n FROM fhir_resource_version`, []);
+      const res = await send(server.root, path, { method, token: his, body: '' });
+      expect({ status: res.status, resourceType: (res.body as OperationOutcome | undefined)?.resourceType }).toEqual({ status: 400, resourceType: 'OperationOutcome' });
+      const code = (res.body as OperationOutcome).issue?.[0].details?.coding?.[0].code;
+      await expectAudited(res, 400, code ?? '(none)');
+      expect(await count(`SELECT count(*)::int AS n FROM fhir_resource_version`, [])).toBe(before);
     });
 
     it('R-51: a lone \\ud800 (escaped, or raw bytes) and an escaped \\u0000 → 400 invalid-characters naming the element; nothing stored', async () => {
