@@ -53,6 +53,11 @@ describe('audit chain primitives (R-21)', () => {
     expect(Math.min(...counts)).toBeGreaterThan(800);
     expect(Math.max(...counts)).toBeLessThan(1200);
   });
+
+  it('R-21: the chain is SHA-256 of the request id, its first 32 bits mod the chains: the assignment every stored entry was made with', () => {
+    for (const id of ['req-1', 'a1b2c3d4-0000-4000-8000-000000000000', '病历-请求-7', 'embedded:x'])
+      for (const chains of [1, 16, 24]) expect(chainOf(id, chains)).toBe(createHash('sha256').update(id).digest().readUInt32BE(0) % chains);
+  });
 });
 
 describe('interactionOf: what a request is, from method and path (R-20, R-22 BALP)', () => {
