@@ -4,7 +4,7 @@ import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { rawRequest, seedAs, type HttpResult } from '../support/http.js';
 import { expectOutcome, expectStatus } from '../support/fhir-expect.js';
-import { closeAll, connectTestDatabase, startTestServer, type TestServer } from '../support/test-app.js';
+import { closeAll, connectTestDatabase, startTestServer, testPlatform, type TestServer } from '../support/test-app.js';
 
 /**
  * Issue #12, items 5 and 7: bad input is a 400 (or 413/415/431) OperationOutcome, never a
@@ -91,6 +91,23 @@ describe('Hardening: bad input is refused, audited, and harms no other request (
     patient = await seedAs(server.fhirBase, his, { resourceType: 'Patient', name: [{ family: `Hardening-${run}` }], birthDate: '1970-01-01' });
   });
   afterAll(() => closeAll(db, server));
+
+  it('R-20, R-22: a route\'s words in another case (/FHIR/…/$EVERYTHING): no route on Fastify; on Express, which routes them, recorded as what ran', async () => {
+    const read = await send(server.root, `/FHIR/Patient/${patient.id}`, { token: his });
+    const everything = await send(server.root, `/Fhir/Patient/${patient.id}/$EVERYTHING`, { token: his });
+    const recorded = async (requestId: string) =>
+      (await db.query(`SELECT action, subtype, entity_type, entity_id, patient, content::jsonb->>'lifecycle' AS lifecycle FROM audit_entry WHERE request_id = $1`, [requestId])).rows;
+    if (testPlatform() === 'fastify') {
+      // Fastify routes case-sensitively, as FHIR paths are: nothing is read, so nothing is recorded.
+      expect([read.status, everything.status]).toEqual([404, 404]);
+      expect([await recorded(read.requestId), await recorded(everything.requestId)]).toEqual([[], []]);
+    } else {
+      expect([read.status, everything.status]).toEqual([200, 200]);
+      expect(await recorded(read.requestId)).toEqual([{ action: 'R', subtype: 'read', entity_type: 'Patient', entity_id: patient.id, patient: patient.id, lifecycle: 'access' }]);
+      // The export is a disclosure (R-22), whatever the case it was asked in.
+      expect(await recorded(everything.requestId)).toEqual([{ action: 'E', subtype: 'everything', entity_type: 'Patient', entity_id: patient.id, patient: patient.id, lifecycle: 'disclose' }]);
+    }
+  });
 
   describe('item 5: NUL and lone surrogates in the URL and headers', () => {
     it('R-20/R-51: GET /fhir/Patient/x%00 without a token → 400 invalid-characters (not 503), recorded with the NUL escaped', async () => {

@@ -82,6 +82,21 @@ describe('interactionOf: what a request is, from method and path (R-20, R-22 BAL
     expect(interactionOf(method, path)).toMatchObject(expected);
   });
 
+  // Express routes a path's words whatever their case (a host on Express): the trail names what ran.
+  it.each([
+    ['GET', '/FHIR/Patient/P1', { action: 'R', subtype: 'read', lifecycle: 'access', entity: { type: 'Patient', id: 'P1' } }],
+    ['GET', '/Fhir/Patient/p1/$EVERYTHING', { action: 'E', subtype: 'everything', lifecycle: 'disclose', entity: { type: 'Patient', id: 'p1' } }],
+    ['GET', '/fhir/Composition/c1/$Print', { action: 'R', subtype: 'print', lifecycle: 'disclose', entity: { type: 'Composition', id: 'c1' } }],
+    ['GET', '/fhir/Patient/p1/_HISTORY/V2', { action: 'R', subtype: 'vread', entity: { type: 'Patient', id: 'p1', version: 'V2' } }],
+    ['POST', '/FHIR/Observation/_Search', { action: 'E', subtype: 'search-type', entity: { type: 'Observation' } }],
+    ['POST', '/Disputes/D1/SEAL', { action: 'U', subtype: 'dispute-seal', lifecycle: 'hold', entity: { type: 'Dispute', id: 'D1' } }],
+    ['POST', '/COPY-REQUESTS/r1/Deliver', { action: 'U', subtype: 'copy-deliver', lifecycle: 'disclose', entity: { type: 'CopyRequest', id: 'r1' } }],
+    ['POST', '/Access/Grants/G1/Approve', { action: 'U', subtype: 'grant-approve', entity: { type: 'AccessGrant', id: 'G1' } }],
+    ['GET', '/AUDIT/Access-Report', { action: 'E', subtype: 'access-report' }],
+  ])('R-20, R-22: %s %s is recorded as the interaction it ran, types and ids as sent', (method, path, expected) => {
+    expect(interactionOf(method, path)).toMatchObject(expected);
+  });
+
   it('R-20: the public CapabilityStatement is not recorded; unknown paths are recorded as plain requests', () => {
     expect(interactionOf('GET', '/fhir/metadata')).toBeUndefined();
     expect(interactionOf('GET', '/fhir/not-a-type/x')).toEqual({ action: 'E', subtype: 'http-request' });

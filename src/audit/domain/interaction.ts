@@ -17,33 +17,41 @@ const FHIR_TYPE = /^[A-Z][A-Za-z]+$/;
  * refused before any handler ran (401, 404 route) is still recorded as what it attempted.
  * `undefined`: not audited (`GET /fhir/metadata`, the public CapabilityStatement).
  * BALP: read `R` + read|vread, search `E` + search-type, create `C`, update `U`.
+ *
+ * The route's own words (`fhir`, `_history`, `$everything`, `seal`…) are read whatever their case:
+ * Express routes them so by default (`/FHIR/Patient/x/$EVERYTHING` runs `$everything` on a host
+ * on Express), and the trail must name what ran, a disclosure as a disclosure (R-20, R-22). Types
+ * and ids are kept as sent. On Fastify, the server's platform, such a path is no route (404).
  */
 export function interactionOf(method: string, path: string): Interaction | undefined {
   const parts = path.split('?')[0].split('/').filter(Boolean).map(safeDecode);
-  const fhir = parts.indexOf('fhir');
+  const at = (word: string) => parts.findIndex((part) => lower(part) === word);
+  const fhir = at('fhir');
   if (fhir >= 0) return fhirInteraction(method, parts.slice(fhir + 1));
-  const access = parts.indexOf('access');
+  const access = at('access');
   if (access >= 0) return accessInteraction(method, parts.slice(access + 1));
-  const governance = parts.indexOf('governance');
+  const governance = at('governance');
   if (governance >= 0) {
-    const [what, id, step] = parts.slice(governance + 1);
+    const [what, id, step] = words(parts.slice(governance + 1), 0, 2);
     if (what === 'amendments') return id ? { action: 'U', subtype: `amendment-${step ?? 'read'}`, entity: { type: 'Amendment', id } } : { action: 'E', subtype: 'amendment-list', entity: { type: 'Amendment' } };
     return { action: 'E', subtype: what ?? 'governance' };
   }
-  const copies = parts.indexOf('copy-requests');
-  if (copies >= 0) return copyRequestInteraction(method, parts.slice(copies + 1));
-  const disputes = parts.indexOf('disputes');
-  if (disputes >= 0) return disputeInteraction(method, parts.slice(disputes + 1));
-  const audit = parts.indexOf('audit');
-  if (audit >= 0 && parts[audit + 1] === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
-  if (audit >= 0 && parts[audit + 1] === 'integrity') return integrityInteraction(method, parts.slice(audit + 2));
+  const copies = at('copy-requests');
+  if (copies >= 0) return copyRequestInteraction(method, words(parts.slice(copies + 1), 1));
+  const disputes = at('disputes');
+  if (disputes >= 0) return disputeInteraction(method, words(parts.slice(disputes + 1), 1));
+  const audit = at('audit');
+  if (audit >= 0 && lower(parts[audit + 1]) === 'access-report') return { action: 'E', subtype: 'access-report', lifecycle: 'access', entity: { type: 'AuditEvent' } };
+  if (audit >= 0 && lower(parts[audit + 1]) === 'integrity') return integrityInteraction(method, words(parts.slice(audit + 2), 0));
   return { action: 'E', subtype: 'http-request' };
 }
 
-function fhirInteraction(method: string, p: string[]): Interaction | undefined {
+function fhirInteraction(method: string, given: string[]): Interaction | undefined {
+  // The words after the type: `_search`/`_history` in the id's place, the operation after an id.
+  const p = /^[_$]/.test(given[1] ?? '') ? words(given, 1, 2) : words(given, 2);
   const [type, id, op, vid] = p;
   if (p.length === 0) return method === 'POST' ? { action: 'E', subtype: 'transaction', entity: { type: 'Bundle' } } : { action: 'E', subtype: 'http-request' };
-  if (type === 'metadata') return undefined;
+  if (lower(type) === 'metadata') return undefined;
   if (!FHIR_TYPE.test(type)) return { action: 'E', subtype: 'http-request' };
   if (p.length === 1) {
     if (method === 'GET') return { action: 'E', subtype: 'search-type', lifecycle: 'access', entity: { type } };
@@ -70,8 +78,8 @@ function fhirInteraction(method: string, p: string[]): Interaction | undefined {
   return { action: 'E', subtype: 'http-request', entity: { type } };
 }
 
-function accessInteraction(method: string, p: string[]): Interaction {
-  const [what, id, step] = p;
+function accessInteraction(method: string, given: string[]): Interaction {
+  const [what, id, step] = words(given, 0, 2);
   if (what === 'grants') {
     if (!id) return method === 'POST' ? { action: 'C', subtype: 'grant-request', entity: { type: 'AccessGrant' } } : { action: 'E', subtype: 'grant-list', entity: { type: 'AccessGrant' } };
     return { action: 'U', subtype: `grant-${step ?? 'read'}`, entity: { type: 'AccessGrant', id } };
@@ -111,6 +119,16 @@ function integrityInteraction(method: string, p: string[]): Interaction {
   if (what === 'runs' && id) return { action: 'R', subtype: 'integrity-run-read', entity: { type: 'IntegrityRun', id } };
   if (what === 'runs' && method === 'POST') return { action: 'E', subtype: 'integrity-run-start', entity: { type: 'IntegrityRun' } };
   return { action: 'E', subtype: 'integrity-state', entity: { type: 'IntegrityRun' } };
+}
+
+/** A route's word as the route spells it (lower case); undefined stays undefined. */
+function lower(part: string | undefined): string | undefined {
+  return part?.toLowerCase();
+}
+
+/** `parts` with the route's words, at `positions`, in lower case (the other parts, types and ids, as sent). */
+function words(parts: string[], ...positions: number[]): string[] {
+  return parts.map((part, i) => (positions.includes(i) ? part.toLowerCase() : part));
 }
 
 function safeDecode(s: string): string {
