@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../common/clock.js';
-import { header, requestTarget, type HttpRequest } from '../common/http-exchange.js';
+import { header, queryString, requestPath, type HttpRequest } from '../common/http-exchange.js';
 import type { Actor } from '../identity/actor.js';
 import { entriesFor, type AuditedResponse } from './audit-entries.js';
 import { AuditLog } from './audit-log.js';
@@ -56,10 +56,8 @@ export class AuditRecorder {
     const given = header(req, 'x-request-id');
     const id = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
-    const url = requestTarget(req);
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    req.audit = new RequestAudit(id, req.method, path, q < 0 ? '' : url.slice(q + 1), req.ip, header(req, 'user-agent'), interactionOf(req.method, path));
+    const path = requestPath(req);
+    req.audit = new RequestAudit(id, req.method, path, queryString(req), req.ip, header(req, 'user-agent'), interactionOf(req.method, path));
     next();
   };
 
