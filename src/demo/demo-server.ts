@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
 import { ChartWardenModule } from '../chartwarden.module.js';
 import type { ServerSettings } from '../config/env.config.js';
@@ -8,6 +9,7 @@ import { ApplicationRoleError } from '../database/application-role.js';
 import { DataDirInUseError, DataDirLock, DataDirUnusableError } from '../database/data-dir-lock.js';
 import { DatabaseUnreachableError, explainConnectionError, probeDatabase } from '../database/database-unreachable.js';
 import { EmbeddedPostgresError, EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
+import { FASTIFY_SERVER_OPTIONS } from '../fhir/fastify-server.js';
 import { createLogger, PinoNestLogger } from '../observability/logger.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { PolicyLoadError } from '../policy/policy.errors.js';
@@ -72,7 +74,8 @@ export async function startDemoServer(settings: ServerSettings, progress: (line:
     }
     // Only errors are worth a line: the seed's progress and summary are its own. No access log, metrics, CORS or checkpoints.
     const { checkpoint: _checkpoint, logging: _logging, metrics: _metrics, cors: _cors, ...options } = settings.options;
-    app = await NestFactory.create(ChartWardenModule.forRoot({ ...options, databaseUrl }), {
+    // On Fastify, as the server that will serve the seeded data (src/main.ts).
+    app = await NestFactory.create(ChartWardenModule.forRoot({ ...options, databaseUrl }), new FastifyAdapter(FASTIFY_SERVER_OPTIONS), {
       bodyParser: false,
       logger: new PinoNestLogger(createLogger({ level: 'error', format: 'json' }, process.stderr)),
       abortOnError: false,
