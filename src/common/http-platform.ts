@@ -24,6 +24,7 @@ type Handler = { [DECLARED]?: RoutePath };
  * read as the `*` parameter). Idempotent, and back again: a process may start one app of each.
  */
 export function fitWildcardRoutes(platform: string | undefined, controllers: readonly Type[]): void {
+  const forPlatform = (path: string) => (platform === 'fastify' ? path.replace(NAMED_WILDCARD, '$1*') : path);
   for (const controller of controllers) {
     for (const key of Object.getOwnPropertyNames(controller.prototype)) {
       const handler = Object.getOwnPropertyDescriptor(controller.prototype, key)?.value as (Handler & object) | undefined;
@@ -31,11 +32,14 @@ export function fitWildcardRoutes(platform: string | undefined, controllers: rea
       const declared = handler[DECLARED] ?? (Reflect.getMetadata(PATH_METADATA, handler) as RoutePath | undefined);
       if (declared === undefined || !wildcardIn(declared)) continue;
       handler[DECLARED] = declared;
-      const fit = (path: string) => (platform === 'fastify' ? path.replace(NAMED_WILDCARD, '$1*') : path);
-      const paths: readonly string[] = typeof declared === 'string' ? [declared] : declared;
-      Reflect.defineMetadata(PATH_METADATA, typeof declared === 'string' ? fit(declared) : paths.map(fit), handler);
+      Reflect.defineMetadata(PATH_METADATA, eachPath(declared, forPlatform), handler);
     }
   }
+}
+
+/** `change` applied to a route path, or to each of a route's paths. */
+function eachPath(path: RoutePath, change: (path: string) => string): RoutePath {
+  return typeof path === 'string' ? change(path) : path.map(change);
 }
 
 /** Whether a declared route path ends in a wildcard. */
