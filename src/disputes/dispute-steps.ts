@@ -14,7 +14,7 @@ export interface DisputeStep {
 
 /** How a step commits: whether it changes the withheld records, and whether it locks a scope (and may deadlock). */
 export interface StepOptions {
-  /** A seal, supplement or unseal: the other instances are told in the step, this one forgets its list after it. */
+  /** A seal, supplement or unseal: the other instances are told in the step, and the step answers once every instance forgot its list. */
   withheld?: boolean;
   /** A seal or supplement locks a whole scope: tried again when PostgreSQL aborts it as a deadlock victim. */
   locksScope?: boolean;
@@ -39,12 +39,12 @@ export class DisputeSteps {
     const attempt = () =>
       UnitOfWork.run(this.db, async (unit) => {
         const result = await work({ unit, at: this.clock.now() });
-        if (options.withheld) await this.withholdings.changedWithin(unit);
+        const announcement = options.withheld ? await this.withholdings.changedWithin(unit) : undefined;
         await this.journal.recordStep(ctx, patient, status, unit);
-        return result;
+        return { result, announcement };
       });
-    const result = options.locksScope ? await retryOnDeadlock(attempt) : await attempt();
-    if (options.withheld) this.withholdings.invalidate();
+    const { result, announcement } = options.locksScope ? await retryOnDeadlock(attempt) : await attempt();
+    if (options.withheld) await this.withholdings.changed(announcement);
     return result;
   }
 }

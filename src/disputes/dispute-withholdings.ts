@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { ClusterEvents } from '../cluster/cluster-events.js';
+import { ClusterEvents, type Announcement } from '../cluster/cluster-events.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import { WithheldRecordsSource, type Withholding } from '../policy/withheld-records.port.js';
 import { DisputesRepository } from './disputes.repository.js';
@@ -23,14 +23,16 @@ export class DisputeWithholdings extends WithheldRecordsSource {
 
   constructor(
     private readonly cases: DisputesRepository,
-    @Optional() cluster?: ClusterEvents,
+    @Optional() private readonly cluster?: ClusterEvents,
   ) {
     super();
     cluster?.subscribe('withheld', () => this.invalidate());
   }
 
   current(): Promise<readonly Withholding[]> {
-    if (this.cached && Date.now() - this.cached.at < TTL_MS) return this.cached.value;
+    // While this instance is not listening, another's seal would not reach it: nothing is reused.
+    const trusted = this.cluster?.listening ?? true;
+    if (this.cached && trusted && Date.now() - this.cached.at < TTL_MS) return this.cached.value;
     const value = this.load();
     this.cached = { at: Date.now(), value };
     // A failed read is not remembered: the next decision asks again (and fails closed meanwhile).
@@ -50,10 +52,21 @@ export class DisputeWithholdings extends WithheldRecordsSource {
 
   /**
    * Tells the other instances, inside `unit` (the seal's, supplement's or unseal's), that the
-   * withheld records change when it commits; nothing is sent if it rolls back.
+   * withheld records change when it commits; nothing is sent if it rolls back. Once it
+   * committed, `changed` with what this returns.
    */
-  changedWithin(unit: UnitOfWork): Promise<void> {
+  changedWithin(unit: UnitOfWork): Promise<Announcement | undefined> {
     return this.cases.withheldChangedWithin(unit);
+  }
+
+  /**
+   * After the change committed: forgets this instance's list, and returns once every other
+   * instance has forgotten its own (or, failing an answer, once their lists have expired), so
+   * that the step's answer leaves when the change is in force everywhere (R-44: "immediate").
+   */
+  async changed(announcement: Announcement | undefined): Promise<void> {
+    this.invalidate();
+    await announcement?.delivered(TTL_MS);
   }
 
   private load(): Promise<readonly Withholding[]> {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ClusterEvents } from '../cluster/cluster-events.js';
+import { ClusterEvents, type Announcement } from '../cluster/cluster-events.js';
 import { uuidOr } from '../common/ids.js';
 import { ChartWardenDatabase, type Queryable } from '../database/chartwarden-database.js';
 import { sqlOf, type UnitOfWork } from '../database/unit-of-work.js';
@@ -312,10 +312,10 @@ export class DisputesRepository {
   /**
    * Tells the other instances, inside the unit (a seal's, supplement's or unseal's), that the
    * withheld records change when it commits (cluster event `withheld`, decision 0012): nothing
-   * is sent if it rolls back.
+   * is sent if it rolls back. Without a cluster (one instance), there is no one to wait for.
    */
-  async withheldChangedWithin(unit: UnitOfWork): Promise<void> {
-    await this.cluster?.publish('withheld', [], sqlOf(unit));
+  async withheldChangedWithin(unit: UnitOfWork): Promise<Announcement | undefined> {
+    return this.cluster?.publish('withheld', [], sqlOf(unit));
   }
 
   private sql(unit: UnitOfWork | undefined): Queryable {

@@ -246,7 +246,9 @@ export class AccessPolicyService {
    */
   async invalidate(actorId: string): Promise<void> {
     this.forget([actorId]);
-    await this.cluster?.publish('access', [actorId]);
+    const announcement = await this.cluster?.publish('access', [actorId]);
+    // Answered once every instance forgot the actor's grants, or its cache of them expired.
+    await announcement?.delivered(ACTIVE_ACCESS_TTL_MS);
   }
 
   /** Drops the cached grants of `actors` (all actors: `undefined`). */
@@ -272,12 +274,16 @@ export class AccessPolicyService {
 
   private async activeFor(actor: Actor): Promise<ActiveAccess> {
     const cached = this.active.get(actor.id);
-    if (cached && Date.now() - cached.at < ACTIVE_ACCESS_TTL_MS) return cached.value;
+    // While this instance is not listening, another's change would not reach it: nothing is reused.
+    const trusted = this.cluster?.listening ?? true;
+    if (cached && trusted && Date.now() - cached.at < ACTIVE_ACCESS_TTL_MS) return cached.value;
     const generation = this.generation;
+    // The TTL runs from before the read: what it read is never older than the TTL when used.
+    const startedAt = Date.now();
     const value = await this.activeAccess.activeFor(actor.id, this.clock.now());
     // Invalidated while reading: what was read may predate the change; use it for this decision only.
     if (generation !== this.generation) return value;
-    this.active.set(actor.id, { at: Date.now(), value });
+    this.active.set(actor.id, { at: startedAt, value });
     if (this.active.size > ABILITY_CACHE_SIZE) this.active.delete(this.active.keys().next().value as string);
     return value;
   }

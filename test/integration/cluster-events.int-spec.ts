@@ -89,6 +89,41 @@ describe('Cluster events over LISTEN/NOTIFY (integration)', () => {
     expect(seenByB.map((e) => [e.topic, e.ids])).toEqual([['policy', ['v-after-commit']]]);
   });
 
+  it('a sender waits for the delivery: it resolves once the other instance handled the event, not before', async () => {
+    let handledAt = 0;
+    b.subscribe('access', (ids) => {
+      if (ids?.[0] === 'dr-waited-for') handledAt = Date.now();
+    });
+    const announcement = await a.publish('access', ['dr-waited-for']);
+    const delivery = await announcement.delivered(2000);
+    const deliveredAt = Date.now();
+    expect(delivery).toEqual({ peers: 1, acknowledged: 1 });
+    expect(handledAt).toBeGreaterThan(0);
+    expect(handledAt).toBeLessThanOrEqual(deliveredAt);
+    expect(seenByA).toEqual([]);
+  });
+
+  it('inside a transaction: acknowledged after the commit; a peer that never answers holds the sender for the whole bound, no longer', async () => {
+    // A listener under the instances' name that never acknowledges: a peer whose process hangs.
+    const silent = new pg.Client({ connectionString: url, application_name: 'chartwarden-cluster' });
+    await silent.connect();
+    try {
+      await silent.query('LISTEN chartwarden_cluster');
+      const unacknowledgedBefore = a.stats.unacknowledged;
+      const announcement = await dbA.transaction((tx) => a.publish('withheld', [], tx));
+      const started = Date.now();
+      const delivery = await announcement.delivered(300);
+      const waited = Date.now() - started;
+      expect(delivery).toEqual({ peers: 2, acknowledged: 1 });
+      expect(waited).toBeGreaterThanOrEqual(290);
+      expect(waited).toBeLessThan(2000);
+      expect(a.stats.unacknowledged).toBe(unacknowledgedBefore + 1);
+      expect(seenByB.map((e) => e.topic)).toEqual(['withheld']);
+    } finally {
+      await silent.end();
+    }
+  });
+
   it('a lost listening connection is restored with backoff; every topic is then refreshed, and events flow again', async () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();

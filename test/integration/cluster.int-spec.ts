@@ -18,8 +18,9 @@ import { dropThrowawayDatabase } from '../support/throwaway-database.js';
  * Several instances on one PostgreSQL (issue 14, decision 0012), as a hospital runs them
  * behind a load balancer: three built servers (`node dist/src/main.js`) on one fresh
  * database, each with its own data dir and the same dev signing key, all reading one policy
- * file. What one instance changes, the others see within 100 ms (the caches that decide
- * access are invalidated through LISTEN/NOTIFY); concurrent writers through all three keep the
+ * file. What one instance changes is in force on the others once its answer left (the caches
+ * that decide access are invalidated through LISTEN/NOTIFY, and the change answers once the
+ * others acknowledged it); concurrent writers through all three keep the
  * audit chains and the edit ledger verifiable (R-21); and an instance killed with SIGKILL under
  * load loses no answered request (R-20, R-51).
  */
@@ -197,6 +198,7 @@ describe('Three ChartWarden instances on one PostgreSQL (integration, spawned se
     expect(before.status).toBe(200);
     expect(before.body.id).toBe(r.lab.id);
 
+    const sealSentAt = Date.now();
     const sealed = await json<{ id: string; status: string; trigger: string }>(one, tokens.officer, 'POST', 'disputes', {
       patient: `Patient/${r.patient}`,
       reason: '舆情事件',
@@ -205,12 +207,13 @@ describe('Three ChartWarden instances on one PostgreSQL (integration, spawned se
       team: [DR],
     });
     const sealedAt = Date.now();
+    figures.sealAnsweredMs = sealedAt - sealSentAt;
     expect(sealed.status).toBe(201);
     expect(sealed.body).toMatchObject({ status: 'sealed', trigger: 'public-incident' });
 
     // The chief is not on the case team: withheld through every instance, from the seal's answer on.
-    // The read is sent at once (well within 100 ms of the answer) and decided then; the event was
-    // delivered when the seal committed, before its answer left instance 1.
+    // The read is sent at once (well within 100 ms of the answer) and decided then: instance 1
+    // answered the seal only once the other two acknowledged its event (or their caches expired).
     const readSentAt = Date.now();
     const read = await fhir(two, tokens.chief, 'GET', `Observation/${r.lab.id}`);
     const readAnsweredAt = Date.now();
@@ -249,11 +252,14 @@ describe('Three ChartWarden instances on one PostgreSQL (integration, spawned se
       until: new Date(Date.now() + 86_400_000).toISOString(),
     });
     expect(asked.status).toBe(201);
+    const approvalSentAt = Date.now();
     const approved = await json<{ status: string }>(one, tokens.medicalAffairs, 'POST', `access/grants/${asked.body.id}/approve`, {});
     const approvedAt = Date.now();
+    figures.approvalAnsweredMs = approvedAt - approvalSentAt;
     expect(approved.status).toBe(200);
     expect(approved.body.status).toBe('approved');
 
+    // Sent at once: instance 1 answered the approval only once instances 2 and 3 acknowledged its event.
     const readSentAt = Date.now();
     const read = await fhir<Observation>(three, tokens.neuro, 'GET', `Observation/${r.lab.id}`);
     const readAt = Date.now();
