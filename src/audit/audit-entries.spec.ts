@@ -1,3 +1,4 @@
+import { canonicalize } from 'json-canonicalize';
 import { entriesFor, entryFor, outcomeOf } from './audit-entries.js';
 import { interactionOf } from './domain/interaction.js';
 import { toAuditEvent } from './domain/balp.js';
@@ -75,6 +76,30 @@ describe('audit entries of one request (R-20, R-22)', () => {
     const [e] = entriesFor(audit, { status: 200 }, NOW);
     expect(e.agent.id).toBe(`${'a'.repeat(126)}…`);
     expect(e.agent.id).not.toMatch(/[\ud800-\udbff]…/);
+  });
+
+  it('R-21: an entry is built with its keys in canonical order, so its chain text is the entry as built (no sorted copy)', () => {
+    const full = request('GET', '/fhir/Observation', '_id=o1,o2');
+    full.breakGlass = { reason: '抢救' };
+    full.decided({ allowed: true, rule: 'attending.break-glass', policyVersion: 'v7', breakGlassId: 'btg-1', grantId: 'g-1' }, 'p1');
+    const disclosing = {
+      action: 'E' as const,
+      subtype: 'copy-produce',
+      lifecycle: 'disclose',
+      entity: { type: 'CopyRequest', id: 'c1', version: '2' },
+      disclosed: [{ type: 'Observation', id: 'o1', version: '3' }],
+    };
+    const refused = request('GET', '/fhir/Observation/o9');
+    const entries = [
+      ...entriesFor(full, { status: 200 }, NOW),
+      entryFor(full, { status: 201, headers: { Location: '/fhir/CopyRequest/c1/_history/2' } }, NOW, { interaction: disclosing, patient: 'p1' }),
+      ...entriesFor(refused, { status: 403, body: { resourceType: 'OperationOutcome', issue: [{ details: { coding: [{ system: 'https://chartwarden.dev/fhir/CodeSystem/error-code', code: 'access.forbidden' }] } }] } }, NOW),
+    ];
+    // Every optional part is there: the order of each is checked.
+    expect(entries[0]).toMatchObject({ breakGlass: { id: 'btg-1', reason: '抢救' }, grantId: 'g-1', purpose: 'BTG', entity: { query: '_id=o1,o2' }, patient: 'p1' });
+    expect(entries[1]).toMatchObject({ disclosed: [{ type: 'Observation', id: 'o1', version: '3' }], lifecycle: 'disclose', entity: { id: 'c1', version: '2' } });
+    expect(entries[2]).toMatchObject({ error: 'access.forbidden', outcome: 4 });
+    for (const e of entries) expect(JSON.stringify(e)).toBe(canonicalize(e));
   });
 
   it('R-22: outcome codes: 0 success, 4 refused or invalid, 8 server failure', () => {

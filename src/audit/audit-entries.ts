@@ -46,40 +46,44 @@ export function entriesFor(audit: RequestAudit, response: AuditedResponse, now: 
   return patients.map((patient) => entryFor(audit, response, now, { patient }));
 }
 
-/** One entry of the request `audit`, about `focus`. */
+/**
+ * One entry of the request `audit`, about `focus`. Its keys, and its parts', are written in
+ * code-unit order: the order canonical JSON puts them in, so the entry is serialised as it is,
+ * without a sorted copy (`canonicalJson`; the order changes nothing else).
+ */
 export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Date, focus: EntryFocus = {}): AuditEntry {
   const interaction = focus.interaction ?? audit.interaction ?? { action: 'E', subtype: 'http-request' };
   const actor = audit.actor;
   const decision = audit.decision;
-  const entity = interaction.entity ? clipEntity({ ...interaction.entity, ...written(response.headers) }) : undefined;
-  if (entity && KEEPS_QUERY.has(interaction.subtype) && audit.query) Object.assign(entity, { query: audit.query });
+  const entity = interaction.entity ? entityOf(interaction.entity, written(response.headers), KEEPS_QUERY.has(interaction.subtype) ? audit.query : undefined) : undefined;
   const entry: AuditEntry = {
-    recorded: now.toISOString(),
-    requestId: audit.requestId,
     action: interaction.action,
-    subtype: clipText(interaction.subtype, 64),
-    ...(interaction.lifecycle ? { lifecycle: interaction.lifecycle } : {}),
-    outcome: outcomeOf(response.status),
-    status: response.status,
-    ...(response.status >= 400 ? optional('error', errorCodeOf(response.body)) : {}),
     agent: {
-      roles: actor?.roles ?? [],
-      ...optional('id', actor?.id === undefined ? undefined : clipText(actor.id, 128)),
-      ...optional('practitioner', actor?.practitioner),
       ...optional('department', actor?.department),
+      ...optional('id', actor?.id === undefined ? undefined : clipText(actor.id, 128)),
       ...optional('ip', audit.ip),
+      ...optional('practitioner', actor?.practitioner),
+      roles: actor?.roles ?? [],
       ...optional('userAgent', audit.userAgent),
     },
-    ...(entity ? { entity: stripUndefined(entity) } : {}),
+    ...(audit.breakGlass ? { breakGlass: { ...optional('id', decision?.breakGlassId), reason: audit.breakGlass.reason } } : {}),
     // What a disclosure handed out: only when it succeeded (a refused or failed one handed out nothing).
     ...(response.status < 400 && interaction.disclosed?.length ? { disclosed: disclosedVersions(interaction.disclosed) } : {}),
-    ...optional('patient', focus.patient === undefined ? undefined : clipText(focus.patient, 64)),
-    ...(audit.breakGlass ? { purpose: 'BTG', breakGlass: { reason: audit.breakGlass.reason, ...optional('id', decision?.breakGlassId) } } : {}),
+    ...(entity ? { entity } : {}),
+    ...(response.status >= 400 ? optional('error', errorCodeOf(response.body)) : {}),
     ...optional('grantId', decision?.grantId),
-    ...optional('policyVersion', decision?.policyVersion),
-    ...optional('rule', decision?.rule),
+    ...(interaction.lifecycle ? { lifecycle: interaction.lifecycle } : {}),
     method: audit.method,
+    outcome: outcomeOf(response.status),
     path: audit.path,
+    ...optional('patient', focus.patient === undefined ? undefined : clipText(focus.patient, 64)),
+    ...optional('policyVersion', decision?.policyVersion),
+    ...(audit.breakGlass ? { purpose: 'BTG' } : {}),
+    recorded: now.toISOString(),
+    requestId: audit.requestId,
+    ...optional('rule', decision?.rule),
+    status: response.status,
+    subtype: clipText(interaction.subtype, 64),
   };
   return entry;
 }
@@ -102,16 +106,20 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined || value === '' ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
 /**
- * Whatever a caller put in a URL is recorded, but within the trail's column sizes: a path
- * segment longer than any FHIR id (64) must not stop the request from being recorded (R-20).
+ * The record an entry is about: what the interaction names, with the id and version a write or
+ * read returned, and a search's query; within the trail's column sizes (R-20: a path segment
+ * longer than any FHIR id, 64, must not stop the request from being recorded), keys in order.
  */
-function clipEntity<T extends { type: string; id?: string; version?: string }>(e: T): T {
-  return { ...e, type: clipText(e.type, 64), ...(e.id !== undefined ? { id: clipText(e.id, 64) } : {}), ...(e.version !== undefined ? { version: clipText(e.version, 64) } : {}) };
+function entityOf(named: { type: string; id?: string; version?: string }, returned: { id?: string; version?: string }, query: string | undefined): NonNullable<AuditEntry['entity']> {
+  const id = returned.id ?? named.id;
+  const version = returned.version ?? named.version;
+  return {
+    ...(id !== undefined ? { id: clipText(id, 64) } : {}),
+    ...(query ? { query } : {}),
+    type: clipText(named.type, 64),
+    ...(version !== undefined ? { version: clipText(version, 64) } : {}),
+  };
 }
 
 /** Each version once, in the order given, within the trail's column sizes (R-20). */
@@ -119,7 +127,7 @@ function disclosedVersions(versions: readonly DisclosedVersion[]): DisclosedVers
   const seen = new Set<string>();
   const out: DisclosedVersion[] = [];
   for (const v of versions) {
-    const clipped = { type: clipText(v.type, 64), id: clipText(v.id, 64), version: clipText(v.version, 64) };
+    const clipped = { id: clipText(v.id, 64), type: clipText(v.type, 64), version: clipText(v.version, 64) };
     const key = `${clipped.type}/${clipped.id}/_history/${clipped.version}`;
     if (!seen.has(key)) {
       seen.add(key);

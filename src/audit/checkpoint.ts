@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../common/canonical-json.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
 import { CheckpointRepository } from './checkpoint.repository.js';
 import type { LedgerHead, LedgerHeads } from './ledger-heads.port.js';
@@ -84,7 +84,7 @@ function fingerprint(key: KeyObject): string {
 
 function signedBytes(c: Omit<Checkpoint, 'signature'> | Checkpoint): Buffer {
   const { signature: _signature, ...rest } = c as Checkpoint;
-  return Buffer.from(canonicalize(rest), 'utf8');
+  return Buffer.from(canonicalJson(rest), 'utf8');
 }
 
 /**

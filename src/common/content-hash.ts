@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from './canonical-json.js';
 
 /**
  * SHA-256 (hex) of a stored version's RFC 8785 canonical JSON: the one fingerprint of a version
@@ -8,5 +8,5 @@ import { canonicalize } from 'json-canonicalize';
  * manifest carries (R-32), so each can be checked against the others and against the store.
  */
 export function contentSha256(resource: Resource): string {
-  return createHash('sha256').update(canonicalize(resource), 'utf8').digest('hex');
+  return createHash('sha256').update(canonicalJson(resource), 'utf8').digest('hex');
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../common/canonical-json.js';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Resource } from '@medplum/fhirtypes';
 
 /** The extension on a Bundle entry carrying the SHA-256 of that version's canonical JSON. */
@@ -93,7 +93,7 @@ function partSections(entries: readonly ManifestEntry[], url: (r: Resource) => s
 
 /** The Bundle as stored and handed out, and its SHA-256. */
 export function canonicalBundle(bundle: Bundle): { text: string; sha256: string } {
-  const text = canonicalize(bundle);
+  const text = canonicalJson(bundle);
   return { text, sha256: createHash('sha256').update(text, 'utf8').digest('hex') };
 }
 

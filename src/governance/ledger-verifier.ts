@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../common/canonical-json.js';
 import type { Progress } from '../common/progress.js';
 import type { LedgerHead, LedgerHeads } from '../audit/ledger-heads.port.js';
 import type { UnitOfWork } from '../database/unit-of-work.js';
@@ -185,7 +185,7 @@ function linkProblem(r: LedgerRow, previous: { version: number; hash: Buffer }, 
   if (!r.prevHash.equals(previous.hash)) return { version: r.version, problem: 'link-broken', detail: `the entry of version ${r.version} does not point to the hash of version ${previous.version}'s entry` };
   if (!hash.equals(r.hash)) return { version: r.version, problem: 'entry-altered', detail: `the entry of version ${r.version} does not match its hash` };
   if (!sameColumns(entry, r)) return { version: r.version, problem: 'entry-altered', detail: `the columns of version ${r.version}'s entry no longer say what its hashed entry says` };
-  if (content === undefined || sha256(canonicalize(content)) !== entry.contentSha256) {
+  if (content === undefined || sha256(canonicalJson(content)) !== entry.contentSha256) {
     const why = content === undefined ? 'is missing' : 'is not the version the ledger recorded (its SHA-256 differs)';
     return { version: r.version, problem: 'version-altered', detail: `stored version ${r.version} ${why}` };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../common/canonical-json.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { AuditEntry } from '../audit/domain/audit-entry.js';
 import { ClusterEvents } from '../cluster/cluster-events.js';
@@ -98,7 +98,7 @@ export class PolicyReloader implements OnApplicationShutdown {
       return this.refuse(trigger, from, source, e.message.split('\n').map((l) => l.trim()).filter(Boolean));
     }
     if (next.version === from) {
-      if (canonicalize(next) !== canonicalize(this.policy.document)) {
+      if (canonicalJson(next) !== canonicalJson(this.policy.document)) {
         return this.refuse(trigger, from, source, [
           `${source} changed but still says version "${from}": give the changed policy a new version (every decision records the version it was made under)`,
         ]);

@@ -1,5 +1,5 @@
 import { createHash, hash } from 'node:crypto';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../../common/canonical-json.js';
 
 /** BALP / R4 AuditEvent.action: Create, Read, Update, Delete, Execute (search, operations, workflow steps). */
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
@@ -77,9 +77,9 @@ export interface AuditAgent {
 /** The hash an empty chain starts from. */
 export const GENESIS = Buffer.alloc(32);
 
-/** The entry as the exact text the chain covers (RFC 8785 JSON canonicalization, `json-canonicalize`). */
+/** The entry as the exact text the chain covers (RFC 8785 JSON canonicalization, `canonicalJson`: `json-canonicalize`'s text). */
 export function canonicalContent(entry: AuditEntry): string {
-  return canonicalize(entry);
+  return canonicalJson(entry);
 }
 
 /** Separates the parts of the hashed text (ASCII unit separator: never in canonical JSON unescaped). */

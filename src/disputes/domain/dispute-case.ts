@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../../common/canonical-json.js';
 import type { Bundle, Composition, Extension, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import { documentStatus } from '../../policy/domain/document-status.js';
@@ -127,7 +127,7 @@ export interface InventoryLine {
  */
 export function inventoryDigest(lines: readonly InventoryLine[]): string {
   const ordered = [...lines].sort((a, b) => (a.type === b.type ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.type < b.type ? -1 : 1));
-  return createHash('sha256').update(canonicalize(ordered), 'utf8').digest('hex');
+  return createHash('sha256').update(canonicalJson(ordered), 'utf8').digest('hex');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { canonicalize } from 'json-canonicalize';
+import { canonicalJson } from '../../common/canonical-json.js';
 
 /** One version of a governed document as the edit ledger records it (R-12). */
 export interface LedgerEntry {
@@ -38,7 +38,7 @@ export const LEDGER_GENESIS = Buffer.alloc(32);
 
 /** The entry's canonical text and its chained hash: `SHA-256(previous entry's hash ‖ text)`. */
 export function ledgerHash(previous: Buffer, entry: LedgerEntry): { text: string; hash: Buffer } {
-  const text = canonicalize(entry);
+  const text = canonicalJson(entry);
   return { text, hash: createHash('sha256').update(previous).update(text, 'utf8').digest() };
 }
 
