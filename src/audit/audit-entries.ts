@@ -55,37 +55,40 @@ export function entryFor(audit: RequestAudit, response: AuditedResponse, now: Da
   const interaction = focus.interaction ?? audit.interaction ?? { action: 'E', subtype: 'http-request' };
   const actor = audit.actor;
   const decision = audit.decision;
-  const entity = interaction.entity ? entityOf(interaction.entity, written(response.headers), KEEPS_QUERY.has(interaction.subtype) ? audit.query : undefined) : undefined;
-  const entry: AuditEntry = {
-    action: interaction.action,
-    agent: {
-      ...optional('department', actor?.department),
-      ...optional('id', actor?.id === undefined ? undefined : clipText(actor.id, 128)),
-      ...optional('ip', audit.ip),
-      ...optional('practitioner', actor?.practitioner),
-      roles: actor?.roles ?? [],
-      ...optional('userAgent', audit.userAgent),
-    },
-    ...(audit.breakGlass ? { breakGlass: { ...optional('id', decision?.breakGlassId), reason: audit.breakGlass.reason } } : {}),
-    // What a disclosure handed out: only when it succeeded (a refused or failed one handed out nothing).
-    ...(response.status < 400 && interaction.disclosed?.length ? { disclosed: disclosedVersions(interaction.disclosed) } : {}),
-    ...(entity ? { entity } : {}),
-    ...(response.status >= 400 ? optional('error', errorCodeOf(response.body)) : {}),
-    ...optional('grantId', decision?.grantId),
-    ...(interaction.lifecycle ? { lifecycle: interaction.lifecycle } : {}),
-    method: audit.method,
-    outcome: outcomeOf(response.status),
-    path: audit.path,
-    ...optional('patient', focus.patient === undefined ? undefined : clipText(focus.patient, 64)),
-    ...optional('policyVersion', decision?.policyVersion),
-    ...(audit.breakGlass ? { purpose: 'BTG' } : {}),
-    recorded: now.toISOString(),
-    requestId: audit.requestId,
-    ...optional('rule', decision?.rule),
-    status: response.status,
-    subtype: clipText(interaction.subtype, 64),
-  };
+  const failed = response.status >= 400;
+  // Assigned one by one, each only when it has a value: spreading conditional parts cost more than the rest of the entry.
+  const agent: AuditEntry['agent'] = {} as AuditEntry['agent'];
+  set(agent, 'department', actor?.department);
+  set(agent, 'id', actor?.id === undefined ? undefined : clipText(actor.id, 128));
+  set(agent, 'ip', audit.ip);
+  set(agent, 'practitioner', actor?.practitioner);
+  agent.roles = actor?.roles ?? [];
+  set(agent, 'userAgent', audit.userAgent);
+  const entry = { action: interaction.action, agent } as AuditEntry;
+  if (audit.breakGlass) entry.breakGlass = decision?.breakGlassId ? { id: decision.breakGlassId, reason: audit.breakGlass.reason } : { reason: audit.breakGlass.reason };
+  // What a disclosure handed out: only when it succeeded (a refused or failed one handed out nothing).
+  if (!failed && interaction.disclosed?.length) entry.disclosed = disclosedVersions(interaction.disclosed);
+  if (interaction.entity) entry.entity = entityOf(interaction.entity, written(response.headers), KEEPS_QUERY.has(interaction.subtype) ? audit.query : undefined);
+  if (failed) set(entry, 'error', errorCodeOf(response.body));
+  set(entry, 'grantId', decision?.grantId);
+  set(entry, 'lifecycle', interaction.lifecycle);
+  entry.method = audit.method;
+  entry.outcome = outcomeOf(response.status);
+  entry.path = audit.path;
+  set(entry, 'patient', focus.patient === undefined ? undefined : clipText(focus.patient, 64));
+  set(entry, 'policyVersion', decision?.policyVersion);
+  if (audit.breakGlass) entry.purpose = 'BTG';
+  entry.recorded = now.toISOString();
+  entry.requestId = audit.requestId;
+  set(entry, 'rule', decision?.rule);
+  entry.status = response.status;
+  entry.subtype = clipText(interaction.subtype, 64);
   return entry;
+}
+
+/** Sets `key` when `value` says something (not undefined, not empty). */
+function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined && value !== '') target[key] = value;
 }
 
 /** Id and version of what a write or read returned, from `Location` / `ETag`. */
@@ -102,10 +105,6 @@ function errorCodeOf(body: unknown): string | undefined {
   return issues?.[0]?.details?.coding?.find((c) => c.system === ERROR_CODE_SYSTEM)?.code;
 }
 
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined || value === '' ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 /**
  * The record an entry is about: what the interaction names, with the id and version a write or
  * read returned, and a search's query; within the trail's column sizes (R-20: a path segment
@@ -114,12 +113,12 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 function entityOf(named: { type: string; id?: string; version?: string }, returned: { id?: string; version?: string }, query: string | undefined): NonNullable<AuditEntry['entity']> {
   const id = returned.id ?? named.id;
   const version = returned.version ?? named.version;
-  return {
-    ...(id !== undefined ? { id: clipText(id, 64) } : {}),
-    ...(query ? { query } : {}),
-    type: clipText(named.type, 64),
-    ...(version !== undefined ? { version: clipText(version, 64) } : {}),
-  };
+  const entity = {} as NonNullable<AuditEntry['entity']>;
+  if (id !== undefined) entity.id = clipText(id, 64);
+  if (query) entity.query = query;
+  entity.type = clipText(named.type, 64);
+  if (version !== undefined) entity.version = clipText(version, 64);
+  return entity;
 }
 
 /** Each version once, in the order given, within the trail's column sizes (R-20). */
