@@ -58,7 +58,8 @@ function canonicalOrder(value: unknown): unknown {
     }
     return copy ?? value;
   }
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  // As the library does: an object with any `toJSON` member (a Date; or a key named so) is serialised natively, as it is.
+  if ((value as { toJSON?: unknown }).toJSON != null) return value;
   const object = value as Record<string, unknown>;
   const keys = Object.keys(object);
   let inOrder = true;
