@@ -14,6 +14,11 @@ export type AuditedRequest = HttpRequest & { audit?: RequestAudit; actor?: Actor
 /** A caller's `X-Request-Id` is kept when it is a sane token; otherwise the server makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
+/** The id a request is recorded and answered under: the caller's `X-Request-Id` when it is a sane token, else a new one. */
+export function requestIdFor(given: string | undefined): string {
+  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 /**
  * A call that did not come over HTTP (the embedding client, `src/embedding`), described as the
  * HTTP request it stands for so the trail records it as that interaction (R-20, R-22).
@@ -52,10 +57,11 @@ export class AuditRecorder {
   ) {}
 
   /** Middleware: gives the request its id (echoed as `X-Request-Id`) and its audit record. */
-  readonly begin = (req: AuditedRequest, res: { setHeader(name: string, value: string): unknown }, next: () => void): void => {
-    const given = header(req, 'x-request-id');
-    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader('X-Request-Id', id);
+  readonly begin = (req: AuditedRequest, res: { setHeader(name: string, value: string): unknown; getHeader?(name: string): unknown }, next: () => void): void => {
+    // The access log, first of all on HTTP, has already given the response its id by the same rule: kept.
+    const answered = res.getHeader?.('x-request-id');
+    const id = typeof answered === 'string' && REQUEST_ID.test(answered) ? answered : requestIdFor(header(req, 'x-request-id'));
+    if (id !== answered) res.setHeader('X-Request-Id', id);
     const path = requestPath(req);
     req.audit = new RequestAudit(id, req.method, path, queryString(req), req.ip, header(req, 'user-agent'), interactionOf(req.method, path));
     next();
@@ -80,7 +86,7 @@ export class AuditRecorder {
    * `chartwarden-<source>` as its user agent: an auditor tells embedded calls from HTTP requests.
    */
   beginCall(call: DirectCall): RequestAudit {
-    const id = call.requestId && REQUEST_ID.test(call.requestId) ? call.requestId : randomUUID();
+    const id = requestIdFor(call.requestId);
     const interaction = interactionOf(call.method, call.path);
     return new RequestAudit(id, call.method, `${call.source}:${call.path}`, call.query ?? '', undefined, `chartwarden-${call.source}`, interaction);
   }

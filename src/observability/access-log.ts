@@ -1,15 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { Logger as Pino } from 'pino';
-import type { AuditedRequest } from '../audit/audit-recorder.js';
+import { requestIdFor, type AuditedRequest } from '../audit/audit-recorder.js';
 import { requestPath, type HttpRequest, type HttpResponse, type Next } from '../common/http-exchange.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { interactionLabel, policyRuleIds, ruleLabel } from './metric-labels.js';
 import { ChartWardenMetrics } from './metrics.service.js';
 
-/** The same shape the audit recorder accepts for a caller's `X-Request-Id` (src/audit/audit-recorder.ts). */
-const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const STARTED = Symbol('chartwarden.request-started');
 const LINE = Symbol('chartwarden.access-line');
 
@@ -107,7 +104,7 @@ export class RequestObserver {
 /** The id the response carries: the caller's when it is sane, else a new one; the audit recorder later keeps the same rule (and sets its own). */
 function requestIdOf(req: ObservedRequest, res: ServerResponse): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  const id = requestIdFor(typeof given === 'string' ? given : undefined);
   if (!res.headersSent) res.setHeader('X-Request-Id', id);
   return id;
 }

@@ -367,6 +367,11 @@ describe('Observability: structured logs of the standalone server (e2e, node dis
     });
     // One line per request: no request logged twice, no other request logged.
     expect(lines.filter((l) => l.requestId !== undefined)).toHaveLength(3);
+    // The trail records each under the id its response and its line carry, the server's own included (R-20).
+    for (const id of requestIds) {
+      const [{ n }] = await sql<{ n: number }>(testDatabaseUrl(), 'SELECT count(*)::int AS n FROM audit_entry WHERE request_id = $1', [id]);
+      expect({ id, entries: n }).toEqual({ id, entries: 1 });
+    }
 
     const messages = lines.map((l) => String(l.msg));
     expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^Store: PostgreSQL postgres:\/\/[^@]*:\*\*\*@/)]));
