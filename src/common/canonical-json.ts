@@ -63,21 +63,20 @@ function canonicalOrder(value: unknown): unknown {
   const object = value as Record<string, unknown>;
   const keys = Object.keys(object);
   let inOrder = true;
-  let changed = false;
-  const items: unknown[] = new Array(keys.length);
+  // The members that had to be copied, by key (none, nearly always): nothing is allocated for an object already in order.
+  let copied: Map<string, unknown> | undefined;
   for (let i = 0; i < keys.length; i++) {
     const first = keys[i].charCodeAt(0);
     if (first >= 0x30 && first <= 0x39 && ARRAY_INDEX.test(keys[i])) return LIBRARY;
     if (i > 0 && !(keys[i - 1] < keys[i])) inOrder = false;
-    const item = canonicalOrder(object[keys[i]]);
+    const member = object[keys[i]];
+    const item = canonicalOrder(member);
     if (item === LIBRARY) return LIBRARY;
-    if (item !== object[keys[i]]) changed = true;
-    items[i] = item;
+    if (item !== member) (copied ??= new Map()).set(keys[i], item);
   }
-  if (inOrder && !changed) return value;
-  const order = keys.map((_, i) => i);
-  if (!inOrder) order.sort((a, b) => (keys[a] < keys[b] ? -1 : 1));
+  if (inOrder && !copied) return value;
+  if (!inOrder) keys.sort();
   const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const i of order) copy[keys[i]] = items[i];
+  for (const key of keys) copy[key] = copied?.has(key) ? copied.get(key) : object[key];
   return copy;
 }
