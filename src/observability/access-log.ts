@@ -101,7 +101,7 @@ export class RequestObserver {
   }
 }
 
-/** The id the response carries: the caller's when it is sane, else a new one; the audit recorder later keeps the same rule (and sets its own). */
+/** The id the response carries: the caller's when it is sane, else a new one (`requestIdFor`); the audit recorder then records the request under it. */
 function requestIdOf(req: ObservedRequest, res: ServerResponse): string {
   const given = req.headers['x-request-id'];
   const id = requestIdFor(typeof given === 'string' ? given : undefined);
