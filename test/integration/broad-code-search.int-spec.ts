@@ -11,6 +11,7 @@ import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.
 import { atInstant, searchSql } from '../../src/store/postgres/search-sql.js';
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { keyOf } from '../support/fhir-builders.js';
+import { singleFacts } from '../support/single-facts.js';
 import { defaultPolicyService, openUnanalysedStore, type PlanNode, type UnanalysedStore } from '../support/unanalysed-store.js';
 
 /*
@@ -116,20 +117,6 @@ describe('A search across patients by a code, read one visible patient at a time
   /** The search's patients can be listed from the policy (a department, a care team, grants): the per-patient plan applies. */
   const listsPatients = (who: Actor) => !who.roles.some((role) => role === 'his-system' || role === 'record-room');
 
-  /**
-   * The facts a single decision reads of a record (`accessFacts`), read once per record within one
-   * test: they belong to the record, not to whoever asks, and each test judges every match for
-   * several staff and queries (18,400 reads of the same ~1,150 records' facts took three minutes).
-   */
-  function singleFacts(): (r: Resource) => Promise<AccessFacts> {
-    const read = new Map<string, Promise<AccessFacts>>();
-    return (r) => {
-      let facts = read.get(key(r));
-      if (!facts) read.set(key(r), (facts = store.accessFacts(r.resourceType, r.id as string, { careWindowDays: 30 })));
-      return facts;
-    };
-  }
-
   /** What single decisions allow of the search without a policy, in its order; then every page under the policy against it. */
   async function expectPagesAsSingleReads(
     factsOf: (r: Resource) => Promise<AccessFacts>,
@@ -166,7 +153,7 @@ describe('A search across patients by a code, read one visible patient at a time
     const his = await service.filter(staff.his, 'search', ['Observation']);
     expect(await statementsOf(() => store.search({ ...request(`code=${LOINC}|8867-4`), count: 7, access: his }))).toEqual({ walked: true, codeRowsCounted: true });
     const seen: Record<string, number> = {};
-    const factsOf = singleFacts();
+    const factsOf = singleFacts(store);
     for (const [name, who] of Object.entries(staff)) {
       seen[`${name} common`] = (await expectPagesAsSingleReads(factsOf, who, `code=8867-4`, 150)).length;
       seen[`${name} loinc`] = (await expectPagesAsSingleReads(factsOf, who, `code=${LOINC}|8867-4`, 7)).length;
@@ -244,7 +231,7 @@ describe('A search across patients by a code, read one visible patient at a time
     const { staff } = await ward(30);
     const queries = [`code=${LOINC}|8867-4`, 'code=8867-4', `code=${LOINC}|8867-4&_lastUpdated=ge2000-01-01`, `code=${LOINC}|8867-4&_lastUpdated=lt2000-01-01`];
     const counted: Record<string, number> = {};
-    const factsOf = singleFacts();
+    const factsOf = singleFacts(store);
     // The staff whose patients are listed (every match in the database is judged below; the HIS's and the record room's counts are the last test's).
     for (const [name, who] of Object.entries(staff).filter(([, who]) => listsPatients(who))) {
       const access = await service.filter(who, 'search', ['Observation']);
@@ -316,11 +303,11 @@ describe('A search across patients by a code, read one visible patient at a time
     // (the order's ties by id are sorted in batches of at least 32 records, PostgreSQL's incremental sort).
     const first = await walked(doctor);
     expect({ rows: first.rows, fewReads: first.reads <= 40 }).toEqual({ rows: 3, fewReads: true });
-    expect(await expectPagesAsSingleReads(singleFacts(), doctor, query, 2, false)).toHaveLength(9);
+    expect(await expectPagesAsSingleReads(singleFacts(store), doctor, query, 2, false)).toHaveLength(9);
     // A stranger's walk finds nothing, never reading past its limit; the general plan answers: none.
     const nothing = await walked(stranger);
     expect({ rows: nothing.rows, withinLimit: nothing.reads <= limit + 40 }).toEqual({ rows: 0, withinLimit: true });
-    expect(await expectPagesAsSingleReads(singleFacts(), stranger, query, 2, false)).toHaveLength(0);
+    expect(await expectPagesAsSingleReads(singleFacts(store), stranger, query, 2, false)).toHaveLength(0);
 
     // Newer records of a patient of another ward, more than the walk reads: it gives up, and the doctor's pages are the same.
     const far = await patient();
@@ -330,9 +317,9 @@ describe('A search across patients by a code, read one visible patient at a time
     }
     const gaveUp = await walked(doctor);
     expect({ rows: gaveUp.rows, atItsLimit: gaveUp.reads >= limit && gaveUp.reads <= limit + 40 }).toEqual({ rows: 0, atItsLimit: true });
-    expect(await expectPagesAsSingleReads(singleFacts(), doctor, query, 2, false)).toHaveLength(9);
+    expect(await expectPagesAsSingleReads(singleFacts(store), doctor, query, 2, false)).toHaveLength(9);
     // In ascending order the walk starts at the oldest records (this file's other wards, or these): the same pages.
-    expect(await expectPagesAsSingleReads(singleFacts(), doctor, `code=${LOCAL}|${code}`, 4)).toHaveLength(9);
+    expect(await expectPagesAsSingleReads(singleFacts(store), doctor, `code=${LOCAL}|${code}`, 4)).toHaveLength(9);
 
     // A policy whose patients cannot be listed (the HIS's, the record room's: every patient, by the records' labels) walks
     // too, judging each record by the full condition: the far patient's newest heart rates are the HIS's page at once.
@@ -363,7 +350,7 @@ describe('A search across patients by a code, read one visible patient at a time
       };
       const allowed = who === his ? seen : seen - 3;
       expect({ who: who.id, ...counts }).toEqual({ who: who.id, summary: allowed, accurate: allowed, pastEnd: allowed, capped: 10 });
-      expect(await expectPagesAsSingleReads(singleFacts(), who, query, 25)).toHaveLength(allowed);
+      expect(await expectPagesAsSingleReads(singleFacts(store), who, query, 25)).toHaveLength(allowed);
     }
     // A condition one of whose branches lists patients (here the far patient; a grant, a care team) and another cannot:
     // nothing of the listed branch is left in the statement (once its parameter, which PostgreSQL could not type, found
@@ -382,6 +369,6 @@ describe('A search across patients by a code, read one visible patient at a time
       await Promise.all(Array.from({ length: 25 }, () => put({ ...obs(far, other.id, false), code: { coding: [{ system: LOCAL, code: `${tag}-rr` }] } })));
     }
     expect((await walked(his)).rows).toBe(0);
-    expect(await expectPagesAsSingleReads(singleFacts(), his, query, 25)).toHaveLength(seen);
+    expect(await expectPagesAsSingleReads(singleFacts(store), his, query, 25)).toHaveLength(seen);
   }, 300_000);
 });

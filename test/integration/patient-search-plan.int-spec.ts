@@ -10,7 +10,7 @@ import { ActiveAccessSource, type ActiveAccess } from '../../src/policy/active-a
 import type { Action } from '../../src/policy/domain/actions.js';
 import { LoadedPolicy } from '../../src/policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy, validatePolicy } from '../../src/policy/policy.loader.js';
-import { CONFIDENTIALITY_SYSTEM } from '../../src/store/access-facts.js';
+import { CONFIDENTIALITY_SYSTEM, type AccessFacts } from '../../src/store/access-facts.js';
 import { loadR4Definitions } from '../../src/store/fhir-definitions.js';
 import { PatientCompartment } from '../../src/store/patient-compartment.js';
 import { PostgresFhirStore } from '../../src/store/postgres/postgres-fhir.store.js';
@@ -18,6 +18,7 @@ import { atInstant, datedPageSql, searchSql } from '../../src/store/postgres/sea
 import { SearchParameterRegistry } from '../../src/store/search/search-parameter.registry.js';
 import { parseSearchRequest, type SearchRequest } from '../../src/store/search/search-request.js';
 import { sql, urlOf } from '../support/database-admin.js';
+import { singleFacts } from '../support/single-facts.js';
 import { dropThrowawayDatabase } from '../support/throwaway-database.js';
 
 /*
@@ -130,12 +131,9 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
   const put = async <T extends Resource>(r: T) => (await store.create(r, r.id ? { assignedId: r.id } : {})).resource as T & { id: string };
 
   /** What single decisions allow of `found`, in its order. */
-  async function allowedOf(service: AccessPolicyService, who: Actor, action: Action, found: Resource[]): Promise<string[]> {
+  async function allowedOf(factsOf: (r: Resource) => Promise<AccessFacts>, service: AccessPolicyService, who: Actor, action: Action, found: Resource[]): Promise<string[]> {
     const out: string[] = [];
-    for (const r of found) {
-      const facts = await store.accessFacts(r.resourceType, r.id as string, { careWindowDays: 30 });
-      if ((await service.decide(who, action, facts)).allowed) out.push(key(r));
-    }
+    for (const r of found) if ((await service.decide(who, action, await factsOf(r))).allowed) out.push(key(r));
     return out;
   }
 
@@ -144,9 +142,9 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
    * the same search without a policy: the same resources in the same order, every page full but
    * the last, and every page's total (default and accurate) the number allowed.
    */
-  async function expectPagesAsSingleReads(service: AccessPolicyService, who: Actor, type: string, query: string, count: number): Promise<string[]> {
+  async function expectPagesAsSingleReads(factsOf: (r: Resource) => Promise<AccessFacts>, service: AccessPolicyService, who: Actor, type: string, query: string, count: number): Promise<string[]> {
     const everyMatch = (await store.search({ ...request(type, query), count: 1000 })).matches;
-    const allowed = await allowedOf(service, who, 'search', everyMatch);
+    const allowed = await allowedOf(factsOf, service, who, 'search', everyMatch);
     const access = await service.filter(who, 'search', [type]);
     const collected: string[] = [];
     for (let offset = 0; offset <= allowed.length; offset += count) {
@@ -161,9 +159,9 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
   }
 
   /** `$everything` for `who` (read), paged with `count`, against single read decisions on the unfiltered compartment. */
-  async function expectEverythingAsSingleReads(service: AccessPolicyService, who: Actor, patientId: string, count: number): Promise<string[]> {
+  async function expectEverythingAsSingleReads(factsOf: (r: Resource) => Promise<AccessFacts>, service: AccessPolicyService, who: Actor, patientId: string, count: number): Promise<string[]> {
     const all = (await store.everything(patientId, { count: 1000, offset: 0 })).matches;
-    const allowed = await allowedOf(service, who, 'read', all);
+    const allowed = await allowedOf(factsOf, service, who, 'read', all);
     const access = await service.filter(who, 'read', EVERYTHING_TYPES);
     const collected: string[] = [];
     for (let offset = 0; offset <= allowed.length; offset += count) {
@@ -265,6 +263,7 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
     const r = await restrictedRecord();
     const { staff, service } = defaultStaff(r);
     const seen = new Map<string, number>();
+    const factsOf = singleFacts(store);
     for (const [name, who] of Object.entries(staff)) {
       for (const [type, query] of [
         ['Observation', `patient=${r.x}`],
@@ -275,9 +274,9 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
         ['DocumentReference', `patient=${r.x}`],
         ['Provenance', `patient=${r.x}`],
       ]) {
-        for (const count of [3, 20]) seen.set(`${name} ${type}?${query}`, (await expectPagesAsSingleReads(service, who, type, query, count)).length);
+        for (const count of [3, 20]) seen.set(`${name} ${type}?${query}`, (await expectPagesAsSingleReads(factsOf, service, who, type, query, count)).length);
       }
-      seen.set(`${name} $everything`, (await expectEverythingAsSingleReads(service, who, r.x, 4)).length);
+      seen.set(`${name} $everything`, (await expectEverythingAsSingleReads(factsOf, service, who, r.x, 4)).length);
     }
     // The record is what the roles make of it: 17 of x's Observations by subject, 5 of them
     // labelled outside the default labels (R, V, or L with R); `unknown-X` and the other system's R count as N.
@@ -302,9 +301,10 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
     for (let n = 0; n < 55; n++) {
       await put<Observation>({ resourceType: 'Observation', status: 'final', ...security(n % 11 ? ['V'] : ['L']), code: { text: `vip ${n}` }, subject: { reference: `Patient/${r.x}` } });
     }
-    expect(await expectPagesAsSingleReads(service, staff.treating, 'Observation', `patient=${r.x}`, 7)).toHaveLength(12 + 5);
-    expect(await expectPagesAsSingleReads(service, staff.glass, 'Observation', `patient=${r.x}&_sort=-_lastUpdated`, 9)).toHaveLength(16 + 5);
-    expect(await expectPagesAsSingleReads(service, staff.affairs, 'Observation', `patient=${r.x}`, 25)).toHaveLength(17 + 55);
+    const factsOf = singleFacts(store);
+    expect(await expectPagesAsSingleReads(factsOf, service, staff.treating, 'Observation', `patient=${r.x}`, 7)).toHaveLength(12 + 5);
+    expect(await expectPagesAsSingleReads(factsOf, service, staff.glass, 'Observation', `patient=${r.x}&_sort=-_lastUpdated`, 9)).toHaveLength(16 + 5);
+    expect(await expectPagesAsSingleReads(factsOf, service, staff.affairs, 'Observation', `patient=${r.x}`, 25)).toHaveLength(17 + 55);
   }, 120_000);
 
   describe('plans', () => {
@@ -493,10 +493,11 @@ describe('A patient\'s page under the access policy: the patient judged once, ea
           breakGlass: spec.breakGlass ? [{ id: 'b', patientId: x, until }] : [],
         });
         const service = new AccessPolicyService(new LoadedPolicy(policy), held, new SystemClock());
-        await expectPagesAsSingleReads(service, who, 'Observation', `patient=${x}`, count);
-        await expectPagesAsSingleReads(service, who, 'Observation', `patient=${x}&_sort=-date`, count);
-        await expectPagesAsSingleReads(service, who, 'DocumentReference', `patient=${x}`, count);
-        await expectEverythingAsSingleReads(service, who, x, count);
+        const factsOf = singleFacts(store);
+        await expectPagesAsSingleReads(factsOf, service, who, 'Observation', `patient=${x}`, count);
+        await expectPagesAsSingleReads(factsOf, service, who, 'Observation', `patient=${x}&_sort=-date`, count);
+        await expectPagesAsSingleReads(factsOf, service, who, 'DocumentReference', `patient=${x}`, count);
+        await expectEverythingAsSingleReads(factsOf, service, who, x, count);
       }),
       { numRuns: 25 },
     );
