@@ -1,5 +1,5 @@
 import { Logger, type OnModuleInit } from '@nestjs/common';
-import type { ChartWardenDatabase, Queryable } from '../database/chartwarden-database.js';
+import type { ChartWardenDatabase, FinalStatement, Queryable } from '../database/chartwarden-database.js';
 import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
 import { hashedTextSql } from './audit-sql.js';
 import { clipText } from '../common/clip.js';
@@ -105,7 +105,7 @@ export class AuditLog implements OnModuleInit {
     this.observer?.({ durationMs: performance.now() - started, entries, ok });
   }
 
-  /** Records entries inside the caller's transaction: they commit (or roll back) with the caller's write. */
+  /** Records entries inside the caller's transaction at once: they commit (or roll back) with the caller's write. */
   async appendWithin(tx: Queryable, entries: AuditEntry[]): Promise<void> {
     if (entries.length) await this.link(tx, entries);
   }
@@ -173,6 +173,18 @@ export class AuditLog implements OnModuleInit {
    * insert them, move the heads. One round trip per group commit.
    */
   private async link(tx: Queryable, given: AuditEntry[]): Promise<void> {
+    const append = this.appendStatement(given);
+    await tx.query(append.sql, append.parameters, { prepare: append.prepare }).catch((e: unknown) => {
+      throw append.failed(e);
+    });
+  }
+
+  /**
+   * The one statement that records `given` (see `link`), for a transaction that sends it with
+   * its COMMIT (`Queryable.commitWith`): a write's entries, whose chain heads are then locked
+   * for no longer than the commit itself.
+   */
+  appendStatement(given: readonly AuditEntry[]): FinalStatement & { prepare: true; failed: (e: unknown) => unknown } {
     const entries = given.map(storableEntry);
     const cols = { chain: [] as number[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[], patient: [] as (string | null)[] };
     const more = { action: [] as string[], subtype: [] as string[], outcome: [] as number[], entityType: [] as (string | null)[], entityId: [] as (string | null)[], content: [] as string[] };
@@ -192,13 +204,12 @@ export class AuditLog implements OnModuleInit {
     // Contents travel as one text split in SQL: canonical JSON never holds a raw control character
     // (RFC 8785 escapes them), and escaping each as an array element cost more than the rest together.
     const parameters = [cols.chain, cols.recorded, cols.requestId, cols.actor, cols.patient, more.action, more.subtype, more.outcome, more.entityType, more.entityId, more.content.join(GS), entries.length];
-    await tx.query(APPEND_SQL, parameters, { prepare: true }).catch((e: unknown) => {
-      if ((e as { code?: string }).code === '22012') {
-        const chains = [...new Set(cols.chain)].join(',');
-        throw new Error(`audit chains ${chains} are not all initialised (a head row is missing); nothing was recorded`, { cause: e });
-      }
-      throw e;
-    });
+    const failed = (e: unknown) => {
+      if ((e as { code?: string }).code !== '22012') return e;
+      const chains = [...new Set(cols.chain)].join(',');
+      return new Error(`audit chains ${chains} are not all initialised (a head row is missing); nothing was recorded`, { cause: e });
+    };
+    return { sql: APPEND_SQL, parameters, prepare: true, failed };
   }
 }
 

@@ -18,6 +18,23 @@ export interface Queryable {
    * what must commit with the work but should take shared locks last, e.g. audit chain heads.
    */
   beforeCommit?(step: () => Promise<unknown>): void;
+  /**
+   * In a transaction: a statement sent in one round trip with the COMMIT, after the
+   * `beforeCommit` steps (in the order given; `make` is called then, and may give nothing to
+   * send). Its rows are not read: its failure rolls the whole transaction back, and is what
+   * the transaction throws (as `failed` maps it). For a write's last statements, whose only
+   * answer is that they succeeded (the versions a transaction created, its audit entries).
+   */
+  commitWith?(make: () => FinalStatement | undefined): void;
+}
+
+/** A statement `Queryable.commitWith` sends with the COMMIT. */
+export interface FinalStatement {
+  sql: string;
+  parameters: unknown[];
+  prepare?: boolean;
+  /** The error the transaction throws when this statement fails (default: PostgreSQL's). */
+  failed?: (e: unknown) => unknown;
 }
 
 /** Distinct statements prepared at most (per process); beyond, statements run unnamed. */
@@ -126,7 +143,9 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     }
     if (role.as === 'application') await dataSource.destroy();
     const options = statementTimeoutMs > 0 ? `${SESSION_OPTIONS} -c statement_timeout=${Math.floor(statementTimeoutMs)}` : SESSION_OPTIONS;
-    const pool = new pg.Pool({ connectionString: poolUrl, max: poolSize, application_name: 'chartwarden', options });
+    // Pipeline mode: a transaction's BEGIN and its last statements with the COMMIT go out without
+    // waiting for the answer before them (`transaction`); one statement at a time otherwise changes nothing.
+    const pool = new pg.Pool({ connectionString: poolUrl, max: poolSize, application_name: 'chartwarden', options, pipeline: true });
     let user: string;
     try {
       [{ user }] = (await pool.query<{ user: string }>('SELECT current_user AS user')).rows;
@@ -184,7 +203,11 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     return (await this.pool.query(statement(sql, parameters, options?.prepare))).rows as T[];
   }
 
-  /** Runs `work` in one transaction (READ COMMITTED); commits when it resolves, rolls back when it throws. */
+  /**
+   * Runs `work` in one transaction (READ COMMITTED); commits when it resolves, rolls back when it
+   * throws. BEGIN leaves with the first statement and the `commitWith` statements with the
+   * COMMIT (`PipelinedTransaction`): a create is one round trip, not five.
+   */
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: unknown;
@@ -192,16 +215,10 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     // unhandled 'error' event and end the process. Its queries fail on their own; the client is destroyed below.
     const lost = (e: Error) => (broken = e);
     client.on('error', lost);
+    const opened = new PipelinedTransaction(client);
     try {
-      await client.query('BEGIN');
-      const last: (() => Promise<unknown>)[] = [];
-      const result = await work({
-        query: async <R>(sql: string, params?: unknown[], options?: { prepare?: boolean }) =>
-          (await client.query(statement(sql, params, options?.prepare))).rows as R[],
-        beforeCommit: (step) => void last.push(step),
-      });
-      for (const step of last) await step();
-      await client.query('COMMIT');
+      const result = await work(opened.queryable);
+      await opened.commit();
       return result;
     } catch (e) {
       await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
@@ -234,5 +251,77 @@ export class ChartWardenDatabase implements OnApplicationShutdown, Queryable {
     this.closing = true;
     await this.pool.end().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/**
+ * One transaction on a checked-out client in pg's pipeline mode (issue #13: on these machines
+ * each round trip, and each socket write, costs the server more than most statements do).
+ * BEGIN leaves with the transaction's first statement, or with its commit, and the
+ * `commitWith` statements with the COMMIT: each group in one socket write (the socket corked
+ * while it is queued), without waiting for the answers before it. PostgreSQL runs what it is
+ * sent in order: a statement that fails aborts the transaction, every later one fails with it,
+ * and the COMMIT of an aborted transaction answers ROLLBACK. BEGIN itself fails only with its
+ * connection, and then so does everything sent after it.
+ */
+class PipelinedTransaction {
+  private begun?: Promise<unknown>;
+  private readonly steps: (() => Promise<unknown>)[] = [];
+  private readonly finals: (() => FinalStatement | undefined)[] = [];
+  /** What the work runs its statements on. */
+  readonly queryable: Queryable = {
+    query: <R,>(sql: string, parameters?: unknown[], options?: { prepare?: boolean }) => this.query<R>(sql, parameters, options),
+    beforeCommit: (step) => void this.steps.push(step),
+    commitWith: (make) => void this.finals.push(make),
+  };
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  private async query<R>(sql: string, parameters: unknown[] | undefined, options: { prepare?: boolean } | undefined): Promise<R[]> {
+    const answer = this.send(() => this.client.query(statement(sql, parameters, options?.prepare)));
+    try {
+      await this.begun;
+    } catch (e) {
+      answer.catch(() => undefined);
+      throw e;
+    }
+    return (await answer).rows as R[];
+  }
+
+  /**
+   * Runs the `beforeCommit` steps, then sends the final statements with the COMMIT and waits
+   * for every answer (so none is left unhandled). The first that failed is the cause, thrown
+   * as its `failed` maps it: the transaction was rolled back.
+   */
+  async commit(): Promise<void> {
+    for (const step of this.steps) await step();
+    const finals = this.finals.map((make) => make()).filter((s): s is FinalStatement => s !== undefined);
+    const answers = this.send(() => [...finals.map((s) => this.client.query(statement(s.sql, s.parameters, s.prepare))), this.client.query('COMMIT')]);
+    const [began, ...settled] = await Promise.allSettled([this.begun, ...answers]);
+    if (began.status === 'rejected') throw began.reason;
+    const failed = settled.findIndex((a) => a.status === 'rejected');
+    if (failed >= 0) {
+      const cause = (settled[failed] as PromiseRejectedResult).reason;
+      throw failed < finals.length && finals[failed].failed ? finals[failed].failed(cause) : cause;
+    }
+    const committed = (settled[settled.length - 1] as PromiseFulfilledResult<pg.QueryResult>).value;
+    if (committed.command !== 'COMMIT') throw new Error(`the transaction was not committed (PostgreSQL answered ${committed.command})`);
+  }
+
+  /** Queues what `statements` sends, behind BEGIN when it has not gone out yet, all in one socket write. */
+  private send<S>(statements: () => S): S {
+    // pg corks its socket per statement; corking is counted, so the messages queued here leave when this uncorks.
+    const socket = (this.client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+    socket?.cork?.();
+    try {
+      if (!this.begun) {
+        this.begun = this.client.query('BEGIN');
+        // Met by the statement or commit that awaits it: never an unhandled rejection.
+        this.begun.catch(() => undefined);
+      }
+      return statements();
+    } finally {
+      socket?.uncork?.();
+    }
   }
 }

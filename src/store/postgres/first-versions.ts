@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { resourceText, withStoredText, type NumberLexemes } from '../../common/fhir-json-text.js';
-import type { Queryable } from '../../database/chartwarden-database.js';
+import type { FinalStatement, Queryable } from '../../database/chartwarden-database.js';
 import { SqlParams } from '../../database/sql-params.js';
 import { OWNER_PARAM } from '../patient-compartment.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
@@ -23,8 +23,9 @@ import { RETURNED } from './version-writes.js';
  * Read-your-writes holds because every statement of the transaction goes through
  * `DeferredFirstVersions.query`, which writes what waits first: the store's reads, locks and
  * searches, the features' repositories (they reach the transaction through its unit of work),
- * and the commit (`beforeCommit`, registered before any other step, so the audit and ledger
- * entries that follow see the versions as they do today).
+ * and the commit: what still waits then is the first statement sent with the COMMIT
+ * (`commitWith`, registered before any other), so the audit entries that follow it see the
+ * versions, and a create is one round trip for its write, its audit entry and its commit.
  */
 
 /** A version 1 waiting to be written, as `insertFirstVersion` would write it. */
@@ -54,14 +55,14 @@ export class DeferredFirstVersions implements Queryable {
   private waiting: Waiting[] = [];
   private chars = 0;
 
-  private constructor(private readonly tx: Queryable & Required<Pick<Queryable, 'beforeCommit'>>) {}
+  private constructor(private readonly tx: Queryable & Required<Pick<Queryable, 'beforeCommit' | 'commitWith'>>) {}
 
-  /** `tx` with deferred creates; `tx` itself when it cannot run a step before its commit. */
+  /** `tx` with deferred creates; `tx` itself when it cannot send a statement with its commit. */
   static over(tx: Queryable): Queryable {
-    if (!tx.beforeCommit) return tx;
-    const deferring = new DeferredFirstVersions(tx as Queryable & Required<Pick<Queryable, 'beforeCommit'>>);
-    // First of the commit's steps: the audit and ledger entries are appended after the versions they record.
-    tx.beforeCommit(() => deferring.flush());
+    if (!tx.beforeCommit || !tx.commitWith) return tx;
+    const deferring = new DeferredFirstVersions(tx as Queryable & Required<Pick<Queryable, 'beforeCommit' | 'commitWith'>>);
+    // First of the statements sent with the commit: the audit entries follow the versions they record.
+    tx.commitWith(() => deferring.taken());
     return deferring;
   }
 
@@ -83,50 +84,61 @@ export class DeferredFirstVersions implements Queryable {
     this.tx.beforeCommit(step);
   }
 
+  commitWith(make: () => FinalStatement | undefined): void {
+    this.tx.commitWith(make);
+  }
+
   /** Writes what waits, in one statement; nothing when nothing waits. */
   async flush(): Promise<void> {
-    if (this.waiting.length === 0) return;
+    const write = this.taken();
+    if (!write) return;
+    await this.tx.query(write.sql, write.parameters, { prepare: write.prepare }).catch((e: unknown) => {
+      throw write.failed(e);
+    });
+  }
+
+  /** The statement that writes what waits (nothing waits after it), or nothing when nothing waits. */
+  private taken(): (FinalStatement & { failed: (e: unknown) => unknown }) | undefined {
+    if (this.waiting.length === 0) return undefined;
     const versions = this.waiting;
     this.waiting = [];
     this.chars = 0;
-    await insertFirstVersions(this.tx, versions);
+    return firstVersionsStatement(versions);
   }
 }
 
 /**
  * Inserts version 1 of each record with its index rows, in one statement: `insertFirstVersion`
  * for many records (the same rows, owners and signatures following), one statement text
- * whatever their number. A taken id fails the whole statement (a conflict: the ids were minted,
- * so this means a bug, never a lost version).
+ * whatever their number. A taken id fails the whole statement (unique violation, reported as
+ * a conflict: the ids were minted, so this means a bug, never a lost version); so does any
+ * other failure, which is why it can go out with the COMMIT without its answer being read.
  */
-async function insertFirstVersions(q: Queryable, versions: readonly Waiting[]): Promise<void> {
+function firstVersionsStatement(versions: readonly Waiting[]): FinalStatement & { failed: (e: unknown) => unknown } {
   const p = new SqlParams();
   const column = <T>(pick: (v: Waiting) => T) => p.add(arrayParam(versions.map(pick)));
   const input = `unnest(${column((v) => v.resource.resourceType)}::text[], ${column((v) => v.resource.id)}::text[],
       ${column((v) => v.resource.meta?.lastUpdated)}::timestamptz[], ${column((v) => v.text)}::text[],
       ${column((v) => v.own ?? null)}::text[], ${column((v) => JSON.stringify(patientLinks(v.index)))}::text[])
       WITH ORDINALITY AS u(resource_type, id, last_updated, content_text, own, links, n)`;
-  const rows = await q.query<{ n: number }>(
-    `WITH input AS (SELECT * FROM ${input}),
+  const sql = `WITH input AS (SELECT * FROM ${input}),
      r AS (
        INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content, content_text, owner, patient_links)
        SELECT resource_type, id, 1, last_updated, content_text::jsonb, content_text, COALESCE(CASE WHEN resource_type = 'Patient' THEN id END, own),
               ARRAY(SELECT jsonb_array_elements_text(links::jsonb))
          FROM input ORDER BY n
-       ON CONFLICT DO NOTHING
        RETURNING ${RETURNED}),
      w AS (SELECT r.resource_type, r.id, r.row_owner, input.n, input.own, input.last_updated, input.content_text FROM r JOIN input USING (resource_type, id)),
      v AS (INSERT INTO fhir_resource_version (resource_type, id, version_id, last_updated, method, content, content_text)
        SELECT resource_type, id, 1, last_updated, 'POST', content_text::jsonb, content_text FROM w)
      ${indexRows(versions, p)}
      ${signaturesFollow()}
-     SELECT count(*)::int AS n FROM r`,
-    p.values,
-    { prepare: true },
-  );
-  if (rows[0].n !== versions.length) {
-    throw new StoreError(StoreErrorCode.Conflict, `${versions.length - rows[0].n} of ${versions.length} new records had an id already taken; nothing was written`);
-  }
+     SELECT count(*)::int AS n FROM r`;
+  const failed = (e: unknown) =>
+    (e as { code?: string }).code === '23505'
+      ? new StoreError(StoreErrorCode.Conflict, `of ${versions.length} new records, one had an id already taken; nothing was written`)
+      : e;
+  return { sql, parameters: p.values, prepare: true, failed };
 }
 
 /** Every index table's rows of every version, each row carrying its version's ordinal (`n`), as one array per column. */
