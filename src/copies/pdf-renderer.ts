@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import PDFDocument from 'pdfkit';
 
 /** A titled block of the body: its lines are paragraphs, wrapped to the page width; then its figure, if any. */
 export interface PdfSection {
@@ -117,6 +116,7 @@ const WATERMARK = { size: 14, angle: -30, opacity: 0.12, color: '#808080', rowGa
  * rather than expecting a later re-render to reproduce it elsewhere.
  */
 export async function renderPdf(input: PdfDocumentInput): Promise<RenderedPdf> {
+  const PDFDocument = await pdfkit();
   const doc = new PDFDocument({
     size: 'A4',
     // 1.4: the watermark's transparency (ExtGState /ca) is a PDF 1.4 feature; pdfkit defaults to 1.3.
@@ -150,6 +150,17 @@ export async function renderPdf(input: PdfDocumentInput): Promise<RenderedPdf> {
   doc.end();
   const pdf = await bytes;
   return { bytes: pdf, pages: count, sha256: createHash('sha256').update(pdf).digest('hex'), sectionPages };
+}
+
+/**
+ * pdfkit, loaded by the first paper printed: most processes print none (a HIS's server between
+ * copies, the CLI, each test file that starts a server), and loading it cost every start about
+ * 0.2 s.
+ */
+let loaded: Promise<typeof import('pdfkit')> | undefined;
+async function pdfkit(): Promise<typeof import('pdfkit')> {
+  loaded ??= import('pdfkit').then((m) => m.default);
+  return loaded;
 }
 
 function collect(doc: PDFKit.PDFDocument): Promise<Buffer> {
