@@ -22,6 +22,10 @@ class DiscardingAuditLog extends AuditLog {
   override async onModuleInit(): Promise<void> {}
   override async append(): Promise<void> {}
   override async appendWithin(): Promise<void> {}
+  // A write's entries go with its COMMIT as this statement (decision 0022): none to send.
+  override appendStatement(): undefined {
+    return undefined;
+  }
 }
 
 const settings = settingsFromEnv();

@@ -174,6 +174,7 @@ export class AuditLog implements OnModuleInit {
    */
   private async link(tx: Queryable, given: AuditEntry[]): Promise<void> {
     const append = this.appendStatement(given);
+    if (!append) return;
     await tx.query(append.sql, append.parameters, { prepare: append.prepare }).catch((e: unknown) => {
       throw append.failed(e);
     });
@@ -182,9 +183,10 @@ export class AuditLog implements OnModuleInit {
   /**
    * The one statement that records `given` (see `link`), for a transaction that sends it with
    * its COMMIT (`Queryable.commitWith`): a write's entries, whose chain heads are then locked
-   * for no longer than the commit itself.
+   * for no longer than the commit itself. Undefined when there is nothing to record.
    */
-  appendStatement(given: readonly AuditEntry[]): FinalStatement & { prepare: true; failed: (e: unknown) => unknown } {
+  appendStatement(given: readonly AuditEntry[]): (FinalStatement & { failed: (e: unknown) => unknown }) | undefined {
+    if (given.length === 0) return undefined;
     const entries = given.map(storableEntry);
     const cols = { chain: [] as number[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[], patient: [] as (string | null)[] };
     const more = { action: [] as string[], subtype: [] as string[], outcome: [] as number[], entityType: [] as (string | null)[], entityId: [] as (string | null)[], content: [] as string[] };

@@ -24,7 +24,7 @@ export class PendingAuditEntries {
       const batch: AuditEntry[] = [];
       entries = batch;
       this.pending.set(tx, batch);
-      tx.commitWith(() => (batch.length ? this.log.appendStatement(batch) : undefined));
+      tx.commitWith(() => this.log.appendStatement(batch));
     }
     entries.push(entry);
   }
