@@ -11,20 +11,26 @@ import { PolicyLoadError } from '../policy/policy.errors.js';
 import { settingsFromEnv, type ServerSettings } from '../config/env.config.js';
 import { verifyAuditChains } from '../audit/audit-verifier.js';
 import { writeCheckpoint } from '../audit/checkpoint.js';
-import { cliStarter, recordRun } from '../audit/integrity-runs.js';
 import { IntegrityRunError } from '../audit/integrity.errors.js';
 import { LoadedPolicy } from '../policy/loaded-policy.js';
 import { defaultPolicyPath, loadPolicy } from '../policy/policy.loader.js';
 import { loadR4Definitions } from '../store/fhir-definitions.js';
-import { backup, BackupFileError, restoreDrill } from './backup.js';
-import { retentionReport, takeCheckpointOf, verifyCheckpointOf, verifyLedger, verifySeal } from './offline-checks.js';
 import { NO_PROGRESS, type Progress } from '../common/progress.js';
 import { EmbeddedPostgresLauncher } from '../database/embedded-postgres.launcher.js';
 import { LICENCE_STATUSES, type LicenceStatus } from '../identity/actor.js';
 import { DevTokenError, issueDevToken } from '../identity/dev-token.issuer.js';
-import { DemoAlreadySeeded, DemoSeedError } from '../demo/demo-api.js';
-import { seedDemoHospital, seedSummary } from '../demo/demo.command.js';
 import { registerSyncCommands } from './sync-commands.js';
+
+/*
+ * Loaded by the commands that use them: the demo hospital brings the whole module (1.2 s), the
+ * integrity runs TypeORM (0.6 s), the offline checks the store (0.7 s), backups their streams. `npx chartwarden token` and `--help`
+ * took 2.6 s, almost all of it loading these; the server's start, the guides' walkthroughs and
+ * CI run `token` many times.
+ */
+const integrityRuns = () => import('../audit/integrity-runs.js');
+const offlineChecks = () => import('./offline-checks.js');
+const backups = () => import('./backup.js');
+const demoHospital = () => Promise.all([import('../demo/demo.command.js'), import('../demo/demo-api.js')]);
 
 /**
  * `npx chartwarden <command>`: the admin CLI. Reads the same environment as the server
@@ -103,12 +109,14 @@ export function buildCli(): Command {
     .action(async (o: { since?: Date; checkpoint?: string }) => {
       const url = await databaseUrl();
       // A checkpoint whose signature fails proves nothing: say so before anything else.
+      const { verifyCheckpointOf } = await offlineChecks();
       const against = o.checkpoint ? await verifyCheckpointOf(url, o.checkpoint, settingsFromEnv().dataDir) : undefined;
       const signature = against?.problems.find((p) => p.problem === 'signature');
       if (signature) throw new CliFailure(`audit verify: checkpoint ${o.checkpoint} REJECTED — ${signature.detail}`);
       // Recorded as an integrity run (issue #18): the auditors' console shows when the trail was last verified and how it ended.
       let report!: Awaited<ReturnType<typeof verifyAuditChains>>;
       const scope = o.since ? `since ${o.since.toISOString()}` : undefined;
+      const { recordRun, cliStarter } = await integrityRuns();
       await recordRun(url, 'audit', cliStarter(), async () => {
         report = await verifyAuditChains(url, { since: o.since, progress: progressBar('audit verify', 'chains') });
         // A difference from the checkpoint breaks the run as it breaks the command.
@@ -137,6 +145,7 @@ export function buildCli(): Command {
     .description("Write a checkpoint signed with the data dir's key: every audit chain's head and every document's last ledger entry (R-21); keep it off this host")
     .requiredOption('--out <file>', 'file to write (JSON)')
     .action(async (o: { out: string }) => {
+      const { takeCheckpointOf } = await offlineChecks();
       const checkpoint = await takeCheckpointOf(await databaseUrl(), settingsFromEnv().dataDir);
       await writeCheckpoint(o.out, checkpoint);
       process.stdout.write(`audit checkpoint: ${o.out} (${checkpoint.chains.length} chain heads, ${checkpoint.ledger.documents.length} documents, ledger root ${checkpoint.ledger.root}, key ${checkpoint.key})\n`);
@@ -153,6 +162,7 @@ export function buildCli(): Command {
     .action(async (o: { document?: string }) => {
       const url = await databaseUrl();
       // Recorded as an integrity run (issue #18), like `audit verify`.
+      const [{ recordRun, cliStarter }, { verifyLedger }] = await Promise.all([integrityRuns(), offlineChecks()]);
       const report = await recordRun(url, 'ledger', cliStarter(), () => verifyLedger(url, { document: o.document, progress: progressBar('ledger verify', 'versions') }), {
         scope: o.document,
       }).catch(refusedRun('ledger verify'));
@@ -171,6 +181,7 @@ export function buildCli(): Command {
     .argument('<dispute-id>', 'the case id')
     .description("Recompute a case's inventory hashes against its sealed copies and the store; exit 1 listing every difference (R-42)")
     .action(async (id: string) => {
+      const { verifySeal } = await offlineChecks();
       const report = await verifySeal(await databaseUrl(), id);
       if (report.problems.length) {
         for (const p of report.problems) process.stderr.write(`  ${p.problem}: ${p.detail}\n`);
@@ -192,6 +203,7 @@ export function buildCli(): Command {
       // The hospital's day (policy settings.timeZone), to its last instant; its calendar counts the years.
       const { timeZone } = policy;
       const asOf = o.asOf ? dayEndsAt(o.asOf, timeZone) : new Date();
+      const { retentionReport } = await offlineChecks();
       const report = await retentionReport(await databaseUrl(), policy.recordRetention, asOf, timeZone);
       const day = (instant: string | undefined) => hospitalDay(instant, timeZone) ?? '—';
       process.stdout.write(
@@ -208,7 +220,8 @@ export function buildCli(): Command {
     .description('Write a consistent backup of ChartWarden\'s database and <file>.manifest.json (R-50)')
     .requiredOption('--out <file>', 'archive to write')
     .action(async (o: { out: string }) => {
-      const manifest = await backup(await databaseUrl(), o.out, progressBar('backup')).catch(asFailure);
+      const { backup, BackupFileError } = await backups();
+      const manifest = await backup(await databaseUrl(), o.out, progressBar('backup')).catch(asFailure(BackupFileError));
       const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
       process.stdout.write(`backup: ${o.out} (${manifest.archive.bytes} bytes, ${rows} rows in ${manifest.tables.length} tables, sha256 ${manifest.archive.sha256})\n`);
       process.stdout.write(`manifest: ${o.out}.manifest.json\n`);
@@ -219,7 +232,8 @@ export function buildCli(): Command {
     .description('Restore a backup into a scratch database, verify it against its manifest, and drop it (R-50)')
     .requiredOption('--from <file>', 'archive written by `chartwarden backup`')
     .action(async (o: { from: string }) => {
-      const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore')).catch(asFailure);
+      const { restoreDrill, BackupFileError } = await backups();
+      const report = await restoreDrill(await databaseUrl(), o.from, progressBar('restore')).catch(asFailure(BackupFileError));
       for (const t of report.tables) process.stdout.write(`  ${t.name}: ${t.restored}/${t.expected} rows\n`);
       process.stdout.write(`  audit trail: ${report.audit.chains.length} chains, ${report.audit.entries} entries${report.audit.broken ? ' BROKEN' : ' intact'}\n`);
       process.stdout.write(`  edit ledger: ${report.ledger.documents} documents, ${report.ledger.entries} versions${report.ledger.broken ? ' BROKEN' : ' intact'}\n`);
@@ -272,6 +286,7 @@ export function buildCli(): Command {
     )
     .action(async () => {
       const settings = settingsFromEnv();
+      const [{ seedDemoHospital, seedSummary }, { DemoAlreadySeeded, DemoSeedError }] = await demoHospital();
       const progress = (line: string) => {
         if (process.stderr.isTTY) process.stderr.write(`demo seed: ${line}…\n`);
       };
@@ -295,9 +310,11 @@ function refusedRun(command: string): (e: unknown) => never {
   };
 }
 
-/** A backup file problem is the command's verdict, printed as it is. */
-function asFailure(e: unknown): never {
-  throw e instanceof BackupFileError ? new CliFailure(e.message) : e;
+/** A backup file problem (`BackupFileError`) is the command's verdict, printed as it is. */
+function asFailure(fileError: abstract new (...args: never[]) => Error): (e: unknown) => never {
+  return (e) => {
+    throw e instanceof fileError ? new CliFailure(e.message) : e;
+  };
 }
 
 /** The version in package.json (`chartwarden --version`). */

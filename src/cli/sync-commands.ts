@@ -1,70 +1,19 @@
 import type { Command } from 'commander';
-import { SystemClock } from '../common/clock.js';
-import { settingsFromEnv } from '../config/env.config.js';
-import { ChartWardenDatabase } from '../database/chartwarden-database.js';
-import { queryableOf, withOfflineClient } from '../database/offline-connection.js';
-import { CHARTWARDEN_ENTITIES } from '../schema.js';
-import { loadR4Definitions } from '../store/fhir-definitions.js';
-import { PatientCompartment } from '../store/patient-compartment.js';
-import { PostgresFhirStore } from '../store/postgres/postgres-fhir.store.js';
-import { RemoteVersions } from '../store/remote/remote-versions.js';
-import { openRemoteStore } from '../store/remote/remote-store.factory.js';
-import { SearchParameterRegistry } from '../store/search/search-parameter.registry.js';
-import { StoreAlarms } from '../store/store-alarms.js';
-
-/** Adopted versions `sync status` lists. */
-const LISTED = 10;
 
 /**
  * `npx chartwarden sync status|run`: the remote store's sync from the upstream's history (issue #17,
  * decision 0017). `status` reads ChartWarden's database only; `run` syncs once now, as the server's
- * schedule does (one instance at a time: a run while another is in progress is skipped).
+ * schedule does (one instance at a time: a run while another is in progress is skipped). What they
+ * do is in `sync-actions.ts`, loaded when one of them runs.
  */
 export function registerSyncCommands(program: Command, databaseUrl: () => Promise<string>, failure: (message: string) => Error): void {
   const sync = program.command('sync').description("The remote store's sync from the upstream FHIR server's history (issue #17)");
   sync
     .command('status')
     .description('Where the sync stands: its cursor, last run and outcome, the versions it saw and adopted, the latest adopted')
-    .action(async () => {
-      const store = settingsFromEnv().options.store;
-      const upstream = store?.kind === 'remote' ? store.url : undefined;
-      const { state, adopted } = await withOfflineClient(await databaseUrl(), 'chartwarden-sync-status', async (client) => {
-        const versions = new RemoteVersions(queryableOf(client));
-        return { state: await versions.syncState(), adopted: await versions.adopted(LISTED) };
-      });
-      const lines = [
-        `sync status: ${upstream ? `upstream ${upstream}` : 'no upstream configured (CHARTWARDEN_UPSTREAM_FHIR_URL is unset): ChartWarden runs on its embedded store'}`,
-        `  last run: ${state.lastRunAt?.toISOString() ?? 'never'}${state.lastOutcome ? ` (${state.lastOutcome})` : ''}`,
-        `  cursor: ${state.cursor?.toISOString() ?? 'none (the next run reads the whole history)'}`,
-        `  versions seen: ${state.versionsSeen}; adopted (written past ChartWarden): ${state.versionsAdopted}`,
-        ...(adopted.length ? [`  latest adopted:`, ...adopted.map((a) => `    ${a.type}/${a.id} version ${a.version} (upstream ${a.upstream}) at ${a.recordedAt.toISOString()}`)] : []),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-      if (state.lastOutcome?.startsWith('failed')) throw failure(`sync status: the last run failed: ${state.lastOutcome.slice('failed: '.length)}`);
-    });
+    .action(async () => (await import('./sync-actions.js')).syncStatus(databaseUrl, failure));
   sync
     .command('run')
     .description("Sync once now from the upstream's history (needs CHARTWARDEN_UPSTREAM_FHIR_URL and its credentials, as the server has them)")
-    .action(async () => {
-      const store = settingsFromEnv().options.store;
-      if (store?.kind !== 'remote') throw failure('sync run: no upstream configured: set CHARTWARDEN_UPSTREAM_FHIR_URL (and its credentials) as for the server');
-      loadR4Definitions();
-      const db = await ChartWardenDatabase.connect(await databaseUrl(), 2, 0, { as: 'owner' }, CHARTWARDEN_ENTITIES);
-      try {
-        const clock = new SystemClock();
-        const local = new PostgresFhirStore(db, SearchParameterRegistry.fromProfiles(), PatientCompartment.fromProfiles(), clock);
-        const remote = await openRemoteStore(store, local, db, clock, new StoreAlarms());
-        if (!remote.sync) throw failure(`sync run: the upstream ${store.url} keeps no system history (its CapabilityStatement lists no history-system): nothing to sync from`);
-        const run = await remote.sync.runOnce();
-        if (run.skipped) {
-          process.stdout.write('sync run: skipped: another sync (the server\'s) is in progress\n');
-          return;
-        }
-        process.stdout.write(
-          `sync run: ${run.seen} upstream versions seen, ${run.adopted} adopted${run.complete ? '' : ' (incomplete: run again)'}; cursor ${run.cursor?.toISOString() ?? 'none'}\n`,
-        );
-      } finally {
-        await db.onApplicationShutdown();
-      }
-    });
+    .action(async () => (await import('./sync-actions.js')).syncRun(databaseUrl, failure));
 }
