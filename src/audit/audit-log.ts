@@ -1,5 +1,5 @@
 import { Logger, type OnModuleInit } from '@nestjs/common';
-import type { ChartWardenDatabase, FinalStatement, Queryable } from '../database/chartwarden-database.js';
+import { runStatement, type ChartWardenDatabase, type FinalStatement, type Queryable } from '../database/chartwarden-database.js';
 import { canonicalContent, chainOf, GENESIS, type AuditEntry } from './domain/audit-entry.js';
 import { hashedTextSql } from './audit-sql.js';
 import { clipText } from '../common/clip.js';
@@ -174,10 +174,7 @@ export class AuditLog implements OnModuleInit {
    */
   private async link(tx: Queryable, given: AuditEntry[]): Promise<void> {
     const append = this.appendStatement(given);
-    if (!append) return;
-    await tx.query(append.sql, append.parameters, { prepare: append.prepare }).catch((e: unknown) => {
-      throw append.failed(e);
-    });
+    if (append) await runStatement(tx, append);
   }
 
   /**
@@ -185,7 +182,7 @@ export class AuditLog implements OnModuleInit {
    * its COMMIT (`Queryable.commitWith`): a write's entries, whose chain heads are then locked
    * for no longer than the commit itself. Undefined when there is nothing to record.
    */
-  appendStatement(given: readonly AuditEntry[]): (FinalStatement & { failed: (e: unknown) => unknown }) | undefined {
+  appendStatement(given: readonly AuditEntry[]): FinalStatement | undefined {
     if (given.length === 0) return undefined;
     const entries = given.map(storableEntry);
     const cols = { chain: [] as number[], recorded: [] as string[], requestId: [] as string[], actor: [] as (string | null)[], patient: [] as (string | null)[] };

@@ -37,6 +37,17 @@ export interface FinalStatement {
   failed?: (e: unknown) => unknown;
 }
 
+/**
+ * Runs `s` now on `q` (outside a commit, or where `q` cannot send it with one), failing as its
+ * `failed` maps PostgreSQL's error: the same statement and the same error as when it goes with
+ * the COMMIT.
+ */
+export async function runStatement(q: Queryable, s: FinalStatement): Promise<void> {
+  await q.query(s.sql, s.parameters, { prepare: s.prepare }).catch((e: unknown) => {
+    throw s.failed ? s.failed(e) : e;
+  });
+}
+
 /** Distinct statements prepared at most (per process); beyond, statements run unnamed. */
 const MAX_PREPARED = 300;
 const preparedNames = new Map<string, string>();

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessFactOptions, AccessFacts } from '../../src/store/access-facts.js';
 import type { FhirStore } from '../../src/store/fhir-store.port.js';
+import { keyOf } from './fhir-builders.js';
 
 /**
  * The facts a single decision reads of a record (`FhirStore.accessFacts`), read once per record
@@ -12,7 +13,7 @@ import type { FhirStore } from '../../src/store/fhir-store.port.js';
 export function singleFacts(store: Pick<FhirStore, 'accessFacts'>, options: AccessFactOptions = { careWindowDays: 30 }): (r: Resource) => Promise<AccessFacts> {
   const read = new Map<string, Promise<AccessFacts>>();
   return (r) => {
-    const key = `${r.resourceType}/${r.id}`;
+    const key = keyOf(r);
     let facts = read.get(key);
     if (!facts) read.set(key, (facts = store.accessFacts(r.resourceType, r.id as string, options)));
     return facts;

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { resourceText, withStoredText, type NumberLexemes } from '../../common/fhir-json-text.js';
-import type { FinalStatement, Queryable } from '../../database/chartwarden-database.js';
+import { runStatement, type FinalStatement, type Queryable } from '../../database/chartwarden-database.js';
 import { SqlParams } from '../../database/sql-params.js';
 import { OWNER_PARAM } from '../patient-compartment.js';
 import type { SearchIndex } from '../search/search-index.extractor.js';
@@ -91,14 +91,11 @@ export class DeferredFirstVersions implements Queryable {
   /** Writes what waits, in one statement; nothing when nothing waits. */
   async flush(): Promise<void> {
     const write = this.taken();
-    if (!write) return;
-    await this.tx.query(write.sql, write.parameters, { prepare: write.prepare }).catch((e: unknown) => {
-      throw write.failed(e);
-    });
+    if (write) await runStatement(this.tx, write);
   }
 
   /** The statement that writes what waits (nothing waits after it), or nothing when nothing waits. */
-  private taken(): (FinalStatement & { failed: (e: unknown) => unknown }) | undefined {
+  private taken(): FinalStatement | undefined {
     if (this.waiting.length === 0) return undefined;
     const versions = this.waiting;
     this.waiting = [];
@@ -114,7 +111,7 @@ export class DeferredFirstVersions implements Queryable {
  * a conflict: the ids were minted, so this means a bug, never a lost version); so does any
  * other failure, which is why it can go out with the COMMIT without its answer being read.
  */
-function firstVersionsStatement(versions: readonly Waiting[]): FinalStatement & { failed: (e: unknown) => unknown } {
+function firstVersionsStatement(versions: readonly Waiting[]): FinalStatement {
   const p = new SqlParams();
   const column = <T>(pick: (v: Waiting) => T) => p.add(arrayParam(versions.map(pick)));
   const input = `unnest(${column((v) => v.resource.resourceType)}::text[], ${column((v) => v.resource.id)}::text[],
@@ -133,13 +130,17 @@ function firstVersionsStatement(versions: readonly Waiting[]): FinalStatement & 
        SELECT resource_type, id, 1, last_updated, 'POST', content_text::jsonb, content_text FROM w)
      ${indexRows(versions, p)}
      ${signaturesFollow()}
-     SELECT count(*)::int AS n FROM r`;
+     SELECT 1`;
+  // Only a record's own key is "an id taken": another unique violation is a bug, and says so as it is.
   const failed = (e: unknown) =>
-    (e as { code?: string }).code === '23505'
+    (e as { code?: string }).code === '23505' && RECORD_TABLES.has((e as { table?: string }).table ?? '')
       ? new StoreError(StoreErrorCode.Conflict, `of ${versions.length} new records, one had an id already taken; nothing was written`)
       : e;
   return { sql, parameters: p.values, prepare: true, failed };
 }
+
+/** The tables whose primary key is the record's (type, id[, version]): a unique violation there is an id taken. */
+const RECORD_TABLES = new Set(['fhir_resource', 'fhir_resource_version']);
 
 /** Every index table's rows of every version, each row carrying its version's ordinal (`n`), as one array per column. */
 function indexRows(versions: readonly FirstVersion[], p: SqlParams): string {
